@@ -1,0 +1,21 @@
+//! Domain types and rules of shenfen, the virtual ID card platform.
+//!
+//! This crate is deliberately free of IO, clocks and async: every rule here is
+//! a pure function of its inputs, so it can be tested exhaustively and reused
+//! by the server, the wallet and the verifier alike.
+
+mod assurance;
+mod citizen;
+mod edition;
+mod error;
+mod id_number;
+mod pseudonym;
+mod region;
+
+pub use assurance::AssuranceLevel;
+pub use citizen::{CardValidity, CitizenRecord, Sex};
+pub use edition::Edition;
+pub use error::CoreError;
+pub use id_number::IdNumber;
+pub use pseudonym::{PseudonymKey, pairwise_pseudonym};
+pub use region::Province;
