@@ -1,0 +1,41 @@
+//! SD-JWT VC credentials for shenfen, with no IO.
+//!
+//! - [`issue_vc`] / [`issue`]: conceal claims behind salted digests and sign (RFC 9901).
+//! - [`select`] / [`present`]: the holder reveals only what is asked and binds
+//!   the presentation to one verifier and nonce with a key binding JWT.
+//! - [`verify_vc`] / [`verify`]: every check of RFC 9901 §7, each failure its own
+//!   [`CredentialError`] variant.
+//! - [`StatusList`] / [`StatusListToken`]: IETF Token Status List for revocation.
+//!
+//! Time is always passed in (`now`, `iat`), never read from a clock, so every
+//! result is reproducible in tests and on a verifier with a cached clock.
+
+mod base64url;
+mod disclosure;
+mod error;
+pub mod es256;
+mod issuance;
+mod jwk;
+mod jws;
+mod key_binding;
+mod presentation;
+mod processing;
+mod sd_jwt;
+mod status_list;
+mod status_list_token;
+mod vc;
+mod verification;
+
+pub use disclosure::Disclosure;
+pub use error::CredentialError;
+pub use issuance::{IssueOptions, issue};
+pub use jwk::{PrivateJwk, PublicJwk};
+pub use jws::{Jws, es256_header, sign_compact};
+pub use key_binding::{KB_TYP, KeyBindingCheck, bind};
+pub use presentation::{present, select};
+pub use processing::child_pointer;
+pub use sd_jwt::SdJwt;
+pub use status_list::{MAX_LIST_BYTES, StatusList, StatusType};
+pub use status_list_token::{STATUS_LIST_TYP, StatusListToken, StatusReference};
+pub use vc::{NEVER_DISCLOSABLE, VC_TYP, VcIssuance, VerifiedVc, issue_vc, verify_vc};
+pub use verification::{Verified, VerifyOptions, verify};
