@@ -1,0 +1,268 @@
+//! `shenfen credential issue|present|verify`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value};
+use shenfen_credential::{
+    CredentialError, KeyBindingCheck, PrivateJwk, PublicJwk, SdJwt, StatusListToken,
+    StatusReference, VcIssuance, VerifiedVc, VerifyOptions, es256::VerifyingKey, issue_vc, present,
+    verify_vc,
+};
+
+use crate::clock::now_unix;
+use crate::files::{
+    claim_pointers, print_json, read_private_jwk, read_public_jwk, read_stdin, read_text,
+};
+
+/// Default credential lifetime: one week. Wallets hold batches of
+/// single-use credentials and refresh them, so a short life costs little.
+const DEFAULT_TTL_SECS: i64 = 7 * 24 * 3600;
+/// How many decoy digests at most per `_sd` array.
+const MAX_DECOYS: u8 = 3;
+
+#[derive(Subcommand)]
+pub enum CredentialCommand {
+    /// Issue an SD-JWT VC; it is printed on standard output.
+    Issue(IssueArgs),
+    /// Read an SD-JWT VC on standard input and print a key-bound presentation of the chosen claims.
+    Present(PresentArgs),
+    /// Read a presentation on standard input, verify it and print the disclosed claims as JSON.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct IssueArgs {
+    /// The issuer's private JWK.
+    #[arg(long)]
+    issuer_key: PathBuf,
+    /// The holder's public JWK, bound into the credential as cnf.jwk.
+    #[arg(long)]
+    holder_jwk: PathBuf,
+    /// The credential type (vct).
+    #[arg(long)]
+    vct: String,
+    /// JSON object of the credential's claims, including iss.
+    #[arg(long)]
+    claims: PathBuf,
+    /// Top-level claims to make selectively disclosable (comma-separated or repeated; /a/b pointers for nested ones).
+    #[arg(long, value_delimiter = ',')]
+    sd: Vec<String>,
+    /// URI of the status list that holds this credential's revocation status.
+    #[arg(long, requires = "status_idx")]
+    status_uri: Option<String>,
+    /// Index of this credential in that status list.
+    #[arg(long, requires = "status_uri")]
+    status_idx: Option<u64>,
+    /// Lifetime in seconds (default one week).
+    #[arg(long, default_value_t = DEFAULT_TTL_SECS, value_parser = clap::value_parser!(i64).range(1..))]
+    ttl: i64,
+}
+
+#[derive(Args)]
+pub struct PresentArgs {
+    /// The holder's private JWK (the key bound in the credential).
+    #[arg(long)]
+    holder_key: PathBuf,
+    /// The verifier's identifier (aud of the key binding JWT).
+    #[arg(long)]
+    aud: String,
+    /// The nonce the verifier issued for this request.
+    #[arg(long)]
+    nonce: String,
+    /// Claims to disclose (comma-separated or repeated); nothing else is revealed.
+    #[arg(long, value_delimiter = ',')]
+    disclose: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The issuer's public JWK.
+    #[arg(long)]
+    issuer_jwk: PathBuf,
+    /// This verifier's identifier; the presentation must be made for it.
+    #[arg(long)]
+    aud: String,
+    /// The nonce this verifier issued; the presentation must carry it.
+    #[arg(long)]
+    nonce: String,
+    /// A status list token (statuslist+jwt) to check revocation against.
+    #[arg(long)]
+    status_list: Option<PathBuf>,
+    /// The public JWK that signed the status list (default: the issuer's).
+    #[arg(long, requires = "status_list")]
+    status_list_jwk: Option<PathBuf>,
+    /// How old the key binding may be, in seconds.
+    #[arg(long, default_value_t = 300)]
+    max_age: i64,
+    /// Allowed clock difference, in seconds.
+    #[arg(long, default_value_t = 60)]
+    clock_skew: i64,
+}
+
+pub fn run(command: CredentialCommand) -> Result<ExitCode> {
+    match command {
+        CredentialCommand::Issue(args) => issue_cmd(&args),
+        CredentialCommand::Present(args) => present_cmd(&args),
+        CredentialCommand::Verify(args) => verify_cmd(&args),
+    }
+}
+
+fn issue_cmd(args: &IssueArgs) -> Result<ExitCode> {
+    let issuer = read_private_jwk(&args.issuer_key)?;
+    let holder = read_public_jwk(&args.holder_jwk)?;
+    let claims = match serde_json::from_str::<Value>(&read_text(&args.claims)?) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => bail!(
+            "{} must hold a JSON object of claims",
+            args.claims.display()
+        ),
+        Err(e) => bail!("{} is not valid JSON: {e}", args.claims.display()),
+    };
+    if !claims.get("iss").is_some_and(Value::is_string) {
+        bail!(
+            "{} must contain the issuer identifier as \"iss\"",
+            args.claims.display()
+        );
+    }
+    let status = args
+        .status_uri
+        .as_ref()
+        .zip(args.status_idx)
+        .map(|(uri, idx)| StatusReference {
+            uri: uri.clone(),
+            idx,
+        });
+    let now = now_unix();
+    let sd_jwt = issue_credential(
+        &issuer,
+        &holder,
+        &args.vct,
+        claims,
+        &claim_pointers(&args.sd),
+        status.as_ref(),
+        now,
+        args.ttl,
+    )?;
+    println!("{sd_jwt}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Issues one SD-JWT VC the way every shenfen issuer does.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_credential(
+    issuer: &PrivateJwk,
+    holder: &PublicJwk,
+    vct: &str,
+    claims: Map<String, Value>,
+    disclosable: &[String],
+    status: Option<&StatusReference>,
+    now: i64,
+    ttl: i64,
+) -> Result<SdJwt> {
+    let params = VcIssuance {
+        vct,
+        holder,
+        issued_at: now,
+        expires_at: now.saturating_add(ttl),
+        status,
+        kid: issuer.public().kid(),
+        disclosable,
+        max_decoys: MAX_DECOYS,
+    };
+    Ok(issue_vc(&issuer.signing_key()?, claims, &params)?)
+}
+
+fn present_cmd(args: &PresentArgs) -> Result<ExitCode> {
+    let holder = read_private_jwk(&args.holder_key)?;
+    let sd_jwt = SdJwt::parse(&read_stdin()?).context("standard input is not an SD-JWT")?;
+    let disclose = claim_pointers(&args.disclose);
+    let presentation = present(
+        &sd_jwt,
+        &disclose,
+        &holder.signing_key()?,
+        &args.aud,
+        &args.nonce,
+        now_unix(),
+    )?;
+    println!("{presentation}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_cmd(args: &VerifyArgs) -> Result<ExitCode> {
+    let issuer = read_public_jwk(&args.issuer_jwk)?.verifying_key()?;
+    let now = now_unix();
+    let status_list = match &args.status_list {
+        None => None,
+        Some(path) => {
+            let signer = match &args.status_list_jwk {
+                Some(jwk) => read_public_jwk(jwk)?.verifying_key()?,
+                None => issuer.clone(),
+            };
+            let token = StatusListToken::verify(&read_text(path)?, &signer, now, args.clock_skew)
+                .map_err(coded)
+                .with_context(|| format!("status list {}", path.display()))?;
+            Some(token)
+        }
+    };
+    let policy = Policy {
+        audience: &args.aud,
+        nonce: &args.nonce,
+        max_age_secs: args.max_age,
+        clock_skew_secs: args.clock_skew,
+    };
+    let verified = verify_presentation(&read_stdin()?, &issuer, &policy, status_list.as_ref(), now)
+        .map_err(coded)?;
+    if verified.status.is_some() && status_list.is_none() {
+        eprintln!("warning: revocation status not checked (pass --status-list to check it)");
+    }
+    print_json(&Value::Object(verified.claims))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a relying party demands of a presentation.
+pub struct Policy<'a> {
+    /// Its own identifier.
+    pub audience: &'a str,
+    /// The nonce it issued.
+    pub nonce: &'a str,
+    /// Oldest acceptable key binding, in seconds.
+    pub max_age_secs: i64,
+    /// Allowed clock difference, in seconds.
+    pub clock_skew_secs: i64,
+}
+
+/// The whole verifier path, shared by `verify`, `demo` and `bench`: parse,
+/// verify the SD-JWT VC with key binding, and check revocation when a status
+/// list is at hand.
+pub fn verify_presentation(
+    text: &str,
+    issuer: &VerifyingKey,
+    policy: &Policy<'_>,
+    status_list: Option<&StatusListToken>,
+    now: i64,
+) -> Result<VerifiedVc, CredentialError> {
+    let presentation = SdJwt::parse(text)?;
+    let options = VerifyOptions {
+        now,
+        clock_skew_secs: policy.clock_skew_secs,
+        expected_typ: None,
+        key_binding: Some(KeyBindingCheck {
+            audience: policy.audience,
+            nonce: policy.nonce,
+            max_age_secs: policy.max_age_secs,
+        }),
+    };
+    let verified = verify_vc(&presentation, issuer, &options)?;
+    if let (Some(reference), Some(list)) = (&verified.status, status_list) {
+        list.require_valid(reference)?;
+    }
+    Ok(verified)
+}
+
+/// Prefixes a credential error with its stable code, for scripts and support desks.
+pub fn coded(err: CredentialError) -> anyhow::Error {
+    anyhow::anyhow!("[{}] {err}", err.code())
+}

@@ -1,0 +1,49 @@
+//! `shenfen id-number check`
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::json;
+use shenfen_core::{IdNumber, Sex};
+
+use crate::files::print_json;
+
+#[derive(Subcommand)]
+pub enum IdNumberCommand {
+    /// Check an ID number's structure (region, birth date, check character) and print what it encodes.
+    ///
+    /// This checks the number's form only; it never tells whether the number was issued.
+    Check {
+        /// An 18-character number, or a 15-digit pre-1999 one (converted).
+        number: String,
+    },
+}
+
+pub fn run(command: IdNumberCommand) -> Result<ExitCode> {
+    let IdNumberCommand::Check { number } = command;
+    match IdNumber::parse(&number) {
+        Ok(id) => {
+            let province = id.province();
+            print_json(&json!({
+                "valid": true,
+                "masked": id.masked(),
+                "birth_date": id.birth_date().to_string(),
+                "sex": match id.sex() { Sex::Male => "male", Sex::Female => "female" },
+                "region": {
+                    "division_code": id.division_code(),
+                    "province_code": province.code,
+                    "province_zh": province.name_zh,
+                    "province_en": province.name_en,
+                },
+                "converted_from_15_digits": number.trim().len() == 15,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            print_json(&json!({ "valid": false, "code": err.code(), "reason": err.to_string() }))?;
+            eprintln!("error: [{}] {err}", err.code());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

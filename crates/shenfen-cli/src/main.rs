@@ -1,0 +1,81 @@
+//! `shenfen`: the command line of the shenfen virtual ID card platform.
+//!
+//! Every subcommand is a thin shell over the domain crates: it reads files and
+//! standard input, calls `shenfen-core` / `shenfen-credential`, and prints JSON
+//! or a readable report. Failures print one line on standard error and exit
+//! non-zero, so scripts can drive every command.
+
+mod bench_credential;
+mod clock;
+mod credential_cmd;
+mod demo;
+mod files;
+mod id_number_cmd;
+mod keys_cmd;
+mod status_list_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// shenfen (身份): a virtual ID card that proves who you are without handing out your ID number.
+#[derive(Parser)]
+#[command(name = "shenfen", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Walk through keys → issue → present → verify → revoke, printed step by step.
+    Demo,
+    /// Manage P-256 signing keys (JWK files).
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
+    /// Issue, present and verify SD-JWT VCs.
+    #[command(subcommand)]
+    Credential(credential_cmd::CredentialCommand),
+    /// Build and check IETF Token Status Lists.
+    #[command(subcommand, name = "status-list")]
+    StatusList(status_list_cmd::StatusListCommand),
+    /// Validate resident ID numbers (GB 11643-1999).
+    #[command(subcommand, name = "id-number")]
+    IdNumber(id_number_cmd::IdNumberCommand),
+    /// Measure performance on this machine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Issue, present and verify rates on one thread, beside the raw ES256 verify rate.
+    Credential(bench_credential::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Demo => demo::run(),
+        Command::Keys(cmd) => keys_cmd::run(cmd),
+        Command::Credential(cmd) => credential_cmd::run(cmd),
+        Command::StatusList(cmd) => status_list_cmd::run(cmd),
+        Command::IdNumber(cmd) => id_number_cmd::run(cmd),
+        Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, so a script's log stays one record per failure.
+fn one_line(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
