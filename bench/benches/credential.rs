@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench -p shenfen-bench` (add `-- --sample-count 500` for tighter numbers).
 
+// Benchmark setup may panic: a broken fixture must stop the run, not be measured.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 use std::sync::LazyLock;
 
@@ -58,7 +61,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         max_decoys: 3,
     };
     let credential = issue_vc(&issuer.signing_key().unwrap(), claims.as_object().unwrap().clone(), &params).unwrap();
-    let presentation = present(&credential, &["/age_over_18".into()], &holder.signing_key().unwrap(), AUD, NONCE, NOW).unwrap();
+    let presentation =
+        present(&credential, &["/age_over_18".into()], &holder.signing_key().unwrap(), AUD, NONCE, NOW).unwrap();
     let raw = SigningKey::generate().unwrap();
     let message = presentation.issuer_jwt().as_bytes().to_vec();
     let signature = raw.sign(&message).unwrap();

@@ -12,9 +12,7 @@ use anyhow::{Result, ensure};
 use clap::Args;
 use serde_json::{Map, Value, json};
 use shenfen_credential::es256::SigningKey;
-use shenfen_credential::{
-    PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, present,
-};
+use shenfen_credential::{PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, present};
 
 use crate::credential_cmd::{Policy, issue_credential, verify_presentation};
 
@@ -66,43 +64,24 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         println!("  issue                {:>10.0} /s", rates.issue);
         println!("  present (KB-JWT)     {:>10.0} /s", rates.present);
         println!("  verify (+status)     {:>10.0} /s", rates.verify);
-        println!(
-            "  raw ES256 verify     {:>10.0} /s   (aws-lc-rs, same run)",
-            rates.raw_verify
-        );
+        println!("  raw ES256 verify     {:>10.0} /s   (aws-lc-rs, same run)", rates.raw_verify);
         println!("  2-signature floor    {:>10.0} /s", floor);
-        println!(
-            "  verify / floor       {:>10.1} %",
-            rates.verify / floor * 100.0
-        );
-        println!(
-            "  presentation size    {:>10} bytes",
-            rates.presentation_bytes
-        );
+        println!("  verify / floor       {:>10.1} %", rates.verify / floor * 100.0);
+        println!("  presentation size    {:>10} bytes", rates.presentation_bytes);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn measure(n: usize) -> Result<Rates> {
     let issuer = PrivateJwk::generate()?.with_kid("bench-issuer");
-    let holders = (0..HOLDER_KEYS)
-        .map(|_| PrivateJwk::generate())
-        .collect::<Result<Vec<_>, _>>()?;
-    let holder_signers = holders
-        .iter()
-        .map(PrivateJwk::signing_key)
-        .collect::<Result<Vec<_>, _>>()?;
+    let holders = (0..HOLDER_KEYS).map(|_| PrivateJwk::generate()).collect::<Result<Vec<_>, _>>()?;
+    let holder_signers = holders.iter().map(PrivateJwk::signing_key).collect::<Result<Vec<_>, _>>()?;
     let now = crate::clock::now_unix();
-    let disclosable: Vec<String> = ["/name", "/id_number_masked", "/age_over_18"]
-        .map(String::from)
-        .to_vec();
+    let disclosable: Vec<String> = ["/name", "/id_number_masked", "/age_over_18"].map(String::from).to_vec();
     let disclose = vec!["/age_over_18".to_owned()];
 
     let (issue, credentials) = rate(n, |i| {
-        let status = StatusReference {
-            uri: STATUS_URI.into(),
-            idx: (i as u64 * 7919) % STATUS_LIST_SIZE,
-        };
+        let status = StatusReference { uri: STATUS_URI.into(), idx: (i as u64 * 7919) % STATUS_LIST_SIZE };
         issue_credential(
             &issuer,
             holders[i % HOLDER_KEYS].public(),
@@ -116,35 +95,17 @@ fn measure(n: usize) -> Result<Rates> {
     })?;
     let (present_rate, presentations) = rate(n, |i| {
         let nonce = format!("nonce-{i}");
-        present(
-            &credentials[i],
-            &disclose,
-            &holder_signers[i % HOLDER_KEYS],
-            AUDIENCE,
-            &nonce,
-            now,
-        )
-        .map(|p: SdJwt| p.serialize())
+        present(&credentials[i], &disclose, &holder_signers[i % HOLDER_KEYS], AUDIENCE, &nonce, now)
+            .map(|p: SdJwt| p.serialize())
     })?;
     let status_token = published_status_list(&issuer, now)?;
     let issuer_key = issuer.public().verifying_key()?;
     let raw_before = raw_verify_rate(n)?;
     let (verify, _) = rate(n, |i| {
         let nonce = format!("nonce-{i}");
-        let policy = Policy {
-            audience: AUDIENCE,
-            nonce: &nonce,
-            max_age_secs: 300,
-            clock_skew_secs: 60,
-        };
-        verify_presentation(
-            &presentations[i],
-            &issuer_key,
-            &policy,
-            Some(&status_token),
-            now,
-        )
-        .map(|v| black_box(v.claims.len()))
+        let policy = Policy { audience: AUDIENCE, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
+        verify_presentation(&presentations[i], &issuer_key, &policy, Some(&status_token), now)
+            .map(|v| black_box(v.claims.len()))
     })?;
     let raw_after = raw_verify_rate(n)?;
     Ok(Rates {
@@ -178,12 +139,7 @@ fn published_status_list(issuer: &PrivateJwk, now: i64) -> Result<StatusListToke
         list,
     };
     let jwt = token.sign(&issuer.signing_key()?, None)?;
-    Ok(StatusListToken::verify(
-        &jwt,
-        &issuer.public().verifying_key()?,
-        now,
-        60,
-    )?)
+    Ok(StatusListToken::verify(&jwt, &issuer.public().verifying_key()?, now, 60)?)
 }
 
 /// Raw ES256 verifications per second: distinct messages of a credential's
@@ -193,22 +149,14 @@ fn raw_verify_rate(n: usize) -> Result<f64> {
     let (x, y) = key.public_coordinates();
     let verifier = shenfen_credential::es256::VerifyingKey::from_coordinates(&x, &y)?;
     let messages: Vec<Vec<u8>> = (0..n).map(|i| format!("{i:0>600}").into_bytes()).collect();
-    let signatures = messages
-        .iter()
-        .map(|m| key.sign(m))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (rate, oks) = rate(n, |i| {
-        Ok::<_, anyhow::Error>(verifier.verify(&messages[i], &signatures[i]))
-    })?;
+    let signatures = messages.iter().map(|m| key.sign(m)).collect::<Result<Vec<_>, _>>()?;
+    let (rate, oks) = rate(n, |i| Ok::<_, anyhow::Error>(verifier.verify(&messages[i], &signatures[i])))?;
     ensure!(oks.iter().all(|ok| *ok), "a raw signature failed to verify");
     Ok(rate)
 }
 
 /// Runs `op` for 0..n after a short warm-up and returns (operations per second, results).
-fn rate<T, E: Into<anyhow::Error>>(
-    n: usize,
-    mut op: impl FnMut(usize) -> Result<T, E>,
-) -> Result<(f64, Vec<T>)> {
+fn rate<T, E: Into<anyhow::Error>>(n: usize, mut op: impl FnMut(usize) -> Result<T, E>) -> Result<(f64, Vec<T>)> {
     for i in 0..n.min(50) {
         black_box(op(i).map_err(Into::into)?);
     }

@@ -7,15 +7,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 use shenfen_credential::{
-    CredentialError, KeyBindingCheck, PrivateJwk, PublicJwk, SdJwt, StatusListToken,
-    StatusReference, VcIssuance, VerifiedVc, VerifyOptions, es256::VerifyingKey, issue_vc, present,
-    verify_vc,
+    CredentialError, KeyBindingCheck, PrivateJwk, PublicJwk, SdJwt, StatusListToken, StatusReference, VcIssuance,
+    VerifiedVc, VerifyOptions, es256::VerifyingKey, issue_vc, present, verify_vc,
 };
 
 use crate::clock::now_unix;
-use crate::files::{
-    claim_pointers, print_json, read_private_jwk, read_public_jwk, read_stdin, read_text,
-};
+use crate::files::{claim_pointers, print_json, read_private_jwk, read_public_jwk, read_stdin, read_text};
 
 /// Default credential lifetime: one week. Wallets hold batches of
 /// single-use credentials and refresh them, so a short life costs little.
@@ -115,26 +112,14 @@ fn issue_cmd(args: &IssueArgs) -> Result<ExitCode> {
     let holder = read_public_jwk(&args.holder_jwk)?;
     let claims = match serde_json::from_str::<Value>(&read_text(&args.claims)?) {
         Ok(Value::Object(map)) => map,
-        Ok(_) => bail!(
-            "{} must hold a JSON object of claims",
-            args.claims.display()
-        ),
+        Ok(_) => bail!("{} must hold a JSON object of claims", args.claims.display()),
         Err(e) => bail!("{} is not valid JSON: {e}", args.claims.display()),
     };
     if !claims.get("iss").is_some_and(Value::is_string) {
-        bail!(
-            "{} must contain the issuer identifier as \"iss\"",
-            args.claims.display()
-        );
+        bail!("{} must contain the issuer identifier as \"iss\"", args.claims.display());
     }
-    let status = args
-        .status_uri
-        .as_ref()
-        .zip(args.status_idx)
-        .map(|(uri, idx)| StatusReference {
-            uri: uri.clone(),
-            idx,
-        });
+    let status =
+        args.status_uri.as_ref().zip(args.status_idx).map(|(uri, idx)| StatusReference { uri: uri.clone(), idx });
     let now = now_unix();
     let sd_jwt = issue_credential(
         &issuer,
@@ -179,14 +164,7 @@ fn present_cmd(args: &PresentArgs) -> Result<ExitCode> {
     let holder = read_private_jwk(&args.holder_key)?;
     let sd_jwt = SdJwt::parse(&read_stdin()?).context("standard input is not an SD-JWT")?;
     let disclose = claim_pointers(&args.disclose);
-    let presentation = present(
-        &sd_jwt,
-        &disclose,
-        &holder.signing_key()?,
-        &args.aud,
-        &args.nonce,
-        now_unix(),
-    )?;
+    let presentation = present(&sd_jwt, &disclose, &holder.signing_key()?, &args.aud, &args.nonce, now_unix())?;
     println!("{presentation}");
     Ok(ExitCode::SUCCESS)
 }
@@ -213,8 +191,7 @@ fn verify_cmd(args: &VerifyArgs) -> Result<ExitCode> {
         max_age_secs: args.max_age,
         clock_skew_secs: args.clock_skew,
     };
-    let verified = verify_presentation(&read_stdin()?, &issuer, &policy, status_list.as_ref(), now)
-        .map_err(coded)?;
+    let verified = verify_presentation(&read_stdin()?, &issuer, &policy, status_list.as_ref(), now).map_err(coded)?;
     if verified.status.is_some() && status_list.is_none() {
         eprintln!("warning: revocation status not checked (pass --status-list to check it)");
     }

@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
-use shenfen_core::{
-    CardValidity, CitizenRecord, Edition, IdNumber, PseudonymKey, Sex, pairwise_pseudonym,
-};
+use shenfen_core::{CardValidity, CitizenRecord, Edition, IdNumber, PseudonymKey, Sex, pairwise_pseudonym};
 use shenfen_credential::{PrivateJwk, StatusList, StatusListToken, StatusReference, present};
 use time::macros::date;
 
@@ -27,10 +25,7 @@ pub fn run() -> Result<ExitCode> {
     let authority = PrivateJwk::generate()?;
     let kid = format!("gd-{}", &authority.public().thumbprint()[..8]);
     let authority = authority.with_kid(kid);
-    step(
-        1,
-        "The authority (Guangdong public-security bureau) holds its signing key",
-    );
+    step(1, "The authority (Guangdong public-security bureau) holds its signing key");
     detail("key id", authority.public().kid().unwrap_or_default());
 
     let citizen = demo_citizen()?;
@@ -38,34 +33,18 @@ pub fn run() -> Result<ExitCode> {
     detail("name", &citizen.name);
     detail(
         "ID number",
-        &format!(
-            "{} (shown masked; the full number never leaves the authority)",
-            citizen.id_number.masked()
-        ),
+        &format!("{} (shown masked; the full number never leaves the authority)", citizen.id_number.masked()),
     );
     detail("region", citizen.id_number.province().name_en);
 
     let phone = PrivateJwk::generate()?;
-    step(
-        3,
-        "Her phone creates a device key; only its public half leaves the phone",
-    );
+    step(3, "Her phone creates a device key; only its public half leaves the phone");
     detail("key thumbprint", &phone.public().thumbprint());
 
     let index = 40_961;
-    let status = StatusReference {
-        uri: STATUS_URI.into(),
-        idx: index,
-    };
-    let disclosable: Vec<String> = [
-        "/name",
-        "/id_number_masked",
-        "/age_over_18",
-        "/region",
-        "/hotel_pseudonym",
-    ]
-    .map(String::from)
-    .to_vec();
+    let status = StatusReference { uri: STATUS_URI.into(), idx: index };
+    let disclosable: Vec<String> =
+        ["/name", "/id_number_masked", "/age_over_18", "/region", "/hotel_pseudonym"].map(String::from).to_vec();
     let credential = issue_credential(
         &authority,
         phone.public(),
@@ -76,72 +55,30 @@ pub fn run() -> Result<ExitCode> {
         now,
         7 * 24 * 3600,
     )?;
-    step(
-        4,
-        "After face-verified enrollment, the authority issues a lightweight virtual ID (SD-JWT VC)",
-    );
+    step(4, "After face-verified enrollment, the authority issues a lightweight virtual ID (SD-JWT VC)");
     detail(
         "size",
-        &format!(
-            "{} bytes, {} salted disclosures",
-            credential.serialize().len(),
-            credential.disclosures().len()
-        ),
+        &format!("{} bytes, {} salted disclosures", credential.serialize().len(), credential.disclosures().len()),
     );
-    detail(
-        "selectively disclosable",
-        "name, masked ID number, age over 18, region, hotel pseudonym",
-    );
+    detail("selectively disclosable", "name, masked ID number, age over 18, region, hotel pseudonym");
     detail("revocation", &format!("entry {index} of {STATUS_URI}"));
 
     let nonce = format!("checkin-{now}");
-    step(
-        5,
-        "The hotel asks for her name and whether she is over 18, with a fresh nonce",
-    );
+    step(5, "The hotel asks for her name and whether she is over 18, with a fresh nonce");
     detail("nonce", &nonce);
 
-    let asked = vec![
-        "/name".to_owned(),
-        "/age_over_18".to_owned(),
-        "/hotel_pseudonym".to_owned(),
-    ];
-    let presentation = present(
-        &credential,
-        &asked,
-        &phone.signing_key()?,
-        HOTEL,
-        &nonce,
-        now,
-    )?
-    .serialize();
-    step(
-        6,
-        "Her wallet discloses only that, bound to the hotel and its nonce by her device key",
-    );
+    let asked = vec!["/name".to_owned(), "/age_over_18".to_owned(), "/hotel_pseudonym".to_owned()];
+    let presentation = present(&credential, &asked, &phone.signing_key()?, HOTEL, &nonce, now)?.serialize();
+    step(6, "Her wallet discloses only that, bound to the hotel and its nonce by her device key");
     detail("presentation", &format!("{} bytes", presentation.len()));
 
     let issuer_key = authority.public().verifying_key()?;
     let mut list = StatusList::new(STATUS_LIST_SIZE, 1)?;
     let published = publish(&authority, &list, now)?;
-    let hotel = Policy {
-        audience: HOTEL,
-        nonce: &nonce,
-        max_age_secs: 300,
-        clock_skew_secs: 60,
-    };
-    let verified = verify_presentation(&presentation, &issuer_key, &hotel, Some(&published), now)
-        .map_err(coded)?;
-    step(
-        7,
-        "The hotel verifies signature, disclosures, key binding and revocation status",
-    );
-    println!(
-        "{}",
-        indent(&serde_json::to_string_pretty(&only_personal(
-            &verified.claims
-        ))?)
-    );
+    let hotel = Policy { audience: HOTEL, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
+    let verified = verify_presentation(&presentation, &issuer_key, &hotel, Some(&published), now).map_err(coded)?;
+    step(7, "The hotel verifies signature, disclosures, key binding and revocation status");
+    println!("{}", indent(&serde_json::to_string_pretty(&only_personal(&verified.claims))?));
     for secret in ["id_number", "id_number_masked", "birth_date", "address"] {
         if verified.claims.contains_key(secret) {
             bail!("the demo disclosed {secret}, which the hotel did not ask for");
@@ -149,31 +86,18 @@ pub fn run() -> Result<ExitCode> {
     }
     detail("not learned", "ID number, birth date, address, region");
 
-    let rail = Policy {
-        audience: RAIL,
-        nonce: &nonce,
-        max_age_secs: 300,
-        clock_skew_secs: 60,
-    };
+    let rail = Policy { audience: RAIL, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
     let replay = verify_presentation(&presentation, &issuer_key, &rail, Some(&published), now);
-    step(
-        8,
-        "Someone replays the hotel's copy at the railway: refused",
-    );
+    step(8, "Someone replays the hotel's copy at the railway: refused");
     detail("railway says", &refusal(replay.map(|_| ()))?);
 
     list.set(index, 1)?;
     let republished = publish(&authority, &list, now)?;
     let after = verify_presentation(&presentation, &issuer_key, &hotel, Some(&republished), now);
-    step(
-        9,
-        "She reports her phone lost; the authority revokes the credential in its status list",
-    );
+    step(9, "She reports her phone lost; the authority revokes the credential in its status list");
     detail("hotel now says", &refusal(after.map(|_| ()))?);
 
-    println!(
-        "\nNext: `shenfen --help`, and docs/ in the repository for the design and the CLI contract."
-    );
+    println!("\nNext: `shenfen --help`, and docs/ in the repository for the design and the CLI contract.");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -186,10 +110,7 @@ fn demo_citizen() -> Result<CitizenRecord> {
         birth_date: date!(1990 - 03 - 07),
         address: "广东省广州市天河区天河路1号".into(),
         issuing_authority: "广州市公安局天河分局".into(),
-        validity: CardValidity {
-            from: date!(2015 - 06 - 01),
-            until: Some(date!(2035 - 06 - 01)),
-        },
+        validity: CardValidity { from: date!(2015 - 06 - 01), until: Some(date!(2035 - 06 - 01)) },
         photo_ref: "demo/photos/lin-xiaomei.jpg".into(),
     };
     record.validate()?;
@@ -198,9 +119,7 @@ fn demo_citizen() -> Result<CitizenRecord> {
 
 /// The lightweight edition's claim set: the minimum that proves "this is me".
 fn credential_claims(citizen: &CitizenRecord, now: i64) -> Result<Map<String, Value>> {
-    let today = time::OffsetDateTime::from_unix_timestamp(now)
-        .context("clock out of range")?
-        .date();
+    let today = time::OffsetDateTime::from_unix_timestamp(now).context("clock out of range")?.date();
     // A demo key; a real authority loads its pseudonym key from its key provider.
     let pseudonyms = PseudonymKey::new(&[0x5a; 32])?;
     let claims = json!({
@@ -231,11 +150,7 @@ fn publish(authority: &PrivateJwk, list: &StatusList, now: i64) -> Result<Status
 fn only_personal(claims: &Map<String, Value>) -> Value {
     let envelope = ["iss", "iat", "exp", "cnf", "status", "vct"];
     Value::Object(
-        claims
-            .iter()
-            .filter(|(k, _)| !envelope.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        claims.iter().filter(|(k, _)| !envelope.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
     )
 }
 
@@ -256,8 +171,5 @@ fn detail(label: &str, value: &str) {
 }
 
 fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("     {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|l| format!("     {l}")).collect::<Vec<_>>().join("\n")
 }

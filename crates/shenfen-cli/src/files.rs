@@ -14,22 +14,18 @@ pub fn read_text(path: &Path) -> Result<String> {
 /// Reads standard input to the end, trimmed.
 pub fn read_stdin() -> Result<String> {
     let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .context("cannot read standard input")?;
+    std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
     Ok(text.trim().to_owned())
 }
 
 /// Reads a private JWK file.
 pub fn read_private_jwk(path: &Path) -> Result<PrivateJwk> {
-    PrivateJwk::from_json(&read_text(path)?)
-        .with_context(|| format!("{} is not a private P-256 JWK", path.display()))
+    PrivateJwk::from_json(&read_text(path)?).with_context(|| format!("{} is not a private P-256 JWK", path.display()))
 }
 
 /// Reads a public JWK file (a private one is accepted too: its public half is used).
 pub fn read_public_jwk(path: &Path) -> Result<PublicJwk> {
-    PublicJwk::from_json(&read_text(path)?)
-        .with_context(|| format!("{} is not a P-256 JWK", path.display()))
+    PublicJwk::from_json(&read_text(path)?).with_context(|| format!("{} is not a P-256 JWK", path.display()))
 }
 
 /// Writes a secret file readable by its owner only, refusing to overwrite one.
@@ -38,11 +34,9 @@ pub fn write_secret(path: &Path, contents: &str) -> Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    file.write_all(contents.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file =
+        options.open(path).with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -54,13 +48,7 @@ pub fn claim_pointers(values: &[String]) -> Vec<String> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|name| !name.is_empty())
-        .map(|name| {
-            if name.starts_with('/') {
-                name.to_owned()
-            } else {
-                shenfen_credential::child_pointer("", name)
-            }
-        })
+        .map(|name| if name.starts_with('/') { name.to_owned() } else { shenfen_credential::child_pointer("", name) })
         .collect()
 }
 

@@ -28,10 +28,7 @@ pub fn run(command: KeysCommand) -> Result<ExitCode> {
             let key = PrivateJwk::generate()?;
             let kid = kid.unwrap_or_else(|| key.public().thumbprint());
             let key = key.with_kid(kid);
-            write_secret(
-                &out,
-                &format!("{}\n", serde_json::to_string_pretty(&key.to_value())?),
-            )?;
+            write_secret(&out, &format!("{}\n", serde_json::to_string_pretty(&key.to_value())?))?;
             print_json(&key.public().to_value())?;
             Ok(ExitCode::SUCCESS)
         }

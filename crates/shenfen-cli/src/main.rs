@@ -74,8 +74,5 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line, so a script's log stays one record per failure.
 fn one_line(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }

@@ -75,17 +75,13 @@ fn build(args: &BuildArgs) -> Result<ExitCode> {
     let issuer = read_private_jwk(&args.issuer_key)?;
     let mut list = StatusList::new(args.size, args.bits).map_err(coded)?;
     for &idx in &args.revoked {
-        list.set(idx, 1)
-            .map_err(coded)
-            .with_context(|| format!("--revoked {idx}"))?;
+        list.set(idx, 1).map_err(coded).with_context(|| format!("--revoked {idx}"))?;
     }
     for &idx in &args.suspended {
         if args.bits < 2 {
             bail!("--suspended needs --bits 2 or more (1-bit lists only say valid or invalid)");
         }
-        list.set(idx, 2)
-            .map_err(coded)
-            .with_context(|| format!("--suspended {idx}"))?;
+        list.set(idx, 2).map_err(coded).with_context(|| format!("--suspended {idx}"))?;
     }
     let now = now_unix();
     let token = StatusListToken {
@@ -95,21 +91,14 @@ fn build(args: &BuildArgs) -> Result<ExitCode> {
         ttl: Some(args.ttl),
         list,
     };
-    println!(
-        "{}",
-        token.sign(&issuer.signing_key()?, issuer.public().kid())?
-    );
+    println!("{}", token.sign(&issuer.signing_key()?, issuer.public().kid())?);
     Ok(ExitCode::SUCCESS)
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode> {
     let key = read_public_jwk(&args.issuer_jwk)?.verifying_key()?;
-    let token =
-        StatusListToken::verify(&read_text(&args.token)?, &key, now_unix(), 60).map_err(coded)?;
-    let reference = StatusReference {
-        uri: args.uri.clone().unwrap_or_else(|| token.subject.clone()),
-        idx: args.idx,
-    };
+    let token = StatusListToken::verify(&read_text(&args.token)?, &key, now_unix(), 60).map_err(coded)?;
+    let reference = StatusReference { uri: args.uri.clone().unwrap_or_else(|| token.subject.clone()), idx: args.idx };
     let status = token.status_of(&reference).map_err(coded)?;
     let value = token.list.get(args.idx).map_err(coded)?;
     print_json(&json!({
@@ -122,9 +111,5 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         "expires_at": token.expires_at,
         "ttl": token.ttl,
     }))?;
-    Ok(if value == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if value == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

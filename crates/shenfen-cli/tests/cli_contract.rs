@@ -19,19 +19,14 @@ fn shenfen(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default().as_bytes())
-        .unwrap();
+    pipe.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
     drop(pipe);
     child.wait_with_output().unwrap()
 }
 
 fn ok(args: &[&str], stdin: Option<&str>) -> String {
     let out = shenfen(args, stdin);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -39,11 +34,7 @@ fn refused(args: &[&str], stdin: Option<&str>) -> String {
     let out = shenfen(args, stdin);
     assert!(!out.status.success(), "{args:?} should have failed");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(
-        stderr.trim().lines().count(),
-        1,
-        "one-line reason expected, got {stderr:?}"
-    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one-line reason expected, got {stderr:?}");
     stderr
 }
 
@@ -109,17 +100,13 @@ fn keys_issue_present_verify_end_to_end() {
     let (issuer, issuer_pub) = ws.keys("issuer");
     let (holder, holder_pub) = ws.keys("holder");
     let private: Value = serde_json::from_str(&std::fs::read_to_string(&issuer).unwrap()).unwrap();
-    let public: Value =
-        serde_json::from_str(&std::fs::read_to_string(&issuer_pub).unwrap()).unwrap();
+    let public: Value = serde_json::from_str(&std::fs::read_to_string(&issuer_pub).unwrap()).unwrap();
     assert!(private.get("d").is_some() && public.get("d").is_none());
     assert_eq!(private["kid"], public["kid"]);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&issuer).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&issuer).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     let sd_jwt = issue(&ws, &issuer, &holder_pub, &[]);
@@ -140,16 +127,7 @@ fn keys_issue_present_verify_end_to_end() {
         Some(&sd_jwt),
     );
     let verified = ok(
-        &[
-            "credential",
-            "verify",
-            "--issuer-jwk",
-            &issuer_pub,
-            "--aud",
-            "https://hotel.example",
-            "--nonce",
-            "n1",
-        ],
+        &["credential", "verify", "--issuer-jwk", &issuer_pub, "--aud", "https://hotel.example", "--nonce", "n1"],
         Some(&presentation),
     );
     let claims: Value = serde_json::from_str(&verified).unwrap();
@@ -159,62 +137,23 @@ fn keys_issue_present_verify_end_to_end() {
     assert!(claims.get("name").is_none() && claims.get("id_number_masked").is_none());
 
     let wrong_nonce = refused(
-        &[
-            "credential",
-            "verify",
-            "--issuer-jwk",
-            &issuer_pub,
-            "--aud",
-            "https://hotel.example",
-            "--nonce",
-            "n2",
-        ],
+        &["credential", "verify", "--issuer-jwk", &issuer_pub, "--aud", "https://hotel.example", "--nonce", "n2"],
         Some(&presentation),
     );
     assert!(wrong_nonce.contains("credential.kb.nonce"), "{wrong_nonce}");
     let wrong_aud = refused(
-        &[
-            "credential",
-            "verify",
-            "--issuer-jwk",
-            &issuer_pub,
-            "--aud",
-            "https://rail.example",
-            "--nonce",
-            "n1",
-        ],
+        &["credential", "verify", "--issuer-jwk", &issuer_pub, "--aud", "https://rail.example", "--nonce", "n1"],
         Some(&presentation),
     );
     assert!(wrong_aud.contains("credential.kb.audience"), "{wrong_aud}");
     let (_, other_pub) = ws.keys("other");
     let wrong_issuer = refused(
-        &[
-            "credential",
-            "verify",
-            "--issuer-jwk",
-            &other_pub,
-            "--aud",
-            "https://hotel.example",
-            "--nonce",
-            "n1",
-        ],
+        &["credential", "verify", "--issuer-jwk", &other_pub, "--aud", "https://hotel.example", "--nonce", "n1"],
         Some(&presentation),
     );
-    assert!(
-        wrong_issuer.contains("credential.signature"),
-        "{wrong_issuer}"
-    );
+    assert!(wrong_issuer.contains("credential.signature"), "{wrong_issuer}");
     let garbage = refused(
-        &[
-            "credential",
-            "verify",
-            "--issuer-jwk",
-            &issuer_pub,
-            "--aud",
-            "a",
-            "--nonce",
-            "n",
-        ],
+        &["credential", "verify", "--issuer-jwk", &issuer_pub, "--aud", "a", "--nonce", "n"],
         Some("not an sd-jwt"),
     );
     assert!(garbage.contains("credential.sd_jwt.malformed"), "{garbage}");
@@ -226,59 +165,16 @@ fn revocation_through_status_lists() {
     let (issuer, issuer_pub) = ws.keys("issuer");
     let (holder, holder_pub) = ws.keys("holder");
     let uri = "https://authority.example/status/7";
-    let sd_jwt = issue(
-        &ws,
-        &issuer,
-        &holder_pub,
-        &["--status-uri", uri, "--status-idx", "99"],
-    );
+    let sd_jwt = issue(&ws, &issuer, &holder_pub, &["--status-uri", uri, "--status-idx", "99"]);
     let presentation = ok(
-        &[
-            "credential",
-            "present",
-            "--holder-key",
-            &holder,
-            "--aud",
-            "rp",
-            "--nonce",
-            "n",
-            "--disclose",
-            "name",
-        ],
+        &["credential", "present", "--holder-key", &holder, "--aud", "rp", "--nonce", "n", "--disclose", "name"],
         Some(&sd_jwt),
     );
-    let valid = ws.write(
-        "valid.jwt",
-        &ok(
-            &[
-                "status-list",
-                "build",
-                "--issuer-key",
-                &issuer,
-                "--uri",
-                uri,
-                "--revoked",
-                "98,100",
-            ],
-            None,
-        ),
-    );
-    let revoked = ws.write(
-        "revoked.jwt",
-        &ok(
-            &[
-                "status-list",
-                "build",
-                "--issuer-key",
-                &issuer,
-                "--uri",
-                uri,
-                "--revoked",
-                "99",
-            ],
-            None,
-        ),
-    );
+    let list_revoking = |revoked: &str| {
+        let token = ok(&["status-list", "build", "--issuer-key", &issuer, "--uri", uri, "--revoked", revoked], None);
+        ws.write(&format!("revoked-{revoked}.jwt"), &token)
+    };
+    let (valid, revoked) = (list_revoking("98,100"), list_revoking("99"));
     let verify = |list: &str| {
         shenfen(
             &[
@@ -302,19 +198,7 @@ fn revocation_through_status_lists() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("credential.status.revoked"));
 
     let check = |token: &str, idx: &str| {
-        shenfen(
-            &[
-                "status-list",
-                "check",
-                "--issuer-jwk",
-                &issuer_pub,
-                "--token",
-                token,
-                "--idx",
-                idx,
-            ],
-            None,
-        )
+        shenfen(&["status-list", "check", "--issuer-jwk", &issuer_pub, "--token", token, "--idx", idx], None)
     };
     let out = check(&revoked, "99");
     assert!(!out.status.success());
@@ -323,10 +207,7 @@ fn revocation_through_status_lists() {
     let out = check(&revoked, "98");
     assert!(out.status.success());
     let out = check(&revoked, "999999999");
-    assert!(
-        !out.status.success()
-            && String::from_utf8_lossy(&out.stderr).contains("credential.status.index")
-    );
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("credential.status.index"));
 }
 
 #[test]
@@ -335,70 +216,29 @@ fn issuing_refuses_what_must_stay_visible_and_bad_inputs() {
     let (issuer, _) = ws.keys("issuer");
     let (_, holder_pub) = ws.keys("holder");
     let claims = ws.write("claims.json", CLAIMS);
-    let base = [
-        "credential",
-        "issue",
-        "--issuer-key",
-        &issuer,
-        "--holder-jwk",
-        &holder_pub,
-        "--vct",
-        "v",
-        "--claims",
-        &claims,
-    ];
-    assert!(
-        refused(&[&base[..], &["--sd", "iss"]].concat(), None)
-            .contains("must not be selectively disclosable")
-    );
-    assert!(refused(&[&base[..], &["--sd", "email"]].concat(), None).contains("no such claim"));
     let not_json = ws.write("bad.json", "{");
-    let bad = [
-        "credential",
-        "issue",
-        "--issuer-key",
-        &issuer,
-        "--holder-jwk",
-        &holder_pub,
-        "--vct",
-        "v",
-        "--claims",
-        &not_json,
-    ];
-    assert!(refused(&bad, None).contains("not valid JSON"));
-    assert!(
-        refused(
-            &[
-                "credential",
-                "issue",
-                "--issuer-key",
-                &holder_pub,
-                "--holder-jwk",
-                &holder_pub,
-                "--vct",
-                "v",
-                "--claims",
-                &claims
-            ],
-            None
-        )
-        .contains("not a private P-256 JWK")
-    );
+    let issue_with = |key: &str, claims: &str, extra: &[&str]| {
+        let base =
+            ["credential", "issue", "--issuer-key", key, "--holder-jwk", &holder_pub, "--vct", "v", "--claims", claims];
+        refused(&[&base[..], extra].concat(), None)
+    };
+    assert!(issue_with(&issuer, &claims, &["--sd", "iss"]).contains("must not be selectively disclosable"));
+    assert!(issue_with(&issuer, &claims, &["--sd", "email"]).contains("no such claim"));
+    assert!(issue_with(&issuer, &not_json, &[]).contains("not valid JSON"));
+    assert!(issue_with(&holder_pub, &claims, &[]).contains("not a private P-256 JWK"));
     let existing = ws.path("issuer.jwk");
     assert!(refused(&["keys", "generate", "--out", &existing], None).contains("must not exist"));
 }
 
 #[test]
 fn id_number_check_contract() {
-    let out: Value =
-        serde_json::from_str(&ok(&["id-number", "check", "11010519491231002X"], None)).unwrap();
+    let out: Value = serde_json::from_str(&ok(&["id-number", "check", "11010519491231002X"], None)).unwrap();
     assert_eq!(out["valid"], true);
     assert_eq!(out["birth_date"], "1949-12-31");
     assert_eq!(out["sex"], "female");
     assert_eq!(out["masked"], "110105********002X");
     assert_eq!(out["region"]["province_en"], "Beijing");
-    let legacy: Value =
-        serde_json::from_str(&ok(&["id-number", "check", "110105491231002"], None)).unwrap();
+    let legacy: Value = serde_json::from_str(&ok(&["id-number", "check", "110105491231002"], None)).unwrap();
     assert_eq!(legacy["converted_from_15_digits"], true);
     assert_eq!(legacy["masked"], "110105********002X");
 
@@ -411,21 +251,9 @@ fn id_number_check_contract() {
 
 #[test]
 fn bench_json_has_the_documented_fields() {
-    let out: Value = serde_json::from_str(&ok(
-        &["bench", "credential", "--iterations", "20", "--json"],
-        None,
-    ))
-    .unwrap();
-    for field in [
-        "issue_per_sec",
-        "present_per_sec",
-        "verify_per_sec",
-        "raw_es256_verify_per_sec",
-    ] {
-        assert!(
-            out[field].as_f64().is_some_and(|v| v > 0.0),
-            "{field}: {out}"
-        );
+    let out: Value = serde_json::from_str(&ok(&["bench", "credential", "--iterations", "20", "--json"], None)).unwrap();
+    for field in ["issue_per_sec", "present_per_sec", "verify_per_sec", "raw_es256_verify_per_sec"] {
+        assert!(out[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {out}");
     }
 }
 
@@ -434,8 +262,5 @@ fn demo_runs_to_the_end() {
     let out = ok(&["demo"], None);
     assert!(out.contains("railway says") && out.contains("credential.kb.audience"));
     assert!(out.contains("credential.status.revoked"));
-    assert!(
-        !out.contains("440106199003071223"),
-        "the demo must never print the full ID number"
-    );
+    assert!(!out.contains("440106199003071223"), "the demo must never print the full ID number");
 }

@@ -27,21 +27,14 @@ fn run(program: &str, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn theirs(args: &[&str], stdin: &str) -> Output {
     let script = interop_dir().join("interop.mjs");
     assert!(
-        interop_dir()
-            .join("node_modules/@sd-jwt/sd-jwt-vc")
-            .is_dir(),
+        interop_dir().join("node_modules/@sd-jwt/sd-jwt-vc").is_dir(),
         "the independent implementation is not installed: run `npm ci --prefix interop/sd-jwt-js`"
     );
     run("node", &[&[script.to_str().unwrap()], args].concat(), stdin)
@@ -52,11 +45,7 @@ fn ours(args: &[&str], stdin: &str) -> Output {
 }
 
 fn success(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -71,13 +60,7 @@ fn temp_dir(name: &str) -> PathBuf {
 fn their_presentation_verifies_with_ours() {
     let dir = temp_dir("theirs-to-ours");
     let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
-    success(
-        theirs(
-            &["issue", "--out", &d(""), "--aud", AUD, "--nonce", "n-js-1"],
-            "",
-        ),
-        "their issue",
-    );
+    success(theirs(&["issue", "--out", &d(""), "--aud", AUD, "--nonce", "n-js-1"], ""), "their issue");
     let presentation = std::fs::read_to_string(d("presentation.txt")).unwrap();
     let verify = |nonce: &str, aud: &str| {
         ours(
@@ -96,18 +79,11 @@ fn their_presentation_verifies_with_ours() {
             &presentation,
         )
     };
-    let claims: Value =
-        serde_json::from_str(&success(verify("n-js-1", AUD), "our verify")).unwrap();
+    let claims: Value = serde_json::from_str(&success(verify("n-js-1", AUD), "our verify")).unwrap();
     assert_eq!(claims["age_over_18"], true);
     assert_eq!(claims["vct"], "urn:shenfen:id:lightweight:1");
-    assert!(
-        claims.get("name").is_none() && claims.get("id_number_masked").is_none(),
-        "{claims}"
-    );
-    assert!(
-        !verify("n-js-2", AUD).status.success(),
-        "our verifier must refuse their presentation under another nonce"
-    );
+    assert!(claims.get("name").is_none() && claims.get("id_number_masked").is_none(), "{claims}");
+    assert!(!verify("n-js-2", AUD).status.success(), "our verifier must refuse their presentation under another nonce");
     assert!(!verify("n-js-1", "https://rail.example").status.success());
 
     // Their status list, read by our status-list check: idx 7 revoked, idx 42 valid.
@@ -136,17 +112,15 @@ fn their_presentation_verifies_with_ours() {
 fn our_presentation_verifies_with_theirs() {
     let dir = temp_dir("ours-to-theirs");
     let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
-    let issuer_pub = success(
-        ours(&["keys", "generate", "--out", &d("issuer.jwk")], ""),
-        "keys",
-    );
+    let issuer_pub = success(ours(&["keys", "generate", "--out", &d("issuer.jwk")], ""), "keys");
     std::fs::write(d("issuer.pub.jwk"), issuer_pub).unwrap();
-    let holder_pub = success(
-        ours(&["keys", "generate", "--out", &d("holder.jwk")], ""),
-        "keys",
-    );
+    let holder_pub = success(ours(&["keys", "generate", "--out", &d("holder.jwk")], ""), "keys");
     std::fs::write(d("holder.pub.jwk"), holder_pub).unwrap();
-    std::fs::write(d("claims.json"), r#"{"iss":"https://authority.example","name":"林晓梅","age_over_18":true,"address":{"city":"广州"}}"#).unwrap();
+    std::fs::write(
+        d("claims.json"),
+        r#"{"iss":"https://authority.example","name":"林晓梅","age_over_18":true,"address":{"city":"广州"}}"#,
+    )
+    .unwrap();
     let uri = "https://authority.example/status/1";
     let credential = success(
         ours(
@@ -192,19 +166,7 @@ fn our_presentation_verifies_with_theirs() {
     );
     let list = |revoked: &str| {
         let token = success(
-            ours(
-                &[
-                    "status-list",
-                    "build",
-                    "--issuer-key",
-                    &d("issuer.jwk"),
-                    "--uri",
-                    uri,
-                    "--revoked",
-                    revoked,
-                ],
-                "",
-            ),
+            ours(&["status-list", "build", "--issuer-key", &d("issuer.jwk"), "--uri", uri, "--revoked", revoked], ""),
             "status list",
         );
         let path = d(&format!("status-{revoked}.jwt"));
@@ -214,30 +176,16 @@ fn our_presentation_verifies_with_theirs() {
     let (valid, revoked) = (list("4"), list("5"));
     let verify = |nonce: &str, status: &str| {
         theirs(
-            &[
-                "verify",
-                "--issuer-jwk",
-                &d("issuer.pub.jwk"),
-                "--aud",
-                AUD,
-                "--nonce",
-                nonce,
-                "--status-list",
-                status,
-            ],
+            &["verify", "--issuer-jwk", &d("issuer.pub.jwk"), "--aud", AUD, "--nonce", nonce, "--status-list", status],
             &presentation,
         )
     };
-    let claims: Value =
-        serde_json::from_str(&success(verify("n-rs-1", &valid), "their verify")).unwrap();
+    let claims: Value = serde_json::from_str(&success(verify("n-rs-1", &valid), "their verify")).unwrap();
     assert_eq!(claims["name"], "林晓梅");
     assert_eq!(claims["address"]["city"], "广州");
     assert!(claims.get("age_over_18").is_none(), "{claims}");
     assert_eq!(claims["vct"], "urn:shenfen:id:upgraded:1");
-    assert!(
-        !verify("n-rs-2", &valid).status.success(),
-        "their verifier must refuse another nonce"
-    );
+    assert!(!verify("n-rs-2", &valid).status.success(), "their verifier must refuse another nonce");
     let out = verify("n-rs-1", &revoked);
     assert!(!out.status.success());
     assert!(

@@ -36,11 +36,7 @@ impl FromStr for AssuranceLevel {
             "L1" | "l1" => Ok(AssuranceLevel::L1),
             "L2" | "l2" => Ok(AssuranceLevel::L2),
             "L3" | "l3" => Ok(AssuranceLevel::L3),
-            _ => Err(CoreError::UnknownValue {
-                kind: "assurance level",
-                value: s.to_owned(),
-                expected: "L1, L2, L3",
-            }),
+            _ => Err(CoreError::UnknownValue { kind: "assurance level", value: s.to_owned(), expected: "L1, L2, L3" }),
         }
     }
 }

@@ -66,22 +66,12 @@ impl CitizenRecord {
         require_text("issuing_authority", &self.issuing_authority, 128)?;
         require_text("photo_ref", &self.photo_ref, 512)?;
         if self.birth_date != self.id_number.birth_date() {
-            return Err(invalid(
-                "birth_date",
-                "differs from the birth date inside the ID number",
-            ));
+            return Err(invalid("birth_date", "differs from the birth date inside the ID number"));
         }
         if self.sex != self.id_number.sex() {
-            return Err(invalid(
-                "sex",
-                "differs from the sex encoded by the ID number's sequence code",
-            ));
+            return Err(invalid("sex", "differs from the sex encoded by the ID number's sequence code"));
         }
-        if self
-            .validity
-            .until
-            .is_some_and(|end| end < self.validity.from)
-        {
+        if self.validity.until.is_some_and(|end| end < self.validity.from) {
             return Err(invalid("validity", "ends before it starts"));
         }
         if self.validity.from < self.birth_date {
@@ -107,10 +97,7 @@ fn require_text(field: &'static str, value: &str, max_chars: usize) -> Result<()
         return Err(invalid(field, "is empty"));
     }
     if value.chars().count() > max_chars {
-        return Err(invalid(
-            field,
-            &format!("is longer than {max_chars} characters"),
-        ));
+        return Err(invalid(field, &format!("is longer than {max_chars} characters")));
     }
     if value.chars().any(char::is_control) {
         return Err(invalid(field, "contains control characters"));
@@ -119,10 +106,7 @@ fn require_text(field: &'static str, value: &str, max_chars: usize) -> Result<()
 }
 
 fn invalid(field: &'static str, reason: &str) -> CoreError {
-    CoreError::InvalidRecord {
-        field,
-        reason: reason.to_owned(),
-    }
+    CoreError::InvalidRecord { field, reason: reason.to_owned() }
 }
 
 #[cfg(test)]
@@ -139,10 +123,7 @@ mod tests {
             birth_date: date!(1949 - 12 - 31),
             address: "北京市朝阳区某街道1号".into(),
             issuing_authority: "北京市公安局朝阳分局".into(),
-            validity: CardValidity {
-                from: date!(2010 - 01 - 01),
-                until: None,
-            },
+            validity: CardValidity { from: date!(2010 - 01 - 01), until: None },
             photo_ref: "photos/0001.jpg".into(),
         }
     }
@@ -158,45 +139,12 @@ mod tests {
             Err(CoreError::InvalidRecord { field, .. }) => field,
             other => panic!("expected an invalid record, got {other:?}"),
         };
-        assert_eq!(
-            field_of(CitizenRecord {
-                sex: Sex::Male,
-                ..record()
-            }),
-            "sex"
-        );
-        assert_eq!(
-            field_of(CitizenRecord {
-                birth_date: date!(1950 - 01 - 01),
-                ..record()
-            }),
-            "birth_date"
-        );
-        assert_eq!(
-            field_of(CitizenRecord {
-                name: " ".into(),
-                ..record()
-            }),
-            "name"
-        );
-        assert_eq!(
-            field_of(CitizenRecord {
-                address: "a\u{0}b".into(),
-                ..record()
-            }),
-            "address"
-        );
-        let backwards = CardValidity {
-            from: date!(2020 - 01 - 01),
-            until: Some(date!(2019 - 01 - 01)),
-        };
-        assert_eq!(
-            field_of(CitizenRecord {
-                validity: backwards,
-                ..record()
-            }),
-            "validity"
-        );
+        assert_eq!(field_of(CitizenRecord { sex: Sex::Male, ..record() }), "sex");
+        assert_eq!(field_of(CitizenRecord { birth_date: date!(1950 - 01 - 01), ..record() }), "birth_date");
+        assert_eq!(field_of(CitizenRecord { name: " ".into(), ..record() }), "name");
+        assert_eq!(field_of(CitizenRecord { address: "a\u{0}b".into(), ..record() }), "address");
+        let backwards = CardValidity { from: date!(2020 - 01 - 01), until: Some(date!(2019 - 01 - 01)) };
+        assert_eq!(field_of(CitizenRecord { validity: backwards, ..record() }), "validity");
     }
 
     #[test]
@@ -209,10 +157,7 @@ mod tests {
 
     #[test]
     fn long_term_cards_never_expire() {
-        let v = CardValidity {
-            from: date!(2010 - 01 - 01),
-            until: None,
-        };
+        let v = CardValidity { from: date!(2010 - 01 - 01), until: None };
         assert!(v.covers(date!(2099 - 01 - 01)));
         assert!(!v.covers(date!(2009 - 12 - 31)));
     }

@@ -48,11 +48,9 @@ impl FromStr for Edition {
         match s {
             "lightweight" => Ok(Edition::Lightweight),
             "upgraded" => Ok(Edition::Upgraded),
-            _ => Err(CoreError::UnknownValue {
-                kind: "edition",
-                value: s.to_owned(),
-                expected: "lightweight, upgraded",
-            }),
+            _ => {
+                Err(CoreError::UnknownValue { kind: "edition", value: s.to_owned(), expected: "lightweight, upgraded" })
+            }
         }
     }
 }

@@ -11,9 +11,7 @@ pub enum CoreError {
     #[error("an ID number has 18 characters (or 15 for pre-1999 cards), this one has {0}")]
     IdNumberLength(usize),
     /// The ID number holds a character other than a digit (or a final `X`).
-    #[error(
-        "an ID number holds only digits, with an optional final X; found {0:?} at position {1}"
-    )]
+    #[error("an ID number holds only digits, with an optional final X; found {0:?} at position {1}")]
     IdNumberCharacter(char, usize),
     /// The first two digits name no province-level division.
     #[error("the ID number starts with {0:02}, which is no province-level region code")]

@@ -55,10 +55,7 @@ impl IdNumber {
         validate_body(&body)?;
         let expected = check_char(&body);
         if digits[17] != expected {
-            return Err(CoreError::IdNumberChecksum {
-                expected: char::from(expected),
-                found: char::from(digits[17]),
-            });
+            return Err(CoreError::IdNumberChecksum { expected: char::from(expected), found: char::from(digits[17]) });
         }
         Ok(IdNumber(digits))
     }
@@ -99,17 +96,7 @@ impl IdNumber {
     /// The birth date is the part most useful to an identity thief and is
     /// disclosed separately (or as an age-over flag) when a verifier needs it.
     pub fn masked(&self) -> String {
-        self.0
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if MASKED_RANGE.contains(&i) {
-                    '*'
-                } else {
-                    char::from(b)
-                }
-            })
-            .collect()
+        self.0.iter().enumerate().map(|(i, &b)| if MASKED_RANGE.contains(&i) { '*' } else { char::from(b) }).collect()
     }
 
     /// The 6-digit administrative division code of the place of first registration.
@@ -120,11 +107,7 @@ impl IdNumber {
     /// The province-level division the number was issued in.
     pub fn province(&self) -> Province {
         // Invariant: validated at construction.
-        Province::from_code(two_digits(&self.0[..2])).unwrap_or(Province {
-            code: 0,
-            name_zh: "",
-            name_en: "",
-        })
+        Province::from_code(two_digits(&self.0[..2])).unwrap_or(Province { code: 0, name_zh: "", name_en: "" })
     }
 
     /// The birth date encoded in digits 7–14.
@@ -137,11 +120,7 @@ impl IdNumber {
 
     /// Sex from the parity of the sequence code (odd: male, even: female).
     pub fn sex(&self) -> Sex {
-        if (self.0[16] - b'0') % 2 == 1 {
-            Sex::Male
-        } else {
-            Sex::Female
-        }
+        if (self.0[16] - b'0') % 2 == 1 { Sex::Male } else { Sex::Female }
     }
 }
 
@@ -157,9 +136,7 @@ fn validate_body(body: &[u8; 17]) -> Result<(), CoreError> {
 
 fn birth_date(body: &[u8; 17]) -> Result<Date, CoreError> {
     let text = || String::from_utf8_lossy(&body[6..14]).into_owned();
-    let year = body[6..10]
-        .iter()
-        .fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
+    let year = body[6..10].iter().fold(0i32, |acc, &d| acc * 10 + i32::from(d - b'0'));
     let month = two_digits(&body[10..12]);
     let day = two_digits(&body[12..14]);
     if year < 1800 {
@@ -175,11 +152,7 @@ fn two_digits(pair: &[u8]) -> u8 {
 
 /// ISO 7064 MOD 11-2 check character over the 17 leading digits.
 fn check_char(body: &[u8; 17]) -> u8 {
-    let sum: u32 = body
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(&d, w)| u32::from(d - b'0') * w)
-        .sum();
+    let sum: u32 = body.iter().zip(WEIGHTS).map(|(&d, w)| u32::from(d - b'0') * w).sum();
     CHECK_CHARS[(sum % 11) as usize]
 }
 
@@ -239,42 +212,24 @@ mod tests {
 
     #[test]
     fn lowercase_x_and_spaces_are_accepted() {
-        assert_eq!(
-            IdNumber::parse(" 11010519491231002x ").unwrap().as_str(),
-            STANDARD_EXAMPLE
-        );
+        assert_eq!(IdNumber::parse(" 11010519491231002x ").unwrap().as_str(), STANDARD_EXAMPLE);
     }
 
     #[test]
     fn wrong_check_character_names_the_right_one() {
         assert_eq!(
             IdNumber::parse("110105194912310021"),
-            Err(CoreError::IdNumberChecksum {
-                expected: 'X',
-                found: '1'
-            })
+            Err(CoreError::IdNumberChecksum { expected: 'X', found: '1' })
         );
     }
 
     #[test]
     fn each_defect_has_its_own_error() {
         assert_eq!(IdNumber::parse("1234"), Err(CoreError::IdNumberLength(4)));
-        assert_eq!(
-            IdNumber::parse("11010519491231002A"),
-            Err(CoreError::IdNumberCharacter('A', 18))
-        );
-        assert_eq!(
-            IdNumber::parse("1101051949123100X2"),
-            Err(CoreError::IdNumberCharacter('X', 17))
-        );
-        assert_eq!(
-            IdNumber::parse("100105194912310029"),
-            Err(CoreError::IdNumberRegion(10))
-        );
-        assert_eq!(
-            IdNumber::parse("110105194902300021"),
-            Err(CoreError::IdNumberBirthDate("19490230".into()))
-        );
+        assert_eq!(IdNumber::parse("11010519491231002A"), Err(CoreError::IdNumberCharacter('A', 18)));
+        assert_eq!(IdNumber::parse("1101051949123100X2"), Err(CoreError::IdNumberCharacter('X', 17)));
+        assert_eq!(IdNumber::parse("100105194912310029"), Err(CoreError::IdNumberRegion(10)));
+        assert_eq!(IdNumber::parse("110105194902300021"), Err(CoreError::IdNumberBirthDate("19490230".into())));
         assert_eq!(
             IdNumber::parse("１１０１０５１９４９１２３１００２X").map(|_| ()),
             Err(CoreError::IdNumberCharacter('１', 1))
@@ -292,30 +247,16 @@ mod tests {
     fn leap_days() {
         let body_2000 = "11010520000229001";
         let id = complete(body_2000);
-        assert_eq!(
-            IdNumber::parse(&id).unwrap().birth_date(),
-            date!(2000 - 02 - 29)
-        );
-        assert!(matches!(
-            IdNumber::parse(&complete("11010519000229001")),
-            Err(CoreError::IdNumberBirthDate(_))
-        ));
+        assert_eq!(IdNumber::parse(&id).unwrap().birth_date(), date!(2000 - 02 - 29));
+        assert!(matches!(IdNumber::parse(&complete("11010519000229001")), Err(CoreError::IdNumberBirthDate(_))));
     }
 
     /// Appends the right check character, computed independently of `check_char`
     /// from the ISO 7064 definition (weights 2^(17-i) mod 11, (12 - sum mod 11) mod 11).
     fn complete(body: &str) -> String {
-        let sum: u64 = body
-            .bytes()
-            .enumerate()
-            .map(|(i, d)| u64::from(d - b'0') * (1u64 << (17 - i)) % 11)
-            .sum();
+        let sum: u64 = body.bytes().enumerate().map(|(i, d)| u64::from(d - b'0') * (1u64 << (17 - i)) % 11).sum();
         let value = (12 - sum % 11) % 11;
-        let check = if value == 10 {
-            'X'
-        } else {
-            char::from(b'0' + value as u8)
-        };
+        let check = if value == 10 { 'X' } else { char::from(b'0' + value as u8) };
         format!("{body}{check}")
     }
 

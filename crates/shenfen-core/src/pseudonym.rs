@@ -39,11 +39,7 @@ pub fn pairwise_pseudonym(key: &PseudonymKey, person: &IdNumber, relying_party: 
         ctx.update(&(part.len() as u64).to_be_bytes());
         ctx.update(part);
     }
-    ctx.sign()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    ctx.sign().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -64,10 +60,7 @@ mod tests {
         assert_eq!(hotel.len(), 64);
         assert_ne!(hotel, pairwise_pseudonym(&k, &a, "https://rail.example"));
         assert_ne!(hotel, pairwise_pseudonym(&k, &b, "https://hotel.example"));
-        assert_ne!(
-            hotel,
-            pairwise_pseudonym(&key(8), &a, "https://hotel.example")
-        );
+        assert_ne!(hotel, pairwise_pseudonym(&key(8), &a, "https://hotel.example"));
         assert!(!hotel.contains(a.as_str()));
     }
 
@@ -84,9 +77,6 @@ mod tests {
 
     #[test]
     fn short_keys_are_refused() {
-        assert_eq!(
-            PseudonymKey::new(&[0; 16]).err(),
-            Some(CoreError::PseudonymKeyTooShort(16))
-        );
+        assert_eq!(PseudonymKey::new(&[0; 16]).err(), Some(CoreError::PseudonymKeyTooShort(16)));
     }
 }

@@ -52,11 +52,7 @@ const PROVINCES: &[Province] = &[
 ];
 
 const fn p(code: u8, name_zh: &'static str, name_en: &'static str) -> Province {
-    Province {
-        code,
-        name_zh,
-        name_en,
-    }
+    Province { code, name_zh, name_en }
 }
 
 impl Province {
@@ -82,10 +78,7 @@ mod tests {
 
     #[test]
     fn known_codes_resolve() {
-        assert_eq!(
-            Province::from_code(44).map(|p| p.name_en),
-            Some("Guangdong")
-        );
+        assert_eq!(Province::from_code(44).map(|p| p.name_en), Some("Guangdong"));
         assert_eq!(Province::from_code(11).map(|p| p.name_zh), Some("北京市"));
         assert_eq!(Province::from_code(10), None);
         assert_eq!(Province::from_code(99), None);

@@ -22,11 +22,7 @@ pub struct Disclosure {
 impl Disclosure {
     /// A disclosure for an object property `name: value`, with a fresh salt.
     pub fn property(name: &str, value: Value) -> Result<Disclosure, CredentialError> {
-        Self::encode(Value::Array(vec![
-            Value::from(random_salt()?),
-            Value::from(name),
-            value,
-        ]))
+        Self::encode(Value::Array(vec![Value::from(random_salt()?), Value::from(name), value]))
     }
 
     /// A disclosure for an array element, with a fresh salt.
@@ -35,10 +31,8 @@ impl Disclosure {
     }
 
     fn encode(array: Value) -> Result<Disclosure, CredentialError> {
-        let json = serde_json::to_string(&array).map_err(|e| CredentialError::Json {
-            what: "disclosure",
-            reason: e.to_string(),
-        })?;
+        let json = serde_json::to_string(&array)
+            .map_err(|e| CredentialError::Json { what: "disclosure", reason: e.to_string() })?;
         Self::parse(&base64url::encode(json))
     }
 
@@ -49,10 +43,7 @@ impl Disclosure {
             Ok(Value::Array(array)) => array,
             Ok(_) => return Err(invalid("it is not a JSON array")),
             Err(e) => {
-                return Err(CredentialError::Json {
-                    what: "disclosure",
-                    reason: e.to_string(),
-                });
+                return Err(CredentialError::Json { what: "disclosure", reason: e.to_string() });
             }
         };
         let mut items = array.into_iter();
@@ -74,12 +65,7 @@ impl Disclosure {
             (Some(value), None) => (None, value),
             _ => return Err(invalid("it has fewer than two elements")),
         };
-        Ok(Disclosure {
-            digest: digest_of(encoded),
-            encoded: encoded.to_owned(),
-            name,
-            value,
-        })
+        Ok(Disclosure { digest: digest_of(encoded), encoded: encoded.to_owned(), name, value })
     }
 
     /// The base64url text exactly as issued.
@@ -111,9 +97,7 @@ pub fn digest_of(text: &str) -> String {
 /// A fresh base64url salt; also the source of decoy digests.
 pub fn random_salt() -> Result<String, CredentialError> {
     let mut salt = [0u8; SALT_LEN];
-    SystemRandom::new()
-        .fill(&mut salt)
-        .map_err(|_| CredentialError::Crypto("random salt"))?;
+    SystemRandom::new().fill(&mut salt).map_err(|_| CredentialError::Crypto("random salt"))?;
     Ok(base64url::encode(salt))
 }
 
@@ -129,9 +113,7 @@ mod tests {
     #[test]
     fn rfc9901_given_name_example() {
         // RFC 9901 §5.1, claim given_name.
-        let d =
-            Disclosure::parse("WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgImdpdmVuX25hbWUiLCAiSm9obiJd")
-                .unwrap();
+        let d = Disclosure::parse("WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgImdpdmVuX25hbWUiLCAiSm9obiJd").unwrap();
         assert_eq!(d.digest(), "jsu9yVulwQQlhFlM_3JlzMaSFzglhQG0DpfayQwLUK4");
         assert_eq!(d.name(), Some("given_name"));
         assert_eq!(d.value(), &json!("John"));

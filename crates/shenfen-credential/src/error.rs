@@ -131,9 +131,7 @@ pub enum CredentialError {
     #[error("key binding JWT nonce does not match the nonce of this request")]
     WrongNonce,
     /// The key binding JWT is older than the verifier's window.
-    #[error(
-        "key binding JWT was made at {iat}, older than the allowed {max_age_secs} s (now {now})"
-    )]
+    #[error("key binding JWT was made at {iat}, older than the allowed {max_age_secs} s (now {now})")]
     KeyBindingTooOld {
         /// Its `iat`.
         iat: i64,

@@ -7,8 +7,7 @@
 use aws_lc_rs::encoding::AsBigEndian;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
-    ParsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, ParsedPublicKey,
 };
 use zeroize::Zeroizing;
 
@@ -32,32 +31,17 @@ impl SigningKey {
 
     /// Builds a key from its scalar `d` and public point, refusing a pair whose
     /// halves do not belong together.
-    pub fn from_scalar(
-        d: &[u8; 32],
-        x: &[u8; 32],
-        y: &[u8; 32],
-    ) -> Result<SigningKey, CredentialError> {
+    pub fn from_scalar(d: &[u8; 32], x: &[u8; 32], y: &[u8; 32]) -> Result<SigningKey, CredentialError> {
         let point = uncompressed_point(x, y);
-        let pair = EcdsaKeyPair::from_private_key_and_public_key(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            d,
-            &point,
-        )
-        .map_err(|e| {
-            CredentialError::InvalidJwk(format!("private key does not match its public key ({e})"))
-        })?;
+        let pair = EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, d, &point)
+            .map_err(|e| CredentialError::InvalidJwk(format!("private key does not match its public key ({e})")))?;
         Ok(SigningKey { pair })
     }
 
     /// Signs `message`, returning the 64-byte r || s form JWS uses.
     pub fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], CredentialError> {
-        let sig = self
-            .pair
-            .sign(&SystemRandom::new(), message)
-            .map_err(|_| CredentialError::Crypto("signing"))?;
-        sig.as_ref()
-            .try_into()
-            .map_err(|_| CredentialError::Crypto("signature length"))
+        let sig = self.pair.sign(&SystemRandom::new(), message).map_err(|_| CredentialError::Crypto("signing"))?;
+        sig.as_ref().try_into().map_err(|_| CredentialError::Crypto("signature length"))
     }
 
     /// The public point as (x, y) coordinates.
@@ -67,11 +51,7 @@ impl SigningKey {
 
     /// The private scalar, wiped from memory when dropped.
     pub fn scalar(&self) -> Result<Zeroizing<[u8; 32]>, CredentialError> {
-        let bin = self
-            .pair
-            .private_key()
-            .as_be_bytes()
-            .map_err(|_| CredentialError::Crypto("private key export"))?;
+        let bin = self.pair.private_key().as_be_bytes().map_err(|_| CredentialError::Crypto("private key export"))?;
         let mut out = Zeroizing::new([0u8; 32]);
         if bin.as_ref().len() != 32 {
             return Err(CredentialError::Crypto("private key length"));
@@ -91,9 +71,7 @@ impl VerifyingKey {
     /// Parses a point, refusing one that is not on the curve.
     pub fn from_coordinates(x: &[u8; 32], y: &[u8; 32]) -> Result<VerifyingKey, CredentialError> {
         let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, uncompressed_point(x, y))
-            .map_err(|_| {
-                CredentialError::InvalidJwk("the point is not on the P-256 curve".into())
-            })?;
+            .map_err(|_| CredentialError::InvalidJwk("the point is not on the P-256 curve".into()))?;
         Ok(VerifyingKey { key })
     }
 

@@ -35,24 +35,14 @@ pub fn issue(
 ) -> Result<SdJwt, CredentialError> {
     for reserved in ["_sd", "_sd_alg", "..."] {
         if claims.contains_key(reserved) {
-            return Err(CredentialError::InvalidSdStructure(format!(
-                "input claims must not contain {reserved:?}"
-            )));
+            return Err(CredentialError::InvalidSdStructure(format!("input claims must not contain {reserved:?}")));
         }
     }
     let wanted: HashSet<&str> = options.disclosable.iter().map(String::as_str).collect();
-    let mut concealer = Concealer {
-        wanted,
-        found: HashSet::new(),
-        disclosures: Vec::new(),
-        max_decoys: options.max_decoys,
-    };
+    let mut concealer =
+        Concealer { wanted, found: HashSet::new(), disclosures: Vec::new(), max_decoys: options.max_decoys };
     let mut payload = concealer.object(claims, "")?;
-    if let Some(missing) = options
-        .disclosable
-        .iter()
-        .find(|p| !concealer.found.contains(p.as_str()))
-    {
+    if let Some(missing) = options.disclosable.iter().find(|p| !concealer.found.contains(p.as_str())) {
         return Err(CredentialError::NoSuchClaim(missing.clone()));
     }
     payload.insert("_sd_alg".into(), Value::from(SD_ALG));
@@ -76,11 +66,7 @@ impl Concealer<'_> {
         })
     }
 
-    fn object(
-        &mut self,
-        obj: Map<String, Value>,
-        pointer: &str,
-    ) -> Result<Map<String, Value>, CredentialError> {
+    fn object(&mut self, obj: Map<String, Value>, pointer: &str) -> Result<Map<String, Value>, CredentialError> {
         let mut out = Map::with_capacity(obj.len() + 1);
         let mut digests = Vec::new();
         for (name, value) in obj {
@@ -130,9 +116,7 @@ impl Concealer<'_> {
             return Ok(0);
         }
         let mut byte = [0u8; 1];
-        SystemRandom::new()
-            .fill(&mut byte)
-            .map_err(|_| CredentialError::Crypto("decoy count"))?;
+        SystemRandom::new().fill(&mut byte).map_err(|_| CredentialError::Crypto("decoy count"))?;
         Ok(1 + byte[0] % self.max_decoys)
     }
 }

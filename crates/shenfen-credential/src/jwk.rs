@@ -33,9 +33,7 @@ impl PublicJwk {
 
     /// Reads a JWK object, checking that it is a P-256 key on the curve.
     pub fn from_value(value: &Value) -> Result<PublicJwk, CredentialError> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| invalid("a JWK must be a JSON object"))?;
+        let obj = value.as_object().ok_or_else(|| invalid("a JWK must be a JSON object"))?;
         check_key_type(obj)?;
         let x = coordinate(obj, "x")?;
         let y = coordinate(obj, "y")?;
@@ -101,10 +99,7 @@ impl PrivateJwk {
     pub fn generate() -> Result<PrivateJwk, CredentialError> {
         let key = SigningKey::generate()?;
         let (x, y) = key.public_coordinates();
-        Ok(PrivateJwk {
-            d: key.scalar()?,
-            public: PublicJwk { x, y, kid: None },
-        })
+        Ok(PrivateJwk { d: key.scalar()?, public: PublicJwk { x, y, kid: None } })
     }
 
     /// Parses a private JWK from JSON text.
@@ -115,10 +110,8 @@ impl PrivateJwk {
     /// Reads a private JWK, checking that `d` belongs to `x`/`y`.
     pub fn from_value(value: &Value) -> Result<PrivateJwk, CredentialError> {
         let public = PublicJwk::from_value(value)?;
-        let d_text = value
-            .get("d")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("a private JWK needs a \"d\" member"))?;
+        let d_text =
+            value.get("d").and_then(Value::as_str).ok_or_else(|| invalid("a private JWK needs a \"d\" member"))?;
         let d = Zeroizing::new(base64url::decode_array::<32>(d_text, "JWK d")?);
         SigningKey::from_scalar(&d, &public.x, &public.y)?;
         Ok(PrivateJwk { d, public })
@@ -140,10 +133,7 @@ impl PrivateJwk {
 
     /// The same key with another key id.
     pub fn with_kid(self, kid: impl Into<String>) -> PrivateJwk {
-        PrivateJwk {
-            d: self.d,
-            public: self.public.with_kid(kid),
-        }
+        PrivateJwk { d: self.d, public: self.public.with_kid(kid) }
     }
 
     /// A signer for this key.
@@ -159,45 +149,34 @@ impl std::fmt::Debug for PrivateJwk {
 }
 
 fn parse_object(text: &str) -> Result<Value, CredentialError> {
-    serde_json::from_str(text).map_err(|e| CredentialError::Json {
-        what: "JWK",
-        reason: e.to_string(),
-    })
+    serde_json::from_str(text).map_err(|e| CredentialError::Json { what: "JWK", reason: e.to_string() })
 }
 
 fn check_key_type(obj: &Map<String, Value>) -> Result<(), CredentialError> {
     match obj.get("kty").and_then(Value::as_str) {
         Some("EC") => {}
         Some(other) => {
-            return Err(invalid(&format!(
-                "kty is {other:?}; only EC keys are supported"
-            )));
+            return Err(invalid(&format!("kty is {other:?}; only EC keys are supported")));
         }
         None => return Err(invalid("kty is missing")),
     }
     match obj.get("crv").and_then(Value::as_str) {
         Some("P-256") => {}
         Some(other) => {
-            return Err(invalid(&format!(
-                "crv is {other:?}; only P-256 is supported"
-            )));
+            return Err(invalid(&format!("crv is {other:?}; only P-256 is supported")));
         }
         None => return Err(invalid("crv is missing")),
     }
     match obj.get("alg") {
         None => Ok(()),
         Some(Value::String(alg)) if alg == "ES256" => Ok(()),
-        Some(other) => Err(invalid(&format!(
-            "alg is {other}; a P-256 key here is used only with ES256"
-        ))),
+        Some(other) => Err(invalid(&format!("alg is {other}; a P-256 key here is used only with ES256"))),
     }
 }
 
 fn coordinate(obj: &Map<String, Value>, name: &'static str) -> Result<[u8; 32], CredentialError> {
-    let text = obj
-        .get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(&format!("{name} is missing or not a string")))?;
+    let text =
+        obj.get(name).and_then(Value::as_str).ok_or_else(|| invalid(&format!("{name} is missing or not a string")))?;
     base64url::decode_array::<32>(text, if name == "x" { "JWK x" } else { "JWK y" })
 }
 
@@ -216,10 +195,7 @@ mod tests {
     fn thumbprint_matches_an_independent_computation() {
         // Python: base64url(sha256(json.dumps({crv,kty,x,y}, sort_keys=True, separators=(",", ":"))))
         let jwk = PublicJwk::from_json(RFC9901_ISSUER).unwrap();
-        assert_eq!(
-            jwk.thumbprint(),
-            "Q5yTSREAbvZL131ynDBhalXJcF9fL0foJlMN8u6ldiY"
-        );
+        assert_eq!(jwk.thumbprint(), "Q5yTSREAbvZL131ynDBhalXJcF9fL0foJlMN8u6ldiY");
     }
 
     #[test]
@@ -228,10 +204,7 @@ mod tests {
             "x":"b28d4MwZMjw8-00CG4xfnn9SLMVMM19SlqZpVb_uNtQ","y":"Xv5zWwuoaTgdS6hV43yI6gBwTnjukmFQQnJ_kCxzqk8"}"#;
         let jwk = PublicJwk::from_json(with_extras).unwrap();
         assert_eq!(jwk.kid(), Some("k1"));
-        assert_eq!(
-            jwk.thumbprint(),
-            PublicJwk::from_json(RFC9901_ISSUER).unwrap().thumbprint()
-        );
+        assert_eq!(jwk.thumbprint(), PublicJwk::from_json(RFC9901_ISSUER).unwrap().thumbprint());
         assert!(jwk.to_value().get("use").is_none());
     }
 
@@ -250,10 +223,7 @@ mod tests {
         let b = PrivateJwk::generate().unwrap();
         let mut forged = a.to_value();
         forged["d"] = b.to_value()["d"].clone();
-        assert!(matches!(
-            PrivateJwk::from_value(&forged),
-            Err(CredentialError::InvalidJwk(_))
-        ));
+        assert!(matches!(PrivateJwk::from_value(&forged), Err(CredentialError::InvalidJwk(_))));
     }
 
     #[test]

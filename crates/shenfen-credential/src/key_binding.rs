@@ -56,38 +56,21 @@ pub fn verify_binding(
     jws.verify(holder)?;
     let claims = jws.payload();
     let text = |name: &'static str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .ok_or(CredentialError::MissingClaim(name.to_owned()))
+        claims.get(name).and_then(Value::as_str).ok_or(CredentialError::MissingClaim(name.to_owned()))
     };
     let aud = text("aud")?;
     if aud != check.audience {
-        return Err(CredentialError::WrongAudience {
-            expected: check.audience.to_owned(),
-            found: aud.to_owned(),
-        });
+        return Err(CredentialError::WrongAudience { expected: check.audience.to_owned(), found: aud.to_owned() });
     }
     if verify_slices_are_equal(text("nonce")?.as_bytes(), check.nonce.as_bytes()).is_err() {
         return Err(CredentialError::WrongNonce);
     }
-    let iat = claims
-        .get("iat")
-        .and_then(Value::as_i64)
-        .ok_or(CredentialError::InvalidTimeClaim("iat"))?;
+    let iat = claims.get("iat").and_then(Value::as_i64).ok_or(CredentialError::InvalidTimeClaim("iat"))?;
     if iat > now + skew {
-        return Err(CredentialError::IssuedInFuture {
-            what: WHAT,
-            iat,
-            now,
-        });
+        return Err(CredentialError::IssuedInFuture { what: WHAT, iat, now });
     }
     if iat < now - check.max_age_secs - skew {
-        return Err(CredentialError::KeyBindingTooOld {
-            iat,
-            now,
-            max_age_secs: check.max_age_secs,
-        });
+        return Err(CredentialError::KeyBindingTooOld { iat, now, max_age_secs: check.max_age_secs });
     }
     if text("sd_hash")? != presentation.sd_hash() {
         return Err(CredentialError::SdHashMismatch);

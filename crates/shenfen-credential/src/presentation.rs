@@ -31,13 +31,7 @@ pub fn select(sd_jwt: &SdJwt, pointers: &[String]) -> Result<SdJwt, CredentialEr
             return Err(CredentialError::NotInCredential(pointer.clone()));
         }
     }
-    let chosen = sd_jwt
-        .disclosures()
-        .iter()
-        .zip(keep)
-        .filter(|(_, keep)| *keep)
-        .map(|(d, _)| d.clone())
-        .collect();
+    let chosen = sd_jwt.disclosures().iter().zip(keep).filter(|(_, keep)| *keep).map(|(d, _)| d.clone()).collect();
     Ok(sd_jwt.with_disclosures(chosen))
 }
 
@@ -54,10 +48,7 @@ pub fn present(
 }
 
 fn is_within(pointer: &str, prefix: &str) -> bool {
-    pointer == prefix
-        || pointer
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
+    pointer == prefix || pointer.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn keep_with_ancestors(mut index: usize, placements: &[Placement], keep: &mut [bool]) {

@@ -34,10 +34,7 @@ pub struct Processed {
 /// Substitutes `disclosures` into `payload`, enforcing every RFC 9901 rule:
 /// known `_sd_alg`, no duplicate disclosure or digest, each disclosure
 /// referenced exactly once and of the right kind, no reserved or colliding names.
-pub fn process(
-    mut payload: Map<String, Value>,
-    disclosures: &[Disclosure],
-) -> Result<Processed, CredentialError> {
+pub fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure]) -> Result<Processed, CredentialError> {
     match payload.remove("_sd_alg") {
         None => {}
         Some(Value::String(alg)) if alg == SD_ALG => {}
@@ -53,12 +50,7 @@ pub fn process(
             return Err(CredentialError::DuplicateDisclosure);
         }
     }
-    let mut walker = Walker {
-        disclosures,
-        table,
-        seen: HashSet::new(),
-        placements: vec![None; disclosures.len()],
-    };
+    let mut walker = Walker { disclosures, table, seen: HashSet::new(), placements: vec![None; disclosures.len()] };
     let claims = walker.object(payload, "", None)?;
     let placements = walker
         .placements
@@ -76,12 +68,7 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn value(
-        &mut self,
-        value: Value,
-        pointer: &str,
-        parent: Option<usize>,
-    ) -> Result<Value, CredentialError> {
+    fn value(&mut self, value: Value, pointer: &str, parent: Option<usize>) -> Result<Value, CredentialError> {
         Ok(match value {
             Value::Object(obj) => Value::Object(self.object(obj, pointer, parent)?),
             Value::Array(items) => Value::Array(self.array(items, pointer, parent)?),
@@ -105,15 +92,11 @@ impl Walker<'_> {
             return Ok(out);
         };
         let Value::Array(digests) = digests else {
-            return Err(CredentialError::InvalidSdStructure(
-                "_sd is not an array".into(),
-            ));
+            return Err(CredentialError::InvalidSdStructure("_sd is not an array".into()));
         };
         for digest in digests {
             let Value::String(digest) = digest else {
-                return Err(CredentialError::InvalidSdStructure(
-                    "_sd holds a non-string entry".into(),
-                ));
+                return Err(CredentialError::InvalidSdStructure("_sd holds a non-string entry".into()));
             };
             let Some(index) = self.claim(digest)? else {
                 continue;
@@ -130,10 +113,7 @@ impl Walker<'_> {
             }
             let child = child_pointer(pointer, name);
             let value = self.value(disclosure.value().clone(), &child, Some(index))?;
-            self.placements[index] = Some(Placement {
-                pointer: child,
-                parent,
-            });
+            self.placements[index] = Some(Placement { pointer: child, parent });
             out.insert(name.to_owned(), value);
         }
         Ok(out)
@@ -161,10 +141,7 @@ impl Walker<'_> {
                         });
                     }
                     let value = self.value(disclosure.value().clone(), &child, Some(index))?;
-                    self.placements[index] = Some(Placement {
-                        pointer: child,
-                        parent,
-                    });
+                    self.placements[index] = Some(Placement { pointer: child, parent });
                     out.push(value);
                 }
                 None => out.push(self.value(item, &child, parent)?),
@@ -195,12 +172,10 @@ fn array_digest(item: &Value) -> Result<Option<&str>, CredentialError> {
     };
     match digest {
         Value::String(digest) if obj.len() == 1 => Ok(Some(digest)),
-        Value::String(_) => Err(CredentialError::InvalidSdStructure(
-            "an array digest object has other keys beside \"...\"".into(),
-        )),
-        _ => Err(CredentialError::InvalidSdStructure(
-            "\"...\" does not hold a digest string".into(),
-        )),
+        Value::String(_) => {
+            Err(CredentialError::InvalidSdStructure("an array digest object has other keys beside \"...\"".into()))
+        }
+        _ => Err(CredentialError::InvalidSdStructure("\"...\" does not hold a digest string".into())),
     }
 }
 

@@ -19,45 +19,31 @@ pub struct SdJwt {
 impl SdJwt {
     /// Assembles an SD-JWT from an issuer-signed JWT and its disclosures.
     pub fn new(issuer_jwt: String, disclosures: Vec<Disclosure>) -> SdJwt {
-        SdJwt {
-            issuer_jwt,
-            disclosures,
-            key_binding: None,
-        }
+        SdJwt { issuer_jwt, disclosures, key_binding: None }
     }
 
     /// Parses the compact serialization.
     pub fn parse(text: &str) -> Result<SdJwt, CredentialError> {
         let text = text.trim();
-        let (body, last) = text.rsplit_once('~').ok_or_else(|| {
-            CredentialError::Malformed(
-                "no '~' separator: this is a plain JWT, not an SD-JWT".into(),
-            )
-        })?;
+        let (body, last) = text
+            .rsplit_once('~')
+            .ok_or_else(|| CredentialError::Malformed("no '~' separator: this is a plain JWT, not an SD-JWT".into()))?;
         let mut parts = body.split('~');
         let issuer_jwt = parts.next().unwrap_or_default();
         if issuer_jwt.is_empty() {
-            return Err(CredentialError::Malformed(
-                "the issuer-signed JWT is empty".into(),
-            ));
+            return Err(CredentialError::Malformed("the issuer-signed JWT is empty".into()));
         }
         let disclosures = parts
             .map(|part| {
                 if part.is_empty() {
-                    Err(CredentialError::Malformed(
-                        "empty disclosure between two '~'".into(),
-                    ))
+                    Err(CredentialError::Malformed("empty disclosure between two '~'".into()))
                 } else {
                     Disclosure::parse(part)
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let key_binding = (!last.is_empty()).then(|| last.to_owned());
-        Ok(SdJwt {
-            issuer_jwt: issuer_jwt.to_owned(),
-            disclosures,
-            key_binding,
-        })
+        Ok(SdJwt { issuer_jwt: issuer_jwt.to_owned(), disclosures, key_binding })
     }
 
     /// The compact serialization.
@@ -71,13 +57,7 @@ impl SdJwt {
 
     /// Everything up to and including the last `~`: what a KB-JWT's `sd_hash` covers.
     pub fn without_key_binding(&self) -> String {
-        let len = self.issuer_jwt.len()
-            + 1
-            + self
-                .disclosures
-                .iter()
-                .map(|d| d.encoded().len() + 1)
-                .sum::<usize>();
+        let len = self.issuer_jwt.len() + 1 + self.disclosures.iter().map(|d| d.encoded().len() + 1).sum::<usize>();
         let mut out = String::with_capacity(len + self.key_binding.as_ref().map_or(0, String::len));
         out.push_str(&self.issuer_jwt);
         out.push('~');
@@ -110,11 +90,7 @@ impl SdJwt {
 
     /// The same SD-JWT with only the given disclosures and no key binding.
     pub(crate) fn with_disclosures(&self, disclosures: Vec<Disclosure>) -> SdJwt {
-        SdJwt {
-            issuer_jwt: self.issuer_jwt.clone(),
-            disclosures,
-            key_binding: None,
-        }
+        SdJwt { issuer_jwt: self.issuer_jwt.clone(), disclosures, key_binding: None }
     }
 
     /// Attaches a key binding JWT.
@@ -136,18 +112,9 @@ mod tests {
 
     #[test]
     fn structural_errors() {
-        assert!(matches!(
-            SdJwt::parse("a.b.c"),
-            Err(CredentialError::Malformed(_))
-        ));
-        assert!(matches!(
-            SdJwt::parse("~"),
-            Err(CredentialError::Malformed(_))
-        ));
-        assert!(matches!(
-            SdJwt::parse("a.b.c~~"),
-            Err(CredentialError::Malformed(_))
-        ));
+        assert!(matches!(SdJwt::parse("a.b.c"), Err(CredentialError::Malformed(_))));
+        assert!(matches!(SdJwt::parse("~"), Err(CredentialError::Malformed(_))));
+        assert!(matches!(SdJwt::parse("a.b.c~~"), Err(CredentialError::Malformed(_))));
         let ok = SdJwt::parse("a.b.c~").unwrap();
         assert!(ok.disclosures().is_empty() && ok.key_binding().is_none());
         assert_eq!(ok.serialize(), "a.b.c~");

@@ -64,15 +64,9 @@ impl StatusList {
         let per_byte = u64::from(8 / bits);
         let byte_len = len.div_ceil(per_byte);
         if byte_len > MAX_LIST_BYTES {
-            return Err(CredentialError::StatusIndexOutOfRange {
-                index: len,
-                len: MAX_LIST_BYTES * per_byte,
-            });
+            return Err(CredentialError::StatusIndexOutOfRange { index: len, len: MAX_LIST_BYTES * per_byte });
         }
-        Ok(StatusList {
-            bits,
-            bytes: vec![0; byte_len as usize],
-        })
+        Ok(StatusList { bits, bytes: vec![0; byte_len as usize] })
     }
 
     /// Bits per entry.
@@ -99,10 +93,7 @@ impl StatusList {
     /// Sets the status at `index`.
     pub fn set(&mut self, index: u64, value: u8) -> Result<(), CredentialError> {
         if value > self.mask() {
-            return Err(CredentialError::StatusValueTooLarge {
-                value,
-                bits: self.bits,
-            });
+            return Err(CredentialError::StatusValueTooLarge { value, bits: self.bits });
         }
         let (byte, shift) = self.locate(index)?;
         let mask = self.mask();
@@ -114,9 +105,7 @@ impl StatusList {
     pub fn from_bytes(bits: u8, bytes: Vec<u8>) -> Result<StatusList, CredentialError> {
         check_bits(u64::from(bits))?;
         if bytes.len() as u64 > MAX_LIST_BYTES {
-            return Err(CredentialError::StatusListCompression(format!(
-                "a list is at most {MAX_LIST_BYTES} bytes"
-            )));
+            return Err(CredentialError::StatusListCompression(format!("a list is at most {MAX_LIST_BYTES} bytes")));
         }
         Ok(StatusList { bits, bytes })
     }
@@ -129,25 +118,19 @@ impl StatusList {
     /// The JSON form `{"bits": n, "lst": base64url(zlib(bytes))}`.
     pub fn to_json(&self) -> Result<Value, CredentialError> {
         let mut encoder = ZlibEncoder::new(Vec::new(), Compression::best());
-        encoder
-            .write_all(&self.bytes)
-            .map_err(|e| CredentialError::StatusListCompression(e.to_string()))?;
-        let compressed = encoder
-            .finish()
-            .map_err(|e| CredentialError::StatusListCompression(e.to_string()))?;
+        encoder.write_all(&self.bytes).map_err(|e| CredentialError::StatusListCompression(e.to_string()))?;
+        let compressed = encoder.finish().map_err(|e| CredentialError::StatusListCompression(e.to_string()))?;
         Ok(json!({ "bits": self.bits, "lst": base64url::encode(compressed) }))
     }
 
     /// Reads the JSON form, refusing a list that inflates past [`MAX_LIST_BYTES`].
     pub fn from_json(value: &Value) -> Result<StatusList, CredentialError> {
-        let bits = value
-            .get("bits")
-            .and_then(Value::as_u64)
-            .ok_or(CredentialError::InvalidStatusBits(0))?;
+        let bits = value.get("bits").and_then(Value::as_u64).ok_or(CredentialError::InvalidStatusBits(0))?;
         let bits = check_bits(bits)?;
-        let lst = value.get("lst").and_then(Value::as_str).ok_or_else(|| {
-            CredentialError::StatusListCompression("lst is missing or not a string".into())
-        })?;
+        let lst = value
+            .get("lst")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CredentialError::StatusListCompression("lst is missing or not a string".into()))?;
         let compressed = base64url::decode(lst, "status list lst")?;
         let mut bytes = Vec::new();
         ZlibDecoder::new(compressed.as_slice())
@@ -155,9 +138,7 @@ impl StatusList {
             .read_to_end(&mut bytes)
             .map_err(|e| CredentialError::StatusListCompression(e.to_string()))?;
         if bytes.len() as u64 > MAX_LIST_BYTES {
-            return Err(CredentialError::StatusListCompression(format!(
-                "it inflates past {MAX_LIST_BYTES} bytes"
-            )));
+            return Err(CredentialError::StatusListCompression(format!("it inflates past {MAX_LIST_BYTES} bytes")));
         }
         Ok(StatusList { bits, bytes })
     }
@@ -173,10 +154,7 @@ impl StatusList {
         let per_byte = u64::from(8 / self.bits);
         let byte = index / per_byte;
         if byte >= self.bytes.len() as u64 {
-            return Err(CredentialError::StatusIndexOutOfRange {
-                index,
-                len: self.len(),
-            });
+            return Err(CredentialError::StatusIndexOutOfRange { index, len: self.len() });
         }
         Ok((byte as usize, ((index % per_byte) as u8) * self.bits))
     }
@@ -198,10 +176,7 @@ mod tests {
     fn bit_layout_matches_the_spec_example() {
         // draft-ietf-oauth-status-list §4.1: statuses 1,0,0,1,1,1,0,1 | 1,1,0,0,0,1,0,1 → b9 a3.
         let mut list = StatusList::new(16, 1).unwrap();
-        for (i, v) in [1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, v) in [1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1].into_iter().enumerate() {
             list.set(i as u64, v).unwrap();
         }
         assert_eq!(list.bytes, vec![0xb9, 0xa3]);
@@ -209,19 +184,10 @@ mod tests {
 
     #[test]
     fn errors_are_typed() {
-        assert_eq!(
-            StatusList::new(8, 3),
-            Err(CredentialError::InvalidStatusBits(3))
-        );
+        assert_eq!(StatusList::new(8, 3), Err(CredentialError::InvalidStatusBits(3)));
         let mut list = StatusList::new(8, 2).unwrap();
-        assert_eq!(
-            list.set(0, 4),
-            Err(CredentialError::StatusValueTooLarge { value: 4, bits: 2 })
-        );
-        assert!(matches!(
-            list.get(8),
-            Err(CredentialError::StatusIndexOutOfRange { .. })
-        ));
+        assert_eq!(list.set(0, 4), Err(CredentialError::StatusValueTooLarge { value: 4, bits: 2 }));
+        assert!(matches!(list.get(8), Err(CredentialError::StatusIndexOutOfRange { .. })));
         assert!(StatusList::from_json(&json!({"bits": 1, "lst": "!!"})).is_err());
         assert!(StatusList::from_json(&json!({"bits": 1, "lst": "AAAA"})).is_err());
         assert!(StatusList::from_json(&json!({"bits": 16, "lst": "eNrbuRgAAhcBXQ"})).is_err());
@@ -230,9 +196,7 @@ mod tests {
     #[test]
     fn decompression_bombs_are_refused() {
         let mut encoder = ZlibEncoder::new(Vec::new(), Compression::best());
-        encoder
-            .write_all(&vec![0u8; (MAX_LIST_BYTES + 1) as usize])
-            .unwrap();
+        encoder.write_all(&vec![0u8; (MAX_LIST_BYTES + 1) as usize]).unwrap();
         let lst = base64url::encode(encoder.finish().unwrap());
         assert!(matches!(
             StatusList::from_json(&json!({"bits": 1, "lst": lst})),

@@ -28,15 +28,12 @@ impl StatusReference {
     }
 
     /// Reads the `status` claim of a credential, if it has one.
-    pub fn from_claims(
-        claims: &Map<String, Value>,
-    ) -> Result<Option<StatusReference>, CredentialError> {
+    pub fn from_claims(claims: &Map<String, Value>) -> Result<Option<StatusReference>, CredentialError> {
         let Some(status) = claims.get("status") else {
             return Ok(None);
         };
-        let list = status
-            .get("status_list")
-            .ok_or_else(|| CredentialError::MissingClaim("status.status_list".into()))?;
+        let list =
+            status.get("status_list").ok_or_else(|| CredentialError::MissingClaim("status.status_list".into()))?;
         let idx = list
             .get("idx")
             .and_then(Value::as_u64)
@@ -45,10 +42,7 @@ impl StatusReference {
             .get("uri")
             .and_then(Value::as_str)
             .ok_or_else(|| CredentialError::MissingClaim("status.status_list.uri".into()))?;
-        Ok(Some(StatusReference {
-            uri: uri.to_owned(),
-            idx,
-        }))
+        Ok(Some(StatusReference { uri: uri.to_owned(), idx }))
     }
 }
 
@@ -84,12 +78,7 @@ impl StatusListToken {
     }
 
     /// Verifies a status list token's type, signature and expiry and decodes its list.
-    pub fn verify(
-        jwt: &str,
-        key: &VerifyingKey,
-        now: i64,
-        skew: i64,
-    ) -> Result<StatusListToken, CredentialError> {
+    pub fn verify(jwt: &str, key: &VerifyingKey, now: i64, skew: i64) -> Result<StatusListToken, CredentialError> {
         let jws = Jws::parse(jwt.trim(), WHAT)?;
         jws.expect_typ(STATUS_LIST_TYP)?;
         jws.verify(key)?;
@@ -99,23 +88,14 @@ impl StatusListToken {
             .and_then(Value::as_str)
             .ok_or_else(|| CredentialError::MissingClaim("sub".into()))?
             .to_owned();
-        let issued_at =
-            numeric_date(claims, "iat")?.ok_or(CredentialError::InvalidTimeClaim("iat"))?;
+        let issued_at = numeric_date(claims, "iat")?.ok_or(CredentialError::InvalidTimeClaim("iat"))?;
         let expires_at = numeric_date(claims, "exp")?;
         check_not_expired(expires_at, now, skew)?;
         let ttl = claims.get("ttl").and_then(Value::as_u64);
         let list = StatusList::from_json(
-            claims
-                .get("status_list")
-                .ok_or_else(|| CredentialError::MissingClaim("status_list".into()))?,
+            claims.get("status_list").ok_or_else(|| CredentialError::MissingClaim("status_list".into()))?,
         )?;
-        Ok(StatusListToken {
-            subject,
-            issued_at,
-            expires_at,
-            ttl,
-            list,
-        })
+        Ok(StatusListToken { subject, issued_at, expires_at, ttl, list })
     }
 
     /// The status of the credential that `reference` points at, refusing a

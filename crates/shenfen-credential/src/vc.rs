@@ -13,8 +13,7 @@ pub const VC_TYP: &str = "dc+sd-jwt";
 
 /// Claims that SD-JWT VC requires to stay visible (draft §3.2.2), so that a
 /// verifier can always learn who issued, what type, how long and whose key.
-pub const NEVER_DISCLOSABLE: &[&str] =
-    &["iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"];
+pub const NEVER_DISCLOSABLE: &[&str] = &["iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"];
 
 /// Everything an issuer decides for one SD-JWT VC.
 #[derive(Debug, Clone)]
@@ -44,14 +43,10 @@ pub fn issue_vc(
     mut claims: Map<String, Value>,
     params: &VcIssuance<'_>,
 ) -> Result<SdJwt, CredentialError> {
-    if let Some(pointer) = params.disclosable.iter().find(|p| {
-        NEVER_DISCLOSABLE
-            .iter()
-            .any(|name| p.strip_prefix('/') == Some(name))
-    }) {
-        return Err(CredentialError::NotDisclosable(
-            pointer.trim_start_matches('/').to_owned(),
-        ));
+    if let Some(pointer) =
+        params.disclosable.iter().find(|p| NEVER_DISCLOSABLE.iter().any(|name| p.strip_prefix('/') == Some(name)))
+    {
+        return Err(CredentialError::NotDisclosable(pointer.trim_start_matches('/').to_owned()));
     }
     claims.insert("vct".into(), Value::from(params.vct));
     claims.insert("iat".into(), Value::from(params.issued_at));
@@ -62,12 +57,8 @@ pub fn issue_vc(
     if let Some(status) = params.status {
         claims.insert("status".into(), status.to_claim());
     }
-    let options = IssueOptions {
-        typ: VC_TYP,
-        kid: params.kid,
-        disclosable: params.disclosable,
-        max_decoys: params.max_decoys,
-    };
+    let options =
+        IssueOptions { typ: VC_TYP, kid: params.kid, disclosable: params.disclosable, max_decoys: params.max_decoys };
     issue(key, claims, &options)
 }
 
@@ -91,10 +82,7 @@ pub fn verify_vc(
     issuer: &VerifyingKey,
     options: &VerifyOptions<'_>,
 ) -> Result<VerifiedVc, CredentialError> {
-    let options = VerifyOptions {
-        expected_typ: Some(VC_TYP),
-        ..*options
-    };
+    let options = VerifyOptions { expected_typ: Some(VC_TYP), ..*options };
     let verified = verify(presentation, issuer, &options)?;
     let vct = verified
         .claims
@@ -103,10 +91,5 @@ pub fn verify_vc(
         .ok_or_else(|| CredentialError::MissingClaim("vct".into()))?
         .to_owned();
     let status = StatusReference::from_claims(&verified.claims)?;
-    Ok(VerifiedVc {
-        vct,
-        claims: verified.claims,
-        holder_key: verified.holder_key,
-        status,
-    })
+    Ok(VerifiedVc { vct, claims: verified.claims, holder_key: verified.holder_key, status })
 }

@@ -49,21 +49,9 @@ pub fn verify(
     check_validity(&claims, options.now, options.clock_skew_secs)?;
     let holder_key = holder_key(&claims)?;
     if let Some(check) = &options.key_binding {
-        let kb_jwt = presentation
-            .key_binding()
-            .ok_or(CredentialError::MissingKeyBinding)?;
-        let holder = holder_key
-            .as_ref()
-            .ok_or(CredentialError::MissingHolderKey)?
-            .verifying_key()?;
-        verify_binding(
-            kb_jwt,
-            presentation,
-            &holder,
-            check,
-            options.now,
-            options.clock_skew_secs,
-        )?;
+        let kb_jwt = presentation.key_binding().ok_or(CredentialError::MissingKeyBinding)?;
+        let holder = holder_key.as_ref().ok_or(CredentialError::MissingHolderKey)?.verifying_key()?;
+        verify_binding(kb_jwt, presentation, &holder, check, options.now, options.clock_skew_secs)?;
     }
     Ok(Verified { claims, holder_key })
 }
@@ -79,21 +67,13 @@ fn check_validity(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<()
     if let Some(iat) = numeric_date(claims, "iat")?
         && iat > now + skew
     {
-        return Err(CredentialError::IssuedInFuture {
-            what: WHAT,
-            iat,
-            now,
-        });
+        return Err(CredentialError::IssuedInFuture { what: WHAT, iat, now });
     }
     Ok(())
 }
 
 /// Refuses an `exp` that has passed, allowing for `skew`.
-pub(crate) fn check_not_expired(
-    exp: Option<i64>,
-    now: i64,
-    skew: i64,
-) -> Result<(), CredentialError> {
+pub(crate) fn check_not_expired(exp: Option<i64>, now: i64, skew: i64) -> Result<(), CredentialError> {
     match exp {
         Some(exp) if now - skew >= exp => Err(CredentialError::Expired { exp, now }),
         _ => Ok(()),
@@ -101,10 +81,7 @@ pub(crate) fn check_not_expired(
 }
 
 /// Reads a NumericDate claim: absent is `None`, present but not an integer is an error.
-pub(crate) fn numeric_date(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<i64>, CredentialError> {
+pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, CredentialError> {
     match claims.get(name) {
         None => Ok(None),
         Some(value) => value

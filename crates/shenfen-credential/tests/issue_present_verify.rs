@@ -7,9 +7,9 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use shenfen_credential::{
-    CredentialError, Disclosure, IssueOptions, KeyBindingCheck, PrivateJwk, SdJwt, StatusList,
-    StatusListToken, StatusReference, StatusType, VcIssuance, VerifyOptions, bind, es256_header,
-    issue, issue_vc, present, select, sign_compact, verify, verify_vc,
+    CredentialError, Disclosure, IssueOptions, KeyBindingCheck, PrivateJwk, SdJwt, StatusList, StatusListToken,
+    StatusReference, StatusType, VcIssuance, VerifyOptions, bind, es256_header, issue, issue_vc, present, select,
+    sign_compact, verify, verify_vc,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -22,10 +22,7 @@ struct Parties {
 }
 
 fn parties() -> Parties {
-    Parties {
-        issuer: PrivateJwk::generate().unwrap(),
-        holder: PrivateJwk::generate().unwrap(),
-    }
+    Parties { issuer: PrivateJwk::generate().unwrap(), holder: PrivateJwk::generate().unwrap() }
 }
 
 fn kb_options() -> VerifyOptions<'static> {
@@ -33,11 +30,7 @@ fn kb_options() -> VerifyOptions<'static> {
         now: NOW,
         clock_skew_secs: 60,
         expected_typ: None,
-        key_binding: Some(KeyBindingCheck {
-            audience: AUD,
-            nonce: NONCE,
-            max_age_secs: 300,
-        }),
+        key_binding: Some(KeyBindingCheck { audience: AUD, nonce: NONCE, max_age_secs: 300 }),
     }
 }
 
@@ -67,25 +60,12 @@ fn issue_citizen(p: &Parties, disclosable: &[&str]) -> SdJwt {
     claims.insert("cnf".into(), Value::Object(cnf));
     claims.insert("exp".into(), json!(NOW + 3600));
     let disclosable = pointers(disclosable);
-    let options = IssueOptions {
-        typ: "dc+sd-jwt",
-        kid: Some("k1"),
-        disclosable: &disclosable,
-        max_decoys: 3,
-    };
+    let options = IssueOptions { typ: "dc+sd-jwt", kid: Some("k1"), disclosable: &disclosable, max_decoys: 3 };
     issue(&p.issuer.signing_key().unwrap(), claims, &options).unwrap()
 }
 
 fn present_as_holder(p: &Parties, sd_jwt: &SdJwt, disclose: &[&str]) -> SdJwt {
-    present(
-        sd_jwt,
-        &pointers(disclose),
-        &p.holder.signing_key().unwrap(),
-        AUD,
-        NONCE,
-        NOW,
-    )
-    .unwrap()
+    present(sd_jwt, &pointers(disclose), &p.holder.signing_key().unwrap(), AUD, NONCE, NOW).unwrap()
 }
 
 fn verify_with(p: &Parties, presentation: &SdJwt) -> Result<Map<String, Value>, CredentialError> {
@@ -96,44 +76,23 @@ fn verify_with(p: &Parties, presentation: &SdJwt) -> Result<Map<String, Value>, 
 #[test]
 fn least_disclosure_reveals_only_what_was_chosen() {
     let p = parties();
-    let sd_jwt = issue_citizen(
-        &p,
-        &["/name", "/id_number_masked", "/age_over_18", "/region"],
-    );
+    let sd_jwt = issue_citizen(&p, &["/name", "/id_number_masked", "/age_over_18", "/region"]);
     let claims = verify_with(&p, &present_as_holder(&p, &sd_jwt, &["/age_over_18"])).unwrap();
     assert_eq!(claims.get("age_over_18"), Some(&json!(true)));
     for hidden in ["name", "id_number_masked", "region"] {
         assert!(!claims.contains_key(hidden), "{hidden} leaked");
     }
-    assert!(
-        claims.contains_key("address"),
-        "claims not made disclosable stay visible"
-    );
+    assert!(claims.contains_key("address"), "claims not made disclosable stay visible");
 }
 
 #[test]
 fn nested_and_array_disclosures_bring_their_parents() {
     let p = parties();
-    let sd_jwt = issue_citizen(
-        &p,
-        &[
-            "/address",
-            "/address/street",
-            "/address/city",
-            "/nationalities/1",
-        ],
-    );
+    let sd_jwt = issue_citizen(&p, &["/address", "/address/street", "/address/city", "/nationalities/1"]);
     let only_city = verify_with(&p, &present_as_holder(&p, &sd_jwt, &["/address/city"])).unwrap();
-    assert_eq!(
-        only_city["address"],
-        json!({"province": "广东省", "city": "广州市"})
-    );
+    assert_eq!(only_city["address"], json!({"province": "广东省", "city": "广州市"}));
     assert_eq!(only_city["nationalities"], json!(["CN"]));
-    let whole_address = verify_with(
-        &p,
-        &present_as_holder(&p, &sd_jwt, &["/address", "/nationalities"]),
-    )
-    .unwrap();
+    let whole_address = verify_with(&p, &present_as_holder(&p, &sd_jwt, &["/address", "/nationalities"])).unwrap();
     assert_eq!(whole_address["address"], citizen_claims()["address"]);
     assert_eq!(whole_address["nationalities"], json!(["CN", "HK"]));
 }
@@ -142,26 +101,15 @@ fn nested_and_array_disclosures_bring_their_parents() {
 fn disclosing_a_claim_the_credential_lacks_is_an_error() {
     let p = parties();
     let sd_jwt = issue_citizen(&p, &["/name"]);
-    assert_eq!(
-        select(&sd_jwt, &pointers(&["/email"])),
-        Err(CredentialError::NotInCredential("/email".into()))
-    );
-    assert!(
-        select(&sd_jwt, &pointers(&["/region"])).is_ok(),
-        "always-visible claims may be named"
-    );
+    assert_eq!(select(&sd_jwt, &pointers(&["/email"])), Err(CredentialError::NotInCredential("/email".into())));
+    assert!(select(&sd_jwt, &pointers(&["/region"])).is_ok(), "always-visible claims may be named");
 }
 
 #[test]
 fn issuing_a_missing_claim_is_an_error() {
     let p = parties();
     let disclosable = pointers(&["/email"]);
-    let options = IssueOptions {
-        typ: "dc+sd-jwt",
-        kid: None,
-        disclosable: &disclosable,
-        max_decoys: 0,
-    };
+    let options = IssueOptions { typ: "dc+sd-jwt", kid: None, disclosable: &disclosable, max_decoys: 0 };
     let err = issue(&p.issuer.signing_key().unwrap(), citizen_claims(), &options).unwrap_err();
     assert_eq!(err, CredentialError::NoSuchClaim("/email".into()));
 }
@@ -171,19 +119,8 @@ fn key_binding_by_another_key_is_refused() {
     let p = parties();
     let sd_jwt = issue_citizen(&p, &["/name"]);
     let thief = PrivateJwk::generate().unwrap();
-    let stolen = present(
-        &sd_jwt,
-        &pointers(&["/name"]),
-        &thief.signing_key().unwrap(),
-        AUD,
-        NONCE,
-        NOW,
-    )
-    .unwrap();
-    assert_eq!(
-        verify_with(&p, &stolen),
-        Err(CredentialError::BadSignature("key binding JWT"))
-    );
+    let stolen = present(&sd_jwt, &pointers(&["/name"]), &thief.signing_key().unwrap(), AUD, NONCE, NOW).unwrap();
+    assert_eq!(verify_with(&p, &stolen), Err(CredentialError::BadSignature("key binding JWT")));
 }
 
 #[test]
@@ -194,10 +131,7 @@ fn a_presentation_signed_by_another_issuer_is_refused() {
         holder: PrivateJwk::from_value(&p.holder.to_value()).unwrap(),
     };
     let forged = present_as_holder(&p, &issue_citizen(&forger, &["/name"]), &["/name"]);
-    assert_eq!(
-        verify_with(&p, &forged),
-        Err(CredentialError::BadSignature("issuer-signed JWT"))
-    );
+    assert_eq!(verify_with(&p, &forged), Err(CredentialError::BadSignature("issuer-signed JWT")));
 }
 
 #[test]
@@ -209,27 +143,16 @@ fn a_key_binding_jwt_with_the_wrong_typ_is_refused() {
     claims.insert("aud".into(), json!(AUD));
     claims.insert("nonce".into(), json!(NONCE));
     claims.insert("sd_hash".into(), json!(sd_jwt.sd_hash()));
-    let kb = sign_compact(
-        &es256_header("JWT", None),
-        &claims,
-        &p.holder.signing_key().unwrap(),
-    )
-    .unwrap();
+    let kb = sign_compact(&es256_header("JWT", None), &claims, &p.holder.signing_key().unwrap()).unwrap();
     let presented = SdJwt::parse(&format!("{}{kb}", sd_jwt.serialize())).unwrap();
-    assert!(matches!(
-        verify_with(&p, &presented),
-        Err(CredentialError::WrongType { .. })
-    ));
+    assert!(matches!(verify_with(&p, &presented), Err(CredentialError::WrongType { .. })));
 }
 
 /// Signs a hand-made payload as a malicious issuer would, with the given disclosures.
 fn malicious(p: &Parties, payload: Value, disclosures: &[&Disclosure]) -> SdJwt {
-    let jwt = sign_compact(
-        &es256_header("dc+sd-jwt", None),
-        payload.as_object().unwrap(),
-        &p.issuer.signing_key().unwrap(),
-    )
-    .unwrap();
+    let jwt =
+        sign_compact(&es256_header("dc+sd-jwt", None), payload.as_object().unwrap(), &p.issuer.signing_key().unwrap())
+            .unwrap();
     let mut text = format!("{jwt}~");
     for d in disclosures {
         text.push_str(d.encoded());
@@ -239,16 +162,8 @@ fn malicious(p: &Parties, payload: Value, disclosures: &[&Disclosure]) -> SdJwt 
 }
 
 fn verify_plain(p: &Parties, sd_jwt: &SdJwt) -> Result<Map<String, Value>, CredentialError> {
-    let options = VerifyOptions {
-        key_binding: None,
-        ..kb_options()
-    };
-    verify(
-        sd_jwt,
-        &p.issuer.public().verifying_key().unwrap(),
-        &options,
-    )
-    .map(|v| v.claims)
+    let options = VerifyOptions { key_binding: None, ..kb_options() };
+    verify(sd_jwt, &p.issuer.public().verifying_key().unwrap(), &options).map(|v| v.claims)
 }
 
 #[test]
@@ -257,97 +172,45 @@ fn structural_attacks_by_an_issuer_or_holder_each_get_their_own_error() {
     let name = Disclosure::property("name", json!("张三")).unwrap();
     let element = Disclosure::element(json!("CN")).unwrap();
 
-    let collision = malicious(
-        &p,
-        json!({"name": "李四", "_sd": [name.digest()]}),
-        &[&name],
-    );
-    assert_eq!(
-        verify_plain(&p, &collision),
-        Err(CredentialError::ClaimCollision("name".into()))
-    );
+    let collision = malicious(&p, json!({"name": "李四", "_sd": [name.digest()]}), &[&name]);
+    assert_eq!(verify_plain(&p, &collision), Err(CredentialError::ClaimCollision("name".into())));
 
-    let twice = malicious(
-        &p,
-        json!({"_sd": [name.digest()], "a": {"_sd": [name.digest()]}}),
-        &[&name],
-    );
-    assert_eq!(
-        verify_plain(&p, &twice),
-        Err(CredentialError::DuplicateDigest(name.digest().into()))
-    );
+    let twice = malicious(&p, json!({"_sd": [name.digest()], "a": {"_sd": [name.digest()]}}), &[&name]);
+    assert_eq!(verify_plain(&p, &twice), Err(CredentialError::DuplicateDigest(name.digest().into())));
 
     let wrong_kind = malicious(&p, json!({"_sd": [element.digest()]}), &[&element]);
-    assert!(matches!(
-        verify_plain(&p, &wrong_kind),
-        Err(CredentialError::DisclosureKindMismatch { .. })
-    ));
+    assert!(matches!(verify_plain(&p, &wrong_kind), Err(CredentialError::DisclosureKindMismatch { .. })));
 
     let wrong_kind_array = malicious(&p, json!({"n": [{"...": name.digest()}]}), &[&name]);
-    assert!(matches!(
-        verify_plain(&p, &wrong_kind_array),
-        Err(CredentialError::DisclosureKindMismatch { .. })
-    ));
+    assert!(matches!(verify_plain(&p, &wrong_kind_array), Err(CredentialError::DisclosureKindMismatch { .. })));
 
     let unreferenced = malicious(&p, json!({"_sd": []}), &[&name]);
-    assert_eq!(
-        verify_plain(&p, &unreferenced),
-        Err(CredentialError::UnreferencedDisclosure)
-    );
+    assert_eq!(verify_plain(&p, &unreferenced), Err(CredentialError::UnreferencedDisclosure));
 
     let bad_alg = malicious(&p, json!({"_sd_alg": "sha-1"}), &[]);
-    assert_eq!(
-        verify_plain(&p, &bad_alg),
-        Err(CredentialError::UnsupportedHashAlgorithm("sha-1".into()))
-    );
+    assert_eq!(verify_plain(&p, &bad_alg), Err(CredentialError::UnsupportedHashAlgorithm("sha-1".into())));
 
     let not_array = malicious(&p, json!({"_sd": "x"}), &[]);
-    assert!(matches!(
-        verify_plain(&p, &not_array),
-        Err(CredentialError::InvalidSdStructure(_))
-    ));
+    assert!(matches!(verify_plain(&p, &not_array), Err(CredentialError::InvalidSdStructure(_))));
 
-    let extra_key = malicious(
-        &p,
-        json!({"n": [{"...": element.digest(), "x": 1}]}),
-        &[&element],
-    );
-    assert!(matches!(
-        verify_plain(&p, &extra_key),
-        Err(CredentialError::InvalidSdStructure(_))
-    ));
+    let extra_key = malicious(&p, json!({"n": [{"...": element.digest(), "x": 1}]}), &[&element]);
+    assert!(matches!(verify_plain(&p, &extra_key), Err(CredentialError::InvalidSdStructure(_))));
 
     let future = malicious(&p, json!({"iat": NOW + 3600}), &[]);
-    assert!(matches!(
-        verify_plain(&p, &future),
-        Err(CredentialError::IssuedInFuture { .. })
-    ));
+    assert!(matches!(verify_plain(&p, &future), Err(CredentialError::IssuedInFuture { .. })));
 
     let not_yet = malicious(&p, json!({"nbf": NOW + 3600}), &[]);
-    assert!(matches!(
-        verify_plain(&p, &not_yet),
-        Err(CredentialError::NotYetValid { .. })
-    ));
+    assert!(matches!(verify_plain(&p, &not_yet), Err(CredentialError::NotYetValid { .. })));
 
     let bad_exp = malicious(&p, json!({"exp": "tomorrow"}), &[]);
-    assert_eq!(
-        verify_plain(&p, &bad_exp),
-        Err(CredentialError::InvalidTimeClaim("exp"))
-    );
+    assert_eq!(verify_plain(&p, &bad_exp), Err(CredentialError::InvalidTimeClaim("exp")));
 
     let no_cnf = malicious(&p, json!({"name": "x"}), &[]);
     let bound = bind(no_cnf, &p.holder.signing_key().unwrap(), AUD, NONCE, NOW).unwrap();
-    assert_eq!(
-        verify_with(&p, &bound),
-        Err(CredentialError::MissingHolderKey)
-    );
+    assert_eq!(verify_with(&p, &bound), Err(CredentialError::MissingHolderKey));
 }
 
-fn vc_issuance<'a>(
-    p: &'a Parties,
-    status: Option<&'a StatusReference>,
-    disclosable: &'a [String],
-) -> VcIssuance<'a> {
+fn vc_issuance<'a>(p: &'a Parties, status: Option<&'a StatusReference>, disclosable: &'a [String]) -> VcIssuance<'a> {
     VcIssuance {
         vct: "urn:shenfen:id:lightweight:1",
         holder: p.holder.public(),
@@ -363,25 +226,12 @@ fn vc_issuance<'a>(
 #[test]
 fn vc_status_lifecycle() {
     let p = parties();
-    let reference = StatusReference {
-        uri: "https://authority.example/status/1".into(),
-        idx: 4242,
-    };
+    let reference = StatusReference { uri: "https://authority.example/status/1".into(), idx: 4242 };
     let disclosable = pointers(&["/name"]);
     let key = p.issuer.signing_key().unwrap();
-    let vc = issue_vc(
-        &key,
-        citizen_claims(),
-        &vc_issuance(&p, Some(&reference), &disclosable),
-    )
-    .unwrap();
+    let vc = issue_vc(&key, citizen_claims(), &vc_issuance(&p, Some(&reference), &disclosable)).unwrap();
     let presentation = present_as_holder(&p, &vc, &["/name"]);
-    let verified = verify_vc(
-        &presentation,
-        &p.issuer.public().verifying_key().unwrap(),
-        &kb_options(),
-    )
-    .unwrap();
+    let verified = verify_vc(&presentation, &p.issuer.public().verifying_key().unwrap(), &kb_options()).unwrap();
     assert_eq!(verified.vct, "urn:shenfen:id:lightweight:1");
     assert_eq!(verified.status.as_ref(), Some(&reference));
     assert_eq!(verified.holder_key.as_ref(), Some(p.holder.public()));
@@ -395,18 +245,13 @@ fn vc_status_lifecycle() {
         list: list.clone(),
     };
     let verifying = p.issuer.public().verifying_key().unwrap();
-    let published =
-        StatusListToken::verify(&token.sign(&key, None).unwrap(), &verifying, NOW, 60).unwrap();
+    let published = StatusListToken::verify(&token.sign(&key, None).unwrap(), &verifying, NOW, 60).unwrap();
     assert_eq!(published.require_valid(&reference), Ok(()));
 
     list.set(reference.idx, 1).unwrap();
     token.list = list;
-    let published =
-        StatusListToken::verify(&token.sign(&key, None).unwrap(), &verifying, NOW, 60).unwrap();
-    assert_eq!(
-        published.require_valid(&reference),
-        Err(CredentialError::Revoked(StatusType::Invalid))
-    );
+    let published = StatusListToken::verify(&token.sign(&key, None).unwrap(), &verifying, NOW, 60).unwrap();
+    assert_eq!(published.require_valid(&reference), Err(CredentialError::Revoked(StatusType::Invalid)));
 }
 
 #[test]
@@ -415,8 +260,7 @@ fn vc_refuses_to_hide_what_must_stay_visible() {
     let key = p.issuer.signing_key().unwrap();
     for claim in ["/iss", "/exp", "/cnf", "/vct", "/status"] {
         let disclosable = pointers(&[claim]);
-        let err =
-            issue_vc(&key, citizen_claims(), &vc_issuance(&p, None, &disclosable)).unwrap_err();
+        let err = issue_vc(&key, citizen_claims(), &vc_issuance(&p, None, &disclosable)).unwrap_err();
         assert_eq!(err, CredentialError::NotDisclosable(claim[1..].into()));
     }
 }

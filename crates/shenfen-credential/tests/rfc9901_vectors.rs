@@ -7,8 +7,7 @@
 
 use serde_json::Value;
 use shenfen_credential::{
-    CredentialError, KeyBindingCheck, PublicJwk, SdJwt, VC_TYP, VerifyOptions, es256::VerifyingKey,
-    verify, verify_vc,
+    CredentialError, KeyBindingCheck, PublicJwk, SdJwt, VC_TYP, VerifyOptions, es256::VerifyingKey, verify, verify_vc,
 };
 
 /// `iat` of the RFC's key binding JWTs.
@@ -17,21 +16,12 @@ const NONCE: &str = "1234567890";
 const AUDIENCE: &str = "https://verifier.example.org";
 
 fn vector(name: &str) -> String {
-    let path = format!(
-        "{}/tests/vectors/rfc9901/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .trim()
-        .to_owned()
+    let path = format!("{}/tests/vectors/rfc9901/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).trim().to_owned()
 }
 
 fn issuer_key() -> VerifyingKey {
-    PublicJwk::from_json(&vector("issuer.pub.jwk"))
-        .unwrap()
-        .verifying_key()
-        .unwrap()
+    PublicJwk::from_json(&vector("issuer.pub.jwk")).unwrap().verifying_key().unwrap()
 }
 
 fn json(name: &str) -> Value {
@@ -43,11 +33,7 @@ fn options(key_binding: bool) -> VerifyOptions<'static> {
         now: KB_IAT + 30,
         clock_skew_secs: 60,
         expected_typ: None,
-        key_binding: key_binding.then_some(KeyBindingCheck {
-            audience: AUDIENCE,
-            nonce: NONCE,
-            max_age_secs: 300,
-        }),
+        key_binding: key_binding.then_some(KeyBindingCheck { audience: AUDIENCE, nonce: NONCE, max_age_secs: 300 }),
     }
 }
 
@@ -92,9 +78,7 @@ fn appendix_a4_w3c_vc() {
 fn section_5_1_issuance_discloses_the_whole_input() {
     let sd_jwt = SdJwt::parse(&vector("s5_1_sd_jwt.txt")).unwrap();
     assert_eq!(sd_jwt.disclosures().len(), 10);
-    let claims = verify(&sd_jwt, &issuer_key(), &options(false))
-        .unwrap()
-        .claims;
+    let claims = verify(&sd_jwt, &issuer_key(), &options(false)).unwrap().claims;
     assert_eq!(claims["given_name"], "John");
     assert_eq!(claims["nationalities"], serde_json::json!(["US", "DE"]));
     assert_eq!(claims["address"]["locality"], "Anytown");
@@ -105,9 +89,7 @@ fn section_5_1_issuance_discloses_the_whole_input() {
 #[test]
 fn appendix_a3_full_issuance_verifies_every_disclosure() {
     let sd_jwt = SdJwt::parse(&vector("a3_sd_jwt.txt")).unwrap();
-    let claims = verify(&sd_jwt, &issuer_key(), &options(false))
-        .unwrap()
-        .claims;
+    let claims = verify(&sd_jwt, &issuer_key(), &options(false)).unwrap().claims;
     assert_eq!(claims["address"]["locality"], "Köln");
     assert_eq!(claims["age_equal_or_over"]["65"], false);
     assert_eq!(claims["place_of_birth"]["locality"], "Berlin");
@@ -120,11 +102,7 @@ fn typ_is_enforced_for_sd_jwt_vc() {
     let err = verify_vc(&sd_jwt, &issuer_key(), &options(true)).unwrap_err();
     assert_eq!(
         err,
-        CredentialError::WrongType {
-            what: "issuer-signed JWT",
-            found: "example+sd-jwt".into(),
-            expected: VC_TYP
-        }
+        CredentialError::WrongType { what: "issuer-signed JWT", found: "example+sd-jwt".into(), expected: VC_TYP }
     );
 }
 
@@ -135,37 +113,18 @@ fn key_binding_expectations_are_enforced_on_the_rfc_example() {
     let with = |audience: &'static str, nonce: &'static str, now: i64| {
         let opts = VerifyOptions {
             now,
-            key_binding: Some(KeyBindingCheck {
-                audience,
-                nonce,
-                max_age_secs: 300,
-            }),
+            key_binding: Some(KeyBindingCheck { audience, nonce, max_age_secs: 300 }),
             ..options(true)
         };
         verify(&sd_jwt, &key, &opts).map(|_| ())
     };
     assert!(with(AUDIENCE, NONCE, KB_IAT).is_ok());
-    assert!(matches!(
-        with("https://other.example", NONCE, KB_IAT),
-        Err(CredentialError::WrongAudience { .. })
-    ));
-    assert_eq!(
-        with(AUDIENCE, "1234567891", KB_IAT),
-        Err(CredentialError::WrongNonce)
-    );
-    assert!(matches!(
-        with(AUDIENCE, NONCE, KB_IAT + 3600),
-        Err(CredentialError::KeyBindingTooOld { .. })
-    ));
-    assert!(matches!(
-        with(AUDIENCE, NONCE, KB_IAT - 3600),
-        Err(CredentialError::IssuedInFuture { .. })
-    ));
+    assert!(matches!(with("https://other.example", NONCE, KB_IAT), Err(CredentialError::WrongAudience { .. })));
+    assert_eq!(with(AUDIENCE, "1234567891", KB_IAT), Err(CredentialError::WrongNonce));
+    assert!(matches!(with(AUDIENCE, NONCE, KB_IAT + 3600), Err(CredentialError::KeyBindingTooOld { .. })));
+    assert!(matches!(with(AUDIENCE, NONCE, KB_IAT - 3600), Err(CredentialError::IssuedInFuture { .. })));
     // The issuer JWT expires at 1883000000.
-    assert!(matches!(
-        with(AUDIENCE, NONCE, 1_883_000_000 + 61),
-        Err(CredentialError::Expired { .. })
-    ));
+    assert!(matches!(with(AUDIENCE, NONCE, 1_883_000_000 + 61), Err(CredentialError::Expired { .. })));
 }
 
 #[test]
@@ -180,10 +139,7 @@ fn every_single_character_change_is_refused() {
         let mut tampered = text.clone();
         tampered.replace_range(position..position + 1, &replacement.to_string());
         let outcome = SdJwt::parse(&tampered).and_then(|p| verify(&p, &key, &opts));
-        assert!(
-            outcome.is_err(),
-            "changing position {position} ({original:?}) was not detected"
-        );
+        assert!(outcome.is_err(), "changing position {position} ({original:?}) was not detected");
     }
 }
 

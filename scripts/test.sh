@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the tests need by package
+# name, then runs every test of the workspace (unit, property, spec vectors,
+# CLI contract, and interop with the independent @sd-jwt implementation).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]} (Debian packages)"
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The independent SD-JWT implementation the interop tests run against.
+npm ci --prefix interop/sd-jwt-js --no-audit --no-fund --silent
+
+cargo test --workspace --locked "$@"
