@@ -6,7 +6,7 @@
 //! - `verify`: a whole presentation verification, beside the two raw
 //!   signature verifications it cannot avoid (the floor).
 //!
-//! Run: `cargo bench -p shenfen-bench` (add `-- --sample-count 500` for tighter numbers).
+//! Run: `cargo bench -p shenfen-bench` (`cargo bench -p shenfen-bench --bench credential -- --sample-count 300` for tighter numbers).
 
 // Benchmark setup may panic: a broken fixture must stop the run, not be measured.
 #![allow(clippy::unwrap_used)]

@@ -1,5 +1,6 @@
 //! `shenfen credential issue|present|verify`
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 use shenfen_credential::{
     CredentialError, KeyBindingCheck, PrivateJwk, PublicJwk, SdJwt, StatusListToken, StatusReference, VcIssuance,
-    VerifiedVc, VerifyOptions, es256::VerifyingKey, issue_vc, present, verify_vc,
+    VerifiedVc, VerifyOptions, es256::SigningKey, es256::VerifyingKey, issue_vc, present, verify_vc,
 };
 
 use crate::clock::now_unix;
@@ -121,43 +122,49 @@ fn issue_cmd(args: &IssueArgs) -> Result<ExitCode> {
     let status =
         args.status_uri.as_ref().zip(args.status_idx).map(|(uri, idx)| StatusReference { uri: uri.clone(), idx });
     let now = now_unix();
-    let sd_jwt = issue_credential(
-        &issuer,
-        &holder,
-        &args.vct,
-        claims,
-        &claim_pointers(&args.sd),
-        status.as_ref(),
-        now,
-        args.ttl,
-    )?;
+    let issuer = Issuer::new(&issuer)?;
+    let lifetime = now..now.saturating_add(args.ttl);
+    let sd_jwt = issuer.issue(&holder, &args.vct, claims, &claim_pointers(&args.sd), status.as_ref(), lifetime)?;
     println!("{sd_jwt}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Issues one SD-JWT VC the way every shenfen issuer does.
-#[allow(clippy::too_many_arguments)]
-pub fn issue_credential(
-    issuer: &PrivateJwk,
-    holder: &PublicJwk,
-    vct: &str,
-    claims: Map<String, Value>,
-    disclosable: &[String],
-    status: Option<&StatusReference>,
-    now: i64,
-    ttl: i64,
-) -> Result<SdJwt> {
-    let params = VcIssuance {
-        vct,
-        holder,
-        issued_at: now,
-        expires_at: now.saturating_add(ttl),
-        status,
-        kid: issuer.public().kid(),
-        disclosable,
-        max_decoys: MAX_DECOYS,
-    };
-    Ok(issue_vc(&issuer.signing_key()?, claims, &params)?)
+/// An issuer's key, validated once: re-checking the key pair for every
+/// credential would cost as much as the signature itself.
+pub struct Issuer {
+    signer: SigningKey,
+    kid: Option<String>,
+}
+
+impl Issuer {
+    /// Loads the signing key of a private JWK, keeping its `kid` for JWS headers.
+    pub fn new(jwk: &PrivateJwk) -> Result<Issuer> {
+        Ok(Issuer { signer: jwk.signing_key()?, kid: jwk.public().kid().map(str::to_owned) })
+    }
+
+    /// Issues one SD-JWT VC the way every shenfen issuer does (decoys included),
+    /// valid over `lifetime` (`iat..exp`, seconds since the epoch).
+    pub fn issue(
+        &self,
+        holder: &PublicJwk,
+        vct: &str,
+        claims: Map<String, Value>,
+        disclosable: &[String],
+        status: Option<&StatusReference>,
+        lifetime: Range<i64>,
+    ) -> Result<SdJwt> {
+        let params = VcIssuance {
+            vct,
+            holder,
+            issued_at: lifetime.start,
+            expires_at: lifetime.end,
+            status,
+            kid: self.kid.as_deref(),
+            disclosable,
+            max_decoys: MAX_DECOYS,
+        };
+        Ok(issue_vc(&self.signer, claims, &params)?)
+    }
 }
 
 fn present_cmd(args: &PresentArgs) -> Result<ExitCode> {

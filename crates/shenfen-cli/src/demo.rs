@@ -10,7 +10,7 @@ use shenfen_credential::{PrivateJwk, StatusList, StatusListToken, StatusReferenc
 use time::macros::date;
 
 use crate::clock::now_unix;
-use crate::credential_cmd::{Policy, coded, issue_credential, verify_presentation};
+use crate::credential_cmd::{Issuer, Policy, coded, verify_presentation};
 
 const ISSUER: &str = "https://authority.gd.shenfen.example";
 const HOTEL: &str = "https://hotel.example";
@@ -45,15 +45,13 @@ pub fn run() -> Result<ExitCode> {
     let status = StatusReference { uri: STATUS_URI.into(), idx: index };
     let disclosable: Vec<String> =
         ["/name", "/id_number_masked", "/age_over_18", "/region", "/hotel_pseudonym"].map(String::from).to_vec();
-    let credential = issue_credential(
-        &authority,
+    let credential = Issuer::new(&authority)?.issue(
         phone.public(),
         "urn:shenfen:id:lightweight:1",
         credential_claims(&citizen, now)?,
         &disclosable,
         Some(&status),
-        now,
-        7 * 24 * 3600,
+        now..now + 7 * 24 * 3600,
     )?;
     step(4, "After face-verified enrollment, the authority issues a lightweight virtual ID (SD-JWT VC)");
     detail(

@@ -33,17 +33,23 @@ impl PublicJwk {
 
     /// Reads a JWK object, checking that it is a P-256 key on the curve.
     pub fn from_value(value: &Value) -> Result<PublicJwk, CredentialError> {
+        Self::from_value_with_verifier(value).map(|(jwk, _)| jwk)
+    }
+
+    /// Reads a JWK and returns it with its parsed verifier, so a caller that
+    /// verifies right away (the key binding check) parses the point only once.
+    pub fn from_value_with_verifier(value: &Value) -> Result<(PublicJwk, VerifyingKey), CredentialError> {
         let obj = value.as_object().ok_or_else(|| invalid("a JWK must be a JSON object"))?;
         check_key_type(obj)?;
         let x = coordinate(obj, "x")?;
         let y = coordinate(obj, "y")?;
-        VerifyingKey::from_coordinates(&x, &y)?;
+        let verifier = VerifyingKey::from_coordinates(&x, &y)?;
         let kid = match obj.get("kid") {
             None => None,
             Some(Value::String(kid)) => Some(kid.clone()),
             Some(_) => return Err(invalid("kid must be a string")),
         };
-        Ok(PublicJwk { x, y, kid })
+        Ok((PublicJwk { x, y, kid }, verifier))
     }
 
     /// The JWK as a JSON object with only the members that define the key (and `kid`).

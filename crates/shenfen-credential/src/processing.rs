@@ -34,7 +34,15 @@ pub struct Processed {
 /// Substitutes `disclosures` into `payload`, enforcing every RFC 9901 rule:
 /// known `_sd_alg`, no duplicate disclosure or digest, each disclosure
 /// referenced exactly once and of the right kind, no reserved or colliding names.
-pub fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure]) -> Result<Processed, CredentialError> {
+///
+/// `track` records where each disclosure lands ([`Processed::placements`]);
+/// the holder needs that to choose disclosures, a verifier does not and skips
+/// the work (placements are then empty pointers).
+pub fn process(
+    mut payload: Map<String, Value>,
+    disclosures: &[Disclosure],
+    track: bool,
+) -> Result<Processed, CredentialError> {
     match payload.remove("_sd_alg") {
         None => {}
         Some(Value::String(alg)) if alg == SD_ALG => {}
@@ -50,7 +58,8 @@ pub fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure]) -> R
             return Err(CredentialError::DuplicateDisclosure);
         }
     }
-    let mut walker = Walker { disclosures, table, seen: HashSet::new(), placements: vec![None; disclosures.len()] };
+    let mut walker =
+        Walker { disclosures, table, seen: HashSet::new(), placements: vec![None; disclosures.len()], track };
     let claims = walker.object(payload, "", None)?;
     let placements = walker
         .placements
@@ -65,9 +74,15 @@ struct Walker<'a> {
     table: HashMap<&'a str, usize>,
     seen: HashSet<String>,
     placements: Vec<Option<Placement>>,
+    track: bool,
 }
 
 impl Walker<'_> {
+    /// The JSON Pointer of a child, or nothing when placements are not tracked.
+    fn child(&self, pointer: &str, token: impl FnOnce() -> String) -> String {
+        if self.track { child_pointer(pointer, &token()) } else { String::new() }
+    }
+
     fn value(&mut self, value: Value, pointer: &str, parent: Option<usize>) -> Result<Value, CredentialError> {
         Ok(match value {
             Value::Object(obj) => Value::Object(self.object(obj, pointer, parent)?),
@@ -85,7 +100,7 @@ impl Walker<'_> {
         let digests = obj.remove("_sd");
         let mut out = Map::with_capacity(obj.len());
         for (name, value) in obj {
-            let child = child_pointer(pointer, &name);
+            let child = self.child(pointer, || name.clone());
             out.insert(name, self.value(value, &child, parent)?);
         }
         let Some(digests) = digests else {
@@ -111,7 +126,7 @@ impl Walker<'_> {
             if out.contains_key(name) {
                 return Err(CredentialError::ClaimCollision(name.to_owned()));
             }
-            let child = child_pointer(pointer, name);
+            let child = self.child(pointer, || name.to_owned());
             let value = self.value(disclosure.value().clone(), &child, Some(index))?;
             self.placements[index] = Some(Placement { pointer: child, parent });
             out.insert(name.to_owned(), value);
@@ -127,7 +142,7 @@ impl Walker<'_> {
     ) -> Result<Vec<Value>, CredentialError> {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let child = child_pointer(pointer, &out.len().to_string());
+            let child = self.child(pointer, || out.len().to_string());
             match array_digest(&item)? {
                 Some(digest) => {
                     let Some(index) = self.claim(digest.to_owned())? else {

@@ -45,15 +45,15 @@ pub fn verify(
         jws.expect_typ(typ)?;
     }
     jws.verify(issuer)?;
-    let claims = process(jws.into_payload(), presentation.disclosures())?.claims;
+    let claims = process(jws.into_payload(), presentation.disclosures(), false)?.claims;
     check_validity(&claims, options.now, options.clock_skew_secs)?;
-    let holder_key = holder_key(&claims)?;
+    let holder = holder_key(&claims)?;
     if let Some(check) = &options.key_binding {
         let kb_jwt = presentation.key_binding().ok_or(CredentialError::MissingKeyBinding)?;
-        let holder = holder_key.as_ref().ok_or(CredentialError::MissingHolderKey)?.verifying_key()?;
-        verify_binding(kb_jwt, presentation, &holder, check, options.now, options.clock_skew_secs)?;
+        let (_, verifier) = holder.as_ref().ok_or(CredentialError::MissingHolderKey)?;
+        verify_binding(kb_jwt, presentation, verifier, check, options.now, options.clock_skew_secs)?;
     }
-    Ok(Verified { claims, holder_key })
+    Ok(Verified { claims, holder_key: holder.map(|(jwk, _)| jwk) })
 }
 
 /// Checks `exp`, `nbf` and `iat` where present (RFC 7519 §4.1).
@@ -92,12 +92,12 @@ pub(crate) fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> R
     }
 }
 
-fn holder_key(claims: &Map<String, Value>) -> Result<Option<PublicJwk>, CredentialError> {
+fn holder_key(claims: &Map<String, Value>) -> Result<Option<(PublicJwk, VerifyingKey)>, CredentialError> {
     match claims.get("cnf") {
         None => Ok(None),
         Some(cnf) => {
             let jwk = cnf.get("jwk").ok_or(CredentialError::MissingHolderKey)?;
-            PublicJwk::from_value(jwk).map(Some)
+            PublicJwk::from_value_with_verifier(jwk).map(Some)
         }
     }
 }
