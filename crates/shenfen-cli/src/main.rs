@@ -9,6 +9,7 @@ mod bench_credential;
 mod clock;
 mod credential_cmd;
 mod demo;
+mod face_cmd;
 mod files;
 mod id_number_cmd;
 mod keys_cmd;
@@ -39,6 +40,9 @@ enum Command {
     /// Build and check IETF Token Status Lists.
     #[command(subcommand, name = "status-list")]
     StatusList(status_list_cmd::StatusListCommand),
+    /// Detect, compare and check the liveness of faces.
+    #[command(subcommand)]
+    Face(face_cmd::FaceCommand),
     /// Validate resident ID numbers (GB 11643-1999).
     #[command(subcommand, name = "id-number")]
     IdNumber(id_number_cmd::IdNumberCommand),
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Credential(cmd) => credential_cmd::run(cmd),
         Command::StatusList(cmd) => status_list_cmd::run(cmd),
         Command::IdNumber(cmd) => id_number_cmd::run(cmd),
+        Command::Face(cmd) => face_cmd::run(cmd),
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
     };
     match outcome {

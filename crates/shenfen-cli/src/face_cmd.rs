@@ -1,0 +1,380 @@
+//! `shenfen face compare|detect|liveness|eval`
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use image::RgbImage;
+use serde_json::{Value, json};
+use shenfen_face::{
+    Accuracy, AnalysedFace, ChallengePolicy, Degradation, FaceEngine, FaceError, ModelConfig, QualityPolicy,
+    decode_image, parse_challenge,
+};
+
+use crate::files::print_json;
+
+#[derive(Subcommand)]
+pub enum FaceCommand {
+    /// Compare the faces of two images (1:1); exits 1 when they do not match.
+    Compare {
+        /// First image (JPEG, PNG or WebP).
+        image_a: PathBuf,
+        /// Second image.
+        image_b: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the faces in an image with boxes, landmarks and quality scores.
+    Detect {
+        /// The image.
+        image: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Check a burst of frames against a liveness challenge; exits 1 when it fails.
+    Liveness {
+        /// The ordered actions asked for: turn_left, turn_right, blink, nod, open_mouth.
+        #[arg(long)]
+        challenge: String,
+        /// The frames, in capture order.
+        #[arg(required = true)]
+        frames: Vec<PathBuf>,
+        /// Check only the active challenge (no passive anti-spoofing model).
+        #[arg(long, conflicts_with = "passive_only")]
+        active_only: bool,
+        /// Check only the passive anti-spoofing model.
+        #[arg(long)]
+        passive_only: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Build an evaluation set from labelled photos: degraded copies of each and every pair, as pairs.csv.
+    ///
+    /// A photo's person is its file name up to the first digit or underscore
+    /// (`obama2.jpg`, `obama_partial.jpg` → obama).
+    MakePairs {
+        /// Directory of labelled photos (JPEG, PNG, WebP).
+        #[arg(long)]
+        photos: PathBuf,
+        /// Directory to write the copies and pairs.csv to.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Measure verification accuracy over labelled pairs (CSV lines `image_a,image_b,same`).
+    Eval {
+        /// The pairs file; image paths are relative to it.
+        #[arg(long)]
+        pairs: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options every face command takes.
+#[derive(Args, Clone)]
+pub struct Common {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Directory of the model set (default: $SHENFEN_MODELS, ./models, or the repository's models/).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Match threshold (cosine similarity); default: the calibrated one.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+}
+
+impl Common {
+    /// Loads the engine from the configured model directory.
+    pub fn engine(&self, sessions: usize) -> Result<FaceEngine> {
+        let dir = self.model_dir();
+        let mut config = ModelConfig::standard(&dir);
+        config.sessions_per_model = sessions;
+        let mut engine = FaceEngine::load(config).map_err(coded)?;
+        if let Some(threshold) = self.threshold {
+            engine.match_threshold = threshold;
+        }
+        Ok(engine)
+    }
+
+    fn model_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.models {
+            return dir.clone();
+        }
+        if let Some(dir) = std::env::var_os("SHENFEN_MODELS") {
+            return dir.into();
+        }
+        let here = PathBuf::from("models");
+        if here.join("SHA256SUMS").is_file() {
+            return here;
+        }
+        // target/{debug,release}/shenfen → the repository's models/.
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent()?.parent()?.parent().map(|repo| repo.join("models")))
+            .unwrap_or(here)
+    }
+}
+
+pub fn run(command: FaceCommand) -> Result<ExitCode> {
+    match command {
+        FaceCommand::Compare { image_a, image_b, common } => compare(&image_a, &image_b, &common),
+        FaceCommand::Detect { image, common } => detect(&image, &common),
+        FaceCommand::Liveness { challenge, frames, active_only, passive_only, common } => {
+            let policy = ChallengePolicy {
+                require_passive: !active_only,
+                require_active: !passive_only,
+                ..ChallengePolicy::default()
+            };
+            liveness(&challenge, &frames, &policy, &common)
+        }
+        FaceCommand::Eval { pairs, common } => eval(&pairs, &common),
+        FaceCommand::MakePairs { photos, out } => make_pairs(&photos, &out),
+    }
+}
+
+/// Reads and decodes an image file, naming the file in errors.
+pub fn load_image(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    decode_image(&bytes).map_err(coded).with_context(|| path.display().to_string())
+}
+
+/// Decodes and analyses the single face of an image file.
+pub fn analyse_file(engine: &FaceEngine, path: &Path) -> Result<AnalysedFace> {
+    let image = load_image(path)?;
+    engine.analyse(&image, &QualityPolicy::default()).map_err(coded).with_context(|| path.display().to_string())
+}
+
+fn compare(a: &Path, b: &Path, common: &Common) -> Result<ExitCode> {
+    let engine = common.engine(1)?;
+    let (fa, fb) = (analyse_file(&engine, a)?, analyse_file(&engine, b)?);
+    let result = engine.compare(&fa.embedding, &fb.embedding);
+    if common.json {
+        print_json(&json!({
+            "similarity": result.similarity,
+            "match": result.matched,
+            "threshold": result.threshold,
+            "model": engine.embedder_id(),
+        }))?;
+    } else {
+        let verdict = if result.matched { "same person" } else { "different people" };
+        println!("{verdict}: similarity {:.3} (threshold {:.3})", result.similarity, result.threshold);
+    }
+    Ok(if result.matched { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn detect(path: &Path, common: &Common) -> Result<ExitCode> {
+    let engine = common.engine(1)?;
+    let image = load_image(path)?;
+    let faces = engine.detect(&image).map_err(coded)?;
+    if common.json {
+        print_json(&json!({ "width": image.width(), "height": image.height(), "faces": faces }))?;
+    } else {
+        println!("{} face(s) in {}×{}", faces.len(), image.width(), image.height());
+        for (i, f) in faces.iter().enumerate() {
+            let (b, q) = (&f.detection.bbox, &f.quality);
+            let verdict =
+                QualityPolicy::default().check(q).err().map_or("passes the quality gate".to_owned(), |e| e.to_string());
+            println!(
+                "  #{i}: box ({:.0},{:.0})–({:.0},{:.0}) score {:.3}; eyes {:.0} px apart, sharpness {:.0}, brightness {:.0}, yaw {:.0}°, pitch {:.0}° — {verdict}",
+                b.x1,
+                b.y1,
+                b.x2,
+                b.y2,
+                f.detection.score,
+                q.eye_distance,
+                q.sharpness,
+                q.brightness,
+                q.pose.yaw,
+                q.pose.pitch
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn liveness(challenge: &str, frames: &[PathBuf], policy: &ChallengePolicy, common: &Common) -> Result<ExitCode> {
+    let challenge = parse_challenge(challenge).map_err(coded)?;
+    let engine = common.engine(1)?;
+    let images = frames.iter().map(|p| load_image(p)).collect::<Result<Vec<_>>>()?;
+    let (decision, observations) =
+        engine.liveness(&images, &challenge, &QualityPolicy::default(), policy).map_err(coded)?;
+    if common.json {
+        print_json(&json!({ "decision": decision, "frames": observations }))?;
+    } else {
+        let verdict = if decision.passed {
+            "PASSED".to_owned()
+        } else {
+            format!("FAILED: {}", decision.reason.clone().unwrap_or_default())
+        };
+        println!("liveness {verdict}");
+        println!(
+            "  passive live score {:.3}; lowest same-face similarity {:.3}",
+            decision.passive_score, decision.min_same_face
+        );
+        for step in &decision.steps {
+            match (step.frame, step.value) {
+                (Some(frame), Some(value)) => println!("  {:<11} seen at frame {frame} ({value:.2})", step.action),
+                _ => println!("  {:<11} not seen", step.action),
+            }
+        }
+    }
+    Ok(if decision.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn make_pairs(photos: &Path, out: &Path) -> Result<ExitCode> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(photos)
+        .with_context(|| format!("cannot read {}", photos.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("jpg" | "jpeg" | "png" | "webp")))
+        .collect();
+    entries.sort();
+    let mut images: Vec<(String, String)> = Vec::new();
+    for path in &entries {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let person: String = stem.chars().take_while(|c| c.is_alphabetic()).collect();
+        let image = load_image(path)?;
+        let original = format!("{stem}.png");
+        image.save(out.join(&original)).with_context(|| format!("cannot write {original}"))?;
+        images.push((person.clone(), original));
+        for degradation in Degradation::STANDARD {
+            let name = format!("{stem}.{}.png", degradation.label());
+            degradation
+                .apply(&image)
+                .map_err(coded)?
+                .save(out.join(&name))
+                .with_context(|| format!("cannot write {name}"))?;
+            images.push((person.clone(), name));
+        }
+    }
+    let mut csv = String::from("# image_a,image_b,same — generated by `shenfen face make-pairs`\n");
+    let mut counts = [0usize; 2];
+    for (i, (person_a, a)) in images.iter().enumerate() {
+        for (person_b, b) in &images[i + 1..] {
+            let same = person_a == person_b;
+            counts[usize::from(same)] += 1;
+            csv.push_str(&format!("{a},{b},{}\n", u8::from(same)));
+        }
+    }
+    std::fs::write(out.join("pairs.csv"), csv).context("cannot write pairs.csv")?;
+    println!(
+        "{} images of {} photos; {} genuine and {} impostor pairs in {}",
+        images.len(),
+        entries.len(),
+        counts[1],
+        counts[0],
+        out.join("pairs.csv").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One labelled pair of the eval CSV.
+struct Pair {
+    a: PathBuf,
+    b: PathBuf,
+    same: bool,
+}
+
+fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut pairs = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [a, b, same] = fields.as_slice() else {
+            bail!("{}:{}: expected image_a,image_b,same", path.display(), number + 1);
+        };
+        let same = match *same {
+            "1" => true,
+            "0" => false,
+            other => bail!("{}:{}: same must be 1 or 0, not {other:?}", path.display(), number + 1),
+        };
+        pairs.push(Pair { a: base.join(a), b: base.join(b), same });
+    }
+    Ok(pairs)
+}
+
+fn eval(pairs_path: &Path, common: &Common) -> Result<ExitCode> {
+    let pairs = read_pairs(pairs_path)?;
+    let engine = common.engine(1)?;
+    let mut cache: std::collections::HashMap<PathBuf, Result<shenfen_face::Embedding, String>> = Default::default();
+    let mut embedding_of = |path: &PathBuf| {
+        cache
+            .entry(path.clone())
+            .or_insert_with(|| analyse_file(&engine, path).map(|f| f.embedding).map_err(|e| format!("{e:#}")))
+            .clone()
+    };
+    let (mut genuine, mut impostor, mut failures) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in &pairs {
+        match (embedding_of(&pair.a), embedding_of(&pair.b)) {
+            (Ok(a), Ok(b)) => {
+                let s = a.cosine(&b);
+                if pair.same { genuine.push(s) } else { impostor.push(s) }
+            }
+            (Err(e), _) | (_, Err(e)) => failures.push(e),
+        }
+    }
+    failures.sort();
+    failures.dedup();
+    let accuracy = Accuracy::from_scores(&genuine, &impostor);
+    let (false_rejects, false_accepts) = Accuracy::errors_at(&genuine, &impostor, engine.match_threshold);
+    let report = json!({
+        "pairs": pairs.len(),
+        "genuine_pairs": accuracy.genuine_pairs,
+        "impostor_pairs": accuracy.impostor_pairs,
+        "failures_to_enroll": failures.len(),
+        "failure_reasons": failures,
+        "threshold": engine.match_threshold,
+        "false_rejects_at_threshold": false_rejects,
+        "false_accepts_at_threshold": false_accepts,
+        "min_genuine": accuracy.min_genuine,
+        "max_impostor": accuracy.max_impostor,
+        "margin": accuracy.margin,
+        "eer": accuracy.eer,
+        "tar_at_far": accuracy.tar_at_far.iter().map(|(far, tar)| json!({"far": far, "tar": tar})).collect::<Vec<Value>>(),
+        "roc": accuracy.roc,
+        "model": engine.embedder_id(),
+    });
+    if common.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "{} pairs: {} genuine, {} impostor, {} images failed to enroll",
+            pairs.len(),
+            accuracy.genuine_pairs,
+            accuracy.impostor_pairs,
+            report["failures_to_enroll"]
+        );
+        println!(
+            "threshold {:.3}: {false_rejects} false rejects, {false_accepts} false accepts",
+            engine.match_threshold
+        );
+        println!(
+            "lowest genuine {:?}, highest impostor {:?}, margin {:?}",
+            accuracy.min_genuine, accuracy.max_impostor, accuracy.margin
+        );
+        println!("EER {:.4}", accuracy.eer);
+        for (far, tar) in &accuracy.tar_at_far {
+            match tar {
+                Some(tar) => println!("TAR at FAR {far:e}: {tar:.4}"),
+                None => println!(
+                    "TAR at FAR {far:e}: not measurable ({} impostor pairs < {:.0})",
+                    accuracy.impostor_pairs,
+                    1.0 / far
+                ),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prefixes a face error with its stable code.
+pub fn coded(err: FaceError) -> anyhow::Error {
+    anyhow::anyhow!("[{}] {err}", err.code())
+}

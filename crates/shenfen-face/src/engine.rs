@@ -1,0 +1,170 @@
+//! The face engine: models loaded once, shared by every thread, and the
+//! pipelines built from them — analyse one face, compare two, check liveness.
+
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::FaceError;
+use crate::challenge::{Action, ChallengePolicy, FrameObservation, LivenessDecision, evaluate};
+use crate::detection::{Detection, detect};
+use crate::embedding::{Embedding, aligned_grey, alignment, embed};
+use crate::geometry::Point;
+use crate::head_pose::{HeadPose, estimate};
+use crate::landmarks::{Landmarks, predict};
+use crate::models::{ModelConfig, Models};
+use crate::passive::{eyes_closed, live_score};
+use crate::quality::{Quality, QualityPolicy, brightness_and_sharpness};
+use crate::template::Template;
+
+/// A face counts toward "more than one face" when its box is at least this
+/// fraction of the largest face's width; smaller ones are people far behind.
+const OTHER_FACE_FRACTION: f32 = 0.4;
+
+/// Cosine similarity at or above which two faces are the same person.
+///
+/// Calibrated with `shenfen face eval` on every labelled photo obtainable here
+/// plus augmented copies (docs/MODELS.md, docs/BENCHMARKS.md): it sits between
+/// the highest impostor and the lowest genuine score with margin on both
+/// sides, and above the thresholds published for MobileFaceNet-class ArcFace
+/// embedders at FAR 1e-4. Override per deployment.
+pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.32;
+
+/// Everything measured about one face.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceReport {
+    /// The detection.
+    #[serde(flatten)]
+    pub detection: Detection,
+    /// Eye centres, nose tip, mouth corners.
+    pub landmarks: [Point; 5],
+    /// Quality measurements.
+    pub quality: Quality,
+}
+
+/// A face that passed the gate, with its embedding.
+#[derive(Debug, Clone)]
+pub struct AnalysedFace {
+    /// The measurements.
+    pub report: FaceReport,
+    /// The embedding.
+    pub embedding: Embedding,
+    landmarks: Landmarks,
+}
+
+/// Result of a 1:1 comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Cosine similarity.
+    pub similarity: f32,
+    /// Whether it reaches the threshold.
+    pub matched: bool,
+    /// The threshold used.
+    pub threshold: f32,
+}
+
+/// The engine.
+pub struct FaceEngine {
+    models: Models,
+    config: ModelConfig,
+    /// The match threshold in force.
+    pub match_threshold: f32,
+}
+
+impl FaceEngine {
+    /// Loads (and checks) every model of `config`.
+    pub fn load(config: ModelConfig) -> Result<FaceEngine, FaceError> {
+        Ok(FaceEngine { models: Models::load(&config)?, config, match_threshold: DEFAULT_MATCH_THRESHOLD })
+    }
+
+    /// The model identifier recorded in templates.
+    pub fn embedder_id(&self) -> String {
+        self.config.embedder_id()
+    }
+
+    /// Every face in the image with its measurements, best first; no gate applied.
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<FaceReport>, FaceError> {
+        detect(&self.models.detector, &self.config.detector_input, image)?
+            .into_iter()
+            .map(|d| self.measure(image, d).map(|(report, _, _)| report))
+            .collect()
+    }
+
+    /// The one face of a selfie or registry photo, gated by `policy`, embedded.
+    pub fn analyse(&self, image: &RgbImage, policy: &QualityPolicy) -> Result<AnalysedFace, FaceError> {
+        let detection = self.single_face(image)?;
+        let (report, landmarks, to_source) = self.measure(image, detection)?;
+        policy.check(&report.quality)?;
+        let embedding = embed(&self.models.embedder, image, &to_source, &self.config.embedder_input)?;
+        Ok(AnalysedFace { report, embedding, landmarks })
+    }
+
+    /// Compares two embeddings against the threshold in force.
+    pub fn compare(&self, a: &Embedding, b: &Embedding) -> Comparison {
+        let similarity = a.cosine(b);
+        Comparison { similarity, matched: similarity >= self.match_threshold, threshold: self.match_threshold }
+    }
+
+    /// The compact template of an analysed face.
+    pub fn template(&self, face: &AnalysedFace) -> Template {
+        Template::quantise(&face.embedding, &self.embedder_id())
+    }
+
+    /// Checks a burst of frames against a challenge (see `challenge`).
+    pub fn liveness(
+        &self,
+        frames: &[RgbImage],
+        challenge: &[Action],
+        quality: &QualityPolicy,
+        policy: &ChallengePolicy,
+    ) -> Result<(LivenessDecision, Vec<FrameObservation>), FaceError> {
+        let frame_policy = quality.for_liveness_frames();
+        let mut reference: Option<Embedding> = None;
+        let mut observations = Vec::with_capacity(frames.len());
+        for image in frames.iter().take(policy.max_frames + 1) {
+            let face = self.analyse(image, &frame_policy)?;
+            let same_face = reference.get_or_insert_with(|| face.embedding.clone()).cosine(&face.embedding);
+            observations.push(FrameObservation {
+                pose: face.report.quality.pose,
+                eyes_closed: eyes_closed(&self.models.eye_state, image, &face.landmarks)?,
+                mouth_opening: face.landmarks.mouth_opening(),
+                same_face,
+                live_score: live_score(&self.models.liveness, image, &face.report.detection.bbox)?,
+            });
+        }
+        Ok((evaluate(challenge, &observations, policy), observations))
+    }
+
+    /// Passive live score of the single face in `image`.
+    pub fn passive_liveness(&self, image: &RgbImage) -> Result<f32, FaceError> {
+        let detection = self.single_face(image)?;
+        live_score(&self.models.liveness, image, &detection.bbox)
+    }
+
+    fn single_face(&self, image: &RgbImage) -> Result<Detection, FaceError> {
+        let faces = detect(&self.models.detector, &self.config.detector_input, image)?;
+        let largest = faces.iter().map(|f| f.bbox.width()).fold(0.0, f32::max);
+        let count = faces.iter().filter(|f| f.bbox.width() >= OTHER_FACE_FRACTION * largest).count();
+        match (faces.first(), count) {
+            (None, _) => Err(FaceError::NoFace),
+            (Some(_), n) if n > 1 => Err(FaceError::MultipleFaces(n)),
+            (Some(best), _) => Ok(*best),
+        }
+    }
+
+    fn measure(
+        &self,
+        image: &RgbImage,
+        detection: Detection,
+    ) -> Result<(FaceReport, Landmarks, crate::geometry::Affine), FaceError> {
+        let landmarks = predict(&self.models.landmarks, image, &detection.bbox)?;
+        let five = landmarks.five_points();
+        let input = &self.config.embedder_input;
+        let to_source = alignment(&five, input).ok_or(FaceError::NoFace)?;
+        let grey = aligned_grey(image, &to_source, input);
+        let (brightness, sharpness) = brightness_and_sharpness(&grey, input.width, input.height);
+        let pose: HeadPose = estimate(&self.models.head_pose, image, &detection.bbox)?;
+        let outside = detection.bbox.fraction_outside(image.width() as f32, image.height() as f32);
+        let quality = Quality { eye_distance: landmarks.eye_distance(), outside, sharpness, brightness, pose };
+        Ok((FaceReport { detection, landmarks: five, quality }, landmarks, to_source))
+    }
+}

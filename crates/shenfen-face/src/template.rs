@@ -1,0 +1,159 @@
+//! Compact face templates: what the registry stores and what an upgraded
+//! credential carries for offline face matching.
+//!
+//! Layout (all integers big-endian):
+//! `version u8 = 1 | model-id length u8 | model id (ASCII) | dimension u16 |
+//! scale f32 | dimension × i8`. Each value is `round(x / scale)` with
+//! `scale = max|x| / 127`, so a 512-D embedding takes 512 bytes plus ~30 of header.
+
+use crate::FaceError;
+use crate::embedding::Embedding;
+
+const VERSION: u8 = 1;
+const MAX_DIMENSION: usize = 4096;
+
+/// An int8-quantised embedding and the model that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    model_id: String,
+    scale: f32,
+    values: Vec<i8>,
+}
+
+impl Template {
+    /// Quantises an embedding made by `model_id`.
+    pub fn quantise(embedding: &Embedding, model_id: &str) -> Template {
+        let max = embedding.0.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        let values = embedding.0.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8).collect();
+        Template { model_id: model_id.to_owned(), scale, values }
+    }
+
+    /// The model that made the embedding.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// The embedding back in floating point, renormalised.
+    pub fn embedding(&self) -> Embedding {
+        Embedding::normalised(self.values.iter().map(|&v| f32::from(v) * self.scale).collect())
+    }
+
+    /// Cosine similarity with another template of the same model.
+    pub fn similarity(&self, other: &Template) -> Result<f32, FaceError> {
+        if self.model_id != other.model_id || self.values.len() != other.values.len() {
+            return Err(FaceError::TemplateMismatch(self.model_id.clone(), other.model_id.clone()));
+        }
+        Ok(self.embedding().cosine(&other.embedding()))
+    }
+
+    /// The binary form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let id = self.model_id.as_bytes();
+        let mut out = Vec::with_capacity(8 + id.len() + self.values.len());
+        out.push(VERSION);
+        out.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(&id[..id.len().min(255)]);
+        out.extend_from_slice(&u16::try_from(self.values.len()).unwrap_or(u16::MAX).to_be_bytes());
+        out.extend_from_slice(&self.scale.to_be_bytes());
+        out.extend(self.values.iter().map(|&v| v as u8));
+        out
+    }
+
+    /// Reads the binary form, refusing anything malformed.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Template, FaceError> {
+        let mut reader = Reader(bytes);
+        let version = reader.take(1)?[0];
+        if version != VERSION {
+            return Err(FaceError::InvalidTemplate(format!("version {version} is not supported")));
+        }
+        let id_len = usize::from(reader.take(1)?[0]);
+        let model_id = std::str::from_utf8(reader.take(id_len)?)
+            .ok()
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| FaceError::InvalidTemplate("the model id is not printable ASCII".into()))?
+            .to_owned();
+        let dimension = usize::from(u16::from_be_bytes(reader.array()?));
+        if dimension == 0 || dimension > MAX_DIMENSION {
+            return Err(FaceError::InvalidTemplate(format!("dimension {dimension} is out of range")));
+        }
+        let scale = f32::from_be_bytes(reader.array()?);
+        if !scale.is_finite() || scale <= 0.0 {
+            return Err(FaceError::InvalidTemplate("the scale is not a positive number".into()));
+        }
+        let values = reader.take(dimension)?.iter().map(|&b| b as i8).collect();
+        if !reader.0.is_empty() {
+            return Err(FaceError::InvalidTemplate(format!("{} trailing bytes", reader.0.len())));
+        }
+        Ok(Template { model_id, scale, values })
+    }
+}
+
+/// A cursor over untrusted bytes in which every read is checked.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FaceError> {
+        if self.0.len() < n {
+            return Err(FaceError::InvalidTemplate("truncated".into()));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FaceError> {
+        self.take(N)?.try_into().map_err(|_| FaceError::InvalidTemplate("truncated".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn embedding(seed: u32) -> Embedding {
+        Embedding::normalised((0..512).map(|i| ((i * 7919 + seed * 104_729) % 1000) as f32 / 500.0 - 1.0).collect())
+    }
+
+    #[test]
+    fn quantisation_costs_little_similarity() {
+        let (a, b) = (embedding(1), embedding(2));
+        let (ta, tb) = (Template::quantise(&a, "m-1"), Template::quantise(&b, "m-1"));
+        assert!((ta.similarity(&tb).unwrap() - a.cosine(&b)).abs() < 0.01);
+        assert!((ta.embedding().cosine(&a) - 1.0).abs() < 0.001);
+        assert_eq!(ta.to_bytes().len(), 1 + 1 + 3 + 2 + 4 + 512);
+    }
+
+    #[test]
+    fn different_models_are_not_compared() {
+        let a = Template::quantise(&embedding(1), "m-1");
+        let b = Template::quantise(&embedding(1), "m-2");
+        assert!(matches!(a.similarity(&b), Err(FaceError::TemplateMismatch(..))));
+    }
+
+    #[test]
+    fn malformed_bytes_are_refused() {
+        let good = Template::quantise(&embedding(3), "fr_feature-87aacdfe").to_bytes();
+        assert_eq!(Template::from_bytes(&good).unwrap().to_bytes(), good);
+        assert!(Template::from_bytes(&good[..good.len() - 1]).is_err());
+        assert!(Template::from_bytes(&[good.as_slice(), &[0]].concat()).is_err());
+        let mut bad_version = good.clone();
+        bad_version[0] = 2;
+        assert!(Template::from_bytes(&bad_version).is_err());
+        assert!(Template::from_bytes(&[]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn from_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..700)) {
+            let _ = Template::from_bytes(&bytes);
+        }
+
+        #[test]
+        fn round_trip(values in proptest::collection::vec(-1.0f32..1.0, 1..600)) {
+            let t = Template::quantise(&Embedding::normalised(values), "model-x");
+            prop_assert_eq!(Template::from_bytes(&t.to_bytes()).unwrap(), t);
+        }
+    }
+}
