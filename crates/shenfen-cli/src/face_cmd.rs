@@ -98,7 +98,8 @@ impl Common {
         Ok(engine)
     }
 
-    fn model_dir(&self) -> PathBuf {
+    /// The model directory in force.
+    pub fn model_dir(&self) -> PathBuf {
         if let Some(dir) = &self.models {
             return dir.clone();
         }

@@ -6,6 +6,7 @@
 //! non-zero, so scripts can drive every command.
 
 mod bench_credential;
+mod bench_face;
 mod clock;
 mod credential_cmd;
 mod demo;
@@ -55,6 +56,8 @@ enum Command {
 enum BenchCommand {
     /// Issue, present and verify rates on one thread, beside the raw ES256 verify rate.
     Credential(bench_credential::BenchArgs),
+    /// Per-stage and end-to-end latency per selfie on one thread, throughput on all cores.
+    Face(bench_face::BenchFaceArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::IdNumber(cmd) => id_number_cmd::run(cmd),
         Command::Face(cmd) => face_cmd::run(cmd),
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
+        Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
     };
     match outcome {
         Ok(code) => code,

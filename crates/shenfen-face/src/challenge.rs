@@ -278,7 +278,7 @@ mod tests {
         let asked = [Action::Blink, Action::TurnLeft, Action::Nod];
         let d = evaluate(&asked, &recorded, &ChallengePolicy::default());
         assert!(!d.passed);
-        assert_eq!(d.reason.as_deref(), Some("the movement \"nod\" was not seen in order"));
+        assert_eq!(d.reason.as_deref(), Some("the movement \"turn_left\" was not seen in order"));
         let asked_right = [Action::TurnRight];
         assert!(!evaluate(&asked_right, &recorded, &ChallengePolicy::default()).passed);
     }
@@ -304,7 +304,7 @@ mod tests {
         assert!(evaluate(&challenge, &frames, &active_only).passed);
         let passive_only = ChallengePolicy { require_active: false, ..ChallengePolicy::default() };
         assert!(!evaluate(&challenge, &frames, &passive_only).passed);
-        assert!(evaluate(&challenge, &vec![neutral(); 3], &passive_only).passed);
+        assert!(evaluate(&challenge, &[neutral(); 3], &passive_only).passed);
     }
 
     #[test]

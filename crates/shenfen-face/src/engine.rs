@@ -1,6 +1,8 @@
 //! The face engine: models loaded once, shared by every thread, and the
 //! pipelines built from them — analyse one face, compare two, check liveness.
 
+use std::time::{Duration, Instant};
+
 use image::RgbImage;
 use serde::Serialize;
 
@@ -8,7 +10,7 @@ use crate::FaceError;
 use crate::challenge::{Action, ChallengePolicy, FrameObservation, LivenessDecision, evaluate};
 use crate::detection::{Detection, detect};
 use crate::embedding::{Embedding, aligned_grey, alignment, embed};
-use crate::geometry::Point;
+use crate::geometry::{Affine, Point};
 use crate::head_pose::{HeadPose, estimate};
 use crate::landmarks::{Landmarks, predict};
 use crate::models::{ModelConfig, Models};
@@ -62,6 +64,28 @@ pub struct Comparison {
     pub threshold: f32,
 }
 
+/// Time spent per pipeline stage, accumulated over calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageTimes {
+    /// Detection (resize + detector).
+    pub detect: Duration,
+    /// 68-point landmarks.
+    pub landmarks: Duration,
+    /// Alignment map, aligned grey face, sharpness and brightness.
+    pub quality: Duration,
+    /// Head pose.
+    pub pose: Duration,
+    /// Aligned crop and embedding.
+    pub embed: Duration,
+}
+
+fn timed<T>(slot: &mut Duration, stage: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = stage();
+    *slot += start.elapsed();
+    out
+}
+
 /// The engine.
 pub struct FaceEngine {
     models: Models,
@@ -85,16 +109,28 @@ impl FaceEngine {
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<FaceReport>, FaceError> {
         detect(&self.models.detector, &self.config.detector_input, image)?
             .into_iter()
-            .map(|d| self.measure(image, d).map(|(report, _, _)| report))
+            .map(|d| self.measure(image, d, &mut StageTimes::default()).map(|(report, _, _)| report))
             .collect()
     }
 
     /// The one face of a selfie or registry photo, gated by `policy`, embedded.
     pub fn analyse(&self, image: &RgbImage, policy: &QualityPolicy) -> Result<AnalysedFace, FaceError> {
-        let detection = self.single_face(image)?;
-        let (report, landmarks, to_source) = self.measure(image, detection)?;
+        self.analyse_timed(image, policy, &mut StageTimes::default())
+    }
+
+    /// [`FaceEngine::analyse`], adding the time spent in each stage to `times`
+    /// (for `shenfen bench face`).
+    pub fn analyse_timed(
+        &self,
+        image: &RgbImage,
+        policy: &QualityPolicy,
+        times: &mut StageTimes,
+    ) -> Result<AnalysedFace, FaceError> {
+        let detection = timed(&mut times.detect, || self.single_face(image))?;
+        let (report, landmarks, to_source) = self.measure(image, detection, times)?;
         policy.check(&report.quality)?;
-        let embedding = embed(&self.models.embedder, image, &to_source, &self.config.embedder_input)?;
+        let input = &self.config.embedder_input;
+        let embedding = timed(&mut times.embed, || embed(&self.models.embedder, image, &to_source, input))?;
         Ok(AnalysedFace { report, embedding, landmarks })
     }
 
@@ -155,14 +191,18 @@ impl FaceEngine {
         &self,
         image: &RgbImage,
         detection: Detection,
-    ) -> Result<(FaceReport, Landmarks, crate::geometry::Affine), FaceError> {
-        let landmarks = predict(&self.models.landmarks, image, &detection.bbox)?;
+        times: &mut StageTimes,
+    ) -> Result<(FaceReport, Landmarks, Affine), FaceError> {
+        let landmarks = timed(&mut times.landmarks, || predict(&self.models.landmarks, image, &detection.bbox))?;
         let five = landmarks.five_points();
         let input = &self.config.embedder_input;
-        let to_source = alignment(&five, input).ok_or(FaceError::NoFace)?;
-        let grey = aligned_grey(image, &to_source, input);
-        let (brightness, sharpness) = brightness_and_sharpness(&grey, input.width, input.height);
-        let pose: HeadPose = estimate(&self.models.head_pose, image, &detection.bbox)?;
+        let (to_source, brightness, sharpness) = timed(&mut times.quality, || {
+            let to_source = alignment(&five, input).ok_or(FaceError::NoFace)?;
+            let grey = aligned_grey(image, &to_source, input);
+            let (brightness, sharpness) = brightness_and_sharpness(&grey, input.width, input.height);
+            Ok::<_, FaceError>((to_source, brightness, sharpness))
+        })?;
+        let pose: HeadPose = timed(&mut times.pose, || estimate(&self.models.head_pose, image, &detection.bbox))?;
         let outside = detection.bbox.fraction_outside(image.width() as f32, image.height() as f32);
         let quality = Quality { eye_distance: landmarks.eye_distance(), outside, sharpness, brightness, pose };
         Ok((FaceReport { detection, landmarks: five, quality }, landmarks, to_source))

@@ -36,7 +36,7 @@ pub use challenge::{
 pub use decode::{MAX_PIXELS, decode_image};
 pub use detection::Detection;
 pub use embedding::Embedding;
-pub use engine::{AnalysedFace, Comparison, DEFAULT_MATCH_THRESHOLD, FaceEngine, FaceReport};
+pub use engine::{AnalysedFace, Comparison, DEFAULT_MATCH_THRESHOLD, FaceEngine, FaceReport, StageTimes};
 pub use error::FaceError;
 pub use geometry::{BoundingBox, Point};
 pub use head_pose::HeadPose;

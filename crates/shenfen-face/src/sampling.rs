@@ -103,6 +103,15 @@ pub fn box_downscale(image: &RgbImage, factor: u32) -> RgbImage {
     })
 }
 
+/// `image` resampled through `map` (output pixel → source pixel) into a new
+/// `out_w`×`out_h` image: rotations, rescales and crops for test data.
+pub fn resample(image: &RgbImage, map: &Affine, out_w: u32, out_h: u32) -> RgbImage {
+    RgbImage::from_fn(out_w, out_h, |x, y| {
+        let [sx, sy] = map.apply([x as f32, y as f32]);
+        image::Rgb(bilinear(image, sx, sy).map(|v| v.round().clamp(0.0, 255.0) as u8))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,13 +134,4 @@ mod tests {
         assert_eq!(small.dimensions(), (2, 2));
         assert_eq!(small.get_pixel(0, 0).0, [100, 0, 0]);
     }
-}
-
-/// `image` resampled through `map` (output pixel → source pixel) into a new
-/// `out_w`×`out_h` image: rotations, rescales and crops for test data.
-pub fn resample(image: &RgbImage, map: &Affine, out_w: u32, out_h: u32) -> RgbImage {
-    RgbImage::from_fn(out_w, out_h, |x, y| {
-        let [sx, sy] = map.apply([x as f32, y as f32]);
-        image::Rgb(bilinear(image, sx, sy).map(|v| v.round().clamp(0.0, 255.0) as u8))
-    })
 }

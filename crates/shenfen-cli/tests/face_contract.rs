@@ -1,0 +1,101 @@
+//! The `shenfen face …` contract on real photos (models/photos, fetched by
+//! scripts/fetch-models.sh): verdicts, JSON shapes, exit codes, and the
+//! accuracy harness reporting zero wrong verdicts at the calibrated threshold.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn photo(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/photos").join(name).to_string_lossy().into_owned()
+}
+
+fn shenfen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shenfen")).args(args).output().unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} / {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn compare_gives_the_right_verdict_and_exit_code() {
+    let same = shenfen(&["face", "compare", &photo("obama.jpg"), &photo("obama3.jpg"), "--json"]);
+    assert!(same.status.success());
+    let verdict = json_of(&same);
+    assert_eq!(verdict["match"], true);
+    assert!(verdict["similarity"].as_f64().unwrap() > verdict["threshold"].as_f64().unwrap());
+
+    let different = shenfen(&["face", "compare", &photo("obama.jpg"), &photo("biden.jpg"), "--json"]);
+    assert_eq!(different.status.code(), Some(1));
+    assert_eq!(json_of(&different)["match"], false);
+}
+
+#[test]
+fn compare_refuses_an_image_without_a_usable_face_with_a_reason() {
+    let dir = std::env::temp_dir().join(format!("shenfen-face-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blank = dir.join("blank.png");
+    image::RgbImage::from_pixel(300, 300, image::Rgb([200, 200, 200])).save(&blank).unwrap();
+    let not_image = dir.join("notes.jpg");
+    std::fs::write(&not_image, "not a picture").unwrap();
+    for (path, code) in [(&blank, "face.quality.no_face"), (&not_image, "face.image.unsupported")] {
+        let out = shenfen(&["face", "compare", path.to_str().unwrap(), &photo("obama.jpg")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(code), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn detect_reports_boxes_landmarks_and_quality() {
+    let out = shenfen(&["face", "detect", &photo("obama2.jpg"), "--json"]);
+    assert!(out.status.success());
+    let report = json_of(&out);
+    let faces = report["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1);
+    let face = &faces[0];
+    assert!(face["score"].as_f64().unwrap() > 0.9);
+    assert_eq!(face["landmarks"].as_array().unwrap().len(), 5);
+    for field in ["eye_distance", "sharpness", "brightness", "outside"] {
+        assert!(face["quality"][field].is_number(), "{field}");
+    }
+    let (x1, x2) = (face["box"]["x1"].as_f64().unwrap(), face["box"]["x2"].as_f64().unwrap());
+    assert!(x1 >= 0.0 && x2 <= report["width"].as_f64().unwrap() && x1 < x2);
+}
+
+#[test]
+fn liveness_on_a_static_photo_fails_with_evidence() {
+    let p = photo("obama.jpg");
+    let out = shenfen(&["face", "liveness", "--challenge", "turn_left,blink", &p, &p, &p, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_of(&out);
+    assert_eq!(report["decision"]["passed"], false);
+    assert_eq!(report["frames"].as_array().unwrap().len(), 3);
+    assert_eq!(report["decision"]["steps"][0]["action"], "turn_left");
+    let bad = shenfen(&["face", "liveness", "--challenge", "smile", &p]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("face.liveness.challenge"));
+}
+
+#[test]
+fn accuracy_harness_makes_no_wrong_verdict_at_the_calibrated_threshold() {
+    let dir = std::env::temp_dir().join(format!("shenfen-pairs-{}", std::process::id()));
+    let photos = PathBuf::from(photo("obama.jpg")).parent().unwrap().to_path_buf();
+    let made = shenfen(&["face", "make-pairs", "--photos", photos.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out = shenfen(&["face", "eval", "--pairs", dir.join("pairs.csv").to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    assert!(report["genuine_pairs"].as_u64().unwrap() > 300, "{report}");
+    assert!(report["impostor_pairs"].as_u64().unwrap() > 200);
+    assert_eq!(report["false_rejects_at_threshold"], 0, "{report}");
+    assert_eq!(report["false_accepts_at_threshold"], 0, "{report}");
+    assert!(report["margin"].as_f64().unwrap() > 0.1, "genuine and impostor scores must be well separated: {report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,173 @@
+//! The engine on real photographs: the labelled public-domain portraits that
+//! the PyPI `face_recognition` sdist ships (fetched by scripts/fetch-models.sh
+//! into models/photos), their degraded copies, and frames synthesised from
+//! them. No recording of a real person performing liveness actions can be had
+//! here, so head turns are synthesised with a cylindrical warp of a real photo
+//! (a 3-D-like rotation the pose model reads as ±20–25° of yaw); blink, nod and
+//! open-mouth decisions are tested on observation sequences in `challenge.rs`.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use image::{RgbImage, imageops};
+use shenfen_face::{
+    Action, ChallengePolicy, Degradation, FaceEngine, FaceError, ModelConfig, QualityPolicy, Template, decode_image,
+};
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+static ENGINE: LazyLock<FaceEngine> = LazyLock::new(|| {
+    FaceEngine::load(ModelConfig::standard(&models_dir()))
+        .unwrap_or_else(|e| panic!("{e} — run scripts/fetch-models.sh (the README's test command does)"))
+});
+
+fn photo(name: &str) -> RgbImage {
+    let path = models_dir().join("photos").join(name);
+    decode_image(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+fn similarity(a: &RgbImage, b: &RgbImage) -> f32 {
+    let policy = QualityPolicy::default();
+    let (fa, fb) = (ENGINE.analyse(a, &policy).unwrap(), ENGINE.analyse(b, &policy).unwrap());
+    ENGINE.compare(&fa.embedding, &fb.embedding).similarity
+}
+
+#[test]
+fn same_person_matches_and_different_people_do_not() {
+    let threshold = ENGINE.match_threshold;
+    for other in ["obama2.jpg", "obama3.jpg"] {
+        let s = similarity(&photo("obama.jpg"), &photo(other));
+        assert!(s >= threshold + 0.2, "obama vs {other}: {s}");
+    }
+    for obama in ["obama.jpg", "obama2.jpg", "obama3.jpg"] {
+        let s = similarity(&photo(obama), &photo("biden.jpg"));
+        assert!(s < threshold - 0.1, "{obama} vs biden: {s}");
+    }
+}
+
+#[test]
+fn degraded_copies_still_match_and_still_do_not_match_others() {
+    let (reference, impostor) = (photo("obama2.jpg"), photo("biden.jpg"));
+    for degradation in Degradation::STANDARD {
+        let degraded = degradation.apply(&photo("obama.jpg")).unwrap();
+        let genuine = similarity(&degraded, &reference);
+        assert!(genuine >= ENGINE.match_threshold, "{degradation:?}: genuine {genuine}");
+        let other = similarity(&degraded, &impostor);
+        assert!(other < ENGINE.match_threshold, "{degradation:?}: impostor {other}");
+    }
+}
+
+#[test]
+fn quantised_templates_cost_little_accuracy() {
+    let policy = QualityPolicy::default();
+    let faces: Vec<_> =
+        ["obama.jpg", "obama2.jpg", "biden.jpg"].map(|p| ENGINE.analyse(&photo(p), &policy).unwrap()).into();
+    let templates: Vec<Template> = faces.iter().map(|f| ENGINE.template(f)).collect();
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        let exact = faces[i].embedding.cosine(&faces[j].embedding);
+        let quantised = Template::from_bytes(&templates[i].to_bytes()).unwrap().similarity(&templates[j]).unwrap();
+        assert!((exact - quantised).abs() < 0.01, "{i}-{j}: {exact} vs {quantised}");
+    }
+    assert!(templates[0].to_bytes().len() < 560);
+}
+
+#[test]
+fn each_unusable_picture_gets_its_own_error() {
+    let policy = QualityPolicy::default();
+    let analyse = |image: &RgbImage| ENGINE.analyse(image, &policy).err();
+
+    let blank = RgbImage::from_pixel(400, 400, image::Rgb([128, 128, 128]));
+    assert_eq!(analyse(&blank), Some(FaceError::NoFace));
+
+    let (a, b) = (photo("obama.jpg"), photo("biden.jpg"));
+    let b = imageops::resize(
+        &b,
+        a.width() * b.height().min(a.height()) / b.height(),
+        a.height().min(b.height()),
+        imageops::FilterType::Triangle,
+    );
+    let mut pair = RgbImage::new(a.width() + b.width(), a.height().max(b.height()));
+    imageops::replace(&mut pair, &a, 0, 0);
+    imageops::replace(&mut pair, &b, i64::from(a.width()), 0);
+    assert!(matches!(analyse(&pair), Some(FaceError::MultipleFaces(2))), "{:?}", analyse(&pair));
+
+    let tiny = Degradation::Downscale(0.2).apply(&a).unwrap();
+    assert!(matches!(analyse(&tiny), Some(FaceError::FaceTooSmall { .. } | FaceError::NoFace)), "{:?}", analyse(&tiny));
+
+    let blurred = imageops::blur(&a, 9.0);
+    assert!(matches!(analyse(&blurred), Some(FaceError::Blurry { .. })), "{:?}", analyse(&blurred));
+
+    let dark = Degradation::Brightness(0.15).apply(&a).unwrap();
+    assert!(matches!(analyse(&dark), Some(FaceError::BadExposure("too dark"))), "{:?}", analyse(&dark));
+}
+
+/// The photo with the head turned by `degrees` about a vertical cylinder
+/// through the face (positive: towards the image's right, the person's left).
+fn turned(image: &RgbImage, degrees: f32) -> RgbImage {
+    let face = ENGINE.detect(image).unwrap()[0].detection.bbox;
+    let (cx, radius) = ((face.x1 + face.x2) / 2.0, face.width() * 0.7);
+    let t = degrees.to_radians();
+    RgbImage::from_fn(image.width(), image.height(), |x, y| {
+        let d = (x as f32 - cx) / radius;
+        let sx = if d.abs() < 1.0 {
+            let phi = (d.asin() - t).clamp(-std::f32::consts::FRAC_PI_2, std::f32::consts::FRAC_PI_2);
+            radius * phi.sin() + cx
+        } else {
+            x as f32
+        };
+        *image.get_pixel((sx.round().max(0.0) as u32).min(image.width() - 1), y)
+    })
+}
+
+fn active_only() -> ChallengePolicy {
+    ChallengePolicy { require_passive: false, ..ChallengePolicy::default() }
+}
+
+#[test]
+fn synthesised_head_turns_pass_the_asked_challenge() {
+    let still = photo("obama.jpg");
+    let frames = vec![still.clone(), turned(&still, 45.0), still.clone(), turned(&still, -45.0), still.clone()];
+    let challenge = [Action::TurnLeft, Action::TurnRight];
+    let (decision, observations) =
+        ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap();
+    assert!(decision.passed, "{decision:?}\n{observations:?}");
+    assert_eq!(decision.steps.iter().map(|s| s.frame).collect::<Vec<_>>(), vec![Some(1), Some(3)]);
+    assert!(decision.min_same_face > 0.5, "the warped frames are still recognisably the same face");
+}
+
+#[test]
+fn the_same_frames_replayed_for_another_challenge_fail() {
+    let still = photo("obama.jpg");
+    let frames = vec![still.clone(), turned(&still, 45.0), still.clone(), turned(&still, -45.0), still.clone()];
+    for challenge in
+        [[Action::TurnRight, Action::TurnLeft], [Action::TurnLeft, Action::Blink], [Action::Nod, Action::TurnRight]]
+    {
+        let (decision, _) = ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap();
+        assert!(!decision.passed, "{challenge:?} passed on a recording made for another challenge");
+    }
+}
+
+#[test]
+fn a_static_photo_fails_every_action() {
+    let still = photo("obama2.jpg");
+    let frames = vec![still.clone(), still.clone(), still.clone(), still];
+    for action in Action::ALL {
+        let (decision, _) =
+            ENGINE.liveness(&frames, &[action], &QualityPolicy::default(), &ChallengePolicy::default()).unwrap();
+        assert!(!decision.passed, "{action} passed on a static photo");
+    }
+}
+
+#[test]
+fn another_face_mid_burst_fails() {
+    let (a, b) = (photo("obama.jpg"), photo("biden.jpg"));
+    let frames = vec![a.clone(), turned(&a, 45.0), b];
+    let (decision, _) =
+        ENGINE.liveness(&frames, &[Action::TurnLeft], &QualityPolicy::default(), &active_only()).unwrap();
+    assert_eq!(decision.reason.as_deref(), Some("the face changed between frames"));
+}
