@@ -10,7 +10,8 @@ use clap::Args;
 use serde_json::json;
 use shenfen_face::{QualityPolicy, StageTimes, decode_image};
 
-use crate::face_cmd::{Common, coded};
+use crate::coded_error::coded;
+use crate::face_cmd::Common;
 
 #[derive(Args)]
 pub struct BenchFaceArgs {

@@ -13,6 +13,7 @@ use shenfen_credential::{
 };
 
 use crate::clock::now_unix;
+use crate::coded_error::coded;
 use crate::files::{claim_pointers, print_json, read_private_jwk, read_public_jwk, read_stdin, read_text};
 
 /// Default credential lifetime: one week. Wallets hold batches of
@@ -244,9 +245,4 @@ pub fn verify_presentation(
         list.require_valid(reference)?;
     }
     Ok(verified)
-}
-
-/// Prefixes a credential error with its stable code, for scripts and support desks.
-pub fn coded(err: CredentialError) -> anyhow::Error {
-    anyhow::anyhow!("[{}] {err}", err.code())
 }

@@ -10,7 +10,8 @@ use shenfen_credential::{PrivateJwk, StatusList, StatusListToken, StatusReferenc
 use time::macros::date;
 
 use crate::clock::now_unix;
-use crate::credential_cmd::{Issuer, Policy, coded, verify_presentation};
+use crate::coded_error::coded;
+use crate::credential_cmd::{Issuer, Policy, verify_presentation};
 
 const ISSUER: &str = "https://authority.gd.shenfen.example";
 const HOTEL: &str = "https://hotel.example";

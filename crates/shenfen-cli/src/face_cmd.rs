@@ -8,10 +8,11 @@ use clap::{Args, Subcommand};
 use image::RgbImage;
 use serde_json::{Value, json};
 use shenfen_face::{
-    Accuracy, AnalysedFace, ChallengePolicy, Degradation, FaceEngine, FaceError, ModelConfig, QualityPolicy,
-    decode_image, parse_challenge,
+    Accuracy, AnalysedFace, Attack, ChallengePolicy, Degradation, FaceEngine, ModelConfig, QualityPolicy, decode_image,
+    parse_challenge,
 };
 
+use crate::coded_error::coded;
 use crate::files::print_json;
 
 #[derive(Subcommand)]
@@ -60,6 +61,16 @@ pub enum FaceCommand {
         /// Directory to write the copies and pairs.csv to.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Measure the passive anti-spoofing model (APCER/BPCER, ISO/IEC 30107-3) on
+    /// the photos and their degraded copies (bona fide) against print and screen
+    /// attacks rendered from them (simulated; see docs/MODELS.md).
+    PadEval {
+        /// Directory of real face photos.
+        #[arg(long)]
+        photos: PathBuf,
+        #[command(flatten)]
+        common: Common,
     },
     /// Measure verification accuracy over labelled pairs (CSV lines `image_a,image_b,same`).
     Eval {
@@ -132,6 +143,7 @@ pub fn run(command: FaceCommand) -> Result<ExitCode> {
         }
         FaceCommand::Eval { pairs, common } => eval(&pairs, &common),
         FaceCommand::MakePairs { photos, out } => make_pairs(&photos, &out),
+        FaceCommand::PadEval { photos, common } => pad_eval(&photos, &common),
     }
 }
 
@@ -224,14 +236,87 @@ fn liveness(challenge: &str, frames: &[PathBuf], policy: &ChallengePolicy, commo
     Ok(if decision.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn make_pairs(photos: &Path, out: &Path) -> Result<ExitCode> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(photos)
-        .with_context(|| format!("cannot read {}", photos.display()))?
+/// The image files of a directory, sorted.
+fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("jpg" | "jpeg" | "png" | "webp")))
         .collect();
     entries.sort();
+    Ok(entries)
+}
+
+fn pad_eval(photos: &Path, common: &Common) -> Result<ExitCode> {
+    let engine = common.engine(1)?;
+    let threshold = ChallengePolicy::default().min_live_score;
+    let (mut bona_fide, mut attacks): (Vec<f32>, Vec<(&str, f32)>) = (Vec::new(), Vec::new());
+    let mut no_face = 0usize;
+    for path in image_files(photos)? {
+        let photo = load_image(&path)?;
+        let mut variants = vec![photo.clone()];
+        for degradation in Degradation::STANDARD {
+            variants.push(degradation.apply(&photo).map_err(coded)?);
+        }
+        for variant in &variants {
+            match engine.passive_liveness(variant) {
+                Ok(score) => bona_fide.push(score),
+                Err(_) => no_face += 1,
+            }
+            for attack in Attack::ALL {
+                match engine.passive_liveness(&attack.render(variant).map_err(coded)?) {
+                    Ok(score) => attacks.push((attack.label(), score)),
+                    Err(_) => no_face += 1,
+                }
+            }
+        }
+    }
+    let bpcer = bona_fide.iter().filter(|&&s| s < threshold).count() as f64 / bona_fide.len().max(1) as f64;
+    let apcer = |label: &str| {
+        let scores: Vec<f32> = attacks.iter().filter(|(l, _)| *l == label).map(|(_, s)| *s).collect();
+        (scores.iter().filter(|&&s| s >= threshold).count() as f64 / scores.len().max(1) as f64, scores.len())
+    };
+    let per_attack: Vec<Value> = Attack::ALL
+        .iter()
+        .map(|a| {
+            let (rate, n) = apcer(a.label());
+            json!({ "attack": a.label(), "presentations": n, "apcer": rate })
+        })
+        .collect();
+    let report = json!({
+        "threshold": threshold,
+        "bona_fide_presentations": bona_fide.len(),
+        "bpcer": bpcer,
+        "attacks": per_attack,
+        "no_face_found": no_face,
+        "note": "attacks are simulated renderings of real photos (docs/MODELS.md), not captured print or replay attacks",
+    });
+    if common.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "passive anti-spoofing at live score ≥ {threshold}: BPCER {:.3} over {} bona fide presentations",
+            bpcer,
+            bona_fide.len()
+        );
+        for a in &per_attack {
+            println!(
+                "  APCER {:<6} {:.3} over {} simulated presentations",
+                a["attack"].as_str().unwrap_or_default(),
+                a["apcer"].as_f64().unwrap_or_default(),
+                a["presentations"]
+            );
+        }
+        println!(
+            "  ({no_face} presentations had no detectable face; attacks are simulated renderings, not captured attacks)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn make_pairs(photos: &Path, out: &Path) -> Result<ExitCode> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let entries = image_files(photos)?;
     let mut images: Vec<(String, String)> = Vec::new();
     for path in &entries {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
@@ -373,9 +458,4 @@ fn eval(pairs_path: &Path, common: &Common) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prefixes a face error with its stable code.
-pub fn coded(err: FaceError) -> anyhow::Error {
-    anyhow::anyhow!("[{}] {err}", err.code())
 }

@@ -8,6 +8,7 @@
 mod bench_credential;
 mod bench_face;
 mod clock;
+mod coded_error;
 mod credential_cmd;
 mod demo;
 mod face_cmd;

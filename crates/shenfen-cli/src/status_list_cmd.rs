@@ -9,7 +9,7 @@ use serde_json::json;
 use shenfen_credential::{StatusList, StatusListToken, StatusReference};
 
 use crate::clock::now_unix;
-use crate::credential_cmd::coded;
+use crate::coded_error::coded;
 use crate::files::{print_json, read_private_jwk, read_public_jwk, read_text};
 
 #[derive(Subcommand)]

@@ -11,6 +11,7 @@
 //! `docs/MODELS.md`), checked against pinned SHA-256s and run in-process by
 //! ONNX Runtime. Nothing here touches the network.
 
+mod attack;
 mod augment;
 mod challenge;
 mod decode;
@@ -29,6 +30,7 @@ mod runtime;
 mod sampling;
 mod template;
 
+pub use attack::Attack;
 pub use augment::Degradation;
 pub use challenge::{
     Action, ChallengePolicy, FrameObservation, LivenessDecision, StepEvidence, evaluate, parse_challenge,

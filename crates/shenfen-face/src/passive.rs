@@ -18,7 +18,9 @@ pub fn live_score(model: &OnnxModel, image: &RgbImage, bbox: &BoundingBox) -> Re
     let (w, h) = (image.width() as f32, image.height() as f32);
     let factor = 2.7f32.min((h - 1.0) / bbox.height()).min((w - 1.0) / bbox.width());
     let region = bbox.scaled(factor).shifted_inside(w, h);
-    let raw = Channels::Rgb { mean: [0.0; 3], scale: [1.0; 3] };
+    // The model reads raw 0–255 values in BGR order: with RGB, 17 % of the
+    // labelled real photos and their copies scored below 0.5; with BGR, none did.
+    let raw = Channels::Bgr { mean: [0.0; 3], scale: [1.0; 3] };
     let tensor = sample(image, &Affine::crop(&region, LIVE_SIZE, LIVE_SIZE), LIVE_SIZE, LIVE_SIZE, raw);
     let outputs = model.run([1, 3, LIVE_SIZE, LIVE_SIZE], &tensor)?;
     let logits = outputs

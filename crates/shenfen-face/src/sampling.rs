@@ -16,6 +16,14 @@ pub enum Channels {
         /// Per-channel factor applied after.
         scale: [f32; 3],
     },
+    /// Three planes in B, G, R order (models trained on OpenCV's BGR images),
+    /// each `(v - mean[c]) * scale[c]` with `c` indexing B, G, R.
+    Bgr {
+        /// Per-plane value subtracted first.
+        mean: [f32; 3],
+        /// Per-plane factor applied after.
+        scale: [f32; 3],
+    },
     /// One plane of luma (BT.601), `(y - mean) * scale`.
     Grey {
         /// Value subtracted first.
@@ -29,7 +37,7 @@ pub enum Channels {
 /// of `out_w`×`out_h`. Pixels outside the image repeat the border.
 pub fn sample(image: &RgbImage, map: &Affine, out_w: usize, out_h: usize, channels: Channels) -> Vec<f32> {
     let planes = match channels {
-        Channels::Rgb { .. } => 3,
+        Channels::Rgb { .. } | Channels::Bgr { .. } => 3,
         Channels::Grey { .. } => 1,
     };
     let plane = out_w * out_h;
@@ -43,6 +51,11 @@ pub fn sample(image: &RgbImage, map: &Affine, out_w: usize, out_h: usize, channe
                 Channels::Rgb { mean, scale } => {
                     for c in 0..3 {
                         out[c * plane + i] = (rgb[c] - mean[c]) * scale[c];
+                    }
+                }
+                Channels::Bgr { mean, scale } => {
+                    for c in 0..3 {
+                        out[c * plane + i] = (rgb[2 - c] - mean[c]) * scale[c];
                     }
                 }
                 Channels::Grey { mean, scale } => {
@@ -125,6 +138,8 @@ mod tests {
         assert_eq!(&t[0..4], &[0.0, 10.0, 20.0, 30.0]);
         assert_eq!(&t[12 + 4..12 + 8], &[20.0, 20.0, 20.0, 20.0]);
         assert_eq!(t[24], 7.0);
+        let bgr = sample(&image, &map, 4, 3, Channels::Bgr { mean: [0.0; 3], scale: [1.0; 3] });
+        assert_eq!((bgr[0], bgr[24 + 1]), (7.0, 10.0));
     }
 
     #[test]

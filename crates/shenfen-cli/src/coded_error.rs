@@ -1,0 +1,28 @@
+//! One line per failure, led by the error's stable code, for every domain error.
+
+use shenfen_core::CoreError;
+use shenfen_credential::CredentialError;
+use shenfen_face::FaceError;
+
+/// A domain error with a stable code (docs/ERRORS.md).
+pub trait Coded: std::fmt::Display {
+    /// The stable code.
+    fn code(&self) -> &'static str;
+}
+
+macro_rules! coded_errors {
+    ($($error:ty),*) => {$(
+        impl Coded for $error {
+            fn code(&self) -> &'static str {
+                <$error>::code(self)
+            }
+        }
+    )*};
+}
+
+coded_errors!(CoreError, CredentialError, FaceError);
+
+/// `[code] message`, for scripts and support desks.
+pub fn coded(err: impl Coded) -> anyhow::Error {
+    anyhow::anyhow!("[{}] {err}", err.code())
+}
