@@ -14,6 +14,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# The store's suite runs against the real PostgreSQL server of these machines.
+if ! (command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432); then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+fi
+
 # Face models, the ONNX Runtime library and the labelled photos (npm, PyPI).
 scripts/fetch-models.sh
 

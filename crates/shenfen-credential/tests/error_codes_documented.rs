@@ -1,8 +1,9 @@
 //! Keeps docs/ERRORS.md true: every stable error code in the source of
-//! shenfen-core, shenfen-credential and shenfen-face must be documented there.
+//! the domain and store crates must be documented there.
 
 const DOCS: &str = include_str!("../../../docs/ERRORS.md");
-const SOURCES: [&str; 3] = [
+const SOURCES: [&str; 4] = [
+    include_str!("../../shenfen-store/src/error.rs"),
     include_str!("../src/error.rs"),
     include_str!("../../shenfen-core/src/error.rs"),
     include_str!("../../shenfen-face/src/error.rs"),

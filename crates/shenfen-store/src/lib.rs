@@ -1,0 +1,24 @@
+//! Storage for shenfen: one [`Store`] over SQLite (embedded default) and
+//! PostgreSQL (production), with versioned migrations for both.
+//!
+//! - Registry entries are sealed with AES-256-GCM under per-entry data keys
+//!   wrapped by a master key from a [`KeyProvider`], and found through an HMAC
+//!   [`BlindIndex`] of the ID number: the database alone reveals no PII.
+//! - The audit log is an append-only hash chain ([`audit`]) with a verifier
+//!   that names the first broken link.
+//! - Nonces, attempt counters and import progress live here too, so server
+//!   instances share them.
+
+pub mod audit;
+mod error;
+mod keys;
+mod sealed;
+mod sql_store;
+mod store;
+
+pub use audit::{AuditEntry, AuditEvent, BrokenLink};
+pub use error::StoreError;
+pub use keys::{KeyProvider, LocalKeys};
+pub use sealed::{BlindIndex, RegistryEntry, SealedEntry};
+pub use sql_store::{Backend, SqlStore};
+pub use store::{ImportProgress, Store};

@@ -1,0 +1,324 @@
+//! [`Store`] over SQL: SQLite for the embedded default and PostgreSQL for
+//! production, through one implementation (sqlx's `Any` driver) so both run
+//! the same statements and the same test suite. Only the migrations and the
+//! row lock of the audit head differ.
+
+use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::audit::{AuditEntry, AuditEvent, BrokenLink, GENESIS, entry_hash, verify_chain};
+use crate::store::{ImportProgress, Store};
+use crate::{BlindIndex, KeyProvider, SealedEntry, StoreError};
+
+/// Rows per transaction when re-wrapping keys or verifying the chain.
+const BATCH: u32 = 1000;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, WAL journal; one connection (SQLite has one writer anyway).
+    Sqlite,
+    /// A PostgreSQL server (or a compatible distributed SQL engine).
+    Postgres,
+}
+
+/// The SQL store.
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects to `sqlite:PATH` (created if missing) or `postgres://…`, and
+    /// applies pending migrations.
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or_default().to_owned()));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+                            )
+                            .await
+                            .map(|_| ())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+        };
+        let store = SqlStore { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sealed_from(row: &AnyRow) -> Result<SealedEntry, StoreError> {
+    Ok(SealedEntry {
+        index: BlindIndex::from_slice(&row.try_get::<Vec<u8>, _>("blind_index")?)?,
+        key_id: row.try_get("key_id")?,
+        wrapped_key: row.try_get("wrapped_key")?,
+        ciphertext: row.try_get("ciphertext")?,
+    })
+}
+
+fn audit_from(row: &AnyRow) -> Result<AuditEntry, StoreError> {
+    let hash32 = |name: &str| -> Result<[u8; 32], StoreError> {
+        row.try_get::<Vec<u8>, _>(name)?
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("audit {name} is not 32 bytes")))
+    };
+    let details_json: String = row.try_get("details")?;
+    let subject: Option<Vec<u8>> = row.try_get("subject")?;
+    Ok(AuditEntry {
+        seq: u64::try_from(row.try_get::<i64, _>("seq")?)
+            .map_err(|_| StoreError::Corrupt("negative audit seq".into()))?,
+        event: AuditEvent {
+            at: row.try_get("at")?,
+            kind: row.try_get("kind")?,
+            actor: row.try_get("actor")?,
+            subject: subject.as_deref().map(BlindIndex::from_slice).transpose()?,
+            details: serde_json::from_str(&details_json)
+                .map_err(|e| StoreError::Corrupt(format!("audit details: {e}")))?,
+        },
+        details_json,
+        prev_hash: hash32("prev_hash")?,
+        hash: hash32("hash")?,
+    })
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store for SqlStore {
+    async fn put_entries(
+        &self,
+        batch: &[SealedEntry],
+        source: &str,
+        progress: ImportProgress,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for entry in batch {
+            sqlx::query(
+                "INSERT INTO citizens (blind_index, key_id, wrapped_key, ciphertext, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (blind_index) DO UPDATE SET key_id = excluded.key_id, wrapped_key = excluded.wrapped_key, \
+                 ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+            )
+            .bind(entry.index.0.to_vec())
+            .bind(entry.key_id.as_str())
+            .bind(entry.wrapped_key.as_slice())
+            .bind(entry.ciphertext.as_slice())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO import_progress (source, next_line, imported, rejected) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (source) DO UPDATE SET next_line = excluded.next_line, imported = excluded.imported, rejected = excluded.rejected",
+        )
+        .bind(source)
+        .bind(signed(progress.next_line))
+        .bind(signed(progress.imported))
+        .bind(signed(progress.rejected))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn entry(&self, index: &BlindIndex) -> Result<Option<SealedEntry>, StoreError> {
+        let row =
+            sqlx::query("SELECT blind_index, key_id, wrapped_key, ciphertext FROM citizens WHERE blind_index = $1")
+                .bind(index.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(sealed_from).transpose()
+    }
+
+    async fn entry_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM citizens").fetch_one(&self.pool).await?.try_get("n")?;
+        Ok(count(n))
+    }
+
+    async fn import_progress(&self, source: &str) -> Result<Option<ImportProgress>, StoreError> {
+        let row = sqlx::query("SELECT next_line, imported, rejected FROM import_progress WHERE source = $1")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(ImportProgress {
+                next_line: count(r.try_get("next_line")?),
+                imported: count(r.try_get("imported")?),
+                rejected: count(r.try_get("rejected")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn rewrap(&self, keys: &dyn KeyProvider) -> Result<u64, StoreError> {
+        let current = keys.current_key_id().to_owned();
+        let mut total = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let rows = sqlx::query(
+                "SELECT blind_index, key_id, wrapped_key, ciphertext FROM citizens WHERE key_id <> $1 LIMIT $2",
+            )
+            .bind(current.as_str())
+            .bind(i64::from(BATCH))
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            for row in &rows {
+                let fresh = sealed_from(row)?.rewrapped(keys)?;
+                sqlx::query("UPDATE citizens SET key_id = $1, wrapped_key = $2 WHERE blind_index = $3")
+                    .bind(fresh.key_id.as_str())
+                    .bind(fresh.wrapped_key.as_slice())
+                    .bind(fresh.index.0.to_vec())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            total += rows.len() as u64;
+        }
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
+        let details_json = serde_json::to_string(&event.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let lock = match self.backend {
+            Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        };
+        let head = sqlx::query(lock).fetch_one(&mut *tx).await?;
+        let prev_hash: [u8; 32] = head
+            .try_get::<Vec<u8>, _>("hash")?
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
+        let seq = count(head.try_get("seq")?) + 1;
+        let hash = entry_hash(&prev_hash, seq, &event, &details_json);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, kind, actor, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(signed(seq))
+        .bind(event.at)
+        .bind(event.kind.as_str())
+        .bind(event.actor.as_str())
+        .bind(event.subject.map(|s| s.0.to_vec()))
+        .bind(details_json.as_str())
+        .bind(prev_hash.to_vec())
+        .bind(hash.to_vec())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(signed(seq))
+            .bind(hash.to_vec())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(AuditEntry { seq, event, details_json, prev_hash, hash })
+    }
+
+    async fn audit_after(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(signed(after))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from).collect()
+    }
+
+    async fn audit_of(&self, subject: &BlindIndex) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq")
+            .bind(subject.0.to_vec())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from).collect()
+    }
+
+    async fn verify_audit(&self) -> Result<Result<u64, BrokenLink>, StoreError> {
+        let (mut prev, mut next_seq, mut verified) = (GENESIS, 1u64, 0u64);
+        loop {
+            let batch = self.audit_after(next_seq - 1, BATCH).await?;
+            let Some(last) = batch.last().cloned() else { break };
+            match verify_chain(&batch, prev, next_seq) {
+                Ok(n) => verified += n,
+                Err(broken) => return Ok(Err(broken)),
+            }
+            prev = last.hash;
+            next_seq = last.seq + 1;
+        }
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+        let (head_seq, head_hash): (i64, Vec<u8>) = (head.try_get("seq")?, head.try_get("hash")?);
+        if count(head_seq) != next_seq - 1 || head_hash != prev {
+            return Ok(Err(BrokenLink {
+                seq: next_seq,
+                reason: "the chain head does not match the last entry (entries were removed from the end)".into(),
+            }));
+        }
+        Ok(Ok(verified))
+    }
+
+    async fn consume_nonce(&self, nonce: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let result =
+            sqlx::query("INSERT INTO nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+                .bind(nonce)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn purge_nonces(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM nonces WHERE expires_at < $1").bind(now).execute(&self.pool).await?.rows_affected())
+    }
+
+    async fn count_attempt(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO attempts (key, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (key, window_start) DO UPDATE SET count = attempts.count + 1 RETURNING count",
+        )
+        .bind(key)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count(row.try_get("count")?))
+    }
+}

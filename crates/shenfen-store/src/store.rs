@@ -1,0 +1,66 @@
+//! The storage seam. Every piece of state that several server instances must
+//! share lives behind it, so N stateless instances behave as one.
+
+use std::future::Future;
+
+use crate::{AuditEntry, AuditEvent, BlindIndex, BrokenLink, KeyProvider, SealedEntry, StoreError};
+
+/// How far a registry import has come, committed with each batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportProgress {
+    /// The first input line not yet processed.
+    pub next_line: u64,
+    /// Rows stored so far.
+    pub imported: u64,
+    /// Rows refused so far.
+    pub rejected: u64,
+}
+
+/// Persistent, shared state.
+pub trait Store: Send + Sync {
+    /// Stores a batch of sealed entries (replacing any with the same index) and
+    /// the import's progress, in one transaction: after a crash either both or
+    /// neither are there.
+    fn put_entries(
+        &self,
+        batch: &[SealedEntry],
+        source: &str,
+        progress: ImportProgress,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The sealed entry at `index`, if any.
+    fn entry(&self, index: &BlindIndex) -> impl Future<Output = Result<Option<SealedEntry>, StoreError>> + Send;
+
+    /// Number of registry entries.
+    fn entry_count(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Where the import of `source` stopped, if it ever started.
+    fn import_progress(&self, source: &str) -> impl Future<Output = Result<Option<ImportProgress>, StoreError>> + Send;
+
+    /// Re-wraps every data key not under the provider's current master key, in
+    /// batches of one transaction each; returns how many were re-wrapped.
+    fn rewrap(&self, keys: &dyn KeyProvider) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Appends to the audit chain (one transaction, serialised on the chain head).
+    fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditEntry, StoreError>> + Send;
+
+    /// Entries with `seq > after`, in order, at most `limit`.
+    fn audit_after(&self, after: u64, limit: u32) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Every entry about one citizen, in order: what they may read of their own log.
+    fn audit_of(&self, subject: &BlindIndex) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Verifies the whole chain and that the head matches its last entry.
+    fn verify_audit(&self) -> impl Future<Output = Result<Result<u64, BrokenLink>, StoreError>> + Send;
+
+    /// Records a nonce as used. `true` the first time, `false` for a replay.
+    fn consume_nonce(&self, nonce: &str, expires_at: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Forgets nonces that expired before `now`; returns how many.
+    fn purge_nonces(&self, now: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Counts one attempt under `key` in the window starting at `window_start`
+    /// and returns the count including it (rate limits, lockouts).
+    fn count_attempt(&self, key: &str, window_start: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}

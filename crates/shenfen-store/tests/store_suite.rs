@@ -1,0 +1,258 @@
+//! One behavioural suite, run against both backends: SQLite in a temporary
+//! file and the real PostgreSQL server (`SHENFEN_TEST_POSTGRES`, default
+//! postgres://postgres@127.0.0.1:5432/test; `.ci/run` starts it), each test in
+//! a schema of its own.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use serde_json::json;
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
+use shenfen_store::{
+    AuditEvent, BlindIndex, ImportProgress, KeyProvider, LocalKeys, RegistryEntry, SqlStore, Store, StoreError,
+};
+use sqlx::Connection;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+static SWEPT: AtomicBool = AtomicBool::new(false);
+
+/// Drops the schemas earlier runs of this suite left behind (other process ids).
+async fn sweep_old_schemas(admin: &mut sqlx::AnyConnection) {
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let mine = format!("shenfen_test_{}_%", std::process::id());
+    let rows = sqlx::query(
+        "SELECT nspname::text AS nspname FROM pg_namespace WHERE nspname LIKE 'shenfen_test_%' AND nspname NOT LIKE $1",
+    )
+    .bind(mine)
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap();
+    for row in rows {
+        let name: String = sqlx::Row::get(&row, "nspname");
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
+            .execute(&mut *admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// A fresh, empty database of the given kind.
+async fn fresh(kind: &str) -> (SqlStore, String) {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    match kind {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(format!("shenfen-store-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite:{}", dir.join("registry.db").display());
+            (SqlStore::open(&url).await.unwrap(), url)
+        }
+        _ => {
+            let base = std::env::var("SHENFEN_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let schema = format!("shenfen_test_{}_{n}", std::process::id());
+            sqlx::any::install_default_drivers();
+            let mut admin =
+                sqlx::AnyConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
+            sweep_old_schemas(&mut admin).await;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+            let url = format!("{base}?options=-c%20search_path%3D{schema}");
+            (SqlStore::open(&url).await.unwrap(), url)
+        }
+    }
+}
+
+fn keys() -> LocalKeys {
+    LocalKeys::parse(&format!("k1:{}", "11".repeat(32)), &"22".repeat(32)).unwrap()
+}
+
+fn entry(id: &str, name: &str) -> RegistryEntry {
+    let id_number = IdNumber::parse(id).unwrap();
+    RegistryEntry {
+        record: CitizenRecord {
+            birth_date: id_number.birth_date(),
+            sex: id_number.sex(),
+            id_number,
+            name: name.into(),
+            ethnicity: "汉".into(),
+            address: "广东省广州市天河区天河路1号".into(),
+            issuing_authority: "广州市公安局天河分局".into(),
+            validity: CardValidity { from: time::macros::date!(2015 - 06 - 01), until: None },
+            photo_ref: "photos/x.jpg".into(),
+        },
+        face_template: Some(vec![1, 2, 3, 4]),
+    }
+}
+
+const LIN: &str = "440106199003071223";
+const ZHANG: &str = "11010519491231002X";
+
+async fn entries_round_trip_sealed(kind: &str) {
+    let (store, url) = fresh(kind).await;
+    let keys = keys();
+    let (lin, zhang) = (entry(LIN, "林晓梅"), entry(ZHANG, "张秀英"));
+    let batch = [lin.seal(&keys).unwrap(), zhang.seal(&keys).unwrap()];
+    store
+        .put_entries(&batch, "registry.csv", ImportProgress { next_line: 3, imported: 2, rejected: 0 }, 1_800_000_000)
+        .await
+        .unwrap();
+    let index = BlindIndex::of(&keys, &lin.record.id_number);
+    assert_eq!(store.entry(&index).await.unwrap().unwrap().open(&keys).unwrap(), lin);
+    assert_eq!(store.entry_count().await.unwrap(), 2);
+    let unknown = BlindIndex::of(&keys, &IdNumber::parse("440524188001010014").unwrap());
+    assert!(store.entry(&unknown).await.unwrap().is_none());
+    assert_eq!(
+        store.import_progress("registry.csv").await.unwrap(),
+        Some(ImportProgress { next_line: 3, imported: 2, rejected: 0 })
+    );
+    assert_eq!(store.import_progress("other.csv").await.unwrap(), None);
+    // A sealed row moved under another index does not open.
+    let mut moved = store.entry(&index).await.unwrap().unwrap();
+    moved.index = unknown;
+    assert!(matches!(moved.open(&keys), Err(StoreError::Unseal(_))));
+    store.close().await;
+    if kind == "sqlite" {
+        // A copy of the database file reveals no ID number, name or address.
+        let path = url.trim_start_matches("sqlite:");
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        for secret in [LIN, ZHANG, "林晓梅", "张秀英", "天河路", "19900307"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} found in the database file"
+            );
+        }
+    }
+}
+
+async fn key_rotation_rewraps_without_plaintext(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let old = keys();
+    let lin = entry(LIN, "林晓梅");
+    store.put_entries(&[lin.seal(&old).unwrap()], "r", ImportProgress::default(), 0).await.unwrap();
+    let rotated =
+        LocalKeys::parse(&format!("k2:{},k1:{}", "33".repeat(32), "11".repeat(32)), &"22".repeat(32)).unwrap();
+    assert_eq!(store.rewrap(&rotated).await.unwrap(), 1);
+    assert_eq!(store.rewrap(&rotated).await.unwrap(), 0, "nothing left under the old key");
+    let index = BlindIndex::of(&rotated, &lin.record.id_number);
+    let sealed = store.entry(&index).await.unwrap().unwrap();
+    assert_eq!(sealed.key_id, "k2");
+    let only_new = LocalKeys::parse(&format!("k2:{}", "33".repeat(32)), &"22".repeat(32)).unwrap();
+    assert_eq!(sealed.open(&only_new).unwrap(), lin, "the old master key can now be retired");
+    assert!(matches!(sealed.open(&old), Err(StoreError::Key(_))));
+}
+
+fn event(n: i64, subject: Option<BlindIndex>) -> AuditEvent {
+    AuditEvent {
+        at: 1_800_000_000 + n,
+        kind: "enrollment.decision".into(),
+        actor: "system".into(),
+        subject,
+        details: json!({"n": n, "outcome": "matched"}),
+    }
+}
+
+async fn audit_chain_verifies_and_names_the_first_broken_link(kind: &str) {
+    let (store, url) = fresh(kind).await;
+    let keys = keys();
+    let lin = BlindIndex::of(&keys, &IdNumber::parse(LIN).unwrap());
+    for n in 1..=6 {
+        store.append_audit(event(n, (n % 2 == 0).then_some(lin))).await.unwrap();
+    }
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(6));
+    let own = store.audit_of(&lin).await.unwrap();
+    assert_eq!(own.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 4, 6]);
+
+    let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_log SET details = '{\"n\":4,\"outcome\":\"rejected\"}' WHERE seq = 4")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 4, "{broken:?}");
+
+    let (store, url) = fresh(kind).await;
+    for n in 1..=3 {
+        store.append_audit(event(n, None)).await.unwrap();
+    }
+    let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(&mut raw).await.unwrap();
+    assert_eq!(store.verify_audit().await.unwrap().unwrap_err().seq, 3, "truncation at the end is caught by the head");
+    sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(&mut raw).await.unwrap();
+    assert_eq!(store.verify_audit().await.unwrap().unwrap_err().seq, 2, "a missing first entry is caught");
+}
+
+async fn concurrent_appends_keep_one_chain(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let store = std::sync::Arc::new(store);
+    let tasks: Vec<_> = (0..24)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append_audit(event(n, None)).await.unwrap().seq })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=24).collect::<Vec<_>>());
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(24));
+}
+
+async fn nonces_are_single_use(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    assert!(store.consume_nonce("n-1", 100).await.unwrap());
+    assert!(!store.consume_nonce("n-1", 100).await.unwrap(), "replay");
+    assert!(store.consume_nonce("n-2", 300).await.unwrap());
+    assert_eq!(store.purge_nonces(200).await.unwrap(), 1);
+    assert!(!store.consume_nonce("n-2", 300).await.unwrap(), "unexpired nonces are still remembered");
+}
+
+async fn attempts_count_per_window(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    for expected in 1..=3 {
+        assert_eq!(store.count_attempt("id:abc", 600).await.unwrap(), expected);
+    }
+    assert_eq!(store.count_attempt("id:abc", 1200).await.unwrap(), 1, "a new window starts at 1");
+    assert_eq!(store.count_attempt("client:1.2.3.4", 600).await.unwrap(), 1);
+}
+
+macro_rules! suite {
+    ($($backend:ident),*) => {$(
+        mod $backend {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn entries_round_trip_sealed() { super::entries_round_trip_sealed(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn key_rotation_rewraps_without_plaintext() { super::key_rotation_rewraps_without_plaintext(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn audit_chain_verifies_and_names_the_first_broken_link() { super::audit_chain_verifies_and_names_the_first_broken_link(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_appends_keep_one_chain() { super::concurrent_appends_keep_one_chain(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn nonces_are_single_use() { super::nonces_are_single_use(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn attempts_count_per_window() { super::attempts_count_per_window(stringify!($backend)).await }
+        }
+    )*};
+}
+
+suite!(sqlite, postgres);
+
+#[test]
+fn blind_indexes_depend_on_the_key_and_hide_the_number() {
+    let id = IdNumber::parse(LIN).unwrap();
+    let a = BlindIndex::of(&keys(), &id);
+    let other = LocalKeys::parse(&format!("k1:{}", "11".repeat(32)), &"23".repeat(32)).unwrap();
+    assert_ne!(a, BlindIndex::of(&other, &id));
+    assert!(!a.hex().contains(LIN));
+    assert_eq!(keys().current_key_id(), "k1");
+}
