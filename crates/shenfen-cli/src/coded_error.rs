@@ -3,6 +3,7 @@
 use shenfen_core::CoreError;
 use shenfen_credential::CredentialError;
 use shenfen_face::FaceError;
+use shenfen_store::StoreError;
 
 /// A domain error with a stable code (docs/ERRORS.md).
 pub trait Coded: std::fmt::Display {
@@ -20,7 +21,7 @@ macro_rules! coded_errors {
     )*};
 }
 
-coded_errors!(CoreError, CredentialError, FaceError);
+coded_errors!(CoreError, CredentialError, FaceError, StoreError);
 
 /// `[code] message`, for scripts and support desks.
 pub fn coded(err: impl Coded) -> anyhow::Error {

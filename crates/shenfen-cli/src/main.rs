@@ -5,16 +5,20 @@
 //! or a readable report. Failures print one line on standard error and exit
 //! non-zero, so scripts can drive every command.
 
+mod audit_cmd;
 mod bench_credential;
 mod bench_face;
 mod clock;
 mod coded_error;
 mod credential_cmd;
+mod data_dir;
 mod demo;
 mod face_cmd;
 mod files;
 mod id_number_cmd;
 mod keys_cmd;
+mod registry_cmd;
+mod registry_synth;
 mod status_list_cmd;
 
 use std::process::ExitCode;
@@ -42,6 +46,12 @@ enum Command {
     /// Build and check IETF Token Status Lists.
     #[command(subcommand, name = "status-list")]
     StatusList(status_list_cmd::StatusListCommand),
+    /// Build and import the population registry.
+    #[command(subcommand)]
+    Registry(registry_cmd::RegistryCommand),
+    /// Check the authority's hash-chained audit log.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Detect, compare and check the liveness of faces.
     #[command(subcommand)]
     Face(face_cmd::FaceCommand),
@@ -70,6 +80,8 @@ fn main() -> ExitCode {
         Command::StatusList(cmd) => status_list_cmd::run(cmd),
         Command::IdNumber(cmd) => id_number_cmd::run(cmd),
         Command::Face(cmd) => face_cmd::run(cmd),
+        Command::Registry(cmd) => registry_cmd::run(cmd),
+        Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
         Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
     };

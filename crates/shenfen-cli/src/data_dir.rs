@@ -1,0 +1,91 @@
+//! Where the authority's state lives: the database URL and the master keys,
+//! from flags, the environment, or a zero-setup local data directory.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use shenfen_store::{LocalKeys, SqlStore};
+
+use crate::coded_error::coded;
+use crate::files::write_secret;
+
+/// The data directory used when nothing else is configured.
+pub const DEFAULT_DIR: &str = "shenfen-data";
+
+/// Database and key options shared by every command that touches the registry.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Database: sqlite:PATH or postgres://… (default $SHENFEN_DB, else sqlite:shenfen-data/shenfen.db).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Key file with the master keys and blind-index secret (default $SHENFEN_KEY_FILE,
+    /// else shenfen-data/keys.json, created on first use with the default SQLite database).
+    /// $SHENFEN_MASTER_KEYS and $SHENFEN_INDEX_KEY override it.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// The key file's contents.
+#[derive(Serialize, Deserialize)]
+struct KeyFile {
+    /// `id:64-hex[,id:64-hex…]`, current first.
+    master_keys: String,
+    /// 64 hex digits.
+    index_key: String,
+}
+
+impl StoreArgs {
+    fn db_url(&self) -> (String, bool) {
+        match self.db.clone().or_else(|| std::env::var("SHENFEN_DB").ok()) {
+            Some(url) => (url, false),
+            None => (format!("sqlite:{DEFAULT_DIR}/shenfen.db"), true),
+        }
+    }
+
+    /// Opens (and migrates) the database.
+    pub async fn open_store(&self) -> Result<SqlStore> {
+        let (url, default) = self.db_url();
+        if default {
+            std::fs::create_dir_all(DEFAULT_DIR).with_context(|| format!("cannot create {DEFAULT_DIR}/"))?;
+        }
+        SqlStore::open(&url).await.map_err(coded).context("cannot open the database")
+    }
+
+    /// Loads the keys, creating a local key file for the default embedded setup.
+    pub fn keys(&self) -> Result<LocalKeys> {
+        if let (Ok(masters), Ok(index)) = (std::env::var("SHENFEN_MASTER_KEYS"), std::env::var("SHENFEN_INDEX_KEY")) {
+            return LocalKeys::parse(&masters, &index).map_err(coded);
+        }
+        let path = self
+            .key_file
+            .clone()
+            .or_else(|| std::env::var_os("SHENFEN_KEY_FILE").map(PathBuf::from))
+            .unwrap_or_else(|| Path::new(DEFAULT_DIR).join("keys.json"));
+        if !path.exists() {
+            if !self.db_url().1 {
+                bail!("no keys: set SHENFEN_MASTER_KEYS and SHENFEN_INDEX_KEY, or pass --key-file");
+            }
+            let fresh = KeyFile {
+                master_keys: format!("k1:{}", LocalKeys::generate_secret().map_err(coded)?),
+                index_key: LocalKeys::generate_secret().map_err(coded)?,
+            };
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+            write_secret(&path, &serde_json::to_string_pretty(&fresh)?)?;
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file: KeyFile =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a shenfen key file", path.display()))?;
+        LocalKeys::parse(&file.master_keys, &file.index_key).map_err(coded)
+    }
+}
+
+/// A runtime for the commands that talk to the database.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

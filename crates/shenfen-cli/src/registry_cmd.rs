@@ -1,0 +1,258 @@
+//! `shenfen registry synth|import`
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber, Sex};
+use shenfen_face::FaceEngine;
+use shenfen_store::{AuditEvent, RegistryEntry, SealedEntry, Store};
+use time::Date;
+use time::macros::format_description;
+
+use crate::clock::now_unix;
+use crate::coded_error::coded;
+use crate::data_dir::{StoreArgs, runtime};
+use crate::face_cmd::{Common, analyse_file};
+use crate::registry_synth::synthesize;
+
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Generate a synthetic registry (valid ID numbers, names, addresses) as records.csv.
+    Synth {
+        /// How many citizens.
+        #[arg(long)]
+        count: usize,
+        /// Directory to write records.csv to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed: the same seed gives the same registry.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Import records (CSV or JSON Lines) and their photos into the registry.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The records: .csv with a header row, or .jsonl with one object per line.
+    #[arg(long)]
+    records: PathBuf,
+    /// Directory the records' `photo` paths are relative to.
+    #[arg(long)]
+    photos: Option<PathBuf>,
+    /// Store records without computing face templates (load tests; such
+    /// citizens cannot enroll until their photo is imported).
+    #[arg(long)]
+    no_faces: bool,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    batch: u64,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    face: Common,
+}
+
+/// One input row, as written in the file.
+#[derive(Debug, Serialize, Deserialize)]
+struct RawRecord {
+    id_number: String,
+    name: String,
+    sex: String,
+    ethnicity: String,
+    birth_date: String,
+    address: String,
+    issuing_authority: String,
+    valid_from: String,
+    #[serde(default)]
+    valid_until: String,
+    #[serde(default)]
+    photo: String,
+}
+
+pub fn run(command: RegistryCommand) -> Result<ExitCode> {
+    match command {
+        RegistryCommand::Synth { count, out, seed } => synth(count, &out, seed),
+        RegistryCommand::Import(args) => import(&args),
+    }
+}
+
+fn today() -> Date {
+    time::OffsetDateTime::from_unix_timestamp(now_unix()).map_or(Date::MIN, |t| t.date())
+}
+
+fn synth(count: usize, out: &Path, seed: u64) -> Result<ExitCode> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("records.csv");
+    let mut writer = csv::Writer::from_path(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    for record in synthesize(count, seed, today()) {
+        writer.serialize(raw_of(&record))?;
+    }
+    writer.flush()?;
+    println!("{count} synthetic citizens in {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn raw_of(r: &CitizenRecord) -> RawRecord {
+    RawRecord {
+        id_number: r.id_number.as_str().to_owned(),
+        name: r.name.clone(),
+        sex: match r.sex {
+            Sex::Male => "male",
+            Sex::Female => "female",
+        }
+        .into(),
+        ethnicity: r.ethnicity.clone(),
+        birth_date: r.birth_date.to_string(),
+        address: r.address.clone(),
+        issuing_authority: r.issuing_authority.clone(),
+        valid_from: r.validity.from.to_string(),
+        valid_until: r.validity.until.map_or_else(|| "长期".to_owned(), |d| d.to_string()),
+        photo: r.photo_ref.clone(),
+    }
+}
+
+/// Turns a row into a validated record, or says what is wrong without
+/// repeating the ID number.
+fn parse_row(raw: RawRecord) -> Result<CitizenRecord, String> {
+    let date = |field: &str, text: &str| {
+        Date::parse(text.trim(), format_description!("[year]-[month]-[day]"))
+            .map_err(|_| format!("{field} {text:?} is not YYYY-MM-DD"))
+    };
+    let id_number = IdNumber::parse(&raw.id_number).map_err(|e| format!("id_number: {e}"))?;
+    let sex = match raw.sex.trim() {
+        "male" | "男" | "M" => Sex::Male,
+        "female" | "女" | "F" => Sex::Female,
+        other => return Err(format!("sex {other:?} is not male/female (男/女)")),
+    };
+    let until = match raw.valid_until.trim() {
+        "" | "长期" | "long-term" => None,
+        text => Some(date("valid_until", text)?),
+    };
+    let record = CitizenRecord {
+        id_number,
+        name: raw.name.trim().to_owned(),
+        sex,
+        ethnicity: raw.ethnicity.trim().to_owned(),
+        birth_date: date("birth_date", &raw.birth_date)?,
+        address: raw.address.trim().to_owned(),
+        issuing_authority: raw.issuing_authority.trim().to_owned(),
+        validity: CardValidity { from: date("valid_from", &raw.valid_from)?, until },
+        photo_ref: if raw.photo.trim().is_empty() { "(none)".into() } else { raw.photo.trim().to_owned() },
+    };
+    record.validate().map_err(|e| e.to_string())?;
+    Ok(record)
+}
+
+/// Reads rows with their 1-based line numbers (the CSV header is line 1).
+fn read_rows(path: &Path) -> Result<Vec<(u64, Result<RawRecord, String>)>> {
+    let is_jsonl = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "jsonl" || e == "ndjson");
+    if is_jsonl {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut rows = Vec::new();
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.with_context(|| format!("{}: line {} is not UTF-8", path.display(), i + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            rows.push((i as u64 + 1, serde_json::from_str(&line).map_err(|e| format!("not a record object: {e}"))));
+        }
+        return Ok(rows);
+    }
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(reader
+        .deserialize::<RawRecord>()
+        .map(|row| {
+            let line = row.as_ref().err().and_then(|e| e.position()).map_or(0, |p| p.line());
+            match row {
+                Ok(raw) => (0, Ok(raw)),
+                Err(e) => (line, Err(format!("not a record row: {e}"))),
+            }
+        })
+        .enumerate()
+        .map(|(i, (line, row))| (if line == 0 { i as u64 + 2 } else { line }, row))
+        .collect())
+}
+
+fn import(args: &ImportArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let store = rt.block_on(args.store.open_store())?;
+    let keys = args.store.keys()?;
+    let engine: Option<FaceEngine> = if args.no_faces { None } else { Some(args.face.engine(1)?) };
+    let photos = args.photos.clone().unwrap_or_else(|| args.records.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let rows = read_rows(&args.records)?;
+    let source =
+        format!("{}#{}", std::fs::canonicalize(&args.records)?.display(), std::fs::metadata(&args.records)?.len());
+    let mut progress = rt.block_on(store.import_progress(&source)).map_err(coded)?.unwrap_or_default();
+    let resumed_at = progress.next_line;
+    let bar = ProgressBar::new(rows.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let start = Instant::now();
+    let mut batch: Vec<SealedEntry> = Vec::new();
+    let mut skipped = 0u64;
+    for (line, row) in rows {
+        bar.inc(1);
+        if line < progress.next_line {
+            skipped += 1;
+            continue;
+        }
+        let outcome = row.and_then(parse_row).and_then(|record| {
+            let face_template = match &engine {
+                None => None,
+                Some(engine) => {
+                    let face =
+                        analyse_file(engine, &photos.join(&record.photo_ref)).map_err(|e| format!("photo: {e:#}"))?;
+                    Some(engine.template(&face).to_bytes())
+                }
+            };
+            RegistryEntry { record, face_template }.seal(&keys).map_err(|e| e.to_string())
+        });
+        match outcome {
+            Ok(sealed) => batch.push(sealed),
+            Err(reason) => {
+                progress.rejected += 1;
+                bar.suspend(|| eprintln!("{}:{line}: skipped: {reason}", args.records.display()));
+            }
+        }
+        progress.next_line = line + 1;
+        if batch.len() as u64 >= args.batch {
+            progress.imported += batch.len() as u64;
+            rt.block_on(store.put_entries(&batch, &source, progress, now_unix())).map_err(coded)?;
+            batch.clear();
+        }
+    }
+    progress.imported += batch.len() as u64;
+    rt.block_on(store.put_entries(&batch, &source, progress, now_unix())).map_err(coded)?;
+    bar.finish_and_clear();
+    let elapsed = start.elapsed().as_secs_f64();
+    let summary = json!({"imported": progress.imported, "rejected": progress.rejected, "skipped_already_imported": skipped, "resumed_at_line": resumed_at});
+    rt.block_on(store.append_audit(AuditEvent {
+        at: now_unix(),
+        kind: "registry.import".into(),
+        actor: "operator:cli".into(),
+        subject: None,
+        details: json!({ "source": args.records.file_name().and_then(|n| n.to_str()), "summary": summary }),
+    }))
+    .map_err(coded)?;
+    let total = rt.block_on(store.entry_count()).map_err(coded)?;
+    println!(
+        "imported {} and rejected {} rows{} in {elapsed:.1} s; the registry holds {total} citizens",
+        progress.imported,
+        progress.rejected,
+        if resumed_at > 0 { format!(" (resumed at line {resumed_at})") } else { String::new() },
+    );
+    if progress.rejected > 0 && progress.imported == 0 {
+        bail!("no row could be imported");
+    }
+    Ok(ExitCode::SUCCESS)
+}
