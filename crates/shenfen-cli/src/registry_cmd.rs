@@ -152,34 +152,48 @@ fn parse_row(raw: RawRecord) -> Result<CitizenRecord, String> {
     Ok(record)
 }
 
-/// Reads rows with their 1-based line numbers (the CSV header is line 1).
-fn read_rows(path: &Path) -> Result<Vec<(u64, Result<RawRecord, String>)>> {
+/// Input rows with their 1-based line numbers (the CSV header is line 1),
+/// streamed: a 20-million-row registry never sits in memory.
+type Rows = Box<dyn Iterator<Item = (u64, Result<RawRecord, String>)>>;
+
+fn read_rows(path: &Path) -> Result<Rows> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let is_jsonl = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "jsonl" || e == "ndjson");
     if is_jsonl {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut rows = Vec::new();
-        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line.with_context(|| format!("{}: line {} is not UTF-8", path.display(), i + 1))?;
-            if line.trim().is_empty() {
-                continue;
+        let rows = std::io::BufReader::new(file).lines().enumerate().filter_map(|(i, line)| {
+            let number = i as u64 + 1;
+            match line {
+                Err(e) => Some((number, Err(format!("unreadable line: {e}")))),
+                Ok(line) if line.trim().is_empty() => None,
+                Ok(line) => {
+                    Some((number, serde_json::from_str(&line).map_err(|e| format!("not a record object: {e}"))))
+                }
             }
-            rows.push((i as u64 + 1, serde_json::from_str(&line).map_err(|e| format!("not a record object: {e}"))));
-        }
-        return Ok(rows);
+        });
+        return Ok(Box::new(rows));
     }
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(reader
-        .deserialize::<RawRecord>()
-        .map(|row| {
-            let line = row.as_ref().err().and_then(|e| e.position()).map_or(0, |p| p.line());
-            match row {
-                Ok(raw) => (0, Ok(raw)),
-                Err(e) => (line, Err(format!("not a record row: {e}"))),
-            }
-        })
-        .enumerate()
-        .map(|(i, (line, row))| (if line == 0 { i as u64 + 2 } else { line }, row))
-        .collect())
+    let reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+    let rows = reader.into_deserialize::<RawRecord>().enumerate().map(|(i, row)| match row {
+        Ok(raw) => (i as u64 + 2, Ok(raw)),
+        Err(e) => (e.position().map_or(i as u64 + 2, |p| p.line()), Err(format!("not a record row: {e}"))),
+    });
+    Ok(Box::new(rows))
+}
+
+/// Lines in the file, for the progress bar (a fast first pass).
+fn count_lines(path: &Path) -> Result<u64> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut lines = 0u64;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(lines);
+        }
+        lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        let n = buf.len();
+        reader.consume(n);
+    }
 }
 
 fn import(args: &ImportArgs) -> Result<ExitCode> {
@@ -193,7 +207,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode> {
         format!("{}#{}", std::fs::canonicalize(&args.records)?.display(), std::fs::metadata(&args.records)?.len());
     let mut progress = rt.block_on(store.import_progress(&source)).map_err(coded)?.unwrap_or_default();
     let resumed_at = progress.next_line;
-    let bar = ProgressBar::new(rows.len() as u64).with_style(
+    let bar = ProgressBar::new(count_lines(&args.records)?).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );

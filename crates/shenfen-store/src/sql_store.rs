@@ -12,6 +12,26 @@ use crate::{BlindIndex, KeyProvider, SealedEntry, StoreError};
 
 /// Rows per transaction when re-wrapping keys or verifying the chain.
 const BATCH: u32 = 1000;
+/// Rows per multi-row INSERT: one round trip instead of hundreds, and 2,500
+/// bound parameters, well under SQLite's limit of 32,766.
+const ROWS_PER_INSERT: usize = 500;
+
+/// `INSERT … VALUES ($1..$5), ($6..$10), … ON CONFLICT … DO UPDATE` for `rows`
+/// entries. Only placeholders are generated; no value is ever spliced in.
+fn upsert_entries_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p = r * 5;
+            format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+        })
+        .collect();
+    format!(
+        "INSERT INTO citizens (blind_index, key_id, wrapped_key, ciphertext, updated_at) VALUES {} \
+         ON CONFLICT (blind_index) DO UPDATE SET key_id = excluded.key_id, wrapped_key = excluded.wrapped_key, \
+         ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
+        values.join(", ")
+    )
+}
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,20 +153,23 @@ impl Store for SqlStore {
         progress: ImportProgress,
         now: i64,
     ) -> Result<(), StoreError> {
+        // One statement may not touch a row twice (PostgreSQL refuses it), so a
+        // citizen listed twice in a batch keeps its last row, as sequential upserts would.
+        let mut seen = std::collections::HashSet::new();
+        let mut unique: Vec<&SealedEntry> = batch.iter().rev().filter(|e| seen.insert(e.index)).collect();
+        unique.reverse();
         let mut tx = self.pool.begin().await?;
-        for entry in batch {
-            sqlx::query(
-                "INSERT INTO citizens (blind_index, key_id, wrapped_key, ciphertext, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (blind_index) DO UPDATE SET key_id = excluded.key_id, wrapped_key = excluded.wrapped_key, \
-                 ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
-            )
-            .bind(entry.index.0.to_vec())
-            .bind(entry.key_id.as_str())
-            .bind(entry.wrapped_key.as_slice())
-            .bind(entry.ciphertext.as_slice())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in unique.chunks(ROWS_PER_INSERT) {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(upsert_entries_sql(chunk.len())));
+            for entry in chunk {
+                query = query
+                    .bind(entry.index.0.to_vec())
+                    .bind(entry.key_id.as_str())
+                    .bind(entry.wrapped_key.as_slice())
+                    .bind(entry.ciphertext.as_slice())
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
         }
         sqlx::query(
             "INSERT INTO import_progress (source, next_line, imported, rejected) VALUES ($1, $2, $3, $4) \

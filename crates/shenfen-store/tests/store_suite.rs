@@ -133,6 +133,19 @@ async fn entries_round_trip_sealed(kind: &str) {
     }
 }
 
+async fn a_citizen_twice_in_one_batch_keeps_the_last_row(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let keys = keys();
+    let (first, second) = (entry(LIN, "林晓梅"), entry(LIN, "林小梅"));
+    let mut batch = vec![first.seal(&keys).unwrap()];
+    batch.extend((0..600).map(|_| entry(ZHANG, "张秀英").seal(&keys).unwrap()));
+    batch.push(second.seal(&keys).unwrap());
+    store.put_entries(&batch, "dup", ImportProgress::default(), 0).await.unwrap();
+    assert_eq!(store.entry_count().await.unwrap(), 2);
+    let index = BlindIndex::of(&keys, &first.record.id_number);
+    assert_eq!(store.entry(&index).await.unwrap().unwrap().open(&keys).unwrap().record.name, "林小梅");
+}
+
 async fn key_rotation_rewraps_without_plaintext(kind: &str) {
     let (store, _) = fresh(kind).await;
     let old = keys();
@@ -231,6 +244,8 @@ macro_rules! suite {
         mod $backend {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn entries_round_trip_sealed() { super::entries_round_trip_sealed(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_citizen_twice_in_one_batch_keeps_the_last_row() { super::a_citizen_twice_in_one_batch_keeps_the_last_row(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn key_rotation_rewraps_without_plaintext() { super::key_rotation_rewraps_without_plaintext(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
