@@ -81,6 +81,27 @@ impl StoreArgs {
     }
 }
 
+/// The authority's credential-signing key: `--issuer-key`, else
+/// `shenfen-data/issuer.jwk`, created on first use with the default database.
+pub fn issuer_key(args: &StoreArgs, explicit: Option<&Path>) -> Result<shenfen_credential::PrivateJwk> {
+    let path = explicit.map_or_else(|| Path::new(DEFAULT_DIR).join("issuer.jwk"), Path::to_path_buf);
+    if !path.exists() {
+        if explicit.is_some() || !args.db_url().1 {
+            bail!(
+                "no issuer key at {}: create one with `shenfen keys generate --out {}`",
+                path.display(),
+                path.display()
+            );
+        }
+        let key = shenfen_credential::PrivateJwk::generate().map_err(coded)?;
+        let kid = key.public().thumbprint();
+        let key = key.with_kid(kid);
+        std::fs::create_dir_all(DEFAULT_DIR)?;
+        write_secret(&path, &serde_json::to_string_pretty(&key.to_value())?)?;
+    }
+    crate::files::read_private_jwk(&path)
+}
+
 /// A runtime for the commands that talk to the database.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -19,6 +19,7 @@ mod id_number_cmd;
 mod keys_cmd;
 mod registry_cmd;
 mod registry_synth;
+mod serve_cmd;
 mod status_list_cmd;
 
 use std::process::ExitCode;
@@ -46,6 +47,8 @@ enum Command {
     /// Build and check IETF Token Status Lists.
     #[command(subcommand, name = "status-list")]
     StatusList(status_list_cmd::StatusListCommand),
+    /// Run the authority's HTTP server.
+    Serve(serve_cmd::ServeArgs),
     /// Build and import the population registry.
     #[command(subcommand)]
     Registry(registry_cmd::RegistryCommand),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::IdNumber(cmd) => id_number_cmd::run(cmd),
         Command::Face(cmd) => face_cmd::run(cmd),
         Command::Registry(cmd) => registry_cmd::run(cmd),
+        Command::Serve(args) => serve_cmd::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
         Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),

@@ -27,6 +27,9 @@ pub trait KeyProvider: Send + Sync {
     fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, StoreError>;
     /// The HMAC key of the blind index.
     fn blind_index_key(&self) -> &hmac::Key;
+    /// A 256-bit secret for another server purpose (e.g. `c_nonce` MACs),
+    /// the same on every instance, independent of every other purpose.
+    fn purpose_secret(&self, purpose: &'static [u8]) -> Result<Zeroizing<[u8; 32]>, StoreError>;
 }
 
 struct Kek {
@@ -38,6 +41,7 @@ struct Kek {
 pub struct LocalKeys {
     keks: Vec<Kek>,
     index: hmac::Key,
+    index_secret: Zeroizing<[u8; 32]>,
 }
 
 impl LocalKeys {
@@ -76,7 +80,7 @@ impl LocalKeys {
                 Ok(Kek { id: id.clone(), key: LessSafeKey::new(unbound) })
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok(LocalKeys { keks, index })
+        Ok(LocalKeys { keks, index, index_secret: Zeroizing::new(*index_secret) })
     }
 
     /// A fresh random 256-bit secret as 64 hex digits, for setup and tests.
@@ -114,6 +118,13 @@ impl KeyProvider for LocalKeys {
 
     fn blind_index_key(&self) -> &hmac::Key {
         &self.index
+    }
+
+    fn purpose_secret(&self, purpose: &'static [u8]) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        if purpose == b"shenfen/blind-index/v1" {
+            return Err(StoreError::Key("that purpose is reserved for the blind index".into()));
+        }
+        derive(&self.index_secret, purpose)
     }
 }
 

@@ -1,0 +1,84 @@
+//! `shenfen serve`: the authority's HTTP server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use shenfen_server::{AppState, Metrics, NonceIssuer, router};
+use shenfen_store::KeyProvider;
+
+use crate::coded_error::coded;
+use crate::data_dir::{StoreArgs, issuer_key, runtime};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default $SHENFEN_LISTEN, else 127.0.0.1:8080).
+    #[arg(long, env = "SHENFEN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The authority's private signing JWK (default shenfen-data/issuer.jwk).
+    #[arg(long, env = "SHENFEN_ISSUER_KEY")]
+    issuer_key: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub fn run(args: &ServeArgs) -> Result<ExitCode> {
+    init_logging();
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Arc::new(args.store.open_store().await?);
+        let keys = args.store.keys()?;
+        let nonce_secret = keys.purpose_secret(b"shenfen/c-nonce/v1").map_err(coded)?;
+        let issuer = issuer_key(&args.store, args.issuer_key.as_deref())?;
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            issuer_keys: vec![issuer.public().clone()],
+            nonces: NonceIssuer::new(&nonce_secret),
+            metrics: Metrics::default(),
+        });
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "shenfen serving");
+        println!("shenfen serving on http://{}", listener.local_addr()?);
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server failed")?;
+        store.close().await;
+        tracing::info!("shut down cleanly");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Structured logs on standard error; `RUST_LOG` sets the level (default info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Resolves on SIGINT or SIGTERM, letting in-flight requests finish.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,122 @@
+//! The router: operations endpoints, the authority's public keys, the
+//! OpenID4VCI nonce endpoint — with body limits, timeouts, tracing without
+//! PII, metrics, and RFC 9457 problems for every error.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use shenfen_credential::PublicJwk;
+use shenfen_store::{SqlStore, Store};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::metrics::{Metrics, RequestLabels};
+use crate::nonce::NonceIssuer;
+use crate::openapi::openapi_document;
+use crate::problem::{Problem, problem_for_plain_errors};
+
+/// Largest request body accepted (selfie frames will get their own, larger limit).
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Longest a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+pub struct AppState {
+    /// Shared persistent state.
+    pub store: Arc<SqlStore>,
+    /// The authority's current public signing keys (JWKS).
+    pub issuer_keys: Vec<PublicJwk>,
+    /// `c_nonce` issuer.
+    pub nonces: NonceIssuer,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+/// The application router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/jwks.json", get(jwks))
+        .route("/nonce", post(nonce))
+        .fallback(|| async { Problem::not_found() })
+        // Innermost first: limits produce plain errors, which the problem layer
+        // rewrites, and metrics count the final status.
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(middleware::map_response(problem_for_plain_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            // The route template only: paths and queries could carry identifiers.
+            let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str);
+            tracing::info_span!("request", method = %request.method(), route)
+        }))
+        .with_state(state)
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.entry_count().await {
+        Ok(_) => Json(json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::warn!(code = e.code(), "readiness check failed");
+            Problem::unavailable("the database is not reachable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+async fn jwks(State(state): State<Arc<AppState>>) -> Response {
+    let keys: Vec<Value> = state.issuer_keys.iter().map(PublicJwk::to_value).collect();
+    let mut response = Json(json!({ "keys": keys })).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+/// OpenID4VCI 1.0 §7.2: a fresh `c_nonce`, never cached.
+async fn nonce(State(state): State<Arc<AppState>>) -> Response {
+    let Some((c_nonce, _)) = state.nonces.issue(now()) else { return Problem::internal().into_response() };
+    let mut response = Json(json!({ "c_nonce": c_nonce })).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn record_metrics(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let labels = RequestLabels { route, status: format!("{}xx", response.status().as_u16() / 100) };
+    state.metrics.requests.get_or_create(&labels).inc();
+    state.metrics.latency.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,139 @@
+//! The HTTP contract of the operations, key and nonce endpoints, through the
+//! real router over a real (SQLite) store: statuses, RFC 9457 problems with
+//! stable types, body limits, caching headers, metrics, the OpenAPI document.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::Response;
+use serde_json::Value;
+use shenfen_credential::PrivateJwk;
+use shenfen_server::{AppState, BODY_LIMIT, DESCRIBED_PATHS, Metrics, NonceIssuer, router};
+use shenfen_store::SqlStore;
+use tower::ServiceExt;
+
+async fn app() -> (axum::Router, Arc<AppState>) {
+    let dir = std::env::temp_dir().join(format!("shenfen-http-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqlStore::open(&format!("sqlite:{}", dir.join("s.db").display())).await.unwrap();
+    let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
+    let state = Arc::new(AppState {
+        store: Arc::new(store),
+        issuer_keys: vec![issuer.public().clone()],
+        nonces: NonceIssuer::new(&[3; 32]),
+        metrics: Metrics::default(),
+    });
+    (router(state.clone()), state)
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+async fn send(app: &axum::Router, method: Method, path: &str, body: Body) -> Response {
+    app.clone().oneshot(Request::builder().method(method).uri(path).body(body).unwrap()).await.unwrap()
+}
+
+async fn json(response: Response) -> Value {
+    serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap()
+}
+
+async fn assert_problem(response: Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+    let problem = json(response).await;
+    assert_eq!(problem["type"], format!("urn:shenfen:problem:{code}"));
+    assert_eq!(problem["status"], status.as_u16());
+    assert!(problem["title"].is_string());
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let (app, _) = app().await;
+    assert_eq!(json(send(&app, Method::GET, "/healthz", Body::empty()).await).await["status"], "ok");
+    assert_eq!(json(send(&app, Method::GET, "/readyz", Body::empty()).await).await["status"], "ready");
+}
+
+#[tokio::test]
+async fn errors_are_problem_details_with_stable_types() {
+    let (app, _) = app().await;
+    assert_problem(send(&app, Method::GET, "/no/such/thing", Body::empty()).await, StatusCode::NOT_FOUND, "not-found")
+        .await;
+    assert_problem(
+        send(&app, Method::DELETE, "/healthz", Body::empty()).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+    )
+    .await;
+    assert_problem(
+        send(&app, Method::GET, "/nonce", Body::empty()).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+    )
+    .await;
+    let oversized = Request::builder()
+        .method(Method::POST)
+        .uri("/nonce")
+        .header(header::CONTENT_LENGTH, BODY_LIMIT + 1)
+        .body(Body::from(vec![b'x'; BODY_LIMIT + 1]))
+        .unwrap();
+    let response = app.clone().oneshot(oversized).await.unwrap();
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+}
+
+#[tokio::test]
+async fn nonces_are_fresh_uncached_and_verifiable() {
+    let (app, state) = app().await;
+    let first = send(&app, Method::POST, "/nonce", Body::empty()).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()[header::CACHE_CONTROL], "no-store");
+    let a = json(first).await["c_nonce"].as_str().unwrap().to_owned();
+    let b = json(send(&app, Method::POST, "/nonce", Body::empty()).await).await["c_nonce"].as_str().unwrap().to_owned();
+    assert_ne!(a, b);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!(state.nonces.check(&a, now).is_some());
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_issuer_key_with_its_kid() {
+    let (app, _) = app().await;
+    let response = send(&app, Method::GET, "/jwks.json", Body::empty()).await;
+    assert!(response.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("max-age"));
+    let keys = json(response).await;
+    assert_eq!(keys["keys"][0]["kid"], "authority-2026");
+    assert!(keys["keys"][0].get("d").is_none(), "never the private part");
+    shenfen_credential::PublicJwk::from_value(&keys["keys"][0]).unwrap();
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_not_by_path() {
+    let (app, _) = app().await;
+    send(&app, Method::POST, "/nonce", Body::empty()).await;
+    send(&app, Method::GET, "/secret-looking/440106199003071223", Body::empty()).await;
+    let text = String::from_utf8(
+        to_bytes(send(&app, Method::GET, "/metrics", Body::empty()).await.into_body(), 1 << 20).await.unwrap().to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains(r#"shenfen_http_requests_total{route="/nonce",status="2xx"} 1"#), "{text}");
+    assert!(text.contains(r#"route="(unmatched)",status="4xx""#), "{text}");
+    assert!(!text.contains("440106199003071223"), "a path must never become a label");
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_openapi_document_and_served() {
+    let (app, _) = app().await;
+    let doc = json(send(&app, Method::GET, "/openapi.json", Body::empty()).await).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in DESCRIBED_PATHS {
+        let operations = doc["paths"][path].as_object().unwrap_or_else(|| panic!("{path} is not described"));
+        for method in operations.keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let status = send(&app, method, path, Body::empty()).await.status();
+            assert_ne!(status, StatusCode::NOT_FOUND, "{path} is described but not served");
+        }
+    }
+}
