@@ -11,6 +11,7 @@
 
 pub mod audit;
 mod error;
+mod issuance_state;
 mod keys;
 mod sealed;
 mod sql_store;
@@ -18,6 +19,7 @@ mod store;
 
 pub use audit::{AuditEntry, AuditEvent, BrokenLink};
 pub use error::StoreError;
+pub use issuance_state::{EnrollmentSession, Grant, GrantKind};
 pub use keys::{KeyProvider, LocalKeys};
 pub use sealed::{BlindIndex, RegistryEntry, SealedEntry};
 pub use sql_store::{Backend, SqlStore};

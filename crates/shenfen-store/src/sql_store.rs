@@ -8,7 +8,7 @@ use sqlx::{AnyPool, Executor, Row};
 
 use crate::audit::{AuditEntry, AuditEvent, BrokenLink, GENESIS, entry_hash, verify_chain};
 use crate::store::{ImportProgress, Store};
-use crate::{BlindIndex, KeyProvider, SealedEntry, StoreError};
+use crate::{BlindIndex, EnrollmentSession, Grant, GrantKind, KeyProvider, SealedEntry, StoreError};
 
 /// Rows per transaction when re-wrapping keys or verifying the chain.
 const BATCH: u32 = 1000;
@@ -343,5 +343,161 @@ impl Store for SqlStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(count(row.try_get("count")?))
+    }
+
+    async fn create_session(&self, session: &EnrollmentSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO enrollment_sessions (id, subject, claim_digest, edition, challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(session.id.as_str())
+        .bind(session.subject.0.to_vec())
+        .bind(session.claim_digest.to_vec())
+        .bind(session.edition.as_str())
+        .bind(session.challenge.as_str())
+        .bind(session.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_session(&self, id: &str, now: i64) -> Result<Option<EnrollmentSession>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE enrollment_sessions SET consumed = 1 WHERE id = $1 AND consumed = 0 AND expires_at >= $2 \
+             RETURNING id, subject, claim_digest, edition, challenge, expires_at",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(EnrollmentSession {
+                id: r.try_get("id")?,
+                subject: BlindIndex::from_slice(&r.try_get::<Vec<u8>, _>("subject")?)?,
+                claim_digest: r
+                    .try_get::<Vec<u8>, _>("claim_digest")?
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("claim digest is not 32 bytes".into()))?,
+                edition: r.try_get("edition")?,
+                challenge: r.try_get("challenge")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_grant(
+        &self,
+        token_hash: &[u8; 32],
+        kind: GrantKind,
+        grant: &Grant,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO grants (token_hash, kind, subject, edition, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash.to_vec())
+            .bind(kind.as_str())
+            .bind(grant.subject.0.to_vec())
+            .bind(grant.edition.as_str())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn redeem_grant(
+        &self,
+        token_hash: &[u8; 32],
+        kind: GrantKind,
+        now: i64,
+    ) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE grants SET used = 1 WHERE token_hash = $1 AND kind = $2 AND used = 0 AND expires_at >= $3 RETURNING subject, edition",
+        )
+        .bind(token_hash.to_vec())
+        .bind(kind.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Grant {
+                subject: BlindIndex::from_slice(&r.try_get::<Vec<u8>, _>("subject")?)?,
+                edition: r.try_get("edition")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn allocate_status(
+        &self,
+        list_id: &str,
+        list_size: u64,
+        subject: &BlindIndex,
+        device_key: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        for _ in 0..64 {
+            let idx = random_below(list_size)?;
+            let inserted = sqlx::query(
+                "INSERT INTO credentials (list_id, idx, subject, device_key, issued_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (list_id, idx) DO NOTHING",
+            )
+            .bind(list_id)
+            .bind(signed(idx))
+            .bind(subject.0.to_vec())
+            .bind(device_key)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                return Ok(idx);
+            }
+        }
+        Err(StoreError::Corrupt(format!("status list {list_id} has no free index left; start a new list")))
+    }
+
+    async fn set_status_of_subject(
+        &self,
+        subject: &BlindIndex,
+        keep_device: Option<&str>,
+        status: u8,
+    ) -> Result<u64, StoreError> {
+        let result =
+            sqlx::query("UPDATE credentials SET status = $1 WHERE subject = $2 AND device_key <> $3 AND status <> $1")
+                .bind(i64::from(status))
+                .bind(subject.0.to_vec())
+                .bind(keep_device.unwrap_or(""))
+                .execute(&self.pool)
+                .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn status_entries(&self, list_id: &str) -> Result<Vec<(u64, u8)>, StoreError> {
+        let rows = sqlx::query("SELECT idx, status FROM credentials WHERE list_id = $1 AND status <> 0 ORDER BY idx")
+            .bind(list_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let status = u8::try_from(r.try_get::<i64, _>("status")?)
+                    .map_err(|_| StoreError::Corrupt("status out of range".into()))?;
+                Ok((count(r.try_get("idx")?), status))
+            })
+            .collect()
+    }
+}
+
+/// A uniformly random integer in `0..bound` (rejection sampling, no modulo bias).
+fn random_below(bound: u64) -> Result<u64, StoreError> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    if bound == 0 {
+        return Err(StoreError::Corrupt("empty status list".into()));
+    }
+    let zone = u64::MAX - (u64::MAX % bound);
+    loop {
+        let mut bytes = [0u8; 8];
+        SystemRandom::new().fill(&mut bytes).map_err(|_| StoreError::Key("no randomness".into()))?;
+        let value = u64::from_be_bytes(bytes);
+        if value < zone {
+            return Ok(value % bound);
+        }
     }
 }

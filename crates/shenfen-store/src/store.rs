@@ -3,7 +3,10 @@
 
 use std::future::Future;
 
-use crate::{AuditEntry, AuditEvent, BlindIndex, BrokenLink, KeyProvider, SealedEntry, StoreError};
+use crate::{
+    AuditEntry, AuditEvent, BlindIndex, BrokenLink, EnrollmentSession, Grant, GrantKind, KeyProvider, SealedEntry,
+    StoreError,
+};
 
 /// How far a registry import has come, committed with each batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,4 +66,55 @@ pub trait Store: Send + Sync {
     /// Counts one attempt under `key` in the window starting at `window_start`
     /// and returns the count including it (rate limits, lockouts).
     fn count_attempt(&self, key: &str, window_start: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Opens an enrollment session.
+    fn create_session(&self, session: &EnrollmentSession) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes an open, unexpired session, marking it consumed in the same
+    /// statement: a session decides once, so a replayed submission finds nothing.
+    fn take_session(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<EnrollmentSession>, StoreError>> + Send;
+
+    /// Stores a grant under the SHA-256 of its token.
+    fn put_grant(
+        &self,
+        token_hash: &[u8; 32],
+        kind: GrantKind,
+        grant: &Grant,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Redeems an unused, unexpired grant of `kind` once.
+    fn redeem_grant(
+        &self,
+        token_hash: &[u8; 32],
+        kind: GrantKind,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
+
+    /// Records an issued credential at a fresh random index of `list_id`
+    /// (`0..list_size`) and returns the index.
+    fn allocate_status(
+        &self,
+        list_id: &str,
+        list_size: u64,
+        subject: &BlindIndex,
+        device_key: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Sets `status` on every credential of `subject` whose device key is not
+    /// `keep_device`; returns how many changed (re-enrollment, lost phone).
+    fn set_status_of_subject(
+        &self,
+        subject: &BlindIndex,
+        keep_device: Option<&str>,
+        status: u8,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The non-VALID entries of a list, as (index, status).
+    fn status_entries(&self, list_id: &str) -> impl Future<Output = Result<Vec<(u64, u8)>, StoreError>> + Send;
 }

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use serde_json::json;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_store::{
-    AuditEvent, BlindIndex, ImportProgress, KeyProvider, LocalKeys, RegistryEntry, SqlStore, Store, StoreError,
+    AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, ImportProgress, KeyProvider, LocalKeys, RegistryEntry,
+    SqlStore, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -239,6 +240,60 @@ async fn attempts_count_per_window(kind: &str) {
     assert_eq!(store.count_attempt("client:1.2.3.4", 600).await.unwrap(), 1);
 }
 
+async fn sessions_decide_once_and_expire(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let subject = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let session = |id: &str, expires_at| EnrollmentSession {
+        id: id.into(),
+        subject,
+        claim_digest: [7; 32],
+        edition: "lightweight".into(),
+        challenge: "turn_left,blink".into(),
+        expires_at,
+    };
+    store.create_session(&session("s1", 1000)).await.unwrap();
+    store.create_session(&session("s2", 1000)).await.unwrap();
+    assert_eq!(store.take_session("s1", 900).await.unwrap(), Some(session("s1", 1000)));
+    assert_eq!(store.take_session("s1", 900).await.unwrap(), None, "a session decides once");
+    assert_eq!(store.take_session("s2", 1001).await.unwrap(), None, "expired");
+    assert_eq!(store.take_session("nope", 900).await.unwrap(), None);
+}
+
+async fn grants_are_single_use_and_typed(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let grant = Grant { subject: BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap()), edition: "upgraded".into() };
+    store.put_grant(&[1; 32], GrantKind::PreAuthorizedCode, &grant, 1000).await.unwrap();
+    store.put_grant(&[2; 32], GrantKind::AccessToken, &grant, 1000).await.unwrap();
+    assert_eq!(store.redeem_grant(&[1; 32], GrantKind::AccessToken, 900).await.unwrap(), None, "kinds do not mix");
+    assert_eq!(store.redeem_grant(&[1; 32], GrantKind::PreAuthorizedCode, 900).await.unwrap(), Some(grant.clone()));
+    assert_eq!(store.redeem_grant(&[1; 32], GrantKind::PreAuthorizedCode, 900).await.unwrap(), None, "single use");
+    assert_eq!(store.redeem_grant(&[2; 32], GrantKind::AccessToken, 1001).await.unwrap(), None, "expired");
+}
+
+async fn status_slots_are_random_unique_and_revocable(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let (lin, zhang) = (
+        BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap()),
+        BlindIndex::of(&keys(), &IdNumber::parse(ZHANG).unwrap()),
+    );
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..40 {
+        let (subject, device) =
+            if i % 2 == 0 { (&lin, if i < 20 { "old-phone" } else { "new-phone" }) } else { (&zhang, "phone-z") };
+        let idx = store.allocate_status("list-1", 64, subject, device, 0).await.unwrap();
+        assert!(idx < 64 && seen.insert(idx), "index {idx} reused or out of range");
+    }
+    assert_eq!(
+        store.set_status_of_subject(&lin, Some("new-phone"), 1).await.unwrap(),
+        10,
+        "only the old phone's credentials"
+    );
+    assert_eq!(store.status_entries("list-1").await.unwrap().len(), 10);
+    assert!(store.status_entries("list-1").await.unwrap().iter().all(|&(_, s)| s == 1));
+    assert_eq!(store.set_status_of_subject(&lin, None, 1).await.unwrap(), 10, "then the rest");
+    assert!(store.status_entries("list-2").await.unwrap().is_empty());
+}
+
 macro_rules! suite {
     ($($backend:ident),*) => {$(
         mod $backend {
@@ -252,6 +307,12 @@ macro_rules! suite {
             async fn audit_chain_verifies_and_names_the_first_broken_link() { super::audit_chain_verifies_and_names_the_first_broken_link(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_appends_keep_one_chain() { super::concurrent_appends_keep_one_chain(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sessions_decide_once_and_expire() { super::sessions_decide_once_and_expire(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn grants_are_single_use_and_typed() { super::grants_are_single_use_and_typed(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn status_slots_are_random_unique_and_revocable() { super::status_slots_are_random_unique_and_revocable(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn nonces_are_single_use() { super::nonces_are_single_use(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
