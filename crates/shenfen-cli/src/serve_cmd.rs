@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shenfen_server::{AppState, Metrics, NonceIssuer, router};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
 use shenfen_store::KeyProvider;
 
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
+use crate::face_cmd::Common;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -21,6 +22,15 @@ pub struct ServeArgs {
     /// The authority's private signing JWK (default shenfen-data/issuer.jwk).
     #[arg(long, env = "SHENFEN_ISSUER_KEY")]
     issuer_key: Option<PathBuf>,
+    /// The public base URL (the credential issuer identifier); default http://LISTEN.
+    #[arg(long, env = "SHENFEN_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Liveness checks for enrollment: both (default), active, or passive.
+    #[arg(long, default_value = "both", value_parser = ["both", "active", "passive"])]
+    liveness: String,
+    /// Face models directory (default as for `shenfen face`).
+    #[arg(long)]
+    models: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -32,26 +42,42 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         let store = Arc::new(args.store.open_store().await?);
         let keys = args.store.keys()?;
         let nonce_secret = keys.purpose_secret(b"shenfen/c-nonce/v1").map_err(coded)?;
+        let claim_secret = keys.purpose_secret(b"shenfen/claim-digest/v1").map_err(coded)?;
         let issuer = issuer_key(&args.store, args.issuer_key.as_deref())?;
-        let state = Arc::new(AppState {
-            store: store.clone(),
-            issuer_keys: vec![issuer.public().clone()],
-            nonces: NonceIssuer::new(&nonce_secret),
-            metrics: Metrics::default(),
-        });
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        tracing::info!(address = %listener.local_addr()?, "shenfen serving");
-        println!("shenfen serving on http://{}", listener.local_addr()?);
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server failed")?;
+        let address = listener.local_addr()?;
+        let url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+        let face = Common { json: false, models: args.models.clone(), threshold: None }.engine(cores())?;
+        let mut policy = Policy::default();
+        policy.liveness.require_active = args.liveness != "passive";
+        policy.liveness.require_passive = args.liveness != "active";
+        let authority = Authority {
+            face: Arc::new(face),
+            keys: Arc::new(keys),
+            claim_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, claim_secret.as_ref()),
+            issuer: Issuer { url, signing_key: issuer.signing_key().map_err(coded)?, public: issuer.public().clone() },
+            policy,
+        };
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            authority: Arc::new(authority),
+            nonces: NonceIssuer::new(&nonce_secret),
+            metrics: Metrics::default(),
+        });
+        tracing::info!(%address, "shenfen serving");
+        println!("shenfen serving on http://{address}");
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
         store.close().await;
         tracing::info!("shut down cleanly");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Structured logs on standard error; `RUST_LOG` sets the level (default info).

@@ -90,6 +90,27 @@ impl Degradation {
     }
 }
 
+/// The photo with the head turned by `degrees` about a vertical cylinder
+/// through `face` (positive: towards the image's right, the person's left).
+///
+/// No recording of a person performing liveness actions can be had here; this
+/// warp of a real portrait reads to the pose model as ±20–25° of yaw at ±45°,
+/// which is what the liveness tests synthesise head turns with.
+pub fn turn_head(image: &RgbImage, face: &BoundingBox, degrees: f32) -> RgbImage {
+    let (cx, radius) = ((face.x1 + face.x2) / 2.0, face.width() * 0.7);
+    let t = degrees.to_radians();
+    RgbImage::from_fn(image.width(), image.height(), |x, y| {
+        let d = (x as f32 - cx) / radius;
+        let sx = if d.abs() < 1.0 {
+            let phi = (d.asin() - t).clamp(-std::f32::consts::FRAC_PI_2, std::f32::consts::FRAC_PI_2);
+            radius * phi.sin() + cx
+        } else {
+            x as f32
+        };
+        *image.get_pixel((sx.round().max(0.0) as u32).min(image.width().saturating_sub(1)), y)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

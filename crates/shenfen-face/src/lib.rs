@@ -31,7 +31,7 @@ mod sampling;
 mod template;
 
 pub use attack::Attack;
-pub use augment::Degradation;
+pub use augment::{Degradation, turn_head};
 pub use challenge::{
     Action, ChallengePolicy, FrameObservation, LivenessDecision, StepEvidence, evaluate, parse_challenge,
 };

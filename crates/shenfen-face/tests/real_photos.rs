@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 use image::{RgbImage, imageops};
 use shenfen_face::{
     Action, ChallengePolicy, Degradation, FaceEngine, FaceError, ModelConfig, QualityPolicy, Template, decode_image,
+    turn_head,
 };
 
 fn models_dir() -> PathBuf {
@@ -106,22 +107,8 @@ fn each_unusable_picture_gets_its_own_error() {
     assert!(matches!(analyse(&dark), Some(FaceError::BadExposure("too dark"))), "{:?}", analyse(&dark));
 }
 
-/// The photo with the head turned by `degrees` about a vertical cylinder
-/// through the face (positive: towards the image's right, the person's left).
 fn turned(image: &RgbImage, degrees: f32) -> RgbImage {
-    let face = ENGINE.detect(image).unwrap()[0].detection.bbox;
-    let (cx, radius) = ((face.x1 + face.x2) / 2.0, face.width() * 0.7);
-    let t = degrees.to_radians();
-    RgbImage::from_fn(image.width(), image.height(), |x, y| {
-        let d = (x as f32 - cx) / radius;
-        let sx = if d.abs() < 1.0 {
-            let phi = (d.asin() - t).clamp(-std::f32::consts::FRAC_PI_2, std::f32::consts::FRAC_PI_2);
-            radius * phi.sin() + cx
-        } else {
-            x as f32
-        };
-        *image.get_pixel((sx.round().max(0.0) as u32).min(image.width() - 1), y)
-    })
+    turn_head(image, &ENGINE.detect(image).unwrap()[0].detection.bbox, degrees)
 }
 
 fn active_only() -> ChallengePolicy {

@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use shenfen_credential::PublicJwk;
 use shenfen_store::{SqlStore, Store};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::authority::Authority;
+use crate::enrollment::{self, FRAMES_BODY_LIMIT};
+use crate::issuance;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::nonce::NonceIssuer;
 use crate::openapi::openapi_document;
@@ -32,8 +34,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AppState {
     /// Shared persistent state.
     pub store: Arc<SqlStore>,
-    /// The authority's current public signing keys (JWKS).
-    pub issuer_keys: Vec<PublicJwk>,
+    /// Face engine, keys, issuer and policies.
+    pub authority: Arc<Authority>,
     /// `c_nonce` issuer.
     pub nonces: NonceIssuer,
     /// Prometheus metrics.
@@ -42,17 +44,28 @@ pub struct AppState {
 
 /// The application router.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let small_bodies = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/jwks.json", get(jwks))
         .route("/nonce", post(nonce))
+        .route("/.well-known/openid-credential-issuer", get(issuance::issuer_metadata))
+        .route("/.well-known/oauth-authorization-server", get(issuance::authorization_server_metadata))
+        .route("/token", post(issuance::token))
+        .route("/credential", post(issuance::credential))
+        .route("/status/{list}", get(issuance::status_list))
+        .route("/enrollment/sessions", post(enrollment::start))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let frames = Router::new()
+        .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))
+        .layer(RequestBodyLimitLayer::new(FRAMES_BODY_LIMIT));
+    small_bodies
+        .merge(frames)
         .fallback(|| async { Problem::not_found() })
         // Innermost first: limits produce plain errors, which the problem layer
         // rewrites, and metrics count the final status.
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::map_response(problem_for_plain_errors))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
@@ -64,7 +77,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn now() -> i64 {
+/// Seconds since the epoch: the server's one clock.
+pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
@@ -96,7 +110,7 @@ async fn openapi() -> Json<Value> {
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Response {
-    let keys: Vec<Value> = state.issuer_keys.iter().map(PublicJwk::to_value).collect();
+    let keys = vec![state.authority.issuer.public.to_value()];
     let mut response = Json(json!({ "keys": keys })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response

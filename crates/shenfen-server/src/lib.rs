@@ -2,12 +2,19 @@
 //! come from the domain crates and the state from `shenfen-store`.
 
 mod app;
+mod authority;
+mod enrollment;
+mod issuance;
 mod metrics;
 mod nonce;
 mod openapi;
 mod problem;
+mod tokens;
 
 pub use app::{AppState, BODY_LIMIT, REQUEST_TIMEOUT, router};
+pub use authority::{Authority, Issuer, Policy};
+pub use enrollment::FRAMES_BODY_LIMIT;
+pub use issuance::{STATUS_LIST_ID, configuration_id};
 pub use metrics::Metrics;
 pub use nonce::{NONCE_LIFETIME_SECS, NonceIssuer};
 pub use openapi::{DESCRIBED_PATHS, openapi_document};

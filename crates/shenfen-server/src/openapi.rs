@@ -4,7 +4,21 @@
 use serde_json::{Value, json};
 
 /// Route paths the router serves, as described here.
-pub const DESCRIBED_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics", "/openapi.json", "/jwks.json", "/nonce"];
+pub const DESCRIBED_PATHS: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/jwks.json",
+    "/nonce",
+    "/.well-known/openid-credential-issuer",
+    "/.well-known/oauth-authorization-server",
+    "/token",
+    "/credential",
+    "/status/{list}",
+    "/enrollment/sessions",
+    "/enrollment/sessions/{id}/frames",
+];
 
 /// The document.
 pub fn openapi_document() -> Value {
@@ -22,7 +36,21 @@ pub fn openapi_document() -> Value {
             "/jwks.json": { "get": { "summary": "The authority's current credential-signing public keys (ES256, with kid).",
                 "responses": { "200": { "description": "JWK Set", "content": { "application/json": {} } } } } },
             "/nonce": { "post": { "summary": "OpenID4VCI 1.0 nonce endpoint: a fresh c_nonce for key proofs, valid 300 s, single use.",
-                "responses": { "200": { "description": "{\"c_nonce\": \"…\"}", "content": { "application/json": {} } }, "405": problem } } }
+                "responses": { "200": { "description": "{\"c_nonce\": \"…\"}", "content": { "application/json": {} } }, "405": problem } } },
+            "/.well-known/openid-credential-issuer": { "get": { "summary": "OpenID4VCI credential issuer metadata.", "responses": { "200": { "description": "metadata" } } } },
+            "/.well-known/oauth-authorization-server": { "get": { "summary": "Authorization server metadata (token endpoint, pre-authorized grant).", "responses": { "200": { "description": "metadata" } } } },
+            "/token": { "post": { "summary": "Exchanges a pre-authorized code (form: grant_type, pre-authorized_code) for a single-use access token; OAuth errors per RFC 6749.",
+                "responses": { "200": { "description": "{access_token, token_type: Bearer, expires_in}" }, "400": { "description": "{error, error_description}" } } } },
+            "/credential": { "post": { "summary": "Issues a batch of SD-JWT VCs, one per openid4vci-proof+jwt key proof (Bearer access token; {credential_configuration_id, proofs: {jwt: [...]}}).",
+                "responses": { "200": { "description": "{credentials: [{credential}]}" }, "400": { "description": "OpenID4VCI error (invalid_proof, invalid_nonce, …)" }, "401": { "description": "invalid_token" } } } },
+            "/status/{list}": { "get": { "summary": "The signed Token Status List (application/statuslist+jwt), 2 bits per credential.",
+                "parameters": [{ "name": "list", "in": "path", "required": true, "schema": { "type": "string" }, "example": "1" }],
+                "responses": { "200": { "description": "statuslist+jwt" }, "404": problem } } },
+            "/enrollment/sessions": { "post": { "summary": "Starts enrollment: {id_number, name, card_expiry, edition} → {session_id, challenge, expires_at}. The same answer whether or not the number is registered.",
+                "responses": { "201": { "description": "session with a random ordered liveness challenge" }, "400": problem, "422": problem, "429": problem } } },
+            "/enrollment/sessions/{id}/frames": { "post": { "summary": "Submits base64 frames performing the challenge ({frames: [...]}, up to 16 MiB) → a credential offer, or the one refusal every failure gets.",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "201": { "description": "{credential_offer}" }, "400": problem, "422": problem } } }
         },
         "components": { "schemas": { "Problem": {
             "type": "object",

@@ -62,14 +62,13 @@ impl IntoResponse for Problem {
 }
 
 /// Rewrites the plain-text errors axum and tower-http produce on their own
-/// (405, 408, 413, 415, JSON rejections) into problem details.
+/// (405, 408, 413, 415, form rejections) into problem details.
 pub async fn problem_for_plain_errors(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+    // Handlers answer in JSON (problems, or OAuth errors where the protocol
+    // says so); only the framework's own plain-text errors are rewritten.
+    let is_plain = response.headers().get(header::CONTENT_TYPE).is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !is_plain || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let (code, title) = match status {

@@ -345,6 +345,15 @@ impl Store for SqlStore {
         Ok(count(row.try_get("count")?))
     }
 
+    async fn attempt_count(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT count FROM attempts WHERE key = $1 AND window_start = $2")
+            .bind(key)
+            .bind(window_start)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>("count")).transpose()?.map_or(0, count))
+    }
+
     async fn create_session(&self, session: &EnrollmentSession) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO enrollment_sessions (id, subject, claim_digest, edition, challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -67,6 +67,9 @@ pub trait Store: Send + Sync {
     /// and returns the count including it (rate limits, lockouts).
     fn count_attempt(&self, key: &str, window_start: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// The count under `key` in a window, without adding to it.
+    fn attempt_count(&self, key: &str, window_start: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Opens an enrollment session.
     fn create_session(&self, session: &EnrollmentSession) -> impl Future<Output = Result<(), StoreError>> + Send;
 

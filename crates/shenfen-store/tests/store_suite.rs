@@ -238,6 +238,8 @@ async fn attempts_count_per_window(kind: &str) {
     }
     assert_eq!(store.count_attempt("id:abc", 1200).await.unwrap(), 1, "a new window starts at 1");
     assert_eq!(store.count_attempt("client:1.2.3.4", 600).await.unwrap(), 1);
+    assert_eq!(store.attempt_count("id:abc", 600).await.unwrap(), 3, "reading does not count");
+    assert_eq!(store.attempt_count("id:never", 600).await.unwrap(), 0);
 }
 
 async fn sessions_decide_once_and_expire(kind: &str) {

@@ -1,0 +1,91 @@
+//! What the authority needs to enroll and issue: the face engine, the keys,
+//! the issuer's identity and signing key, and the policies — all configuration.
+
+use std::sync::Arc;
+
+use aws_lc_rs::hmac;
+use shenfen_credential::PublicJwk;
+use shenfen_credential::es256::SigningKey;
+use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy};
+use shenfen_store::KeyProvider;
+
+/// Enrollment and issuance settings.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Liveness checks required of enrollment frames.
+    pub liveness: ChallengePolicy,
+    /// Actions a challenge is drawn from.
+    pub challenge_actions: Vec<Action>,
+    /// Actions per challenge (distinct, random order).
+    pub challenge_length: usize,
+    /// Quality gate for enrollment frames.
+    pub quality: QualityPolicy,
+    /// Seconds an enrollment session stays open.
+    pub session_secs: i64,
+    /// Enrollment starts per claimed ID number per hour (the same for
+    /// registered and unregistered numbers).
+    pub starts_per_subject_hour: u64,
+    /// Enrollment starts per client address per hour.
+    pub starts_per_client_hour: u64,
+    /// Refused decisions per ID number per day before it is locked for the day.
+    pub failures_per_subject_day: u64,
+    /// Largest batch of credentials per request.
+    pub max_batch: usize,
+    /// Lifetime of issued credentials, seconds.
+    pub credential_ttl_secs: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            liveness: ChallengePolicy::default(),
+            challenge_actions: Action::ALL.to_vec(),
+            challenge_length: 3,
+            quality: QualityPolicy::default(),
+            session_secs: 300,
+            starts_per_subject_hour: 10,
+            starts_per_client_hour: 60,
+            failures_per_subject_day: 5,
+            max_batch: 10,
+            credential_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// The issuer's identity.
+pub struct Issuer {
+    /// The credential issuer identifier (`iss`, `aud` of key proofs): the server's public base URL.
+    pub url: String,
+    /// Current signing key.
+    pub signing_key: SigningKey,
+    /// Its public JWK, with `kid`.
+    pub public: PublicJwk,
+}
+
+/// Everything enrollment and issuance use.
+pub struct Authority {
+    /// The face engine, models loaded once.
+    pub face: Arc<FaceEngine>,
+    /// Master keys and the blind index.
+    pub keys: Arc<dyn KeyProvider>,
+    /// Keyed digest of (name, card expiry) claims, so a session stores no claim in clear.
+    pub claim_key: hmac::Key,
+    /// The issuer.
+    pub issuer: Issuer,
+    /// Policies.
+    pub policy: Policy,
+}
+
+impl Authority {
+    /// The keyed digest of a claimed name and card expiry.
+    pub fn claim_digest(&self, name: &str, card_expiry: &str) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.claim_key);
+        for part in [name.trim().as_bytes(), card_expiry.trim().as_bytes()] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+}

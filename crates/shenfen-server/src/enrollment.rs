@@ -1,0 +1,319 @@
+//! Enrollment: start a session with a random liveness challenge, then submit
+//! frames; liveness, registry and face are checked, and every refusal looks
+//! the same whatever its reason — whether the ID number exists or not.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::json;
+use shenfen_core::{Edition, IdNumber};
+use shenfen_face::{Action, Template, decode_image, parse_challenge};
+use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, Store};
+
+use crate::app::{AppState, now};
+use crate::problem::Problem;
+use crate::tokens::{invalid, json_body, random_below, random_token, token_hash};
+
+/// Largest frames submission: a short burst of phone-camera JPEGs.
+pub const FRAMES_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Seconds a pre-authorized code stays valid.
+const OFFER_SECS: i64 = 600;
+
+#[derive(Deserialize)]
+struct StartRequest {
+    id_number: String,
+    name: String,
+    /// `YYYY-MM-DD`, or `长期` / `long-term`, as printed on the card.
+    card_expiry: String,
+    #[serde(default = "lightweight")]
+    edition: String,
+}
+
+fn lightweight() -> String {
+    Edition::Lightweight.as_str().to_owned()
+}
+
+#[derive(Deserialize)]
+struct FramesRequest {
+    /// Base64 JPEG/PNG/WebP frames in capture order.
+    frames: Vec<String>,
+}
+
+/// The one answer every refused enrollment gets.
+fn refused() -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "enrollment-refused", "Enrollment refused").with_detail(
+        "the card details or the live face could not be confirmed; check the details, face the camera in good light, and start again",
+    )
+}
+
+fn rate_limited() -> Problem {
+    Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
+        .with_detail("wait an hour and try again")
+}
+
+/// `card_expiry` in the one spelling the registry comparison uses.
+fn normalised_expiry(text: &str) -> Option<String> {
+    let text = text.trim();
+    if matches!(text, "长期" | "long-term") {
+        return Some("长期".into());
+    }
+    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok().map(|d| d.to_string())
+}
+
+/// `POST /enrollment/sessions`
+pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let body: StartRequest = match json_body(request.into_body(), 16 * 1024).await {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    let id = match IdNumber::parse(&body.id_number) {
+        Ok(id) => id,
+        Err(e) => return invalid(&format!("id_number: {e}")).into_response(),
+    };
+    let Some(expiry) = normalised_expiry(&body.card_expiry) else {
+        return invalid("card_expiry must be YYYY-MM-DD or 长期").into_response();
+    };
+    if body.name.trim().is_empty() || body.name.chars().count() > 64 {
+        return invalid("name must be 1 to 64 characters").into_response();
+    }
+    match body.edition.parse::<Edition>() {
+        Ok(Edition::Lightweight) => {}
+        Ok(Edition::Upgraded) => {
+            return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "edition-unavailable", "Edition not available here")
+                .with_detail("the upgraded edition needs in-person verification at a counter; enroll in the lightweight edition online")
+                .into_response();
+        }
+        Err(e) => return invalid(&e.to_string()).into_response(),
+    }
+    let authority = &state.authority;
+    let subject = BlindIndex::of(authority.keys.as_ref(), &id);
+    let now = now();
+    let hour = now - now.rem_euclid(3600);
+    let limits = [
+        (format!("start:subject:{}", subject.hex()), authority.policy.starts_per_subject_hour),
+        (format!("start:client:{client}"), authority.policy.starts_per_client_hour),
+    ];
+    for (key, limit) in limits {
+        match state.store.count_attempt(&key, hour).await {
+            Ok(n) if n > limit => return rate_limited().into_response(),
+            Ok(_) => {}
+            Err(e) => return internal(&e),
+        }
+    }
+    let (Some(session_id), Some(challenge)) =
+        (random_token(), draw_challenge(&authority.policy.challenge_actions, authority.policy.challenge_length))
+    else {
+        return Problem::internal().into_response();
+    };
+    let session = EnrollmentSession {
+        id: session_id.clone(),
+        subject,
+        claim_digest: authority.claim_digest(&body.name, &expiry),
+        edition: body.edition.clone(),
+        challenge: challenge.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(","),
+        expires_at: now + authority.policy.session_secs,
+    };
+    if let Err(e) = state.store.create_session(&session).await {
+        return internal(&e);
+    }
+    (
+        StatusCode::CREATED,
+        Json(json!({ "session_id": session_id, "challenge": challenge, "expires_at": session.expires_at })),
+    )
+        .into_response()
+}
+
+fn draw_challenge(actions: &[Action], length: usize) -> Option<Vec<Action>> {
+    let mut pool = actions.to_vec();
+    let mut out = Vec::with_capacity(length);
+    while out.len() < length && !pool.is_empty() {
+        out.push(pool.swap_remove(random_below(pool.len())?));
+    }
+    Some(out)
+}
+
+/// Why a decision was negative: recorded in the audit log, never sent.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    Session,
+    Locked,
+    Liveness,
+    NotRegistered,
+    NoTemplate,
+    Claims,
+    FaceMismatch,
+}
+
+/// `POST /enrollment/sessions/{id}/frames`
+pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<String>, request: Request) -> Response {
+    let body: FramesRequest = match json_body(request.into_body(), FRAMES_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    if body.frames.is_empty() || body.frames.len() > state.authority.policy.liveness.max_frames {
+        return invalid(&format!("send 1 to {} frames", state.authority.policy.liveness.max_frames)).into_response();
+    }
+    let mut images = Vec::with_capacity(body.frames.len());
+    for (i, frame) in body.frames.iter().enumerate() {
+        let image = STANDARD
+            .decode(frame.trim())
+            .map_err(|_| format!("frame {i} is not base64"))
+            .and_then(|bytes| decode_image(&bytes).map_err(|e| format!("frame {i}: [{}] {e}", e.code())));
+        match image {
+            Ok(image) => images.push(image),
+            Err(detail) => return invalid(&detail).into_response(),
+        }
+    }
+    let now = now();
+    let session = match state.store.take_session(&session_id, now).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return refused().into_response(),
+        Err(e) => return internal(&e),
+    };
+    match decide(&state, &session, images, now).await {
+        Ok(Decision::Accepted(offer)) => {
+            audit_decision(&state, &session, None, now).await;
+            (StatusCode::CREATED, Json(json!({ "credential_offer": offer }))).into_response()
+        }
+        Ok(Decision::Refused(reason)) => {
+            audit_decision(&state, &session, Some(reason), now).await;
+            count_failure(&state, &session, now).await;
+            refused().into_response()
+        }
+        Err(error) => error.0.into_response(),
+    }
+}
+
+/// The outcome of a submission.
+enum Decision {
+    /// The credential offer to return.
+    Accepted(serde_json::Value),
+    /// Why not (for the audit log only).
+    Refused(Refusal),
+}
+
+/// Liveness first, then registry and face: the expensive work happens whether
+/// or not the ID number is registered, so timing does not tell either.
+async fn decide(
+    state: &Arc<AppState>,
+    session: &EnrollmentSession,
+    images: Vec<image::RgbImage>,
+    now: i64,
+) -> Result<Decision, ErrorResponse> {
+    let authority = state.authority.clone();
+    let Ok(challenge) = parse_challenge(&session.challenge) else { return Ok(Decision::Refused(Refusal::Session)) };
+    let analysed = tokio::task::spawn_blocking(move || {
+        let (decision, _) =
+            authority.face.liveness(&images, &challenge, &authority.policy.quality, &authority.policy.liveness)?;
+        let face = authority
+            .face
+            .analyse(images.first().ok_or(shenfen_face::FaceError::NoFace)?, &authority.policy.quality)?;
+        Ok::<_, shenfen_face::FaceError>((decision.passed, authority.face.template(&face)))
+    })
+    .await
+    .map_err(|_| ErrorResponse(Problem::internal()))?;
+    let day = now - now.rem_euclid(86_400);
+    let failures = state
+        .store
+        .attempt_count(&format!("enroll-fail:{}", session.subject.hex()), day)
+        .await
+        .map_err(|e| ErrorResponse::from(&e))?;
+    let entry = state.store.entry(&session.subject).await.map_err(|e| ErrorResponse::from(&e))?;
+    if failures >= state.authority.policy.failures_per_subject_day {
+        return Ok(Decision::Refused(Refusal::Locked));
+    }
+    let (live, live_template) = match analysed {
+        Ok(result) => result,
+        Err(_) => return Ok(Decision::Refused(Refusal::Liveness)),
+    };
+    if !live {
+        return Ok(Decision::Refused(Refusal::Liveness));
+    }
+    let Some(sealed) = entry else { return Ok(Decision::Refused(Refusal::NotRegistered)) };
+    let registered = sealed.open(state.authority.keys.as_ref()).map_err(|e| ErrorResponse::from(&e))?;
+    let expiry = registered.record.validity.until.map_or_else(|| "长期".to_owned(), |d| d.to_string());
+    let expected = state.authority.claim_digest(&registered.record.name, &expiry);
+    if verify_slices_are_equal(&expected, &session.claim_digest).is_err() {
+        return Ok(Decision::Refused(Refusal::Claims));
+    }
+    let Some(template) = registered.face_template.as_deref().and_then(|b| Template::from_bytes(b).ok()) else {
+        return Ok(Decision::Refused(Refusal::NoTemplate));
+    };
+    let Ok(similarity) = template.similarity(&live_template) else { return Ok(Decision::Refused(Refusal::NoTemplate)) };
+    if similarity < state.authority.face.match_threshold {
+        return Ok(Decision::Refused(Refusal::FaceMismatch));
+    }
+    let code = random_token().ok_or(ErrorResponse(Problem::internal()))?;
+    let grant = Grant { subject: session.subject, edition: session.edition.clone() };
+    state
+        .store
+        .put_grant(&token_hash(&code), GrantKind::PreAuthorizedCode, &grant, now + OFFER_SECS)
+        .await
+        .map_err(|e| ErrorResponse::from(&e))?;
+    Ok(Decision::Accepted(json!({
+        "credential_issuer": state.authority.issuer.url,
+        "credential_configuration_ids": [crate::issuance::configuration_id(&session.edition)],
+        "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": { "pre-authorized_code": code } }
+    })))
+}
+
+async fn audit_decision(state: &Arc<AppState>, session: &EnrollmentSession, reason: Option<Refusal>, now: i64) {
+    let details = match reason {
+        None => json!({ "outcome": "accepted", "edition": session.edition }),
+        Some(r) => json!({ "outcome": "refused", "reason": format!("{r:?}"), "edition": session.edition }),
+    };
+    let event = AuditEvent {
+        at: now,
+        kind: "enrollment.decision".into(),
+        actor: "citizen".into(),
+        subject: Some(session.subject),
+        details,
+    };
+    if let Err(e) = state.store.append_audit(event).await {
+        tracing::error!(code = e.code(), "could not audit an enrollment decision");
+    }
+}
+
+async fn count_failure(state: &Arc<AppState>, session: &EnrollmentSession, now: i64) {
+    let day = now - now.rem_euclid(86_400);
+    let key = format!("enroll-fail:{}", session.subject.hex());
+    if let Ok(n) = state.store.count_attempt(&key, day).await
+        && n == state.authority.policy.failures_per_subject_day
+    {
+        let event = AuditEvent {
+            at: now,
+            kind: "enrollment.locked".into(),
+            actor: "system".into(),
+            subject: Some(session.subject),
+            details: json!({ "failures": n, "until": day + 86_400 }),
+        };
+        let _ = state.store.append_audit(event).await;
+    }
+}
+
+/// A failure that is not a decision (the store is down): answered 500.
+pub struct ErrorResponse(Problem);
+
+impl From<&shenfen_store::StoreError> for ErrorResponse {
+    fn from(e: &shenfen_store::StoreError) -> ErrorResponse {
+        tracing::error!(code = e.code(), "store failure");
+        ErrorResponse(Problem::internal())
+    }
+}
+
+/// Logs a store failure and answers 500 without internals.
+pub fn internal(e: &shenfen_store::StoreError) -> Response {
+    ErrorResponse::from(e).0.into_response()
+}

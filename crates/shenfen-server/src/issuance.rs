@@ -1,0 +1,335 @@
+//! OpenID4VCI 1.0 issuance with the pre-authorized code flow: metadata, token
+//! endpoint, credential endpoint with `openid4vci-proof+jwt` key proofs and
+//! batch issuance of single-use SD-JWT VCs, and the Token Status List they
+//! point into.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use shenfen_core::CitizenRecord;
+use shenfen_credential::{Jws, PublicJwk, StatusList, StatusListToken, StatusReference, VcIssuance, issue_vc};
+use shenfen_store::{AuditEvent, Grant, GrantKind, Store};
+
+use crate::app::{AppState, now};
+use crate::enrollment::internal;
+use crate::tokens::{json_body, random_token, token_hash};
+
+/// The one status list this authority publishes; 2^17 entries give herd privacy.
+pub const STATUS_LIST_ID: &str = "1";
+const STATUS_LIST_SIZE: u64 = 1 << 17;
+const STATUS_LIST_TTL: u64 = 300;
+const ACCESS_TOKEN_SECS: i64 = 300;
+const PROOF_TYP: &str = "openid4vci-proof+jwt";
+const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+/// Claims made selectively disclosable in every shenfen credential.
+const DISCLOSABLE: [&str; 4] = ["/name", "/id_number_masked", "/age_over_18", "/region"];
+
+/// The credential configuration id of an edition.
+pub fn configuration_id(edition: &str) -> String {
+    format!("shenfen_{edition}")
+}
+
+fn vct(edition: &str) -> String {
+    format!("urn:shenfen:id:{edition}:1")
+}
+
+/// `GET /.well-known/openid-credential-issuer`
+pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let url = &state.authority.issuer.url;
+    let configuration = |edition: &str| {
+        json!({
+            "format": "dc+sd-jwt",
+            "vct": vct(edition),
+            "cryptographic_binding_methods_supported": ["jwk"],
+            "credential_signing_alg_values_supported": ["ES256"],
+            "proof_types_supported": { "jwt": { "proof_signing_alg_values_supported": ["ES256"] } },
+        })
+    };
+    Json(json!({
+        "credential_issuer": url,
+        "credential_endpoint": format!("{url}/credential"),
+        "nonce_endpoint": format!("{url}/nonce"),
+        "batch_credential_issuance": { "batch_size": state.authority.policy.max_batch },
+        "credential_configurations_supported": { configuration_id("lightweight"): configuration("lightweight") },
+    }))
+}
+
+/// `GET /.well-known/oauth-authorization-server`
+pub async fn authorization_server_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let url = &state.authority.issuer.url;
+    Json(json!({
+        "issuer": url,
+        "token_endpoint": format!("{url}/token"),
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+        "pre-authorized_grant_anonymous_access_supported": true,
+    }))
+}
+
+/// An OAuth / OpenID4VCI error response: these endpoints answer in the format
+/// their clients are specified to parse (RFC 6749 §5.2, OpenID4VCI §8.3.1.2).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /token` (form-encoded).
+pub async fn token(State(state): State<Arc<AppState>>, Form(form): Form<HashMap<String, String>>) -> Response {
+    if form.get("grant_type").map(String::as_str) != Some(PRE_AUTHORIZED_GRANT) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only the pre-authorized code grant is supported",
+        );
+    }
+    let Some(code) = form.get("pre-authorized_code") else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "pre-authorized_code is missing");
+    };
+    let now = now();
+    let grant = match state.store.redeem_grant(&token_hash(code), GrantKind::PreAuthorizedCode, now).await {
+        Ok(Some(grant)) => grant,
+        Ok(None) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the code is unknown, expired or already used",
+            );
+        }
+        Err(e) => return internal(&e),
+    };
+    let Some(access_token) = random_token() else {
+        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
+    };
+    if let Err(e) =
+        state.store.put_grant(&token_hash(&access_token), GrantKind::AccessToken, &grant, now + ACCESS_TOKEN_SECS).await
+    {
+        return internal(&e);
+    }
+    let mut response =
+        Json(json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS }))
+            .into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize)]
+struct CredentialRequest {
+    credential_configuration_id: String,
+    proofs: Proofs,
+}
+
+#[derive(Deserialize)]
+struct Proofs {
+    jwt: Vec<String>,
+}
+
+/// `POST /credential` with `Authorization: Bearer`.
+pub async fn credential(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
+    let Some(bearer) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "a Bearer access token is required");
+    };
+    let body: CredentialRequest = match json_body(request.into_body(), 256 * 1024).await {
+        Ok(body) => body,
+        Err(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_credential_request",
+                "the body is not a credential request",
+            );
+        }
+    };
+    let now = now();
+    let grant = match state.store.redeem_grant(&token_hash(bearer), GrantKind::AccessToken, now).await {
+        Ok(Some(grant)) => grant,
+        Ok(None) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is unknown, expired or already used",
+            );
+        }
+        Err(e) => return internal(&e),
+    };
+    if body.credential_configuration_id != configuration_id(&grant.edition) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unknown_credential_configuration",
+            "not the configuration this grant is for",
+        );
+    }
+    if body.proofs.jwt.is_empty() || body.proofs.jwt.len() > state.authority.policy.max_batch {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_proof", "send 1 to batch_size key proofs");
+    }
+    let mut holders = Vec::with_capacity(body.proofs.jwt.len());
+    let mut nonces: Vec<(String, i64)> = Vec::new();
+    for proof in &body.proofs.jwt {
+        match check_proof(&state, proof, now) {
+            Ok((holder, nonce)) => {
+                holders.push(holder);
+                if !nonces.contains(&nonce) {
+                    nonces.push(nonce);
+                }
+            }
+            Err(ProofError(error, description)) => return oauth_error(StatusCode::BAD_REQUEST, error, &description),
+        }
+    }
+    // The proofs of one batch share their c_nonce; each nonce is spent once.
+    for (nonce, expires) in &nonces {
+        match state.store.consume_nonce(nonce, *expires).await {
+            Ok(true) => {}
+            Ok(false) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_nonce", "this c_nonce was already used"),
+            Err(e) => return internal(&e),
+        }
+    }
+    issue_batch(&state, &grant, &holders, now).await
+}
+
+/// Verifies one key proof — type, signature by the embedded key, audience,
+/// freshness, a c_nonce of ours — and returns the key and the nonce to spend.
+fn check_proof(state: &Arc<AppState>, proof: &str, now: i64) -> Result<(PublicJwk, (String, i64)), ProofError> {
+    let invalid = |why: &str| ProofError("invalid_proof", why.to_owned());
+    let jws = Jws::parse(proof, "key proof").map_err(|e| invalid(&e.to_string()))?;
+    jws.expect_typ(PROOF_TYP).map_err(|e| invalid(&e.to_string()))?;
+    let jwk = jws.header().get("jwk").ok_or_else(|| invalid("the proof header carries no jwk"))?;
+    let (holder, verifier) = PublicJwk::from_value_with_verifier(jwk).map_err(|e| invalid(&e.to_string()))?;
+    jws.verify(&verifier).map_err(|e| invalid(&e.to_string()))?;
+    let claims = jws.payload();
+    if claims.get("aud").and_then(Value::as_str) != Some(state.authority.issuer.url.as_str()) {
+        return Err(invalid("the proof's aud is not this credential issuer"));
+    }
+    let iat = claims.get("iat").and_then(Value::as_i64).ok_or_else(|| invalid("iat is missing"))?;
+    if (now - iat).abs() > 300 {
+        return Err(invalid("the proof's iat is more than 5 minutes from now"));
+    }
+    let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or_default();
+    let Some(expires) = state.nonces.check(nonce, now) else {
+        return Err(ProofError("invalid_nonce", "get a fresh c_nonce from the nonce endpoint".into()));
+    };
+    Ok((holder, (nonce.to_owned(), expires)))
+}
+
+/// Why a key proof was refused: an OpenID4VCI error code and a description.
+struct ProofError(&'static str, String);
+
+async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk], now: i64) -> Response {
+    let entry = match state.store.entry(&grant.subject).await {
+        Ok(Some(sealed)) => match sealed.open(state.authority.keys.as_ref()) {
+            Ok(entry) => entry,
+            Err(e) => return internal(&e),
+        },
+        Ok(None) => {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "the citizen is no longer in the registry");
+        }
+        Err(e) => return internal(&e),
+    };
+    // A new enrollment means a new phone: what the old one holds stops working.
+    let revoked = match state.store.set_status_of_subject(&grant.subject, None, 1).await {
+        Ok(n) => n,
+        Err(e) => return internal(&e),
+    };
+    let issuer = &state.authority.issuer;
+    let status_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
+    let disclosable: Vec<String> = DISCLOSABLE.map(String::from).to_vec();
+    let mut credentials = Vec::with_capacity(holders.len());
+    for holder in holders {
+        let idx = match state
+            .store
+            .allocate_status(STATUS_LIST_ID, STATUS_LIST_SIZE, &grant.subject, &holder.thumbprint(), now)
+            .await
+        {
+            Ok(idx) => idx,
+            Err(e) => return internal(&e),
+        };
+        let status = StatusReference { uri: status_uri.clone(), idx };
+        let params = VcIssuance {
+            vct: &vct(&grant.edition),
+            holder,
+            issued_at: now,
+            expires_at: now + state.authority.policy.credential_ttl_secs,
+            status: Some(&status),
+            kid: issuer.public.kid(),
+            disclosable: &disclosable,
+            max_decoys: 3,
+        };
+        match issue_vc(&issuer.signing_key, claims_of(&issuer.url, &entry.record, &grant.edition, now), &params) {
+            Ok(sd_jwt) => credentials.push(json!({ "credential": sd_jwt.serialize() })),
+            Err(e) => {
+                tracing::error!(code = e.code(), "credential signing failed");
+                return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
+            }
+        }
+    }
+    let event = AuditEvent {
+        at: now,
+        kind: "credential.issued".into(),
+        actor: "citizen".into(),
+        subject: Some(grant.subject),
+        details: json!({ "count": credentials.len(), "edition": grant.edition, "previous_revoked": revoked }),
+    };
+    if let Err(e) = state.store.append_audit(event).await {
+        return internal(&e);
+    }
+    let mut response = Json(json!({ "credentials": credentials })).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The lightweight edition's claims: the minimum that proves "this is me".
+fn claims_of(issuer: &str, record: &CitizenRecord, edition: &str, now: i64) -> Map<String, Value> {
+    let today = time::OffsetDateTime::from_unix_timestamp(now).map_or(time::Date::MIN, |t| t.date());
+    let claims = json!({
+        "iss": issuer,
+        "edition": edition,
+        "name": record.name,
+        "id_number_masked": record.id_number.masked(),
+        "age_over_18": record.age_on(today) >= 18,
+        "region": record.id_number.province().name_en,
+    });
+    claims.as_object().cloned().unwrap_or_default()
+}
+
+/// `GET /status/{list}`: the signed Token Status List, cacheable for its ttl.
+pub async fn status_list(State(state): State<Arc<AppState>>, Path(list): Path<String>) -> Response {
+    if list != STATUS_LIST_ID {
+        return crate::problem::Problem::not_found().into_response();
+    }
+    let entries = match state.store.status_entries(&list).await {
+        Ok(entries) => entries,
+        Err(e) => return internal(&e),
+    };
+    let Ok(mut statuses) = StatusList::new(STATUS_LIST_SIZE, 2) else {
+        return crate::problem::Problem::internal().into_response();
+    };
+    for (idx, status) in entries {
+        if statuses.set(idx, status).is_err() {
+            tracing::error!(idx, "stored status does not fit the list");
+        }
+    }
+    let now = now();
+    let issuer = &state.authority.issuer;
+    let token = StatusListToken {
+        subject: format!("{}/status/{list}", issuer.url),
+        issued_at: now,
+        expires_at: Some(now + 86_400),
+        ttl: Some(STATUS_LIST_TTL),
+        list: statuses,
+    };
+    match token.sign(&issuer.signing_key, issuer.public.kid()) {
+        Ok(jwt) => {
+            let mut response = jwt.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            response
+        }
+        Err(_) => crate::problem::Problem::internal().into_response(),
+    }
+}

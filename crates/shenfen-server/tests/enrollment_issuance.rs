@@ -1,0 +1,340 @@
+//! The lightweight edition end to end over HTTP with real photos and real
+//! models: enroll with a live challenge → pre-authorized code → token → batch
+//! of credentials bound to holder keys → they verify (with the published
+//! status list) → re-enrollment revokes them. And every refusal — impostor,
+//! wrong name, unregistered number, replayed session — reads the same.
+//!
+//! The registry photo is `obama.jpg`; the "selfie" frames are `obama3.jpg`, a
+//! different photograph of the same person, with head turns synthesised by a
+//! cylindrical warp (no recording of a person performing the actions can be
+//! had here; see shenfen-face's tests).
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::io::Cursor;
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use image::RgbImage;
+use serde_json::{Value, json};
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
+use shenfen_credential::{
+    KeyBindingCheck, PrivateJwk, SdJwt, StatusListToken, VerifyOptions, es256_header, present, sign_compact, verify_vc,
+};
+use shenfen_face::{Action, ChallengePolicy, QualityPolicy, decode_image, turn_head};
+use shenfen_server::{Policy, configuration_id};
+use shenfen_store::{ImportProgress, RegistryEntry, Store};
+use support::{FACE, ISSUER_URL, TestApp, app, body_bytes, json as json_of, keys, models_dir, send};
+
+const LIN: &str = "440106199003071223";
+
+fn photo(name: &str) -> RgbImage {
+    decode_image(&std::fs::read(models_dir().join("photos").join(name)).unwrap()).unwrap()
+}
+
+/// The enrollment policy of these tests: turn challenges (the actions that can
+/// be synthesised from still photos), both liveness checks on.
+fn policy() -> Policy {
+    Policy {
+        challenge_actions: vec![Action::TurnLeft, Action::TurnRight],
+        challenge_length: 2,
+        liveness: ChallengePolicy::default(),
+        ..Policy::default()
+    }
+}
+
+async fn registered_app() -> TestApp {
+    let test = app(policy()).await;
+    let face = FACE.analyse(&photo("obama.jpg"), &QualityPolicy::default()).unwrap();
+    let id_number = IdNumber::parse(LIN).unwrap();
+    let record = CitizenRecord {
+        birth_date: id_number.birth_date(),
+        sex: id_number.sex(),
+        id_number,
+        name: "林晓梅".into(),
+        ethnicity: "汉".into(),
+        address: "广东省广州市天河区天河路1号".into(),
+        issuing_authority: "广州市公安局天河分局".into(),
+        validity: CardValidity {
+            from: time::macros::date!(2015 - 06 - 01),
+            until: Some(time::macros::date!(2035 - 06 - 01)),
+        },
+        photo_ref: "obama.jpg".into(),
+    };
+    let sealed = RegistryEntry { record, face_template: Some(FACE.template(&face).to_bytes()) }.seal(&keys()).unwrap();
+    test.state.store.put_entries(&[sealed], "test", ImportProgress::default(), 0).await.unwrap();
+    test
+}
+
+fn turned(image: &RgbImage, degrees: f32) -> RgbImage {
+    turn_head(image, &FACE.detect(image).unwrap()[0].detection.bbox, degrees)
+}
+
+fn jpeg_base64(image: &RgbImage) -> String {
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    STANDARD.encode(out.into_inner())
+}
+
+/// Frames of `selfie` performing `challenge`, neutral between actions.
+fn performing(selfie: &RgbImage, challenge: &[Value]) -> Value {
+    let mut frames = vec![jpeg_base64(selfie)];
+    for action in challenge {
+        let degrees = if action == "turn_left" { 45.0 } else { -45.0 };
+        frames.push(jpeg_base64(&turned(selfie, degrees)));
+        frames.push(jpeg_base64(selfie));
+    }
+    json!({ "frames": frames })
+}
+
+async fn start(test: &TestApp, id_number: &str, name: &str) -> (String, Vec<Value>) {
+    let body = json!({ "id_number": id_number, "name": name, "card_expiry": "2035-06-01" }).to_string();
+    let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let session = json_of(response).await;
+    (session["session_id"].as_str().unwrap().to_owned(), session["challenge"].as_array().unwrap().clone())
+}
+
+async fn submit(test: &TestApp, session: &str, frames: &Value) -> axum::response::Response {
+    send(
+        &test.router,
+        Method::POST,
+        &format!("/enrollment/sessions/{session}/frames"),
+        "application/json",
+        frames.to_string(),
+    )
+    .await
+}
+
+/// Enrolls and goes through token and credential endpoints; returns the credentials and holder keys.
+async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
+    let (session, challenge) = start(test, LIN, "林晓梅").await;
+    let response = submit(test, &session, &performing(&photo("obama3.jpg"), &challenge)).await;
+    let status = response.status();
+    let offer = json_of(response).await;
+    if status != StatusCode::CREATED {
+        let log = test.state.store.audit_after(0, 100).await.unwrap();
+        panic!("{offer}\n{:?}", log.iter().map(|e| e.details_json.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(offer["credential_offer"]["credential_issuer"], ISSUER_URL);
+    let code = offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form =
+        format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}");
+    let token =
+        json_of(send(&test.router, Method::POST, "/token", "application/x-www-form-urlencoded", form.clone()).await)
+            .await;
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let replayed =
+        json_of(send(&test.router, Method::POST, "/token", "application/x-www-form-urlencoded", form).await).await;
+    assert_eq!(replayed["error"], "invalid_grant", "a pre-authorized code works once");
+
+    let c_nonce = json_of(send(&test.router, Method::POST, "/nonce", "application/json", "").await).await["c_nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let holders: Vec<PrivateJwk> = (0..batch).map(|_| PrivateJwk::generate().unwrap()).collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let proofs: Vec<String> = holders
+        .iter()
+        .map(|h| {
+            let mut header = es256_header("openid4vci-proof+jwt", None);
+            header.insert("jwk".into(), h.public().to_value());
+            let claims = json!({ "aud": ISSUER_URL, "nonce": c_nonce, "iat": now });
+            sign_compact(&header, claims.as_object().unwrap(), &h.signing_key().unwrap()).unwrap()
+        })
+        .collect();
+    let request =
+        json!({ "credential_configuration_id": configuration_id("lightweight"), "proofs": { "jwt": proofs } })
+            .to_string();
+    let credential_request = |bearer: &str| {
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/credential")
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(request.clone()))
+            .unwrap()
+    };
+    use tower::ServiceExt;
+    let issued = json_of(test.router.clone().oneshot(credential_request(&access)).await.unwrap()).await;
+    let again = json_of(test.router.clone().oneshot(credential_request(&access)).await.unwrap()).await;
+    assert_eq!(again["error"], "invalid_token", "an access token works once");
+    issued["credentials"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{issued}"))
+        .iter()
+        .zip(holders)
+        .map(|(c, h)| (SdJwt::parse(c["credential"].as_str().unwrap()).unwrap(), h))
+        .collect()
+}
+
+async fn published_status(test: &TestApp) -> StatusListToken {
+    let response = send(&test.router, Method::GET, "/status/1", "text/plain", "").await;
+    assert_eq!(response.headers()["content-type"], "application/statuslist+jwt");
+    let jwt = String::from_utf8(body_bytes(response).await).unwrap();
+    StatusListToken::verify(&jwt, &test.issuer.public().verifying_key().unwrap(), now(), 60).unwrap()
+}
+
+/// The audit entries about the registered citizen: what they may read themselves.
+async fn own_log(test: &TestApp) -> Vec<shenfen_store::AuditEntry> {
+    let subject = shenfen_store::BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    test.state.store.audit_of(&subject).await.unwrap()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn verified_claims(
+    test: &TestApp,
+    credential: &SdJwt,
+    holder: &PrivateJwk,
+    status: &StatusListToken,
+) -> Result<Value, String> {
+    let presentation = present(
+        credential,
+        &["/age_over_18".into()],
+        &holder.signing_key().unwrap(),
+        "https://hotel.example",
+        "n-1",
+        now(),
+    )
+    .unwrap();
+    let options = VerifyOptions {
+        now: now(),
+        clock_skew_secs: 60,
+        expected_typ: None,
+        key_binding: Some(KeyBindingCheck { audience: "https://hotel.example", nonce: "n-1", max_age_secs: 300 }),
+    };
+    let vc = verify_vc(&presentation, &test.issuer.public().verifying_key().unwrap(), &options)
+        .map_err(|e| e.to_string())?;
+    status.require_valid(vc.status.as_ref().unwrap()).map_err(|e| e.to_string())?;
+    Ok(Value::Object(vc.claims))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_to_verified_credentials_and_revocation_on_re_enrollment() {
+    let test = registered_app().await;
+    let first = enroll_and_issue(&test, 2).await;
+    assert_eq!(first.len(), 2);
+    let status = published_status(&test).await;
+    for (credential, holder) in &first {
+        let claims = verified_claims(&test, credential, holder, &status).unwrap();
+        assert_eq!(claims["age_over_18"], true);
+        assert_eq!(claims["vct"], "urn:shenfen:id:lightweight:1");
+        assert!(claims.get("name").is_none(), "only what was disclosed");
+    }
+    let (a, b) = (&first[0].0, &first[1].0);
+    assert_ne!(a.issuer_jwt(), b.issuer_jwt(), "single-use copies differ");
+
+    // A new phone: enrolling again revokes what the old one holds.
+    let second = enroll_and_issue(&test, 1).await;
+    let status = published_status(&test).await;
+    for (credential, holder) in &first {
+        let refused = verified_claims(&test, credential, holder, &status).unwrap_err();
+        assert!(refused.contains("INVALID"), "{refused}");
+    }
+    verified_claims(&test, &second[0].0, &second[0].1, &status).unwrap();
+
+    let log = own_log(&test).await;
+    let kinds: Vec<&str> = log.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(kinds, ["enrollment.decision", "credential.issued", "enrollment.decision", "credential.issued"]);
+    assert_eq!(test.state.store.verify_audit().await.unwrap(), Ok(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_indistinguishable() {
+    let test = registered_app().await;
+    let mut bodies = Vec::new();
+    // An impostor's face with the right details.
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    bodies.push(("impostor", submit(&test, &session, &performing(&photo("biden.jpg"), &challenge)).await));
+    // The right face with a wrong name.
+    let (session, challenge) = start(&test, LIN, "林小梅").await;
+    bodies.push(("wrong name", submit(&test, &session, &performing(&photo("obama3.jpg"), &challenge)).await));
+    // A valid number that is not registered.
+    let (session, challenge) = start(&test, "11010519491231002X", "张秀英").await;
+    let frames = performing(&photo("obama3.jpg"), &challenge);
+    bodies.push(("unregistered", submit(&test, &session, &frames).await));
+    // The same session replayed.
+    bodies.push(("replayed session", submit(&test, &session, &frames).await));
+    // A static photo instead of the challenge.
+    let (session, _) = start(&test, LIN, "林晓梅").await;
+    let still = jpeg_base64(&photo("obama3.jpg"));
+    bodies.push((
+        "static photo",
+        submit(&test, &session, &json!({ "frames": [still.clone(), still.clone(), still] })).await,
+    ));
+
+    let mut seen = Vec::new();
+    for (case, response) in bodies {
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{case}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{case}");
+        seen.push((case, body_bytes(response).await));
+    }
+    for (case, body) in &seen {
+        assert_eq!(body, &seen[0].1, "{case} answered differently from {}", seen[0].0);
+    }
+    let refusal: Value = serde_json::from_slice(&seen[0].1).unwrap();
+    assert_eq!(refusal["type"], "urn:shenfen:problem:enrollment-refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_lock_the_number_and_starts_are_rate_limited() {
+    let test = registered_app().await;
+    for _ in 0..5 {
+        let (session, challenge) = start(&test, LIN, "林晓梅").await;
+        let response = submit(&test, &session, &performing(&photo("biden.jpg"), &challenge)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // Now even the right person is refused for the rest of the day, and the lock is audited.
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    assert_eq!(
+        submit(&test, &session, &performing(&photo("obama3.jpg"), &challenge)).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let log = own_log(&test).await;
+    assert!(log.iter().any(|e| e.event.kind == "enrollment.locked"));
+    // Starts per number per hour are capped (policy: 10), registered or not.
+    for id in [LIN, "11010519491231002X"] {
+        let mut last = StatusCode::CREATED;
+        for _ in 0..12 {
+            let body = json!({ "id_number": id, "name": "x", "card_expiry": "2035-06-01" }).to_string();
+            last = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", body).await.status();
+        }
+        assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_4xx_problems_never_5xx() {
+    let test = registered_app().await;
+    let cases: Vec<(&str, String)> = vec![
+        ("/enrollment/sessions", "{".into()),
+        ("/enrollment/sessions", json!({ "id_number": "123", "name": "x", "card_expiry": "2035-06-01" }).to_string()),
+        ("/enrollment/sessions", json!({ "id_number": LIN, "name": "x", "card_expiry": "someday" }).to_string()),
+        (
+            "/enrollment/sessions",
+            json!({ "id_number": LIN, "name": "x", "card_expiry": "2035-06-01", "edition": "gold" }).to_string(),
+        ),
+        ("/enrollment/sessions/anything/frames", json!({ "frames": [] }).to_string()),
+        ("/enrollment/sessions/anything/frames", json!({ "frames": ["not base64!"] }).to_string()),
+        ("/enrollment/sessions/anything/frames", json!({ "frames": [STANDARD.encode(b"not an image")] }).to_string()),
+    ];
+    for (path, body) in cases {
+        let response = send(&test.router, Method::POST, path, "application/json", body.clone()).await;
+        assert!(response.status().is_client_error(), "{path} {body}: {}", response.status());
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path} {body}");
+    }
+    let upgraded =
+        json!({ "id_number": LIN, "name": "x", "card_expiry": "2035-06-01", "edition": "upgraded" }).to_string();
+    let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", upgraded).await;
+    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:edition-unavailable");
+}

@@ -1,0 +1,91 @@
+//! A real authority for the HTTP tests: a fresh SQLite store, real keys, the
+//! real face engine over the models fetched by scripts/fetch-models.sh.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Method, Request};
+use axum::response::Response;
+use serde_json::Value;
+use shenfen_credential::PrivateJwk;
+use shenfen_face::{FaceEngine, ModelConfig};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
+use shenfen_store::{LocalKeys, SqlStore};
+use tower::ServiceExt;
+
+pub const ISSUER_URL: &str = "https://authority.shenfen.test";
+
+pub fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+/// One engine for every test in a binary: the models load once.
+pub static FACE: LazyLock<Arc<FaceEngine>> = LazyLock::new(|| {
+    Arc::new(
+        FaceEngine::load(ModelConfig::standard(&models_dir()))
+            .unwrap_or_else(|e| panic!("{e}: run scripts/fetch-models.sh")),
+    )
+});
+
+pub fn keys() -> LocalKeys {
+    LocalKeys::parse(&format!("k1:{}", "61".repeat(32)), &"62".repeat(32)).unwrap()
+}
+
+pub struct TestApp {
+    pub router: axum::Router,
+    pub state: Arc<AppState>,
+    pub issuer: PrivateJwk,
+}
+
+pub async fn app(policy: Policy) -> TestApp {
+    let dir = std::env::temp_dir().join(format!(
+        "shenfen-http-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqlStore::open(&format!("sqlite:{}", dir.join("s.db").display())).await.unwrap();
+    let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
+    let authority = Authority {
+        face: FACE.clone(),
+        keys: Arc::new(keys()),
+        claim_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[5; 32]),
+        issuer: Issuer {
+            url: ISSUER_URL.into(),
+            signing_key: issuer.signing_key().unwrap(),
+            public: issuer.public().clone(),
+        },
+        policy,
+    };
+    let state = Arc::new(AppState {
+        store: Arc::new(store),
+        authority: Arc::new(authority),
+        nonces: NonceIssuer::new(&[3; 32]),
+        metrics: Metrics::default(),
+    });
+    TestApp { router: router(state.clone()), state, issuer }
+}
+
+pub async fn send(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Response {
+    let request =
+        Request::builder().method(method).uri(path).header("content-type", content_type).body(body.into()).unwrap();
+    app.clone().oneshot(request).await.unwrap()
+}
+
+pub async fn body_bytes(response: Response) -> Vec<u8> {
+    to_bytes(response.into_body(), 1 << 24).await.unwrap().to_vec()
+}
+
+pub async fn json(response: Response) -> Value {
+    let bytes = body_bytes(response).await;
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
+}
