@@ -17,7 +17,10 @@ pub const DEFAULT_DIR: &str = "shenfen-data";
 /// Database and key options shared by every command that touches the registry.
 #[derive(Args, Clone)]
 pub struct StoreArgs {
-    /// Database: sqlite:PATH or postgres://… (default $SHENFEN_DB, else sqlite:shenfen-data/shenfen.db).
+    /// Directory of the embedded setup: its SQLite database, key file and issuer key.
+    #[arg(long, env = "SHENFEN_DATA_DIR", default_value = DEFAULT_DIR)]
+    pub data_dir: PathBuf,
+    /// Database: sqlite:PATH or postgres://… (default $SHENFEN_DB, else sqlite:DATA_DIR/shenfen.db).
     #[arg(long)]
     pub db: Option<String>,
     /// Key file with the master keys and blind-index secret (default $SHENFEN_KEY_FILE,
@@ -37,10 +40,15 @@ struct KeyFile {
 }
 
 impl StoreArgs {
+    /// The embedded setup in `dir`, as `shenfen demo` uses it.
+    pub fn embedded(dir: &Path) -> StoreArgs {
+        StoreArgs { data_dir: dir.to_path_buf(), db: None, key_file: None }
+    }
+
     fn db_url(&self) -> (String, bool) {
         match self.db.clone().or_else(|| std::env::var("SHENFEN_DB").ok()) {
             Some(url) => (url, false),
-            None => (format!("sqlite:{DEFAULT_DIR}/shenfen.db"), true),
+            None => (format!("sqlite:{}", self.data_dir.join("shenfen.db").display()), true),
         }
     }
 
@@ -48,7 +56,8 @@ impl StoreArgs {
     pub async fn open_store(&self) -> Result<SqlStore> {
         let (url, default) = self.db_url();
         if default {
-            std::fs::create_dir_all(DEFAULT_DIR).with_context(|| format!("cannot create {DEFAULT_DIR}/"))?;
+            std::fs::create_dir_all(&self.data_dir)
+                .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
         }
         SqlStore::open(&url).await.map_err(coded).context("cannot open the database")
     }
@@ -62,7 +71,7 @@ impl StoreArgs {
             .key_file
             .clone()
             .or_else(|| std::env::var_os("SHENFEN_KEY_FILE").map(PathBuf::from))
-            .unwrap_or_else(|| Path::new(DEFAULT_DIR).join("keys.json"));
+            .unwrap_or_else(|| self.data_dir.join("keys.json"));
         if !path.exists() {
             if !self.db_url().1 {
                 bail!("no keys: set SHENFEN_MASTER_KEYS and SHENFEN_INDEX_KEY, or pass --key-file");
@@ -82,9 +91,9 @@ impl StoreArgs {
 }
 
 /// The authority's credential-signing key: `--issuer-key`, else
-/// `shenfen-data/issuer.jwk`, created on first use with the default database.
+/// `DATA_DIR/issuer.jwk`, created on first use with the embedded database.
 pub fn issuer_key(args: &StoreArgs, explicit: Option<&Path>) -> Result<shenfen_credential::PrivateJwk> {
-    let path = explicit.map_or_else(|| Path::new(DEFAULT_DIR).join("issuer.jwk"), Path::to_path_buf);
+    let path = explicit.map_or_else(|| args.data_dir.join("issuer.jwk"), Path::to_path_buf);
     if !path.exists() {
         if explicit.is_some() || !args.db_url().1 {
             bail!(
@@ -96,7 +105,7 @@ pub fn issuer_key(args: &StoreArgs, explicit: Option<&Path>) -> Result<shenfen_c
         let key = shenfen_credential::PrivateJwk::generate().map_err(coded)?;
         let kid = key.public().thumbprint();
         let key = key.with_kid(kid);
-        std::fs::create_dir_all(DEFAULT_DIR)?;
+        std::fs::create_dir_all(&args.data_dir)?;
         write_secret(&path, &serde_json::to_string_pretty(&key.to_value())?)?;
     }
     crate::files::read_private_jwk(&path)

@@ -1,6 +1,8 @@
 //! `shenfen demo`: the whole credential life cycle in one process, printed so
 //! that a newcomer can follow what each party learns.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -12,6 +14,10 @@ use time::macros::date;
 use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::credential_cmd::{Issuer, Policy, verify_presentation};
+use crate::data_dir::StoreArgs;
+use crate::face_cmd::Common;
+use crate::registry_cmd::{ImportArgs, import, synth};
+use crate::serve_cmd;
 
 const ISSUER: &str = "https://authority.gd.shenfen.example";
 const HOTEL: &str = "https://hotel.example";
@@ -19,7 +25,78 @@ const RAIL: &str = "https://rail.example";
 const STATUS_URI: &str = "https://authority.gd.shenfen.example/status/1";
 const STATUS_LIST_SIZE: u64 = 131_072;
 
-pub fn run() -> Result<ExitCode> {
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where to keep the demo's database and keys (default: a fresh temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address the demo server listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Set everything up, then exit instead of serving.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+/// The walk-through, then the whole local stack: a demo registry with real
+/// photos in an embedded database, and the authority server.
+pub fn run(args: &DemoArgs) -> Result<ExitCode> {
+    walkthrough()?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("shenfen-demo-{}", std::process::id())));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let store = StoreArgs::embedded(&dir);
+    let face = Common { json: false, models: None, threshold: None };
+    println!("\nSetting up the local authority in {}", dir.display());
+    let citizens = repository_file("demo/citizens.csv")?;
+    import(&ImportArgs {
+        records: citizens,
+        photos: Some(face.model_dir().join("photos")),
+        no_faces: false,
+        batch: 1000,
+        store: store.clone(),
+        face: face.clone(),
+    })?;
+    synth(1000, &dir, 2026)?;
+    import(&ImportArgs {
+        records: dir.join("records.csv"),
+        photos: None,
+        no_faces: true,
+        batch: 1000,
+        store: store.clone(),
+        face,
+    })?;
+    println!(
+        "\nDemo citizens who can enroll with a real face: see demo/README.md, e.g. 王建国 110105196108040136 (card: 长期)."
+    );
+    println!(
+        "Try:  curl -s http://{}/openapi.json   (the API)  ·  curl -s http://{}/.well-known/openid-credential-issuer",
+        args.listen, args.listen
+    );
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Stop with Ctrl-C.\n");
+    serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store))
+}
+
+/// A file of the repository, found from the working directory or next to the binary.
+fn repository_file(relative: &str) -> Result<PathBuf> {
+    let here = PathBuf::from(relative);
+    if here.is_file() {
+        return Ok(here);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent()?.parent().map(|repo| repo.join(relative)))
+        .filter(|p| p.is_file())
+        .with_context(|| format!("{relative} not found; run the demo from the repository"))
+}
+
+/// The credential life cycle in one process, printed step by step.
+fn walkthrough() -> Result<()> {
     let now = now_unix();
     println!("shenfen demo — a virtual ID card, from the registry to a hotel check-in\n");
 
@@ -96,8 +173,7 @@ pub fn run() -> Result<ExitCode> {
     step(9, "She reports her phone lost; the authority revokes the credential in its status list");
     detail("hotel now says", &refusal(after.map(|_| ()))?);
 
-    println!("\nNext: `shenfen --help`, and docs/ in the repository for the design and the CLI contract.");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn demo_citizen() -> Result<CitizenRecord> {

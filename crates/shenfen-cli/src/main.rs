@@ -36,8 +36,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Walk through keys → issue → present → verify → revoke, printed step by step.
-    Demo,
+    /// Walk through keys → issue → present → verify → revoke, then run the whole
+    /// local stack: demo registry with real photos, embedded database, server.
+    Demo(demo::DemoArgs),
     /// Manage P-256 signing keys (JWK files).
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
@@ -77,7 +78,7 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Demo => demo::run(),
+        Command::Demo(args) => demo::run(&args),
         Command::Keys(cmd) => keys_cmd::run(cmd),
         Command::Credential(cmd) => credential_cmd::run(cmd),
         Command::StatusList(cmd) => status_list_cmd::run(cmd),

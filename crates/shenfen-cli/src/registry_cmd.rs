@@ -44,21 +44,21 @@ pub enum RegistryCommand {
 pub struct ImportArgs {
     /// The records: .csv with a header row, or .jsonl with one object per line.
     #[arg(long)]
-    records: PathBuf,
+    pub records: PathBuf,
     /// Directory the records' `photo` paths are relative to.
     #[arg(long)]
-    photos: Option<PathBuf>,
+    pub photos: Option<PathBuf>,
     /// Store records without computing face templates (load tests; such
     /// citizens cannot enroll until their photo is imported).
     #[arg(long)]
-    no_faces: bool,
+    pub no_faces: bool,
     /// Records per transaction.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    batch: u64,
+    pub batch: u64,
     #[command(flatten)]
-    store: StoreArgs,
+    pub store: StoreArgs,
     #[command(flatten)]
-    face: Common,
+    pub face: Common,
 }
 
 /// One input row, as written in the file.
@@ -89,7 +89,8 @@ fn today() -> Date {
     time::OffsetDateTime::from_unix_timestamp(now_unix()).map_or(Date::MIN, |t| t.date())
 }
 
-fn synth(count: usize, out: &Path, seed: u64) -> Result<ExitCode> {
+/// Writes `count` synthetic citizens to `out/records.csv`.
+pub fn synth(count: usize, out: &Path, seed: u64) -> Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let path = out.join("records.csv");
     let mut writer = csv::Writer::from_path(&path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -196,7 +197,8 @@ fn count_lines(path: &Path) -> Result<u64> {
     }
 }
 
-fn import(args: &ImportArgs) -> Result<ExitCode> {
+/// Imports a records file into the registry (see `ImportArgs`).
+pub fn import(args: &ImportArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let store = rt.block_on(args.store.open_store())?;
     let keys = args.store.keys()?;

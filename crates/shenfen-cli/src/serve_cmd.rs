@@ -35,6 +35,14 @@ pub struct ServeArgs {
     store: StoreArgs,
 }
 
+impl ServeArgs {
+    /// The embedded server of `shenfen demo`: data in `store`, passive liveness
+    /// so a still photo can stand in for a camera (documented in demo/README.md).
+    pub fn demo(listen: SocketAddr, store: StoreArgs) -> ServeArgs {
+        ServeArgs { listen, issuer_key: None, public_url: None, liveness: "passive".into(), models: None, store }
+    }
+}
+
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     init_logging();
     let rt = runtime()?;
@@ -84,7 +92,8 @@ fn cores() -> usize {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).try_init();
 }
 
 /// Resolves on SIGINT or SIGTERM, letting in-flight requests finish.

@@ -259,7 +259,10 @@ fn bench_json_has_the_documented_fields() {
 
 #[test]
 fn demo_runs_to_the_end() {
-    let out = ok(&["demo"], None);
+    let ws = Workspace::new("demo");
+    let data = ws.path("data");
+    let out = ok(&["demo", "--no-serve", "--data-dir", &data], None);
+    assert!(out.contains("the registry holds 1002 citizens"), "{out}");
     assert!(out.contains("railway says") && out.contains("credential.kb.audience"));
     assert!(out.contains("credential.status.revoked"));
     assert!(!out.contains("440106199003071223"), "the demo must never print the full ID number");

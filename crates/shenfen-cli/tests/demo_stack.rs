@@ -1,0 +1,66 @@
+//! The README's run command as a newcomer would use it: `shenfen demo` sets
+//! up the demo registry and serves; a demo citizen's real photo (a different
+//! photograph from the registry's) enrolls over real HTTP.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+fn post(address: &str, path: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}")))
+}
+
+#[test]
+fn a_demo_citizen_enrolls_with_a_real_photo() {
+    let dir = std::env::temp_dir().join(format!("shenfen-demo-stack-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()])
+        .env_remove("SHENFEN_DB")
+        .env_remove("SHENFEN_MASTER_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut address = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(found) = line.strip_prefix("shenfen serving on http://") {
+            address = Some(found.trim().to_owned());
+            break;
+        }
+    }
+    let address = address.expect("the demo never started serving");
+
+    let start = json!({ "id_number": "110105196108040136", "name": "王建国", "card_expiry": "长期" }).to_string();
+    let (status, session) = post(&address, "/enrollment/sessions", &start);
+    assert_eq!(status, 201, "{session}");
+    let photo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/photos/obama2.jpg");
+    let frame = base64::engine::general_purpose::STANDARD.encode(std::fs::read(photo).unwrap());
+    let path = format!("/enrollment/sessions/{}/frames", session["session_id"].as_str().unwrap());
+    let (status, offer) = post(&address, &path, &json!({ "frames": [frame] }).to_string());
+    assert_eq!(status, 201, "{offer}");
+    assert!(offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"].is_string());
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
