@@ -18,6 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::authority::Authority;
+use crate::citizen;
 use crate::enrollment::{self, FRAMES_BODY_LIMIT};
 use crate::issuance;
 use crate::metrics::{Metrics, RequestLabels};
@@ -57,6 +58,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/credential", post(issuance::credential))
         .route("/status/{list}", get(issuance::status_list))
         .route("/enrollment/sessions", post(enrollment::start))
+        .route("/citizen/audit", post(citizen::own_audit))
+        .route("/citizen/revoke", post(citizen::revoke_all))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let frames = Router::new()
         .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))

@@ -3,6 +3,7 @@
 
 mod app;
 mod authority;
+mod citizen;
 mod enrollment;
 mod issuance;
 mod metrics;

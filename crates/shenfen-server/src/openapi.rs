@@ -18,6 +18,8 @@ pub const DESCRIBED_PATHS: &[&str] = &[
     "/status/{list}",
     "/enrollment/sessions",
     "/enrollment/sessions/{id}/frames",
+    "/citizen/audit",
+    "/citizen/revoke",
 ];
 
 /// The document.
@@ -50,7 +52,11 @@ pub fn openapi_document() -> Value {
                 "responses": { "201": { "description": "session with a random ordered liveness challenge" }, "400": problem, "422": problem, "429": problem } } },
             "/enrollment/sessions/{id}/frames": { "post": { "summary": "Submits base64 frames performing the challenge ({frames: [...]}, up to 16 MiB) → a credential offer, or the one refusal every failure gets.",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                "responses": { "201": { "description": "{credential_offer}" }, "400": problem, "422": problem } } }
+                "responses": { "201": { "description": "{credential_offer}" }, "400": problem, "422": problem } } },
+            "/citizen/audit": { "post": { "summary": "The citizen's own audit entries; authenticated by {presentation}: an SD-JWT+KB of one of their credentials with aud = this issuer and nonce = a fresh c_nonce, disclosing nothing.",
+                "responses": { "200": { "description": "{entries: [...]}" }, "401": problem } } },
+            "/citizen/revoke": { "post": { "summary": "Withdraws every credential the citizen holds; authenticated as /citizen/audit.",
+                "responses": { "200": { "description": "{revoked: n}" }, "401": problem } } }
         },
         "components": { "schemas": { "Problem": {
             "type": "object",

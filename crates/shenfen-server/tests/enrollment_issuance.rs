@@ -338,3 +338,41 @@ async fn malformed_requests_get_4xx_problems_never_5xx() {
     let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", upgraded).await;
     assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:edition-unavailable");
 }
+
+/// A key-bound presentation disclosing nothing, for the authority itself.
+async fn self_presentation(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk) -> String {
+    let nonce_response = send(&test.router, Method::POST, "/nonce", "application/json", "").await;
+    let c_nonce = json_of(nonce_response).await["c_nonce"].as_str().unwrap().to_owned();
+    present(credential, &[], &holder.signing_key().unwrap(), ISSUER_URL, &c_nonce, now()).unwrap().serialize()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizens_read_their_log_and_withdraw_with_a_presentation() {
+    let test = registered_app().await;
+    let issued = enroll_and_issue(&test, 1).await;
+    let (credential, holder) = &issued[0];
+
+    let proof = json!({ "presentation": self_presentation(&test, credential, holder).await }).to_string();
+    let response = send(&test.router, Method::POST, "/citizen/audit", "application/json", proof.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let log = json_of(response).await;
+    let kinds: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["enrollment.decision", "credential.issued"]);
+    let replay = send(&test.router, Method::POST, "/citizen/audit", "application/json", proof).await;
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED, "a presentation authenticates once");
+
+    let stranger = PrivateJwk::generate().unwrap();
+    let forged = json!({ "presentation": self_presentation(&test, credential, &stranger).await }).to_string();
+    assert_eq!(
+        send(&test.router, Method::POST, "/citizen/revoke", "application/json", forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let proof = json!({ "presentation": self_presentation(&test, credential, holder).await }).to_string();
+    let response = send(&test.router, Method::POST, "/citizen/revoke", "application/json", proof).await;
+    assert_eq!(json_of(response).await["revoked"], 1);
+    let status = published_status(&test).await;
+    assert!(verified_claims(&test, credential, holder, &status).unwrap_err().contains("INVALID"));
+    let kinds: Vec<String> = own_log(&test).await.iter().map(|e| e.event.kind.clone()).collect();
+    assert_eq!(kinds, ["enrollment.decision", "credential.issued", "citizen.audit_read", "credential.revoked"]);
+}

@@ -479,6 +479,15 @@ impl Store for SqlStore {
         Ok(result.rows_affected())
     }
 
+    async fn credential_subject(&self, list_id: &str, idx: u64) -> Result<Option<BlindIndex>, StoreError> {
+        let row = sqlx::query("SELECT subject FROM credentials WHERE list_id = $1 AND idx = $2")
+            .bind(list_id)
+            .bind(signed(idx))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| BlindIndex::from_slice(&r.try_get::<Vec<u8>, _>("subject")?)).transpose()
+    }
+
     async fn status_entries(&self, list_id: &str) -> Result<Vec<(u64, u8)>, StoreError> {
         let rows = sqlx::query("SELECT idx, status FROM credentials WHERE list_id = $1 AND status <> 0 ORDER BY idx")
             .bind(list_id)

@@ -118,6 +118,13 @@ pub trait Store: Send + Sync {
         status: u8,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// The citizen a credential was issued to, from its status-list slot.
+    fn credential_subject(
+        &self,
+        list_id: &str,
+        idx: u64,
+    ) -> impl Future<Output = Result<Option<BlindIndex>, StoreError>> + Send;
+
     /// The non-VALID entries of a list, as (index, status).
     fn status_entries(&self, list_id: &str) -> impl Future<Output = Result<Vec<(u64, u8)>, StoreError>> + Send;
 }

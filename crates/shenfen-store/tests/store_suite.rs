@@ -294,6 +294,9 @@ async fn status_slots_are_random_unique_and_revocable(kind: &str) {
     assert!(store.status_entries("list-1").await.unwrap().iter().all(|&(_, s)| s == 1));
     assert_eq!(store.set_status_of_subject(&lin, None, 1).await.unwrap(), 10, "then the rest");
     assert!(store.status_entries("list-2").await.unwrap().is_empty());
+    let (idx, _) = store.status_entries("list-1").await.unwrap()[0];
+    assert_eq!(store.credential_subject("list-1", idx).await.unwrap(), Some(lin));
+    assert_eq!(store.credential_subject("list-2", idx).await.unwrap(), None);
 }
 
 macro_rules! suite {
