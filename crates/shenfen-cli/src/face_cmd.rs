@@ -211,8 +211,8 @@ fn liveness(challenge: &str, frames: &[PathBuf], policy: &ChallengePolicy, commo
     let challenge = parse_challenge(challenge).map_err(coded)?;
     let engine = common.engine(1)?;
     let images = frames.iter().map(|p| load_image(p)).collect::<Result<Vec<_>>>()?;
-    let (decision, observations) =
-        engine.liveness(&images, &challenge, &QualityPolicy::default(), policy).map_err(coded)?;
+    let report = engine.liveness(&images, &challenge, &QualityPolicy::default(), policy).map_err(coded)?;
+    let (decision, observations) = (report.decision, report.observations);
     if common.json {
         print_json(&json!({ "decision": decision, "frames": observations }))?;
     } else {

@@ -53,6 +53,19 @@ pub struct AnalysedFace {
     landmarks: Landmarks,
 }
 
+/// What a liveness check saw and decided.
+#[derive(Debug, Clone)]
+pub struct LivenessReport {
+    /// The verdict with per-step evidence.
+    pub decision: LivenessDecision,
+    /// Per-frame observations.
+    pub observations: Vec<FrameObservation>,
+    /// The first frame's face, analysed under the relaxed liveness-frame gate:
+    /// callers matching it against a registry check it against their own gate
+    /// instead of analysing the frame again.
+    pub first: Option<AnalysedFace>,
+}
+
 /// Result of a 1:1 comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Comparison {
@@ -152,13 +165,13 @@ impl FaceEngine {
         challenge: &[Action],
         quality: &QualityPolicy,
         policy: &ChallengePolicy,
-    ) -> Result<(LivenessDecision, Vec<FrameObservation>), FaceError> {
+    ) -> Result<LivenessReport, FaceError> {
         let frame_policy = quality.for_liveness_frames();
-        let mut reference: Option<Embedding> = None;
+        let mut first: Option<AnalysedFace> = None;
         let mut observations = Vec::with_capacity(frames.len());
         for image in frames.iter().take(policy.max_frames + 1) {
             let face = self.analyse(image, &frame_policy)?;
-            let same_face = reference.get_or_insert_with(|| face.embedding.clone()).cosine(&face.embedding);
+            let same_face = first.get_or_insert_with(|| face.clone()).embedding.cosine(&face.embedding);
             observations.push(FrameObservation {
                 pose: face.report.quality.pose,
                 eyes_closed: eyes_closed(&self.models.eye_state, image, &face.landmarks)?,
@@ -167,7 +180,7 @@ impl FaceEngine {
                 live_score: live_score(&self.models.liveness, image, &face.report.detection.bbox)?,
             });
         }
-        Ok((evaluate(challenge, &observations, policy), observations))
+        Ok(LivenessReport { decision: evaluate(challenge, &observations, policy), observations, first })
     }
 
     /// Passive live score of the single face in `image`.

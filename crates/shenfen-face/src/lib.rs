@@ -38,7 +38,9 @@ pub use challenge::{
 pub use decode::{MAX_PIXELS, decode_image};
 pub use detection::Detection;
 pub use embedding::Embedding;
-pub use engine::{AnalysedFace, Comparison, DEFAULT_MATCH_THRESHOLD, FaceEngine, FaceReport, StageTimes};
+pub use engine::{
+    AnalysedFace, Comparison, DEFAULT_MATCH_THRESHOLD, FaceEngine, FaceReport, LivenessReport, StageTimes,
+};
 pub use error::FaceError;
 pub use geometry::{BoundingBox, Point};
 pub use head_pose::HeadPose;

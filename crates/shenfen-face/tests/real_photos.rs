@@ -120,8 +120,8 @@ fn synthesised_head_turns_pass_the_asked_challenge() {
     let still = photo("obama.jpg");
     let frames = vec![still.clone(), turned(&still, 45.0), still.clone(), turned(&still, -45.0), still.clone()];
     let challenge = [Action::TurnLeft, Action::TurnRight];
-    let (decision, observations) =
-        ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap();
+    let report = ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap();
+    let (decision, observations) = (report.decision, report.observations);
     assert!(decision.passed, "{decision:?}\n{observations:?}");
     assert_eq!(decision.steps.iter().map(|s| s.frame).collect::<Vec<_>>(), vec![Some(1), Some(3)]);
     assert!(decision.min_same_face > 0.5, "the warped frames are still recognisably the same face");
@@ -134,7 +134,8 @@ fn the_same_frames_replayed_for_another_challenge_fail() {
     for challenge in
         [[Action::TurnRight, Action::TurnLeft], [Action::TurnLeft, Action::Blink], [Action::Nod, Action::TurnRight]]
     {
-        let (decision, _) = ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap();
+        let decision =
+            ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap().decision;
         assert!(!decision.passed, "{challenge:?} passed on a recording made for another challenge");
     }
 }
@@ -144,8 +145,10 @@ fn a_static_photo_fails_every_action() {
     let still = photo("obama2.jpg");
     let frames = vec![still.clone(), still.clone(), still.clone(), still];
     for action in Action::ALL {
-        let (decision, _) =
-            ENGINE.liveness(&frames, &[action], &QualityPolicy::default(), &ChallengePolicy::default()).unwrap();
+        let decision = ENGINE
+            .liveness(&frames, &[action], &QualityPolicy::default(), &ChallengePolicy::default())
+            .unwrap()
+            .decision;
         assert!(!decision.passed, "{action} passed on a static photo");
     }
 }
@@ -154,7 +157,7 @@ fn a_static_photo_fails_every_action() {
 fn another_face_mid_burst_fails() {
     let (a, b) = (photo("obama.jpg"), photo("biden.jpg"));
     let frames = vec![a.clone(), turned(&a, 45.0), b];
-    let (decision, _) =
-        ENGINE.liveness(&frames, &[Action::TurnLeft], &QualityPolicy::default(), &active_only()).unwrap();
+    let decision =
+        ENGINE.liveness(&frames, &[Action::TurnLeft], &QualityPolicy::default(), &active_only()).unwrap().decision;
     assert_eq!(decision.reason.as_deref(), Some("the face changed between frames"));
 }

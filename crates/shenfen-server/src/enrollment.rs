@@ -215,12 +215,12 @@ async fn decide(
     let authority = state.authority.clone();
     let Ok(challenge) = parse_challenge(&session.challenge) else { return Ok(Decision::Refused(Refusal::Session)) };
     let analysed = tokio::task::spawn_blocking(move || {
-        let (decision, _) =
+        let report =
             authority.face.liveness(&images, &challenge, &authority.policy.quality, &authority.policy.liveness)?;
-        let face = authority
-            .face
-            .analyse(images.first().ok_or(shenfen_face::FaceError::NoFace)?, &authority.policy.quality)?;
-        Ok::<_, shenfen_face::FaceError>((decision.passed, authority.face.template(&face)))
+        // The first frame is the one matched: it must pass the enrollment gate, not just the liveness one.
+        let face = report.first.ok_or(shenfen_face::FaceError::NoFace)?;
+        authority.policy.quality.check(&face.report.quality)?;
+        Ok::<_, shenfen_face::FaceError>((report.decision.passed, authority.face.template(&face)))
     })
     .await
     .map_err(|_| ErrorResponse(Problem::internal()))?;
