@@ -7,6 +7,7 @@
 
 mod audit_cmd;
 mod bench_credential;
+mod bench_enroll;
 mod bench_face;
 mod clock;
 mod coded_error;
@@ -73,6 +74,8 @@ enum BenchCommand {
     Credential(bench_credential::BenchArgs),
     /// Per-stage and end-to-end latency per selfie on one thread, throughput on all cores.
     Face(bench_face::BenchFaceArgs),
+    /// Enrollment throughput of the server stack beside the face engine's, with latency.
+    Enroll(bench_enroll::BenchEnrollArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
         Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
+        Command::Bench(BenchCommand::Enroll(args)) => bench_enroll::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,230 @@
+//! `shenfen bench enroll`: enrollment throughput of the real server stack
+//! (router, JSON + base64, sessions, rate counters, registry lookup, audit,
+//! SQLite) against the face engine's standalone throughput on the same frame,
+//! both on all cores, measured in the same run; with per-enrollment latency.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use axum::body::{Body, to_bytes};
+use axum::http::Request;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clap::Args;
+use serde_json::{Value, json};
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
+use shenfen_credential::PrivateJwk;
+use shenfen_face::{Action, ChallengePolicy, QualityPolicy, decode_image};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
+use shenfen_store::{ImportProgress, KeyProvider, LocalKeys, RegistryEntry, SqlStore, Store};
+use tower::ServiceExt;
+
+use crate::coded_error::coded;
+use crate::data_dir::runtime;
+use crate::face_cmd::{Common, load_image};
+
+const CITIZEN: &str = "110105196108040136";
+
+#[derive(Args)]
+pub struct BenchEnrollArgs {
+    /// Enrollments per measurement.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(2..))]
+    iterations: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Face models directory (default as for `shenfen face`).
+    #[arg(long)]
+    models: Option<std::path::PathBuf>,
+}
+
+pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
+    let n = usize::try_from(args.iterations)?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let face_args = Common { json: false, models: args.models.clone(), threshold: None };
+    let photos = face_args.model_dir().join("photos");
+    let engine = Arc::new(face_args.engine(cores)?);
+    let frame_bytes = std::fs::read(photos.join("obama2.jpg")).context("run scripts/fetch-models.sh")?;
+    let frame_b64 = STANDARD.encode(&frame_bytes);
+    let policy = Policy {
+        liveness: ChallengePolicy { require_active: false, ..ChallengePolicy::default() },
+        starts_per_subject_hour: u64::MAX,
+        starts_per_client_hour: u64::MAX,
+        failures_per_subject_day: u64::MAX,
+        ..Policy::default()
+    };
+
+    // Baseline: what the face engine alone does per enrollment (decode, liveness
+    // on the frame, template), on every core.
+    let quality = QualityPolicy::default();
+    let (baseline_rate, baseline_latencies) = parallel(n, cores, || {
+        let bytes = STANDARD.decode(&frame_b64)?;
+        let image = decode_image(&bytes).map_err(coded)?;
+        let report = engine.liveness(&[image], &[Action::TurnLeft], &quality, &policy.liveness).map_err(coded)?;
+        let face = report.first.context("no face")?;
+        std::hint::black_box(engine.template(&face));
+        ensure!(report.decision.passed, "the frame failed passive liveness");
+        Ok(())
+    })?;
+
+    let rt = runtime()?;
+    let dir = std::env::temp_dir().join(format!("shenfen-bench-enroll-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let keys = LocalKeys::parse(
+        &format!("k1:{}", LocalKeys::generate_secret().map_err(coded)?),
+        &LocalKeys::generate_secret().map_err(coded)?,
+    )
+    .map_err(coded)?;
+    let store = rt.block_on(SqlStore::open(&format!("sqlite:{}", dir.join("bench.db").display()))).map_err(coded)?;
+    let registry_face = engine.analyse(&load_image(&photos.join("obama.jpg"))?, &quality).map_err(coded)?;
+    let id_number = IdNumber::parse(CITIZEN).map_err(coded)?;
+    let record = CitizenRecord {
+        birth_date: id_number.birth_date(),
+        sex: id_number.sex(),
+        id_number,
+        name: "王建国".into(),
+        ethnicity: "汉".into(),
+        address: "北京市朝阳区建国路88号".into(),
+        issuing_authority: "北京市公安局朝阳分局".into(),
+        validity: CardValidity { from: time::macros::date!(2012 - 03 - 01), until: None },
+        photo_ref: "obama.jpg".into(),
+    };
+    let sealed = RegistryEntry { record, face_template: Some(engine.template(&registry_face).to_bytes()) }
+        .seal(&keys)
+        .map_err(coded)?;
+    rt.block_on(store.put_entries(&[sealed], "bench", ImportProgress::default(), 0)).map_err(coded)?;
+    let issuer = PrivateJwk::generate().map_err(coded)?;
+    let claim_secret = keys.purpose_secret(b"shenfen/claim-digest/v1").map_err(coded)?;
+    let authority = Authority {
+        face: engine.clone(),
+        keys: Arc::new(keys),
+        claim_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, claim_secret.as_ref()),
+        issuer: Issuer {
+            url: "http://bench.invalid".into(),
+            signing_key: issuer.signing_key().map_err(coded)?,
+            public: issuer.public().clone(),
+        },
+        policy,
+    };
+    let state = Arc::new(AppState {
+        store: Arc::new(store),
+        authority: Arc::new(authority),
+        nonces: NonceIssuer::new(&[1; 32]),
+        metrics: Metrics::default(),
+    });
+    let app = router(state);
+    let frames = json!({ "frames": [frame_b64] }).to_string();
+
+    let start = Instant::now();
+    let latencies = rt.block_on(async {
+        let per_task = n.div_ceil(cores);
+        let tasks: Vec<_> = (0..cores)
+            .map(|_| {
+                let (app, frames) = (app.clone(), frames.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(per_task);
+                    for _ in 0..per_task {
+                        let t = Instant::now();
+                        enroll(&app, &frames).await?;
+                        latencies.push(t.elapsed());
+                    }
+                    Ok::<_, anyhow::Error>(latencies)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await??);
+        }
+        Ok::<_, anyhow::Error>(all)
+    })?;
+    let server_rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let report = json!({
+        "enrollments": latencies.len(),
+        "threads": cores,
+        "server_per_sec": server_rate,
+        "face_engine_per_sec": baseline_rate,
+        "server_overhead": 1.0 - server_rate / baseline_rate,
+        "server_latency_ms": { "p50": ms(percentile(&latencies, 0.5)), "p99": ms(percentile(&latencies, 0.99)) },
+        "face_engine_latency_ms": { "p50": ms(percentile(&baseline_latencies, 0.5)), "p99": ms(percentile(&baseline_latencies, 0.99)) },
+        "liveness": "passive (one frame)",
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "shenfen bench enroll — {} enrollments on {cores} threads (SQLite, passive liveness, one 626×1200 JPEG frame)",
+            latencies.len()
+        );
+        println!(
+            "  face engine alone   {baseline_rate:>7.1} /s   p50 {:>6.1} ms  p99 {:>6.1} ms",
+            report["face_engine_latency_ms"]["p50"].as_f64().unwrap_or_default(),
+            report["face_engine_latency_ms"]["p99"].as_f64().unwrap_or_default()
+        );
+        println!(
+            "  server enrollment   {server_rate:>7.1} /s   p50 {:>6.1} ms  p99 {:>6.1} ms",
+            report["server_latency_ms"]["p50"].as_f64().unwrap_or_default(),
+            report["server_latency_ms"]["p99"].as_f64().unwrap_or_default()
+        );
+        println!("  server overhead     {:>7.1} %", 100.0 * (1.0 - server_rate / baseline_rate));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts a session and submits the frame; anything but an offer is an error.
+async fn enroll(app: &axum::Router, frames: &str) -> Result<()> {
+    let start = json!({ "id_number": CITIZEN, "name": "王建国", "card_expiry": "长期" }).to_string();
+    let session = call(app, "/enrollment/sessions", start).await?;
+    let path = format!("/enrollment/sessions/{}/frames", session["session_id"].as_str().unwrap_or_default());
+    let offer = call(app, &path, frames.to_owned()).await?;
+    if offer.get("credential_offer").is_none() {
+        bail!("enrollment refused: {offer}");
+    }
+    Ok(())
+}
+
+async fn call(app: &axum::Router, path: &str, body: String) -> Result<Value> {
+    let request = Request::post(path).header("content-type", "application/json").body(Body::from(body))?;
+    let response = app.clone().oneshot(request).await?;
+    let bytes = to_bytes(response.into_body(), 1 << 20).await?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// Runs `op` `n` times over `threads` threads; returns (ops per second, latencies).
+fn parallel(n: usize, threads: usize, op: impl Fn() -> Result<()> + Sync) -> Result<(f64, Vec<Duration>)> {
+    let per_thread = n.div_ceil(threads);
+    let start = Instant::now();
+    let latencies = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut latencies = Vec::with_capacity(per_thread);
+                    for _ in 0..per_thread {
+                        let t = Instant::now();
+                        op()?;
+                        latencies.push(t.elapsed());
+                    }
+                    Ok::<_, anyhow::Error>(latencies)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))??);
+        }
+        Ok::<_, anyhow::Error>(all)
+    })?;
+    Ok((latencies.len() as f64 / start.elapsed().as_secs_f64(), latencies))
+}
+
+fn percentile(samples: &[Duration], q: f64) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default()
+}
