@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shenfen_core::{Edition, IdNumber};
 use shenfen_face::{Action, Template, decode_image, parse_challenge};
-use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, Store};
+use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Store};
 
 use crate::app::{AppState, now};
 use crate::problem::Problem;
@@ -182,24 +182,46 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
         Ok(None) => return refused().into_response(),
         Err(e) => return internal(&e),
     };
-    match decide(&state, &session, images, now).await {
-        Ok(Decision::Accepted(offer)) => {
-            audit_decision(&state, &session, None, now).await;
+    let decision = match decide(&state, &session, images, now).await {
+        Ok(decision) => decision,
+        Err(error) => return error.0.into_response(),
+    };
+    let day = now - now.rem_euclid(86_400);
+    let failure_key = format!("enroll-fail:{}", session.subject.hex());
+    let grant = Grant { subject: session.subject, edition: session.edition.clone() };
+    let (offer, reason) = match &decision {
+        Decision::Accepted { code, .. } => (Some((token_hash(code), now + OFFER_SECS)), None),
+        Decision::Refused(reason) => (None, Some(*reason)),
+    };
+    let recorded = state
+        .store
+        .record_decision(
+            offer.as_ref().map(|(hash, expires)| (hash, &grant, *expires)),
+            decision_event(&session, reason, now),
+            reason.map(|_| (failure_key.as_str(), day)),
+        )
+        .await;
+    let failures = match recorded {
+        Ok(failures) => failures,
+        Err(e) => return internal(&e),
+    };
+    match decision {
+        Decision::Accepted { offer, .. } => {
             (StatusCode::CREATED, Json(json!({ "credential_offer": offer }))).into_response()
         }
-        Ok(Decision::Refused(reason)) => {
-            audit_decision(&state, &session, Some(reason), now).await;
-            count_failure(&state, &session, now).await;
+        Decision::Refused(_) => {
+            if failures == state.authority.policy.failures_per_subject_day {
+                audit_lock(&state, &session, failures, day).await;
+            }
             refused().into_response()
         }
-        Err(error) => error.0.into_response(),
     }
 }
 
 /// The outcome of a submission.
 enum Decision {
-    /// The credential offer to return.
-    Accepted(serde_json::Value),
+    /// The credential offer to return, and its pre-authorized code.
+    Accepted { offer: serde_json::Value, code: String },
     /// Why not (for the audit log only).
     Refused(Refusal),
 }
@@ -256,50 +278,38 @@ async fn decide(
         return Ok(Decision::Refused(Refusal::FaceMismatch));
     }
     let code = random_token().ok_or(ErrorResponse(Problem::internal()))?;
-    let grant = Grant { subject: session.subject, edition: session.edition.clone() };
-    state
-        .store
-        .put_grant(&token_hash(&code), GrantKind::PreAuthorizedCode, &grant, now + OFFER_SECS)
-        .await
-        .map_err(|e| ErrorResponse::from(&e))?;
-    Ok(Decision::Accepted(json!({
+    let offer = json!({
         "credential_issuer": state.authority.issuer.url,
         "credential_configuration_ids": [crate::issuance::configuration_id(&session.edition)],
         "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": { "pre-authorized_code": code } }
-    })))
+    });
+    Ok(Decision::Accepted { offer, code })
 }
 
-async fn audit_decision(state: &Arc<AppState>, session: &EnrollmentSession, reason: Option<Refusal>, now: i64) {
+fn decision_event(session: &EnrollmentSession, reason: Option<Refusal>, now: i64) -> AuditEvent {
     let details = match reason {
         None => json!({ "outcome": "accepted", "edition": session.edition }),
         Some(r) => json!({ "outcome": "refused", "reason": format!("{r:?}"), "edition": session.edition }),
     };
-    let event = AuditEvent {
+    AuditEvent {
         at: now,
         kind: "enrollment.decision".into(),
         actor: "citizen".into(),
         subject: Some(session.subject),
         details,
-    };
-    if let Err(e) = state.store.append_audit(event).await {
-        tracing::error!(code = e.code(), "could not audit an enrollment decision");
     }
 }
 
-async fn count_failure(state: &Arc<AppState>, session: &EnrollmentSession, now: i64) {
-    let day = now - now.rem_euclid(86_400);
-    let key = format!("enroll-fail:{}", session.subject.hex());
-    if let Ok(n) = state.store.count_attempt(&key, day).await
-        && n == state.authority.policy.failures_per_subject_day
-    {
-        let event = AuditEvent {
-            at: now,
-            kind: "enrollment.locked".into(),
-            actor: "system".into(),
-            subject: Some(session.subject),
-            details: json!({ "failures": n, "until": day + 86_400 }),
-        };
-        let _ = state.store.append_audit(event).await;
+async fn audit_lock(state: &Arc<AppState>, session: &EnrollmentSession, failures: u64, day: i64) {
+    let event = AuditEvent {
+        at: now(),
+        kind: "enrollment.locked".into(),
+        actor: "system".into(),
+        subject: Some(session.subject),
+        details: json!({ "failures": failures, "until": day + 86_400 }),
+    };
+    if let Err(e) = state.store.append_audit(event).await {
+        tracing::error!(code = e.code(), "could not audit a lockout");
     }
 }
 

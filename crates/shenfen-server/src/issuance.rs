@@ -230,24 +230,26 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
         }
         Err(e) => return internal(&e),
     };
-    // A new enrollment means a new phone: what the old one holds stops working.
-    let revoked = match state.store.set_status_of_subject(&grant.subject, None, 1).await {
-        Ok(n) => n,
-        Err(e) => return internal(&e),
-    };
+    // A new enrollment means a new phone: what the old one holds stops working,
+    // in the same transaction that allocates the new batch's slots.
     let issuer = &state.authority.issuer;
+    let devices: Vec<String> = holders.iter().map(PublicJwk::thumbprint).collect();
+    let event = AuditEvent {
+        at: now,
+        kind: "credential.issued".into(),
+        actor: "citizen".into(),
+        subject: Some(grant.subject),
+        details: json!({ "edition": grant.edition }),
+    };
+    let slots =
+        match state.store.issue_slots(STATUS_LIST_ID, STATUS_LIST_SIZE, &grant.subject, &devices, now, event).await {
+            Ok(slots) => slots,
+            Err(e) => return internal(&e),
+        };
     let status_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
     let disclosable: Vec<String> = DISCLOSABLE.map(String::from).to_vec();
     let mut credentials = Vec::with_capacity(holders.len());
-    for holder in holders {
-        let idx = match state
-            .store
-            .allocate_status(STATUS_LIST_ID, STATUS_LIST_SIZE, &grant.subject, &holder.thumbprint(), now)
-            .await
-        {
-            Ok(idx) => idx,
-            Err(e) => return internal(&e),
-        };
+    for (holder, idx) in holders.iter().zip(slots) {
         let status = StatusReference { uri: status_uri.clone(), idx };
         let params = VcIssuance {
             vct: &vct(&grant.edition),
@@ -266,16 +268,6 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
                 return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
             }
         }
-    }
-    let event = AuditEvent {
-        at: now,
-        kind: "credential.issued".into(),
-        actor: "citizen".into(),
-        subject: Some(grant.subject),
-        details: json!({ "count": credentials.len(), "edition": grant.edition, "previous_revoked": revoked }),
-    };
-    if let Err(e) = state.store.append_audit(event).await {
-        return internal(&e);
     }
     let mut response = Json(json!({ "credentials": credentials })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -4,7 +4,7 @@
 //! row lock of the audit head differ.
 
 use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use crate::audit::{AuditEntry, AuditEvent, BrokenLink, GENESIS, entry_hash, verify_chain};
 use crate::store::{ImportProgress, Store};
@@ -244,39 +244,10 @@ impl Store for SqlStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
-        let details_json = serde_json::to_string(&event.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        let lock = match self.backend {
-            Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-            Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
-        };
-        let head = sqlx::query(lock).fetch_one(&mut *tx).await?;
-        let prev_hash: [u8; 32] = head
-            .try_get::<Vec<u8>, _>("hash")?
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
-        let seq = count(head.try_get("seq")?) + 1;
-        let hash = entry_hash(&prev_hash, seq, &event, &details_json);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, kind, actor, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(signed(seq))
-        .bind(event.at)
-        .bind(event.kind.as_str())
-        .bind(event.actor.as_str())
-        .bind(event.subject.map(|s| s.0.to_vec()))
-        .bind(details_json.as_str())
-        .bind(prev_hash.to_vec())
-        .bind(hash.to_vec())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(signed(seq))
-            .bind(hash.to_vec())
-            .execute(&mut *tx)
-            .await?;
+        let entry = append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
-        Ok(AuditEntry { seq, event, details_json, prev_hash, hash })
+        Ok(entry)
     }
 
     async fn audit_after(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
@@ -334,15 +305,8 @@ impl Store for SqlStore {
     }
 
     async fn count_attempt(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO attempts (key, window_start, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (key, window_start) DO UPDATE SET count = attempts.count + 1 RETURNING count",
-        )
-        .bind(key)
-        .bind(window_start)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(count(row.try_get("count")?))
+        let mut conn = self.pool.acquire().await?;
+        count_attempt_on(&mut conn, key, window_start).await
     }
 
     async fn attempt_count(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
@@ -401,15 +365,8 @@ impl Store for SqlStore {
         grant: &Grant,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO grants (token_hash, kind, subject, edition, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(token_hash.to_vec())
-            .bind(kind.as_str())
-            .bind(grant.subject.0.to_vec())
-            .bind(grant.edition.as_str())
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        put_grant_on(&mut conn, token_hash, kind, grant, expires_at).await
     }
 
     async fn redeem_grant(
@@ -435,32 +392,47 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn allocate_status(
+    async fn record_decision(
+        &self,
+        offer: Option<(&[u8; 32], &Grant, i64)>,
+        event: AuditEvent,
+        failure: Option<(&str, i64)>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some((token_hash, grant, expires_at)) = offer {
+            put_grant_on(&mut tx, token_hash, GrantKind::PreAuthorizedCode, grant, expires_at).await?;
+        }
+        let failures = match failure {
+            Some((key, window)) => count_attempt_on(&mut tx, key, window).await?,
+            None => 0,
+        };
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(failures)
+    }
+
+    async fn issue_slots(
         &self,
         list_id: &str,
         list_size: u64,
         subject: &BlindIndex,
-        device_key: &str,
+        devices: &[String],
         now: i64,
-    ) -> Result<u64, StoreError> {
-        for _ in 0..64 {
-            let idx = random_below(list_size)?;
-            let inserted = sqlx::query(
-                "INSERT INTO credentials (list_id, idx, subject, device_key, issued_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (list_id, idx) DO NOTHING",
-            )
-            .bind(list_id)
-            .bind(signed(idx))
-            .bind(subject.0.to_vec())
-            .bind(device_key)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-            if inserted.rows_affected() == 1 {
-                return Ok(idx);
-            }
+        mut event: AuditEvent,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let revoked = set_status_on(&mut tx, subject, None, 1).await?;
+        let mut slots = Vec::with_capacity(devices.len());
+        for device in devices {
+            slots.push(allocate_on(&mut tx, list_id, list_size, subject, device, now).await?);
         }
-        Err(StoreError::Corrupt(format!("status list {list_id} has no free index left; start a new list")))
+        if let serde_json::Value::Object(details) = &mut event.details {
+            details.insert("previous_revoked".into(), serde_json::Value::from(revoked));
+            details.insert("count".into(), serde_json::Value::from(slots.len()));
+        }
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(slots)
     }
 
     async fn set_status_of_subject(
@@ -469,14 +441,8 @@ impl Store for SqlStore {
         keep_device: Option<&str>,
         status: u8,
     ) -> Result<u64, StoreError> {
-        let result =
-            sqlx::query("UPDATE credentials SET status = $1 WHERE subject = $2 AND device_key <> $3 AND status <> $1")
-                .bind(i64::from(status))
-                .bind(subject.0.to_vec())
-                .bind(keep_device.unwrap_or(""))
-                .execute(&self.pool)
-                .await?;
-        Ok(result.rows_affected())
+        let mut conn = self.pool.acquire().await?;
+        set_status_on(&mut conn, subject, keep_device, status).await
     }
 
     async fn credential_subject(&self, list_id: &str, idx: u64) -> Result<Option<BlindIndex>, StoreError> {
@@ -501,6 +467,119 @@ impl Store for SqlStore {
             })
             .collect()
     }
+}
+
+/// Appends to the audit chain inside the caller's transaction, serialised on the head row.
+async fn append_audit_on(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    event: AuditEvent,
+) -> Result<AuditEntry, StoreError> {
+    let details_json = serde_json::to_string(&event.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let lock = match backend {
+        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+    };
+    let head = sqlx::query(lock).fetch_one(&mut *conn).await?;
+    let prev_hash: [u8; 32] = head
+        .try_get::<Vec<u8>, _>("hash")?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("audit head hash is not 32 bytes".into()))?;
+    let seq = count(head.try_get("seq")?) + 1;
+    let hash = entry_hash(&prev_hash, seq, &event, &details_json);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, kind, actor, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(signed(seq))
+    .bind(event.at)
+    .bind(event.kind.as_str())
+    .bind(event.actor.as_str())
+    .bind(event.subject.map(|s| s.0.to_vec()))
+    .bind(details_json.as_str())
+    .bind(prev_hash.to_vec())
+    .bind(hash.to_vec())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(signed(seq))
+        .bind(hash.to_vec())
+        .execute(&mut *conn)
+        .await?;
+    Ok(AuditEntry { seq, event, details_json, prev_hash, hash })
+}
+
+async fn count_attempt_on(conn: &mut AnyConnection, key: &str, window_start: i64) -> Result<u64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO attempts (key, window_start, count) VALUES ($1, $2, 1) \
+         ON CONFLICT (key, window_start) DO UPDATE SET count = attempts.count + 1 RETURNING count",
+    )
+    .bind(key)
+    .bind(window_start)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(count(row.try_get("count")?))
+}
+
+async fn put_grant_on(
+    conn: &mut AnyConnection,
+    token_hash: &[u8; 32],
+    kind: GrantKind,
+    grant: &Grant,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO grants (token_hash, kind, subject, edition, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(token_hash.to_vec())
+        .bind(kind.as_str())
+        .bind(grant.subject.0.to_vec())
+        .bind(grant.edition.as_str())
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn set_status_on(
+    conn: &mut AnyConnection,
+    subject: &BlindIndex,
+    keep_device: Option<&str>,
+    status: u8,
+) -> Result<u64, StoreError> {
+    let result =
+        sqlx::query("UPDATE credentials SET status = $1 WHERE subject = $2 AND device_key <> $3 AND status <> $1")
+            .bind(i64::from(status))
+            .bind(subject.0.to_vec())
+            .bind(keep_device.unwrap_or(""))
+            .execute(&mut *conn)
+            .await?;
+    Ok(result.rows_affected())
+}
+
+async fn allocate_on(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    list_size: u64,
+    subject: &BlindIndex,
+    device_key: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    for _ in 0..64 {
+        let idx = random_below(list_size)?;
+        let inserted = sqlx::query(
+            "INSERT INTO credentials (list_id, idx, subject, device_key, issued_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (list_id, idx) DO NOTHING",
+        )
+        .bind(list_id)
+        .bind(signed(idx))
+        .bind(subject.0.to_vec())
+        .bind(device_key)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(idx);
+        }
+    }
+    Err(StoreError::Corrupt(format!("status list {list_id} has no free index left; start a new list")))
 }
 
 /// A uniformly random integer in `0..bound` (rejection sampling, no modulo bias).

@@ -98,16 +98,27 @@ pub trait Store: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
 
-    /// Records an issued credential at a fresh random index of `list_id`
-    /// (`0..list_size`) and returns the index.
-    fn allocate_status(
+    /// One enrollment decision as one transaction: the offer's pre-authorized
+    /// code (if accepted), the failure count (if refused; returned), the audit entry.
+    fn record_decision(
+        &self,
+        offer: Option<(&[u8; 32], &Grant, i64)>,
+        event: AuditEvent,
+        failure: Option<(&str, i64)>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// One issuance as one transaction: revokes every credential `subject` held,
+    /// allocates a random slot of `list_id` per device key, and appends `event`
+    /// (whose JSON object details gain `count` and `previous_revoked`).
+    fn issue_slots(
         &self,
         list_id: &str,
         list_size: u64,
         subject: &BlindIndex,
-        device_key: &str,
+        devices: &[String],
         now: i64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
 
     /// Sets `status` on every credential of `subject` whose device key is not
     /// `keep_device`; returns how many changed (re-enrollment, lost phone).

@@ -274,29 +274,66 @@ async fn grants_are_single_use_and_typed(kind: &str) {
 
 async fn status_slots_are_random_unique_and_revocable(kind: &str) {
     let (store, _) = fresh(kind).await;
-    let (lin, zhang) = (
-        BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap()),
-        BlindIndex::of(&keys(), &IdNumber::parse(ZHANG).unwrap()),
-    );
-    let mut seen = std::collections::HashSet::new();
-    for i in 0..40 {
-        let (subject, device) =
-            if i % 2 == 0 { (&lin, if i < 20 { "old-phone" } else { "new-phone" }) } else { (&zhang, "phone-z") };
-        let idx = store.allocate_status("list-1", 64, subject, device, 0).await.unwrap();
-        assert!(idx < 64 && seen.insert(idx), "index {idx} reused or out of range");
-    }
-    assert_eq!(
-        store.set_status_of_subject(&lin, Some("new-phone"), 1).await.unwrap(),
-        10,
-        "only the old phone's credentials"
-    );
-    assert_eq!(store.status_entries("list-1").await.unwrap().len(), 10);
-    assert!(store.status_entries("list-1").await.unwrap().iter().all(|&(_, s)| s == 1));
-    assert_eq!(store.set_status_of_subject(&lin, None, 1).await.unwrap(), 10, "then the rest");
-    assert!(store.status_entries("list-2").await.unwrap().is_empty());
-    let (idx, _) = store.status_entries("list-1").await.unwrap()[0];
-    assert_eq!(store.credential_subject("list-1", idx).await.unwrap(), Some(lin));
-    assert_eq!(store.credential_subject("list-2", idx).await.unwrap(), None);
+    let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let zhang = BlindIndex::of(&keys(), &IdNumber::parse(ZHANG).unwrap());
+    let issued = |subject| AuditEvent {
+        at: 0,
+        kind: "credential.issued".into(),
+        actor: "citizen".into(),
+        subject: Some(subject),
+        details: json!({}),
+    };
+    let devices = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+
+    let old = store.issue_slots("list-1", 64, &lin, &devices(&["old-1", "old-2"]), 0, issued(lin)).await.unwrap();
+    store.issue_slots("list-1", 64, &zhang, &devices(&["z-1"]), 0, issued(zhang)).await.unwrap();
+    assert!(store.status_entries("list-1").await.unwrap().is_empty());
+    let new = store.issue_slots("list-1", 64, &lin, &devices(&["new-1"]), 0, issued(lin)).await.unwrap();
+    let mut revoked: Vec<u64> = store
+        .status_entries("list-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(idx, s)| {
+            assert_eq!(s, 1);
+            idx
+        })
+        .collect();
+    revoked.sort_unstable();
+    let mut expected = old.clone();
+    expected.sort_unstable();
+    assert_eq!(revoked, expected, "a new issuance revokes exactly the subject's earlier credentials");
+    let last = store.audit_of(&lin).await.unwrap().pop().unwrap();
+    assert_eq!(last.event.details, json!({ "count": 1, "previous_revoked": 2 }));
+    assert_eq!(store.credential_subject("list-1", new[0]).await.unwrap(), Some(lin));
+    assert_eq!(store.credential_subject("list-2", new[0]).await.unwrap(), None);
+    assert_eq!(store.set_status_of_subject(&lin, None, 1).await.unwrap(), 1, "withdrawal revokes the rest");
+
+    let many = store
+        .issue_slots("list-2", 64, &zhang, &(0..40).map(|i| format!("d{i}")).collect::<Vec<_>>(), 0, issued(zhang))
+        .await
+        .unwrap();
+    let unique: std::collections::HashSet<_> = many.iter().collect();
+    assert!(unique.len() == 40 && many.iter().all(|&i| i < 64), "random slots are unique and in range");
+}
+
+async fn decisions_are_recorded_atomically(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let decision = |outcome: &str| AuditEvent {
+        at: 0,
+        kind: "enrollment.decision".into(),
+        actor: "citizen".into(),
+        subject: Some(lin),
+        details: json!({ "outcome": outcome }),
+    };
+    assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0))).await.unwrap(), 1);
+    assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0))).await.unwrap(), 2);
+    let grant = Grant { subject: lin, edition: "lightweight".into() };
+    store.record_decision(Some((&[4; 32], &grant, 100)), decision("accepted"), None).await.unwrap();
+    assert_eq!(store.redeem_grant(&[4; 32], GrantKind::PreAuthorizedCode, 50).await.unwrap(), Some(grant));
+    assert_eq!(store.audit_of(&lin).await.unwrap().len(), 3);
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(3));
 }
 
 macro_rules! suite {
@@ -318,6 +355,8 @@ macro_rules! suite {
             async fn grants_are_single_use_and_typed() { super::grants_are_single_use_and_typed(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn status_slots_are_random_unique_and_revocable() { super::status_slots_are_random_unique_and_revocable(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn decisions_are_recorded_atomically() { super::decisions_are_recorded_atomically(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn nonces_are_single_use() { super::nonces_are_single_use(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
