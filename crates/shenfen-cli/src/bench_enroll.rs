@@ -106,6 +106,7 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
             url: "http://bench.invalid".into(),
             signing_key: issuer.signing_key().map_err(coded)?,
             public: issuer.public().clone(),
+            retired: Vec::new(),
         },
         policy,
     };

@@ -13,6 +13,7 @@ use shenfen_store::KeyProvider;
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
 use crate::face_cmd::Common;
+use crate::files::read_public_jwk;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -22,6 +23,10 @@ pub struct ServeArgs {
     /// The authority's private signing JWK (default shenfen-data/issuer.jwk).
     #[arg(long, env = "SHENFEN_ISSUER_KEY")]
     issuer_key: Option<PathBuf>,
+    /// Public JWKs of signing keys rotated out, still published in the JWKS
+    /// until the credentials they signed expire (repeatable).
+    #[arg(long = "retired-issuer-jwk")]
+    retired_issuer_jwk: Vec<PathBuf>,
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,
@@ -39,7 +44,15 @@ impl ServeArgs {
     /// The embedded server of `shenfen demo`: data in `store`, passive liveness
     /// so a still photo can stand in for a camera (documented in demo/README.md).
     pub fn demo(listen: SocketAddr, store: StoreArgs) -> ServeArgs {
-        ServeArgs { listen, issuer_key: None, public_url: None, liveness: "passive".into(), models: None, store }
+        ServeArgs {
+            listen,
+            issuer_key: None,
+            retired_issuer_jwk: Vec::new(),
+            public_url: None,
+            liveness: "passive".into(),
+            models: None,
+            store,
+        }
     }
 }
 
@@ -65,7 +78,12 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             face: Arc::new(face),
             keys: Arc::new(keys),
             claim_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, claim_secret.as_ref()),
-            issuer: Issuer { url, signing_key: issuer.signing_key().map_err(coded)?, public: issuer.public().clone() },
+            issuer: Issuer {
+                url,
+                signing_key: issuer.signing_key().map_err(coded)?,
+                public: issuer.public().clone(),
+                retired: args.retired_issuer_jwk.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?,
+            },
             policy,
         };
         let state = Arc::new(AppState {

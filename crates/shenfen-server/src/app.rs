@@ -113,7 +113,8 @@ async fn openapi() -> Json<Value> {
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Response {
-    let keys = vec![state.authority.issuer.public.to_value()];
+    let issuer = &state.authority.issuer;
+    let keys: Vec<Value> = std::iter::once(&issuer.public).chain(&issuer.retired).map(|k| k.to_value()).collect();
     let mut response = Json(json!({ "keys": keys })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response

@@ -60,6 +60,9 @@ pub struct Issuer {
     pub signing_key: SigningKey,
     /// Its public JWK, with `kid`.
     pub public: PublicJwk,
+    /// Keys rotated out: still published in the JWKS, so credentials they
+    /// signed verify until they expire, but never used to sign.
+    pub retired: Vec<PublicJwk>,
 }
 
 /// Everything enrollment and issuance use.

@@ -35,7 +35,7 @@ pub fn openapi_document() -> Value {
                 "responses": { "200": { "description": "ready" }, "503": problem } } },
             "/metrics": { "get": { "summary": "Prometheus / OpenMetrics exposition.", "responses": { "200": { "description": "metrics" } } } },
             "/openapi.json": { "get": { "summary": "This document.", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
-            "/jwks.json": { "get": { "summary": "The authority's current credential-signing public keys (ES256, with kid).",
+            "/jwks.json": { "get": { "summary": "The authority's credential-signing public keys (ES256, with kid): the current one first, then keys rotated out whose credentials may still be valid.",
                 "responses": { "200": { "description": "JWK Set", "content": { "application/json": {} } } } } },
             "/nonce": { "post": { "summary": "OpenID4VCI 1.0 nonce endpoint: a fresh c_nonce for key proofs, valid 300 s, single use.",
                 "responses": { "200": { "description": "{\"c_nonce\": \"…\"}", "content": { "application/json": {} } }, "405": problem } } },

@@ -86,12 +86,13 @@ async fn nonces_are_fresh_uncached_and_verifiable() {
 }
 
 #[tokio::test]
-async fn jwks_publishes_the_issuer_key_with_its_kid() {
+async fn jwks_publishes_current_and_retired_keys_with_their_kids() {
     let (app, _) = app().await;
     let response = send(&app, Method::GET, "/jwks.json", Body::empty()).await;
     assert!(response.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("max-age"));
     let keys = json(response).await;
-    assert_eq!(keys["keys"][0]["kid"], "authority-2026");
+    assert_eq!(keys["keys"][0]["kid"], "authority-2026", "the current key first");
+    assert_eq!(keys["keys"][1]["kid"], "authority-2025", "rotated-out keys stay published");
     assert!(keys["keys"][0].get("d").is_none(), "never the private part");
     shenfen_credential::PublicJwk::from_value(&keys["keys"][0]).unwrap();
 }

@@ -34,6 +34,11 @@ pub fn keys() -> LocalKeys {
     LocalKeys::parse(&format!("k1:{}", "61".repeat(32)), &"62".repeat(32)).unwrap()
 }
 
+/// A key rotated out of signing, still published.
+pub fn retired_key() -> shenfen_credential::PublicJwk {
+    PrivateJwk::generate().unwrap().with_kid("authority-2025").public().clone()
+}
+
 pub struct TestApp {
     pub router: axum::Router,
     pub state: Arc<AppState>,
@@ -57,6 +62,7 @@ pub async fn app(policy: Policy) -> TestApp {
             url: ISSUER_URL.into(),
             signing_key: issuer.signing_key().unwrap(),
             public: issuer.public().clone(),
+            retired: vec![retired_key()],
         },
         policy,
     };
