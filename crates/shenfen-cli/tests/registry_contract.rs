@@ -40,8 +40,14 @@ fn postgres_url(name: &str) -> String {
     let base =
         std::env::var("SHENFEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("shenfen_cli_{name}_{}", std::process::id());
+    // Earlier runs' schemas (other process ids) are dropped first.
+    let sweep = format!(
+        "DO $$DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 'shenfen_cli_%' \
+         AND nspname NOT LIKE '%\\_{pid}' LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END$$;",
+        pid = std::process::id()
+    );
     let psql = Command::new("psql")
-        .args([&base, "-qc", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")])
+        .args([&base, "-qc", &sweep, "-qc", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")])
         .output()
         .unwrap();
     assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
