@@ -5,31 +5,22 @@
 // Test helpers outside #[test] functions may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod server_process;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::json;
+use server_process::spawn_serving;
 
 fn shenfen(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_shenfen"));
     cmd.current_dir(dir).env_remove("SHENFEN_DB").env_remove("SHENFEN_MASTER_KEYS");
     cmd
-}
-
-fn start_server(dir: &Path) -> (Child, String) {
-    let mut child = shenfen(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--liveness", "passive"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    (child, line.trim().rsplit("http://").next().unwrap().to_owned())
 }
 
 /// Best effort: the server may die mid-request, which is the point.
@@ -72,7 +63,7 @@ fn killing_the_server_mid_enrollment_leaves_no_half_written_state() {
         base64::engine::general_purpose::STANDARD.encode(std::fs::read(repo.join("models/photos/obama2.jpg")).unwrap());
 
     for round in 0..4u64 {
-        let (mut server, address) = start_server(&dir);
+        let (mut server, address) = spawn_serving(&dir, &["serve", "--listen", "127.0.0.1:0", "--liveness", "passive"]);
         let clients: Vec<_> = (0..3)
             .map(|_| {
                 let (address, frame) = (address.clone(), frame.clone());

@@ -5,13 +5,15 @@
 // Test helpers outside #[test] functions may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod server_process;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use base64::Engine;
 use serde_json::{Value, json};
+use server_process::{spawn_serving, stop};
 
 fn post(address: &str, path: &str, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).unwrap();
@@ -32,23 +34,9 @@ fn post(address: &str, path: &str, body: &str) -> (u16, Value) {
 fn a_demo_citizen_enrolls_with_a_real_photo() {
     let dir = std::env::temp_dir().join(format!("shenfen-demo-stack-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()])
-        .env_remove("SHENFEN_DB")
-        .env_remove("SHENFEN_MASTER_KEYS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut address = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(found) = line.strip_prefix("shenfen serving on http://") {
-            address = Some(found.trim().to_owned());
-            break;
-        }
-    }
-    let address = address.expect("the demo never started serving");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (child, address) =
+        spawn_serving(&dir, &["demo", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()]);
 
     let start = json!({ "id_number": "110105196108040136", "name": "王建国", "card_expiry": "长期" }).to_string();
     let (status, session) = post(&address, "/enrollment/sessions", &start);
@@ -60,7 +48,6 @@ fn a_demo_citizen_enrolls_with_a_real_photo() {
     assert_eq!(status, 201, "{offer}");
     assert!(offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"].is_string());
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    assert!(child.wait().unwrap().success());
+    stop(child);
     let _ = std::fs::remove_dir_all(&dir);
 }
