@@ -109,6 +109,7 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
             retired: Vec::new(),
         },
         policy,
+        decoy: std::sync::OnceLock::new(),
     };
     let state = Arc::new(AppState {
         store: Arc::new(store),
@@ -143,6 +144,8 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>(all)
     })?;
     let server_rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
+    let impostor = json!({ "frames": [same_size_jpeg(&photos.join("biden.jpg"), &frame_bytes)?] }).to_string();
+    let refusals = rt.block_on(refusal_timings(&app, &frames, &impostor, 15))?;
     let _ = std::fs::remove_dir_all(&dir);
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -155,6 +158,7 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
         "server_latency_ms": { "p50": ms(percentile(&latencies, 0.5)), "p99": ms(percentile(&latencies, 0.99)) },
         "face_engine_latency_ms": { "p50": ms(percentile(&baseline_latencies, 0.5)), "p99": ms(percentile(&baseline_latencies, 0.99)) },
         "liveness": "passive (one frame)",
+        "refusal_latency_ms": refusals.iter().map(|(label, t)| json!({ "case": label, "p50": ms(percentile(t, 0.5)), "p90": ms(percentile(t, 0.9)) })).collect::<Vec<_>>(),
     });
     if args.json {
         println!("{report}");
@@ -174,20 +178,74 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
             report["server_latency_ms"]["p99"].as_f64().unwrap_or_default()
         );
         println!("  server overhead     {:>7.1} %", 100.0 * (1.0 - server_rate / baseline_rate));
+        println!("  refusal decision latency (one thread, interleaved; an oracle would need these to differ):");
+        for (label, timings) in &refusals {
+            println!(
+                "    {label:<24} p50 {:>6.1} ms  p90 {:>6.1} ms",
+                ms(percentile(timings, 0.5)),
+                ms(percentile(timings, 0.9))
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Starts a session and submits the frame; anything but an offer is an error.
 async fn enroll(app: &axum::Router, frames: &str) -> Result<()> {
-    let start = json!({ "id_number": CITIZEN, "name": "王建国", "card_expiry": "长期" }).to_string();
-    let session = call(app, "/enrollment/sessions", start).await?;
-    let path = format!("/enrollment/sessions/{}/frames", session["session_id"].as_str().unwrap_or_default());
-    let offer = call(app, &path, frames.to_owned()).await?;
+    let (offer, _) = attempt(app, CITIZEN, "王建国", frames).await?;
     if offer.get("credential_offer").is_none() {
         bail!("enrollment refused: {offer}");
     }
     Ok(())
+}
+
+/// Starts a session for the claim and submits `frames`; returns the answer
+/// and how long the submission (the decision) took.
+async fn attempt(app: &axum::Router, id_number: &str, name: &str, frames: &str) -> Result<(Value, Duration)> {
+    let start = json!({ "id_number": id_number, "name": name, "card_expiry": "长期" }).to_string();
+    let session = call(app, "/enrollment/sessions", start).await?;
+    let path = format!("/enrollment/sessions/{}/frames", session["session_id"].as_str().unwrap_or_default());
+    let t = Instant::now();
+    let answer = call(app, &path, frames.to_owned()).await?;
+    Ok((answer, t.elapsed()))
+}
+
+/// Another person's photo re-encoded at the reference frame's dimensions, so
+/// that timing differences cannot come from image size.
+fn same_size_jpeg(photo: &std::path::Path, reference: &[u8]) -> Result<String> {
+    let (width, height) = decode_image(reference).map_err(coded)?.dimensions();
+    let resized = image::imageops::resize(&load_image(photo)?, width, height, image::imageops::FilterType::Triangle);
+    let mut out = std::io::Cursor::new(Vec::new());
+    resized.write_to(&mut out, image::ImageFormat::Jpeg)?;
+    Ok(STANDARD.encode(out.into_inner()))
+}
+
+/// Decision latency of the three refusals an ID-number oracle would tell
+/// apart, measured interleaved: (label, latencies).
+async fn refusal_timings(
+    app: &axum::Router,
+    frames: &str,
+    impostor: &str,
+    rounds: usize,
+) -> Result<Vec<(&'static str, Vec<Duration>)>> {
+    let cases = [
+        ("unregistered number", "11010519491231002X", "张秀英", frames),
+        ("registered, wrong name", CITIZEN, "王建", frames),
+        ("registered, other face", CITIZEN, "王建国", impostor),
+    ];
+    let mut timings: Vec<(&'static str, Vec<Duration>)> =
+        cases.iter().map(|c| (c.0, Vec::with_capacity(rounds))).collect();
+    for _ in 0..rounds {
+        for (i, (label, id, name, frames)) in cases.iter().enumerate() {
+            let (answer, took) = attempt(app, id, name, frames).await?;
+            ensure!(
+                answer["type"] == "urn:shenfen:problem:enrollment-refused",
+                "{label}: expected a refusal, got {answer}"
+            );
+            timings[i].1.push(took);
+        }
+    }
+    Ok(timings)
 }
 
 async fn call(app: &axum::Router, path: &str, body: String) -> Result<Value> {

@@ -85,6 +85,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
                 retired: args.retired_issuer_jwk.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?,
             },
             policy,
+            decoy: std::sync::OnceLock::new(),
         };
         let state = Arc::new(AppState {
             store: store.clone(),

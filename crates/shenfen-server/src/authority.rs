@@ -1,13 +1,14 @@
 //! What the authority needs to enroll and issue: the face engine, the keys,
 //! the issuer's identity and signing key, and the policies — all configuration.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::hmac;
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::PublicJwk;
 use shenfen_credential::es256::SigningKey;
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy};
-use shenfen_store::KeyProvider;
+use shenfen_store::{KeyProvider, RegistryEntry, SealedEntry, StoreError};
 
 /// Enrollment and issuance settings.
 #[derive(Debug, Clone)]
@@ -77,9 +78,34 @@ pub struct Authority {
     pub issuer: Issuer,
     /// Policies.
     pub policy: Policy,
+    /// A sealed entry of nobody, opened when a claimed number is not registered
+    /// (see `enrollment`); made on first use. Construct with `OnceLock::new()`.
+    pub decoy: OnceLock<SealedEntry>,
 }
 
 impl Authority {
+    /// The decoy entry, sealed under the current keys on first use.
+    pub fn decoy_entry(&self) -> Result<&SealedEntry, StoreError> {
+        if let Some(decoy) = self.decoy.get() {
+            return Ok(decoy);
+        }
+        let id_number = IdNumber::from_parts("110105", time::macros::date!(1980 - 01 - 01), 1)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let record = CitizenRecord {
+            birth_date: id_number.birth_date(),
+            sex: id_number.sex(),
+            id_number,
+            name: "decoy".into(),
+            ethnicity: "decoy".into(),
+            address: "decoy".into(),
+            issuing_authority: "decoy".into(),
+            validity: CardValidity { from: time::macros::date!(2000 - 01 - 01), until: None },
+            photo_ref: "decoy".into(),
+        };
+        let sealed = RegistryEntry { record, face_template: None }.seal(self.keys.as_ref())?;
+        Ok(self.decoy.get_or_init(|| sealed))
+    }
+
     /// The keyed digest of a claimed name and card expiry.
     pub fn claim_digest(&self, name: &str, card_expiry: &str) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&self.claim_key);

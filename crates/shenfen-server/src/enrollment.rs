@@ -263,11 +263,21 @@ async fn decide(
     if !live {
         return Ok(Decision::Refused(Refusal::Liveness));
     }
-    let Some(sealed) = entry else { return Ok(Decision::Refused(Refusal::NotRegistered)) };
+    // An unregistered number takes the same path through a decoy entry (unseal,
+    // digest, compare), so the registry lookup adds no timing difference.
+    let registered_entry = entry.is_some();
+    let sealed = match entry {
+        Some(sealed) => sealed,
+        None => state.authority.decoy_entry().map_err(|e| ErrorResponse::from(&e))?.clone(),
+    };
     let registered = sealed.open(state.authority.keys.as_ref()).map_err(|e| ErrorResponse::from(&e))?;
     let expiry = registered.record.validity.until.map_or_else(|| "长期".to_owned(), |d| d.to_string());
     let expected = state.authority.claim_digest(&registered.record.name, &expiry);
-    if verify_slices_are_equal(&expected, &session.claim_digest).is_err() {
+    let claims_match = verify_slices_are_equal(&expected, &session.claim_digest).is_ok();
+    if !registered_entry {
+        return Ok(Decision::Refused(Refusal::NotRegistered));
+    }
+    if !claims_match {
         return Ok(Decision::Refused(Refusal::Claims));
     }
     let Some(template) = registered.face_template.as_deref().and_then(|b| Template::from_bytes(b).ok()) else {

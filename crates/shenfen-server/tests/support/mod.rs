@@ -65,6 +65,7 @@ pub async fn app(policy: Policy) -> TestApp {
             retired: vec![retired_key()],
         },
         policy,
+        decoy: std::sync::OnceLock::new(),
     };
     let state = Arc::new(AppState {
         store: Arc::new(store),
