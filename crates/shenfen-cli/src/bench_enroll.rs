@@ -18,7 +18,7 @@ use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{Action, ChallengePolicy, QualityPolicy, decode_image};
 use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
-use shenfen_store::{ImportProgress, KeyProvider, LocalKeys, RegistryEntry, SqlStore, Store};
+use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore, Store};
 use tower::ServiceExt;
 
 use crate::coded_error::coded;
@@ -97,20 +97,18 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
         .map_err(coded)?;
     rt.block_on(store.put_entries(&[sealed], "bench", ImportProgress::default(), 0)).map_err(coded)?;
     let issuer = PrivateJwk::generate().map_err(coded)?;
-    let claim_secret = keys.purpose_secret(b"shenfen/claim-digest/v1").map_err(coded)?;
-    let authority = Authority {
-        face: engine.clone(),
-        keys: Arc::new(keys),
-        claim_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, claim_secret.as_ref()),
-        issuer: Issuer {
+    let authority = Authority::new(
+        engine.clone(),
+        Arc::new(keys),
+        Issuer {
             url: "http://bench.invalid".into(),
             signing_key: issuer.signing_key().map_err(coded)?,
             public: issuer.public().clone(),
             retired: Vec::new(),
         },
         policy,
-        decoy: std::sync::OnceLock::new(),
-    };
+    )
+    .map_err(coded)?;
     let state = Arc::new(AppState {
         store: Arc::new(store),
         authority: Arc::new(authority),

@@ -16,6 +16,7 @@ use crate::coded_error::coded;
 use crate::credential_cmd::{Issuer, Policy, verify_presentation};
 use crate::data_dir::StoreArgs;
 use crate::face_cmd::Common;
+use crate::files::repository_path;
 use crate::registry_cmd::{ImportArgs, import, synth};
 use crate::serve_cmd;
 
@@ -50,7 +51,8 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let store = StoreArgs::embedded(&dir);
     let face = Common { json: false, models: None, threshold: None };
     println!("\nSetting up the local authority in {}", dir.display());
-    let citizens = repository_file("demo/citizens.csv")?;
+    let citizens = repository_path("demo/citizens.csv")
+        .context("demo/citizens.csv not found; run the demo from the repository")?;
     import(&ImportArgs {
         records: citizens,
         photos: Some(face.model_dir().join("photos")),
@@ -80,19 +82,6 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     }
     println!("Stop with Ctrl-C.\n");
     serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store))
-}
-
-/// A file of the repository, found from the working directory or next to the binary.
-fn repository_file(relative: &str) -> Result<PathBuf> {
-    let here = PathBuf::from(relative);
-    if here.is_file() {
-        return Ok(here);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent()?.parent().map(|repo| repo.join(relative)))
-        .filter(|p| p.is_file())
-        .with_context(|| format!("{relative} not found; run the demo from the repository"))
 }
 
 /// The credential life cycle in one process, printed step by step.

@@ -13,7 +13,7 @@ use shenfen_face::{
 };
 
 use crate::coded_error::coded;
-use crate::files::print_json;
+use crate::files::{print_json, repository_path};
 
 #[derive(Subcommand)]
 pub enum FaceCommand {
@@ -117,15 +117,9 @@ impl Common {
         if let Some(dir) = std::env::var_os("SHENFEN_MODELS") {
             return dir.into();
         }
-        let here = PathBuf::from("models");
-        if here.join("SHA256SUMS").is_file() {
-            return here;
-        }
-        // target/{debug,release}/shenfen → the repository's models/.
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent()?.parent()?.parent().map(|repo| repo.join("models")))
-            .unwrap_or(here)
+        repository_path("models/SHA256SUMS")
+            .and_then(|sums| sums.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("models"))
     }
 }
 

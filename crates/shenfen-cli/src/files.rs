@@ -1,7 +1,7 @@
 //! Reading and writing the files and streams the commands exchange.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use shenfen_credential::{PrivateJwk, PublicJwk};
@@ -56,4 +56,18 @@ pub fn claim_pointers(values: &[String]) -> Vec<String> {
 pub fn print_json(value: &serde_json::Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// `relative` (a file or directory of the repository) from the working
+/// directory if it is there, else next to the binary (`target/{debug,release}/shenfen`
+/// → the repository root), so commands work from a checkout wherever they run.
+pub fn repository_path(relative: &str) -> Option<PathBuf> {
+    let here = PathBuf::from(relative);
+    if here.exists() {
+        return Some(here);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent()?.parent().map(|repo| repo.join(relative)))
+        .filter(|p| p.exists())
 }

@@ -63,7 +63,6 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         let store = Arc::new(args.store.open_store().await?);
         let keys = args.store.keys()?;
         let nonce_secret = keys.purpose_secret(b"shenfen/c-nonce/v1").map_err(coded)?;
-        let claim_secret = keys.purpose_secret(b"shenfen/claim-digest/v1").map_err(coded)?;
         let issuer = issuer_key(&args.store, args.issuer_key.as_deref())?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -74,19 +73,18 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         let mut policy = Policy::default();
         policy.liveness.require_active = args.liveness != "passive";
         policy.liveness.require_passive = args.liveness != "active";
-        let authority = Authority {
-            face: Arc::new(face),
-            keys: Arc::new(keys),
-            claim_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, claim_secret.as_ref()),
-            issuer: Issuer {
+        let authority = Authority::new(
+            Arc::new(face),
+            Arc::new(keys),
+            Issuer {
                 url,
                 signing_key: issuer.signing_key().map_err(coded)?,
                 public: issuer.public().clone(),
                 retired: args.retired_issuer_jwk.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?,
             },
             policy,
-            decoy: std::sync::OnceLock::new(),
-        };
+        )
+        .map_err(coded)?;
         let state = Arc::new(AppState {
             store: store.clone(),
             authority: Arc::new(authority),

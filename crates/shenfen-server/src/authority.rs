@@ -73,17 +73,36 @@ pub struct Authority {
     /// Master keys and the blind index.
     pub keys: Arc<dyn KeyProvider>,
     /// Keyed digest of (name, card expiry) claims, so a session stores no claim in clear.
-    pub claim_key: hmac::Key,
+    claim_key: hmac::Key,
     /// The issuer.
     pub issuer: Issuer,
     /// Policies.
     pub policy: Policy,
     /// A sealed entry of nobody, opened when a claimed number is not registered
-    /// (see `enrollment`); made on first use. Construct with `OnceLock::new()`.
-    pub decoy: OnceLock<SealedEntry>,
+    /// (see `enrollment`); made on first use.
+    decoy: OnceLock<SealedEntry>,
 }
 
 impl Authority {
+    /// Builds the authority, deriving its claim-digest key from `keys` so every
+    /// instance sharing the key file computes the same digests.
+    pub fn new(
+        face: Arc<FaceEngine>,
+        keys: Arc<dyn KeyProvider>,
+        issuer: Issuer,
+        policy: Policy,
+    ) -> Result<Authority, StoreError> {
+        let claim_secret = keys.purpose_secret(b"shenfen/claim-digest/v1")?;
+        Ok(Authority {
+            face,
+            claim_key: hmac::Key::new(hmac::HMAC_SHA256, claim_secret.as_ref()),
+            keys,
+            issuer,
+            policy,
+            decoy: OnceLock::new(),
+        })
+    }
+
     /// The decoy entry, sealed under the current keys on first use.
     pub fn decoy_entry(&self) -> Result<&SealedEntry, StoreError> {
         if let Some(decoy) = self.decoy.get() {

@@ -54,19 +54,18 @@ pub async fn app(policy: Policy) -> TestApp {
     std::fs::create_dir_all(&dir).unwrap();
     let store = SqlStore::open(&format!("sqlite:{}", dir.join("s.db").display())).await.unwrap();
     let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
-    let authority = Authority {
-        face: FACE.clone(),
-        keys: Arc::new(keys()),
-        claim_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[5; 32]),
-        issuer: Issuer {
+    let authority = Authority::new(
+        FACE.clone(),
+        Arc::new(keys()),
+        Issuer {
             url: ISSUER_URL.into(),
             signing_key: issuer.signing_key().unwrap(),
             public: issuer.public().clone(),
             retired: vec![retired_key()],
         },
         policy,
-        decoy: std::sync::OnceLock::new(),
-    };
+    )
+    .unwrap();
     let state = Arc::new(AppState {
         store: Arc::new(store),
         authority: Arc::new(authority),
