@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, Sex};
 use shenfen_face::FaceEngine;
-use shenfen_store::{AuditEvent, RegistryEntry, SealedEntry, Store};
+use shenfen_store::{AuditEvent, KeyProvider, RegistryEntry, SealedEntry, Store};
 use time::Date;
 use time::macros::format_description;
 
@@ -38,6 +38,12 @@ pub enum RegistryCommand {
     },
     /// Import records (CSV or JSON Lines) and their photos into the registry.
     Import(ImportArgs),
+    /// After a master-key rotation (new key first in the key file), re-wrap every
+    /// record's data key under the current key; then the old key can be retired.
+    Rewrap {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Args)]
@@ -82,11 +88,29 @@ pub fn run(command: RegistryCommand) -> Result<ExitCode> {
     match command {
         RegistryCommand::Synth { count, out, seed } => synth(count, &out, seed),
         RegistryCommand::Import(args) => import(&args),
+        RegistryCommand::Rewrap { store } => rewrap(&store),
     }
 }
 
 fn today() -> Date {
     time::OffsetDateTime::from_unix_timestamp(now_unix()).map_or(Date::MIN, |t| t.date())
+}
+
+fn rewrap(args: &StoreArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let store = rt.block_on(args.open_store())?;
+    let keys = args.keys()?;
+    let rewrapped = rt.block_on(store.rewrap(&keys)).map_err(coded)?;
+    rt.block_on(store.append_audit(AuditEvent {
+        at: now_unix(),
+        kind: "keys.rewrap".into(),
+        actor: "operator:cli".into(),
+        subject: None,
+        details: json!({ "rewrapped": rewrapped, "current_key": keys.current_key_id() }),
+    }))
+    .map_err(coded)?;
+    println!("re-wrapped {rewrapped} records under master key {}", keys.current_key_id());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `count` synthetic citizens to `out/records.csv`.

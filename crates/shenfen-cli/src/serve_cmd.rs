@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
-use shenfen_store::KeyProvider;
+use shenfen_store::{KeyProvider, Store};
 
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
@@ -91,6 +91,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             nonces: NonceIssuer::new(&nonce_secret),
             metrics: Metrics::default(),
         });
+        tokio::spawn(purge_periodically(store.clone()));
         tracing::info!(%address, "shenfen serving");
         println!("shenfen serving on http://{address}");
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -99,6 +100,20 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         tracing::info!("shut down cleanly");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Forgets expired nonces, sessions, grants and attempt windows every ten
+/// minutes, so those tables stay the size of what is live. Every instance may
+/// run it; the deletes are idempotent.
+async fn purge_periodically(store: Arc<shenfen_store::SqlStore>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match store.purge_expired(crate::clock::now_unix()).await {
+            Ok(removed) => tracing::debug!(removed, "purged expired state"),
+            Err(e) => tracing::warn!(code = e.code(), "could not purge expired state"),
+        }
+    }
 }
 
 fn cores() -> usize {

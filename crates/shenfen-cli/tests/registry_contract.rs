@@ -161,3 +161,23 @@ fn photos_become_templates_and_faceless_photos_are_refused() {
     assert!(stderr.contains("records.jsonl:2: skipped: photo: cannot read"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 and rejected 1"));
 }
+
+#[test]
+fn rewrap_moves_every_record_to_the_new_master_key() {
+    let dir = workdir("rewrap");
+    ok(&dir, &["registry", "synth", "--count", "1200", "--out", "syn"]);
+    ok(&dir, &["registry", "import", "--records", "syn/records.csv", "--no-faces", "--db", "sqlite:r.db"]);
+    let rotated = format!("k2:{},{MASTER}", "6c".repeat(32));
+    let rewrap = |masters: &str| {
+        let out = shenfen(&dir, &["registry", "rewrap", "--db", "sqlite:r.db"])
+            .env("SHENFEN_MASTER_KEYS", masters)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(rewrap(&rotated).contains("re-wrapped 1200 records under master key k2"));
+    let only_new = format!("k2:{}", "6c".repeat(32));
+    assert!(rewrap(&only_new).contains("re-wrapped 0 records"), "nothing is left under the retired key");
+    assert!(ok(&dir, &["audit", "verify", "--db", "sqlite:r.db"]).contains("3 entries verified"));
+}

@@ -84,11 +84,6 @@ impl SqlStore {
         Ok(store)
     }
 
-    /// The backend in use.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
@@ -300,8 +295,21 @@ impl Store for SqlStore {
         Ok(result.rows_affected() == 1)
     }
 
-    async fn purge_nonces(&self, now: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM nonces WHERE expires_at < $1").bind(now).execute(&self.pool).await?.rows_affected())
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        // Attempt windows are at most a day long; two days keeps every live one.
+        let statements: [(&str, i64); 4] = [
+            ("DELETE FROM nonces WHERE expires_at < $1", now),
+            ("DELETE FROM enrollment_sessions WHERE expires_at < $1", now),
+            ("DELETE FROM grants WHERE expires_at < $1", now),
+            ("DELETE FROM attempts WHERE window_start < $1", now - 2 * 86_400),
+        ];
+        let mut tx = self.pool.begin().await?;
+        let mut removed = 0;
+        for (statement, before) in statements {
+            removed += sqlx::query(statement).bind(before).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 
     async fn count_attempt(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {

@@ -60,8 +60,9 @@ pub trait Store: Send + Sync {
     /// Records a nonce as used. `true` the first time, `false` for a replay.
     fn consume_nonce(&self, nonce: &str, expires_at: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Forgets nonces that expired before `now`; returns how many.
-    fn purge_nonces(&self, now: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Forgets what expired before `now` — nonces, enrollment sessions, grants —
+    /// and attempt windows older than two days; returns how many rows went.
+    fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Counts one attempt under `key` in the window starting at `window_start`
     /// and returns the count including it (rate limits, lockouts).

@@ -227,7 +227,7 @@ async fn nonces_are_single_use(kind: &str) {
     assert!(store.consume_nonce("n-1", 100).await.unwrap());
     assert!(!store.consume_nonce("n-1", 100).await.unwrap(), "replay");
     assert!(store.consume_nonce("n-2", 300).await.unwrap());
-    assert_eq!(store.purge_nonces(200).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(200).await.unwrap(), 1);
     assert!(!store.consume_nonce("n-2", 300).await.unwrap(), "unexpired nonces are still remembered");
 }
 
