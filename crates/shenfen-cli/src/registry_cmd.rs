@@ -140,7 +140,7 @@ fn raw_of(r: &CitizenRecord) -> RawRecord {
         address: r.address.clone(),
         issuing_authority: r.issuing_authority.clone(),
         valid_from: r.validity.from.to_string(),
-        valid_until: r.validity.until.map_or_else(|| "长期".to_owned(), |d| d.to_string()),
+        valid_until: CardValidity::expiry_label(r.validity.until),
         photo: r.photo_ref.clone(),
     }
 }
@@ -159,8 +159,10 @@ fn parse_row(raw: RawRecord) -> Result<CitizenRecord, String> {
         other => return Err(format!("sex {other:?} is not male/female (男/女)")),
     };
     let until = match raw.valid_until.trim() {
-        "" | "长期" | "long-term" => None,
-        text => Some(date("valid_until", text)?),
+        "" => None,
+        text => {
+            CardValidity::parse_expiry(text).ok_or_else(|| format!("valid_until {text:?} is not YYYY-MM-DD or 长期"))?
+        }
     };
     let record = CitizenRecord {
         id_number,

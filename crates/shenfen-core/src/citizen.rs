@@ -26,7 +26,25 @@ pub struct CardValidity {
     pub until: Option<Date>,
 }
 
+/// How a long-term card prints its end date.
+pub const LONG_TERM: &str = "长期";
+
 impl CardValidity {
+    /// The end date as the card prints it: `YYYY-MM-DD`, or `长期` for a
+    /// long-term card. Registry and enrollment compare claims in this form.
+    pub fn expiry_label(until: Option<Date>) -> String {
+        until.map_or_else(|| LONG_TERM.to_owned(), |d| d.to_string())
+    }
+
+    /// Reads an end date as printed or typed: `YYYY-MM-DD`, or `长期` /
+    /// `long-term` (`Some(None)`); `None` when it is neither.
+    pub fn parse_expiry(text: &str) -> Option<Option<Date>> {
+        match text.trim() {
+            LONG_TERM | "long-term" => Some(None),
+            text => Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok().map(Some),
+        }
+    }
+
     /// Whether the card is valid on `day`.
     pub fn covers(&self, day: Date) -> bool {
         day >= self.from && self.until.is_none_or(|end| day <= end)
@@ -153,6 +171,16 @@ mod tests {
         assert_eq!(r.age_on(date!(1967 - 12 - 30)), 17);
         assert_eq!(r.age_on(date!(1967 - 12 - 31)), 18);
         assert_eq!(r.age_on(date!(1940 - 01 - 01)), 0);
+    }
+
+    #[test]
+    fn expiry_labels_round_trip() {
+        for until in [None, Some(date!(2035 - 06 - 01))] {
+            assert_eq!(CardValidity::parse_expiry(&CardValidity::expiry_label(until)), Some(until));
+        }
+        assert_eq!(CardValidity::parse_expiry(" long-term "), Some(None));
+        assert_eq!(CardValidity::parse_expiry("2035/06/01"), None);
+        assert_eq!(CardValidity::parse_expiry(""), None);
     }
 
     #[test]

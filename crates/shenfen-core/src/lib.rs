@@ -13,7 +13,7 @@ mod pseudonym;
 mod region;
 
 pub use assurance::AssuranceLevel;
-pub use citizen::{CardValidity, CitizenRecord, Sex};
+pub use citizen::{CardValidity, CitizenRecord, LONG_TERM, Sex};
 pub use edition::Edition;
 pub use error::CoreError;
 pub use id_number::IdNumber;

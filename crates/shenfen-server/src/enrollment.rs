@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
-use shenfen_core::{Edition, IdNumber};
+use shenfen_core::{CardValidity, Edition, IdNumber};
 use shenfen_face::{Action, Template, decode_image, parse_challenge};
 use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Store};
 
@@ -59,15 +59,6 @@ fn rate_limited() -> Problem {
         .with_detail("wait an hour and try again")
 }
 
-/// `card_expiry` in the one spelling the registry comparison uses.
-fn normalised_expiry(text: &str) -> Option<String> {
-    let text = text.trim();
-    if matches!(text, "长期" | "long-term") {
-        return Some("长期".into());
-    }
-    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok().map(|d| d.to_string())
-}
-
 /// `POST /enrollment/sessions`
 pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let client = request
@@ -82,7 +73,8 @@ pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Resp
         Ok(id) => id,
         Err(e) => return invalid(&format!("id_number: {e}")).into_response(),
     };
-    let Some(expiry) = normalised_expiry(&body.card_expiry) else {
+    // The claim is digested in the one spelling the registry comparison uses.
+    let Some(expiry) = CardValidity::parse_expiry(&body.card_expiry).map(CardValidity::expiry_label) else {
         return invalid("card_expiry must be YYYY-MM-DD or 长期").into_response();
     };
     if body.name.trim().is_empty() || body.name.chars().count() > 64 {
@@ -271,7 +263,7 @@ async fn decide(
         None => state.authority.decoy_entry().map_err(|e| ErrorResponse::from(&e))?.clone(),
     };
     let registered = sealed.open(state.authority.keys.as_ref()).map_err(|e| ErrorResponse::from(&e))?;
-    let expiry = registered.record.validity.until.map_or_else(|| "长期".to_owned(), |d| d.to_string());
+    let expiry = CardValidity::expiry_label(registered.record.validity.until);
     let expected = state.authority.claim_digest(&registered.record.name, &expiry);
     let claims_match = verify_slices_are_equal(&expected, &session.claim_digest).is_ok();
     if !registered_entry {
