@@ -48,6 +48,9 @@ pub enum CoreError {
     /// The pseudonym key is too short to be a secret.
     #[error("a pseudonym key needs at least 32 bytes of secret, got {0}")]
     PseudonymKeyTooShort(usize),
+    /// A chosen PIN breaks a rule.
+    #[error("PIN refused: {0}")]
+    InvalidPin(String),
 }
 
 impl CoreError {
@@ -62,6 +65,7 @@ impl CoreError {
             Self::InvalidRecord { .. } => "core.record.invalid",
             Self::UnknownValue { .. } => "core.value.unknown",
             Self::PseudonymKeyTooShort(_) => "core.pseudonym.key_too_short",
+            Self::InvalidPin(_) => "core.pin.invalid",
         }
     }
 }

@@ -9,6 +9,8 @@ mod citizen;
 mod edition;
 mod error;
 mod id_number;
+mod operator_role;
+mod pin;
 mod pseudonym;
 mod region;
 
@@ -17,5 +19,7 @@ pub use citizen::{CardValidity, CitizenRecord, LONG_TERM, Sex};
 pub use edition::Edition;
 pub use error::CoreError;
 pub use id_number::IdNumber;
+pub use operator_role::OperatorRole;
+pub use pin::{PIN_LENGTH, PinLockout, check_new_pin};
 pub use pseudonym::{PseudonymKey, pairwise_pseudonym};
 pub use region::Province;

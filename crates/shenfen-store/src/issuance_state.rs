@@ -45,4 +45,48 @@ pub struct Grant {
     pub subject: BlindIndex,
     /// The edition enrolled.
     pub edition: String,
+    /// SHA-256 of the transaction code the token request must also carry
+    /// (upgraded edition: the code handed out at the counter).
+    pub tx_code_hash: Option<[u8; 32]>,
+}
+
+/// An operator's in-person verification of a citizen, which an upgraded
+/// enrollment needs and consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    /// Blind index of the citizen seen.
+    pub subject: BlindIndex,
+    /// The operator who saw them.
+    pub operator: String,
+    /// `counter` or `kiosk`.
+    pub method: String,
+    /// SHA-256 of the transaction code given to the citizen.
+    pub tx_code_hash: [u8; 32],
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// What an accepted upgraded enrollment stores besides its offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer<'a> {
+    /// SHA-256 of the pre-authorized code.
+    pub code_hash: &'a [u8; 32],
+    /// What the code grants.
+    pub grant: &'a Grant,
+    /// When the code expires.
+    pub expires_at: i64,
+    /// The argon2id hash of the PIN the citizen chose (upgraded edition); the
+    /// attestation the enrollment used is consumed with it.
+    pub pin_hash: Option<&'a str>,
+}
+
+/// A citizen's PIN and how it has been failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinState {
+    /// argon2id PHC string.
+    pub pin_hash: String,
+    /// Consecutive failures.
+    pub failures: u64,
+    /// No attempt before this time (seconds since the epoch; 0 = none).
+    pub locked_until: i64,
 }

@@ -8,7 +8,12 @@ use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use crate::audit::{AuditEntry, AuditEvent, BrokenLink, GENESIS, entry_hash, verify_chain};
 use crate::store::{ImportProgress, Store};
-use crate::{BlindIndex, EnrollmentSession, Grant, GrantKind, KeyProvider, SealedEntry, StoreError};
+use shenfen_core::PinLockout;
+
+use crate::{
+    Attestation, BlindIndex, EnrollmentSession, Grant, GrantKind, KeyProvider, Offer, Operator, PinState, SealedEntry,
+    StoreError,
+};
 
 /// Rows per transaction when re-wrapping keys or verifying the chain.
 const BATCH: u32 = 1000;
@@ -107,12 +112,41 @@ fn sealed_from(row: &AnyRow) -> Result<SealedEntry, StoreError> {
     })
 }
 
+/// A column that holds a SHA-256 or HMAC-SHA-256 value.
+fn bytes32(row: &AnyRow, name: &str) -> Result<[u8; 32], StoreError> {
+    row.try_get::<Vec<u8>, _>(name)?.try_into().map_err(|_| StoreError::Corrupt(format!("{name} is not 32 bytes")))
+}
+
+fn optional_bytes32(row: &AnyRow, name: &str) -> Result<Option<[u8; 32]>, StoreError> {
+    let value: Option<Vec<u8>> = row.try_get(name)?;
+    value.map(|v| v.try_into().map_err(|_| StoreError::Corrupt(format!("{name} is not 32 bytes")))).transpose()
+}
+
+fn subject_of(row: &AnyRow) -> Result<BlindIndex, StoreError> {
+    BlindIndex::from_slice(&row.try_get::<Vec<u8>, _>("subject")?)
+}
+
+fn operator_from(row: &AnyRow) -> Result<Operator, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(Operator {
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        role: role.parse().map_err(|_| StoreError::Corrupt(format!("operator role {role:?}")))?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn pin_from(row: &AnyRow) -> Result<PinState, StoreError> {
+    Ok(PinState {
+        pin_hash: row.try_get("pin_hash")?,
+        failures: count(row.try_get("failures")?),
+        locked_until: row.try_get("locked_until")?,
+    })
+}
+
 fn audit_from(row: &AnyRow) -> Result<AuditEntry, StoreError> {
-    let hash32 = |name: &str| -> Result<[u8; 32], StoreError> {
-        row.try_get::<Vec<u8>, _>(name)?
-            .try_into()
-            .map_err(|_| StoreError::Corrupt(format!("audit {name} is not 32 bytes")))
-    };
+    let hash32 = |name: &str| bytes32(row, name);
     let details_json: String = row.try_get("details")?;
     let subject: Option<Vec<u8>> = row.try_get("subject")?;
     Ok(AuditEntry {
@@ -353,11 +387,8 @@ impl Store for SqlStore {
         row.map(|r| {
             Ok(EnrollmentSession {
                 id: r.try_get("id")?,
-                subject: BlindIndex::from_slice(&r.try_get::<Vec<u8>, _>("subject")?)?,
-                claim_digest: r
-                    .try_get::<Vec<u8>, _>("claim_digest")?
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("claim digest is not 32 bytes".into()))?,
+                subject: subject_of(&r)?,
+                claim_digest: bytes32(&r, "claim_digest")?,
                 edition: r.try_get("edition")?,
                 challenge: r.try_get("challenge")?,
                 expires_at: r.try_get("expires_at")?,
@@ -381,20 +412,24 @@ impl Store for SqlStore {
         &self,
         token_hash: &[u8; 32],
         kind: GrantKind,
+        tx_code_hash: Option<&[u8; 32]>,
         now: i64,
     ) -> Result<Option<Grant>, StoreError> {
         let row = sqlx::query(
-            "UPDATE grants SET used = 1 WHERE token_hash = $1 AND kind = $2 AND used = 0 AND expires_at >= $3 RETURNING subject, edition",
+            "UPDATE grants SET used = 1 WHERE token_hash = $1 AND kind = $2 AND used = 0 AND expires_at >= $3 \
+             AND (tx_code_hash IS NULL OR tx_code_hash = $4) RETURNING subject, edition, tx_code_hash",
         )
         .bind(token_hash.to_vec())
         .bind(kind.as_str())
         .bind(now)
+        .bind(tx_code_hash.map_or_else(Vec::new, |h| h.to_vec()))
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {
             Ok(Grant {
-                subject: BlindIndex::from_slice(&r.try_get::<Vec<u8>, _>("subject")?)?,
+                subject: subject_of(&r)?,
                 edition: r.try_get("edition")?,
+                tx_code_hash: optional_bytes32(&r, "tx_code_hash")?,
             })
         })
         .transpose()
@@ -402,13 +437,30 @@ impl Store for SqlStore {
 
     async fn record_decision(
         &self,
-        offer: Option<(&[u8; 32], &Grant, i64)>,
+        offer: Option<Offer<'_>>,
         event: AuditEvent,
         failure: Option<(&str, i64)>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if let Some((token_hash, grant, expires_at)) = offer {
-            put_grant_on(&mut tx, token_hash, GrantKind::PreAuthorizedCode, grant, expires_at).await?;
+        if let Some(offer) = offer {
+            put_grant_on(&mut tx, offer.code_hash, GrantKind::PreAuthorizedCode, offer.grant, offer.expires_at).await?;
+            if let Some(pin_hash) = offer.pin_hash {
+                let subject = offer.grant.subject.0.to_vec();
+                sqlx::query("DELETE FROM attestations WHERE subject = $1")
+                    .bind(subject.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO pins (subject, pin_hash, failures, locked_until, updated_at) VALUES ($1, $2, 0, 0, $3) \
+                     ON CONFLICT (subject) DO UPDATE SET pin_hash = excluded.pin_hash, failures = 0, locked_until = 0, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(subject)
+                .bind(pin_hash)
+                .bind(event.at)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         let failures = match failure {
             Some((key, window)) => count_attempt_on(&mut tx, key, window).await?,
@@ -429,7 +481,7 @@ impl Store for SqlStore {
         mut event: AuditEvent,
     ) -> Result<Vec<u64>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let revoked = set_status_on(&mut tx, subject, None, 1).await?;
+        let revoked = set_status_on(&mut tx, subject, 1).await?;
         let mut slots = Vec::with_capacity(devices.len());
         for device in devices {
             slots.push(allocate_on(&mut tx, list_id, list_size, subject, device, now).await?);
@@ -443,14 +495,15 @@ impl Store for SqlStore {
         Ok(slots)
     }
 
-    async fn set_status_of_subject(
-        &self,
-        subject: &BlindIndex,
-        keep_device: Option<&str>,
-        status: u8,
-    ) -> Result<u64, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        set_status_on(&mut conn, subject, keep_device, status).await
+    async fn revoke_subject(&self, subject: &BlindIndex, status: u8, mut event: AuditEvent) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = set_status_on(&mut tx, subject, status).await?;
+        if let serde_json::Value::Object(details) = &mut event.details {
+            details.insert("count".into(), serde_json::Value::from(changed));
+        }
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     async fn credential_subject(&self, list_id: &str, idx: u64) -> Result<Option<BlindIndex>, StoreError> {
@@ -474,6 +527,156 @@ impl Store for SqlStore {
                 Ok((count(r.try_get("idx")?), status))
             })
             .collect()
+    }
+
+    async fn put_operator(&self, operator: &Operator, event: AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO operators (username, password_hash, role, disabled, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
+             disabled = excluded.disabled",
+        )
+        .bind(operator.username.as_str())
+        .bind(operator.password_hash.as_str())
+        .bind(operator.role.as_str())
+        .bind(i64::from(operator.disabled))
+        .bind(operator.created_at)
+        .execute(&mut *tx)
+        .await?;
+        if operator.disabled {
+            sqlx::query("DELETE FROM operator_sessions WHERE username = $1")
+                .bind(operator.username.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn operator(&self, username: &str) -> Result<Option<Operator>, StoreError> {
+        let row = sqlx::query(
+            "SELECT username, password_hash, role, disabled, created_at FROM operators WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(operator_from).transpose()
+    }
+
+    async fn create_operator_session(
+        &self,
+        token_hash: &[u8; 32],
+        username: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO operator_sessions (token_hash, username, expires_at) VALUES ($1, $2, $3)")
+            .bind(token_hash.to_vec())
+            .bind(username)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn operator_of_session(&self, token_hash: &[u8; 32], now: i64) -> Result<Option<Operator>, StoreError> {
+        let row = sqlx::query(
+            "SELECT o.username, o.password_hash, o.role, o.disabled, o.created_at FROM operator_sessions s \
+             JOIN operators o ON o.username = s.username \
+             WHERE s.token_hash = $1 AND s.expires_at >= $2 AND o.disabled = 0",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(operator_from).transpose()
+    }
+
+    async fn end_operator_session(&self, token_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM operator_sessions WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn put_attestation(&self, attestation: &Attestation, event: AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO attestations (subject, operator, method, tx_code_hash, expires_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (subject) DO UPDATE SET operator = excluded.operator, method = excluded.method, \
+             tx_code_hash = excluded.tx_code_hash, expires_at = excluded.expires_at",
+        )
+        .bind(attestation.subject.0.to_vec())
+        .bind(attestation.operator.as_str())
+        .bind(attestation.method.as_str())
+        .bind(attestation.tx_code_hash.to_vec())
+        .bind(attestation.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn attestation(&self, subject: &BlindIndex, now: i64) -> Result<Option<Attestation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT subject, operator, method, tx_code_hash, expires_at FROM attestations \
+             WHERE subject = $1 AND expires_at >= $2",
+        )
+        .bind(subject.0.to_vec())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Attestation {
+                subject: subject_of(&r)?,
+                operator: r.try_get("operator")?,
+                method: r.try_get("method")?,
+                tx_code_hash: bytes32(&r, "tx_code_hash")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn pin_state(&self, subject: &BlindIndex) -> Result<Option<PinState>, StoreError> {
+        let row = sqlx::query("SELECT pin_hash, failures, locked_until FROM pins WHERE subject = $1")
+            .bind(subject.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(pin_from).transpose()
+    }
+
+    async fn record_pin_attempt(
+        &self,
+        subject: &BlindIndex,
+        success: bool,
+        lockout: &PinLockout,
+        now: i64,
+        lock_event: AuditEvent,
+    ) -> Result<PinState, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let statement = if success {
+            "UPDATE pins SET failures = 0, locked_until = 0, updated_at = $2 WHERE subject = $1 \
+             RETURNING pin_hash, failures, locked_until"
+        } else {
+            "UPDATE pins SET failures = failures + 1, updated_at = $2 WHERE subject = $1 \
+             RETURNING pin_hash, failures, locked_until"
+        };
+        let row = sqlx::query(statement).bind(subject.0.to_vec()).bind(now).fetch_optional(&mut *tx).await?;
+        let mut state = pin_from(&row.ok_or_else(|| StoreError::Corrupt("no PIN to check".into()))?)?;
+        if let Some(until) = lockout.locked_until(state.failures, now).filter(|_| !success) {
+            sqlx::query("UPDATE pins SET locked_until = $2 WHERE subject = $1")
+                .bind(subject.0.to_vec())
+                .bind(until)
+                .execute(&mut *tx)
+                .await?;
+            state.locked_until = until;
+            append_audit_on(&mut tx, self.backend, lock_event).await?;
+        }
+        tx.commit().await?;
+        Ok(state)
     }
 }
 
@@ -535,30 +738,27 @@ async fn put_grant_on(
     grant: &Grant,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO grants (token_hash, kind, subject, edition, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(token_hash.to_vec())
-        .bind(kind.as_str())
-        .bind(grant.subject.0.to_vec())
-        .bind(grant.edition.as_str())
-        .bind(expires_at)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO grants (token_hash, kind, subject, edition, expires_at, tx_code_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash.to_vec())
+    .bind(kind.as_str())
+    .bind(grant.subject.0.to_vec())
+    .bind(grant.edition.as_str())
+    .bind(expires_at)
+    .bind(grant.tx_code_hash.map(|h| h.to_vec()))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
-async fn set_status_on(
-    conn: &mut AnyConnection,
-    subject: &BlindIndex,
-    keep_device: Option<&str>,
-    status: u8,
-) -> Result<u64, StoreError> {
-    let result =
-        sqlx::query("UPDATE credentials SET status = $1 WHERE subject = $2 AND device_key <> $3 AND status <> $1")
-            .bind(i64::from(status))
-            .bind(subject.0.to_vec())
-            .bind(keep_device.unwrap_or(""))
-            .execute(&mut *conn)
-            .await?;
+async fn set_status_on(conn: &mut AnyConnection, subject: &BlindIndex, status: u8) -> Result<u64, StoreError> {
+    let result = sqlx::query("UPDATE credentials SET status = $1 WHERE subject = $2 AND status <> $1")
+        .bind(i64::from(status))
+        .bind(subject.0.to_vec())
+        .execute(&mut *conn)
+        .await?;
     Ok(result.rows_affected())
 }
 

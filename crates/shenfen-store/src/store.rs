@@ -3,9 +3,11 @@
 
 use std::future::Future;
 
+use shenfen_core::PinLockout;
+
 use crate::{
-    AuditEntry, AuditEvent, BlindIndex, BrokenLink, EnrollmentSession, Grant, GrantKind, KeyProvider, SealedEntry,
-    StoreError,
+    Attestation, AuditEntry, AuditEvent, BlindIndex, BrokenLink, EnrollmentSession, Grant, GrantKind, KeyProvider,
+    Offer, Operator, PinState, SealedEntry, StoreError,
 };
 
 /// How far a registry import has come, committed with each batch.
@@ -91,19 +93,22 @@ pub trait Store: Send + Sync {
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Redeems an unused, unexpired grant of `kind` once.
+    /// Redeems an unused, unexpired grant of `kind` once — if it asks for a
+    /// transaction code, only together with the hash of the right one.
     fn redeem_grant(
         &self,
         token_hash: &[u8; 32],
         kind: GrantKind,
+        tx_code_hash: Option<&[u8; 32]>,
         now: i64,
     ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
 
-    /// One enrollment decision as one transaction: the offer's pre-authorized
-    /// code (if accepted), the failure count (if refused; returned), the audit entry.
+    /// One enrollment decision as one transaction: the offer (if accepted:
+    /// its pre-authorized code; for the upgraded edition also the PIN, and the
+    /// consumed attestation), the failure count (if refused; returned), the audit entry.
     fn record_decision(
         &self,
-        offer: Option<(&[u8; 32], &Grant, i64)>,
+        offer: Option<Offer<'_>>,
         event: AuditEvent,
         failure: Option<(&str, i64)>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
@@ -121,13 +126,14 @@ pub trait Store: Send + Sync {
         event: AuditEvent,
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
 
-    /// Sets `status` on every credential of `subject` whose device key is not
-    /// `keep_device`; returns how many changed (re-enrollment, lost phone).
-    fn set_status_of_subject(
+    /// Sets `status` on every valid credential of `subject` and appends
+    /// `event` (whose JSON object details gain `count`), in one transaction;
+    /// returns how many changed (lost phone, operator revocation).
+    fn revoke_subject(
         &self,
         subject: &BlindIndex,
-        keep_device: Option<&str>,
         status: u8,
+        event: AuditEvent,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The citizen a credential was issued to, from its status-list slot.
@@ -139,4 +145,62 @@ pub trait Store: Send + Sync {
 
     /// The non-VALID entries of a list, as (index, status).
     fn status_entries(&self, list_id: &str) -> impl Future<Output = Result<Vec<(u64, u8)>, StoreError>> + Send;
+
+    /// Creates or replaces an operator account and audits it, in one transaction.
+    fn put_operator(
+        &self,
+        operator: &Operator,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The operator with this user name, disabled or not.
+    fn operator(&self, username: &str) -> impl Future<Output = Result<Option<Operator>, StoreError>> + Send;
+
+    /// Opens an operator session under the SHA-256 of its bearer token.
+    fn create_operator_session(
+        &self,
+        token_hash: &[u8; 32],
+        username: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The enabled operator an unexpired session belongs to.
+    fn operator_of_session(
+        &self,
+        token_hash: &[u8; 32],
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Operator>, StoreError>> + Send;
+
+    /// Ends a session (logout); `true` if there was one.
+    fn end_operator_session(&self, token_hash: &[u8; 32]) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records an in-person verification (replacing an open one of the same
+    /// citizen) and audits it, in one transaction.
+    fn put_attestation(
+        &self,
+        attestation: &Attestation,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The citizen's open, unexpired attestation.
+    fn attestation(
+        &self,
+        subject: &BlindIndex,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Attestation>, StoreError>> + Send;
+
+    /// The citizen's PIN, if they set one.
+    fn pin_state(&self, subject: &BlindIndex) -> impl Future<Output = Result<Option<PinState>, StoreError>> + Send;
+
+    /// Records one PIN check in one transaction: success clears the failures;
+    /// a failure counts, locks per `lockout`, and appends `lock_event` when it
+    /// locks. Returns the state after it.
+    fn record_pin_attempt(
+        &self,
+        subject: &BlindIndex,
+        success: bool,
+        lockout: &PinLockout,
+        now: i64,
+        lock_event: AuditEvent,
+    ) -> impl Future<Output = Result<PinState, StoreError>> + Send;
 }

@@ -9,10 +9,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use serde_json::json;
-use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber, OperatorRole, PinLockout};
 use shenfen_store::{
-    AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, ImportProgress, KeyProvider, LocalKeys, RegistryEntry,
-    SqlStore, Store, StoreError,
+    Attestation, AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, ImportProgress, KeyProvider, LocalKeys,
+    Offer, Operator, RegistryEntry, SqlStore, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -263,13 +263,24 @@ async fn sessions_decide_once_and_expire(kind: &str) {
 
 async fn grants_are_single_use_and_typed(kind: &str) {
     let (store, _) = fresh(kind).await;
-    let grant = Grant { subject: BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap()), edition: "upgraded".into() };
+    let subject = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
     store.put_grant(&[1; 32], GrantKind::PreAuthorizedCode, &grant, 1000).await.unwrap();
     store.put_grant(&[2; 32], GrantKind::AccessToken, &grant, 1000).await.unwrap();
-    assert_eq!(store.redeem_grant(&[1; 32], GrantKind::AccessToken, 900).await.unwrap(), None, "kinds do not mix");
-    assert_eq!(store.redeem_grant(&[1; 32], GrantKind::PreAuthorizedCode, 900).await.unwrap(), Some(grant.clone()));
-    assert_eq!(store.redeem_grant(&[1; 32], GrantKind::PreAuthorizedCode, 900).await.unwrap(), None, "single use");
-    assert_eq!(store.redeem_grant(&[2; 32], GrantKind::AccessToken, 1001).await.unwrap(), None, "expired");
+    let redeem = |hash: [u8; 32], kind, tx: Option<[u8; 32]>, now| {
+        let store = &store;
+        async move { store.redeem_grant(&hash, kind, tx.as_ref(), now).await.unwrap() }
+    };
+    assert_eq!(redeem([1; 32], GrantKind::AccessToken, None, 900).await, None, "kinds do not mix");
+    assert_eq!(redeem([1; 32], GrantKind::PreAuthorizedCode, None, 900).await, Some(grant.clone()));
+    assert_eq!(redeem([1; 32], GrantKind::PreAuthorizedCode, None, 900).await, None, "single use");
+    assert_eq!(redeem([2; 32], GrantKind::AccessToken, None, 1001).await, None, "expired");
+
+    let upgraded = Grant { subject, edition: "upgraded".into(), tx_code_hash: Some([7; 32]) };
+    store.put_grant(&[3; 32], GrantKind::PreAuthorizedCode, &upgraded, 1000).await.unwrap();
+    assert_eq!(redeem([3; 32], GrantKind::PreAuthorizedCode, None, 900).await, None, "a tx_code is required");
+    assert_eq!(redeem([3; 32], GrantKind::PreAuthorizedCode, Some([8; 32]), 900).await, None, "the right one");
+    assert_eq!(redeem([3; 32], GrantKind::PreAuthorizedCode, Some([7; 32]), 900).await, Some(upgraded));
 }
 
 async fn status_slots_are_random_unique_and_revocable(kind: &str) {
@@ -307,7 +318,11 @@ async fn status_slots_are_random_unique_and_revocable(kind: &str) {
     assert_eq!(last.event.details, json!({ "count": 1, "previous_revoked": 2 }));
     assert_eq!(store.credential_subject("list-1", new[0]).await.unwrap(), Some(lin));
     assert_eq!(store.credential_subject("list-2", new[0]).await.unwrap(), None);
-    assert_eq!(store.set_status_of_subject(&lin, None, 1).await.unwrap(), 1, "withdrawal revokes the rest");
+    let withdrawal =
+        AuditEvent { kind: "credential.revoked".into(), details: json!({ "reason": "lost" }), ..issued(lin) };
+    assert_eq!(store.revoke_subject(&lin, 1, withdrawal).await.unwrap(), 1, "withdrawal revokes the rest");
+    let last = store.audit_of(&lin).await.unwrap().pop().unwrap();
+    assert_eq!(last.event.details, json!({ "count": 1, "reason": "lost" }), "revocation and its entry together");
 
     let many = store
         .issue_slots("list-2", 64, &zhang, &(0..40).map(|i| format!("d{i}")).collect::<Vec<_>>(), 0, issued(zhang))
@@ -329,11 +344,89 @@ async fn decisions_are_recorded_atomically(kind: &str) {
     };
     assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0))).await.unwrap(), 1);
     assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0))).await.unwrap(), 2);
-    let grant = Grant { subject: lin, edition: "lightweight".into() };
-    store.record_decision(Some((&[4; 32], &grant, 100)), decision("accepted"), None).await.unwrap();
-    assert_eq!(store.redeem_grant(&[4; 32], GrantKind::PreAuthorizedCode, 50).await.unwrap(), Some(grant));
+    let grant = Grant { subject: lin, edition: "lightweight".into(), tx_code_hash: None };
+    let offer = Offer { code_hash: &[4; 32], grant: &grant, expires_at: 100, pin_hash: None };
+    store.record_decision(Some(offer), decision("accepted"), None).await.unwrap();
+    assert_eq!(store.redeem_grant(&[4; 32], GrantKind::PreAuthorizedCode, None, 50).await.unwrap(), Some(grant));
     assert_eq!(store.audit_of(&lin).await.unwrap().len(), 3);
     assert_eq!(store.verify_audit().await.unwrap(), Ok(3));
+
+    // An upgraded acceptance consumes the attestation and sets the PIN with its offer.
+    let attestation = Attestation {
+        subject: lin,
+        operator: "wang.clerk".into(),
+        method: "counter".into(),
+        tx_code_hash: [9; 32],
+        expires_at: 100,
+    };
+    store
+        .put_attestation(&attestation, AuditEvent { kind: "operator.attested".into(), ..decision("x") })
+        .await
+        .unwrap();
+    assert_eq!(store.attestation(&lin, 50).await.unwrap(), Some(attestation.clone()));
+    assert_eq!(store.attestation(&lin, 101).await.unwrap(), None, "expired");
+    let upgraded = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
+    let offer = Offer { code_hash: &[5; 32], grant: &upgraded, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
+    store.record_decision(Some(offer), decision("accepted"), None).await.unwrap();
+    assert_eq!(store.attestation(&lin, 50).await.unwrap(), None, "one counter visit, one enrollment");
+    assert_eq!(store.pin_state(&lin).await.unwrap().unwrap().pin_hash, "$argon2id$stand-in");
+}
+
+async fn operators_and_their_sessions(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let created = |username: &str| AuditEvent {
+        at: 0,
+        kind: "operator.created".into(),
+        actor: "admin".into(),
+        subject: None,
+        details: json!({ "username": username }),
+    };
+    let mut operator = Operator {
+        username: "wang.clerk".into(),
+        password_hash: "$argon2id$stand-in".into(),
+        role: OperatorRole::Counter,
+        disabled: false,
+        created_at: 10,
+    };
+    store.put_operator(&operator, created("wang.clerk")).await.unwrap();
+    assert_eq!(store.operator("wang.clerk").await.unwrap(), Some(operator.clone()));
+    assert_eq!(store.operator("nobody").await.unwrap(), None);
+    store.create_operator_session(&[1; 32], "wang.clerk", 100).await.unwrap();
+    store.create_operator_session(&[2; 32], "wang.clerk", 100).await.unwrap();
+    assert_eq!(store.operator_of_session(&[1; 32], 50).await.unwrap(), Some(operator.clone()));
+    assert_eq!(store.operator_of_session(&[1; 32], 101).await.unwrap(), None, "expired");
+    assert!(store.end_operator_session(&[1; 32]).await.unwrap());
+    assert_eq!(store.operator_of_session(&[1; 32], 50).await.unwrap(), None, "logged out");
+    assert!(store.create_operator_session(&[3; 32], "nobody", 100).await.is_err(), "sessions belong to operators");
+    operator.disabled = true;
+    store.put_operator(&operator, created("wang.clerk")).await.unwrap();
+    assert_eq!(store.operator_of_session(&[2; 32], 50).await.unwrap(), None, "disabling ends every session");
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
+}
+
+async fn pin_failures_lock_with_growing_delay(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let grant = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
+    let event = AuditEvent { at: 0, kind: "x".into(), actor: "citizen".into(), subject: Some(lin), details: json!({}) };
+    let offer = Offer { code_hash: &[5; 32], grant: &grant, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
+    store.record_decision(Some(offer), event.clone(), None).await.unwrap();
+    let lockout = PinLockout::default();
+    let locked = AuditEvent { kind: "pin.locked".into(), ..event };
+    let mut last = None;
+    for attempt in 1..=6 {
+        let state = store.record_pin_attempt(&lin, false, &lockout, 1000, locked.clone()).await.unwrap();
+        assert_eq!(state.failures, attempt);
+        last = Some(state.locked_until);
+    }
+    assert_eq!(last, Some(1060), "5 free failures, then 30 s doubling");
+    let kinds: Vec<String> = store.audit_of(&lin).await.unwrap().into_iter().map(|e| e.event.kind).collect();
+    assert_eq!(kinds, ["x", "pin.locked", "pin.locked"], "each lock is audited");
+    let state = store.record_pin_attempt(&lin, true, &lockout, 2000, locked.clone()).await.unwrap();
+    assert_eq!((state.failures, state.locked_until), (0, 0), "success clears the count");
+    let stranger = BlindIndex::of(&keys(), &IdNumber::parse(ZHANG).unwrap());
+    assert_eq!(store.pin_state(&stranger).await.unwrap(), None);
+    assert!(store.record_pin_attempt(&stranger, false, &lockout, 0, locked).await.is_err(), "no PIN, no attempt");
 }
 
 macro_rules! suite {
@@ -361,6 +454,10 @@ macro_rules! suite {
             async fn nonces_are_single_use() { super::nonces_are_single_use(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn attempts_count_per_window() { super::attempts_count_per_window(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn operators_and_their_sessions() { super::operators_and_their_sessions(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn pin_failures_lock_with_growing_delay() { super::pin_failures_lock_with_growing_delay(stringify!($backend)).await }
         }
     )*};
 }

@@ -1,0 +1,66 @@
+//! argon2id for the secrets people choose — operator passwords and citizen
+//! PINs — so a copy of the database does not hand them out. Hashing is CPU
+//! work only; callers on an async runtime run it on a blocking thread.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::StoreError;
+
+/// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
+fn hasher() -> Result<Argon2<'static>, StoreError> {
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| StoreError::Key(format!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// The PHC string (`$argon2id$v=19$m=…`) of `secret` under a fresh random salt.
+pub fn hash_secret(secret: &str) -> Result<String, StoreError> {
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| StoreError::Key("no randomness for a salt".into()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Key(format!("salt: {e}")))?;
+    let hash =
+        hasher()?.hash_password(secret.as_bytes(), &salt).map_err(|e| StoreError::Key(format!("argon2: {e}")))?;
+    Ok(hash.to_string())
+}
+
+/// Whether `secret` matches the PHC string `stored` (argon2's own comparison
+/// is constant-time). A malformed stored hash matches nothing.
+pub fn verify_secret(stored: &str, secret: &str) -> bool {
+    PasswordHash::new(stored)
+        .is_ok_and(|parsed| hasher().is_ok_and(|argon| argon.verify_password(secret.as_bytes(), &parsed).is_ok()))
+}
+
+/// Verifies `secret` against a hash of nothing anyone knows: the same work as
+/// a real check, so an unknown user name takes as long to refuse as a wrong password.
+pub fn verify_against_decoy(secret: &str) {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    let decoy = DECOY.get_or_init(|| hash_secret("shenfen/decoy").unwrap_or_default());
+    verify_secret(decoy, secret);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_round_trip_with_distinct_salts() {
+        let a = hash_secret("482915").unwrap();
+        let b = hash_secret("482915").unwrap();
+        assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
+        assert_ne!(a, b, "salted");
+        assert!(verify_secret(&a, "482915"));
+        assert!(!verify_secret(&a, "482916"));
+        assert!(!verify_secret("not a hash", "482915"));
+    }
+
+    #[test]
+    fn a_vector_from_the_reference_implementation_verifies() {
+        // Made with argon2-cffi 25.1 (bindings to the reference C implementation):
+        // hash_secret(b"password", b"somesalt", time_cost=2, memory_cost=65536, parallelism=4, hash_len=32, type=ID)
+        let reference = "$argon2id$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$GpZ3sK/oH9p7VIiV56G/64Zo/8GaUw434IimaPqxwCo";
+        assert!(verify_secret(reference, "password"));
+        assert!(!verify_secret(reference, "passwore"));
+    }
+}
