@@ -7,8 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
-use shenfen_core::{CardValidity, CitizenRecord, Edition, IdNumber, PseudonymKey, Sex, pairwise_pseudonym};
+use shenfen_core::{
+    CardValidity, CitizenRecord, Edition, IdNumber, OperatorRole, PseudonymKey, Sex, pairwise_pseudonym,
+};
 use shenfen_credential::{PrivateJwk, StatusList, StatusListToken, StatusReference, present};
+use shenfen_store::generate_password;
 use time::macros::date;
 
 use crate::clock::now_unix;
@@ -17,6 +20,7 @@ use crate::credential_cmd::{Issuer, Policy, verify_presentation};
 use crate::data_dir::StoreArgs;
 use crate::face_cmd::Common;
 use crate::files::repository_path;
+use crate::operator_cmd::put_operator;
 use crate::registry_cmd::{ImportArgs, import, synth};
 use crate::serve_cmd;
 
@@ -73,6 +77,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     println!(
         "\nDemo citizens who can enroll with a real face: see demo/README.md, e.g. 王建国 110105196108040136 (card: 长期)."
     );
+    demo_operators(&store)?;
     println!(
         "Try:  curl -s http://{}/openapi.json   (the API)  ·  curl -s http://{}/.well-known/openid-credential-issuer",
         args.listen, args.listen
@@ -82,6 +87,20 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     }
     println!("Stop with Ctrl-C.\n");
     serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store))
+}
+
+/// A counter clerk and a supervisor with fresh passwords, printed once, so
+/// the upgraded edition's in-person step can be tried.
+fn demo_operators(store: &StoreArgs) -> Result<()> {
+    let rt = crate::data_dir::runtime()?;
+    let db = rt.block_on(store.open_store())?;
+    for (username, role) in [("demo-counter", OperatorRole::Counter), ("demo-supervisor", OperatorRole::Supervisor)] {
+        let password = generate_password().map_err(coded)?;
+        rt.block_on(put_operator(&db, username, role, &password, false))?;
+        println!("Operator {username:<16} ({role}) password: {password}");
+    }
+    rt.block_on(db.close());
+    Ok(())
 }
 
 /// The credential life cycle in one process, printed step by step.

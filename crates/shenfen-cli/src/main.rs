@@ -18,6 +18,7 @@ mod face_cmd;
 mod files;
 mod id_number_cmd;
 mod keys_cmd;
+mod operator_cmd;
 mod registry_cmd;
 mod registry_synth;
 mod serve_cmd;
@@ -57,6 +58,9 @@ enum Command {
     /// Check the authority's hash-chained audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Manage the authority's operator accounts.
+    #[command(subcommand)]
+    Operator(operator_cmd::OperatorCommand),
     /// Detect, compare and check the liveness of faces.
     #[command(subcommand)]
     Face(face_cmd::FaceCommand),
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Registry(cmd) => registry_cmd::run(cmd),
         Command::Serve(args) => serve_cmd::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
+        Command::Operator(cmd) => operator_cmd::run(cmd),
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
         Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
         Command::Bench(BenchCommand::Enroll(args)) => bench_enroll::run(&args),

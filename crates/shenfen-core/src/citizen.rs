@@ -108,6 +108,14 @@ impl CitizenRecord {
         }
         u32::try_from(years).unwrap_or(0)
     }
+
+    /// The name as an operator's search result shows it: the first character
+    /// (usually the family name) and one `*` per further character, so a
+    /// lookup confirms a record without reading it out.
+    pub fn masked_name(&self) -> String {
+        let mut chars = self.name.chars();
+        chars.next().map(|first| std::iter::once(first).chain(chars.map(|_| '*')).collect()).unwrap_or_default()
+    }
 }
 
 fn require_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), CoreError> {
@@ -144,6 +152,13 @@ mod tests {
             validity: CardValidity { from: date!(2010 - 01 - 01), until: None },
             photo_ref: "photos/0001.jpg".into(),
         }
+    }
+
+    #[test]
+    fn masked_names_keep_only_the_first_character() {
+        assert_eq!(record().masked_name(), "张*");
+        assert_eq!(CitizenRecord { name: "欧阳娜娜".into(), ..record() }.masked_name(), "欧***");
+        assert_eq!(CitizenRecord { name: String::new(), ..record() }.masked_name(), "");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::issuance;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::nonce::NonceIssuer;
 use crate::openapi::openapi_document;
+use crate::operator;
 use crate::problem::{Problem, problem_for_plain_errors};
 
 /// Largest request body accepted (selfie frames will get their own, larger limit).
@@ -60,6 +61,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/enrollment/sessions", post(enrollment::start))
         .route("/citizen/audit", post(citizen::own_audit))
         .route("/citizen/revoke", post(citizen::revoke_all))
+        .route("/citizen/pin", post(citizen::check_pin))
+        .route("/operator/login", post(operator::login))
+        .route("/operator/logout", post(operator::logout))
+        .route("/operator/lookup", post(operator::lookup))
+        .route("/operator/attestations", post(operator::attest))
+        .route("/operator/revocations", post(operator::revoke))
+        .route("/operator/audit", get(operator::audit))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let frames = Router::new()
         .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))

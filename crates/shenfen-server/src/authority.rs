@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::hmac;
-use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber, PinLockout};
 use shenfen_credential::PublicJwk;
 use shenfen_credential::es256::SigningKey;
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy};
@@ -34,6 +34,16 @@ pub struct Policy {
     pub max_batch: usize,
     /// Lifetime of issued credentials, seconds.
     pub credential_ttl_secs: i64,
+    /// Seconds an operator's in-person attestation (and its transaction code) stays usable.
+    pub attestation_secs: i64,
+    /// Seconds an operator session lasts (one shift).
+    pub operator_session_secs: i64,
+    /// Failed operator sign-ins per account per hour before the account waits out the hour.
+    pub operator_failures_per_hour: u64,
+    /// Wrong transaction codes per pre-authorized code before the code is void.
+    pub tx_code_attempts: u64,
+    /// How PIN failures lock a citizen out.
+    pub pin_lockout: PinLockout,
 }
 
 impl Default for Policy {
@@ -49,6 +59,11 @@ impl Default for Policy {
             failures_per_subject_day: 5,
             max_batch: 10,
             credential_ttl_secs: 30 * 24 * 3600,
+            attestation_secs: 3600,
+            operator_session_secs: 8 * 3600,
+            operator_failures_per_hour: 10,
+            tx_code_attempts: 5,
+            pin_lockout: PinLockout::default(),
         }
     }
 }

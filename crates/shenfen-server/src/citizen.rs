@@ -12,18 +12,20 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_credential::{KeyBindingCheck, SdJwt, VerifyOptions, verify_vc};
-use shenfen_store::{AuditEvent, BlindIndex, Store};
+use shenfen_store::{AuditEvent, BlindIndex, Store, verify_secret};
 
 use crate::app::{AppState, now};
 use crate::enrollment::internal;
 use crate::issuance::STATUS_LIST_ID;
 use crate::problem::Problem;
-use crate::tokens::json_body;
+use crate::tokens::{invalid, json_body};
 
 #[derive(Deserialize)]
 struct Proof {
     /// An SD-JWT+KB of one of the citizen's credentials, `aud` = the issuer, `nonce` = a fresh c_nonce.
     presentation: String,
+    /// The PIN, for `/citizen/pin`.
+    pin: Option<String>,
 }
 
 fn unauthenticated(detail: &str) -> Response {
@@ -32,8 +34,9 @@ fn unauthenticated(detail: &str) -> Response {
         .into_response()
 }
 
-/// The citizen a presentation authenticates, or the response to send.
-async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<BlindIndex, Response> {
+/// The citizen a presentation authenticates (and the PIN sent along, if
+/// any), or the response to send.
+async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<(BlindIndex, Option<String>), Response> {
     let proof: Proof = json_body(request.into_body(), 64 * 1024).await.map_err(IntoResponse::into_response)?;
     let presentation =
         SdJwt::parse(&proof.presentation).map_err(|e| unauthenticated(&format!("[{}] {e}", e.code())))?;
@@ -67,7 +70,7 @@ async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<BlindIn
         Err(e) => return Err(internal(&e)),
     }
     match state.store.credential_subject(STATUS_LIST_ID, reference.idx).await {
-        Ok(Some(subject)) => Ok(subject),
+        Ok(Some(subject)) => Ok((subject, proof.pin)),
         Ok(None) => Err(unauthenticated("no such credential")),
         Err(e) => Err(internal(&e)),
     }
@@ -76,7 +79,7 @@ async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<BlindIn
 /// `POST /citizen/audit`: the citizen's own audit entries. Reading them is itself recorded.
 pub async fn own_audit(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let subject = match authenticate(&state, request).await {
-        Ok(subject) => subject,
+        Ok((subject, _)) => subject,
         Err(response) => return response,
     };
     let entries = match state.store.audit_of(&subject).await {
@@ -103,22 +106,79 @@ pub async fn own_audit(State(state): State<Arc<AppState>>, request: Request) -> 
 /// `POST /citizen/revoke`: withdraws every credential the citizen holds.
 pub async fn revoke_all(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let subject = match authenticate(&state, request).await {
-        Ok(subject) => subject,
+        Ok((subject, _)) => subject,
         Err(response) => return response,
-    };
-    let revoked = match state.store.set_status_of_subject(&subject, None, 1).await {
-        Ok(n) => n,
-        Err(e) => return internal(&e),
     };
     let event = AuditEvent {
         at: now(),
         kind: "credential.revoked".into(),
         actor: "citizen".into(),
         subject: Some(subject),
-        details: json!({ "count": revoked, "reason": "withdrawn by the citizen" }),
+        details: json!({ "reason": "withdrawn by the citizen" }),
     };
-    if let Err(e) = state.store.append_audit(event).await {
-        return internal(&e);
+    match state.store.revoke_subject(&subject, 1, event).await {
+        Ok(revoked) => Json(json!({ "revoked": revoked })).into_response(),
+        Err(e) => internal(&e),
     }
-    Json(json!({ "revoked": revoked })).into_response()
+}
+
+/// `POST /citizen/pin {presentation, pin}`: checks the PIN of an upgraded
+/// enrollment. Failures count; after five, each further one doubles a delay
+/// during which no attempt is checked (NIST SP 800-63B); the PIN is never logged.
+pub async fn check_pin(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (subject, pin) = match authenticate(&state, request).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some(pin) = pin else { return invalid("send the pin").into_response() };
+    let now = now();
+    let pin_state = match state.store.pin_state(&subject).await {
+        Ok(Some(pin_state)) => pin_state,
+        Ok(None) => {
+            return Problem::new(StatusCode::CONFLICT, "pin-not-set", "No PIN")
+                .with_detail("only the upgraded edition has a PIN; enroll in it at a counter")
+                .into_response();
+        }
+        Err(e) => return internal(&e),
+    };
+    if pin_state.locked_until > now {
+        return pin_locked(pin_state.locked_until, now);
+    }
+    let stored = pin_state.pin_hash;
+    let matches = tokio::task::spawn_blocking(move || verify_secret(&stored, &pin)).await.unwrap_or(false);
+    let lock_event = AuditEvent {
+        at: now,
+        kind: "pin.locked".into(),
+        actor: "system".into(),
+        subject: Some(subject),
+        details: json!({ "failures": pin_state.failures + 1 }),
+    };
+    let lockout = &state.authority.policy.pin_lockout;
+    match state.store.record_pin_attempt(&subject, matches, lockout, now, lock_event).await {
+        Ok(_) if matches => Json(json!({ "verified": true })).into_response(),
+        Ok(after) if after.locked_until > now => pin_locked(after.locked_until, now),
+        Ok(after) => Problem::new(StatusCode::UNAUTHORIZED, "pin-incorrect", "Wrong PIN")
+            .with_detail(format!(
+                "the PIN is wrong; {} more tries before a waiting time",
+                lockout.free_failures.saturating_sub(after.failures)
+            ))
+            .into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+fn pin_locked(until: i64, now: i64) -> Response {
+    let detail = if until == i64::MAX {
+        "the PIN is blocked after too many failures; enroll again at a counter".to_owned()
+    } else {
+        format!("too many wrong PINs; try again in {} seconds", until - now)
+    };
+    let mut response =
+        Problem::new(StatusCode::TOO_MANY_REQUESTS, "pin-locked", "PIN locked").with_detail(detail).into_response();
+    if until != i64::MAX
+        && let Ok(value) = axum::http::HeaderValue::from_str(&(until - now).to_string())
+    {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
 }

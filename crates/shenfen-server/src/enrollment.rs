@@ -14,11 +14,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
-use shenfen_core::{CardValidity, Edition, IdNumber};
+use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
 use shenfen_face::{Action, Template, decode_image, parse_challenge};
-use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Store};
+use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Offer, Store, hash_secret};
 
 use crate::app::{AppState, now};
+use crate::operator::TX_CODE_DIGITS;
 use crate::problem::Problem;
 use crate::tokens::{invalid, json_body, random_below, random_token, token_hash};
 
@@ -45,12 +46,15 @@ fn lightweight() -> String {
 struct FramesRequest {
     /// Base64 JPEG/PNG/WebP frames in capture order.
     frames: Vec<String>,
+    /// The PIN the citizen chooses (upgraded edition only).
+    pin: Option<String>,
 }
 
 /// The one answer every refused enrollment gets.
 fn refused() -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "enrollment-refused", "Enrollment refused").with_detail(
-        "the card details or the live face could not be confirmed; check the details, face the camera in good light, and start again",
+        "the card details or the live face could not be confirmed; check the details, face the camera in good light, \
+         and start again (the upgraded edition also needs a visit to a counter within the hour before)",
     )
 }
 
@@ -80,14 +84,8 @@ pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Resp
     if body.name.trim().is_empty() || body.name.chars().count() > 64 {
         return invalid("name must be 1 to 64 characters").into_response();
     }
-    match body.edition.parse::<Edition>() {
-        Ok(Edition::Lightweight) => {}
-        Ok(Edition::Upgraded) => {
-            return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "edition-unavailable", "Edition not available here")
-                .with_detail("the upgraded edition needs in-person verification at a counter; enroll in the lightweight edition online")
-                .into_response();
-        }
-        Err(e) => return invalid(&e.to_string()).into_response(),
+    if let Err(e) = body.edition.parse::<Edition>() {
+        return invalid(&e.to_string()).into_response();
     }
     let authority = &state.authority;
     let subject = BlindIndex::of(authority.keys.as_ref(), &id);
@@ -146,6 +144,7 @@ enum Refusal {
     NoTemplate,
     Claims,
     FaceMismatch,
+    NotAttested,
 }
 
 /// `POST /enrollment/sessions/{id}/frames`
@@ -156,6 +155,9 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
     };
     if body.frames.is_empty() || body.frames.len() > state.authority.policy.liveness.max_frames {
         return invalid(&format!("send 1 to {} frames", state.authority.policy.liveness.max_frames)).into_response();
+    }
+    if let Some(Err(e)) = body.pin.as_deref().map(check_new_pin) {
+        return invalid(&format!("pin: [{}] {e}", e.code())).into_response();
     }
     let mut images = Vec::with_capacity(body.frames.len());
     for (i, frame) in body.frames.iter().enumerate() {
@@ -174,24 +176,44 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
         Ok(None) => return refused().into_response(),
         Err(e) => return internal(&e),
     };
+    let upgraded = session.edition == Edition::Upgraded.as_str();
+    if upgraded && body.pin.is_none() {
+        return invalid("the upgraded edition needs the chosen pin with the frames; start again").into_response();
+    }
     let decision = match decide(&state, &session, images, now).await {
         Ok(decision) => decision,
         Err(error) => return error.0.into_response(),
     };
     let day = now - now.rem_euclid(86_400);
     let failure_key = format!("enroll-fail:{}", session.subject.hex());
-    let grant = Grant { subject: session.subject, edition: session.edition.clone() };
-    let (offer, reason) = match &decision {
-        Decision::Accepted { code, .. } => (Some((token_hash(code), now + OFFER_SECS)), None),
+    let (grant, reason) = match &decision {
+        Decision::Accepted { tx_code_hash, .. } => (
+            Some(Grant { subject: session.subject, edition: session.edition.clone(), tx_code_hash: *tx_code_hash }),
+            None,
+        ),
         Decision::Refused(reason) => (None, Some(*reason)),
     };
+    let pin_hash = match (&grant, body.pin.filter(|_| upgraded)) {
+        (Some(_), Some(pin)) => match tokio::task::spawn_blocking(move || hash_secret(&pin)).await {
+            Ok(Ok(hash)) => Some(hash),
+            Ok(Err(e)) => return internal(&e),
+            Err(_) => return Problem::internal().into_response(),
+        },
+        _ => None,
+    };
+    let code_hash = match &decision {
+        Decision::Accepted { code, .. } => token_hash(code),
+        Decision::Refused(_) => [0; 32],
+    };
+    let offer = grant.as_ref().map(|grant| Offer {
+        code_hash: &code_hash,
+        grant,
+        expires_at: now + OFFER_SECS,
+        pin_hash: pin_hash.as_deref(),
+    });
     let recorded = state
         .store
-        .record_decision(
-            offer.as_ref().map(|(hash, expires)| (hash, &grant, *expires)),
-            decision_event(&session, reason, now),
-            reason.map(|_| (failure_key.as_str(), day)),
-        )
+        .record_decision(offer, decision_event(&session, reason, now), reason.map(|_| (failure_key.as_str(), day)))
         .await;
     let failures = match recorded {
         Ok(failures) => failures,
@@ -212,8 +234,9 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
 
 /// The outcome of a submission.
 enum Decision {
-    /// The credential offer to return, and its pre-authorized code.
-    Accepted { offer: serde_json::Value, code: String },
+    /// The credential offer to return, its pre-authorized code, and the hash
+    /// of the transaction code the token request must carry (upgraded edition).
+    Accepted { offer: serde_json::Value, code: String, tx_code_hash: Option<[u8; 32]> },
     /// Why not (for the audit log only).
     Refused(Refusal),
 }
@@ -245,6 +268,11 @@ async fn decide(
         .await
         .map_err(|e| ErrorResponse::from(&e))?;
     let entry = state.store.entry(&session.subject).await.map_err(|e| ErrorResponse::from(&e))?;
+    let attestation = if session.edition == Edition::Upgraded.as_str() {
+        Some(state.store.attestation(&session.subject, now).await.map_err(|e| ErrorResponse::from(&e))?)
+    } else {
+        None
+    };
     if failures >= state.authority.policy.failures_per_subject_day {
         return Ok(Decision::Refused(Refusal::Locked));
     }
@@ -279,13 +307,26 @@ async fn decide(
     if similarity < state.authority.face.match_threshold {
         return Ok(Decision::Refused(Refusal::FaceMismatch));
     }
+    let tx_code_hash = match attestation {
+        None => None,
+        Some(Some(attestation)) => Some(attestation.tx_code_hash),
+        Some(None) => return Ok(Decision::Refused(Refusal::NotAttested)),
+    };
     let code = random_token().ok_or(ErrorResponse(Problem::internal()))?;
+    let mut grant = json!({ "pre-authorized_code": code });
+    if tx_code_hash.is_some() {
+        grant["tx_code"] = json!({
+            "input_mode": "numeric",
+            "length": TX_CODE_DIGITS,
+            "description": "the code on the slip from the counter / 柜台凭条上的验证码",
+        });
+    }
     let offer = json!({
         "credential_issuer": state.authority.issuer.url,
         "credential_configuration_ids": [crate::issuance::configuration_id(&session.edition)],
-        "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": { "pre-authorized_code": code } }
+        "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": grant }
     });
-    Ok(Decision::Accepted { offer, code })
+    Ok(Decision::Accepted { offer, code, tx_code_hash })
 }
 
 fn decision_event(session: &EnrollmentSession, reason: Option<Refusal>, now: i64) -> AuditEvent {

@@ -10,11 +10,13 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use shenfen_core::CitizenRecord;
+use shenfen_core::{CardValidity, Edition};
 use shenfen_credential::{Jws, PublicJwk, StatusList, StatusListToken, StatusReference, VcIssuance, issue_vc};
-use shenfen_store::{AuditEvent, Grant, GrantKind, Store};
+use shenfen_store::{AuditEvent, Grant, GrantKind, RegistryEntry, Store};
 
 use crate::app::{AppState, now};
 use crate::enrollment::internal;
@@ -27,8 +29,30 @@ const STATUS_LIST_TTL: u64 = 300;
 const ACCESS_TOKEN_SECS: i64 = 300;
 const PROOF_TYP: &str = "openid4vci-proof+jwt";
 const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
-/// Claims made selectively disclosable in every shenfen credential.
-const DISCLOSABLE: [&str; 4] = ["/name", "/id_number_masked", "/age_over_18", "/region"];
+/// The claims of the lightweight edition (DESIGN.md §1): enough to prove
+/// "this is me", each selectively disclosable.
+const LIGHTWEIGHT_CLAIMS: [&str; 4] = ["name", "id_number_masked", "age_over_18", "region"];
+/// The upgraded edition adds the full record and the signed face template
+/// for offline face binding; still each disclosed only when chosen.
+const UPGRADED_CLAIMS: [&str; 13] = [
+    "name",
+    "id_number_masked",
+    "age_over_18",
+    "region",
+    "id_number",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "address",
+    "issuing_authority",
+    "card_valid_from",
+    "card_valid_until",
+    "face_template",
+];
+
+fn claim_names(edition: &str) -> &'static [&'static str] {
+    if edition == Edition::Upgraded.as_str() { &UPGRADED_CLAIMS } else { &LIGHTWEIGHT_CLAIMS }
+}
 
 /// The credential configuration id of an edition.
 pub fn configuration_id(edition: &str) -> String {
@@ -43,12 +67,20 @@ fn vct(edition: &str) -> String {
 pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let url = &state.authority.issuer.url;
     let configuration = |edition: &str| {
+        let claims: Vec<Value> = claim_names(edition).iter().map(|name| json!({ "path": [name] })).collect();
         json!({
             "format": "dc+sd-jwt",
             "vct": vct(edition),
             "cryptographic_binding_methods_supported": ["jwk"],
             "credential_signing_alg_values_supported": ["ES256"],
             "proof_types_supported": { "jwt": { "proof_signing_alg_values_supported": ["ES256"] } },
+            "credential_metadata": {
+                "display": [
+                    { "name": format!("居民身份证（{}）", if edition == "upgraded" { "增强版" } else { "基础版" }), "locale": "zh-CN" },
+                    { "name": format!("Resident ID ({edition})"), "locale": "en" }
+                ],
+                "claims": claims,
+            },
         })
     };
     Json(json!({
@@ -56,7 +88,10 @@ pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> 
         "credential_endpoint": format!("{url}/credential"),
         "nonce_endpoint": format!("{url}/nonce"),
         "batch_credential_issuance": { "batch_size": state.authority.policy.max_batch },
-        "credential_configurations_supported": { configuration_id("lightweight"): configuration("lightweight") },
+        "credential_configurations_supported": {
+            configuration_id("lightweight"): configuration("lightweight"),
+            configuration_id("upgraded"): configuration("upgraded"),
+        },
     }))
 }
 
@@ -92,13 +127,34 @@ pub async fn token(State(state): State<Arc<AppState>>, Form(form): Form<HashMap<
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "pre-authorized_code is missing");
     };
     let now = now();
-    let grant = match state.store.redeem_grant(&token_hash(code), GrantKind::PreAuthorizedCode, now).await {
-        Ok(Some(grant)) => grant,
-        Ok(None) => {
+    let code_hash = token_hash(code);
+    // Wrong transaction codes are counted per pre-authorized code: a few
+    // guesses at six digits, then the code is void.
+    let tries_key = format!("tx-code:{}", URL_SAFE_NO_PAD.encode(code_hash));
+    match state.store.attempt_count(&tries_key, 0).await {
+        Ok(n) if n >= state.authority.policy.tx_code_attempts => {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
-                "the code is unknown, expired or already used",
+                "too many wrong transaction codes: this offer is void; enroll again",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return internal(&e),
+    }
+    let tx_code = form.get("tx_code").map(|c| token_hash(c.trim()));
+    let grant = match state.store.redeem_grant(&code_hash, GrantKind::PreAuthorizedCode, tx_code.as_ref(), now).await {
+        Ok(Some(grant)) => grant,
+        Ok(None) => {
+            if tx_code.is_some()
+                && let Err(e) = state.store.count_attempt(&tries_key, 0).await
+            {
+                return internal(&e);
+            }
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the code is unknown, expired or already used, or the transaction code from the counter is missing or wrong",
             );
         }
         Err(e) => return internal(&e),
@@ -106,6 +162,8 @@ pub async fn token(State(state): State<Arc<AppState>>, Form(form): Form<HashMap<
     let Some(access_token) = random_token() else {
         return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
     };
+    // The transaction code was spent on the pre-authorized code; the access token stands alone.
+    let grant = Grant { tx_code_hash: None, ..grant };
     if let Err(e) =
         state.store.put_grant(&token_hash(&access_token), GrantKind::AccessToken, &grant, now + ACCESS_TOKEN_SECS).await
     {
@@ -147,7 +205,7 @@ pub async fn credential(State(state): State<Arc<AppState>>, headers: HeaderMap, 
         }
     };
     let now = now();
-    let grant = match state.store.redeem_grant(&token_hash(bearer), GrantKind::AccessToken, now).await {
+    let grant = match state.store.redeem_grant(&token_hash(bearer), GrantKind::AccessToken, None, now).await {
         Ok(Some(grant)) => grant,
         Ok(None) => {
             return oauth_error(
@@ -247,7 +305,8 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
             Err(e) => return internal(&e),
         };
     let status_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
-    let disclosable: Vec<String> = DISCLOSABLE.map(String::from).to_vec();
+    let disclosable: Vec<String> = claim_names(&grant.edition).iter().map(|name| format!("/{name}")).collect();
+    let claims = claims_of(&issuer.url, &entry, &grant.edition, now);
     let mut credentials = Vec::with_capacity(holders.len());
     for (holder, idx) in holders.iter().zip(slots) {
         let status = StatusReference { uri: status_uri.clone(), idx };
@@ -261,7 +320,7 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
             disclosable: &disclosable,
             max_decoys: 3,
         };
-        match issue_vc(&issuer.signing_key, claims_of(&issuer.url, &entry.record, &grant.edition, now), &params) {
+        match issue_vc(&issuer.signing_key, claims.clone(), &params) {
             Ok(sd_jwt) => credentials.push(json!({ "credential": sd_jwt.serialize() })),
             Err(e) => {
                 tracing::error!(code = e.code(), "credential signing failed");
@@ -274,10 +333,11 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
     response
 }
 
-/// The lightweight edition's claims: the minimum that proves "this is me".
-fn claims_of(issuer: &str, record: &CitizenRecord, edition: &str, now: i64) -> Map<String, Value> {
+/// The claims of an edition's credential (see [`claim_names`]).
+fn claims_of(issuer: &str, entry: &RegistryEntry, edition: &str, now: i64) -> Map<String, Value> {
+    let record = &entry.record;
     let today = time::OffsetDateTime::from_unix_timestamp(now).map_or(time::Date::MIN, |t| t.date());
-    let claims = json!({
+    let mut claims = json!({
         "iss": issuer,
         "edition": edition,
         "name": record.name,
@@ -285,6 +345,24 @@ fn claims_of(issuer: &str, record: &CitizenRecord, edition: &str, now: i64) -> M
         "age_over_18": record.age_on(today) >= 18,
         "region": record.id_number.province().name_en,
     });
+    if edition == Edition::Upgraded.as_str() {
+        let full = json!({
+            "id_number": record.id_number.as_str(),
+            "sex": record.sex,
+            "birth_date": record.birth_date.to_string(),
+            "ethnicity": record.ethnicity,
+            "address": record.address,
+            "issuing_authority": record.issuing_authority,
+            "card_valid_from": record.validity.from.to_string(),
+            "card_valid_until": CardValidity::expiry_label(record.validity.until),
+        });
+        if let (Value::Object(claims), Value::Object(full)) = (&mut claims, full) {
+            claims.extend(full);
+            if let Some(template) = &entry.face_template {
+                claims.insert("face_template".into(), Value::from(URL_SAFE_NO_PAD.encode(template)));
+            }
+        }
+    }
     claims.as_object().cloned().unwrap_or_default()
 }
 

@@ -9,6 +9,7 @@ mod issuance;
 mod metrics;
 mod nonce;
 mod openapi;
+mod operator;
 mod problem;
 mod tokens;
 
@@ -19,4 +20,5 @@ pub use issuance::{STATUS_LIST_ID, configuration_id};
 pub use metrics::Metrics;
 pub use nonce::{NONCE_LIFETIME_SECS, NonceIssuer};
 pub use openapi::{DESCRIBED_PATHS, openapi_document};
+pub use operator::{REVOCATION_REASONS, TX_CODE_DIGITS};
 pub use problem::Problem;

@@ -19,15 +19,17 @@ use std::io::Cursor;
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use image::RgbImage;
 use serde_json::{Value, json};
+use shenfen_core::OperatorRole;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::{
     KeyBindingCheck, PrivateJwk, SdJwt, StatusListToken, VerifyOptions, es256_header, present, sign_compact, verify_vc,
 };
-use shenfen_face::{Action, ChallengePolicy, QualityPolicy, decode_image, turn_head};
+use shenfen_face::{Action, ChallengePolicy, QualityPolicy, Template, decode_image, turn_head};
 use shenfen_server::{Policy, configuration_id};
-use shenfen_store::{ImportProgress, RegistryEntry, Store};
+use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, Store, hash_secret};
 use support::{FACE, ISSUER_URL, TestApp, app, body_bytes, json as json_of, keys, models_dir, send};
 
 const LIN: &str = "440106199003071223";
@@ -92,7 +94,12 @@ fn performing(selfie: &RgbImage, challenge: &[Value]) -> Value {
 }
 
 async fn start(test: &TestApp, id_number: &str, name: &str) -> (String, Vec<Value>) {
-    let body = json!({ "id_number": id_number, "name": name, "card_expiry": "2035-06-01" }).to_string();
+    start_edition(test, id_number, name, "lightweight").await
+}
+
+async fn start_edition(test: &TestApp, id_number: &str, name: &str, edition: &str) -> (String, Vec<Value>) {
+    let body =
+        json!({ "id_number": id_number, "name": name, "card_expiry": "2035-06-01", "edition": edition }).to_string();
     let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let session = json_of(response).await;
@@ -113,7 +120,13 @@ async fn submit(test: &TestApp, session: &str, frames: &Value) -> axum::response
 /// Enrolls and goes through token and credential endpoints; returns the credentials and holder keys.
 async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
     let (session, challenge) = start(test, LIN, "林晓梅").await;
-    let response = submit(test, &session, &performing(&photo("obama3.jpg"), &challenge)).await;
+    let offer = accepted(test, submit(test, &session, &performing(&photo("obama3.jpg"), &challenge)).await).await;
+    let access = access_token(test, &pre_authorized_code(&offer), None).await.unwrap();
+    issue(test, &access, "lightweight", batch).await
+}
+
+/// The offer of an accepted enrollment (panics with the audit log otherwise).
+async fn accepted(test: &TestApp, response: axum::response::Response) -> Value {
     let status = response.status();
     let offer = json_of(response).await;
     if status != StatusCode::CREATED {
@@ -121,20 +134,35 @@ async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJw
         panic!("{offer}\n{:?}", log.iter().map(|e| e.details_json.clone()).collect::<Vec<_>>());
     }
     assert_eq!(offer["credential_offer"]["credential_issuer"], ISSUER_URL);
-    let code = offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"]
+    offer
+}
+
+fn pre_authorized_code(offer: &Value) -> String {
+    offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"]
         .as_str()
         .unwrap()
-        .to_owned();
-    let form =
+        .to_owned()
+}
+
+/// The token endpoint's answer: the access token, or the OAuth error code.
+async fn access_token(test: &TestApp, code: &str, tx_code: Option<&str>) -> Result<String, String> {
+    let mut form =
         format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}");
+    if let Some(tx_code) = tx_code {
+        form.push_str(&format!("&tx_code={tx_code}"));
+    }
     let token =
         json_of(send(&test.router, Method::POST, "/token", "application/x-www-form-urlencoded", form.clone()).await)
             .await;
-    let access = token["access_token"].as_str().unwrap().to_owned();
+    let Some(access) = token["access_token"].as_str() else { return Err(token["error"].as_str().unwrap().to_owned()) };
     let replayed =
         json_of(send(&test.router, Method::POST, "/token", "application/x-www-form-urlencoded", form).await).await;
     assert_eq!(replayed["error"], "invalid_grant", "a pre-authorized code works once");
+    Ok(access.to_owned())
+}
 
+/// A batch of credentials of `edition` for fresh holder keys.
+async fn issue(test: &TestApp, access: &str, edition: &str, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
     let c_nonce = json_of(send(&test.router, Method::POST, "/nonce", "application/json", "").await).await["c_nonce"]
         .as_str()
         .unwrap()
@@ -151,8 +179,7 @@ async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJw
         })
         .collect();
     let request =
-        json!({ "credential_configuration_id": configuration_id("lightweight"), "proofs": { "jwt": proofs } })
-            .to_string();
+        json!({ "credential_configuration_id": configuration_id(edition), "proofs": { "jwt": proofs } }).to_string();
     let credential_request = |bearer: &str| {
         axum::http::Request::builder()
             .method(Method::POST)
@@ -163,8 +190,8 @@ async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJw
             .unwrap()
     };
     use tower::ServiceExt;
-    let issued = json_of(test.router.clone().oneshot(credential_request(&access)).await.unwrap()).await;
-    let again = json_of(test.router.clone().oneshot(credential_request(&access)).await.unwrap()).await;
+    let issued = json_of(test.router.clone().oneshot(credential_request(access)).await.unwrap()).await;
+    let again = json_of(test.router.clone().oneshot(credential_request(access)).await.unwrap()).await;
     assert_eq!(again["error"], "invalid_token", "an access token works once");
     issued["credentials"]
         .as_array()
@@ -333,10 +360,17 @@ async fn malformed_requests_get_4xx_problems_never_5xx() {
         assert!(response.status().is_client_error(), "{path} {body}: {}", response.status());
         assert_eq!(response.headers()["content-type"], "application/problem+json", "{path} {body}");
     }
-    let upgraded =
-        json!({ "id_number": LIN, "name": "x", "card_expiry": "2035-06-01", "edition": "upgraded" }).to_string();
-    let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", upgraded).await;
-    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:edition-unavailable");
+    let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;
+    let frames = performing(&photo("obama3.jpg"), &challenge);
+    for (pin, detail) in [(Some("123456"), "core.pin.invalid"), (Some("12345"), "core.pin.invalid"), (None, "pin")] {
+        let mut body = frames.clone();
+        if let Some(pin) = pin {
+            body["pin"] = json!(pin);
+        }
+        let problem = json_of(submit(&test, &session, &body).await).await;
+        assert_eq!(problem["type"], "urn:shenfen:problem:invalid-request", "{pin:?}");
+        assert!(problem["detail"].as_str().unwrap().contains(detail), "{problem}");
+    }
 }
 
 /// A key-bound presentation disclosing nothing, for the authority itself.
@@ -375,4 +409,217 @@ async fn citizens_read_their_log_and_withdraw_with_a_presentation() {
     assert!(verified_claims(&test, credential, holder, &status).unwrap_err().contains("INVALID"));
     let kinds: Vec<String> = own_log(&test).await.iter().map(|e| e.event.kind.clone()).collect();
     assert_eq!(kinds, ["enrollment.decision", "credential.issued", "citizen.audit_read", "credential.revoked"]);
+}
+
+async fn send_bearer(test: &TestApp, method: Method, path: &str, token: &str, body: Value) -> axum::response::Response {
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    test.router.clone().oneshot(request).await.unwrap()
+}
+
+/// Creates an operator with a password and signs them in; returns the session token.
+async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRole) -> String {
+    let password = format!("{username}-correct horse");
+    let operator = Operator {
+        username: username.into(),
+        password_hash: hash_secret(&password).unwrap(),
+        role,
+        disabled: false,
+        created_at: now(),
+    };
+    let event = AuditEvent {
+        at: now(),
+        kind: "operator.saved".into(),
+        actor: "test".into(),
+        subject: None,
+        details: json!({}),
+    };
+    test.state.store.put_operator(&operator, event).await.unwrap();
+    let login = json!({ "username": username, "password": password }).to_string();
+    let session = json_of(send(&test.router, Method::POST, "/operator/login", "application/json", login).await).await;
+    assert_eq!(session["role"], role.as_str());
+    session["token"].as_str().unwrap().to_owned()
+}
+
+fn with_pin(mut frames: Value, pin: &str) -> Value {
+    frames["pin"] = json!(pin);
+    frames
+}
+
+async fn pin_check(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk, pin: &str) -> axum::response::Response {
+    let body = json!({ "presentation": self_presentation(test, credential, holder).await, "pin": pin }).to_string();
+    send(&test.router, Method::POST, "/citizen/pin", "application/json", body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgraded_edition_needs_the_counter_its_code_and_a_pin() {
+    let test = registered_app().await;
+    let selfie = photo("obama3.jpg");
+    // Without an in-person attestation the refusal is the one every failure gets.
+    let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;
+    let response = submit(&test, &session, &with_pin(performing(&selfie, &challenge), "482915")).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:enrollment-refused");
+
+    // A counter clerk sees the citizen and their card; the slip carries a code.
+    let clerk = signed_in_operator(&test, "wang.counter", OperatorRole::Counter).await;
+    let body = json!({ "id_number": LIN, "method": "counter" });
+    let response = send_bearer(&test, Method::POST, "/operator/attestations", &clerk, body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let tx_code = json_of(response).await["tx_code"].as_str().unwrap().to_owned();
+    assert!(tx_code.len() == 6 && tx_code.bytes().all(|b| b.is_ascii_digit()), "{tx_code}");
+
+    let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;
+    let offer =
+        accepted(&test, submit(&test, &session, &with_pin(performing(&selfie, &challenge), "482915")).await).await;
+    let grant = &offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"];
+    assert_eq!(grant["tx_code"]["input_mode"], "numeric");
+    assert_eq!(grant["tx_code"]["length"], 6);
+    assert_eq!(offer["credential_offer"]["credential_configuration_ids"], json!(["shenfen_upgraded"]));
+    let code = pre_authorized_code(&offer);
+    assert_eq!(access_token(&test, &code, None).await.unwrap_err(), "invalid_grant", "the code needs the slip");
+    let wrong = if tx_code == "000000" { "000001" } else { "000000" };
+    assert_eq!(access_token(&test, &code, Some(wrong)).await.unwrap_err(), "invalid_grant");
+    let access = access_token(&test, &code, Some(&tx_code)).await.unwrap();
+    let issued = issue(&test, &access, "upgraded", 1).await;
+    let (credential, holder) = &issued[0];
+
+    // The upgraded credential can disclose the full record and a signed face template.
+    let everything: Vec<String> =
+        ["/name", "/id_number", "/address", "/birth_date", "/card_valid_until", "/face_template"]
+            .map(String::from)
+            .to_vec();
+    let presentation =
+        present(credential, &everything, &holder.signing_key().unwrap(), "https://bank.example", "n-2", now()).unwrap();
+    let options = VerifyOptions {
+        now: now(),
+        clock_skew_secs: 60,
+        expected_typ: None,
+        key_binding: Some(KeyBindingCheck { audience: "https://bank.example", nonce: "n-2", max_age_secs: 300 }),
+    };
+    let vc = verify_vc(&presentation, &test.issuer.public().verifying_key().unwrap(), &options).unwrap();
+    assert_eq!(vc.claims["vct"], "urn:shenfen:id:upgraded:1");
+    assert_eq!(vc.claims["id_number"], LIN);
+    assert_eq!(vc.claims["address"], "广东省广州市天河区天河路1号");
+    assert_eq!(vc.claims["birth_date"], "1990-03-07");
+    assert_eq!(vc.claims["card_valid_until"], "2035-06-01");
+    assert!(vc.claims.get("ethnicity").is_none(), "only what was disclosed");
+    let template = URL_SAFE_NO_PAD.decode(vc.claims["face_template"].as_str().unwrap()).unwrap();
+    let signed = Template::from_bytes(&template).unwrap();
+    let live = FACE.template(&FACE.analyse(&selfie, &QualityPolicy::default()).unwrap());
+    assert!(signed.similarity(&live).unwrap() >= FACE.match_threshold, "the signed template matches the person");
+
+    // The PIN: right, then wrong until a waiting time starts, which even the right PIN must sit out.
+    assert_eq!(json_of(pin_check(&test, credential, holder, "482915").await).await["verified"], true);
+    for left in (1..5).rev() {
+        let problem = json_of(pin_check(&test, credential, holder, "482916").await).await;
+        assert_eq!(problem["type"], "urn:shenfen:problem:pin-incorrect");
+        assert!(problem["detail"].as_str().unwrap().contains(&format!("{left} more")), "{problem}");
+    }
+    let locked = pin_check(&test, credential, holder, "482916").await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(locked.headers()["retry-after"], "30");
+    let still = pin_check(&test, credential, holder, "482915").await;
+    assert_eq!(json_of(still).await["type"], "urn:shenfen:problem:pin-locked");
+
+    let kinds: Vec<String> =
+        own_log(&test).await.iter().map(|e| format!("{} {}", e.event.actor, e.event.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            "citizen enrollment.decision",
+            "operator:wang.counter operator.attested",
+            "citizen enrollment.decision",
+            "citizen credential.issued",
+            "system pin.locked"
+        ]
+    );
+    assert!(
+        !format!("{:?}", test.state.store.audit_after(0, 100).await.unwrap()).contains("48291"),
+        "no PIN in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_act_within_their_role_and_every_act_is_audited() {
+    let test = registered_app().await;
+    let issued = enroll_and_issue(&test, 1).await;
+    let clerk = signed_in_operator(&test, "wang.counter", OperatorRole::Counter).await;
+    let supervisor = signed_in_operator(&test, "zhao.supervisor", OperatorRole::Supervisor).await;
+
+    // Sign-in failures read the same for a wrong password and an unknown name.
+    let mut refusals = Vec::new();
+    for (username, password) in [("wang.counter", "wrong password"), ("nobody", "wang.counter-correct horse")] {
+        let login = json!({ "username": username, "password": password }).to_string();
+        let response = send(&test.router, Method::POST, "/operator/login", "application/json", login).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        refusals.push(body_bytes(response).await);
+    }
+    assert_eq!(refusals[0], refusals[1]);
+    let anonymous = send_bearer(&test, Method::POST, "/operator/lookup", "forged", json!({ "id_number": LIN })).await;
+    assert_eq!(json_of(anonymous).await["type"], "urn:shenfen:problem:operator-unauthenticated");
+
+    // A counter looks up (masked) but may not revoke or read the log.
+    let found =
+        json_of(send_bearer(&test, Method::POST, "/operator/lookup", &clerk, json!({ "id_number": LIN })).await).await;
+    assert_eq!(found["name_masked"], "林**");
+    assert_eq!(found["id_number_masked"], "440106********1223");
+    assert_eq!(found["has_face_template"], true);
+    let absent =
+        send_bearer(&test, Method::POST, "/operator/lookup", &clerk, json!({ "id_number": "11010519491231002X" }))
+            .await;
+    assert_eq!(absent.status(), StatusCode::NOT_FOUND);
+    let revoke = json!({ "id_number": LIN, "reason": "stolen" });
+    let forbidden = send_bearer(&test, Method::POST, "/operator/revocations", &clerk, revoke.clone()).await;
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json_of(forbidden).await["type"], "urn:shenfen:problem:operator-forbidden");
+    assert_eq!(
+        send_bearer(&test, Method::GET, "/operator/audit", &clerk, json!({})).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // A supervisor revokes, with a reason from the list.
+    let bad = send_bearer(
+        &test,
+        Method::POST,
+        "/operator/revocations",
+        &supervisor,
+        json!({ "id_number": LIN, "reason": "because" }),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let done = json_of(send_bearer(&test, Method::POST, "/operator/revocations", &supervisor, revoke).await).await;
+    assert_eq!(done["revoked"], 1);
+    let status = published_status(&test).await;
+    assert!(verified_claims(&test, &issued[0].0, &issued[0].1, &status).unwrap_err().contains("INVALID"));
+    let page =
+        json_of(send_bearer(&test, Method::GET, "/operator/audit?after=0&limit=50", &supervisor, json!({})).await)
+            .await;
+    let lookup = page["entries"].as_array().unwrap().iter().find(|e| e["kind"] == "operator.lookup").unwrap();
+    assert_eq!(lookup["subject"].as_str().unwrap().len(), 64, "citizens appear as blind indexes");
+
+    // The citizen sees who looked them up and who revoked, and why.
+    let own: Vec<(String, String, Value)> = own_log(&test)
+        .await
+        .into_iter()
+        .map(|e| (e.event.actor, e.event.kind, e.event.details))
+        .filter(|(actor, ..)| actor.starts_with("operator:"))
+        .collect();
+    assert_eq!(own[0].0, "operator:wang.counter");
+    assert_eq!(own[0].1, "operator.lookup");
+    assert_eq!((own[1].0.as_str(), own[1].1.as_str()), ("operator:zhao.supervisor", "credential.revoked"));
+    assert_eq!(own[1].2["reason"], "stolen");
+
+    // Signing out ends the session.
+    let out = send_bearer(&test, Method::POST, "/operator/logout", &clerk, json!({})).await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let after = send_bearer(&test, Method::POST, "/operator/lookup", &clerk, json!({ "id_number": LIN })).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    assert!(test.state.store.verify_audit().await.unwrap().is_ok());
 }

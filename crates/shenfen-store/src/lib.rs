@@ -25,6 +25,6 @@ pub use issuance_state::{Attestation, EnrollmentSession, Grant, GrantKind, Offer
 pub use keys::{KeyProvider, LocalKeys};
 pub use operator::Operator;
 pub use sealed::{BlindIndex, RegistryEntry, SealedEntry};
-pub use secret_hash::{hash_secret, verify_against_decoy, verify_secret};
+pub use secret_hash::{generate_password, hash_secret, verify_against_decoy, verify_secret};
 pub use sql_store::{Backend, SqlStore};
 pub use store::{ImportProgress, Store};

@@ -25,6 +25,14 @@ pub fn hash_secret(secret: &str) -> Result<String, StoreError> {
     Ok(hash.to_string())
 }
 
+/// A fresh random password of 128 bits, as 32 lowercase hex digits: what an
+/// operator account gets when nobody chose one.
+pub fn generate_password() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Key("no randomness for a password".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Whether `secret` matches the PHC string `stored` (argon2's own comparison
 /// is constant-time). A malformed stored hash matches nothing.
 pub fn verify_secret(stored: &str, secret: &str) -> bool {
