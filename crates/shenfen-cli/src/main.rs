@@ -22,6 +22,7 @@ mod operator_cmd;
 mod registry_cmd;
 mod registry_synth;
 mod serve_cmd;
+mod serve_config;
 mod status_list_cmd;
 
 use std::process::ExitCode;

@@ -14,12 +14,17 @@ use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
 use crate::face_cmd::Common;
 use crate::files::read_public_jwk;
+use crate::serve_config::{Liveness, ServeConfig, unless_set};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to listen on (default $SHENFEN_LISTEN, else 127.0.0.1:8080).
-    #[arg(long, env = "SHENFEN_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// TOML file with any of these settings and a [policy] table (docs/CLI.md);
+    /// flags and environment variables override it.
+    #[arg(long, env = "SHENFEN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default $SHENFEN_LISTEN, else the config file's, else 127.0.0.1:8080).
+    #[arg(long, env = "SHENFEN_LISTEN")]
+    listen: Option<SocketAddr>,
     /// The authority's private signing JWK (default shenfen-data/issuer.jwk).
     #[arg(long, env = "SHENFEN_ISSUER_KEY")]
     issuer_key: Option<PathBuf>,
@@ -30,9 +35,9 @@ pub struct ServeArgs {
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Liveness checks for enrollment: both (default), active, or passive.
-    #[arg(long, default_value = "both", value_parser = ["both", "active", "passive"])]
-    liveness: String,
+    /// Liveness checks for enrollment (default both).
+    #[arg(long, value_enum)]
+    liveness: Option<Liveness>,
     /// Face models directory (default as for `shenfen face`).
     #[arg(long)]
     models: Option<PathBuf>,
@@ -45,11 +50,12 @@ impl ServeArgs {
     /// so a still photo can stand in for a camera (documented in demo/README.md).
     pub fn demo(listen: SocketAddr, store: StoreArgs) -> ServeArgs {
         ServeArgs {
-            listen,
+            config: None,
+            listen: Some(listen),
             issuer_key: None,
             retired_issuer_jwk: Vec::new(),
             public_url: None,
-            liveness: "passive".into(),
+            liveness: Some(Liveness::Passive),
             models: None,
             store,
         }
@@ -58,21 +64,30 @@ impl ServeArgs {
 
 pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     init_logging();
+    let config = args.config.as_deref().map(ServeConfig::load).transpose()?.unwrap_or_default();
+    let mut store_args = args.store.clone();
+    store_args.db = unless_set(store_args.db, "SHENFEN_DB", config.db.clone());
+    store_args.key_file = unless_set(store_args.key_file, "SHENFEN_KEY_FILE", config.key_file.clone());
+    let listen = args.listen.or(config.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let liveness = args.liveness.or(config.liveness).unwrap_or(Liveness::Both);
+    let retired =
+        if args.retired_issuer_jwk.is_empty() { &config.retired_issuer_jwks } else { &args.retired_issuer_jwk };
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Arc::new(args.store.open_store().await?);
-        let keys = args.store.keys()?;
+        let store = Arc::new(store_args.open_store().await?);
+        let keys = store_args.keys()?;
         let nonce_secret = keys.purpose_secret(b"shenfen/c-nonce/v1").map_err(coded)?;
-        let issuer = issuer_key(&args.store, args.issuer_key.as_deref())?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let issuer = issuer_key(&store_args, args.issuer_key.as_deref().or(config.issuer_key.as_deref()))?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
-        let url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
-        let face = Common { json: false, models: args.models.clone(), threshold: None }.engine(cores())?;
+        let url = args.public_url.clone().or(config.public_url.clone()).unwrap_or_else(|| format!("http://{address}"));
+        let models = args.models.clone().or(config.models.clone());
+        let face = Common { json: false, models, threshold: None }.engine(cores())?;
         let mut policy = Policy::default();
-        policy.liveness.require_active = args.liveness != "passive";
-        policy.liveness.require_passive = args.liveness != "active";
+        policy.liveness.require_active = liveness != Liveness::Passive;
+        policy.liveness.require_passive = liveness != Liveness::Active;
+        config.policy.apply(&mut policy);
         let authority = Authority::new(
             Arc::new(face),
             Arc::new(keys),
@@ -80,7 +95,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
                 url,
                 signing_key: issuer.signing_key().map_err(coded)?,
                 public: issuer.public().clone(),
-                retired: args.retired_issuer_jwk.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?,
+                retired: retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?,
             },
             policy,
         )

@@ -148,8 +148,8 @@ async fn registry_entry(
     Ok((subject, entry))
 }
 
-fn parse_id(raw: &str) -> Result<IdNumber, Response> {
-    IdNumber::parse(raw).map_err(|e| invalid(&format!("id_number: [{}] {e}", e.code())).into_response())
+fn parse_id(raw: &str) -> Result<IdNumber, Problem> {
+    IdNumber::parse(raw).map_err(|e| invalid(&format!("id_number: [{}] {e}", e.code())))
 }
 
 fn not_registered() -> Response {
@@ -171,7 +171,7 @@ pub async fn lookup(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
     };
     let id_number = match parse_id(&body.id_number) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let (subject, entry) = match registry_entry(&state, &id_number).await {
         Ok(found) => found,
@@ -217,7 +217,7 @@ pub async fn attest(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
     }
     let id_number = match parse_id(&body.id_number) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let (subject, entry) = match registry_entry(&state, &id_number).await {
         Ok(found) => found,
@@ -274,7 +274,7 @@ pub async fn revoke(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
     }
     let id_number = match parse_id(&body.id_number) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let subject = BlindIndex::of(state.authority.keys.as_ref(), &id_number);
     match state.store.entry(&subject).await {
