@@ -54,6 +54,18 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, needed: OperatorRole) 
     Ok(operator)
 }
 
+/// The signed-in operator (of at least `needed`) and the JSON body of their request.
+async fn operator_request<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    needed: OperatorRole,
+    request: Request,
+) -> Result<(Operator, T), Response> {
+    let operator = signed_in(state, headers, needed).await?;
+    let body = json_body(request.into_body(), 4096).await.map_err(IntoResponse::into_response)?;
+    Ok((operator, body))
+}
+
 fn operator_event(operator: &Operator, kind: &str, subject: Option<BlindIndex>, details: Value) -> AuditEvent {
     AuditEvent { at: now(), kind: kind.into(), actor: format!("operator:{}", operator.username), subject, details }
 }
@@ -137,19 +149,14 @@ struct CitizenRequest {
     id_number: String,
 }
 
-/// The registry entry of a typed ID number, opened; `Ok(None)` if not registered.
-async fn registry_entry(
-    state: &AppState,
-    id_number: &IdNumber,
-) -> Result<(BlindIndex, Option<RegistryEntry>), Response> {
-    let subject = BlindIndex::of(state.authority.keys.as_ref(), id_number);
+/// The blind index and the opened registry entry (if registered) of a typed ID number.
+async fn registry_entry(state: &AppState, typed: &str) -> Result<(BlindIndex, Option<RegistryEntry>), Response> {
+    let id_number =
+        IdNumber::parse(typed).map_err(|e| invalid(&format!("id_number: [{}] {e}", e.code())).into_response())?;
+    let subject = BlindIndex::of(state.authority.keys.as_ref(), &id_number);
     let sealed = state.store.entry(&subject).await.map_err(|e| internal(&e))?;
     let entry = sealed.map(|s| s.open(state.authority.keys.as_ref())).transpose().map_err(|e| internal(&e))?;
     Ok((subject, entry))
-}
-
-fn parse_id(raw: &str) -> Result<IdNumber, Problem> {
-    IdNumber::parse(raw).map_err(|e| invalid(&format!("id_number: [{}] {e}", e.code())))
 }
 
 fn not_registered() -> Response {
@@ -161,19 +168,12 @@ fn not_registered() -> Response {
 /// `POST /operator/lookup {id_number}`: confirms a card against the registry,
 /// showing masked fields only. The lookup is audited in the citizen's log.
 pub async fn lookup(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
-    let operator = match signed_in(&state, &headers, OperatorRole::Counter).await {
-        Ok(operator) => operator,
-        Err(response) => return response,
-    };
-    let body: CitizenRequest = match json_body(request.into_body(), 4096).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
-    let id_number = match parse_id(&body.id_number) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
-    let (subject, entry) = match registry_entry(&state, &id_number).await {
+    let (operator, body): (Operator, CitizenRequest) =
+        match operator_request(&state, &headers, OperatorRole::Counter, request).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+    let (subject, entry) = match registry_entry(&state, &body.id_number).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -204,22 +204,15 @@ struct AttestRequest {
 /// the citizen and their card in person. Answers the transaction code the
 /// citizen types when their phone redeems the upgraded credential offer.
 pub async fn attest(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
-    let operator = match signed_in(&state, &headers, OperatorRole::Counter).await {
-        Ok(operator) => operator,
-        Err(response) => return response,
-    };
-    let body: AttestRequest = match json_body(request.into_body(), 4096).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
+    let (operator, body): (Operator, AttestRequest) =
+        match operator_request(&state, &headers, OperatorRole::Counter, request).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     if !matches!(body.method.as_str(), "counter" | "kiosk") {
         return invalid("method must be counter or kiosk").into_response();
     }
-    let id_number = match parse_id(&body.id_number) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
-    let (subject, entry) = match registry_entry(&state, &id_number).await {
+    let (subject, entry) = match registry_entry(&state, &body.id_number).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -261,27 +254,19 @@ struct RevokeRequest {
 /// `POST /operator/revocations {id_number, reason}` (supervisor): revokes
 /// every credential of the citizen, with the reason in their log.
 pub async fn revoke(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
-    let operator = match signed_in(&state, &headers, OperatorRole::Supervisor).await {
-        Ok(operator) => operator,
-        Err(response) => return response,
-    };
-    let body: RevokeRequest = match json_body(request.into_body(), 4096).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
+    let (operator, body): (Operator, RevokeRequest) =
+        match operator_request(&state, &headers, OperatorRole::Supervisor, request).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     if !REVOCATION_REASONS.contains(&body.reason.as_str()) {
         return invalid(&format!("reason must be one of {}", REVOCATION_REASONS.join(", "))).into_response();
     }
-    let id_number = match parse_id(&body.id_number) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
+    let subject = match registry_entry(&state, &body.id_number).await {
+        Ok((subject, Some(_))) => subject,
+        Ok((_, None)) => return not_registered(),
+        Err(response) => return response,
     };
-    let subject = BlindIndex::of(state.authority.keys.as_ref(), &id_number);
-    match state.store.entry(&subject).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return not_registered(),
-        Err(e) => return internal(&e),
-    }
     let event = operator_event(&operator, "credential.revoked", Some(subject), json!({ "reason": body.reason }));
     match state.store.revoke_subject(&subject, 1, event).await {
         Ok(revoked) => Json(json!({ "revoked": revoked })).into_response(),
