@@ -5,10 +5,12 @@
 # reloaded by PostgreSQL COPY and by batched SQLite inserts (Python sqlite3),
 # the fastest way each database takes rows in.
 #
-# Usage: bench/registry_import.sh [N]   (default 1000000; needs PostgreSQL at 127.0.0.1:5432)
+# Usage: bench/registry_import.sh [N] [postgres]   (default 1000000; needs
+# PostgreSQL at 127.0.0.1:5432; `postgres` skips SQLite, for the 20 M run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
+only=${2:-both}
 pg=${SHENFEN_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
 work=$(mktemp -d)
 trap 'rm -rf "$work"; psql "$pg" -qc "DROP SCHEMA IF EXISTS bench_import CASCADE; DROP SCHEMA IF EXISTS bench_copy CASCADE" >/dev/null 2>&1 || true' EXIT
@@ -20,13 +22,25 @@ export SHENFEN_MASTER_KEYS="k1:$(printf 'ab%.0s' $(seq 32))" SHENFEN_INDEX_KEY="
 
 seconds() { local start end; start=$(date +%s%N); "$@" >/dev/null; end=$(date +%s%N); echo "$(( (end - start) / 1000000 ))e-3"; }
 
-t_sqlite=$(seconds "$shenfen" registry import --records "$work/records.csv" --no-faces --batch 5000 --db "sqlite:$work/shenfen.db")
+if [ "$only" != postgres ]; then
+  t_sqlite=$(seconds "$shenfen" registry import --records "$work/records.csv" --no-faces --batch 5000 --db "sqlite:$work/shenfen.db")
+fi
 psql "$pg" -qc "DROP SCHEMA IF EXISTS bench_import CASCADE; CREATE SCHEMA bench_import; DROP SCHEMA IF EXISTS bench_copy CASCADE; CREATE SCHEMA bench_copy" >/dev/null 2>&1
 t_pg=$(seconds "$shenfen" registry import --records "$work/records.csv" --no-faces --batch 5000 --db "$pg?options=-c%20search_path%3Dbench_import")
 
 psql "$pg" -qc "\\copy bench_import.citizens TO '$work/citizens.bin' WITH (FORMAT binary)"
 psql "$pg" -qc "CREATE TABLE bench_copy.citizens (LIKE bench_import.citizens INCLUDING ALL)"
 t_copy=$(seconds psql "$pg" -qc "\\copy bench_copy.citizens FROM '$work/citizens.bin' WITH (FORMAT binary)")
+
+if [ "$only" = postgres ]; then
+  python3 - "$n" "$t_pg" "$t_copy" <<'PY'
+import sys
+n, t_pg, t_copy = int(sys.argv[1]), *map(float, sys.argv[2:])
+print(f"{n:,} synthetic citizens into PostgreSQL, sealed, no face templates")
+print(f"shenfen import: {n / t_pg:,.0f} rows/s, {t_pg / 60:.1f} min; COPY (binary): {n / t_copy:,.0f} rows/s, {t_copy / 60:.1f} min; import = {t_copy / t_pg:.2f}× of COPY")
+PY
+  exit 0
+fi
 
 t_sqlite_raw=$(python3 - "$work" <<'PY'
 import sqlite3, sys, time

@@ -16,7 +16,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::PrivateJwk;
-use shenfen_face::{Action, ChallengePolicy, QualityPolicy, decode_image};
+use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy, decode_image};
 use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
 use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore, Store};
 use tower::ServiceExt;
@@ -25,7 +25,10 @@ use crate::coded_error::coded;
 use crate::data_dir::runtime;
 use crate::face_cmd::{Common, load_image};
 
-const CITIZEN: &str = "110105196108040136";
+/// The registered citizen of the benchmark authority.
+pub const CITIZEN: &str = "110105196108040136";
+/// The benchmark authority's issuer identifier.
+pub const BENCH_ISSUER: &str = "http://bench.invalid";
 
 #[derive(Args)]
 pub struct BenchEnrollArgs {
@@ -71,50 +74,7 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
 
     let rt = runtime()?;
     let dir = std::env::temp_dir().join(format!("shenfen-bench-enroll-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let keys = LocalKeys::parse(
-        &format!("k1:{}", LocalKeys::generate_secret().map_err(coded)?),
-        &LocalKeys::generate_secret().map_err(coded)?,
-    )
-    .map_err(coded)?;
-    let store = rt.block_on(SqlStore::open(&format!("sqlite:{}", dir.join("bench.db").display()))).map_err(coded)?;
-    let registry_face = engine.analyse(&load_image(&photos.join("obama.jpg"))?, &quality).map_err(coded)?;
-    let id_number = IdNumber::parse(CITIZEN).map_err(coded)?;
-    let record = CitizenRecord {
-        birth_date: id_number.birth_date(),
-        sex: id_number.sex(),
-        id_number,
-        name: "王建国".into(),
-        ethnicity: "汉".into(),
-        address: "北京市朝阳区建国路88号".into(),
-        issuing_authority: "北京市公安局朝阳分局".into(),
-        validity: CardValidity { from: time::macros::date!(2012 - 03 - 01), until: None },
-        photo_ref: "obama.jpg".into(),
-    };
-    let sealed = RegistryEntry { record, face_template: Some(engine.template(&registry_face).to_bytes()) }
-        .seal(&keys)
-        .map_err(coded)?;
-    rt.block_on(store.put_entries(&[sealed], "bench", ImportProgress::default(), 0)).map_err(coded)?;
-    let issuer = PrivateJwk::generate().map_err(coded)?;
-    let authority = Authority::new(
-        engine.clone(),
-        Arc::new(keys),
-        Issuer {
-            url: "http://bench.invalid".into(),
-            signing_key: issuer.signing_key().map_err(coded)?,
-            public: issuer.public().clone(),
-            retired: Vec::new(),
-        },
-        policy,
-    )
-    .map_err(coded)?;
-    let state = Arc::new(AppState {
-        store: Arc::new(store),
-        authority: Arc::new(authority),
-        nonces: NonceIssuer::new(&[1; 32]),
-        metrics: Metrics::default(),
-    });
+    let state = rt.block_on(bench_state(&dir, engine.clone(), &photos, policy))?;
     let app = router(state);
     let frames = json!({ "frames": [frame_b64] }).to_string();
 
@@ -188,6 +148,61 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A fresh authority in `dir` (SQLite, random keys and issuer key) whose
+/// registry holds the demo citizen 王建国 with `obama.jpg` as registry photo.
+pub async fn bench_state(
+    dir: &std::path::Path,
+    engine: Arc<FaceEngine>,
+    photos: &std::path::Path,
+    policy: Policy,
+) -> Result<Arc<AppState>> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let keys = LocalKeys::parse(
+        &format!("k1:{}", LocalKeys::generate_secret().map_err(coded)?),
+        &LocalKeys::generate_secret().map_err(coded)?,
+    )
+    .map_err(coded)?;
+    let store = SqlStore::open(&format!("sqlite:{}", dir.join("bench.db").display())).await.map_err(coded)?;
+    let registry_face =
+        engine.analyse(&load_image(&photos.join("obama.jpg"))?, &QualityPolicy::default()).map_err(coded)?;
+    let id_number = IdNumber::parse(CITIZEN).map_err(coded)?;
+    let record = CitizenRecord {
+        birth_date: id_number.birth_date(),
+        sex: id_number.sex(),
+        id_number,
+        name: "王建国".into(),
+        ethnicity: "汉".into(),
+        address: "北京市朝阳区建国路88号".into(),
+        issuing_authority: "北京市公安局朝阳分局".into(),
+        validity: CardValidity { from: time::macros::date!(2012 - 03 - 01), until: None },
+        photo_ref: "obama.jpg".into(),
+    };
+    let sealed = RegistryEntry { record, face_template: Some(engine.template(&registry_face).to_bytes()) }
+        .seal(&keys)
+        .map_err(coded)?;
+    store.put_entries(&[sealed], "bench", ImportProgress::default(), 0).await.map_err(coded)?;
+    let issuer = PrivateJwk::generate().map_err(coded)?;
+    let authority = Authority::new(
+        engine,
+        Arc::new(keys),
+        Issuer {
+            url: BENCH_ISSUER.into(),
+            signing_key: issuer.signing_key().map_err(coded)?,
+            public: issuer.public().clone(),
+            retired: Vec::new(),
+        },
+        policy,
+    )
+    .map_err(coded)?;
+    Ok(Arc::new(AppState {
+        store: Arc::new(store),
+        authority: Arc::new(authority),
+        nonces: NonceIssuer::new(&[1; 32]),
+        metrics: Metrics::default(),
+    }))
+}
+
 /// Starts a session and submits the frame; anything but an offer is an error.
 async fn enroll(app: &axum::Router, frames: &str) -> Result<()> {
     let (offer, _) = attempt(app, CITIZEN, "王建国", frames).await?;
@@ -246,15 +261,31 @@ async fn refusal_timings(
     Ok(timings)
 }
 
-async fn call(app: &axum::Router, path: &str, body: String) -> Result<Value> {
-    let request = Request::post(path).header("content-type", "application/json").body(Body::from(body))?;
-    let response = app.clone().oneshot(request).await?;
+/// POSTs a JSON body through the router and parses the JSON answer.
+pub async fn call(app: &axum::Router, path: &str, body: String) -> Result<Value> {
+    post(app, path, "application/json", None, body).await
+}
+
+/// POSTs `body` of `content_type` (with a Bearer token if given) through the
+/// router and parses the JSON answer.
+pub async fn post(
+    app: &axum::Router,
+    path: &str,
+    content_type: &str,
+    bearer: Option<&str>,
+    body: String,
+) -> Result<Value> {
+    let mut request = Request::post(path).header("content-type", content_type);
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app.clone().oneshot(request.body(Body::from(body))?).await?;
     let bytes = to_bytes(response.into_body(), 1 << 20).await?;
     Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// Runs `op` `n` times over `threads` threads; returns (ops per second, latencies).
-fn parallel(n: usize, threads: usize, op: impl Fn() -> Result<()> + Sync) -> Result<(f64, Vec<Duration>)> {
+pub fn parallel(n: usize, threads: usize, op: impl Fn() -> Result<()> + Sync) -> Result<(f64, Vec<Duration>)> {
     let per_thread = n.div_ceil(threads);
     let start = Instant::now();
     let latencies = std::thread::scope(|scope| {
@@ -280,7 +311,8 @@ fn parallel(n: usize, threads: usize, op: impl Fn() -> Result<()> + Sync) -> Res
     Ok((latencies.len() as f64 / start.elapsed().as_secs_f64(), latencies))
 }
 
-fn percentile(samples: &[Duration], q: f64) -> Duration {
+/// The `q` quantile of `samples`.
+pub fn percentile(samples: &[Duration], q: f64) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();
     sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default()

@@ -9,6 +9,7 @@ mod audit_cmd;
 mod bench_credential;
 mod bench_enroll;
 mod bench_face;
+mod bench_issue;
 mod clock;
 mod coded_error;
 mod credential_cmd;
@@ -81,6 +82,8 @@ enum BenchCommand {
     Face(bench_face::BenchFaceArgs),
     /// Enrollment throughput of the server stack beside the face engine's, with latency.
     Enroll(bench_enroll::BenchEnrollArgs),
+    /// Issuance rate of the server stack beside the raw ES256 rate of the same credentials.
+    Issue(bench_issue::BenchIssueArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
         Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
         Command::Bench(BenchCommand::Enroll(args)) => bench_enroll::run(&args),
+        Command::Bench(BenchCommand::Issue(args)) => bench_issue::run(&args),
     };
     match outcome {
         Ok(code) => code,

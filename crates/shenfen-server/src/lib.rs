@@ -22,3 +22,4 @@ pub use nonce::{NONCE_LIFETIME_SECS, NonceIssuer};
 pub use openapi::{DESCRIBED_PATHS, openapi_document};
 pub use operator::{REVOCATION_REASONS, TX_CODE_DIGITS};
 pub use problem::Problem;
+pub use tokens::token_hash;
