@@ -77,9 +77,35 @@ pub enum FaceCommand {
         /// The pairs file; image paths are relative to it.
         #[arg(long)]
         pairs: PathBuf,
+        /// What the first image of each pair is compared as: the full embedding, the
+        /// registry's int8 template, or the int4 template an upgraded credential signs
+        /// (the second image is always a fresh full embedding, as at a verifier).
+        #[arg(long, value_enum, default_value = "full")]
+        template: TemplateForm,
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// The representation of the enrolled side in `face eval`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TemplateForm {
+    /// The float embedding.
+    Full,
+    /// int8, as the registry stores it.
+    Int8,
+    /// int4, as an upgraded credential signs it.
+    Int4,
+}
+
+impl TemplateForm {
+    fn apply(self, embedding: &shenfen_face::Embedding, model: &str) -> shenfen_face::Embedding {
+        match self {
+            TemplateForm::Full => embedding.clone(),
+            TemplateForm::Int8 => shenfen_face::Template::quantise(embedding, model).embedding(),
+            TemplateForm::Int4 => shenfen_face::Template::quantise(embedding, model).compact().embedding(),
+        }
+    }
 }
 
 /// Options every face command takes.
@@ -135,7 +161,7 @@ pub fn run(command: FaceCommand) -> Result<ExitCode> {
             };
             liveness(&challenge, &frames, &policy, &common)
         }
-        FaceCommand::Eval { pairs, common } => eval(&pairs, &common),
+        FaceCommand::Eval { pairs, template, common } => eval(&pairs, template, &common),
         FaceCommand::MakePairs { photos, out } => make_pairs(&photos, &out),
         FaceCommand::PadEval { photos, common } => pad_eval(&photos, &common),
     }
@@ -380,7 +406,7 @@ fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
     Ok(pairs)
 }
 
-fn eval(pairs_path: &Path, common: &Common) -> Result<ExitCode> {
+fn eval(pairs_path: &Path, form: TemplateForm, common: &Common) -> Result<ExitCode> {
     let pairs = read_pairs(pairs_path)?;
     let engine = common.engine(1)?;
     let mut cache: std::collections::HashMap<PathBuf, Result<shenfen_face::Embedding, String>> = Default::default();
@@ -394,7 +420,7 @@ fn eval(pairs_path: &Path, common: &Common) -> Result<ExitCode> {
     for pair in &pairs {
         match (embedding_of(&pair.a), embedding_of(&pair.b)) {
             (Ok(a), Ok(b)) => {
-                let s = a.cosine(&b);
+                let s = form.apply(&a, &engine.embedder_id()).cosine(&b);
                 if pair.same { genuine.push(s) } else { impostor.push(s) }
             }
             (Err(e), _) | (_, Err(e)) => failures.push(e),

@@ -2,31 +2,49 @@
 //! credential carries for offline face matching.
 //!
 //! Layout (all integers big-endian):
-//! `version u8 = 1 | model-id length u8 | model id (ASCII) | dimension u16 |
-//! scale f32 | dimension × i8`. Each value is `round(x / scale)` with
-//! `scale = max|x| / 127`, so a 512-D embedding takes 512 bytes plus ~30 of header.
+//! `version u8 | model-id length u8 | model id (ASCII) | dimension u16 |
+//! scale f32 | values`. Each value is `round(x / scale)` with
+//! `scale = max|x| / L`:
+//! - version 1, L = 127, one `i8` per value: 512 bytes plus ~30 of header for
+//!   a 512-D embedding — the registry's template;
+//! - version 2, L = 7, two signed 4-bit values per byte (high nibble first):
+//!   256 bytes plus header — the compact template an upgraded credential
+//!   signs, small enough for an offline QR code.
 
 use crate::FaceError;
 use crate::embedding::Embedding;
 
-const VERSION: u8 = 1;
+const INT8: u8 = 1;
+const INT4: u8 = 2;
 const MAX_DIMENSION: usize = 4096;
 
-/// An int8-quantised embedding and the model that made it.
+/// A quantised embedding and the model that made it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     model_id: String,
+    /// [`INT8`] or [`INT4`].
+    version: u8,
     scale: f32,
     values: Vec<i8>,
 }
 
 impl Template {
-    /// Quantises an embedding made by `model_id`.
+    /// Quantises an embedding made by `model_id` to int8.
     pub fn quantise(embedding: &Embedding, model_id: &str) -> Template {
+        Template::quantise_to(embedding, model_id, INT8)
+    }
+
+    /// The compact (int4) form of this template, for credentials that must fit a QR code.
+    pub fn compact(&self) -> Template {
+        Template::quantise_to(&self.embedding(), &self.model_id, INT4)
+    }
+
+    fn quantise_to(embedding: &Embedding, model_id: &str, version: u8) -> Template {
+        let levels = if version == INT4 { 7.0 } else { 127.0 };
         let max = embedding.0.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        let values = embedding.0.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8).collect();
-        Template { model_id: model_id.to_owned(), scale, values }
+        let scale = if max > 0.0 { max / levels } else { 1.0 };
+        let values = embedding.0.iter().map(|v| (v / scale).round().clamp(-levels, levels) as i8).collect();
+        Template { model_id: model_id.to_owned(), version, scale, values }
     }
 
     /// The model that made the embedding.
@@ -51,12 +69,19 @@ impl Template {
     pub fn to_bytes(&self) -> Vec<u8> {
         let id = self.model_id.as_bytes();
         let mut out = Vec::with_capacity(8 + id.len() + self.values.len());
-        out.push(VERSION);
+        out.push(self.version);
         out.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
         out.extend_from_slice(&id[..id.len().min(255)]);
         out.extend_from_slice(&u16::try_from(self.values.len()).unwrap_or(u16::MAX).to_be_bytes());
         out.extend_from_slice(&self.scale.to_be_bytes());
-        out.extend(self.values.iter().map(|&v| v as u8));
+        if self.version == INT4 {
+            out.extend(self.values.chunks(2).map(|pair| {
+                let low = pair.get(1).copied().unwrap_or(0);
+                ((pair[0] as u8) << 4) | (low as u8 & 0x0f)
+            }));
+        } else {
+            out.extend(self.values.iter().map(|&v| v as u8));
+        }
         out
     }
 
@@ -64,7 +89,7 @@ impl Template {
     pub fn from_bytes(bytes: &[u8]) -> Result<Template, FaceError> {
         let mut reader = Reader(bytes);
         let version = reader.take(1)?[0];
-        if version != VERSION {
+        if version != INT8 && version != INT4 {
             return Err(FaceError::InvalidTemplate(format!("version {version} is not supported")));
         }
         let id_len = usize::from(reader.take(1)?[0]);
@@ -81,11 +106,21 @@ impl Template {
         if !scale.is_finite() || scale <= 0.0 {
             return Err(FaceError::InvalidTemplate("the scale is not a positive number".into()));
         }
-        let values = reader.take(dimension)?.iter().map(|&b| b as i8).collect();
+        let values: Vec<i8> = if version == INT4 {
+            let packed = reader.take(dimension.div_ceil(2))?;
+            // Arithmetic shifts sign-extend each nibble.
+            let nibbles = packed.iter().flat_map(|&b| [(b as i8) >> 4, ((b << 4) as i8) >> 4]);
+            nibbles.take(dimension).collect()
+        } else {
+            reader.take(dimension)?.iter().map(|&b| b as i8).collect()
+        };
         if !reader.0.is_empty() {
             return Err(FaceError::InvalidTemplate(format!("{} trailing bytes", reader.0.len())));
         }
-        Ok(Template { model_id, scale, values })
+        if values.iter().any(|&v| v == i8::MIN || (version == INT4 && v == -8)) {
+            return Err(FaceError::InvalidTemplate("a value is outside the quantisation range".into()));
+        }
+        Ok(Template { model_id, version, scale, values })
     }
 }
 
@@ -126,6 +161,18 @@ mod tests {
     }
 
     #[test]
+    fn the_compact_form_is_half_the_size_and_round_trips() {
+        let (a, b) = (embedding(1), embedding(2));
+        let (ta, tb) = (Template::quantise(&a, "m-1").compact(), Template::quantise(&b, "m-1").compact());
+        assert_eq!(ta.to_bytes().len(), 1 + 1 + 3 + 2 + 4 + 256);
+        assert_eq!(Template::from_bytes(&ta.to_bytes()).unwrap(), ta);
+        assert!((ta.similarity(&tb).unwrap() - a.cosine(&b)).abs() < 0.05, "4 bits keep the geometry");
+        assert!(ta.embedding().cosine(&a) > 0.97);
+        let odd = Template::quantise(&Embedding::normalised(vec![0.5, -0.25, 0.75]), "m-1").compact();
+        assert_eq!(Template::from_bytes(&odd.to_bytes()).unwrap(), odd, "an odd dimension pads the last byte");
+    }
+
+    #[test]
     fn different_models_are_not_compared() {
         let a = Template::quantise(&embedding(1), "m-1");
         let b = Template::quantise(&embedding(1), "m-2");
@@ -153,7 +200,9 @@ mod tests {
         #[test]
         fn round_trip(values in proptest::collection::vec(-1.0f32..1.0, 1..600)) {
             let t = Template::quantise(&Embedding::normalised(values), "model-x");
-            prop_assert_eq!(Template::from_bytes(&t.to_bytes()).unwrap(), t);
+            prop_assert_eq!(Template::from_bytes(&t.to_bytes()).unwrap(), t.clone());
+            let compact = t.compact();
+            prop_assert_eq!(Template::from_bytes(&compact.to_bytes()).unwrap(), compact);
         }
     }
 }
