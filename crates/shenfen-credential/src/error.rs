@@ -188,6 +188,9 @@ pub enum CredentialError {
     /// The credential's status in its list is not VALID.
     #[error("the credential's status is {0}")]
     Revoked(crate::StatusType),
+    /// An offline QR payload is not one this version writes.
+    #[error("invalid QR payload: {0}")]
+    InvalidQrPayload(String),
 }
 
 impl CredentialError {
@@ -232,6 +235,7 @@ impl CredentialError {
             Self::StatusListCompression(_) => "credential.status.compression",
             Self::StatusListSubjectMismatch { .. } => "credential.status.subject",
             Self::Revoked(_) => "credential.status.revoked",
+            Self::InvalidQrPayload(_) => "credential.qr.invalid",
         }
     }
 }

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use shenfen_credential::{
     CredentialError, Disclosure, IssueOptions, KeyBindingCheck, PrivateJwk, SdJwt, StatusList, StatusListToken,
-    StatusReference, StatusType, VcIssuance, VerifyOptions, bind, es256_header, issue, issue_vc, present, select,
-    sign_compact, verify, verify_vc,
+    StatusReference, StatusType, VcIssuance, VerifyOptions, bind, decode_qr_payload, encode_qr_payload, es256_header,
+    issue, issue_vc, present, select, sign_compact, verify, verify_vc,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -112,6 +112,24 @@ fn issuing_a_missing_claim_is_an_error() {
     let options = IssueOptions { typ: "dc+sd-jwt", kid: None, disclosable: &disclosable, max_decoys: 0 };
     let err = issue(&p.issuer.signing_key().unwrap(), citizen_claims(), &options).unwrap_err();
     assert_eq!(err, CredentialError::NoSuchClaim("/email".into()));
+}
+
+#[test]
+fn a_qr_payload_needs_key_binding_and_any_flipped_bit_is_caught() {
+    let p = parties();
+    let sd_jwt = issue_citizen(&p, &["/name", "/age_over_18"]);
+    assert_eq!(encode_qr_payload(&sd_jwt).unwrap_err().code(), "credential.kb.missing");
+    let presentation = present_as_holder(&p, &sd_jwt, &["/name"]);
+    let qr = encode_qr_payload(&presentation).unwrap();
+    for i in 0..qr.len() * 8 {
+        let mut flipped = qr.clone();
+        flipped[i / 8] ^= 1 << (i % 8);
+        // A flip in the deflate stream's padding bits changes nothing; any other either
+        // fails to decode or changes the presentation, which then fails to verify.
+        if let Some(decoded) = decode_qr_payload(&flipped).ok().filter(|d| d.serialize() != presentation.serialize()) {
+            assert!(verify_with(&p, &decoded).is_err(), "bit {i} flipped still verifies");
+        }
+    }
 }
 
 #[test]
@@ -313,6 +331,9 @@ proptest! {
         prop_assert_eq!(SdJwt::parse(&sd_jwt.serialize()).unwrap(), sd_jwt.clone());
         let presentation = present(&sd_jwt, &shown, &p.holder.signing_key().unwrap(), AUD, NONCE, NOW).unwrap();
         let reparsed = SdJwt::parse(&presentation.serialize()).unwrap();
+        let qr = encode_qr_payload(&presentation).unwrap();
+        prop_assert_eq!(decode_qr_payload(&qr).unwrap().serialize(), presentation.serialize(), "the QR form is lossless");
+        prop_assert!(qr.len() < presentation.serialize().len(), "and smaller");
         let got = verify_with(&p, &reparsed).unwrap();
         for (name, value) in &claims {
             let pointer = shenfen_credential::child_pointer("", name);
