@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use shenfen_core::{CardValidity, Edition};
 use shenfen_credential::{Jws, PublicJwk, StatusList, StatusListToken, StatusReference, VcIssuance, issue_vc};
+use shenfen_face::Template;
 use shenfen_store::{AuditEvent, Grant, GrantKind, RegistryEntry, Store};
 
 use crate::app::{AppState, now};
@@ -29,16 +30,13 @@ const STATUS_LIST_TTL: u64 = 300;
 const ACCESS_TOKEN_SECS: i64 = 300;
 const PROOF_TYP: &str = "openid4vci-proof+jwt";
 const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
-/// The claims of the lightweight edition (DESIGN.md §1): enough to prove
-/// "this is me", each selectively disclosable.
-const LIGHTWEIGHT_CLAIMS: [&str; 4] = ["name", "id_number_masked", "age_over_18", "region"];
-/// The upgraded edition adds the full record and the signed face template
-/// for offline face binding; still each disclosed only when chosen.
-const UPGRADED_CLAIMS: [&str; 13] = [
-    "name",
-    "id_number_masked",
-    "age_over_18",
-    "region",
+/// The claims of every edition (DESIGN.md §1): enough to prove "this is
+/// me", each selectively disclosable.
+const COMMON_CLAIMS: [&str; 4] = ["name", "id_number_masked", "age_over_18", "region"];
+/// The upgraded edition adds the full record, as one object whose members
+/// are each disclosable again (so an offline QR that shows none of them
+/// carries one digest for all), and the compact signed face template.
+const RECORD_FIELDS: [&str; 8] = [
     "id_number",
     "sex",
     "birth_date",
@@ -47,12 +45,7 @@ const UPGRADED_CLAIMS: [&str; 13] = [
     "issuing_authority",
     "card_valid_from",
     "card_valid_until",
-    "face_template",
 ];
-
-fn claim_names(edition: &str) -> &'static [&'static str] {
-    if edition == Edition::Upgraded.as_str() { &UPGRADED_CLAIMS } else { &LIGHTWEIGHT_CLAIMS }
-}
 
 /// The credential configuration id of an edition.
 pub fn configuration_id(edition: &str) -> String {
@@ -63,11 +56,22 @@ fn vct(edition: &str) -> String {
     format!("urn:shenfen:id:{edition}:1")
 }
 
+/// The paths of an edition's disclosable claims, as lists of names.
+fn claim_paths(edition: &str) -> Vec<Vec<&'static str>> {
+    let mut paths: Vec<Vec<&str>> = COMMON_CLAIMS.iter().map(|c| vec![*c]).collect();
+    if edition == Edition::Upgraded.as_str() {
+        paths.push(vec!["face_template"]);
+        paths.push(vec!["record"]);
+        paths.extend(RECORD_FIELDS.iter().map(|f| vec!["record", *f]));
+    }
+    paths
+}
+
 /// `GET /.well-known/openid-credential-issuer`
 pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let url = &state.authority.issuer.url;
     let configuration = |edition: &str| {
-        let claims: Vec<Value> = claim_names(edition).iter().map(|name| json!({ "path": [name] })).collect();
+        let claims: Vec<Value> = claim_paths(edition).iter().map(|path| json!({ "path": path })).collect();
         json!({
             "format": "dc+sd-jwt",
             "vct": vct(edition),
@@ -305,7 +309,8 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
             Err(e) => return internal(&e),
         };
     let status_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
-    let disclosable: Vec<String> = claim_names(&grant.edition).iter().map(|name| format!("/{name}")).collect();
+    let disclosable: Vec<String> =
+        claim_paths(&grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
     let claims = claims_of(&issuer.url, &entry, &grant.edition, now);
     let mut credentials = Vec::with_capacity(holders.len());
     for (holder, idx) in holders.iter().zip(slots) {
@@ -346,7 +351,7 @@ fn claims_of(issuer: &str, entry: &RegistryEntry, edition: &str, now: i64) -> Ma
         "region": record.id_number.province().name_en,
     });
     if edition == Edition::Upgraded.as_str() {
-        let full = json!({
+        claims["record"] = json!({
             "id_number": record.id_number.as_str(),
             "sex": record.sex,
             "birth_date": record.birth_date.to_string(),
@@ -356,11 +361,9 @@ fn claims_of(issuer: &str, entry: &RegistryEntry, edition: &str, now: i64) -> Ma
             "card_valid_from": record.validity.from.to_string(),
             "card_valid_until": CardValidity::expiry_label(record.validity.until),
         });
-        if let (Value::Object(claims), Value::Object(full)) = (&mut claims, full) {
-            claims.extend(full);
-            if let Some(template) = &entry.face_template {
-                claims.insert("face_template".into(), Value::from(URL_SAFE_NO_PAD.encode(template)));
-            }
+        // The compact (int4) form: what a QR code at a counter can carry.
+        if let Some(template) = entry.face_template.as_deref().and_then(|b| Template::from_bytes(b).ok()) {
+            claims["face_template"] = Value::from(URL_SAFE_NO_PAD.encode(template.compact().to_bytes()));
         }
     }
     claims.as_object().cloned().unwrap_or_default()

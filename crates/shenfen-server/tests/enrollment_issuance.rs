@@ -491,10 +491,16 @@ async fn upgraded_edition_needs_the_counter_its_code_and_a_pin() {
     let (credential, holder) = &issued[0];
 
     // The upgraded credential can disclose the full record and a signed face template.
-    let everything: Vec<String> =
-        ["/name", "/id_number", "/address", "/birth_date", "/card_valid_until", "/face_template"]
-            .map(String::from)
-            .to_vec();
+    let everything: Vec<String> = [
+        "/name",
+        "/record/id_number",
+        "/record/address",
+        "/record/birth_date",
+        "/record/card_valid_until",
+        "/face_template",
+    ]
+    .map(String::from)
+    .to_vec();
     let presentation =
         present(credential, &everything, &holder.signing_key().unwrap(), "https://bank.example", "n-2", now()).unwrap();
     let options = VerifyOptions {
@@ -505,12 +511,14 @@ async fn upgraded_edition_needs_the_counter_its_code_and_a_pin() {
     };
     let vc = verify_vc(&presentation, &test.issuer.public().verifying_key().unwrap(), &options).unwrap();
     assert_eq!(vc.claims["vct"], "urn:shenfen:id:upgraded:1");
-    assert_eq!(vc.claims["id_number"], LIN);
-    assert_eq!(vc.claims["address"], "广东省广州市天河区天河路1号");
-    assert_eq!(vc.claims["birth_date"], "1990-03-07");
-    assert_eq!(vc.claims["card_valid_until"], "2035-06-01");
-    assert!(vc.claims.get("ethnicity").is_none(), "only what was disclosed");
+    let record = &vc.claims["record"];
+    assert_eq!(record["id_number"], LIN);
+    assert_eq!(record["address"], "广东省广州市天河区天河路1号");
+    assert_eq!(record["birth_date"], "1990-03-07");
+    assert_eq!(record["card_valid_until"], "2035-06-01");
+    assert!(record.get("ethnicity").is_none(), "only what was disclosed");
     let template = URL_SAFE_NO_PAD.decode(vc.claims["face_template"].as_str().unwrap()).unwrap();
+    assert_eq!(template.len(), 1 + 1 + 19 + 2 + 4 + 256, "the compact int4 template");
     let signed = Template::from_bytes(&template).unwrap();
     let live = FACE.template(&FACE.analyse(&selfie, &QualityPolicy::default()).unwrap());
     assert!(signed.similarity(&live).unwrap() >= FACE.match_threshold, "the signed template matches the person");
