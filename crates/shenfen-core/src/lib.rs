@@ -12,6 +12,7 @@ mod id_number;
 mod operator_role;
 mod pin;
 mod pseudonym;
+mod purpose;
 mod region;
 
 pub use assurance::AssuranceLevel;
@@ -22,4 +23,5 @@ pub use id_number::IdNumber;
 pub use operator_role::OperatorRole;
 pub use pin::{PIN_LENGTH, PinLockout, check_new_pin};
 pub use pseudonym::{PseudonymKey, pairwise_pseudonym};
+pub use purpose::Purpose;
 pub use region::Province;

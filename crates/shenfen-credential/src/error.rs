@@ -188,6 +188,20 @@ pub enum CredentialError {
     /// The credential's status in its list is not VALID.
     #[error("the credential's status is {0}")]
     Revoked(crate::StatusType),
+    /// The verifier's offline cache is older than it allows.
+    #[error("the offline cache is {age_secs} s old, more than the {max_secs} s allowed: run `shenfen verifier sync`")]
+    StaleCache {
+        /// Its age.
+        age_secs: i64,
+        /// The allowed age.
+        max_secs: i64,
+    },
+    /// The credential's issuer (or key) is not on the verifier's trust list.
+    #[error("issuer {0} is not trusted by this verifier")]
+    UntrustedIssuer(String),
+    /// The credential's status list is not in the verifier's cache.
+    #[error("status list {0} is not cached: run `shenfen verifier sync`")]
+    UncachedStatusList(String),
     /// An offline QR payload is not one this version writes.
     #[error("invalid QR payload: {0}")]
     InvalidQrPayload(String),
@@ -236,6 +250,9 @@ impl CredentialError {
             Self::StatusListSubjectMismatch { .. } => "credential.status.subject",
             Self::Revoked(_) => "credential.status.revoked",
             Self::InvalidQrPayload(_) => "credential.qr.invalid",
+            Self::StaleCache { .. } => "credential.offline.stale_cache",
+            Self::UntrustedIssuer(_) => "credential.offline.untrusted_issuer",
+            Self::UncachedStatusList(_) => "credential.offline.uncached_status",
         }
     }
 }

@@ -1,0 +1,174 @@
+//! The holder's state: single-use credentials with their device keys, and
+//! the log of every disclosure.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shenfen_core::{Edition, Purpose};
+use shenfen_credential::{Jws, PrivateJwk, SdJwt, encode_qr_payload, present};
+
+use crate::WalletError;
+use crate::vault::Vault;
+
+/// One single-use credential and the device key it is bound to.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct HeldCredential {
+    /// The SD-JWT VC as issued (all disclosures).
+    pub sd_jwt: String,
+    /// The private JWK of its device key.
+    key: Value,
+    /// `iss` of the credential.
+    pub issuer: String,
+    /// `lightweight` or `upgraded`.
+    pub edition: String,
+    /// `vct` of the credential.
+    pub vct: String,
+    /// When the wallet received it (seconds since the epoch).
+    pub received_at: i64,
+    /// When it expires.
+    pub expires_at: i64,
+    /// Shown once already: never shown again, so two relying parties never see the same copy.
+    pub used: bool,
+}
+
+/// One entry of the disclosure log: what went to whom, when, at which level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisclosureRecord {
+    /// Seconds since the epoch.
+    pub at: i64,
+    /// The audience the presentation was bound to.
+    pub to: String,
+    /// The purpose, for offline presentations.
+    pub purpose: String,
+    /// The assurance level the presentation can reach.
+    pub level: String,
+    /// The claims disclosed (top-level names).
+    pub claims: Vec<String>,
+    /// `offline_qr` or `online`.
+    pub channel: String,
+}
+
+/// A presentation for a QR code.
+pub struct OfflinePresentation {
+    /// The QR payload (`shenfen_credential::encode_qr_payload`).
+    pub payload: Vec<u8>,
+    /// What the log recorded.
+    pub record: DisclosureRecord,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    credentials: Vec<HeldCredential>,
+    log: Vec<DisclosureRecord>,
+}
+
+/// An open wallet. Every change is saved before the method returns.
+pub struct Wallet {
+    vault: Vault,
+    state: State,
+}
+
+impl Wallet {
+    /// Creates an empty wallet in `dir`, sealed under `pin`.
+    pub fn init(dir: &Path, pin: &str) -> Result<Wallet, WalletError> {
+        let wallet = Wallet { vault: Vault::create(dir, pin)?, state: State::default() };
+        wallet.save()?;
+        Ok(wallet)
+    }
+
+    /// Opens the wallet in `dir`.
+    pub fn open(dir: &Path, pin: &str) -> Result<Wallet, WalletError> {
+        let (vault, state) = Vault::open(dir, pin)?;
+        let state = serde_json::from_slice(&state).map_err(|e| WalletError::Corrupt(e.to_string()))?;
+        Ok(Wallet { vault, state })
+    }
+
+    fn save(&self) -> Result<(), WalletError> {
+        let state =
+            zeroize::Zeroizing::new(serde_json::to_vec(&self.state).map_err(|e| WalletError::Corrupt(e.to_string()))?);
+        self.vault.save(&state)
+    }
+
+    /// The credentials held, used or not.
+    pub fn credentials(&self) -> &[HeldCredential] {
+        &self.state.credentials
+    }
+
+    /// The disclosure log, oldest first.
+    pub fn log(&self) -> &[DisclosureRecord] {
+        &self.state.log
+    }
+
+    /// Stores a newly issued batch. A new batch replaces what an earlier
+    /// enrollment left: the authority has revoked those.
+    pub fn replace_credentials(&mut self, issued: Vec<(SdJwt, PrivateJwk)>, now: i64) -> Result<usize, WalletError> {
+        let mut held = Vec::with_capacity(issued.len());
+        for (sd_jwt, key) in issued {
+            let payload = Jws::parse(sd_jwt.issuer_jwt(), "issuer-signed JWT")?.payload().clone();
+            let text = |name: &str| payload.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+            held.push(HeldCredential {
+                sd_jwt: sd_jwt.serialize(),
+                key: key.to_value(),
+                issuer: text("iss"),
+                edition: text("edition"),
+                vct: text("vct"),
+                received_at: now,
+                expires_at: payload.get("exp").and_then(Value::as_i64).unwrap_or(i64::MAX),
+                used: false,
+            });
+        }
+        let count = held.len();
+        self.state.credentials = held;
+        self.save()?;
+        Ok(count)
+    }
+
+    /// Credentials not yet shown and not expired at `now`.
+    pub fn unused(&self, now: i64) -> usize {
+        self.state.credentials.iter().filter(|c| !c.used && c.expires_at > now).count()
+    }
+
+    /// A presentation for a counter, disclosing what `purpose` needs and bound
+    /// to the purpose's audience at `now`, from a credential never shown
+    /// before (which is then spent), logged.
+    pub fn present_offline(&mut self, purpose: Purpose, now: i64) -> Result<OfflinePresentation, WalletError> {
+        let index = self
+            .state
+            .credentials
+            .iter()
+            .position(|c| !c.used && c.expires_at > now)
+            .ok_or(WalletError::NoCredential)?;
+        let held = &self.state.credentials[index];
+        let edition: Edition = held.edition.parse().map_err(|_| WalletError::Corrupt("edition".into()))?;
+        let sd_jwt = SdJwt::parse(&held.sd_jwt)?;
+        let key = PrivateJwk::from_json(&held.key.to_string())?;
+        let available: Vec<&str> = sd_jwt.disclosures().iter().filter_map(|d| d.name()).collect();
+        let claims: Vec<&str> = purpose.claims(edition).into_iter().filter(|claim| available.contains(claim)).collect();
+        let pointers: Vec<String> = claims.iter().map(|c| format!("/{c}")).collect();
+        let nonce = random_nonce()?;
+        let presentation = present(&sd_jwt, &pointers, &key.signing_key()?, &purpose.audience(), &nonce, now)?;
+        let payload = encode_qr_payload(&presentation)?;
+        let level = if claims.contains(&"face_template") { "L3" } else { "L1" };
+        let record = DisclosureRecord {
+            at: now,
+            to: purpose.audience(),
+            purpose: purpose.as_str().into(),
+            level: level.into(),
+            claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+            channel: "offline_qr".into(),
+        };
+        self.state.credentials[index].used = true;
+        self.state.log.push(record.clone());
+        self.save()?;
+        Ok(OfflinePresentation { payload, record })
+    }
+}
+
+/// 128 random bits, base64url: the key-binding nonce of an offline
+/// presentation, so two QR codes of the same second still differ.
+fn random_nonce() -> Result<String, WalletError> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| WalletError::Corrupt("no randomness".into()))?;
+    Ok(base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes))
+}
