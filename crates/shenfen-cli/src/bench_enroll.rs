@@ -75,35 +75,20 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let dir = std::env::temp_dir().join(format!("shenfen-bench-enroll-{}", std::process::id()));
     let state = rt.block_on(bench_state(&dir, engine.clone(), &photos, policy))?;
-    let app = router(state);
+    let app = router(state.clone());
     let frames = json!({ "frames": [frame_b64] }).to_string();
 
     let start = Instant::now();
-    let latencies = rt.block_on(async {
-        let per_task = n.div_ceil(cores);
-        let tasks: Vec<_> = (0..cores)
-            .map(|_| {
-                let (app, frames) = (app.clone(), frames.clone());
-                tokio::spawn(async move {
-                    let mut latencies = Vec::with_capacity(per_task);
-                    for _ in 0..per_task {
-                        let t = Instant::now();
-                        enroll(&app, &frames).await?;
-                        latencies.push(t.elapsed());
-                    }
-                    Ok::<_, anyhow::Error>(latencies)
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for task in tasks {
-            all.extend(task.await??);
-        }
-        Ok::<_, anyhow::Error>(all)
-    })?;
+    let per_task = n.div_ceil(cores);
+    let chunks: Vec<Vec<()>> = (0..cores).map(|_| vec![(); per_task]).collect();
+    let shared_frames = frames.clone();
+    let latencies = rt.block_on(concurrently(chunks, move |()| {
+        let (app, frames) = (app.clone(), shared_frames.clone());
+        async move { enroll(&app, &frames).await }
+    }))?;
     let server_rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
     let impostor = json!({ "frames": [same_size_jpeg(&photos.join("biden.jpg"), &frame_bytes)?] }).to_string();
-    let refusals = rt.block_on(refusal_timings(&app, &frames, &impostor, 15))?;
+    let refusals = rt.block_on(refusal_timings(&router(state), &frames, &impostor, 15))?;
     let _ = std::fs::remove_dir_all(&dir);
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -282,6 +267,36 @@ pub async fn post(
     let response = app.clone().oneshot(request.body(Body::from(body))?).await?;
     let bytes = to_bytes(response.into_body(), 1 << 20).await?;
     Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// Runs `op` on every item, one task per chunk, the chunks concurrently;
+/// returns each item's latency.
+pub async fn concurrently<T, F, Fut>(chunks: Vec<Vec<T>>, op: F) -> Result<Vec<Duration>>
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let tasks: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(chunk.len());
+                for item in chunk {
+                    let t = Instant::now();
+                    op(item).await?;
+                    latencies.push(t.elapsed());
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok(all)
 }
 
 /// Runs `op` `n` times over `threads` threads; returns (ops per second, latencies).

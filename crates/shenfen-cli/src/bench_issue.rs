@@ -16,7 +16,7 @@ use shenfen_credential::{PrivateJwk, es256_header, sign_compact};
 use shenfen_server::{Policy, configuration_id, router, token_hash};
 use shenfen_store::{BlindIndex, Grant, GrantKind, Store};
 
-use crate::bench_enroll::{BENCH_ISSUER, CITIZEN, bench_state, parallel, percentile, post};
+use crate::bench_enroll::{BENCH_ISSUER, CITIZEN, bench_state, concurrently, parallel, percentile, post};
 use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::data_dir::runtime;
@@ -146,25 +146,12 @@ async fn issue_all(
         chunks.push(std::mem::replace(&mut rest, tail));
     }
     let start = Instant::now();
-    let tasks: Vec<_> = chunks
-        .into_iter()
-        .map(|chunk| {
-            let app = app.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(chunk.len());
-                for item in chunk {
-                    let t = Instant::now();
-                    issue_one(&app, &item, batch).await?;
-                    latencies.push(t.elapsed());
-                }
-                Ok::<_, anyhow::Error>(latencies)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await??);
-    }
+    let app = app.clone();
+    let all = concurrently(chunks, move |item: Prepared| {
+        let app = app.clone();
+        async move { issue_one(&app, &item, batch).await }
+    })
+    .await?;
     Ok(((all.len() * batch) as f64 / start.elapsed().as_secs_f64(), all))
 }
 

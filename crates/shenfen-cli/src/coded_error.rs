@@ -4,6 +4,7 @@ use shenfen_core::CoreError;
 use shenfen_credential::CredentialError;
 use shenfen_face::FaceError;
 use shenfen_store::StoreError;
+use shenfen_wallet::WalletError;
 
 /// A domain error with a stable code (docs/ERRORS.md).
 pub trait Coded: std::fmt::Display {
@@ -21,7 +22,7 @@ macro_rules! coded_errors {
     )*};
 }
 
-coded_errors!(CoreError, CredentialError, FaceError, StoreError);
+coded_errors!(CoreError, CredentialError, FaceError, StoreError, WalletError);
 
 /// `[code] message`, for scripts and support desks.
 pub fn coded(err: impl Coded) -> anyhow::Error {

@@ -99,12 +99,19 @@ pub enum TemplateForm {
 }
 
 impl TemplateForm {
-    fn apply(self, embedding: &shenfen_face::Embedding, model: &str) -> shenfen_face::Embedding {
-        match self {
-            TemplateForm::Full => embedding.clone(),
-            TemplateForm::Int8 => shenfen_face::Template::quantise(embedding, model).embedding(),
-            TemplateForm::Int4 => shenfen_face::Template::quantise(embedding, model).compact().embedding(),
-        }
+    /// The similarity of `enrolled`, in this form, to a fresh `live` embedding.
+    fn similarity(
+        self,
+        enrolled: &shenfen_face::Embedding,
+        live: &shenfen_face::Embedding,
+        model: &str,
+    ) -> Result<f32> {
+        let template = shenfen_face::Template::quantise(enrolled, model);
+        Ok(match self {
+            TemplateForm::Full => enrolled.cosine(live),
+            TemplateForm::Int8 => template.similarity_to_live(live).map_err(coded)?,
+            TemplateForm::Int4 => template.compact().similarity_to_live(live).map_err(coded)?,
+        })
     }
 }
 
@@ -420,7 +427,7 @@ fn eval(pairs_path: &Path, form: TemplateForm, common: &Common) -> Result<ExitCo
     for pair in &pairs {
         match (embedding_of(&pair.a), embedding_of(&pair.b)) {
             (Ok(a), Ok(b)) => {
-                let s = form.apply(&a, &engine.embedder_id()).cosine(&b);
+                let s = form.similarity(&a, &b, &engine.embedder_id())?;
                 if pair.same { genuine.push(s) } else { impostor.push(s) }
             }
             (Err(e), _) | (_, Err(e)) => failures.push(e),

@@ -25,6 +25,8 @@ mod registry_synth;
 mod serve_cmd;
 mod serve_config;
 mod status_list_cmd;
+mod verify_cmd;
+mod wallet_cmd;
 
 use std::process::ExitCode;
 
@@ -60,6 +62,14 @@ enum Command {
     /// Check the authority's hash-chained audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// The citizen's wallet: init, enroll, list, log, offline QR.
+    #[command(subcommand)]
+    Wallet(wallet_cmd::WalletCommand),
+    /// Keep a counter's offline cache of trusted authorities' keys and status lists.
+    #[command(subcommand)]
+    Verifier(verify_cmd::VerifierCommand),
+    /// Verify a citizen's QR code offline, from the verifier cache.
+    Verify(verify_cmd::VerifyArgs),
     /// Manage the authority's operator accounts.
     #[command(subcommand)]
     Operator(operator_cmd::OperatorCommand),
@@ -99,6 +109,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Operator(cmd) => operator_cmd::run(cmd),
+        Command::Wallet(cmd) => wallet_cmd::run(cmd),
+        Command::Verifier(cmd) => verify_cmd::run_verifier(cmd),
+        Command::Verify(args) => verify_cmd::run_verify(&args),
         Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
         Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
         Command::Bench(BenchCommand::Enroll(args)) => bench_enroll::run(&args),

@@ -7,28 +7,11 @@
 
 mod server_process;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 
 use base64::Engine;
-use serde_json::{Value, json};
-use server_process::{spawn_serving, stop};
-
-fn post(address: &str, path: &str, body: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}")))
-}
+use serde_json::json;
+use server_process::{post, spawn_serving, stop};
 
 #[test]
 fn a_demo_citizen_enrolls_with_a_real_photo() {
@@ -39,12 +22,12 @@ fn a_demo_citizen_enrolls_with_a_real_photo() {
         spawn_serving(&dir, &["demo", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap()]);
 
     let start = json!({ "id_number": "110105196108040136", "name": "王建国", "card_expiry": "长期" }).to_string();
-    let (status, session) = post(&address, "/enrollment/sessions", &start);
+    let (status, session) = post(&address, "/enrollment/sessions", &start, None);
     assert_eq!(status, 201, "{session}");
     let photo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/photos/obama2.jpg");
     let frame = base64::engine::general_purpose::STANDARD.encode(std::fs::read(photo).unwrap());
     let path = format!("/enrollment/sessions/{}/frames", session["session_id"].as_str().unwrap());
-    let (status, offer) = post(&address, &path, &json!({ "frames": [frame] }).to_string());
+    let (status, offer) = post(&address, &path, &json!({ "frames": [frame] }).to_string(), None);
     assert_eq!(status, 201, "{offer}");
     assert!(offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"].is_string());
 

@@ -202,6 +202,22 @@ pub enum CredentialError {
     /// The credential's status list is not in the verifier's cache.
     #[error("status list {0} is not cached: run `shenfen verifier sync`")]
     UncachedStatusList(String),
+    /// The verifier has already accepted this very presentation.
+    #[error("this presentation was already accepted here: a QR code is shown once")]
+    Replayed,
+    /// The person in front of the verifier does not match the signed face template.
+    #[error("the live face does not match the credential's face template (similarity {0})")]
+    LiveFaceMismatch(String),
+    /// The presentation does not reach the assurance level the verifier asks for.
+    #[error("the presentation reaches {reached}, this verifier needs {needed}: {hint}")]
+    LevelNotReached {
+        /// Level reached.
+        reached: String,
+        /// Level asked.
+        needed: String,
+        /// What would reach it.
+        hint: &'static str,
+    },
     /// An offline QR payload is not one this version writes.
     #[error("invalid QR payload: {0}")]
     InvalidQrPayload(String),
@@ -251,6 +267,9 @@ impl CredentialError {
             Self::Revoked(_) => "credential.status.revoked",
             Self::InvalidQrPayload(_) => "credential.qr.invalid",
             Self::StaleCache { .. } => "credential.offline.stale_cache",
+            Self::Replayed => "credential.offline.replayed",
+            Self::LiveFaceMismatch(_) => "credential.offline.face_mismatch",
+            Self::LevelNotReached { .. } => "credential.level",
             Self::UntrustedIssuer(_) => "credential.offline.untrusted_issuer",
             Self::UncachedStatusList(_) => "credential.offline.uncached_status",
         }

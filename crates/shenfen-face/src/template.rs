@@ -39,6 +39,16 @@ impl Template {
         Template::quantise_to(&self.embedding(), &self.model_id, INT4)
     }
 
+    /// Cosine similarity with a fresh full-precision embedding of the same
+    /// model: how a verifier matches the person in front of it.
+    pub fn similarity_to_live(&self, live: &Embedding) -> Result<f32, FaceError> {
+        if live.0.len() != self.values.len() {
+            let live_model = format!("a {}-D live embedding", live.0.len());
+            return Err(FaceError::TemplateMismatch(self.model_id.clone(), live_model));
+        }
+        Ok(self.embedding().cosine(live))
+    }
+
     fn quantise_to(embedding: &Embedding, model_id: &str, version: u8) -> Template {
         let levels = if version == INT4 { 7.0 } else { 127.0 };
         let max = embedding.0.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -168,6 +178,7 @@ mod tests {
         assert_eq!(Template::from_bytes(&ta.to_bytes()).unwrap(), ta);
         assert!((ta.similarity(&tb).unwrap() - a.cosine(&b)).abs() < 0.05, "4 bits keep the geometry");
         assert!(ta.embedding().cosine(&a) > 0.97);
+        assert!((ta.similarity_to_live(&b).unwrap() - a.cosine(&b)).abs() < 0.05);
         let odd = Template::quantise(&Embedding::normalised(vec![0.5, -0.25, 0.75]), "m-1").compact();
         assert_eq!(Template::from_bytes(&odd.to_bytes()).unwrap(), odd, "an odd dimension pads the last byte");
     }

@@ -323,7 +323,10 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
             status: Some(&status),
             kid: issuer.public.kid(),
             disclosable: &disclosable,
-            max_decoys: 3,
+            // Every credential of an edition holds the same claims (enrollment
+            // needs a registry face template, so upgraded ones all carry one):
+            // decoy digests would hide nothing and cost a QR code ~45 bytes each.
+            max_decoys: 0,
         };
         match issue_vc(&issuer.signing_key, claims.clone(), &params) {
             Ok(sd_jwt) => credentials.push(json!({ "credential": sd_jwt.serialize() })),

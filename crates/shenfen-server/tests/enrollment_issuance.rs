@@ -520,8 +520,11 @@ async fn upgraded_edition_needs_the_counter_its_code_and_a_pin() {
     let template = URL_SAFE_NO_PAD.decode(vc.claims["face_template"].as_str().unwrap()).unwrap();
     assert_eq!(template.len(), 1 + 1 + 19 + 2 + 4 + 256, "the compact int4 template");
     let signed = Template::from_bytes(&template).unwrap();
-    let live = FACE.template(&FACE.analyse(&selfie, &QualityPolicy::default()).unwrap());
-    assert!(signed.similarity(&live).unwrap() >= FACE.match_threshold, "the signed template matches the person");
+    let live = FACE.analyse(&selfie, &QualityPolicy::default()).unwrap().embedding;
+    assert!(
+        signed.similarity_to_live(&live).unwrap() >= FACE.match_threshold,
+        "the signed template matches the person"
+    );
 
     // The PIN: right, then wrong until a waiting time starts, which even the right PIN must sit out.
     assert_eq!(json_of(pin_check(&test, credential, holder, "482915").await).await["verified"], true);

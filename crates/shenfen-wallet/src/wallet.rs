@@ -165,10 +165,11 @@ impl Wallet {
     }
 }
 
-/// 128 random bits, base64url: the key-binding nonce of an offline
-/// presentation, so two QR codes of the same second still differ.
+/// 96 random bits, base64url: the key-binding nonce of an offline
+/// presentation, so two QR codes of the same second still differ (and short,
+/// because it travels in the QR code).
 fn random_nonce() -> Result<String, WalletError> {
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; 12];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| WalletError::Corrupt("no randomness".into()))?;
     Ok(base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes))
 }

@@ -4,13 +4,22 @@
 // Each test binary includes this module and uses part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
 
 /// Runs `shenfen ARGS` in `dir` (with `--listen 127.0.0.1:0` among the args)
 /// and waits for "shenfen serving on http://ADDRESS"; returns the process and the address.
 pub fn spawn_serving(dir: &Path, args: &[&str]) -> (Child, String) {
+    let (child, address, _) = spawn_serving_with_output(dir, args);
+    (child, address)
+}
+
+/// As [`spawn_serving`], also returning what the process printed before serving.
+pub fn spawn_serving_with_output(dir: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
         .args(args)
         .current_dir(dir)
@@ -21,11 +30,13 @@ pub fn spawn_serving(dir: &Path, args: &[&str]) -> (Child, String) {
         .spawn()
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = Vec::new();
     for line in stdout.lines() {
         let line = line.unwrap();
         if let Some(address) = line.strip_prefix("shenfen serving on http://") {
-            return (child, address.trim().to_owned());
+            return (child, address.trim().to_owned(), printed);
         }
+        printed.push(line);
     }
     let status = child.wait().unwrap();
     panic!("`shenfen {}` exited ({status}) without serving", args.join(" "));
@@ -36,4 +47,22 @@ pub fn stop(mut child: Child) {
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+/// POSTs JSON over a plain TCP connection (with a Bearer token if given);
+/// returns the status and the JSON body.
+pub fn post(address: &str, path: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let authorization = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}")))
 }

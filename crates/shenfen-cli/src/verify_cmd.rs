@@ -1,0 +1,240 @@
+//! `shenfen verifier sync` and `shenfen verify --qr`: a counter that checks
+//! citizens' QR codes with no network, from a cache of trusted issuers' keys
+//! and status lists refreshed while online.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shenfen_core::{AssuranceLevel, Edition, Purpose};
+use shenfen_credential::{
+    CachedStatusList, CredentialError, OfflinePolicy, PublicJwk, StatusListToken, TrustedIssuer, VerifierCache,
+    decode_qr_payload, verify_offline,
+};
+use shenfen_face::Template;
+use shenfen_server::token_hash;
+use shenfen_wallet::authority::AuthorityClient;
+
+use crate::clock::now_unix;
+use crate::coded_error::coded;
+use crate::face_cmd::{Common, analyse_file};
+use crate::files::print_json;
+
+const CACHE_FILE: &str = "verifier.json";
+const SEEN_FILE: &str = "seen.json";
+
+#[derive(Subcommand)]
+pub enum VerifierCommand {
+    /// Refresh the offline cache: each trusted authority's keys and status list.
+    Sync {
+        /// A trusted authority's base URL (repeat for each region's authority).
+        #[arg(long = "server", required = true)]
+        servers: Vec<String>,
+        /// The cache directory.
+        #[arg(long)]
+        cache: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// A PNG or JPEG of the QR code.
+    #[arg(long, required_unless_present = "qr_text", conflicts_with = "qr_text")]
+    qr: Option<PathBuf>,
+    /// The QR payload as base64url text (as `wallet qr --json` prints it).
+    #[arg(long)]
+    qr_text: Option<String>,
+    /// What this counter checks for: hotel_checkin, age_check, ticket or clock_in.
+    #[arg(long)]
+    purpose: Purpose,
+    /// The cache directory `verifier sync` fills.
+    #[arg(long)]
+    cache: PathBuf,
+    /// A photo of the person in front of the counter, matched against an
+    /// upgraded credential's signed face template (reaches L3).
+    #[arg(long)]
+    live_face: Option<PathBuf>,
+    /// The assurance level required.
+    #[arg(long, default_value = "L1")]
+    level: AssuranceLevel,
+    /// Oldest cache accepted, seconds.
+    #[arg(long, default_value_t = 86_400)]
+    max_cache_age: i64,
+    /// Oldest QR accepted, seconds (it refreshes every 30).
+    #[arg(long, default_value_t = 90)]
+    max_qr_age: i64,
+    /// Face models directory (default as for `shenfen face`).
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Presentations accepted here, remembered until they could no longer verify.
+#[derive(Default, Serialize, Deserialize)]
+struct Seen {
+    entries: Vec<(String, i64)>,
+}
+
+pub fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
+    let VerifierCommand::Sync { servers, cache, json } = command;
+    let now = now_unix();
+    let mut synced = VerifierCache { synced_at: now, ..VerifierCache::default() };
+    for server in &servers {
+        let client = AuthorityClient::new(server);
+        let metadata: Value =
+            serde_json::from_str(&client.get_text("/.well-known/openid-credential-issuer").map_err(coded)?)
+                .with_context(|| format!("{server}: issuer metadata is not JSON"))?;
+        let issuer = metadata["credential_issuer"].as_str().context("the metadata names no credential_issuer")?;
+        let jwks: Value = serde_json::from_str(&client.get_text("/jwks.json").map_err(coded)?)?;
+        let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+        let token = client.get_text("/status/1").map_err(coded)?;
+        let current = keys.first().context("the authority publishes no key")?;
+        let (_, verifying) = PublicJwk::from_value_with_verifier(current).map_err(coded)?;
+        let list = StatusListToken::verify(&token, &verifying, now, 60).map_err(coded)?;
+        if !json {
+            println!("synced {issuer}: {} keys, status list {}", keys.len(), list.subject);
+        }
+        synced.issuers.push(TrustedIssuer { issuer: issuer.to_owned(), keys });
+        synced.status_lists.push(CachedStatusList { uri: list.subject, token });
+    }
+    write_json(&cache.join(CACHE_FILE), &synced)?;
+    if json {
+        let issuers: Vec<&str> = synced.issuers.iter().map(|i| i.issuer.as_str()).collect();
+        print_json(&json!({ "synced_at": synced.synced_at, "issuers": issuers }))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
+    let now = now_unix();
+    let payload = match (&args.qr, &args.qr_text) {
+        (Some(image), _) => read_qr_image(image)?,
+        (None, Some(text)) => URL_SAFE_NO_PAD.decode(text.trim()).context("--qr-text is not base64url")?,
+        (None, None) => bail!("give --qr or --qr-text"),
+    };
+    let presentation = decode_qr_payload(&payload).map_err(coded)?;
+    let cache: VerifierCache = read_json(&args.cache.join(CACHE_FILE))
+        .context("no verifier cache: run `shenfen verifier sync` while online")?;
+    let audience = args.purpose.audience();
+    let required = args.purpose.claims(Edition::Lightweight);
+    let policy = OfflinePolicy {
+        now,
+        clock_skew_secs: 30,
+        max_age_secs: args.max_qr_age,
+        max_cache_age_secs: args.max_cache_age,
+        audience: &audience,
+        required_claims: &required,
+    };
+    let vc = verify_offline(&presentation, &cache, &policy).map_err(coded)?;
+    // The key binding JWT is unique to one presentation: its digest is what is remembered.
+    let seen_key = presentation.key_binding().map(|kb| URL_SAFE_NO_PAD.encode(token_hash(kb))).unwrap_or_default();
+    let mut seen: Seen = read_json(&args.cache.join(SEEN_FILE)).unwrap_or_default();
+    seen.entries.retain(|(_, expires)| *expires > now);
+    if seen.entries.iter().any(|(key, _)| *key == seen_key) {
+        return Err(coded(CredentialError::Replayed));
+    }
+    let mut claims = vc.claims.clone();
+    let mut level = AssuranceLevel::L1;
+    let mut face = Value::Null;
+    if let Some(Value::String(template)) = claims.remove("face_template") {
+        face = json!({ "template": "signed by the issuer" });
+        if let Some(photo) = &args.live_face {
+            let (similarity, threshold) = live_similarity(&template, photo, args.models.clone())?;
+            if similarity < threshold {
+                return Err(coded(CredentialError::LiveFaceMismatch(format!("{similarity:.3} < {threshold:.3}"))));
+            }
+            face = json!({ "template": "signed by the issuer", "live_similarity": similarity, "matched": true });
+            level = AssuranceLevel::L3;
+        }
+    }
+    if level < args.level {
+        return Err(coded(CredentialError::LevelNotReached {
+            reached: level.to_string(),
+            needed: args.level.to_string(),
+            hint: "an upgraded credential's face template matched against --live-face reaches L3 offline",
+        }));
+    }
+    seen.entries.push((seen_key, now + args.max_qr_age + policy.clock_skew_secs));
+    write_json(&args.cache.join(SEEN_FILE), &seen)?;
+    let result = json!({
+        "verified": true,
+        "purpose": args.purpose.as_str(),
+        "issuer": claims.get("iss"),
+        "edition": claims.get("edition"),
+        "level": level.to_string(),
+        "claims": only_disclosed(&claims),
+        "face": face,
+        "cache_age_secs": now - cache.synced_at,
+    });
+    if args.json {
+        print_json(&result)?;
+    } else {
+        println!("verified ({}, {}) for {}: {}", result["edition"], result["level"], args.purpose, result["claims"]);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The claims a person reads: without the credential's machinery.
+fn only_disclosed(claims: &serde_json::Map<String, Value>) -> Value {
+    let machinery = ["iss", "iat", "exp", "nbf", "vct", "cnf", "status", "edition"];
+    Value::Object(
+        claims.iter().filter(|(k, _)| !machinery.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+    )
+}
+
+/// The cosine similarity between the signed template and the live photo's
+/// face, and the engine's match threshold.
+fn live_similarity(template: &str, photo: &Path, models: Option<PathBuf>) -> Result<(f32, f32)> {
+    let bytes = URL_SAFE_NO_PAD.decode(template).context("the face template is not base64url")?;
+    let signed = Template::from_bytes(&bytes).map_err(coded)?;
+    let engine = Common { json: false, models, threshold: None }.engine(1)?;
+    if signed.model_id() != engine.embedder_id() {
+        bail!(
+            "the credential's face template was made by {}, this verifier runs {}",
+            signed.model_id(),
+            engine.embedder_id()
+        );
+    }
+    let live = analyse_file(&engine, photo)?;
+    Ok((signed.similarity_to_live(&live.embedding).map_err(coded)?, engine.match_threshold))
+}
+
+/// Finds and decodes the QR code in an image.
+fn read_qr_image(path: &Path) -> Result<Vec<u8>> {
+    let image = image::open(path).with_context(|| format!("cannot read {}", path.display()))?.to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grid = prepared
+        .detect_grids()
+        .into_iter()
+        .next()
+        .with_context(|| format!("no QR code found in {}", path.display()))?;
+    let mut payload = Vec::new();
+    grid.decode_to(&mut payload)
+        .map_err(|e| anyhow::anyhow!("the QR code in {} does not decode: {e}", path.display()))?;
+    Ok(payload)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not what this version writes", path.display()))
+}
+
+/// Writes through a temporary file and a rename: a crash leaves the old or the new file.
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_vec_pretty(value)?)?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}

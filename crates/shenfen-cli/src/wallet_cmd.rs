@@ -1,0 +1,202 @@
+//! `shenfen wallet …`: the citizen's wallet on the command line — what the
+//! web wallet does, for scripts and tests. The wallet PIN comes from
+//! `$SHENFEN_WALLET_PIN`, or one line of standard input.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use shenfen_core::Purpose;
+use shenfen_wallet::Wallet;
+use shenfen_wallet::authority::{AuthorityClient, EnrollmentRequest};
+
+use crate::clock::now_unix;
+use crate::coded_error::coded;
+use crate::files::print_json;
+
+/// Options of every wallet command.
+#[derive(Args)]
+pub struct WalletArgs {
+    /// The wallet's directory.
+    #[arg(long)]
+    wallet: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum WalletCommand {
+    /// Create an empty wallet sealed under a new wallet PIN.
+    Init(WalletArgs),
+    /// Enroll with an authority and receive a batch of single-use credentials.
+    Enroll {
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// The authority's base URL.
+        #[arg(long)]
+        server: String,
+        /// The ID number on the card.
+        #[arg(long)]
+        id_number: String,
+        /// The name on the card.
+        #[arg(long)]
+        name: String,
+        /// The card's expiry: YYYY-MM-DD, or 长期.
+        #[arg(long)]
+        card_expiry: String,
+        /// Camera frames performing the challenge, in order (JPEG/PNG/WebP).
+        #[arg(long, num_args = 1.., required = true)]
+        frames: Vec<PathBuf>,
+        /// lightweight, or upgraded (after a counter visit; the PIN for the
+        /// authority comes from $SHENFEN_AUTHORITY_PIN).
+        #[arg(long, default_value = "lightweight")]
+        edition: String,
+        /// The code on the counter's slip (upgraded edition).
+        #[arg(long)]
+        tx_code: Option<String>,
+        /// Single-use credentials to ask for.
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
+    },
+    /// List the credentials held.
+    List(WalletArgs),
+    /// Show the disclosure log: what went to whom, when, at which level.
+    Log(WalletArgs),
+    /// Render an offline QR code for a purpose (spends one credential).
+    Qr {
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// hotel_checkin, age_check, ticket or clock_in.
+        #[arg(long)]
+        purpose: Purpose,
+        /// Where to write the PNG.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(command: WalletCommand) -> Result<ExitCode> {
+    match command {
+        WalletCommand::Init(args) => {
+            let pin = wallet_pin()?;
+            Wallet::init(&args.wallet, &pin).map_err(coded)?;
+            report(&args, &json!({ "wallet": args.wallet, "created": true }), "wallet created")?;
+        }
+        WalletCommand::Enroll { wallet, server, id_number, name, card_expiry, frames, edition, tx_code, batch } => {
+            let mut held = open(&wallet)?;
+            let frames = frames
+                .iter()
+                .map(|p| std::fs::read(p).with_context(|| p.display().to_string()))
+                .collect::<Result<Vec<_>>>()?;
+            let authority_pin = std::env::var("SHENFEN_AUTHORITY_PIN").ok();
+            if edition == "upgraded" && authority_pin.is_none() {
+                bail!("the upgraded edition needs the PIN to set with the authority in $SHENFEN_AUTHORITY_PIN");
+            }
+            let request = EnrollmentRequest {
+                server: &server,
+                id_number: &id_number,
+                name: &name,
+                card_expiry: &card_expiry,
+                edition: &edition,
+                frames: &frames,
+                pin: authority_pin.as_deref().filter(|_| edition == "upgraded"),
+                tx_code: tx_code.as_deref(),
+                batch,
+            };
+            let issued = AuthorityClient::new(&server).enroll(&request, now_unix()).map_err(coded)?;
+            let count = held.replace_credentials(issued, now_unix()).map_err(coded)?;
+            report(
+                &wallet,
+                &json!({ "credentials": count, "edition": edition }),
+                &format!("enrolled: {count} single-use credentials ({edition})"),
+            )?;
+        }
+        WalletCommand::List(args) => {
+            let held = open(&args)?;
+            let listed: Vec<_> = held
+                .credentials()
+                .iter()
+                .map(|c| json!({ "issuer": c.issuer, "edition": c.edition, "vct": c.vct, "expires_at": c.expires_at, "used": c.used }))
+                .collect();
+            if args.json {
+                print_json(&json!({ "credentials": listed, "unused": held.unused(now_unix()) }))?;
+            } else {
+                println!("{} credentials, {} unused", listed.len(), held.unused(now_unix()));
+                for c in held.credentials() {
+                    println!(
+                        "  {} {:<11} expires {} {}",
+                        c.issuer,
+                        c.edition,
+                        c.expires_at,
+                        if c.used { "used" } else { "unused" }
+                    );
+                }
+            }
+        }
+        WalletCommand::Log(args) => {
+            let held = open(&args)?;
+            if args.json {
+                print_json(&json!({ "log": held.log() }))?;
+            } else {
+                for r in held.log() {
+                    println!("{} {} {} {} [{}]", r.at, r.channel, r.to, r.level, r.claims.join(", "));
+                }
+            }
+        }
+        WalletCommand::Qr { wallet, purpose, out } => {
+            let mut held = open(&wallet)?;
+            let presentation = held.present_offline(purpose, now_unix()).map_err(coded)?;
+            write_qr_png(&presentation.payload, &out)?;
+            let summary = json!({
+                "purpose": purpose.as_str(),
+                "claims": presentation.record.claims,
+                "payload_bytes": presentation.payload.len(),
+                "payload": URL_SAFE_NO_PAD.encode(&presentation.payload),
+                "out": out,
+            });
+            report(
+                &wallet,
+                &summary,
+                &format!("QR for {purpose} ({} bytes) written to {}", presentation.payload.len(), out.display()),
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(args: &WalletArgs, value: &serde_json::Value, text: &str) -> Result<()> {
+    if args.json {
+        print_json(value)
+    } else {
+        println!("{text}");
+        Ok(())
+    }
+}
+
+fn open(args: &WalletArgs) -> Result<Wallet> {
+    Wallet::open(&args.wallet, &wallet_pin()?).map_err(coded)
+}
+
+/// The wallet PIN: `$SHENFEN_WALLET_PIN`, else one line of standard input.
+fn wallet_pin() -> Result<String> {
+    if let Ok(pin) = std::env::var("SHENFEN_WALLET_PIN") {
+        return Ok(pin);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the wallet PIN from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Renders `payload` as a QR code (byte mode, error correction L, 8 pixels per module).
+pub fn write_qr_png(payload: &[u8], out: &Path) -> Result<()> {
+    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::L)
+        .context("the payload does not fit a QR code")?;
+    let image = code.render::<image::Luma<u8>>().module_dimensions(8, 8).build();
+    image.save(out).with_context(|| format!("cannot write {}", out.display()))
+}

@@ -1,0 +1,174 @@
+//! The citizen's wallet and a counter's offline verifier as a script drives
+//! them, against `shenfen demo` over real HTTP: enroll with a real photo,
+//! show a QR code, check it with the network's cache only — and every attack
+//! of the offline path refused with its own code.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod server_process;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use server_process::{post, spawn_serving_with_output, stop};
+
+const WANG: &str = "110105196108040136";
+
+fn photo(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/photos").join(name).display().to_string()
+}
+
+fn shenfen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shenfen"));
+    command.args(args).current_dir(dir).env("SHENFEN_WALLET_PIN", "wallet-pin-1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// Runs and expects success; returns the JSON it printed.
+fn ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let out = shenfen(dir, args, env);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Runs and expects failure with `code`.
+fn refused(dir: &Path, args: &[&str], code: &str) {
+    let out = shenfen(dir, args, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(stderr.starts_with(&format!("error: [{code}]")), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+}
+
+fn verify<'a>(qr: &'a str, purpose: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["verify", "--qr", qr, "--purpose", purpose, "--cache", "cache", "--json"];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn enroll_show_a_qr_and_verify_it_offline() {
+    let dir = std::env::temp_dir().join(format!("shenfen-wallet-offline-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("authority");
+    let (child, address, printed) =
+        spawn_serving_with_output(&dir, &["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]);
+    let server = format!("http://{address}");
+    let d = dir.as_path();
+
+    ok(d, &["wallet", "init", "--wallet", "w", "--json"], &[]);
+    let out = shenfen(d, &["wallet", "list", "--wallet", "w"], &[("SHENFEN_WALLET_PIN", "wallet-pin-2")]);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: [wallet.pin.wrong]"));
+    let enroll = |frames: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "wallet",
+            "enroll",
+            "--wallet",
+            "w",
+            "--server",
+            &server,
+            "--id-number",
+            WANG,
+            "--name",
+            "王建国",
+            "--card-expiry",
+            "长期",
+            "--batch",
+            "4",
+            "--json",
+            "--frames",
+            frames,
+        ];
+        args.extend_from_slice(extra);
+        shenfen(d, &args, env)
+    };
+    let impostor = enroll(&photo("biden.jpg"), &[], &[]);
+    assert!(
+        String::from_utf8_lossy(&impostor.stderr)
+            .starts_with("error: [wallet.refused] the authority refused (enrollment-refused)")
+    );
+    let enrolled = enroll(&photo("obama2.jpg"), &[], &[]);
+    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
+    assert_eq!(ok(d, &["wallet", "list", "--wallet", "w", "--json"], &[])["unused"], 4);
+
+    // A hotel check-in QR, verified with the cache only.
+    let qr =
+        ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "hotel.png", "--json"], &[]);
+    assert!(qr["payload_bytes"].as_u64().unwrap() <= 1200, "{qr}");
+    ok(d, &["verifier", "sync", "--server", &server, "--cache", "cache", "--json"], &[]);
+    let result = ok(d, &verify("hotel.png", "hotel_checkin", &[]), &[]);
+    assert_eq!(result["claims"], json!({ "name": "王建国", "id_number_masked": "110105********0136" }));
+    assert_eq!(result["level"], "L1");
+    assert_eq!(result["edition"], "lightweight");
+
+    // The offline attack suite.
+    refused(d, &verify("hotel.png", "hotel_checkin", &[]), "credential.offline.replayed");
+    let qr2 =
+        ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "hotel2.png", "--json"], &[]);
+    refused(d, &verify("hotel2.png", "age_check", &[]), "credential.kb.audience");
+    refused(d, &verify("hotel2.png", "hotel_checkin", &["--level", "L3"]), "credential.level");
+    let mut tampered = qr2["payload"].as_str().unwrap().to_owned();
+    let middle = tampered.len() / 2;
+    let flipped = if &tampered[middle..=middle] == "A" { "B" } else { "A" };
+    tampered.replace_range(middle..=middle, flipped);
+    let args = ["verify", "--qr-text", &tampered, "--purpose", "hotel_checkin", "--cache", "cache"];
+    let out = shenfen(d, &args, &[]);
+    assert!(!out.status.success(), "a tampered payload is refused");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    refused(d, &verify("hotel2.png", "hotel_checkin", &["--max-cache-age", "0"]), "credential.offline.stale_cache");
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    let foreign = json!({ "synced_at": now(), "issuers": [], "status_lists": [] });
+    std::fs::write(dir.join("elsewhere/verifier.json"), foreign.to_string()).unwrap();
+    let args = ["verify", "--qr", "hotel2.png", "--purpose", "hotel_checkin", "--cache", "elsewhere"];
+    refused(d, &args, "credential.offline.untrusted_issuer");
+
+    // The upgraded edition: a counter attests, the wallet enrolls with the slip's code,
+    // and the counter at the hotel matches the live face offline (L3).
+    let password = printed.iter().find_map(|l| l.strip_prefix("Operator demo-counter")).unwrap();
+    let password = password.rsplit(' ').next().unwrap();
+    let login = json!({ "username": "demo-counter", "password": password }).to_string();
+    let (status, session) = post(&address, "/operator/login", &login, None);
+    assert_eq!(status, 200, "{session}");
+    let attest = json!({ "id_number": WANG, "method": "counter" }).to_string();
+    let (_, slip) = post(&address, "/operator/attestations", &attest, session["token"].as_str());
+    let tx_code = slip["tx_code"].as_str().unwrap();
+    let upgraded = enroll(
+        &photo("obama2.jpg"),
+        &["--edition", "upgraded", "--tx-code", tx_code],
+        &[("SHENFEN_AUTHORITY_PIN", "482915")],
+    );
+    assert!(upgraded.status.success(), "{}", String::from_utf8_lossy(&upgraded.stderr));
+    ok(d, &["verifier", "sync", "--server", &server, "--cache", "cache", "--json"], &[]);
+    // Re-enrollment revoked the first batch, QR codes already shown included.
+    refused(d, &verify("hotel2.png", "hotel_checkin", &[]), "credential.status.revoked");
+    ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "up.png", "--json"], &[]);
+    let l3 = ok(d, &verify("up.png", "hotel_checkin", &["--live-face", &photo("obama3.jpg"), "--level", "L3"]), &[]);
+    assert_eq!(l3["level"], "L3");
+    assert_eq!(l3["face"]["matched"], true);
+    ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "up2.png", "--json"], &[]);
+    refused(
+        d,
+        &verify("up2.png", "hotel_checkin", &["--live-face", &photo("biden.jpg")]),
+        "credential.offline.face_mismatch",
+    );
+
+    let log = ok(d, &["wallet", "log", "--wallet", "w", "--json"], &[]);
+    let entries = log["log"].as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    assert!(entries.iter().all(|e| e["channel"] == "offline_qr" && e["purpose"] == "hotel_checkin"));
+    let wallet_file = std::fs::read_to_string(dir.join("w/wallet.json")).unwrap();
+    assert!(!wallet_file.contains("王建国") && !wallet_file.contains(WANG), "the wallet file is sealed");
+
+    stop(child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
