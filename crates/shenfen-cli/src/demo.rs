@@ -78,7 +78,9 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         "\nDemo citizens who can enroll with a real face: see demo/README.md, e.g. 王建国 110105196108040136 (card: 长期)."
     );
     demo_operators(&store)?;
-    println!("Wallet and offline check-in from the command line: see demo/README.md (shenfen wallet …, shenfen verify --qr …).");
+    println!(
+        "Wallet and offline check-in from the command line: see demo/README.md (shenfen wallet …, shenfen verify --qr …)."
+    );
     println!(
         "Try:  curl -s http://{}/openapi.json   (the API)  ·  curl -s http://{}/.well-known/openid-credential-issuer",
         args.listen, args.listen

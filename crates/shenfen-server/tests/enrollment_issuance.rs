@@ -30,7 +30,7 @@ use shenfen_credential::{
 use shenfen_face::{Action, ChallengePolicy, QualityPolicy, Template, decode_image, turn_head};
 use shenfen_server::{Policy, configuration_id};
 use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, Store, hash_secret};
-use support::{FACE, ISSUER_URL, TestApp, app, body_bytes, json as json_of, keys, models_dir, send};
+use support::{Backend, FACE, ISSUER_URL, TestApp, app_on, body_bytes, json as json_of, keys, models_dir, send};
 
 const LIN: &str = "440106199003071223";
 
@@ -50,7 +50,11 @@ fn policy() -> Policy {
 }
 
 async fn registered_app() -> TestApp {
-    let test = app(policy()).await;
+    registered_app_on(Backend::Sqlite).await
+}
+
+async fn registered_app_on(backend: Backend) -> TestApp {
+    let test = app_on(policy(), backend).await;
     let face = FACE.analyse(&photo("obama.jpg"), &QualityPolicy::default()).unwrap();
     let id_number = IdNumber::parse(LIN).unwrap();
     let record = CitizenRecord {
@@ -248,7 +252,16 @@ fn verified_claims(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrollment_to_verified_credentials_and_revocation_on_re_enrollment() {
-    let test = registered_app().await;
+    enrollment_to_verified_credentials_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_to_verified_credentials_on_postgres() {
+    enrollment_to_verified_credentials_on(Backend::Postgres).await;
+}
+
+async fn enrollment_to_verified_credentials_on(backend: Backend) {
+    let test = registered_app_on(backend).await;
     let first = enroll_and_issue(&test, 2).await;
     assert_eq!(first.len(), 2);
     let status = published_status(&test).await;
@@ -459,7 +472,16 @@ async fn pin_check(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk, pin:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgraded_edition_needs_the_counter_its_code_and_a_pin() {
-    let test = registered_app().await;
+    upgraded_edition_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgraded_edition_on_postgres() {
+    upgraded_edition_on(Backend::Postgres).await;
+}
+
+async fn upgraded_edition_on(backend: Backend) {
+    let test = registered_app_on(backend).await;
     let selfie = photo("obama3.jpg");
     // Without an in-person attestation the refusal is the one every failure gets.
     let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;

@@ -45,14 +45,50 @@ pub struct TestApp {
     pub issuer: PrivateJwk,
 }
 
+/// Where a test authority keeps its state.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh schema on the PostgreSQL server (`SHENFEN_TEST_POSTGRES`,
+    /// default postgres://postgres@127.0.0.1:5432/test; `.ci/run` starts it).
+    Postgres,
+}
+
 pub async fn app(policy: Policy) -> TestApp {
-    let dir = std::env::temp_dir().join(format!(
-        "shenfen-http-{}-{}",
+    app_on(policy, Backend::Sqlite).await
+}
+
+/// A fresh, empty store of `backend`.
+async fn fresh_store(backend: Backend) -> SqlStore {
+    let unique = format!(
+        "{}_{}",
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = SqlStore::open(&format!("sqlite:{}", dir.join("s.db").display())).await.unwrap();
+    );
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("shenfen-http-{unique}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            SqlStore::open(&format!("sqlite:{}", dir.join("s.db").display())).await.unwrap()
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let base = std::env::var("SHENFEN_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            // Named like the store suite's schemas, which sweeps those of finished runs.
+            let schema = format!("shenfen_test_{unique}");
+            sqlx::any::install_default_drivers();
+            let mut admin =
+                sqlx::AnyConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+            SqlStore::open(&format!("{base}?options=-c%20search_path%3D{schema}")).await.unwrap()
+        }
+    }
+}
+
+pub async fn app_on(policy: Policy, backend: Backend) -> TestApp {
+    let store = fresh_store(backend).await;
     let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
     let authority = Authority::new(
         FACE.clone(),
