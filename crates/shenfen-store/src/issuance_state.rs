@@ -90,3 +90,39 @@ pub struct PinState {
     /// No attempt before this time (seconds since the epoch; 0 = none).
     pub locked_until: i64,
 }
+
+/// A relying party registered with the verifier service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelyingParty {
+    /// Its OpenID4VP client identifier (an HTTPS origin).
+    pub client_id: String,
+    /// Shown to the citizen on the consent screen.
+    pub name: String,
+    /// Claim paths it is entitled to ask for (`name`, `record/id_number`, …).
+    pub claims: Vec<String>,
+    /// SHA-256 of its API key.
+    pub api_key_hash: [u8; 32],
+    /// Seconds since the epoch.
+    pub created_at: i64,
+}
+
+/// An OpenID4VP authorization request and, once answered, its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresentationRequest {
+    /// Random id, in the request and response URIs.
+    pub id: String,
+    /// The asking relying party.
+    pub client_id: String,
+    /// Fresh nonce the key binding must carry.
+    pub nonce: String,
+    /// Fresh state the response must carry.
+    pub state: String,
+    /// What was asked: `{claims, purpose, level}`.
+    pub query: serde_json::Value,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+    /// `pending`, `verified` or `refused`.
+    pub status: String,
+    /// The verified claims (or the refusal), once answered.
+    pub result: Option<serde_json::Value>,
+}

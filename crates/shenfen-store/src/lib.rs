@@ -21,7 +21,9 @@ mod store;
 
 pub use audit::{AuditEntry, AuditEvent, BrokenLink};
 pub use error::StoreError;
-pub use issuance_state::{Attestation, EnrollmentSession, Grant, GrantKind, Offer, PinState};
+pub use issuance_state::{
+    Attestation, EnrollmentSession, Grant, GrantKind, Offer, PinState, PresentationRequest, RelyingParty,
+};
 pub use keys::{KeyProvider, LocalKeys};
 pub use operator::Operator;
 pub use sealed::{BlindIndex, RegistryEntry, SealedEntry};

@@ -11,8 +11,8 @@ use crate::store::{ImportProgress, Store};
 use shenfen_core::PinLockout;
 
 use crate::{
-    Attestation, BlindIndex, EnrollmentSession, Grant, GrantKind, KeyProvider, Offer, Operator, PinState, SealedEntry,
-    StoreError,
+    Attestation, BlindIndex, EnrollmentSession, Grant, GrantKind, KeyProvider, Offer, Operator, PinState,
+    PresentationRequest, RelyingParty, SealedEntry, StoreError,
 };
 
 /// Rows per transaction when re-wrapping keys or verifying the chain.
@@ -134,6 +134,39 @@ fn operator_from(row: &AnyRow) -> Result<Operator, StoreError> {
         role: role.parse().map_err(|_| StoreError::Corrupt(format!("operator role {role:?}")))?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+fn json_column(row: &AnyRow, name: &str) -> Result<serde_json::Value, StoreError> {
+    let text: String = row.try_get(name)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn relying_party_from(row: &AnyRow) -> Result<RelyingParty, StoreError> {
+    let claims = serde_json::from_value(json_column(row, "claims")?)
+        .map_err(|e| StoreError::Corrupt(format!("relying party claims: {e}")))?;
+    Ok(RelyingParty {
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        claims,
+        api_key_hash: bytes32(row, "api_key_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreError> {
+    let result: Option<String> = row.try_get("result")?;
+    Ok(PresentationRequest {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        nonce: row.try_get("nonce")?,
+        state: row.try_get("state")?,
+        query: json_column(row, "query")?,
+        expires_at: row.try_get("expires_at")?,
+        status: row.try_get("status")?,
+        result: result
+            .map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("result: {e}"))))
+            .transpose()?,
     })
 }
 
@@ -677,6 +710,118 @@ impl Store for SqlStore {
         }
         tx.commit().await?;
         Ok(state)
+    }
+
+    async fn put_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<(), StoreError> {
+        let claims = serde_json::to_string(&party.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO relying_parties (client_id, name, claims, api_key_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, claims = excluded.claims, \
+             api_key_hash = excluded.api_key_hash",
+        )
+        .bind(party.client_id.as_str())
+        .bind(party.name.as_str())
+        .bind(claims)
+        .bind(party.api_key_hash.to_vec())
+        .bind(party.created_at)
+        .execute(&mut *tx)
+        .await?;
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn relying_party(&self, client_id: &str) -> Result<Option<RelyingParty>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, name, claims, api_key_hash, created_at FROM relying_parties WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(relying_party_from).transpose()
+    }
+
+    async fn relying_parties(&self) -> Result<Vec<RelyingParty>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT client_id, name, claims, api_key_hash, created_at FROM relying_parties ORDER BY client_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(relying_party_from).collect()
+    }
+
+    async fn create_presentation_request(&self, request: &PresentationRequest) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO presentation_requests (id, client_id, nonce, state, query, expires_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(request.id.as_str())
+        .bind(request.client_id.as_str())
+        .bind(request.nonce.as_str())
+        .bind(request.state.as_str())
+        .bind(request.query.to_string())
+        .bind(request.expires_at)
+        .bind(request.status.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn presentation_request(&self, id: &str) -> Result<Option<PresentationRequest>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, client_id, nonce, state, query, expires_at, status, result FROM presentation_requests \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(presentation_request_from).transpose()
+    }
+
+    async fn answer_presentation_request(
+        &self,
+        id: &str,
+        state: &str,
+        now: i64,
+        status: &str,
+        result: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let answered = sqlx::query(
+            "UPDATE presentation_requests SET status = $1, result = $2 \
+             WHERE id = $3 AND state = $4 AND status = 'pending' AND expires_at >= $5",
+        )
+        .bind(status)
+        .bind(result.to_string())
+        .bind(id)
+        .bind(state)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(answered.rows_affected() == 1)
+    }
+
+    async fn take_answered_request(&self, id: &str) -> Result<Option<PresentationRequest>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM presentation_requests WHERE id = $1 AND status <> 'pending' \
+             RETURNING id, client_id, nonce, state, query, expires_at, status, result",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(presentation_request_from).transpose()
+    }
+
+    async fn credential_status(&self, list_id: &str, idx: u64) -> Result<Option<u8>, StoreError> {
+        let row = sqlx::query("SELECT status FROM credentials WHERE list_id = $1 AND idx = $2")
+            .bind(list_id)
+            .bind(signed(idx))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            u8::try_from(r.try_get::<i64, _>("status")?).map_err(|_| StoreError::Corrupt("status out of range".into()))
+        })
+        .transpose()
     }
 }
 

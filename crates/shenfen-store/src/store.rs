@@ -7,7 +7,7 @@ use shenfen_core::PinLockout;
 
 use crate::{
     Attestation, AuditEntry, AuditEvent, BlindIndex, BrokenLink, EnrollmentSession, Grant, GrantKind, KeyProvider,
-    Offer, Operator, PinState, SealedEntry, StoreError,
+    Offer, Operator, PinState, PresentationRequest, RelyingParty, SealedEntry, StoreError,
 };
 
 /// How far a registry import has come, committed with each batch.
@@ -62,7 +62,8 @@ pub trait Store: Send + Sync {
     /// Records a nonce as used. `true` the first time, `false` for a replay.
     fn consume_nonce(&self, nonce: &str, expires_at: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Forgets what expired before `now` — nonces, enrollment sessions, grants —
+    /// Forgets what expired before `now` — nonces, enrollment sessions, grants,
+    /// operator sessions, attestations, presentation requests and their results —
     /// and attempt windows older than two days; returns how many rows went.
     fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
@@ -203,4 +204,50 @@ pub trait Store: Send + Sync {
         now: i64,
         lock_event: AuditEvent,
     ) -> impl Future<Output = Result<PinState, StoreError>> + Send;
+
+    /// Registers or updates a relying party and audits it, in one transaction.
+    fn put_relying_party(
+        &self,
+        party: &RelyingParty,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The relying party with this client id.
+    fn relying_party(&self, client_id: &str) -> impl Future<Output = Result<Option<RelyingParty>, StoreError>> + Send;
+
+    /// Every registered relying party, by client id.
+    fn relying_parties(&self) -> impl Future<Output = Result<Vec<RelyingParty>, StoreError>> + Send;
+
+    /// Stores a new, pending presentation request.
+    fn create_presentation_request(
+        &self,
+        request: &PresentationRequest,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The presentation request with this id, answered or not.
+    fn presentation_request(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<PresentationRequest>, StoreError>> + Send;
+
+    /// Answers a pending, unexpired request whose state matches, once:
+    /// `false` if it was already answered, expired, or the state differs.
+    fn answer_presentation_request(
+        &self,
+        id: &str,
+        state: &str,
+        now: i64,
+        status: &str,
+        result: &serde_json::Value,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes and returns an answered request: a relying party reads the
+    /// verified claims once, and they are not kept after.
+    fn take_answered_request(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<PresentationRequest>, StoreError>> + Send;
+
+    /// The status of one credential's slot, if it was issued.
+    fn credential_status(&self, list_id: &str, idx: u64) -> impl Future<Output = Result<Option<u8>, StoreError>> + Send;
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, OperatorRole, PinLockout};
 use shenfen_store::{
     Attestation, AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, ImportProgress, KeyProvider, LocalKeys,
-    Offer, Operator, RegistryEntry, SqlStore, Store, StoreError,
+    Offer, Operator, PresentationRequest, RegistryEntry, RelyingParty, SqlStore, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -429,6 +429,41 @@ async fn pin_failures_lock_with_growing_delay(kind: &str) {
     assert!(store.record_pin_attempt(&stranger, false, &lockout, 0, locked).await.is_err(), "no PIN, no attempt");
 }
 
+async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let hotel = RelyingParty {
+        client_id: "https://hotel.example".into(),
+        name: "Hotel".into(),
+        claims: vec!["name".into(), "id_number_masked".into()],
+        api_key_hash: [5; 32],
+        created_at: 1,
+    };
+    let event = AuditEvent { at: 1, kind: "rp.saved".into(), actor: "cli".into(), subject: None, details: json!({}) };
+    store.put_relying_party(&hotel, event).await.unwrap();
+    assert_eq!(store.relying_party("https://hotel.example").await.unwrap(), Some(hotel.clone()));
+    assert_eq!(store.relying_parties().await.unwrap(), vec![hotel]);
+    let request = PresentationRequest {
+        id: "r1".into(),
+        client_id: "https://hotel.example".into(),
+        nonce: "n".into(),
+        state: "s".into(),
+        query: json!({ "claims": ["name"] }),
+        expires_at: 100,
+        status: "pending".into(),
+        result: None,
+    };
+    store.create_presentation_request(&request).await.unwrap();
+    assert_eq!(store.presentation_request("r1").await.unwrap(), Some(request));
+    assert_eq!(store.take_answered_request("r1").await.unwrap(), None, "nothing to read while pending");
+    let result = json!({ "name": "王建国" });
+    assert!(!store.answer_presentation_request("r1", "wrong", 50, "verified", &result).await.unwrap(), "state must match");
+    assert!(!store.answer_presentation_request("r1", "s", 101, "verified", &result).await.unwrap(), "expired");
+    assert!(store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap());
+    assert!(!store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap(), "answered once");
+    assert_eq!(store.take_answered_request("r1").await.unwrap().unwrap().result, Some(result));
+    assert_eq!(store.presentation_request("r1").await.unwrap(), None, "read once, then gone");
+}
+
 macro_rules! suite {
     ($($backend:ident),*) => {$(
         mod $backend {
@@ -458,6 +493,8 @@ macro_rules! suite {
             async fn operators_and_their_sessions() { super::operators_and_their_sessions(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn pin_failures_lock_with_growing_delay() { super::pin_failures_lock_with_growing_delay(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn presentation_requests_are_answered_once_and_read_once() { super::presentation_requests_are_answered_once_and_read_once(stringify!($backend)).await }
         }
     )*};
 }
