@@ -22,6 +22,7 @@ mod keys_cmd;
 mod operator_cmd;
 mod registry_cmd;
 mod registry_synth;
+mod rp_cmd;
 mod serve_cmd;
 mod serve_config;
 mod status_list_cmd;
@@ -70,6 +71,9 @@ enum Command {
     Verifier(verify_cmd::VerifierCommand),
     /// Verify a citizen's QR code offline, from the verifier cache.
     Verify(verify_cmd::VerifyArgs),
+    /// Register relying parties with the verifier service.
+    #[command(subcommand)]
+    Rp(rp_cmd::RpCommand),
     /// Manage the authority's operator accounts.
     #[command(subcommand)]
     Operator(operator_cmd::OperatorCommand),
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Operator(cmd) => operator_cmd::run(cmd),
+        Command::Rp(cmd) => rp_cmd::run(cmd),
         Command::Wallet(cmd) => wallet_cmd::run(cmd),
         Command::Verifier(cmd) => verify_cmd::run_verifier(cmd),
         Command::Verify(args) => verify_cmd::run_verify(&args),

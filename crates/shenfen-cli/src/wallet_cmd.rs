@@ -68,6 +68,18 @@ pub enum WalletCommand {
     List(WalletArgs),
     /// Show the disclosure log: what went to whom, when, at which level.
     Log(WalletArgs),
+    /// Answer an online OpenID4VP request (spends one credential), after a
+    /// consent prompt on the terminal unless --yes.
+    Present {
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// The openid4vp:// link (or the request_uri) the relying party showed.
+        #[arg(long)]
+        request: String,
+        /// Consent without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Render an offline QR code for a purpose (spends one credential).
     Qr {
         #[command(flatten)]
@@ -149,6 +161,25 @@ pub fn run(command: WalletCommand) -> Result<ExitCode> {
                 }
             }
         }
+        WalletCommand::Present { wallet, request, yes } => {
+            let mut held = open(&wallet)?;
+            let issuer = held
+                .credentials()
+                .iter()
+                .find(|c| !c.used && c.expires_at > now_unix())
+                .map(|c| c.issuer.clone())
+                .ok_or_else(|| coded(shenfen_wallet::WalletError::NoCredential))?;
+            let client = AuthorityClient::new(&issuer);
+            let asked = client.fetch_request(&request).map_err(coded)?;
+            let claims: Vec<String> = asked.claims.iter().map(|p| p.join("/")).collect();
+            if !yes && !consent(&asked, &claims)? {
+                bail!("not shared: the citizen declined");
+            }
+            let (presentation, record) = held.present_online(&asked, now_unix()).map_err(coded)?;
+            client.send_presentation(&asked, &presentation).map_err(coded)?;
+            let summary = json!({ "to": record.to, "client_name": asked.client_name, "claims": record.claims, "level": record.level });
+            report(&wallet, &summary, &format!("shared {} with {}", record.claims.join(", "), asked.client_name))?;
+        }
         WalletCommand::Qr { wallet, purpose, out } => {
             let mut held = open(&wallet)?;
             let presentation = held.present_offline(purpose, now_unix()).map_err(coded)?;
@@ -181,6 +212,17 @@ fn report(args: &WalletArgs, value: &serde_json::Value, text: &str) -> Result<()
 
 fn open(args: &WalletArgs) -> Result<Wallet> {
     Wallet::open(&args.wallet, &wallet_pin()?).map_err(coded)
+}
+
+/// The consent screen on a terminal: who asks, what, why, at which level.
+fn consent(asked: &shenfen_wallet::authority::PresentationRequest, claims: &[String]) -> Result<bool> {
+    eprintln!("{} ({}) asks for: {}", asked.client_name, asked.client_id, claims.join(", "));
+    eprintln!("  why: {}", asked.purpose);
+    eprintln!("  level: L1 (this phone's key)");
+    eprint!("Share? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("cannot read the answer")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// The wallet PIN: `$SHENFEN_WALLET_PIN`, else one line of standard input.

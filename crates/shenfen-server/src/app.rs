@@ -26,6 +26,7 @@ use crate::nonce::NonceIssuer;
 use crate::openapi::openapi_document;
 use crate::operator;
 use crate::problem::{Problem, problem_for_plain_errors};
+use crate::verifier;
 
 /// Largest request body accepted (selfie frames will get their own, larger limit).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -68,6 +69,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/operator/attestations", post(operator::attest))
         .route("/operator/revocations", post(operator::revoke))
         .route("/operator/audit", get(operator::audit))
+        .route("/verifier/requests", post(verifier::create))
+        .route("/verifier/requests/{id}", get(verifier::outcome))
+        .route("/verifier/requests/{id}/object", get(verifier::request_object))
+        .route("/verifier/requests/{id}/response", post(verifier::response))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let frames = Router::new()
         .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))

@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::hmac;
-use shenfen_core::{CardValidity, CitizenRecord, IdNumber, PinLockout};
+use shenfen_core::{CardValidity, CitizenRecord, IdNumber, PinLockout, PseudonymKey};
 use shenfen_credential::PublicJwk;
 use shenfen_credential::es256::SigningKey;
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy};
@@ -89,6 +89,9 @@ pub struct Authority {
     pub keys: Arc<dyn KeyProvider>,
     /// Keyed digest of (name, card expiry) claims, so a session stores no claim in clear.
     claim_key: hmac::Key,
+    /// The secret of pairwise pseudonyms: without it, two relying parties cannot
+    /// tell whether their pseudonyms are of the same citizen.
+    pub pseudonyms: PseudonymKey,
     /// The issuer.
     pub issuer: Issuer,
     /// Policies.
@@ -108,9 +111,11 @@ impl Authority {
         policy: Policy,
     ) -> Result<Authority, StoreError> {
         let claim_secret = keys.purpose_secret(b"shenfen/claim-digest/v1")?;
+        let pseudonym_secret = keys.purpose_secret(b"shenfen/pairwise-pseudonym/v1")?;
         Ok(Authority {
             face,
             claim_key: hmac::Key::new(hmac::HMAC_SHA256, claim_secret.as_ref()),
+            pseudonyms: PseudonymKey::new(pseudonym_secret.as_ref()).map_err(|e| StoreError::Key(e.to_string()))?,
             keys,
             issuer,
             policy,

@@ -14,10 +14,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use shenfen_core::{CardValidity, Edition};
-use shenfen_credential::{Jws, PublicJwk, StatusList, StatusListToken, StatusReference, VcIssuance, issue_vc};
+use shenfen_core::{CardValidity, Edition, PseudonymKey, pairwise_pseudonym};
+use shenfen_credential::{
+    Jws, PublicJwk, StatusList, StatusListToken, StatusReference, VcIssuance, child_pointer, issue_vc,
+};
 use shenfen_face::Template;
-use shenfen_store::{AuditEvent, Grant, GrantKind, RegistryEntry, Store};
+use shenfen_store::{AuditEvent, Grant, GrantKind, RegistryEntry, RelyingParty, Store};
 
 use crate::app::{AppState, now};
 use crate::enrollment::internal;
@@ -52,7 +54,8 @@ pub fn configuration_id(edition: &str) -> String {
     format!("shenfen_{edition}")
 }
 
-fn vct(edition: &str) -> String {
+/// The `vct` of an edition's credentials.
+pub fn vct(edition: &str) -> String {
     format!("urn:shenfen:id:{edition}:1")
 }
 
@@ -309,9 +312,14 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
             Err(e) => return internal(&e),
         };
     let status_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
-    let disclosable: Vec<String> =
+    let mut disclosable: Vec<String> =
         claim_paths(&grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
-    let claims = claims_of(&issuer.url, &entry, &grant.edition, now);
+    let mut claims = claims_of(&issuer.url, &entry, &grant.edition, now);
+    let parties = match state.store.relying_parties().await {
+        Ok(parties) => parties,
+        Err(e) => return internal(&e),
+    };
+    add_pseudonyms(&mut claims, &mut disclosable, &state.authority.pseudonyms, &entry, &parties);
     let mut credentials = Vec::with_capacity(holders.len());
     for (holder, idx) in holders.iter().zip(slots) {
         let status = StatusReference { uri: status_uri.clone(), idx };
@@ -370,6 +378,31 @@ fn claims_of(issuer: &str, entry: &RegistryEntry, edition: &str, now: i64) -> Ma
         }
     }
     claims.as_object().cloned().unwrap_or_default()
+}
+
+/// One pairwise pseudonym per registered relying party, under `pseudonyms`,
+/// each disclosable on its own: a relying party gets its own and never sees
+/// another's, and a QR code that shows none carries one digest for all.
+fn add_pseudonyms(
+    claims: &mut Map<String, Value>,
+    disclosable: &mut Vec<String>,
+    key: &PseudonymKey,
+    entry: &RegistryEntry,
+    parties: &[RelyingParty],
+) {
+    if parties.is_empty() {
+        return;
+    }
+    let mut pseudonyms = Map::new();
+    disclosable.push("/pseudonyms".into());
+    for party in parties {
+        pseudonyms.insert(
+            party.client_id.clone(),
+            Value::from(pairwise_pseudonym(key, &entry.record.id_number, &party.client_id)),
+        );
+        disclosable.push(child_pointer("/pseudonyms", &party.client_id));
+    }
+    claims.insert("pseudonyms".into(), Value::Object(pseudonyms));
 }
 
 /// `GET /status/{list}`: the signed Token Status List, cacheable for its ttl.

@@ -12,14 +12,16 @@ mod openapi;
 mod operator;
 mod problem;
 mod tokens;
+mod verifier;
 
 pub use app::{AppState, BODY_LIMIT, REQUEST_TIMEOUT, router};
 pub use authority::{Authority, Issuer, Policy};
 pub use enrollment::FRAMES_BODY_LIMIT;
-pub use issuance::{STATUS_LIST_ID, configuration_id};
+pub use issuance::{STATUS_LIST_ID, configuration_id, vct};
 pub use metrics::Metrics;
 pub use nonce::{NONCE_LIFETIME_SECS, NonceIssuer};
 pub use openapi::{DESCRIBED_PATHS, openapi_document};
 pub use operator::{REVOCATION_REASONS, TX_CODE_DIGITS};
 pub use problem::Problem;
 pub use tokens::token_hash;
+pub use verifier::CREDENTIAL_QUERY_ID;

@@ -27,6 +27,10 @@ pub const DESCRIBED_PATHS: &[&str] = &[
     "/operator/attestations",
     "/operator/revocations",
     "/operator/audit",
+    "/verifier/requests",
+    "/verifier/requests/{id}",
+    "/verifier/requests/{id}/object",
+    "/verifier/requests/{id}/response",
 ];
 
 /// The document.
@@ -76,7 +80,18 @@ pub fn openapi_document() -> Value {
             "/operator/revocations": { "post": { "summary": "(supervisor) Revokes every credential of a citizen ({id_number, reason: lost|stolen|deceased|fraud_suspected|card_replaced|registry_correction}) → {revoked: n}; the reason is in the citizen's log.",
                 "responses": { "200": { "description": "{revoked: n}" }, "400": problem, "401": problem, "403": problem, "404": problem } } },
             "/operator/audit": { "get": { "summary": "(supervisor) A page of the audit log (?after=SEQ&limit=N, at most 1000); citizens appear as blind indexes only.",
-                "responses": { "200": { "description": "{entries: [...]}" }, "401": problem, "403": problem } } }
+                "responses": { "200": { "description": "{entries: [...]}" }, "401": problem, "403": problem } } },
+            "/verifier/requests": { "post": { "summary": "A registered relying party (Bearer: its API key) asks for claims: {client_id, claims: [\"name\", \"record/id_number\", …], purpose, level: L1} → {request_id, request_uri, authorization_request: openid4vp://…, expires_at}. Claims beyond its entitlement are refused before any wallet sees the request.",
+                "responses": { "201": { "description": "request created" }, "400": problem, "401": problem, "403": problem, "422": problem } } },
+            "/verifier/requests/{id}": { "get": { "summary": "The relying party reads the outcome (?client_id=…, Bearer API key): {status: pending} or {status: verified|refused, result: {claims, pseudonym, level, edition, issuer}} — returned once, then forgotten.",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "outcome" }, "401": problem, "404": problem } } },
+            "/verifier/requests/{id}/object": { "get": { "summary": "OpenID4VP 1.0 request object by reference (application/oauth-authz-req+jwt), signed by this authority: response_type vp_token, response_mode direct_post, nonce, state, DCQL query (the asked claims and the relying party's pairwise pseudonym), client_metadata.",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "signed request object" }, "404": problem } } },
+            "/verifier/requests/{id}/response": { "post": { "summary": "OpenID4VP direct_post response (form: vp_token = {\"shenfen_id\": [SD-JWT+KB]}, state): verified against this authority's keys and status, key binding to the relying party and the request's nonce; answered once.",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": { "200": { "description": "{}" }, "400": { "description": "{error, error_description}" } } } }
         },
         "components": { "schemas": { "Problem": {
             "type": "object",

@@ -24,12 +24,14 @@ use image::RgbImage;
 use serde_json::{Value, json};
 use shenfen_core::OperatorRole;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
+use shenfen_credential::{Jws, child_pointer};
 use shenfen_credential::{
     KeyBindingCheck, PrivateJwk, SdJwt, StatusListToken, VerifyOptions, es256_header, present, sign_compact, verify_vc,
 };
 use shenfen_face::{Action, ChallengePolicy, QualityPolicy, Template, decode_image, turn_head};
+use shenfen_server::token_hash;
 use shenfen_server::{Policy, configuration_id};
-use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, Store, hash_secret};
+use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, Store, hash_secret};
 use support::{Backend, FACE, ISSUER_URL, TestApp, app_on, body_bytes, json as json_of, keys, models_dir, send};
 
 const LIN: &str = "440106199003071223";
@@ -655,4 +657,131 @@ async fn operators_act_within_their_role_and_every_act_is_audited() {
     let after = send_bearer(&test, Method::POST, "/operator/lookup", &clerk, json!({ "id_number": LIN })).await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
     assert!(test.state.store.verify_audit().await.unwrap().is_ok());
+}
+
+async fn register_relying_party(test: &TestApp, client_id: &str, name: &str, claims: &[&str]) -> String {
+    let api_key = format!("key-of-{name}");
+    let party = RelyingParty {
+        client_id: client_id.into(),
+        name: name.into(),
+        claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+        api_key_hash: token_hash(&api_key),
+        created_at: now(),
+    };
+    let event =
+        AuditEvent { at: now(), kind: "rp.saved".into(), actor: "test".into(), subject: None, details: json!({}) };
+    test.state.store.put_relying_party(&party, event).await.unwrap();
+    api_key
+}
+
+/// A relying party's request, and the request object the wallet fetches.
+async fn ask(
+    test: &TestApp,
+    client_id: &str,
+    api_key: &str,
+    claims: &[&str],
+) -> (String, serde_json::Map<String, Value>) {
+    let body = json!({ "client_id": client_id, "claims": claims, "purpose": "check-in" });
+    let created = json_of(send_bearer(test, Method::POST, "/verifier/requests", api_key, body).await).await;
+    let id = created["request_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    assert!(created["authorization_request"].as_str().unwrap().starts_with("openid4vp://?client_id="));
+    let response = send(&test.router, Method::GET, &format!("/verifier/requests/{id}/object"), "text/plain", "").await;
+    assert_eq!(response.headers()["content-type"], "application/oauth-authz-req+jwt");
+    let jwt = String::from_utf8(body_bytes(response).await).unwrap();
+    let jws = Jws::parse(&jwt, "request object").unwrap();
+    jws.verify(&test.issuer.public().verifying_key().unwrap()).unwrap();
+    (id, jws.payload().clone())
+}
+
+/// The wallet's direct_post answer with `credential`, disclosing the asked claims.
+async fn answer(
+    test: &TestApp,
+    id: &str,
+    object: &serde_json::Map<String, Value>,
+    held: &(SdJwt, PrivateJwk),
+    nonce: Option<&str>,
+) -> StatusCode {
+    let pointers: Vec<String> = object["dcql_query"]["credentials"][0]["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["path"].as_array().unwrap().iter().fold(String::new(), |p, n| child_pointer(&p, n.as_str().unwrap()))
+        })
+        .collect();
+    let client_id = object["client_id"].as_str().unwrap();
+    let nonce = nonce.unwrap_or(object["nonce"].as_str().unwrap());
+    let presentation = present(&held.0, &pointers, &held.1.signing_key().unwrap(), client_id, nonce, now()).unwrap();
+    let vp_token = json!({ "shenfen_id": [presentation.serialize()] }).to_string();
+    let form =
+        serde_urlencoded::to_string([("vp_token", vp_token.as_str()), ("state", object["state"].as_str().unwrap())])
+            .unwrap();
+    let path = format!("/verifier/requests/{id}/response");
+    send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form).await.status()
+}
+
+async fn outcome(test: &TestApp, id: &str, client_id: &str, api_key: &str) -> (StatusCode, Value) {
+    let path = format!("/verifier/requests/{id}?client_id={}", urlencode(client_id));
+    let response = send_bearer(test, Method::GET, &path, api_key, json!({})).await;
+    let status = response.status();
+    (status, json_of(response).await)
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("v", text)]).unwrap().trim_start_matches("v=").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relying_parties_verify_online_and_cannot_link_the_citizen() {
+    let test = registered_app().await;
+    let hotel_key =
+        register_relying_party(&test, "https://hotel.example", "Hotel", &["name", "id_number_masked"]).await;
+    let shop_key = register_relying_party(&test, "https://shop.example", "Shop", &["age_over_18"]).await;
+    let held = enroll_and_issue(&test, 3).await;
+
+    // Asking beyond the entitlement is refused before any wallet sees a request.
+    let greedy = json!({ "client_id": "https://hotel.example", "claims": ["record/address"], "purpose": "x" });
+    let refused = send_bearer(&test, Method::POST, "/verifier/requests", &hotel_key, greedy).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json_of(refused).await["type"], "urn:shenfen:problem:not-entitled");
+    let forged = json!({ "client_id": "https://hotel.example", "claims": ["name"], "purpose": "x" });
+    assert_eq!(
+        send_bearer(&test, Method::POST, "/verifier/requests", &shop_key, forged).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The hotel: name, with its own pseudonym; the answer verifies once and is read once.
+    let (id, object) = ask(&test, "https://hotel.example", &hotel_key, &["name"]).await;
+    assert_eq!(object["client_metadata"]["client_name"], "Hotel");
+    assert_eq!(outcome(&test, &id, "https://hotel.example", &hotel_key).await.1["status"], "pending");
+    assert_eq!(answer(&test, &id, &object, &held[0], None).await, StatusCode::OK);
+    assert_eq!(answer(&test, &id, &object, &held[0], None).await, StatusCode::BAD_REQUEST, "answered once");
+    let (_, hotel) = outcome(&test, &id, "https://hotel.example", &hotel_key).await;
+    assert_eq!(hotel["status"], "verified", "{hotel}");
+    assert_eq!(hotel["result"]["claims"], json!({ "name": "林晓梅" }));
+    assert_eq!(hotel["result"]["level"], "L1");
+    let hotel_pseudonym = hotel["result"]["pseudonym"].as_str().unwrap().to_owned();
+    assert_eq!(outcome(&test, &id, "https://hotel.example", &hotel_key).await.0, StatusCode::NOT_FOUND, "read once");
+
+    // The shop: a yes/no answer and another pseudonym, from another single-use copy.
+    let (id, object) = ask(&test, "https://shop.example", &shop_key, &["age_over_18"]).await;
+    assert_eq!(answer(&test, &id, &object, &held[1], None).await, StatusCode::OK);
+    let (_, shop) = outcome(&test, &id, "https://shop.example", &shop_key).await;
+    assert_eq!(shop["result"]["claims"], json!({ "age_over_18": true }));
+    let shop_pseudonym = shop["result"]["pseudonym"].as_str().unwrap();
+    assert_ne!(hotel_pseudonym, shop_pseudonym, "pairwise: the two cannot join on the pseudonym");
+    // Nor on anything else the copies carry: holder keys, signatures, salts.
+    let (a, b) = (&held[0].0, &held[1].0);
+    let payload = |c: &SdJwt| Jws::parse(c.issuer_jwt(), "x").unwrap().payload().clone();
+    assert_ne!(payload(a)["cnf"], payload(b)["cnf"]);
+    assert_ne!(a.issuer_jwt().rsplit('.').next(), b.issuer_jwt().rsplit('.').next());
+    let disclosures = |c: &SdJwt| c.disclosures().iter().map(|d| d.encoded().to_owned()).collect::<Vec<_>>();
+    assert!(disclosures(a).iter().all(|d| !disclosures(b).contains(d)), "no salt or disclosure in common");
+
+    // A wrong nonce is refused, and the relying party learns why.
+    let (id, object) = ask(&test, "https://hotel.example", &hotel_key, &["name"]).await;
+    assert_eq!(answer(&test, &id, &object, &held[2], Some("another nonce")).await, StatusCode::BAD_REQUEST);
+    let (_, refused) = outcome(&test, &id, "https://hotel.example", &hotel_key).await;
+    assert_eq!(refused["status"], "refused");
+    assert!(refused["result"]["error"].as_str().unwrap().contains("credential.kb.nonce"), "{refused}");
 }

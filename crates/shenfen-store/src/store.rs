@@ -249,5 +249,6 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Option<PresentationRequest>, StoreError>> + Send;
 
     /// The status of one credential's slot, if it was issued.
-    fn credential_status(&self, list_id: &str, idx: u64) -> impl Future<Output = Result<Option<u8>, StoreError>> + Send;
+    fn credential_status(&self, list_id: &str, idx: u64)
+    -> impl Future<Output = Result<Option<u8>, StoreError>> + Send;
 }

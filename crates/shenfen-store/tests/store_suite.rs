@@ -456,7 +456,10 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
     assert_eq!(store.presentation_request("r1").await.unwrap(), Some(request));
     assert_eq!(store.take_answered_request("r1").await.unwrap(), None, "nothing to read while pending");
     let result = json!({ "name": "王建国" });
-    assert!(!store.answer_presentation_request("r1", "wrong", 50, "verified", &result).await.unwrap(), "state must match");
+    assert!(
+        !store.answer_presentation_request("r1", "wrong", 50, "verified", &result).await.unwrap(),
+        "state must match"
+    );
     assert!(!store.answer_presentation_request("r1", "s", 101, "verified", &result).await.unwrap(), "expired");
     assert!(store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap());
     assert!(!store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap(), "answered once");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use shenfen_credential::{PrivateJwk, SdJwt, es256_header, sign_compact};
+use shenfen_credential::{Jws, PrivateJwk, PublicJwk, SdJwt, es256_header, sign_compact};
 use ureq::Agent;
 
 use crate::WalletError;
@@ -147,6 +147,107 @@ impl AuthorityClient {
                 Ok((SdJwt::parse(text)?, key))
             })
             .collect()
+    }
+}
+
+/// An OpenID4VP request as the wallet shows it on the consent screen.
+#[derive(Debug, Clone)]
+pub struct PresentationRequest {
+    /// Who asks.
+    pub client_id: String,
+    /// Their name, as the authority registered it.
+    pub client_name: String,
+    /// Why, in their words.
+    pub purpose: String,
+    /// What: claim paths.
+    pub claims: Vec<Vec<String>>,
+    /// The nonce the key binding must carry.
+    pub nonce: String,
+    /// Returned with the answer.
+    pub state: String,
+    /// Where the answer goes (`direct_post`).
+    pub response_uri: String,
+    /// The authority that signed the request.
+    pub issuer: String,
+}
+
+impl AuthorityClient {
+    /// Fetches the request object an `openid4vp://` URI (or a bare
+    /// `request_uri`) refers to, and checks it is signed by this authority
+    /// (`self` is the client of the authority whose credentials the wallet holds).
+    pub fn fetch_request(&self, uri: &str) -> Result<PresentationRequest, WalletError> {
+        let (client_id, request_uri) = match uri.strip_prefix("openid4vp://") {
+            Some(rest) => {
+                let query = rest.trim_start_matches('/').trim_start_matches('?');
+                let params: std::collections::HashMap<String, String> =
+                    serde_urlencoded::from_str(query).map_err(|e| WalletError::Network(format!("request URI: {e}")))?;
+                (params.get("client_id").cloned(), params.get("request_uri").cloned())
+            }
+            None => (None, Some(uri.to_owned())),
+        };
+        let request_uri = request_uri.ok_or_else(|| WalletError::Network("the request has no request_uri".into()))?;
+        if !request_uri.starts_with(&format!("{}/", self.base)) {
+            return Err(WalletError::Refused {
+                kind: "untrusted_verifier".into(),
+                detail: format!("the request is not served by {}, the authority this wallet trusts", self.base),
+            });
+        }
+        let jwt = self.get_text(&request_uri[self.base.len()..])?;
+        let jws = Jws::parse(jwt.trim(), "request object")?;
+        jws.expect_typ("oauth-authz-req+jwt")?;
+        let jwks: Value =
+            serde_json::from_str(&self.get_text("/jwks.json")?).map_err(|e| WalletError::Network(e.to_string()))?;
+        let kid = jws.header().get("kid").and_then(Value::as_str);
+        let key = jwks["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| PublicJwk::from_value_with_verifier(k).ok())
+            .find(|(jwk, _)| kid.is_none() || jwk.kid() == kid)
+            .ok_or_else(|| WalletError::Network("the request object's key is not the authority's".into()))?;
+        jws.verify(&key.1)?;
+        let claims = jws.payload();
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        if text("iss") != self.base || client_id.is_some_and(|c| c != text("client_id")) {
+            return Err(WalletError::Refused {
+                kind: "request_mismatch".into(),
+                detail: "the signed request does not match the link it came from".into(),
+            });
+        }
+        let query = &claims.get("dcql_query").cloned().unwrap_or(Value::Null);
+        let paths = query["credentials"][0]["claims"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["path"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect())
+            .collect();
+        Ok(PresentationRequest {
+            client_id: text("client_id"),
+            client_name: claims
+                .get("client_metadata")
+                .and_then(|m| m.get("client_name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            purpose: query["credential_sets"][0]["purpose"].as_str().unwrap_or_default().to_owned(),
+            claims: paths,
+            nonce: text("nonce"),
+            state: text("state"),
+            response_uri: text("response_uri"),
+            issuer: text("iss"),
+        })
+    }
+
+    /// Sends the presentation to the request's `response_uri` (`direct_post`).
+    pub fn send_presentation(&self, request: &PresentationRequest, presentation: &str) -> Result<(), WalletError> {
+        if !request.response_uri.starts_with(&format!("{}/", self.base)) {
+            return Err(WalletError::Network("the response_uri is not the authority's".into()));
+        }
+        let vp_token = json!({ "shenfen_id": [presentation] }).to_string();
+        let form = serde_urlencoded::to_string([("vp_token", vp_token.as_str()), ("state", request.state.as_str())])
+            .map_err(|e| WalletError::Network(e.to_string()))?;
+        self.post(&request.response_uri[self.base.len()..], "application/x-www-form-urlencoded", None, form)?;
+        Ok(())
     }
 }
 

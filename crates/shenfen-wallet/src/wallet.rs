@@ -165,6 +165,48 @@ impl Wallet {
     }
 }
 
+impl Wallet {
+    /// Answers an online request: a credential never shown before (then
+    /// spent) from the authority that signed the request, disclosing exactly
+    /// the asked claims it holds, bound to the relying party and its nonce;
+    /// logged. Returns the presentation and what the log recorded.
+    pub fn present_online(
+        &mut self,
+        request: &crate::authority::PresentationRequest,
+        now: i64,
+    ) -> Result<(String, DisclosureRecord), WalletError> {
+        let index = self
+            .state
+            .credentials
+            .iter()
+            .position(|c| !c.used && c.expires_at > now && c.issuer == request.issuer)
+            .ok_or(WalletError::NoCredential)?;
+        let held = &self.state.credentials[index];
+        let sd_jwt = SdJwt::parse(&held.sd_jwt)?;
+        let key = PrivateJwk::from_json(&held.key.to_string())?;
+        let pointers: Vec<String> = request
+            .claims
+            .iter()
+            .map(|path| {
+                path.iter().fold(String::new(), |pointer, name| shenfen_credential::child_pointer(&pointer, name))
+            })
+            .collect();
+        let presentation = present(&sd_jwt, &pointers, &key.signing_key()?, &request.client_id, &request.nonce, now)?;
+        let record = DisclosureRecord {
+            at: now,
+            to: request.client_id.clone(),
+            purpose: request.purpose.clone(),
+            level: "L1".into(),
+            claims: request.claims.iter().map(|p| p.join("/")).collect(),
+            channel: "online".into(),
+        };
+        self.state.credentials[index].used = true;
+        self.state.log.push(record.clone());
+        self.save()?;
+        Ok((presentation.serialize(), record))
+    }
+}
+
 /// 96 random bits, base64url: the key-binding nonce of an offline
 /// presentation, so two QR codes of the same second still differ (and short,
 /// because it travels in the QR code).

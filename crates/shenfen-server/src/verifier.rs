@@ -1,0 +1,343 @@
+//! The verifier service relying parties use (OpenID4VP 1.0): a registered
+//! relying party asks for claims it is entitled to; the citizen's wallet
+//! fetches the signed request by reference (`request_uri`), answers with
+//! `direct_post`; the relying party reads the verified claims, the level
+//! reached and the citizen's pairwise pseudonym — once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use shenfen_credential::{
+    Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
+};
+use shenfen_store::{PresentationRequest, RelyingParty, Store};
+
+use crate::app::{AppState, now};
+use crate::enrollment::internal;
+use crate::issuance::{STATUS_LIST_ID, vct};
+use crate::problem::Problem;
+use crate::tokens::{invalid, json_body, random_token, token_hash};
+
+/// Seconds a presentation request stays open.
+const REQUEST_SECS: i64 = 300;
+/// The DCQL credential query id shenfen requests use.
+pub const CREDENTIAL_QUERY_ID: &str = "shenfen_id";
+const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+}
+
+fn unauthenticated() -> Response {
+    Problem::new(StatusCode::UNAUTHORIZED, "relying-party-unauthenticated", "Relying party not authenticated")
+        .with_detail("send the relying party's API key as a Bearer token, with its client_id")
+        .into_response()
+}
+
+/// The relying party `client_id` if `headers` carry its API key.
+async fn relying_party(state: &AppState, headers: &HeaderMap, client_id: &str) -> Result<RelyingParty, Response> {
+    let key = bearer(headers).ok_or_else(unauthenticated)?;
+    let party = match state.store.relying_party(client_id).await {
+        Ok(Some(party)) => party,
+        Ok(None) => return Err(unauthenticated()),
+        Err(e) => return Err(internal(&e)),
+    };
+    verify_slices_are_equal(&token_hash(key), &party.api_key_hash).map_err(|_| unauthenticated())?;
+    Ok(party)
+}
+
+#[derive(Deserialize)]
+struct NewRequest {
+    client_id: String,
+    /// Claim paths, `/`-separated below the top level (`name`, `record/id_number`).
+    claims: Vec<String>,
+    /// Why, in words the citizen reads on the consent screen.
+    purpose: String,
+    /// `L1` (the level online requests reach today).
+    #[serde(default = "level_one")]
+    level: String,
+}
+
+fn level_one() -> String {
+    "L1".into()
+}
+
+/// `POST /verifier/requests`: a relying party asks for claims.
+pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
+    let body: NewRequest = match json_body(request.into_body(), 16 * 1024).await {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    let party = match relying_party(&state, &headers, &body.client_id).await {
+        Ok(party) => party,
+        Err(response) => return response,
+    };
+    if body.claims.is_empty() || body.purpose.trim().is_empty() || body.purpose.chars().count() > 200 {
+        return invalid("ask for at least one claim, and say why in 1 to 200 characters").into_response();
+    }
+    let not_entitled: Vec<&String> = body.claims.iter().filter(|c| !party.claims.contains(c)).collect();
+    if !not_entitled.is_empty() {
+        return Problem::new(StatusCode::FORBIDDEN, "not-entitled", "Not entitled to these claims")
+            .with_detail(format!(
+                "{} may ask for {}; not for {}",
+                party.client_id,
+                party.claims.join(", "),
+                not_entitled.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+            .into_response();
+    }
+    if body.level != "L1" {
+        return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "level-unavailable", "Level not available online")
+            .with_detail("online requests reach L1 today; L3 is reached offline with the signed face template")
+            .into_response();
+    }
+    let (Some(id), Some(nonce), Some(request_state)) = (random_token(), random_token(), random_token()) else {
+        return Problem::internal().into_response();
+    };
+    let expires_at = now() + REQUEST_SECS;
+    let stored = PresentationRequest {
+        id: id.clone(),
+        client_id: party.client_id.clone(),
+        nonce,
+        state: request_state,
+        query: json!({ "claims": body.claims, "purpose": body.purpose, "level": body.level }),
+        expires_at,
+        status: "pending".into(),
+        result: None,
+    };
+    if let Err(e) = state.store.create_presentation_request(&stored).await {
+        return internal(&e);
+    }
+    let request_uri = format!("{}/verifier/requests/{id}/object", state.authority.issuer.url);
+    let authorization_request = format!(
+        "openid4vp://?{}",
+        serde_urlencoded::to_string([("client_id", party.client_id.as_str()), ("request_uri", request_uri.as_str())])
+            .unwrap_or_default()
+    );
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "request_id": id,
+            "request_uri": request_uri,
+            "authorization_request": authorization_request,
+            "expires_at": expires_at,
+        })),
+    )
+        .into_response()
+}
+
+/// The DCQL query of a stored request: the asked claims plus the relying
+/// party's own pseudonym, from a shenfen credential of either edition.
+fn dcql(request: &PresentationRequest) -> Value {
+    let mut claims: Vec<Value> = request.query["claims"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|c| json!({ "path": c.split('/').collect::<Vec<_>>() }))
+        .collect();
+    claims.push(json!({ "path": ["pseudonyms", request.client_id] }));
+    json!({
+        "credentials": [{
+            "id": CREDENTIAL_QUERY_ID,
+            "format": "dc+sd-jwt",
+            "meta": { "vct_values": [vct("lightweight"), vct("upgraded")] },
+            "claims": claims,
+        }],
+        "credential_sets": [{ "options": [[CREDENTIAL_QUERY_ID]], "purpose": request.query["purpose"] }],
+    })
+}
+
+fn closed() -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "request-closed", "No such open request")
+        .with_detail("the request is unknown, expired or already answered (and read); ask for a new one")
+        .into_response()
+}
+
+async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest, Response> {
+    match state.store.presentation_request(id).await {
+        Ok(Some(request)) if request.status == "pending" && request.expires_at >= now() => Ok(request),
+        Ok(_) => Err(closed()),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+/// `GET /verifier/requests/{id}/object`: the request object, signed by this
+/// authority so a wallet that trusts its credentials trusts what it asks.
+pub async fn request_object(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let request = match open_request(&state, &id).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let party = match state.store.relying_party(&request.client_id).await {
+        Ok(Some(party)) => party,
+        Ok(None) => return closed(),
+        Err(e) => return internal(&e),
+    };
+    let issuer = &state.authority.issuer;
+    let claims = json!({
+        "iss": issuer.url,
+        "aud": "https://self-issued.me/v2",
+        "iat": now(),
+        "exp": request.expires_at,
+        "client_id": request.client_id,
+        "response_type": "vp_token",
+        "response_mode": "direct_post",
+        "response_uri": format!("{}/verifier/requests/{id}/response", issuer.url),
+        "nonce": request.nonce,
+        "state": request.state,
+        "dcql_query": dcql(&request),
+        "client_metadata": {
+            "client_name": party.name,
+            "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
+        },
+    });
+    let header = es256_header(REQUEST_OBJECT_TYP, issuer.public.kid());
+    match sign_compact(&header, claims.as_object().unwrap_or(&Map::new()), &issuer.signing_key) {
+        Ok(jwt) => {
+            let mut response = jwt.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/oauth-authz-req+jwt"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => Problem::internal().into_response(),
+    }
+}
+
+fn wallet_error(description: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_request", "error_description": description })))
+        .into_response()
+}
+
+/// `POST /verifier/requests/{id}/response` (form: `vp_token`, `state`): the
+/// wallet's answer, verified and kept for the relying party to read once.
+pub async fn response(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let request = match open_request(&state, &id).await {
+        Ok(request) => request,
+        Err(_) => return wallet_error("the request is unknown, expired or already answered"),
+    };
+    let Some(answer_state) = form.get("state") else { return wallet_error("state is missing") };
+    let outcome = check_answer(&state, &request, form.get("vp_token").map(String::as_str)).await;
+    let (status, result) = match &outcome {
+        Ok(result) => ("verified", result.clone()),
+        Err(reason) => ("refused", json!({ "error": reason })),
+    };
+    match state.store.answer_presentation_request(&id, answer_state, now(), status, &result).await {
+        Ok(true) => {}
+        Ok(false) => return wallet_error("the request is already answered, expired, or the state differs"),
+        Err(e) => return internal(&e),
+    }
+    match outcome {
+        Ok(_) => Json(json!({})).into_response(),
+        Err(reason) => wallet_error(&reason),
+    }
+}
+
+/// Verifies the presentation against what was asked; the relying party's result.
+async fn check_answer(
+    state: &AppState,
+    request: &PresentationRequest,
+    vp_token: Option<&str>,
+) -> Result<Value, String> {
+    let token: Value = serde_json::from_str(vp_token.ok_or("vp_token is missing")?)
+        .map_err(|_| "vp_token is not a JSON object".to_owned())?;
+    let text = token[CREDENTIAL_QUERY_ID][0].as_str().ok_or("vp_token holds no shenfen_id presentation")?;
+    let presentation = SdJwt::parse(text).map_err(|e| format!("[{}] {e}", e.code()))?;
+    let vc = verify_presentation(state, &presentation, request)?;
+    let reference = vc.status.as_ref().ok_or("the credential has no status")?;
+    if reference.uri != format!("{}/status/{STATUS_LIST_ID}", state.authority.issuer.url) {
+        return Err("the credential is not on this authority's status list".into());
+    }
+    match state.store.credential_status(STATUS_LIST_ID, reference.idx).await {
+        Ok(Some(0)) => {}
+        Ok(_) => return Err("[credential.status.revoked] the credential is revoked".into()),
+        Err(e) => {
+            tracing::error!(code = e.code(), "status lookup failed");
+            return Err("the status could not be checked".into());
+        }
+    }
+    let mut claims = Map::new();
+    for path in request.query["claims"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let pointer = format!("/{path}");
+        let value = Value::Object(vc.claims.clone()).pointer(&pointer).cloned();
+        claims.insert(
+            path.to_owned(),
+            value.ok_or_else(|| format!("[credential.claim.missing] {path} was not disclosed"))?,
+        );
+    }
+    let pseudonym = vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned();
+    Ok(json!({
+        "claims": claims,
+        "pseudonym": pseudonym.ok_or("[credential.claim.missing] the pairwise pseudonym was not disclosed")?,
+        "level": "L1",
+        "edition": vc.claims.get("edition"),
+        "issuer": vc.claims.get("iss"),
+    }))
+}
+
+fn verify_presentation(
+    state: &AppState,
+    presentation: &SdJwt,
+    request: &PresentationRequest,
+) -> Result<VerifiedVc, String> {
+    let issuer = &state.authority.issuer;
+    let kid = Jws::parse(presentation.issuer_jwt(), "issuer-signed JWT")
+        .ok()
+        .and_then(|jws| jws.header().get("kid").and_then(Value::as_str).map(str::to_owned));
+    let key = std::iter::once(&issuer.public)
+        .chain(&issuer.retired)
+        .find(|k| kid.is_none() || k.kid() == kid.as_deref())
+        .ok_or("the credential's key is not this authority's")?;
+    let verifying = PublicJwk::verifying_key(key).map_err(|e| e.to_string())?;
+    let options = VerifyOptions {
+        now: now(),
+        clock_skew_secs: 60,
+        expected_typ: None,
+        key_binding: Some(KeyBindingCheck { audience: &request.client_id, nonce: &request.nonce, max_age_secs: 300 }),
+    };
+    verify_vc(presentation, &verifying, &options).map_err(|e| format!("[{}] {e}", e.code()))
+}
+
+#[derive(Deserialize)]
+pub struct ResultQuery {
+    /// The asking relying party.
+    client_id: String,
+}
+
+/// `GET /verifier/requests/{id}?client_id=…` (the relying party's Bearer
+/// key): `pending`, or the outcome — returned once, then forgotten.
+pub async fn outcome(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<ResultQuery>,
+) -> Response {
+    if let Err(response) = relying_party(&state, &headers, &query.client_id).await {
+        return response;
+    }
+    let request = match state.store.presentation_request(&id).await {
+        Ok(Some(request)) if request.client_id == query.client_id => request,
+        Ok(_) => return closed(),
+        Err(e) => return internal(&e),
+    };
+    if request.status == "pending" {
+        return Json(json!({ "status": "pending", "expires_at": request.expires_at })).into_response();
+    }
+    match state.store.take_answered_request(&id).await {
+        Ok(Some(answered)) => Json(json!({ "status": answered.status, "result": answered.result })).into_response(),
+        Ok(None) => closed(),
+        Err(e) => internal(&e),
+    }
+}
