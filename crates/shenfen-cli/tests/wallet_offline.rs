@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use server_process::{post, spawn_serving_with_output, stop};
+use server_process::{get, post, spawn_serving_with_output, stop};
 
 const WANG: &str = "110105196108040136";
 
@@ -61,6 +61,28 @@ fn enroll_show_a_qr_and_verify_it_offline() {
         spawn_serving_with_output(&dir, &["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]);
     let server = format!("http://{address}");
     let d = dir.as_path();
+    // A hotel registers with the verifier service before the citizen enrolls,
+    // so the credentials carry its pairwise pseudonym.
+    let data_dir = data.to_str().unwrap();
+    let rp = shenfen(
+        d,
+        &[
+            "rp",
+            "add",
+            "--client-id",
+            "https://hotel.example",
+            "--name",
+            "Hotel Example",
+            "--claims",
+            "name,id_number_masked",
+            "--data-dir",
+            data_dir,
+        ],
+        &[],
+    );
+    assert!(rp.status.success(), "{}", String::from_utf8_lossy(&rp.stderr));
+    let rp_out = String::from_utf8(rp.stdout).unwrap();
+    let api_key = rp_out.trim().rsplit(' ').next().unwrap().to_owned();
 
     ok(d, &["wallet", "init", "--wallet", "w", "--json"], &[]);
     let out = shenfen(d, &["wallet", "list", "--wallet", "w"], &[("SHENFEN_WALLET_PIN", "wallet-pin-2")]);
@@ -96,6 +118,28 @@ fn enroll_show_a_qr_and_verify_it_offline() {
     let enrolled = enroll(&photo("obama2.jpg"), &[], &[]);
     assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
     assert_eq!(ok(d, &["wallet", "list", "--wallet", "w", "--json"], &[])["unused"], 4);
+
+    // Online: the hotel asks, the wallet answers after consent, the hotel reads the result once.
+    let ask =
+        json!({ "client_id": "https://hotel.example", "claims": ["name"], "purpose": "guest register" }).to_string();
+    let (status, created) = post(&address, "/verifier/requests", &ask, Some(&api_key));
+    assert_eq!(status, 201, "{created}");
+    let link = created["authorization_request"].as_str().unwrap();
+    let mut declined = Command::new(env!("CARGO_BIN_EXE_shenfen"));
+    declined
+        .args(["wallet", "present", "--wallet", "w", "--request", link])
+        .current_dir(d)
+        .env("SHENFEN_WALLET_PIN", "wallet-pin-1");
+    let declined = declined.stdin(std::process::Stdio::null()).output().unwrap();
+    assert!(String::from_utf8_lossy(&declined.stderr).contains("not shared"), "no consent, no presentation");
+    let shared = ok(d, &["wallet", "present", "--wallet", "w", "--request", link, "--yes", "--json"], &[]);
+    assert_eq!(shared["claims"], json!(["name", "pseudonyms/https://hotel.example"]));
+    let path =
+        format!("/verifier/requests/{}?client_id=https%3A%2F%2Fhotel.example", created["request_id"].as_str().unwrap());
+    let (_, outcome) = get(&address, &path, Some(&api_key));
+    assert_eq!(outcome["status"], "verified", "{outcome}");
+    assert_eq!(outcome["result"]["claims"]["name"], "王建国");
+    assert_eq!(outcome["result"]["pseudonym"].as_str().unwrap().len(), 64);
 
     // A hotel check-in QR, verified with the cache only.
     let qr =
@@ -160,8 +204,9 @@ fn enroll_show_a_qr_and_verify_it_offline() {
 
     let log = ok(d, &["wallet", "log", "--wallet", "w", "--json"], &[]);
     let entries = log["log"].as_array().unwrap();
-    assert_eq!(entries.len(), 4);
-    assert!(entries.iter().all(|e| e["channel"] == "offline_qr" && e["purpose"] == "hotel_checkin"));
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[0]["channel"], "online");
+    assert!(entries[1..].iter().all(|e| e["channel"] == "offline_qr" && e["purpose"] == "hotel_checkin"));
     let wallet_file = std::fs::read_to_string(dir.join("w/wallet.json")).unwrap();
     assert!(!wallet_file.contains("王建国") && !wallet_file.contains(WANG), "the wallet file is sealed");
 

@@ -52,11 +52,20 @@ pub fn stop(mut child: Child) {
 /// POSTs JSON over a plain TCP connection (with a Bearer token if given);
 /// returns the status and the JSON body.
 pub fn post(address: &str, path: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
+    exchange(address, "POST", path, body, bearer)
+}
+
+/// GETs a JSON resource (with a Bearer token if given).
+pub fn get(address: &str, path: &str, bearer: Option<&str>) -> (u16, Value) {
+    exchange(address, "GET", path, "", bearer)
+}
+
+fn exchange(address: &str, method: &str, path: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).unwrap();
     let authorization = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
