@@ -246,6 +246,21 @@ async fn refusal_timings(
     Ok(timings)
 }
 
+/// GETs `path` through the router; the body as text.
+pub async fn get_text(app: &axum::Router, path: &str) -> Result<String> {
+    let response = app.clone().oneshot(Request::get(path).body(Body::empty())?).await?;
+    let bytes = to_bytes(response.into_body(), 1 << 20).await?;
+    Ok(String::from_utf8(bytes.to_vec())?)
+}
+
+/// GETs a JSON resource through the router (with the bench relying party's key).
+pub async fn get_json(app: &axum::Router, path: &str, bearer: &str) -> Result<Value> {
+    let request = Request::get(path).header("authorization", format!("Bearer {bearer}")).body(Body::empty())?;
+    let response = app.clone().oneshot(request).await?;
+    let bytes = to_bytes(response.into_body(), 1 << 20).await?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
 /// POSTs a JSON body through the router and parses the JSON answer.
 pub async fn call(app: &axum::Router, path: &str, body: String) -> Result<Value> {
     post(app, path, "application/json", None, body).await
@@ -267,6 +282,17 @@ pub async fn post(
     let response = app.clone().oneshot(request.body(Body::from(body))?).await?;
     let bytes = to_bytes(response.into_body(), 1 << 20).await?;
     Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// Splits `items` into `parts` chunks of (nearly) equal size, in order.
+pub fn chunked<T>(mut items: Vec<T>, parts: usize) -> Vec<Vec<T>> {
+    let per_chunk = items.len().div_ceil(parts.max(1)).max(1);
+    let mut chunks = Vec::new();
+    while !items.is_empty() {
+        let rest = items.split_off(per_chunk.min(items.len()));
+        chunks.push(std::mem::replace(&mut items, rest));
+    }
+    chunks
 }
 
 /// Runs `op` on every item, one task per chunk, the chunks concurrently;

@@ -13,10 +13,10 @@ use clap::Args;
 use serde_json::json;
 use shenfen_core::IdNumber;
 use shenfen_credential::{PrivateJwk, es256_header, sign_compact};
-use shenfen_server::{Policy, configuration_id, router, token_hash};
+use shenfen_server::{AppState, Policy, configuration_id, router, token_hash};
 use shenfen_store::{BlindIndex, Grant, GrantKind, Store};
 
-use crate::bench_enroll::{BENCH_ISSUER, CITIZEN, bench_state, concurrently, parallel, percentile, post};
+use crate::bench_enroll::{BENCH_ISSUER, CITIZEN, bench_state, chunked, concurrently, parallel, percentile, post};
 use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::data_dir::runtime;
@@ -39,7 +39,7 @@ pub struct BenchIssueArgs {
 }
 
 /// One prepared issuance: a pre-authorized code already granted, and key proofs over a fresh c_nonce.
-struct Prepared {
+pub struct Prepared {
     code: String,
     request: String,
 }
@@ -57,20 +57,8 @@ pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
 
     // Holder-side work happens before the clock starts: grants and signed proofs.
     let holders: Vec<PrivateJwk> = (0..batch).map(|_| PrivateJwk::generate().map_err(coded)).collect::<Result<_>>()?;
-    let subject = BlindIndex::of(state.authority.keys.as_ref(), &IdNumber::parse(CITIZEN).map_err(coded)?);
-    let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
     let now = now_unix();
-    let mut prepared = Vec::with_capacity(requests);
-    for i in 0..requests {
-        let code = format!("bench-code-{i}");
-        rt.block_on(state.store.put_grant(&token_hash(&code), GrantKind::PreAuthorizedCode, &grant, now + 3600))
-            .map_err(coded)?;
-        let (nonce, _) = state.nonces.issue(now).context("no nonce")?;
-        let proofs = holders.iter().map(|h| proof(h, &nonce, now)).collect::<Result<Vec<_>>>()?;
-        let request =
-            json!({ "credential_configuration_id": configuration_id("lightweight"), "proofs": { "jwt": proofs } });
-        prepared.push(Prepared { code, request: request.to_string() });
-    }
+    let prepared = rt.block_on(prepare(&state, &holders, requests, now))?;
     let sample_proof = proof(&holders[0], "sample", now)?;
 
     let raw_before = raw_rate(requests * batch, cores, &holders[0], &sample_proof)?;
@@ -103,6 +91,30 @@ pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `requests` issuances ready to redeem: a pre-authorized code granted to the
+/// benchmark citizen, and one key proof per holder key over a fresh c_nonce.
+pub async fn prepare(state: &AppState, holders: &[PrivateJwk], requests: usize, now: i64) -> Result<Vec<Prepared>> {
+    let subject = BlindIndex::of(state.authority.keys.as_ref(), &IdNumber::parse(CITIZEN).map_err(coded)?);
+    let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
+    let mut prepared = Vec::with_capacity(requests);
+    for i in 0..requests {
+        // Unique across calls: each call's grants live in the same store.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let code = format!("bench-code-{i}-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        state
+            .store
+            .put_grant(&token_hash(&code), GrantKind::PreAuthorizedCode, &grant, now + 3600)
+            .await
+            .map_err(coded)?;
+        let (nonce, _) = state.nonces.issue(now).context("no nonce")?;
+        let proofs = holders.iter().map(|h| proof(h, &nonce, now)).collect::<Result<Vec<_>>>()?;
+        let request =
+            json!({ "credential_configuration_id": configuration_id("lightweight"), "proofs": { "jwt": proofs } });
+        prepared.push(Prepared { code, request: request.to_string() });
+    }
+    Ok(prepared)
 }
 
 fn proof(holder: &PrivateJwk, nonce: &str, now: i64) -> Result<String> {
@@ -138,24 +150,19 @@ async fn issue_all(
     cores: usize,
     batch: usize,
 ) -> Result<(f64, Vec<Duration>)> {
-    let per_task = prepared.len().div_ceil(cores);
-    let mut chunks: Vec<Vec<Prepared>> = Vec::new();
-    let mut rest = prepared;
-    while !rest.is_empty() {
-        let tail = rest.split_off(per_task.min(rest.len()));
-        chunks.push(std::mem::replace(&mut rest, tail));
-    }
+    let chunks = chunked(prepared, cores);
     let start = Instant::now();
     let app = app.clone();
     let all = concurrently(chunks, move |item: Prepared| {
         let app = app.clone();
-        async move { issue_one(&app, &item, batch).await }
+        async move { issue_one(&app, &item, batch).await.map(drop) }
     })
     .await?;
     Ok(((all.len() * batch) as f64 / start.elapsed().as_secs_f64(), all))
 }
 
-async fn issue_one(app: &axum::Router, item: &Prepared, batch: usize) -> Result<()> {
+/// Redeems one prepared issuance; returns the credentials, one per holder key, in order.
+pub async fn issue_one(app: &axum::Router, item: &Prepared, batch: usize) -> Result<Vec<String>> {
     let form = format!(
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={}",
         item.code
@@ -163,7 +170,12 @@ async fn issue_one(app: &axum::Router, item: &Prepared, batch: usize) -> Result<
     let token = post(app, "/token", "application/x-www-form-urlencoded", None, form).await?;
     let access = token["access_token"].as_str().with_context(|| format!("no access token: {token}"))?;
     let issued = post(app, "/credential", "application/json", Some(access), item.request.clone()).await?;
-    let count = issued["credentials"].as_array().map_or(0, Vec::len);
-    ensure!(count == batch, "expected {batch} credentials: {issued}");
-    Ok(())
+    let credentials: Vec<String> = issued["credentials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["credential"].as_str().map(str::to_owned))
+        .collect();
+    ensure!(credentials.len() == batch, "expected {batch} credentials: {issued}");
+    Ok(credentials)
 }

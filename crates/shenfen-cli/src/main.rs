@@ -10,6 +10,7 @@ mod bench_credential;
 mod bench_enroll;
 mod bench_face;
 mod bench_issue;
+mod bench_present;
 mod clock;
 mod coded_error;
 mod credential_cmd;
@@ -98,6 +99,8 @@ enum BenchCommand {
     Enroll(bench_enroll::BenchEnrollArgs),
     /// Issuance rate of the server stack beside the raw ES256 rate of the same credentials.
     Issue(bench_issue::BenchIssueArgs),
+    /// Online OpenID4VP round trips through the server beside in-process present + verify.
+    Present(bench_present::BenchPresentArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
         Command::Bench(BenchCommand::Enroll(args)) => bench_enroll::run(&args),
         Command::Bench(BenchCommand::Issue(args)) => bench_issue::run(&args),
+        Command::Bench(BenchCommand::Present(args)) => bench_present::run(&args),
     };
     match outcome {
         Ok(code) => code,
