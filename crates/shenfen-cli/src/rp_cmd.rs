@@ -13,8 +13,11 @@ use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, runtime};
 
-/// Claim paths a relying party may be entitled to.
-const KNOWN_CLAIMS: [&str; 12] = [
+/// Claim paths and yes/no questions (`is:…`) a relying party may be entitled to.
+const KNOWN_CLAIMS: [&str; 15] = [
+    "is:age_over_18",
+    "is:region",
+    "is:edition",
     "name",
     "id_number_masked",
     "age_over_18",
@@ -41,7 +44,8 @@ pub enum RpCommand {
         #[arg(long)]
         name: String,
         /// Claims it may ask for, comma-separated (e.g. name,age_over_18; the
-        /// full ID number is record/id_number and needs a legal basis).
+        /// full ID number is record/id_number and needs a legal basis), and
+        /// yes/no questions it may ask (is:age_over_18, is:region, is:edition).
         #[arg(long, value_delimiter = ',', required = true)]
         claims: Vec<String>,
         #[command(flatten)]

@@ -13,6 +13,7 @@ mod operator_role;
 mod pin;
 mod pseudonym;
 mod purpose;
+mod question;
 mod region;
 
 pub use assurance::AssuranceLevel;
@@ -24,4 +25,5 @@ pub use operator_role::OperatorRole;
 pub use pin::{PIN_LENGTH, PinLockout, check_new_pin};
 pub use pseudonym::{PseudonymKey, pairwise_pseudonym};
 pub use purpose::Purpose;
+pub use question::Question;
 pub use region::Province;

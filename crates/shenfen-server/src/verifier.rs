@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use shenfen_core::Question;
 use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
@@ -57,7 +58,12 @@ async fn relying_party(state: &AppState, headers: &HeaderMap, client_id: &str) -
 struct NewRequest {
     client_id: String,
     /// Claim paths, `/`-separated below the top level (`name`, `record/id_number`).
+    #[serde(default)]
     claims: Vec<String>,
+    /// Yes/no questions (`age_over_18`, `region=Guangdong`, `edition=upgraded`):
+    /// the relying party receives only the answers.
+    #[serde(default)]
+    questions: Vec<String>,
     /// Why, in words the citizen reads on the consent screen.
     purpose: String,
     /// `L1` (the level online requests reach today).
@@ -79,17 +85,26 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         Ok(party) => party,
         Err(response) => return response,
     };
-    if body.claims.is_empty() || body.purpose.trim().is_empty() || body.purpose.chars().count() > 200 {
-        return invalid("ask for at least one claim, and say why in 1 to 200 characters").into_response();
+    if (body.claims.is_empty() && body.questions.is_empty())
+        || body.purpose.trim().is_empty()
+        || body.purpose.chars().count() > 200
+    {
+        return invalid("ask for at least one claim or question, and say why in 1 to 200 characters").into_response();
     }
-    let not_entitled: Vec<&String> = body.claims.iter().filter(|c| !party.claims.contains(c)).collect();
+    let questions = match body.questions.iter().map(|q| q.parse::<Question>()).collect::<Result<Vec<_>, _>>() {
+        Ok(questions) => questions,
+        Err(e) => return invalid(&format!("[{}] {e}", e.code())).into_response(),
+    };
+    let needed: Vec<&str> =
+        body.claims.iter().map(String::as_str).chain(questions.iter().map(|q| -> &str { q.entitlement() })).collect();
+    let not_entitled: Vec<&str> = needed.into_iter().filter(|c| !party.claims.iter().any(|e| e == c)).collect();
     if !not_entitled.is_empty() {
         return Problem::new(StatusCode::FORBIDDEN, "not-entitled", "Not entitled to these claims")
             .with_detail(format!(
                 "{} may ask for {}; not for {}",
                 party.client_id,
                 party.claims.join(", "),
-                not_entitled.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                not_entitled.join(", ")
             ))
             .into_response();
     }
@@ -107,7 +122,12 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         client_id: party.client_id.clone(),
         nonce,
         state: request_state,
-        query: json!({ "claims": body.claims, "purpose": body.purpose, "level": body.level }),
+        query: json!({
+            "claims": body.claims,
+            "questions": questions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "purpose": body.purpose,
+            "level": body.level,
+        }),
         expires_at,
         status: "pending".into(),
         result: None,
@@ -133,16 +153,28 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         .into_response()
 }
 
-/// The DCQL query of a stored request: the asked claims plus the relying
-/// party's own pseudonym, from a shenfen credential of either edition.
+/// The questions of a stored request.
+fn questions_of(request: &PresentationRequest) -> Vec<Question> {
+    strings(&request.query["questions"]).filter_map(|q| q.parse().ok()).collect()
+}
+
+fn strings(value: &Value) -> impl Iterator<Item = &str> {
+    value.as_array().into_iter().flatten().filter_map(Value::as_str)
+}
+
+/// The DCQL query of a stored request: the asked claims, the claims the
+/// questions need (except `edition`, always visible), and the relying party's
+/// own pseudonym, from a shenfen credential of either edition.
 fn dcql(request: &PresentationRequest) -> Value {
-    let mut claims: Vec<Value> = request.query["claims"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|c| json!({ "path": c.split('/').collect::<Vec<_>>() }))
-        .collect();
+    let questions = questions_of(request);
+    let question_claims = questions.iter().map(Question::claim).filter(|c| *c != "edition");
+    let mut paths: Vec<&str> = strings(&request.query["claims"]).collect();
+    for claim in question_claims {
+        if !paths.contains(&claim) {
+            paths.push(claim);
+        }
+    }
+    let mut claims: Vec<Value> = paths.iter().map(|c| json!({ "path": c.split('/').collect::<Vec<_>>() })).collect();
     claims.push(json!({ "path": ["pseudonyms", request.client_id] }));
     json!({
         "credentials": [{
@@ -269,7 +301,7 @@ async fn check_answer(
         }
     }
     let mut claims = Map::new();
-    for path in request.query["claims"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for path in strings(&request.query["claims"]) {
         let pointer = format!("/{path}");
         let value = Value::Object(vc.claims.clone()).pointer(&pointer).cloned();
         claims.insert(
@@ -277,9 +309,20 @@ async fn check_answer(
             value.ok_or_else(|| format!("[credential.claim.missing] {path} was not disclosed"))?,
         );
     }
+    let mut answers = Map::new();
+    for question in questions_of(request) {
+        let value = vc
+            .claims
+            .get(question.claim())
+            .ok_or_else(|| format!("[credential.claim.missing] {} was not disclosed", question.claim()))?;
+        let answer =
+            question.answer(value).ok_or_else(|| format!("{} does not answer {question}", question.claim()))?;
+        answers.insert(question.to_string(), Value::Bool(answer));
+    }
     let pseudonym = vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned();
     Ok(json!({
         "claims": claims,
+        "answers": answers,
         "pseudonym": pseudonym.ok_or("[credential.claim.missing] the pairwise pseudonym was not disclosed")?,
         "level": "L1",
         "edition": vc.claims.get("edition"),

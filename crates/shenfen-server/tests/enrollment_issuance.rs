@@ -737,7 +737,10 @@ async fn relying_parties_verify_online_and_cannot_link_the_citizen() {
     let hotel_key =
         register_relying_party(&test, "https://hotel.example", "Hotel", &["name", "id_number_masked"]).await;
     let shop_key = register_relying_party(&test, "https://shop.example", "Shop", &["age_over_18"]).await;
-    let held = enroll_and_issue(&test, 3).await;
+    let bar_key =
+        register_relying_party(&test, "https://bar.example", "Bar", &["is:age_over_18", "is:region", "is:edition"])
+            .await;
+    let held = enroll_and_issue(&test, 4).await;
 
     // Asking beyond the entitlement is refused before any wallet sees a request.
     let greedy = json!({ "client_id": "https://hotel.example", "claims": ["record/address"], "purpose": "x" });
@@ -777,6 +780,28 @@ async fn relying_parties_verify_online_and_cannot_link_the_citizen() {
     assert_ne!(a.issuer_jwt().rsplit('.').next(), b.issuer_jwt().rsplit('.').next());
     let disclosures = |c: &SdJwt| c.disclosures().iter().map(|d| d.encoded().to_owned()).collect::<Vec<_>>();
     assert!(disclosures(a).iter().all(|d| !disclosures(b).contains(d)), "no salt or disclosure in common");
+
+    // Result-only: the bar learns three answers and nothing they were computed from.
+    let questions = json!({
+        "client_id": "https://bar.example",
+        "questions": ["age_over_18", "region=Guangdong", "edition=upgraded"],
+        "purpose": "entry",
+    });
+    let created = json_of(send_bearer(&test, Method::POST, "/verifier/requests", &bar_key, questions).await).await;
+    let id = created["request_id"].as_str().unwrap().to_owned();
+    let object = send(&test.router, Method::GET, &format!("/verifier/requests/{id}/object"), "text/plain", "").await;
+    let jwt = String::from_utf8(body_bytes(object).await).unwrap();
+    let object = Jws::parse(&jwt, "request object").unwrap().payload().clone();
+    assert_eq!(answer(&test, &id, &object, &held[3], None).await, StatusCode::OK);
+    let (_, bar) = outcome(&test, &id, "https://bar.example", &bar_key).await;
+    assert_eq!(
+        bar["result"]["answers"],
+        json!({ "age_over_18": true, "region=Guangdong": true, "edition=upgraded": false })
+    );
+    assert_eq!(bar["result"]["claims"], json!({}), "no claim, only answers");
+    let nosy = json!({ "client_id": "https://shop.example", "questions": ["region=Beijing"], "purpose": "x" });
+    let refused = send_bearer(&test, Method::POST, "/verifier/requests", &shop_key, nosy).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "questions need their own entitlement");
 
     // A wrong nonce is refused, and the relying party learns why.
     let (id, object) = ask(&test, "https://hotel.example", &hotel_key, &["name"]).await;
