@@ -79,6 +79,9 @@ pub enum WalletCommand {
         /// Consent without asking.
         #[arg(long)]
         yes: bool,
+        /// Live frames for an L3 request (the PIN for L2/L3 comes from $SHENFEN_AUTHORITY_PIN).
+        #[arg(long, num_args = 1..)]
+        frames: Vec<PathBuf>,
     },
     /// Render an offline QR code for a purpose (spends one credential).
     Qr {
@@ -161,7 +164,7 @@ pub fn run(command: WalletCommand) -> Result<ExitCode> {
                 }
             }
         }
-        WalletCommand::Present { wallet, request, yes } => {
+        WalletCommand::Present { wallet, request, yes, frames } => {
             let mut held = open(&wallet)?;
             let issuer = held
                 .credentials()
@@ -175,8 +178,28 @@ pub fn run(command: WalletCommand) -> Result<ExitCode> {
             if !yes && !consent(&asked, &claims)? {
                 bail!("not shared: the citizen declined");
             }
-            let (presentation, record) = held.present_online(&asked, now_unix()).map_err(coded)?;
-            client.send_presentation(&asked, &presentation).map_err(coded)?;
+            let frames = frames
+                .iter()
+                .map(|p| std::fs::read(p).with_context(|| p.display().to_string()))
+                .collect::<Result<Vec<_>>>()?;
+            let pin = std::env::var("SHENFEN_AUTHORITY_PIN").ok();
+            if asked.level != "L1" && pin.is_none() {
+                bail!(
+                    "{} asks for {}: set the PIN in $SHENFEN_AUTHORITY_PIN (and give --frames for L3)",
+                    asked.client_name,
+                    asked.level
+                );
+            }
+            let (presentation, assertion, record) = held
+                .present_online(&asked, now_unix(), |credential, key| match (&pin, asked.level.as_str()) {
+                    (Some(pin), "L2" | "L3") => {
+                        let frames = if asked.level == "L3" { frames.as_slice() } else { &[] };
+                        client.assertion(credential, key, pin, frames, &asked, now_unix()).map(Some)
+                    }
+                    _ => Ok(None),
+                })
+                .map_err(coded)?;
+            client.send_presentation(&asked, &presentation, assertion.as_deref()).map_err(coded)?;
             let summary = json!({ "to": record.to, "client_name": asked.client_name, "claims": record.claims, "level": record.level });
             report(&wallet, &summary, &format!("shared {} with {}", record.claims.join(", "), asked.client_name))?;
         }
@@ -218,7 +241,12 @@ fn open(args: &WalletArgs) -> Result<Wallet> {
 fn consent(asked: &shenfen_wallet::authority::PresentationRequest, claims: &[String]) -> Result<bool> {
     eprintln!("{} ({}) asks for: {}", asked.client_name, asked.client_id, claims.join(", "));
     eprintln!("  why: {}", asked.purpose);
-    eprintln!("  level: L1 (this phone's key)");
+    let level = match asked.level.as_str() {
+        "L2" => "L2 (this phone's key and your PIN)",
+        "L3" => "L3 (this phone's key, your PIN and your face)",
+        _ => "L1 (this phone's key)",
+    };
+    eprintln!("  level: {level}");
     eprint!("Share? [y/N] ");
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).context("cannot read the answer")?;

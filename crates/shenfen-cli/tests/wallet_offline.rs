@@ -202,11 +202,26 @@ fn enroll_show_a_qr_and_verify_it_offline() {
         "credential.offline.face_mismatch",
     );
 
+    // Online at L3: the PIN and a live face, checked by the authority for this one request.
+    let ask =
+        json!({ "client_id": "https://hotel.example", "claims": ["name"], "purpose": "late check-in", "level": "L3" });
+    let (_, created) = post(&address, "/verifier/requests", &ask.to_string(), Some(&api_key));
+    let link = created["authorization_request"].as_str().unwrap();
+    let frame = photo("obama3.jpg");
+    let args = ["wallet", "present", "--wallet", "w", "--request", link, "--yes", "--json", "--frames", &frame];
+    let shared = ok(d, &args, &[("SHENFEN_AUTHORITY_PIN", "482915")]);
+    assert_eq!(shared["level"], "L3");
+    let path =
+        format!("/verifier/requests/{}?client_id=https%3A%2F%2Fhotel.example", created["request_id"].as_str().unwrap());
+    let (_, outcome) = get(&address, &path, Some(&api_key));
+    assert_eq!(outcome["result"]["level"], "L3", "{outcome}");
+
     let log = ok(d, &["wallet", "log", "--wallet", "w", "--json"], &[]);
     let entries = log["log"].as_array().unwrap();
-    assert_eq!(entries.len(), 5);
+    assert_eq!(entries.len(), 6);
     assert_eq!(entries[0]["channel"], "online");
-    assert!(entries[1..].iter().all(|e| e["channel"] == "offline_qr" && e["purpose"] == "hotel_checkin"));
+    assert!(entries[1..5].iter().all(|e| e["channel"] == "offline_qr" && e["purpose"] == "hotel_checkin"));
+    assert_eq!((entries[5]["channel"].as_str(), entries[5]["level"].as_str()), (Some("online"), Some("L3")));
     let wallet_file = std::fs::read_to_string(dir.join("w/wallet.json")).unwrap();
     assert!(!wallet_file.contains("王建国") && !wallet_file.contains(WANG), "the wallet file is sealed");
 

@@ -76,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let frames = Router::new()
         .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))
+        .route("/citizen/assertion", post(citizen::assertion))
         .layer(RequestBodyLimitLayer::new(FRAMES_BODY_LIMIT));
     small_bodies
         .merge(frames)

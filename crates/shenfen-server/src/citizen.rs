@@ -1,7 +1,9 @@
 //! Citizen self-service, authenticated by a key-bound presentation of one of
 //! the citizen's own credentials (audience: this issuer, nonce: a fresh
-//! `c_nonce`), disclosing nothing: read one's own audit entries, or withdraw
-//! every credential. No ID number, password or session is involved.
+//! `c_nonce`), disclosing nothing: read one's own audit entries, withdraw
+//! every credential, check the PIN, or get an assurance assertion (L2: the
+//! PIN; L3: the PIN and a live face matched against the registry) for one
+//! relying party's request. No ID number, password or session is involved.
 
 use std::sync::Arc;
 
@@ -11,11 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shenfen_credential::{KeyBindingCheck, SdJwt, VerifyOptions, verify_vc};
+use shenfen_credential::{KeyBindingCheck, PublicJwk, SdJwt, VerifyOptions, es256_header, sign_compact, verify_vc};
+use shenfen_face::{ChallengePolicy, Template};
 use shenfen_store::{AuditEvent, BlindIndex, Store, verify_secret};
 
 use crate::app::{AppState, now};
-use crate::enrollment::internal;
+use crate::enrollment::{FRAMES_BODY_LIMIT, decode_frames, internal};
 use crate::issuance::STATUS_LIST_ID;
 use crate::problem::Problem;
 use crate::tokens::{invalid, json_body};
@@ -24,9 +27,29 @@ use crate::tokens::{invalid, json_body};
 struct Proof {
     /// An SD-JWT+KB of one of the citizen's credentials, `aud` = the issuer, `nonce` = a fresh c_nonce.
     presentation: String,
-    /// The PIN, for `/citizen/pin`.
+    /// The PIN, for `/citizen/pin` and `/citizen/assertion`.
     pin: Option<String>,
+    /// For `/citizen/assertion`: the relying party the assertion is for.
+    audience: Option<String>,
+    /// For `/citizen/assertion`: that relying party's request nonce.
+    nonce: Option<String>,
+    /// For `/citizen/assertion` at L3: live frames (base64), matched against the registry.
+    #[serde(default)]
+    frames: Vec<String>,
 }
+
+/// A citizen authenticated by a presentation.
+struct Citizen {
+    subject: BlindIndex,
+    /// The device key the presentation was bound to.
+    holder: PublicJwk,
+    proof: Proof,
+}
+
+/// Seconds an assurance assertion stays valid: long enough to post one answer.
+const ASSERTION_SECS: i64 = 120;
+/// The `typ` of assurance assertions.
+pub const ASSERTION_TYP: &str = "shenfen-assurance+jwt";
 
 fn unauthenticated(detail: &str) -> Response {
     Problem::new(StatusCode::UNAUTHORIZED, "citizen-unauthenticated", "Not authenticated")
@@ -34,10 +57,10 @@ fn unauthenticated(detail: &str) -> Response {
         .into_response()
 }
 
-/// The citizen a presentation authenticates (and the PIN sent along, if
-/// any), or the response to send.
-async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<(BlindIndex, Option<String>), Response> {
-    let proof: Proof = json_body(request.into_body(), 64 * 1024).await.map_err(IntoResponse::into_response)?;
+/// The citizen a presentation authenticates (with the rest of the request),
+/// or the response to send.
+async fn authenticate(state: &Arc<AppState>, request: Request, limit: usize) -> Result<Citizen, Response> {
+    let proof: Proof = json_body(request.into_body(), limit).await.map_err(IntoResponse::into_response)?;
     let presentation =
         SdJwt::parse(&proof.presentation).map_err(|e| unauthenticated(&format!("[{}] {e}", e.code())))?;
     let kb = presentation.key_binding().ok_or_else(|| unauthenticated("the presentation needs a key binding JWT"))?;
@@ -59,6 +82,7 @@ async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<(BlindI
     let verifying = issuer.public.verifying_key().map_err(|_| Problem::internal().into_response())?;
     let vc =
         verify_vc(&presentation, &verifying, &options).map_err(|e| unauthenticated(&format!("[{}] {e}", e.code())))?;
+    let holder = vc.holder_key.ok_or_else(|| unauthenticated("the credential is bound to no device key"))?;
     let reference = vc.status.ok_or_else(|| unauthenticated("the credential carries no status reference"))?;
     let expected_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
     if reference.uri != expected_uri {
@@ -70,7 +94,7 @@ async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<(BlindI
         Err(e) => return Err(internal(&e)),
     }
     match state.store.credential_subject(STATUS_LIST_ID, reference.idx).await {
-        Ok(Some(subject)) => Ok((subject, proof.pin)),
+        Ok(Some(subject)) => Ok(Citizen { subject, holder, proof }),
         Ok(None) => Err(unauthenticated("no such credential")),
         Err(e) => Err(internal(&e)),
     }
@@ -78,8 +102,8 @@ async fn authenticate(state: &Arc<AppState>, request: Request) -> Result<(BlindI
 
 /// `POST /citizen/audit`: the citizen's own audit entries. Reading them is itself recorded.
 pub async fn own_audit(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let subject = match authenticate(&state, request).await {
-        Ok((subject, _)) => subject,
+    let subject = match authenticate(&state, request, 64 * 1024).await {
+        Ok(citizen) => citizen.subject,
         Err(response) => return response,
     };
     let entries = match state.store.audit_of(&subject).await {
@@ -105,8 +129,8 @@ pub async fn own_audit(State(state): State<Arc<AppState>>, request: Request) -> 
 
 /// `POST /citizen/revoke`: withdraws every credential the citizen holds.
 pub async fn revoke_all(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let subject = match authenticate(&state, request).await {
-        Ok((subject, _)) => subject,
+    let subject = match authenticate(&state, request, 64 * 1024).await {
+        Ok(citizen) => citizen.subject,
         Err(response) => return response,
     };
     let event = AuditEvent {
@@ -126,23 +150,32 @@ pub async fn revoke_all(State(state): State<Arc<AppState>>, request: Request) ->
 /// enrollment. Failures count; after five, each further one doubles a delay
 /// during which no attempt is checked (NIST SP 800-63B); the PIN is never logged.
 pub async fn check_pin(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (subject, pin) = match authenticate(&state, request).await {
-        Ok(found) => found,
+    let citizen = match authenticate(&state, request, 64 * 1024).await {
+        Ok(citizen) => citizen,
         Err(response) => return response,
     };
-    let Some(pin) = pin else { return invalid("send the pin").into_response() };
+    match pin_verified(&state, &citizen.subject, citizen.proof.pin).await {
+        Ok(()) => Json(json!({ "verified": true })).into_response(),
+        Err(response) => response,
+    }
+}
+
+/// Checks the citizen's PIN under the lockout policy: `Ok` when it matches,
+/// otherwise the problem to answer (wrong, locked, not set).
+async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String>) -> Result<(), Response> {
+    let Some(pin) = pin else { return Err(invalid("send the pin").into_response()) };
     let now = now();
-    let pin_state = match state.store.pin_state(&subject).await {
+    let pin_state = match state.store.pin_state(subject).await {
         Ok(Some(pin_state)) => pin_state,
         Ok(None) => {
-            return Problem::new(StatusCode::CONFLICT, "pin-not-set", "No PIN")
+            return Err(Problem::new(StatusCode::CONFLICT, "pin-not-set", "No PIN")
                 .with_detail("only the upgraded edition has a PIN; enroll in it at a counter")
-                .into_response();
+                .into_response());
         }
-        Err(e) => return internal(&e),
+        Err(e) => return Err(internal(&e)),
     };
     if pin_state.locked_until > now {
-        return pin_locked(pin_state.locked_until, now);
+        return Err(pin_locked(pin_state.locked_until, now));
     }
     let stored = pin_state.pin_hash;
     let matches = tokio::task::spawn_blocking(move || verify_secret(&stored, &pin)).await.unwrap_or(false);
@@ -150,20 +183,104 @@ pub async fn check_pin(State(state): State<Arc<AppState>>, request: Request) -> 
         at: now,
         kind: "pin.locked".into(),
         actor: "system".into(),
-        subject: Some(subject),
+        subject: Some(*subject),
         details: json!({ "failures": pin_state.failures + 1 }),
     };
     let lockout = &state.authority.policy.pin_lockout;
-    match state.store.record_pin_attempt(&subject, matches, lockout, now, lock_event).await {
-        Ok(_) if matches => Json(json!({ "verified": true })).into_response(),
-        Ok(after) if after.locked_until > now => pin_locked(after.locked_until, now),
-        Ok(after) => Problem::new(StatusCode::UNAUTHORIZED, "pin-incorrect", "Wrong PIN")
+    match state.store.record_pin_attempt(subject, matches, lockout, now, lock_event).await {
+        Ok(_) if matches => Ok(()),
+        Ok(after) if after.locked_until > now => Err(pin_locked(after.locked_until, now)),
+        Ok(after) => Err(Problem::new(StatusCode::UNAUTHORIZED, "pin-incorrect", "Wrong PIN")
             .with_detail(format!(
                 "the PIN is wrong; {} more tries before a waiting time",
                 lockout.free_failures.saturating_sub(after.failures)
             ))
-            .into_response(),
-        Err(e) => internal(&e),
+            .into_response()),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+/// `POST /citizen/assertion {presentation, pin, audience, nonce, frames?}`:
+/// a short-lived assertion, signed by the authority, that the holder of the
+/// presentation's device key knew the PIN (L2) and, with frames, showed the
+/// registered live face (L3) — bound to one relying party's request
+/// (`aud`, `nonce`) and to the device key (`cnf.jkt`).
+pub async fn assertion(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let citizen = match authenticate(&state, request, FRAMES_BODY_LIMIT).await {
+        Ok(citizen) => citizen,
+        Err(response) => return response,
+    };
+    let (Some(audience), Some(nonce)) = (citizen.proof.audience.clone(), citizen.proof.nonce.clone()) else {
+        return invalid("send the relying party's client_id as audience and its request nonce").into_response();
+    };
+    let frames = citizen.proof.frames;
+    if let Err(response) = pin_verified(&state, &citizen.subject, citizen.proof.pin).await {
+        return response;
+    }
+    let level = if frames.is_empty() {
+        "L2"
+    } else {
+        match live_face_matches(&state, &citizen.subject, &frames).await {
+            Ok(()) => "L3",
+            Err(response) => return response,
+        }
+    };
+    let now = now();
+    let issuer = &state.authority.issuer;
+    let claims = json!({
+        "iss": issuer.url,
+        "aud": audience,
+        "nonce": nonce,
+        "iat": now,
+        "exp": now + ASSERTION_SECS,
+        "level": level,
+        "cnf": { "jkt": citizen.holder.thumbprint() },
+    });
+    let Ok(jwt) = sign_compact(
+        &es256_header(ASSERTION_TYP, issuer.public.kid()),
+        claims.as_object().unwrap_or(&serde_json::Map::new()),
+        &issuer.signing_key,
+    ) else {
+        return Problem::internal().into_response();
+    };
+    let event = AuditEvent {
+        at: now,
+        kind: "citizen.assertion".into(),
+        actor: "citizen".into(),
+        subject: Some(citizen.subject),
+        details: json!({ "level": level, "audience": audience }),
+    };
+    if let Err(e) = state.store.append_audit(event).await {
+        return internal(&e);
+    }
+    Json(json!({ "assertion": jwt, "level": level, "expires_at": now + ASSERTION_SECS })).into_response()
+}
+
+/// Passive liveness on the frames, then the first frame's face against the
+/// citizen's registry template.
+async fn live_face_matches(state: &Arc<AppState>, subject: &BlindIndex, frames: &[String]) -> Result<(), Response> {
+    let images = decode_frames(frames).map_err(IntoResponse::into_response)?;
+    let entry = match state.store.entry(subject).await {
+        Ok(Some(sealed)) => sealed.open(state.authority.keys.as_ref()).map_err(|e| internal(&e))?,
+        Ok(None) => return Err(unauthenticated("the citizen is no longer in the registry")),
+        Err(e) => return Err(internal(&e)),
+    };
+    let registered = entry.face_template.as_deref().and_then(|b| Template::from_bytes(b).ok());
+    let authority = state.authority.clone();
+    let similarity = tokio::task::spawn_blocking(move || {
+        let policy = ChallengePolicy { require_active: false, ..authority.policy.liveness };
+        let report = authority.face.liveness(&images, &[], &authority.policy.quality, &policy).ok()?;
+        let face = report.first.filter(|_| report.decision.passed)?;
+        registered?.similarity(&authority.face.template(&face)).ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    match similarity {
+        Some(s) if s >= state.authority.face.match_threshold => Ok(()),
+        _ => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "face-not-confirmed", "Face not confirmed")
+            .with_detail("the live face could not be confirmed as the registered one; face the camera in good light and try again")
+            .into_response()),
     }
 }
 

@@ -125,6 +125,21 @@ pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Resp
         .into_response()
 }
 
+/// Decodes base64 camera frames, or the problem naming the first bad one.
+pub fn decode_frames(frames: &[String]) -> Result<Vec<image::RgbImage>, Problem> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            STANDARD
+                .decode(frame.trim())
+                .map_err(|_| format!("frame {i} is not base64"))
+                .and_then(|bytes| decode_image(&bytes).map_err(|e| format!("frame {i}: [{}] {e}", e.code())))
+                .map_err(|detail| invalid(&detail))
+        })
+        .collect()
+}
+
 fn draw_challenge(actions: &[Action], length: usize) -> Option<Vec<Action>> {
     let mut pool = actions.to_vec();
     let mut out = Vec::with_capacity(length);
@@ -159,17 +174,10 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
     if let Some(Err(e)) = body.pin.as_deref().map(check_new_pin) {
         return invalid(&format!("pin: [{}] {e}", e.code())).into_response();
     }
-    let mut images = Vec::with_capacity(body.frames.len());
-    for (i, frame) in body.frames.iter().enumerate() {
-        let image = STANDARD
-            .decode(frame.trim())
-            .map_err(|_| format!("frame {i} is not base64"))
-            .and_then(|bytes| decode_image(&bytes).map_err(|e| format!("frame {i}: [{}] {e}", e.code())));
-        match image {
-            Ok(image) => images.push(image),
-            Err(detail) => return invalid(&detail).into_response(),
-        }
-    }
+    let images = match decode_frames(&body.frames) {
+        Ok(images) => images,
+        Err(problem) => return problem.into_response(),
+    };
     let now = now();
     let session = match state.store.take_session(&session_id, now).await {
         Ok(Some(session)) => session,

@@ -14,13 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use shenfen_core::Question;
+use shenfen_core::{AssuranceLevel, Question};
 use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
 use shenfen_store::{PresentationRequest, RelyingParty, Store};
 
 use crate::app::{AppState, now};
+use crate::citizen::ASSERTION_TYP;
 use crate::enrollment::internal;
 use crate::issuance::{STATUS_LIST_ID, vct};
 use crate::problem::Problem;
@@ -66,7 +67,7 @@ struct NewRequest {
     questions: Vec<String>,
     /// Why, in words the citizen reads on the consent screen.
     purpose: String,
-    /// `L1` (the level online requests reach today).
+    /// `L1`, `L2` (+ the PIN, checked by the authority) or `L3` (+ a live face).
     #[serde(default = "level_one")]
     level: String,
 }
@@ -108,10 +109,8 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
             ))
             .into_response();
     }
-    if body.level != "L1" {
-        return Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "level-unavailable", "Level not available online")
-            .with_detail("online requests reach L1 today; L3 is reached offline with the signed face template")
-            .into_response();
+    if let Err(e) = body.level.parse::<AssuranceLevel>() {
+        return invalid(&format!("level: [{}] {e}", e.code())).into_response();
     }
     let (Some(id), Some(nonce), Some(request_state)) = (random_token(), random_token(), random_token()) else {
         return Problem::internal().into_response();
@@ -226,6 +225,9 @@ pub async fn request_object(State(state): State<Arc<AppState>>, Path(id): Path<S
         "nonce": request.nonce,
         "state": request.state,
         "dcql_query": dcql(&request),
+        // shenfen extension: the assurance level the relying party asked for, so
+        // the wallet knows to bring an assertion from /citizen/assertion.
+        "assurance_level": request.query["level"],
         "client_metadata": {
             "client_name": party.name,
             "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
@@ -261,7 +263,7 @@ pub async fn response(
         Err(_) => return wallet_error("the request is unknown, expired or already answered"),
     };
     let Some(answer_state) = form.get("state") else { return wallet_error("state is missing") };
-    let outcome = check_answer(&state, &request, form.get("vp_token").map(String::as_str)).await;
+    let outcome = check_answer(&state, &request, &form).await;
     let (status, result) = match &outcome {
         Ok(result) => ("verified", result.clone()),
         Err(reason) => ("refused", json!({ "error": reason })),
@@ -281,9 +283,9 @@ pub async fn response(
 async fn check_answer(
     state: &AppState,
     request: &PresentationRequest,
-    vp_token: Option<&str>,
+    form: &HashMap<String, String>,
 ) -> Result<Value, String> {
-    let token: Value = serde_json::from_str(vp_token.ok_or("vp_token is missing")?)
+    let token: Value = serde_json::from_str(form.get("vp_token").ok_or("vp_token is missing")?)
         .map_err(|_| "vp_token is not a JSON object".to_owned())?;
     let text = token[CREDENTIAL_QUERY_ID][0].as_str().ok_or("vp_token holds no shenfen_id presentation")?;
     let presentation = SdJwt::parse(text).map_err(|e| format!("[{}] {e}", e.code()))?;
@@ -320,11 +322,22 @@ async fn check_answer(
         answers.insert(question.to_string(), Value::Bool(answer));
     }
     let pseudonym = vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned();
+    let asked: AssuranceLevel = request.query["level"].as_str().unwrap_or("L1").parse().unwrap_or(AssuranceLevel::L1);
+    let level = match form.get("assurance") {
+        Some(assertion) => assurance_of(state, assertion, request, &vc)?,
+        None => AssuranceLevel::L1,
+    };
+    if level < asked {
+        return Err(format!(
+            "[credential.level] the presentation reaches {level}, the relying party asked for {asked}: \
+             get an assertion from /citizen/assertion (PIN for L2, PIN and live face for L3)"
+        ));
+    }
     Ok(json!({
         "claims": claims,
         "answers": answers,
         "pseudonym": pseudonym.ok_or("[credential.claim.missing] the pairwise pseudonym was not disclosed")?,
-        "level": "L1",
+        "level": level.to_string(),
         "edition": vc.claims.get("edition"),
         "issuer": vc.claims.get("iss"),
     }))
@@ -351,6 +364,36 @@ fn verify_presentation(
         key_binding: Some(KeyBindingCheck { audience: &request.client_id, nonce: &request.nonce, max_age_secs: 300 }),
     };
     verify_vc(presentation, &verifying, &options).map_err(|e| format!("[{}] {e}", e.code()))
+}
+
+/// The level an assurance assertion vouches for: signed by this authority,
+/// for this relying party's request (`aud`, `nonce`), unexpired, and bound to
+/// the same device key as the presentation.
+fn assurance_of(
+    state: &AppState,
+    assertion: &str,
+    request: &PresentationRequest,
+    vc: &VerifiedVc,
+) -> Result<AssuranceLevel, String> {
+    let jws = Jws::parse(assertion.trim(), "assurance assertion").map_err(|e| e.to_string())?;
+    jws.expect_typ(ASSERTION_TYP).map_err(|e| e.to_string())?;
+    let issuer = &state.authority.issuer;
+    jws.verify(&issuer.public.verifying_key().map_err(|e| e.to_string())?)
+        .map_err(|e| format!("[{}] {e}", e.code()))?;
+    let claims = jws.payload();
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
+    if text("aud") != request.client_id || text("nonce") != request.nonce {
+        return Err("the assurance assertion is for another request".into());
+    }
+    if claims.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp < now()) {
+        return Err("the assurance assertion has expired".into());
+    }
+    let holder = vc.holder_key.as_ref().map(PublicJwk::thumbprint);
+    let bound = claims.get("cnf").and_then(|c| c.get("jkt")).and_then(Value::as_str);
+    if holder.is_none() || holder.as_deref() != bound {
+        return Err("the assurance assertion is bound to another device key".into());
+    }
+    text("level").parse().map_err(|_| "the assurance assertion names no level".into())
 }
 
 #[derive(Deserialize)]

@@ -462,6 +462,19 @@ async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRole) 
     session["token"].as_str().unwrap().to_owned()
 }
 
+/// A counter clerk attests the citizen; the citizen enrolls in the upgraded
+/// edition with PIN 482915. Returns the offer and the slip's code.
+async fn attested_offer(test: &TestApp, selfie: &RgbImage) -> (Value, String) {
+    let clerk = signed_in_operator(test, "wang.counter", OperatorRole::Counter).await;
+    let body = json!({ "id_number": LIN, "method": "counter" });
+    let response = send_bearer(test, Method::POST, "/operator/attestations", &clerk, body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let tx_code = json_of(response).await["tx_code"].as_str().unwrap().to_owned();
+    let (session, challenge) = start_edition(test, LIN, "林晓梅", "upgraded").await;
+    let frames = with_pin(performing(selfie, &challenge), "482915");
+    (accepted(test, submit(test, &session, &frames).await).await, tx_code)
+}
+
 fn with_pin(mut frames: Value, pin: &str) -> Value {
     frames["pin"] = json!(pin);
     frames
@@ -492,16 +505,8 @@ async fn upgraded_edition_on(backend: Backend) {
     assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:enrollment-refused");
 
     // A counter clerk sees the citizen and their card; the slip carries a code.
-    let clerk = signed_in_operator(&test, "wang.counter", OperatorRole::Counter).await;
-    let body = json!({ "id_number": LIN, "method": "counter" });
-    let response = send_bearer(&test, Method::POST, "/operator/attestations", &clerk, body).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let tx_code = json_of(response).await["tx_code"].as_str().unwrap().to_owned();
+    let (offer, tx_code) = attested_offer(&test, &selfie).await;
     assert!(tx_code.len() == 6 && tx_code.bytes().all(|b| b.is_ascii_digit()), "{tx_code}");
-
-    let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;
-    let offer =
-        accepted(&test, submit(&test, &session, &with_pin(performing(&selfie, &challenge), "482915")).await).await;
     let grant = &offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"];
     assert_eq!(grant["tx_code"]["input_mode"], "numeric");
     assert_eq!(grant["tx_code"]["length"], 6);
@@ -681,7 +686,17 @@ async fn ask(
     api_key: &str,
     claims: &[&str],
 ) -> (String, serde_json::Map<String, Value>) {
-    let body = json!({ "client_id": client_id, "claims": claims, "purpose": "check-in" });
+    ask_at(test, client_id, api_key, claims, "L1").await
+}
+
+async fn ask_at(
+    test: &TestApp,
+    client_id: &str,
+    api_key: &str,
+    claims: &[&str],
+    level: &str,
+) -> (String, serde_json::Map<String, Value>) {
+    let body = json!({ "client_id": client_id, "claims": claims, "purpose": "check-in", "level": level });
     let created = json_of(send_bearer(test, Method::POST, "/verifier/requests", api_key, body).await).await;
     let id = created["request_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
     assert!(created["authorization_request"].as_str().unwrap().starts_with("openid4vp://?client_id="));
@@ -701,6 +716,18 @@ async fn answer(
     held: &(SdJwt, PrivateJwk),
     nonce: Option<&str>,
 ) -> StatusCode {
+    answer_with(test, id, object, held, nonce, None).await
+}
+
+/// As [`answer`], with an assurance assertion.
+async fn answer_with(
+    test: &TestApp,
+    id: &str,
+    object: &serde_json::Map<String, Value>,
+    held: &(SdJwt, PrivateJwk),
+    nonce: Option<&str>,
+    assurance: Option<&str>,
+) -> StatusCode {
     let pointers: Vec<String> = object["dcql_query"]["credentials"][0]["claims"]
         .as_array()
         .unwrap()
@@ -713,9 +740,11 @@ async fn answer(
     let nonce = nonce.unwrap_or(object["nonce"].as_str().unwrap());
     let presentation = present(&held.0, &pointers, &held.1.signing_key().unwrap(), client_id, nonce, now()).unwrap();
     let vp_token = json!({ "shenfen_id": [presentation.serialize()] }).to_string();
-    let form =
-        serde_urlencoded::to_string([("vp_token", vp_token.as_str()), ("state", object["state"].as_str().unwrap())])
-            .unwrap();
+    let mut form = vec![("vp_token", vp_token.as_str()), ("state", object["state"].as_str().unwrap())];
+    if let Some(assurance) = assurance {
+        form.push(("assurance", assurance));
+    }
+    let form = serde_urlencoded::to_string(form).unwrap();
     let path = format!("/verifier/requests/{id}/response");
     send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form).await.status()
 }
@@ -809,4 +838,67 @@ async fn relying_parties_verify_online_and_cannot_link_the_citizen() {
     let (_, refused) = outcome(&test, &id, "https://hotel.example", &hotel_key).await;
     assert_eq!(refused["status"], "refused");
     assert!(refused["result"]["error"].as_str().unwrap().contains("credential.kb.nonce"), "{refused}");
+}
+
+/// The wallet's assurance assertion for one request: the PIN (and live frames for L3).
+async fn assurance(
+    test: &TestApp,
+    held: &(SdJwt, PrivateJwk),
+    object: &serde_json::Map<String, Value>,
+    frames: &[String],
+) -> (StatusCode, Value) {
+    let body = json!({
+        "presentation": self_presentation(test, &held.0, &held.1).await,
+        "pin": "482915",
+        "audience": object["client_id"],
+        "nonce": object["nonce"],
+        "frames": frames,
+    });
+    let response = send(&test.router, Method::POST, "/citizen/assertion", "application/json", body.to_string()).await;
+    let status = response.status();
+    (status, json_of(response).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_holder_reaches_l2_with_the_pin_and_l3_with_a_live_face() {
+    let test = registered_app().await;
+    let bank = "https://bank.example";
+    let key = register_relying_party(&test, bank, "Bank", &["name", "record/id_number"]).await;
+    let selfie = photo("obama3.jpg");
+    let (offer, tx_code) = attested_offer(&test, &selfie).await;
+    let access = access_token(&test, &pre_authorized_code(&offer), Some(&tx_code)).await.unwrap();
+    let held = issue(&test, &access, "upgraded", 4).await;
+
+    // L2 without an assertion is refused, with the reason for the relying party.
+    let (id, object) = ask_at(&test, bank, &key, &["name"], "L2").await;
+    assert_eq!(answer(&test, &id, &object, &held[0], None).await, StatusCode::BAD_REQUEST);
+    assert!(outcome(&test, &id, bank, &key).await.1["result"]["error"].as_str().unwrap().contains("credential.level"));
+
+    // L2: the PIN, checked by the authority.
+    let (id, object) = ask_at(&test, bank, &key, &["name", "record/id_number"], "L2").await;
+    let (status, l2) = assurance(&test, &held[1], &object, &[]).await;
+    assert_eq!((status, l2["level"].as_str()), (StatusCode::OK, Some("L2")), "{l2}");
+    let assertion = l2["assertion"].as_str().unwrap();
+    assert_eq!(answer_with(&test, &id, &object, &held[1], None, Some(assertion)).await, StatusCode::OK);
+    let (_, verified) = outcome(&test, &id, bank, &key).await;
+    assert_eq!(verified["result"]["level"], "L2");
+    assert_eq!(verified["result"]["claims"]["record/id_number"], LIN);
+
+    // L3: the PIN and a live face; another person's face is not confirmed.
+    let (id, object) = ask_at(&test, bank, &key, &["name"], "L3").await;
+    let (status, refused) = assurance(&test, &held[2], &object, &[jpeg_base64(&photo("biden.jpg"))]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["type"], "urn:shenfen:problem:face-not-confirmed");
+    let (status, l3) = assurance(&test, &held[2], &object, &[jpeg_base64(&selfie)]).await;
+    assert_eq!((status, l3["level"].as_str()), (StatusCode::OK, Some("L3")), "{l3}");
+    // An assertion is bound to the device key it was made with: another copy cannot use it.
+    let l3_assertion = l3["assertion"].as_str().unwrap();
+    assert_eq!(answer_with(&test, &id, &object, &held[3], None, Some(l3_assertion)).await, StatusCode::BAD_REQUEST);
+    assert!(
+        outcome(&test, &id, bank, &key).await.1["result"]["error"].as_str().unwrap().contains("another device key")
+    );
+    let (id, object) = ask_at(&test, bank, &key, &["name"], "L3").await;
+    let (_, l3) = assurance(&test, &held[2], &object, &[jpeg_base64(&selfie)]).await;
+    assert_eq!(answer_with(&test, &id, &object, &held[2], None, l3["assertion"].as_str()).await, StatusCode::OK);
+    assert_eq!(outcome(&test, &id, bank, &key).await.1["result"]["level"], "L3");
 }

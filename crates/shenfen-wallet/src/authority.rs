@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use shenfen_credential::{Jws, PrivateJwk, PublicJwk, SdJwt, es256_header, sign_compact};
+use shenfen_credential::{Jws, PrivateJwk, PublicJwk, SdJwt, es256_header, present, sign_compact};
 use ureq::Agent;
 
 use crate::WalletError;
@@ -169,6 +169,8 @@ pub struct PresentationRequest {
     pub response_uri: String,
     /// The authority that signed the request.
     pub issuer: String,
+    /// The assurance level asked: `L1`, `L2` (bring the PIN) or `L3` (the PIN and live frames).
+    pub level: String,
 }
 
 impl AuthorityClient {
@@ -235,19 +237,56 @@ impl AuthorityClient {
             state: text("state"),
             response_uri: text("response_uri"),
             issuer: text("iss"),
+            level: claims.get("assurance_level").and_then(Value::as_str).unwrap_or("L1").to_owned(),
         })
     }
 
-    /// Sends the presentation to the request's `response_uri` (`direct_post`).
-    pub fn send_presentation(&self, request: &PresentationRequest, presentation: &str) -> Result<(), WalletError> {
+    /// Sends the presentation (and an assurance assertion, for L2/L3) to the
+    /// request's `response_uri` (`direct_post`).
+    pub fn send_presentation(
+        &self,
+        request: &PresentationRequest,
+        presentation: &str,
+        assurance: Option<&str>,
+    ) -> Result<(), WalletError> {
         if !request.response_uri.starts_with(&format!("{}/", self.base)) {
             return Err(WalletError::Network("the response_uri is not the authority's".into()));
         }
         let vp_token = json!({ "shenfen_id": [presentation] }).to_string();
-        let form = serde_urlencoded::to_string([("vp_token", vp_token.as_str()), ("state", request.state.as_str())])
-            .map_err(|e| WalletError::Network(e.to_string()))?;
+        let mut form = vec![("vp_token", vp_token.as_str()), ("state", request.state.as_str())];
+        if let Some(assurance) = assurance {
+            form.push(("assurance", assurance));
+        }
+        let form = serde_urlencoded::to_string(form).map_err(|e| WalletError::Network(e.to_string()))?;
         self.post(&request.response_uri[self.base.len()..], "application/x-www-form-urlencoded", None, form)?;
         Ok(())
+    }
+}
+
+impl AuthorityClient {
+    /// An assurance assertion for `request` from the authority: the PIN (L2)
+    /// and, with frames, a live face (L3), proven with `credential` (the copy
+    /// that then answers the request: the assertion is bound to its key).
+    pub fn assertion(
+        &self,
+        credential: &SdJwt,
+        key: &PrivateJwk,
+        pin: &str,
+        frames: &[Vec<u8>],
+        request: &PresentationRequest,
+        now: i64,
+    ) -> Result<String, WalletError> {
+        let nonce = text_field(&self.post("/nonce", "application/json", None, String::new())?, "c_nonce")?;
+        let proof = present(credential, &[], &key.signing_key()?, &self.base, &nonce, now)?;
+        let frames: Vec<String> = frames.iter().map(|f| STANDARD.encode(f)).collect();
+        let body = json!({
+            "presentation": proof.serialize(),
+            "pin": pin,
+            "audience": request.client_id,
+            "nonce": request.nonce,
+            "frames": frames,
+        });
+        text_field(&self.post_json("/citizen/assertion", &body)?, "assertion")
     }
 }
 

@@ -169,12 +169,15 @@ impl Wallet {
     /// Answers an online request: a credential never shown before (then
     /// spent) from the authority that signed the request, disclosing exactly
     /// the asked claims it holds, bound to the relying party and its nonce;
-    /// logged. Returns the presentation and what the log recorded.
+    /// logged. `assure` gets the chosen copy and may return an assurance
+    /// assertion made with it (L2/L3). Returns the presentation, the
+    /// assertion and what the log recorded.
     pub fn present_online(
         &mut self,
         request: &crate::authority::PresentationRequest,
         now: i64,
-    ) -> Result<(String, DisclosureRecord), WalletError> {
+        assure: impl FnOnce(&SdJwt, &PrivateJwk) -> Result<Option<String>, WalletError>,
+    ) -> Result<(String, Option<String>, DisclosureRecord), WalletError> {
         let index = self
             .state
             .credentials
@@ -192,18 +195,21 @@ impl Wallet {
             })
             .collect();
         let presentation = present(&sd_jwt, &pointers, &key.signing_key()?, &request.client_id, &request.nonce, now)?;
+        // The copy is spent whether or not the assertion succeeds: it was shown to the authority.
+        self.state.credentials[index].used = true;
+        self.save()?;
+        let assertion = assure(&sd_jwt, &key)?;
         let record = DisclosureRecord {
             at: now,
             to: request.client_id.clone(),
             purpose: request.purpose.clone(),
-            level: "L1".into(),
+            level: if assertion.is_some() { request.level.clone() } else { "L1".into() },
             claims: request.claims.iter().map(|p| p.join("/")).collect(),
             channel: "online".into(),
         };
-        self.state.credentials[index].used = true;
         self.state.log.push(record.clone());
         self.save()?;
-        Ok((presentation.serialize(), record))
+        Ok((presentation.serialize(), assertion, record))
     }
 }
 
