@@ -27,6 +27,7 @@ mod rp_cmd;
 mod serve_cmd;
 mod serve_config;
 mod status_list_cmd;
+mod trust_list_cmd;
 mod verify_cmd;
 mod wallet_cmd;
 
@@ -72,6 +73,9 @@ enum Command {
     Verifier(verify_cmd::VerifierCommand),
     /// Verify a citizen's QR code offline, from the verifier cache.
     Verify(verify_cmd::VerifyArgs),
+    /// Sign the trust list of regional authorities (the national trust anchor).
+    #[command(subcommand, name = "trust-list")]
+    TrustList(trust_list_cmd::TrustListCommand),
     /// Register relying parties with the verifier service.
     #[command(subcommand)]
     Rp(rp_cmd::RpCommand),
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Operator(cmd) => operator_cmd::run(cmd),
         Command::Rp(cmd) => rp_cmd::run(cmd),
+        Command::TrustList(cmd) => trust_list_cmd::run(cmd),
         Command::Wallet(cmd) => wallet_cmd::run(cmd),
         Command::Verifier(cmd) => verify_cmd::run_verifier(cmd),
         Command::Verify(args) => verify_cmd::run_verify(&args),

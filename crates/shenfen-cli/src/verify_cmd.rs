@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shenfen_core::{AssuranceLevel, Edition, Purpose};
 use shenfen_credential::{
-    CachedStatusList, CredentialError, OfflinePolicy, PublicJwk, StatusListToken, TrustedIssuer, VerifierCache,
-    decode_qr_payload, verify_offline,
+    CachedStatusList, CredentialError, Jws, OfflinePolicy, PublicJwk, StatusListToken, TrustList, TrustedIssuer,
+    VerifierCache, decode_qr_payload, verify_offline,
 };
 use shenfen_face::Template;
 use shenfen_server::token_hash;
@@ -23,17 +23,26 @@ use shenfen_wallet::authority::AuthorityClient;
 use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::face_cmd::{Common, analyse_file};
-use crate::files::print_json;
+use crate::files::{print_json, read_public_jwk, read_text};
 
 const CACHE_FILE: &str = "verifier.json";
 const SEEN_FILE: &str = "seen.json";
 
 #[derive(Subcommand)]
 pub enum VerifierCommand {
-    /// Refresh the offline cache: each trusted authority's keys and status list.
+    /// Refresh the offline cache: the trusted authorities, their keys and
+    /// their status lists — from a trust list signed by the trust anchor, or
+    /// (for a single authority in a demo) from the authorities named.
     Sync {
-        /// A trusted authority's base URL (repeat for each region's authority).
-        #[arg(long = "server", required = true)]
+        /// The signed trust list (`shenfen trust-list build`): its authorities
+        /// and their keys are the only ones accepted.
+        #[arg(long, requires = "anchor", required_unless_present = "servers")]
+        trust_list: Option<PathBuf>,
+        /// The trust anchor's public JWK, which signs the trust list.
+        #[arg(long)]
+        anchor: Option<PathBuf>,
+        /// An authority's base URL, trusted with the keys it publishes (repeat per region).
+        #[arg(long = "server", conflicts_with = "trust_list")]
         servers: Vec<String>,
         /// The cache directory.
         #[arg(long)]
@@ -86,25 +95,24 @@ struct Seen {
 }
 
 pub fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
-    let VerifierCommand::Sync { servers, cache, json } = command;
+    let VerifierCommand::Sync { trust_list, anchor, servers, cache, json } = command;
     let now = now_unix();
-    let mut synced = VerifierCache { synced_at: now, ..VerifierCache::default() };
-    for server in &servers {
-        let client = AuthorityClient::new(server);
-        let metadata: Value =
-            serde_json::from_str(&client.get_text("/.well-known/openid-credential-issuer").map_err(coded)?)
-                .with_context(|| format!("{server}: issuer metadata is not JSON"))?;
-        let issuer = metadata["credential_issuer"].as_str().context("the metadata names no credential_issuer")?;
-        let jwks: Value = serde_json::from_str(&client.get_text("/jwks.json").map_err(coded)?)?;
-        let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
-        let token = client.get_text("/status/1").map_err(coded)?;
-        let current = keys.first().context("the authority publishes no key")?;
-        let (_, verifying) = PublicJwk::from_value_with_verifier(current).map_err(coded)?;
-        let list = StatusListToken::verify(&token, &verifying, now, 60).map_err(coded)?;
-        if !json {
-            println!("synced {issuer}: {} keys, status list {}", keys.len(), list.subject);
+    let trusted: Vec<TrustedIssuer> = match (trust_list, anchor) {
+        (Some(list), Some(anchor)) => {
+            let anchor = read_public_jwk(&anchor)?.verifying_key().map_err(coded)?;
+            let list = TrustList::verify(&read_text(&list)?, &anchor, now, 60).map_err(coded)?;
+            list.authorities.into_iter().map(|a| TrustedIssuer { issuer: a.issuer, keys: a.keys }).collect()
         }
-        synced.issuers.push(TrustedIssuer { issuer: issuer.to_owned(), keys });
+        _ => servers.iter().map(|server| published_keys(server)).collect::<Result<_>>()?,
+    };
+    let mut synced = VerifierCache { synced_at: now, ..VerifierCache::default() };
+    for issuer in trusted {
+        let token = AuthorityClient::new(&issuer.issuer).get_text("/status/1").map_err(coded)?;
+        let list = verified_status_list(&token, &issuer, now)?;
+        if !json {
+            println!("synced {}: {} keys, status list {}", issuer.issuer, issuer.keys.len(), list.subject);
+        }
+        synced.issuers.push(issuer);
         synced.status_lists.push(CachedStatusList { uri: list.subject, token });
     }
     write_json(&cache.join(CACHE_FILE), &synced)?;
@@ -113,6 +121,36 @@ pub fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
         print_json(&json!({ "synced_at": synced.synced_at, "issuers": issuers }))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An authority trusted on its own word: its issuer identifier and the keys its JWKS publishes.
+fn published_keys(server: &str) -> Result<TrustedIssuer> {
+    let client = AuthorityClient::new(server);
+    let metadata: Value =
+        serde_json::from_str(&client.get_text("/.well-known/openid-credential-issuer").map_err(coded)?)
+            .with_context(|| format!("{server}: issuer metadata is not JSON"))?;
+    let issuer = metadata["credential_issuer"].as_str().context("the metadata names no credential_issuer")?;
+    let jwks: Value = serde_json::from_str(&client.get_text("/jwks.json").map_err(coded)?)?;
+    Ok(TrustedIssuer { issuer: issuer.to_owned(), keys: jwks["keys"].as_array().cloned().unwrap_or_default() })
+}
+
+/// The status list token, verified with the trusted key its header names.
+fn verified_status_list(token: &str, issuer: &TrustedIssuer, now: i64) -> Result<StatusListToken> {
+    let kid = Jws::parse(token, "status list token")
+        .map_err(coded)?
+        .header()
+        .get("kid")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let (_, verifying) = issuer
+        .keys
+        .iter()
+        .filter_map(|k| PublicJwk::from_value_with_verifier(k).ok())
+        .find(|(jwk, _)| kid.is_none() || jwk.kid() == kid.as_deref())
+        .with_context(|| {
+            format!("{}: the status list is signed with a key the trust list does not hold", issuer.issuer)
+        })?;
+    StatusListToken::verify(token, &verifying, now, 60).map_err(coded)
 }
 
 pub fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {

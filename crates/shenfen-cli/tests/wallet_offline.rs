@@ -151,6 +151,59 @@ fn enroll_show_a_qr_and_verify_it_offline() {
     assert_eq!(result["level"], "L1");
     assert_eq!(result["edition"], "lightweight");
 
+    // The same check from a signed trust list: the anchor vouches for the
+    // authority and its keys; a list without the authority's key refuses it.
+    let anchor = shenfen(d, &["keys", "generate", "--out", "anchor.jwk", "--kid", "cn-anchor-1"], &[]);
+    std::fs::write(dir.join("anchor.pub.jwk"), &anchor.stdout).unwrap();
+    let (_, jwks) = get(&address, "/jwks.json", None);
+    std::fs::write(dir.join("gd.jwks"), jwks.to_string()).unwrap();
+    let entry = format!("{server},Beijing,gd.jwks");
+    assert!(
+        shenfen(
+            d,
+            &["trust-list", "build", "--anchor-key", "anchor.jwk", "--authority", &entry, "--out", "trust.jwt"],
+            &[]
+        )
+        .status
+        .success()
+    );
+    let anchored = [
+        "verifier",
+        "sync",
+        "--trust-list",
+        "trust.jwt",
+        "--anchor",
+        "anchor.pub.jwk",
+        "--cache",
+        "anchored",
+        "--json",
+    ];
+    ok(d, &anchored, &[]);
+    let qr0 =
+        ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "hotel0.png", "--json"], &[]);
+    assert!(qr0["payload_bytes"].is_number());
+    let args = ["verify", "--qr", "hotel0.png", "--purpose", "hotel_checkin", "--cache", "anchored", "--json"];
+    ok(d, &args, &[]);
+    let other = shenfen(d, &["keys", "generate", "--out", "other.jwk", "--kid", "not-the-authority"], &[]);
+    std::fs::write(dir.join("other.jwks"), format!("{{\"keys\":[{}]}}", String::from_utf8_lossy(&other.stdout)))
+        .unwrap();
+    let entry = format!("{server},Beijing,other.jwks");
+    assert!(
+        shenfen(
+            d,
+            &["trust-list", "build", "--anchor-key", "anchor.jwk", "--authority", &entry, "--out", "rotated.jwt"],
+            &[]
+        )
+        .status
+        .success()
+    );
+    let rotated =
+        ["verifier", "sync", "--trust-list", "rotated.jwt", "--anchor", "anchor.pub.jwk", "--cache", "rotated"];
+    let out = shenfen(d, &rotated, &[]);
+    assert!(!out.status.success(), "a status list signed with a key off the list is refused at sync");
+    let forged_anchor = ["verifier", "sync", "--trust-list", "trust.jwt", "--anchor", "gd.jwks", "--cache", "forged"];
+    assert!(!shenfen(d, &forged_anchor, &[]).status.success(), "only the anchor's list is accepted");
+
     // The offline attack suite.
     refused(d, &verify("hotel.png", "hotel_checkin", &[]), "credential.offline.replayed");
     let qr2 =
@@ -218,10 +271,10 @@ fn enroll_show_a_qr_and_verify_it_offline() {
 
     let log = ok(d, &["wallet", "log", "--wallet", "w", "--json"], &[]);
     let entries = log["log"].as_array().unwrap();
-    assert_eq!(entries.len(), 6);
+    assert_eq!(entries.len(), 7);
     assert_eq!(entries[0]["channel"], "online");
-    assert!(entries[1..5].iter().all(|e| e["channel"] == "offline_qr" && e["purpose"] == "hotel_checkin"));
-    assert_eq!((entries[5]["channel"].as_str(), entries[5]["level"].as_str()), (Some("online"), Some("L3")));
+    assert!(entries[1..6].iter().all(|e| e["channel"] == "offline_qr" && e["purpose"] == "hotel_checkin"));
+    assert_eq!((entries[6]["channel"].as_str(), entries[6]["level"].as_str()), (Some("online"), Some("L3")));
     let wallet_file = std::fs::read_to_string(dir.join("w/wallet.json")).unwrap();
     assert!(!wallet_file.contains("王建国") && !wallet_file.contains(WANG), "the wallet file is sealed");
 

@@ -25,6 +25,7 @@ mod qr_payload;
 mod sd_jwt;
 mod status_list;
 mod status_list_token;
+mod trust_list;
 mod vc;
 mod verification;
 
@@ -41,5 +42,6 @@ pub use qr_payload::{decode_qr_payload, encode_qr_payload};
 pub use sd_jwt::SdJwt;
 pub use status_list::{MAX_LIST_BYTES, StatusList, StatusType};
 pub use status_list_token::{STATUS_LIST_TYP, StatusListToken, StatusReference};
+pub use trust_list::{TRUST_LIST_TYP, TrustList, TrustedAuthority};
 pub use vc::{NEVER_DISCLOSABLE, VC_TYP, VcIssuance, VerifiedVc, issue_vc, verify_vc};
 pub use verification::{Verified, VerifyOptions, verify};

@@ -1,0 +1,62 @@
+//! `shenfen trust-list build`: the national trust anchor signs the list of
+//! regional authorities verifiers accept, with the keys each may sign with.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde_json::Value;
+use shenfen_credential::{TrustList, TrustedAuthority};
+
+use crate::clock::now_unix;
+use crate::coded_error::coded;
+use crate::files::{read_private_jwk, read_text};
+
+#[derive(Subcommand)]
+pub enum TrustListCommand {
+    /// Sign a trust list with the anchor's key.
+    Build {
+        /// The trust anchor's private JWK.
+        #[arg(long)]
+        anchor_key: PathBuf,
+        /// An authority: `ISSUER_URL,REGION,JWKS_FILE` — its credential issuer
+        /// identifier, its region, and a JWK Set of the keys it may sign with
+        /// (leave a retired key out to stop its credentials verifying). Repeat per region.
+        #[arg(long = "authority", required = true)]
+        authorities: Vec<String>,
+        /// Days until verifiers stop using the list.
+        #[arg(long, default_value_t = 30)]
+        valid_days: i64,
+        /// Where to write the signed list.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(command: TrustListCommand) -> Result<ExitCode> {
+    let TrustListCommand::Build { anchor_key, authorities, valid_days, out } = command;
+    let anchor = read_private_jwk(&anchor_key)?;
+    let authorities = authorities.iter().map(|a| authority(a)).collect::<Result<Vec<_>>>()?;
+    let now = now_unix();
+    let list = TrustList { issued_at: now, expires_at: now + valid_days * 86_400, authorities };
+    let jwt = list.sign(&anchor.signing_key().map_err(coded)?, anchor.public().kid()).map_err(coded)?;
+    std::fs::write(&out, jwt).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "trust list of {} authorities, valid {valid_days} days, written to {}",
+        list.authorities.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn authority(spec: &str) -> Result<TrustedAuthority> {
+    let mut parts = spec.splitn(3, ',');
+    let (Some(issuer), Some(region), Some(jwks)) = (parts.next(), parts.next(), parts.next()) else {
+        bail!("--authority takes ISSUER_URL,REGION,JWKS_FILE; got {spec:?}");
+    };
+    let jwks: Value = serde_json::from_str(&read_text(std::path::Path::new(jwks))?)
+        .with_context(|| format!("{jwks} is not a JWK Set"))?;
+    let keys = jwks["keys"].as_array().cloned().with_context(|| format!("{jwks:?} has no keys"))?;
+    Ok(TrustedAuthority { issuer: issuer.to_owned(), region: region.to_owned(), keys })
+}
