@@ -244,7 +244,8 @@ fn enroll_show_a_qr_and_verify_it_offline() {
     ok(d, &["verifier", "sync", "--server", &server, "--cache", "cache", "--json"], &[]);
     // Re-enrollment revoked the first batch, QR codes already shown included.
     refused(d, &verify("hotel2.png", "hotel_checkin", &[]), "credential.status.revoked");
-    ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "up.png", "--json"], &[]);
+    let up = ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "up.png", "--json"], &[]);
+    assert!(up["payload_bytes"].as_u64().unwrap() <= 1200, "the face template fits the budget: {up}");
     let l3 = ok(d, &verify("up.png", "hotel_checkin", &["--live-face", &photo("obama3.jpg"), "--level", "L3"]), &[]);
     assert_eq!(l3["level"], "L3");
     assert_eq!(l3["face"]["matched"], true);

@@ -6,19 +6,17 @@
 //! exact bytes — so the verifier rebuilds the very text that was signed and
 //! verifies it as any SD-JWT — but stores them raw and deflated:
 //!
-//! `version u8 = 1 | raw DEFLATE( varint n | part × (3 + n + 3) )`
+//! `version u8 = 1 | raw DEFLATE with preset dictionary ( varint n | part × (3 + n + 3) )`
 //!
 //! where each part is `varint length | bytes`, in the order: issuer JWT
 //! header, payload, signature; the `n` disclosures; key binding JWT header,
-//! payload, signature. Varints are unsigned LEB128. No crate packs SD-JWTs this
-//! way (CBOR-based formats re-encode the JSON and would break the signatures),
-//! hence this hand-written codec.
+//! payload, signature. Varints are unsigned LEB128. The preset dictionary
+//! ([`DICTIONARY`], fixed for version 1) holds the JSON every shenfen
+//! presentation repeats, so even its first occurrence costs a back-reference.
+//! No crate packs SD-JWTs this way (CBOR-based formats re-encode the JSON and
+//! would break the signatures), hence this hand-written codec.
 
-use std::io::{Read, Write};
-
-use flate2::Compression;
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use crate::{CredentialError, SdJwt, base64url};
 
@@ -28,6 +26,11 @@ const VERSION: u8 = 1;
 const MAX_INFLATED: u64 = 64 * 1024;
 /// The most disclosures a payload may carry.
 const MAX_DISCLOSURES: u64 = 256;
+
+/// What every shenfen presentation's JSON repeats, most frequent last (the
+/// closest to the data, so the cheapest to refer to). Part of the format:
+/// changing it needs a new version.
+pub const DICTIONARY: &[u8] = br#"{"alg":"ES256","kid":"","typ":"dc+sd-jwt"}{"_sd":["","_sd_alg":"sha-256","cnf":{"jwk":{"crv":"P-256","kty":"EC","x":"","y":""}},"edition":"lightweight","edition":"upgraded","exp":1,"iat":1,"iss":"https://","pseudonyms","record","status":{"status_list":{"idx":1,"uri":"https:///status/1"}},"vct":"urn:shenfen:id:lightweight:1"}"vct":"urn:shenfen:id:upgraded:1"}["","age_over_18",true]["","region","["","id_number_masked","********["","name","["","face_template","AgEZ{"alg":"ES256","typ":"kb+jwt"}{"aud":"urn:shenfen:offline:hotel_checkin","iat":1,"nonce":"","sd_hash":""}"#;
 
 fn invalid(why: impl Into<String>) -> CredentialError {
     CredentialError::InvalidQrPayload(why.into())
@@ -53,9 +56,23 @@ pub fn encode_qr_payload(presentation: &SdJwt) -> Result<Vec<u8>, CredentialErro
         write_varint(&mut body, bytes.len() as u64);
         body.extend_from_slice(&bytes);
     }
-    let mut encoder = DeflateEncoder::new(vec![VERSION], Compression::best());
-    encoder.write_all(&body).map_err(|_| CredentialError::Crypto("deflate"))?;
-    encoder.finish().map_err(|_| CredentialError::Crypto("deflate"))
+    let mut compress = Compress::new(Compression::best(), false);
+    compress.set_dictionary(DICTIONARY).map_err(|_| CredentialError::Crypto("deflate dictionary"))?;
+    let mut out = Vec::with_capacity(body.len() + 64);
+    out.push(VERSION);
+    loop {
+        out.reserve(1024);
+        let status = compress
+            .compress_vec(
+                &body[usize::try_from(compress.total_in()).unwrap_or(usize::MAX).min(body.len())..],
+                &mut out,
+                FlushCompress::Finish,
+            )
+            .map_err(|_| CredentialError::Crypto("deflate"))?;
+        if status == Status::StreamEnd {
+            return Ok(out);
+        }
+    }
 }
 
 /// Unpacks a QR payload into the presentation it carries (not yet verified).
@@ -64,14 +81,7 @@ pub fn decode_qr_payload(payload: &[u8]) -> Result<SdJwt, CredentialError> {
     if version != VERSION {
         return Err(invalid(format!("version {version} is not supported")));
     }
-    let mut body = Vec::new();
-    DeflateDecoder::new(deflated)
-        .take(MAX_INFLATED + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| invalid(format!("the compressed data is corrupt: {e}")))?;
-    if body.len() as u64 > MAX_INFLATED {
-        return Err(invalid("inflates to more than 64 KiB"));
-    }
+    let body = inflate(deflated)?;
     let mut reader = &body[..];
     let n = read_varint(&mut reader)?;
     if n > MAX_DISCLOSURES {
@@ -98,6 +108,31 @@ pub fn decode_qr_payload(payload: &[u8]) -> Result<SdJwt, CredentialError> {
         return Err(invalid(format!("{} trailing bytes", reader.len())));
     }
     SdJwt::parse(&text)
+}
+
+/// Raw-inflates with the preset dictionary, stopping past [`MAX_INFLATED`].
+fn inflate(deflated: &[u8]) -> Result<Vec<u8>, CredentialError> {
+    let mut decompress = Decompress::new(false);
+    decompress.set_dictionary(DICTIONARY).map_err(|_| invalid("the dictionary is refused"))?;
+    let mut body = Vec::with_capacity(4 * deflated.len());
+    loop {
+        if body.len() as u64 > MAX_INFLATED {
+            return Err(invalid("inflates to more than 64 KiB"));
+        }
+        body.reserve(4096);
+        let consumed = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX).min(deflated.len());
+        let before = (decompress.total_in(), decompress.total_out());
+        let status = decompress
+            .decompress_vec(&deflated[consumed..], &mut body, FlushDecompress::Finish)
+            .map_err(|e| invalid(format!("the compressed data is corrupt: {e}")))?;
+        match status {
+            Status::StreamEnd => return Ok(body),
+            _ if (decompress.total_in(), decompress.total_out()) == before => {
+                return Err(invalid("the compressed data ends early"));
+            }
+            _ => {}
+        }
+    }
 }
 
 fn write_varint(out: &mut Vec<u8>, mut value: u64) {
