@@ -16,8 +16,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use divan::Bencher;
 use shenfen_credential::{
-    KeyBindingCheck, PrivateJwk, SdJwt, StatusReference, VcIssuance, VerifyOptions, decode_qr_payload,
-    encode_qr_payload, issue_vc, present, verify_vc,
+    CachedStatusList, KeyBindingCheck, OfflinePolicy, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference,
+    TrustedIssuer, VcIssuance, VerifierCache, VerifyOptions, decode_qr_payload, encode_qr_payload, issue_vc, present,
+    verify_offline, verify_vc,
 };
 
 fn main() {
@@ -32,6 +33,7 @@ struct Fixture {
     presentation: SdJwt,
     payload: Vec<u8>,
     image: image::GrayImage,
+    cache: VerifierCache,
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
@@ -82,7 +84,27 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         payload.len(),
         presentation.serialize().len()
     );
-    Fixture { issuer, presentation, payload, image }
+    // A counter's cache: the issuer's key and its 131,072-entry status list.
+    let mut list = StatusList::new(1 << 17, 2).unwrap();
+    list.set(7, 1).unwrap();
+    let token = StatusListToken {
+        subject: status.uri.clone(),
+        issued_at: NOW,
+        expires_at: Some(NOW + 86_400),
+        ttl: Some(300),
+        list,
+    }
+    .sign(&issuer.signing_key().unwrap(), Some("k-2026"))
+    .unwrap();
+    let cache = VerifierCache {
+        synced_at: NOW,
+        issuers: vec![TrustedIssuer {
+            issuer: "https://authority.gd.shenfen.example".into(),
+            keys: vec![issuer.public().clone().with_kid("k-2026").to_value()],
+        }],
+        status_lists: vec![CachedStatusList { uri: status.uri.clone(), token }],
+    };
+    Fixture { issuer, presentation, payload, image, cache }
 });
 
 #[divan::bench]
@@ -96,6 +118,26 @@ fn verify_in_process_baseline(bencher: Bencher) {
         key_binding: Some(KeyBindingCheck { audience: AUD, nonce: "bench-nonce-1", max_age_secs: 90 }),
     };
     bencher.bench(|| verify_vc(black_box(&fixture.presentation), &key, &options).unwrap());
+}
+
+/// What `shenfen verify --qr-text` does with a payload: unpack, then the whole
+/// offline check (trusted issuer, signature, key binding, purpose claims, the
+/// cached status list verified and consulted).
+#[divan::bench]
+fn verify_offline_from_payload(bencher: Bencher) {
+    let fixture = &*FIXTURE;
+    let policy = OfflinePolicy {
+        now: NOW,
+        clock_skew_secs: 30,
+        max_age_secs: 90,
+        max_cache_age_secs: 86_400,
+        audience: AUD,
+        required_claims: &["name", "id_number_masked"],
+    };
+    bencher.bench(|| {
+        let presentation = decode_qr_payload(black_box(&fixture.payload)).unwrap();
+        verify_offline(&presentation, &fixture.cache, &policy).unwrap()
+    });
 }
 
 #[divan::bench]
