@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, router};
 use shenfen_store::{KeyProvider, Store};
 
 use crate::coded_error::coded;
@@ -105,6 +105,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             authority: Arc::new(authority),
             nonces: NonceIssuer::new(&nonce_secret),
             metrics: Metrics::default(),
+            relying_parties: RelyingParties::default(),
         });
         tokio::spawn(purge_periodically(store.clone()));
         tracing::info!(%address, "shenfen serving");

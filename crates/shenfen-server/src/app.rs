@@ -26,6 +26,7 @@ use crate::nonce::NonceIssuer;
 use crate::openapi::openapi_document;
 use crate::operator;
 use crate::problem::{Problem, problem_for_plain_errors};
+use crate::relying_parties::RelyingParties;
 use crate::verifier;
 
 /// Largest request body accepted (selfie frames will get their own, larger limit).
@@ -43,6 +44,8 @@ pub struct AppState {
     pub nonces: NonceIssuer,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The relying-party registry, cached briefly.
+    pub relying_parties: RelyingParties,
 }
 
 /// The application router.

@@ -11,6 +11,7 @@ mod nonce;
 mod openapi;
 mod operator;
 mod problem;
+mod relying_parties;
 mod tokens;
 mod verifier;
 
@@ -23,5 +24,6 @@ pub use nonce::{NONCE_LIFETIME_SECS, NonceIssuer};
 pub use openapi::{DESCRIBED_PATHS, openapi_document};
 pub use operator::{REVOCATION_REASONS, TX_CODE_DIGITS};
 pub use problem::Problem;
+pub use relying_parties::RelyingParties;
 pub use tokens::token_hash;
 pub use verifier::CREDENTIAL_QUERY_ID;

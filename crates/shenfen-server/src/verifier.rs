@@ -46,7 +46,7 @@ fn unauthenticated() -> Response {
 /// The relying party `client_id` if `headers` carry its API key.
 async fn relying_party(state: &AppState, headers: &HeaderMap, client_id: &str) -> Result<RelyingParty, Response> {
     let key = bearer(headers).ok_or_else(unauthenticated)?;
-    let party = match state.store.relying_party(client_id).await {
+    let party = match state.relying_parties.get(&state.store, client_id).await {
         Ok(Some(party)) => party,
         Ok(None) => return Err(unauthenticated()),
         Err(e) => return Err(internal(&e)),
@@ -207,7 +207,7 @@ pub async fn request_object(State(state): State<Arc<AppState>>, Path(id): Path<S
         Ok(request) => request,
         Err(response) => return response,
     };
-    let party = match state.store.relying_party(&request.client_id).await {
+    let party = match state.relying_parties.get(&state.store, &request.client_id).await {
         Ok(Some(party)) => party,
         Ok(None) => return closed(),
         Err(e) => return internal(&e),
@@ -413,17 +413,19 @@ pub async fn outcome(
     if let Err(response) = relying_party(&state, &headers, &query.client_id).await {
         return response;
     }
-    let request = match state.store.presentation_request(&id).await {
-        Ok(Some(request)) if request.client_id == query.client_id => request,
-        Ok(_) => return closed(),
+    // The common last call finds the answer: take it first (one statement).
+    match state.store.take_answered_request(&id, &query.client_id).await {
+        Ok(Some(answered)) => {
+            return Json(json!({ "status": answered.status, "result": answered.result })).into_response();
+        }
+        Ok(_) => {}
         Err(e) => return internal(&e),
-    };
-    if request.status == "pending" {
-        return Json(json!({ "status": "pending", "expires_at": request.expires_at })).into_response();
     }
-    match state.store.take_answered_request(&id).await {
-        Ok(Some(answered)) => Json(json!({ "status": answered.status, "result": answered.result })).into_response(),
-        Ok(None) => closed(),
+    match state.store.presentation_request(&id).await {
+        Ok(Some(request)) if request.client_id == query.client_id && request.status == "pending" => {
+            Json(json!({ "status": "pending", "expires_at": request.expires_at })).into_response()
+        }
+        Ok(_) => closed(),
         Err(e) => internal(&e),
     }
 }

@@ -801,12 +801,17 @@ impl Store for SqlStore {
         Ok(answered.rows_affected() == 1)
     }
 
-    async fn take_answered_request(&self, id: &str) -> Result<Option<PresentationRequest>, StoreError> {
+    async fn take_answered_request(
+        &self,
+        id: &str,
+        client_id: &str,
+    ) -> Result<Option<PresentationRequest>, StoreError> {
         let row = sqlx::query(
-            "DELETE FROM presentation_requests WHERE id = $1 AND status <> 'pending' \
+            "DELETE FROM presentation_requests WHERE id = $1 AND client_id = $2 AND status <> 'pending' \
              RETURNING id, client_id, nonce, state, query, expires_at, status, result",
         )
         .bind(id)
+        .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(presentation_request_from).transpose()

@@ -241,11 +241,12 @@ pub trait Store: Send + Sync {
         result: &serde_json::Value,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Removes and returns an answered request: a relying party reads the
-    /// verified claims once, and they are not kept after.
+    /// Removes and returns an answered request of `client_id`: a relying
+    /// party reads the verified claims once, and they are not kept after.
     fn take_answered_request(
         &self,
         id: &str,
+        client_id: &str,
     ) -> impl Future<Output = Result<Option<PresentationRequest>, StoreError>> + Send;
 
     /// The status of one credential's slot, if it was issued.

@@ -454,7 +454,7 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
     };
     store.create_presentation_request(&request).await.unwrap();
     assert_eq!(store.presentation_request("r1").await.unwrap(), Some(request));
-    assert_eq!(store.take_answered_request("r1").await.unwrap(), None, "nothing to read while pending");
+    assert_eq!(store.take_answered_request("r1", "https://hotel.example").await.unwrap(), None, "pending");
     let result = json!({ "name": "王建国" });
     assert!(
         !store.answer_presentation_request("r1", "wrong", 50, "verified", &result).await.unwrap(),
@@ -463,7 +463,8 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
     assert!(!store.answer_presentation_request("r1", "s", 101, "verified", &result).await.unwrap(), "expired");
     assert!(store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap());
     assert!(!store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap(), "answered once");
-    assert_eq!(store.take_answered_request("r1").await.unwrap().unwrap().result, Some(result));
+    assert_eq!(store.take_answered_request("r1", "https://shop.example").await.unwrap(), None, "only by its asker");
+    assert_eq!(store.take_answered_request("r1", "https://hotel.example").await.unwrap().unwrap().result, Some(result));
     assert_eq!(store.presentation_request("r1").await.unwrap(), None, "read once, then gone");
 }
 

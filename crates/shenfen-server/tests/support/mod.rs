@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::Value;
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{FaceEngine, ModelConfig};
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, router};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, router};
 use shenfen_store::{LocalKeys, SqlStore};
 use tower::ServiceExt;
 
@@ -107,6 +107,7 @@ pub async fn app_on(policy: Policy, backend: Backend) -> TestApp {
         authority: Arc::new(authority),
         nonces: NonceIssuer::new(&[3; 32]),
         metrics: Metrics::default(),
+        relying_parties: RelyingParties::default(),
     });
     TestApp { router: router(state.clone()), state, issuer }
 }
