@@ -142,14 +142,9 @@ fn verified_status_list(token: &str, issuer: &TrustedIssuer, now: i64) -> Result
         .get("kid")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let (_, verifying) = issuer
-        .keys
-        .iter()
-        .filter_map(|k| PublicJwk::from_value_with_verifier(k).ok())
-        .find(|(jwk, _)| kid.is_none() || jwk.kid() == kid.as_deref())
-        .with_context(|| {
-            format!("{}: the status list is signed with a key the trust list does not hold", issuer.issuer)
-        })?;
+    let (_, verifying) = PublicJwk::find_by_kid(&issuer.keys, kid.as_deref()).with_context(|| {
+        format!("{}: the status list is signed with a key the trust list does not hold", issuer.issuer)
+    })?;
     StatusListToken::verify(token, &verifying, now, 60).map_err(coded)
 }
 

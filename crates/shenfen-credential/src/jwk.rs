@@ -36,6 +36,15 @@ impl PublicJwk {
         Self::from_value_with_verifier(value).map(|(jwk, _)| jwk)
     }
 
+    /// The key named `kid` among a set of JWKs (any key when `kid` is `None`),
+    /// with its verifier; entries that are not P-256 keys are skipped. How a
+    /// verifier picks the key a JWS header names from a JWKS or trust list.
+    pub fn find_by_kid(keys: &[Value], kid: Option<&str>) -> Option<(PublicJwk, VerifyingKey)> {
+        keys.iter()
+            .filter_map(|k| PublicJwk::from_value_with_verifier(k).ok())
+            .find(|(jwk, _)| kid.is_none() || jwk.kid() == kid)
+    }
+
     /// Reads a JWK and returns it with its parsed verifier, so a caller that
     /// verifies right away (the key binding check) parses the point only once.
     pub fn from_value_with_verifier(value: &Value) -> Result<(PublicJwk, VerifyingKey), CredentialError> {

@@ -76,11 +76,7 @@ pub fn verify_offline(
         .iter()
         .find(|t| t.issuer == iss)
         .ok_or_else(|| CredentialError::UntrustedIssuer(iss.to_owned()))?;
-    let key = trusted
-        .keys
-        .iter()
-        .filter_map(|k| PublicJwk::from_value_with_verifier(k).ok())
-        .find(|(jwk, _)| kid.is_none() || jwk.kid() == kid)
+    let key = PublicJwk::find_by_kid(&trusted.keys, kid)
         .ok_or_else(|| CredentialError::UntrustedIssuer(format!("{iss} (key {})", kid.unwrap_or("without kid"))))?
         .1;
     // Offline there is no verifier nonce: the wallet picks one, and replays are

@@ -200,12 +200,8 @@ impl AuthorityClient {
         let jwks: Value =
             serde_json::from_str(&self.get_text("/jwks.json")?).map_err(|e| WalletError::Network(e.to_string()))?;
         let kid = jws.header().get("kid").and_then(Value::as_str);
-        let key = jwks["keys"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|k| PublicJwk::from_value_with_verifier(k).ok())
-            .find(|(jwk, _)| kid.is_none() || jwk.kid() == kid)
+        let keys = jwks["keys"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let key = PublicJwk::find_by_kid(keys, kid)
             .ok_or_else(|| WalletError::Network("the request object's key is not the authority's".into()))?;
         jws.verify(&key.1)?;
         let claims = jws.payload();
