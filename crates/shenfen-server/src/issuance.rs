@@ -23,7 +23,7 @@ use shenfen_store::{AuditEvent, Grant, GrantKind, RegistryEntry, RelyingParty, S
 
 use crate::app::{AppState, now};
 use crate::enrollment::internal;
-use crate::tokens::{json_body, random_token, token_hash};
+use crate::tokens::{bearer, json_body, random_token, token_hash};
 
 /// The one status list this authority publishes; 2^17 entries give herd privacy.
 pub const STATUS_LIST_ID: &str = "1";
@@ -196,9 +196,7 @@ struct Proofs {
 
 /// `POST /credential` with `Authorization: Bearer`.
 pub async fn credential(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
-    let Some(bearer) =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(bearer) = bearer(&headers) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "a Bearer access token is required");
     };
     let body: CredentialRequest = match json_body(request.into_body(), 256 * 1024).await {

@@ -20,7 +20,7 @@ use shenfen_store::{
 use crate::app::{AppState, now};
 use crate::enrollment::internal;
 use crate::problem::Problem;
-use crate::tokens::{invalid, json_body, random_below, random_token, token_hash};
+use crate::tokens::{bearer, invalid, json_body, random_below, random_token, token_hash};
 
 /// Digits of the transaction code handed to an attested citizen.
 pub const TX_CODE_DIGITS: usize = 6;
@@ -32,10 +32,6 @@ fn unauthenticated(detail: &str) -> Response {
     Problem::new(StatusCode::UNAUTHORIZED, "operator-unauthenticated", "Operator not signed in")
         .with_detail(detail)
         .into_response()
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
 /// The signed-in operator if their role includes `needed`, or the response to send.

@@ -1,10 +1,10 @@
-//! Random tokens and their stored hashes, and the request-body helpers the
-//! JSON endpoints share.
+//! Random tokens and their stored hashes, the Bearer token of a request, and
+//! the request-body helpers the JSON endpoints share.
 
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::body::{Body, to_bytes};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
@@ -23,6 +23,11 @@ pub fn random_below(bound: usize) -> Option<usize> {
     let mut bytes = [0u8; 8];
     SystemRandom::new().fill(&mut bytes).ok()?;
     Some((u64::from_be_bytes(bytes) % bound.max(1) as u64) as usize)
+}
+
+/// The token of an `Authorization: Bearer …` header, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
 /// What the store keeps of a token: its SHA-256, so a database leak yields no usable token.

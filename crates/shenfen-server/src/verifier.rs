@@ -25,17 +25,13 @@ use crate::citizen::ASSERTION_TYP;
 use crate::enrollment::internal;
 use crate::issuance::{STATUS_LIST_ID, vct};
 use crate::problem::Problem;
-use crate::tokens::{invalid, json_body, random_token, token_hash};
+use crate::tokens::{bearer, invalid, json_body, random_token, token_hash};
 
 /// Seconds a presentation request stays open.
 const REQUEST_SECS: i64 = 300;
 /// The DCQL credential query id shenfen requests use.
 pub const CREDENTIAL_QUERY_ID: &str = "shenfen_id";
 const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
-}
 
 fn unauthenticated() -> Response {
     Problem::new(StatusCode::UNAUTHORIZED, "relying-party-unauthenticated", "Relying party not authenticated")
