@@ -194,14 +194,16 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
     };
     let day = now - now.rem_euclid(86_400);
     let failure_key = format!("enroll-fail:{}", session.subject.hex());
-    let (grant, reason) = match &decision {
-        Decision::Accepted { tx_code_hash, .. } => (
-            Some(Grant { subject: session.subject, edition: session.edition.clone(), tx_code_hash: *tx_code_hash }),
-            None,
-        ),
+    // What an acceptance stores: the grant, under the hash of its pre-authorized code.
+    let (accepted, reason) = match &decision {
+        Decision::Accepted { code, tx_code_hash, .. } => {
+            let grant =
+                Grant { subject: session.subject, edition: session.edition.clone(), tx_code_hash: *tx_code_hash };
+            (Some((grant, token_hash(code))), None)
+        }
         Decision::Refused(reason) => (None, Some(*reason)),
     };
-    let pin_hash = match (&grant, body.pin.filter(|_| upgraded)) {
+    let pin_hash = match (&accepted, body.pin.filter(|_| upgraded)) {
         (Some(_), Some(pin)) => match tokio::task::spawn_blocking(move || hash_secret(&pin)).await {
             Ok(Ok(hash)) => Some(hash),
             Ok(Err(e)) => return internal(&e),
@@ -209,12 +211,8 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
         },
         _ => None,
     };
-    let code_hash = match &decision {
-        Decision::Accepted { code, .. } => token_hash(code),
-        Decision::Refused(_) => [0; 32],
-    };
-    let offer = grant.as_ref().map(|grant| Offer {
-        code_hash: &code_hash,
+    let offer = accepted.as_ref().map(|(grant, code_hash)| Offer {
+        code_hash,
         grant,
         expires_at: now + OFFER_SECS,
         pin_hash: pin_hash.as_deref(),
