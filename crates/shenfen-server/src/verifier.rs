@@ -298,10 +298,10 @@ async fn check_answer(
             return Err("the status could not be checked".into());
         }
     }
+    let disclosed = Value::Object(vc.claims.clone());
     let mut claims = Map::new();
     for path in strings(&request.query["claims"]) {
-        let pointer = format!("/{path}");
-        let value = Value::Object(vc.claims.clone()).pointer(&pointer).cloned();
+        let value = disclosed.pointer(&format!("/{path}")).cloned();
         claims.insert(
             path.to_owned(),
             value.ok_or_else(|| format!("[credential.claim.missing] {path} was not disclosed"))?,
