@@ -105,10 +105,7 @@ pub fn run(command: WalletCommand) -> Result<ExitCode> {
         }
         WalletCommand::Enroll { wallet, server, id_number, name, card_expiry, frames, edition, tx_code, batch } => {
             let mut held = open(&wallet)?;
-            let frames = frames
-                .iter()
-                .map(|p| std::fs::read(p).with_context(|| p.display().to_string()))
-                .collect::<Result<Vec<_>>>()?;
+            let frames = read_frames(&frames)?;
             let authority_pin = std::env::var("SHENFEN_AUTHORITY_PIN").ok();
             if edition == "upgraded" && authority_pin.is_none() {
                 bail!("the upgraded edition needs the PIN to set with the authority in $SHENFEN_AUTHORITY_PIN");
@@ -178,10 +175,7 @@ pub fn run(command: WalletCommand) -> Result<ExitCode> {
             if !yes && !consent(&asked, &claims)? {
                 bail!("not shared: the citizen declined");
             }
-            let frames = frames
-                .iter()
-                .map(|p| std::fs::read(p).with_context(|| p.display().to_string()))
-                .collect::<Result<Vec<_>>>()?;
+            let frames = read_frames(&frames)?;
             let pin = std::env::var("SHENFEN_AUTHORITY_PIN").ok();
             if asked.level != "L1" && pin.is_none() {
                 bail!(
@@ -235,6 +229,11 @@ fn report(args: &WalletArgs, value: &serde_json::Value, text: &str) -> Result<()
 
 fn open(args: &WalletArgs) -> Result<Wallet> {
     Wallet::open(&args.wallet, &wallet_pin()?).map_err(coded)
+}
+
+/// The bytes of camera frame files, in order.
+fn read_frames(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    paths.iter().map(|p| std::fs::read(p).with_context(|| p.display().to_string())).collect()
 }
 
 /// The consent screen on a terminal: who asks, what, why, at which level.
