@@ -2,13 +2,17 @@
 # The test command of the README: installs what the tests need by package
 # name, then runs every test of the workspace (unit, property, spec vectors,
 # CLI contract, interop with the independent @sd-jwt implementation, and the
-# face engine on real photos with real models).
+# face engine on real photos with real models), then the browser tests: the
+# web pages in Debian's Chromium with a fake camera fed from real photos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# A CJK font, so the screenshots show the Chinese UI text rather than boxes.
+[ -d /usr/share/fonts/truetype/wqy ] || need_apt+=(fonts-wqy-zenhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (Debian packages)"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -25,4 +29,11 @@ scripts/fetch-models.sh
 # The independent SD-JWT implementation the interop tests run against.
 npm ci --prefix interop/sd-jwt-js --no-audit --no-fund --silent
 
+# The pages' browser libraries and the browser-test tools (playwright-core, axe-core).
+npm ci --prefix web --no-audit --no-fund --silent
+
 cargo test --workspace --locked "$@"
+
+# The journey in a real browser, against the `shenfen demo` binary just built.
+cargo build --locked -q -p shenfen-cli
+npm test --prefix web

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy, decode_image};
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, router};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, WebAssets, router};
 use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore, Store};
 use tower::ServiceExt;
 
@@ -186,6 +186,8 @@ pub async fn bench_state(
         nonces: NonceIssuer::new(&[1; 32]),
         metrics: Metrics::default(),
         relying_parties: RelyingParties::default(),
+        counter: Default::default(),
+        web: WebAssets::default(),
     }))
 }
 

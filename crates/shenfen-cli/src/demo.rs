@@ -88,6 +88,10 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
+    println!(
+        "\nIn a browser (with a camera):\n  http://{0}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{0}/counter/  a hotel front desk: scan the QR\n  http://{0}/console/  the operator console (the passwords above)",
+        args.listen
+    );
     println!("Stop with Ctrl-C.\n");
     serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, router};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, WebAssets, router};
 use shenfen_store::{KeyProvider, Store};
 
 use crate::coded_error::coded;
@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// Face models directory (default as for `shenfen face`).
     #[arg(long)]
     models: Option<PathBuf>,
+    /// The `node_modules` directory holding the pages' browser libraries
+    /// (default: the checkout's web/node_modules, filled by `npm ci --prefix web`).
+    #[arg(long, env = "SHENFEN_WEB_LIBRARIES")]
+    web_libraries: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -57,6 +61,7 @@ impl ServeArgs {
             public_url: None,
             liveness: Some(Liveness::Passive),
             models: None,
+            web_libraries: None,
             store,
         }
     }
@@ -83,6 +88,11 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         let address = listener.local_addr()?;
         let url = args.public_url.clone().or(config.public_url.clone()).unwrap_or_else(|| format!("http://{address}"));
         let models = args.models.clone().or(config.models.clone());
+        let web_libraries = args
+            .web_libraries
+            .clone()
+            .or(config.web_libraries.clone())
+            .unwrap_or_else(|| WebAssets::checkout_dir().to_path_buf());
         let face = Common { json: false, models, threshold: None }.engine(cores())?;
         let mut policy = Policy::default();
         policy.liveness.require_active = liveness != Liveness::Passive;
@@ -106,6 +116,8 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             nonces: NonceIssuer::new(&nonce_secret),
             metrics: Metrics::default(),
             relying_parties: RelyingParties::default(),
+            counter: Default::default(),
+            web: WebAssets::load(&web_libraries),
         });
         tokio::spawn(purge_periodically(store.clone()));
         tracing::info!(%address, "shenfen serving");

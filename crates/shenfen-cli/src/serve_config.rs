@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub db: Option<String>,
     /// As `--key-file`.
     pub key_file: Option<PathBuf>,
+    /// As `--web-libraries`.
+    pub web_libraries: Option<PathBuf>,
     /// Enrollment and issuance limits (the `[policy]` table).
     #[serde(default)]
     pub policy: PolicyConfig,

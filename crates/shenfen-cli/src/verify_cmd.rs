@@ -11,18 +11,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shenfen_core::{AssuranceLevel, Edition, Purpose};
-use shenfen_credential::{
-    CachedStatusList, CredentialError, Jws, OfflinePolicy, PublicJwk, StatusListToken, TrustList, TrustedIssuer,
-    VerifierCache, decode_qr_payload, verify_offline,
-};
-use shenfen_face::Template;
-use shenfen_server::token_hash;
+use shenfen_core::{AssuranceLevel, Purpose};
+use shenfen_credential::{CachedStatusList, Jws, PublicJwk, StatusListToken, TrustList, TrustedIssuer, VerifierCache};
+use shenfen_server::{CounterPolicy, LiveFace, check_offline_qr, scan_qr};
 use shenfen_wallet::authority::AuthorityClient;
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;
-use crate::face_cmd::{Common, analyse_file};
+use crate::face_cmd::{Common, load_image};
 use crate::files::{print_json, read_public_jwk, read_text};
 
 const CACHE_FILE: &str = "verifier.json";
@@ -155,60 +151,28 @@ pub fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
         (None, Some(text)) => URL_SAFE_NO_PAD.decode(text.trim()).context("--qr-text is not base64url")?,
         (None, None) => bail!("give --qr or --qr-text"),
     };
-    let presentation = decode_qr_payload(&payload).map_err(coded)?;
     let cache: VerifierCache = read_json(&args.cache.join(CACHE_FILE))
         .context("no verifier cache: run `shenfen verifier sync` while online")?;
-    let audience = args.purpose.audience();
-    let required = args.purpose.claims(Edition::Lightweight);
-    let policy = OfflinePolicy {
+    let policy = CounterPolicy {
+        purpose: args.purpose,
+        level: args.level,
         now,
-        clock_skew_secs: 30,
-        max_age_secs: args.max_qr_age,
+        max_qr_age_secs: args.max_qr_age,
         max_cache_age_secs: args.max_cache_age,
-        audience: &audience,
-        required_claims: &required,
     };
-    let vc = verify_offline(&presentation, &cache, &policy).map_err(coded)?;
-    // The key binding JWT is unique to one presentation: its digest is what is remembered.
-    let seen_key = presentation.key_binding().map(|kb| URL_SAFE_NO_PAD.encode(token_hash(kb))).unwrap_or_default();
     let mut seen: Seen = read_json(&args.cache.join(SEEN_FILE)).unwrap_or_default();
     seen.entries.retain(|(_, expires)| *expires > now);
-    if seen.entries.iter().any(|(key, _)| *key == seen_key) {
-        return Err(coded(CredentialError::Replayed));
-    }
-    let mut claims = vc.claims.clone();
-    let mut level = AssuranceLevel::L1;
-    let mut face = Value::Null;
-    if let Some(Value::String(template)) = claims.remove("face_template") {
-        face = json!({ "template": "signed by the issuer" });
-        if let Some(photo) = &args.live_face {
-            let (similarity, threshold) = live_similarity(&template, photo, args.models.clone())?;
-            if similarity < threshold {
-                return Err(coded(CredentialError::LiveFaceMismatch(format!("{similarity:.3} < {threshold:.3}"))));
-            }
-            face = json!({ "template": "signed by the issuer", "live_similarity": similarity, "matched": true });
-            level = AssuranceLevel::L3;
-        }
-    }
-    if level < args.level {
-        return Err(coded(CredentialError::LevelNotReached {
-            reached: level.to_string(),
-            needed: args.level.to_string(),
-            hint: "an upgraded credential's face template matched against --live-face reaches L3 offline",
-        }));
-    }
-    seen.entries.push((seen_key, now + args.max_qr_age + policy.clock_skew_secs));
+    let live_photo = args.live_face.as_deref().map(load_image).transpose()?;
+    let engine = match &live_photo {
+        Some(_) => Some(Common { json: false, models: args.models.clone(), threshold: None }.engine(1)?),
+        None => None,
+    };
+    let live = engine.as_ref().zip(live_photo.as_ref()).map(|(engine, image)| LiveFace { engine, image });
+    let already_seen = |key: &str| seen.entries.iter().any(|(seen_key, _)| seen_key == key);
+    let verdict = check_offline_qr(&payload, &cache, &policy, live, already_seen).map_err(coded)?;
+    seen.entries.push((verdict.replay_key, verdict.remember_until));
     write_json(&args.cache.join(SEEN_FILE), &seen)?;
-    let result = json!({
-        "verified": true,
-        "purpose": args.purpose.as_str(),
-        "issuer": claims.get("iss"),
-        "edition": claims.get("edition"),
-        "level": level.to_string(),
-        "claims": only_disclosed(&claims),
-        "face": face,
-        "cache_age_secs": now - cache.synced_at,
-    });
+    let result = verdict.result;
     if args.json {
         print_json(&result)?;
     } else {
@@ -217,44 +181,12 @@ pub fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The claims a person reads: without the credential's machinery.
-fn only_disclosed(claims: &serde_json::Map<String, Value>) -> Value {
-    let machinery = ["iss", "iat", "exp", "nbf", "vct", "cnf", "status", "edition"];
-    Value::Object(
-        claims.iter().filter(|(k, _)| !machinery.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
-    )
-}
-
-/// The cosine similarity between the signed template and the live photo's
-/// face, and the engine's match threshold.
-fn live_similarity(template: &str, photo: &Path, models: Option<PathBuf>) -> Result<(f32, f32)> {
-    let bytes = URL_SAFE_NO_PAD.decode(template).context("the face template is not base64url")?;
-    let signed = Template::from_bytes(&bytes).map_err(coded)?;
-    let engine = Common { json: false, models, threshold: None }.engine(1)?;
-    if signed.model_id() != engine.embedder_id() {
-        bail!(
-            "the credential's face template was made by {}, this verifier runs {}",
-            signed.model_id(),
-            engine.embedder_id()
-        );
-    }
-    let live = analyse_file(&engine, photo)?;
-    Ok((signed.similarity_to_live(&live.embedding).map_err(coded)?, engine.match_threshold))
-}
-
 /// Finds and decodes the QR code in an image.
 fn read_qr_image(path: &Path) -> Result<Vec<u8>> {
     let image = image::open(path).with_context(|| format!("cannot read {}", path.display()))?.to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare(image);
-    let grid = prepared
-        .detect_grids()
-        .into_iter()
-        .next()
-        .with_context(|| format!("no QR code found in {}", path.display()))?;
-    let mut payload = Vec::new();
-    grid.decode_to(&mut payload)
-        .map_err(|e| anyhow::anyhow!("the QR code in {} does not decode: {e}", path.display()))?;
-    Ok(payload)
+    scan_qr(image)
+        .with_context(|| format!("no QR code found in {}", path.display()))?
+        .map_err(|e| anyhow::anyhow!("the QR code in {} does not decode: {e}", path.display()))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {

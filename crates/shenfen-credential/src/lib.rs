@@ -38,7 +38,7 @@ pub use key_binding::{KB_TYP, KeyBindingCheck, bind};
 pub use offline::{CachedStatusList, OfflinePolicy, TrustedIssuer, VerifierCache, verify_offline};
 pub use presentation::{present, select};
 pub use processing::child_pointer;
-pub use qr_payload::{decode_qr_payload, encode_qr_payload};
+pub use qr_payload::{DICTIONARY, decode_qr_payload, encode_qr_payload};
 pub use sd_jwt::SdJwt;
 pub use status_list::{MAX_LIST_BYTES, StatusList, StatusType};
 pub use status_list_token::{STATUS_LIST_TYP, StatusListToken, StatusReference};

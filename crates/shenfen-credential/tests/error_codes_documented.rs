@@ -2,7 +2,8 @@
 //! the domain and store crates must be documented there.
 
 const DOCS: &str = include_str!("../../../docs/ERRORS.md");
-const SOURCES: [&str; 5] = [
+const SOURCES: [&str; 6] = [
+    include_str!("../../shenfen-server/src/counter.rs"),
     include_str!("../../shenfen-wallet/src/error.rs"),
     include_str!("../../shenfen-store/src/error.rs"),
     include_str!("../src/error.rs"),

@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::authority::Authority;
 use crate::citizen;
+use crate::counter::{self, Counter};
 use crate::enrollment::{self, FRAMES_BODY_LIMIT};
 use crate::issuance;
 use crate::metrics::{Metrics, RequestLabels};
@@ -28,6 +29,7 @@ use crate::operator;
 use crate::problem::{Problem, problem_for_plain_errors};
 use crate::relying_parties::RelyingParties;
 use crate::verifier;
+use crate::web::{self, WebAssets};
 
 /// Largest request body accepted (selfie frames will get their own, larger limit).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -46,6 +48,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The relying-party registry, cached briefly.
     pub relying_parties: RelyingParties,
+    /// The counter page's verifier cache and replay memory.
+    pub counter: Counter,
+    /// The web pages and the browser libraries they load.
+    pub web: WebAssets,
 }
 
 /// The application router.
@@ -76,10 +82,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/verifier/requests/{id}", get(verifier::outcome))
         .route("/verifier/requests/{id}/object", get(verifier::request_object))
         .route("/verifier/requests/{id}/response", post(verifier::response))
+        .route("/counter/cache", get(counter::cache_freshness))
+        .route("/operator/statistics", get(operator::statistics))
+        .merge(web::routes())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let frames = Router::new()
         .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))
         .route("/citizen/assertion", post(citizen::assertion))
+        .route("/counter/scan", post(counter::scan))
+        .route("/counter/verify", post(counter::verify))
         .layer(RequestBodyLimitLayer::new(FRAMES_BODY_LIMIT));
     small_bodies
         .merge(frames)

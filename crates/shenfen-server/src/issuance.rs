@@ -408,13 +408,23 @@ pub async fn status_list(State(state): State<Arc<AppState>>, Path(list): Path<St
     if list != STATUS_LIST_ID {
         return crate::problem::Problem::not_found().into_response();
     }
-    let entries = match state.store.status_entries(&list).await {
-        Ok(entries) => entries,
-        Err(e) => return internal(&e),
-    };
-    let Ok(mut statuses) = StatusList::new(STATUS_LIST_SIZE, 2) else {
-        return crate::problem::Problem::internal().into_response();
-    };
+    match signed_status_list(&state, &list).await {
+        Ok(jwt) => {
+            let mut response = jwt.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            response
+        }
+        Err(response) => response,
+    }
+}
+
+/// The status list `list` as a freshly signed `statuslist+jwt`, or the response to answer.
+pub async fn signed_status_list(state: &AppState, list: &str) -> Result<String, Response> {
+    let entries = state.store.status_entries(list).await.map_err(|e| internal(&e))?;
+    let mut statuses =
+        StatusList::new(STATUS_LIST_SIZE, 2).map_err(|_| crate::problem::Problem::internal().into_response())?;
     for (idx, status) in entries {
         if statuses.set(idx, status).is_err() {
             tracing::error!(idx, "stored status does not fit the list");
@@ -429,14 +439,7 @@ pub async fn status_list(State(state): State<Arc<AppState>>, Path(list): Path<St
         ttl: Some(STATUS_LIST_TTL),
         list: statuses,
     };
-    match token.sign(&issuer.signing_key, issuer.public.kid()) {
-        Ok(jwt) => {
-            let mut response = jwt.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-            response
-        }
-        Err(_) => crate::problem::Problem::internal().into_response(),
-    }
+    token
+        .sign(&issuer.signing_key, issuer.public.kid())
+        .map_err(|_| crate::problem::Problem::internal().into_response())
 }

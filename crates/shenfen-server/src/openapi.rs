@@ -32,6 +32,11 @@ pub const DESCRIBED_PATHS: &[&str] = &[
     "/verifier/requests/{id}",
     "/verifier/requests/{id}/object",
     "/verifier/requests/{id}/response",
+    "/operator/statistics",
+    "/counter/cache",
+    "/counter/scan",
+    "/counter/verify",
+    "/web/offline-format.json",
 ];
 
 /// The document.
@@ -84,6 +89,16 @@ pub fn openapi_document() -> Value {
                 "responses": { "200": { "description": "{revoked: n}" }, "400": problem, "401": problem, "403": problem, "404": problem } } },
             "/operator/audit": { "get": { "summary": "(supervisor) A page of the audit log (?after=SEQ&limit=N, at most 1000); citizens appear as blind indexes only.",
                 "responses": { "200": { "description": "{entries: [...]}" }, "401": problem, "403": problem } } },
+            "/operator/statistics": { "get": { "summary": "(supervisor) Enrollment decisions of the last ?hours=N (1–168, default 24), from the audit log: {hours: [{hour, accepted, refused}], refusals: {reason: n}, truncated}. Counts only.",
+                "responses": { "200": { "description": "statistics" }, "401": problem, "403": problem } } },
+            "/counter/cache": { "get": { "summary": "The counter page's verifier cache (this authority's keys and status list, refreshed every minute): {synced_at, age_secs, max_age_secs, issuers, status_lists}.",
+                "responses": { "200": { "description": "freshness" } } } },
+            "/counter/scan": { "post": { "summary": "Finds the QR code in a camera frame ({frame: base64 JPEG/PNG/WebP}, up to 16 MiB) → {qr_text: the payload, base64url}; 422 qr-not-found while there is none, qr-unreadable when it does not decode.",
+                "responses": { "200": { "description": "{qr_text}" }, "400": problem, "422": problem } } },
+            "/counter/verify": { "post": { "summary": "Checks an offline QR payload as a counter with no network would ({qr_text, purpose: hotel_checkin|age_check|ticket|clock_in, level: L1|L3, live_face?: base64 frame for L3}) against the cached keys and status list; each presentation is accepted once → {verified, purpose, edition, level, claims, face, cache_age_secs}, or 422 presentation-refused whose `code` names the reason (docs/ERRORS.md).",
+                "responses": { "200": { "description": "verified result" }, "400": problem, "422": problem } } },
+            "/web/offline-format.json": { "get": { "summary": "What a wallet needs to make offline QR codes: the payload version, its preset DEFLATE dictionary (base64) and, per purpose, the audience and the claims disclosed per edition.",
+                "responses": { "200": { "description": "format" } } } },
             "/verifier/requests": { "post": { "summary": "A registered relying party (Bearer: its API key) asks for claims: {client_id, claims: [\"name\", \"record/id_number\", …], purpose, level: L1} → {request_id, request_uri, authorization_request: openid4vp://…, expires_at}. Claims beyond its entitlement are refused before any wallet sees the request.",
                 "responses": { "201": { "description": "request created" }, "400": problem, "401": problem, "403": problem, "422": problem } } },
             "/verifier/requests/{id}": { "get": { "summary": "The relying party reads the outcome (?client_id=…, Bearer API key): {status: pending} or {status: verified|refused, result: {claims, pseudonym, level, edition, issuer}} — returned once, then forgotten.",
@@ -103,7 +118,8 @@ pub fn openapi_document() -> Value {
                 "type": { "type": "string", "description": "stable problem type, urn:shenfen:problem:<code>" },
                 "title": { "type": "string" },
                 "status": { "type": "integer" },
-                "detail": { "type": "string" }
+                "detail": { "type": "string" },
+                "code": { "type": "string", "description": "the domain error's stable code (docs/ERRORS.md), where it says more than the type" }
             }
         } } }
     })

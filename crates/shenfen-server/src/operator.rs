@@ -314,3 +314,59 @@ pub async fn audit(
         .collect();
     Json(json!({ "entries": listed })).into_response()
 }
+
+/// The window of enrollment statistics.
+#[derive(Deserialize)]
+pub struct StatisticsQuery {
+    /// Hours back from now (1 to 168).
+    #[serde(default = "default_hours")]
+    hours: i64,
+}
+
+fn default_hours() -> i64 {
+    24
+}
+
+/// The most decisions one statistics answer reads.
+const STATISTICS_LIMIT: u32 = 100_000;
+
+/// `GET /operator/statistics?hours=N` (supervisor): enrollment decisions per
+/// hour (accepted, refused) and the refusals by reason — counts only, from
+/// the audit log.
+pub async fn statistics(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<StatisticsQuery>,
+) -> Response {
+    if let Err(response) = signed_in(&state, &headers, OperatorRole::Supervisor).await {
+        return response;
+    }
+    let hours = query.hours.clamp(1, 168);
+    let first_hour = (now() / 3600 - hours + 1) * 3600;
+    let decisions = match state.store.audit_of_kind_since("enrollment.decision", first_hour, STATISTICS_LIMIT).await {
+        Ok(entries) => entries,
+        Err(e) => return internal(&e),
+    };
+    let mut per_hour: Vec<(u64, u64)> = vec![(0, 0); usize::try_from(hours).unwrap_or(24)];
+    let mut reasons = std::collections::BTreeMap::<String, u64>::new();
+    for entry in &decisions {
+        let Some(slot) = usize::try_from((entry.event.at - first_hour) / 3600).ok().and_then(|i| per_hour.get_mut(i))
+        else {
+            continue;
+        };
+        match entry.event.details["reason"].as_str() {
+            None => slot.0 += 1,
+            Some(reason) => {
+                slot.1 += 1;
+                *reasons.entry(reason.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    let hours: Vec<Value> = per_hour
+        .iter()
+        .zip(0..)
+        .map(|((accepted, refused), i)| json!({ "hour": first_hour + i * 3600, "accepted": accepted, "refused": refused }))
+        .collect();
+    Json(json!({ "hours": hours, "refusals": reasons, "truncated": decisions.len() as u64 == u64::from(STATISTICS_LIMIT) }))
+        .into_response()
+}

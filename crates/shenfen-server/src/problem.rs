@@ -21,17 +21,26 @@ pub struct Problem {
     /// What went wrong in this occurrence and what to do; never PII.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The domain error's stable code (docs/ERRORS.md), where one says more than the type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
 }
 
 impl Problem {
     /// A problem of type `code` with `status`.
     pub fn new(status: StatusCode, code: &str, title: &'static str) -> Problem {
-        Problem { type_uri: format!("{TYPE_PREFIX}{code}"), title, status: status.as_u16(), detail: None }
+        Problem { type_uri: format!("{TYPE_PREFIX}{code}"), title, status: status.as_u16(), detail: None, code: None }
     }
 
     /// The same problem with a detail line.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Problem {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// The same problem with the domain error's code.
+    pub fn with_code(mut self, code: &'static str) -> Problem {
+        self.code = Some(code);
         self
     }
 

@@ -902,3 +902,102 @@ async fn an_upgraded_holder_reaches_l2_with_the_pin_and_l3_with_a_live_face() {
     assert_eq!(answer_with(&test, &id, &object, &held[2], None, l3["assertion"].as_str()).await, StatusCode::OK);
     assert_eq!(outcome(&test, &id, bank, &key).await.1["result"]["level"], "L3");
 }
+
+/// A hotel check-in QR payload (base64url) made from `credential` the way a wallet makes it.
+fn hotel_qr_text(credential: &SdJwt, holder: &PrivateJwk, iat: i64) -> String {
+    let pointers = ["/name".to_owned(), "/id_number_masked".to_owned()];
+    let audience = shenfen_core::Purpose::HotelCheckIn.audience();
+    let presentation = present(credential, &pointers, &holder.signing_key().unwrap(), &audience, "n-1", iat).unwrap();
+    URL_SAFE_NO_PAD.encode(shenfen_credential::encode_qr_payload(&presentation).unwrap())
+}
+
+async fn counter_verify(test: &TestApp, body: Value) -> (StatusCode, Value) {
+    let response = send(&test.router, Method::POST, "/counter/verify", "application/json", body.to_string()).await;
+    (response.status(), json_of(response).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counter_page_reads_a_qr_accepts_it_once_and_names_every_refusal() {
+    let test = registered_app().await;
+    let credentials = enroll_and_issue(&test, 3).await;
+    let qr_text = hotel_qr_text(&credentials[0].0, &credentials[0].1, now());
+
+    // The camera frame: the QR code rendered as a phone shows it.
+    let payload = URL_SAFE_NO_PAD.decode(&qr_text).unwrap();
+    let code = qrcode::QrCode::with_error_correction_level(&payload, qrcode::EcLevel::L).unwrap();
+    let picture = image::DynamicImage::ImageLuma8(code.render::<image::Luma<u8>>().min_dimensions(400, 400).build());
+    let mut png = Vec::new();
+    picture.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let scan = json!({ "frame": STANDARD.encode(&png) }).to_string();
+    let scanned = json_of(send(&test.router, Method::POST, "/counter/scan", "application/json", scan).await).await;
+    assert_eq!(scanned["qr_text"], qr_text.as_str());
+    let blank = image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(320, 240, image::Luma([255])));
+    let mut blank_png = Vec::new();
+    blank.write_to(&mut Cursor::new(&mut blank_png), image::ImageFormat::Png).unwrap();
+    let nothing = json!({ "frame": STANDARD.encode(&blank_png) }).to_string();
+    let response = send(&test.router, Method::POST, "/counter/scan", "application/json", nothing).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:qr-not-found");
+
+    let (status, result) = counter_verify(&test, json!({ "qr_text": qr_text, "purpose": "hotel_checkin" })).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["claims"]["name"], "林晓梅");
+    assert_eq!(result["level"], "L1");
+    assert!(result["claims"].get("id_number").is_none());
+    let freshness = json_of(send(&test.router, Method::GET, "/counter/cache", "", "").await).await;
+    assert!(freshness["age_secs"].as_i64().unwrap() < 60, "{freshness}");
+
+    let refusals = [
+        ("replayed", json!({ "qr_text": qr_text, "purpose": "hotel_checkin" }), "credential.offline.replayed"),
+        (
+            "made for another purpose",
+            json!({ "qr_text": hotel_qr_text(&credentials[1].0, &credentials[1].1, now()), "purpose": "age_check" }),
+            "credential.kb.audience",
+        ),
+        (
+            "too old",
+            json!({ "qr_text": hotel_qr_text(&credentials[1].0, &credentials[1].1, now() - 600), "purpose": "hotel_checkin" }),
+            "credential.kb.too_old",
+        ),
+        (
+            "L3 without a face template",
+            json!({ "qr_text": hotel_qr_text(&credentials[2].0, &credentials[2].1, now()), "purpose": "hotel_checkin", "level": "L3" }),
+            "credential.level",
+        ),
+        ("not a payload", json!({ "qr_text": "AQID", "purpose": "hotel_checkin" }), "credential.qr.invalid"),
+    ];
+    for (case, body, code) in refusals {
+        let (status, problem) = counter_verify(&test, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{case}: {problem}");
+        assert_eq!(problem["type"], "urn:shenfen:problem:presentation-refused", "{case}");
+        assert_eq!(problem["code"], code, "{case}: {problem}");
+    }
+    let (status, problem) = counter_verify(&test, json!({ "qr_text": qr_text, "purpose": "spa" })).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("urn:shenfen:problem:invalid-request"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisors_read_enrollment_statistics_by_hour_and_reason() {
+    let test = registered_app().await;
+    enroll_and_issue(&test, 1).await;
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    submit(&test, &session, &performing(&photo("biden.jpg"), &challenge)).await;
+
+    let clerk = signed_in_operator(&test, "clerk", OperatorRole::Counter).await;
+    let response = send_bearer(&test, Method::GET, "/operator/statistics", &clerk, json!({})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let supervisor = signed_in_operator(&test, "chief", OperatorRole::Supervisor).await;
+    let response = send_bearer(&test, Method::GET, "/operator/statistics?hours=6", &supervisor, json!({})).await;
+    let stats = json_of(response).await;
+    let hours = stats["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 6);
+    let this_hour = hours.last().unwrap();
+    assert_eq!((this_hour["accepted"].as_u64(), this_hour["refused"].as_u64()), (Some(1), Some(1)), "{stats}");
+    let refusals: u64 = stats["refusals"].as_object().unwrap().values().filter_map(Value::as_u64).sum();
+    assert_eq!(refusals, 1, "{stats}");
+    assert!(hours[..5].iter().all(|h| h["accepted"] == 0 && h["refused"] == 0));
+}

@@ -129,3 +129,45 @@ async fn every_route_is_in_the_openapi_document_and_served() {
         }
     }
 }
+
+#[tokio::test]
+async fn pages_are_served_under_a_strict_content_security_policy() {
+    let (app, _) = app().await;
+    for (path, script) in
+        [("/wallet/", "/app/wallet.js"), ("/counter/", "/app/counter.js"), ("/console/", "/app/console.js")]
+    {
+        let response = send(&app, Method::GET, path, Body::empty()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        let html = String::from_utf8(to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+        assert!(html.contains(&format!(r#"<script type="module" src="{script}">"#)), "{path}");
+        let module = send(&app, Method::GET, script, Body::empty()).await;
+        assert_eq!(module.headers()["content-type"], "text/javascript; charset=utf-8", "{script}");
+    }
+    let missing = send(&app, Method::GET, "/app/../Cargo.toml", Body::empty()).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // Without `npm ci --prefix web` the library is a script that says what to run.
+    let library = send(&app, Method::GET, "/vendor/fflate.js", Body::empty()).await;
+    let text = String::from_utf8(to_bytes(library.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    assert!(text.contains("npm ci --prefix web"), "{text}");
+}
+
+#[tokio::test]
+async fn the_offline_format_is_the_one_the_verifier_reads() {
+    use base64::Engine;
+    let (app, _) = app().await;
+    let format = json(send(&app, Method::GET, "/web/offline-format.json", Body::empty()).await).await;
+    assert_eq!(format["version"], 1);
+    let dictionary = base64::engine::general_purpose::STANDARD.decode(format["dictionary"].as_str().unwrap()).unwrap();
+    assert_eq!(dictionary, shenfen_credential::DICTIONARY);
+    for purpose in shenfen_core::Purpose::ALL {
+        let entry = &format["purposes"][purpose.as_str()];
+        assert_eq!(entry["audience"], purpose.audience());
+        for edition in [shenfen_core::Edition::Lightweight, shenfen_core::Edition::Upgraded] {
+            let listed: Vec<&str> =
+                entry["claims"][edition.as_str()].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
+            assert_eq!(listed, purpose.claims(edition), "{purpose} {edition}");
+        }
+    }
+}

@@ -321,6 +321,16 @@ impl Store for SqlStore {
         rows.iter().map(audit_from).collect()
     }
 
+    async fn audit_of_kind_since(&self, kind: &str, since: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE kind = $1 AND at >= $2 ORDER BY seq LIMIT $3")
+            .bind(kind)
+            .bind(since)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from).collect()
+    }
+
     async fn audit_of(&self, subject: &BlindIndex) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query("SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq")
             .bind(subject.0.to_vec())

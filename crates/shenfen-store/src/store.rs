@@ -53,6 +53,15 @@ pub trait Store: Send + Sync {
     /// Entries with `seq > after`, in order, at most `limit`.
     fn audit_after(&self, after: u64, limit: u32) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
+    /// Entries of one `kind` at or after `since` (seconds), in order, at most
+    /// `limit`: the operator console's statistics.
+    fn audit_of_kind_since(
+        &self,
+        kind: &str,
+        since: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
     /// Every entry about one citizen, in order: what they may read of their own log.
     fn audit_of(&self, subject: &BlindIndex) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::Value;
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{FaceEngine, ModelConfig};
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, router};
+use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, WebAssets, router};
 use shenfen_store::{LocalKeys, SqlStore};
 use tower::ServiceExt;
 
@@ -108,6 +108,8 @@ pub async fn app_on(policy: Policy, backend: Backend) -> TestApp {
         nonces: NonceIssuer::new(&[3; 32]),
         metrics: Metrics::default(),
         relying_parties: RelyingParties::default(),
+        counter: Default::default(),
+        web: WebAssets::default(),
     });
     TestApp { router: router(state.clone()), state, issuer }
 }

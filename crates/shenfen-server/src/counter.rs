@@ -1,0 +1,357 @@
+//! The counter: a hotel front desk, ticket gate or government counter checks
+//! a citizen's offline QR code against cached issuer keys and status lists,
+//! and for L3 matches the face in front of it against the credential's signed
+//! template. The rules are shared by `shenfen verify` (files) and the counter
+//! page (`/counter/…`, this server's own cache), so both refuse alike.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use image::{GrayImage, RgbImage};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use shenfen_core::{AssuranceLevel, Edition, Purpose};
+use shenfen_credential::{
+    CachedStatusList, CredentialError, OfflinePolicy, TrustedIssuer, VerifierCache, decode_qr_payload, verify_offline,
+};
+use shenfen_face::{FaceEngine, FaceError, QualityPolicy, Template, decode_image};
+use tokio::sync::RwLock;
+
+use crate::app::{AppState, now};
+use crate::issuance::{STATUS_LIST_ID, signed_status_list};
+use crate::problem::Problem;
+use crate::tokens::{invalid, json_body, token_hash};
+
+/// Why a counter refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum CounterError {
+    /// The presentation itself is refused (each reason its own code).
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// The live photo or the signed template is unusable.
+    #[error(transparent)]
+    Face(#[from] FaceError),
+    /// The signed template was made by another face model than this counter runs.
+    #[error("the credential's face template was made by {signed}, this counter runs {running}")]
+    FaceModel {
+        /// The template's model.
+        signed: String,
+        /// This counter's model.
+        running: String,
+    },
+}
+
+impl CounterError {
+    /// The stable code (docs/ERRORS.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Credential(e) => e.code(),
+            Self::Face(e) => e.code(),
+            Self::FaceModel { .. } => "counter.face_model",
+        }
+    }
+}
+
+/// What the counter asks of a QR.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterPolicy {
+    /// The use the counter serves (the QR must be made for it).
+    pub purpose: Purpose,
+    /// The level the counter needs.
+    pub level: AssuranceLevel,
+    /// Now, seconds since the epoch.
+    pub now: i64,
+    /// How long a QR is valid after the phone made it.
+    pub max_qr_age_secs: i64,
+    /// How old the cache of keys and status lists may be.
+    pub max_cache_age_secs: i64,
+}
+
+/// Tolerated clock difference between the phone and the counter.
+const CLOCK_SKEW_SECS: i64 = 30;
+
+/// The face in front of the counter, with the engine that reads it.
+pub struct LiveFace<'a> {
+    /// The counter's face engine.
+    pub engine: &'a FaceEngine,
+    /// The camera frame.
+    pub image: &'a RgbImage,
+}
+
+/// An accepted QR: what to show, and what to remember against replay.
+pub struct CounterVerdict {
+    /// The verified result (`verified`, `purpose`, `edition`, `level`, `claims`, `face`, `cache_age_secs`).
+    pub result: Value,
+    /// The digest of the key binding JWT, unique to one presentation.
+    pub replay_key: String,
+    /// Until when to remember it: past that, the QR is refused as expired anyway.
+    pub remember_until: i64,
+}
+
+/// Checks an offline QR payload: unpack, verify against the cache, refuse a
+/// presentation `already_seen`, match the live face for L3, and require the
+/// policy's level. Nothing is remembered here: the caller records the
+/// verdict's replay key once it accepts.
+pub fn check_offline_qr(
+    payload: &[u8],
+    cache: &VerifierCache,
+    policy: &CounterPolicy,
+    live: Option<LiveFace<'_>>,
+    already_seen: impl Fn(&str) -> bool,
+) -> Result<CounterVerdict, CounterError> {
+    let presentation = decode_qr_payload(payload)?;
+    let audience = policy.purpose.audience();
+    let required = policy.purpose.claims(Edition::Lightweight);
+    let offline = OfflinePolicy {
+        now: policy.now,
+        clock_skew_secs: CLOCK_SKEW_SECS,
+        max_age_secs: policy.max_qr_age_secs,
+        max_cache_age_secs: policy.max_cache_age_secs,
+        audience: &audience,
+        required_claims: &required,
+    };
+    let vc = verify_offline(&presentation, cache, &offline)?;
+    let replay_key = presentation.key_binding().map(|kb| URL_SAFE_NO_PAD.encode(token_hash(kb))).unwrap_or_default();
+    if already_seen(&replay_key) {
+        return Err(CredentialError::Replayed.into());
+    }
+    let mut claims = vc.claims;
+    let mut level = AssuranceLevel::L1;
+    let mut face = Value::Null;
+    if let Some(Value::String(template)) = claims.remove("face_template") {
+        face = json!({ "template": "signed by the issuer" });
+        if let Some(live) = live {
+            let (similarity, threshold) = live_similarity(&template, &live)?;
+            if similarity < threshold {
+                return Err(CredentialError::LiveFaceMismatch(format!("{similarity:.3} < {threshold:.3}")).into());
+            }
+            face = json!({ "template": "signed by the issuer", "live_similarity": similarity, "matched": true });
+            level = AssuranceLevel::L3;
+        }
+    }
+    if level < policy.level {
+        return Err(CredentialError::LevelNotReached {
+            reached: level.to_string(),
+            needed: policy.level.to_string(),
+            hint: "an upgraded credential's face template matched against the live face reaches L3 offline",
+        }
+        .into());
+    }
+    let result = json!({
+        "verified": true,
+        "purpose": policy.purpose.as_str(),
+        "issuer": claims.get("iss"),
+        "edition": claims.get("edition"),
+        "level": level.to_string(),
+        "claims": only_disclosed(&claims),
+        "face": face,
+        "cache_age_secs": policy.now - cache.synced_at,
+    });
+    Ok(CounterVerdict { result, replay_key, remember_until: policy.now + policy.max_qr_age_secs + CLOCK_SKEW_SECS })
+}
+
+/// The claims a person reads: without the credential's machinery.
+fn only_disclosed(claims: &Map<String, Value>) -> Value {
+    let machinery = ["iss", "iat", "exp", "nbf", "vct", "cnf", "status", "edition"];
+    Value::Object(
+        claims.iter().filter(|(k, _)| !machinery.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+    )
+}
+
+/// The cosine similarity between the signed template and the live face, and the engine's match threshold.
+fn live_similarity(template: &str, live: &LiveFace<'_>) -> Result<(f32, f32), CounterError> {
+    let bytes = URL_SAFE_NO_PAD.decode(template).map_err(|_| CredentialError::Base64("face_template"))?;
+    let signed = Template::from_bytes(&bytes)?;
+    let running = live.engine.embedder_id();
+    if signed.model_id() != running {
+        return Err(CounterError::FaceModel { signed: signed.model_id().to_owned(), running });
+    }
+    let face = live.engine.analyse(live.image, &QualityPolicy::default())?;
+    Ok((signed.similarity_to_live(&face.embedding)?, live.engine.match_threshold))
+}
+
+/// Finds and decodes the first QR code in a picture; `None` when there is none
+/// (the camera has not found it yet), `Some(Err)` when one is seen but unreadable.
+pub fn scan_qr(picture: GrayImage) -> Option<Result<Vec<u8>, String>> {
+    let mut prepared = rqrr::PreparedImage::prepare(picture);
+    let grid = prepared.detect_grids().into_iter().next()?;
+    let mut payload = Vec::new();
+    Some(grid.decode_to(&mut payload).map(|_| payload).map_err(|e| e.to_string()))
+}
+
+/// How often the counter page's cache is refreshed from this authority.
+const REFRESH_SECS: i64 = 60;
+/// How old the counter page's cache may grow (when refreshing fails) before QRs are refused.
+const MAX_CACHE_AGE_SECS: i64 = 24 * 3600;
+/// How long a QR is valid after the phone made it (the phone refreshes it every 30 s).
+const MAX_QR_AGE_SECS: i64 = 90;
+
+/// The counter page's verifier: this authority's keys and status list, cached
+/// as an offline counter would hold them, and the presentations already seen.
+#[derive(Default)]
+pub struct Counter {
+    cache: RwLock<VerifierCache>,
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+/// The counter's cache, refreshed from this authority when older than a minute;
+/// when refreshing fails the old cache stays, and its growing age is reported.
+async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
+    let now = now();
+    {
+        let cache = state.counter.cache.read().await;
+        if now - cache.synced_at < REFRESH_SECS {
+            return cache.clone();
+        }
+    }
+    let mut cache = state.counter.cache.write().await;
+    match signed_status_list(state, STATUS_LIST_ID).await {
+        Ok(token) => {
+            let issuer = &state.authority.issuer;
+            let keys = std::iter::once(&issuer.public).chain(&issuer.retired).map(|k| k.to_value()).collect();
+            *cache = VerifierCache {
+                synced_at: now,
+                issuers: vec![TrustedIssuer { issuer: issuer.url.clone(), keys }],
+                status_lists: vec![CachedStatusList { uri: format!("{}/status/{STATUS_LIST_ID}", issuer.url), token }],
+            };
+        }
+        Err(_) => tracing::warn!(age_secs = now - cache.synced_at, "counter cache refresh failed; keeping the old one"),
+    }
+    cache.clone()
+}
+
+/// `GET /counter/cache`: how fresh the counter's keys and status list are.
+pub async fn cache_freshness(State(state): State<Arc<AppState>>) -> Response {
+    let cache = current_cache(&state).await;
+    Json(json!({
+        "synced_at": cache.synced_at,
+        "age_secs": now() - cache.synced_at,
+        "max_age_secs": MAX_CACHE_AGE_SECS,
+        "issuers": cache.issuers.iter().map(|i| &i.issuer).collect::<Vec<_>>(),
+        "status_lists": cache.status_lists.len(),
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanRequest {
+    /// A camera frame (base64 JPEG/PNG).
+    frame: String,
+}
+
+/// `POST /counter/scan {frame}`: the QR payload in a camera frame, as base64url
+/// text (`qr_text`), or `qr-not-found` while the camera has not found one.
+pub async fn scan(State(_state): State<Arc<AppState>>, request: axum::extract::Request) -> Response {
+    let body: ScanRequest = match json_body(request.into_body(), crate::FRAMES_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    let picture = match decode_frame(&body.frame) {
+        Ok(picture) => picture,
+        Err(problem) => return problem.into_response(),
+    };
+    let scanned =
+        tokio::task::spawn_blocking(move || scan_qr(image::DynamicImage::ImageRgb8(picture).to_luma8())).await;
+    match scanned {
+        Ok(Some(Ok(payload))) => Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) })).into_response(),
+        Ok(Some(Err(why))) => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "qr-unreadable", "The QR code does not decode")
+                .with_detail(format!("{why}; hold the phone steady and closer"))
+                .into_response()
+        }
+        Ok(None) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "qr-not-found", "No QR code in the frame")
+            .with_detail("show the QR code to the camera")
+            .into_response(),
+        Err(e) => worker_failed(&e),
+    }
+}
+
+fn worker_failed(e: &tokio::task::JoinError) -> Response {
+    tracing::error!(error = %e, "a counter check did not finish");
+    Problem::internal().into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    /// The QR payload, base64url (from `/counter/scan`).
+    qr_text: String,
+    /// `hotel_checkin`, `age_check`, `ticket` or `clock_in`.
+    purpose: String,
+    #[serde(default = "level_one")]
+    level: AssuranceLevel,
+    /// A camera frame of the person at the counter (base64), for L3.
+    live_face: Option<String>,
+}
+
+fn level_one() -> AssuranceLevel {
+    AssuranceLevel::L1
+}
+
+/// `POST /counter/verify {qr_text, purpose, level?, live_face?}`: the verified
+/// result, or a `presentation-refused` problem whose `code` says why.
+pub async fn verify(State(state): State<Arc<AppState>>, request: axum::extract::Request) -> Response {
+    let body: VerifyRequest = match json_body(request.into_body(), crate::FRAMES_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
+    let purpose: Purpose = match body.purpose.parse() {
+        Ok(purpose) => purpose,
+        Err(e) => return invalid(&format!("purpose: {e}")).into_response(),
+    };
+    let Ok(payload) = URL_SAFE_NO_PAD.decode(body.qr_text.trim()) else {
+        return refused(&CredentialError::Base64("qr_text").into());
+    };
+    let live_image = match body.live_face.as_deref().map(decode_frame).transpose() {
+        Ok(image) => image,
+        Err(problem) => return problem.into_response(),
+    };
+    let cache = current_cache(&state).await;
+    let policy = CounterPolicy {
+        purpose,
+        level: body.level,
+        now: now(),
+        max_qr_age_secs: MAX_QR_AGE_SECS,
+        max_cache_age_secs: MAX_CACHE_AGE_SECS,
+    };
+    let checking = Arc::clone(&state);
+    let checked = tokio::task::spawn_blocking(move || {
+        let live = live_image.as_ref().map(|image| LiveFace { engine: &checking.authority.face, image });
+        let seen = |key: &str| checking.counter.seen.lock().is_ok_and(|seen| seen.contains_key(key));
+        check_offline_qr(&payload, &cache, &policy, live, seen)
+    })
+    .await;
+    let verdict = match checked {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(e)) => return refused(&e),
+        Err(e) => return worker_failed(&e),
+    };
+    let Ok(mut seen) = state.counter.seen.lock() else { return Problem::internal().into_response() };
+    seen.retain(|_, until| *until > policy.now);
+    if seen.insert(verdict.replay_key, verdict.remember_until).is_some() {
+        return refused(&CredentialError::Replayed.into());
+    }
+    Json(verdict.result).into_response()
+}
+
+fn refused(e: &CounterError) -> Response {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "presentation-refused", "The QR code is refused")
+        .with_detail(e.to_string())
+        .with_code(e.code())
+        .into_response()
+}
+
+fn decode_frame(frame: &str) -> Result<RgbImage, Problem> {
+    let bytes = STANDARD.decode(frame.trim()).map_err(|_| invalid("a frame is not base64"))?;
+    decode_image(&bytes).map_err(|e| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "image-unreadable", "The image does not decode")
+            .with_detail(format!("[{}] {e}", e.code()))
+    })
+}

@@ -1,0 +1,162 @@
+//! The pages people touch: the citizen's wallet (a PWA), the counter page and
+//! the operator console. They are plain HTML and JavaScript modules compiled
+//! into the binary (no build step, no framework); the two browser libraries
+//! they need — DEFLATE with a preset dictionary (`fflate`) and QR rendering
+//! (`qrcode-generator`) — come from npm (`npm ci --prefix web`) and are read
+//! from that directory at start.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use shenfen_core::{Edition, Purpose};
+use shenfen_credential::DICTIONARY;
+
+use crate::app::AppState;
+use crate::problem::Problem;
+
+/// The browser libraries, by the name pages import them under, and where npm puts them.
+const VENDOR_FILES: [(&str, &str); 2] =
+    [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
+
+/// The pages' own files, compiled in.
+const APP_FILES: [(&str, &str, &str); 9] = [
+    ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
+    ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
+    ("camera.js", JS, include_str!("../../../web/app/camera.js")),
+    ("sd-jwt.js", JS, include_str!("../../../web/app/sd-jwt.js")),
+    ("wallet-store.js", JS, include_str!("../../../web/app/wallet-store.js")),
+    ("wallet.js", JS, include_str!("../../../web/app/wallet.js")),
+    ("counter.js", JS, include_str!("../../../web/app/counter.js")),
+    ("console.js", JS, include_str!("../../../web/app/console.js")),
+    ("chart.js", JS, include_str!("../../../web/app/chart.js")),
+];
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The browser libraries as read at start; a missing one is served as a
+/// script that says how to install it, so the page explains instead of breaking.
+pub struct WebAssets {
+    vendor: Vec<(&'static str, Option<Vec<u8>>)>,
+}
+
+/// None of the libraries: the pages say how to install them.
+impl Default for WebAssets {
+    fn default() -> WebAssets {
+        WebAssets { vendor: VENDOR_FILES.iter().map(|(name, _)| (*name, None)).collect() }
+    }
+}
+
+impl WebAssets {
+    /// Reads the libraries from an npm `node_modules` directory.
+    pub fn load(node_modules: &Path) -> WebAssets {
+        let vendor = VENDOR_FILES
+            .iter()
+            .map(|(name, relative)| {
+                let file = std::fs::read(node_modules.join(relative)).ok();
+                if file.is_none() {
+                    tracing::warn!(library = name, dir = %node_modules.display(), "browser library missing: run `npm ci --prefix web`");
+                }
+                (*name, file)
+            })
+            .collect();
+        WebAssets { vendor }
+    }
+
+    /// Where `npm ci --prefix web` puts the libraries in a checkout.
+    pub fn checkout_dir() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/node_modules"))
+    }
+}
+
+/// The routes of the pages and their files.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { page(include_str!("../../../web/app/index.html")) }))
+        .route("/wallet/", get(|| async { page(include_str!("../../../web/app/wallet.html")) }))
+        .route("/counter/", get(|| async { page(include_str!("../../../web/app/counter.html")) }))
+        .route("/console/", get(|| async { page(include_str!("../../../web/app/console.html")) }))
+        .route("/wallet/sw.js", get(|| async { file(JS, include_str!("../../../web/app/sw.js")) }))
+        .route(
+            "/wallet/manifest.webmanifest",
+            get(|| async { file("application/manifest+json", include_str!("../../../web/app/manifest.webmanifest")) }),
+        )
+        .route("/app/{name}", get(app_file))
+        .route("/vendor/{name}", get(vendor_file))
+        .route("/web/offline-format.json", get(offline_format))
+}
+
+/// Pages may load only this origin's files, may use the camera, and may not be framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; \
+    worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn page(html: &'static str) -> Response {
+    let mut response = file("text/html; charset=utf-8", html);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert("permissions-policy", HeaderValue::from_static("camera=(self), microphone=()"));
+    response
+}
+
+fn file(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn app_file(UrlPath(name): UrlPath<String>) -> Response {
+    match APP_FILES.iter().find(|(file_name, _, _)| *file_name == name) {
+        Some((_, content_type, body)) => file(content_type, body),
+        None => Problem::not_found().into_response(),
+    }
+}
+
+async fn vendor_file(State(state): State<Arc<AppState>>, UrlPath(name): UrlPath<String>) -> Response {
+    let Some((_, found)) = state.web.vendor.iter().find(|(file_name, _)| *file_name == name) else {
+        return Problem::not_found().into_response();
+    };
+    let mut response = match found {
+        Some(bytes) => bytes.clone().into_response(),
+        None => format!("throw new Error('{name} is not installed: run npm ci --prefix web, then restart shenfen');")
+            .into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JS));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /web/offline-format.json`: what the wallet needs to make offline QR
+/// codes the counters accept — the payload's preset DEFLATE dictionary and
+/// the claims each purpose discloses per edition — taken from the Rust
+/// definitions so that the browser never holds a copy that could drift.
+async fn offline_format() -> Response {
+    let purposes: serde_json::Map<String, Value> = Purpose::ALL
+        .iter()
+        .map(|purpose| {
+            let claims = |edition| purpose.claims(edition).into_iter().map(str::to_owned).collect::<Vec<_>>();
+            let entry = json!({
+                "audience": purpose.audience(),
+                "claims": {
+                    "lightweight": claims(Edition::Lightweight),
+                    "upgraded": claims(Edition::Upgraded),
+                },
+            });
+            (purpose.as_str().to_owned(), entry)
+        })
+        .collect();
+    let body = json!({ "version": 1, "dictionary": STANDARD.encode(DICTIONARY), "purposes": purposes });
+    axum::Json(body).into_response()
+}

@@ -1,0 +1,183 @@
+// The operator console: sign in, check a card against the registry (masked
+// answers only), attest a citizen in person for the upgraded edition, and —
+// for supervisors — revoke, read enrollment statistics and the audit log.
+
+import { addTexts, languageSwitch, t, translatePage } from '/app/i18n.js';
+import { drawHourlyBars } from '/app/chart.js';
+
+addTexts({
+  'console.title': { zh: '工作人员控制台', en: 'Operator console' },
+  'login.heading': { zh: '登录', en: 'Sign in' },
+  'login.username': { zh: '工号', en: 'Operator name' },
+  'login.password': { zh: '密码', en: 'Password' },
+  'login.submit': { zh: '登录', en: 'Sign in' },
+  'login.logout': { zh: '退出', en: 'Sign out' },
+  'login.as': { zh: '已登录：{name}（{role}）', en: 'Signed in as {name} ({role})' },
+  'lookup.heading': { zh: '核对身份证', en: 'Check a card against the registry' },
+  'lookup.id_number': { zh: '身份证号（看着本人的证件输入）', en: 'ID number (from the card in front of you)' },
+  'lookup.submit': { zh: '查询', en: 'Look up' },
+  'lookup.name': { zh: '姓名', en: 'Name' },
+  'lookup.number': { zh: '身份证号', en: 'ID number' },
+  'lookup.expiry': { zh: '有效期至', en: 'Card valid until' },
+  'attest.submit': { zh: '现场核验（增强版）', en: 'Attest in person (upgraded edition)' },
+  'attest.code': { zh: '凭条验证码', en: 'Code for the slip' },
+  'attest.until': { zh: '有效至', en: 'Valid until' },
+  'revoke.heading': { zh: '注销证件', en: "Revoke a citizen's credentials" },
+  'revoke.reason': { zh: '原因', en: 'Reason' },
+  'revoke.submit': { zh: '注销', en: 'Revoke' },
+  'revoke.done': { zh: '已注销 {n} 份证件。', en: '{n} credentials revoked.' },
+  'reason.lost': { zh: '遗失', en: 'lost' },
+  'reason.stolen': { zh: '被盗', en: 'stolen' },
+  'reason.deceased': { zh: '死亡', en: 'deceased' },
+  'reason.fraud_suspected': { zh: '涉嫌欺诈', en: 'fraud suspected' },
+  'reason.card_replaced': { zh: '换证', en: 'card replaced' },
+  'reason.registry_correction': { zh: '户籍更正', en: 'registry correction' },
+  'stats.heading': { zh: '近 24 小时领证情况', en: 'Enrollments in the last 24 hours' },
+  'stats.summary': { zh: '通过 {accepted}，拒绝 {refused}（绿色为通过，红色为拒绝）', en: '{accepted} accepted, {refused} refused (green accepted, red refused)' },
+  'stats.reasons': { zh: '拒绝原因', en: 'Refusals by reason' },
+  'stats.reason': { zh: '原因', en: 'Reason' },
+  'stats.count': { zh: '次数', en: 'Count' },
+  'audit.heading': { zh: '审计日志', en: 'Audit log' },
+  'audit.when': { zh: '时间', en: 'When' },
+  'audit.kind': { zh: '事件', en: 'Event' },
+  'audit.actor': { zh: '操作者', en: 'By' },
+  'audit.details': { zh: '详情', en: 'Details' },
+  'audit.more': { zh: '更多记录', en: 'More entries' },
+});
+
+const $ = (id) => document.getElementById(id);
+let session = JSON.parse(sessionStorage.getItem('shenfen.operator') || 'null');
+
+function say(text) {
+  $('status').textContent = text;
+}
+
+/** Calls an operator endpoint with the session's token; a refusal throws its problem's detail. */
+async function call(method, path, body) {
+  const headers = { 'content-type': 'application/json' };
+  if (session) headers.authorization = `Bearer ${session.token}`;
+  const response = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
+  const answer = await response.json().catch(() => ({}));
+  if (response.status === 401 && session) signedOut();
+  if (!response.ok) throw new Error(answer.detail || answer.title || `HTTP ${response.status}`);
+  return answer;
+}
+
+function fields(list, pairs) {
+  list.replaceChildren();
+  for (const [label, value] of pairs) {
+    const term = document.createElement('dt');
+    term.textContent = label;
+    const detail = document.createElement('dd');
+    detail.textContent = value;
+    list.append(term, detail);
+  }
+  list.parentElement.hidden = false;
+}
+
+async function login(event) {
+  event.preventDefault();
+  try {
+    session = await call('POST', '/operator/login', { username: $('username').value, password: $('password').value });
+    sessionStorage.setItem('shenfen.operator', JSON.stringify(session));
+    $('password').value = '';
+    say('');
+    await signedIn();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function signedOut() {
+  session = null;
+  sessionStorage.removeItem('shenfen.operator');
+  $('work-view').hidden = true;
+  $('login-view').hidden = false;
+}
+
+async function signedIn() {
+  $('login-view').hidden = true;
+  $('work-view').hidden = false;
+  $('signed-in').textContent = t('login.as', { name: session.username, role: session.role });
+  $('supervisor').hidden = session.role !== 'supervisor';
+  if (session.role === 'supervisor') await Promise.all([loadStatistics(), loadAudit(true)]);
+}
+
+async function lookup(event) {
+  event.preventDefault();
+  try {
+    const found = await call('POST', '/operator/lookup', { id_number: $('lookup-id').value.trim() });
+    fields($('lookup-fields'), [[t('lookup.name'), found.name_masked], [t('lookup.number'), found.id_number_masked], [t('lookup.expiry'), found.card_expiry]]);
+    say('');
+  } catch (error) {
+    $('lookup-result').hidden = true;
+    say(error.message);
+  }
+}
+
+async function attest() {
+  try {
+    const slip = await call('POST', '/operator/attestations', { id_number: $('lookup-id').value.trim(), method: 'counter' });
+    fields($('lookup-fields'), [[t('attest.code'), slip.tx_code], [t('attest.until'), new Date(slip.expires_at * 1000).toLocaleString()]]);
+    say('');
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function revoke(event) {
+  event.preventDefault();
+  try {
+    const done = await call('POST', '/operator/revocations', { id_number: $('revoke-id').value.trim(), reason: $('revoke-reason').value });
+    say(t('revoke.done', { n: done.revoked }));
+    await loadAudit(true);
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function loadStatistics() {
+  const stats = await call('GET', '/operator/statistics?hours=24');
+  drawHourlyBars($('stats-chart'), stats.hours);
+  const sum = (key) => stats.hours.reduce((total, h) => total + h[key], 0);
+  $('stats-summary').textContent = t('stats.summary', { accepted: sum('accepted'), refused: sum('refused') });
+  const rows = $('reasons');
+  rows.replaceChildren();
+  for (const [reason, count] of Object.entries(stats.refusals)) {
+    const row = rows.insertRow();
+    row.insertCell().textContent = reason;
+    row.insertCell().textContent = String(count);
+  }
+}
+
+let auditAfter = 0;
+async function loadAudit(fromStart) {
+  if (fromStart) {
+    auditAfter = 0;
+    $('audit-rows').replaceChildren();
+  }
+  const page = await call('GET', `/operator/audit?after=${auditAfter}&limit=50`);
+  for (const entry of page.entries) {
+    const row = $('audit-rows').insertRow(0);
+    row.insertCell().textContent = String(entry.seq);
+    row.insertCell().textContent = new Date(entry.at * 1000).toLocaleString();
+    row.insertCell().textContent = entry.kind;
+    row.insertCell().textContent = entry.actor;
+    row.insertCell().textContent = JSON.stringify(entry.details);
+    auditAfter = entry.seq;
+  }
+  $('audit-more').hidden = page.entries.length < 50;
+}
+
+languageSwitch($('language'), () => session && signedIn());
+translatePage();
+$('login-form').addEventListener('submit', login);
+$('logout').addEventListener('click', async () => {
+  await call('POST', '/operator/logout').catch(() => {});
+  signedOut();
+});
+$('lookup-form').addEventListener('submit', lookup);
+$('attest').addEventListener('click', attest);
+$('revoke-form').addEventListener('submit', revoke);
+$('audit-more').addEventListener('click', () => loadAudit(false));
+if (session) signedIn().catch(() => signedOut());

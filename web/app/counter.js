@@ -1,0 +1,131 @@
+// The counter page: scans the citizen's QR code with the camera, has this
+// server's counter verifier check it against cached keys and status list, and
+// for L3 matches the face in front of the camera against the signed template.
+
+import { addTexts, languageSwitch, t, translatePage } from '/app/i18n.js';
+import { grabFrame, openCamera, pause } from '/app/camera.js';
+
+addTexts({
+  'counter.title': { zh: '核验台', en: 'Counter' },
+  'counter.purpose': { zh: '本核验台用于', en: 'This counter checks' },
+  'counter.level': { zh: '需要的等级', en: 'Level needed' },
+  'counter.l1': { zh: 'L1：证件与其手机', en: 'L1: the credential and its phone' },
+  'counter.l3': { zh: 'L3：再加现场人脸比对', en: 'L3: plus the face in front of the counter' },
+  'counter.scan': { zh: '扫描二维码', en: 'Scan a QR code' },
+  'counter.camera': { zh: '摄像头', en: 'Camera' },
+  'counter.looking': { zh: '请把二维码对准摄像头…', en: 'Hold the QR code up to the camera…' },
+  'counter.face': { zh: '请本人看向摄像头…', en: 'Now the person: look at the camera…' },
+  'counter.checking': { zh: '正在核验…', en: 'Checking…' },
+  'counter.cache': { zh: '发证机关密钥与注销列表：{age} 前更新（超过 {max} 小时拒绝）', en: 'Issuer keys and status list cached {age} ago (refused past {max} h)' },
+  'counter.cache_stale': { zh: '缓存已过期：请联网更新后再核验。', en: 'The cache is too old: go online to refresh it before checking.' },
+  'counter.ok': { zh: '核验通过', en: 'Verified' },
+  'counter.refused': { zh: '拒绝', en: 'Refused' },
+  'counter.level_reached': { zh: '等级', en: 'Level' },
+  'counter.edition': { zh: '版本', en: 'Edition' },
+  'counter.face_match': { zh: '现场人脸', en: 'Live face' },
+  'counter.matched': { zh: '一致（相似度 {similarity}）', en: 'matches (similarity {similarity})' },
+  'purpose.hotel_checkin': { zh: '酒店入住', en: 'hotel check-in' },
+  'purpose.age_check': { zh: '年龄核验', en: 'age check' },
+  'purpose.ticket': { zh: '检票', en: 'ticket gate' },
+  'purpose.clock_in': { zh: '上班打卡', en: 'clock-in' },
+  'claim.name': { zh: '姓名', en: 'Name' },
+  'claim.id_number_masked': { zh: '身份证号（遮蔽）', en: 'ID number (masked)' },
+  'claim.age_over_18': { zh: '年满 18 岁', en: 'Over 18' },
+  'seconds': { zh: '{n} 秒', en: '{n} s' },
+});
+
+const $ = (id) => document.getElementById(id);
+let scanning = false;
+
+async function showCache() {
+  try {
+    const response = await fetch('/counter/cache');
+    const cache = await response.json();
+    const stale = cache.age_secs > cache.max_age_secs;
+    $('cache').textContent = stale
+      ? t('counter.cache_stale')
+      : t('counter.cache', { age: t('seconds', { n: cache.age_secs }), max: cache.max_age_secs / 3600 });
+  } catch {
+    $('cache').textContent = t('counter.cache_stale');
+  }
+}
+
+/** POSTs JSON; a refusal comes back with its problem (RFC 9457) body and one readable line. */
+async function post(path, body) {
+  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (response.ok) return { ok: true, body: await response.json() };
+  const problem = await response.json().catch(() => ({}));
+  return { ok: false, body: problem, text: problem.detail || problem.title || `HTTP ${response.status}` };
+}
+
+/** Sends camera frames until one holds a readable QR code; returns its payload text. */
+async function findQr(video) {
+  $('step').textContent = t('counter.looking');
+  while (scanning) {
+    const answer = await post('/counter/scan', { frame: grabFrame(video, 'image/jpeg', 0.95) });
+    if (answer.ok) return answer.body.qr_text;
+    await pause(400);
+  }
+  return null;
+}
+
+async function scan() {
+  if (scanning) return;
+  scanning = true;
+  $('result').hidden = true;
+  $('scan').disabled = true;
+  let stop = () => {};
+  try {
+    stop = await openCamera($('camera'), 'environment');
+    const qrText = await findQr($('camera'));
+    const request = { qr_text: qrText, purpose: $('purpose').value, level: $('level').value };
+    if (request.level === 'L3') {
+      $('step').textContent = t('counter.face');
+      await pause(1500);
+      request.live_face = grabFrame($('camera'));
+    }
+    $('step').textContent = t('counter.checking');
+    const answer = await post('/counter/verify', request);
+    showResult(answer);
+  } catch (error) {
+    showResult({ ok: false, text: error.message, body: {} });
+  } finally {
+    stop();
+    scanning = false;
+    $('scan').disabled = false;
+    $('step').textContent = '';
+    showCache();
+  }
+}
+
+function row(list, label, value) {
+  const term = document.createElement('dt');
+  term.textContent = label;
+  const detail = document.createElement('dd');
+  detail.textContent = value;
+  list.append(term, detail);
+}
+
+function showResult(answer) {
+  const list = $('result-claims');
+  list.replaceChildren();
+  $('result').className = `notice ${answer.ok ? 'ok' : 'bad'}`;
+  $('result-heading').textContent = answer.ok ? t('counter.ok') : t('counter.refused');
+  if (answer.ok) {
+    const result = answer.body;
+    for (const [name, value] of Object.entries(result.claims)) row(list, t(`claim.${name}`), String(value));
+    row(list, t('counter.edition'), String(result.edition));
+    row(list, t('counter.level_reached'), result.level);
+    if (result.face && result.face.matched) row(list, t('counter.face_match'), t('counter.matched', { similarity: result.face.live_similarity.toFixed(2) }));
+    $('result-detail').textContent = '';
+  } else {
+    $('result-detail').textContent = answer.body.code ? `${answer.text} (${answer.body.code})` : answer.text;
+  }
+  $('result').dataset.outcome = answer.ok ? 'verified' : 'refused';
+  $('result').hidden = false;
+}
+
+languageSwitch($('language'), showCache);
+translatePage();
+$('scan').addEventListener('click', scan);
+showCache();

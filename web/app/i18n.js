@@ -1,0 +1,58 @@
+// Chinese and English UI text: every page marks its texts with data-i18n
+// (and data-i18n-label for aria labels); scripts ask t(key, values).
+
+const saved = () => localStorage.getItem('shenfen.lang');
+let lang = saved() || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
+let texts = {};
+
+/** Registers a page's texts: { key: { zh, en } }. */
+export function addTexts(more) {
+  Object.assign(texts, more);
+}
+
+/** The text `key` in the current language, with {name} placeholders filled. */
+export function t(key, values = {}) {
+  const entry = texts[key];
+  const text = entry ? entry[lang] ?? entry.en : key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
+}
+
+/** Fills every marked element of the page and sets the document language. */
+export function translatePage() {
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+}
+
+/** Adds the language switch button to `container`. */
+export function languageSwitch(container, onChange = () => {}) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'secondary';
+  const label = () => { button.textContent = lang === 'zh' ? 'English' : '中文'; };
+  label();
+  button.addEventListener('click', () => {
+    lang = lang === 'zh' ? 'en' : 'zh';
+    localStorage.setItem('shenfen.lang', lang);
+    label();
+    translatePage();
+    onChange();
+  });
+  container.append(button);
+}
+
+/** The current language, `zh` or `en`. */
+export function language() {
+  return lang;
+}
+
+/** A problem+json body (RFC 9457) or network failure as one readable line. */
+export async function problemText(response) {
+  try {
+    const body = await response.json();
+    return body.detail || body.error_description || body.title || `HTTP ${response.status}`;
+  } catch {
+    return `HTTP ${response.status}`;
+  }
+}

@@ -1,0 +1,335 @@
+// The citizen's wallet: enroll with the camera, hold single-use credentials
+// bound to non-extractable device keys, show the card, show a refreshing
+// offline QR code for a purpose, keep the disclosure log, withdraw.
+
+import qrcode from '/vendor/qrcode.js';
+import { addTexts, languageSwitch, problemText, t, translatePage } from '/app/i18n.js';
+import { grabFrame, openCamera, pause } from '/app/camera.js';
+import { cardClaims, fromB64, packQrPayload, parseCredential, present, publicJwk, randomNonce, signJws } from '/app/sd-jwt.js';
+import { allCredentials, appendLog, forgetCredentials, markUsed, newDeviceKey, readLog, replaceCredentials } from '/app/wallet-store.js';
+
+addTexts({
+  'wallet.title': { zh: '身份钱包', en: 'ID wallet' },
+  'enroll.heading': { zh: '领取虚拟身份证', en: 'Get your virtual ID card' },
+  'enroll.intro': { zh: '输入身份证上的信息，然后看着摄像头完成动作。身份证号只发送给发证机关，不会保存在本机。', en: 'Type what is on your ID card, then follow the steps in front of the camera. Your ID number goes to the issuing authority only and is not kept on this phone.' },
+  'enroll.id_number': { zh: '身份证号', en: 'ID number' },
+  'enroll.id_number_hint': { zh: '18 位，最后一位可以是 X', en: '18 characters; the last may be X' },
+  'enroll.name': { zh: '姓名', en: 'Name' },
+  'enroll.card_expiry': { zh: '有效期至', en: 'Card valid until' },
+  'enroll.long_term': { zh: '长期', en: 'long-term (长期)' },
+  'enroll.edition': { zh: '版本', en: 'Edition' },
+  'enroll.tx_code': { zh: '柜台凭条上的验证码', en: 'Code on the slip from the counter' },
+  'enroll.pin': { zh: '设置 6 位 PIN', en: 'Choose a 6-digit PIN' },
+  'enroll.pin_hint': { zh: '不要用 123456、111111 这类数字', en: 'Not 123456, 111111 or similar' },
+  'enroll.start': { zh: '开始人脸核验', en: 'Start the face check' },
+  'enroll.again': { zh: '重新领取', en: 'Enroll again' },
+  'edition.lightweight': { zh: '简易版', en: 'lightweight' },
+  'edition.upgraded': { zh: '增强版', en: 'upgraded' },
+  'camera.heading': { zh: '人脸核验', en: 'Face check' },
+  'camera.intro': { zh: '把脸放在画面中间，光线充足，按提示做动作。', en: 'Keep your face in the middle of the picture, in good light, and do what each step says.' },
+  'camera.video': { zh: '摄像头画面', en: 'Camera picture' },
+  'camera.progress': { zh: '核验进度', en: 'Progress of the face check' },
+  'step.look_straight': { zh: '请正对摄像头', en: 'Look straight at the camera' },
+  'step.turn_left': { zh: '请向左转头', en: 'Turn your head to the left' },
+  'step.turn_right': { zh: '请向右转头', en: 'Turn your head to the right' },
+  'step.blink': { zh: '请眨眼', en: 'Blink' },
+  'step.nod': { zh: '请点头', en: 'Nod' },
+  'step.open_mouth': { zh: '请张嘴', en: 'Open your mouth' },
+  'step.sending': { zh: '正在核验…', en: 'Checking…' },
+  'status.issuing': { zh: '核验通过，正在领取证件…', en: 'Checked. Receiving your card…' },
+  'status.ready': { zh: '证件已保存在本机。', en: 'Your card is on this phone.' },
+  'failure.heading': { zh: '没有成功', en: 'That did not work' },
+  'failure.retry': { zh: '重试', en: 'Try again' },
+  'failure.camera': { zh: '无法打开摄像头。请在浏览器设置里允许本网站使用摄像头，然后重试。', en: 'The camera did not open. Allow this site to use the camera in the browser settings, then try again.' },
+  'failure.refused': { zh: '请检查输入的信息与身份证一致，在光线充足处正对摄像头后重试。多次失败请到政务服务大厅办理。', en: 'Check that what you typed matches your card, face the camera in good light and try again. If it keeps failing, a service counter can help.' },
+  'failure.network': { zh: '无法连接发证机关。请检查网络后重试。', en: 'The authority cannot be reached. Check the connection and try again.' },
+  'failure.no_copies': { zh: '本机的证件副本已用完或已过期。请重新领取。', en: 'Every copy of your card on this phone is used or expired. Enroll again to get new ones.' },
+  'card.heading': { zh: '我的虚拟身份证', en: 'My virtual ID card' },
+  'card.name': { zh: '姓名', en: 'Name' },
+  'card.id_number': { zh: '身份证号', en: 'ID number' },
+  'card.edition': { zh: '版本', en: 'Edition' },
+  'card.valid_until': { zh: '有效期至', en: 'Valid until' },
+  'card.copies': { zh: '可用次数', en: 'Unused copies' },
+  'qr.purpose': { zh: '出示用途', en: 'Show it for' },
+  'qr.show': { zh: '出示二维码', en: 'Show QR code' },
+  'qr.heading': { zh: '请向柜台出示', en: 'Show this to the counter' },
+  'qr.what': { zh: '将向“{purpose}”出示：{claims}。不出示身份证号。', en: 'For {purpose}, this shows: {claims}. Your ID number is not shown.' },
+  'qr.refresh': { zh: '{seconds} 秒后刷新', en: 'Refreshes in {seconds} s' },
+  'qr.done': { zh: '完成', en: 'Done' },
+  'purpose.hotel_checkin': { zh: '酒店入住', en: 'hotel check-in' },
+  'purpose.age_check': { zh: '年龄核验', en: 'age check' },
+  'purpose.ticket': { zh: '检票', en: 'ticket gate' },
+  'purpose.clock_in': { zh: '上班打卡', en: 'clock-in' },
+  'claim.name': { zh: '姓名', en: 'name' },
+  'claim.id_number_masked': { zh: '遮蔽的身份证号', en: 'masked ID number' },
+  'claim.edition': { zh: '版本', en: 'edition' },
+  'claim.face_template': { zh: '签名的人脸特征', en: 'signed face template' },
+  'claim.age_over_18': { zh: '是否年满 18 岁', en: 'over 18' },
+  'log.show': { zh: '出示记录', en: 'Disclosure log' },
+  'log.heading': { zh: '我出示过什么', en: 'What I disclosed' },
+  'log.when': { zh: '时间', en: 'When' },
+  'log.to': { zh: '对象', en: 'To' },
+  'log.level': { zh: '等级', en: 'Level' },
+  'log.claims': { zh: '内容', en: 'Claims' },
+  'log.export': { zh: '导出 (JSON)', en: 'Export (JSON)' },
+  'log.empty': { zh: '还没有出示记录。', en: 'Nothing disclosed yet.' },
+  'revoke.show': { zh: '手机丢失 / 注销', en: 'Lost phone / withdraw' },
+  'revoke.heading': { zh: '手机丢失怎么办', en: 'If you lose your phone' },
+  'revoke.lost': { zh: '在新手机上重新领取即可：领取时旧手机上的所有证件立即作废。也可以到政务服务大厅由工作人员注销。', en: 'Enroll again on your new phone: enrolling withdraws every credential of the old phone at once. A service counter can also withdraw them for you.' },
+  'revoke.here': { zh: '要注销本机上的证件（例如转让手机前），请点下面的按钮。', en: 'To withdraw the credentials on this phone (before giving it away, say), use the button below.' },
+  'revoke.button': { zh: '注销全部证件', en: 'Withdraw every credential' },
+  'revoke.done': { zh: '已注销。柜台将不再接受这些证件。', en: 'Withdrawn. Counters will refuse these credentials from now on.' },
+  back: { zh: '返回', en: 'Back' },
+  'list.separator': { zh: '、', en: ', ' },
+});
+
+const $ = (id) => document.getElementById(id);
+const views = ['view-enroll', 'view-camera', 'view-failure', 'view-card', 'view-qr', 'view-log', 'view-revoke'];
+let retry = () => show('view-enroll');
+let qrTimer = null;
+
+function show(view) {
+  for (const id of views) $(id).hidden = id !== view;
+  const heading = $(view).querySelector('h2');
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+}
+
+function status(text) {
+  $('status').textContent = text;
+}
+
+function fail(detail, advice, again = () => show('view-enroll')) {
+  $('failure-detail').textContent = detail;
+  $('failure-advice').textContent = advice;
+  retry = again;
+  status('');
+  show('view-failure');
+}
+
+/** Calls the authority; a refusal becomes an Error carrying the problem's text. */
+async function call(path, init = {}) {
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw Object.assign(new Error(t('failure.network')), { network: true });
+  }
+  if (!response.ok) throw new Error(await problemText(response));
+  return response.json();
+}
+
+const postJson = (path, body) =>
+  call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function enroll(event) {
+  event.preventDefault();
+  const form = {
+    id_number: $('id-number').value.trim().toUpperCase(),
+    name: $('name').value.trim(),
+    card_expiry: $('long-term').checked ? '长期' : $('card-expiry').value,
+    edition: $('edition').value,
+  };
+  let stopCamera = () => {};
+  try {
+    const session = await postJson('/enrollment/sessions', form);
+    show('view-camera');
+    try {
+      stopCamera = await openCamera($('camera'));
+    } catch {
+      return fail(t('failure.camera'), '', () => show('view-enroll'));
+    }
+    const frames = await performChallenge(['look_straight', ...session.challenge]);
+    $('step').textContent = t('step.sending');
+    const submission = { frames };
+    if (form.edition === 'upgraded') submission.pin = $('new-pin').value;
+    const offer = await postJson(`/enrollment/sessions/${session.session_id}/frames`, submission);
+    stopCamera();
+    status(t('status.issuing'));
+    await receiveCredentials(offer, form.edition);
+    status(t('status.ready'));
+    await showCard();
+  } catch (error) {
+    stopCamera();
+    fail(error.message, error.network ? '' : t('failure.refused'));
+  }
+}
+
+/** Shows each step, gives the person time to do it, and takes a frame per step. */
+async function performChallenge(steps) {
+  const frames = [];
+  $('step-progress').max = steps.length;
+  for (const [index, step] of steps.entries()) {
+    $('step').textContent = t(`step.${step}`);
+    $('step-progress').value = index;
+    await pause(1500);
+    frames.push(grabFrame($('camera')));
+  }
+  $('step-progress').value = steps.length;
+  return frames;
+}
+
+/** OpenID4VCI: pre-authorized code (+ tx_code), nonce, one proof per fresh device key, a batch. */
+async function receiveCredentials(offer, edition) {
+  const issuer = offer.credential_offer.credential_issuer;
+  const grant = offer.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code'];
+  const form = new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:pre-authorized_code',
+    'pre-authorized_code': grant['pre-authorized_code'],
+  });
+  if (grant.tx_code) form.set('tx_code', $('tx-code').value.trim());
+  const token = await call('/token', { method: 'POST', body: form });
+  const { c_nonce } = await call('/nonce', { method: 'POST' });
+  const keys = await Promise.all(Array.from({ length: 10 }, newDeviceKey));
+  const now = Math.floor(Date.now() / 1000);
+  const proofs = await Promise.all(
+    keys.map(async (key) =>
+      signJws({ alg: 'ES256', typ: 'openid4vci-proof+jwt', jwk: await publicJwk(key) }, { aud: issuer, iat: now, nonce: c_nonce }, key.privateKey),
+    ),
+  );
+  const issued = await call('/credential', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token.access_token}` },
+    body: JSON.stringify({ credential_configuration_id: offer.credential_offer.credential_configuration_ids[0], proofs: { jwt: proofs } }),
+  });
+  const credentials = await Promise.all(
+    issued.credentials.map(async ({ credential }, i) => {
+      const parsed = await parseCredential(credential);
+      return { sdJwt: credential, keyPair: keys[i], edition, issuer, expiresAt: parsed.payload.exp, used: false };
+    }),
+  );
+  await replaceCredentials(credentials);
+}
+
+const usable = (credentials) => credentials.filter((c) => !c.used && c.expiresAt > Date.now() / 1000);
+
+async function showCard() {
+  const credentials = await allCredentials();
+  if (credentials.length === 0) return show('view-enroll');
+  const claims = cardClaims(await parseCredential(credentials[0].sdJwt));
+  $('card-name').textContent = claims.name ?? '';
+  $('card-number').textContent = claims.id_number_masked ?? '';
+  $('card-edition').textContent = t(`edition.${credentials[0].edition}`);
+  const expiry = Math.max(...credentials.map((c) => c.expiresAt));
+  $('card-valid').textContent = new Date(expiry * 1000).toLocaleString();
+  $('card-copies').textContent = String(usable(credentials).length);
+  show('view-card');
+}
+
+let offlineFormat = null;
+async function format() {
+  if (!offlineFormat) {
+    offlineFormat = await call('/web/offline-format.json');
+    offlineFormat.dictionaryBytes = fromB64(offlineFormat.dictionary);
+  }
+  return offlineFormat;
+}
+
+/** One unused copy per QR session: re-signed (new time) every 30 s, never shown to anyone else. */
+async function showQr() {
+  const [credential] = usable(await allCredentials());
+  if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
+  const purpose = $('purpose').value;
+  const { purposes, dictionaryBytes } = await format();
+  const rule = purposes[purpose];
+  const parsed = await parseCredential(credential.sdJwt);
+  await markUsed(credential);
+  let disclosed = [];
+  const render = async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const presentation = await present(parsed, rule.claims[credential.edition], credential.keyPair.privateKey, rule.audience, randomNonce(), now);
+    disclosed = presentation.disclosed;
+    const payload = packQrPayload(presentation, dictionaryBytes);
+    const code = qrcode(0, 'L');
+    code.addData(String.fromCharCode(...payload), 'Byte');
+    code.make();
+    $('qr').src = code.createDataURL(4, 16);
+    $('qr').alt = t('qr.heading');
+    $('qr').dataset.payloadBytes = String(payload.length);
+  };
+  await render();
+  const names = disclosed.map((c) => t(`claim.${c}`)).join(t('list.separator'));
+  $('qr-what').textContent = t('qr.what', { purpose: t(`purpose.${purpose}`), claims: names });
+  await appendLog({ at: Math.floor(Date.now() / 1000), to: rule.audience, purpose, level: disclosed.includes('face_template') ? 'L3' : 'L1', claims: disclosed, channel: 'offline_qr' });
+  let left = 30;
+  clearInterval(qrTimer);
+  $('qr-refresh').textContent = t('qr.refresh', { seconds: left });
+  qrTimer = setInterval(async () => {
+    left -= 1;
+    if (left <= 0) {
+      left = 30;
+      await render();
+    }
+    $('qr-refresh').textContent = t('qr.refresh', { seconds: left });
+  }, 1000);
+  show('view-qr');
+}
+
+async function showLog() {
+  const log = await readLog();
+  const rows = $('log-rows');
+  rows.replaceChildren();
+  if (log.length === 0) {
+    const row = rows.insertRow();
+    const cell = row.insertCell();
+    cell.colSpan = 4;
+    cell.textContent = t('log.empty');
+  }
+  for (const entry of log.reverse()) {
+    const row = rows.insertRow();
+    row.insertCell().textContent = new Date(entry.at * 1000).toLocaleString();
+    row.insertCell().textContent = entry.purpose ? t(`purpose.${entry.purpose}`) : entry.to;
+    row.insertCell().textContent = entry.level;
+    row.insertCell().textContent = entry.claims.map((c) => t(`claim.${c}`)).join(t('list.separator'));
+  }
+  show('view-log');
+}
+
+async function exportLog() {
+  const blob = new Blob([JSON.stringify(await readLog(), null, 2)], { type: 'application/json' });
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = 'shenfen-disclosure-log.json';
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+/** Withdraws every credential at the authority, proven with one unused copy (aud = issuer, fresh nonce). */
+async function revokeAll() {
+  const [credential] = usable(await allCredentials());
+  if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
+  try {
+    const { c_nonce } = await call('/nonce', { method: 'POST' });
+    const parsed = await parseCredential(credential.sdJwt);
+    const proof = await present(parsed, [], credential.keyPair.privateKey, credential.issuer, c_nonce, Math.floor(Date.now() / 1000));
+    await postJson('/citizen/revoke', { presentation: `${proof.issuerJwt}~${proof.kb}` });
+    await forgetCredentials();
+    status(t('revoke.done'));
+    show('view-enroll');
+  } catch (error) {
+    fail(error.message, error.network ? '' : t('failure.refused'), () => show('view-revoke'));
+  }
+}
+
+function wire() {
+  languageSwitch($('language'), () => {});
+  translatePage();
+  $('enroll-form').addEventListener('submit', enroll);
+  $('edition').addEventListener('change', () => { $('upgraded-fields').hidden = $('edition').value !== 'upgraded'; });
+  $('long-term').addEventListener('change', () => { $('card-expiry').disabled = $('long-term').checked; });
+  $('failure-retry').addEventListener('click', () => retry());
+  $('show-qr').addEventListener('click', showQr);
+  $('qr-done').addEventListener('click', () => { clearInterval(qrTimer); showCard(); });
+  $('show-log').addEventListener('click', showLog);
+  $('log-export').addEventListener('click', exportLog);
+  $('show-revoke').addEventListener('click', () => show('view-revoke'));
+  $('revoke-all').addEventListener('click', revokeAll);
+  $('show-enroll').addEventListener('click', () => show('view-enroll'));
+  for (const back of document.querySelectorAll('.back')) back.addEventListener('click', showCard);
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/wallet/sw.js', { scope: '/wallet/' }).catch(() => {});
+}
+
+wire();
+showCard();

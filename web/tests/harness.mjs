@@ -1,0 +1,128 @@
+// What the browser tests share: the `shenfen demo` stack on a free port,
+// Debian's Chromium driven by playwright-core with a fake camera fed from a
+// file, camera files made from real photos, and the axe-core check.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repository = resolve(here, '../..');
+export const artifacts = join(repository, 'web/test-artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+/** Chromium as DEVELOPERS.md says to run it on these machines. */
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run',
+];
+
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Starts `shenfen demo` in a fresh data directory; resolves once it serves. */
+export async function startDemo() {
+  const port = await freePort();
+  const binary = process.env.SHENFEN_BIN || join(repository, 'target/debug/shenfen');
+  const dataDir = mkdtempSync(join(tmpdir(), 'shenfen-web-'));
+  const child = spawn(binary, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    cwd: repository,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (chunk) => { output += chunk; });
+  await new Promise((ready, failed) => {
+    const timer = setTimeout(() => failed(new Error(`shenfen demo did not start:\n${output}`)), 300_000);
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      if (output.includes('shenfen serving on')) {
+        clearTimeout(timer);
+        ready();
+      }
+    });
+    child.on('exit', (code) => failed(new Error(`shenfen demo exited (${code}):\n${output}`)));
+  });
+  const passwords = Object.fromEntries([...output.matchAll(/Operator (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
+  return { url: `http://127.0.0.1:${port}`, passwords, stop: () => child.kill('SIGTERM') };
+}
+
+/** A headless Chromium whose camera shows `cameraFile` (.mjpeg), or the default fake pattern. */
+export async function browserWithCamera(cameraFile) {
+  const args = [...CHROMIUM_FLAGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
+  if (cameraFile) args.push(`--use-file-for-fake-video-capture=${cameraFile}`);
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args });
+}
+
+/**
+ * An MJPEG camera file (concatenated JPEG frames, which Chromium's fake
+ * capture device plays in a loop) showing `pictures` (each a Buffer of an
+ * image file) in a 640×480 frame — with `selfie`, a portrait photo cropped
+ * to its top, as a face fills a selfie; otherwise centred on white. The browser itself
+ * draws and encodes the frames, so no image library is needed here.
+ */
+export async function cameraFile(browser, name, pictures, { selfie = false, framesEach = 10 } = {}) {
+  const page = await browser.newPage();
+  const frames = await page.evaluate(async ({ images, selfie, framesEach }) => {
+    const out = [];
+    for (const base64 of images) {
+      const image = new Image();
+      image.src = `data:image/*;base64,${base64}`;
+      await image.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = 640;
+      canvas.height = 480;
+      const context = canvas.getContext('2d');
+      context.fillStyle = '#fff';
+      context.fillRect(0, 0, 640, 480);
+      if (selfie) {
+        // A portrait photo: its top 60 % fills the frame's height, as a face does at selfie distance.
+        const [sh, scale] = [image.height * 0.6, 480 / (image.height * 0.6)];
+        context.drawImage(image, 0, 0, image.width, sh, (640 - image.width * scale) / 2, 0, image.width * scale, 480);
+      } else {
+        const scale = Math.min(600 / image.width, 440 / image.height);
+        const [w, h] = [image.width * scale, image.height * scale];
+        context.drawImage(image, (640 - w) / 2, (480 - h) / 2, w, h);
+      }
+      const jpeg = canvas.toDataURL('image/jpeg', 1.0).split(',')[1];
+      for (let i = 0; i < framesEach; i++) out.push(jpeg);
+    }
+    return out;
+  }, { images: pictures.map((p) => p.toString('base64')), selfie, framesEach });
+  await page.close();
+  const file = join(artifacts, `${name}.mjpeg`);
+  writeFileSync(file, Buffer.concat(frames.map((f) => Buffer.from(f, 'base64'))));
+  return file;
+}
+
+/** A photo of the demo registry's test set (models/photos, fetched by scripts/fetch-models.sh). */
+export const photo = (name) => readFileSync(join(repository, 'models/photos', name));
+
+/** Saves a screenshot of the page as a test artifact. */
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** The serious and critical accessibility violations axe-core finds on the page (WCAG 2.1 A/AA). */
+export async function accessibilityViolations(page) {
+  // Evaluated through the DevTools protocol: the pages' CSP forbids inline scripts, rightly.
+  await page.evaluate(axeSource);
+  const results = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
