@@ -16,7 +16,8 @@ export async function openCamera(video, facingMode = 'user') {
  * take frames. Faces go lossless (WebP, or PNG where WebP cannot be encoded):
  * the passive anti-spoofing model reads JPEG artefacts as a screen or a print
  * (measured: score 0.13–0.27 at JPEG quality 0.95–0.98, 0.59 lossless, for the
- * same frame). A QR code reads fine from a JPEG, a fifth of the size.
+ * same frame). QR codes go lossless too: JPEG at 0.95 already loses the
+ * small modules of a 1 KB code filmed off a phone screen.
  */
 export function grabFrame(video, type = 'image/webp', quality = 1) {
   const canvas = document.createElement('canvas');

@@ -62,7 +62,7 @@ async function post(path, body) {
 async function findQr(video) {
   $('step').textContent = t('counter.looking');
   while (scanning) {
-    const answer = await post('/counter/scan', { frame: grabFrame(video, 'image/jpeg', 0.95) });
+    const answer = await post('/counter/scan', { frame: grabFrame(video, 'image/png') });
     if (answer.ok) return answer.body.qr_text;
     await pause(400);
   }

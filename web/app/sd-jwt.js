@@ -39,10 +39,40 @@ export async function parseCredential(text) {
   return { issuerJwt, payload, disclosures };
 }
 
-/** The disclosures whose digests sit in the payload's top-level `_sd`: the claims a purpose names. */
-export function topLevelDisclosures(credential) {
-  const digests = new Set(credential.payload._sd || []);
-  return credential.disclosures.filter((d) => digests.has(d.digest));
+/**
+ * The disclosures that reveal the claim at `path` (["name"], ["record",
+ * "id_number"], ["pseudonyms", client_id]): each level's disclosure whose
+ * digest sits in its parent's `_sd`. `null` when the credential does not hold it.
+ */
+export function disclosuresFor(credential, path) {
+  let container = credential.payload;
+  const chosen = [];
+  for (const name of path) {
+    const digests = new Set((container && container._sd) || []);
+    const disclosure = credential.disclosures.find((d) => d.name === name && digests.has(d.digest));
+    if (disclosure) {
+      chosen.push(disclosure);
+      container = disclosure.value;
+    } else if (container && typeof container === 'object' && name in container) {
+      container = container[name];
+    } else {
+      return null;
+    }
+  }
+  return chosen;
+}
+
+/** The disclosures revealing every path the credential holds (each once), and the paths it holds. */
+export function disclosuresForPaths(credential, paths) {
+  const chosen = new Map();
+  const held = [];
+  for (const path of paths) {
+    const found = disclosuresFor(credential, path);
+    if (!found) continue;
+    held.push(path);
+    for (const d of found) chosen.set(d.encoded, d);
+  }
+  return { disclosures: [...chosen.values()], held };
 }
 
 /** What the card shows: every disclosed name and value, nested ones flattened by name. */
@@ -71,16 +101,27 @@ export function randomNonce() {
 }
 
 /**
- * A key-bound presentation disclosing the top-level claims `names` (those the
- * credential holds): `issuer-jwt~d1~…~dn~kb-jwt`, returned as its parts.
+ * A key-bound presentation revealing `disclosures`, for `audience` and its
+ * `nonce`: `issuer-jwt~d1~…~dn~kb-jwt`, returned as its parts.
  */
-export async function present(credential, names, privateKey, audience, nonce, iat) {
-  const chosen = topLevelDisclosures(credential).filter((d) => names.includes(d.name));
-  const unbound = `${credential.issuerJwt}~${chosen.map((d) => `${d.encoded}~`).join('')}`;
+export async function present(credential, disclosures, privateKey, audience, nonce, iat) {
+  const unbound = `${credential.issuerJwt}~${disclosures.map((d) => `${d.encoded}~`).join('')}`;
   // Members in the order the Rust side writes them (sorted), so the preset dictionary matches.
   const claims = { aud: audience, iat, nonce, sd_hash: b64url(await sha256(unbound)) };
   const kb = await signJws({ alg: 'ES256', typ: 'kb+jwt' }, claims, privateKey);
-  return { issuerJwt: credential.issuerJwt, disclosures: chosen.map((d) => d.encoded), kb, disclosed: chosen.map((d) => d.name) };
+  return { issuerJwt: credential.issuerJwt, disclosures: disclosures.map((d) => d.encoded), kb, text: `${unbound}${kb}` };
+}
+
+/** The payload of a compact JWS whose ES256 signature verifies under one of `jwks` (by `kid`); throws otherwise. */
+export async function verifiedJwsPayload(jws, jwks) {
+  const [header, payload, signature] = jws.split('.');
+  const { kid, alg } = jsonPart(header);
+  const jwk = jwks.find((k) => k.kid === kid);
+  if (alg !== 'ES256' || !jwk) throw new Error('the request is not signed by a key of this authority');
+  const key = await crypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+  const valid = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, fromB64(signature), encoder.encode(`${header}.${payload}`));
+  if (!valid) throw new Error('the request signature does not verify');
+  return jsonPart(payload);
 }
 
 function varint(value, out) {

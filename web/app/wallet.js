@@ -5,7 +5,9 @@
 import qrcode from '/vendor/qrcode.js';
 import { addTexts, languageSwitch, problemText, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
-import { cardClaims, fromB64, packQrPayload, parseCredential, present, publicJwk, randomNonce, signJws } from '/app/sd-jwt.js';
+import {
+  cardClaims, disclosuresForPaths, fromB64, packQrPayload, parseCredential, present, publicJwk, randomNonce, signJws, verifiedJwsPayload,
+} from '/app/sd-jwt.js';
 import { allCredentials, appendLog, forgetCredentials, markUsed, newDeviceKey, readLog, replaceCredentials } from '/app/wallet-store.js';
 
 addTexts({
@@ -81,10 +83,37 @@ addTexts({
   'revoke.done': { zh: '已注销。柜台将不再接受这些证件。', en: 'Withdrawn. Counters will refuse these credentials from now on.' },
   back: { zh: '返回', en: 'Back' },
   'list.separator': { zh: '、', en: ', ' },
+  'claim.pseudonym': { zh: '你在“{service}”的专属化名（不是身份证号）', en: 'your pseudonym for {service} (not your ID number)' },
+  'claim.id_number': { zh: '完整身份证号', en: 'full ID number' },
+  'claim.region': { zh: '所在地区', en: 'region' },
+  'claim.birth_date': { zh: '出生日期', en: 'date of birth' },
+  'claim.sex': { zh: '性别', en: 'sex' },
+  'claim.address': { zh: '住址', en: 'address' },
+  'level.L1': { zh: 'L1：证件与本机', en: 'L1: your card and this phone' },
+  'level.L2': { zh: 'L2：另需 PIN', en: 'L2: also your PIN' },
+  'level.L3': { zh: 'L3：另需 PIN 与现场人脸', en: 'L3: also your PIN and your face' },
+  'request.link': { zh: '服务方的请求链接（openid4vp://…）', en: "A service's request link (openid4vp://…)" },
+  'request.open': { zh: '打开请求', en: 'Open the request' },
+  'request.heading': { zh: '有服务方请求查看你的证件', en: 'A service asks to see your card' },
+  'request.who': { zh: '请求方', en: 'Who' },
+  'request.why': { zh: '用途', en: 'Why' },
+  'request.level': { zh: '等级', en: 'Level' },
+  'request.what': { zh: '对方将收到', en: 'What they receive' },
+  'request.not_held': { zh: '本证件没有，不会提供', en: 'not on this card, not shared' },
+  'request.pin': { zh: '你的 6 位 PIN', en: 'Your 6-digit PIN' },
+  'request.face': { zh: '点“同意”后请看向摄像头，发证机关会核对你的人脸。', en: 'After Share, look at the camera: the authority checks your face.' },
+  'request.share': { zh: '同意并提供', en: 'Share' },
+  'request.decline': { zh: '拒绝', en: 'Decline' },
+  'request.declined': { zh: '已拒绝，什么都没有提供。', en: 'Declined: nothing was shared.' },
+  'request.foreign': { zh: '这个请求不是由你的发证机关转交的，已拒绝。', en: 'This request does not come through the authority of your card; refused.' },
+  'request.mismatch': { zh: '请求内容与链接不符，已拒绝。', en: 'The signed request does not match its link; refused.' },
+  'request.advice': { zh: '请让服务方重新发起请求。PIN 多次输错会被暂时锁定。', en: 'Ask the service for a new request. Wrong PINs lock it for a growing time.' },
+  'answered.heading': { zh: '已提供', en: 'Shared' },
+  'answered.detail': { zh: '已向“{service}”提供。可在出示记录里查看。', en: 'Shared with {service}. The disclosure log shows what.' },
 });
 
 const $ = (id) => document.getElementById(id);
-const views = ['view-enroll', 'view-camera', 'view-failure', 'view-card', 'view-qr', 'view-log', 'view-revoke'];
+const views = [...document.querySelectorAll('main > section')].map((section) => section.id);
 let retry = () => show('view-enroll');
 let qrTimer = null;
 
@@ -236,19 +265,23 @@ async function showQr() {
   const rule = purposes[purpose];
   const parsed = await parseCredential(credential.sdJwt);
   await markUsed(credential);
-  let disclosed = [];
+  const { disclosures } = disclosuresForPaths(parsed, rule.claims[credential.edition].map((claim) => [claim]));
+  const disclosed = disclosures.map((d) => d.name);
   const render = async () => {
     const now = Math.floor(Date.now() / 1000);
-    const presentation = await present(parsed, rule.claims[credential.edition], credential.keyPair.privateKey, rule.audience, randomNonce(), now);
-    disclosed = presentation.disclosed;
+    const presentation = await present(parsed, disclosures, credential.keyPair.privateKey, rule.audience, randomNonce(), now);
     const payload = packQrPayload(presentation, dictionaryBytes);
     const code = qrcode(0, 'L');
     code.addData(String.fromCharCode(...payload), 'Byte');
     code.make();
-    $('qr').src = code.createDataURL(4, 16);
+    // Whole pixels per module at the size shown (a scaled bitmap smears modules), and the 4-module quiet zone.
+    const modules = code.getModuleCount() + 8;
+    const cell = Math.max(3, Math.floor(Math.min($('view-qr').clientWidth, 480) / modules));
+    $('qr').src = code.createDataURL(cell, 4 * cell);
     $('qr').alt = t('qr.heading');
     $('qr').dataset.payloadBytes = String(payload.length);
   };
+  show('view-qr');
   await render();
   const names = disclosed.map((c) => t(`claim.${c}`)).join(t('list.separator'));
   $('qr-what').textContent = t('qr.what', { purpose: t(`purpose.${purpose}`), claims: names });
@@ -264,7 +297,6 @@ async function showQr() {
     }
     $('qr-refresh').textContent = t('qr.refresh', { seconds: left });
   }, 1000);
-  show('view-qr');
 }
 
 async function showLog() {
@@ -304,13 +336,134 @@ async function revokeAll() {
     const { c_nonce } = await call('/nonce', { method: 'POST' });
     const parsed = await parseCredential(credential.sdJwt);
     const proof = await present(parsed, [], credential.keyPair.privateKey, credential.issuer, c_nonce, Math.floor(Date.now() / 1000));
-    await postJson('/citizen/revoke', { presentation: `${proof.issuerJwt}~${proof.kb}` });
+    await postJson('/citizen/revoke', { presentation: proof.text });
     await forgetCredentials();
     status(t('revoke.done'));
     show('view-enroll');
   } catch (error) {
     fail(error.message, error.network ? '' : t('failure.refused'), () => show('view-revoke'));
   }
+}
+
+/** The request a link names: `openid4vp://?client_id=…&request_uri=…`, or a bare request URI. */
+function requestUriOf(link) {
+  const text = link.trim();
+  if (!text.startsWith('openid4vp:')) return { requestUri: text, clientId: null };
+  const query = new URLSearchParams(text.slice(text.indexOf('?') + 1));
+  return { requestUri: query.get('request_uri'), clientId: query.get('client_id') };
+}
+
+/**
+ * Fetches a relying party's OpenID4VP request by reference and checks it is
+ * signed by this authority (the one whose credentials the wallet holds) and
+ * matches the link; the consent screen shows only what was signed.
+ */
+async function fetchRequest(link) {
+  const { requestUri, clientId } = requestUriOf(link);
+  const url = new URL(requestUri, location.origin);
+  if (url.origin !== location.origin) throw new Error(t('request.foreign'));
+  let response;
+  try {
+    response = await fetch(url);
+  } catch {
+    throw Object.assign(new Error(t('failure.network')), { network: true });
+  }
+  if (!response.ok) throw new Error(await problemText(response));
+  const { keys } = await call('/jwks.json');
+  const request = await verifiedJwsPayload((await response.text()).trim(), keys);
+  if (request.iss !== location.origin || (clientId && clientId !== request.client_id)) throw new Error(t('request.mismatch'));
+  const paths = request.dcql_query.credentials[0].claims.map((c) => c.path);
+  return {
+    clientId: request.client_id,
+    clientName: request.client_metadata?.client_name || request.client_id,
+    purpose: request.dcql_query.credential_sets?.[0]?.purpose || '',
+    paths,
+    nonce: request.nonce,
+    state: request.state,
+    responseUri: request.response_uri,
+    level: request.assurance_level || 'L1',
+  };
+}
+
+/** A claim path as the citizen reads it. */
+function claimLabel(path, clientId) {
+  if (path[0] === 'pseudonyms') return t('claim.pseudonym', { service: clientId });
+  const name = path[path.length - 1];
+  const label = t(`claim.${name}`);
+  return label === `claim.${name}` ? path.join(' / ') : label;
+}
+
+let pending = null;
+
+async function openRequest(link) {
+  try {
+    const request = await fetchRequest(link);
+    const [credential] = usable(await allCredentials()).filter((c) => c.issuer === location.origin);
+    if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
+    const parsed = await parseCredential(credential.sdJwt);
+    const { held } = disclosuresForPaths(parsed, request.paths);
+    pending = { request, credential, parsed };
+    $('request-who').textContent = `${request.clientName} (${request.clientId})`;
+    $('request-why').textContent = request.purpose;
+    $('request-level').textContent = t(`level.${request.level}`);
+    const list = $('request-claims');
+    list.replaceChildren();
+    for (const path of request.paths) {
+      const item = document.createElement('li');
+      const holds = held.some((h) => h.join('/') === path.join('/'));
+      item.textContent = `${claimLabel(path, request.clientId)}${holds ? '' : ` — ${t('request.not_held')}`}`;
+      list.append(item);
+    }
+    $('request-pin-fields').hidden = request.level === 'L1';
+    $('request-face').hidden = request.level !== 'L3';
+    show('view-request');
+  } catch (error) {
+    fail(error.message, error.network ? '' : t('request.advice'), () => showCard());
+  }
+}
+
+/** Shares after consent: an unused copy reveals exactly the asked claims it holds; L2/L3 bring the authority's assertion. */
+async function share() {
+  const { request, credential, parsed } = pending;
+  let stopCamera = () => {};
+  try {
+    $('request-share').disabled = true;
+    const now = Math.floor(Date.now() / 1000);
+    const { disclosures, held } = disclosuresForPaths(parsed, request.paths);
+    const presentation = await present(parsed, disclosures, credential.keyPair.privateKey, request.clientId, request.nonce, now);
+    await markUsed(credential);
+    const form = new URLSearchParams({ vp_token: JSON.stringify({ shenfen_id: [presentation.text] }), state: request.state });
+    if (request.level !== 'L1') {
+      let frames = [];
+      if (request.level === 'L3') {
+        stopCamera = await openCamera($('request-camera'));
+        await pause(1500);
+        frames = [grabFrame($('request-camera'))];
+        stopCamera();
+      }
+      const { c_nonce } = await call('/nonce', { method: 'POST' });
+      const proof = await present(parsed, [], credential.keyPair.privateKey, credential.issuer, c_nonce, now);
+      const answer = await postJson('/citizen/assertion', { presentation: proof.text, pin: $('request-pin').value, audience: request.clientId, nonce: request.nonce, frames });
+      form.set('assurance', answer.assertion);
+    }
+    await call(new URL(request.responseUri).pathname, { method: 'POST', body: form });
+    await appendLog({ at: now, to: request.clientId, purpose: request.purpose, level: request.level, claims: held.map((p) => p.join('/')), channel: 'online' });
+    $('answered-detail').textContent = t('answered.detail', { service: request.clientName });
+    show('view-answered');
+  } catch (error) {
+    stopCamera();
+    fail(error.message, error.network ? '' : t('request.advice'), () => showCard());
+  } finally {
+    $('request-share').disabled = false;
+    $('request-pin').value = '';
+    pending = null;
+  }
+}
+
+function decline() {
+  pending = null;
+  status(t('request.declined'));
+  showCard();
 }
 
 function wire() {
@@ -328,8 +481,20 @@ function wire() {
   $('revoke-all').addEventListener('click', revokeAll);
   $('show-enroll').addEventListener('click', () => show('view-enroll'));
   for (const back of document.querySelectorAll('.back')) back.addEventListener('click', showCard);
+  $('request-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    openRequest($('request-link').value);
+  });
+  $('request-share').addEventListener('click', share);
+  $('request-decline').addEventListener('click', decline);
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/wallet/sw.js', { scope: '/wallet/' }).catch(() => {});
 }
 
 wire();
-showCard();
+const link = new URLSearchParams(location.search).get('request');
+if (link) {
+  history.replaceState(null, '', location.pathname);
+  openRequest(link);
+} else {
+  showCard();
+}

@@ -2,7 +2,7 @@
 // Debian's Chromium driven by playwright-core with a fake camera fed from a
 // file, camera files made from real photos, and the axe-core check.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,7 +56,22 @@ export async function startDemo() {
     child.on('exit', (code) => failed(new Error(`shenfen demo exited (${code}):\n${output}`)));
   });
   const passwords = Object.fromEntries([...output.matchAll(/Operator (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
-  return { url: `http://127.0.0.1:${port}`, passwords, stop: () => child.kill('SIGTERM') };
+  const url = `http://127.0.0.1:${port}`;
+  return { url, binary, dataDir, passwords, stop: () => child.kill('SIGTERM') };
+}
+
+/** Registers a relying party with `shenfen rp add`; returns its API key. */
+export function addRelyingParty(demo, clientId, name, claims) {
+  const out = execFileSync(demo.binary, ['rp', 'add', '--client-id', clientId, '--name', name, '--claims', claims.join(','), '--data-dir', demo.dataDir], { cwd: repository, encoding: 'utf8' });
+  return out.trim().split(' ').pop();
+}
+
+/** Calls the demo's API as a script would; answers the parsed JSON body and the status. */
+export async function api(demo, method, path, body, bearer) {
+  const headers = { 'content-type': 'application/json' };
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  const response = await fetch(`${demo.url}${path}`, { method, headers, body: body && JSON.stringify(body) });
+  return { status: response.status, body: await response.json().catch(() => ({})) };
 }
 
 /** A headless Chromium whose camera shows `cameraFile` (.mjpeg), or the default fake pattern. */
@@ -109,6 +124,29 @@ export async function cameraFile(browser, name, pictures, { selfie = false, fram
 
 /** A photo of the demo registry's test set (models/photos, fetched by scripts/fetch-models.sh). */
 export const photo = (name) => readFileSync(join(repository, 'models/photos', name));
+
+/** A new page (of a browser, or of a context to share its storage) whose script errors show in the test output. */
+export async function openPage(browserOrContext) {
+  const page = await browserOrContext.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // A refused request is a page's business (it shows it); script errors are the tests'.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) console.error(`console: ${message.text()}`);
+  });
+  return page;
+}
+
+/** Waits for the section `id` to show; on timeout, fails with what the page shows instead. */
+export async function waitForView(page, id, timeout = 30_000) {
+  try {
+    await page.locator(`#${id}`).waitFor({ state: 'visible', timeout });
+  } catch (error) {
+    const shown = await page.evaluate(() =>
+      [...document.querySelectorAll('main > section, #status')].filter((s) => !s.hidden).map((s) => `${s.id}: ${s.innerText}`).join('\n'),
+    );
+    throw new Error(`#${id} did not show within ${timeout} ms; the page shows:\n${shown}`, { cause: error });
+  }
+}
 
 /** Saves a screenshot of the page as a test artifact. */
 export async function screenshot(page, name) {

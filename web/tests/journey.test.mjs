@@ -1,126 +1,221 @@
 // The newcomer's journey in a real browser with a camera: enroll a demo
 // citizen with their face → the card → the offline QR → the counter page
-// scans it → verified. And an impostor's face is refused; every page passes
-// the accessibility check; the operator console signs in and shows its data.
+// scans it → verified; a service's online request answered after consent; the
+// upgraded edition attested at the console and answering at L3 with PIN and
+// face. An impostor's face is refused. Every page passes the accessibility check.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { accessibilityViolations, browserWithCamera, cameraFile, photo, screenshot, startDemo } from './harness.mjs';
+import {
+  accessibilityViolations, addRelyingParty, artifacts, api, browserWithCamera, cameraFile, openPage, photo, screenshot, startDemo, waitForView,
+} from './harness.mjs';
 
 const CITIZEN = { id: '110105196108040136', name: '王建国' };
+const HOTEL = 'https://hotel.example';
 let demo;
 let tools;
+let hotelKey;
+/** The citizen's phone: a browser context with a camera that shows the citizen. */
+let phone;
 
 before(async () => {
   demo = await startDemo();
+  // Registered before the citizen enrolls, so the credentials carry its pairwise pseudonym.
+  hotelKey = addRelyingParty(demo, HOTEL, 'Hotel Example', ['name', 'id_number_masked']);
   tools = await browserWithCamera();
+  // One browser context: the phone's IndexedDB (credentials, device keys, log) lives across the tests.
+  const phoneBrowser = await browserWithCamera(await cameraFile(tools, 'camera-citizen', [photo('obama2.jpg')], { selfie: true }));
+  phone = await phoneBrowser.newContext();
 });
 
 after(async () => {
+  await phone?.browser().close();
   await tools?.close();
   demo?.stop();
 });
 
-/** Fills the wallet's enrollment form for the demo citizen and starts the face check. */
-async function startEnrollment(page) {
+/** Opens the enrollment form (from the card, when the phone holds one), fills it for the demo citizen and starts the face check. */
+async function startEnrollment(page, edition = 'lightweight', upgraded = {}) {
   await page.goto(`${demo.url}/wallet/`);
+  await page.waitForFunction(() => ['view-card', 'view-enroll'].some((id) => !document.getElementById(id).hidden));
+  if (await page.locator('#view-card').isVisible()) await page.locator('#show-enroll').click();
   await page.getByLabel(/ID number|身份证号/).fill(CITIZEN.id);
   await page.getByLabel(/^Name$|^姓名$/).fill(CITIZEN.name);
   await page.locator('#long-term').check();
+  await page.locator('#edition').selectOption(edition);
+  if (edition === 'upgraded') {
+    await page.getByLabel(/slip|凭条/).fill(upgraded.txCode);
+    await page.getByLabel(/Choose a 6-digit PIN|设置 6 位 PIN/).fill(upgraded.pin);
+  }
   await page.locator('#enroll-start').click();
 }
 
+/** The hotel asks through the verifier service; answers the request id and the wallet link. */
+async function hotelAsks(level) {
+  const asked = await api(demo, 'POST', '/verifier/requests', { client_id: HOTEL, claims: ['name'], purpose: 'guest register', level }, hotelKey);
+  assert.equal(asked.status, 201, JSON.stringify(asked.body));
+  return asked.body;
+}
+
+async function hotelReads(requestId) {
+  const path = `/verifier/requests/${requestId}?client_id=${encodeURIComponent(HOTEL)}`;
+  return (await api(demo, 'GET', path, undefined, hotelKey)).body;
+}
+
 test('a citizen enrolls with the camera, shows the QR, and the counter verifies it', async () => {
-  const citizenCamera = await cameraFile(tools, 'camera-citizen', [photo('obama2.jpg')], { selfie: true });
-  const phone = await browserWithCamera(citizenCamera);
-  let qrJpeg;
-  try {
-    const page = await phone.newPage();
-    await startEnrollment(page);
-    await page.locator('#view-camera').waitFor({ state: 'visible' });
-    await screenshot(page, '1-wallet-face-check');
-    await page.locator('#view-card').waitFor({ state: 'visible', timeout: 120_000 });
-    await screenshot(page, '2-wallet-card');
-    assert.equal(await page.locator('#card-name').textContent(), CITIZEN.name);
-    assert.match(await page.locator('#card-number').textContent(), /^1101\*+6$|^110105\*+0136$|\*/);
-    assert.doesNotMatch(await page.content(), new RegExp(CITIZEN.id), 'the full ID number is never on the page');
-    assert.equal(await page.locator('#card-copies').textContent(), '10');
+  const page = await openPage(phone);
+  await startEnrollment(page);
+  await waitForView(page, 'view-camera');
+  await page.waitForFunction(() => document.getElementById('step').textContent.length > 0);
+  await screenshot(page, '1-wallet-face-check');
+  await waitForView(page, 'view-card', 120_000);
+  await screenshot(page, '2-wallet-card');
+  assert.equal(await page.locator('#card-name').textContent(), CITIZEN.name);
+  assert.equal(await page.locator('#card-number').textContent(), '110105********0136');
+  assert.doesNotMatch(await page.content(), new RegExp(CITIZEN.id), 'the full ID number is never on the page');
+  assert.equal(await page.locator('#card-copies').textContent(), '10');
 
-    await page.locator('#purpose').selectOption('hotel_checkin');
-    await page.locator('#show-qr').click();
-    await page.locator('#view-qr').waitFor({ state: 'visible' });
-    await page.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
-    const bytes = Number(await page.locator('#qr').getAttribute('data-payload-bytes'));
-    assert.ok(bytes > 200 && bytes <= 1200, `QR payload of ${bytes} bytes is within the 1,200-byte budget`);
-    await screenshot(page, '3-wallet-qr');
-    qrJpeg = await page.locator('#qr').screenshot({ type: 'jpeg', quality: 95 });
-    assert.deepEqual(await accessibilityViolations(page), []);
-  } finally {
-    await phone.close();
-  }
+  await page.locator('#purpose').selectOption('hotel_checkin');
+  await page.locator('#show-qr').click();
+  await waitForView(page, 'view-qr');
+  await page.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
+  const bytes = Number(await page.locator('#qr').getAttribute('data-payload-bytes'));
+  assert.ok(bytes > 200 && bytes <= 1200, `QR payload of ${bytes} bytes is within the 1,200-byte budget`);
+  await screenshot(page, '3-wallet-qr');
+  const qrJpeg = await page.locator('#qr').screenshot({ type: 'jpeg', quality: 95, path: `${artifacts}/3-wallet-qr-code.jpg` });
+  assert.deepEqual(await accessibilityViolations(page), []);
+  await page.locator('#qr-done').click();
+  await page.close();
 
-  const counterCamera = await cameraFile(tools, 'camera-counter', [qrJpeg]);
-  const counter = await browserWithCamera(counterCamera);
+  const counter = await browserWithCamera(await cameraFile(tools, 'camera-counter', [qrJpeg]));
   try {
-    const page = await counter.newPage();
-    await page.goto(`${demo.url}/counter/`);
-    await page.locator('#purpose').selectOption('hotel_checkin');
-    await page.locator('#scan').click();
-    await page.locator('#result').waitFor({ state: 'visible', timeout: 60_000 });
-    await screenshot(page, '4-counter-verified');
-    assert.equal(await page.locator('#result').getAttribute('data-outcome'), 'verified', await page.locator('#result').textContent());
-    const shown = await page.locator('#result-claims').textContent();
+    const desk = await openPage(counter);
+    await desk.goto(`${demo.url}/counter/`);
+    await desk.locator('#purpose').selectOption('hotel_checkin');
+    await desk.locator('#scan').click();
+    await waitForView(desk, 'result', 60_000);
+    await screenshot(desk, '4-counter-verified');
+    assert.equal(await desk.locator('#result').getAttribute('data-outcome'), 'verified', await desk.locator('#result').textContent());
+    const shown = await desk.locator('#result-claims').textContent();
     assert.ok(shown.includes(CITIZEN.name), shown);
     assert.ok(!shown.includes(CITIZEN.id), 'the counter never sees the full ID number');
-    assert.match(await page.locator('#cache').textContent(), /cached|更新/);
-    assert.deepEqual(await accessibilityViolations(page), []);
+    assert.match(await desk.locator('#cache').textContent(), /cached .* ago|前更新/);
+    assert.deepEqual(await accessibilityViolations(desk), []);
 
     // The same QR again: the counter remembers it, and says so.
-    await page.locator('#scan').click();
-    await page.waitForFunction(() => document.getElementById('result').dataset.outcome === 'refused', null, { timeout: 60_000 });
-    assert.match(await page.locator('#result-detail').textContent(), /credential\.offline\.replayed/);
-    await screenshot(page, '5-counter-replay-refused');
+    await desk.locator('#scan').click();
+    await desk.waitForFunction(() => document.getElementById('result').dataset.outcome === 'refused', null, { timeout: 60_000 });
+    assert.match(await desk.locator('#result-detail').textContent(), /credential\.offline\.replayed/);
+    await screenshot(desk, '5-counter-replay-refused');
   } finally {
     await counter.close();
   }
 });
 
+test('a service asks online; the citizen sees who, what and why, declines once, then shares', async () => {
+  const declined = await hotelAsks('L1');
+  const page = await openPage(phone);
+  await page.goto(`${demo.url}/wallet/?request=${encodeURIComponent(declined.authorization_request)}`);
+  await waitForView(page, 'view-request');
+  assert.match(await page.locator('#request-who').textContent(), /Hotel Example \(https:\/\/hotel\.example\)/);
+  assert.equal(await page.locator('#request-why').textContent(), 'guest register');
+  assert.match(await page.locator('#request-claims').textContent(), /name|姓名/i);
+  assert.match(await page.locator('#request-claims').textContent(), /pseudonym|化名/);
+  await screenshot(page, '6-wallet-consent');
+  assert.deepEqual(await accessibilityViolations(page), []);
+  await page.locator('#request-decline').click();
+  await waitForView(page, 'view-card');
+  assert.equal((await hotelReads(declined.request_id)).status, 'pending', 'declining shares nothing');
+
+  const asked = await hotelAsks('L1');
+  await page.locator('#request-link').fill(asked.authorization_request);
+  await page.locator('#request-form button[type=submit]').click();
+  await page.locator('#request-share').click();
+  await waitForView(page, 'view-answered');
+  const outcome = await hotelReads(asked.request_id);
+  assert.equal(outcome.status, 'verified', JSON.stringify(outcome));
+  assert.equal(outcome.result.claims.name, CITIZEN.name);
+  assert.ok(outcome.result.pseudonym, 'the hotel gets its pairwise pseudonym');
+  assert.ok(!JSON.stringify(outcome).includes(CITIZEN.id), 'and never the ID number');
+
+  await page.locator('#view-answered .back').click();
+  await page.locator('#show-log').click();
+  await waitForView(page, 'view-log');
+  const log = await page.locator('#log-rows').textContent();
+  assert.match(log, /guest register/);
+  assert.match(log, /hotel check-in|酒店入住/);
+  await screenshot(page, '7-wallet-log');
+  await page.close();
+});
+
+test('the upgraded edition: attested at the console, then L3 online with PIN and face', async () => {
+  const console = await openPage(tools);
+  await console.goto(`${demo.url}/console/`);
+  await console.getByLabel(/Operator name|工号/).fill('demo-counter');
+  await console.getByLabel(/Password|密码/).fill(demo.passwords['demo-counter']);
+  await console.getByRole('button', { name: /Sign in|登录/ }).click();
+  await console.locator('#lookup-id').fill(CITIZEN.id);
+  await console.locator('#attest').click();
+  await waitForView(console, 'lookup-result');
+  const slip = (await console.locator('#lookup-fields dd').first().textContent()).trim();
+  assert.match(slip, /^\d{6}$/, 'the code for the slip');
+  await screenshot(console, '8-console-attested');
+  await console.close();
+
+  const page = await openPage(phone);
+  await startEnrollment(page, 'upgraded', { txCode: slip, pin: '482915' });
+  await waitForView(page, 'view-card', 120_000);
+  assert.match(await page.locator('#card-edition').textContent(), /upgraded|增强版/);
+
+  const asked = await hotelAsks('L3');
+  await page.goto(`${demo.url}/wallet/?request=${encodeURIComponent(asked.authorization_request)}`);
+  await waitForView(page, 'view-request');
+  assert.equal(await page.locator('#request-pin').isVisible(), true);
+  assert.equal(await page.locator('#request-face').isVisible(), true);
+  await page.getByLabel(/Your 6-digit PIN|你的 6 位 PIN/).fill('482915');
+  await page.locator('#request-share').click();
+  await waitForView(page, 'view-answered', 60_000);
+  await screenshot(page, '9-wallet-l3-shared');
+  const outcome = await hotelReads(asked.request_id);
+  assert.equal(outcome.status, 'verified', JSON.stringify(outcome));
+  assert.equal(outcome.result.level, 'L3');
+  await page.close();
+});
+
 test("an impostor's face is refused with a way forward", async () => {
-  const impostorCamera = await cameraFile(tools, 'camera-impostor', [photo('biden.jpg')], { selfie: true });
-  const phone = await browserWithCamera(impostorCamera);
+  const impostor = await browserWithCamera(await cameraFile(tools, 'camera-impostor', [photo('biden.jpg')], { selfie: true }));
   try {
-    const page = await phone.newPage();
+    const page = await openPage(impostor);
     await startEnrollment(page);
-    await page.locator('#view-failure').waitFor({ state: 'visible', timeout: 120_000 });
-    await screenshot(page, '6-wallet-impostor-refused');
+    await waitForView(page, 'view-failure', 120_000);
+    await screenshot(page, '10-wallet-impostor-refused');
     assert.match(await page.locator('#failure-advice').textContent(), /try again|重试/i);
-    assert.equal(await page.locator('#failure-retry').isVisible(), true, 'never a dead end');
     await page.locator('#failure-retry').click();
-    await page.locator('#view-enroll').waitFor({ state: 'visible' });
+    await waitForView(page, 'view-enroll');
     assert.deepEqual(await accessibilityViolations(page), []);
   } finally {
-    await phone.close();
+    await impostor.close();
   }
 });
 
-test('the operator console signs in, checks a card and charts enrollments', async () => {
-  const page = await tools.newPage();
+test('the supervisor console checks a card, charts enrollments and shows the audit log', async () => {
+  const page = await openPage(tools);
   await page.goto(`${demo.url}/console/`);
   assert.deepEqual(await accessibilityViolations(page), []);
   await page.getByLabel(/Operator name|工号/).fill('demo-supervisor');
   await page.getByLabel(/Password|密码/).fill(demo.passwords['demo-supervisor']);
   await page.getByRole('button', { name: /Sign in|登录/ }).click();
-  await page.locator('#work-view').waitFor({ state: 'visible' });
+  await waitForView(page, 'work-view');
   await page.locator('#lookup-id').fill(CITIZEN.id);
   await page.locator('#lookup-form button[type=submit]').click();
-  await page.locator('#lookup-result').waitFor({ state: 'visible' });
+  await waitForView(page, 'lookup-result');
   const found = await page.locator('#lookup-fields').textContent();
   assert.ok(!found.includes(CITIZEN.name) && !found.includes(CITIZEN.id), `masked only: ${found}`);
   await page.waitForFunction(() => document.querySelectorAll('#stats-chart rect').length > 0);
   const summary = await page.locator('#stats-summary').textContent();
-  assert.match(summary, /[1-9]\d* accepted|通过 [1-9]/, summary);
-  assert.match(summary, /[1-9]\d* refused|拒绝 [1-9]/, summary);
+  assert.match(summary, /^2 accepted, 1 refused|^通过 2，拒绝 1/, summary);
+  assert.match(await page.locator('#reasons').textContent(), /FaceMismatch/, 'the impostor was refused for the face');
   assert.ok((await page.locator('#audit-rows tr').count()) > 0);
-  await screenshot(page, '7-console');
+  await screenshot(page, '11-console-supervisor');
   assert.deepEqual(await accessibilityViolations(page), []);
 });
