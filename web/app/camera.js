@@ -1,9 +1,14 @@
 // The device camera: open it into a <video>, grab frames as base64 JPEG.
 
-/** Opens the camera (the front one on a phone) into `video`; returns a stop function. */
+/**
+ * Opens a camera into `video` — the front one for a selfie, the back one
+ * (`environment`, at a higher resolution, for the small modules of a QR code)
+ * at a counter; returns a stop function.
+ */
 export async function openCamera(video, facingMode = 'user') {
+  const [width, height] = facingMode === 'user' ? [640, 480] : [1280, 720];
   const stream = await navigator.mediaDevices.getUserMedia({
-    video: { facingMode, width: { ideal: 640 }, height: { ideal: 480 } },
+    video: { facingMode, width: { ideal: width }, height: { ideal: height } },
     audio: false,
   });
   video.srcObject = stream;

@@ -276,7 +276,7 @@ async function showQr() {
     code.make();
     // Whole pixels per module at the size shown (a scaled bitmap smears modules), and the 4-module quiet zone.
     const modules = code.getModuleCount() + 8;
-    const cell = Math.max(3, Math.floor(Math.min($('view-qr').clientWidth, 480) / modules));
+    const cell = Math.max(2, Math.floor(Math.min($('view-qr').clientWidth, 560) / modules));
     $('qr').src = code.createDataURL(cell, 4 * cell);
     $('qr').alt = t('qr.heading');
     $('qr').dataset.payloadBytes = String(payload.length);

@@ -83,44 +83,47 @@ export async function browserWithCamera(cameraFile) {
 
 /**
  * An MJPEG camera file (concatenated JPEG frames, which Chromium's fake
- * capture device plays in a loop) showing `pictures` (each a Buffer of an
- * image file) in a 640×480 frame — with `selfie`, a portrait photo cropped
- * to its top, as a face fills a selfie; otherwise centred on white. The browser itself
- * draws and encodes the frames, so no image library is needed here.
+ * capture device plays in a loop) of one still scene: each layer a picture
+ * (a Buffer of an image file) fitted into its box [x, y, w, h] on white —
+ * with `selfie`, a portrait photo cropped to its top 60 %, as a face fills a
+ * selfie. The browser itself draws and encodes the frames, so no image
+ * library is needed here.
  */
-export async function cameraFile(browser, name, pictures, { selfie = false, framesEach = 10 } = {}) {
+export async function cameraFile(browser, name, layers, { width = 640, height = 480, frames = 10 } = {}) {
   const page = await browser.newPage();
-  const frames = await page.evaluate(async ({ images, selfie, framesEach }) => {
-    const out = [];
-    for (const base64 of images) {
+  const jpeg = await page.evaluate(async ({ layers, width, height }) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#fff';
+    context.fillRect(0, 0, width, height);
+    for (const { base64, box: [x, y, w, h], selfie } of layers) {
       const image = new Image();
       image.src = `data:image/*;base64,${base64}`;
       await image.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = 640;
-      canvas.height = 480;
-      const context = canvas.getContext('2d');
-      context.fillStyle = '#fff';
-      context.fillRect(0, 0, 640, 480);
-      if (selfie) {
-        // A portrait photo: its top 60 % fills the frame's height, as a face does at selfie distance.
-        const [sh, scale] = [image.height * 0.6, 480 / (image.height * 0.6)];
-        context.drawImage(image, 0, 0, image.width, sh, (640 - image.width * scale) / 2, 0, image.width * scale, 480);
-      } else {
-        const scale = Math.min(600 / image.width, 440 / image.height);
-        const [w, h] = [image.width * scale, image.height * scale];
-        context.drawImage(image, (640 - w) / 2, (480 - h) / 2, w, h);
-      }
-      const jpeg = canvas.toDataURL('image/jpeg', 1.0).split(',')[1];
-      for (let i = 0; i < framesEach; i++) out.push(jpeg);
+      const source = selfie ? [0, 0, image.width, image.height * 0.6] : [0, 0, image.width, image.height];
+      const scale = Math.min(w / source[2], h / source[3]);
+      const [dw, dh] = [source[2] * scale, source[3] * scale];
+      context.drawImage(image, ...source, x + (w - dw) / 2, y + (h - dh) / 2, dw, dh);
     }
-    return out;
-  }, { images: pictures.map((p) => p.toString('base64')), selfie, framesEach });
+    return canvas.toDataURL('image/jpeg', 1.0).split(',')[1];
+  }, { layers: layers.map(({ picture, ...rest }) => ({ base64: picture.toString('base64'), ...rest })), width, height });
   await page.close();
   const file = join(artifacts, `${name}.mjpeg`);
-  writeFileSync(file, Buffer.concat(frames.map((f) => Buffer.from(f, 'base64'))));
+  writeFileSync(file, Buffer.concat(Array.from({ length: frames }, () => Buffer.from(jpeg, 'base64'))));
   return file;
 }
+
+/** A phone's front camera filming the person holding it. */
+export const selfieCamera = (browser, name, face) => cameraFile(browser, name, [{ picture: face, box: [0, 0, 640, 480], selfie: true }]);
+
+/** A counter's camera filming a phone screen. */
+export const screenCamera = (browser, name, screen) => cameraFile(browser, name, [{ picture: screen, box: [20, 20, 600, 440] }]);
+
+/** A counter's camera filming the phone screen held up beside the person's face. */
+export const counterCamera = (browser, name, screen, face) =>
+  cameraFile(browser, name, [{ picture: screen, box: [20, 20, 680, 680] }, { picture: face, box: [720, 0, 560, 720], selfie: true }], { width: 1280, height: 720 });
 
 /** A photo of the demo registry's test set (models/photos, fetched by scripts/fetch-models.sh). */
 export const photo = (name) => readFileSync(join(repository, 'models/photos', name));

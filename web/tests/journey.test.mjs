@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  accessibilityViolations, addRelyingParty, artifacts, api, browserWithCamera, cameraFile, openPage, photo, screenshot, startDemo, waitForView,
+  accessibilityViolations, addRelyingParty, artifacts, api, browserWithCamera, counterCamera, openPage, photo, screenCamera, screenshot, selfieCamera, startDemo, waitForView,
 } from './harness.mjs';
 
 const CITIZEN = { id: '110105196108040136', name: '王建国' };
@@ -24,7 +24,7 @@ before(async () => {
   hotelKey = addRelyingParty(demo, HOTEL, 'Hotel Example', ['name', 'id_number_masked']);
   tools = await browserWithCamera();
   // One browser context: the phone's IndexedDB (credentials, device keys, log) lives across the tests.
-  const phoneBrowser = await browserWithCamera(await cameraFile(tools, 'camera-citizen', [photo('obama2.jpg')], { selfie: true }));
+  const phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-citizen', photo('obama2.jpg')));
   phone = await phoneBrowser.newContext();
 });
 
@@ -82,12 +82,12 @@ test('a citizen enrolls with the camera, shows the QR, and the counter verifies 
   const bytes = Number(await page.locator('#qr').getAttribute('data-payload-bytes'));
   assert.ok(bytes > 200 && bytes <= 1200, `QR payload of ${bytes} bytes is within the 1,200-byte budget`);
   await screenshot(page, '3-wallet-qr');
-  const qrJpeg = await page.locator('#qr').screenshot({ type: 'jpeg', quality: 95, path: `${artifacts}/3-wallet-qr-code.jpg` });
+  const qrImage = await page.locator('#qr').screenshot({ type: 'png', path: `${artifacts}/3-wallet-qr-code.png` });
   assert.deepEqual(await accessibilityViolations(page), []);
   await page.locator('#qr-done').click();
   await page.close();
 
-  const counter = await browserWithCamera(await cameraFile(tools, 'camera-counter', [qrJpeg]));
+  const counter = await browserWithCamera(await screenCamera(tools, 'camera-counter', qrImage));
   try {
     const desk = await openPage(counter);
     await desk.goto(`${demo.url}/counter/`);
@@ -179,16 +179,41 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
   const outcome = await hotelReads(asked.request_id);
   assert.equal(outcome.status, 'verified', JSON.stringify(outcome));
   assert.equal(outcome.result.level, 'L3');
+
+  // Offline L3: the QR carries the signed face template; the counter matches the face beside the phone.
+  await page.locator('#view-answered .back').click();
+  await page.locator('#purpose').selectOption('hotel_checkin');
+  await page.locator('#show-qr').click();
+  await page.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
+  const bytes = Number(await page.locator('#qr').getAttribute('data-payload-bytes'));
+  assert.ok(bytes <= 1200, `the upgraded hotel check-in QR with its face template is ${bytes} bytes, within 1,200`);
+  assert.match(await page.locator('#qr-what').textContent(), /face template|人脸特征/);
+  const qr = await page.locator('#qr').screenshot({ type: 'png' });
   await page.close();
+  const counter = await browserWithCamera(await counterCamera(tools, 'camera-counter-l3', qr, photo('obama3.jpg')));
+  try {
+    const desk = await openPage(counter);
+    await desk.goto(`${demo.url}/counter/`);
+    await desk.locator('#level').selectOption('L3');
+    await desk.locator('#scan').click();
+    await waitForView(desk, 'result', 60_000);
+    await screenshot(desk, '10-counter-l3-face-matched');
+    assert.equal(await desk.locator('#result').getAttribute('data-outcome'), 'verified', await desk.locator('#result').textContent());
+    const shown = await desk.locator('#result-claims').textContent();
+    assert.match(shown, /L3/);
+    assert.match(shown, /matches|一致/);
+  } finally {
+    await counter.close();
+  }
 });
 
 test("an impostor's face is refused with a way forward", async () => {
-  const impostor = await browserWithCamera(await cameraFile(tools, 'camera-impostor', [photo('biden.jpg')], { selfie: true }));
+  const impostor = await browserWithCamera(await selfieCamera(tools, 'camera-impostor', photo('biden.jpg')));
   try {
     const page = await openPage(impostor);
     await startEnrollment(page);
     await waitForView(page, 'view-failure', 120_000);
-    await screenshot(page, '10-wallet-impostor-refused');
+    await screenshot(page, '11-wallet-impostor-refused');
     assert.match(await page.locator('#failure-advice').textContent(), /try again|重试/i);
     await page.locator('#failure-retry').click();
     await waitForView(page, 'view-enroll');
@@ -216,6 +241,6 @@ test('the supervisor console checks a card, charts enrollments and shows the aud
   assert.match(summary, /^2 accepted, 1 refused|^通过 2，拒绝 1/, summary);
   assert.match(await page.locator('#reasons').textContent(), /FaceMismatch/, 'the impostor was refused for the face');
   assert.ok((await page.locator('#audit-rows tr').count()) > 0);
-  await screenshot(page, '11-console-supervisor');
+  await screenshot(page, '12-console-supervisor');
   assert.deepEqual(await accessibilityViolations(page), []);
 });
