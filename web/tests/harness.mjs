@@ -85,8 +85,8 @@ export async function browserWithCamera(cameraFile) {
  * An MJPEG camera file (concatenated JPEG frames, which Chromium's fake
  * capture device plays in a loop) of one still scene: each layer a picture
  * (a Buffer of an image file) fitted into its box [x, y, w, h] on white —
- * with `selfie`, a portrait photo cropped to its top 60 %, as a face fills a
- * selfie. The browser itself draws and encodes the frames, so no image
+ * with `selfie`, a portrait photo cropped to its top 60 % and scaled to fill
+ * the box, as a face fills a selfie; otherwise never enlarged. The browser itself draws and encodes the frames, so no image
  * library is needed here.
  */
 export async function cameraFile(browser, name, layers, { width = 640, height = 480, frames = 10 } = {}) {
@@ -103,7 +103,8 @@ export async function cameraFile(browser, name, layers, { width = 640, height = 
       image.src = `data:image/*;base64,${base64}`;
       await image.decode();
       const source = selfie ? [0, 0, image.width, image.height * 0.6] : [0, 0, image.width, image.height];
-      const scale = Math.min(w / source[2], h / source[3]);
+      // A screen is filmed at its own size (a scaled bitmap smears a QR code's modules); a photo fills its box.
+      const scale = Math.min(selfie ? Infinity : 1, w / source[2], h / source[3]);
       const [dw, dh] = [source[2] * scale, source[3] * scale];
       context.drawImage(image, ...source, x + (w - dw) / 2, y + (h - dh) / 2, dw, dh);
     }

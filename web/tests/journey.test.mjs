@@ -145,6 +145,18 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   assert.match(log, /guest register/);
   assert.match(log, /hotel check-in|酒店入住/);
   await screenshot(page, '7-wallet-log');
+
+  // At a counter with no signal: the service worker serves the wallet, IndexedDB holds the card.
+  await phone.setOffline(true);
+  try {
+    await page.reload();
+    await waitForView(page, 'view-card');
+    await page.locator('#show-qr').click();
+    await page.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
+    await screenshot(page, '7b-wallet-offline-qr');
+  } finally {
+    await phone.setOffline(false);
+  }
   await page.close();
 });
 
@@ -207,11 +219,22 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
   }
 });
 
-test("an impostor's face is refused with a way forward", async () => {
+test("an impostor's face is refused with a way forward (and the form works by keyboard alone)", async () => {
   const impostor = await browserWithCamera(await selfieCamera(tools, 'camera-impostor', photo('biden.jpg')));
   try {
     const page = await openPage(impostor);
-    await startEnrollment(page);
+    // By keyboard only: every field is reachable with Tab, and Enter submits.
+    await page.goto(`${demo.url}/wallet/`);
+    await page.locator('#id-number').focus();
+    await page.keyboard.type(CITIZEN.id);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(CITIZEN.name);
+    for (let tabs = 0; tabs < 6 && (await page.evaluate(() => document.activeElement.id)) !== 'long-term'; tabs++) {
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Space');
+    assert.equal(await page.locator('#long-term').isChecked(), true);
+    await page.keyboard.press('Enter');
     await waitForView(page, 'view-failure', 120_000);
     await screenshot(page, '11-wallet-impostor-refused');
     assert.match(await page.locator('#failure-advice').textContent(), /try again|重试/i);
