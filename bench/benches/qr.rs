@@ -2,7 +2,10 @@
 //! upgraded edition (name, masked number, 283-byte signed face template),
 //! rendering it as a QR image, finding and decoding it in that image, and
 //! unpacking it — beside the in-process verification of the same
-//! presentation, the work a counter cannot avoid (the baseline).
+//! presentation, the work a counter cannot avoid (the baseline). And the
+//! counter page's scan of a 1280×720 camera frame (`shenfen_server::scan_qr`,
+//! which retries other scales when the detector finds nothing), with the code
+//! in it and without (the worst case: every scale tried).
 //!
 //! Run: `cargo bench -p shenfen-bench --bench qr`
 
@@ -170,4 +173,26 @@ fn scan_qr_image(bencher: Bencher) {
         grid.decode_to(&mut out).unwrap();
         out
     });
+}
+
+/// A 1280×720 counter camera frame: the code at its own size on the left, grey "scenery" on the right.
+fn counter_frame(with_code: bool) -> image::GrayImage {
+    let mut frame = image::GrayImage::from_fn(1280, 720, |x, y| {
+        image::Luma([if x < 700 { 255 } else { ((x ^ y) % 97 + 80) as u8 }])
+    });
+    if with_code {
+        let code = qrcode::QrCode::with_error_correction_level(&FIXTURE.payload, qrcode::EcLevel::L)
+            .unwrap()
+            .render::<image::Luma<u8>>()
+            .module_dimensions(4, 4)
+            .build();
+        image::imageops::overlay(&mut frame, &code, 20, 20);
+    }
+    frame
+}
+
+#[divan::bench(args = [true, false])]
+fn scan_counter_frame(bencher: Bencher, with_code: bool) {
+    let frame = counter_frame(with_code);
+    bencher.bench(|| shenfen_server::scan_qr(black_box(frame.clone())).map(Result::is_ok));
 }

@@ -4,6 +4,7 @@
 
 import { addTexts, languageSwitch, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
+import { fillPurposes } from '/app/offline-format.js';
 
 addTexts({
   'counter.title': { zh: '核验台', en: 'Counter' },
@@ -24,13 +25,6 @@ addTexts({
   'counter.edition': { zh: '版本', en: 'Edition' },
   'counter.face_match': { zh: '现场人脸', en: 'Live face' },
   'counter.matched': { zh: '一致（相似度 {similarity}）', en: 'matches (similarity {similarity})' },
-  'purpose.hotel_checkin': { zh: '酒店入住', en: 'hotel check-in' },
-  'purpose.age_check': { zh: '年龄核验', en: 'age check' },
-  'purpose.ticket': { zh: '检票', en: 'ticket gate' },
-  'purpose.clock_in': { zh: '上班打卡', en: 'clock-in' },
-  'claim.name': { zh: '姓名', en: 'Name' },
-  'claim.id_number_masked': { zh: '身份证号（遮蔽）', en: 'ID number (masked)' },
-  'claim.age_over_18': { zh: '年满 18 岁', en: 'Over 18' },
   'seconds': { zh: '{n} 秒', en: '{n} s' },
 });
 
@@ -127,5 +121,6 @@ function showResult(answer) {
 
 languageSwitch($('language'), showCache);
 translatePage();
+fillPurposes($('purpose')).catch(() => showCache());
 $('scan').addEventListener('click', scan);
 showCache();

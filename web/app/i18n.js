@@ -3,7 +3,20 @@
 
 const saved = () => localStorage.getItem('shenfen.lang');
 let lang = saved() || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
-let texts = {};
+/** Texts more than one page shows: purposes, claims, editions. */
+let texts = {
+  'purpose.hotel_checkin': { zh: '酒店入住', en: 'hotel check-in' },
+  'purpose.age_check': { zh: '年龄核验', en: 'age check' },
+  'purpose.ticket': { zh: '检票', en: 'ticket gate' },
+  'purpose.clock_in': { zh: '上班打卡', en: 'clock-in' },
+  'claim.name': { zh: '姓名', en: 'name' },
+  'claim.id_number_masked': { zh: '遮蔽的身份证号', en: 'masked ID number' },
+  'claim.edition': { zh: '版本', en: 'edition' },
+  'claim.face_template': { zh: '签名的人脸特征', en: 'signed face template' },
+  'claim.age_over_18': { zh: '是否年满 18 岁', en: 'over 18' },
+  'edition.lightweight': { zh: '简易版', en: 'lightweight' },
+  'edition.upgraded': { zh: '增强版', en: 'upgraded' },
+};
 
 /** Registers a page's texts: { key: { zh, en } }. */
 export function addTexts(more) {

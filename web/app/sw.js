@@ -3,7 +3,7 @@
 const CACHE = 'shenfen-wallet-v1';
 const OFFLINE = [
   '/wallet/', '/wallet/manifest.webmanifest', '/app/common.css', '/app/i18n.js', '/app/camera.js',
-  '/app/sd-jwt.js', '/app/wallet-store.js', '/app/wallet.js', '/vendor/fflate.js', '/vendor/qrcode.js',
+  '/app/sd-jwt.js', '/app/offline-format.js', '/app/wallet-store.js', '/app/wallet.js', '/vendor/fflate.js', '/vendor/qrcode.js',
   '/web/offline-format.json',
 ];
 

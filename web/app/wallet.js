@@ -5,6 +5,7 @@
 import qrcode from '/vendor/qrcode.js';
 import { addTexts, languageSwitch, problemText, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
+import { fillPurposes, offlineFormat } from '/app/offline-format.js';
 import {
   cardClaims, disclosuresForPaths, fromB64, packQrPayload, parseCredential, present, publicJwk, randomNonce, signJws, verifiedJwsPayload,
 } from '/app/sd-jwt.js';
@@ -25,8 +26,6 @@ addTexts({
   'enroll.pin_hint': { zh: '不要用 123456、111111 这类数字', en: 'Not 123456, 111111 or similar' },
   'enroll.start': { zh: '开始人脸核验', en: 'Start the face check' },
   'enroll.again': { zh: '重新领取', en: 'Enroll again' },
-  'edition.lightweight': { zh: '简易版', en: 'lightweight' },
-  'edition.upgraded': { zh: '增强版', en: 'upgraded' },
   'camera.heading': { zh: '人脸核验', en: 'Face check' },
   'camera.intro': { zh: '把脸放在画面中间，光线充足，按提示做动作。', en: 'Keep your face in the middle of the picture, in good light, and do what each step says.' },
   'camera.video': { zh: '摄像头画面', en: 'Camera picture' },
@@ -58,15 +57,6 @@ addTexts({
   'qr.what': { zh: '将向“{purpose}”出示：{claims}。不出示身份证号。', en: 'For {purpose}, this shows: {claims}. Your ID number is not shown.' },
   'qr.refresh': { zh: '{seconds} 秒后刷新', en: 'Refreshes in {seconds} s' },
   'qr.done': { zh: '完成', en: 'Done' },
-  'purpose.hotel_checkin': { zh: '酒店入住', en: 'hotel check-in' },
-  'purpose.age_check': { zh: '年龄核验', en: 'age check' },
-  'purpose.ticket': { zh: '检票', en: 'ticket gate' },
-  'purpose.clock_in': { zh: '上班打卡', en: 'clock-in' },
-  'claim.name': { zh: '姓名', en: 'name' },
-  'claim.id_number_masked': { zh: '遮蔽的身份证号', en: 'masked ID number' },
-  'claim.edition': { zh: '版本', en: 'edition' },
-  'claim.face_template': { zh: '签名的人脸特征', en: 'signed face template' },
-  'claim.age_over_18': { zh: '是否年满 18 岁', en: 'over 18' },
   'log.show': { zh: '出示记录', en: 'Disclosure log' },
   'log.heading': { zh: '我出示过什么', en: 'What I disclosed' },
   'log.when': { zh: '时间', en: 'When' },
@@ -247,13 +237,12 @@ async function showCard() {
   show('view-card');
 }
 
-let offlineFormat = null;
+let dictionary = null;
+/** The offline format, with its preset dictionary as bytes. */
 async function format() {
-  if (!offlineFormat) {
-    offlineFormat = await call('/web/offline-format.json');
-    offlineFormat.dictionaryBytes = fromB64(offlineFormat.dictionary);
-  }
-  return offlineFormat;
+  const loaded = await offlineFormat();
+  dictionary ??= fromB64(loaded.dictionary);
+  return { purposes: loaded.purposes, dictionaryBytes: dictionary };
 }
 
 /** One unused copy per QR session: re-signed (new time) every 30 s, never shown to anyone else. */
@@ -262,7 +251,7 @@ async function showQr() {
   if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
   const purpose = $('purpose').value;
   const { purposes, dictionaryBytes } = await format();
-  const rule = purposes[purpose];
+  const rule = purposes.find((entry) => entry.purpose === purpose);
   const parsed = await parseCredential(credential.sdJwt);
   await markUsed(credential);
   const { disclosures } = disclosuresForPaths(parsed, rule.claims[credential.edition].map((claim) => [claim]));
@@ -468,6 +457,7 @@ function decline() {
 
 function wire() {
   languageSwitch($('language'), () => {});
+  fillPurposes($('purpose')).catch((error) => status(error.message));
   translatePage();
   $('enroll-form').addEventListener('submit', enroll);
   $('edition').addEventListener('change', () => { $('upgraded-fields').hidden = $('edition').value !== 'upgraded'; });

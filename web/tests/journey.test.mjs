@@ -206,6 +206,7 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
   try {
     const desk = await openPage(counter);
     await desk.goto(`${demo.url}/counter/`);
+    await desk.locator('#purpose').selectOption('hotel_checkin');
     await desk.locator('#level').selectOption('L3');
     await desk.locator('#scan').click();
     await waitForView(desk, 'result', 60_000);

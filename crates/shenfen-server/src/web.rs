@@ -27,11 +27,12 @@ const VENDOR_FILES: [(&str, &str); 2] =
     [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
 
 /// The pages' own files, compiled in.
-const APP_FILES: [(&str, &str, &str); 9] = [
+const APP_FILES: [(&str, &str, &str); 10] = [
     ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
     ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
     ("camera.js", JS, include_str!("../../../web/app/camera.js")),
     ("sd-jwt.js", JS, include_str!("../../../web/app/sd-jwt.js")),
+    ("offline-format.js", JS, include_str!("../../../web/app/offline-format.js")),
     ("wallet-store.js", JS, include_str!("../../../web/app/wallet-store.js")),
     ("wallet.js", JS, include_str!("../../../web/app/wallet.js")),
     ("counter.js", JS, include_str!("../../../web/app/counter.js")),
@@ -140,21 +141,22 @@ async fn vendor_file(State(state): State<Arc<AppState>>, UrlPath(name): UrlPath<
 
 /// `GET /web/offline-format.json`: what the wallet needs to make offline QR
 /// codes the counters accept — the payload's preset DEFLATE dictionary and
-/// the claims each purpose discloses per edition — taken from the Rust
+/// the claims each purpose discloses per edition, in the order pages list
+/// them — taken from the Rust
 /// definitions so that the browser never holds a copy that could drift.
 async fn offline_format() -> Response {
-    let purposes: serde_json::Map<String, Value> = Purpose::ALL
+    let purposes: Vec<Value> = Purpose::ALL
         .iter()
         .map(|purpose| {
             let claims = |edition| purpose.claims(edition).into_iter().map(str::to_owned).collect::<Vec<_>>();
-            let entry = json!({
+            json!({
+                "purpose": purpose.as_str(),
                 "audience": purpose.audience(),
                 "claims": {
                     "lightweight": claims(Edition::Lightweight),
                     "upgraded": claims(Edition::Upgraded),
                 },
-            });
-            (purpose.as_str().to_owned(), entry)
+            })
         })
         .collect();
     let body = json!({ "version": 1, "dictionary": STANDARD.encode(DICTIONARY), "purposes": purposes });

@@ -161,8 +161,10 @@ async fn the_offline_format_is_the_one_the_verifier_reads() {
     assert_eq!(format["version"], 1);
     let dictionary = base64::engine::general_purpose::STANDARD.decode(format["dictionary"].as_str().unwrap()).unwrap();
     assert_eq!(dictionary, shenfen_credential::DICTIONARY);
-    for purpose in shenfen_core::Purpose::ALL {
-        let entry = &format["purposes"][purpose.as_str()];
+    let listed: Vec<&str> =
+        format["purposes"].as_array().unwrap().iter().filter_map(|p| p["purpose"].as_str()).collect();
+    assert_eq!(listed, shenfen_core::Purpose::ALL.map(|p| p.as_str()), "every purpose, in order");
+    for (purpose, entry) in shenfen_core::Purpose::ALL.iter().zip(format["purposes"].as_array().unwrap()) {
         assert_eq!(entry["audience"], purpose.audience());
         for edition in [shenfen_core::Edition::Lightweight, shenfen_core::Edition::Upgraded] {
             let listed: Vec<&str> =
