@@ -112,7 +112,7 @@ test('a citizen enrolls with the camera, shows the QR, and the counter verifies 
   }
 });
 
-test('a service asks online; the citizen sees who, what and why, declines once, then shares', async () => {
+test('a service asks online; the citizen sees who, what and why, declines once, then shares; the QR works offline; withdrawal', async () => {
   const declined = await hotelAsks('L1');
   const page = await openPage(phone);
   await page.goto(`${demo.url}/wallet/?request=${encodeURIComponent(declined.authorization_request)}`);
@@ -157,6 +157,14 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   } finally {
     await phone.setOffline(false);
   }
+
+  // Withdrawing (before giving the phone away): every credential revoked at the authority, forgotten here.
+  await page.locator('#qr-done').click();
+  await page.locator('#show-revoke').click();
+  await waitForView(page, 'view-revoke');
+  await page.locator('#revoke-all').click();
+  await waitForView(page, 'view-enroll');
+  assert.match(await page.locator('#status').textContent(), /Withdrawn|已注销/);
   await page.close();
 });
 
@@ -264,7 +272,9 @@ test('the supervisor console checks a card, charts enrollments and shows the aud
   const summary = await page.locator('#stats-summary').textContent();
   assert.match(summary, /^2 accepted, 1 refused|^通过 2，拒绝 1/, summary);
   assert.match(await page.locator('#reasons').textContent(), /FaceMismatch/, 'the impostor was refused for the face');
-  assert.ok((await page.locator('#audit-rows tr').count()) > 0);
+  const audit = await page.locator('#audit-rows').textContent();
+  assert.match(audit, /credential\.revoked/, "the citizen's withdrawal is in the audit log");
+  assert.match(audit, /operator\.attested|attestation/, "the counter's in-person attestation too");
   await screenshot(page, '12-console-supervisor');
   assert.deepEqual(await accessibilityViolations(page), []);
 });
