@@ -89,6 +89,7 @@ addTexts({
   'request.why': { zh: '用途', en: 'Why' },
   'request.level': { zh: '等级', en: 'Level' },
   'request.what': { zh: '对方将收到', en: 'What they receive' },
+  'request.optional': { zh: '可选，勾选才提供', en: 'optional: shared only if ticked' },
   'request.not_held': { zh: '本证件没有，不会提供', en: 'not on this card, not shared' },
   'request.pin': { zh: '你的 6 位 PIN', en: 'Your 6-digit PIN' },
   'request.face': { zh: '点“同意”后请看向摄像头，发证机关会核对你的人脸。', en: 'After Share, look at the camera: the authority checks your face.' },
@@ -361,12 +362,15 @@ async function fetchRequest(link) {
   const { keys } = await call('/jwks.json');
   const request = await verifiedJwsPayload((await response.text()).trim(), keys);
   if (request.iss !== location.origin || (clientId && clientId !== request.client_id)) throw new Error(t('request.mismatch'));
-  const paths = request.dcql_query.credentials[0].claims.map((c) => c.path);
+  // DCQL claim_sets: the last set holds the claims that must be shared; the rest may be declined one by one.
+  const query = request.dcql_query.credentials[0];
+  const required = query.claim_sets ? new Set(query.claim_sets[query.claim_sets.length - 1]) : null;
+  const claims = query.claims.map((c) => ({ path: c.path, optional: required !== null && !required.has(c.id) }));
   return {
     clientId: request.client_id,
     clientName: request.client_metadata?.client_name || request.client_id,
     purpose: request.dcql_query.credential_sets?.[0]?.purpose || '',
-    paths,
+    claims,
     nonce: request.nonce,
     state: request.state,
     responseUri: request.response_uri,
@@ -384,25 +388,41 @@ function claimLabel(path, clientId) {
 
 let pending = null;
 
+/** One asked claim on the consent screen: optional ones get a box, unticked (least disclosure by default). */
+function consentItem(claim, index, clientId, held) {
+  const item = document.createElement('li');
+  const label = claimLabel(claim.path, clientId);
+  if (!held.some((h) => h.join('/') === claim.path.join('/'))) {
+    item.textContent = `${label} — ${t('request.not_held')}`;
+  } else if (claim.optional) {
+    const box = Object.assign(document.createElement('input'), { type: 'checkbox', id: `claim-${index}` });
+    box.dataset.index = String(index);
+    const text = Object.assign(document.createElement('label'), { htmlFor: box.id, textContent: ` ${label} (${t('request.optional')})` });
+    item.append(box, text);
+  } else {
+    item.textContent = label;
+  }
+  return item;
+}
+
+/** The claims to share: every required one, and the optional ones the citizen ticked. */
+function chosenPaths(request) {
+  const ticked = new Set([...document.querySelectorAll('#request-claims input:checked')].map((box) => Number(box.dataset.index)));
+  return request.claims.filter((claim, index) => !claim.optional || ticked.has(index)).map((claim) => claim.path);
+}
+
 async function openRequest(link) {
   try {
     const request = await fetchRequest(link);
     const [credential] = usable(await allCredentials()).filter((c) => c.issuer === location.origin);
     if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
     const parsed = await parseCredential(credential.sdJwt);
-    const { held } = disclosuresForPaths(parsed, request.paths);
+    const { held } = disclosuresForPaths(parsed, request.claims.map((c) => c.path));
     pending = { request, credential, parsed };
     $('request-who').textContent = `${request.clientName} (${request.clientId})`;
     $('request-why').textContent = request.purpose;
     $('request-level').textContent = t(`level.${request.level}`);
-    const list = $('request-claims');
-    list.replaceChildren();
-    for (const path of request.paths) {
-      const item = document.createElement('li');
-      const holds = held.some((h) => h.join('/') === path.join('/'));
-      item.textContent = `${claimLabel(path, request.clientId)}${holds ? '' : ` — ${t('request.not_held')}`}`;
-      list.append(item);
-    }
+    $('request-claims').replaceChildren(...request.claims.map((claim, index) => consentItem(claim, index, request.clientId, held)));
     $('request-pin-fields').hidden = request.level === 'L1';
     $('request-face').hidden = request.level !== 'L3';
     show('view-request');
@@ -418,7 +438,7 @@ async function share() {
   try {
     $('request-share').disabled = true;
     const now = Math.floor(Date.now() / 1000);
-    const { disclosures, held } = disclosuresForPaths(parsed, request.paths);
+    const { disclosures, held } = disclosuresForPaths(parsed, chosenPaths(request));
     const presentation = await present(parsed, disclosures, credential.keyPair.privateKey, request.clientId, request.nonce, now);
     await markUsed(credential);
     const form = new URLSearchParams({ vp_token: JSON.stringify({ shenfen_id: [presentation.text] }), state: request.state });

@@ -50,9 +50,10 @@ async function startEnrollment(page, edition = 'lightweight', upgraded = {}) {
   await page.locator('#enroll-start').click();
 }
 
-/** The hotel asks through the verifier service; answers the request id and the wallet link. */
+/** The hotel asks through the verifier service (the masked number optional); answers the request id and the wallet link. */
 async function hotelAsks(level) {
-  const asked = await api(demo, 'POST', '/verifier/requests', { client_id: HOTEL, claims: ['name'], purpose: 'guest register', level }, hotelKey);
+  const ask = { client_id: HOTEL, claims: ['name'], optional_claims: ['id_number_masked'], purpose: 'guest register', level };
+  const asked = await api(demo, 'POST', '/verifier/requests', ask, hotelKey);
   assert.equal(asked.status, 201, JSON.stringify(asked.body));
   return asked.body;
 }
@@ -130,11 +131,13 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   const asked = await hotelAsks('L1');
   await page.locator('#request-link').fill(asked.authorization_request);
   await page.locator('#request-form button[type=submit]').click();
+  const optional = page.getByLabel(/masked ID number|遮蔽的身份证号/);
+  assert.equal(await optional.isChecked(), false, 'optional claims start unticked');
   await page.locator('#request-share').click();
   await waitForView(page, 'view-answered');
   const outcome = await hotelReads(asked.request_id);
   assert.equal(outcome.status, 'verified', JSON.stringify(outcome));
-  assert.equal(outcome.result.claims.name, CITIZEN.name);
+  assert.deepEqual(outcome.result.claims, { name: CITIZEN.name }, 'the optional masked number was not ticked, so not shared');
   assert.ok(outcome.result.pseudonym, 'the hotel gets its pairwise pseudonym');
   assert.ok(!JSON.stringify(outcome).includes(CITIZEN.id), 'and never the ID number');
 
@@ -192,6 +195,7 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
   await waitForView(page, 'view-request');
   assert.equal(await page.locator('#request-pin').isVisible(), true);
   assert.equal(await page.locator('#request-face').isVisible(), true);
+  await page.getByLabel(/masked ID number|遮蔽的身份证号/).check();
   await page.getByLabel(/Your 6-digit PIN|你的 6 位 PIN/).fill('482915');
   await page.locator('#request-share').click();
   await waitForView(page, 'view-answered', 60_000);
@@ -199,6 +203,7 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
   const outcome = await hotelReads(asked.request_id);
   assert.equal(outcome.status, 'verified', JSON.stringify(outcome));
   assert.equal(outcome.result.level, 'L3');
+  assert.equal(outcome.result.claims.id_number_masked, '110105********0136', 'ticked, so shared');
 
   // Offline L3: the QR carries the signed face template; the counter matches the face beside the phone.
   await page.locator('#view-answered .back').click();

@@ -79,6 +79,9 @@ pub enum WalletCommand {
         /// Consent without asking.
         #[arg(long)]
         yes: bool,
+        /// Share the claims the request marks optional too (least disclosure: not by default).
+        #[arg(long)]
+        share_optional: bool,
         /// Live frames for an L3 request (the PIN for L2/L3 comes from $SHENFEN_AUTHORITY_PIN).
         #[arg(long, num_args = 1..)]
         frames: Vec<PathBuf>,
@@ -161,7 +164,7 @@ pub fn run(command: WalletCommand) -> Result<ExitCode> {
                 }
             }
         }
-        WalletCommand::Present { wallet, request, yes, frames } => {
+        WalletCommand::Present { wallet, request, yes, share_optional, frames } => {
             let mut held = open(&wallet)?;
             let issuer = held
                 .credentials()
@@ -170,7 +173,11 @@ pub fn run(command: WalletCommand) -> Result<ExitCode> {
                 .map(|c| c.issuer.clone())
                 .ok_or_else(|| coded(shenfen_wallet::WalletError::NoCredential))?;
             let client = AuthorityClient::new(&issuer);
-            let asked = client.fetch_request(&request).map_err(coded)?;
+            let mut asked = client.fetch_request(&request).map_err(coded)?;
+            if share_optional {
+                let optional = std::mem::take(&mut asked.optional_claims);
+                asked.claims.extend(optional);
+            }
             let claims: Vec<String> = asked.claims.iter().map(|p| p.join("/")).collect();
             if !yes && !consent(&asked, &claims)? {
                 bail!("not shared: the citizen declined");
@@ -240,6 +247,10 @@ fn read_frames(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
 fn consent(asked: &shenfen_wallet::authority::PresentationRequest, claims: &[String]) -> Result<bool> {
     eprintln!("{} ({}) asks for: {}", asked.client_name, asked.client_id, claims.join(", "));
     eprintln!("  why: {}", asked.purpose);
+    if !asked.optional_claims.is_empty() {
+        let optional: Vec<String> = asked.optional_claims.iter().map(|p| p.join("/")).collect();
+        eprintln!("  optional, not shared (--share-optional shares them): {}", optional.join(", "));
+    }
     let level = match asked.level.as_str() {
         "L2" => "L2 (this phone's key and your PIN)",
         "L3" => "L3 (this phone's key, your PIN and your face)",

@@ -57,6 +57,10 @@ struct NewRequest {
     /// Claim paths, `/`-separated below the top level (`name`, `record/id_number`).
     #[serde(default)]
     claims: Vec<String>,
+    /// Claims the citizen may decline one by one (DCQL `claim_sets`); the
+    /// result holds those they chose to share.
+    #[serde(default)]
+    optional_claims: Vec<String>,
     /// Yes/no questions (`age_over_18`, `region=Guangdong`, `edition=upgraded`):
     /// the relying party receives only the answers.
     #[serde(default)]
@@ -92,8 +96,16 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         Ok(questions) => questions,
         Err(e) => return invalid(&format!("[{}] {e}", e.code())).into_response(),
     };
-    let needed: Vec<&str> =
-        body.claims.iter().map(String::as_str).chain(questions.iter().map(|q| -> &str { q.entitlement() })).collect();
+    if let Some(both) = body.optional_claims.iter().find(|c| body.claims.contains(c)) {
+        return invalid(&format!("{both} is asked both as required and as optional")).into_response();
+    }
+    let needed: Vec<&str> = body
+        .claims
+        .iter()
+        .chain(&body.optional_claims)
+        .map(String::as_str)
+        .chain(questions.iter().map(|q| -> &str { q.entitlement() }))
+        .collect();
     let not_entitled: Vec<&str> = needed.into_iter().filter(|c| !party.claims.iter().any(|e| e == c)).collect();
     if !not_entitled.is_empty() {
         return Problem::new(StatusCode::FORBIDDEN, "not-entitled", "Not entitled to these claims")
@@ -119,6 +131,7 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         state: request_state,
         query: json!({
             "claims": body.claims,
+            "optional_claims": body.optional_claims,
             "questions": questions.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "purpose": body.purpose,
             "level": body.level,
@@ -159,25 +172,38 @@ fn strings(value: &Value) -> impl Iterator<Item = &str> {
 
 /// The DCQL query of a stored request: the asked claims, the claims the
 /// questions need (except `edition`, always visible), and the relying party's
-/// own pseudonym, from a shenfen credential of either edition.
+/// own pseudonym, from a shenfen credential of either edition. With optional
+/// claims, `claim_sets` offers all of them first and the required ones alone
+/// second, so a wallet may leave out any optional claim its holder declines.
 fn dcql(request: &PresentationRequest) -> Value {
     let questions = questions_of(request);
     let question_claims = questions.iter().map(Question::claim).filter(|c| *c != "edition");
-    let mut paths: Vec<&str> = strings(&request.query["claims"]).collect();
+    let mut required: Vec<&str> = strings(&request.query["claims"]).collect();
     for claim in question_claims {
-        if !paths.contains(&claim) {
-            paths.push(claim);
+        if !required.contains(&claim) {
+            required.push(claim);
         }
     }
-    let mut claims: Vec<Value> = paths.iter().map(|c| json!({ "path": c.split('/').collect::<Vec<_>>() })).collect();
-    claims.push(json!({ "path": ["pseudonyms", request.client_id] }));
+    let optional: Vec<&str> = strings(&request.query["optional_claims"]).collect();
+    // DCQL ids are letters, digits, `_` and `-`; claim paths use `/`.
+    let entry = |claim: &str| json!({ "id": claim.replace('/', "-"), "path": claim.split('/').collect::<Vec<_>>() });
+    let mut claims: Vec<Value> = required.iter().map(|c| entry(c)).collect();
+    claims.push(json!({ "id": "pseudonym", "path": ["pseudonyms", request.client_id] }));
+    claims.extend(optional.iter().map(|c| entry(c)));
+    let mut credential = json!({
+        "id": CREDENTIAL_QUERY_ID,
+        "format": "dc+sd-jwt",
+        "meta": { "vct_values": [vct("lightweight"), vct("upgraded")] },
+        "claims": claims,
+    });
+    if !optional.is_empty() {
+        let id = |claim: &&str| claim.replace('/', "-");
+        let required_ids: Vec<String> = required.iter().map(id).chain(["pseudonym".to_owned()]).collect();
+        let all_ids: Vec<String> = required_ids.iter().cloned().chain(optional.iter().map(id)).collect();
+        credential["claim_sets"] = json!([all_ids, required_ids]);
+    }
     json!({
-        "credentials": [{
-            "id": CREDENTIAL_QUERY_ID,
-            "format": "dc+sd-jwt",
-            "meta": { "vct_values": [vct("lightweight"), vct("upgraded")] },
-            "claims": claims,
-        }],
+        "credentials": [credential],
         "credential_sets": [{ "options": [[CREDENTIAL_QUERY_ID]], "purpose": request.query["purpose"] }],
     })
 }
@@ -306,6 +332,11 @@ async fn check_answer(
             path.to_owned(),
             value.ok_or_else(|| format!("[credential.claim.missing] {path} was not disclosed"))?,
         );
+    }
+    for path in strings(&request.query["optional_claims"]) {
+        if let Some(value) = disclosed.pointer(&format!("/{path}")) {
+            claims.insert(path.to_owned(), value.clone());
+        }
     }
     let mut answers = Map::new();
     for question in questions_of(request) {

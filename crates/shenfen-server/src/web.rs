@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use shenfen_core::{Edition, Purpose};
 use shenfen_credential::DICTIONARY;
+use tower_http::compression::CompressionLayer;
 
 use crate::app::AppState;
 use crate::problem::Problem;
@@ -76,7 +77,9 @@ impl WebAssets {
     }
 }
 
-/// The routes of the pages and their files.
+/// The routes of the pages and their files, gzip-compressed for clients that
+/// accept it. Only these static files: compressing responses that carry
+/// secrets beside reflected input would open them to BREACH-style attacks.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { page(include_str!("../../../web/app/index.html")) }))
@@ -91,6 +94,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/app/{name}", get(app_file))
         .route("/vendor/{name}", get(vendor_file))
         .route("/web/offline-format.json", get(offline_format))
+        .layer(CompressionLayer::new().gzip(true))
 }
 
 /// Pages may load only this origin's files, may use the camera, and may not be framed.

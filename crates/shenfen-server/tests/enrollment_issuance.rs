@@ -1001,3 +1001,45 @@ async fn supervisors_read_enrollment_statistics_by_hour_and_reason() {
     assert_eq!(refusals, 1, "{stats}");
     assert!(hours[..5].iter().all(|h| h["accepted"] == 0 && h["refused"] == 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_claims_may_be_declined_one_by_one() {
+    let test = registered_app().await;
+    let hotel_key =
+        register_relying_party(&test, "https://hotel.example", "Hotel", &["name", "id_number_masked"]).await;
+    let held = enroll_and_issue(&test, 2).await;
+    let both = json!({ "client_id": "https://hotel.example", "claims": ["name"], "optional_claims": ["name"], "purpose": "x" });
+    let refused = send_bearer(&test, Method::POST, "/verifier/requests", &hotel_key, both).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "required or optional, not both");
+
+    let ask_optional = || async {
+        let body = json!({
+            "client_id": "https://hotel.example", "claims": ["name"],
+            "optional_claims": ["id_number_masked"], "purpose": "loyalty card",
+        });
+        let created = json_of(send_bearer(&test, Method::POST, "/verifier/requests", &hotel_key, body).await).await;
+        let id = created["request_id"].as_str().unwrap().to_owned();
+        let path = format!("/verifier/requests/{id}/object");
+        let jwt = String::from_utf8(body_bytes(send(&test.router, Method::GET, &path, "text/plain", "").await).await);
+        (id, Jws::parse(&jwt.unwrap(), "request object").unwrap().payload().clone())
+    };
+    let (id, object) = ask_optional().await;
+    let query = &object["dcql_query"]["credentials"][0];
+    assert_eq!(
+        query["claim_sets"],
+        json!([["name", "pseudonym", "id_number_masked"], ["name", "pseudonym"]]),
+        "everything first, the required claims alone second"
+    );
+    assert_eq!(answer(&test, &id, &object, &held[0], None).await, StatusCode::OK);
+    let (_, shared) = outcome(&test, &id, "https://hotel.example", &hotel_key).await;
+    assert_eq!(shared["result"]["claims"], json!({ "name": "林晓梅", "id_number_masked": "440106********1223" }));
+
+    // Declined: the wallet discloses the required set only, and that is a verified answer too.
+    let (id, mut object) = ask_optional().await;
+    let claims = object["dcql_query"]["credentials"][0]["claims"].as_array_mut().unwrap();
+    claims.retain(|c| c["id"] != "id_number_masked");
+    assert_eq!(answer(&test, &id, &object, &held[1], None).await, StatusCode::OK);
+    let (_, declined) = outcome(&test, &id, "https://hotel.example", &hotel_key).await;
+    assert_eq!(declined["status"], "verified", "{declined}");
+    assert_eq!(declined["result"]["claims"], json!({ "name": "林晓梅" }));
+}

@@ -173,3 +173,17 @@ async fn the_offline_format_is_the_one_the_verifier_reads() {
         }
     }
 }
+
+#[tokio::test]
+async fn page_files_are_compressed_and_api_answers_are_not() {
+    let (app, _) = app().await;
+    let ask =
+        |path: &str| Request::builder().uri(path).header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
+    let script = app.clone().oneshot(ask("/app/wallet.js")).await.unwrap();
+    assert_eq!(script.headers()[header::CONTENT_ENCODING], "gzip");
+    let answer = app.clone().oneshot(ask("/jwks.json")).await.unwrap();
+    assert!(
+        answer.headers().get(header::CONTENT_ENCODING).is_none(),
+        "secrets beside reflected input stay uncompressed"
+    );
+}

@@ -159,8 +159,10 @@ pub struct PresentationRequest {
     pub client_name: String,
     /// Why, in their words.
     pub purpose: String,
-    /// What: claim paths.
+    /// What must be shared: claim paths.
     pub claims: Vec<Vec<String>>,
+    /// What may be shared if the holder chooses (DCQL `claim_sets`): not shared by default.
+    pub optional_claims: Vec<Vec<String>>,
     /// The nonce the key binding must carry.
     pub nonce: String,
     /// Returned with the answer.
@@ -213,12 +215,7 @@ impl AuthorityClient {
             });
         }
         let query = &claims.get("dcql_query").cloned().unwrap_or(Value::Null);
-        let paths = query["credentials"][0]["claims"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| c["path"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect())
-            .collect();
+        let (paths, optional) = asked_claims(&query["credentials"][0]);
         Ok(PresentationRequest {
             client_id: text("client_id"),
             client_name: claims
@@ -229,6 +226,7 @@ impl AuthorityClient {
                 .to_owned(),
             purpose: query["credential_sets"][0]["purpose"].as_str().unwrap_or_default().to_owned(),
             claims: paths,
+            optional_claims: optional,
             nonce: text("nonce"),
             state: text("state"),
             response_uri: text("response_uri"),
@@ -286,6 +284,25 @@ impl AuthorityClient {
     }
 }
 
+/// The claim paths a DCQL credential query asks: those that must be shared,
+/// and those that may be (outside the last of its `claim_sets`).
+fn asked_claims(credential_query: &Value) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let required: Option<Vec<&str>> = credential_query["claim_sets"]
+        .as_array()
+        .and_then(|sets| sets.last())
+        .map(|set| set.as_array().into_iter().flatten().filter_map(Value::as_str).collect());
+    let mut asked = (Vec::new(), Vec::new());
+    for claim in credential_query["claims"].as_array().into_iter().flatten() {
+        let path: Vec<String> =
+            claim["path"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+        match &required {
+            Some(ids) if !ids.contains(&claim["id"].as_str().unwrap_or_default()) => asked.1.push(path),
+            _ => asked.0.push(path),
+        }
+    }
+    asked
+}
+
 /// The OpenID4VCI key proof for one device key.
 fn key_proof(key: &PrivateJwk, audience: &str, nonce: &str, now: i64) -> Result<String, WalletError> {
     let mut header = es256_header("openid4vci-proof+jwt", None);
@@ -308,4 +325,34 @@ fn refusal(body: &str, status: u16) -> WalletError {
         .map_or_else(|| format!("HTTP {status}"), |k| k.trim_start_matches("urn:shenfen:problem:").to_owned());
     let detail = value["detail"].as_str().or(value["error_description"].as_str()).unwrap_or("").to_owned();
     WalletError::Refused { kind, detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::asked_claims;
+
+    #[test]
+    fn claims_outside_the_last_claim_set_are_optional() {
+        let query = json!({
+            "claims": [
+                { "id": "name", "path": ["name"] },
+                { "id": "pseudonym", "path": ["pseudonyms", "https://hotel.example"] },
+                { "id": "record-id_number", "path": ["record", "id_number"] },
+            ],
+            "claim_sets": [["name", "pseudonym", "record-id_number"], ["name", "pseudonym"]],
+        });
+        let (required, optional) = asked_claims(&query);
+        assert_eq!(required, [vec!["name"], vec!["pseudonyms", "https://hotel.example"]]);
+        assert_eq!(optional, [vec!["record", "id_number"]]);
+    }
+
+    #[test]
+    fn without_claim_sets_every_claim_is_required() {
+        let query = json!({ "claims": [{ "id": "name", "path": ["name"] }, { "path": ["age_over_18"] }] });
+        let (required, optional) = asked_claims(&query);
+        assert_eq!(required.len(), 2);
+        assert!(optional.is_empty());
+    }
 }
