@@ -21,15 +21,17 @@ async function load(browser, url, ready) {
   const context = await browser.newContext();
   const page = await context.newPage();
   let bytes = 0;
-  page.on('response', async (response) => {
-    const body = await response.body().catch(() => Buffer.alloc(0));
-    bytes += body.length;
+  // Bytes as transferred (compressed where the server compresses), from each finished request's sizes.
+  page.on('requestfinished', async (request) => {
+    const sizes = await request.sizes().catch(() => null);
+    if (sizes) bytes += sizes.responseBodySize;
   });
   const started = performance.now();
   await page.goto(url);
   if (ready) await page.locator(ready).first().waitFor({ state: 'attached' });
   const elapsed = performance.now() - started;
   await page.waitForLoadState('networkidle');
+  await page.waitForTimeout(100);
   await context.close();
   return { elapsed, bytes };
 }
@@ -40,7 +42,7 @@ try {
   const baseline = [];
   for (let i = 0; i < RUNS; i++) baseline.push((await load(browser, `${demo.url}/healthz`)).elapsed);
   const base = median(baseline);
-  console.log(`| page | bytes fetched | median load to interactive (${RUNS} fresh contexts) | × /healthz (${base.toFixed(1)} ms) |`);
+  console.log(`| page | bytes transferred | median load to interactive (${RUNS} fresh contexts) | × /healthz (${base.toFixed(1)} ms) |`);
   console.log('|---|---|---|---|');
   for (const [name, path, ready] of PAGES) {
     const runs = [];

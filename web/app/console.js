@@ -2,6 +2,7 @@
 // answers only), attest a citizen in person for the upgraded edition, and —
 // for supervisors — revoke, read enrollment statistics and the audit log.
 
+import { $, showDefinitions } from '/app/dom.js';
 import { addTexts, languageSwitch, t, translatePage } from '/app/i18n.js';
 import { drawHourlyBars } from '/app/chart.js';
 
@@ -45,7 +46,6 @@ addTexts({
   'audit.more': { zh: '更多记录', en: 'More entries' },
 });
 
-const $ = (id) => document.getElementById(id);
 let session = JSON.parse(sessionStorage.getItem('shenfen.operator') || 'null');
 
 function say(text) {
@@ -63,16 +63,10 @@ async function call(method, path, body) {
   return answer;
 }
 
-function fields(list, pairs) {
-  list.replaceChildren();
-  for (const [label, value] of pairs) {
-    const term = document.createElement('dt');
-    term.textContent = label;
-    const detail = document.createElement('dd');
-    detail.textContent = value;
-    list.append(term, detail);
-  }
-  list.parentElement.hidden = false;
+/** Shows the lookup box with these pairs. */
+function showFound(pairs) {
+  showDefinitions($('lookup-fields'), pairs);
+  $('lookup-result').hidden = false;
 }
 
 async function login(event) {
@@ -107,7 +101,7 @@ async function lookup(event) {
   event.preventDefault();
   try {
     const found = await call('POST', '/operator/lookup', { id_number: $('lookup-id').value.trim() });
-    fields($('lookup-fields'), [[t('lookup.name'), found.name_masked], [t('lookup.number'), found.id_number_masked], [t('lookup.expiry'), found.card_expiry]]);
+    showFound([[t('lookup.name'), found.name_masked], [t('lookup.number'), found.id_number_masked], [t('lookup.expiry'), found.card_expiry]]);
     say('');
   } catch (error) {
     $('lookup-result').hidden = true;
@@ -118,7 +112,7 @@ async function lookup(event) {
 async function attest() {
   try {
     const slip = await call('POST', '/operator/attestations', { id_number: $('lookup-id').value.trim(), method: 'counter' });
-    fields($('lookup-fields'), [[t('attest.code'), slip.tx_code], [t('attest.until'), new Date(slip.expires_at * 1000).toLocaleString()]]);
+    showFound([[t('attest.code'), slip.tx_code], [t('attest.until'), new Date(slip.expires_at * 1000).toLocaleString()]]);
     say('');
   } catch (error) {
     say(error.message);

@@ -2,6 +2,7 @@
 // server's counter verifier check it against cached keys and status list, and
 // for L3 matches the face in front of the camera against the signed template.
 
+import { $, showDefinitions } from '/app/dom.js';
 import { addTexts, languageSwitch, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes } from '/app/offline-format.js';
@@ -28,7 +29,6 @@ addTexts({
   'seconds': { zh: '{n} 秒', en: '{n} s' },
 });
 
-const $ = (id) => document.getElementById(id);
 let scanning = false;
 
 async function showCache() {
@@ -92,29 +92,20 @@ async function scan() {
   }
 }
 
-function row(list, label, value) {
-  const term = document.createElement('dt');
-  term.textContent = label;
-  const detail = document.createElement('dd');
-  detail.textContent = value;
-  list.append(term, detail);
-}
-
 function showResult(answer) {
-  const list = $('result-claims');
-  list.replaceChildren();
   $('result').className = `notice ${answer.ok ? 'ok' : 'bad'}`;
   $('result-heading').textContent = answer.ok ? t('counter.ok') : t('counter.refused');
+  const pairs = [];
   if (answer.ok) {
     const result = answer.body;
-    for (const [name, value] of Object.entries(result.claims)) row(list, t(`claim.${name}`), String(value));
-    row(list, t('counter.edition'), String(result.edition));
-    row(list, t('counter.level_reached'), result.level);
-    if (result.face && result.face.matched) row(list, t('counter.face_match'), t('counter.matched', { similarity: result.face.live_similarity.toFixed(2) }));
+    for (const [name, value] of Object.entries(result.claims)) pairs.push([t(`claim.${name}`), String(value)]);
+    pairs.push([t('counter.edition'), String(result.edition)], [t('counter.level_reached'), result.level]);
+    if (result.face && result.face.matched) pairs.push([t('counter.face_match'), t('counter.matched', { similarity: result.face.live_similarity.toFixed(2) })]);
     $('result-detail').textContent = '';
   } else {
     $('result-detail').textContent = answer.body.code ? `${answer.text} (${answer.body.code})` : answer.text;
   }
+  showDefinitions($('result-claims'), pairs);
   $('result').dataset.outcome = answer.ok ? 'verified' : 'refused';
   $('result').hidden = false;
 }

@@ -2,7 +2,7 @@
 // card and its QR work with no network (at a counter, in a lift, abroad).
 const CACHE = 'shenfen-wallet-v1';
 const OFFLINE = [
-  '/wallet/', '/wallet/manifest.webmanifest', '/app/common.css', '/app/i18n.js', '/app/camera.js',
+  '/wallet/', '/wallet/manifest.webmanifest', '/app/common.css', '/app/i18n.js', '/app/dom.js', '/app/camera.js',
   '/app/sd-jwt.js', '/app/offline-format.js', '/app/wallet-store.js', '/app/wallet.js', '/vendor/fflate.js', '/vendor/qrcode.js',
   '/web/offline-format.json',
 ];

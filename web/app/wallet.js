@@ -3,6 +3,7 @@
 // offline QR code for a purpose, keep the disclosure log, withdraw.
 
 import qrcode from '/vendor/qrcode.js';
+import { $ } from '/app/dom.js';
 import { addTexts, languageSwitch, problemText, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes, offlineFormat } from '/app/offline-format.js';
@@ -103,7 +104,6 @@ addTexts({
   'answered.detail': { zh: '已向“{service}”提供。可在出示记录里查看。', en: 'Shared with {service}. The disclosure log shows what.' },
 });
 
-const $ = (id) => document.getElementById(id);
 const views = [...document.querySelectorAll('main > section')].map((section) => section.id);
 let retry = () => show('view-enroll');
 let qrTimer = null;

@@ -28,9 +28,10 @@ const VENDOR_FILES: [(&str, &str); 2] =
     [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
 
 /// The pages' own files, compiled in.
-const APP_FILES: [(&str, &str, &str); 10] = [
+const APP_FILES: [(&str, &str, &str); 11] = [
     ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
     ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
+    ("dom.js", JS, include_str!("../../../web/app/dom.js")),
     ("camera.js", JS, include_str!("../../../web/app/camera.js")),
     ("sd-jwt.js", JS, include_str!("../../../web/app/sd-jwt.js")),
     ("offline-format.js", JS, include_str!("../../../web/app/offline-format.js")),
