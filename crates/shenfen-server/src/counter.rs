@@ -238,6 +238,10 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
         }
     }
     let mut cache = state.counter.cache.write().await;
+    if now - cache.synced_at < REFRESH_SECS {
+        // Another request refreshed it while this one waited for the lock.
+        return cache.clone();
+    }
     match signed_status_list(state, STATUS_LIST_ID).await {
         Ok(token) => {
             let issuer = &state.authority.issuer;
@@ -275,7 +279,7 @@ struct ScanRequest {
 
 /// `POST /counter/scan {frame}`: the QR payload in a camera frame, as base64url
 /// text (`qr_text`), or `qr-not-found` while the camera has not found one.
-pub async fn scan(State(_state): State<Arc<AppState>>, request: axum::extract::Request) -> Response {
+pub async fn scan(request: axum::extract::Request) -> Response {
     let body: ScanRequest = match json_body(request.into_body(), crate::FRAMES_BODY_LIMIT).await {
         Ok(body) => body,
         Err(problem) => return problem.into_response(),
