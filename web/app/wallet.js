@@ -169,6 +169,8 @@ async function enroll(event) {
     stopCamera();
     status(t('status.issuing'));
     await receiveCredentials(offer, form.edition);
+    // The ID number, the slip's code and the PIN leave the page once used (kept after a failure, to correct them).
+    $('enroll-form').reset();
     status(t('status.ready'));
     await showCard();
   } catch (error) {

@@ -74,6 +74,7 @@ test('a citizen enrolls with the camera, shows the QR, and the counter verifies 
   assert.equal(await page.locator('#card-name').textContent(), CITIZEN.name);
   assert.equal(await page.locator('#card-number').textContent(), '110105********0136');
   assert.doesNotMatch(await page.content(), new RegExp(CITIZEN.id), 'the full ID number is never on the page');
+  assert.equal(await page.locator('#id-number').inputValue(), '', 'nor left in the form once enrolled');
   assert.equal(await page.locator('#card-copies').textContent(), '10');
 
   await page.locator('#purpose').selectOption('hotel_checkin');
@@ -262,7 +263,10 @@ test("an impostor's face is refused with a way forward (and the form works by ke
 
 test('the supervisor console checks a card, charts enrollments and shows the audit log', async () => {
   const page = await openPage(tools);
-  await page.goto(`${demo.url}/console/`);
+  await page.goto(`${demo.url}/`);
+  assert.deepEqual(await accessibilityViolations(page), [], 'the index page');
+  await page.getByRole('link', { name: /Operator console/ }).click();
+  await page.waitForURL(/\/console\/$/);
   assert.deepEqual(await accessibilityViolations(page), []);
   await page.getByLabel(/Operator name|工号/).fill('demo-supervisor');
   await page.getByLabel(/Password|密码/).fill(demo.passwords['demo-supervisor']);
