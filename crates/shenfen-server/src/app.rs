@@ -142,7 +142,7 @@ async fn openapi() -> Json<Value> {
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Response {
     let issuer = &state.authority.issuer;
-    let keys: Vec<Value> = std::iter::once(&issuer.public).chain(&issuer.retired).map(|k| k.to_value()).collect();
+    let keys: Vec<Value> = issuer.published_keys().map(|key| key.to_value()).collect();
     let mut response = Json(json!({ "keys": keys })).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response

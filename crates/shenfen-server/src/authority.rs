@@ -81,6 +81,19 @@ pub struct Issuer {
     pub retired: Vec<PublicJwk>,
 }
 
+impl Issuer {
+    /// Every key credentials of this issuer may be signed with: the current
+    /// one first, then the retired ones (the JWKS order).
+    pub fn published_keys(&self) -> impl Iterator<Item = &PublicJwk> {
+        std::iter::once(&self.public).chain(&self.retired)
+    }
+
+    /// The URI of the status list its credentials point at.
+    pub fn status_list_uri(&self) -> String {
+        format!("{}/status/{}", self.url, crate::issuance::STATUS_LIST_ID)
+    }
+}
+
 /// Everything enrollment and issuance use.
 pub struct Authority {
     /// The face engine, models loaded once.

@@ -84,8 +84,7 @@ async fn authenticate(state: &Arc<AppState>, request: Request, limit: usize) -> 
         verify_vc(&presentation, &verifying, &options).map_err(|e| unauthenticated(&format!("[{}] {e}", e.code())))?;
     let holder = vc.holder_key.ok_or_else(|| unauthenticated("the credential is bound to no device key"))?;
     let reference = vc.status.ok_or_else(|| unauthenticated("the credential carries no status reference"))?;
-    let expected_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
-    if reference.uri != expected_uri {
+    if reference.uri != issuer.status_list_uri() {
         return Err(unauthenticated("the credential is not from this authority's status list"));
     }
     match state.store.consume_nonce(&nonce, expires).await {

@@ -245,11 +245,11 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
     match signed_status_list(state, STATUS_LIST_ID).await {
         Ok(token) => {
             let issuer = &state.authority.issuer;
-            let keys = std::iter::once(&issuer.public).chain(&issuer.retired).map(|k| k.to_value()).collect();
+            let keys = issuer.published_keys().map(|key| key.to_value()).collect();
             *cache = VerifierCache {
                 synced_at: now,
                 issuers: vec![TrustedIssuer { issuer: issuer.url.clone(), keys }],
-                status_lists: vec![CachedStatusList { uri: format!("{}/status/{STATUS_LIST_ID}", issuer.url), token }],
+                status_lists: vec![CachedStatusList { uri: issuer.status_list_uri(), token }],
             };
         }
         Err(_) => tracing::warn!(age_secs = now - cache.synced_at, "counter cache refresh failed; keeping the old one"),

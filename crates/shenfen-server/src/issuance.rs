@@ -309,7 +309,7 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
             Ok(slots) => slots,
             Err(e) => return internal(&e),
         };
-    let status_uri = format!("{}/status/{STATUS_LIST_ID}", issuer.url);
+    let status_uri = issuer.status_list_uri();
     let mut disclosable: Vec<String> =
         claim_paths(&grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
     let mut claims = claims_of(&issuer.url, &entry, &grant.edition, now);

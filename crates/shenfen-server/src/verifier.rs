@@ -313,7 +313,7 @@ async fn check_answer(
     let presentation = SdJwt::parse(text).map_err(|e| format!("[{}] {e}", e.code()))?;
     let vc = verify_presentation(state, &presentation, request)?;
     let reference = vc.status.as_ref().ok_or("the credential has no status")?;
-    if reference.uri != format!("{}/status/{STATUS_LIST_ID}", state.authority.issuer.url) {
+    if reference.uri != state.authority.issuer.status_list_uri() {
         return Err("the credential is not on this authority's status list".into());
     }
     match state.store.credential_status(STATUS_LIST_ID, reference.idx).await {
@@ -379,8 +379,8 @@ fn verify_presentation(
     let kid = Jws::parse(presentation.issuer_jwt(), "issuer-signed JWT")
         .ok()
         .and_then(|jws| jws.header().get("kid").and_then(Value::as_str).map(str::to_owned));
-    let key = std::iter::once(&issuer.public)
-        .chain(&issuer.retired)
+    let key = issuer
+        .published_keys()
         .find(|k| kid.is_none() || k.kid() == kid.as_deref())
         .ok_or("the credential's key is not this authority's")?;
     let verifying = PublicJwk::verifying_key(key).map_err(|e| e.to_string())?;
