@@ -112,7 +112,7 @@ fn page(html: &'static str) -> Response {
     response
 }
 
-fn file(content_type: &'static str, body: &'static str) -> Response {
+fn file(content_type: &'static str, body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -123,7 +123,7 @@ fn file(content_type: &'static str, body: &'static str) -> Response {
 
 async fn app_file(UrlPath(name): UrlPath<String>) -> Response {
     match APP_FILES.iter().find(|(file_name, _, _)| *file_name == name) {
-        Some((_, content_type, body)) => file(content_type, body),
+        Some((_, content_type, body)) => file(content_type, *body),
         None => Problem::not_found().into_response(),
     }
 }
@@ -132,16 +132,13 @@ async fn vendor_file(State(state): State<Arc<AppState>>, UrlPath(name): UrlPath<
     let Some((_, found)) = state.web.vendor.iter().find(|(file_name, _)| *file_name == name) else {
         return Problem::not_found().into_response();
     };
-    let mut response = match found {
-        Some(bytes) => bytes.clone().into_response(),
-        None => format!("throw new Error('{name} is not installed: run npm ci --prefix web, then restart shenfen');")
-            .into_response(),
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JS));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    match found {
+        Some(bytes) => file(JS, bytes.clone()),
+        None => file(
+            JS,
+            format!("throw new Error('{name} is not installed: run npm ci --prefix web, then restart shenfen');"),
+        ),
+    }
 }
 
 /// `GET /web/offline-format.json`: what the wallet needs to make offline QR
