@@ -3,7 +3,7 @@
 // for supervisors — revoke, read enrollment statistics and the audit log.
 
 import { $, showDefinitions } from '/app/dom.js';
-import { addTexts, languageSwitch, t, translatePage } from '/app/i18n.js';
+import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
 import { drawHourlyBars } from '/app/chart.js';
 
 addTexts({
@@ -59,7 +59,7 @@ async function call(method, path, body) {
   const response = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
   const answer = await response.json().catch(() => ({}));
   if (response.status === 401 && session) signedOut();
-  if (!response.ok) throw new Error(answer.detail || answer.title || `HTTP ${response.status}`);
+  if (!response.ok) throw new Error(problemLine(answer, response.status));
   return answer;
 }
 

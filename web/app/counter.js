@@ -3,7 +3,7 @@
 // for L3 matches the face in front of the camera against the signed template.
 
 import { $, showDefinitions } from '/app/dom.js';
-import { addTexts, languageSwitch, t, translatePage } from '/app/i18n.js';
+import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes } from '/app/offline-format.js';
 
@@ -49,7 +49,7 @@ async function post(path, body) {
   const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (response.ok) return { ok: true, body: await response.json() };
   const problem = await response.json().catch(() => ({}));
-  return { ok: false, body: problem, text: problem.detail || problem.title || `HTTP ${response.status}` };
+  return { ok: false, body: problem, text: problemLine(problem, response.status) };
 }
 
 /** Sends camera frames until one holds a readable QR code; returns its payload text. */

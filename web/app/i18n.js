@@ -60,12 +60,12 @@ export function language() {
   return lang;
 }
 
-/** A problem+json body (RFC 9457) or network failure as one readable line. */
+/** A problem+json (RFC 9457) or OAuth error body, already parsed, as one readable line. */
+export function problemLine(body, status) {
+  return body.detail || body.error_description || body.title || `HTTP ${status}`;
+}
+
+/** A refused response's body as one readable line. */
 export async function problemText(response) {
-  try {
-    const body = await response.json();
-    return body.detail || body.error_description || body.title || `HTTP ${response.status}`;
-  } catch {
-    return `HTTP ${response.status}`;
-  }
+  return problemLine(await response.json().catch(() => ({})), response.status);
 }

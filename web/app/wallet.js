@@ -320,15 +320,23 @@ async function exportLog() {
   URL.revokeObjectURL(link.href);
 }
 
-/** Withdraws every credential at the authority, proven with one unused copy (aud = issuer, fresh nonce). */
+/**
+ * What the authority's citizen endpoints take as proof of holding a credential:
+ * a presentation disclosing nothing, bound to the authority and a fresh nonce.
+ */
+async function proofForAuthority(credential, parsed) {
+  const { c_nonce } = await call('/nonce', { method: 'POST' });
+  const proof = await present(parsed, [], credential.keyPair.privateKey, credential.issuer, c_nonce, Math.floor(Date.now() / 1000));
+  return proof.text;
+}
+
+/** Withdraws every credential at the authority, proven with one unused copy. */
 async function revokeAll() {
   const [credential] = usable(await allCredentials());
   if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
   try {
-    const { c_nonce } = await call('/nonce', { method: 'POST' });
-    const parsed = await parseCredential(credential.sdJwt);
-    const proof = await present(parsed, [], credential.keyPair.privateKey, credential.issuer, c_nonce, Math.floor(Date.now() / 1000));
-    await postJson('/citizen/revoke', { presentation: proof.text });
+    const presentation = await proofForAuthority(credential, await parseCredential(credential.sdJwt));
+    await postJson('/citizen/revoke', { presentation });
     await forgetCredentials();
     status(t('revoke.done'));
     show('view-enroll');
@@ -452,9 +460,8 @@ async function share() {
         frames = [grabFrame($('request-camera'))];
         stopCamera();
       }
-      const { c_nonce } = await call('/nonce', { method: 'POST' });
-      const proof = await present(parsed, [], credential.keyPair.privateKey, credential.issuer, c_nonce, now);
-      const answer = await postJson('/citizen/assertion', { presentation: proof.text, pin: $('request-pin').value, audience: request.clientId, nonce: request.nonce, frames });
+      const presentation = await proofForAuthority(credential, parsed);
+      const answer = await postJson('/citizen/assertion', { presentation, pin: $('request-pin').value, audience: request.clientId, nonce: request.nonce, frames });
       form.set('assurance', answer.assertion);
     }
     await call(new URL(request.responseUri).pathname, { method: 'POST', body: form });
