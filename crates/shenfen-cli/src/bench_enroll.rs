@@ -133,6 +133,23 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The authority of a benchmark that does no face work (issuance,
+/// presentation): the engine is loaded with one thread only because the
+/// authority holds one; state in a fresh `shenfen-bench-<label>-<pid>`
+/// directory. Returns the runtime that serves it, and the directory to remove after.
+pub fn authority_without_face_work(
+    label: &str,
+    models: Option<std::path::PathBuf>,
+    policy: Policy,
+) -> Result<(tokio::runtime::Runtime, Arc<AppState>, std::path::PathBuf)> {
+    let face_args = Common { json: false, models, threshold: None };
+    let engine = Arc::new(face_args.engine(1)?);
+    let rt = runtime()?;
+    let dir = std::env::temp_dir().join(format!("shenfen-bench-{label}-{}", std::process::id()));
+    let state = rt.block_on(bench_state(&dir, engine, &face_args.model_dir().join("photos"), policy))?;
+    Ok((rt, state, dir))
+}
+
 /// A fresh authority in `dir` (SQLite, random keys and issuer key) whose
 /// registry holds the demo citizen 王建国 with `obama.jpg` as registry photo.
 pub async fn bench_state(

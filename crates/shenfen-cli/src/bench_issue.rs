@@ -5,7 +5,6 @@
 //! and one credential signature each — both on every core, in the same run.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -16,11 +15,11 @@ use shenfen_credential::{PrivateJwk, es256_header, sign_compact};
 use shenfen_server::{AppState, Policy, configuration_id, router, token_hash};
 use shenfen_store::{BlindIndex, Grant, GrantKind, Store};
 
-use crate::bench_enroll::{BENCH_ISSUER, CITIZEN, bench_state, chunked, concurrently, parallel, percentile, post};
+use crate::bench_enroll::{
+    BENCH_ISSUER, CITIZEN, authority_without_face_work, chunked, concurrently, parallel, percentile, post,
+};
 use crate::clock::now_unix;
 use crate::coded_error::coded;
-use crate::data_dir::runtime;
-use crate::face_cmd::Common;
 
 #[derive(Args)]
 pub struct BenchIssueArgs {
@@ -47,12 +46,8 @@ pub struct Prepared {
 pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
     let (requests, batch) = (usize::try_from(args.requests)?, usize::try_from(args.batch)?);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let face_args = Common { json: false, models: args.models.clone(), threshold: None };
-    let engine = Arc::new(face_args.engine(1)?);
-    let rt = runtime()?;
-    let dir = std::env::temp_dir().join(format!("shenfen-bench-issue-{}", std::process::id()));
     let policy = Policy { max_batch: batch, ..Policy::default() };
-    let state = rt.block_on(bench_state(&dir, engine, &face_args.model_dir().join("photos"), policy))?;
+    let (rt, state, dir) = authority_without_face_work("issue", args.models.clone(), policy)?;
     let app = router(state.clone());
 
     // Holder-side work happens before the clock starts: grants and signed proofs.

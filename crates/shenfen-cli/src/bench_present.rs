@@ -6,7 +6,6 @@
 //! same run.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -16,12 +15,12 @@ use shenfen_credential::{Jws, KeyBindingCheck, PrivateJwk, SdJwt, VerifyOptions,
 use shenfen_server::{AppState, CREDENTIAL_QUERY_ID, Policy, router, token_hash};
 use shenfen_store::{AuditEvent, RelyingParty, Store};
 
-use crate::bench_enroll::{bench_state, chunked, concurrently, get_json, get_text, parallel, percentile, post};
+use crate::bench_enroll::{
+    authority_without_face_work, chunked, concurrently, get_json, get_text, parallel, percentile, post,
+};
 use crate::bench_issue::{issue_one, prepare};
 use crate::clock::now_unix;
 use crate::coded_error::coded;
-use crate::data_dir::runtime;
-use crate::face_cmd::Common;
 
 const RP: &str = "https://hotel.bench.example";
 const RP_KEY: &str = "bench-relying-party-key";
@@ -46,12 +45,8 @@ pub struct BenchPresentArgs {
 pub fn run(args: &BenchPresentArgs) -> Result<ExitCode> {
     let n = usize::try_from(args.round_trips)?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let face_args = Common { json: false, models: args.models.clone(), threshold: None };
-    let engine = Arc::new(face_args.engine(1)?);
-    let rt = runtime()?;
-    let dir = std::env::temp_dir().join(format!("shenfen-bench-present-{}", std::process::id()));
     let policy = Policy { max_batch: n, ..Policy::default() };
-    let state = rt.block_on(bench_state(&dir, engine, &face_args.model_dir().join("photos"), policy))?;
+    let (rt, state, dir) = authority_without_face_work("present", args.models.clone(), policy)?;
     rt.block_on(register(&state))?;
     let app = router(state.clone());
 
