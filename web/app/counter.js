@@ -1,6 +1,9 @@
 // The counter page: scans the citizen's QR code with the camera, has this
 // server's counter verifier check it against cached keys and status list, and
 // for L3 matches the face in front of the camera against the signed template.
+// The page acts for a registered counter device: its token arrives once in
+// the link's fragment (#device=…, never sent to a server) and stays in this
+// browser; every request carries it.
 
 import { $, showDefinitions } from '/app/dom.js';
 import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
@@ -27,13 +30,51 @@ addTexts({
   'counter.face_match': { zh: '现场人脸', en: 'Live face' },
   'counter.matched': { zh: '一致（相似度 {similarity}）', en: 'matches (similarity {similarity})' },
   'seconds': { zh: '{n} 秒', en: '{n} s' },
+  'counter.unregistered': { zh: '本设备尚未登记为核验台：请打开管理员给出的核验台链接，或在下面填入核验台令牌。', en: 'This device is not registered as a counter: open the counter link your supervisor gave you, or enter the counter token below.' },
+  'counter.token': { zh: '核验台令牌', en: 'Counter token' },
+  'counter.save_token': { zh: '保存', en: 'Save' },
 });
 
+const DEVICE_TOKEN = 'shenfen.counter.device';
 let scanning = false;
+
+/** Keeps a token that came in the link's fragment, and takes it out of the address bar. */
+function takeTokenFromLink() {
+  const token = new URLSearchParams(window.location.hash.slice(1)).get('device');
+  if (!token) return;
+  window.localStorage.setItem(DEVICE_TOKEN, token);
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+}
+
+/** The headers every counter request carries: this device's token. */
+function deviceHeaders() {
+  const token = window.localStorage.getItem(DEVICE_TOKEN);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** The device is not (or no longer) registered: forget its token and ask for one. */
+function unregistered() {
+  window.localStorage.removeItem(DEVICE_TOKEN);
+  $('cache').textContent = t('counter.unregistered');
+  $('device-form').hidden = false;
+  $('scan').disabled = true;
+}
+
+function saveToken(event) {
+  event.preventDefault();
+  const token = $('device-token').value.trim();
+  if (!token) return;
+  window.localStorage.setItem(DEVICE_TOKEN, token);
+  $('device-token').value = '';
+  $('device-form').hidden = true;
+  $('scan').disabled = false;
+  showCache();
+}
 
 async function showCache() {
   try {
-    const response = await fetch('/counter/cache');
+    const response = await fetch('/counter/cache', { headers: deviceHeaders() });
+    if (response.status === 401) return unregistered();
     const cache = await response.json();
     const stale = cache.age_secs > cache.max_age_secs;
     $('cache').textContent = stale
@@ -46,7 +87,9 @@ async function showCache() {
 
 /** POSTs JSON; a refusal comes back with its problem (RFC 9457) body and one readable line. */
 async function post(path, body) {
-  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const headers = { 'content-type': 'application/json', ...deviceHeaders() };
+  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (response.status === 401) unregistered();
   if (response.ok) return { ok: true, body: await response.json() };
   const problem = await response.json().catch(() => ({}));
   return { ok: false, body: problem, text: problemLine(problem, response.status) };
@@ -58,7 +101,10 @@ async function findQr(video) {
   while (scanning) {
     const answer = await post('/counter/scan', { frame: grabFrame(video, 'image/png') });
     if (answer.ok) return answer.body.qr_text;
-    await pause(400);
+    const type = String(answer.body.type || '');
+    if (type.endsWith(':counter-unauthenticated')) throw new Error(answer.text);
+    // A busy server or a spent frame budget: ask less often for a while.
+    await pause(type.endsWith(':busy') || type.endsWith(':rate-limited') ? 2000 : 400);
   }
   return null;
 }
@@ -110,8 +156,10 @@ function showResult(answer) {
   $('result').hidden = false;
 }
 
+takeTokenFromLink();
 languageSwitch($('language'), showCache);
 translatePage();
+$('device-form').addEventListener('submit', saveToken);
 fillPurposes($('purpose')).catch(() => showCache());
 $('scan').addEventListener('click', scan);
 showCache();

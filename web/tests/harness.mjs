@@ -56,8 +56,9 @@ export async function startDemo() {
     child.on('exit', (code) => failed(new Error(`shenfen demo exited (${code}):\n${output}`)));
   });
   const passwords = Object.fromEntries([...output.matchAll(/Operator (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
+  const counterToken = output.match(/Counter device .* token: (\S+)/)[1];
   const url = `http://127.0.0.1:${port}`;
-  return { url, binary, dataDir, passwords, stop: () => child.kill('SIGTERM') };
+  return { url, binary, dataDir, passwords, counterToken, stop: () => child.kill('SIGTERM') };
 }
 
 /** Registers a relying party with `shenfen rp add`; returns its API key. */

@@ -92,7 +92,7 @@ test('a citizen enrolls with the camera, shows the QR, and the counter verifies 
   const counter = await browserWithCamera(await screenCamera(tools, 'camera-counter', qrImage));
   try {
     const desk = await openPage(counter);
-    await desk.goto(`${demo.url}/counter/`);
+    await desk.goto(`${demo.url}/counter/#device=${demo.counterToken}`);
     await desk.locator('#purpose').selectOption('hotel_checkin');
     await desk.locator('#scan').click();
     await waitForView(desk, 'result', 60_000);
@@ -219,7 +219,7 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
   const counter = await browserWithCamera(await counterCamera(tools, 'camera-counter-l3', qr, photo('obama3.jpg')));
   try {
     const desk = await openPage(counter);
-    await desk.goto(`${demo.url}/counter/`);
+    await desk.goto(`${demo.url}/counter/#device=${demo.counterToken}`);
     await desk.locator('#purpose').selectOption('hotel_checkin');
     await desk.locator('#level').selectOption('L3');
     await desk.locator('#scan').click();
@@ -286,4 +286,34 @@ test('the supervisor console checks a card, charts enrollments and shows the aud
   assert.match(audit, /operator\.attested|attestation/, "the counter's in-person attestation too");
   await screenshot(page, '12-console-supervisor');
   assert.deepEqual(await accessibilityViolations(page), []);
+});
+
+test('a lost phone: once the card is enrolled on a new phone, the old one can no longer withdraw anything', async () => {
+  const newPhoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-citizen-new-phone', photo('obama2.jpg')));
+  try {
+    const newPhone = await openPage(await newPhoneBrowser.newContext());
+    await startEnrollment(newPhone);
+    await waitForView(newPhone, 'view-card', 120_000);
+
+    // Whoever holds the old phone tries to withdraw the citizen's credentials (the new phone's among them).
+    const old = await openPage(phone);
+    await old.goto(`${demo.url}/wallet/`);
+    await waitForView(old, 'view-card');
+    await old.locator('#show-revoke').click();
+    await waitForView(old, 'view-revoke');
+    await old.locator('#revoke-all').click();
+    await waitForView(old, 'view-failure');
+    assert.match(await old.locator('#failure-detail').textContent(), /revoked/);
+    await screenshot(old, '13-old-phone-withdrawal-refused');
+    await old.close();
+
+    // The new phone is untouched: its own withdrawal still goes through.
+    await newPhone.locator('#show-revoke').click();
+    await waitForView(newPhone, 'view-revoke');
+    await newPhone.locator('#revoke-all').click();
+    await waitForView(newPhone, 'view-enroll');
+    assert.match(await newPhone.locator('#status').textContent(), /Withdrawn|已注销/);
+  } finally {
+    await newPhoneBrowser.close();
+  }
 });

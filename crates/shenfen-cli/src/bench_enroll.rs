@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy, decode_image};
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, WebAssets, router};
+use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
 use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore, Store};
 use tower::ServiceExt;
 
@@ -197,15 +197,7 @@ pub async fn bench_state(
         policy,
     )
     .map_err(coded)?;
-    Ok(Arc::new(AppState {
-        store: Arc::new(store),
-        authority: Arc::new(authority),
-        nonces: NonceIssuer::new(&[1; 32]),
-        metrics: Metrics::default(),
-        relying_parties: RelyingParties::default(),
-        counter: Default::default(),
-        web: WebAssets::default(),
-    }))
+    Ok(Arc::new(AppState::new(Arc::new(store), Arc::new(authority), WebAssets::default()).map_err(coded)?))
 }
 
 /// Starts a session and submits the frame; anything but an offer is an error.

@@ -16,6 +16,7 @@ use time::macros::date;
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;
+use crate::counter_cmd::add_counter_device;
 use crate::credential_cmd::{Issuer, Policy, verify_presentation};
 use crate::data_dir::StoreArgs;
 use crate::face_cmd::Common;
@@ -77,7 +78,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     println!(
         "\nDemo citizens who can enroll with a real face: see demo/README.md, e.g. 王建国 110105196108040136 (card: 长期)."
     );
-    demo_operators(&store)?;
+    let counter_token = demo_operators(&store)?;
     println!(
         "Wallet and offline check-in from the command line: see demo/README.md (shenfen wallet …, shenfen verify --qr …)."
     );
@@ -89,8 +90,8 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "\nIn a browser (with a camera):\n  http://{0}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{0}/counter/  a hotel front desk: scan the QR\n  http://{0}/console/  the operator console (the passwords above)",
-        args.listen
+        "\nIn a browser (with a camera):\n  http://{0}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{0}/counter/#device={1}\n                       a hotel front desk (a registered counter device): scan the QR\n  http://{0}/console/  the operator console (the passwords above)",
+        args.listen, counter_token
     );
     println!("Stop with Ctrl-C.\n");
     serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store))
@@ -98,7 +99,9 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
 
 /// A counter clerk and a supervisor with fresh passwords, printed once, so
 /// the upgraded edition's in-person step can be tried.
-fn demo_operators(store: &StoreArgs) -> Result<()> {
+/// The demo's operators (their passwords printed) and its hotel front desk;
+/// returns the desk's counter-device token.
+fn demo_operators(store: &StoreArgs) -> Result<String> {
     let rt = crate::data_dir::runtime()?;
     let db = rt.block_on(store.open_store())?;
     for (username, role) in [("demo-counter", OperatorRole::Counter), ("demo-supervisor", OperatorRole::Supervisor)] {
@@ -106,8 +109,10 @@ fn demo_operators(store: &StoreArgs) -> Result<()> {
         rt.block_on(put_operator(&db, username, role, &password, false))?;
         println!("Operator {username:<16} ({role}) password: {password}");
     }
+    let token = rt.block_on(add_counter_device(&db, "Demo hotel, front desk"))?;
+    println!("Counter device \"Demo hotel, front desk\" token: {token}");
     rt.block_on(db.close());
-    Ok(())
+    Ok(token)
 }
 
 /// The credential life cycle in one process, printed step by step.

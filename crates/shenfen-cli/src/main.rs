@@ -13,6 +13,7 @@ mod bench_issue;
 mod bench_present;
 mod clock;
 mod coded_error;
+mod counter_cmd;
 mod credential_cmd;
 mod data_dir;
 mod demo;
@@ -82,6 +83,9 @@ enum Command {
     /// Manage the authority's operator accounts.
     #[command(subcommand)]
     Operator(operator_cmd::OperatorCommand),
+    /// Register counter devices (front desks, gates) that check QR codes with the authority.
+    #[command(subcommand)]
+    Counter(counter_cmd::CounterCommand),
     /// Detect, compare and check the liveness of faces.
     #[command(subcommand)]
     Face(face_cmd::FaceCommand),
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Operator(cmd) => operator_cmd::run(cmd),
+        Command::Counter(cmd) => counter_cmd::run(cmd),
         Command::Rp(cmd) => rp_cmd::run(cmd),
         Command::TrustList(cmd) => trust_list_cmd::run(cmd),
         Command::Wallet(cmd) => wallet_cmd::run(cmd),

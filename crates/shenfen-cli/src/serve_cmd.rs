@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, WebAssets, router};
-use shenfen_store::{KeyProvider, Store};
+use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
+use shenfen_store::Store;
 
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
@@ -81,7 +81,6 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     rt.block_on(async {
         let store = Arc::new(store_args.open_store().await?);
         let keys = store_args.keys()?;
-        let nonce_secret = keys.purpose_secret(b"shenfen/c-nonce/v1").map_err(coded)?;
         let issuer = issuer_key(&store_args, args.issuer_key.as_deref().or(config.issuer_key.as_deref()))?;
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -110,15 +109,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             policy,
         )
         .map_err(coded)?;
-        let state = Arc::new(AppState {
-            store: store.clone(),
-            authority: Arc::new(authority),
-            nonces: NonceIssuer::new(&nonce_secret),
-            metrics: Metrics::default(),
-            relying_parties: RelyingParties::default(),
-            counter: Default::default(),
-            web: WebAssets::load(&web_libraries),
-        });
+        let state = Arc::new(
+            AppState::new(store.clone(), Arc::new(authority), WebAssets::load(&web_libraries)).map_err(coded)?,
+        );
         tokio::spawn(purge_periodically(store.clone()));
         tracing::info!(%address, "shenfen serving");
         println!("shenfen serving on http://{address}");

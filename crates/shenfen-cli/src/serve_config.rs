@@ -65,6 +65,12 @@ pub struct PolicyConfig {
     operator_session_secs: Option<i64>,
     operator_failures_per_hour: Option<u64>,
     tx_code_attempts: Option<u64>,
+    frames_per_client_minute: Option<u64>,
+    counter_frames_per_minute: Option<u64>,
+    cpu_workers: Option<usize>,
+    cpu_queue: Option<usize>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    trusted_proxies: Option<Vec<ipnet::IpNet>>,
 }
 
 impl ServeConfig {
@@ -87,6 +93,9 @@ impl PolicyConfig {
             ("credential_ttl_secs", self.credential_ttl_secs),
             ("attestation_secs", self.attestation_secs),
             ("operator_session_secs", self.operator_session_secs),
+            ("frames_per_client_minute", self.frames_per_client_minute.map(|v| v as i64)),
+            ("counter_frames_per_minute", self.counter_frames_per_minute.map(|v| v as i64)),
+            ("cpu_workers", self.cpu_workers.map(|v| v as i64)),
         ];
         for (key, value) in positive {
             if value.is_some_and(|v| v <= 0) {
@@ -117,6 +126,13 @@ impl PolicyConfig {
         set(&mut policy.operator_session_secs, self.operator_session_secs);
         set(&mut policy.operator_failures_per_hour, self.operator_failures_per_hour);
         set(&mut policy.tx_code_attempts, self.tx_code_attempts);
+        set(&mut policy.frames_per_client_minute, self.frames_per_client_minute);
+        set(&mut policy.counter_frames_per_minute, self.counter_frames_per_minute);
+        set(&mut policy.cpu_workers, self.cpu_workers);
+        set(&mut policy.cpu_queue, self.cpu_queue);
+        if let Some(proxies) = &self.trusted_proxies {
+            policy.trusted_proxies.clone_from(proxies);
+        }
     }
 }
 

@@ -166,10 +166,27 @@ impl FaceEngine {
         quality: &QualityPolicy,
         policy: &ChallengePolicy,
     ) -> Result<LivenessReport, FaceError> {
+        self.liveness_interruptible(frames, challenge, quality, policy, &|| false)
+    }
+
+    /// [`FaceEngine::liveness`], asking `interrupted` before each frame and
+    /// stopping with [`FaceError::Interrupted`] once it says so: a server
+    /// stops work nobody waits for any more.
+    pub fn liveness_interruptible(
+        &self,
+        frames: &[RgbImage],
+        challenge: &[Action],
+        quality: &QualityPolicy,
+        policy: &ChallengePolicy,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<LivenessReport, FaceError> {
         let frame_policy = quality.for_liveness_frames();
         let mut first: Option<AnalysedFace> = None;
         let mut observations = Vec::with_capacity(frames.len());
         for image in frames.iter().take(policy.max_frames + 1) {
+            if interrupted() {
+                return Err(FaceError::Interrupted);
+            }
             let face = self.analyse(image, &frame_policy)?;
             let same_face = first.get_or_insert_with(|| face.clone()).embedding.cosine(&face.embedding);
             observations.push(FrameObservation {

@@ -94,6 +94,9 @@ pub enum FaceError {
     /// A liveness challenge is malformed (unknown action, empty, too long).
     #[error("invalid liveness challenge: {0}")]
     InvalidChallenge(String),
+    /// The caller stopped waiting, so the work stopped between frames.
+    #[error("the check was stopped: nobody waits for its result any more")]
+    Interrupted,
 }
 
 impl FaceError {
@@ -116,6 +119,7 @@ impl FaceError {
             Self::InvalidTemplate(_) => "face.template.invalid",
             Self::TemplateMismatch(..) => "face.template.mismatch",
             Self::InvalidChallenge(_) => "face.liveness.challenge",
+            Self::Interrupted => "face.interrupted",
         }
     }
 }

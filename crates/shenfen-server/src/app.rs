@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use shenfen_store::{SqlStore, Store};
+use shenfen_store::{KeyProvider, SqlStore, Store, StoreError};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -28,15 +28,19 @@ use crate::openapi::openapi_document;
 use crate::operator;
 use crate::problem::{Problem, problem_for_plain_errors};
 use crate::relying_parties::RelyingParties;
+use crate::status_list::{self, StatusListCache};
 use crate::verifier;
 use crate::web::{self, WebAssets};
+use crate::work_pool::WorkPool;
 
 /// Largest request body accepted (selfie frames will get their own, larger limit).
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What every handler shares.
+/// What every handler shares. Everything here but the store is per
+/// instance and holds no state other instances need: caches, keys derived
+/// from the shared key file, the pool, metrics.
 pub struct AppState {
     /// Shared persistent state.
     pub store: Arc<SqlStore>,
@@ -44,14 +48,46 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     /// `c_nonce` issuer.
     pub nonces: NonceIssuer,
+    /// Enrollment session ids, checkable without the store.
+    pub session_ids: NonceIssuer,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// The relying-party registry, cached briefly.
     pub relying_parties: RelyingParties,
-    /// The counter page's verifier cache and replay memory.
+    /// The counter page's verifier cache.
     pub counter: Counter,
+    /// The signed status list, re-signed when it changes.
+    pub status_lists: StatusListCache,
+    /// The bounded pool for CPU-heavy work.
+    pub pool: WorkPool,
     /// The web pages and the browser libraries they load.
     pub web: WebAssets,
+}
+
+impl AppState {
+    /// The state of one instance: the secrets of `c_nonce`s and session ids
+    /// derived from the authority's keys (so every instance sharing the key
+    /// file accepts what another issued), empty caches, a pool sized to the
+    /// policy.
+    pub fn new(store: Arc<SqlStore>, authority: Arc<Authority>, web: WebAssets) -> Result<AppState, StoreError> {
+        let keys: &dyn KeyProvider = authority.keys.as_ref();
+        let nonces = NonceIssuer::new(&*keys.purpose_secret(b"shenfen/c-nonce/v1")?);
+        let session_ids = NonceIssuer::new(&*keys.purpose_secret(b"shenfen/enrollment-session/v1")?);
+        let metrics = Metrics::default();
+        let pool = WorkPool::new(authority.policy.cpu_workers, authority.policy.cpu_queue, metrics.pool_busy.clone());
+        Ok(AppState {
+            store,
+            authority,
+            nonces,
+            session_ids,
+            metrics,
+            relying_parties: RelyingParties::default(),
+            counter: Counter::default(),
+            status_lists: StatusListCache::default(),
+            pool,
+            web,
+        })
+    }
 }
 
 /// The application router.
@@ -67,7 +103,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/.well-known/oauth-authorization-server", get(issuance::authorization_server_metadata))
         .route("/token", post(issuance::token))
         .route("/credential", post(issuance::credential))
-        .route("/status/{list}", get(issuance::status_list))
+        .route("/status/{list}", get(status_list::status_list))
         .route("/enrollment/sessions", post(enrollment::start))
         .route("/citizen/audit", post(citizen::own_audit))
         .route("/citizen/revoke", post(citizen::revoke_all))

@@ -4,11 +4,13 @@
 use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::hmac;
+use ipnet::IpNet;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, PinLockout, PseudonymKey};
-use shenfen_credential::PublicJwk;
 use shenfen_credential::es256::SigningKey;
+use shenfen_credential::{Jws, PublicJwk, SdJwt};
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy};
 use shenfen_store::{KeyProvider, RegistryEntry, SealedEntry, StoreError};
+use zeroize::Zeroizing;
 
 /// Enrollment and issuance settings.
 #[derive(Debug, Clone)]
@@ -44,6 +46,18 @@ pub struct Policy {
     pub tx_code_attempts: u64,
     /// How PIN failures lock a citizen out.
     pub pin_lockout: PinLockout,
+    /// Camera frames one client address may send per minute (enrollment,
+    /// L3 assertions), counted before any is decoded.
+    pub frames_per_client_minute: u64,
+    /// Camera frames one counter device may send per minute.
+    pub counter_frames_per_minute: u64,
+    /// CPU-heavy jobs (decoding, face inference, argon2id, QR scans) run at once.
+    pub cpu_workers: usize,
+    /// Jobs that may wait for a worker; beyond them requests get `503`.
+    pub cpu_queue: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; from
+    /// anyone else the header is ignored.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Policy {
@@ -64,8 +78,17 @@ impl Default for Policy {
             operator_failures_per_hour: 10,
             tx_code_attempts: 5,
             pin_lockout: PinLockout::default(),
+            frames_per_client_minute: 120,
+            counter_frames_per_minute: 600,
+            cpu_workers: cores(),
+            cpu_queue: 2 * cores(),
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// The issuer's identity.
@@ -88,9 +111,19 @@ impl Issuer {
         std::iter::once(&self.public).chain(&self.retired)
     }
 
+    /// The published key that signed `credential`, by the `kid` of its
+    /// issuer JWT (the current key when it names none): credentials signed
+    /// before a rotation verify until they expire.
+    pub fn key_for(&self, credential: &SdJwt) -> Option<&PublicJwk> {
+        let kid = Jws::parse(credential.issuer_jwt(), "issuer-signed JWT")
+            .ok()
+            .and_then(|jws| jws.header().get("kid").and_then(serde_json::Value::as_str).map(str::to_owned));
+        self.published_keys().find(|key| kid.is_none() || key.kid() == kid.as_deref())
+    }
+
     /// The URI of the status list its credentials point at.
     pub fn status_list_uri(&self) -> String {
-        format!("{}/status/{}", self.url, crate::issuance::STATUS_LIST_ID)
+        format!("{}/status/{}", self.url, crate::status_list::STATUS_LIST_ID)
     }
 }
 
@@ -102,6 +135,11 @@ pub struct Authority {
     pub keys: Arc<dyn KeyProvider>,
     /// Keyed digest of (name, card expiry) claims, so a session stores no claim in clear.
     claim_key: hmac::Key,
+    /// Key of the stored transaction-code hashes: six digits, so an unkeyed
+    /// hash would give the code away to whoever copies the database.
+    tx_code_key: hmac::Key,
+    /// The server-held secret PINs are hashed with (see `shenfen_store::hash_peppered`).
+    pin_pepper: Zeroizing<[u8; 32]>,
     /// The secret of pairwise pseudonyms: without it, two relying parties cannot
     /// tell whether their pseudonyms are of the same citizen.
     pub pseudonyms: PseudonymKey,
@@ -125,9 +163,12 @@ impl Authority {
     ) -> Result<Authority, StoreError> {
         let claim_secret = keys.purpose_secret(b"shenfen/claim-digest/v1")?;
         let pseudonym_secret = keys.purpose_secret(b"shenfen/pairwise-pseudonym/v1")?;
+        let tx_code_secret = keys.purpose_secret(b"shenfen/tx-code/v1")?;
         Ok(Authority {
             face,
             claim_key: hmac::Key::new(hmac::HMAC_SHA256, claim_secret.as_ref()),
+            tx_code_key: hmac::Key::new(hmac::HMAC_SHA256, tx_code_secret.as_ref()),
+            pin_pepper: keys.purpose_secret(b"shenfen/pin-pepper/v1")?,
             pseudonyms: PseudonymKey::new(pseudonym_secret.as_ref()).map_err(|e| StoreError::Key(e.to_string()))?,
             keys,
             issuer,
@@ -156,6 +197,18 @@ impl Authority {
         };
         let sealed = RegistryEntry { record, face_template: None }.seal(self.keys.as_ref())?;
         Ok(self.decoy.get_or_init(|| sealed))
+    }
+
+    /// What the store keeps of a transaction code.
+    pub fn tx_code_hash(&self, code: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(hmac::sign(&self.tx_code_key, code.trim().as_bytes()).as_ref());
+        out
+    }
+
+    /// The pepper of PIN hashes.
+    pub fn pin_pepper(&self) -> &[u8] {
+        self.pin_pepper.as_ref()
     }
 
     /// The keyed digest of a claimed name and card expiry.

@@ -15,12 +15,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_credential::{KeyBindingCheck, PublicJwk, SdJwt, VerifyOptions, es256_header, sign_compact, verify_vc};
 use shenfen_face::{ChallengePolicy, Template};
-use shenfen_store::{AuditEvent, BlindIndex, Store, verify_secret};
+use shenfen_store::{AuditEvent, BlindIndex, PinReservation, Store, verify_peppered};
 
 use crate::app::{AppState, now};
-use crate::enrollment::{FRAMES_BODY_LIMIT, decode_frames, internal};
-use crate::issuance::STATUS_LIST_ID;
+use crate::client_address::ClientAddress;
+use crate::enrollment::{FRAMES_BODY_LIMIT, decode_frames, frames_within_budget, internal};
 use crate::problem::Problem;
+use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::{invalid, json_body};
 
 #[derive(Deserialize)]
@@ -36,6 +37,9 @@ struct Proof {
     /// For `/citizen/assertion` at L3: live frames (base64), matched against the registry.
     #[serde(default)]
     frames: Vec<String>,
+    /// For `/citizen/audit`: entries after this sequence number (paging).
+    #[serde(default)]
+    after: u64,
 }
 
 /// A citizen authenticated by a presentation.
@@ -50,6 +54,8 @@ struct Citizen {
 const ASSERTION_SECS: i64 = 120;
 /// The `typ` of assurance assertions.
 pub const ASSERTION_TYP: &str = "shenfen-assurance+jwt";
+/// Audit entries per page of `/citizen/audit`.
+const AUDIT_PAGE: u32 = 100;
 
 fn unauthenticated(detail: &str) -> Response {
     Problem::new(StatusCode::UNAUTHORIZED, "citizen-unauthenticated", "Not authenticated")
@@ -58,7 +64,10 @@ fn unauthenticated(detail: &str) -> Response {
 }
 
 /// The citizen a presentation authenticates (with the rest of the request),
-/// or the response to send.
+/// or the response to send. Authentication means a valid credential: signed
+/// by one of the authority's published keys (current or retired), bound to
+/// the device key that signed the fresh, single-use nonce, and neither
+/// revoked nor suspended — a phone whose credentials were revoked opens nothing.
 async fn authenticate(state: &Arc<AppState>, request: Request, limit: usize) -> Result<Citizen, Response> {
     let proof: Proof = json_body(request.into_body(), limit).await.map_err(IntoResponse::into_response)?;
     let presentation =
@@ -69,6 +78,7 @@ async fn authenticate(state: &Arc<AppState>, request: Request, limit: usize) -> 
         .and_then(|jws| jws.payload().get("nonce").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_default();
     let now = now();
+    // The nonce's MAC first: an anonymous caller without one costs no signature check.
     let Some(expires) = state.nonces.check(&nonce, now) else {
         return Err(unauthenticated("use a fresh c_nonce from /nonce as the key binding nonce"));
     };
@@ -79,7 +89,9 @@ async fn authenticate(state: &Arc<AppState>, request: Request, limit: usize) -> 
         expected_typ: None,
         key_binding: Some(KeyBindingCheck { audience: &issuer.url, nonce: &nonce, max_age_secs: 300 }),
     };
-    let verifying = issuer.public.verifying_key().map_err(|_| Problem::internal().into_response())?;
+    let key =
+        issuer.key_for(&presentation).ok_or_else(|| unauthenticated("the credential's key is not this authority's"))?;
+    let verifying = key.verifying_key().map_err(|_| Problem::internal().into_response())?;
     let vc =
         verify_vc(&presentation, &verifying, &options).map_err(|e| unauthenticated(&format!("[{}] {e}", e.code())))?;
     let holder = vc.holder_key.ok_or_else(|| unauthenticated("the credential is bound to no device key"))?;
@@ -92,23 +104,31 @@ async fn authenticate(state: &Arc<AppState>, request: Request, limit: usize) -> 
         Ok(false) => return Err(unauthenticated("this c_nonce was already used")),
         Err(e) => return Err(internal(&e)),
     }
-    match state.store.credential_subject(STATUS_LIST_ID, reference.idx).await {
-        Ok(Some(subject)) => Ok(Citizen { subject, holder, proof }),
+    match state.store.credential_holder(STATUS_LIST_ID, reference.idx).await {
+        Ok(Some(held)) if held.status == 0 => Ok(Citizen { subject: held.subject, holder, proof }),
+        Ok(Some(_)) => Err(unauthenticated(
+            "this credential is revoked (the card was enrolled again on another phone, or withdrawn); \
+             enroll again on this phone or use the new one",
+        )),
         Ok(None) => Err(unauthenticated("no such credential")),
         Err(e) => Err(internal(&e)),
     }
 }
 
-/// `POST /citizen/audit`: the citizen's own audit entries. Reading them is itself recorded.
+/// `POST /citizen/audit {presentation, after?}`: the citizen's own audit
+/// entries, a page at a time (`next_after` when there are more). Reading
+/// them is itself recorded.
 pub async fn own_audit(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let subject = match authenticate(&state, request, 64 * 1024).await {
-        Ok(citizen) => citizen.subject,
+    let citizen = match authenticate(&state, request, 64 * 1024).await {
+        Ok(citizen) => citizen,
         Err(response) => return response,
     };
-    let entries = match state.store.audit_of(&subject).await {
+    let subject = citizen.subject;
+    let entries = match state.store.audit_of(&subject, citizen.proof.after, AUDIT_PAGE).await {
         Ok(entries) => entries,
         Err(e) => return internal(&e),
     };
+    let next_after = (entries.len() == AUDIT_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
     let listed: Vec<Value> = entries
         .iter()
         .map(|e| json!({ "seq": e.seq, "at": e.event.at, "kind": e.event.kind, "actor": e.event.actor, "details": e.event.details }))
@@ -123,7 +143,7 @@ pub async fn own_audit(State(state): State<Arc<AppState>>, request: Request) -> 
     if let Err(e) = state.store.append_audit(event).await {
         return internal(&e);
     }
-    Json(json!({ "entries": listed })).into_response()
+    Json(json!({ "entries": listed, "next_after": next_after })).into_response()
 }
 
 /// `POST /citizen/revoke`: withdraws every credential the citizen holds.
@@ -160,42 +180,50 @@ pub async fn check_pin(State(state): State<Arc<AppState>>, request: Request) -> 
 }
 
 /// Checks the citizen's PIN under the lockout policy: `Ok` when it matches,
-/// otherwise the problem to answer (wrong, locked, not set).
+/// otherwise the problem to answer (wrong, locked, not set). The attempt is
+/// counted — and, if it would lock, the lock set — before argon2id runs, so
+/// parallel guesses get no more checks than sequential ones.
 async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String>) -> Result<(), Response> {
     let Some(pin) = pin else { return Err(invalid("send the pin").into_response()) };
+    // A place in the pool first: an attempt, once counted, is always checked.
+    let admission = state.pool.admit().map_err(IntoResponse::into_response)?;
     let now = now();
-    let pin_state = match state.store.pin_state(subject).await {
-        Ok(Some(pin_state)) => pin_state,
-        Ok(None) => {
+    let lockout = &state.authority.policy.pin_lockout;
+    let (pin_hash, failures, locks_until) = match state.store.reserve_pin_attempt(subject, lockout, now).await {
+        Ok(PinReservation::Reserved { pin_hash, failures, locks_until }) => (pin_hash, failures, locks_until),
+        Ok(PinReservation::Locked(until)) => return Err(pin_locked(until, now)),
+        Ok(PinReservation::NotSet) => {
             return Err(Problem::new(StatusCode::CONFLICT, "pin-not-set", "No PIN")
                 .with_detail("only the upgraded edition has a PIN; enroll in it at a counter")
                 .into_response());
         }
         Err(e) => return Err(internal(&e)),
     };
-    if pin_state.locked_until > now {
-        return Err(pin_locked(pin_state.locked_until, now));
-    }
-    let stored = pin_state.pin_hash;
-    let matches = tokio::task::spawn_blocking(move || verify_secret(&stored, &pin)).await.unwrap_or(false);
-    let lock_event = AuditEvent {
+    let authority = Arc::clone(&state.authority);
+    let matches = admission
+        .run(move |_| verify_peppered(&pin_hash, &pin, authority.pin_pepper()))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    state.metrics.secret_checked("pin");
+    let lock_event = locks_until.filter(|_| !matches).map(|_| AuditEvent {
         at: now,
         kind: "pin.locked".into(),
         actor: "system".into(),
         subject: Some(*subject),
-        details: json!({ "failures": pin_state.failures + 1 }),
-    };
-    let lockout = &state.authority.policy.pin_lockout;
-    match state.store.record_pin_attempt(subject, matches, lockout, now, lock_event).await {
-        Ok(_) if matches => Ok(()),
-        Ok(after) if after.locked_until > now => Err(pin_locked(after.locked_until, now)),
-        Ok(after) => Err(Problem::new(StatusCode::UNAUTHORIZED, "pin-incorrect", "Wrong PIN")
+        details: json!({ "failures": failures }),
+    });
+    if let Err(e) = state.store.settle_pin_attempt(subject, matches, lock_event, now).await {
+        return Err(internal(&e));
+    }
+    match (matches, locks_until) {
+        (true, _) => Ok(()),
+        (false, Some(until)) => Err(pin_locked(until, now)),
+        (false, None) => Err(Problem::new(StatusCode::UNAUTHORIZED, "pin-incorrect", "Wrong PIN")
             .with_detail(format!(
                 "the PIN is wrong; {} more tries before a waiting time",
-                lockout.free_failures.saturating_sub(after.failures)
+                lockout.free_failures.saturating_sub(failures)
             ))
             .into_response()),
-        Err(e) => Err(internal(&e)),
     }
 }
 
@@ -204,7 +232,7 @@ async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String
 /// presentation's device key knew the PIN (L2) and, with frames, showed the
 /// registered live face (L3) — bound to one relying party's request
 /// (`aud`, `nonce`) and to the device key (`cnf.jkt`).
-pub async fn assertion(State(state): State<Arc<AppState>>, request: Request) -> Response {
+pub async fn assertion(State(state): State<Arc<AppState>>, client: ClientAddress, request: Request) -> Response {
     let citizen = match authenticate(&state, request, FRAMES_BODY_LIMIT).await {
         Ok(citizen) => citizen,
         Err(response) => return response,
@@ -213,13 +241,16 @@ pub async fn assertion(State(state): State<Arc<AppState>>, request: Request) -> 
         return invalid("send the relying party's client_id as audience and its request nonce").into_response();
     };
     let frames = citizen.proof.frames;
+    if let Err(response) = frames_within_budget(&state, &client, frames.len()).await {
+        return response;
+    }
     if let Err(response) = pin_verified(&state, &citizen.subject, citizen.proof.pin).await {
         return response;
     }
     let level = if frames.is_empty() {
         "L2"
     } else {
-        match live_face_matches(&state, &citizen.subject, &frames).await {
+        match live_face_matches(&state, &citizen.subject, frames).await {
             Ok(()) => "L3",
             Err(response) => return response,
         }
@@ -256,9 +287,8 @@ pub async fn assertion(State(state): State<Arc<AppState>>, request: Request) -> 
 }
 
 /// Passive liveness on the frames, then the first frame's face against the
-/// citizen's registry template.
-async fn live_face_matches(state: &Arc<AppState>, subject: &BlindIndex, frames: &[String]) -> Result<(), Response> {
-    let images = decode_frames(frames).map_err(IntoResponse::into_response)?;
+/// citizen's registry template; the frames are decoded in the same pooled job.
+async fn live_face_matches(state: &Arc<AppState>, subject: &BlindIndex, frames: Vec<String>) -> Result<(), Response> {
     let entry = match state.store.entry(subject).await {
         Ok(Some(sealed)) => sealed.open(state.authority.keys.as_ref()).map_err(|e| internal(&e))?,
         Ok(None) => return Err(unauthenticated("the citizen is no longer in the registry")),
@@ -266,16 +296,22 @@ async fn live_face_matches(state: &Arc<AppState>, subject: &BlindIndex, frames: 
     };
     let registered = entry.face_template.as_deref().and_then(|b| Template::from_bytes(b).ok());
     let authority = state.authority.clone();
-    let similarity = tokio::task::spawn_blocking(move || {
-        let policy = ChallengePolicy { require_active: false, ..authority.policy.liveness };
-        let report = authority.face.liveness(&images, &[], &authority.policy.quality, &policy).ok()?;
-        let face = report.first.filter(|_| report.decision.passed)?;
-        registered?.similarity(&authority.face.template(&face)).ok()
-    })
-    .await
-    .ok()
-    .flatten();
-    match similarity {
+    let checked = state
+        .pool
+        .run(move |interrupt| {
+            let images = decode_frames(&frames, interrupt)?;
+            let policy = ChallengePolicy { require_active: false, ..authority.policy.liveness };
+            let similarity = authority
+                .face
+                .liveness_interruptible(&images, &[], &authority.policy.quality, &policy, &|| interrupt.raised())
+                .ok()
+                .and_then(|report| report.first.filter(|_| report.decision.passed))
+                .and_then(|face| registered?.similarity(&authority.face.template(&face)).ok());
+            Ok::<_, Problem>(similarity)
+        })
+        .await
+        .map_err(IntoResponse::into_response)?;
+    match checked.map_err(IntoResponse::into_response)? {
         Some(s) if s >= state.authority.face.match_threshold => Ok(()),
         _ => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "face-not-confirmed", "Face not confirmed")
             .with_detail("the live face could not be confirmed as the registered one; face the camera in good light and try again")

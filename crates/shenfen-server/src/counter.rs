@@ -3,30 +3,38 @@
 //! and for L3 matches the face in front of it against the credential's signed
 //! template. The rules are shared by `shenfen verify` (files) and the counter
 //! page (`/counter/…`, this server's own cache), so both refuse alike.
+//!
+//! The counter endpoints take camera frames, which cost CPU to read, so only
+//! registered counter devices (a hotel's desk, registered like a relying
+//! party) and signed-in operators may call them, each within a frame budget;
+//! and what a counter accepted is remembered in the store, so a QR shown at
+//! one instance's counter is refused at every other.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use image::{GrayImage, RgbImage};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use shenfen_core::OperatorRole;
 use shenfen_core::{AssuranceLevel, Edition, Purpose};
 use shenfen_credential::{
     CachedStatusList, CredentialError, OfflinePolicy, TrustedIssuer, VerifierCache, decode_qr_payload, verify_offline,
 };
 use shenfen_face::{FaceEngine, FaceError, QualityPolicy, Template, decode_image};
+use shenfen_store::Store;
 use tokio::sync::RwLock;
 
 use crate::app::{AppState, now};
-use crate::issuance::{STATUS_LIST_ID, signed_status_list};
+use crate::enrollment::internal;
 use crate::problem::Problem;
-use crate::tokens::{invalid, json_body, token_hash};
+use crate::status_list::current_status_list;
+use crate::tokens::{bearer, invalid, json_body, token_hash};
 
 /// Why a counter refuses.
 #[derive(Debug, thiserror::Error)]
@@ -220,11 +228,48 @@ const MAX_CACHE_AGE_SECS: i64 = 24 * 3600;
 const MAX_QR_AGE_SECS: i64 = 90;
 
 /// The counter page's verifier: this authority's keys and status list, cached
-/// as an offline counter would hold them, and the presentations already seen.
+/// as an offline counter would hold them (what it accepted is in the store).
 #[derive(Default)]
 pub struct Counter {
     cache: RwLock<VerifierCache>,
-    seen: Mutex<HashMap<String, i64>>,
+}
+
+fn counter_unauthenticated() -> Response {
+    Problem::new(StatusCode::UNAUTHORIZED, "counter-unauthenticated", "Counter device not recognised")
+        .with_detail("send a registered counter device's token (or a counter operator's session) as a Bearer token")
+        .into_response()
+}
+
+/// Who is at the counter: a registered device or a signed-in operator of
+/// the counter role, named for the frame budget and the logs (no token).
+async fn counter_caller(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+    let token = bearer(headers).ok_or_else(counter_unauthenticated)?;
+    let hash = token_hash(token);
+    match state.store.counter_device(&hash).await {
+        Ok(Some(_)) => return Ok(format!("device:{}", &URL_SAFE_NO_PAD.encode(hash)[..16])),
+        Ok(None) => {}
+        Err(e) => return Err(internal(&e)),
+    }
+    match state.store.operator_of_session(&hash, now()).await {
+        Ok(Some(operator)) if operator.role.includes(OperatorRole::Counter) => {
+            Ok(format!("operator:{}", operator.username))
+        }
+        Ok(_) => Err(counter_unauthenticated()),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+/// Counts `frames` against the caller's per-minute budget before any is decoded.
+async fn counter_frames_within_budget(state: &AppState, caller: &str, frames: u64) -> Result<(), Response> {
+    let now = now();
+    let budget = state.authority.policy.counter_frames_per_minute;
+    match state.store.count_attempts(&format!("counter-frames:{caller}"), now - now.rem_euclid(60), frames).await {
+        Ok(n) if n > budget => Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
+            .with_detail(format!("at most {budget} camera frames a minute from one counter; wait a moment"))
+            .into_response()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(internal(&e)),
+    }
 }
 
 /// The counter's cache, refreshed from this authority when older than a minute;
@@ -242,7 +287,7 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
         // Another request refreshed it while this one waited for the lock.
         return cache.clone();
     }
-    match signed_status_list(state, STATUS_LIST_ID).await {
+    match current_status_list(state).await {
         Ok(token) => {
             let issuer = &state.authority.issuer;
             let keys = issuer.published_keys().map(|key| key.to_value()).collect();
@@ -258,7 +303,10 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
 }
 
 /// `GET /counter/cache`: how fresh the counter's keys and status list are.
-pub async fn cache_freshness(State(state): State<Arc<AppState>>) -> Response {
+pub async fn cache_freshness(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(response) = counter_caller(&state, &headers).await {
+        return response;
+    }
     let cache = current_cache(&state).await;
     Json(json!({
         "synced_at": cache.synced_at,
@@ -279,34 +327,38 @@ struct ScanRequest {
 
 /// `POST /counter/scan {frame}`: the QR payload in a camera frame, as base64url
 /// text (`qr_text`), or `qr-not-found` while the camera has not found one.
-pub async fn scan(request: axum::extract::Request) -> Response {
+pub async fn scan(State(state): State<Arc<AppState>>, headers: HeaderMap, request: axum::extract::Request) -> Response {
+    let caller = match counter_caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let body: ScanRequest = match json_body(request.into_body(), crate::FRAMES_BODY_LIMIT).await {
         Ok(body) => body,
         Err(problem) => return problem.into_response(),
     };
-    let picture = match decode_frame(&body.frame) {
-        Ok(picture) => picture,
-        Err(problem) => return problem.into_response(),
-    };
-    let scanned =
-        tokio::task::spawn_blocking(move || scan_qr(image::DynamicImage::ImageRgb8(picture).to_luma8())).await;
+    if let Err(response) = counter_frames_within_budget(&state, &caller, 1).await {
+        return response;
+    }
+    let scanned = state
+        .pool
+        .run(move |_| {
+            let picture = decode_frame(&body.frame)?;
+            Ok::<_, Problem>(scan_qr(image::DynamicImage::ImageRgb8(picture).to_luma8()))
+        })
+        .await;
     match scanned {
-        Ok(Some(Ok(payload))) => Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) })).into_response(),
-        Ok(Some(Err(why))) => {
+        Ok(Ok(Some(Ok(payload)))) => Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) })).into_response(),
+        Ok(Ok(Some(Err(why)))) => {
             Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "qr-unreadable", "The QR code does not decode")
                 .with_detail(format!("{why}; hold the phone steady and closer"))
                 .into_response()
         }
-        Ok(None) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "qr-not-found", "No QR code in the frame")
+        Ok(Ok(None)) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "qr-not-found", "No QR code in the frame")
             .with_detail("show the QR code to the camera")
             .into_response(),
-        Err(e) => worker_failed(&e),
+        Ok(Err(problem)) => problem.into_response(),
+        Err(e) => e.into_response(),
     }
-}
-
-fn worker_failed(e: &tokio::task::JoinError) -> Response {
-    tracing::error!(error = %e, "a counter check did not finish");
-    Problem::internal().into_response()
 }
 
 #[derive(Deserialize)]
@@ -328,7 +380,15 @@ fn level_one() -> AssuranceLevel {
 
 /// `POST /counter/verify {qr_text, purpose, level?, live_face?}`: the verified
 /// result, or a `presentation-refused` problem whose `code` says why.
-pub async fn verify(State(state): State<Arc<AppState>>, request: axum::extract::Request) -> Response {
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Response {
+    let caller = match counter_caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let body: VerifyRequest = match json_body(request.into_body(), crate::FRAMES_BODY_LIMIT).await {
         Ok(body) => body,
         Err(problem) => return problem.into_response(),
@@ -340,10 +400,9 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: axum::extract::
     let Ok(payload) = URL_SAFE_NO_PAD.decode(body.qr_text.trim()) else {
         return refused(&CredentialError::Base64("qr_text").into());
     };
-    let live_image = match body.live_face.as_deref().map(decode_frame).transpose() {
-        Ok(image) => image,
-        Err(problem) => return problem.into_response(),
-    };
+    if let Err(response) = counter_frames_within_budget(&state, &caller, u64::from(body.live_face.is_some())).await {
+        return response;
+    }
     let cache = current_cache(&state).await;
     let policy = CounterPolicy {
         purpose,
@@ -352,24 +411,28 @@ pub async fn verify(State(state): State<Arc<AppState>>, request: axum::extract::
         max_qr_age_secs: MAX_QR_AGE_SECS,
         max_cache_age_secs: MAX_CACHE_AGE_SECS,
     };
-    let checking = Arc::clone(&state);
-    let checked = tokio::task::spawn_blocking(move || {
-        let live = live_image.as_ref().map(|image| LiveFace { engine: &checking.authority.face, image });
-        let seen = |key: &str| checking.counter.seen.lock().is_ok_and(|seen| seen.contains_key(key));
-        check_offline_qr(&payload, &cache, &policy, live, seen)
-    })
-    .await;
+    let authority = Arc::clone(&state.authority);
+    let live_face = body.live_face;
+    let checked = state
+        .pool
+        .run(move |_| {
+            let live_image = live_face.as_deref().map(decode_frame).transpose()?;
+            let live = live_image.as_ref().map(|image| LiveFace { engine: &authority.face, image });
+            // Replays are refused below, against the store every instance shares.
+            Ok::<_, Problem>(check_offline_qr(&payload, &cache, &policy, live, |_| false))
+        })
+        .await;
     let verdict = match checked {
-        Ok(Ok(verdict)) => verdict,
-        Ok(Err(e)) => return refused(&e),
-        Err(e) => return worker_failed(&e),
+        Ok(Ok(Ok(verdict))) => verdict,
+        Ok(Ok(Err(e))) => return refused(&e),
+        Ok(Err(problem)) => return problem.into_response(),
+        Err(e) => return e.into_response(),
     };
-    let Ok(mut seen) = state.counter.seen.lock() else { return Problem::internal().into_response() };
-    seen.retain(|_, until| *until > policy.now);
-    if seen.insert(verdict.replay_key, verdict.remember_until).is_some() {
-        return refused(&CredentialError::Replayed.into());
+    match state.store.consume_nonce(&format!("counter:{}", verdict.replay_key), verdict.remember_until).await {
+        Ok(true) => Json(verdict.result).into_response(),
+        Ok(false) => refused(&CredentialError::Replayed.into()),
+        Err(e) => internal(&e),
     }
-    Json(verdict.result).into_response()
 }
 
 fn refused(e: &CounterError) -> Response {

@@ -2,12 +2,11 @@
 //! frames; liveness, registry and face are checked, and every refusal looks
 //! the same whatever its reason — whether the ID number exists or not.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -15,13 +14,16 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
 use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
-use shenfen_face::{Action, Template, decode_image, parse_challenge};
-use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Offer, Store, hash_secret};
+use shenfen_face::{Action, FaceError, Template, decode_image, parse_challenge};
+use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Offer, Store, hash_peppered, random_below};
 
 use crate::app::{AppState, now};
+use crate::authority::Authority;
+use crate::client_address::ClientAddress;
 use crate::operator::TX_CODE_DIGITS;
 use crate::problem::Problem;
-use crate::tokens::{invalid, json_body, random_below, random_token, token_hash};
+use crate::tokens::{invalid, json_body, random_token, token_hash};
+use crate::work_pool::{Admission, Interrupt};
 
 /// Largest frames submission: a short burst of phone-camera JPEGs.
 pub const FRAMES_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -64,11 +66,7 @@ fn rate_limited() -> Problem {
 }
 
 /// `POST /enrollment/sessions`
-pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, request: Request) -> Response {
     let body: StartRequest = match json_body(request.into_body(), 16 * 1024).await {
         Ok(body) => body,
         Err(problem) => return problem.into_response(),
@@ -93,7 +91,7 @@ pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Resp
     let hour = now - now.rem_euclid(3600);
     let limits = [
         (format!("start:subject:{}", subject.hex()), authority.policy.starts_per_subject_hour),
-        (format!("start:client:{client}"), authority.policy.starts_per_client_hour),
+        (format!("start:client:{}", client.key()), authority.policy.starts_per_client_hour),
     ];
     for (key, limit) in limits {
         match state.store.count_attempt(&key, hour).await {
@@ -102,9 +100,10 @@ pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Resp
             Err(e) => return internal(&e),
         }
     }
-    let (Some(session_id), Some(challenge)) =
-        (random_token(), draw_challenge(&authority.policy.challenge_actions, authority.policy.challenge_length))
-    else {
+    let (Some((session_id, _)), Some(challenge)) = (
+        state.session_ids.issue_for(now, authority.policy.session_secs),
+        draw_challenge(&authority.policy.challenge_actions, authority.policy.challenge_length),
+    ) else {
         return Problem::internal().into_response();
     };
     let session = EnrollmentSession {
@@ -125,12 +124,17 @@ pub async fn start(State(state): State<Arc<AppState>>, request: Request) -> Resp
         .into_response()
 }
 
-/// Decodes base64 camera frames, or the problem naming the first bad one.
-pub fn decode_frames(frames: &[String]) -> Result<Vec<image::RgbImage>, Problem> {
+/// Decodes base64 camera frames (on a pool worker: decoding is the costly
+/// part), or the problem naming the first bad one; stops between frames
+/// once nobody waits for the result.
+pub fn decode_frames(frames: &[String], interrupt: &Interrupt) -> Result<Vec<image::RgbImage>, Problem> {
     frames
         .iter()
         .enumerate()
         .map(|(i, frame)| {
+            if interrupt.raised() {
+                return Err(Problem::internal());
+            }
             STANDARD
                 .decode(frame.trim())
                 .map_err(|_| format!("frame {i} is not base64"))
@@ -140,13 +144,49 @@ pub fn decode_frames(frames: &[String]) -> Result<Vec<image::RgbImage>, Problem>
         .collect()
 }
 
+/// Counts `frames` against the client's per-minute budget before any is
+/// decoded; the problem to answer once the budget is spent.
+pub async fn frames_within_budget(state: &AppState, client: &ClientAddress, frames: usize) -> Result<(), Response> {
+    let now = now();
+    let key = format!("frames:{}", client.key());
+    let budget = state.authority.policy.frames_per_client_minute;
+    match state.store.count_attempts(&key, now - now.rem_euclid(60), frames as u64).await {
+        Ok(n) if n > budget => Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
+            .with_detail(format!("at most {budget} camera frames a minute from one address; wait a minute"))
+            .into_response()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
 fn draw_challenge(actions: &[Action], length: usize) -> Option<Vec<Action>> {
     let mut pool = actions.to_vec();
     let mut out = Vec::with_capacity(length);
     while out.len() < length && !pool.is_empty() {
-        out.push(pool.swap_remove(random_below(pool.len())?));
+        let pick = usize::try_from(random_below(pool.len() as u64).ok()?).ok()?;
+        out.push(pool.swap_remove(pick));
     }
     Some(out)
+}
+
+/// Liveness over the frames, and the template of the first frame's face, which
+/// must also pass the enrollment quality gate (it is the one matched).
+fn analyse_frames(
+    authority: &Authority,
+    images: &[image::RgbImage],
+    challenge: &[Action],
+    interrupt: &Interrupt,
+) -> Result<(bool, Template), FaceError> {
+    let report = authority.face.liveness_interruptible(
+        images,
+        challenge,
+        &authority.policy.quality,
+        &authority.policy.liveness,
+        &|| interrupt.raised(),
+    )?;
+    let face = report.first.ok_or(FaceError::NoFace)?;
+    authority.policy.quality.check(&face.report.quality)?;
+    Ok((report.decision.passed, authority.face.template(&face)))
 }
 
 /// Why a decision was negative: recorded in the audit log, never sent.
@@ -162,8 +202,20 @@ enum Refusal {
     NotAttested,
 }
 
-/// `POST /enrollment/sessions/{id}/frames`
-pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<String>, request: Request) -> Response {
+/// `POST /enrollment/sessions/{id}/frames`: the cheap checks first — the
+/// session id's MAC (before the body is even read), the form, the client's
+/// frame budget, a place in the pool — then the session is taken and its
+/// frames decoded and analysed in one pooled job.
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    client: ClientAddress,
+    Path(session_id): Path<String>,
+    request: Request,
+) -> Response {
+    let now = now();
+    if state.session_ids.check(&session_id, now).is_none() {
+        return refused().into_response();
+    }
     let body: FramesRequest = match json_body(request.into_body(), FRAMES_BODY_LIMIT).await {
         Ok(body) => body,
         Err(problem) => return problem.into_response(),
@@ -174,11 +226,14 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
     if let Some(Err(e)) = body.pin.as_deref().map(check_new_pin) {
         return invalid(&format!("pin: [{}] {e}", e.code())).into_response();
     }
-    let images = match decode_frames(&body.frames) {
-        Ok(images) => images,
-        Err(problem) => return problem.into_response(),
+    if let Err(response) = frames_within_budget(&state, &client, body.frames.len()).await {
+        return response;
+    }
+    // A place in the pool before the session is spent: a busy server leaves it open.
+    let admission = match state.pool.admit() {
+        Ok(admission) => admission,
+        Err(busy) => return busy.into_response(),
     };
-    let now = now();
     let session = match state.store.take_session(&session_id, now).await {
         Ok(Some(session)) => session,
         Ok(None) => return refused().into_response(),
@@ -188,9 +243,9 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
     if upgraded && body.pin.is_none() {
         return invalid("the upgraded edition needs the chosen pin with the frames; start again").into_response();
     }
-    let decision = match decide(&state, &session, images, now).await {
+    let decision = match decide(&state, &session, body.frames, admission, now).await {
         Ok(decision) => decision,
-        Err(error) => return error.0.into_response(),
+        Err(error) => return error.0,
     };
     let day = now - now.rem_euclid(86_400);
     let failure_key = format!("enroll-fail:{}", session.subject.hex());
@@ -204,11 +259,14 @@ pub async fn submit(State(state): State<Arc<AppState>>, Path(session_id): Path<S
         Decision::Refused(reason) => (None, Some(*reason)),
     };
     let pin_hash = match (&accepted, body.pin.filter(|_| upgraded)) {
-        (Some(_), Some(pin)) => match tokio::task::spawn_blocking(move || hash_secret(&pin)).await {
-            Ok(Ok(hash)) => Some(hash),
-            Ok(Err(e)) => return internal(&e),
-            Err(_) => return Problem::internal().into_response(),
-        },
+        (Some(_), Some(pin)) => {
+            let authority = Arc::clone(&state.authority);
+            match state.pool.run(move |_| hash_peppered(&pin, authority.pin_pepper())).await {
+                Ok(Ok(hash)) => Some(hash),
+                Ok(Err(e)) => return internal(&e),
+                Err(e) => return e.into_response(),
+            }
+        }
         _ => None,
     };
     let offer = accepted.as_ref().map(|(grant, code_hash)| Offer {
@@ -252,21 +310,24 @@ enum Decision {
 async fn decide(
     state: &Arc<AppState>,
     session: &EnrollmentSession,
-    images: Vec<image::RgbImage>,
+    frames: Vec<String>,
+    admission: Admission<'_>,
     now: i64,
 ) -> Result<Decision, ErrorResponse> {
     let authority = state.authority.clone();
     let Ok(challenge) = parse_challenge(&session.challenge) else { return Ok(Decision::Refused(Refusal::Session)) };
-    let analysed = tokio::task::spawn_blocking(move || {
-        let report =
-            authority.face.liveness(&images, &challenge, &authority.policy.quality, &authority.policy.liveness)?;
-        // The first frame is the one matched: it must pass the enrollment gate, not just the liveness one.
-        let face = report.first.ok_or(shenfen_face::FaceError::NoFace)?;
-        authority.policy.quality.check(&face.report.quality)?;
-        Ok::<_, shenfen_face::FaceError>((report.decision.passed, authority.face.template(&face)))
-    })
-    .await
-    .map_err(|_| ErrorResponse(Problem::internal()))?;
+    let analysed = admission
+        .run(move |interrupt| {
+            let images = decode_frames(&frames, interrupt)?;
+            Ok::<_, Problem>(analyse_frames(&authority, &images, &challenge, interrupt))
+        })
+        .await
+        .map_err(|e| ErrorResponse(e.into_response()))?
+        .map_err(|mut problem| {
+            // The session is spent: say so beside what was wrong with the frames.
+            problem.detail = problem.detail.map(|d| format!("{d}; start a new enrollment session"));
+            ErrorResponse(problem.into_response())
+        })?;
     let day = now - now.rem_euclid(86_400);
     let failures = state
         .store
@@ -318,7 +379,7 @@ async fn decide(
         Some(Some(attestation)) => Some(attestation.tx_code_hash),
         Some(None) => return Ok(Decision::Refused(Refusal::NotAttested)),
     };
-    let code = random_token().ok_or(ErrorResponse(Problem::internal()))?;
+    let code = random_token().ok_or_else(|| ErrorResponse(Problem::internal().into_response()))?;
     let mut grant = json!({ "pre-authorized_code": code });
     if tx_code_hash.is_some() {
         grant["tx_code"] = json!({
@@ -362,17 +423,17 @@ async fn audit_lock(state: &Arc<AppState>, session: &EnrollmentSession, failures
     }
 }
 
-/// A failure that is not a decision (the store is down): answered 500.
-pub struct ErrorResponse(Problem);
+/// A failure that is not a decision (the store is down, unreadable frames).
+pub struct ErrorResponse(Response);
 
 impl From<&shenfen_store::StoreError> for ErrorResponse {
     fn from(e: &shenfen_store::StoreError) -> ErrorResponse {
-        tracing::error!(code = e.code(), "store failure");
-        ErrorResponse(Problem::internal())
+        ErrorResponse(internal(e))
     }
 }
 
 /// Logs a store failure and answers 500 without internals.
 pub fn internal(e: &shenfen_store::StoreError) -> Response {
-    ErrorResponse::from(e).0.into_response()
+    tracing::error!(code = e.code(), "store failure");
+    Problem::internal().into_response()
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -15,20 +15,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use shenfen_core::{CardValidity, Edition, PseudonymKey, pairwise_pseudonym};
-use shenfen_credential::{
-    Jws, PublicJwk, StatusList, StatusListToken, StatusReference, VcIssuance, child_pointer, issue_vc,
-};
+use shenfen_credential::{Jws, PublicJwk, StatusReference, VcIssuance, child_pointer, issue_vc};
 use shenfen_face::Template;
-use shenfen_store::{AuditEvent, Grant, GrantKind, RegistryEntry, RelyingParty, Store};
+use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty, Store};
 
 use crate::app::{AppState, now};
 use crate::enrollment::internal;
+use crate::status_list::{STATUS_LIST_ID, STATUS_LIST_SIZE};
 use crate::tokens::{bearer, json_body, random_token, token_hash};
 
-/// The one status list this authority publishes; 2^17 entries give herd privacy.
-pub const STATUS_LIST_ID: &str = "1";
-const STATUS_LIST_SIZE: u64 = 1 << 17;
-const STATUS_LIST_TTL: u64 = 300;
 const ACCESS_TOKEN_SECS: i64 = 300;
 const PROOF_TYP: &str = "openid4vci-proof+jwt";
 const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
@@ -135,29 +130,27 @@ pub async fn token(State(state): State<Arc<AppState>>, Form(form): Form<HashMap<
     };
     let now = now();
     let code_hash = token_hash(code);
-    // Wrong transaction codes are counted per pre-authorized code: a few
-    // guesses at six digits, then the code is void.
-    let tries_key = format!("tx-code:{}", URL_SAFE_NO_PAD.encode(code_hash));
-    match state.store.attempt_count(&tries_key, 0).await {
-        Ok(n) if n >= state.authority.policy.tx_code_attempts => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "too many wrong transaction codes: this offer is void; enroll again",
-            );
+    let tx_code = form.get("tx_code").map(|c| state.authority.tx_code_hash(c));
+    if tx_code.is_some() {
+        // Transaction codes are counted per pre-authorized code before one is
+        // compared, in one statement: a few guesses at six digits — however
+        // many arrive at once — then the code is void.
+        let tries_key = format!("tx-code:{}", URL_SAFE_NO_PAD.encode(code_hash));
+        match state.store.count_attempt(&tries_key, 0).await {
+            Ok(n) if n > state.authority.policy.tx_code_attempts => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "too many wrong transaction codes: this offer is void; enroll again",
+                );
+            }
+            Ok(_) => state.metrics.secret_checked("tx_code"),
+            Err(e) => return internal(&e),
         }
-        Ok(_) => {}
-        Err(e) => return internal(&e),
     }
-    let tx_code = form.get("tx_code").map(|c| token_hash(c.trim()));
     let grant = match state.store.redeem_grant(&code_hash, GrantKind::PreAuthorizedCode, tx_code.as_ref(), now).await {
         Ok(Some(grant)) => grant,
         Ok(None) => {
-            if tx_code.is_some()
-                && let Err(e) = state.store.count_attempt(&tries_key, 0).await
-            {
-                return internal(&e);
-            }
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
@@ -210,7 +203,10 @@ pub async fn credential(State(state): State<Arc<AppState>>, headers: HeaderMap, 
         }
     };
     let now = now();
-    let grant = match state.store.redeem_grant(&token_hash(bearer), GrantKind::AccessToken, None, now).await {
+    // Only looked at here: the token is spent in the issuance's own
+    // transaction, so a wallet told `invalid_nonce` may retry with it.
+    let access_token_hash = token_hash(bearer);
+    let grant = match state.store.peek_grant(&access_token_hash, GrantKind::AccessToken, now).await {
         Ok(Some(grant)) => grant,
         Ok(None) => {
             return oauth_error(
@@ -252,7 +248,7 @@ pub async fn credential(State(state): State<Arc<AppState>>, headers: HeaderMap, 
             Err(e) => return internal(&e),
         }
     }
-    issue_batch(&state, &grant, &holders, now).await
+    issue_batch(&state, &access_token_hash, &grant, &holders, now).await
 }
 
 /// Verifies one key proof — type, signature by the embedded key, audience,
@@ -282,7 +278,13 @@ fn check_proof(state: &Arc<AppState>, proof: &str, now: i64) -> Result<(PublicJw
 /// Why a key proof was refused: an OpenID4VCI error code and a description.
 struct ProofError(&'static str, String);
 
-async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk], now: i64) -> Response {
+async fn issue_batch(
+    state: &Arc<AppState>,
+    access_token_hash: &[u8; 32],
+    grant: &Grant,
+    holders: &[PublicJwk],
+    now: i64,
+) -> Response {
     let entry = match state.store.entry(&grant.subject).await {
         Ok(Some(sealed)) => match sealed.open(state.authority.keys.as_ref()) {
             Ok(entry) => entry,
@@ -304,11 +306,25 @@ async fn issue_batch(state: &Arc<AppState>, grant: &Grant, holders: &[PublicJwk]
         subject: Some(grant.subject),
         details: json!({ "edition": grant.edition }),
     };
-    let slots =
-        match state.store.issue_slots(STATUS_LIST_ID, STATUS_LIST_SIZE, &grant.subject, &devices, now, event).await {
-            Ok(slots) => slots,
-            Err(e) => return internal(&e),
-        };
+    let issuance = Issuance {
+        access_token_hash,
+        list_id: STATUS_LIST_ID,
+        list_size: STATUS_LIST_SIZE,
+        subject: &grant.subject,
+        devices: &devices,
+        now,
+    };
+    let slots = match state.store.issue_slots(issuance, event).await {
+        Ok(Some(slots)) => slots,
+        Ok(None) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is unknown, expired or already used",
+            );
+        }
+        Err(e) => return internal(&e),
+    };
     let status_uri = issuer.status_list_uri();
     let mut disclosable: Vec<String> =
         claim_paths(&grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
@@ -401,45 +417,4 @@ fn add_pseudonyms(
         disclosable.push(child_pointer("/pseudonyms", &party.client_id));
     }
     claims.insert("pseudonyms".into(), Value::Object(pseudonyms));
-}
-
-/// `GET /status/{list}`: the signed Token Status List, cacheable for its ttl.
-pub async fn status_list(State(state): State<Arc<AppState>>, Path(list): Path<String>) -> Response {
-    if list != STATUS_LIST_ID {
-        return crate::problem::Problem::not_found().into_response();
-    }
-    match signed_status_list(&state, &list).await {
-        Ok(jwt) => {
-            let mut response = jwt.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-            response
-        }
-        Err(response) => response,
-    }
-}
-
-/// The status list `list` as a freshly signed `statuslist+jwt`, or the response to answer.
-pub async fn signed_status_list(state: &AppState, list: &str) -> Result<String, Response> {
-    let entries = state.store.status_entries(list).await.map_err(|e| internal(&e))?;
-    let mut statuses =
-        StatusList::new(STATUS_LIST_SIZE, 2).map_err(|_| crate::problem::Problem::internal().into_response())?;
-    for (idx, status) in entries {
-        if statuses.set(idx, status).is_err() {
-            tracing::error!(idx, "stored status does not fit the list");
-        }
-    }
-    let now = now();
-    let issuer = &state.authority.issuer;
-    let token = StatusListToken {
-        subject: format!("{}/status/{list}", issuer.url),
-        issued_at: now,
-        expires_at: Some(now + 86_400),
-        ttl: Some(STATUS_LIST_TTL),
-        list: statuses,
-    };
-    token
-        .sign(&issuer.signing_key, issuer.public.kid())
-        .map_err(|_| crate::problem::Problem::internal().into_response())
 }

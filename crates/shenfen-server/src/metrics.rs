@@ -1,4 +1,7 @@
-//! Prometheus metrics: requests by route and status class, and latency.
+//! Prometheus metrics: requests by route and status class, latency, the
+//! secret checks that ran (PIN, transaction code, operator password — what
+//! an attacker's guesses cost, and what a lockout saves), and work the
+//! pool turned away.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +19,13 @@ pub struct RequestLabels {
     pub status: String,
 }
 
+/// Labels of a secret check: which secret.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SecretLabels {
+    /// `pin`, `tx_code` or `operator_password`.
+    pub kind: &'static str,
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -23,6 +33,10 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Request latency in seconds.
     pub latency: Family<RequestLabels, Histogram>,
+    /// Secrets checked against their stored hash (each a guess that ran).
+    pub secret_checks: Family<SecretLabels, Counter>,
+    /// Requests turned away because the CPU pool was full.
+    pub pool_busy: Counter,
 }
 
 impl Default for Metrics {
@@ -34,11 +48,25 @@ impl Default for Metrics {
         });
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
-        Metrics { registry, requests, latency }
+        let secret_checks = Family::<SecretLabels, Counter>::default();
+        registry.register("secret_checks", "Secrets checked against their stored hash", secret_checks.clone());
+        let pool_busy = Counter::default();
+        registry.register("pool_busy", "Requests turned away because the CPU pool was full", pool_busy.clone());
+        Metrics { registry, requests, latency, secret_checks, pool_busy }
     }
 }
 
 impl Metrics {
+    /// Counts one check of a `kind` of secret.
+    pub fn secret_checked(&self, kind: &'static str) {
+        self.secret_checks.get_or_create(&SecretLabels { kind }).inc();
+    }
+
+    /// How many checks of a `kind` of secret ran.
+    pub fn secrets_checked(&self, kind: &'static str) -> u64 {
+        self.secret_checks.get_or_create(&SecretLabels { kind }).get()
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -1,6 +1,7 @@
-//! OpenID4VCI nonce endpoint: `c_nonce` values that any server instance can
-//! check without shared state (an HMAC over randomness and an expiry), made
-//! single-use by the store's replay set when a credential request spends one.
+//! Tokens any server instance can check without shared state (an HMAC over
+//! randomness and an expiry): OpenID4VCI `c_nonce` values, made single-use
+//! by the store's replay set when a request spends one, and enrollment
+//! session ids, so a forged id is refused before the store is asked.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
@@ -26,9 +27,14 @@ impl NonceIssuer {
 
     /// A fresh nonce valid until `now + NONCE_LIFETIME_SECS`.
     pub fn issue(&self, now: i64) -> Option<(String, i64)> {
+        self.issue_for(now, NONCE_LIFETIME_SECS)
+    }
+
+    /// A fresh token valid for `lifetime_secs`.
+    pub fn issue_for(&self, now: i64, lifetime_secs: i64) -> Option<(String, i64)> {
         let mut body = [0u8; RANDOM_LEN + 8];
         SystemRandom::new().fill(&mut body[..RANDOM_LEN]).ok()?;
-        let expires = now + NONCE_LIFETIME_SECS;
+        let expires = now + lifetime_secs;
         body[RANDOM_LEN..].copy_from_slice(&expires.to_be_bytes());
         let tag = hmac::sign(&self.key, &body);
         let mut token = body.to_vec();

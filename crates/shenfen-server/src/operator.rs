@@ -14,13 +14,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, IdNumber, OperatorRole};
 use shenfen_store::{
-    Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, Store, verify_against_decoy, verify_secret,
+    Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, Store, random_below, verify_against_decoy,
+    verify_secret,
 };
 
 use crate::app::{AppState, now};
 use crate::enrollment::internal;
 use crate::problem::Problem;
-use crate::tokens::{bearer, invalid, json_body, random_below, random_token, token_hash};
+use crate::tokens::{bearer, invalid, json_body, random_token, token_hash};
 
 /// Digits of the transaction code handed to an attested citizen.
 pub const TX_CODE_DIGITS: usize = 6;
@@ -81,8 +82,15 @@ pub async fn login(State(state): State<Arc<AppState>>, request: Request) -> Resp
     let now = now();
     let hour = now - now.rem_euclid(3600);
     let failures_key = format!("operator-login:{}", body.username);
-    match state.store.attempt_count(&failures_key, hour).await {
-        Ok(n) if n >= state.authority.policy.operator_failures_per_hour => {
+    // A place in the pool, then the attempt counted as a failure before the
+    // password is checked (taken back if it is right): parallel guesses get
+    // no more checks than the hourly limit.
+    let admission = match state.pool.admit() {
+        Ok(admission) => admission,
+        Err(busy) => return busy.into_response(),
+    };
+    match state.store.count_attempt(&failures_key, hour).await {
+        Ok(n) if n > state.authority.policy.operator_failures_per_hour => {
             return Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
                 .with_detail("too many failed sign-ins for this account; wait an hour or ask a supervisor")
                 .into_response();
@@ -97,21 +105,22 @@ pub async fn login(State(state): State<Arc<AppState>>, request: Request) -> Resp
     // An unknown or disabled account costs the same argon2id work as a wrong password.
     let stored = operator.as_ref().map(|o| o.password_hash.clone());
     let password = body.password;
-    let checked = tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => verify_secret(&hash, &password),
-        None => {
-            verify_against_decoy(&password);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false);
-    let (Some(operator), true) = (operator, checked) else {
-        if let Err(e) = state.store.count_attempt(&failures_key, hour).await {
-            return internal(&e);
-        }
+    let checked = admission
+        .run(move |_| match stored {
+            Some(hash) => verify_secret(&hash, &password),
+            None => {
+                verify_against_decoy(&password);
+                false
+            }
+        })
+        .await;
+    state.metrics.secret_checked("operator_password");
+    let (Some(operator), Ok(true)) = (operator, checked) else {
         return unauthenticated("the user name or password is wrong");
     };
+    if let Err(e) = state.store.release_attempt(&failures_key, hour).await {
+        return internal(&e);
+    }
     let Some(token) = random_token() else { return Problem::internal().into_response() };
     let expires_at = now + state.authority.policy.operator_session_secs;
     if let Err(e) = state.store.create_operator_session(&token_hash(&token), &operator.username, expires_at).await {
@@ -221,7 +230,7 @@ pub async fn attest(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         subject,
         operator: operator.username.clone(),
         method: body.method.clone(),
-        tx_code_hash: token_hash(&tx_code),
+        tx_code_hash: state.authority.tx_code_hash(&tx_code),
         expires_at,
     };
     let event = operator_event(
@@ -238,7 +247,7 @@ pub async fn attest(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
 
 /// A random code of `digits` decimal digits.
 fn numeric_code(digits: usize) -> Option<String> {
-    (0..digits).map(|_| random_below(10).and_then(|d| char::from_digit(d as u32, 10))).collect()
+    (0..digits).map(|_| random_below(10).ok().and_then(|d| char::from_digit(u32::try_from(d).ok()?, 10))).collect()
 }
 
 #[derive(Deserialize)]

@@ -18,13 +18,6 @@ pub fn random_token() -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// A fresh random integer below `bound`, for drawing challenges.
-pub fn random_below(bound: usize) -> Option<usize> {
-    let mut bytes = [0u8; 8];
-    SystemRandom::new().fill(&mut bytes).ok()?;
-    Some((u64::from_be_bytes(bytes) % bound.max(1) as u64) as usize)
-}
-
 /// The token of an `Authorization: Bearer …` header, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")

@@ -18,13 +18,14 @@ use shenfen_core::{AssuranceLevel, Question};
 use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
-use shenfen_store::{PresentationRequest, RelyingParty, Store};
+use shenfen_store::{PresentationRequest, RelyingParty, SealedValue, Store};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;
 use crate::enrollment::internal;
-use crate::issuance::{STATUS_LIST_ID, vct};
+use crate::issuance::vct;
 use crate::problem::Problem;
+use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::{bearer, invalid, json_body, random_token, token_hash};
 
 /// Seconds a presentation request stays open.
@@ -290,7 +291,12 @@ pub async fn response(
         Ok(result) => ("verified", result.clone()),
         Err(reason) => ("refused", json!({ "error": reason })),
     };
-    match state.store.answer_presentation_request(&id, answer_state, now(), status, &result).await {
+    // The result holds the citizen's claims: it waits for the relying party sealed.
+    let sealed = match SealedValue::seal(state.authority.keys.as_ref(), result.to_string().as_bytes(), id.as_bytes()) {
+        Ok(sealed) => sealed,
+        Err(e) => return internal(&e),
+    };
+    match state.store.answer_presentation_request(&id, answer_state, now(), status, &sealed).await {
         Ok(true) => {}
         Ok(false) => return wallet_error("the request is already answered, expired, or the state differs"),
         Err(e) => return internal(&e),
@@ -375,14 +381,7 @@ fn verify_presentation(
     presentation: &SdJwt,
     request: &PresentationRequest,
 ) -> Result<VerifiedVc, String> {
-    let issuer = &state.authority.issuer;
-    let kid = Jws::parse(presentation.issuer_jwt(), "issuer-signed JWT")
-        .ok()
-        .and_then(|jws| jws.header().get("kid").and_then(Value::as_str).map(str::to_owned));
-    let key = issuer
-        .published_keys()
-        .find(|k| kid.is_none() || k.kid() == kid.as_deref())
-        .ok_or("the credential's key is not this authority's")?;
+    let key = state.authority.issuer.key_for(presentation).ok_or("the credential's key is not this authority's")?;
     let verifying = PublicJwk::verifying_key(key).map_err(|e| e.to_string())?;
     let options = VerifyOptions {
         now: now(),
@@ -443,7 +442,13 @@ pub async fn outcome(
     // The common last call finds the answer: take it first (one statement).
     match state.store.take_answered_request(&id, &query.client_id).await {
         Ok(Some(answered)) => {
-            return Json(json!({ "status": answered.status, "result": answered.result })).into_response();
+            let opened =
+                answered.result.as_ref().map(|sealed| sealed.open(state.authority.keys.as_ref(), id.as_bytes()));
+            let result = match opened.transpose() {
+                Ok(plain) => plain.and_then(|json| serde_json::from_slice::<Value>(&json).ok()),
+                Err(e) => return internal(&e),
+            };
+            return Json(json!({ "status": answered.status, "result": result })).into_response();
         }
         Ok(_) => {}
         Err(e) => return internal(&e),

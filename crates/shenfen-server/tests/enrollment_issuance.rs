@@ -20,247 +20,14 @@ use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use image::RgbImage;
 use serde_json::{Value, json};
 use shenfen_core::OperatorRole;
-use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
-use shenfen_credential::{Jws, child_pointer};
-use shenfen_credential::{
-    KeyBindingCheck, PrivateJwk, SdJwt, StatusListToken, VerifyOptions, es256_header, present, sign_compact, verify_vc,
-};
-use shenfen_face::{Action, ChallengePolicy, QualityPolicy, Template, decode_image, turn_head};
-use shenfen_server::token_hash;
-use shenfen_server::{Policy, configuration_id};
-use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, Store, hash_secret};
-use support::{Backend, FACE, ISSUER_URL, TestApp, app_on, body_bytes, json as json_of, keys, models_dir, send};
-
-const LIN: &str = "440106199003071223";
-
-fn photo(name: &str) -> RgbImage {
-    decode_image(&std::fs::read(models_dir().join("photos").join(name)).unwrap()).unwrap()
-}
-
-/// The enrollment policy of these tests: turn challenges (the actions that can
-/// be synthesised from still photos), both liveness checks on.
-fn policy() -> Policy {
-    Policy {
-        challenge_actions: vec![Action::TurnLeft, Action::TurnRight],
-        challenge_length: 2,
-        liveness: ChallengePolicy::default(),
-        ..Policy::default()
-    }
-}
-
-async fn registered_app() -> TestApp {
-    registered_app_on(Backend::Sqlite).await
-}
-
-async fn registered_app_on(backend: Backend) -> TestApp {
-    let test = app_on(policy(), backend).await;
-    let face = FACE.analyse(&photo("obama.jpg"), &QualityPolicy::default()).unwrap();
-    let id_number = IdNumber::parse(LIN).unwrap();
-    let record = CitizenRecord {
-        birth_date: id_number.birth_date(),
-        sex: id_number.sex(),
-        id_number,
-        name: "林晓梅".into(),
-        ethnicity: "汉".into(),
-        address: "广东省广州市天河区天河路1号".into(),
-        issuing_authority: "广州市公安局天河分局".into(),
-        validity: CardValidity {
-            from: time::macros::date!(2015 - 06 - 01),
-            until: Some(time::macros::date!(2035 - 06 - 01)),
-        },
-        photo_ref: "obama.jpg".into(),
-    };
-    let sealed = RegistryEntry { record, face_template: Some(FACE.template(&face).to_bytes()) }.seal(&keys()).unwrap();
-    test.state.store.put_entries(&[sealed], "test", ImportProgress::default(), 0).await.unwrap();
-    test
-}
-
-fn turned(image: &RgbImage, degrees: f32) -> RgbImage {
-    turn_head(image, &FACE.detect(image).unwrap()[0].detection.bbox, degrees)
-}
-
-fn jpeg_base64(image: &RgbImage) -> String {
-    let mut out = Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    STANDARD.encode(out.into_inner())
-}
-
-/// Frames of `selfie` performing `challenge`, neutral between actions.
-fn performing(selfie: &RgbImage, challenge: &[Value]) -> Value {
-    let mut frames = vec![jpeg_base64(selfie)];
-    for action in challenge {
-        let degrees = if action == "turn_left" { 45.0 } else { -45.0 };
-        frames.push(jpeg_base64(&turned(selfie, degrees)));
-        frames.push(jpeg_base64(selfie));
-    }
-    json!({ "frames": frames })
-}
-
-async fn start(test: &TestApp, id_number: &str, name: &str) -> (String, Vec<Value>) {
-    start_edition(test, id_number, name, "lightweight").await
-}
-
-async fn start_edition(test: &TestApp, id_number: &str, name: &str, edition: &str) -> (String, Vec<Value>) {
-    let body =
-        json!({ "id_number": id_number, "name": name, "card_expiry": "2035-06-01", "edition": edition }).to_string();
-    let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", body).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let session = json_of(response).await;
-    (session["session_id"].as_str().unwrap().to_owned(), session["challenge"].as_array().unwrap().clone())
-}
-
-async fn submit(test: &TestApp, session: &str, frames: &Value) -> axum::response::Response {
-    send(
-        &test.router,
-        Method::POST,
-        &format!("/enrollment/sessions/{session}/frames"),
-        "application/json",
-        frames.to_string(),
-    )
-    .await
-}
-
-/// Enrolls and goes through token and credential endpoints; returns the credentials and holder keys.
-async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
-    let (session, challenge) = start(test, LIN, "林晓梅").await;
-    let offer = accepted(test, submit(test, &session, &performing(&photo("obama3.jpg"), &challenge)).await).await;
-    let access = access_token(test, &pre_authorized_code(&offer), None).await.unwrap();
-    issue(test, &access, "lightweight", batch).await
-}
-
-/// The offer of an accepted enrollment (panics with the audit log otherwise).
-async fn accepted(test: &TestApp, response: axum::response::Response) -> Value {
-    let status = response.status();
-    let offer = json_of(response).await;
-    if status != StatusCode::CREATED {
-        let log = test.state.store.audit_after(0, 100).await.unwrap();
-        panic!("{offer}\n{:?}", log.iter().map(|e| e.details_json.clone()).collect::<Vec<_>>());
-    }
-    assert_eq!(offer["credential_offer"]["credential_issuer"], ISSUER_URL);
-    offer
-}
-
-fn pre_authorized_code(offer: &Value) -> String {
-    offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// The token endpoint's answer: the access token, or the OAuth error code.
-async fn access_token(test: &TestApp, code: &str, tx_code: Option<&str>) -> Result<String, String> {
-    let mut form =
-        format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}");
-    if let Some(tx_code) = tx_code {
-        form.push_str(&format!("&tx_code={tx_code}"));
-    }
-    let token =
-        json_of(send(&test.router, Method::POST, "/token", "application/x-www-form-urlencoded", form.clone()).await)
-            .await;
-    let Some(access) = token["access_token"].as_str() else { return Err(token["error"].as_str().unwrap().to_owned()) };
-    let replayed =
-        json_of(send(&test.router, Method::POST, "/token", "application/x-www-form-urlencoded", form).await).await;
-    assert_eq!(replayed["error"], "invalid_grant", "a pre-authorized code works once");
-    Ok(access.to_owned())
-}
-
-/// A batch of credentials of `edition` for fresh holder keys.
-async fn issue(test: &TestApp, access: &str, edition: &str, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
-    let c_nonce = json_of(send(&test.router, Method::POST, "/nonce", "application/json", "").await).await["c_nonce"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let holders: Vec<PrivateJwk> = (0..batch).map(|_| PrivateJwk::generate().unwrap()).collect();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let proofs: Vec<String> = holders
-        .iter()
-        .map(|h| {
-            let mut header = es256_header("openid4vci-proof+jwt", None);
-            header.insert("jwk".into(), h.public().to_value());
-            let claims = json!({ "aud": ISSUER_URL, "nonce": c_nonce, "iat": now });
-            sign_compact(&header, claims.as_object().unwrap(), &h.signing_key().unwrap()).unwrap()
-        })
-        .collect();
-    let request =
-        json!({ "credential_configuration_id": configuration_id(edition), "proofs": { "jwt": proofs } }).to_string();
-    let credential_request = |bearer: &str| {
-        axum::http::Request::builder()
-            .method(Method::POST)
-            .uri("/credential")
-            .header("authorization", format!("Bearer {bearer}"))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(request.clone()))
-            .unwrap()
-    };
-    use tower::ServiceExt;
-    let issued = json_of(test.router.clone().oneshot(credential_request(access)).await.unwrap()).await;
-    let again = json_of(test.router.clone().oneshot(credential_request(access)).await.unwrap()).await;
-    assert_eq!(again["error"], "invalid_token", "an access token works once");
-    issued["credentials"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{issued}"))
-        .iter()
-        .zip(holders)
-        .map(|(c, h)| (SdJwt::parse(c["credential"].as_str().unwrap()).unwrap(), h))
-        .collect()
-}
-
-async fn published_status(test: &TestApp) -> StatusListToken {
-    let response = send(&test.router, Method::GET, "/status/1", "text/plain", "").await;
-    assert_eq!(response.headers()["content-type"], "application/statuslist+jwt");
-    let jwt = String::from_utf8(body_bytes(response).await).unwrap();
-    StatusListToken::verify(&jwt, &test.issuer.public().verifying_key().unwrap(), now(), 60).unwrap()
-}
-
-/// The audit entries about the registered citizen: what they may read themselves.
-async fn own_log(test: &TestApp) -> Vec<shenfen_store::AuditEntry> {
-    let subject = shenfen_store::BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
-    test.state.store.audit_of(&subject).await.unwrap()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn verified_claims(
-    test: &TestApp,
-    credential: &SdJwt,
-    holder: &PrivateJwk,
-    status: &StatusListToken,
-) -> Result<Value, String> {
-    let presentation = present(
-        credential,
-        &["/age_over_18".into()],
-        &holder.signing_key().unwrap(),
-        "https://hotel.example",
-        "n-1",
-        now(),
-    )
-    .unwrap();
-    let options = VerifyOptions {
-        now: now(),
-        clock_skew_secs: 60,
-        expected_typ: None,
-        key_binding: Some(KeyBindingCheck { audience: "https://hotel.example", nonce: "n-1", max_age_secs: 300 }),
-    };
-    let vc = verify_vc(&presentation, &test.issuer.public().verifying_key().unwrap(), &options)
-        .map_err(|e| e.to_string())?;
-    status.require_valid(vc.status.as_ref().unwrap()).map_err(|e| e.to_string())?;
-    Ok(Value::Object(vc.claims))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enrollment_to_verified_credentials_and_revocation_on_re_enrollment() {
-    enrollment_to_verified_credentials_on(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enrollment_to_verified_credentials_on_postgres() {
-    enrollment_to_verified_credentials_on(Backend::Postgres).await;
-}
+use shenfen_credential::Jws;
+use shenfen_credential::{KeyBindingCheck, PrivateJwk, SdJwt, VerifyOptions, present, verify_vc};
+use shenfen_face::{QualityPolicy, Template};
+use shenfen_store::Store;
+use support::journey::*;
+use support::{Backend, FACE, body_bytes, json as json_of, send};
 
 async fn enrollment_to_verified_credentials_on(backend: Backend) {
     let test = registered_app_on(backend).await;
@@ -289,6 +56,107 @@ async fn enrollment_to_verified_credentials_on(backend: Backend) {
     let kinds: Vec<&str> = log.iter().map(|e| e.event.kind.as_str()).collect();
     assert_eq!(kinds, ["enrollment.decision", "credential.issued", "enrollment.decision", "credential.issued"]);
     assert_eq!(test.state.store.verify_audit().await.unwrap(), Ok(4));
+}
+
+async fn upgraded_edition_on(backend: Backend) {
+    let test = registered_app_on(backend).await;
+    let selfie = photo("obama3.jpg");
+    // Without an in-person attestation the refusal is the one every failure gets.
+    let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;
+    let response = submit(&test, &session, &with_pin(performing(&selfie, &challenge), "482915")).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:enrollment-refused");
+
+    // A counter clerk sees the citizen and their card; the slip carries a code.
+    let (offer, tx_code) = attested_offer(&test, &selfie).await;
+    assert!(tx_code.len() == 6 && tx_code.bytes().all(|b| b.is_ascii_digit()), "{tx_code}");
+    let grant = &offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"];
+    assert_eq!(grant["tx_code"]["input_mode"], "numeric");
+    assert_eq!(grant["tx_code"]["length"], 6);
+    assert_eq!(offer["credential_offer"]["credential_configuration_ids"], json!(["shenfen_upgraded"]));
+    let code = pre_authorized_code(&offer);
+    assert_eq!(access_token(&test, &code, None).await.unwrap_err(), "invalid_grant", "the code needs the slip");
+    let wrong = if tx_code == "000000" { "000001" } else { "000000" };
+    assert_eq!(access_token(&test, &code, Some(wrong)).await.unwrap_err(), "invalid_grant");
+    let access = access_token(&test, &code, Some(&tx_code)).await.unwrap();
+    let issued = issue(&test, &access, "upgraded", 1).await;
+    let (credential, holder) = &issued[0];
+
+    // The upgraded credential can disclose the full record and a signed face template.
+    let everything: Vec<String> = [
+        "/name",
+        "/record/id_number",
+        "/record/address",
+        "/record/birth_date",
+        "/record/card_valid_until",
+        "/face_template",
+    ]
+    .map(String::from)
+    .to_vec();
+    let presentation =
+        present(credential, &everything, &holder.signing_key().unwrap(), "https://bank.example", "n-2", now()).unwrap();
+    let options = VerifyOptions {
+        now: now(),
+        clock_skew_secs: 60,
+        expected_typ: None,
+        key_binding: Some(KeyBindingCheck { audience: "https://bank.example", nonce: "n-2", max_age_secs: 300 }),
+    };
+    let vc = verify_vc(&presentation, &test.issuer.public().verifying_key().unwrap(), &options).unwrap();
+    assert_eq!(vc.claims["vct"], "urn:shenfen:id:upgraded:1");
+    let record = &vc.claims["record"];
+    assert_eq!(record["id_number"], LIN);
+    assert_eq!(record["address"], "广东省广州市天河区天河路1号");
+    assert_eq!(record["birth_date"], "1990-03-07");
+    assert_eq!(record["card_valid_until"], "2035-06-01");
+    assert!(record.get("ethnicity").is_none(), "only what was disclosed");
+    let template = URL_SAFE_NO_PAD.decode(vc.claims["face_template"].as_str().unwrap()).unwrap();
+    assert_eq!(template.len(), 1 + 1 + 19 + 2 + 4 + 256, "the compact int4 template");
+    let signed = Template::from_bytes(&template).unwrap();
+    let live = FACE.analyse(&selfie, &QualityPolicy::default()).unwrap().embedding;
+    assert!(
+        signed.similarity_to_live(&live).unwrap() >= FACE.match_threshold,
+        "the signed template matches the person"
+    );
+
+    // The PIN: right, then wrong until a waiting time starts, which even the right PIN must sit out.
+    assert_eq!(json_of(pin_check(&test, credential, holder, "482915").await).await["verified"], true);
+    for left in (1..5).rev() {
+        let problem = json_of(pin_check(&test, credential, holder, "482916").await).await;
+        assert_eq!(problem["type"], "urn:shenfen:problem:pin-incorrect");
+        assert!(problem["detail"].as_str().unwrap().contains(&format!("{left} more")), "{problem}");
+    }
+    let locked = pin_check(&test, credential, holder, "482916").await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(locked.headers()["retry-after"], "30");
+    let still = pin_check(&test, credential, holder, "482915").await;
+    assert_eq!(json_of(still).await["type"], "urn:shenfen:problem:pin-locked");
+
+    let kinds: Vec<String> =
+        own_log(&test).await.iter().map(|e| format!("{} {}", e.event.actor, e.event.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            "citizen enrollment.decision",
+            "operator:wang.counter operator.attested",
+            "citizen enrollment.decision",
+            "citizen credential.issued",
+            "system pin.locked"
+        ]
+    );
+    assert!(
+        !format!("{:?}", test.state.store.audit_after(0, 100).await.unwrap()).contains("48291"),
+        "no PIN in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_to_verified_credentials_and_revocation_on_re_enrollment() {
+    enrollment_to_verified_credentials_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_to_verified_credentials_on_postgres() {
+    enrollment_to_verified_credentials_on(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -388,13 +256,6 @@ async fn malformed_requests_get_4xx_problems_never_5xx() {
     }
 }
 
-/// A key-bound presentation disclosing nothing, for the authority itself.
-async fn self_presentation(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk) -> String {
-    let nonce_response = send(&test.router, Method::POST, "/nonce", "application/json", "").await;
-    let c_nonce = json_of(nonce_response).await["c_nonce"].as_str().unwrap().to_owned();
-    present(credential, &[], &holder.signing_key().unwrap(), ISSUER_URL, &c_nonce, now()).unwrap().serialize()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizens_read_their_log_and_withdraw_with_a_presentation() {
     let test = registered_app().await;
@@ -426,65 +287,6 @@ async fn citizens_read_their_log_and_withdraw_with_a_presentation() {
     assert_eq!(kinds, ["enrollment.decision", "credential.issued", "citizen.audit_read", "credential.revoked"]);
 }
 
-async fn send_bearer(test: &TestApp, method: Method, path: &str, token: &str, body: Value) -> axum::response::Response {
-    use tower::ServiceExt;
-    let request = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    test.router.clone().oneshot(request).await.unwrap()
-}
-
-/// Creates an operator with a password and signs them in; returns the session token.
-async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRole) -> String {
-    let password = format!("{username}-correct horse");
-    let operator = Operator {
-        username: username.into(),
-        password_hash: hash_secret(&password).unwrap(),
-        role,
-        disabled: false,
-        created_at: now(),
-    };
-    let event = AuditEvent {
-        at: now(),
-        kind: "operator.saved".into(),
-        actor: "test".into(),
-        subject: None,
-        details: json!({}),
-    };
-    test.state.store.put_operator(&operator, event).await.unwrap();
-    let login = json!({ "username": username, "password": password }).to_string();
-    let session = json_of(send(&test.router, Method::POST, "/operator/login", "application/json", login).await).await;
-    assert_eq!(session["role"], role.as_str());
-    session["token"].as_str().unwrap().to_owned()
-}
-
-/// A counter clerk attests the citizen; the citizen enrolls in the upgraded
-/// edition with PIN 482915. Returns the offer and the slip's code.
-async fn attested_offer(test: &TestApp, selfie: &RgbImage) -> (Value, String) {
-    let clerk = signed_in_operator(test, "wang.counter", OperatorRole::Counter).await;
-    let body = json!({ "id_number": LIN, "method": "counter" });
-    let response = send_bearer(test, Method::POST, "/operator/attestations", &clerk, body).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let tx_code = json_of(response).await["tx_code"].as_str().unwrap().to_owned();
-    let (session, challenge) = start_edition(test, LIN, "林晓梅", "upgraded").await;
-    let frames = with_pin(performing(selfie, &challenge), "482915");
-    (accepted(test, submit(test, &session, &frames).await).await, tx_code)
-}
-
-fn with_pin(mut frames: Value, pin: &str) -> Value {
-    frames["pin"] = json!(pin);
-    frames
-}
-
-async fn pin_check(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk, pin: &str) -> axum::response::Response {
-    let body = json!({ "presentation": self_presentation(test, credential, holder).await, "pin": pin }).to_string();
-    send(&test.router, Method::POST, "/citizen/pin", "application/json", body).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgraded_edition_needs_the_counter_its_code_and_a_pin() {
     upgraded_edition_on(Backend::Sqlite).await;
@@ -493,97 +295,6 @@ async fn upgraded_edition_needs_the_counter_its_code_and_a_pin() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgraded_edition_on_postgres() {
     upgraded_edition_on(Backend::Postgres).await;
-}
-
-async fn upgraded_edition_on(backend: Backend) {
-    let test = registered_app_on(backend).await;
-    let selfie = photo("obama3.jpg");
-    // Without an in-person attestation the refusal is the one every failure gets.
-    let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;
-    let response = submit(&test, &session, &with_pin(performing(&selfie, &challenge), "482915")).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:enrollment-refused");
-
-    // A counter clerk sees the citizen and their card; the slip carries a code.
-    let (offer, tx_code) = attested_offer(&test, &selfie).await;
-    assert!(tx_code.len() == 6 && tx_code.bytes().all(|b| b.is_ascii_digit()), "{tx_code}");
-    let grant = &offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"];
-    assert_eq!(grant["tx_code"]["input_mode"], "numeric");
-    assert_eq!(grant["tx_code"]["length"], 6);
-    assert_eq!(offer["credential_offer"]["credential_configuration_ids"], json!(["shenfen_upgraded"]));
-    let code = pre_authorized_code(&offer);
-    assert_eq!(access_token(&test, &code, None).await.unwrap_err(), "invalid_grant", "the code needs the slip");
-    let wrong = if tx_code == "000000" { "000001" } else { "000000" };
-    assert_eq!(access_token(&test, &code, Some(wrong)).await.unwrap_err(), "invalid_grant");
-    let access = access_token(&test, &code, Some(&tx_code)).await.unwrap();
-    let issued = issue(&test, &access, "upgraded", 1).await;
-    let (credential, holder) = &issued[0];
-
-    // The upgraded credential can disclose the full record and a signed face template.
-    let everything: Vec<String> = [
-        "/name",
-        "/record/id_number",
-        "/record/address",
-        "/record/birth_date",
-        "/record/card_valid_until",
-        "/face_template",
-    ]
-    .map(String::from)
-    .to_vec();
-    let presentation =
-        present(credential, &everything, &holder.signing_key().unwrap(), "https://bank.example", "n-2", now()).unwrap();
-    let options = VerifyOptions {
-        now: now(),
-        clock_skew_secs: 60,
-        expected_typ: None,
-        key_binding: Some(KeyBindingCheck { audience: "https://bank.example", nonce: "n-2", max_age_secs: 300 }),
-    };
-    let vc = verify_vc(&presentation, &test.issuer.public().verifying_key().unwrap(), &options).unwrap();
-    assert_eq!(vc.claims["vct"], "urn:shenfen:id:upgraded:1");
-    let record = &vc.claims["record"];
-    assert_eq!(record["id_number"], LIN);
-    assert_eq!(record["address"], "广东省广州市天河区天河路1号");
-    assert_eq!(record["birth_date"], "1990-03-07");
-    assert_eq!(record["card_valid_until"], "2035-06-01");
-    assert!(record.get("ethnicity").is_none(), "only what was disclosed");
-    let template = URL_SAFE_NO_PAD.decode(vc.claims["face_template"].as_str().unwrap()).unwrap();
-    assert_eq!(template.len(), 1 + 1 + 19 + 2 + 4 + 256, "the compact int4 template");
-    let signed = Template::from_bytes(&template).unwrap();
-    let live = FACE.analyse(&selfie, &QualityPolicy::default()).unwrap().embedding;
-    assert!(
-        signed.similarity_to_live(&live).unwrap() >= FACE.match_threshold,
-        "the signed template matches the person"
-    );
-
-    // The PIN: right, then wrong until a waiting time starts, which even the right PIN must sit out.
-    assert_eq!(json_of(pin_check(&test, credential, holder, "482915").await).await["verified"], true);
-    for left in (1..5).rev() {
-        let problem = json_of(pin_check(&test, credential, holder, "482916").await).await;
-        assert_eq!(problem["type"], "urn:shenfen:problem:pin-incorrect");
-        assert!(problem["detail"].as_str().unwrap().contains(&format!("{left} more")), "{problem}");
-    }
-    let locked = pin_check(&test, credential, holder, "482916").await;
-    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(locked.headers()["retry-after"], "30");
-    let still = pin_check(&test, credential, holder, "482915").await;
-    assert_eq!(json_of(still).await["type"], "urn:shenfen:problem:pin-locked");
-
-    let kinds: Vec<String> =
-        own_log(&test).await.iter().map(|e| format!("{} {}", e.event.actor, e.event.kind)).collect();
-    assert_eq!(
-        kinds,
-        [
-            "citizen enrollment.decision",
-            "operator:wang.counter operator.attested",
-            "citizen enrollment.decision",
-            "citizen credential.issued",
-            "system pin.locked"
-        ]
-    );
-    assert!(
-        !format!("{:?}", test.state.store.audit_after(0, 100).await.unwrap()).contains("48291"),
-        "no PIN in the log"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -662,102 +373,6 @@ async fn operators_act_within_their_role_and_every_act_is_audited() {
     let after = send_bearer(&test, Method::POST, "/operator/lookup", &clerk, json!({ "id_number": LIN })).await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
     assert!(test.state.store.verify_audit().await.unwrap().is_ok());
-}
-
-async fn register_relying_party(test: &TestApp, client_id: &str, name: &str, claims: &[&str]) -> String {
-    let api_key = format!("key-of-{name}");
-    let party = RelyingParty {
-        client_id: client_id.into(),
-        name: name.into(),
-        claims: claims.iter().map(|c| (*c).to_owned()).collect(),
-        api_key_hash: token_hash(&api_key),
-        created_at: now(),
-    };
-    let event =
-        AuditEvent { at: now(), kind: "rp.saved".into(), actor: "test".into(), subject: None, details: json!({}) };
-    test.state.store.put_relying_party(&party, event).await.unwrap();
-    api_key
-}
-
-/// A relying party's request, and the request object the wallet fetches.
-async fn ask(
-    test: &TestApp,
-    client_id: &str,
-    api_key: &str,
-    claims: &[&str],
-) -> (String, serde_json::Map<String, Value>) {
-    ask_at(test, client_id, api_key, claims, "L1").await
-}
-
-async fn ask_at(
-    test: &TestApp,
-    client_id: &str,
-    api_key: &str,
-    claims: &[&str],
-    level: &str,
-) -> (String, serde_json::Map<String, Value>) {
-    let body = json!({ "client_id": client_id, "claims": claims, "purpose": "check-in", "level": level });
-    let created = json_of(send_bearer(test, Method::POST, "/verifier/requests", api_key, body).await).await;
-    let id = created["request_id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
-    assert!(created["authorization_request"].as_str().unwrap().starts_with("openid4vp://?client_id="));
-    let response = send(&test.router, Method::GET, &format!("/verifier/requests/{id}/object"), "text/plain", "").await;
-    assert_eq!(response.headers()["content-type"], "application/oauth-authz-req+jwt");
-    let jwt = String::from_utf8(body_bytes(response).await).unwrap();
-    let jws = Jws::parse(&jwt, "request object").unwrap();
-    jws.verify(&test.issuer.public().verifying_key().unwrap()).unwrap();
-    (id, jws.payload().clone())
-}
-
-/// The wallet's direct_post answer with `credential`, disclosing the asked claims.
-async fn answer(
-    test: &TestApp,
-    id: &str,
-    object: &serde_json::Map<String, Value>,
-    held: &(SdJwt, PrivateJwk),
-    nonce: Option<&str>,
-) -> StatusCode {
-    answer_with(test, id, object, held, nonce, None).await
-}
-
-/// As [`answer`], with an assurance assertion.
-async fn answer_with(
-    test: &TestApp,
-    id: &str,
-    object: &serde_json::Map<String, Value>,
-    held: &(SdJwt, PrivateJwk),
-    nonce: Option<&str>,
-    assurance: Option<&str>,
-) -> StatusCode {
-    let pointers: Vec<String> = object["dcql_query"]["credentials"][0]["claims"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            c["path"].as_array().unwrap().iter().fold(String::new(), |p, n| child_pointer(&p, n.as_str().unwrap()))
-        })
-        .collect();
-    let client_id = object["client_id"].as_str().unwrap();
-    let nonce = nonce.unwrap_or(object["nonce"].as_str().unwrap());
-    let presentation = present(&held.0, &pointers, &held.1.signing_key().unwrap(), client_id, nonce, now()).unwrap();
-    let vp_token = json!({ "shenfen_id": [presentation.serialize()] }).to_string();
-    let mut form = vec![("vp_token", vp_token.as_str()), ("state", object["state"].as_str().unwrap())];
-    if let Some(assurance) = assurance {
-        form.push(("assurance", assurance));
-    }
-    let form = serde_urlencoded::to_string(form).unwrap();
-    let path = format!("/verifier/requests/{id}/response");
-    send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form).await.status()
-}
-
-async fn outcome(test: &TestApp, id: &str, client_id: &str, api_key: &str) -> (StatusCode, Value) {
-    let path = format!("/verifier/requests/{id}?client_id={}", urlencode(client_id));
-    let response = send_bearer(test, Method::GET, &path, api_key, json!({})).await;
-    let status = response.status();
-    (status, json_of(response).await)
-}
-
-fn urlencode(text: &str) -> String {
-    serde_urlencoded::to_string([("v", text)]).unwrap().trim_start_matches("v=").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -840,25 +455,6 @@ async fn relying_parties_verify_online_and_cannot_link_the_citizen() {
     assert!(refused["result"]["error"].as_str().unwrap().contains("credential.kb.nonce"), "{refused}");
 }
 
-/// The wallet's assurance assertion for one request: the PIN (and live frames for L3).
-async fn assurance(
-    test: &TestApp,
-    held: &(SdJwt, PrivateJwk),
-    object: &serde_json::Map<String, Value>,
-    frames: &[String],
-) -> (StatusCode, Value) {
-    let body = json!({
-        "presentation": self_presentation(test, &held.0, &held.1).await,
-        "pin": "482915",
-        "audience": object["client_id"],
-        "nonce": object["nonce"],
-        "frames": frames,
-    });
-    let response = send(&test.router, Method::POST, "/citizen/assertion", "application/json", body.to_string()).await;
-    let status = response.status();
-    (status, json_of(response).await)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgraded_holder_reaches_l2_with_the_pin_and_l3_with_a_live_face() {
     let test = registered_app().await;
@@ -903,22 +499,10 @@ async fn an_upgraded_holder_reaches_l2_with_the_pin_and_l3_with_a_live_face() {
     assert_eq!(outcome(&test, &id, bank, &key).await.1["result"]["level"], "L3");
 }
 
-/// A hotel check-in QR payload (base64url) made from `credential` the way a wallet makes it.
-fn hotel_qr_text(credential: &SdJwt, holder: &PrivateJwk, iat: i64) -> String {
-    let pointers = ["/name".to_owned(), "/id_number_masked".to_owned()];
-    let audience = shenfen_core::Purpose::HotelCheckIn.audience();
-    let presentation = present(credential, &pointers, &holder.signing_key().unwrap(), &audience, "n-1", iat).unwrap();
-    URL_SAFE_NO_PAD.encode(shenfen_credential::encode_qr_payload(&presentation).unwrap())
-}
-
-async fn counter_verify(test: &TestApp, body: Value) -> (StatusCode, Value) {
-    let response = send(&test.router, Method::POST, "/counter/verify", "application/json", body.to_string()).await;
-    (response.status(), json_of(response).await)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_counter_page_reads_a_qr_accepts_it_once_and_names_every_refusal() {
     let test = registered_app().await;
+    let desk = counter_device(&test, "front desk").await;
     let credentials = enroll_and_issue(&test, 3).await;
     let qr_text = hotel_qr_text(&credentials[0].0, &credentials[0].1, now());
 
@@ -928,23 +512,24 @@ async fn the_counter_page_reads_a_qr_accepts_it_once_and_names_every_refusal() {
     let picture = image::DynamicImage::ImageLuma8(code.render::<image::Luma<u8>>().min_dimensions(400, 400).build());
     let mut png = Vec::new();
     picture.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
-    let scan = json!({ "frame": STANDARD.encode(&png) }).to_string();
-    let scanned = json_of(send(&test.router, Method::POST, "/counter/scan", "application/json", scan).await).await;
+    let scan = json!({ "frame": STANDARD.encode(&png) });
+    let scanned = json_of(send_bearer(&test, Method::POST, "/counter/scan", &desk, scan).await).await;
     assert_eq!(scanned["qr_text"], qr_text.as_str());
     let blank = image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(320, 240, image::Luma([255])));
     let mut blank_png = Vec::new();
     blank.write_to(&mut Cursor::new(&mut blank_png), image::ImageFormat::Png).unwrap();
-    let nothing = json!({ "frame": STANDARD.encode(&blank_png) }).to_string();
-    let response = send(&test.router, Method::POST, "/counter/scan", "application/json", nothing).await;
+    let nothing = json!({ "frame": STANDARD.encode(&blank_png) });
+    let response = send_bearer(&test, Method::POST, "/counter/scan", &desk, nothing).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:qr-not-found");
 
-    let (status, result) = counter_verify(&test, json!({ "qr_text": qr_text, "purpose": "hotel_checkin" })).await;
+    let (status, result) =
+        counter_verify(&test, &desk, json!({ "qr_text": qr_text, "purpose": "hotel_checkin" })).await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!(result["claims"]["name"], "林晓梅");
     assert_eq!(result["level"], "L1");
     assert!(result["claims"].get("id_number").is_none());
-    let freshness = json_of(send(&test.router, Method::GET, "/counter/cache", "", "").await).await;
+    let freshness = json_of(send_bearer(&test, Method::GET, "/counter/cache", &desk, json!({})).await).await;
     assert!(freshness["age_secs"].as_i64().unwrap() < 60, "{freshness}");
 
     let refusals = [
@@ -967,12 +552,12 @@ async fn the_counter_page_reads_a_qr_accepts_it_once_and_names_every_refusal() {
         ("not a payload", json!({ "qr_text": "AQID", "purpose": "hotel_checkin" }), "credential.qr.invalid"),
     ];
     for (case, body, code) in refusals {
-        let (status, problem) = counter_verify(&test, body).await;
+        let (status, problem) = counter_verify(&test, &desk, body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{case}: {problem}");
         assert_eq!(problem["type"], "urn:shenfen:problem:presentation-refused", "{case}");
         assert_eq!(problem["code"], code, "{case}: {problem}");
     }
-    let (status, problem) = counter_verify(&test, json!({ "qr_text": qr_text, "purpose": "spa" })).await;
+    let (status, problem) = counter_verify(&test, &desk, json!({ "qr_text": qr_text, "purpose": "spa" })).await;
     assert_eq!(
         (status, problem["type"].as_str()),
         (StatusCode::BAD_REQUEST, Some("urn:shenfen:problem:invalid-request"))

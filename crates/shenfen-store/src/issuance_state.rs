@@ -1,6 +1,6 @@
 //! The records of enrollment and issuance that server instances share.
 
-use crate::BlindIndex;
+use crate::{BlindIndex, SealedValue};
 
 /// An open enrollment session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,15 +80,50 @@ pub struct Offer<'a> {
     pub pin_hash: Option<&'a str>,
 }
 
-/// A citizen's PIN and how it has been failing.
+/// The outcome of reserving one PIN attempt (see `Store::reserve_pin_attempt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PinState {
-    /// argon2id PHC string.
-    pub pin_hash: String,
-    /// Consecutive failures.
-    pub failures: u64,
-    /// No attempt before this time (seconds since the epoch; 0 = none).
-    pub locked_until: i64,
+pub enum PinReservation {
+    /// The citizen has no PIN (lightweight edition).
+    NotSet,
+    /// No attempt may be checked before this time (`i64::MAX`: blocked).
+    Locked(i64),
+    /// The attempt is counted as a failure already; check it against `pin_hash`
+    /// and settle it.
+    Reserved {
+        /// The argon2id PHC string to check against.
+        pin_hash: String,
+        /// Consecutive failures, this attempt included.
+        failures: u64,
+        /// Whether this attempt, if it fails, is the one that locks the PIN
+        /// (the lock is already in place, so parallel guesses find it).
+        locks_until: Option<i64>,
+    },
+}
+
+/// One batch of credentials about to be issued (see `Store::issue_slots`).
+#[derive(Debug, Clone, Copy)]
+pub struct Issuance<'a> {
+    /// SHA-256 of the access token the batch spends.
+    pub access_token_hash: &'a [u8; 32],
+    /// The status list the slots are drawn from.
+    pub list_id: &'a str,
+    /// Its number of entries.
+    pub list_size: u64,
+    /// The citizen.
+    pub subject: &'a BlindIndex,
+    /// RFC 7638 thumbprints of the device keys, one slot each.
+    pub devices: &'a [String],
+    /// Seconds since the epoch.
+    pub now: i64,
+}
+
+/// Who holds an issued credential, and its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialHolder {
+    /// Blind index of the citizen it was issued to.
+    pub subject: BlindIndex,
+    /// Its status-list value (0 = valid).
+    pub status: u8,
 }
 
 /// A relying party registered with the verifier service.
@@ -123,6 +158,6 @@ pub struct PresentationRequest {
     pub expires_at: i64,
     /// `pending`, `verified` or `refused`.
     pub status: String,
-    /// The verified claims (or the refusal), once answered.
-    pub result: Option<serde_json::Value>,
+    /// The verified claims (or the refusal) as JSON, sealed, once answered.
+    pub result: Option<SealedValue>,
 }

@@ -14,6 +14,7 @@ mod error;
 mod issuance_state;
 mod keys;
 mod operator;
+mod random;
 mod sealed;
 mod secret_hash;
 mod sql_store;
@@ -22,11 +23,15 @@ mod store;
 pub use audit::{AuditEntry, AuditEvent, BrokenLink};
 pub use error::StoreError;
 pub use issuance_state::{
-    Attestation, EnrollmentSession, Grant, GrantKind, Offer, PinState, PresentationRequest, RelyingParty,
+    Attestation, CredentialHolder, EnrollmentSession, Grant, GrantKind, Issuance, Offer, PinReservation,
+    PresentationRequest, RelyingParty,
 };
 pub use keys::{KeyProvider, LocalKeys};
 pub use operator::Operator;
-pub use sealed::{BlindIndex, RegistryEntry, SealedEntry};
-pub use secret_hash::{generate_password, hash_secret, verify_against_decoy, verify_secret};
+pub use random::random_below;
+pub use sealed::{BlindIndex, RegistryEntry, SealedEntry, SealedValue};
+pub use secret_hash::{
+    generate_password, hash_peppered, hash_secret, verify_against_decoy, verify_peppered, verify_secret,
+};
 pub use sql_store::{Backend, SqlStore};
 pub use store::{ImportProgress, Store};

@@ -73,16 +73,9 @@ impl RegistryEntry {
     /// Seals the entry under a fresh data key.
     pub fn seal(&self, keys: &dyn KeyProvider) -> Result<SealedEntry, StoreError> {
         let index = BlindIndex::of(keys, &self.record.id_number);
-        let mut data_key = Zeroizing::new([0u8; 32]);
-        SystemRandom::new().fill(data_key.as_mut()).map_err(|_| StoreError::Key("no randomness".into()))?;
         let json = Zeroizing::new(serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-        let ciphertext = seal_with(&aead_key(&data_key)?, &json, &index.0)?;
-        Ok(SealedEntry {
-            index,
-            key_id: keys.current_key_id().to_owned(),
-            wrapped_key: keys.wrap(&data_key)?,
-            ciphertext,
-        })
+        let SealedValue { key_id, wrapped_key, ciphertext } = SealedValue::seal(keys, &json, &index.0)?;
+        Ok(SealedEntry { index, key_id, wrapped_key, ciphertext })
     }
 }
 
@@ -103,4 +96,33 @@ impl SealedEntry {
 
 fn aead_key(bytes: &[u8; 32]) -> Result<LessSafeKey, StoreError> {
     UnboundKey::new(&AES_256_GCM, bytes).map(LessSafeKey::new).map_err(|_| StoreError::Key("bad data key".into()))
+}
+
+/// Any other value kept at rest the way registry entries are: under a fresh
+/// AES-256 data key wrapped by the current master key, bound to `aad` (the
+/// row it belongs to). Verifier results waiting for their relying party use it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedValue {
+    /// Master key that wrapped `wrapped_key`.
+    pub key_id: String,
+    /// The value's data key, wrapped.
+    pub wrapped_key: Vec<u8>,
+    /// `nonce || AES-256-GCM(value) || tag`.
+    pub ciphertext: Vec<u8>,
+}
+
+impl SealedValue {
+    /// Seals `plain` under a fresh data key, bound to `aad`.
+    pub fn seal(keys: &dyn KeyProvider, plain: &[u8], aad: &[u8]) -> Result<SealedValue, StoreError> {
+        let mut data_key = Zeroizing::new([0u8; 32]);
+        SystemRandom::new().fill(data_key.as_mut()).map_err(|_| StoreError::Key("no randomness".into()))?;
+        let ciphertext = seal_with(&aead_key(&data_key)?, plain, aad)?;
+        Ok(SealedValue { key_id: keys.current_key_id().to_owned(), wrapped_key: keys.wrap(&data_key)?, ciphertext })
+    }
+
+    /// Opens it; fails if any byte changed or it was moved to another row.
+    pub fn open(&self, keys: &dyn KeyProvider, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let data_key = keys.unwrap(&self.key_id, &self.wrapped_key)?;
+        open_with(&aead_key(&data_key)?, &self.ciphertext, aad, "sealed value")
+    }
 }

@@ -11,12 +11,14 @@ use crate::store::{ImportProgress, Store};
 use shenfen_core::PinLockout;
 
 use crate::{
-    Attestation, BlindIndex, EnrollmentSession, Grant, GrantKind, KeyProvider, Offer, Operator, PinState,
-    PresentationRequest, RelyingParty, SealedEntry, StoreError,
+    Attestation, BlindIndex, CredentialHolder, EnrollmentSession, Grant, GrantKind, Issuance, KeyProvider, Offer,
+    Operator, PinReservation, PresentationRequest, RelyingParty, SealedEntry, SealedValue, StoreError, random_below,
 };
 
 /// Rows per transaction when re-wrapping keys or verifying the chain.
 const BATCH: u32 = 1000;
+/// Rounds of compare-and-set before a PIN reservation gives up under contention.
+const PIN_RESERVATION_ROUNDS: usize = 64;
 /// Rows per multi-row INSERT: one round trip instead of hundreds, and 2,500
 /// bound parameters, well under SQLite's limit of 32,766.
 const ROWS_PER_INSERT: usize = 500;
@@ -126,6 +128,18 @@ fn subject_of(row: &AnyRow) -> Result<BlindIndex, StoreError> {
     BlindIndex::from_slice(&row.try_get::<Vec<u8>, _>("subject")?)
 }
 
+fn status_of(row: &AnyRow) -> Result<u8, StoreError> {
+    u8::try_from(row.try_get::<i64, _>("status")?).map_err(|_| StoreError::Corrupt("status out of range".into()))
+}
+
+fn grant_from(row: &AnyRow) -> Result<Grant, StoreError> {
+    Ok(Grant {
+        subject: subject_of(row)?,
+        edition: row.try_get("edition")?,
+        tx_code_hash: optional_bytes32(row, "tx_code_hash")?,
+    })
+}
+
 fn operator_from(row: &AnyRow) -> Result<Operator, StoreError> {
     let role: String = row.try_get("role")?;
     Ok(Operator {
@@ -155,7 +169,14 @@ fn relying_party_from(row: &AnyRow) -> Result<RelyingParty, StoreError> {
 }
 
 fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreError> {
-    let result: Option<String> = row.try_get("result")?;
+    let key_id: Option<String> = row.try_get("result_key_id")?;
+    let wrapped_key: Option<Vec<u8>> = row.try_get("result_wrapped_key")?;
+    let ciphertext: Option<Vec<u8>> = row.try_get("result_ciphertext")?;
+    let result = match (key_id, wrapped_key, ciphertext) {
+        (Some(key_id), Some(wrapped_key), Some(ciphertext)) => Some(SealedValue { key_id, wrapped_key, ciphertext }),
+        (None, None, None) => None,
+        _ => return Err(StoreError::Corrupt("a presentation result is partly stored".into())),
+    };
     Ok(PresentationRequest {
         id: row.try_get("id")?,
         client_id: row.try_get("client_id")?,
@@ -164,19 +185,13 @@ fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreE
         query: json_column(row, "query")?,
         expires_at: row.try_get("expires_at")?,
         status: row.try_get("status")?,
-        result: result
-            .map(|r| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("result: {e}"))))
-            .transpose()?,
+        result,
     })
 }
 
-fn pin_from(row: &AnyRow) -> Result<PinState, StoreError> {
-    Ok(PinState {
-        pin_hash: row.try_get("pin_hash")?,
-        failures: count(row.try_get("failures")?),
-        locked_until: row.try_get("locked_until")?,
-    })
-}
+/// The columns of a presentation request, result included.
+const PRESENTATION_REQUEST_COLUMNS: &str =
+    "id, client_id, nonce, state, query, expires_at, status, result_key_id, result_wrapped_key, result_ciphertext";
 
 fn audit_from(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     let hash32 = |name: &str| bytes32(row, name);
@@ -331,18 +346,32 @@ impl Store for SqlStore {
         rows.iter().map(audit_from).collect()
     }
 
-    async fn audit_of(&self, subject: &BlindIndex) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq")
+    async fn audit_of(&self, subject: &BlindIndex, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE subject = $1 AND seq > $2 ORDER BY seq LIMIT $3")
             .bind(subject.0.to_vec())
+            .bind(signed(after))
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(audit_from).collect()
     }
 
     async fn verify_audit(&self) -> Result<Result<u64, BrokenLink>, StoreError> {
+        // The head first: every entry up to it was committed with it, and
+        // entries appended while the check runs lie beyond it and are not read.
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+        let (head_seq, head_hash): (i64, Vec<u8>) = (head.try_get("seq")?, head.try_get("hash")?);
         let (mut prev, mut next_seq, mut verified) = (GENESIS, 1u64, 0u64);
         loop {
-            let batch = self.audit_after(next_seq - 1, BATCH).await?;
+            let batch = sqlx::query("SELECT * FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3")
+                .bind(signed(next_seq))
+                .bind(head_seq)
+                .bind(i64::from(BATCH))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(audit_from)
+                .collect::<Result<Vec<_>, _>>()?;
             let Some(last) = batch.last().cloned() else { break };
             match verify_chain(&batch, prev, next_seq) {
                 Ok(n) => verified += n,
@@ -351,8 +380,6 @@ impl Store for SqlStore {
             prev = last.hash;
             next_seq = last.seq + 1;
         }
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
-        let (head_seq, head_hash): (i64, Vec<u8>) = (head.try_get("seq")?, head.try_get("hash")?);
         if count(head_seq) != next_seq - 1 || head_hash != prev {
             return Ok(Err(BrokenLink {
                 seq: next_seq,
@@ -374,10 +401,13 @@ impl Store for SqlStore {
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         // Attempt windows are at most a day long; two days keeps every live one.
-        let statements: [(&str, i64); 4] = [
+        let statements: [(&str, i64); 7] = [
             ("DELETE FROM nonces WHERE expires_at < $1", now),
             ("DELETE FROM enrollment_sessions WHERE expires_at < $1", now),
             ("DELETE FROM grants WHERE expires_at < $1", now),
+            ("DELETE FROM operator_sessions WHERE expires_at < $1", now),
+            ("DELETE FROM attestations WHERE expires_at < $1", now),
+            ("DELETE FROM presentation_requests WHERE expires_at < $1", now),
             ("DELETE FROM attempts WHERE window_start < $1", now - 2 * 86_400),
         ];
         let mut tx = self.pool.begin().await?;
@@ -390,8 +420,21 @@ impl Store for SqlStore {
     }
 
     async fn count_attempt(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        self.count_attempts(key, window_start, 1).await
+    }
+
+    async fn count_attempts(&self, key: &str, window_start: i64, n: u64) -> Result<u64, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        count_attempt_on(&mut conn, key, window_start).await
+        count_attempts_on(&mut conn, key, window_start, n).await
+    }
+
+    async fn release_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE attempts SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0")
+            .bind(key)
+            .bind(window_start)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn attempt_count(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
@@ -451,6 +494,19 @@ impl Store for SqlStore {
         put_grant_on(&mut conn, token_hash, kind, grant, expires_at).await
     }
 
+    async fn peek_grant(&self, token_hash: &[u8; 32], kind: GrantKind, now: i64) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query(
+            "SELECT subject, edition, tx_code_hash FROM grants \
+             WHERE token_hash = $1 AND kind = $2 AND used = 0 AND expires_at >= $3",
+        )
+        .bind(token_hash.to_vec())
+        .bind(kind.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(grant_from).transpose()
+    }
+
     async fn redeem_grant(
         &self,
         token_hash: &[u8; 32],
@@ -468,14 +524,7 @@ impl Store for SqlStore {
         .bind(tx_code_hash.map_or_else(Vec::new, |h| h.to_vec()))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Grant {
-                subject: subject_of(&r)?,
-                edition: r.try_get("edition")?,
-                tx_code_hash: optional_bytes32(&r, "tx_code_hash")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(grant_from).transpose()
     }
 
     async fn record_decision(
@@ -506,7 +555,7 @@ impl Store for SqlStore {
             }
         }
         let failures = match failure {
-            Some((key, window)) => count_attempt_on(&mut tx, key, window).await?,
+            Some((key, window)) => count_attempts_on(&mut tx, key, window, 1).await?,
             None => 0,
         };
         append_audit_on(&mut tx, self.backend, event).await?;
@@ -514,20 +563,23 @@ impl Store for SqlStore {
         Ok(failures)
     }
 
-    async fn issue_slots(
-        &self,
-        list_id: &str,
-        list_size: u64,
-        subject: &BlindIndex,
-        devices: &[String],
-        now: i64,
-        mut event: AuditEvent,
-    ) -> Result<Vec<u64>, StoreError> {
+    async fn issue_slots(&self, issuance: Issuance<'_>, mut event: AuditEvent) -> Result<Option<Vec<u64>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let revoked = set_status_on(&mut tx, subject, 1).await?;
-        let mut slots = Vec::with_capacity(devices.len());
-        for device in devices {
-            slots.push(allocate_on(&mut tx, list_id, list_size, subject, device, now).await?);
+        let redeemed = sqlx::query(
+            "UPDATE grants SET used = 1 WHERE token_hash = $1 AND kind = $2 AND used = 0 AND expires_at >= $3",
+        )
+        .bind(issuance.access_token_hash.to_vec())
+        .bind(GrantKind::AccessToken.as_str())
+        .bind(issuance.now)
+        .execute(&mut *tx)
+        .await?;
+        if redeemed.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let revoked = set_status_on(&mut tx, issuance.subject, 1).await?;
+        let mut slots = Vec::with_capacity(issuance.devices.len());
+        for device in issuance.devices {
+            slots.push(allocate_on(&mut tx, &issuance, device).await?);
         }
         if let serde_json::Value::Object(details) = &mut event.details {
             details.insert("previous_revoked".into(), serde_json::Value::from(revoked));
@@ -535,7 +587,7 @@ impl Store for SqlStore {
         }
         append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
-        Ok(slots)
+        Ok(Some(slots))
     }
 
     async fn revoke_subject(&self, subject: &BlindIndex, status: u8, mut event: AuditEvent) -> Result<u64, StoreError> {
@@ -549,13 +601,18 @@ impl Store for SqlStore {
         Ok(changed)
     }
 
-    async fn credential_subject(&self, list_id: &str, idx: u64) -> Result<Option<BlindIndex>, StoreError> {
-        let row = sqlx::query("SELECT subject FROM credentials WHERE list_id = $1 AND idx = $2")
+    async fn credential_holder(&self, list_id: &str, idx: u64) -> Result<Option<CredentialHolder>, StoreError> {
+        let row = sqlx::query("SELECT subject, status FROM credentials WHERE list_id = $1 AND idx = $2")
             .bind(list_id)
             .bind(signed(idx))
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| BlindIndex::from_slice(&r.try_get::<Vec<u8>, _>("subject")?)).transpose()
+        row.map(|r| Ok(CredentialHolder { subject: subject_of(&r)?, status: status_of(&r)? })).transpose()
+    }
+
+    async fn status_version(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT version FROM status_version WHERE id = 1").fetch_one(&self.pool).await?;
+        Ok(count(row.try_get("version")?))
     }
 
     async fn status_entries(&self, list_id: &str) -> Result<Vec<(u64, u8)>, StoreError> {
@@ -563,13 +620,7 @@ impl Store for SqlStore {
             .bind(list_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let status = u8::try_from(r.try_get::<i64, _>("status")?)
-                    .map_err(|_| StoreError::Corrupt("status out of range".into()))?;
-                Ok((count(r.try_get("idx")?), status))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((count(r.try_get("idx")?), status_of(r)?))).collect()
     }
 
     async fn put_operator(&self, operator: &Operator, event: AuditEvent) -> Result<(), StoreError> {
@@ -683,43 +734,93 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn pin_state(&self, subject: &BlindIndex) -> Result<Option<PinState>, StoreError> {
-        let row = sqlx::query("SELECT pin_hash, failures, locked_until FROM pins WHERE subject = $1")
+    async fn reserve_pin_attempt(
+        &self,
+        subject: &BlindIndex,
+        lockout: &PinLockout,
+        now: i64,
+    ) -> Result<PinReservation, StoreError> {
+        // Compare-and-set on (failures, locked_until): the count and the lock
+        // it implies land in one statement, or not at all if another attempt
+        // got there first (then read again).
+        for _ in 0..PIN_RESERVATION_ROUNDS {
+            let row = sqlx::query("SELECT pin_hash, failures, locked_until FROM pins WHERE subject = $1")
+                .bind(subject.0.to_vec())
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else { return Ok(PinReservation::NotSet) };
+            let (stored_failures, locked_until): (i64, i64) = (row.try_get("failures")?, row.try_get("locked_until")?);
+            if locked_until > now {
+                return Ok(PinReservation::Locked(locked_until));
+            }
+            let failures = count(stored_failures) + 1;
+            let locks_until = lockout.locked_until(failures, now);
+            let reserved = sqlx::query(
+                "UPDATE pins SET failures = $1, locked_until = $2, updated_at = $3 \
+                 WHERE subject = $4 AND failures = $5 AND locked_until = $6",
+            )
+            .bind(signed(failures))
+            .bind(locks_until.unwrap_or(0))
+            .bind(now)
             .bind(subject.0.to_vec())
-            .fetch_optional(&self.pool)
+            .bind(stored_failures)
+            .bind(locked_until)
+            .execute(&self.pool)
             .await?;
-        row.as_ref().map(pin_from).transpose()
+            if reserved.rows_affected() == 1 {
+                return Ok(PinReservation::Reserved { pin_hash: row.try_get("pin_hash")?, failures, locks_until });
+            }
+        }
+        // Still contended after every round: refuse this one for a moment, as a lock would.
+        Ok(PinReservation::Locked(now + 1))
     }
 
-    async fn record_pin_attempt(
+    async fn settle_pin_attempt(
         &self,
         subject: &BlindIndex,
         success: bool,
-        lockout: &PinLockout,
+        lock_event: Option<AuditEvent>,
         now: i64,
-        lock_event: AuditEvent,
-    ) -> Result<PinState, StoreError> {
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let statement = if success {
-            "UPDATE pins SET failures = 0, locked_until = 0, updated_at = $2 WHERE subject = $1 \
-             RETURNING pin_hash, failures, locked_until"
-        } else {
-            "UPDATE pins SET failures = failures + 1, updated_at = $2 WHERE subject = $1 \
-             RETURNING pin_hash, failures, locked_until"
-        };
-        let row = sqlx::query(statement).bind(subject.0.to_vec()).bind(now).fetch_optional(&mut *tx).await?;
-        let mut state = pin_from(&row.ok_or_else(|| StoreError::Corrupt("no PIN to check".into()))?)?;
-        if let Some(until) = lockout.locked_until(state.failures, now).filter(|_| !success) {
-            sqlx::query("UPDATE pins SET locked_until = $2 WHERE subject = $1")
+        if success {
+            sqlx::query("UPDATE pins SET failures = 0, locked_until = 0, updated_at = $1 WHERE subject = $2")
+                .bind(now)
                 .bind(subject.0.to_vec())
-                .bind(until)
                 .execute(&mut *tx)
                 .await?;
-            state.locked_until = until;
-            append_audit_on(&mut tx, self.backend, lock_event).await?;
+        } else if let Some(event) = lock_event {
+            append_audit_on(&mut tx, self.backend, event).await?;
         }
         tx.commit().await?;
-        Ok(state)
+        Ok(())
+    }
+
+    async fn put_counter_device(
+        &self,
+        token_hash: &[u8; 32],
+        name: &str,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO counter_devices (token_hash, name, disabled, created_at) VALUES ($1, $2, 0, $3)")
+            .bind(token_hash.to_vec())
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn counter_device(&self, token_hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT name FROM counter_devices WHERE token_hash = $1 AND disabled = 0")
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("name").map_err(StoreError::from)).transpose()
     }
 
     async fn put_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<(), StoreError> {
@@ -779,13 +880,8 @@ impl Store for SqlStore {
     }
 
     async fn presentation_request(&self, id: &str) -> Result<Option<PresentationRequest>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, client_id, nonce, state, query, expires_at, status, result FROM presentation_requests \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let statement = format!("SELECT {PRESENTATION_REQUEST_COLUMNS} FROM presentation_requests WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(presentation_request_from).transpose()
     }
 
@@ -795,14 +891,16 @@ impl Store for SqlStore {
         state: &str,
         now: i64,
         status: &str,
-        result: &serde_json::Value,
+        result: &SealedValue,
     ) -> Result<bool, StoreError> {
         let answered = sqlx::query(
-            "UPDATE presentation_requests SET status = $1, result = $2 \
-             WHERE id = $3 AND state = $4 AND status = 'pending' AND expires_at >= $5",
+            "UPDATE presentation_requests SET status = $1, result_key_id = $2, result_wrapped_key = $3, \
+             result_ciphertext = $4 WHERE id = $5 AND state = $6 AND status = 'pending' AND expires_at >= $7",
         )
         .bind(status)
-        .bind(result.to_string())
+        .bind(result.key_id.as_str())
+        .bind(result.wrapped_key.as_slice())
+        .bind(result.ciphertext.as_slice())
         .bind(id)
         .bind(state)
         .bind(now)
@@ -816,14 +914,12 @@ impl Store for SqlStore {
         id: &str,
         client_id: &str,
     ) -> Result<Option<PresentationRequest>, StoreError> {
-        let row = sqlx::query(
+        let statement = format!(
             "DELETE FROM presentation_requests WHERE id = $1 AND client_id = $2 AND status <> 'pending' \
-             RETURNING id, client_id, nonce, state, query, expires_at, status, result",
-        )
-        .bind(id)
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await?;
+             RETURNING {PRESENTATION_REQUEST_COLUMNS}"
+        );
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(statement)).bind(id).bind(client_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(presentation_request_from).transpose()
     }
 
@@ -833,10 +929,7 @@ impl Store for SqlStore {
             .bind(signed(idx))
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            u8::try_from(r.try_get::<i64, _>("status")?).map_err(|_| StoreError::Corrupt("status out of range".into()))
-        })
-        .transpose()
+        row.as_ref().map(status_of).transpose()
     }
 }
 
@@ -879,13 +972,14 @@ async fn append_audit_on(
     Ok(AuditEntry { seq, event, details_json, prev_hash, hash })
 }
 
-async fn count_attempt_on(conn: &mut AnyConnection, key: &str, window_start: i64) -> Result<u64, StoreError> {
+async fn count_attempts_on(conn: &mut AnyConnection, key: &str, window_start: i64, n: u64) -> Result<u64, StoreError> {
     let row = sqlx::query(
-        "INSERT INTO attempts (key, window_start, count) VALUES ($1, $2, 1) \
-         ON CONFLICT (key, window_start) DO UPDATE SET count = attempts.count + 1 RETURNING count",
+        "INSERT INTO attempts (key, window_start, count) VALUES ($1, $2, $3) \
+         ON CONFLICT (key, window_start) DO UPDATE SET count = attempts.count + excluded.count RETURNING count",
     )
     .bind(key)
     .bind(window_start)
+    .bind(signed(n))
     .fetch_one(&mut *conn)
     .await?;
     Ok(count(row.try_get("count")?))
@@ -913,23 +1007,22 @@ async fn put_grant_on(
     Ok(())
 }
 
+/// Sets the status of every credential of `subject` and, if any changed,
+/// bumps the status version in the same transaction.
 async fn set_status_on(conn: &mut AnyConnection, subject: &BlindIndex, status: u8) -> Result<u64, StoreError> {
     let result = sqlx::query("UPDATE credentials SET status = $1 WHERE subject = $2 AND status <> $1")
         .bind(i64::from(status))
         .bind(subject.0.to_vec())
         .execute(&mut *conn)
         .await?;
+    if result.rows_affected() > 0 {
+        sqlx::query("UPDATE status_version SET version = version + 1 WHERE id = 1").execute(&mut *conn).await?;
+    }
     Ok(result.rows_affected())
 }
 
-async fn allocate_on(
-    conn: &mut AnyConnection,
-    list_id: &str,
-    list_size: u64,
-    subject: &BlindIndex,
-    device_key: &str,
-    now: i64,
-) -> Result<u64, StoreError> {
+async fn allocate_on(conn: &mut AnyConnection, issuance: &Issuance<'_>, device_key: &str) -> Result<u64, StoreError> {
+    let Issuance { list_id, list_size, subject, now, .. } = *issuance;
     for _ in 0..64 {
         let idx = random_below(list_size)?;
         let inserted = sqlx::query(
@@ -948,21 +1041,4 @@ async fn allocate_on(
         }
     }
     Err(StoreError::Corrupt(format!("status list {list_id} has no free index left; start a new list")))
-}
-
-/// A uniformly random integer in `0..bound` (rejection sampling, no modulo bias).
-fn random_below(bound: u64) -> Result<u64, StoreError> {
-    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-    if bound == 0 {
-        return Err(StoreError::Corrupt("empty status list".into()));
-    }
-    let zone = u64::MAX - (u64::MAX % bound);
-    loop {
-        let mut bytes = [0u8; 8];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| StoreError::Key("no randomness".into()))?;
-        let value = u64::from_be_bytes(bytes);
-        if value < zone {
-            return Ok(value % bound);
-        }
-    }
 }

@@ -6,8 +6,9 @@ use std::future::Future;
 use shenfen_core::PinLockout;
 
 use crate::{
-    Attestation, AuditEntry, AuditEvent, BlindIndex, BrokenLink, EnrollmentSession, Grant, GrantKind, KeyProvider,
-    Offer, Operator, PinState, PresentationRequest, RelyingParty, SealedEntry, StoreError,
+    Attestation, AuditEntry, AuditEvent, BlindIndex, BrokenLink, CredentialHolder, EnrollmentSession, Grant, GrantKind,
+    Issuance, KeyProvider, Offer, Operator, PinReservation, PresentationRequest, RelyingParty, SealedEntry,
+    SealedValue, StoreError,
 };
 
 /// How far a registry import has come, committed with each batch.
@@ -62,10 +63,18 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
-    /// Every entry about one citizen, in order: what they may read of their own log.
-    fn audit_of(&self, subject: &BlindIndex) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+    /// Entries about one citizen with `seq > after`, in order, at most
+    /// `limit`: what they may read of their own log, a page at a time.
+    fn audit_of(
+        &self,
+        subject: &BlindIndex,
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
-    /// Verifies the whole chain and that the head matches its last entry.
+    /// Verifies the chain up to the head as it was when the check began, and
+    /// that the head matches its entry: entries appended meanwhile are not
+    /// read, so a check during writes sees one consistent chain.
     fn verify_audit(&self) -> impl Future<Output = Result<Result<u64, BrokenLink>, StoreError>> + Send;
 
     /// Records a nonce as used. `true` the first time, `false` for a replay.
@@ -79,6 +88,19 @@ pub trait Store: Send + Sync {
     /// Counts one attempt under `key` in the window starting at `window_start`
     /// and returns the count including it (rate limits, lockouts).
     fn count_attempt(&self, key: &str, window_start: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Counts `n` attempts at once (frames of one submission against a
+    /// per-minute budget) and returns the count including them.
+    fn count_attempts(
+        &self,
+        key: &str,
+        window_start: i64,
+        n: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Takes back one attempt counted under `key` (a sign-in counted before
+    /// its check turned out right).
+    fn release_attempt(&self, key: &str, window_start: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The count under `key` in a window, without adding to it.
     fn attempt_count(&self, key: &str, window_start: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
@@ -103,6 +125,15 @@ pub trait Store: Send + Sync {
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The unused, unexpired grant of `kind` under `token_hash`, without
+    /// redeeming it (the credential endpoint checks the proofs first).
+    fn peek_grant(
+        &self,
+        token_hash: &[u8; 32],
+        kind: GrantKind,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
+
     /// Redeems an unused, unexpired grant of `kind` once — if it asks for a
     /// transaction code, only together with the hash of the right one.
     fn redeem_grant(
@@ -123,18 +154,16 @@ pub trait Store: Send + Sync {
         failure: Option<(&str, i64)>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// One issuance as one transaction: revokes every credential `subject` held,
-    /// allocates a random slot of `list_id` per device key, and appends `event`
-    /// (whose JSON object details gain `count` and `previous_revoked`).
+    /// One issuance as one transaction: redeems the access token (`None` if
+    /// it is already spent or expired, and nothing else happens), revokes
+    /// every credential the subject held, allocates a random slot of the list
+    /// per device key, and appends `event` (whose JSON object details gain
+    /// `count` and `previous_revoked`).
     fn issue_slots(
         &self,
-        list_id: &str,
-        list_size: u64,
-        subject: &BlindIndex,
-        devices: &[String],
-        now: i64,
+        issuance: Issuance<'_>,
         event: AuditEvent,
-    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<u64>>, StoreError>> + Send;
 
     /// Sets `status` on every valid credential of `subject` and appends
     /// `event` (whose JSON object details gain `count`), in one transaction;
@@ -146,12 +175,17 @@ pub trait Store: Send + Sync {
         event: AuditEvent,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// The citizen a credential was issued to, from its status-list slot.
-    fn credential_subject(
+    /// The citizen a credential was issued to and its current status, from
+    /// its status-list slot.
+    fn credential_holder(
         &self,
         list_id: &str,
         idx: u64,
-    ) -> impl Future<Output = Result<Option<BlindIndex>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<CredentialHolder>, StoreError>> + Send;
+
+    /// A number that changes with every status change (revocation,
+    /// suspension): a signed status list is re-signed only when it changed.
+    fn status_version(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The non-VALID entries of a list, as (index, status).
     fn status_entries(&self, list_id: &str) -> impl Future<Output = Result<Vec<(u64, u8)>, StoreError>> + Send;
@@ -199,20 +233,40 @@ pub trait Store: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<Option<Attestation>, StoreError>> + Send;
 
-    /// The citizen's PIN, if they set one.
-    fn pin_state(&self, subject: &BlindIndex) -> impl Future<Output = Result<Option<PinState>, StoreError>> + Send;
+    /// Reserves one PIN attempt before the PIN is checked: in one statement
+    /// it counts the attempt as a failure and, if that many failures lock
+    /// the PIN under `lockout`, locks it — so of N parallel guesses only
+    /// those the policy allows are ever checked.
+    fn reserve_pin_attempt(
+        &self,
+        subject: &BlindIndex,
+        lockout: &PinLockout,
+        now: i64,
+    ) -> impl Future<Output = Result<PinReservation, StoreError>> + Send;
 
-    /// Records one PIN check in one transaction: success clears the failures;
-    /// a failure counts, locks per `lockout`, and appends `lock_event` when it
-    /// locks. Returns the state after it.
-    fn record_pin_attempt(
+    /// Settles a reserved attempt: a right PIN clears the failures and any
+    /// lock; a wrong one stays counted, and `lock_event` is appended if it
+    /// was the attempt that locked.
+    fn settle_pin_attempt(
         &self,
         subject: &BlindIndex,
         success: bool,
-        lockout: &PinLockout,
+        lock_event: Option<AuditEvent>,
         now: i64,
-        lock_event: AuditEvent,
-    ) -> impl Future<Output = Result<PinState, StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Registers a counter device (a hotel's front desk, a ticket gate) under
+    /// the SHA-256 of its token, and audits it, in one transaction.
+    fn put_counter_device(
+        &self,
+        token_hash: &[u8; 32],
+        name: &str,
+        now: i64,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The name of the enabled counter device holding this token.
+    fn counter_device(&self, token_hash: &[u8; 32]) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
     /// Registers or updates a relying party and audits it, in one transaction.
     fn put_relying_party(
@@ -247,7 +301,7 @@ pub trait Store: Send + Sync {
         state: &str,
         now: i64,
         status: &str,
-        result: &serde_json::Value,
+        result: &SealedValue,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Removes and returns an answered request of `client_id`: a relying

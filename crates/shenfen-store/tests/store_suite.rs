@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use serde_json::json;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, OperatorRole, PinLockout};
 use shenfen_store::{
-    Attestation, AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, ImportProgress, KeyProvider, LocalKeys,
-    Offer, Operator, PresentationRequest, RegistryEntry, RelyingParty, SqlStore, Store, StoreError,
+    Attestation, AuditEvent, BlindIndex, CredentialHolder, EnrollmentSession, Grant, GrantKind, ImportProgress,
+    Issuance, KeyProvider, LocalKeys, Offer, Operator, PinReservation, PresentationRequest, RegistryEntry,
+    RelyingParty, SealedValue, SqlStore, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -182,8 +183,10 @@ async fn audit_chain_verifies_and_names_the_first_broken_link(kind: &str) {
         store.append_audit(event(n, (n % 2 == 0).then_some(lin))).await.unwrap();
     }
     assert_eq!(store.verify_audit().await.unwrap(), Ok(6));
-    let own = store.audit_of(&lin).await.unwrap();
+    let own = store.audit_of(&lin, 0, 100).await.unwrap();
     assert_eq!(own.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 4, 6]);
+    let page = store.audit_of(&lin, 2, 1).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4], "a page: after a seq, at most the limit");
     let login = AuditEvent { kind: "operator.login".into(), ..event(7, None) };
     store.append_audit(login).await.unwrap();
     let recent = store.audit_of_kind_since("enrollment.decision", 1_800_000_004, 10).await.unwrap();
@@ -227,6 +230,51 @@ async fn concurrent_appends_keep_one_chain(kind: &str) {
     assert_eq!(store.verify_audit().await.unwrap(), Ok(24));
 }
 
+/// `audit verify` while the server writes: a second handle on the same
+/// database (another process, as far as the database can tell) checks the
+/// chain 200 times during a burst of appends — never a false alarm — and a
+/// real truncation is still caught afterwards.
+async fn the_audit_check_holds_while_others_write(kind: &str) {
+    let (writer, url) = fresh(kind).await;
+    let writer = std::sync::Arc::new(writer);
+    let checker = SqlStore::open(&url).await.unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (writer, stop) = (writer.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    writer.append_audit(event(w * 1_000_000 + n, None)).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut verified = Vec::new();
+    for _ in 0..200 {
+        match checker.verify_audit().await.unwrap() {
+            Ok(n) => verified.push(n),
+            Err(broken) => panic!("false alarm during writes: {broken:?}"),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut appended = 0;
+    for w in writers {
+        appended += w.await.unwrap();
+    }
+    assert!(verified.windows(2).all(|w| w[0] <= w[1]), "each check saw a chain at least as long as the one before");
+    assert!(verified.last() > verified.first(), "the writes went on during the checks: {verified:?}");
+    assert_eq!(checker.verify_audit().await.unwrap(), Ok(appended as u64));
+    let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM audit_log WHERE seq = {appended}")))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert!(checker.verify_audit().await.unwrap().is_err(), "a truncated chain is still caught");
+}
+
 async fn nonces_are_single_use(kind: &str) {
     let (store, _) = fresh(kind).await;
     assert!(store.consume_nonce("n-1", 100).await.unwrap());
@@ -245,6 +293,28 @@ async fn attempts_count_per_window(kind: &str) {
     assert_eq!(store.count_attempt("client:1.2.3.4", 600).await.unwrap(), 1);
     assert_eq!(store.attempt_count("id:abc", 600).await.unwrap(), 3, "reading does not count");
     assert_eq!(store.attempt_count("id:never", 600).await.unwrap(), 0);
+    assert_eq!(store.count_attempts("frames:1.2.3.4", 60, 20).await.unwrap(), 20, "many at once");
+    assert_eq!(store.count_attempts("frames:1.2.3.4", 60, 7).await.unwrap(), 27);
+    store.release_attempt("id:abc", 600).await.unwrap();
+    assert_eq!(store.attempt_count("id:abc", 600).await.unwrap(), 2, "a released attempt no longer counts");
+}
+
+/// Fifty attempts at once against a limit of five: exactly five pass, on
+/// both backends, because the count is taken in the same statement that adds it.
+async fn a_limit_counted_first_holds_under_concurrency(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let store = std::sync::Arc::new(store);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.count_attempt("tx-code:abc", 0).await.unwrap() <= 5 })
+        })
+        .collect();
+    let mut allowed = 0;
+    for t in tasks {
+        allowed += usize::from(t.await.unwrap());
+    }
+    assert_eq!(allowed, 5);
 }
 
 async fn sessions_decide_once_and_expire(kind: &str) {
@@ -300,11 +370,39 @@ async fn status_slots_are_random_unique_and_revocable(kind: &str) {
         details: json!({}),
     };
     let devices = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    let tokens = AtomicU32::new(0);
+    // Each issuance spends an access token of its own.
+    let issue = |list_id: &'static str, subject: BlindIndex, devices: Vec<String>| {
+        let (store, token) = (&store, [u8::try_from(tokens.fetch_add(1, Ordering::Relaxed)).unwrap(); 32]);
+        async move {
+            let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
+            store.put_grant(&token, GrantKind::AccessToken, &grant, 100).await.unwrap();
+            let issuance = Issuance {
+                access_token_hash: &token,
+                list_id,
+                list_size: 64,
+                subject: &subject,
+                devices: &devices,
+                now: 0,
+            };
+            let slots = store.issue_slots(issuance, issued(subject)).await.unwrap().unwrap();
+            let spent = Issuance { access_token_hash: &token, ..issuance };
+            assert_eq!(store.issue_slots(spent, issued(subject)).await.unwrap(), None, "a spent token issues nothing");
+            slots
+        }
+    };
 
-    let old = store.issue_slots("list-1", 64, &lin, &devices(&["old-1", "old-2"]), 0, issued(lin)).await.unwrap();
-    store.issue_slots("list-1", 64, &zhang, &devices(&["z-1"]), 0, issued(zhang)).await.unwrap();
+    let version = store.status_version().await.unwrap();
+    let old = issue("list-1", lin, devices(&["old-1", "old-2"])).await;
+    issue("list-1", zhang, devices(&["z-1"])).await;
     assert!(store.status_entries("list-1").await.unwrap().is_empty());
-    let new = store.issue_slots("list-1", 64, &lin, &devices(&["new-1"]), 0, issued(lin)).await.unwrap();
+    assert_eq!(store.status_version().await.unwrap(), version, "new slots change no status");
+    let new = issue("list-1", lin, devices(&["new-1"])).await;
+    let version = {
+        let after = store.status_version().await.unwrap();
+        assert!(after > version, "revoking the old phone's slots changes the list's version");
+        after
+    };
     let mut revoked: Vec<u64> = store
         .status_entries("list-1")
         .await
@@ -319,20 +417,29 @@ async fn status_slots_are_random_unique_and_revocable(kind: &str) {
     let mut expected = old.clone();
     expected.sort_unstable();
     assert_eq!(revoked, expected, "a new issuance revokes exactly the subject's earlier credentials");
-    let last = store.audit_of(&lin).await.unwrap().pop().unwrap();
+    let last = store.audit_of(&lin, 0, 100).await.unwrap().pop().unwrap();
     assert_eq!(last.event.details, json!({ "count": 1, "previous_revoked": 2 }));
-    assert_eq!(store.credential_subject("list-1", new[0]).await.unwrap(), Some(lin));
-    assert_eq!(store.credential_subject("list-2", new[0]).await.unwrap(), None);
+    assert_eq!(
+        store.credential_holder("list-1", new[0]).await.unwrap(),
+        Some(CredentialHolder { subject: lin, status: 0 })
+    );
+    assert_eq!(
+        store.credential_holder("list-1", old[0]).await.unwrap(),
+        Some(CredentialHolder { subject: lin, status: 1 }),
+        "the old phone's credential is still lin's, and revoked"
+    );
+    assert_eq!(store.credential_holder("list-2", new[0]).await.unwrap(), None);
     let withdrawal =
         AuditEvent { kind: "credential.revoked".into(), details: json!({ "reason": "lost" }), ..issued(lin) };
-    assert_eq!(store.revoke_subject(&lin, 1, withdrawal).await.unwrap(), 1, "withdrawal revokes the rest");
-    let last = store.audit_of(&lin).await.unwrap().pop().unwrap();
+    assert_eq!(store.revoke_subject(&lin, 1, withdrawal.clone()).await.unwrap(), 1, "withdrawal revokes the rest");
+    let last = store.audit_of(&lin, 0, 100).await.unwrap().pop().unwrap();
     assert_eq!(last.event.details, json!({ "count": 1, "reason": "lost" }), "revocation and its entry together");
+    assert!(store.status_version().await.unwrap() > version);
+    let version = store.status_version().await.unwrap();
+    assert_eq!(store.revoke_subject(&lin, 1, withdrawal).await.unwrap(), 0);
+    assert_eq!(store.status_version().await.unwrap(), version, "nothing changed, same version");
 
-    let many = store
-        .issue_slots("list-2", 64, &zhang, &(0..40).map(|i| format!("d{i}")).collect::<Vec<_>>(), 0, issued(zhang))
-        .await
-        .unwrap();
+    let many = issue("list-2", zhang, (0..40).map(|i| format!("d{i}")).collect()).await;
     let unique: std::collections::HashSet<_> = many.iter().collect();
     assert!(unique.len() == 40 && many.iter().all(|&i| i < 64), "random slots are unique and in range");
 }
@@ -353,7 +460,7 @@ async fn decisions_are_recorded_atomically(kind: &str) {
     let offer = Offer { code_hash: &[4; 32], grant: &grant, expires_at: 100, pin_hash: None };
     store.record_decision(Some(offer), decision("accepted"), None).await.unwrap();
     assert_eq!(store.redeem_grant(&[4; 32], GrantKind::PreAuthorizedCode, None, 50).await.unwrap(), Some(grant));
-    assert_eq!(store.audit_of(&lin).await.unwrap().len(), 3);
+    assert_eq!(store.audit_of(&lin, 0, 100).await.unwrap().len(), 3);
     assert_eq!(store.verify_audit().await.unwrap(), Ok(3));
 
     // An upgraded acceptance consumes the attestation and sets the PIN with its offer.
@@ -374,7 +481,8 @@ async fn decisions_are_recorded_atomically(kind: &str) {
     let offer = Offer { code_hash: &[5; 32], grant: &upgraded, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
     store.record_decision(Some(offer), decision("accepted"), None).await.unwrap();
     assert_eq!(store.attestation(&lin, 50).await.unwrap(), None, "one counter visit, one enrollment");
-    assert_eq!(store.pin_state(&lin).await.unwrap().unwrap().pin_hash, "$argon2id$stand-in");
+    let reserved = store.reserve_pin_attempt(&lin, &PinLockout::default(), 50).await.unwrap();
+    assert!(matches!(reserved, PinReservation::Reserved { pin_hash, .. } if pin_hash == "$argon2id$stand-in"));
 }
 
 async fn operators_and_their_sessions(kind: &str) {
@@ -418,20 +526,144 @@ async fn pin_failures_lock_with_growing_delay(kind: &str) {
     store.record_decision(Some(offer), event.clone(), None).await.unwrap();
     let lockout = PinLockout::default();
     let locked = AuditEvent { kind: "pin.locked".into(), ..event };
-    let mut last = None;
-    for attempt in 1..=6 {
-        let state = store.record_pin_attempt(&lin, false, &lockout, 1000, locked.clone()).await.unwrap();
-        assert_eq!(state.failures, attempt);
-        last = Some(state.locked_until);
+    for attempt in 1..=5 {
+        let PinReservation::Reserved { failures, locks_until, .. } =
+            store.reserve_pin_attempt(&lin, &lockout, 1000).await.unwrap()
+        else {
+            panic!("attempt {attempt} should be checked");
+        };
+        assert_eq!(failures, attempt, "counted before the check");
+        assert_eq!(locks_until, (attempt == 5).then_some(1030), "the fifth failure locks for 30 s");
+        store.settle_pin_attempt(&lin, false, locks_until.map(|_| locked.clone()), 1000).await.unwrap();
     }
-    assert_eq!(last, Some(1060), "5 free failures, then 30 s doubling");
-    let kinds: Vec<String> = store.audit_of(&lin).await.unwrap().into_iter().map(|e| e.event.kind).collect();
+    assert_eq!(store.reserve_pin_attempt(&lin, &lockout, 1029).await.unwrap(), PinReservation::Locked(1030));
+    let PinReservation::Reserved { failures: 6, locks_until: Some(1090), .. } =
+        store.reserve_pin_attempt(&lin, &lockout, 1030).await.unwrap()
+    else {
+        panic!("after the wait, one more attempt, which doubles the wait");
+    };
+    store.settle_pin_attempt(&lin, false, Some(locked.clone()), 1030).await.unwrap();
+    let kinds: Vec<String> = store.audit_of(&lin, 0, 100).await.unwrap().into_iter().map(|e| e.event.kind).collect();
     assert_eq!(kinds, ["x", "pin.locked", "pin.locked"], "each lock is audited");
-    let state = store.record_pin_attempt(&lin, true, &lockout, 2000, locked.clone()).await.unwrap();
-    assert_eq!((state.failures, state.locked_until), (0, 0), "success clears the count");
+    let PinReservation::Reserved { .. } = store.reserve_pin_attempt(&lin, &lockout, 2000).await.unwrap() else {
+        panic!("the wait is over");
+    };
+    store.settle_pin_attempt(&lin, true, None, 2000).await.unwrap();
+    let PinReservation::Reserved { failures: 1, locks_until: None, .. } =
+        store.reserve_pin_attempt(&lin, &lockout, 2000).await.unwrap()
+    else {
+        panic!("success cleared the count");
+    };
     let stranger = BlindIndex::of(&keys(), &IdNumber::parse(ZHANG).unwrap());
-    assert_eq!(store.pin_state(&stranger).await.unwrap(), None);
-    assert!(store.record_pin_attempt(&stranger, false, &lockout, 0, locked).await.is_err(), "no PIN, no attempt");
+    assert_eq!(store.reserve_pin_attempt(&stranger, &lockout, 0).await.unwrap(), PinReservation::NotSet);
+}
+
+/// Fifty PIN attempts at once: the five the policy allows are reserved for a
+/// check, every other one finds the lock the fifth set — on both backends.
+async fn parallel_pin_guesses_get_no_more_checks_than_the_policy_allows(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let grant = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
+    let event = AuditEvent { at: 0, kind: "x".into(), actor: "citizen".into(), subject: Some(lin), details: json!({}) };
+    let offer = Offer { code_hash: &[5; 32], grant: &grant, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
+    store.record_decision(Some(offer), event, None).await.unwrap();
+    let store = std::sync::Arc::new(store);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.reserve_pin_attempt(&lin, &PinLockout::default(), 1000).await.unwrap() })
+        })
+        .collect();
+    let mut reserved = Vec::new();
+    for t in tasks {
+        if let PinReservation::Reserved { failures, .. } = t.await.unwrap() {
+            reserved.push(failures);
+        }
+    }
+    reserved.sort_unstable();
+    assert_eq!(reserved, [1, 2, 3, 4, 5], "exactly the five free attempts, each counted once");
+}
+
+async fn counter_devices_are_found_by_their_token_hash(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let event =
+        AuditEvent { at: 1, kind: "counter.registered".into(), actor: "cli".into(), subject: None, details: json!({}) };
+    store.put_counter_device(&[6; 32], "Hotel Example front desk", 1, event.clone()).await.unwrap();
+    assert_eq!(store.counter_device(&[6; 32]).await.unwrap().as_deref(), Some("Hotel Example front desk"));
+    assert_eq!(store.counter_device(&[7; 32]).await.unwrap(), None);
+    assert!(store.put_counter_device(&[6; 32], "again", 1, event).await.is_err(), "one device per token");
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(1), "registered and audited together");
+}
+
+/// What expired goes at the next purge: nonces, sessions, grants, operator
+/// sessions, attestations, presentation requests with their results.
+async fn purge_forgets_every_kind_of_expired_state(kind: &str) {
+    let (store, url) = fresh(kind).await;
+    let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let event = AuditEvent { at: 1, kind: "x".into(), actor: "cli".into(), subject: Some(lin), details: json!({}) };
+    store.consume_nonce("n", 100).await.unwrap();
+    let session = EnrollmentSession {
+        id: "s".into(),
+        subject: lin,
+        claim_digest: [7; 32],
+        edition: "lightweight".into(),
+        challenge: "blink".into(),
+        expires_at: 100,
+    };
+    store.create_session(&session).await.unwrap();
+    let grant = Grant { subject: lin, edition: "lightweight".into(), tx_code_hash: None };
+    store.put_grant(&[1; 32], GrantKind::AccessToken, &grant, 100).await.unwrap();
+    let operator = Operator {
+        username: "wang.clerk".into(),
+        password_hash: "$argon2id$stand-in".into(),
+        role: OperatorRole::Counter,
+        disabled: false,
+        created_at: 1,
+    };
+    store.put_operator(&operator, event.clone()).await.unwrap();
+    store.create_operator_session(&[2; 32], "wang.clerk", 100).await.unwrap();
+    let attestation = Attestation {
+        subject: lin,
+        operator: "wang.clerk".into(),
+        method: "counter".into(),
+        tx_code_hash: [3; 32],
+        expires_at: 100,
+    };
+    store.put_attestation(&attestation, event.clone()).await.unwrap();
+    let hotel = RelyingParty {
+        client_id: "https://hotel.example".into(),
+        name: "Hotel".into(),
+        claims: vec!["name".into()],
+        api_key_hash: [5; 32],
+        created_at: 1,
+    };
+    store.put_relying_party(&hotel, event).await.unwrap();
+    let request = PresentationRequest {
+        id: "r1".into(),
+        client_id: hotel.client_id.clone(),
+        nonce: "n".into(),
+        state: "s".into(),
+        query: json!({}),
+        expires_at: 100,
+        status: "pending".into(),
+        result: None,
+    };
+    store.create_presentation_request(&request).await.unwrap();
+    let sealed = SealedValue::seal(&keys(), b"{}", b"r1").unwrap();
+    assert!(store.answer_presentation_request("r1", "s", 50, "verified", &sealed).await.unwrap());
+
+    assert_eq!(store.purge_expired(100).await.unwrap(), 0, "nothing has expired yet");
+    assert_eq!(store.purge_expired(101).await.unwrap(), 6);
+    let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+    for table in
+        ["nonces", "enrollment_sessions", "grants", "operator_sessions", "attestations", "presentation_requests"]
+    {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(sqlx::Row::get::<i64, _>(&row, "n"), 0, "{table}");
+    }
 }
 
 async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
@@ -460,7 +692,7 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
     store.create_presentation_request(&request).await.unwrap();
     assert_eq!(store.presentation_request("r1").await.unwrap(), Some(request));
     assert_eq!(store.take_answered_request("r1", "https://hotel.example").await.unwrap(), None, "pending");
-    let result = json!({ "name": "王建国" });
+    let result = SealedValue::seal(&keys(), json!({ "name": "王建国" }).to_string().as_bytes(), b"r1").unwrap();
     assert!(
         !store.answer_presentation_request("r1", "wrong", 50, "verified", &result).await.unwrap(),
         "state must match"
@@ -469,7 +701,9 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
     assert!(store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap());
     assert!(!store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap(), "answered once");
     assert_eq!(store.take_answered_request("r1", "https://shop.example").await.unwrap(), None, "only by its asker");
-    assert_eq!(store.take_answered_request("r1", "https://hotel.example").await.unwrap().unwrap().result, Some(result));
+    let taken = store.take_answered_request("r1", "https://hotel.example").await.unwrap().unwrap().result.unwrap();
+    assert_eq!(&*taken.open(&keys(), b"r1").unwrap(), json!({ "name": "王建国" }).to_string().as_bytes());
+    assert!(taken.open(&keys(), b"r2").is_err(), "bound to its request");
     assert_eq!(store.presentation_request("r1").await.unwrap(), None, "read once, then gone");
 }
 
@@ -504,6 +738,16 @@ macro_rules! suite {
             async fn pin_failures_lock_with_growing_delay() { super::pin_failures_lock_with_growing_delay(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn presentation_requests_are_answered_once_and_read_once() { super::presentation_requests_are_answered_once_and_read_once(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_audit_check_holds_while_others_write() { super::the_audit_check_holds_while_others_write(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_limit_counted_first_holds_under_concurrency() { super::a_limit_counted_first_holds_under_concurrency(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn parallel_pin_guesses_get_no_more_checks_than_the_policy_allows() { super::parallel_pin_guesses_get_no_more_checks_than_the_policy_allows(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn counter_devices_are_found_by_their_token_hash() { super::counter_devices_are_found_by_their_token_hash(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn purge_forgets_every_kind_of_expired_state() { super::purge_forgets_every_kind_of_expired_state(stringify!($backend)).await }
         }
     )*};
 }

@@ -129,22 +129,57 @@ impl AuthorityClient {
         let form = serde_urlencoded::to_string(&form).map_err(|e| WalletError::Network(e.to_string()))?;
         let token = self.post("/token", "application/x-www-form-urlencoded", None, form)?;
         let access = text_field(&token, "access_token")?;
-        let nonce = text_field(&self.post("/nonce", "application/json", None, String::new())?, "c_nonce")?;
         let keys: Vec<PrivateJwk> =
             (0..request.batch.max(1)).map(|_| PrivateJwk::generate()).collect::<Result<_, _>>()?;
-        let proofs = keys.iter().map(|key| key_proof(key, &self.base, &nonce, now)).collect::<Result<Vec<_>, _>>()?;
-        let body = json!({ "credential_configuration_id": configuration, "proofs": { "jwt": proofs } });
-        let issued = self.post("/credential", "application/json", Some(&access), body.to_string())?;
+        let credentials = self.request_credentials(&access, &configuration, &keys, None, now)?;
+        Ok(credentials.into_iter().zip(keys).collect())
+    }
+
+    /// A fresh `c_nonce` from the nonce endpoint.
+    fn fresh_nonce(&self) -> Result<String, WalletError> {
+        text_field(&self.post("/nonce", "application/json", None, String::new())?, "c_nonce")
+    }
+
+    /// The OpenID4VCI credential request: one key proof per device key, all
+    /// with `nonce` (a fresh one from the nonce endpoint when `None`). If the
+    /// authority answers `invalid_nonce` — the nonce expired or was spent
+    /// meanwhile — the request is made once more with a fresh nonce and the
+    /// same access token, which a refused request leaves unspent (OpenID4VCI
+    /// 1.0 §8.3.1.2). The credentials come back in the order of `keys`.
+    pub fn request_credentials(
+        &self,
+        access: &str,
+        configuration: &str,
+        keys: &[PrivateJwk],
+        nonce: Option<String>,
+        now: i64,
+    ) -> Result<Vec<SdJwt>, WalletError> {
+        let mut nonce = match nonce {
+            Some(nonce) => nonce,
+            None => self.fresh_nonce()?,
+        };
+        let mut retried = false;
+        let issued = loop {
+            let proofs =
+                keys.iter().map(|key| key_proof(key, &self.base, &nonce, now)).collect::<Result<Vec<_>, _>>()?;
+            let body = json!({ "credential_configuration_id": configuration, "proofs": { "jwt": proofs } });
+            match self.post("/credential", "application/json", Some(access), body.to_string()) {
+                Err(WalletError::Refused { kind, .. }) if kind == "invalid_nonce" && !retried => {
+                    retried = true;
+                    nonce = self.fresh_nonce()?;
+                }
+                answer => break answer?,
+            }
+        };
         let credentials = issued["credentials"]
             .as_array()
             .ok_or_else(|| WalletError::Network("the credential response holds no credentials".into()))?;
         credentials
             .iter()
-            .zip(keys)
-            .map(|(c, key)| {
+            .map(|c| {
                 let text =
                     c["credential"].as_str().ok_or_else(|| WalletError::Network("a credential is not text".into()))?;
-                Ok((SdJwt::parse(text)?, key))
+                Ok(SdJwt::parse(text)?)
             })
             .collect()
     }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod journey;
+
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
@@ -12,7 +14,7 @@ use axum::response::Response;
 use serde_json::Value;
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{FaceEngine, ModelConfig};
-use shenfen_server::{AppState, Authority, Issuer, Metrics, NonceIssuer, Policy, RelyingParties, WebAssets, router};
+use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
 use shenfen_store::{LocalKeys, SqlStore};
 use tower::ServiceExt;
 
@@ -43,6 +45,8 @@ pub struct TestApp {
     pub router: axum::Router,
     pub state: Arc<AppState>,
     pub issuer: PrivateJwk,
+    /// The database URL, for reading the rows as an attacker with a copy would.
+    pub url: String,
 }
 
 /// Where a test authority keeps its state.
@@ -59,8 +63,8 @@ pub async fn app(policy: Policy) -> TestApp {
     app_on(policy, Backend::Sqlite).await
 }
 
-/// A fresh, empty store of `backend`.
-async fn fresh_store(backend: Backend) -> SqlStore {
+/// A fresh, empty store of `backend`, and its URL (for a second instance's own connections).
+pub async fn fresh_store(backend: Backend) -> (SqlStore, String) {
     let unique = format!(
         "{}_{}",
         std::process::id(),
@@ -70,7 +74,8 @@ async fn fresh_store(backend: Backend) -> SqlStore {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("shenfen-http-{unique}"));
             std::fs::create_dir_all(&dir).unwrap();
-            SqlStore::open(&format!("sqlite:{}", dir.join("s.db").display())).await.unwrap()
+            let url = format!("sqlite:{}", dir.join("s.db").display());
+            (SqlStore::open(&url).await.unwrap(), url)
         }
         Backend::Postgres => {
             use sqlx::Connection;
@@ -82,36 +87,52 @@ async fn fresh_store(backend: Backend) -> SqlStore {
             let mut admin =
                 sqlx::AnyConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
-            SqlStore::open(&format!("{base}?options=-c%20search_path%3D{schema}")).await.unwrap()
+            let url = format!("{base}?options=-c%20search_path%3D{schema}");
+            (SqlStore::open(&url).await.unwrap(), url)
         }
     }
 }
 
 pub async fn app_on(policy: Policy, backend: Backend) -> TestApp {
-    let store = fresh_store(backend).await;
+    let (store, url) = fresh_store(backend).await;
     let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
+    app_with((Arc::new(store), url), issuer, vec![retired_key()], policy)
+}
+
+/// An instance on an existing store, signing with `issuer` and publishing
+/// `retired` keys too: a second instance, or the same authority after a key rotation.
+pub fn app_with(
+    store: (Arc<SqlStore>, String),
+    issuer: PrivateJwk,
+    retired: Vec<shenfen_credential::PublicJwk>,
+    policy: Policy,
+) -> TestApp {
+    app_at(ISSUER_URL, store, issuer, retired, policy)
+}
+
+/// As [`app_with`], for an authority whose public URL is `issuer_url` (a
+/// test that serves it on a socket).
+pub fn app_at(
+    issuer_url: &str,
+    (store, url): (Arc<SqlStore>, String),
+    issuer: PrivateJwk,
+    retired: Vec<shenfen_credential::PublicJwk>,
+    policy: Policy,
+) -> TestApp {
     let authority = Authority::new(
         FACE.clone(),
         Arc::new(keys()),
         Issuer {
-            url: ISSUER_URL.into(),
+            url: issuer_url.into(),
             signing_key: issuer.signing_key().unwrap(),
             public: issuer.public().clone(),
-            retired: vec![retired_key()],
+            retired,
         },
         policy,
     )
     .unwrap();
-    let state = Arc::new(AppState {
-        store: Arc::new(store),
-        authority: Arc::new(authority),
-        nonces: NonceIssuer::new(&[3; 32]),
-        metrics: Metrics::default(),
-        relying_parties: RelyingParties::default(),
-        counter: Default::default(),
-        web: WebAssets::default(),
-    });
-    TestApp { router: router(state.clone()), state, issuer }
+    let state = Arc::new(AppState::new(store, Arc::new(authority), WebAssets::default()).unwrap());
+    TestApp { router: router(state.clone()), state, issuer, url }
 }
 
 pub async fn send(
