@@ -336,12 +336,15 @@ fn default_hours() -> i64 {
     24
 }
 
-/// The most decisions one statistics answer reads.
-const STATISTICS_LIMIT: u32 = 100_000;
+/// The most decisions one statistics answer counts (a week of a megacity's
+/// day-one rush is well below it).
+const STATISTICS_LIMIT: u64 = 1_000_000;
+/// Decisions read per page: memory stays bounded whatever the window holds.
+const STATISTICS_PAGE: u32 = 5_000;
 
 /// `GET /operator/statistics?hours=N` (supervisor): enrollment decisions per
 /// hour (accepted, refused) and the refusals by reason — counts only, from
-/// the audit log.
+/// the audit log, read a page at a time.
 pub async fn statistics(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -352,23 +355,33 @@ pub async fn statistics(
     }
     let hours = query.hours.clamp(1, 168);
     let first_hour = (now() / 3600 - hours + 1) * 3600;
-    let decisions = match state.store.audit_of_kind_since("enrollment.decision", first_hour, STATISTICS_LIMIT).await {
-        Ok(entries) => entries,
-        Err(e) => return internal(&e),
-    };
     let mut per_hour: Vec<(u64, u64)> = vec![(0, 0); usize::try_from(hours).unwrap_or(24)];
     let mut reasons = std::collections::BTreeMap::<String, u64>::new();
-    for entry in &decisions {
-        let Some(slot) = usize::try_from((entry.event.at - first_hour) / 3600).ok().and_then(|i| per_hour.get_mut(i))
-        else {
-            continue;
-        };
-        match entry.event.details["reason"].as_str() {
-            None => slot.0 += 1,
-            Some(reason) => {
-                slot.1 += 1;
-                *reasons.entry(reason.to_owned()).or_default() += 1;
+    let (mut after, mut counted) = (0, 0u64);
+    while counted < STATISTICS_LIMIT {
+        let page =
+            match state.store.audit_of_kind_since("enrollment.decision", first_hour, after, STATISTICS_PAGE).await {
+                Ok(page) => page,
+                Err(e) => return internal(&e),
+            };
+        for entry in &page {
+            let Some(slot) =
+                usize::try_from((entry.event.at - first_hour) / 3600).ok().and_then(|i| per_hour.get_mut(i))
+            else {
+                continue;
+            };
+            match entry.event.details["reason"].as_str() {
+                None => slot.0 += 1,
+                Some(reason) => {
+                    slot.1 += 1;
+                    *reasons.entry(reason.to_owned()).or_default() += 1;
+                }
             }
+        }
+        counted += page.len() as u64;
+        match page.last() {
+            Some(last) if page.len() == STATISTICS_PAGE as usize => after = last.seq,
+            _ => break,
         }
     }
     let hours: Vec<Value> = per_hour
@@ -376,6 +389,5 @@ pub async fn statistics(
         .zip(0..)
         .map(|((accepted, refused), i)| json!({ "hour": first_hour + i * 3600, "accepted": accepted, "refused": refused }))
         .collect();
-    Json(json!({ "hours": hours, "refusals": reasons, "truncated": decisions.len() as u64 == u64::from(STATISTICS_LIMIT) }))
-        .into_response()
+    Json(json!({ "hours": hours, "refusals": reasons, "truncated": counted >= STATISTICS_LIMIT })).into_response()
 }

@@ -336,13 +336,21 @@ impl Store for SqlStore {
         rows.iter().map(audit_from).collect()
     }
 
-    async fn audit_of_kind_since(&self, kind: &str, since: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_log WHERE kind = $1 AND at >= $2 ORDER BY seq LIMIT $3")
-            .bind(kind)
-            .bind(since)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+    async fn audit_of_kind_since(
+        &self,
+        kind: &str,
+        since: i64,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM audit_log WHERE kind = $1 AND at >= $2 AND seq > $3 ORDER BY seq LIMIT $4")
+                .bind(kind)
+                .bind(since)
+                .bind(signed(after))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(audit_from).collect()
     }
 

@@ -54,12 +54,13 @@ pub trait Store: Send + Sync {
     /// Entries with `seq > after`, in order, at most `limit`.
     fn audit_after(&self, after: u64, limit: u32) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 
-    /// Entries of one `kind` at or after `since` (seconds), in order, at most
-    /// `limit`: the operator console's statistics.
+    /// Entries of one `kind` at or after `since` (seconds) with `seq > after`,
+    /// in order, at most `limit`: the operator console's statistics, a page at a time.
     fn audit_of_kind_since(
         &self,
         kind: &str,
         since: i64,
+        after: u64,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 

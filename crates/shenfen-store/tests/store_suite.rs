@@ -189,9 +189,11 @@ async fn audit_chain_verifies_and_names_the_first_broken_link(kind: &str) {
     assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4], "a page: after a seq, at most the limit");
     let login = AuditEvent { kind: "operator.login".into(), ..event(7, None) };
     store.append_audit(login).await.unwrap();
-    let recent = store.audit_of_kind_since("enrollment.decision", 1_800_000_004, 10).await.unwrap();
+    let recent = store.audit_of_kind_since("enrollment.decision", 1_800_000_004, 0, 10).await.unwrap();
     assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 5, 6], "by kind, from a time on");
-    assert_eq!(store.audit_of_kind_since("enrollment.decision", 0, 2).await.unwrap().len(), 2, "at most the limit");
+    assert_eq!(store.audit_of_kind_since("enrollment.decision", 0, 0, 2).await.unwrap().len(), 2, "at most the limit");
+    let next = store.audit_of_kind_since("enrollment.decision", 0, 4, 10).await.unwrap();
+    assert_eq!(next.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 6], "the page after seq 4");
 
     let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
     sqlx::query("UPDATE audit_log SET details = '{\"n\":4,\"outcome\":\"rejected\"}' WHERE seq = 4")
