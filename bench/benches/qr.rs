@@ -101,6 +101,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     .unwrap();
     let cache = VerifierCache {
         synced_at: NOW,
+        trusted_until: None,
         issuers: vec![TrustedIssuer {
             issuer: "https://authority.gd.shenfen.example".into(),
             keys: vec![issuer.public().clone().with_kid("k-2026").to_value()],

@@ -92,6 +92,10 @@ addTexts({
   'request.what': { zh: '对方将收到', en: 'What they receive' },
   'request.optional': { zh: '可选，勾选才提供', en: 'optional: shared only if ticked' },
   'request.not_held': { zh: '本证件没有，不会提供', en: 'not on this card, not shared' },
+  'request.questions': { zh: '以下问题对方只得到“是”或“否”：', en: 'For these questions they receive only "yes" or "no":' },
+  'question.age_over_18': { zh: '是否年满 18 岁', en: 'Are you 18 or older?' },
+  'question.region': { zh: '身份证号是否由{region}签发', en: 'Was your ID number issued in {region}?' },
+  'question.edition': { zh: '是否持有{edition}', en: 'Do you hold the {edition} edition?' },
   'request.pin': { zh: '你的 6 位 PIN', en: 'Your 6-digit PIN' },
   'request.face': { zh: '点“同意”后请看向摄像头，发证机关会核对你的人脸。', en: 'After Share, look at the camera: the authority checks your face.' },
   'request.share': { zh: '同意并提供', en: 'Share' },
@@ -385,7 +389,16 @@ async function fetchRequest(link) {
     state: request.state,
     responseUri: request.response_uri,
     level: request.assurance_level || 'L1',
+    questions: Array.isArray(request.questions) ? request.questions : [],
   };
+}
+
+/** A yes/no question as the citizen reads it (`age_over_18`, `region=Guangdong`, `edition=upgraded`). */
+function questionLabel(question) {
+  const [kind, value] = question.split('=');
+  if (kind === 'region') return t('question.region', { region: value });
+  if (kind === 'edition') return t('question.edition', { edition: t(`edition.${value}`) });
+  return t(`question.${kind}`);
 }
 
 /** A claim path as the citizen reads it. */
@@ -433,6 +446,8 @@ async function openRequest(link) {
     $('request-why').textContent = request.purpose;
     $('request-level').textContent = t(`level.${request.level}`);
     $('request-claims').replaceChildren(...request.claims.map((claim, index) => consentItem(claim, index, request.clientId, held)));
+    $('request-questions').replaceChildren(...request.questions.map((q) => Object.assign(document.createElement('li'), { textContent: questionLabel(q) })));
+    $('request-questions-intro').hidden = request.questions.length === 0;
     $('request-pin-fields').hidden = request.level === 'L1';
     $('request-face').hidden = request.level !== 'L3';
     show('view-request');

@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shenfen_core::{AssuranceLevel, Purpose};
-use shenfen_credential::{CachedStatusList, Jws, PublicJwk, StatusListToken, TrustList, TrustedIssuer, VerifierCache};
+use shenfen_credential::{CachedStatusList, TrustList, TrustedIssuer, VerifierCache, verify_status_list};
 use shenfen_server::{CounterPolicy, LiveFace, check_offline_qr, scan_qr};
 use shenfen_wallet::authority::AuthorityClient;
 
@@ -93,18 +93,26 @@ struct Seen {
 pub fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
     let VerifierCommand::Sync { trust_list, anchor, servers, cache, json } = command;
     let now = now_unix();
-    let trusted: Vec<TrustedIssuer> = match (trust_list, anchor) {
+    let (trusted, trusted_until): (Vec<TrustedIssuer>, Option<i64>) = match (trust_list, anchor) {
         (Some(list), Some(anchor)) => {
             let anchor = read_public_jwk(&anchor)?.verifying_key().map_err(coded)?;
             let list = TrustList::verify(&read_text(&list)?, &anchor, now, 60).map_err(coded)?;
-            list.authorities.into_iter().map(|a| TrustedIssuer { issuer: a.issuer, keys: a.keys }).collect()
+            let issuers = list.authorities.into_iter().map(|a| TrustedIssuer { issuer: a.issuer, keys: a.keys });
+            (issuers.collect(), Some(list.expires_at))
         }
-        _ => servers.iter().map(|server| published_keys(server)).collect::<Result<_>>()?,
+        _ => (servers.iter().map(|server| published_keys(server)).collect::<Result<_>>()?, None),
     };
-    let mut synced = VerifierCache { synced_at: now, ..VerifierCache::default() };
+    let mut synced = VerifierCache { synced_at: now, trusted_until, ..VerifierCache::default() };
     for issuer in trusted {
         let token = AuthorityClient::new(&issuer.issuer).get_text("/status/1").map_err(coded)?;
-        let list = verified_status_list(&token, &issuer, now)?;
+        let list = verify_status_list(&token, &issuer, now, 60).map_err(coded)?;
+        if !list.subject.starts_with(&format!("{}/", issuer.issuer.trim_end_matches('/'))) {
+            bail!(
+                "{}: its status list is published for {}, not under its own URL; not cached",
+                issuer.issuer,
+                list.subject
+            );
+        }
         if !json {
             println!("synced {}: {} keys, status list {}", issuer.issuer, issuer.keys.len(), list.subject);
         }
@@ -130,20 +138,6 @@ fn published_keys(server: &str) -> Result<TrustedIssuer> {
     Ok(TrustedIssuer { issuer: issuer.to_owned(), keys: jwks["keys"].as_array().cloned().unwrap_or_default() })
 }
 
-/// The status list token, verified with the trusted key its header names.
-fn verified_status_list(token: &str, issuer: &TrustedIssuer, now: i64) -> Result<StatusListToken> {
-    let kid = Jws::parse(token, "status list token")
-        .map_err(coded)?
-        .header()
-        .get("kid")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let (_, verifying) = PublicJwk::find_by_kid(&issuer.keys, kid.as_deref()).with_context(|| {
-        format!("{}: the status list is signed with a key the trust list does not hold", issuer.issuer)
-    })?;
-    StatusListToken::verify(token, &verifying, now, 60).map_err(coded)
-}
-
 pub fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     let now = now_unix();
     let payload = match (&args.qr, &args.qr_text) {
@@ -161,7 +155,8 @@ pub fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
         max_cache_age_secs: args.max_cache_age,
     };
     let mut seen: Seen = read_json(&args.cache.join(SEEN_FILE)).unwrap_or_default();
-    seen.entries.retain(|(_, expires)| *expires > now);
+    // Kept through the last second the presentation could verify.
+    seen.entries.retain(|(_, until)| *until >= now);
     let live_photo = args.live_face.as_deref().map(load_image).transpose()?;
     let engine = match &live_photo {
         Some(_) => Some(Common { json: false, models: args.models.clone(), threshold: None }.engine(1)?),

@@ -247,6 +247,9 @@ fn read_frames(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
 fn consent(asked: &shenfen_wallet::authority::PresentationRequest, claims: &[String]) -> Result<bool> {
     eprintln!("{} ({}) asks for: {}", asked.client_name, asked.client_id, claims.join(", "));
     eprintln!("  why: {}", asked.purpose);
+    if !asked.questions.is_empty() {
+        eprintln!("  and the yes/no answers (only the answers) to: {}", asked.questions.join(", "));
+    }
     if !asked.optional_claims.is_empty() {
         let optional: Vec<String> = asked.optional_claims.iter().map(|p| p.join("/")).collect();
         eprintln!("  optional, not shared (--share-optional shares them): {}", optional.join(", "));

@@ -50,6 +50,15 @@ impl Purpose {
         claims
     }
 
+    /// The claims whose disclosed value must be `true` for the purpose to be
+    /// met: an age check is passed by `age_over_18: true`, not by its presence.
+    pub fn required_true(self) -> &'static [&'static str] {
+        match self {
+            Purpose::AgeCheck => &["age_over_18"],
+            Purpose::HotelCheckIn | Purpose::Ticket | Purpose::ClockIn => &[],
+        }
+    }
+
     /// The key-binding audience of an offline presentation for this purpose:
     /// a presentation made for one purpose is refused at a counter of another.
     pub fn audience(self) -> String {
@@ -86,6 +95,10 @@ mod tests {
             assert!(!purpose.claims(Edition::Upgraded).contains(&"record"), "never the full record offline");
         }
         assert_eq!(Purpose::AgeCheck.claims(Edition::Upgraded), ["age_over_18"]);
+        assert_eq!(Purpose::AgeCheck.required_true(), ["age_over_18"], "an age check needs the answer yes");
+        for purpose in Purpose::ALL {
+            assert!(purpose.required_true().iter().all(|c| purpose.claims(Edition::Lightweight).contains(c)));
+        }
         assert_eq!(Purpose::HotelCheckIn.claims(Edition::Lightweight), ["name", "id_number_masked"]);
         assert_eq!(Purpose::HotelCheckIn.claims(Edition::Upgraded).last(), Some(&"face_template"));
         assert_eq!("party".parse::<Purpose>().unwrap_err().code(), "core.value.unknown");

@@ -221,6 +221,35 @@ pub enum CredentialError {
     /// An offline QR payload is not one this version writes.
     #[error("invalid QR payload: {0}")]
     InvalidQrPayload(String),
+    /// The claims nest deeper than processing allows.
+    #[error("the claims nest more than {0} levels deep")]
+    TooDeep(usize),
+    /// A claim that must stay visible (`iss`, `exp`, `cnf`, `status`, `vct`, …) was made disclosable.
+    #[error("{0} sits inside a disclosure; SD-JWT VC keeps it in the signed payload, where it cannot be left out")]
+    HiddenRequiredClaim(String),
+    /// The presentation shows a claim with a value the verifier's purpose does not accept.
+    #[error("{claim} is {found}; {purpose} needs {needed}")]
+    PurposeUnmet {
+        /// The claim.
+        claim: String,
+        /// Its disclosed value.
+        found: String,
+        /// The value needed.
+        needed: String,
+        /// The verifier's purpose.
+        purpose: String,
+    },
+    /// The presentation discloses more than the verifier's purpose allows.
+    #[error("the presentation discloses {0}, more than {1} needs: a wallet shows only what the purpose asks for")]
+    Overshared(String, String),
+    /// The trust list the cache came from has expired.
+    #[error("the trust list expired at {expired_at} (now {now}): sync again with a current one")]
+    TrustListExpired {
+        /// Its `exp`.
+        expired_at: i64,
+        /// The verification time.
+        now: i64,
+    },
 }
 
 impl CredentialError {
@@ -272,6 +301,11 @@ impl CredentialError {
             Self::LevelNotReached { .. } => "credential.level",
             Self::UntrustedIssuer(_) => "credential.offline.untrusted_issuer",
             Self::UncachedStatusList(_) => "credential.offline.uncached_status",
+            Self::TooDeep(_) => "credential.sd.too_deep",
+            Self::HiddenRequiredClaim(_) => "credential.vc.hidden_required_claim",
+            Self::PurposeUnmet { .. } => "credential.purpose.unmet",
+            Self::Overshared(..) => "credential.purpose.overshared",
+            Self::TrustListExpired { .. } => "credential.offline.trust_list_expired",
         }
     }
 }

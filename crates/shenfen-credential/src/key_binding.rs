@@ -20,6 +20,8 @@ pub struct KeyBindingCheck<'a> {
     /// The fresh nonce this verifier issued for the request; must equal `nonce`.
     pub nonce: &'a str,
     /// How old `iat` may be, in seconds, before the presentation is stale.
+    /// Exactly that: the clock skew lets a phone's clock run ahead (an `iat`
+    /// up to the skew in the future), it does not lengthen the window.
     pub max_age_secs: i64,
 }
 
@@ -42,7 +44,9 @@ pub fn bind(
     Ok(unbound.with_key_binding(kb))
 }
 
-/// Verifies `kb_jwt` against the holder key and the verifier's expectations.
+/// Verifies `kb_jwt` against the holder key and the verifier's expectations;
+/// returns its `iat`, from which the presentation stays valid until
+/// `iat + max_age_secs` (what a verifier must remember it for).
 pub fn verify_binding(
     kb_jwt: &str,
     presentation: &SdJwt,
@@ -50,7 +54,7 @@ pub fn verify_binding(
     check: &KeyBindingCheck<'_>,
     now: i64,
     skew: i64,
-) -> Result<(), CredentialError> {
+) -> Result<i64, CredentialError> {
     let jws = Jws::parse(kb_jwt, WHAT)?;
     jws.expect_typ(KB_TYP)?;
     jws.verify(holder)?;
@@ -69,11 +73,11 @@ pub fn verify_binding(
     if iat > now + skew {
         return Err(CredentialError::IssuedInFuture { what: WHAT, iat, now });
     }
-    if iat < now - check.max_age_secs - skew {
+    if iat < now - check.max_age_secs {
         return Err(CredentialError::KeyBindingTooOld { iat, now, max_age_secs: check.max_age_secs });
     }
     if text("sd_hash")? != presentation.sd_hash() {
         return Err(CredentialError::SdHashMismatch);
     }
-    Ok(())
+    Ok(iat)
 }

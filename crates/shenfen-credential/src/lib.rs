@@ -35,7 +35,7 @@ pub use issuance::{IssueOptions, issue};
 pub use jwk::{PrivateJwk, PublicJwk};
 pub use jws::{Jws, es256_header, sign_compact};
 pub use key_binding::{KB_TYP, KeyBindingCheck, bind};
-pub use offline::{CachedStatusList, OfflinePolicy, TrustedIssuer, VerifierCache, verify_offline};
+pub use offline::{CachedStatusList, OfflinePolicy, TrustedIssuer, VerifierCache, verify_offline, verify_status_list};
 pub use presentation::{present, select};
 pub use processing::child_pointer;
 pub use qr_payload::{DICTIONARY, decode_qr_payload, encode_qr_payload};

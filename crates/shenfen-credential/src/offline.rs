@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    CredentialError, Jws, KeyBindingCheck, PublicJwk, SdJwt, StatusListToken, VerifiedVc, VerifyOptions, verify_vc,
+    CredentialError, Jws, KeyBindingCheck, PublicJwk, SdJwt, StatusListToken, StatusReference, VerifiedVc,
+    VerifyOptions, verify_vc,
 };
 
 /// An authority whose credentials this verifier accepts, with its keys.
@@ -24,6 +25,10 @@ pub struct TrustedIssuer {
 pub struct VerifierCache {
     /// When the cache was last refreshed (seconds since the epoch).
     pub synced_at: i64,
+    /// The `exp` of the signed trust list the issuers came from, if they
+    /// came from one: past it, nothing in the cache is trusted any more.
+    #[serde(default)]
+    pub trusted_until: Option<i64>,
     /// The issuers trusted.
     pub issuers: Vec<TrustedIssuer>,
     /// Status list tokens by their URI.
@@ -58,7 +63,8 @@ pub struct OfflinePolicy<'a> {
 
 /// Verifies `presentation` against the cache: a trusted issuer's signature,
 /// key binding to the audience within the QR's lifetime, the required claims
-/// disclosed, and a VALID status in the cached list.
+/// disclosed, and a VALID status in a cached list signed by that same issuer
+/// and published under its URL.
 pub fn verify_offline(
     presentation: &SdJwt,
     cache: &VerifierCache,
@@ -67,6 +73,9 @@ pub fn verify_offline(
     let age = policy.now - cache.synced_at;
     if age > policy.max_cache_age_secs {
         return Err(CredentialError::StaleCache { age_secs: age, max_secs: policy.max_cache_age_secs });
+    }
+    if let Some(expired_at) = cache.trusted_until.filter(|exp| policy.now - policy.clock_skew_secs >= *exp) {
+        return Err(CredentialError::TrustListExpired { expired_at, now: policy.now });
     }
     let issuer_jws = Jws::parse(presentation.issuer_jwt(), "issuer-signed JWT")?;
     let iss = issuer_jws.payload().get("iss").and_then(Value::as_str).unwrap_or_default();
@@ -101,12 +110,54 @@ pub fn verify_offline(
         return Err(CredentialError::MissingClaim((*missing).to_owned()));
     }
     if let Some(reference) = &vc.status {
-        let cached = cache
-            .status_lists
-            .iter()
-            .find(|l| l.uri == reference.uri)
-            .ok_or_else(|| CredentialError::UncachedStatusList(reference.uri.clone()))?;
-        StatusListToken::verify(&cached.token, &key, policy.now, policy.clock_skew_secs)?.require_valid(reference)?;
+        status_list_of(trusted, reference, cache, policy)?.require_valid(reference)?;
     }
     Ok(vc)
+}
+
+/// The cached status list `reference` points into: published under the
+/// issuer's own URL, and signed by one of the issuer's keys (current or
+/// retired, whichever its `kid` names) — so another authority cannot publish
+/// a list for this one's credentials.
+fn status_list_of(
+    issuer: &TrustedIssuer,
+    reference: &StatusReference,
+    cache: &VerifierCache,
+    policy: &OfflinePolicy<'_>,
+) -> Result<StatusListToken, CredentialError> {
+    if !reference.uri.starts_with(&format!("{}/", issuer.issuer.trim_end_matches('/'))) {
+        return Err(CredentialError::StatusListSubjectMismatch {
+            expected: format!("{}/…", issuer.issuer),
+            found: reference.uri.clone(),
+        });
+    }
+    let mut refusal = CredentialError::UncachedStatusList(reference.uri.clone());
+    for cached in cache.status_lists.iter().filter(|l| l.uri == reference.uri) {
+        match verify_status_list(&cached.token, issuer, policy.now, policy.clock_skew_secs) {
+            Ok(token) => return Ok(token),
+            Err(e) => refusal = e,
+        }
+    }
+    Err(refusal)
+}
+
+/// A status list token verified with the issuer key its header names (a
+/// list is signed with the current key while credentials signed before a
+/// rotation still point into it).
+pub fn verify_status_list(
+    token: &str,
+    issuer: &TrustedIssuer,
+    now: i64,
+    skew: i64,
+) -> Result<StatusListToken, CredentialError> {
+    let kid =
+        Jws::parse(token.trim(), "status list token")?.header().get("kid").and_then(Value::as_str).map(str::to_owned);
+    let (_, key) = PublicJwk::find_by_kid(&issuer.keys, kid.as_deref()).ok_or_else(|| {
+        CredentialError::UntrustedIssuer(format!(
+            "{} (status list key {})",
+            issuer.issuer,
+            kid.as_deref().unwrap_or("without kid")
+        ))
+    })?;
+    StatusListToken::verify(token, &key, now, skew)
 }

@@ -16,7 +16,7 @@ use crate::{CredentialError, SdJwt};
 /// believes it disclosed something it did not.
 pub fn select(sd_jwt: &SdJwt, pointers: &[String]) -> Result<SdJwt, CredentialError> {
     let payload = Jws::parse(sd_jwt.issuer_jwt(), "issuer-signed JWT")?.into_payload();
-    let Processed { claims, placements } = process(payload, sd_jwt.disclosures(), true)?;
+    let Processed { claims, placements, .. } = process(payload, sd_jwt.disclosures(), true)?;
     let claims = serde_json::Value::Object(claims);
     let mut keep = vec![false; sd_jwt.disclosures().len()];
     for pointer in pointers {

@@ -11,6 +11,10 @@ use crate::disclosure::Disclosure;
 
 /// The only digest algorithm accepted; RFC 9901 §4.1.1's default.
 pub const SD_ALG: &str = "sha-256";
+/// How deep processed claims may nest (objects, arrays, and disclosures
+/// inside disclosures). Real credentials nest a handful of levels; without a
+/// limit, a signed chain of nested disclosures would exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
 
 /// Where one disclosure landed in the processed claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +33,9 @@ pub struct Processed {
     pub claims: Map<String, Value>,
     /// One placement per disclosure, in presented order.
     pub placements: Vec<Placement>,
+    /// The top-level claim names that came from disclosures (the rest were
+    /// in the issuer-signed payload itself).
+    pub disclosed_top_level: Vec<String>,
 }
 
 /// Substitutes `disclosures` into `payload`, enforcing every RFC 9901 rule:
@@ -58,15 +65,22 @@ pub fn process(
             return Err(CredentialError::DuplicateDisclosure);
         }
     }
-    let mut walker =
-        Walker { disclosures, table, seen: HashSet::new(), placements: vec![None; disclosures.len()], track };
+    let mut walker = Walker {
+        disclosures,
+        table,
+        seen: HashSet::new(),
+        placements: vec![None; disclosures.len()],
+        track,
+        depth: 0,
+        disclosed_top_level: Vec::new(),
+    };
     let claims = walker.object(payload, "", None)?;
     let placements = walker
         .placements
         .into_iter()
         .map(|p| p.ok_or(CredentialError::UnreferencedDisclosure))
         .collect::<Result<_, _>>()?;
-    Ok(Processed { claims, placements })
+    Ok(Processed { claims, placements, disclosed_top_level: walker.disclosed_top_level })
 }
 
 struct Walker<'a> {
@@ -75,6 +89,9 @@ struct Walker<'a> {
     seen: HashSet<String>,
     placements: Vec<Option<Placement>>,
     track: bool,
+    /// Nesting of the value being walked: 0 is the payload itself.
+    depth: usize,
+    disclosed_top_level: Vec<String>,
 }
 
 impl Walker<'_> {
@@ -84,11 +101,20 @@ impl Walker<'_> {
     }
 
     fn value(&mut self, value: Value, pointer: &str, parent: Option<usize>) -> Result<Value, CredentialError> {
-        Ok(match value {
+        if !matches!(value, Value::Object(_) | Value::Array(_)) {
+            return Ok(value);
+        }
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(CredentialError::TooDeep(MAX_DEPTH));
+        }
+        let walked = match value {
             Value::Object(obj) => Value::Object(self.object(obj, pointer, parent)?),
             Value::Array(items) => Value::Array(self.array(items, pointer, parent)?),
             other => other,
-        })
+        };
+        self.depth -= 1;
+        Ok(walked)
     }
 
     fn object(
@@ -129,6 +155,9 @@ impl Walker<'_> {
             let child = self.child(pointer, || name.to_owned());
             let value = self.value(disclosure.value().clone(), &child, Some(index))?;
             self.placements[index] = Some(Placement { pointer: child, parent });
+            if self.depth == 0 {
+                self.disclosed_top_level.push(name.to_owned());
+            }
             out.insert(name.to_owned(), value);
         }
         Ok(out)

@@ -110,21 +110,25 @@ pub fn decode_qr_payload(payload: &[u8]) -> Result<SdJwt, CredentialError> {
     SdJwt::parse(&text)
 }
 
-/// Raw-inflates with the preset dictionary, stopping past [`MAX_INFLATED`].
+/// Raw-inflates with the preset dictionary, refusing the payload as soon as
+/// it inflates past [`MAX_INFLATED`]: output goes through a fixed 4 KiB
+/// buffer, so no more than the cap plus one buffer is ever produced.
 fn inflate(deflated: &[u8]) -> Result<Vec<u8>, CredentialError> {
     let mut decompress = Decompress::new(false);
     decompress.set_dictionary(DICTIONARY).map_err(|_| invalid("the dictionary is refused"))?;
     let mut body = Vec::with_capacity(4 * deflated.len());
+    let mut chunk = [0u8; 4096];
     loop {
-        if body.len() as u64 > MAX_INFLATED {
-            return Err(invalid("inflates to more than 64 KiB"));
-        }
-        body.reserve(4096);
         let consumed = usize::try_from(decompress.total_in()).unwrap_or(usize::MAX).min(deflated.len());
         let before = (decompress.total_in(), decompress.total_out());
         let status = decompress
-            .decompress_vec(&deflated[consumed..], &mut body, FlushDecompress::Finish)
+            .decompress(&deflated[consumed..], &mut chunk, FlushDecompress::Finish)
             .map_err(|e| invalid(format!("the compressed data is corrupt: {e}")))?;
+        let produced = usize::try_from(decompress.total_out() - before.1).unwrap_or(usize::MAX).min(chunk.len());
+        body.extend_from_slice(&chunk[..produced]);
+        if body.len() as u64 > MAX_INFLATED {
+            return Err(invalid("inflates to more than 64 KiB"));
+        }
         match status {
             Status::StreamEnd => return Ok(body),
             _ if (decompress.total_in(), decompress.total_out()) == before => {
@@ -180,6 +184,24 @@ mod tests {
         for bad in [&b""[..], &[2u8, 0, 0][..], &[1u8, 0xff, 0xff][..], &[1u8][..]] {
             assert_eq!(decode_qr_payload(bad).unwrap_err().code(), "credential.qr.invalid", "{bad:?}");
         }
+    }
+
+    /// `len` bytes of `x`, raw-deflated with the preset dictionary.
+    fn deflated(len: usize) -> Vec<u8> {
+        let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
+        compress.set_dictionary(DICTIONARY).unwrap();
+        let mut out = Vec::with_capacity(len / 100 + 64);
+        compress.compress_vec(&vec![b'x'; len], &mut out, flate2::FlushCompress::Finish).unwrap();
+        out
+    }
+
+    #[test]
+    fn inflation_stops_at_exactly_64_kib() {
+        assert_eq!(inflate(&deflated(64 * 1024)).unwrap().len(), 64 * 1024, "the cap itself is allowed");
+        let over = inflate(&deflated(64 * 1024 + 1)).unwrap_err();
+        assert!(over.to_string().contains("more than 64 KiB"), "{over}");
+        let bomb = inflate(&deflated(10 * 1024 * 1024)).unwrap_err();
+        assert_eq!(bomb.code(), "credential.qr.invalid");
     }
 
     proptest! {

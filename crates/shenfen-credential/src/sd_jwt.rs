@@ -88,6 +88,18 @@ impl SdJwt {
         self.key_binding.as_deref()
     }
 
+    /// What a verifier remembers to refuse this presentation a second time:
+    /// the digest of its key binding JWT's signed content (header and
+    /// payload). Not of the whole JWT: an ECDSA signature has a second valid
+    /// form (s → n − s) that anyone can compute, so a key over signature bytes
+    /// would let a replay pass as new; the signed content — `aud`, `nonce`,
+    /// `iat` and the `sd_hash` over everything presented — cannot change.
+    pub fn replay_key(&self) -> Option<String> {
+        let kb = self.key_binding.as_deref()?;
+        let signed = kb.rsplit_once('.').map_or(kb, |(content, _)| content);
+        Some(digest_of(signed))
+    }
+
     /// The same SD-JWT with only the given disclosures and no key binding.
     pub(crate) fn with_disclosures(&self, disclosures: Vec<Disclosure>) -> SdJwt {
         SdJwt { issuer_jwt: self.issuer_jwt.clone(), disclosures, key_binding: None }

@@ -89,6 +89,9 @@ impl StatusListToken {
             .ok_or_else(|| CredentialError::MissingClaim("sub".into()))?
             .to_owned();
         let issued_at = numeric_date(claims, "iat")?.ok_or(CredentialError::InvalidTimeClaim("iat"))?;
+        if issued_at > now + skew {
+            return Err(CredentialError::IssuedInFuture { what: WHAT, iat: issued_at, now });
+        }
         let expires_at = numeric_date(claims, "exp")?;
         check_not_expired(expires_at, now, skew)?;
         let ttl = claims.get("ttl").and_then(Value::as_u64);
@@ -96,6 +99,13 @@ impl StatusListToken {
             claims.get("status_list").ok_or_else(|| CredentialError::MissingClaim("status_list".into()))?,
         )?;
         Ok(StatusListToken { subject, issued_at, expires_at, ttl, list })
+    }
+
+    /// Whether a consumer should have fetched a fresh copy by `now`: past
+    /// `iat + ttl` (Token Status List §5.1). Offline verifiers keep using the
+    /// list within their cache age and report it as due for a refresh.
+    pub fn refresh_due(&self, now: i64) -> bool {
+        self.ttl.is_some_and(|ttl| now > self.issued_at.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)))
     }
 
     /// The status of the credential that `reference` points at, refusing a

@@ -73,6 +73,11 @@ pub struct VerifiedVc {
     pub holder_key: Option<PublicJwk>,
     /// The status reference, for the caller to check against a status list.
     pub status: Option<StatusReference>,
+    /// The top-level claims the holder chose to disclose.
+    pub disclosed: Vec<String>,
+    /// The key binding's `iat`, when one was checked: the presentation stays
+    /// valid until `iat + max_age_secs`.
+    pub key_binding_issued_at: Option<i64>,
 }
 
 /// Verifies an SD-JWT VC: the generic SD-JWT checks with `typ: dc+sd-jwt`,
@@ -84,6 +89,11 @@ pub fn verify_vc(
 ) -> Result<VerifiedVc, CredentialError> {
     let options = VerifyOptions { expected_typ: Some(VC_TYP), ..*options };
     let verified = verify(presentation, issuer, &options)?;
+    // A holder may leave a disclosure out: whatever says who issued the
+    // credential, until when, to whom and where its status is must not be one.
+    if let Some(hidden) = verified.disclosed.iter().find(|name| NEVER_DISCLOSABLE.contains(&name.as_str())) {
+        return Err(CredentialError::HiddenRequiredClaim(hidden.clone()));
+    }
     let vct = verified
         .claims
         .get("vct")
@@ -91,5 +101,12 @@ pub fn verify_vc(
         .ok_or_else(|| CredentialError::MissingClaim("vct".into()))?
         .to_owned();
     let status = StatusReference::from_claims(&verified.claims)?;
-    Ok(VerifiedVc { vct, claims: verified.claims, holder_key: verified.holder_key, status })
+    Ok(VerifiedVc {
+        vct,
+        claims: verified.claims,
+        holder_key: verified.holder_key,
+        status,
+        disclosed: verified.disclosed,
+        key_binding_issued_at: verified.key_binding_issued_at,
+    })
 }

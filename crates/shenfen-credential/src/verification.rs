@@ -31,6 +31,11 @@ pub struct Verified {
     pub claims: Map<String, Value>,
     /// The holder key from `cnf.jwk`, if the credential is key-bound.
     pub holder_key: Option<PublicJwk>,
+    /// The top-level claims that came from disclosures (what the holder chose
+    /// to show), as opposed to those the issuer left always visible.
+    pub disclosed: Vec<String>,
+    /// The key binding's `iat`, when one was checked.
+    pub key_binding_issued_at: Option<i64>,
 }
 
 /// Verifies `presentation` issued under `issuer`, in the order RFC 9901
@@ -45,15 +50,24 @@ pub fn verify(
         jws.expect_typ(typ)?;
     }
     jws.verify(issuer)?;
-    let claims = process(jws.into_payload(), presentation.disclosures(), false)?.claims;
+    let processed = process(jws.into_payload(), presentation.disclosures(), false)?;
+    let claims = processed.claims;
     check_validity(&claims, options.now, options.clock_skew_secs)?;
     let holder = holder_key(&claims)?;
-    if let Some(check) = &options.key_binding {
-        let kb_jwt = presentation.key_binding().ok_or(CredentialError::MissingKeyBinding)?;
-        let (_, verifier) = holder.as_ref().ok_or(CredentialError::MissingHolderKey)?;
-        verify_binding(kb_jwt, presentation, verifier, check, options.now, options.clock_skew_secs)?;
-    }
-    Ok(Verified { claims, holder_key: holder.map(|(jwk, _)| jwk) })
+    let key_binding_issued_at = match &options.key_binding {
+        Some(check) => {
+            let kb_jwt = presentation.key_binding().ok_or(CredentialError::MissingKeyBinding)?;
+            let (_, verifier) = holder.as_ref().ok_or(CredentialError::MissingHolderKey)?;
+            Some(verify_binding(kb_jwt, presentation, verifier, check, options.now, options.clock_skew_secs)?)
+        }
+        None => None,
+    };
+    Ok(Verified {
+        claims,
+        holder_key: holder.map(|(jwk, _)| jwk),
+        disclosed: processed.disclosed_top_level,
+        key_binding_issued_at,
+    })
 }
 
 /// Checks `exp`, `nbf` and `iat` where present (RFC 7519 §4.1).

@@ -17,6 +17,14 @@ pub const MIN_SIDE: u32 = 64;
 /// orientation (phones store portraits sideways and say so in EXIF), and
 /// dropping alpha and converting grey or 16-bit images on the way.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, FaceError> {
+    decode_image_within(bytes, MAX_PIXELS)
+}
+
+/// [`decode_image`] with a tighter pixel cap, checked from the header: a
+/// server taking live camera frames from anyone refuses a 36-megapixel
+/// "frame" before decoding it, though a registry scan may be that large.
+pub fn decode_image_within(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, FaceError> {
+    let max_pixels = max_pixels.min(MAX_PIXELS);
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| FaceError::CorruptImage(e.to_string()))?;
@@ -25,8 +33,8 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, FaceError> {
     }
     let mut decoder = reader.into_decoder().map_err(map_error)?;
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(FaceError::ImageTooLarge { width, height, max_pixels: MAX_PIXELS });
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(FaceError::ImageTooLarge { width, height, max_pixels });
     }
     if width.min(height) < MIN_SIDE {
         return Err(FaceError::ImageTooSmall { width, height, min: MIN_SIDE });
@@ -34,7 +42,7 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, FaceError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(width);
     limits.max_image_height = Some(height);
-    limits.max_alloc = Some(MAX_PIXELS * 8);
+    limits.max_alloc = Some(max_pixels * 8);
     decoder.set_limits(limits).map_err(map_error)?;
     let orientation = decoder.orientation().map_err(map_error)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(map_error)?;
@@ -69,6 +77,18 @@ mod tests {
         assert_eq!(decoded.get_pixel(0, 0).0, [10, 20, 30]);
         let grey = DynamicImage::ImageLuma16(image::ImageBuffer::from_pixel(70, 70, image::Luma([65535u16])));
         assert_eq!(decode_image(&encode(&grey, ImageFormat::Png)).unwrap().get_pixel(3, 3).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn a_tighter_cap_refuses_from_the_header() {
+        let png = encode(&DynamicImage::new_rgb8(200, 150), ImageFormat::Png);
+        assert!(decode_image_within(&png, 30_000).is_ok());
+        let refused = decode_image_within(&png, 29_999).unwrap_err();
+        assert!(
+            matches!(refused, FaceError::ImageTooLarge { width: 200, height: 150, max_pixels: 29_999 }),
+            "{refused:?}"
+        );
+        assert_eq!(refused.code(), "face.image.too_large");
     }
 
     #[test]

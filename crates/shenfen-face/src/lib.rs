@@ -35,7 +35,7 @@ pub use augment::{Degradation, turn_head};
 pub use challenge::{
     Action, ChallengePolicy, FrameObservation, LivenessDecision, StepEvidence, evaluate, parse_challenge,
 };
-pub use decode::{MAX_PIXELS, decode_image};
+pub use decode::{MAX_PIXELS, decode_image, decode_image_within};
 pub use detection::Detection;
 pub use embedding::Embedding;
 pub use engine::{

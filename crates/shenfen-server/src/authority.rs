@@ -58,6 +58,8 @@ pub struct Policy {
     /// Reverse proxies whose `X-Forwarded-For` names the client; from
     /// anyone else the header is ignored.
     pub trusted_proxies: Vec<IpNet>,
+    /// Yes/no questions one relying party may ask per hour, across its requests.
+    pub questions_per_relying_party_hour: u64,
 }
 
 impl Default for Policy {
@@ -83,6 +85,7 @@ impl Default for Policy {
             cpu_workers: cores(),
             cpu_queue: 2 * cores(),
             trusted_proxies: Vec::new(),
+            questions_per_relying_party_hour: 10_000,
         }
     }
 }

@@ -24,9 +24,10 @@ use serde_json::{Map, Value, json};
 use shenfen_core::OperatorRole;
 use shenfen_core::{AssuranceLevel, Edition, Purpose};
 use shenfen_credential::{
-    CachedStatusList, CredentialError, OfflinePolicy, TrustedIssuer, VerifierCache, decode_qr_payload, verify_offline,
+    CachedStatusList, CredentialError, OfflinePolicy, TrustedIssuer, VerifiedVc, VerifierCache, decode_qr_payload,
+    verify_offline,
 };
-use shenfen_face::{FaceEngine, FaceError, QualityPolicy, Template, decode_image};
+use shenfen_face::{FaceEngine, FaceError, QualityPolicy, Template, decode_image_within};
 use shenfen_store::Store;
 use tokio::sync::RwLock;
 
@@ -81,7 +82,9 @@ pub struct CounterPolicy {
     pub max_cache_age_secs: i64,
 }
 
-/// Tolerated clock difference between the phone and the counter.
+/// Tolerated clock difference between the phone and the counter: a QR whose
+/// `iat` is up to this far in the future is accepted (the phone's clock runs
+/// ahead); it does not lengthen a QR's life.
 const CLOCK_SKEW_SECS: i64 = 30;
 
 /// The face in front of the counter, with the engine that reads it.
@@ -96,16 +99,19 @@ pub struct LiveFace<'a> {
 pub struct CounterVerdict {
     /// The verified result (`verified`, `purpose`, `edition`, `level`, `claims`, `face`, `cache_age_secs`).
     pub result: Value,
-    /// The digest of the key binding JWT, unique to one presentation.
+    /// The digest of the key binding JWT's signed content, unique to one
+    /// presentation whatever form its signature takes.
     pub replay_key: String,
-    /// Until when to remember it: past that, the QR is refused as expired anyway.
+    /// The last second the presentation verifies (its `iat` plus the QR's
+    /// lifetime): remember it at least until then, inclusive.
     pub remember_until: i64,
 }
 
-/// Checks an offline QR payload: unpack, verify against the cache, refuse a
-/// presentation `already_seen`, match the live face for L3, and require the
-/// policy's level. Nothing is remembered here: the caller records the
-/// verdict's replay key once it accepts.
+/// Checks an offline QR payload: unpack, verify against the cache, hold it
+/// to its purpose (the values it needs, nothing more disclosed than it
+/// allows), refuse a presentation `already_seen`, match the live face for
+/// L3, and require the policy's level. Nothing is remembered here: the
+/// caller records the verdict's replay key once it accepts.
 pub fn check_offline_qr(
     payload: &[u8],
     cache: &VerifierCache,
@@ -125,7 +131,9 @@ pub fn check_offline_qr(
         required_claims: &required,
     };
     let vc = verify_offline(&presentation, cache, &offline)?;
-    let replay_key = presentation.key_binding().map(|kb| URL_SAFE_NO_PAD.encode(token_hash(kb))).unwrap_or_default();
+    meets_purpose(&vc, policy.purpose)?;
+    let replay_key = presentation.replay_key().ok_or(CredentialError::MissingKeyBinding)?;
+    let remember_until = vc.key_binding_issued_at.ok_or(CredentialError::MissingKeyBinding)? + policy.max_qr_age_secs;
     if already_seen(&replay_key) {
         return Err(CredentialError::Replayed.into());
     }
@@ -161,7 +169,31 @@ pub fn check_offline_qr(
         "face": face,
         "cache_age_secs": policy.now - cache.synced_at,
     });
-    Ok(CounterVerdict { result, replay_key, remember_until: policy.now + policy.max_qr_age_secs + CLOCK_SKEW_SECS })
+    Ok(CounterVerdict { result, replay_key, remember_until })
+}
+
+/// The purpose's values (`age_over_18` must be `true` for an age check) and
+/// least disclosure: a QR that shows more than its purpose allows for its
+/// edition was not made by a citizen's wallet.
+fn meets_purpose(vc: &VerifiedVc, purpose: Purpose) -> Result<(), CredentialError> {
+    for claim in purpose.required_true() {
+        let value = vc.claims.get(*claim);
+        if value != Some(&Value::Bool(true)) {
+            return Err(CredentialError::PurposeUnmet {
+                claim: (*claim).to_owned(),
+                found: value.map_or_else(|| "missing".to_owned(), ToString::to_string),
+                needed: "true".into(),
+                purpose: purpose.to_string(),
+            });
+        }
+    }
+    let edition = vc.claims.get("edition").and_then(Value::as_str).and_then(|e| e.parse().ok());
+    let allowed = purpose.claims(edition.unwrap_or(Edition::Lightweight));
+    let extra: Vec<&str> = vc.disclosed.iter().map(String::as_str).filter(|c| !allowed.contains(c)).collect();
+    if !extra.is_empty() {
+        return Err(CredentialError::Overshared(extra.join(", "), purpose.to_string()));
+    }
+    Ok(())
 }
 
 /// The claims a person reads: without the credential's machinery.
@@ -293,6 +325,7 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
             let keys = issuer.published_keys().map(|key| key.to_value()).collect();
             *cache = VerifierCache {
                 synced_at: now,
+                trusted_until: None,
                 issuers: vec![TrustedIssuer { issuer: issuer.url.clone(), keys }],
                 status_lists: vec![CachedStatusList { uri: issuer.status_list_uri(), token }],
             };
@@ -444,7 +477,7 @@ fn refused(e: &CounterError) -> Response {
 
 fn decode_frame(frame: &str) -> Result<RgbImage, Problem> {
     let bytes = STANDARD.decode(frame.trim()).map_err(|_| invalid("a frame is not base64"))?;
-    decode_image(&bytes).map_err(|e| {
+    decode_image_within(&bytes, crate::enrollment::LIVE_FRAME_MAX_PIXELS).map_err(|e| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "image-unreadable", "The image does not decode")
             .with_detail(format!("[{}] {e}", e.code()))
     })

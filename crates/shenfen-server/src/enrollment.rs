@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
 use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
-use shenfen_face::{Action, FaceError, Template, decode_image, parse_challenge};
+use shenfen_face::{Action, FaceError, Template, decode_image_within, parse_challenge};
 use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Offer, Store, hash_peppered, random_below};
 
 use crate::app::{AppState, now};
@@ -27,6 +27,9 @@ use crate::work_pool::{Admission, Interrupt};
 
 /// Largest frames submission: a short burst of phone-camera JPEGs.
 pub const FRAMES_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Largest live camera frame, in pixels: a 12-megapixel phone photo (4032 ×
+/// 3024). Anything larger is refused from its header, before decoding.
+pub const LIVE_FRAME_MAX_PIXELS: u64 = 12_500_000;
 /// Seconds a pre-authorized code stays valid.
 const OFFER_SECS: i64 = 600;
 
@@ -138,7 +141,10 @@ pub fn decode_frames(frames: &[String], interrupt: &Interrupt) -> Result<Vec<ima
             STANDARD
                 .decode(frame.trim())
                 .map_err(|_| format!("frame {i} is not base64"))
-                .and_then(|bytes| decode_image(&bytes).map_err(|e| format!("frame {i}: [{}] {e}", e.code())))
+                .and_then(|bytes| {
+                    decode_image_within(&bytes, LIVE_FRAME_MAX_PIXELS)
+                        .map_err(|e| format!("frame {i}: [{}] {e}", e.code()))
+                })
                 .map_err(|detail| invalid(&detail))
         })
         .collect()

@@ -30,6 +30,9 @@ use crate::tokens::{bearer, invalid, json_body, random_token, token_hash};
 
 /// Seconds a presentation request stays open.
 const REQUEST_SECS: i64 = 300;
+/// Yes/no questions one request may ask: enough for a real check, too few
+/// to narrow a value down by asking about each possible one.
+pub const MAX_QUESTIONS: usize = 4;
 /// The DCQL credential query id shenfen requests use.
 pub const CREDENTIAL_QUERY_ID: &str = "shenfen_id";
 const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
@@ -97,6 +100,9 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         Ok(questions) => questions,
         Err(e) => return invalid(&format!("[{}] {e}", e.code())).into_response(),
     };
+    if let Err(detail) = questions_within_limits(&questions) {
+        return invalid(&detail).into_response();
+    }
     if let Some(both) = body.optional_claims.iter().find(|c| body.claims.contains(c)) {
         return invalid(&format!("{both} is asked both as required and as optional")).into_response();
     }
@@ -120,6 +126,20 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
     }
     if let Err(e) = body.level.parse::<AssuranceLevel>() {
         return invalid(&format!("level: [{}] {e}", e.code())).into_response();
+    }
+    if !questions.is_empty() {
+        let now = now();
+        let key = format!("questions:{}", party.client_id);
+        let limit = state.authority.policy.questions_per_relying_party_hour;
+        match state.store.count_attempts(&key, now - now.rem_euclid(3600), questions.len() as u64).await {
+            Ok(n) if n > limit => {
+                return Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
+                    .with_detail(format!("at most {limit} yes/no questions an hour per relying party"))
+                    .into_response();
+            }
+            Ok(_) => {}
+            Err(e) => return internal(&e),
+        }
     }
     let (Some(id), Some(nonce), Some(request_state)) = (random_token(), random_token(), random_token()) else {
         return Problem::internal().into_response();
@@ -160,6 +180,22 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         })),
     )
         .into_response()
+}
+
+/// The limits on one request's questions: at most [`MAX_QUESTIONS`], each
+/// once, and one `region=…` at most — asked about every province in turn, a
+/// relying party entitled only to yes/no answers would learn the region.
+fn questions_within_limits(questions: &[Question]) -> Result<(), String> {
+    if questions.len() > MAX_QUESTIONS {
+        return Err(format!("ask at most {MAX_QUESTIONS} questions in one request"));
+    }
+    if questions.iter().filter(|q| matches!(q, Question::Region(_))).count() > 1 {
+        return Err("ask at most one region=… question in one request: yes/no answers must not add up to the value".into());
+    }
+    if questions.iter().enumerate().any(|(i, q)| questions[..i].contains(q)) {
+        return Err("each question once".into());
+    }
+    Ok(())
 }
 
 /// The questions of a stored request.
@@ -248,9 +284,12 @@ pub async fn request_object(State(state): State<Arc<AppState>>, Path(id): Path<S
         "nonce": request.nonce,
         "state": request.state,
         "dcql_query": dcql(&request),
-        // shenfen extension: the assurance level the relying party asked for, so
-        // the wallet knows to bring an assertion from /citizen/assertion.
+        // shenfen extensions, signed with the rest: the assurance level the
+        // relying party asked for, so the wallet knows to bring an assertion
+        // from /citizen/assertion; and the yes/no questions it will get the
+        // answers to (and nothing more of those claims), for the consent screen.
         "assurance_level": request.query["level"],
+        "questions": request.query["questions"],
         "client_metadata": {
             "client_name": party.name,
             "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
@@ -276,6 +315,11 @@ fn wallet_error(description: &str) -> Response {
 
 /// `POST /verifier/requests/{id}/response` (form: `vp_token`, `state`): the
 /// wallet's answer, verified and kept for the relying party to read once.
+///
+/// The request object is public (anyone with the link can read its `state`),
+/// so only an answer that carries a presentation key-bound to this request's
+/// nonce may close it; junk is answered 400 and the request stays open for
+/// the citizen's wallet.
 pub async fn response(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -286,7 +330,11 @@ pub async fn response(
         Err(_) => return wallet_error("the request is unknown, expired or already answered"),
     };
     let Some(answer_state) = form.get("state") else { return wallet_error("state is missing") };
-    let outcome = check_answer(&state, &request, &form).await;
+    let vc = match bound_presentation(&state, &request, &form) {
+        Ok(vc) => vc,
+        Err(reason) => return wallet_error(&reason),
+    };
+    let outcome = check_answer(&state, &request, &form, &vc).await;
     let (status, result) = match &outcome {
         Ok(result) => ("verified", result.clone()),
         Err(reason) => ("refused", json!({ "error": reason })),
@@ -307,17 +355,29 @@ pub async fn response(
     }
 }
 
-/// Verifies the presentation against what was asked; the relying party's result.
-async fn check_answer(
+/// The presentation of an answer, verified: signed by one of this
+/// authority's keys and key-bound to the relying party and this request's
+/// nonce — proof that the holder of a credential answered this very request.
+fn bound_presentation(
     state: &AppState,
     request: &PresentationRequest,
     form: &HashMap<String, String>,
-) -> Result<Value, String> {
+) -> Result<VerifiedVc, String> {
     let token: Value = serde_json::from_str(form.get("vp_token").ok_or("vp_token is missing")?)
         .map_err(|_| "vp_token is not a JSON object".to_owned())?;
     let text = token[CREDENTIAL_QUERY_ID][0].as_str().ok_or("vp_token holds no shenfen_id presentation")?;
     let presentation = SdJwt::parse(text).map_err(|e| format!("[{}] {e}", e.code()))?;
-    let vc = verify_presentation(state, &presentation, request)?;
+    verify_presentation(state, &presentation, request)
+}
+
+/// Checks a bound presentation against what was asked (status, claims,
+/// answers, level); the relying party's result.
+async fn check_answer(
+    state: &AppState,
+    request: &PresentationRequest,
+    form: &HashMap<String, String>,
+    vc: &VerifiedVc,
+) -> Result<Value, String> {
     let reference = vc.status.as_ref().ok_or("the credential has no status")?;
     if reference.uri != state.authority.issuer.status_list_uri() {
         return Err("the credential is not on this authority's status list".into());
@@ -357,7 +417,7 @@ async fn check_answer(
     let pseudonym = vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned();
     let asked: AssuranceLevel = request.query["level"].as_str().unwrap_or("L1").parse().unwrap_or(AssuranceLevel::L1);
     let level = match form.get("assurance") {
-        Some(assertion) => assurance_of(state, assertion, request, &vc)?,
+        Some(assertion) => assurance_of(state, assertion, request, vc)?,
         None => AssuranceLevel::L1,
     };
     if level < asked {

@@ -208,6 +208,9 @@ pub struct PresentationRequest {
     pub issuer: String,
     /// The assurance level asked: `L1`, `L2` (bring the PIN) or `L3` (the PIN and live frames).
     pub level: String,
+    /// Yes/no questions the relying party gets the answers to (`age_over_18`,
+    /// `region=Guangdong`): it learns the answer, not the claim behind it.
+    pub questions: Vec<String>,
 }
 
 impl AuthorityClient {
@@ -267,6 +270,11 @@ impl AuthorityClient {
             response_uri: text("response_uri"),
             issuer: text("iss"),
             level: claims.get("assurance_level").and_then(Value::as_str).unwrap_or("L1").to_owned(),
+            questions: claims
+                .get("questions")
+                .and_then(Value::as_array)
+                .map(|qs| qs.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default(),
         })
     }
 
