@@ -131,7 +131,8 @@ fn two_serve_processes_on_one_postgres_database_act_as_one_authority() {
     let request = json!({ "credential_configuration_id": "shenfen_lightweight", "proofs": { "jwt": [key_proof(&holder, &nonce)] } });
     let (status, issued) = post(&b, "/credential", &request.to_string(), Some(&access));
     assert_eq!(status, 200, "{issued}");
-    let again = json!({ "credential_configuration_id": "shenfen_lightweight", "proofs": { "jwt": [key_proof(&holder, &post(&a, "/nonce", "", None).1["c_nonce"].as_str().unwrap().to_owned())] } });
+    let fresh = post(&a, "/nonce", "", None).1;
+    let again = json!({ "credential_configuration_id": "shenfen_lightweight", "proofs": { "jwt": [key_proof(&holder, fresh["c_nonce"].as_str().unwrap())] } });
     assert_eq!(post(&a, "/credential", &again.to_string(), Some(&access)).1["error"], "invalid_token");
     let credential = SdJwt::parse(issued["credentials"][0]["credential"].as_str().unwrap()).unwrap();
     let nonce = post(&b, "/nonce", "", None).1["c_nonce"].as_str().unwrap().to_owned();

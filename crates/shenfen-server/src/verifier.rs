@@ -190,7 +190,9 @@ fn questions_within_limits(questions: &[Question]) -> Result<(), String> {
         return Err(format!("ask at most {MAX_QUESTIONS} questions in one request"));
     }
     if questions.iter().filter(|q| matches!(q, Question::Region(_))).count() > 1 {
-        return Err("ask at most one region=… question in one request: yes/no answers must not add up to the value".into());
+        return Err(
+            "ask at most one region=… question in one request: yes/no answers must not add up to the value".into()
+        );
     }
     if questions.iter().enumerate().any(|(i, q)| questions[..i].contains(q)) {
         return Err("each question once".into());
