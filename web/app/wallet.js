@@ -93,6 +93,7 @@ addTexts({
   'request.optional': { zh: '可选，勾选才提供', en: 'optional: shared only if ticked' },
   'request.not_held': { zh: '本证件没有，不会提供', en: 'not on this card, not shared' },
   'request.questions': { zh: '以下问题对方只得到“是”或“否”：', en: 'For these questions they receive only "yes" or "no":' },
+  'request.for_question': { zh: '只用于回答下面的问题，不提供给对方', en: 'only to answer the questions below, not passed on' },
   'question.age_over_18': { zh: '是否年满 18 岁', en: 'Are you 18 or older?' },
   'question.region': { zh: '身份证号是否由{region}签发', en: 'Was your ID number issued in {region}?' },
   'question.edition': { zh: '是否持有{edition}', en: 'Do you hold the {edition} edition?' },
@@ -379,7 +380,12 @@ async function fetchRequest(link) {
   // DCQL claim_sets: the last set holds the claims that must be shared; the rest may be declined one by one.
   const query = request.dcql_query.credentials[0];
   const required = query.claim_sets ? new Set(query.claim_sets[query.claim_sets.length - 1]) : null;
-  const claims = query.claims.map((c) => ({ path: c.path, optional: required !== null && !required.has(c.id) }));
+  const claims = query.claims.map((c) => ({
+    path: c.path,
+    optional: required !== null && !required.has(c.id),
+    // Read by the authority's verifier to answer a yes/no question; only the answer is passed on.
+    forQuestion: String(c.id).startsWith('question-'),
+  }));
   return {
     clientId: request.client_id,
     clientName: request.client_metadata?.client_name || request.client_id,
@@ -417,6 +423,8 @@ function consentItem(claim, index, clientId, held) {
   const label = claimLabel(claim.path, clientId);
   if (!held.some((h) => h.join('/') === claim.path.join('/'))) {
     item.textContent = `${label} — ${t('request.not_held')}`;
+  } else if (claim.forQuestion) {
+    item.textContent = `${label} — ${t('request.for_question')}`;
   } else if (claim.optional) {
     const box = Object.assign(document.createElement('input'), { type: 'checkbox', id: `claim-${index}` });
     box.dataset.index = String(index);

@@ -21,7 +21,7 @@ let phone;
 before(async () => {
   demo = await startDemo();
   // Registered before the citizen enrolls, so the credentials carry its pairwise pseudonym.
-  hotelKey = addRelyingParty(demo, HOTEL, 'Hotel Example', ['name', 'id_number_masked']);
+  hotelKey = addRelyingParty(demo, HOTEL, 'Hotel Example', ['name', 'id_number_masked', 'is:age_over_18']);
   tools = await browserWithCamera();
   // One browser context: the phone's IndexedDB (credentials, device keys, log) lives across the tests.
   const phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-citizen', photo('obama2.jpg')));
@@ -51,8 +51,8 @@ async function startEnrollment(page, edition = 'lightweight', upgraded = {}) {
 }
 
 /** The hotel asks through the verifier service (the masked number optional); answers the request id and the wallet link. */
-async function hotelAsks(level) {
-  const ask = { client_id: HOTEL, claims: ['name'], optional_claims: ['id_number_masked'], purpose: 'guest register', level };
+async function hotelAsks(level, questions = []) {
+  const ask = { client_id: HOTEL, claims: ['name'], optional_claims: ['id_number_masked'], questions, purpose: 'guest register', level };
   const asked = await api(demo, 'POST', '/verifier/requests', ask, hotelKey);
   assert.equal(asked.status, 201, JSON.stringify(asked.body));
   return asked.body;
@@ -129,9 +129,13 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   await waitForView(page, 'view-card');
   assert.equal((await hotelReads(declined.request_id)).status, 'pending', 'declining shares nothing');
 
-  const asked = await hotelAsks('L1');
+  const asked = await hotelAsks('L1', ['age_over_18']);
   await page.locator('#request-link').fill(asked.authorization_request);
   await page.locator('#request-form button[type=submit]').click();
+  await waitForView(page, 'view-request');
+  assert.match(await page.locator('#request-questions').textContent(), /18 or older|年满 18 岁/, 'the signed questions are on the consent screen');
+  assert.match(await page.locator('#request-claims').textContent(), /not passed on|不提供给对方/, 'the claim behind the question is read, not passed on');
+  await screenshot(page, '6b-wallet-consent-question');
   const optional = page.getByLabel(/masked ID number|遮蔽的身份证号/);
   assert.equal(await optional.isChecked(), false, 'optional claims start unticked');
   await page.locator('#request-share').click();
@@ -139,6 +143,7 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   const outcome = await hotelReads(asked.request_id);
   assert.equal(outcome.status, 'verified', JSON.stringify(outcome));
   assert.deepEqual(outcome.result.claims, { name: CITIZEN.name }, 'the optional masked number was not ticked, so not shared');
+  assert.deepEqual(outcome.result.answers, { age_over_18: true }, 'and the answer to its question, not the claim');
   assert.ok(outcome.result.pseudonym, 'the hotel gets its pairwise pseudonym');
   assert.ok(!JSON.stringify(outcome).includes(CITIZEN.id), 'and never the ID number');
 

@@ -184,6 +184,25 @@ fn enroll_show_a_qr_and_verify_it_offline() {
     assert!(qr0["payload_bytes"].is_number());
     let args = ["verify", "--qr", "hotel0.png", "--purpose", "hotel_checkin", "--cache", "anchored", "--json"];
     ok(d, &args, &[]);
+    // The trust list's expiry holds offline: past its 30 days the same cache
+    // is refused, however long the counter lets its cache live.
+    let month_later = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        + 31 * 86_400)
+        .to_string();
+    let late = [
+        "verify",
+        "--qr",
+        "hotel0.png",
+        "--purpose",
+        "hotel_checkin",
+        "--cache",
+        "anchored",
+        "--max-cache-age",
+        "99999999",
+    ];
+    let out = shenfen(d, &late, &[("SHENFEN_NOW", month_later.as_str())]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: [credential.offline.trust_list_expired]"), "{stderr}");
     let other = shenfen(d, &["keys", "generate", "--out", "other.jwk", "--kid", "not-the-authority"], &[]);
     std::fs::write(dir.join("other.jwks"), format!("{{\"keys\":[{}]}}", String::from_utf8_lossy(&other.stdout)))
         .unwrap();

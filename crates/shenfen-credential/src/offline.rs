@@ -106,12 +106,15 @@ pub fn verify_offline(
         }),
     };
     let vc = verify_vc(presentation, &key, &options)?;
-    if let Some(missing) = policy.required_claims.iter().find(|c| !vc.claims.contains_key(**c)) {
-        return Err(CredentialError::MissingClaim((*missing).to_owned()));
+    // A credential a counter accepts can be revoked and expires: without a
+    // visible `status` and `exp` (made disclosable and withheld, say) it is refused.
+    for claim in ["exp", "status"].into_iter().chain(policy.required_claims.iter().copied()) {
+        if !vc.claims.contains_key(claim) {
+            return Err(CredentialError::MissingClaim(claim.to_owned()));
+        }
     }
-    if let Some(reference) = &vc.status {
-        status_list_of(trusted, reference, cache, policy)?.require_valid(reference)?;
-    }
+    let reference = vc.status.as_ref().ok_or_else(|| CredentialError::MissingClaim("status".into()))?;
+    status_list_of(trusted, reference, cache, policy)?.require_valid(reference)?;
     Ok(vc)
 }
 

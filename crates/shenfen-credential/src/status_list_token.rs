@@ -101,13 +101,6 @@ impl StatusListToken {
         Ok(StatusListToken { subject, issued_at, expires_at, ttl, list })
     }
 
-    /// Whether a consumer should have fetched a fresh copy by `now`: past
-    /// `iat + ttl` (Token Status List §5.1). Offline verifiers keep using the
-    /// list within their cache age and report it as due for a refresh.
-    pub fn refresh_due(&self, now: i64) -> bool {
-        self.ttl.is_some_and(|ttl| now > self.issued_at.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)))
-    }
-
     /// The status of the credential that `reference` points at, refusing a
     /// reference into another list.
     pub fn status_of(&self, reference: &StatusReference) -> Result<StatusType, CredentialError> {

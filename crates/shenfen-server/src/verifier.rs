@@ -35,6 +35,9 @@ const REQUEST_SECS: i64 = 300;
 pub const MAX_QUESTIONS: usize = 4;
 /// The DCQL credential query id shenfen requests use.
 pub const CREDENTIAL_QUERY_ID: &str = "shenfen_id";
+/// The DCQL id prefix of a claim the verifier reads only to answer a yes/no
+/// question: the wallet shows the citizen it is not passed on.
+pub const QUESTION_CLAIM_PREFIX: &str = "question-";
 const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
 
 fn unauthenticated() -> Response {
@@ -215,20 +218,25 @@ fn strings(value: &Value) -> impl Iterator<Item = &str> {
 /// claims, `claim_sets` offers all of them first and the required ones alone
 /// second, so a wallet may leave out any optional claim its holder declines.
 fn dcql(request: &PresentationRequest) -> Value {
+    let asked: Vec<&str> = strings(&request.query["claims"]).collect();
     let questions = questions_of(request);
-    let question_claims = questions.iter().map(Question::claim).filter(|c| *c != "edition");
-    let mut required: Vec<&str> = strings(&request.query["claims"]).collect();
-    for claim in question_claims {
-        if !required.contains(&claim) {
-            required.push(claim);
+    // Read by the verifier to answer a question, never passed on: their DCQL
+    // id says so, so the consent screen can tell them apart.
+    let mut for_questions: Vec<&str> = Vec::new();
+    for claim in questions.iter().map(Question::claim).filter(|c| *c != "edition") {
+        if !asked.contains(&claim) && !for_questions.contains(&claim) {
+            for_questions.push(claim);
         }
     }
     let optional: Vec<&str> = strings(&request.query["optional_claims"]).collect();
     // DCQL ids are letters, digits, `_` and `-`; claim paths use `/`.
-    let entry = |claim: &str| json!({ "id": claim.replace('/', "-"), "path": claim.split('/').collect::<Vec<_>>() });
-    let mut claims: Vec<Value> = required.iter().map(|c| entry(c)).collect();
+    let id = |claim: &str| claim.replace('/', "-");
+    let question_id = |claim: &str| format!("{QUESTION_CLAIM_PREFIX}{}", id(claim));
+    let entry = |id: String, claim: &str| json!({ "id": id, "path": claim.split('/').collect::<Vec<_>>() });
+    let mut claims: Vec<Value> = asked.iter().map(|c| entry(id(c), c)).collect();
+    claims.extend(for_questions.iter().map(|c| entry(question_id(c), c)));
     claims.push(json!({ "id": "pseudonym", "path": ["pseudonyms", request.client_id] }));
-    claims.extend(optional.iter().map(|c| entry(c)));
+    claims.extend(optional.iter().map(|c| entry(id(c), c)));
     let mut credential = json!({
         "id": CREDENTIAL_QUERY_ID,
         "format": "dc+sd-jwt",
@@ -236,9 +244,13 @@ fn dcql(request: &PresentationRequest) -> Value {
         "claims": claims,
     });
     if !optional.is_empty() {
-        let id = |claim: &&str| claim.replace('/', "-");
-        let required_ids: Vec<String> = required.iter().map(id).chain(["pseudonym".to_owned()]).collect();
-        let all_ids: Vec<String> = required_ids.iter().cloned().chain(optional.iter().map(id)).collect();
+        let required_ids: Vec<String> = asked
+            .iter()
+            .map(|c| id(c))
+            .chain(for_questions.iter().map(|c| question_id(c)))
+            .chain(["pseudonym".to_owned()])
+            .collect();
+        let all_ids: Vec<String> = required_ids.iter().cloned().chain(optional.iter().map(|c| id(c))).collect();
         credential["claim_sets"] = json!([all_ids, required_ids]);
     }
     json!({

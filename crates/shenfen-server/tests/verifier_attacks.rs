@@ -1,0 +1,162 @@
+//! "Verified" means what it says, over HTTP: a relying party cannot narrow a
+//! claim down with yes/no questions, whoever reads a request link cannot close
+//! the request, and a QR whose signature was malleated is still a replay at
+//! the counter.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use shenfen_credential::Jws;
+use support::journey::*;
+use support::{body_bytes, json as json_of, send};
+
+/// The order n of P-256, big-endian.
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa,
+    0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// The QR payload with its key binding JWT's signature s replaced by n − s:
+/// a second valid signature anyone can compute from the first.
+fn malleated(qr_text: &str) -> String {
+    let presentation =
+        shenfen_credential::decode_qr_payload(&URL_SAFE_NO_PAD.decode(qr_text).unwrap()).unwrap().serialize();
+    let (signed, signature) = presentation.rsplit_once('.').unwrap();
+    let mut raw = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut v = i16::from(ORDER[i]) - i16::from(raw[32 + i]) - borrow;
+        borrow = i16::from(v < 0);
+        if v < 0 {
+            v += 256;
+        }
+        raw[32 + i] = v as u8;
+    }
+    let twin = shenfen_credential::SdJwt::parse(&format!("{signed}.{}", URL_SAFE_NO_PAD.encode(raw))).unwrap();
+    URL_SAFE_NO_PAD.encode(shenfen_credential::encode_qr_payload(&twin).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malleated_qr_is_a_replay_at_the_counter() {
+    let test = registered_app().await;
+    let desk = counter_device(&test, "front desk").await;
+    let held = enroll_and_issue(&test, 1).await;
+    let qr = hotel_qr_text(&held[0].0, &held[0].1, now());
+    let twin = malleated(&qr);
+    assert_ne!(twin, qr, "other bytes");
+    let body = |qr: &str| json!({ "qr_text": qr, "purpose": "hotel_checkin" });
+    assert_eq!(counter_verify(&test, &desk, body(&qr)).await.0, StatusCode::OK);
+    for (case, qr) in [("the same QR", qr.as_str()), ("its malleated twin", twin.as_str())] {
+        let (status, problem) = counter_verify(&test, &desk, body(qr)).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("credential.offline.replayed")),
+            "{case}"
+        );
+    }
+}
+
+async fn ask_questions(test: &support::TestApp, key: &str, questions: &[&str]) -> (StatusCode, Value) {
+    let body = json!({ "client_id": "https://bar.example", "questions": questions, "purpose": "age and home town" });
+    let response = send_bearer(test, Method::POST, "/verifier/requests", key, body).await;
+    (response.status(), json_of(response).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yes_no_questions_cannot_add_up_to_the_claim_and_are_signed_into_the_request() {
+    let test = registered_app().await;
+    let key = register_relying_party(&test, "https://bar.example", "Bar", &["is:region", "is:age_over_18"]).await;
+    let provinces = [
+        "Beijing",
+        "Tianjin",
+        "Hebei",
+        "Shanxi",
+        "Inner Mongolia",
+        "Liaoning",
+        "Jilin",
+        "Heilongjiang",
+        "Shanghai",
+        "Jiangsu",
+        "Zhejiang",
+        "Anhui",
+        "Fujian",
+        "Jiangxi",
+        "Shandong",
+        "Henan",
+        "Hubei",
+        "Hunan",
+        "Guangdong",
+        "Guangxi",
+        "Hainan",
+        "Chongqing",
+        "Sichuan",
+        "Guizhou",
+        "Yunnan",
+        "Tibet",
+        "Shaanxi",
+        "Gansu",
+        "Qinghai",
+        "Ningxia",
+        "Xinjiang",
+    ];
+    let every_region: Vec<String> = provinces.iter().map(|p| format!("region={p}")).collect();
+    let every_region: Vec<&str> = every_region.iter().map(String::as_str).collect();
+    assert_eq!(every_region.len(), 31);
+    for asked in [&every_region[..], &every_region[..2], &["age_over_18", "age_over_18"][..]] {
+        let (status, problem) = ask_questions(&test, &key, asked).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{asked:?}: {problem}");
+        assert_eq!(problem["type"], "urn:shenfen:problem:invalid-request");
+    }
+    let (status, created) = ask_questions(&test, &key, &["region=Guangdong", "age_over_18"]).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let object = send(
+        &test.router,
+        Method::GET,
+        &format!("/verifier/requests/{}/object", created["request_id"].as_str().unwrap()),
+        "",
+        "",
+    )
+    .await;
+    let jwt = String::from_utf8(body_bytes(object).await).unwrap();
+    let signed = Jws::parse(&jwt, "request object").unwrap();
+    signed.verify(&test.issuer.public().verifying_key().unwrap()).unwrap();
+    assert_eq!(
+        signed.payload()["questions"],
+        json!(["region=Guangdong", "age_over_18"]),
+        "the wallet shows what is signed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_posted_with_the_public_state_leaves_the_request_open() {
+    let test = registered_app().await;
+    let key = register_relying_party(&test, "https://hotel.example", "Hotel", &["name"]).await;
+    let held = enroll_and_issue(&test, 2).await;
+    let (id, object) = ask(&test, "https://hotel.example", &key, &["name"]).await;
+    // Anyone with the link reads the request object, state included, and posts junk with it.
+    let state = object["state"].as_str().unwrap();
+    let path = format!("/verifier/requests/{id}/response");
+    for junk in [
+        format!("vp_token=%7B%7D&state={state}"),
+        format!("vp_token=not-json&state={state}"),
+        format!("vp_token=%7B%22shenfen_id%22%3A%5B%22a~b~%22%5D%7D&state={state}"),
+    ] {
+        let response = send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", junk.clone()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{junk}");
+    }
+    // Another citizen's presentation made for another request: not bound to this nonce either.
+    assert_eq!(answer(&test, &id, &object, &held[1], Some("someone else's nonce")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(outcome(&test, &id, "https://hotel.example", &key).await.1["status"], "pending", "still open");
+    assert_eq!(answer(&test, &id, &object, &held[0], None).await, StatusCode::OK, "the real wallet answers");
+    let (_, read) = outcome(&test, &id, "https://hotel.example", &key).await;
+    assert_eq!(
+        (read["status"].as_str(), read["result"]["claims"]["name"].as_str()),
+        (Some("verified"), Some("林晓梅"))
+    );
+}
