@@ -83,8 +83,14 @@ fn their_presentation_verifies_with_ours() {
     assert_eq!(claims["age_over_18"], true);
     assert_eq!(claims["vct"], "urn:shenfen:id:lightweight:1");
     assert!(claims.get("name").is_none() && claims.get("id_number_masked").is_none(), "{claims}");
-    assert!(!verify("n-js-2", AUD).status.success(), "our verifier must refuse their presentation under another nonce");
-    assert!(!verify("n-js-1", "https://rail.example").status.success());
+    // Refused for the reason, not for any reason: another nonce, another audience.
+    for ((nonce, aud), code) in
+        [(("n-js-2", AUD), "credential.kb.nonce"), (("n-js-1", "https://rail.example"), "credential.kb.audience")]
+    {
+        let out = verify(nonce, aud);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.starts_with(&format!("error: [{code}]")), "{nonce} {aud}: {stderr}");
+    }
 
     // Their status list, read by our status-list check: idx 7 revoked, idx 42 valid.
     let check = |idx: &str| {
@@ -185,7 +191,9 @@ fn our_presentation_verifies_with_theirs() {
     assert_eq!(claims["address"]["city"], "广州");
     assert!(claims.get("age_over_18").is_none(), "{claims}");
     assert_eq!(claims["vct"], "urn:shenfen:id:upgraded:1");
-    assert!(!verify("n-rs-2", &valid).status.success(), "their verifier must refuse another nonce");
+    let other_nonce = verify("n-rs-2", &valid);
+    assert!(!other_nonce.status.success(), "their verifier must refuse another nonce");
+    assert!(String::from_utf8_lossy(&other_nonce.stderr).contains("Invalid Nonce"), "for the nonce");
     let out = verify("n-rs-1", &revoked);
     assert!(!out.status.success());
     assert!(

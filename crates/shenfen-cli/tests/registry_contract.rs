@@ -7,8 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 const MASTER: &str = "k1:4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a";
 const INDEX: &str = "5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b";
@@ -98,68 +97,68 @@ fn bad_rows_are_reported_by_line_and_never_echo_the_number() {
 }
 
 #[test]
-fn a_killed_import_resumes_without_partial_batches() {
+fn a_crashed_import_resumes_without_partial_batches() {
     let dir = workdir("kill");
-    ok(&dir, &["registry", "synth", "--count", "60000", "--out", "syn"]);
+    ok(&dir, &["registry", "synth", "--count", "6000", "--out", "syn"]);
     let db = "sqlite:registry.db";
-    let mut child = shenfen(
-        &dir,
-        &["registry", "import", "--records", "syn/records.csv", "--no-faces", "--batch", "500", "--db", db],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    // Kill it once the WAL shows committed batches, before the end.
-    let start = Instant::now();
-    while std::fs::metadata(dir.join("registry.db-wal")).map_or(0, |m| m.len()) < 400_000
-        && start.elapsed() < Duration::from_secs(60)
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let out =
-        ok(&dir, &["registry", "import", "--records", "syn/records.csv", "--no-faces", "--batch", "500", "--db", db]);
-    assert!(out.contains("holds 60000 citizens"), "{out}");
-    let resumed: u64 = out
-        .split("resumed at line ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("the kill came before any batch committed: {out}"));
-    assert!(resumed < 60_001, "the kill came after the import finished: {out}");
-    assert_eq!((resumed - 2) % 500, 0, "progress is only ever committed with whole batches");
+    let import = ["registry", "import", "--records", "syn/records.csv", "--no-faces", "--batch", "500", "--db", db];
+    // The import dies inside its third batch's transaction, between the rows
+    // and the progress that commits with them (a deterministic crash point,
+    // as abrupt as kill -9).
+    let crashed = shenfen(&dir, &import).env("SHENFEN_CRASH_POINT", "import:before-progress:3").output().unwrap();
+    assert!(!crashed.status.success(), "the crash point was reached");
+    let out = ok(&dir, &import);
+    assert!(out.contains("holds 6000 citizens"), "{out}");
+    assert!(
+        out.contains("resumed at line 1002"),
+        "two whole batches committed, the third rolled back with its progress: {out}"
+    );
     assert!(ok(&dir, &["audit", "verify", "--db", db]).contains("entries verified"));
 }
 
 #[test]
 fn photos_become_templates_and_faceless_photos_are_refused() {
     let dir = workdir("faces");
-    let photos = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/photos");
+    // The registry's photo folder: a real portrait, and a real image with no face in it.
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let portraits = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/photos");
+    std::fs::copy(portraits.join("obama.jpg"), photos.join("obama.jpg")).unwrap();
+    let landscape = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([(x / 3) as u8, (y / 2) as u8, 120]));
+    landscape.save(photos.join("landscape.png")).unwrap();
     let jsonl = [
         r#"{"id_number":"440106199003071223","name":"林晓梅","sex":"female","ethnicity":"汉","birth_date":"1990-03-07","address":"广东省广州市天河区天河路1号","issuing_authority":"广州市公安局天河分局","valid_from":"2015-06-01","valid_until":"2035-06-01","photo":"obama.jpg"}"#,
-        r#"{"id_number":"11010519491231002X","name":"张秀英","sex":"female","ethnicity":"汉","birth_date":"1949-12-31","address":"北京市朝阳区某街1号","issuing_authority":"北京市公安局朝阳分局","valid_from":"2010-01-01","valid_until":"长期","photo":"missing.jpg"}"#,
+        r#"{"id_number":"11010519491231002X","name":"张秀英","sex":"female","ethnicity":"汉","birth_date":"1949-12-31","address":"北京市朝阳区某街1号","issuing_authority":"北京市公安局朝阳分局","valid_from":"2010-01-01","valid_until":"长期","photo":"landscape.png"}"#,
+        r#"{"id_number":"440524188001010014","name":"李大","sex":"male","ethnicity":"汉","birth_date":"1880-01-01","address":"广东省汕头市某街1号","issuing_authority":"汕头市公安局","valid_from":"2010-01-01","valid_until":"长期","photo":"missing.jpg"}"#,
     ]
     .join("\n");
     std::fs::write(dir.join("records.jsonl"), jsonl).unwrap();
-    let out = run(
-        &dir,
-        &[
-            "registry",
-            "import",
-            "--records",
-            "records.jsonl",
-            "--photos",
-            photos.to_str().unwrap(),
-            "--db",
-            "sqlite:r.db",
-        ],
-    );
+    let import = ["registry", "import", "--records", "records.jsonl", "--photos", "photos", "--db", "sqlite:r.db"];
+    let out = run(&dir, &import);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("records.jsonl:2: skipped: photo: cannot read"), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 and rejected 1"));
+    assert!(
+        stderr.contains("records.jsonl:2: skipped: photo: photos/landscape.png: [face.quality.no_face]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("records.jsonl:3: skipped: photo: cannot read"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 and rejected 2"));
+    // The one imported entry holds the template of its photo; the others are not there at all.
+    let (imported, refused) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use shenfen_store::{BlindIndex, LocalKeys, SqlStore, Store};
+        let keys = LocalKeys::parse(MASTER, INDEX).unwrap();
+        let store = SqlStore::open(&format!("sqlite:{}", dir.join("r.db").display())).await.unwrap();
+        let index = |id: &str| BlindIndex::of(&keys, &shenfen_core::IdNumber::parse(id).unwrap());
+        let lin = store.entry(&index("440106199003071223")).await.unwrap().unwrap().open(&keys).unwrap();
+        (lin, store.entry(&index("11010519491231002X")).await.unwrap())
+    });
+    let template = shenfen_face::Template::from_bytes(&imported.face_template.unwrap()).unwrap();
+    let engine = shenfen_face::FaceEngine::load(shenfen_face::ModelConfig::standard(&portraits.join(".."))).unwrap();
+    let photo = shenfen_face::decode_image(&std::fs::read(portraits.join("obama.jpg")).unwrap()).unwrap();
+    let face = engine.analyse(&photo, &shenfen_face::QualityPolicy::default()).unwrap();
+    let similarity = template.similarity_to_live(&face.embedding).unwrap();
+    assert!(similarity > 0.99, "the stored template is its photo's face ({similarity})");
+    assert!(refused.is_none(), "a row refused for its photo is not half-imported");
 }
 
 #[test]

@@ -219,9 +219,16 @@ fn enroll_show_a_qr_and_verify_it_offline() {
     let rotated =
         ["verifier", "sync", "--trust-list", "rotated.jwt", "--anchor", "anchor.pub.jwk", "--cache", "rotated"];
     let out = shenfen(d, &rotated, &[]);
-    assert!(!out.status.success(), "a status list signed with a key off the list is refused at sync");
-    let forged_anchor = ["verifier", "sync", "--trust-list", "trust.jwt", "--anchor", "gd.jwks", "--cache", "forged"];
-    assert!(!shenfen(d, &forged_anchor, &[]).status.success(), "only the anchor's list is accepted");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.starts_with("error: [credential.offline.untrusted_issuer]"),
+        "a status list signed with a key off the list is refused at sync: {stderr}"
+    );
+    // A real key that is not the anchor's: the list's signature does not verify under it.
+    std::fs::write(dir.join("other.pub.jwk"), &other.stdout).unwrap();
+    let forged_anchor =
+        ["verifier", "sync", "--trust-list", "trust.jwt", "--anchor", "other.pub.jwk", "--cache", "forged"];
+    refused(d, &forged_anchor, "credential.signature");
 
     // The offline attack suite.
     refused(d, &verify("hotel.png", "hotel_checkin", &[]), "credential.offline.replayed");
@@ -229,15 +236,30 @@ fn enroll_show_a_qr_and_verify_it_offline() {
         ok(d, &["wallet", "qr", "--wallet", "w", "--purpose", "hotel_checkin", "--out", "hotel2.png", "--json"], &[]);
     refused(d, &verify("hotel2.png", "age_check", &[]), "credential.kb.audience");
     refused(d, &verify("hotel2.png", "hotel_checkin", &["--level", "L3"]), "credential.level");
-    let mut tampered = qr2["payload"].as_str().unwrap().to_owned();
-    let middle = tampered.len() / 2;
-    let flipped = if &tampered[middle..=middle] == "A" { "B" } else { "A" };
-    tampered.replace_range(middle..=middle, flipped);
+    // One character of the key binding JWT's signature changed, packed again as a wallet would.
+    let tampered = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let packed = b64.decode(qr2["payload"].as_str().unwrap()).unwrap();
+        let mut text = shenfen_credential::decode_qr_payload(&packed).unwrap().serialize();
+        let at = text.rfind('.').unwrap() + 20;
+        let flipped = if &text[at..=at] == "A" { "B" } else { "A" };
+        text.replace_range(at..=at, flipped);
+        let sd_jwt = shenfen_credential::SdJwt::parse(&text).unwrap();
+        b64.encode(shenfen_credential::encode_qr_payload(&sd_jwt).unwrap())
+    };
     let args = ["verify", "--qr-text", &tampered, "--purpose", "hotel_checkin", "--cache", "cache"];
     let out = shenfen(d, &args, &[]);
-    assert!(!out.status.success(), "a tampered payload is refused");
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    refused(d, &verify("hotel2.png", "hotel_checkin", &["--max-cache-age", "0"]), "credential.offline.stale_cache");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.starts_with("error: [credential.signature]"),
+        "a tampered payload is refused for its signature: {stderr}"
+    );
+    // The cache a second older than allowed, by the clock rather than by sleeping.
+    let a_second_later = (now() + 1).to_string();
+    let stale = verify("hotel2.png", "hotel_checkin", &["--max-cache-age", "0"]);
+    let out = shenfen(d, &stale, &[("SHENFEN_NOW", a_second_later.as_str())]);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: [credential.offline.stale_cache]"));
     std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
     let foreign = json!({ "synced_at": now(), "issuers": [], "status_lists": [] });
     std::fs::write(dir.join("elsewhere/verifier.json"), foreign.to_string()).unwrap();

@@ -292,9 +292,18 @@ mod tests {
     }
 
     proptest! {
+        /// Any text either fails to parse with a typed error or parses to a
+        /// canonical 18-character number that parses back to itself.
         #[test]
-        fn parse_never_panics(s in "\\PC{0,40}") {
-            let _ = IdNumber::parse(&s);
+        fn any_text_is_refused_or_parses_to_a_canonical_number(s in "\\PC{0,40}|[0-9xX ]{14,20}") {
+            match IdNumber::parse(&s) {
+                Err(e) => prop_assert!(e.code().starts_with("core."), "{}", e.code()),
+                Ok(id) => {
+                    prop_assert_eq!(id.as_str().len(), 18);
+                    prop_assert!(id.as_str().bytes().all(|b| b.is_ascii_digit() || b == b'X'), "{}", id.as_str());
+                    prop_assert_eq!(IdNumber::parse(id.as_str()).unwrap(), id);
+                }
+            }
         }
 
         #[test]

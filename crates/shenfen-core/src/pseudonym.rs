@@ -61,7 +61,33 @@ mod tests {
         assert_ne!(hotel, pairwise_pseudonym(&k, &a, "https://rail.example"));
         assert_ne!(hotel, pairwise_pseudonym(&k, &b, "https://hotel.example"));
         assert_ne!(hotel, pairwise_pseudonym(&key(8), &a, "https://hotel.example"));
-        assert!(!hotel.contains(a.as_str()));
+        assert!(hotel.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    }
+
+    proptest::proptest! {
+        /// Unlinkability over many people and parties: a person has one
+        /// pseudonym per party, and no two (person, party) pairs share one —
+        /// so two parties cannot join their records on it.
+        #[test]
+        fn pseudonyms_are_stable_per_pair_and_never_shared(
+            people in proptest::collection::hash_set(0u32..1_000_000, 2..12),
+            parties in proptest::collection::hash_set("[a-z]{1,12}", 2..6),
+        ) {
+            let k = key(7);
+            let mut seen = std::collections::HashMap::new();
+            for person in &people {
+                let born = time::macros::date!(1950 - 01 - 01) + time::Duration::days(i64::from(person % 20_000));
+                let id = IdNumber::from_parts("110105", born, u16::try_from((person / 20_000) % 1000).unwrap()).unwrap();
+                for party in &parties {
+                    let rp = format!("https://{party}.example");
+                    let pseudonym = pairwise_pseudonym(&k, &id, &rp);
+                    proptest::prop_assert_eq!(&pseudonym, &pairwise_pseudonym(&k, &id, &rp));
+                    if let Some(other) = seen.insert(pseudonym, (id.clone(), rp.clone())) {
+                        proptest::prop_assert_eq!(other, (id.clone(), rp), "two pairs share a pseudonym");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

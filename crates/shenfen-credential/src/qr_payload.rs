@@ -204,10 +204,47 @@ mod tests {
         assert_eq!(bomb.code(), "credential.qr.invalid");
     }
 
+    /// Raw-deflates `body` with the preset dictionary behind the version byte:
+    /// a payload that gets past the version and the inflation, so the parts
+    /// parser is what the bytes meet.
+    fn payload_of(body: &[u8]) -> Vec<u8> {
+        let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
+        compress.set_dictionary(DICTIONARY).unwrap();
+        let mut out = vec![VERSION];
+        let mut deflated = Vec::with_capacity(body.len() + 64);
+        compress.compress_vec(body, &mut deflated, flate2::FlushCompress::Finish).unwrap();
+        out.extend_from_slice(&deflated);
+        out
+    }
+
     proptest! {
+        /// Whatever the inflated parts hold, decoding answers a typed error of the
+        /// payload or of the SD-JWT it spells, never a panic.
         #[test]
-        fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
-            let _ = decode_qr_payload(&bytes);
+        fn any_inflated_body_is_refused_with_a_payload_or_sd_jwt_code(
+            body in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            if let Err(e) = decode_qr_payload(&payload_of(&body)) {
+                let expected = ["credential.qr.invalid", "credential.sd_jwt.malformed", "credential.disclosure.invalid", "credential.base64", "credential.json"];
+                prop_assert!(expected.contains(&e.code()), "{} ({})", e, e.code());
+            }
+        }
+
+        /// Parts of plausible shape (varint counts and lengths that fit) reach
+        /// the reassembly; still only typed errors.
+        #[test]
+        fn plausible_parts_are_reassembled_or_refused(
+            parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 6..12),
+        ) {
+            let mut body = Vec::new();
+            write_varint(&mut body, parts.len() as u64 - 6);
+            for part in &parts {
+                write_varint(&mut body, part.len() as u64);
+                body.extend_from_slice(part);
+            }
+            if let Err(e) = decode_qr_payload(&payload_of(&body)) {
+                prop_assert!(e.code().starts_with("credential."), "{e}");
+            }
         }
     }
 }

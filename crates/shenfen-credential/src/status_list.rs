@@ -224,9 +224,45 @@ mod tests {
             }
         }
 
+        /// Every single-byte change of a real list's compressed bytes is refused
+        /// as corrupt — or, where it lands on bits deflate ignores, reads back
+        /// the very same list; never a different list.
         #[test]
-        fn from_json_never_panics(bits in any::<u64>(), lst in "[A-Za-z0-9_-]{0,64}") {
-            let _ = StatusList::from_json(&json!({"bits": bits, "lst": lst}));
+        fn a_corrupted_list_is_refused_or_unchanged(
+            bits in proptest::sample::select(vec![1u8, 2, 4, 8]),
+            entries in proptest::collection::vec(0u64..2048, 0..32),
+            position in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let mut list = StatusList::new(2048, bits).unwrap();
+            for index in entries {
+                list.set(index, 1).unwrap();
+            }
+            let json = list.to_json().unwrap();
+            let mut compressed = base64url::decode(json["lst"].as_str().unwrap(), "lst").unwrap();
+            let at = position.index(compressed.len());
+            compressed[at] ^= flip;
+            let corrupted = json!({ "bits": bits, "lst": base64url::encode(compressed) });
+            match StatusList::from_json(&corrupted) {
+                Err(e) => prop_assert_eq!(e.code(), "credential.status.compression", "{}", e),
+                Ok(read) => prop_assert_eq!(read, list, "a changed byte may only be one deflate ignores"),
+            }
+        }
+
+        /// A real list with another bit width, or a `lst` that is not base64url, is refused with its own code.
+        #[test]
+        fn a_real_list_with_a_bad_width_or_encoding_is_refused(
+            bits in proptest::sample::select(vec![1u8, 2, 4, 8]),
+            wrong_bits in any::<u64>().prop_filter("not a valid width", |b| ![1, 2, 4, 8].contains(b)),
+            junk in "[^A-Za-z0-9_-]",
+        ) {
+            let list = StatusList::new(1024, bits).unwrap().to_json().unwrap();
+            let lst = list["lst"].as_str().unwrap();
+            let wrong = StatusList::from_json(&json!({ "bits": wrong_bits, "lst": lst })).unwrap_err();
+            prop_assert_eq!(wrong.code(), "credential.status.bits");
+            let garbled = format!("{}{junk}{}", &lst[..lst.len() / 2], &lst[lst.len() / 2..]);
+            let garbled = StatusList::from_json(&json!({ "bits": bits, "lst": garbled })).unwrap_err();
+            prop_assert_eq!(garbled.code(), "credential.base64");
         }
     }
 }

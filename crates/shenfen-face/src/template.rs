@@ -203,9 +203,40 @@ mod tests {
     }
 
     proptest! {
+        /// A real template with one byte changed is refused as invalid, or
+        /// reads as a template that re-encodes to itself: never a panic, never
+        /// an unstable read.
         #[test]
-        fn from_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..700)) {
-            let _ = Template::from_bytes(&bytes);
+        fn a_changed_template_is_refused_or_reads_stably(
+            values in proptest::collection::vec(-1.0f32..1.0, 1..600),
+            compact in any::<bool>(),
+            position in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let t = Template::quantise(&Embedding::normalised(values), "model-x");
+            let t = if compact { t.compact() } else { t };
+            let mut bytes = t.to_bytes();
+            let at = position.index(bytes.len());
+            bytes[at] ^= flip;
+            match Template::from_bytes(&bytes) {
+                Err(e) => prop_assert_eq!(e.code(), "face.template.invalid"),
+                Ok(read) => prop_assert_eq!(Template::from_bytes(&read.to_bytes()).unwrap(), read),
+            }
+        }
+
+        /// Cut anywhere, or with a byte added, a real template is refused.
+        #[test]
+        fn a_cut_or_lengthened_template_is_refused(
+            values in proptest::collection::vec(-1.0f32..1.0, 1..600),
+            cut in any::<prop::sample::Index>(),
+            extra in any::<u8>(),
+        ) {
+            let bytes = Template::quantise(&Embedding::normalised(values), "model-x").to_bytes();
+            let cut = cut.index(bytes.len());
+            prop_assert_eq!(Template::from_bytes(&bytes[..cut]).unwrap_err().code(), "face.template.invalid");
+            let mut longer = bytes.clone();
+            longer.push(extra);
+            prop_assert_eq!(Template::from_bytes(&longer).unwrap_err().code(), "face.template.invalid");
         }
 
         #[test]

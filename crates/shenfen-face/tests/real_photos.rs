@@ -140,17 +140,37 @@ fn the_same_frames_replayed_for_another_challenge_fail() {
     }
 }
 
+/// A still photo is refused by the active challenge itself — the asked
+/// movement is never seen — not by the passive model, which the photo may
+/// well pass (it stops only a quarter of simulated attacks, docs/MODELS.md).
 #[test]
-fn a_static_photo_fails_every_action() {
-    let still = photo("obama2.jpg");
+fn a_static_photo_fails_every_action_by_the_challenge() {
+    // A frontal portrait: the neutral start passes, then nothing moves.
+    let still = photo("obama3.jpg");
     let frames = vec![still.clone(), still.clone(), still.clone(), still];
     for action in Action::ALL {
-        let decision = ENGINE
-            .liveness(&frames, &[action], &QualityPolicy::default(), &ChallengePolicy::default())
-            .unwrap()
-            .decision;
+        let decision = ENGINE.liveness(&frames, &[action], &QualityPolicy::default(), &active_only()).unwrap().decision;
         assert!(!decision.passed, "{action} passed on a static photo");
+        assert_eq!(decision.steps[0].frame, None, "{action}: the movement was never seen");
+        let reason = decision.reason.unwrap();
+        assert!(reason.contains(action.as_str()) && reason.contains("not seen"), "{action}: {reason}");
     }
+}
+
+#[test]
+fn a_model_whose_checksum_differs_is_refused_before_it_is_loaded() {
+    // A real, loadable ONNX model in the liveness model's place: only the
+    // SHA-256 check, which runs first, can tell it is the wrong file.
+    let dir = std::env::temp_dir().join(format!("shenfen-swapped-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let swapped = dir.join("fr_liveness.onnx");
+    std::fs::copy(models_dir().join("fr_eye.onnx"), &swapped).unwrap();
+    let mut config = ModelConfig::standard(&models_dir());
+    config.liveness.path = swapped;
+    let refused = FaceEngine::load(config).err().expect("a swapped model must not load");
+    assert_eq!(refused.code(), "face.model.load");
+    assert!(refused.to_string().contains("SHA-256"), "{refused}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -206,10 +206,13 @@ async fn repeated_failures_lock_the_number_and_starts_are_rate_limited() {
     }
     // Now even the right person is refused for the rest of the day, and the lock is audited.
     let (session, challenge) = start(&test, LIN, "林晓梅").await;
-    assert_eq!(
-        submit(&test, &session, &performing(&photo("obama3.jpg"), &challenge)).await.status(),
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
+    let locked = submit(&test, &session, &performing(&photo("obama3.jpg"), &challenge)).await;
+    assert_eq!(locked.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let locked = body_bytes(locked).await;
+    // The lock answers byte for byte as any refusal does: it tells nobody the number is registered.
+    let (session, challenge) = start(&test, "11010519491231002X", "张秀英").await;
+    let unregistered = body_bytes(submit(&test, &session, &performing(&photo("obama3.jpg"), &challenge)).await).await;
+    assert_eq!(locked, unregistered, "a locked number's refusal reads as an unregistered one's");
     let log = own_log(&test).await;
     assert!(log.iter().any(|e| e.event.kind == "enrollment.locked"));
     // Starts per number per hour are capped (policy: 10), registered or not.

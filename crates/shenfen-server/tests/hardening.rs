@@ -407,3 +407,139 @@ async fn a_copy_of_the_database_gives_away_no_pin_code_or_verified_claim() {
     }
     assert_eq!(outcome(&test, &id, "https://hotel.example", &key).await.1["result"]["claims"]["name"], "林晓梅");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_transaction_codes_void_the_offer_for_good() {
+    let test = registered_app().await;
+    let (offer, tx_code) = attested_offer(&test, &photo("obama3.jpg")).await;
+    let code = pre_authorized_code(&offer);
+    for guess in 0..5 {
+        let wrong = format!("{:06}", (tx_code.parse::<u32>().unwrap() + 1 + guess) % 1_000_000);
+        assert_eq!(access_token(&test, &code, Some(&wrong)).await.unwrap_err(), "invalid_grant", "guess {guess}");
+    }
+    assert_eq!(access_token(&test, &code, Some(&tx_code)).await.unwrap_err(), "invalid_grant", "void after five");
+    assert_eq!(access_token(&test, &code, Some(&tx_code)).await.unwrap_err(), "invalid_grant", "and stays void");
+    assert_eq!(test.state.metrics.secrets_checked("tx_code"), 5, "the right code was never even compared");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_operator_name_costs_the_same_and_locks_the_same() {
+    let test = registered_app().await;
+    signed_in_operator(&test, "wang.counter", OperatorRole::Counter).await;
+    for username in ["wang.counter", "nobody"] {
+        let before = test.state.metrics.secrets_checked("operator_password");
+        let body = json!({ "username": username, "password": "guess" });
+        let statuses: Vec<StatusCode> = futures_of(11, || post_json(&test, "/operator/login", &body)).await;
+        assert_eq!(&statuses[..10], &[StatusCode::UNAUTHORIZED; 10], "{username}");
+        assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS, "{username}: the eleventh waits out the hour");
+        let checks = test.state.metrics.secrets_checked("operator_password") - before;
+        assert_eq!(checks, 10, "{username}: argon2id runs for a name that does not exist as for one that does");
+    }
+}
+
+/// Runs `make` `n` times one after the other; the statuses.
+async fn futures_of<'a, F, Fut>(n: usize, make: F) -> Vec<StatusCode>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = (StatusCode, Value)> + 'a,
+{
+    let mut statuses = Vec::with_capacity(n);
+    for _ in 0..n {
+        statuses.push(make().await.0);
+    }
+    statuses
+}
+
+/// A key proof for `holder` with the claims and header the test chooses.
+fn key_proof_with(holder: &PrivateJwk, typ: Option<&str>, claims: Value, signer: &PrivateJwk) -> String {
+    let mut header = shenfen_credential::es256_header(typ.unwrap_or("openid4vci-proof+jwt"), None);
+    if typ.is_none() {
+        header.remove("typ");
+    }
+    header.insert("jwk".into(), holder.public().to_value());
+    shenfen_credential::sign_compact(&header, claims.as_object().unwrap(), &signer.signing_key().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_key_proof_is_refused_with_its_oauth_error() {
+    let test = registered_app_with(Backend::Sqlite, Policy { max_batch: 2, ..policy() }).await;
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    let offer = accepted(&test, submit(&test, &session, &performing(&photo("obama3.jpg"), &challenge)).await).await;
+    let access = access_token(&test, &pre_authorized_code(&offer), None).await.unwrap();
+    let holder = PrivateJwk::generate().unwrap();
+    let thief = PrivateJwk::generate().unwrap();
+    let spent = fresh_c_nonce(&test).await;
+    assert!(test.state.store.consume_nonce(&spent, now() + 300).await.unwrap());
+    let claims = |aud: &str, iat: i64, nonce: &str| json!({ "aud": aud, "iat": iat, "nonce": nonce });
+    let request = |proofs: Vec<String>| json!({ "credential_configuration_id": "shenfen_lightweight", "proofs": { "jwt": proofs } });
+    let mut cases: Vec<(&str, Vec<String>, &str)> = Vec::new();
+    let nonce = fresh_c_nonce(&test).await;
+    let good =
+        |h: &PrivateJwk| key_proof_with(h, Some("openid4vci-proof+jwt"), claims(support::ISSUER_URL, now(), &nonce), h);
+    cases.push((
+        "another audience",
+        vec![key_proof_with(
+            &holder,
+            Some("openid4vci-proof+jwt"),
+            claims("https://other.example", now(), &nonce),
+            &holder,
+        )],
+        "invalid_proof",
+    ));
+    cases.push((
+        "made an hour ago",
+        vec![key_proof_with(
+            &holder,
+            Some("openid4vci-proof+jwt"),
+            claims(support::ISSUER_URL, now() - 3600, &nonce),
+            &holder,
+        )],
+        "invalid_proof",
+    ));
+    cases.push((
+        "made in an hour",
+        vec![key_proof_with(
+            &holder,
+            Some("openid4vci-proof+jwt"),
+            claims(support::ISSUER_URL, now() + 3600, &nonce),
+            &holder,
+        )],
+        "invalid_proof",
+    ));
+    cases.push((
+        "signed by another key than the one it names",
+        vec![key_proof_with(&holder, Some("openid4vci-proof+jwt"), claims(support::ISSUER_URL, now(), &nonce), &thief)],
+        "invalid_proof",
+    ));
+    cases.push((
+        "a spent c_nonce",
+        vec![key_proof_with(
+            &holder,
+            Some("openid4vci-proof+jwt"),
+            claims(support::ISSUER_URL, now(), &spent),
+            &holder,
+        )],
+        "invalid_nonce",
+    ));
+    cases.push((
+        "no typ",
+        vec![key_proof_with(&holder, None, claims(support::ISSUER_URL, now(), &nonce), &holder)],
+        "invalid_proof",
+    ));
+    cases.push((
+        "another typ",
+        vec![key_proof_with(&holder, Some("JWT"), claims(support::ISSUER_URL, now(), &nonce), &holder)],
+        "invalid_proof",
+    ));
+    let three: Vec<String> = (0..3).map(|_| good(&PrivateJwk::generate().unwrap())).collect();
+    cases.push(("more proofs than the batch size", three, "invalid_proof"));
+    for (case, proofs, error) in cases {
+        let response = send_bearer(&test, Method::POST, "/credential", &access, request(proofs)).await;
+        let status = response.status();
+        let body = json_of(response).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some(error)), "{case}: {body}");
+    }
+    // None of them spent the access token or the nonce: the right proof still gets its credential.
+    let response = send_bearer(&test, Method::POST, "/credential", &access, request(vec![good(&holder)])).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", json_of(response).await);
+}

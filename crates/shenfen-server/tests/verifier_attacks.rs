@@ -160,3 +160,71 @@ async fn junk_posted_with_the_public_state_leaves_the_request_open() {
         (Some("verified"), Some("林晓梅"))
     );
 }
+
+/// An upgraded credential whose signed face template was made by another
+/// face model than the counter runs: comparing them would be meaningless, so
+/// an L3 check refuses it with its own code rather than a mismatch.
+#[test]
+fn an_l3_counter_refuses_a_template_of_another_face_model() {
+    use shenfen_credential::{
+        CachedStatusList, PrivateJwk, StatusList, StatusListToken, StatusReference, TrustedIssuer, VcIssuance,
+        VerifierCache, encode_qr_payload, issue_vc, present,
+    };
+    use shenfen_server::{CounterPolicy, LiveFace, check_offline_qr};
+    let now = now();
+    let issuer = PrivateJwk::generate().unwrap().with_kid("k-1");
+    let holder = PrivateJwk::generate().unwrap();
+    let selfie = photo("obama3.jpg");
+    let face = support::FACE.analyse(&selfie, &shenfen_face::QualityPolicy::default()).unwrap();
+    let foreign = shenfen_face::Template::quantise(&face.embedding, "another-model-0000").compact();
+    let claims = json!({
+        "iss": "https://a.shenfen.test", "edition": "upgraded", "name": "林晓梅", "id_number_masked": "440106********1223",
+        "face_template": URL_SAFE_NO_PAD.encode(foreign.to_bytes()),
+    });
+    let status = StatusReference { uri: "https://a.shenfen.test/status/1".into(), idx: 5 };
+    let disclosable: Vec<String> = ["/name", "/id_number_masked", "/face_template"].map(String::from).to_vec();
+    let params = VcIssuance {
+        vct: "urn:shenfen:id:upgraded:1",
+        holder: holder.public(),
+        issued_at: now - 60,
+        expires_at: now + 86_400,
+        status: Some(&status),
+        kid: Some("k-1"),
+        disclosable: &disclosable,
+        max_decoys: 0,
+    };
+    let credential = issue_vc(&issuer.signing_key().unwrap(), claims.as_object().unwrap().clone(), &params).unwrap();
+    let audience = shenfen_core::Purpose::HotelCheckIn.audience();
+    let qr = present(&credential, &disclosable, &holder.signing_key().unwrap(), &audience, "n", now).unwrap();
+    let list = StatusListToken {
+        subject: status.uri.clone(),
+        issued_at: now - 10,
+        expires_at: Some(now + 3600),
+        ttl: Some(300),
+        list: StatusList::new(1024, 2).unwrap(),
+    };
+    let cache = VerifierCache {
+        synced_at: now - 10,
+        trusted_until: None,
+        issuers: vec![TrustedIssuer {
+            issuer: "https://a.shenfen.test".into(),
+            keys: vec![issuer.public().to_value()],
+        }],
+        status_lists: vec![CachedStatusList {
+            uri: status.uri.clone(),
+            token: list.sign(&issuer.signing_key().unwrap(), Some("k-1")).unwrap(),
+        }],
+    };
+    let policy = CounterPolicy {
+        purpose: shenfen_core::Purpose::HotelCheckIn,
+        level: shenfen_core::AssuranceLevel::L3,
+        now,
+        max_qr_age_secs: 90,
+        max_cache_age_secs: 86_400,
+    };
+    let live = LiveFace { engine: &support::FACE, image: &selfie };
+    let refused =
+        check_offline_qr(&encode_qr_payload(&qr).unwrap(), &cache, &policy, Some(live), |_| false).err().unwrap();
+    assert_eq!(refused.code(), "counter.face_model", "{refused}");
+    assert!(refused.to_string().contains("another-model-0000"), "{refused}");
+}

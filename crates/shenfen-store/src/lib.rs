@@ -10,6 +10,7 @@
 //!   instances share them.
 
 pub mod audit;
+mod crash_point;
 mod error;
 mod issuance_state;
 mod keys;

@@ -7,6 +7,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use crate::audit::{AuditEntry, AuditEvent, BrokenLink, GENESIS, entry_hash, verify_chain};
+use crate::crash_point::crash_point;
 use crate::store::{ImportProgress, Store};
 use shenfen_core::PinLockout;
 
@@ -97,6 +98,18 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
         }
         Ok(())
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
+    /// writes later fails with "database is locked" when another process (a
+    /// second `shenfen` command, another server) wrote meanwhile, where an
+    /// immediate one waits its turn under the busy timeout.
+    async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Closes the pool, waiting for connections to finish.
@@ -235,7 +248,7 @@ impl Store for SqlStore {
         let mut seen = std::collections::HashSet::new();
         let mut unique: Vec<&SealedEntry> = batch.iter().rev().filter(|e| seen.insert(e.index)).collect();
         unique.reverse();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         for chunk in unique.chunks(ROWS_PER_INSERT) {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(upsert_entries_sql(chunk.len())));
             for entry in chunk {
@@ -248,6 +261,7 @@ impl Store for SqlStore {
             }
             query.execute(&mut *tx).await?;
         }
+        crash_point("import:before-progress");
         sqlx::query(
             "INSERT INTO import_progress (source, next_line, imported, rejected) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (source) DO UPDATE SET next_line = excluded.next_line, imported = excluded.imported, rejected = excluded.rejected",
@@ -295,7 +309,7 @@ impl Store for SqlStore {
         let current = keys.current_key_id().to_owned();
         let mut total = 0;
         loop {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write_transaction().await?;
             let rows = sqlx::query(
                 "SELECT blind_index, key_id, wrapped_key, ciphertext FROM citizens WHERE key_id <> $1 LIMIT $2",
             )
@@ -321,7 +335,7 @@ impl Store for SqlStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let entry = append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
         Ok(entry)
@@ -418,7 +432,7 @@ impl Store for SqlStore {
             ("DELETE FROM presentation_requests WHERE expires_at < $1", now),
             ("DELETE FROM attempts WHERE window_start < $1", now - 2 * 86_400),
         ];
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let mut removed = 0;
         for (statement, before) in statements {
             removed += sqlx::query(statement).bind(before).execute(&mut *tx).await?.rows_affected();
@@ -541,7 +555,7 @@ impl Store for SqlStore {
         event: AuditEvent,
         failure: Option<(&str, i64)>,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         if let Some(offer) = offer {
             put_grant_on(&mut tx, offer.code_hash, GrantKind::PreAuthorizedCode, offer.grant, offer.expires_at).await?;
             if let Some(pin_hash) = offer.pin_hash {
@@ -566,13 +580,14 @@ impl Store for SqlStore {
             Some((key, window)) => count_attempts_on(&mut tx, key, window, 1).await?,
             None => 0,
         };
+        crash_point("decision:before-audit");
         append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
         Ok(failures)
     }
 
     async fn issue_slots(&self, issuance: Issuance<'_>, mut event: AuditEvent) -> Result<Option<Vec<u64>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let redeemed = sqlx::query(
             "UPDATE grants SET used = 1 WHERE token_hash = $1 AND kind = $2 AND used = 0 AND expires_at >= $3",
         )
@@ -593,13 +608,14 @@ impl Store for SqlStore {
             details.insert("previous_revoked".into(), serde_json::Value::from(revoked));
             details.insert("count".into(), serde_json::Value::from(slots.len()));
         }
+        crash_point("issuance:before-audit");
         append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
         Ok(Some(slots))
     }
 
     async fn revoke_subject(&self, subject: &BlindIndex, status: u8, mut event: AuditEvent) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let changed = set_status_on(&mut tx, subject, status).await?;
         if let serde_json::Value::Object(details) = &mut event.details {
             details.insert("count".into(), serde_json::Value::from(changed));
@@ -632,7 +648,7 @@ impl Store for SqlStore {
     }
 
     async fn put_operator(&self, operator: &Operator, event: AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO operators (username, password_hash, role, disabled, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, \
@@ -703,7 +719,7 @@ impl Store for SqlStore {
     }
 
     async fn put_attestation(&self, attestation: &Attestation, event: AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO attestations (subject, operator, method, tx_code_hash, expires_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (subject) DO UPDATE SET operator = excluded.operator, method = excluded.method, \
@@ -790,7 +806,7 @@ impl Store for SqlStore {
         lock_event: Option<AuditEvent>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         if success {
             sqlx::query("UPDATE pins SET failures = 0, locked_until = 0, updated_at = $1 WHERE subject = $2")
                 .bind(now)
@@ -811,7 +827,7 @@ impl Store for SqlStore {
         now: i64,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query("INSERT INTO counter_devices (token_hash, name, disabled, created_at) VALUES ($1, $2, 0, $3)")
             .bind(token_hash.to_vec())
             .bind(name)
@@ -833,7 +849,7 @@ impl Store for SqlStore {
 
     async fn put_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<(), StoreError> {
         let claims = serde_json::to_string(&party.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO relying_parties (client_id, name, claims, api_key_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, claims = excluded.claims, \

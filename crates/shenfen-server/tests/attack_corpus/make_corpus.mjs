@@ -123,6 +123,7 @@ const caches = {
   forged_only: { issuers, status_lists: [forged, listB] },
   future_list: { issuers, status_lists: [futureA, listB] },
   expired_trust: { issuers, status_lists: [listA, listB], trusted_until: NOW - 61 },
+  no_status_lists: { issuers, status_lists: [] },
 };
 
 const citizen = credential({ claims: adult });
@@ -186,6 +187,10 @@ const attacks = [
   {
     name: 'a cache from an expired trust list', qr: present(citizen, ['name', 'id_number_masked'], hotel, NOW - 6),
     purpose: 'hotel_checkin', cache: 'expired_trust', expect: 'credential.offline.trust_list_expired',
+  },
+  {
+    name: 'a cache without the status list', qr: present(citizen, ['name', 'id_number_masked'], hotel, NOW - 5),
+    purpose: 'hotel_checkin', cache: 'no_status_lists', expect: 'credential.offline.uncached_status',
   },
   {
     name: 'a revoked credential', qr: present(revoked, ['name', 'id_number_masked'], hotel, NOW - 10),
