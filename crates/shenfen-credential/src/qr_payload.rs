@@ -204,6 +204,16 @@ mod tests {
         assert_eq!(bomb.code(), "credential.qr.invalid");
     }
 
+    /// What decoding may answer: the payload's own refusal, or the SD-JWT
+    /// parser's for the text the parts spell.
+    const PAYLOAD_OR_SD_JWT_CODES: [&str; 5] = [
+        "credential.qr.invalid",
+        "credential.sd_jwt.malformed",
+        "credential.disclosure.invalid",
+        "credential.base64",
+        "credential.json",
+    ];
+
     /// Raw-deflates `body` with the preset dictionary behind the version byte:
     /// a payload that gets past the version and the inflation, so the parts
     /// parser is what the bytes meet.
@@ -225,8 +235,7 @@ mod tests {
             body in proptest::collection::vec(any::<u8>(), 0..600),
         ) {
             if let Err(e) = decode_qr_payload(&payload_of(&body)) {
-                let expected = ["credential.qr.invalid", "credential.sd_jwt.malformed", "credential.disclosure.invalid", "credential.base64", "credential.json"];
-                prop_assert!(expected.contains(&e.code()), "{} ({})", e, e.code());
+                prop_assert!(PAYLOAD_OR_SD_JWT_CODES.contains(&e.code()), "{} ({})", e, e.code());
             }
         }
 
@@ -235,6 +244,7 @@ mod tests {
         #[test]
         fn plausible_parts_are_reassembled_or_refused(
             parts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 6..12),
+            cut_at in any::<u8>(),
         ) {
             let mut body = Vec::new();
             write_varint(&mut body, parts.len() as u64 - 6);
@@ -243,7 +253,13 @@ mod tests {
                 body.extend_from_slice(part);
             }
             if let Err(e) = decode_qr_payload(&payload_of(&body)) {
-                prop_assert!(e.code().starts_with("credential."), "{e}");
+                prop_assert!(PAYLOAD_OR_SD_JWT_CODES.contains(&e.code()), "{} ({})", e, e.code());
+            }
+            // Cut anywhere inside the parts, the same body is refused as a payload.
+            let cut = body.len() * usize::from(cut_at) / 256;
+            if cut < body.len() {
+                let refused = decode_qr_payload(&payload_of(&body[..cut])).unwrap_err();
+                prop_assert_eq!(refused.code(), "credential.qr.invalid", "{}", refused);
             }
         }
     }

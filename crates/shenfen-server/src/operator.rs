@@ -14,8 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, IdNumber, OperatorRole};
 use shenfen_store::{
-    Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, Store, random_below, verify_against_decoy,
-    verify_secret,
+    Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, Store, random_below, verify_secret_or_decoy,
 };
 
 use crate::app::{AppState, now};
@@ -105,15 +104,7 @@ pub async fn login(State(state): State<Arc<AppState>>, request: Request) -> Resp
     // An unknown or disabled account costs the same argon2id work as a wrong password.
     let stored = operator.as_ref().map(|o| o.password_hash.clone());
     let password = body.password;
-    let checked = admission
-        .run(move |_| match stored {
-            Some(hash) => verify_secret(&hash, &password),
-            None => {
-                verify_against_decoy(&password);
-                false
-            }
-        })
-        .await;
+    let checked = admission.run(move |_| verify_secret_or_decoy(stored.as_deref(), &password)).await;
     state.metrics.secret_checked("operator_password");
     let (Some(operator), Ok(true)) = (operator, checked) else {
         return unauthenticated("the user name or password is wrong");

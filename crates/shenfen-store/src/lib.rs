@@ -32,7 +32,7 @@ pub use operator::Operator;
 pub use random::random_below;
 pub use sealed::{BlindIndex, RegistryEntry, SealedEntry, SealedValue};
 pub use secret_hash::{
-    generate_password, hash_peppered, hash_secret, verify_against_decoy, verify_peppered, verify_secret,
+    generate_password, hash_peppered, hash_secret, verify_peppered, verify_secret, verify_secret_or_decoy,
 };
 pub use sql_store::{Backend, SqlStore};
 pub use store::{ImportProgress, Store};

@@ -72,10 +72,13 @@ fn verify_with(stored: &str, secret: &str, pepper: Option<&[u8]>) -> bool {
 const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2hlbmZlbi1kZWNveS1zYWx0$zLeu0XzLRmsVkOnn1SjEhMPrZQ5bBWgOnCq8pKlG7lE";
 
-/// Verifies `secret` against a hash of nothing anyone knows: the same work as
-/// a real check, so an unknown user name takes as long to refuse as a wrong password.
-pub fn verify_against_decoy(secret: &str) {
-    verify_secret(DECOY_HASH, secret);
+/// Whether `secret` matches `stored` — or, when there is no stored hash (an
+/// unknown or disabled account), the same argon2id work against a hash of
+/// nothing anyone knows, answering `false`: one path for both, so an unknown
+/// user name takes as long to refuse as a wrong password.
+pub fn verify_secret_or_decoy(stored: Option<&str>, secret: &str) -> bool {
+    let matches = verify_secret(stored.unwrap_or(DECOY_HASH), secret);
+    matches && stored.is_some()
 }
 
 #[cfg(test)]
@@ -100,6 +103,15 @@ mod tests {
         assert!(!verify_peppered(&hash, "482916", &[7; 32]));
         assert!(!verify_peppered(&hash, "482915", &[8; 32]), "another pepper");
         assert!(!verify_secret(&hash, "482915"), "the database copy alone does not verify it");
+    }
+
+    #[test]
+    fn without_a_stored_hash_nothing_matches() {
+        let real = hash_secret("482915").unwrap();
+        assert!(verify_secret_or_decoy(Some(&real), "482915"));
+        assert!(!verify_secret_or_decoy(Some(&real), "482916"));
+        assert!(!verify_secret_or_decoy(None, "482915"), "no account, no match, whatever the password");
+        assert!(!verify_secret_or_decoy(None, ""), "not even the empty one");
     }
 
     #[test]
