@@ -28,7 +28,7 @@ addTexts({
   'enroll.start': { zh: '开始人脸核验', en: 'Start the face check' },
   'enroll.again': { zh: '重新领取', en: 'Enroll again' },
   'camera.heading': { zh: '人脸核验', en: 'Face check' },
-  'camera.intro': { zh: '把脸放在画面中间，光线充足，按提示做动作。', en: 'Keep your face in the middle of the picture, in good light, and do what each step says.' },
+  'camera.intro': { zh: '手臂伸直拿好手机，把脸放在画面中间，光线充足，按提示做动作。最后屏幕会变换几种颜色约两秒（不闪烁）；如果强光或变色会让你不适，请到政务服务大厅办理。', en: "Hold the phone at arm's length with your face in the middle of the picture, in good light, and do what each step says. At the end the screen shows a few colours for about two seconds (no strobing); if bright or changing light troubles you, a service counter can enroll you instead." },
   'camera.video': { zh: '摄像头画面', en: 'Camera picture' },
   'camera.progress': { zh: '核验进度', en: 'Progress of the face check' },
   'step.look_straight': { zh: '请正对摄像头', en: 'Look straight at the camera' },
@@ -37,6 +37,7 @@ addTexts({
   'step.blink': { zh: '请眨眼', en: 'Blink' },
   'step.nod': { zh: '请点头', en: 'Nod' },
   'step.open_mouth': { zh: '请张嘴', en: 'Open your mouth' },
+  'step.flash': { zh: '请保持不动，看着屏幕', en: 'Hold still and look at the screen' },
   'step.sending': { zh: '正在核验…', en: 'Checking…' },
   'status.issuing': { zh: '核验通过，正在领取证件…', en: 'Checked. Receiving your card…' },
   'status.ready': { zh: '证件已保存在本机。', en: 'Your card is on this phone.' },
@@ -166,9 +167,11 @@ async function enroll(event) {
     } catch {
       return fail(t('failure.camera'), '', () => show('view-enroll'));
     }
-    const frames = await performChallenge(['look_straight', ...session.challenge]);
+    const capture = newCapture();
+    await performChallenge(['look_straight', ...session.challenge], capture);
+    if (session.flash) await flashColours(session.flash, capture);
     $('step').textContent = t('step.sending');
-    const submission = { frames };
+    const submission = { frames: capture.frames, flash_frames: capture.flashFrames, captured_at: capture.times };
     if (form.edition === 'upgraded') submission.pin = $('new-pin').value;
     const offer = await postJson(`/enrollment/sessions/${session.session_id}/frames`, submission);
     stopCamera();
@@ -184,18 +187,56 @@ async function enroll(event) {
   }
 }
 
+/**
+ * The frames of one face check, in the order the server reads them (the
+ * challenge's, then the colour flash's), with when each was taken, in
+ * milliseconds from the first: the server refuses times no camera gives.
+ */
+function newCapture() {
+  const started = performance.now();
+  const capture = { frames: [], flashFrames: [], times: [] };
+  capture.take = (into) => {
+    capture.times.push(Math.round(performance.now() - started));
+    into.push(grabFrame($('camera')));
+  };
+  return capture;
+}
+
 /** Shows each step, gives the person time to do it, and takes a frame per step. */
-async function performChallenge(steps) {
-  const frames = [];
+async function performChallenge(steps, capture) {
   $('step-progress').max = steps.length;
   for (const [index, step] of steps.entries()) {
     $('step').textContent = t(`step.${step}`);
     $('step-progress').value = index;
     await pause(1500);
-    frames.push(grabFrame($('camera')));
+    capture.take(capture.frames);
   }
   $('step-progress').value = steps.length;
-  return frames;
+}
+
+/** The screen colours of the flash (bright, saturated, each held long enough for a camera to expose it). */
+const FLASH_CSS = { red: '#ff0000', green: '#00ff00', blue: '#0000ff', yellow: '#ffff00' };
+
+/**
+ * The colour flash: a frame under the room's light, then the whole screen in
+ * each of the session's colours in turn — held for `step_ms` (400 ms: under
+ * three changes a second, no strobing) — with a frame of the face it lights.
+ */
+async function flashColours({ colours, step_ms: stepMs }, capture) {
+  $('step').textContent = t('step.flash');
+  await pause(1000);
+  capture.take(capture.flashFrames);
+  const overlay = $('flash');
+  try {
+    for (const colour of colours) {
+      overlay.style.backgroundColor = FLASH_CSS[colour];
+      overlay.hidden = false;
+      await pause(stepMs);
+      capture.take(capture.flashFrames);
+    }
+  } finally {
+    overlay.hidden = true;
+  }
 }
 
 /** OpenID4VCI: pre-authorized code (+ tx_code), nonce, one proof per fresh device key, a batch. */

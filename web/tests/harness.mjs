@@ -117,6 +117,59 @@ export async function cameraFile(browser, name, layers, { width = 640, height = 
   return file;
 }
 
+/**
+ * Makes the camera of a browser context's pages film a face lit by the
+ * phone's screen: the fake device's picture is redrawn on a canvas and,
+ * while the wallet's colour-flash overlay (#flash) shows a colour, the middle
+ * of the picture — where the selfie camera's face is — takes on that
+ * colour's light (added, strongest in the middle, none in the corners), as
+ * skin a forearm from a bright screen does and a wall behind does not.
+ * The camera reacts to what the screen shows at the moment it shows it,
+ * which a file prepared in advance cannot: Chromium's file camera plays
+ * its frames on its own clock. With `wrongColours`, the face takes on
+ * another colour than the screen's: a recording made for another session.
+ */
+export async function litByTheScreen(context, { wrongColours = false } = {}) {
+  await context.addInitScript(({ wrongColours }) => {
+    const other = { 'rgb(255, 0, 0)': [0, 255, 0], 'rgb(0, 255, 0)': [0, 0, 255], 'rgb(0, 0, 255)': [255, 255, 0], 'rgb(255, 255, 0)': [255, 0, 0] };
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async (constraints) => {
+      const source = await original(constraints);
+      const video = Object.assign(document.createElement('video'), { muted: true, playsInline: true, srcObject: source });
+      await video.play();
+      const canvas = Object.assign(document.createElement('canvas'), { width: video.videoWidth, height: video.videoHeight });
+      const context = canvas.getContext('2d');
+      const { width: w, height: h } = canvas;
+      const draw = () => {
+        context.globalCompositeOperation = 'source-over';
+        context.drawImage(video, 0, 0);
+        const overlay = document.getElementById('flash');
+        if (overlay && !overlay.hidden) {
+          const shown = getComputedStyle(overlay).backgroundColor;
+          const [r, g, b] = wrongColours ? other[shown] : shown.match(/\d+/g).map(Number);
+          const light = context.createRadialGradient(w / 2, h * 0.45, 0, w / 2, h * 0.45, Math.min(w, h) * 0.45);
+          light.addColorStop(0, `rgba(${r}, ${g}, ${b}, 0.14)`);
+          light.addColorStop(0.6, `rgba(${r}, ${g}, ${b}, 0.12)`);
+          light.addColorStop(1, `rgba(${r}, ${g}, ${b}, 0)`);
+          context.globalCompositeOperation = 'lighter';
+          context.fillStyle = light;
+          context.fillRect(0, 0, w, h);
+        }
+      };
+      const timer = setInterval(draw, 30);
+      const filmed = canvas.captureStream(30);
+      const [track] = filmed.getVideoTracks();
+      const stop = track.stop.bind(track);
+      track.stop = () => {
+        clearInterval(timer);
+        stop();
+        source.getTracks().forEach((t) => t.stop());
+      };
+      return filmed;
+    };
+  }, { wrongColours });
+}
+
 /** A phone's front camera filming the person holding it. */
 export const selfieCamera = (browser, name, face) => cameraFile(browser, name, [{ picture: face, box: [0, 0, 640, 480], selfie: true }]);
 

@@ -2,12 +2,14 @@
 // citizen with their face → the card → the offline QR → the counter page
 // scans it → verified; a service's online request answered after consent; the
 // upgraded edition attested at the console and answering at L3 with PIN and
-// face. An impostor's face is refused. Every page passes the accessibility check.
+// face. The face check includes the colour flash, filmed by a camera that
+// reacts to the screen; a camera filming other colours and an impostor's face
+// are refused. Every page passes the accessibility check.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  accessibilityViolations, addRelyingParty, artifacts, api, browserWithCamera, counterCamera, openPage, photo, screenCamera, screenshot, selfieCamera, startDemo, waitForView,
+  accessibilityViolations, addRelyingParty, artifacts, api, browserWithCamera, counterCamera, litByTheScreen, openPage, photo, screenCamera, screenshot, selfieCamera, startDemo, waitForView,
 } from './harness.mjs';
 
 const CITIZEN = { id: '110105196108040136', name: '王建国' };
@@ -26,6 +28,7 @@ before(async () => {
   // One browser context: the phone's IndexedDB (credentials, device keys, log) lives across the tests.
   const phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-citizen', photo('obama2.jpg')));
   phone = await phoneBrowser.newContext();
+  await litByTheScreen(phone);
 });
 
 after(async () => {
@@ -63,12 +66,21 @@ async function hotelReads(requestId) {
   return (await api(demo, 'GET', path, undefined, hotelKey)).body;
 }
 
-test('a citizen enrolls with the camera, shows the QR, and the counter verifies it', async () => {
+test('a citizen enrolls with the camera through the colour flash, shows the QR, and the counter verifies it', async () => {
   const page = await openPage(phone);
+  const session = page.waitForResponse((r) => r.url().endsWith('/enrollment/sessions'));
+  const submitted = page.waitForRequest((r) => r.url().endsWith('/frames'), { timeout: 120_000 });
   await startEnrollment(page);
   await waitForView(page, 'view-camera');
   await page.waitForFunction(() => document.getElementById('step').textContent.length > 0);
   await screenshot(page, '1-wallet-face-check');
+  const { flash } = await (await session).json();
+  assert.equal(flash.colours.length, 5, 'the demo asks for the colour flash');
+  await page.locator('#flash:not([hidden])').waitFor({ state: 'attached', timeout: 30_000 });
+  await screenshot(page, '1b-wallet-colour-flash');
+  const sent = (await submitted).postDataJSON();
+  assert.equal(sent.flash_frames.length, 6, 'a reference frame, then one per colour');
+  assert.equal(sent.captured_at.length, sent.frames.length + 6);
   await waitForView(page, 'view-card', 120_000);
   await screenshot(page, '2-wallet-card');
   assert.equal(await page.locator('#card-name').textContent(), CITIZEN.name);
@@ -239,10 +251,21 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
   }
 });
 
+test("a camera that does not take on the screen's colours in order is refused", async () => {
+  const login = await api(demo, 'POST', '/operator/login', { username: 'demo-supervisor', password: demo.passwords['demo-supervisor'] });
+  const colourRefusals = async () => (await api(demo, 'GET', '/operator/statistics?hours=24', undefined, login.body.token)).body.refusals.ColourFlash ?? 0;
+  const before = await colourRefusals();
+  // The citizen's own face, filmed lit by other colours than the session's: a recording of another session.
+  assert.equal(await enrollWithPhone('obama2.jpg', { wrongColours: true }), 'refused');
+  assert.equal(await colourRefusals(), before + 1, 'refused by the colour check, not by another one');
+});
+
 test("an impostor's face is refused with a way forward (and the form works by keyboard alone)", async () => {
   const impostor = await browserWithCamera(await selfieCamera(tools, 'camera-impostor', photo('biden.jpg')));
   try {
-    const page = await openPage(impostor);
+    const context = await impostor.newContext();
+    await litByTheScreen(context);
+    const page = await openPage(context);
     // By keyboard only: every field is reachable with Tab, and Enter submits.
     await page.goto(`${demo.url}/wallet/`);
     await page.locator('#id-number').focus();
@@ -266,11 +289,23 @@ test("an impostor's face is refused with a way forward (and the form works by ke
   }
 });
 
-/** An enrollment decided over the API with one photo as the frame (the demo's passive liveness); answers the HTTP status. */
-async function enrollOverApi(photoName) {
-  const start = await api(demo, 'POST', '/enrollment/sessions', { id_number: CITIZEN.id, name: CITIZEN.name, card_expiry: '长期' });
-  const frames = { frames: [photo(photoName).toString('base64')] };
-  return (await api(demo, 'POST', `/enrollment/sessions/${start.body.session_id}/frames`, frames)).status;
+/**
+ * An enrollment in a fresh phone whose camera films `photoName`'s face lit by
+ * the screen (or, with `wrongColours`, by colours the screen did not show);
+ * answers the view it ends on.
+ */
+async function enrollWithPhone(photoName, { wrongColours = false } = {}) {
+  const browser = await browserWithCamera(await selfieCamera(tools, `camera-${photoName}`, photo(photoName)));
+  try {
+    const context = await browser.newContext();
+    await litByTheScreen(context, { wrongColours });
+    const page = await openPage(context);
+    await startEnrollment(page);
+    await page.waitForFunction(() => ['view-card', 'view-failure'].some((id) => !document.getElementById(id).hidden), undefined, { timeout: 120_000 });
+    return (await page.locator('#view-card').isVisible()) ? 'card' : 'refused';
+  } finally {
+    await browser.close();
+  }
 }
 
 /** The enrollment decisions of the last 24 hours, summed as the console sums them. */
@@ -284,8 +319,8 @@ test('the supervisor console checks a card, charts enrollments and shows the aud
   // Its own decisions, counted against what the statistics held before them, whatever ran earlier.
   const login = await api(demo, 'POST', '/operator/login', { username: 'demo-supervisor', password: demo.passwords['demo-supervisor'] });
   const before = await decisionsOfTheDay(login.body.token);
-  assert.equal(await enrollOverApi('obama2.jpg'), 201, 'the citizen enrolls');
-  assert.equal(await enrollOverApi('biden.jpg'), 422, "another person's face is refused");
+  assert.equal(await enrollWithPhone('obama2.jpg'), 'card', 'the citizen enrolls');
+  assert.equal(await enrollWithPhone('biden.jpg'), 'refused', "another person's face is refused");
   const page = await openPage(tools);
   await page.goto(`${demo.url}/`);
   assert.deepEqual(await accessibilityViolations(page), [], 'the index page');
@@ -316,7 +351,9 @@ test('the supervisor console checks a card, charts enrollments and shows the aud
 test('a lost phone: once the card is enrolled on a new phone, the old one can no longer withdraw anything', async () => {
   const newPhoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-citizen-new-phone', photo('obama2.jpg')));
   try {
-    const newPhone = await openPage(await newPhoneBrowser.newContext());
+    const newContext = await newPhoneBrowser.newContext();
+    await litByTheScreen(newContext);
+    const newPhone = await openPage(newContext);
     await startEnrollment(newPhone);
     await waitForView(newPhone, 'view-card', 120_000);
 

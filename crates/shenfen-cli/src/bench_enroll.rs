@@ -52,7 +52,7 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
     let frame_bytes = std::fs::read(photos.join("obama2.jpg")).context("run scripts/fetch-models.sh")?;
     let frame_b64 = STANDARD.encode(&frame_bytes);
     let policy = Policy {
-        liveness: ChallengePolicy { require_active: false, ..ChallengePolicy::default() },
+        liveness: ChallengePolicy { require_active: false, require_flash: false, ..ChallengePolicy::default() },
         starts_per_subject_hour: u64::MAX,
         starts_per_client_hour: u64::MAX,
         failures_per_subject_day: u64::MAX,
@@ -65,7 +65,7 @@ pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
     let (baseline_rate, baseline_latencies) = parallel(n, cores, || {
         let bytes = STANDARD.decode(&frame_b64)?;
         let image = decode_image(&bytes).map_err(coded)?;
-        let report = engine.liveness(&[image], &[Action::TurnLeft], &quality, &policy.liveness).map_err(coded)?;
+        let report = engine.liveness(&[image], &[Action::TurnLeft], None, &quality, &policy.liveness).map_err(coded)?;
         let face = report.first.context("no face")?;
         std::hint::black_box(engine.template(&face));
         ensure!(report.decision.passed, "the frame failed passive liveness");

@@ -24,6 +24,7 @@ use crate::files::repository_path;
 use crate::operator_cmd::put_operator;
 use crate::registry_cmd::{ImportArgs, import, synth};
 use crate::serve_cmd;
+use crate::serve_config::Liveness;
 
 const ISSUER: &str = "https://authority.gd.shenfen.example";
 const HOTEL: &str = "https://hotel.example";
@@ -42,6 +43,11 @@ pub struct DemoArgs {
     /// Set everything up, then exit instead of serving.
     #[arg(long)]
     no_serve: bool,
+    /// Liveness checks for enrollment: `flash` (the default) asks for one look
+    /// at the camera while the screen flashes colours; `passive` lets a still
+    /// photo stand in for a camera, for scripting the CLI wallet.
+    #[arg(long, value_enum, default_value = "flash")]
+    liveness: Liveness,
 }
 
 /// The walk-through, then the whole local stack: a demo registry with real
@@ -94,7 +100,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         args.listen, counter_token
     );
     println!("Stop with Ctrl-C.\n");
-    serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store))
+    serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store, args.liveness))
 }
 
 /// A counter clerk and a supervisor with fresh passwords, printed once, so

@@ -1,4 +1,4 @@
-//! `shenfen face compare|detect|liveness|eval`
+//! `shenfen face compare|detect|liveness|make-pairs|attack-sets|pad-eval|eval`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,10 +8,11 @@ use clap::{Args, Subcommand};
 use image::RgbImage;
 use serde_json::{Value, json};
 use shenfen_face::{
-    Accuracy, AnalysedFace, Attack, ChallengePolicy, Degradation, FaceEngine, ModelConfig, QualityPolicy, decode_image,
-    parse_challenge,
+    Accuracy, AnalysedFace, Attack, ChallengePolicy, Degradation, FaceEngine, FlashFrames, ModelConfig, QualityPolicy,
+    decode_image, parse_challenge, parse_flash,
 };
 
+use crate::attack_sets;
 use crate::coded_error::coded;
 use crate::files::{print_json, repository_path};
 
@@ -47,6 +48,13 @@ pub enum FaceCommand {
         /// Check only the passive anti-spoofing model.
         #[arg(long)]
         passive_only: bool,
+        /// The screen colours of a colour-flash challenge (red,green,blue,yellow), in order;
+        /// with it, the flash frames are checked too.
+        #[arg(long, requires = "flash_frame")]
+        flash: Option<String>,
+        /// A colour-flash frame (repeatable): the one taken before the flash first, then one per colour.
+        #[arg(long = "flash-frame", requires = "flash")]
+        flash_frame: Vec<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -62,13 +70,34 @@ pub enum FaceCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Measure the passive anti-spoofing model (APCER/BPCER, ISO/IEC 30107-3) on
-    /// the photos and their degraded copies (bona fide) against print and screen
-    /// attacks rendered from them (simulated; see docs/MODELS.md).
-    PadEval {
+    /// Write liveness sessions simulated from labelled photos: genuine ones and
+    /// the attacks a photo makes possible (still, warped still, replay, wrong
+    /// colour order, no colour, print, screen), for `pad-eval --sets`.
+    AttackSets {
         /// Directory of real face photos.
         #[arg(long)]
         photos: PathBuf,
+        /// Directory to write the sessions to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Sessions per framed photo and kind.
+        #[arg(long, default_value_t = 1)]
+        sessions: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Measure presentation attack detection (APCER/BPCER, ISO/IEC 30107-3):
+    /// with --photos, the passive model on the photos and their degraded copies
+    /// against print and screen renderings of them; with --sets, whole sessions
+    /// written by `attack-sets`, per attack kind and per check (simulated; see
+    /// docs/MODELS.md).
+    PadEval {
+        /// Directory of real face photos.
+        #[arg(long, required_unless_present = "sets", conflicts_with = "sets")]
+        photos: Option<PathBuf>,
+        /// Directory written by `shenfen face attack-sets`.
+        #[arg(long)]
+        sets: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -160,17 +189,24 @@ pub fn run(command: FaceCommand) -> Result<ExitCode> {
     match command {
         FaceCommand::Compare { image_a, image_b, common } => compare(&image_a, &image_b, &common),
         FaceCommand::Detect { image, common } => detect(&image, &common),
-        FaceCommand::Liveness { challenge, frames, active_only, passive_only, common } => {
+        FaceCommand::Liveness { challenge, frames, active_only, passive_only, flash, flash_frame, common } => {
             let policy = ChallengePolicy {
                 require_passive: !active_only,
                 require_active: !passive_only,
+                require_flash: flash.is_some(),
                 ..ChallengePolicy::default()
             };
-            liveness(&challenge, &frames, &policy, &common)
+            let flash = flash.map(|colours| (colours, flash_frame));
+            liveness(&challenge, &frames, flash, &policy, &common)
         }
         FaceCommand::Eval { pairs, template, common } => eval(&pairs, template, &common),
         FaceCommand::MakePairs { photos, out } => make_pairs(&photos, &out),
-        FaceCommand::PadEval { photos, common } => pad_eval(&photos, &common),
+        FaceCommand::AttackSets { photos, out, sessions, common } => {
+            attack_sets::write_sets(&photos, &out, sessions, &common)
+        }
+        FaceCommand::PadEval { photos: Some(photos), common, .. } => pad_eval(&photos, &common),
+        FaceCommand::PadEval { sets: Some(sets), common, .. } => attack_sets::evaluate_sets(&sets, &common),
+        FaceCommand::PadEval { .. } => bail!("pad-eval needs --photos or --sets"),
     }
 }
 
@@ -234,14 +270,28 @@ fn detect(path: &Path, common: &Common) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn liveness(challenge: &str, frames: &[PathBuf], policy: &ChallengePolicy, common: &Common) -> Result<ExitCode> {
+fn liveness(
+    challenge: &str,
+    frames: &[PathBuf],
+    flash: Option<(String, Vec<PathBuf>)>,
+    policy: &ChallengePolicy,
+    common: &Common,
+) -> Result<ExitCode> {
     let challenge = parse_challenge(challenge).map_err(coded)?;
     let engine = common.engine(1)?;
     let images = frames.iter().map(|p| load_image(p)).collect::<Result<Vec<_>>>()?;
-    let report = engine.liveness(&images, &challenge, &QualityPolicy::default(), policy).map_err(coded)?;
+    let (colours, flash_images) = match flash {
+        Some((colours, paths)) => {
+            (parse_flash(&colours).map_err(coded)?, paths.iter().map(|p| load_image(p)).collect::<Result<Vec<_>>>()?)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let flash =
+        flash_images.split_first().map(|(reference, frames)| FlashFrames { reference, frames, colours: &colours });
+    let report = engine.liveness(&images, &challenge, flash, &QualityPolicy::default(), policy).map_err(coded)?;
     let (decision, observations) = (report.decision, report.observations);
     if common.json {
-        print_json(&json!({ "decision": decision, "frames": observations }))?;
+        print_json(&json!({ "decision": decision, "frames": observations, "flash": report.flash }))?;
     } else {
         let verdict = if decision.passed {
             "PASSED".to_owned()
@@ -259,12 +309,16 @@ fn liveness(challenge: &str, frames: &[PathBuf], policy: &ChallengePolicy, commo
                 _ => println!("  {:<11} not seen", step.action),
             }
         }
+        for response in report.flash.iter().flat_map(|f| &f.responses) {
+            let seen = response.seen.map_or("no clear colour".to_owned(), |c| c.to_string());
+            println!("  flash {:<6} seen {seen} ({:.3})", response.asked.as_str(), response.strength);
+        }
     }
     Ok(if decision.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// The image files of a directory, sorted.
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

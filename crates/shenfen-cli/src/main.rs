@@ -5,6 +5,7 @@
 //! or a readable report. Failures print one line on standard error and exit
 //! non-zero, so scripts can drive every command.
 
+mod attack_sets;
 mod audit_cmd;
 mod bench_credential;
 mod bench_enroll;

@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Liveness checks for enrollment (default both).
+    /// Liveness checks for enrollment (default all).
     #[arg(long, value_enum)]
     liveness: Option<Liveness>,
     /// Face models directory (default as for `shenfen face`).
@@ -50,16 +50,16 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The embedded server of `shenfen demo`: data in `store`, passive liveness
-    /// so a still photo can stand in for a camera (documented in demo/README.md).
-    pub fn demo(listen: SocketAddr, store: StoreArgs) -> ServeArgs {
+    /// The embedded server of `shenfen demo`: data in `store`, enrollment
+    /// liveness as the demo was asked (documented in demo/README.md).
+    pub fn demo(listen: SocketAddr, store: StoreArgs, liveness: Liveness) -> ServeArgs {
         ServeArgs {
             config: None,
             listen: Some(listen),
             issuer_key: None,
             retired_issuer_jwk: Vec::new(),
             public_url: None,
-            liveness: Some(Liveness::Passive),
+            liveness: Some(liveness),
             models: None,
             web_libraries: None,
             store,
@@ -74,7 +74,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     store_args.db = unless_set(store_args.db, "SHENFEN_DB", config.db.clone());
     store_args.key_file = unless_set(store_args.key_file, "SHENFEN_KEY_FILE", config.key_file.clone());
     let listen = args.listen.or(config.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let liveness = args.liveness.or(config.liveness).unwrap_or(Liveness::Both);
+    let liveness = args.liveness.or(config.liveness).unwrap_or(Liveness::All);
     let retired =
         if args.retired_issuer_jwk.is_empty() { &config.retired_issuer_jwks } else { &args.retired_issuer_jwk };
     let rt = runtime()?;
@@ -94,8 +94,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             .unwrap_or_else(|| WebAssets::checkout_dir().to_path_buf());
         let face = Common { json: false, models, threshold: None }.engine(cores())?;
         let mut policy = Policy::default();
-        policy.liveness.require_active = liveness != Liveness::Passive;
-        policy.liveness.require_passive = liveness != Liveness::Active;
+        liveness.apply(&mut policy.liveness);
         config.policy.apply(&mut policy);
         let authority = Authority::new(
             Arc::new(face),

@@ -14,12 +14,25 @@ use shenfen_server::Policy;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Liveness {
-    /// The passive anti-spoofing model and the active challenge.
-    Both,
-    /// The active challenge only.
-    Active,
-    /// The passive model only (one frontal frame suffices; the demo's setting).
+    /// The passive anti-spoofing model, the movement challenge and the colour flash (the default).
+    All,
+    /// The movement challenge and the colour flash, without the passive model.
+    Challenge,
+    /// The passive model and the colour flash: one look at the camera under
+    /// the flashing screen, no movements (`shenfen demo`'s default).
+    Flash,
+    /// The passive model only: a still photo can pass; for scripted demos
+    /// without a camera, never for real enrollment.
     Passive,
+}
+
+impl Liveness {
+    /// Sets which checks `policy` requires.
+    pub fn apply(self, policy: &mut shenfen_face::ChallengePolicy) {
+        policy.require_passive = self != Liveness::Challenge;
+        policy.require_active = matches!(self, Liveness::All | Liveness::Challenge);
+        policy.require_flash = self != Liveness::Passive;
+    }
 }
 
 /// The file's contents; every key is optional, unknown keys are refused.

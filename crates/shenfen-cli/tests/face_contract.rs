@@ -138,3 +138,44 @@ fn the_passive_model_refuses_simulated_attacks_at_the_documented_rate() {
     assert_eq!(report["bona_fide_presentations"], doc_n);
     assert!((report["bpcer"].as_f64().unwrap() - doc_bpcer).abs() < 0.0005, "{report}");
 }
+
+/// `face attack-sets` writes inspectable sessions and `face pad-eval --sets`
+/// scores them: on one real portrait, the still, warped-still, replay and
+/// wrong-order attacks are accepted by none of the settings that flash the
+/// screen, and the passive model alone lets them through — the reason the
+/// colour flash exists.
+#[test]
+fn attack_sets_are_written_and_scored_per_attack_and_setting() {
+    let dir = std::env::temp_dir().join(format!("shenfen-attack-sets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("photos")).unwrap();
+    std::fs::copy(photo("obama.jpg"), dir.join("photos/obama.jpg")).unwrap();
+    let (photos, sets) = (dir.join("photos"), dir.join("sets"));
+    let written =
+        shenfen(&["face", "attack-sets", "--photos", photos.to_str().unwrap(), "--out", sets.to_str().unwrap()]);
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(sets.join("sets.json")).unwrap()).unwrap();
+    let per_kind = manifest["sessions"].as_object().unwrap();
+    assert_eq!(per_kind.len(), 8);
+    let sources = manifest["sources"].as_u64().unwrap();
+    assert!(sources >= 4, "most framings of a frontal portrait are usable: {manifest}");
+    assert!(per_kind.values().all(|n| n.as_u64() == Some(sources)), "{manifest}");
+    let one = std::fs::read_dir(sets.join("wrong_order")).unwrap().next().unwrap().unwrap().path();
+    let files: Vec<String> =
+        std::fs::read_dir(&one).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(files.len(), 3 + 6 + 1, "motion frames, flash reference and colours, session.json: {files:?}");
+
+    let scored = shenfen(&["face", "pad-eval", "--sets", sets.to_str().unwrap(), "--json"]);
+    let report = json_of(&scored);
+    let rates =
+        |kind: &str| report["kinds"].as_array().unwrap().iter().find(|k| k["kind"] == kind).unwrap()["rates"].clone();
+    for attack in ["still", "warped_still", "replay", "wrong_order"] {
+        let r = rates(attack);
+        for setting in ["all", "challenge", "flash"] {
+            assert_eq!(r[setting], 0.0, "{attack} under {setting}: {r}");
+        }
+        assert!(r["passive"].as_f64().unwrap() > 0.5, "the passive model alone is fooled by {attack}: {r}");
+    }
+    assert!(rates("genuine")["flash"].as_f64().unwrap() <= 0.25, "{}", rates("genuine"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,7 +58,11 @@ fn enroll_show_a_qr_and_verify_it_offline() {
     std::fs::create_dir_all(&dir).unwrap();
     let data = dir.join("authority");
     let (child, address, printed) =
-        spawn_serving_with_output(&dir, &["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]);
+        // A CLI wallet enrolls from photo files: the demo's `passive` setting, which lets a still stand in for a camera.
+        spawn_serving_with_output(
+            &dir,
+            &["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--liveness", "passive"],
+        );
     let server = format!("http://{address}");
     let d = dir.as_path();
     // A hotel registers with the verifier service before the citizen enrolls,

@@ -83,6 +83,11 @@ pub struct ChallengePolicy {
     pub require_passive: bool,
     /// Require the active challenge.
     pub require_active: bool,
+    /// Require the colour-flash challenge (the face must take on the
+    /// screen's colours in the session's order; see `flash`).
+    pub require_flash: bool,
+    /// Thresholds of the colour-flash check.
+    pub flash: crate::flash::FlashPolicy,
     /// Mean live score needed to pass the passive check.
     pub min_live_score: f32,
     /// Yaw change from the first frame, in degrees, that counts as a turn.
@@ -91,7 +96,10 @@ pub struct ChallengePolicy {
     pub nod_degrees: f32,
     /// Mouth opening that counts as an open mouth.
     pub mouth_open: f32,
-    /// The first frame must be within this yaw/pitch of frontal.
+    /// The first frame must be within this yaw/pitch of frontal. 20°: the
+    /// pose model reads frontal portraits at up to −16° of pitch (a camera
+    /// below the eyes, as a held phone is), so 15° refused people who were
+    /// doing as asked.
     pub neutral_degrees: f32,
     /// Every frame's face must be at least this similar to the first frame's.
     pub min_same_face: f32,
@@ -104,11 +112,13 @@ impl Default for ChallengePolicy {
         ChallengePolicy {
             require_passive: true,
             require_active: true,
+            require_flash: true,
+            flash: crate::flash::FlashPolicy::default(),
             min_live_score: 0.5,
             turn_degrees: 15.0,
             nod_degrees: 10.0,
             mouth_open: 0.3,
-            neutral_degrees: 15.0,
+            neutral_degrees: 20.0,
             min_same_face: 0.3,
             max_frames: 60,
         }
@@ -135,15 +145,32 @@ pub struct LivenessDecision {
     pub reason: Option<String>,
     /// Per-step evidence of the active challenge.
     pub steps: Vec<StepEvidence>,
-    /// Mean passive live score over the frames.
+    /// Mean passive live score over the frames facing the camera as the first does.
     pub passive_score: f32,
     /// Lowest similarity of any frame's face to the first frame's.
     pub min_same_face: f32,
 }
 
+/// The mean passive live score of the frames facing the camera as the first
+/// does (within the neutral angle of it): the anti-spoofing model was trained
+/// on frontal faces, so a turned head is outside what it can judge, not
+/// evidence of a spoof.
+fn frontal_live_score(frames: &[FrameObservation], policy: &ChallengePolicy) -> f32 {
+    let Some(first) = frames.first() else { return 0.0 };
+    let frontal: Vec<f32> = frames
+        .iter()
+        .filter(|f| {
+            (f.pose.yaw - first.pose.yaw).abs() <= policy.neutral_degrees
+                && (f.pose.pitch - first.pose.pitch).abs() <= policy.neutral_degrees
+        })
+        .map(|f| f.live_score)
+        .collect();
+    frontal.iter().sum::<f32>() / frontal.len() as f32
+}
+
 /// Checks a challenge from a series of observations.
 pub fn evaluate(challenge: &[Action], frames: &[FrameObservation], policy: &ChallengePolicy) -> LivenessDecision {
-    let passive_score = frames.iter().map(|f| f.live_score).sum::<f32>() / frames.len().max(1) as f32;
+    let passive_score = frontal_live_score(frames, policy);
     let min_same_face = frames.iter().map(|f| f.same_face).fold(1.0, f32::min);
     let mut steps: Vec<StepEvidence> =
         challenge.iter().map(|&action| StepEvidence { action, frame: None, value: None }).collect();
@@ -300,11 +327,29 @@ mod tests {
             f.live_score = 0.1;
         }
         assert!(!evaluate(&challenge, &frames, &ChallengePolicy::default()).passed);
-        let active_only = ChallengePolicy { require_passive: false, ..ChallengePolicy::default() };
+        let active_only =
+            ChallengePolicy { require_passive: false, require_flash: false, ..ChallengePolicy::default() };
         assert!(evaluate(&challenge, &frames, &active_only).passed);
-        let passive_only = ChallengePolicy { require_active: false, ..ChallengePolicy::default() };
+        let passive_only =
+            ChallengePolicy { require_active: false, require_flash: false, ..ChallengePolicy::default() };
         assert!(!evaluate(&challenge, &frames, &passive_only).passed);
         assert!(evaluate(&challenge, &[neutral(); 3], &passive_only).passed);
+    }
+
+    #[test]
+    fn the_passive_model_judges_the_frames_facing_the_camera() {
+        let challenge = [Action::TurnLeft];
+        let mut frames = recording(&challenge);
+        for f in frames.iter_mut().filter(|f| f.pose.yaw.abs() > 15.0) {
+            f.live_score = 0.0;
+        }
+        let d = evaluate(&challenge, &frames, &ChallengePolicy::default());
+        assert!(d.passed, "turned frames are outside the model's reach: {d:?}");
+        assert!((d.passive_score - 0.9).abs() < 1e-6, "{}", d.passive_score);
+        frames[0].live_score = 0.0;
+        frames[1].live_score = 0.0;
+        let d = evaluate(&challenge, &frames, &ChallengePolicy::default());
+        assert_eq!(d.reason.as_deref(), Some("the face looks like a photo or a screen"), "{}", d.passive_score);
     }
 
     #[test]

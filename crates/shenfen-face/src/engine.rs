@@ -10,6 +10,7 @@ use crate::FaceError;
 use crate::challenge::{Action, ChallengePolicy, FrameObservation, LivenessDecision, evaluate};
 use crate::detection::{Detection, detect};
 use crate::embedding::{Embedding, aligned_grey, alignment, embed};
+use crate::flash::{FlashColour, FlashDecision, evaluate_flash, lighting};
 use crate::geometry::{Affine, Point};
 use crate::head_pose::{HeadPose, estimate};
 use crate::landmarks::{Landmarks, predict};
@@ -64,6 +65,33 @@ pub struct LivenessReport {
     /// callers matching it against a registry check it against their own gate
     /// instead of analysing the frame again.
     pub first: Option<AnalysedFace>,
+    /// The colour-flash verdict, when flash frames were checked.
+    pub flash: Option<FlashDecision>,
+    /// Which part refused the session, if any.
+    pub failure: Option<LivenessFailure>,
+}
+
+/// Which part of the liveness check refused a session: what an operator
+/// reading the audit log needs to tell a photo from a bad camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessFailure {
+    /// The challenge frames: the asked movements, the passive model, or one face throughout.
+    Challenge,
+    /// The challenge passed, but the face did not take on the screen's colours in order.
+    ColourFlash,
+}
+
+/// The frames of the colour-flash challenge: one taken just before the
+/// flash, then one per colour of the session's sequence.
+#[derive(Debug, Clone, Copy)]
+pub struct FlashFrames<'a> {
+    /// Lit by the room only.
+    pub reference: &'a RgbImage,
+    /// One per colour, in order.
+    pub frames: &'a [RgbImage],
+    /// The session's colours.
+    pub colours: &'a [FlashColour],
 }
 
 /// Result of a 1:1 comparison.
@@ -158,24 +186,31 @@ impl FaceEngine {
         Template::quantise(&face.embedding, &self.embedder_id())
     }
 
-    /// Checks a burst of frames against a challenge (see `challenge`).
+    /// Checks a burst of frames against a challenge (see `challenge`) and,
+    /// given them, the colour-flash frames (see `flash`).
     pub fn liveness(
         &self,
         frames: &[RgbImage],
         challenge: &[Action],
+        flash: Option<FlashFrames<'_>>,
         quality: &QualityPolicy,
         policy: &ChallengePolicy,
     ) -> Result<LivenessReport, FaceError> {
-        self.liveness_interruptible(frames, challenge, quality, policy, &|| false)
+        self.liveness_interruptible(frames, challenge, flash, quality, policy, &|| false)
     }
 
     /// [`FaceEngine::liveness`], asking `interrupted` before each frame and
     /// stopping with [`FaceError::Interrupted`] once it says so: a server
     /// stops work nobody waits for any more.
+    ///
+    /// With `flash`, the colour-flash frames are checked against the face
+    /// found in the first frame; when the policy requires the flash check,
+    /// missing or failing flash frames fail the decision.
     pub fn liveness_interruptible(
         &self,
         frames: &[RgbImage],
         challenge: &[Action],
+        flash: Option<FlashFrames<'_>>,
         quality: &QualityPolicy,
         policy: &ChallengePolicy,
         interrupted: &dyn Fn() -> bool,
@@ -197,7 +232,50 @@ impl FaceEngine {
                 live_score: live_score(&self.models.liveness, image, &face.report.detection.bbox)?,
             });
         }
-        Ok(LivenessReport { decision: evaluate(challenge, &observations, policy), observations, first })
+        let mut decision = evaluate(challenge, &observations, policy);
+        let flash = match (flash, &first) {
+            (Some(flash), Some(face)) => {
+                let size = frames.first().map(RgbImage::dimensions).unwrap_or_default();
+                Some(self.flash_decision(&flash, face, size, policy)?)
+            }
+            _ => None,
+        };
+        let mut failure = (!decision.passed).then_some(LivenessFailure::Challenge);
+        if policy.require_flash && decision.passed {
+            let failed = match &flash {
+                None => Some("the screen's colour flashes were not filmed".to_owned()),
+                Some(verdict) => verdict.reason.clone(),
+            };
+            if let Some(reason) = failed {
+                decision.passed = false;
+                decision.reason = Some(reason);
+                failure = Some(LivenessFailure::ColourFlash);
+            }
+        }
+        Ok(LivenessReport { decision, observations, first, flash, failure })
+    }
+
+    /// The colour-flash verdict: each flash frame's lighting, read where the
+    /// first frame's face is, against the reference frame's.
+    fn flash_decision(
+        &self,
+        flash: &FlashFrames<'_>,
+        face: &AnalysedFace,
+        size: (u32, u32),
+        policy: &ChallengePolicy,
+    ) -> Result<FlashDecision, FaceError> {
+        let same_size = |image: &RgbImage| image.dimensions() == size;
+        if !same_size(flash.reference) || !flash.frames.iter().all(same_size) {
+            return Ok(FlashDecision {
+                passed: false,
+                reason: Some("the flash frames are not the size of the other frames".into()),
+                responses: Vec::new(),
+            });
+        }
+        let bbox = &face.report.detection.bbox;
+        let reference = lighting(flash.reference, bbox)?;
+        let frames = flash.frames.iter().map(|f| lighting(f, bbox)).collect::<Result<Vec<_>, _>>()?;
+        Ok(evaluate_flash(&reference, &frames, flash.colours, &policy.flash))
     }
 
     /// Passive live score of the single face in `image`.

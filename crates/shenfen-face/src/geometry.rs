@@ -29,6 +29,11 @@ impl BoundingBox {
         self.y2 - self.y1
     }
 
+    /// Whether the point lies inside the box (edges included on the top-left).
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        x >= self.x1 && x < self.x2 && y >= self.y1 && y < self.y2
+    }
+
     /// Intersection over union, for non-maximum suppression.
     pub fn iou(&self, other: &BoundingBox) -> f32 {
         let w = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);

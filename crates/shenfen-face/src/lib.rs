@@ -19,6 +19,7 @@ mod detection;
 mod embedding;
 mod engine;
 mod error;
+mod flash;
 mod geometry;
 mod head_pose;
 mod landmarks;
@@ -28,6 +29,7 @@ mod quality;
 mod roc;
 mod runtime;
 mod sampling;
+mod simulated_session;
 mod template;
 
 pub use attack::Attack;
@@ -39,12 +41,20 @@ pub use decode::{MAX_PIXELS, decode_image, decode_image_within};
 pub use detection::Detection;
 pub use embedding::Embedding;
 pub use engine::{
-    AnalysedFace, Comparison, DEFAULT_MATCH_THRESHOLD, FaceEngine, FaceReport, LivenessReport, StageTimes,
+    AnalysedFace, Comparison, DEFAULT_MATCH_THRESHOLD, FaceEngine, FaceReport, FlashFrames, LivenessFailure,
+    LivenessReport, StageTimes,
 };
 pub use error::FaceError;
+pub use flash::{
+    FLASH_STEPS, FlashColour, FlashDecision, FlashPolicy, FlashResponse, Lighting, classify, evaluate_flash,
+    flash_sequence, lighting, parse_flash,
+};
 pub use geometry::{BoundingBox, Point};
 pub use head_pose::HeadPose;
 pub use models::{ModelConfig, ModelFile, RgbInput};
 pub use quality::{Quality, QualityPolicy};
 pub use roc::{Accuracy, RocPoint};
+pub use simulated_session::{
+    SELFIE_SIZE, SessionKind, SimulatedSession, colours_for, lit_by, selfie_frame, simulate, turns_for,
+};
 pub use template::Template;

@@ -14,8 +14,8 @@ use std::sync::LazyLock;
 
 use image::{RgbImage, imageops};
 use shenfen_face::{
-    Action, ChallengePolicy, Degradation, FaceEngine, FaceError, ModelConfig, QualityPolicy, Template, decode_image,
-    turn_head,
+    Action, ChallengePolicy, Degradation, FaceEngine, FaceError, FlashFrames, LivenessFailure, ModelConfig,
+    QualityPolicy, SessionKind, Template, colours_for, decode_image, selfie_frame, simulate, turn_head, turns_for,
 };
 
 fn models_dir() -> PathBuf {
@@ -112,7 +112,7 @@ fn turned(image: &RgbImage, degrees: f32) -> RgbImage {
 }
 
 fn active_only() -> ChallengePolicy {
-    ChallengePolicy { require_passive: false, ..ChallengePolicy::default() }
+    ChallengePolicy { require_passive: false, require_flash: false, ..ChallengePolicy::default() }
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn synthesised_head_turns_pass_the_asked_challenge() {
     let still = photo("obama.jpg");
     let frames = vec![still.clone(), turned(&still, 45.0), still.clone(), turned(&still, -45.0), still.clone()];
     let challenge = [Action::TurnLeft, Action::TurnRight];
-    let report = ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap();
+    let report = ENGINE.liveness(&frames, &challenge, None, &QualityPolicy::default(), &active_only()).unwrap();
     let (decision, observations) = (report.decision, report.observations);
     assert!(decision.passed, "{decision:?}\n{observations:?}");
     assert_eq!(decision.steps.iter().map(|s| s.frame).collect::<Vec<_>>(), vec![Some(1), Some(3)]);
@@ -135,7 +135,7 @@ fn the_same_frames_replayed_for_another_challenge_fail() {
         [[Action::TurnRight, Action::TurnLeft], [Action::TurnLeft, Action::Blink], [Action::Nod, Action::TurnRight]]
     {
         let decision =
-            ENGINE.liveness(&frames, &challenge, &QualityPolicy::default(), &active_only()).unwrap().decision;
+            ENGINE.liveness(&frames, &challenge, None, &QualityPolicy::default(), &active_only()).unwrap().decision;
         assert!(!decision.passed, "{challenge:?} passed on a recording made for another challenge");
     }
 }
@@ -149,7 +149,8 @@ fn a_static_photo_fails_every_action_by_the_challenge() {
     let still = photo("obama3.jpg");
     let frames = vec![still.clone(), still.clone(), still.clone(), still];
     for action in Action::ALL {
-        let decision = ENGINE.liveness(&frames, &[action], &QualityPolicy::default(), &active_only()).unwrap().decision;
+        let decision =
+            ENGINE.liveness(&frames, &[action], None, &QualityPolicy::default(), &active_only()).unwrap().decision;
         assert!(!decision.passed, "{action} passed on a static photo");
         assert_eq!(decision.steps[0].frame, None, "{action}: the movement was never seen");
         let reason = decision.reason.unwrap();
@@ -177,7 +178,38 @@ fn a_model_whose_checksum_differs_is_refused_before_it_is_loaded() {
 fn another_face_mid_burst_fails() {
     let (a, b) = (photo("obama.jpg"), photo("biden.jpg"));
     let frames = vec![a.clone(), turned(&a, 45.0), b];
-    let decision =
-        ENGINE.liveness(&frames, &[Action::TurnLeft], &QualityPolicy::default(), &active_only()).unwrap().decision;
+    let decision = ENGINE
+        .liveness(&frames, &[Action::TurnLeft], None, &QualityPolicy::default(), &active_only())
+        .unwrap()
+        .decision;
     assert_eq!(decision.reason.as_deref(), Some("the face changed between frames"));
+}
+
+/// Sessions simulated from a real portrait, each run through the engine under
+/// the default policy (passive model, head turns, colour flash): the genuine
+/// one passes, and every attack a photo allows short of a print held at face
+/// distance fails: the still for want of movement, the rest (a screen
+/// replay too) for want of the screen's colours in order.
+#[test]
+fn of_the_sessions_a_photo_allows_only_the_genuine_one_passes() {
+    let portrait = photo("obama.jpg");
+    let frame = selfie_frame(&portrait, &ENGINE.detect(&portrait).unwrap()[0].detection.bbox);
+    let face = ENGINE.detect(&frame).unwrap()[0].detection.bbox;
+    for seed in [3, 4] {
+        let (turns, colours) = (turns_for(seed), colours_for(seed));
+        for kind in SessionKind::ALL.into_iter().filter(|k| *k != SessionKind::Print) {
+            let session = simulate(kind, &frame, &face, &turns, &colours, seed).unwrap();
+            let flash = FlashFrames { reference: &session.reference, frames: &session.flash_frames, colours: &colours };
+            let report = ENGINE
+                .liveness(&session.frames, &turns, Some(flash), &QualityPolicy::default(), &ChallengePolicy::default())
+                .unwrap();
+            let expected = match kind {
+                SessionKind::Genuine => None,
+                SessionKind::Still => Some(LivenessFailure::Challenge),
+                _ => Some(LivenessFailure::ColourFlash),
+            };
+            assert_eq!(report.failure, expected, "{kind:?} seed {seed}: {:?}", report.decision.reason);
+            assert_eq!(report.decision.passed, kind == SessionKind::Genuine, "{kind:?}");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, PinLockout, PseudonymKey};
 use shenfen_credential::es256::SigningKey;
 use shenfen_credential::{Jws, PublicJwk, SdJwt};
-use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy};
+use shenfen_face::{Action, ChallengePolicy, FaceEngine, FlashColour, QualityPolicy, flash_sequence};
 use shenfen_store::{KeyProvider, RegistryEntry, SealedEntry, StoreError};
 use zeroize::Zeroizing;
 
@@ -143,6 +143,8 @@ pub struct Authority {
     tx_code_key: hmac::Key,
     /// The server-held secret PINs are hashed with (see `shenfen_store::hash_peppered`).
     pin_pepper: Zeroizing<[u8; 32]>,
+    /// Key of the colour-flash sequences, derived per enrollment session.
+    flash_key: hmac::Key,
     /// The secret of pairwise pseudonyms: without it, two relying parties cannot
     /// tell whether their pseudonyms are of the same citizen.
     pub pseudonyms: PseudonymKey,
@@ -172,6 +174,7 @@ impl Authority {
             claim_key: hmac::Key::new(hmac::HMAC_SHA256, claim_secret.as_ref()),
             tx_code_key: hmac::Key::new(hmac::HMAC_SHA256, tx_code_secret.as_ref()),
             pin_pepper: keys.purpose_secret(b"shenfen/pin-pepper/v1")?,
+            flash_key: hmac::Key::new(hmac::HMAC_SHA256, keys.purpose_secret(b"shenfen/flash-sequence/v1")?.as_ref()),
             pseudonyms: PseudonymKey::new(pseudonym_secret.as_ref()).map_err(|e| StoreError::Key(e.to_string()))?,
             keys,
             issuer,
@@ -207,6 +210,13 @@ impl Authority {
         let mut out = [0u8; 32];
         out.copy_from_slice(hmac::sign(&self.tx_code_key, code.trim().as_bytes()).as_ref());
         out
+    }
+
+    /// The colour-flash sequence of an enrollment session, derived from its
+    /// (random, unguessable) id: fixed when the session starts, the same on
+    /// every instance, unknown to anyone before.
+    pub fn flash_colours(&self, session_id: &str) -> Vec<FlashColour> {
+        flash_sequence(hmac::sign(&self.flash_key, session_id.as_bytes()).as_ref())
     }
 
     /// The pepper of PIN hashes.

@@ -300,10 +300,11 @@ async fn live_face_matches(state: &Arc<AppState>, subject: &BlindIndex, frames: 
         .pool
         .run(move |interrupt| {
             let images = decode_frames(&frames, interrupt)?;
-            let policy = ChallengePolicy { require_active: false, ..authority.policy.liveness };
+            // The live face of an assertion: passive only (the page shows no challenge there).
+            let policy = ChallengePolicy { require_active: false, require_flash: false, ..authority.policy.liveness };
             let similarity = authority
                 .face
-                .liveness_interruptible(&images, &[], &authority.policy.quality, &policy, &|| interrupt.raised())
+                .liveness_interruptible(&images, &[], None, &authority.policy.quality, &policy, &|| interrupt.raised())
                 .ok()
                 .and_then(|report| report.first.filter(|_| report.decision.passed))
                 .and_then(|face| registered?.similarity(&authority.face.template(&face)).ok());

@@ -14,7 +14,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
 use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
-use shenfen_face::{Action, FaceError, Template, decode_image_within, parse_challenge};
+use shenfen_face::{
+    Action, FLASH_STEPS, FaceError, FlashColour, FlashFrames, LivenessFailure, Template, decode_image_within,
+    parse_challenge,
+};
 use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Offer, Store, hash_peppered, random_below};
 
 use crate::app::{AppState, now};
@@ -32,6 +35,8 @@ pub const FRAMES_BODY_LIMIT: usize = 16 * 1024 * 1024;
 pub const LIVE_FRAME_MAX_PIXELS: u64 = 12_500_000;
 /// Seconds a pre-authorized code stays valid.
 const OFFER_SECS: i64 = 600;
+/// How long the wallet shows each flash colour before it films the face.
+const FLASH_STEP_MS: u32 = 400;
 
 #[derive(Deserialize)]
 struct StartRequest {
@@ -51,8 +56,40 @@ fn lightweight() -> String {
 struct FramesRequest {
     /// Base64 JPEG/PNG/WebP frames in capture order.
     frames: Vec<String>,
+    /// The colour-flash frames (base64): the first taken just before the
+    /// flash, then one per colour of the session's sequence.
+    #[serde(default)]
+    flash_frames: Vec<String>,
+    /// When the page captured each frame, `frames` then `flash_frames`, in
+    /// milliseconds from its first capture.
+    #[serde(default)]
+    captured_at: Vec<i64>,
     /// The PIN the citizen chooses (upgraded edition only).
     pin: Option<String>,
+}
+
+/// Shortest time between two flash frames: the screen repaints and the
+/// camera exposes a frame under the new colour.
+const MIN_FLASH_GAP_MS: i64 = 100;
+
+impl FramesRequest {
+    /// Every frame, motion and flash, for the budget.
+    fn frame_count(&self) -> usize {
+        self.frames.len() + self.flash_frames.len()
+    }
+
+    /// Whether the capture times are what a page filming one session gives:
+    /// one per frame, strictly increasing, the flash frames far enough apart
+    /// for the screen to change between them, and all within the session's life.
+    fn plausibly_timed(&self, session_secs: i64) -> bool {
+        let times = &self.captured_at;
+        let flash_start = self.frames.len();
+        times.len() == self.frame_count()
+            && times.first().is_some_and(|&t| t >= 0)
+            && times.windows(2).all(|w| w[1] > w[0])
+            && times.get(flash_start..).is_none_or(|flash| flash.windows(2).all(|w| w[1] - w[0] >= MIN_FLASH_GAP_MS))
+            && times.last().is_some_and(|&t| t <= session_secs * 1000)
+    }
 }
 
 /// The one answer every refused enrollment gets.
@@ -105,7 +142,11 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
     }
     let (Some((session_id, _)), Some(challenge)) = (
         state.session_ids.issue_for(now, authority.policy.session_secs),
-        draw_challenge(&authority.policy.challenge_actions, authority.policy.challenge_length),
+        // Without the movement check, no movements are asked for: the person just looks at the camera.
+        draw_challenge(
+            &authority.policy.challenge_actions,
+            if authority.policy.liveness.require_active { authority.policy.challenge_length } else { 0 },
+        ),
     ) else {
         return Problem::internal().into_response();
     };
@@ -120,11 +161,13 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
     if let Err(e) = state.store.create_session(&session).await {
         return internal(&e);
     }
-    (
-        StatusCode::CREATED,
-        Json(json!({ "session_id": session_id, "challenge": challenge, "expires_at": session.expires_at })),
-    )
-        .into_response()
+    let mut answer = json!({ "session_id": session_id, "challenge": challenge, "expires_at": session.expires_at });
+    if authority.policy.liveness.require_flash {
+        // Derived from the session id: the same on every instance, nothing more to store.
+        let colours: Vec<&str> = authority.flash_colours(&session_id).iter().map(|c| c.as_str()).collect();
+        answer["flash"] = json!({ "colours": colours, "step_ms": FLASH_STEP_MS });
+    }
+    (StatusCode::CREATED, Json(answer)).into_response()
 }
 
 /// Decodes base64 camera frames (on a pool worker: decoding is the costly
@@ -175,24 +218,33 @@ fn draw_challenge(actions: &[Action], length: usize) -> Option<Vec<Action>> {
     Some(out)
 }
 
-/// Liveness over the frames, and the template of the first frame's face, which
-/// must also pass the enrollment quality gate (it is the one matched).
+/// What the frames showed: whether the person was live (or which check
+/// refused them), and the template of the first frame's face, which must
+/// also pass the enrollment quality gate (it is the one matched).
 fn analyse_frames(
     authority: &Authority,
     images: &[image::RgbImage],
+    flash_images: &[image::RgbImage],
     challenge: &[Action],
+    colours: &[FlashColour],
     interrupt: &Interrupt,
-) -> Result<(bool, Template), FaceError> {
+) -> Result<(Option<Refusal>, Template), FaceError> {
+    let flash = flash_images.split_first().map(|(reference, frames)| FlashFrames { reference, frames, colours });
     let report = authority.face.liveness_interruptible(
         images,
         challenge,
+        flash,
         &authority.policy.quality,
         &authority.policy.liveness,
         &|| interrupt.raised(),
     )?;
     let face = report.first.ok_or(FaceError::NoFace)?;
     authority.policy.quality.check(&face.report.quality)?;
-    Ok((report.decision.passed, authority.face.template(&face)))
+    let refusal = report.failure.map(|failure| match failure {
+        LivenessFailure::Challenge => Refusal::Liveness,
+        LivenessFailure::ColourFlash => Refusal::ColourFlash,
+    });
+    Ok((refusal, authority.face.template(&face)))
 }
 
 /// Why a decision was negative: recorded in the audit log, never sent.
@@ -200,7 +252,11 @@ fn analyse_frames(
 enum Refusal {
     Session,
     Locked,
+    /// The capture times are not a page's filming one session.
+    Timing,
     Liveness,
+    /// The face did not take on the screen's colours in the session's order.
+    ColourFlash,
     NotRegistered,
     NoTemplate,
     Claims,
@@ -222,17 +278,19 @@ pub async fn submit(
     if state.session_ids.check(&session_id, now).is_none() {
         return refused().into_response();
     }
-    let body: FramesRequest = match json_body(request.into_body(), FRAMES_BODY_LIMIT).await {
+    let mut body: FramesRequest = match json_body(request.into_body(), FRAMES_BODY_LIMIT).await {
         Ok(body) => body,
         Err(problem) => return problem.into_response(),
     };
-    if body.frames.is_empty() || body.frames.len() > state.authority.policy.liveness.max_frames {
-        return invalid(&format!("send 1 to {} frames", state.authority.policy.liveness.max_frames)).into_response();
+    let max_frames = state.authority.policy.liveness.max_frames;
+    if body.frames.is_empty() || body.frames.len() > max_frames || body.flash_frames.len() > FLASH_STEPS + 1 {
+        return invalid(&format!("send 1 to {max_frames} frames and at most {} flash frames", FLASH_STEPS + 1))
+            .into_response();
     }
     if let Some(Err(e)) = body.pin.as_deref().map(check_new_pin) {
         return invalid(&format!("pin: [{}] {e}", e.code())).into_response();
     }
-    if let Err(response) = frames_within_budget(&state, &client, body.frames.len()).await {
+    if let Err(response) = frames_within_budget(&state, &client, body.frame_count()).await {
         return response;
     }
     // A place in the pool before the session is spent: a busy server leaves it open.
@@ -246,10 +304,11 @@ pub async fn submit(
         Err(e) => return internal(&e),
     };
     let upgraded = session.edition == Edition::Upgraded.as_str();
-    if upgraded && body.pin.is_none() {
+    let pin = body.pin.take().filter(|_| upgraded);
+    if upgraded && pin.is_none() {
         return invalid("the upgraded edition needs the chosen pin with the frames; start again").into_response();
     }
-    let decision = match decide(&state, &session, body.frames, admission, now).await {
+    let decision = match decide(&state, &session, body, admission, now).await {
         Ok(decision) => decision,
         Err(error) => return error.0,
     };
@@ -264,7 +323,7 @@ pub async fn submit(
         }
         Decision::Refused(reason) => (None, Some(*reason)),
     };
-    let pin_hash = match (&accepted, body.pin.filter(|_| upgraded)) {
+    let pin_hash = match (&accepted, pin) {
         (Some(_), Some(pin)) => {
             let authority = Arc::clone(&state.authority);
             match state.pool.run(move |_| hash_peppered(&pin, authority.pin_pepper())).await {
@@ -316,16 +375,28 @@ enum Decision {
 async fn decide(
     state: &Arc<AppState>,
     session: &EnrollmentSession,
-    frames: Vec<String>,
+    body: FramesRequest,
     admission: Admission<'_>,
     now: i64,
 ) -> Result<Decision, ErrorResponse> {
     let authority = state.authority.clone();
-    let Ok(challenge) = parse_challenge(&session.challenge) else { return Ok(Decision::Refused(Refusal::Session)) };
+    let challenge = match session.challenge.as_str() {
+        "" => Vec::new(),
+        asked => match parse_challenge(asked) {
+            Ok(challenge) => challenge,
+            Err(_) => return Ok(Decision::Refused(Refusal::Session)),
+        },
+    };
+    let flash_required = authority.policy.liveness.require_flash;
+    if flash_required && !body.plausibly_timed(authority.policy.session_secs) {
+        return Ok(Decision::Refused(Refusal::Timing));
+    }
+    let colours = authority.flash_colours(&session.id);
     let analysed = admission
         .run(move |interrupt| {
-            let images = decode_frames(&frames, interrupt)?;
-            Ok::<_, Problem>(analyse_frames(&authority, &images, &challenge, interrupt))
+            let images = decode_frames(&body.frames, interrupt)?;
+            let flash_images = decode_frames(&body.flash_frames, interrupt)?;
+            Ok::<_, Problem>(analyse_frames(&authority, &images, &flash_images, &challenge, &colours, interrupt))
         })
         .await
         .map_err(|e| ErrorResponse(e.into_response()))?
@@ -349,13 +420,11 @@ async fn decide(
     if failures >= state.authority.policy.failures_per_subject_day {
         return Ok(Decision::Refused(Refusal::Locked));
     }
-    let (live, live_template) = match analysed {
-        Ok(result) => result,
+    let live_template = match analysed {
+        Ok((None, template)) => template,
+        Ok((Some(refusal), _)) => return Ok(Decision::Refused(refusal)),
         Err(_) => return Ok(Decision::Refused(Refusal::Liveness)),
     };
-    if !live {
-        return Ok(Decision::Refused(Refusal::Liveness));
-    }
     // An unregistered number takes the same path through a decoy entry (unseal,
     // digest, compare), so the registry lookup adds no timing difference.
     let registered_entry = entry.is_some();

@@ -24,7 +24,8 @@ use serde_json::{Value, json};
 use shenfen_core::OperatorRole;
 use shenfen_credential::Jws;
 use shenfen_credential::{KeyBindingCheck, PrivateJwk, SdJwt, VerifyOptions, present, verify_vc};
-use shenfen_face::{QualityPolicy, Template};
+use shenfen_face::{FLASH_STEPS, QualityPolicy, SessionKind, Template};
+use shenfen_server::Policy;
 use shenfen_store::Store;
 use support::journey::*;
 use support::{Backend, FACE, body_bytes, json as json_of, send};
@@ -157,6 +158,47 @@ async fn enrollment_to_verified_credentials_and_revocation_on_re_enrollment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrollment_to_verified_credentials_on_postgres() {
     enrollment_to_verified_credentials_on(Backend::Postgres).await;
+}
+
+/// The enrollment a photo of the victim used to pass — warped into the asked
+/// head turns, with both the passive model and the motion challenge on —
+/// and the other things a photo can be made into: each is refused, by the
+/// check that stops it, while a genuine session (the same photo taking on
+/// the screen's colours, simulated) enrolls. The test policy asks for head
+/// turns only: the one challenge a photo can be warped into, the attacker's
+/// best case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_cannot_enroll_however_it_is_presented() {
+    // Enough failures allowed for every attack to reach its check before the number locks.
+    let test = registered_app_with(Backend::Sqlite, Policy { failures_per_subject_day: 20, ..policy() }).await;
+    let selfie = photo("obama3.jpg");
+    let attacks = [
+        (SessionKind::Still, "Liveness"),
+        (SessionKind::WarpedStill, "ColourFlash"),
+        (SessionKind::Replay, "ColourFlash"),
+        (SessionKind::WrongOrder, "ColourFlash"),
+        (SessionKind::NoColour, "ColourFlash"),
+    ];
+    for (kind, reason) in attacks {
+        let (session, challenge) = start(&test, LIN, "林晓梅").await;
+        assert_eq!(challenge.colours.len(), FLASH_STEPS, "the default policy flashes the screen");
+        let response = submit(&test, &session, &presenting(kind, &selfie, &challenge)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{kind:?}");
+        assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:enrollment-refused", "{kind:?}");
+        let log = own_log(&test).await;
+        let decided: Value = serde_json::from_str(&log.last().unwrap().details_json).unwrap();
+        assert_eq!(decided["reason"], reason, "{kind:?}");
+    }
+    // The same frames without capture times, or with times no page gives, are refused before analysis.
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    let mut body = performing(&selfie, &challenge);
+    body["captured_at"] = json!([0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(submit(&test, &session, &body).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let log = own_log(&test).await;
+    assert_eq!(serde_json::from_str::<Value>(&log.last().unwrap().details_json).unwrap()["reason"], "Timing");
+
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    accepted(&test, submit(&test, &session, &performing(&selfie, &challenge)).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -101,7 +101,7 @@ async fn self_service_works_after_the_signing_key_is_rotated() {
 async fn frames_for_a_forged_session_are_refused_before_they_are_read() {
     let test = registered_app().await;
     // Frames that would take a decoder's time, or fail it: neither is reached.
-    let garbage = json!({ "frames": ["not base64!", STANDARD.encode(b"not an image")] });
+    let garbage = json!({ "frames": ["not base64!", STANDARD.encode(b"not an image")], "captured_at": [0, 1500] });
     let (real, _) = start(&test, LIN, "林晓梅").await;
     // Another character of the id's own alphabet: it parses, but its MAC fails.
     let mut forged = real.clone().into_bytes();

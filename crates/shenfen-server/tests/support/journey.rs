@@ -1,6 +1,6 @@
 //! The citizen's and the relying parties' side of the HTTP tests: a
-//! registered citizen with real photos, enrollment with synthesised head
-//! turns, OpenID4VCI issuance, self-service presentations, operators,
+//! registered citizen with real photos, enrollment with sessions simulated
+//! from them (head turns, colour flash), OpenID4VCI issuance, self-service presentations, operators,
 //! relying parties, counter devices — each step as a wallet or an RP does it.
 
 use std::io::Cursor;
@@ -17,7 +17,9 @@ use shenfen_credential::{Jws, child_pointer};
 use shenfen_credential::{
     KeyBindingCheck, PrivateJwk, SdJwt, StatusListToken, VerifyOptions, es256_header, present, sign_compact, verify_vc,
 };
-use shenfen_face::{Action, ChallengePolicy, QualityPolicy, decode_image, turn_head};
+use shenfen_face::{
+    Action, ChallengePolicy, FlashColour, QualityPolicy, SessionKind, decode_image, selfie_frame, simulate,
+};
 use shenfen_server::token_hash;
 use shenfen_server::{Policy, configuration_id};
 use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, Store, hash_secret};
@@ -95,38 +97,73 @@ pub async fn register_lin(store: &shenfen_store::SqlStore) {
     store.put_entries(&[sealed], "test", ImportProgress::default(), 0).await.unwrap();
 }
 
-pub fn turned(image: &RgbImage, degrees: f32) -> RgbImage {
-    turn_head(image, &FACE.detect(image).unwrap()[0].detection.bbox, degrees)
+pub fn jpeg_base64(image: &RgbImage) -> String {
+    encoded_base64(image, image::ImageFormat::Jpeg)
 }
 
-pub fn jpeg_base64(image: &RgbImage) -> String {
+/// Lossless WebP, as the web wallet sends camera frames.
+pub fn webp_base64(image: &RgbImage) -> String {
+    encoded_base64(image, image::ImageFormat::WebP)
+}
+
+fn encoded_base64(image: &RgbImage, format: image::ImageFormat) -> String {
     let mut out = Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    image.write_to(&mut out, format).unwrap();
     STANDARD.encode(out.into_inner())
 }
 
-/// Frames of `selfie` performing `challenge`, neutral between actions.
-pub fn performing(selfie: &RgbImage, challenge: &[Value]) -> Value {
-    let mut frames = vec![jpeg_base64(selfie)];
-    for action in challenge {
-        let degrees = if action == "turn_left" { 45.0 } else { -45.0 };
-        frames.push(jpeg_base64(&turned(selfie, degrees)));
-        frames.push(jpeg_base64(selfie));
-    }
-    json!({ "frames": frames })
+/// What an enrollment session asks of the camera: the actions in order, and
+/// the screen colours (none when the server does not check them).
+pub struct Challenge {
+    pub actions: Vec<Value>,
+    pub colours: Vec<FlashColour>,
 }
 
-pub async fn start(test: &TestApp, id_number: &str, name: &str) -> (String, Vec<Value>) {
+/// The frames of a genuine session: `selfie`'s face doing the asked head
+/// turns and taking on the screen's colours in order (simulated from the
+/// still, `shenfen_face::simulate`).
+pub fn performing(selfie: &RgbImage, challenge: &Challenge) -> Value {
+    presenting(SessionKind::Genuine, selfie, challenge)
+}
+
+/// The body a wallet sends for a session of `kind` made from `selfie`,
+/// framed as a phone's front camera does: motion frames 1.5 s apart, then
+/// the flash reference and one frame per colour, 400 ms apart.
+pub fn presenting(kind: SessionKind, selfie: &RgbImage, challenge: &Challenge) -> Value {
+    let frame = selfie_frame(selfie, &FACE.detect(selfie).unwrap()[0].detection.bbox);
+    let face = FACE.detect(&frame).unwrap()[0].detection.bbox;
+    let actions: Vec<Action> = challenge.actions.iter().map(|a| a.as_str().unwrap().parse().unwrap()).collect();
+    let session = simulate(kind, &frame, &face, &actions, &challenge.colours, 7).unwrap();
+    let frames: Vec<String> = session.frames.iter().map(webp_base64).collect();
+    let flash: Vec<String> = if challenge.colours.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(&session.reference).chain(&session.flash_frames).map(webp_base64).collect()
+    };
+    let motion_end = frames.len() as i64 * 1500;
+    let captured_at: Vec<i64> = (0..frames.len() as i64)
+        .map(|i| i * 1500)
+        .chain((0..flash.len() as i64).map(|i| motion_end + i * 400))
+        .collect();
+    json!({ "frames": frames, "flash_frames": flash, "captured_at": captured_at })
+}
+
+pub async fn start(test: &TestApp, id_number: &str, name: &str) -> (String, Challenge) {
     start_edition(test, id_number, name, "lightweight").await
 }
 
-pub async fn start_edition(test: &TestApp, id_number: &str, name: &str, edition: &str) -> (String, Vec<Value>) {
+pub async fn start_edition(test: &TestApp, id_number: &str, name: &str, edition: &str) -> (String, Challenge) {
     let body =
         json!({ "id_number": id_number, "name": name, "card_expiry": "2035-06-01", "edition": edition }).to_string();
     let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let session = json_of(response).await;
-    (session["session_id"].as_str().unwrap().to_owned(), session["challenge"].as_array().unwrap().clone())
+    let colours = session["flash"]["colours"]
+        .as_array()
+        .map(|c| c.iter().map(|c| c.as_str().unwrap().parse().unwrap()).collect())
+        .unwrap_or_default();
+    let challenge = Challenge { actions: session["challenge"].as_array().unwrap().clone(), colours };
+    (session["session_id"].as_str().unwrap().to_owned(), challenge)
 }
 
 pub async fn submit(test: &TestApp, session: &str, frames: &Value) -> axum::response::Response {
