@@ -179,9 +179,11 @@ async fn a_photo_cannot_enroll_however_it_is_presented() {
         (SessionKind::WrongOrder, "ColourFlash"),
         (SessionKind::NoColour, "ColourFlash"),
     ];
+    let mut sequences = std::collections::HashSet::new();
     for (kind, reason) in attacks {
         let (session, challenge) = start(&test, LIN, "林晓梅").await;
         assert_eq!(challenge.colours.len(), FLASH_STEPS, "the default policy flashes the screen");
+        sequences.insert(challenge.colours.clone());
         let response = submit(&test, &session, &presenting(kind, &selfie, &challenge)).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{kind:?}");
         assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:enrollment-refused", "{kind:?}");
@@ -189,6 +191,7 @@ async fn a_photo_cannot_enroll_however_it_is_presented() {
         let decided: Value = serde_json::from_str(&log.last().unwrap().details_json).unwrap();
         assert_eq!(decided["reason"], reason, "{kind:?}");
     }
+    assert!(sequences.len() >= 3, "each session draws its own colours: {sequences:?}");
     // The same frames without capture times, or with times no page gives, are refused before analysis.
     let (session, challenge) = start(&test, LIN, "林晓梅").await;
     let mut body = performing(&selfie, &challenge);
