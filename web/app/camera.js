@@ -21,7 +21,8 @@ export async function openCamera(video, facingMode = 'user') {
  * take frames. Faces go lossless (WebP, or PNG where WebP cannot be encoded):
  * the passive anti-spoofing model reads JPEG artefacts as a screen or a print
  * (measured: score 0.13–0.27 at JPEG quality 0.95–0.98, 0.59 lossless, for the
- * same frame). QR codes go lossless too: JPEG at 0.95 already loses the
+ * same frame, a face filling the picture; at arm's length JPEG 0.8–0.95 cost
+ * nothing measurable, docs/MODELS.md). QR codes go lossless too: JPEG at 0.95 already loses the
  * small modules of a 1 KB code filmed off a phone screen.
  */
 export function grabFrame(video, type = 'image/webp', quality = 1) {

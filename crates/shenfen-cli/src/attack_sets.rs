@@ -53,8 +53,9 @@ struct Source {
 
 /// Each photo and its standard degradations, framed as selfies. A genuine
 /// session is someone doing what the page asks — a sharp, whole face,
-/// facing the camera to start — so framed photos that fail the enrollment
-/// capture gate or start turned away are left out (and counted): they are
+/// facing the camera, eyes open and mouth closed to start — so framed
+/// photos that fail the enrollment capture gate or that start (a speech
+/// photo's open mouth, a turned head) are left out, and counted: they are
 /// failures to acquire, not presentations.
 fn sources(engine: &FaceEngine, photos: &Path) -> Result<(Vec<Source>, usize)> {
     let (mut sources, mut skipped) = (Vec::new(), 0);
@@ -83,11 +84,16 @@ fn single_face(engine: &FaceEngine, image: &RgbImage) -> Option<shenfen_face::Bo
     }
 }
 
-/// Where the face of a frame is, if it passes the capture gate facing the camera.
+/// Where the face of a frame is, if it passes the capture gate and makes the
+/// challenge's start: facing the camera, eyes open, mouth closed.
+/// A face partly outside the frame is left out too: the simulated head
+/// turn warps the face, and cannot warp what the photo does not show.
 fn facing_the_camera(engine: &FaceEngine, frame: &RgbImage) -> Option<shenfen_face::BoundingBox> {
-    let face = engine.analyse(frame, &QualityPolicy::default()).ok()?;
-    let (pose, neutral) = (face.report.quality.pose, ChallengePolicy::default().neutral_degrees);
-    (pose.yaw.abs() <= neutral && pose.pitch.abs() <= neutral).then_some(face.report.detection.bbox)
+    let face = engine.analyse(frame, &QualityPolicy::default()).ok().filter(|f| f.report.quality.outside == 0.0)?;
+    let start_only = ChallengePolicy { require_passive: false, require_flash: false, ..ChallengePolicy::default() };
+    let report =
+        engine.liveness(std::slice::from_ref(frame), &[], None, &QualityPolicy::default(), &start_only).ok()?;
+    report.decision.passed.then_some(face.report.detection.bbox)
 }
 
 /// `shenfen face attack-sets --photos DIR --out DIR`
@@ -135,7 +141,7 @@ pub fn write_sets(photos: &Path, out: &Path, sessions: u64, common: &Common) -> 
     });
     std::fs::write(out.join("sets.json"), serde_json::to_vec_pretty(&manifest)?).context("cannot write sets.json")?;
     println!(
-        "{} sessions of {} kinds from {} framed photos ({skipped} left out: no single face passing the capture gate facing the camera) in {}",
+        "{} sessions of {} kinds from {} framed photos ({skipped} left out: no single face passing the capture gate and making the challenge's start) in {}",
         counts.values().sum::<u64>(),
         counts.len(),
         sources.len(),
@@ -208,10 +214,30 @@ fn read_session(dir: &Path) -> Result<StoredSession> {
 /// then the colour-flash check alone.
 const COLUMNS: [&str; 5] = ["all", "challenge", "flash", "passive", "flash check"];
 
-/// Whether a session is accepted under each column, from the verdicts of the
-/// movement challenge, the colour flash and the passive model.
-fn accepted_under(motion: bool, flash: bool, passive: bool) -> [bool; 5] {
-    [motion && flash && passive, motion && flash, passive && flash, passive, flash]
+/// What each check made of one session.
+struct Verdicts {
+    /// The movements, in order, one face throughout.
+    motion: bool,
+    /// The colours, in order.
+    flash: bool,
+    /// The passive model over the frames facing the camera, one face throughout.
+    passive: bool,
+    /// The passive model on the first frame alone: all a session sends when
+    /// no movement is asked (`flash` and `passive` settings).
+    passive_first: bool,
+}
+
+impl Verdicts {
+    /// Whether the session is accepted under each column.
+    fn accepted(&self) -> [bool; 5] {
+        [
+            self.motion && self.flash && self.passive,
+            self.motion && self.flash,
+            self.passive_first && self.flash,
+            self.passive_first,
+            self.flash,
+        ]
+    }
 }
 
 /// How the sessions of one kind were judged.
@@ -265,12 +291,13 @@ pub fn evaluate_sets(sets: &Path, common: &Common) -> Result<ExitCode> {
             tally.not_acquired += 1;
             continue;
         };
-        let verdicts = accepted_under(
-            evaluate(&session.challenge, &report.observations, &motion_only).passed,
-            report.flash.is_some_and(|f| f.passed),
-            evaluate(&session.challenge, &report.observations, &passive_only).passed,
-        );
-        for (count, accepted) in tally.accepted.iter_mut().zip(verdicts) {
+        let verdicts = Verdicts {
+            motion: evaluate(&session.challenge, &report.observations, &motion_only).passed,
+            flash: report.flash.is_some_and(|f| f.passed),
+            passive: evaluate(&session.challenge, &report.observations, &passive_only).passed,
+            passive_first: evaluate(&[], report.observations.get(..1).unwrap_or_default(), &passive_only).passed,
+        };
+        for (count, accepted) in tally.accepted.iter_mut().zip(verdicts.accepted()) {
             *count += u64::from(accepted);
         }
     }
