@@ -19,7 +19,7 @@
 //! (bench/enrollment_under_abuse.sh builds and runs it).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Cursor, Read, Write};
+use std::io::{Cursor, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -32,6 +32,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use shenfen_bench::spawn_serving;
 
 const CITIZEN: &str = "110105196108040136";
 const HONEST_CLIENT: &str = "198.51.100.1";
@@ -113,21 +114,14 @@ impl Server {
             "liveness = \"passive\"\n[policy]\nstarts_per_subject_hour = 1000000\nstarts_per_client_hour = 1000000\n\
              failures_per_subject_day = 1000000\ntrusted_proxies = [\"127.0.0.1/32\"]\n",
         )?;
-        let mut child = Command::new(binary)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        for line in BufReader::new(stdout).lines() {
-            if let Some(address) = line?.strip_prefix("shenfen serving on http://") {
-                return Ok(Server { child, address: address.trim().to_owned() });
-            }
-        }
-        bail!("shenfen serve exited before serving")
+        let (child, address) = spawn_serving(
+            Command::new(binary)
+                .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(dir),
+        )?;
+        Ok(Server { child, address })
     }
 
     /// Resident and peak memory of the server process, in MiB.

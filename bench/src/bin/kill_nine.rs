@@ -8,10 +8,10 @@
 //! Usage: `kill_nine SHENFEN_BINARY REPOSITORY sqlite|postgres [ROUNDS] [CLIENTS]`
 //! (bench/kill_nine.sh builds and runs it on both backends).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread;
@@ -21,6 +21,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
+use shenfen_bench::spawn_serving;
 use shenfen_credential::{PrivateJwk, SdJwt, es256_header, present, sign_compact};
 use sqlx::{Connection, Row};
 
@@ -160,21 +161,13 @@ fn serve(binary: &Path, dir: &Path, db: &str) -> Result<(Child, String)> {
         "liveness = \"passive\"\n[policy]\nstarts_per_subject_hour = 100000000\nstarts_per_client_hour = 100000000\n\
          failures_per_subject_day = 100000000\nframes_per_client_minute = 100000000\n",
     )?;
-    let mut child = Command::new(binary)
-        .args(["serve", "--listen", "127.0.0.1:0", "--issuer-key", "issuer.jwk", "--key-file", "keys.json"])
-        .args(["--public-url", PUBLIC_URL, "--db", db, "--config"])
-        .arg(&config)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    for line in BufReader::new(stdout).lines() {
-        if let Some(address) = line?.strip_prefix("shenfen serving on http://") {
-            return Ok((child, address.trim().to_owned()));
-        }
-    }
-    bail!("shenfen serve exited before serving")
+    spawn_serving(
+        Command::new(binary)
+            .args(["serve", "--listen", "127.0.0.1:0", "--issuer-key", "issuer.jwk", "--key-file", "keys.json"])
+            .args(["--public-url", PUBLIC_URL, "--db", db, "--config"])
+            .arg(&config)
+            .current_dir(dir),
+    )
 }
 
 /// One request; `None` when the server died under it (the point of the exercise).
