@@ -37,6 +37,8 @@ addTexts({
   'step.blink': { zh: '请眨眼', en: 'Blink' },
   'step.nod': { zh: '请点头', en: 'Nod' },
   'step.open_mouth': { zh: '请张嘴', en: 'Open your mouth' },
+  'step.flash_ready': { zh: '最后一步：屏幕将显示 5 种颜色，共约 2 秒。请保持脸在画面中，准备好后点“开始”。', en: 'Last step: the screen will show 5 colours for about 2 seconds. Keep your face in the picture and press Start when ready.' },
+  'step.flash_start': { zh: '开始', en: 'Start' },
   'step.flash': { zh: '请保持不动，看着屏幕', en: 'Hold still and look at the screen' },
   'step.sending': { zh: '正在核验…', en: 'Checking…' },
   'status.issuing': { zh: '核验通过，正在领取证件…', en: 'Checked. Receiving your card…' },
@@ -223,6 +225,13 @@ const FLASH_CSS = { red: '#ff0000', green: '#00ff00', blue: '#0000ff', yellow: '
  * three changes a second, no strobing) — with a frame of the face it lights.
  */
 async function flashColours({ colours, step_ms: stepMs }, capture) {
+  // The screen changes colour only when the person says they are ready.
+  $('step').textContent = t('step.flash_ready');
+  const ready = $('flash-start');
+  ready.hidden = false;
+  ready.focus();
+  await new Promise((resolve) => ready.addEventListener('click', resolve, { once: true }));
+  ready.hidden = true;
   $('step').textContent = t('step.flash');
   await pause(1000);
   capture.take(capture.flashFrames);

@@ -53,6 +53,11 @@ async function startEnrollment(page, edition = 'lightweight', upgraded = {}) {
   await page.locator('#enroll-start').click();
 }
 
+/** Once the movements are filmed, says the person is ready for the screen's colours. */
+async function readyForTheColours(page) {
+  await page.locator('#flash-start').click({ timeout: 60_000 });
+}
+
 /** The hotel asks through the verifier service (the masked number optional); answers the request id and the wallet link. */
 async function hotelAsks(level, questions = []) {
   const ask = { client_id: HOTEL, claims: ['name'], optional_claims: ['id_number_masked'], questions, purpose: 'guest register', level };
@@ -76,6 +81,10 @@ test('a citizen enrolls with the camera through the colour flash, shows the QR, 
   await screenshot(page, '1-wallet-face-check');
   const { flash } = await (await session).json();
   assert.equal(flash.colours.length, 5, 'the demo asks for the colour flash');
+  await page.locator('#flash-start').waitFor({ timeout: 60_000 });
+  await screenshot(page, '1a-wallet-ready-for-colours');
+  assert.deepEqual(await accessibilityViolations(page), []);
+  await readyForTheColours(page);
   await page.locator('#flash:not([hidden])').waitFor({ state: 'attached', timeout: 30_000 });
   await screenshot(page, '1b-wallet-colour-flash');
   const sent = (await submitted).postDataJSON();
@@ -205,6 +214,7 @@ test('the upgraded edition: attested at the console, then L3 online with PIN and
 
   const page = await openPage(phone);
   await startEnrollment(page, 'upgraded', { txCode: slip, pin: '482915' });
+  await readyForTheColours(page);
   await waitForView(page, 'view-card', 120_000);
   assert.match(await page.locator('#card-edition').textContent(), /upgraded|增强版/);
 
@@ -278,6 +288,9 @@ test("an impostor's face is refused with a way forward (and the form works by ke
     await page.keyboard.press('Space');
     assert.equal(await page.locator('#long-term').isChecked(), true);
     await page.keyboard.press('Enter');
+    // The start button takes the focus when it shows: Enter again starts the colours.
+    await page.locator('#flash-start').waitFor({ timeout: 60_000 });
+    await page.keyboard.press('Enter');
     await waitForView(page, 'view-failure', 120_000);
     await screenshot(page, '11-wallet-impostor-refused');
     assert.match(await page.locator('#failure-advice').textContent(), /try again|重试/i);
@@ -301,6 +314,7 @@ async function enrollWithPhone(photoName, { wrongColours = false } = {}) {
     await litByTheScreen(context, { wrongColours });
     const page = await openPage(context);
     await startEnrollment(page);
+    await readyForTheColours(page);
     await page.waitForFunction(() => ['view-card', 'view-failure'].some((id) => !document.getElementById(id).hidden), undefined, { timeout: 120_000 });
     return (await page.locator('#view-card').isVisible()) ? 'card' : 'refused';
   } finally {
@@ -355,6 +369,7 @@ test('a lost phone: once the card is enrolled on a new phone, the old one can no
     await litByTheScreen(newContext);
     const newPhone = await openPage(newContext);
     await startEnrollment(newPhone);
+    await readyForTheColours(newPhone);
     await waitForView(newPhone, 'view-card', 120_000);
 
     // Whoever holds the old phone tries to withdraw the citizen's credentials (the new phone's among them).

@@ -36,7 +36,8 @@ fn presenting(engine: &FaceEngine, kind: SessionKind, photo: &RgbImage, colours:
     let session = simulate(kind, &frame, &face, &[], colours, 11).unwrap();
     let flash: Vec<String> =
         std::iter::once(&session.reference).chain(&session.flash_frames).map(webp_base64).collect();
-    let captured_at: Vec<i64> = (0..=flash.len() as i64).map(|i| i * 400).collect();
+    // As short as the server allows: it refuses a capture longer than the session's age.
+    let captured_at: Vec<i64> = (0..=flash.len() as i64).map(|i| i * 100).collect();
     json!({ "frames": [webp_base64(&session.frames[0])], "flash_frames": flash, "captured_at": captured_at })
 }
 

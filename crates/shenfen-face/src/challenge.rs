@@ -165,7 +165,8 @@ fn frontal_live_score(frames: &[FrameObservation], policy: &ChallengePolicy) -> 
         })
         .map(|f| f.live_score)
         .collect();
-    frontal.iter().sum::<f32>() / frontal.len() as f32
+    // No frontal frame (a pose the model could not read) scores nothing, not NaN.
+    if frontal.is_empty() { 0.0 } else { frontal.iter().sum::<f32>() / frontal.len() as f32 }
 }
 
 /// Checks a challenge from a series of observations.
@@ -188,7 +189,9 @@ pub fn evaluate(challenge: &[Action], frames: &[FrameObservation], policy: &Chal
     if min_same_face < policy.min_same_face {
         return fail("the face changed between frames", steps);
     }
-    if policy.require_passive && passive_score < policy.min_live_score {
+    // A NaN score compares as neither: it fails rather than passes.
+    let live_enough = passive_score.partial_cmp(&policy.min_live_score).is_some_and(|o| o.is_ge());
+    if policy.require_passive && !live_enough {
         return fail("the face looks like a photo or a screen", steps);
     }
     if policy.require_active {
@@ -346,6 +349,10 @@ mod tests {
         let d = evaluate(&challenge, &frames, &ChallengePolicy::default());
         assert!(d.passed, "turned frames are outside the model's reach: {d:?}");
         assert!((d.passive_score - 0.9).abs() < 1e-6, "{}", d.passive_score);
+        let mut unreadable = frames.clone();
+        unreadable.iter_mut().for_each(|f| f.live_score = f32::NAN);
+        let passive_only = ChallengePolicy { require_active: false, ..ChallengePolicy::default() };
+        assert!(!evaluate(&challenge, &unreadable, &passive_only).passed, "a NaN score fails");
         frames[0].live_score = 0.0;
         frames[1].live_score = 0.0;
         let d = evaluate(&challenge, &frames, &ChallengePolicy::default());

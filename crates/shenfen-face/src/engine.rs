@@ -22,6 +22,9 @@ use crate::template::Template;
 /// A face counts toward "more than one face" when its box is at least this
 /// fraction of the largest face's width; smaller ones are people far behind.
 const OTHER_FACE_FRACTION: f32 = 0.4;
+/// How much a flash frame's face box must overlap the first frame's (IoU):
+/// a phone held still moves the face a little, not off its place.
+const MIN_FLASH_FACE_OVERLAP: f32 = 0.5;
 
 /// Cosine similarity at or above which two faces are the same person.
 ///
@@ -236,7 +239,7 @@ impl FaceEngine {
         let flash = match (flash, &first) {
             (Some(flash), Some(face)) => {
                 let size = frames.first().map(RgbImage::dimensions).unwrap_or_default();
-                Some(self.flash_decision(&flash, face, size, policy)?)
+                Some(self.flash_decision(&flash, face, size, (&frame_policy, policy), interrupted)?)
             }
             _ => None,
         };
@@ -255,27 +258,43 @@ impl FaceEngine {
         Ok(LivenessReport { decision, observations, first, flash, failure })
     }
 
-    /// The colour-flash verdict: each flash frame's lighting, read where the
-    /// first frame's face is, against the reference frame's.
+    /// The colour-flash verdict: each flash frame must show the first
+    /// frame's face — the same person, in the same place — so that nothing
+    /// else (a sheet of paper, a hand, another face) can be held up to take
+    /// on the colours; then its lighting, read where the first frame's face
+    /// is, is compared with the reference frame's.
     fn flash_decision(
         &self,
         flash: &FlashFrames<'_>,
         face: &AnalysedFace,
         size: (u32, u32),
-        policy: &ChallengePolicy,
+        (frame_policy, policy): (&QualityPolicy, &ChallengePolicy),
+        interrupted: &dyn Fn() -> bool,
     ) -> Result<FlashDecision, FaceError> {
+        let refused =
+            |reason: &str| Ok(FlashDecision { passed: false, reason: Some(reason.to_owned()), responses: Vec::new() });
         let same_size = |image: &RgbImage| image.dimensions() == size;
         if !same_size(flash.reference) || !flash.frames.iter().all(same_size) {
-            return Ok(FlashDecision {
-                passed: false,
-                reason: Some("the flash frames are not the size of the other frames".into()),
-                responses: Vec::new(),
-            });
+            return refused("the flash frames are not the size of the other frames");
         }
         let bbox = &face.report.detection.bbox;
-        let reference = lighting(flash.reference, bbox)?;
-        let frames = flash.frames.iter().map(|f| lighting(f, bbox)).collect::<Result<Vec<_>, _>>()?;
-        Ok(evaluate_flash(&reference, &frames, flash.colours, &policy.flash))
+        for image in std::iter::once(flash.reference).chain(flash.frames) {
+            if interrupted() {
+                return Err(FaceError::Interrupted);
+            }
+            let same = self.analyse(image, frame_policy).ok().filter(|seen| {
+                seen.embedding.cosine(&face.embedding) >= policy.min_same_face
+                    && seen.report.detection.bbox.iou(bbox) >= MIN_FLASH_FACE_OVERLAP
+            });
+            if same.is_none() {
+                return refused("the face left its place during the colours; hold the phone still");
+            }
+        }
+        let measured = std::iter::once(flash.reference).chain(flash.frames).map(|f| lighting(f, bbox));
+        match measured.collect::<Result<Vec<_>, _>>() {
+            Ok(lit) => Ok(evaluate_flash(&lit[0], &lit[1..], flash.colours, &policy.flash)),
+            Err(_) => refused("the face could not be measured under the colours"),
+        }
     }
 
     /// Passive live score of the single face in `image`.

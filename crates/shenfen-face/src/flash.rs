@@ -81,8 +81,11 @@ impl FromStr for FlashColour {
 }
 
 /// How many colours a sequence has: 5 from a palette of 4 with no colour twice
-/// in a row gives 4 × 3⁴ = 324 sequences, so a recording of another session
-/// matches this one's by chance once in 324 tries.
+/// in a row gives 4 × 3⁴ = 324 sequences, so a recording of another session,
+/// played back through the camera, matches this one's by chance once in 324
+/// tries. (A client posting its own frames can pick them out of order from
+/// any recording that shows all four colours: pixels alone cannot stop that,
+/// docs/SECURITY.md.)
 pub const FLASH_STEPS: usize = 5;
 
 /// The colour sequence of a session, derived from random bytes the caller

@@ -15,7 +15,8 @@ use std::sync::LazyLock;
 use image::{RgbImage, imageops};
 use shenfen_face::{
     Action, ChallengePolicy, Degradation, FaceEngine, FaceError, FlashFrames, LivenessFailure, ModelConfig,
-    QualityPolicy, SessionKind, Template, colours_for, decode_image, selfie_frame, simulate, turn_head, turns_for,
+    QualityPolicy, SessionKind, Template, colours_for, decode_image, lit_by, selfie_frame, simulate, turn_head,
+    turns_for,
 };
 
 fn models_dir() -> PathBuf {
@@ -211,5 +212,34 @@ fn of_the_sessions_a_photo_allows_only_the_genuine_one_passes() {
             assert_eq!(report.failure, expected, "{kind:?} seed {seed}: {:?}", report.decision.reason);
             assert_eq!(report.decision.passed, kind == SessionKind::Genuine, "{kind:?}");
         }
+    }
+}
+
+/// Whatever takes on the colours must be the face that did the movements, in
+/// its place: another face (an accomplice, a print of someone else) or the
+/// room without a face, lit by the right colours, is refused.
+#[test]
+fn the_colours_must_light_the_face_that_moved() {
+    let framed = |name: &str| {
+        let p = photo(name);
+        let frame = selfie_frame(&p, &ENGINE.detect(&p).unwrap()[0].detection.bbox);
+        let face = ENGINE.detect(&frame).unwrap()[0].detection.bbox;
+        (frame, face)
+    };
+    let ((citizen, face), (other, other_face)) = (framed("obama.jpg"), framed("biden.jpg"));
+    let (turns, colours) = (turns_for(5), colours_for(5));
+    let genuine = simulate(SessionKind::Genuine, &citizen, &face, &turns, &colours, 5).unwrap();
+    let accomplice = simulate(SessionKind::Genuine, &other, &other_face, &turns, &colours, 5).unwrap();
+    let blank = image::RgbImage::from_pixel(citizen.width(), citizen.height(), image::Rgb([120, 110, 100]));
+    let room: Vec<_> = colours.iter().map(|&c| lit_by(&blank, &face, c, 0.15, 0.0)).collect();
+    for (case, reference, lit) in
+        [("another face", &accomplice.reference, &accomplice.flash_frames), ("no face", &blank, &room)]
+    {
+        let flash = FlashFrames { reference, frames: lit, colours: &colours };
+        let report = ENGINE
+            .liveness(&genuine.frames, &turns, Some(flash), &QualityPolicy::default(), &ChallengePolicy::default())
+            .unwrap();
+        assert_eq!(report.failure, Some(LivenessFailure::ColourFlash), "{case}");
+        assert!(report.decision.reason.unwrap().contains("left its place"), "{case}");
     }
 }

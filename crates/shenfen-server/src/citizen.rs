@@ -299,7 +299,7 @@ async fn live_face_matches(state: &Arc<AppState>, subject: &BlindIndex, frames: 
     let checked = state
         .pool
         .run(move |interrupt| {
-            let images = decode_frames(&frames, interrupt)?;
+            let images = decode_frames(&frames, "frame", interrupt)?;
             // The live face of an assertion: passive only (the page shows no challenge there).
             let policy = ChallengePolicy { require_active: false, require_flash: false, ..authority.policy.liveness };
             let similarity = authority

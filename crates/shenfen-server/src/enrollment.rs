@@ -78,17 +78,26 @@ impl FramesRequest {
         self.frames.len() + self.flash_frames.len()
     }
 
-    /// Whether the capture times are what a page filming one session gives:
-    /// one per frame, strictly increasing, the flash frames far enough apart
-    /// for the screen to change between them, and all within the session's life.
-    fn plausibly_timed(&self, session_secs: i64) -> bool {
+    /// Whether the frames and their capture times have the shape a page
+    /// filming one flash session gives: a reference and one frame per
+    /// colour, one time per frame, strictly increasing, the flash frames far
+    /// enough apart for the screen to change between them. Checked before
+    /// the session is taken: a malformed body spends nothing.
+    fn shaped_for_flash(&self) -> bool {
         let times = &self.captured_at;
         let flash_start = self.frames.len();
-        times.len() == self.frame_count()
+        self.flash_frames.len() == FLASH_STEPS + 1
+            && times.len() == self.frame_count()
             && times.first().is_some_and(|&t| t >= 0)
             && times.windows(2).all(|w| w[1] > w[0])
-            && times.get(flash_start..).is_none_or(|flash| flash.windows(2).all(|w| w[1] - w[0] >= MIN_FLASH_GAP_MS))
-            && times.last().is_some_and(|&t| t <= session_secs * 1000)
+            && times.get(flash_start..).is_some_and(|flash| flash.windows(2).all(|w| w[1] - w[0] >= MIN_FLASH_GAP_MS))
+    }
+
+    /// Whether the page's clock agrees with the server's: the capture ran
+    /// no longer than the session has existed (whole seconds, rounded up).
+    /// A sanity check only — the times are the client's word.
+    fn captured_within(&self, session_age_secs: i64) -> bool {
+        self.captured_at.last().is_some_and(|&last| last <= session_age_secs.saturating_add(1).saturating_mul(1000))
     }
 }
 
@@ -171,9 +180,9 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
 }
 
 /// Decodes base64 camera frames (on a pool worker: decoding is the costly
-/// part), or the problem naming the first bad one; stops between frames
+/// part), or the problem naming the first bad one (as `name` N); stops between frames
 /// once nobody waits for the result.
-pub fn decode_frames(frames: &[String], interrupt: &Interrupt) -> Result<Vec<image::RgbImage>, Problem> {
+pub fn decode_frames(frames: &[String], name: &str, interrupt: &Interrupt) -> Result<Vec<image::RgbImage>, Problem> {
     frames
         .iter()
         .enumerate()
@@ -183,10 +192,10 @@ pub fn decode_frames(frames: &[String], interrupt: &Interrupt) -> Result<Vec<ima
             }
             STANDARD
                 .decode(frame.trim())
-                .map_err(|_| format!("frame {i} is not base64"))
+                .map_err(|_| format!("{name} {i} is not base64"))
                 .and_then(|bytes| {
                     decode_image_within(&bytes, LIVE_FRAME_MAX_PIXELS)
-                        .map_err(|e| format!("frame {i}: [{}] {e}", e.code()))
+                        .map_err(|e| format!("{name} {i}: [{}] {e}", e.code()))
                 })
                 .map_err(|detail| invalid(&detail))
         })
@@ -252,7 +261,7 @@ fn analyse_frames(
 enum Refusal {
     Session,
     Locked,
-    /// The capture times are not a page's filming one session.
+    /// The capture ran longer than the session has existed (by the server's clock).
     Timing,
     Liveness,
     /// The face did not take on the screen's colours in the session's order.
@@ -292,6 +301,14 @@ pub async fn submit(
     }
     if let Err(response) = frames_within_budget(&state, &client, body.frame_count()).await {
         return response;
+    }
+    if state.authority.policy.liveness.require_flash && !body.shaped_for_flash() {
+        return invalid(&format!(
+            "send flash_frames (the frame before the flash, then one per colour: {}) and captured_at (one time \
+             per frame in ms, strictly increasing, flash frames at least {MIN_FLASH_GAP_MS} ms apart)",
+            FLASH_STEPS + 1
+        ))
+        .into_response();
     }
     // A place in the pool before the session is spent: a busy server leaves it open.
     let admission = match state.pool.admit() {
@@ -388,14 +405,16 @@ async fn decide(
         },
     };
     let flash_required = authority.policy.liveness.require_flash;
-    if flash_required && !body.plausibly_timed(authority.policy.session_secs) {
+    let session_age = now - (session.expires_at - authority.policy.session_secs);
+    if flash_required && !body.captured_within(session_age) {
         return Ok(Decision::Refused(Refusal::Timing));
     }
     let colours = authority.flash_colours(&session.id);
     let analysed = admission
         .run(move |interrupt| {
-            let images = decode_frames(&body.frames, interrupt)?;
-            let flash_images = decode_frames(&body.flash_frames, interrupt)?;
+            let images = decode_frames(&body.frames, "frame", interrupt)?;
+            let flash_images =
+                if flash_required { decode_frames(&body.flash_frames, "flash frame", interrupt)? } else { Vec::new() };
             Ok::<_, Problem>(analyse_frames(&authority, &images, &flash_images, &challenge, &colours, interrupt))
         })
         .await

@@ -192,11 +192,21 @@ async fn a_photo_cannot_enroll_however_it_is_presented() {
         assert_eq!(decided["reason"], reason, "{kind:?}");
     }
     assert!(sequences.len() >= 3, "each session draws its own colours: {sequences:?}");
-    // The same frames without capture times, or with times no page gives, are refused before analysis.
+    // Without the flash frames, or with capture times no camera gives, the body is refused as malformed
+    // before the session is taken: it spends nothing.
     let (session, challenge) = start(&test, LIN, "林晓梅").await;
-    let mut body = performing(&selfie, &challenge);
-    body["captured_at"] = json!([0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(submit(&test, &session, &body).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let genuine = performing(&selfie, &challenge);
+    for (field, value) in [("captured_at", json!([0, 0, 0, 0, 0, 0, 0, 0, 0])), ("flash_frames", json!([]))] {
+        let mut body = genuine.clone();
+        body[field] = value;
+        let response = submit(&test, &session, &body).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{field}");
+        assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:invalid-request", "{field}");
+    }
+    // A capture that claims to have run longer than the session has existed is refused.
+    let mut stretched = genuine.clone();
+    stretched["captured_at"] = json!((0..9).map(|i| i * 60_000).collect::<Vec<i64>>());
+    assert_eq!(submit(&test, &session, &stretched).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let log = own_log(&test).await;
     assert_eq!(serde_json::from_str::<Value>(&log.last().unwrap().details_json).unwrap()["reason"], "Timing");
 
@@ -221,12 +231,9 @@ async fn every_refusal_is_indistinguishable() {
     // The same session replayed.
     bodies.push(("replayed session", submit(&test, &session, &frames).await));
     // A static photo instead of the challenge.
-    let (session, _) = start(&test, LIN, "林晓梅").await;
-    let still = jpeg_base64(&photo("obama3.jpg"));
-    bodies.push((
-        "static photo",
-        submit(&test, &session, &json!({ "frames": [still.clone(), still.clone(), still] })).await,
-    ));
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    let still = presenting(SessionKind::Still, &photo("obama3.jpg"), &challenge);
+    bodies.push(("static photo", submit(&test, &session, &still).await));
 
     let mut seen = Vec::new();
     for (case, response) in bodies {

@@ -101,7 +101,9 @@ async fn self_service_works_after_the_signing_key_is_rotated() {
 async fn frames_for_a_forged_session_are_refused_before_they_are_read() {
     let test = registered_app().await;
     // Frames that would take a decoder's time, or fail it: neither is reached.
-    let garbage = json!({ "frames": ["not base64!", STANDARD.encode(b"not an image")], "captured_at": [0, 1500] });
+    let flash = vec![STANDARD.encode(b"not an image"); 6];
+    let times: Vec<i64> = (0..8).map(|i| i * 100).collect();
+    let garbage = json!({ "frames": ["not base64!", STANDARD.encode(b"not an image")], "flash_frames": flash, "captured_at": times });
     let (real, _) = start(&test, LIN, "林晓梅").await;
     // Another character of the id's own alphabet: it parses, but its MAC fails.
     let mut forged = real.clone().into_bytes();
@@ -118,7 +120,9 @@ async fn frames_for_a_forged_session_are_refused_before_they_are_read() {
     // The real session is untouched by all this, and still decides.
     let (session, challenge) = start(&test, LIN, "林晓梅").await;
     accepted(&test, submit(&test, &session, &performing(&photo("obama3.jpg"), &challenge)).await).await;
-    assert_eq!(submit(&test, &real, &garbage).await.status(), StatusCode::BAD_REQUEST, "its own frames are read");
+    let own = submit(&test, &real, &garbage).await;
+    assert_eq!(own.status(), StatusCode::BAD_REQUEST, "its own frames are read");
+    assert!(json_of(own).await["detail"].as_str().unwrap().contains("frame 0 is not base64"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
