@@ -20,6 +20,7 @@ mod embedding;
 mod engine;
 mod error;
 mod flash;
+mod frame_print;
 mod geometry;
 mod head_pose;
 mod landmarks;
@@ -49,6 +50,7 @@ pub use flash::{
     FLASH_STEPS, FlashColour, FlashDecision, FlashPolicy, FlashResponse, Lighting, classify, evaluate_flash,
     flash_sequence, lighting, parse_flash,
 };
+pub use frame_print::{FramePrint, SAME_PICTURE_BITS};
 pub use geometry::{BoundingBox, Point};
 pub use head_pose::HeadPose;
 pub use models::{ModelConfig, ModelFile, RgbInput};

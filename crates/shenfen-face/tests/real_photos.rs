@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use image::{RgbImage, imageops};
 use shenfen_face::{
-    Action, ChallengePolicy, Degradation, FaceEngine, FaceError, FlashFrames, LivenessFailure, ModelConfig,
+    Action, ChallengePolicy, Degradation, FaceEngine, FaceError, FlashFrames, FramePrint, LivenessFailure, ModelConfig,
     QualityPolicy, SessionKind, Template, colours_for, decode_image, lit_by, selfie_frame, simulate, turn_head,
     turns_for,
 };
@@ -241,5 +241,40 @@ fn the_colours_must_light_the_face_that_moved() {
             .unwrap();
         assert_eq!(report.failure, Some(LivenessFailure::ColourFlash), "{case}");
         assert!(report.decision.reason.unwrap().contains("left its place"), "{case}");
+    }
+}
+
+/// The print of a face flags the same picture sent again — shaken, noised,
+/// re-encoded — and no other photo, of the same person or of another.
+#[test]
+fn a_picture_sent_again_prints_the_same_and_another_photo_does_not() {
+    let framed = |name: &str| {
+        let p = photo(name);
+        let frame = selfie_frame(&p, &ENGINE.detect(&p).unwrap()[0].detection.bbox);
+        let face = ENGINE.detect(&frame).unwrap()[0].detection.bbox;
+        (frame, face)
+    };
+    let print_of = |image: &RgbImage| FramePrint::of(image, &ENGINE.detect(image).unwrap()[0].detection.bbox);
+    let names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
+    let prints: Vec<FramePrint> = names.iter().map(|n| print_of(&framed(n).0)).collect();
+    for (i, a) in prints.iter().enumerate() {
+        for (j, b) in prints.iter().enumerate().skip(i + 1) {
+            assert!(!a.same_picture(*b), "{} and {}: {} bits", names[i], names[j], a.distance(*b));
+        }
+    }
+    for (name, print) in names.iter().zip(&prints) {
+        let (frame, face) = framed(name);
+        for seed in 1..4 {
+            let again =
+                &simulate(SessionKind::Genuine, &frame, &face, &[], &colours_for(seed), seed).unwrap().frames[0];
+            let recompressed = Degradation::Jpeg(70).apply(again).unwrap();
+            for copy in [again, &recompressed] {
+                assert!(
+                    print.same_picture(print_of(copy)),
+                    "{name} seed {seed}: {} bits",
+                    print.distance(print_of(copy))
+                );
+            }
+        }
     }
 }

@@ -15,10 +15,13 @@ use serde::Deserialize;
 use serde_json::json;
 use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
 use shenfen_face::{
-    Action, FLASH_STEPS, FaceError, FlashColour, FlashFrames, LivenessFailure, Template, decode_image_within,
-    parse_challenge,
+    Action, FLASH_STEPS, FaceError, FlashColour, FlashFrames, FramePrint, LivenessFailure, Template,
+    decode_image_within, parse_challenge,
 };
-use shenfen_store::{AuditEvent, BlindIndex, EnrollmentSession, Grant, Offer, Store, hash_peppered, random_below};
+use shenfen_store::{
+    Attestation, AuditEvent, BlindIndex, EnrollmentSession, FRAME_PRINT_DAYS, Grant, Offer, SealedEntry, SealedValue,
+    Store, StoreError, hash_peppered, random_below,
+};
 
 use crate::app::{AppState, now};
 use crate::authority::Authority;
@@ -227,9 +230,19 @@ fn draw_challenge(actions: &[Action], length: usize) -> Option<Vec<Action>> {
     Some(out)
 }
 
+/// What the frames showed.
+struct Analysed {
+    /// Which check refused the person as not live, if one did.
+    refusal: Option<Refusal>,
+    /// The template of the first frame's face (it is the one matched).
+    template: Template,
+    /// The perceptual print of the first frame's face.
+    print: FramePrint,
+}
+
 /// What the frames showed: whether the person was live (or which check
-/// refused them), and the template of the first frame's face, which must
-/// also pass the enrollment quality gate (it is the one matched).
+/// refused them), the template of the first frame's face, which must also
+/// pass the enrollment quality gate, and that face's print.
 fn analyse_frames(
     authority: &Authority,
     images: &[image::RgbImage],
@@ -237,7 +250,7 @@ fn analyse_frames(
     challenge: &[Action],
     colours: &[FlashColour],
     interrupt: &Interrupt,
-) -> Result<(Option<Refusal>, Template), FaceError> {
+) -> Result<Analysed, FaceError> {
     let flash = flash_images.split_first().map(|(reference, frames)| FlashFrames { reference, frames, colours });
     let report = authority.face.liveness_interruptible(
         images,
@@ -253,7 +266,36 @@ fn analyse_frames(
         LivenessFailure::Challenge => Refusal::Liveness,
         LivenessFailure::ColourFlash => Refusal::ColourFlash,
     });
-    Ok((refusal, authority.face.template(&face)))
+    let print = images.first().map_or(FramePrint(0), |first| FramePrint::of(first, &face.report.detection.bbox));
+    Ok(Analysed { refusal, template: authority.face.template(&face), print })
+}
+
+/// Frame prints compared per enrollment: the newest of the subject's.
+const PRINTS_COMPARED: u32 = 50;
+
+/// What the memory of a subject's earlier frames says of this session's.
+struct Sighting {
+    print: FramePrint,
+    /// The same picture came in an earlier session of this number.
+    seen_before: bool,
+}
+
+async fn sighting(
+    state: &AppState,
+    subject: &BlindIndex,
+    print: FramePrint,
+    now: i64,
+) -> Result<Sighting, ErrorResponse> {
+    let since = now - FRAME_PRINT_DAYS * 86_400;
+    let earlier =
+        state.store.frame_prints(subject, since, PRINTS_COMPARED).await.map_err(|e| ErrorResponse::from(&e))?;
+    let keys = state.authority.keys.as_ref();
+    let seen_before = earlier
+        .iter()
+        .filter_map(|sealed| sealed.open(keys, &subject.0).ok())
+        .filter_map(|bytes| FramePrint::from_bytes(&bytes))
+        .any(|earlier| earlier.same_picture(print));
+    Ok(Sighting { print, seen_before })
 }
 
 /// Why a decision was negative: recorded in the audit log, never sent.
@@ -325,10 +367,18 @@ pub async fn submit(
     if upgraded && pin.is_none() {
         return invalid("the upgraded edition needs the chosen pin with the frames; start again").into_response();
     }
-    let decision = match decide(&state, &session, body, admission, now).await {
-        Ok(decision) => decision,
+    let (decision, sighting) = match decide(&state, &session, body, admission, now).await {
+        Ok(decided) => decided,
         Err(error) => return error.0,
     };
+    let print = sighting
+        .as_ref()
+        .map(|s| SealedValue::seal(state.authority.keys.as_ref(), &s.print.to_bytes(), &session.subject.0));
+    let print = match print.transpose() {
+        Ok(print) => print,
+        Err(e) => return internal(&e),
+    };
+    let seen_before = sighting.is_some_and(|s| s.seen_before);
     let day = now - now.rem_euclid(86_400);
     let failure_key = format!("enroll-fail:{}", session.subject.hex());
     // What an acceptance stores: the grant, under the hash of its pre-authorized code.
@@ -359,7 +409,12 @@ pub async fn submit(
     });
     let recorded = state
         .store
-        .record_decision(offer, decision_event(&session, reason, now), reason.map(|_| (failure_key.as_str(), day)))
+        .record_decision(
+            offer,
+            decision_event(&session, reason, seen_before, now),
+            reason.map(|_| (failure_key.as_str(), day)),
+            print.as_ref(),
+        )
         .await;
     let failures = match recorded {
         Ok(failures) => failures,
@@ -395,19 +450,19 @@ async fn decide(
     body: FramesRequest,
     admission: Admission<'_>,
     now: i64,
-) -> Result<Decision, ErrorResponse> {
+) -> Result<(Decision, Option<Sighting>), ErrorResponse> {
     let authority = state.authority.clone();
     let challenge = match session.challenge.as_str() {
         "" => Vec::new(),
         asked => match parse_challenge(asked) {
             Ok(challenge) => challenge,
-            Err(_) => return Ok(Decision::Refused(Refusal::Session)),
+            Err(_) => return Ok((Decision::Refused(Refusal::Session), None)),
         },
     };
     let flash_required = authority.policy.liveness.require_flash;
     let session_age = now - (session.expires_at - authority.policy.session_secs);
     if flash_required && !body.captured_within(session_age) {
-        return Ok(Decision::Refused(Refusal::Timing));
+        return Ok((Decision::Refused(Refusal::Timing), None));
     }
     let colours = authority.flash_colours(&session.id);
     let analysed = admission
@@ -437,43 +492,71 @@ async fn decide(
         None
     };
     if failures >= state.authority.policy.failures_per_subject_day {
-        return Ok(Decision::Refused(Refusal::Locked));
+        return Ok((Decision::Refused(Refusal::Locked), None));
     }
-    let live_template = match analysed {
-        Ok((None, template)) => template,
-        Ok((Some(refusal), _)) => return Ok(Decision::Refused(refusal)),
-        Err(_) => return Ok(Decision::Refused(Refusal::Liveness)),
+    let analysed = match analysed {
+        Ok(analysed) => analysed,
+        Err(_) => return Ok((Decision::Refused(Refusal::Liveness), None)),
     };
+    let sighting = sighting(state, &session.subject, analysed.print, now).await?;
+    let matched = match analysed.refusal {
+        Some(refusal) => Err(refusal),
+        None => match_registry(state, session, &analysed.template, entry, attestation)
+            .map_err(|e| ErrorResponse::from(&e))?,
+    };
+    let decision = match matched {
+        Err(refusal) => Decision::Refused(refusal),
+        Ok(tx_code_hash) => accepted_offer(state, session, tx_code_hash)
+            .ok_or_else(|| ErrorResponse(Problem::internal().into_response()))?,
+    };
+    Ok((decision, Some(sighting)))
+}
+
+/// The live face against the registry: the details typed at the start, the
+/// registered face, and for the upgraded edition the counter's attestation.
+/// `Ok(Ok(tx_code_hash))` when everything matches (the hash of the slip's
+/// code for the upgraded edition), else why not.
+fn match_registry(
+    state: &AppState,
+    session: &EnrollmentSession,
+    live_template: &Template,
+    entry: Option<SealedEntry>,
+    attestation: Option<Option<Attestation>>,
+) -> Result<Result<Option<[u8; 32]>, Refusal>, StoreError> {
     // An unregistered number takes the same path through a decoy entry (unseal,
     // digest, compare), so the registry lookup adds no timing difference.
     let registered_entry = entry.is_some();
     let sealed = match entry {
         Some(sealed) => sealed,
-        None => state.authority.decoy_entry().map_err(|e| ErrorResponse::from(&e))?.clone(),
+        None => state.authority.decoy_entry()?.clone(),
     };
-    let registered = sealed.open(state.authority.keys.as_ref()).map_err(|e| ErrorResponse::from(&e))?;
+    let registered = sealed.open(state.authority.keys.as_ref())?;
     let expiry = CardValidity::expiry_label(registered.record.validity.until);
     let expected = state.authority.claim_digest(&registered.record.name, &expiry);
     let claims_match = verify_slices_are_equal(&expected, &session.claim_digest).is_ok();
     if !registered_entry {
-        return Ok(Decision::Refused(Refusal::NotRegistered));
+        return Ok(Err(Refusal::NotRegistered));
     }
     if !claims_match {
-        return Ok(Decision::Refused(Refusal::Claims));
+        return Ok(Err(Refusal::Claims));
     }
     let Some(template) = registered.face_template.as_deref().and_then(|b| Template::from_bytes(b).ok()) else {
-        return Ok(Decision::Refused(Refusal::NoTemplate));
+        return Ok(Err(Refusal::NoTemplate));
     };
-    let Ok(similarity) = template.similarity(&live_template) else { return Ok(Decision::Refused(Refusal::NoTemplate)) };
+    let Ok(similarity) = template.similarity(live_template) else { return Ok(Err(Refusal::NoTemplate)) };
     if similarity < state.authority.face.match_threshold {
-        return Ok(Decision::Refused(Refusal::FaceMismatch));
+        return Ok(Err(Refusal::FaceMismatch));
     }
-    let tx_code_hash = match attestation {
-        None => None,
-        Some(Some(attestation)) => Some(attestation.tx_code_hash),
-        Some(None) => return Ok(Decision::Refused(Refusal::NotAttested)),
-    };
-    let code = random_token().ok_or_else(|| ErrorResponse(Problem::internal().into_response()))?;
+    Ok(match attestation {
+        None => Ok(None),
+        Some(Some(attestation)) => Ok(Some(attestation.tx_code_hash)),
+        Some(None) => Err(Refusal::NotAttested),
+    })
+}
+
+/// The credential offer of an accepted enrollment, under a fresh pre-authorized code.
+fn accepted_offer(state: &AppState, session: &EnrollmentSession, tx_code_hash: Option<[u8; 32]>) -> Option<Decision> {
+    let code = random_token()?;
     let mut grant = json!({ "pre-authorized_code": code });
     if tx_code_hash.is_some() {
         grant["tx_code"] = json!({
@@ -487,14 +570,19 @@ async fn decide(
         "credential_configuration_ids": [crate::issuance::configuration_id(&session.edition)],
         "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": grant }
     });
-    Ok(Decision::Accepted { offer, code, tx_code_hash })
+    Some(Decision::Accepted { offer, code, tx_code_hash })
 }
 
-fn decision_event(session: &EnrollmentSession, reason: Option<Refusal>, now: i64) -> AuditEvent {
-    let details = match reason {
+/// The audit entry of a decision; `seen_before` marks frames whose picture
+/// came in an earlier session of the same number (for the operators to look at).
+fn decision_event(session: &EnrollmentSession, reason: Option<Refusal>, seen_before: bool, now: i64) -> AuditEvent {
+    let mut details = match reason {
         None => json!({ "outcome": "accepted", "edition": session.edition }),
         Some(r) => json!({ "outcome": "refused", "reason": format!("{r:?}"), "edition": session.edition }),
     };
+    if seen_before {
+        details["seen_before"] = json!(true);
+    }
     AuditEvent {
         at: now,
         kind: "enrollment.decision".into(),

@@ -214,6 +214,23 @@ async fn a_photo_cannot_enroll_however_it_is_presented() {
     accepted(&test, submit(&test, &session, &performing(&selfie, &challenge)).await).await;
 }
 
+/// The same picture fed to another session of the same number is flagged in
+/// the audit log for the operators (the decision itself stands on the other
+/// checks); another photo is not. The memory is in the database: every
+/// instance sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_picture_sent_again_is_flagged() {
+    let test = registered_app().await;
+    for (photo_name, seen_before) in [("obama3.jpg", false), ("obama3.jpg", true), ("obama.jpg", false)] {
+        let (session, challenge) = start(&test, LIN, "林晓梅").await;
+        submit(&test, &session, &performing(&photo(photo_name), &challenge)).await;
+        let log = own_log(&test).await;
+        let decided: Value = serde_json::from_str(&log.last().unwrap().details_json).unwrap();
+        assert_eq!(decided["outcome"], "accepted", "{photo_name}");
+        assert_eq!(decided["seen_before"] == true, seen_before, "{photo_name}: {decided}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_is_indistinguishable() {
     let test = registered_app().await;

@@ -35,4 +35,4 @@ pub use secret_hash::{
     generate_password, hash_peppered, hash_secret, verify_peppered, verify_secret, verify_secret_or_decoy,
 };
 pub use sql_store::{Backend, SqlStore};
-pub use store::{ImportProgress, Store};
+pub use store::{FRAME_PRINT_DAYS, ImportProgress, Store};

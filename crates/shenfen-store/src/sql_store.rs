@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use crate::audit::{AuditEntry, AuditEvent, BrokenLink, GENESIS, entry_hash, verify_chain};
 use crate::crash_point::crash_point;
-use crate::store::{ImportProgress, Store};
+use crate::store::{FRAME_PRINT_DAYS, ImportProgress, Store};
 use shenfen_core::PinLockout;
 
 use crate::{
@@ -423,7 +423,7 @@ impl Store for SqlStore {
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         // Attempt windows are at most a day long; two days keeps every live one.
-        let statements: [(&str, i64); 7] = [
+        let statements: [(&str, i64); 8] = [
             ("DELETE FROM nonces WHERE expires_at < $1", now),
             ("DELETE FROM enrollment_sessions WHERE expires_at < $1", now),
             ("DELETE FROM grants WHERE expires_at < $1", now),
@@ -431,6 +431,7 @@ impl Store for SqlStore {
             ("DELETE FROM attestations WHERE expires_at < $1", now),
             ("DELETE FROM presentation_requests WHERE expires_at < $1", now),
             ("DELETE FROM attempts WHERE window_start < $1", now - 2 * 86_400),
+            ("DELETE FROM frame_prints WHERE seen_at < $1", now - FRAME_PRINT_DAYS * 86_400),
         ];
         let mut tx = self.write_transaction().await?;
         let mut removed = 0;
@@ -554,8 +555,21 @@ impl Store for SqlStore {
         offer: Option<Offer<'_>>,
         event: AuditEvent,
         failure: Option<(&str, i64)>,
+        print: Option<&SealedValue>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.write_transaction().await?;
+        if let (Some(print), Some(subject)) = (print, &event.subject) {
+            sqlx::query(
+                "INSERT INTO frame_prints (subject, key_id, wrapped_key, ciphertext, seen_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(subject.0.to_vec())
+            .bind(print.key_id.clone())
+            .bind(print.wrapped_key.clone())
+            .bind(print.ciphertext.clone())
+            .bind(event.at)
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(offer) = offer {
             put_grant_on(&mut tx, offer.code_hash, GrantKind::PreAuthorizedCode, offer.grant, offer.expires_at).await?;
             if let Some(pin_hash) = offer.pin_hash {
@@ -584,6 +598,27 @@ impl Store for SqlStore {
         append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
         Ok(failures)
+    }
+
+    async fn frame_prints(&self, subject: &BlindIndex, since: i64, limit: u32) -> Result<Vec<SealedValue>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key_id, wrapped_key, ciphertext FROM frame_prints WHERE subject = $1 AND seen_at >= $2 \
+             ORDER BY seen_at DESC LIMIT $3",
+        )
+        .bind(subject.0.to_vec())
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SealedValue {
+                    key_id: row.try_get("key_id")?,
+                    wrapped_key: row.try_get("wrapped_key")?,
+                    ciphertext: row.try_get("ciphertext")?,
+                })
+            })
+            .collect()
     }
 
     async fn issue_slots(&self, issuance: Issuance<'_>, mut event: AuditEvent) -> Result<Option<Vec<u64>>, StoreError> {

@@ -22,6 +22,11 @@ pub struct ImportProgress {
     pub rejected: u64,
 }
 
+/// How long the prints of enrollment frames are remembered, in days: long
+/// enough to see one photo fed to sessions over weeks, short enough to keep
+/// little of anyone's face.
+pub const FRAME_PRINT_DAYS: i64 = 30;
+
 /// Persistent, shared state.
 pub trait Store: Send + Sync {
     /// Stores a batch of sealed entries (replacing any with the same index) and
@@ -83,7 +88,8 @@ pub trait Store: Send + Sync {
 
     /// Forgets what expired before `now` — nonces, enrollment sessions, grants,
     /// operator sessions, attestations, presentation requests and their results —
-    /// and attempt windows older than two days; returns how many rows went.
+    /// attempt windows older than two days and frame prints older than
+    /// [`FRAME_PRINT_DAYS`]; returns how many rows went.
     fn purge_expired(&self, now: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Counts one attempt under `key` in the window starting at `window_start`
@@ -147,13 +153,25 @@ pub trait Store: Send + Sync {
 
     /// One enrollment decision as one transaction: the offer (if accepted:
     /// its pre-authorized code; for the upgraded edition also the PIN, and the
-    /// consumed attestation), the failure count (if refused; returned), the audit entry.
+    /// consumed attestation), the failure count (if refused; returned), the
+    /// sealed print of the frames (remembered under the event's subject, at
+    /// its time), the audit entry.
     fn record_decision(
         &self,
         offer: Option<Offer<'_>>,
         event: AuditEvent,
         failure: Option<(&str, i64)>,
+        print: Option<&SealedValue>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The sealed frame prints remembered for `subject` since `since`, newest
+    /// first, at most `limit`.
+    fn frame_prints(
+        &self,
+        subject: &BlindIndex,
+        since: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<SealedValue>, StoreError>> + Send;
 
     /// One issuance as one transaction: redeems the access token (`None` if
     /// it is already spent or expired, and nothing else happens), revokes

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use serde_json::json;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, OperatorRole, PinLockout};
 use shenfen_store::{
-    Attestation, AuditEvent, BlindIndex, CredentialHolder, EnrollmentSession, Grant, GrantKind, ImportProgress,
-    Issuance, KeyProvider, LocalKeys, Offer, Operator, PinReservation, PresentationRequest, RegistryEntry,
-    RelyingParty, SealedValue, SqlStore, Store, StoreError,
+    Attestation, AuditEvent, BlindIndex, CredentialHolder, EnrollmentSession, FRAME_PRINT_DAYS, Grant, GrantKind,
+    ImportProgress, Issuance, KeyProvider, LocalKeys, Offer, Operator, PinReservation, PresentationRequest,
+    RegistryEntry, RelyingParty, SealedValue, SqlStore, Store, StoreError,
 };
 use sqlx::Connection;
 
@@ -492,11 +492,11 @@ async fn decisions_are_recorded_atomically(kind: &str) {
         subject: Some(lin),
         details: json!({ "outcome": outcome }),
     };
-    assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0))).await.unwrap(), 1);
-    assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0))).await.unwrap(), 2);
+    assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0)), None).await.unwrap(), 1);
+    assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0)), None).await.unwrap(), 2);
     let grant = Grant { subject: lin, edition: "lightweight".into(), tx_code_hash: None };
     let offer = Offer { code_hash: &[4; 32], grant: &grant, expires_at: 100, pin_hash: None };
-    store.record_decision(Some(offer), decision("accepted"), None).await.unwrap();
+    store.record_decision(Some(offer), decision("accepted"), None, None).await.unwrap();
     assert_eq!(store.redeem_grant(&[4; 32], GrantKind::PreAuthorizedCode, None, 50).await.unwrap(), Some(grant));
     assert_eq!(store.audit_of(&lin, 0, 100).await.unwrap().len(), 3);
     assert_eq!(store.verify_audit().await.unwrap(), Ok(3));
@@ -517,10 +517,43 @@ async fn decisions_are_recorded_atomically(kind: &str) {
     assert_eq!(store.attestation(&lin, 101).await.unwrap(), None, "expired");
     let upgraded = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
     let offer = Offer { code_hash: &[5; 32], grant: &upgraded, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
-    store.record_decision(Some(offer), decision("accepted"), None).await.unwrap();
+    store.record_decision(Some(offer), decision("accepted"), None, None).await.unwrap();
     assert_eq!(store.attestation(&lin, 50).await.unwrap(), None, "one counter visit, one enrollment");
     let reserved = store.reserve_pin_attempt(&lin, &PinLockout::default(), 50).await.unwrap();
     assert!(matches!(reserved, PinReservation::Reserved { pin_hash, .. } if pin_hash == "$argon2id$stand-in"));
+}
+
+async fn frame_prints_are_remembered_sealed_per_subject(kind: &str) {
+    let (store, url) = fresh(kind).await;
+    let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
+    let other = BlindIndex::of(&keys(), &IdNumber::parse("11010519491231002X").unwrap());
+    let decision = |at: i64| AuditEvent {
+        at,
+        kind: "enrollment.decision".into(),
+        actor: "citizen".into(),
+        subject: Some(lin),
+        details: json!({ "outcome": "refused" }),
+    };
+    let print = |bytes: [u8; 8]| SealedValue::seal(&keys(), &bytes, &lin.0).unwrap();
+    store.record_decision(None, decision(1_000), None, Some(&print([1; 8]))).await.unwrap();
+    store.record_decision(None, decision(2_000), None, Some(&print([2; 8]))).await.unwrap();
+    let remembered = store.frame_prints(&lin, 0, 10).await.unwrap();
+    let opened: Vec<Vec<u8>> = remembered.iter().map(|p| p.open(&keys(), &lin.0).unwrap().to_vec()).collect();
+    assert_eq!(opened, [vec![2; 8], vec![1; 8]], "newest first");
+    assert!(remembered[0].open(&keys(), &other.0).is_err(), "sealed to its subject");
+    assert_eq!(store.frame_prints(&lin, 0, 1).await.unwrap().len(), 1, "at most the limit");
+    assert_eq!(store.frame_prints(&lin, 1_500, 10).await.unwrap().len(), 1, "only since");
+    assert!(store.frame_prints(&other, 0, 10).await.unwrap().is_empty(), "per subject");
+    // Not in clear anywhere in the table.
+    let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let row = sqlx::query("SELECT ciphertext FROM frame_prints LIMIT 1").fetch_one(&mut raw).await.unwrap();
+    let stored: Vec<u8> = sqlx::Row::get(&row, "ciphertext");
+    assert!(!stored.windows(8).any(|w| w == [1; 8] || w == [2; 8]));
+
+    let day = 86_400;
+    assert_eq!(store.purge_expired(1_000 + FRAME_PRINT_DAYS * day).await.unwrap(), 0, "kept for the whole period");
+    store.purge_expired(1_001 + FRAME_PRINT_DAYS * day).await.unwrap();
+    assert_eq!(store.frame_prints(&lin, 0, 10).await.unwrap().len(), 1, "the older one is forgotten");
 }
 
 async fn operators_and_their_sessions(kind: &str) {
@@ -561,7 +594,7 @@ async fn pin_failures_lock_with_growing_delay(kind: &str) {
     let grant = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
     let event = AuditEvent { at: 0, kind: "x".into(), actor: "citizen".into(), subject: Some(lin), details: json!({}) };
     let offer = Offer { code_hash: &[5; 32], grant: &grant, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
-    store.record_decision(Some(offer), event.clone(), None).await.unwrap();
+    store.record_decision(Some(offer), event.clone(), None, None).await.unwrap();
     let lockout = PinLockout::default();
     let locked = AuditEvent { kind: "pin.locked".into(), ..event };
     for attempt in 1..=5 {
@@ -604,7 +637,7 @@ async fn parallel_pin_guesses_get_no_more_checks_than_the_policy_allows(kind: &s
     let grant = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
     let event = AuditEvent { at: 0, kind: "x".into(), actor: "citizen".into(), subject: Some(lin), details: json!({}) };
     let offer = Offer { code_hash: &[5; 32], grant: &grant, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
-    store.record_decision(Some(offer), event, None).await.unwrap();
+    store.record_decision(Some(offer), event, None, None).await.unwrap();
     let store = std::sync::Arc::new(store);
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -766,6 +799,8 @@ macro_rules! suite {
             async fn status_slots_are_random_unique_and_revocable() { super::status_slots_are_random_unique_and_revocable(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn decisions_are_recorded_atomically() { super::decisions_are_recorded_atomically(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn frame_prints_are_remembered_sealed_per_subject() { super::frame_prints_are_remembered_sealed_per_subject(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn nonces_are_single_use() { super::nonces_are_single_use(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,13 @@
+-- The perceptual prints of each number's recent enrollment frames (64 bits
+-- of the face's first frame, sealed under the subject like a registry row):
+-- the same picture sent again to another session is flagged in the audit log.
+-- Kept 30 days.
+CREATE TABLE frame_prints (
+    subject     BLOB NOT NULL,
+    key_id      TEXT NOT NULL,
+    wrapped_key BLOB NOT NULL,
+    ciphertext  BLOB NOT NULL,
+    seen_at     BIGINT NOT NULL
+);
+CREATE INDEX frame_prints_subject ON frame_prints (subject, seen_at);
+CREATE INDEX frame_prints_seen ON frame_prints (seen_at);
