@@ -33,6 +33,14 @@ fn photo(name: &str) -> RgbImage {
     decode_image(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
+/// A labelled photo framed as a phone's front camera would, and where its face is.
+fn framed(name: &str) -> (RgbImage, shenfen_face::BoundingBox) {
+    let portrait = photo(name);
+    let frame = selfie_frame(&portrait, &ENGINE.detect(&portrait).unwrap()[0].detection.bbox);
+    let face = ENGINE.detect(&frame).unwrap()[0].detection.bbox;
+    (frame, face)
+}
+
 fn similarity(a: &RgbImage, b: &RgbImage) -> f32 {
     let policy = QualityPolicy::default();
     let (fa, fb) = (ENGINE.analyse(a, &policy).unwrap(), ENGINE.analyse(b, &policy).unwrap());
@@ -193,9 +201,7 @@ fn another_face_mid_burst_fails() {
 /// replay too) for want of the screen's colours in order.
 #[test]
 fn of_the_sessions_a_photo_allows_only_the_genuine_one_passes() {
-    let portrait = photo("obama.jpg");
-    let frame = selfie_frame(&portrait, &ENGINE.detect(&portrait).unwrap()[0].detection.bbox);
-    let face = ENGINE.detect(&frame).unwrap()[0].detection.bbox;
+    let (frame, face) = framed("obama.jpg");
     for seed in [3, 4] {
         let (turns, colours) = (turns_for(seed), colours_for(seed));
         for kind in SessionKind::ALL.into_iter().filter(|k| *k != SessionKind::Print) {
@@ -220,12 +226,6 @@ fn of_the_sessions_a_photo_allows_only_the_genuine_one_passes() {
 /// room without a face, lit by the right colours, is refused.
 #[test]
 fn the_colours_must_light_the_face_that_moved() {
-    let framed = |name: &str| {
-        let p = photo(name);
-        let frame = selfie_frame(&p, &ENGINE.detect(&p).unwrap()[0].detection.bbox);
-        let face = ENGINE.detect(&frame).unwrap()[0].detection.bbox;
-        (frame, face)
-    };
     let ((citizen, face), (other, other_face)) = (framed("obama.jpg"), framed("biden.jpg"));
     let (turns, colours) = (turns_for(5), colours_for(5));
     let genuine = simulate(SessionKind::Genuine, &citizen, &face, &turns, &colours, 5).unwrap();
@@ -248,12 +248,6 @@ fn the_colours_must_light_the_face_that_moved() {
 /// re-encoded — and no other photo, of the same person or of another.
 #[test]
 fn a_picture_sent_again_prints_the_same_and_another_photo_does_not() {
-    let framed = |name: &str| {
-        let p = photo(name);
-        let frame = selfie_frame(&p, &ENGINE.detect(&p).unwrap()[0].detection.bbox);
-        let face = ENGINE.detect(&frame).unwrap()[0].detection.bbox;
-        (frame, face)
-    };
     let print_of = |image: &RgbImage| FramePrint::of(image, &ENGINE.detect(image).unwrap()[0].detection.bbox);
     let names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
     let prints: Vec<FramePrint> = names.iter().map(|n| print_of(&framed(n).0)).collect();
