@@ -22,7 +22,7 @@ use crate::client_address::ClientAddress;
 use crate::enrollment::{FRAMES_BODY_LIMIT, decode_frames, frames_within_budget, internal};
 use crate::problem::Problem;
 use crate::status_list::STATUS_LIST_ID;
-use crate::tokens::{invalid, json_body};
+use crate::tokens::{bounded_list, invalid, json_body};
 
 #[derive(Deserialize)]
 struct Proof {
@@ -35,11 +35,27 @@ struct Proof {
     /// For `/citizen/assertion`: that relying party's request nonce.
     nonce: Option<String>,
     /// For `/citizen/assertion` at L3: live frames (base64), matched against the registry.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     frames: Vec<String>,
     /// For `/citizen/audit`: entries after this sequence number (paging).
     #[serde(default)]
     after: u64,
+}
+
+/// What the citizen's own log shows of an entry: all of it, except why an
+/// enrollment was refused and whether its picture was seen before — every
+/// refusal answers the same to the caller, and the log must not become the
+/// oracle the answer refuses to be (someone testing photo edits on their own
+/// number would learn which check each edit gets past).
+fn citizen_view(entry: &shenfen_store::AuditEntry) -> Value {
+    let mut details = entry.event.details.clone();
+    if entry.event.kind == "enrollment.decision"
+        && let Some(fields) = details.as_object_mut()
+    {
+        fields.remove("reason");
+        fields.remove("seen_before");
+    }
+    details
 }
 
 /// A citizen authenticated by a presentation.
@@ -131,7 +147,7 @@ pub async fn own_audit(State(state): State<Arc<AppState>>, request: Request) -> 
     let next_after = (entries.len() == AUDIT_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
     let listed: Vec<Value> = entries
         .iter()
-        .map(|e| json!({ "seq": e.seq, "at": e.event.at, "kind": e.event.kind, "actor": e.event.actor, "details": e.event.details }))
+        .map(|e| json!({ "seq": e.seq, "at": e.event.at, "kind": e.event.kind, "actor": e.event.actor, "details": citizen_view(e) }))
         .collect();
     let event = AuditEvent {
         at: now(),

@@ -5,7 +5,7 @@
 //! so a client cannot pick its own bucket.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -21,9 +21,18 @@ use crate::app::AppState;
 pub struct ClientAddress(pub Option<IpAddr>);
 
 impl ClientAddress {
-    /// The key of this client's counters.
+    /// The key of this client's counters: an IPv4 address, or an IPv6
+    /// address's /64 — what one subscriber is given, so that one client
+    /// cannot spread its attempts over 2⁶⁴ addresses of its own.
     pub fn key(&self) -> String {
-        self.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        match self.0 {
+            None => "unknown".to_owned(),
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => format!("{}/64", Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+            },
+        }
     }
 }
 
@@ -83,6 +92,16 @@ mod tests {
         assert_eq!(client_address(Some(ip("10.1.2.3")), &forwarded(&[]), &trusted).0, Some(ip("10.1.2.3")));
         assert_eq!(client_address(Some(ip("198.51.100.7")), &spoofed, &[]).0, Some(ip("198.51.100.7")));
         assert_eq!(client_address(None, &spoofed, &trusted).key(), "unknown");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_a_mapped_ipv4_as_ipv4() {
+        let key = |text: &str| ClientAddress(Some(ip(text))).key();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), key("2001:db8:1:2::7"), "one subscriber, one bucket");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(key("198.51.100.7"), "198.51.100.7");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::authority::Authority;
 use crate::client_address::ClientAddress;
 use crate::operator::TX_CODE_DIGITS;
 use crate::problem::Problem;
-use crate::tokens::{invalid, json_body, random_token, token_hash};
+use crate::tokens::{bounded_list, invalid, json_body, random_token, token_hash};
 use crate::work_pool::{Admission, Interrupt};
 
 /// Largest frames submission: a short burst of phone-camera JPEGs.
@@ -58,14 +58,15 @@ fn lightweight() -> String {
 #[derive(Deserialize)]
 struct FramesRequest {
     /// Base64 JPEG/PNG/WebP frames in capture order.
+    #[serde(deserialize_with = "bounded_list")]
     frames: Vec<String>,
     /// The colour-flash frames (base64): the first taken just before the
     /// flash, then one per colour of the session's sequence.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     flash_frames: Vec<String>,
     /// When the page captured each frame, `frames` then `flash_frames`, in
     /// milliseconds from its first capture.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded_list")]
     captured_at: Vec<i64>,
     /// The PIN the citizen chooses (upgraded edition only).
     pin: Option<String>,
@@ -74,6 +75,9 @@ struct FramesRequest {
 /// Shortest time between two flash frames: the screen repaints and the
 /// camera exposes a frame under the new colour.
 const MIN_FLASH_GAP_MS: i64 = 100;
+/// How far two instances' clocks (and whole seconds) may differ when a
+/// session starts at one and its frames arrive at the other.
+const INSTANCE_CLOCK_SLACK_SECS: i64 = 5;
 
 impl FramesRequest {
     /// Every frame, motion and flash, for the budget.
@@ -97,10 +101,12 @@ impl FramesRequest {
     }
 
     /// Whether the page's clock agrees with the server's: the capture ran
-    /// no longer than the session has existed (whole seconds, rounded up).
-    /// A sanity check only — the times are the client's word.
+    /// no longer than the session has existed, give or take the clock
+    /// difference of two instances. A sanity check only — the times are the
+    /// client's word.
     fn captured_within(&self, session_age_secs: i64) -> bool {
-        self.captured_at.last().is_some_and(|&last| last <= session_age_secs.saturating_add(1).saturating_mul(1000))
+        let allowed = session_age_secs.saturating_add(INSTANCE_CLOCK_SLACK_SECS).saturating_mul(1000);
+        self.captured_at.last().is_some_and(|&last| last <= allowed)
     }
 }
 
@@ -168,6 +174,7 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
         claim_digest: authority.claim_digest(&body.name, &expiry),
         edition: body.edition.clone(),
         challenge: challenge.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(","),
+        created_at: now,
         expires_at: now + authority.policy.session_secs,
     };
     if let Err(e) = state.store.create_session(&session).await {
@@ -460,8 +467,7 @@ async fn decide(
         },
     };
     let flash_required = authority.policy.liveness.require_flash;
-    let session_age = now - (session.expires_at - authority.policy.session_secs);
-    if flash_required && !body.captured_within(session_age) {
+    if flash_required && !body.captured_within(now - session.created_at) {
         return Ok((Decision::Refused(Refusal::Timing), None));
     }
     let colours = authority.flash_colours(&session.id);

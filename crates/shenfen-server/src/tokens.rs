@@ -7,7 +7,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::DeserializeOwned;
+use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, SeqAccess, Visitor};
 
 use crate::problem::Problem;
 
@@ -42,4 +42,52 @@ pub async fn json_body<T: DeserializeOwned>(body: Body, limit: usize) -> Result<
 /// 400 with a detail saying what is wrong with the request's form.
 pub fn invalid(detail: &str) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request").with_detail(detail)
+}
+
+/// The most items a list of camera frames or capture times may hold: far
+/// more than any session sends.
+pub const MAX_LIST_ITEMS: usize = 256;
+
+/// Deserializes a list of at most [`MAX_LIST_ITEMS`], refusing the body at
+/// the first item over: a 16 MiB body of `[0,0,0,…]` would otherwise become
+/// 64 MiB of integers (or of empty strings, more) before any count is checked.
+pub fn bounded_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
+    struct Bounded<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_LIST_ITEMS} items")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                if items.len() == MAX_LIST_ITEMS {
+                    return Err(de::Error::invalid_length(MAX_LIST_ITEMS + 1, &self));
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    deserializer.deserialize_seq(Bounded(std::marker::PhantomData))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Listed {
+        #[serde(deserialize_with = "bounded_list")]
+        items: Vec<i64>,
+    }
+
+    #[test]
+    fn a_list_longer_than_the_bound_is_refused_at_the_first_item_over() {
+        let body = |n: usize| format!("{{\"items\":[{}]}}", vec!["0"; n].join(","));
+        assert_eq!(serde_json::from_str::<Listed>(&body(MAX_LIST_ITEMS)).unwrap().items.len(), MAX_LIST_ITEMS);
+        let refused = serde_json::from_str::<Listed>(&body(MAX_LIST_ITEMS + 1)).unwrap_err();
+        assert!(refused.to_string().contains("at most 256 items"), "{refused}");
+        assert!(serde_json::from_str::<Listed>("{\"items\":[0,\"x\"]}").is_err(), "items keep their type");
+    }
 }

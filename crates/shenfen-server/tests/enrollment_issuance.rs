@@ -331,6 +331,9 @@ async fn malformed_requests_get_4xx_problems_never_5xx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizens_read_their_log_and_withdraw_with_a_presentation() {
     let test = registered_app().await;
+    // Someone else's face first: refused, for a reason the operators see and the citizen's log does not.
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    submit(&test, &session, &performing(&photo("biden.jpg"), &challenge)).await;
     let issued = enroll_and_issue(&test, 1).await;
     let (credential, holder) = &issued[0];
 
@@ -338,8 +341,12 @@ async fn citizens_read_their_log_and_withdraw_with_a_presentation() {
     let response = send(&test.router, Method::POST, "/citizen/audit", "application/json", proof.clone()).await;
     assert_eq!(response.status(), StatusCode::OK);
     let log = json_of(response).await;
-    let kinds: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["enrollment.decision", "credential.issued"]);
+    let entries = log["entries"].as_array().unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["enrollment.decision", "enrollment.decision", "credential.issued"]);
+    assert_eq!(entries[0]["details"], json!({ "outcome": "refused", "edition": "lightweight" }), "no reason");
+    let stored: Value = serde_json::from_str(&own_log(&test).await[0].details_json).unwrap();
+    assert_eq!(stored["reason"], "FaceMismatch", "the operators' log keeps it");
     let replay = send(&test.router, Method::POST, "/citizen/audit", "application/json", proof).await;
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED, "a presentation authenticates once");
 
@@ -356,7 +363,10 @@ async fn citizens_read_their_log_and_withdraw_with_a_presentation() {
     let status = published_status(&test).await;
     assert!(verified_claims(&test, credential, holder, &status).unwrap_err().contains("INVALID"));
     let kinds: Vec<String> = own_log(&test).await.iter().map(|e| e.event.kind.clone()).collect();
-    assert_eq!(kinds, ["enrollment.decision", "credential.issued", "citizen.audit_read", "credential.revoked"]);
+    assert_eq!(
+        kinds,
+        ["enrollment.decision", "enrollment.decision", "credential.issued", "citizen.audit_read", "credential.revoked"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

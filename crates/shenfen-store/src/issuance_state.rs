@@ -15,6 +15,8 @@ pub struct EnrollmentSession {
     pub edition: String,
     /// Ordered liveness actions, comma-separated.
     pub challenge: String,
+    /// When it started, seconds since the epoch (by the server's clock).
+    pub created_at: i64,
     /// Seconds since the epoch.
     pub expires_at: i64,
 }

@@ -120,6 +120,13 @@ impl SealedValue {
         Ok(SealedValue { key_id: keys.current_key_id().to_owned(), wrapped_key: keys.wrap(&data_key)?, ciphertext })
     }
 
+    /// The same value with its data key wrapped under the current master key
+    /// (after a rotation), the ciphertext untouched.
+    pub fn rewrapped(&self, keys: &dyn KeyProvider) -> Result<SealedValue, StoreError> {
+        let data_key = keys.unwrap(&self.key_id, &self.wrapped_key)?;
+        Ok(SealedValue { key_id: keys.current_key_id().to_owned(), wrapped_key: keys.wrap(&data_key)?, ..self.clone() })
+    }
+
     /// Opens it; fails if any byte changed or it was moved to another row.
     pub fn open(&self, keys: &dyn KeyProvider, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         let data_key = keys.unwrap(&self.key_id, &self.wrapped_key)?;

@@ -92,6 +92,41 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Re-wraps the frame prints' data keys under the current master key,
+    /// batch by batch (each row found by its wrapped key, which is random).
+    async fn rewrap_frame_prints(&self, keys: &dyn KeyProvider) -> Result<u64, StoreError> {
+        let current = keys.current_key_id().to_owned();
+        let mut total = 0;
+        loop {
+            let mut tx = self.write_transaction().await?;
+            let rows =
+                sqlx::query("SELECT key_id, wrapped_key, ciphertext FROM frame_prints WHERE key_id <> $1 LIMIT $2")
+                    .bind(current.as_str())
+                    .bind(i64::from(BATCH))
+                    .fetch_all(&mut *tx)
+                    .await?;
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            for row in &rows {
+                let sealed = SealedValue {
+                    key_id: row.try_get("key_id")?,
+                    wrapped_key: row.try_get("wrapped_key")?,
+                    ciphertext: row.try_get("ciphertext")?,
+                };
+                let fresh = sealed.rewrapped(keys)?;
+                sqlx::query("UPDATE frame_prints SET key_id = $1, wrapped_key = $2 WHERE wrapped_key = $3")
+                    .bind(fresh.key_id.as_str())
+                    .bind(fresh.wrapped_key.as_slice())
+                    .bind(sealed.wrapped_key.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            total += rows.len() as u64;
+        }
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
@@ -318,7 +353,9 @@ impl Store for SqlStore {
             .fetch_all(&mut *tx)
             .await?;
             if rows.is_empty() {
-                return Ok(total);
+                // The records are done: end this transaction before the prints' own.
+                tx.commit().await?;
+                return Ok(total + self.rewrap_frame_prints(keys).await?);
             }
             for row in &rows {
                 let fresh = sealed_from(row)?.rewrapped(keys)?;
@@ -471,13 +508,15 @@ impl Store for SqlStore {
 
     async fn create_session(&self, session: &EnrollmentSession) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO enrollment_sessions (id, subject, claim_digest, edition, challenge, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO enrollment_sessions (id, subject, claim_digest, edition, challenge, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(session.id.as_str())
         .bind(session.subject.0.to_vec())
         .bind(session.claim_digest.to_vec())
         .bind(session.edition.as_str())
         .bind(session.challenge.as_str())
+        .bind(session.created_at)
         .bind(session.expires_at)
         .execute(&self.pool)
         .await?;
@@ -487,7 +526,7 @@ impl Store for SqlStore {
     async fn take_session(&self, id: &str, now: i64) -> Result<Option<EnrollmentSession>, StoreError> {
         let row = sqlx::query(
             "UPDATE enrollment_sessions SET consumed = 1 WHERE id = $1 AND consumed = 0 AND expires_at >= $2 \
-             RETURNING id, subject, claim_digest, edition, challenge, expires_at",
+             RETURNING id, subject, claim_digest, edition, challenge, created_at, expires_at",
         )
         .bind(id)
         .bind(now)
@@ -500,6 +539,7 @@ impl Store for SqlStore {
                 claim_digest: bytes32(&r, "claim_digest")?,
                 edition: r.try_get("edition")?,
                 challenge: r.try_get("challenge")?,
+                created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,
             })
         })

@@ -185,9 +185,19 @@ async fn key_rotation_rewraps_without_plaintext(kind: &str) {
     let old = keys();
     let lin = entry(LIN, "林晓梅");
     store.put_entries(&[lin.seal(&old).unwrap()], "r", ImportProgress::default(), 0).await.unwrap();
+    let subject = BlindIndex::of(&old, &lin.record.id_number);
+    let decided = AuditEvent {
+        at: 5,
+        kind: "enrollment.decision".into(),
+        actor: "citizen".into(),
+        subject: Some(subject),
+        details: json!({}),
+    };
+    let print = SealedValue::seal(&old, &[7; 8], &subject.0).unwrap();
+    store.record_decision(None, decided, None, Some(&print)).await.unwrap();
     let rotated =
         LocalKeys::parse(&format!("k2:{},k1:{}", "33".repeat(32), "11".repeat(32)), &"22".repeat(32)).unwrap();
-    assert_eq!(store.rewrap(&rotated).await.unwrap(), 1);
+    assert_eq!(store.rewrap(&rotated).await.unwrap(), 2, "the record and the frame print");
     assert_eq!(store.rewrap(&rotated).await.unwrap(), 0, "nothing left under the old key");
     let index = BlindIndex::of(&rotated, &lin.record.id_number);
     let sealed = store.entry(&index).await.unwrap().unwrap();
@@ -195,6 +205,9 @@ async fn key_rotation_rewraps_without_plaintext(kind: &str) {
     let only_new = LocalKeys::parse(&format!("k2:{}", "33".repeat(32)), &"22".repeat(32)).unwrap();
     assert_eq!(sealed.open(&only_new).unwrap(), lin, "the old master key can now be retired");
     assert!(matches!(sealed.open(&old), Err(StoreError::Key(_))));
+    let print = &store.frame_prints(&subject, 0, 10).await.unwrap()[0];
+    assert_eq!(print.key_id, "k2");
+    assert_eq!(&*print.open(&only_new, &subject.0).unwrap(), &[7; 8]);
 }
 
 fn event(n: i64, subject: Option<BlindIndex>) -> AuditEvent {
@@ -364,6 +377,7 @@ async fn sessions_decide_once_and_expire(kind: &str) {
         claim_digest: [7; 32],
         edition: "lightweight".into(),
         challenge: "turn_left,blink".into(),
+        created_at: 10,
         expires_at,
     };
     store.create_session(&session("s1", 1000)).await.unwrap();
@@ -679,6 +693,7 @@ async fn purge_forgets_every_kind_of_expired_state(kind: &str) {
         claim_digest: [7; 32],
         edition: "lightweight".into(),
         challenge: "blink".into(),
+        created_at: 1,
         expires_at: 100,
     };
     store.create_session(&session).await.unwrap();

@@ -11,3 +11,9 @@ CREATE TABLE frame_prints (
 );
 CREATE INDEX frame_prints_subject ON frame_prints (subject, seen_at);
 CREATE INDEX frame_prints_seen ON frame_prints (seen_at);
+
+-- When a session started, by the server's clock: a capture may not have run
+-- longer than the session has existed, whatever session length is configured
+-- by the time its frames arrive. (Sessions started before this column read 0:
+-- no limit.)
+ALTER TABLE enrollment_sessions ADD COLUMN created_at BIGINT NOT NULL DEFAULT 0;
