@@ -14,8 +14,8 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde_json::{Value, json};
-use server_process::{get, post, spawn_serving, stop};
+use serde_json::json;
+use server_process::{get, post, post_form, spawn_serving, stop};
 use shenfen_core::Purpose;
 use shenfen_credential::{PrivateJwk, SdJwt, encode_qr_payload, es256_header, present, sign_compact};
 
@@ -64,20 +64,6 @@ fn key_proof(key: &PrivateJwk, nonce: &str) -> String {
     sign_compact(&header, claims.as_object().unwrap(), &key.signing_key().unwrap()).unwrap()
 }
 
-fn form_post(address: &str, path: &str, form: &str) -> Value {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap()
-}
-
 #[test]
 fn two_serve_processes_on_one_postgres_database_act_as_one_authority() {
     let dir = std::env::temp_dir().join(format!("shenfen-two-instances-{}", std::process::id()));
@@ -122,8 +108,8 @@ fn two_serve_processes_on_one_postgres_database_act_as_one_authority() {
         .unwrap();
     let form =
         format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}");
-    let access = form_post(&b, "/token", &form)["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(form_post(&a, "/token", &form)["error"], "invalid_grant");
+    let access = post_form(&b, "/token", &form).1["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(post_form(&a, "/token", &form).1["error"], "invalid_grant");
 
     // A c_nonce from A works at B, once; the access token spent at B is dead at A.
     let holder = PrivateJwk::generate().unwrap();

@@ -602,13 +602,20 @@ async fn operators_and_their_sessions(kind: &str) {
     assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
 }
 
-async fn pin_failures_lock_with_growing_delay(kind: &str) {
-    let (store, _) = fresh(kind).await;
+/// 林晓梅 enrolled in the upgraded edition with a PIN (its hash a stand-in);
+/// answers her blind index and the decision's audit event.
+async fn with_pin_set(store: &SqlStore) -> (BlindIndex, AuditEvent) {
     let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
     let grant = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
     let event = AuditEvent { at: 0, kind: "x".into(), actor: "citizen".into(), subject: Some(lin), details: json!({}) };
     let offer = Offer { code_hash: &[5; 32], grant: &grant, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
     store.record_decision(Some(offer), event.clone(), None, None).await.unwrap();
+    (lin, event)
+}
+
+async fn pin_failures_lock_with_growing_delay(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let (lin, event) = with_pin_set(&store).await;
     let lockout = PinLockout::default();
     let locked = AuditEvent { kind: "pin.locked".into(), ..event };
     for attempt in 1..=5 {
@@ -647,11 +654,7 @@ async fn pin_failures_lock_with_growing_delay(kind: &str) {
 /// check, every other one finds the lock the fifth set — on both backends.
 async fn parallel_pin_guesses_get_no_more_checks_than_the_policy_allows(kind: &str) {
     let (store, _) = fresh(kind).await;
-    let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
-    let grant = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
-    let event = AuditEvent { at: 0, kind: "x".into(), actor: "citizen".into(), subject: Some(lin), details: json!({}) };
-    let offer = Offer { code_hash: &[5; 32], grant: &grant, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
-    store.record_decision(Some(offer), event, None, None).await.unwrap();
+    let (lin, _) = with_pin_set(&store).await;
     let store = std::sync::Arc::new(store);
     let tasks: Vec<_> = (0..50)
         .map(|_| {

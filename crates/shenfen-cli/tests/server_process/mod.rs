@@ -52,20 +52,32 @@ pub fn stop(mut child: Child) {
 /// POSTs JSON over a plain TCP connection (with a Bearer token if given);
 /// returns the status and the JSON body.
 pub fn post(address: &str, path: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
-    exchange(address, "POST", path, body, bearer)
+    exchange(address, "POST", path, "application/json", body, bearer)
+}
+
+/// POSTs a form (`application/x-www-form-urlencoded`, as OAuth's token endpoint takes).
+pub fn post_form(address: &str, path: &str, form: &str) -> (u16, Value) {
+    exchange(address, "POST", path, "application/x-www-form-urlencoded", form, None)
 }
 
 /// GETs a JSON resource (with a Bearer token if given).
 pub fn get(address: &str, path: &str, bearer: Option<&str>) -> (u16, Value) {
-    exchange(address, "GET", path, "", bearer)
+    exchange(address, "GET", path, "application/json", "", bearer)
 }
 
-fn exchange(address: &str, method: &str, path: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
+fn exchange(
+    address: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+    bearer: Option<&str>,
+) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).unwrap();
     let authorization = bearer.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

@@ -337,6 +337,11 @@ pub async fn send_bearer(
     test.router.clone().oneshot(request).await.unwrap()
 }
 
+/// The audit event of something a test sets up directly in the store.
+fn setup_event(kind: &str) -> AuditEvent {
+    AuditEvent { at: now(), kind: kind.into(), actor: "test".into(), subject: None, details: json!({}) }
+}
+
 /// Creates an operator with a password and signs them in; returns the session token.
 pub async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRole) -> String {
     let password = format!("{username}-correct horse");
@@ -347,14 +352,7 @@ pub async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRo
         disabled: false,
         created_at: now(),
     };
-    let event = AuditEvent {
-        at: now(),
-        kind: "operator.saved".into(),
-        actor: "test".into(),
-        subject: None,
-        details: json!({}),
-    };
-    test.state.store.put_operator(&operator, event).await.unwrap();
+    test.state.store.put_operator(&operator, setup_event("operator.saved")).await.unwrap();
     let login = json!({ "username": username, "password": password }).to_string();
     let session = json_of(send(&test.router, Method::POST, "/operator/login", "application/json", login).await).await;
     assert_eq!(session["role"], role.as_str());
@@ -393,9 +391,7 @@ pub async fn register_relying_party(test: &TestApp, client_id: &str, name: &str,
         api_key_hash: token_hash(&api_key),
         created_at: now(),
     };
-    let event =
-        AuditEvent { at: now(), kind: "rp.saved".into(), actor: "test".into(), subject: None, details: json!({}) };
-    test.state.store.put_relying_party(&party, event).await.unwrap();
+    test.state.store.put_relying_party(&party, setup_event("rp.saved")).await.unwrap();
     api_key
 }
 
@@ -516,13 +512,7 @@ pub async fn counter_verify(test: &TestApp, device: &str, body: Value) -> (Statu
 /// Registers a counter device (a hotel's front desk) and returns its token.
 pub async fn counter_device(test: &TestApp, name: &str) -> String {
     let token = format!("counter-device-{name}-{}", now());
-    let event = AuditEvent {
-        at: now(),
-        kind: "counter.registered".into(),
-        actor: "test".into(),
-        subject: None,
-        details: json!({}),
-    };
+    let event = setup_event("counter.registered");
     test.state.store.put_counter_device(&token_hash(&token), name, now(), event).await.unwrap();
     token
 }
