@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,12 +21,12 @@ use crate::authority::Authority;
 use crate::citizen;
 use crate::counter::{self, Counter};
 use crate::enrollment::{self, FRAMES_BODY_LIMIT};
+use crate::error::{ApiError, ProblemType, problem_for_plain_errors};
 use crate::issuance;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::nonce::NonceIssuer;
 use crate::openapi::openapi_document;
 use crate::operator;
-use crate::problem::{Problem, problem_for_plain_errors};
 use crate::relying_parties::RelyingParties;
 use crate::status_list::{self, StatusListCache};
 use crate::verifier;
@@ -35,6 +35,8 @@ use crate::work_pool::WorkPool;
 
 /// Largest request body accepted (selfie frames will get their own, larger limit).
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest operator request: a user name and password, or an ID number and a word.
+const OPERATOR_BODY_LIMIT: usize = 4096;
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -104,33 +106,35 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/token", post(issuance::token))
         .route("/credential", post(issuance::credential))
         .route("/status/{list}", get(status_list::status_list))
-        .route("/enrollment/sessions", post(enrollment::start))
+        .route("/enrollment/sessions", post(enrollment::start).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/citizen/audit", post(citizen::own_audit))
         .route("/citizen/revoke", post(citizen::revoke_all))
         .route("/citizen/pin", post(citizen::check_pin))
-        .route("/operator/login", post(operator::login))
+        .route("/operator/login", post(operator::login).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
         .route("/operator/logout", post(operator::logout))
-        .route("/operator/lookup", post(operator::lookup))
-        .route("/operator/attestations", post(operator::attest))
-        .route("/operator/revocations", post(operator::revoke))
+        .route("/operator/lookup", post(operator::lookup).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
+        .route("/operator/attestations", post(operator::attest).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
+        .route("/operator/revocations", post(operator::revoke).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
         .route("/operator/audit", get(operator::audit))
-        .route("/verifier/requests", post(verifier::create))
+        .route("/verifier/requests", post(verifier::create).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/verifier/requests/{id}", get(verifier::outcome))
         .route("/verifier/requests/{id}/object", get(verifier::request_object))
         .route("/verifier/requests/{id}/response", post(verifier::response))
         .route("/counter/cache", get(counter::cache_freshness))
         .route("/operator/statistics", get(operator::statistics))
         .merge(web::routes())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let frames = Router::new()
         .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))
         .route("/citizen/assertion", post(citizen::assertion))
         .route("/counter/scan", post(counter::scan))
         .route("/counter/verify", post(counter::verify))
+        .layer(DefaultBodyLimit::max(FRAMES_BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(FRAMES_BODY_LIMIT));
     small_bodies
         .merge(frames)
-        .fallback(|| async { Problem::not_found() })
+        .fallback(|| async { ApiError::new(ProblemType::NotFound) })
         // Innermost first: limits produce plain errors, which the problem layer
         // rewrites, and metrics count the final status.
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
@@ -153,12 +157,12 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     match state.store.entry_count().await {
-        Ok(_) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(_) => Ok(Json(json!({ "status": "ready" }))),
         Err(e) => {
             tracing::warn!(code = e.code(), "readiness check failed");
-            Problem::unavailable("the database is not reachable").into_response()
+            Err(ApiError::new(ProblemType::Unavailable).detail("the database is not reachable"))
         }
     }
 }
@@ -185,11 +189,9 @@ async fn jwks(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// OpenID4VCI 1.0 §7.2: a fresh `c_nonce`, never cached.
-async fn nonce(State(state): State<Arc<AppState>>) -> Response {
-    let Some((c_nonce, _)) = state.nonces.issue(now()) else { return Problem::internal().into_response() };
-    let mut response = Json(json!({ "c_nonce": c_nonce })).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+async fn nonce(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    let (c_nonce, _) = state.nonces.issue(now()).ok_or_else(ApiError::internal)?;
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(json!({ "c_nonce": c_nonce }))))
 }
 
 async fn record_metrics(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {

@@ -14,14 +14,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use image::{GrayImage, RgbImage};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use shenfen_core::OperatorRole;
 use shenfen_core::{AssuranceLevel, Edition, Purpose};
 use shenfen_credential::{
     CachedStatusList, CredentialError, OfflinePolicy, TrustedIssuer, VerifiedVc, VerifierCache, decode_qr_payload,
@@ -32,10 +29,10 @@ use shenfen_store::Store;
 use tokio::sync::RwLock;
 
 use crate::app::{AppState, now};
-use crate::enrollment::internal;
-use crate::problem::Problem;
+use crate::enrollment::LIVE_FRAME_MAX_PIXELS;
+use crate::error::{ApiError, ProblemType};
+use crate::extractors::{CounterCaller, JsonBody};
 use crate::status_list::current_status_list;
-use crate::tokens::{bearer, invalid, json_body, token_hash};
 
 /// Why a counter refuses.
 #[derive(Debug, thiserror::Error)]
@@ -266,42 +263,16 @@ pub struct Counter {
     cache: RwLock<VerifierCache>,
 }
 
-fn counter_unauthenticated() -> Response {
-    Problem::new(StatusCode::UNAUTHORIZED, "counter-unauthenticated", "Counter device not recognised")
-        .with_detail("send a registered counter device's token (or a counter operator's session) as a Bearer token")
-        .into_response()
-}
-
-/// Who is at the counter: a registered device or a signed-in operator of
-/// the counter role, named for the frame budget and the logs (no token).
-async fn counter_caller(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
-    let token = bearer(headers).ok_or_else(counter_unauthenticated)?;
-    let hash = token_hash(token);
-    match state.store.counter_device(&hash).await {
-        Ok(Some(_)) => return Ok(format!("device:{}", &URL_SAFE_NO_PAD.encode(hash)[..16])),
-        Ok(None) => {}
-        Err(e) => return Err(internal(&e)),
-    }
-    match state.store.operator_of_session(&hash, now()).await {
-        Ok(Some(operator)) if operator.role.includes(OperatorRole::Counter) => {
-            Ok(format!("operator:{}", operator.username))
-        }
-        Ok(_) => Err(counter_unauthenticated()),
-        Err(e) => Err(internal(&e)),
-    }
-}
-
 /// Counts `frames` against the caller's per-minute budget before any is decoded.
-async fn counter_frames_within_budget(state: &AppState, caller: &str, frames: u64) -> Result<(), Response> {
+async fn counter_frames_within_budget(state: &AppState, caller: &CounterCaller, frames: u64) -> Result<(), ApiError> {
     let now = now();
     let budget = state.authority.policy.counter_frames_per_minute;
-    match state.store.count_attempts(&format!("counter-frames:{caller}"), now - now.rem_euclid(60), frames).await {
-        Ok(n) if n > budget => Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
-            .with_detail(format!("at most {budget} camera frames a minute from one counter; wait a moment"))
-            .into_response()),
-        Ok(_) => Ok(()),
-        Err(e) => Err(internal(&e)),
+    let key = format!("counter-frames:{}", caller.0);
+    if state.store.count_attempts(&key, now - now.rem_euclid(60), frames).await? > budget {
+        return Err(ApiError::new(ProblemType::RateLimited)
+            .detail(format!("at most {budget} camera frames a minute from one counter; wait a moment")));
     }
+    Ok(())
 }
 
 /// The counter's cache, refreshed from this authority when older than a minute;
@@ -336,10 +307,7 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
 }
 
 /// `GET /counter/cache`: how fresh the counter's keys and status list are.
-pub async fn cache_freshness(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(response) = counter_caller(&state, &headers).await {
-        return response;
-    }
+pub async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCaller) -> Json<Value> {
     let cache = current_cache(&state).await;
     Json(json!({
         "synced_at": cache.synced_at,
@@ -348,55 +316,44 @@ pub async fn cache_freshness(State(state): State<Arc<AppState>>, headers: Header
         "issuers": cache.issuers.iter().map(|i| &i.issuer).collect::<Vec<_>>(),
         "status_lists": cache.status_lists.len(),
     }))
-    .into_response()
 }
 
+/// A frame of the counter's camera.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ScanRequest {
+pub struct ScanRequest {
     /// A camera frame (base64 JPEG/PNG).
     frame: String,
 }
 
 /// `POST /counter/scan {frame}`: the QR payload in a camera frame, as base64url
 /// text (`qr_text`), or `qr-not-found` while the camera has not found one.
-pub async fn scan(State(state): State<Arc<AppState>>, headers: HeaderMap, request: axum::extract::Request) -> Response {
-    let caller = match counter_caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    let body: ScanRequest = match json_body(request.into_body(), crate::FRAMES_BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
-    if let Err(response) = counter_frames_within_budget(&state, &caller, 1).await {
-        return response;
-    }
+pub async fn scan(
+    State(state): State<Arc<AppState>>,
+    caller: CounterCaller,
+    JsonBody(body): JsonBody<ScanRequest>,
+) -> Result<Json<Value>, ApiError> {
+    counter_frames_within_budget(&state, &caller, 1).await?;
     let scanned = state
         .pool
         .run(move |_| {
             let picture = decode_frame(&body.frame)?;
-            Ok::<_, Problem>(scan_qr(image::DynamicImage::ImageRgb8(picture).to_luma8()))
+            Ok::<_, ApiError>(scan_qr(image::DynamicImage::ImageRgb8(picture).to_luma8()))
         })
-        .await;
+        .await??;
     match scanned {
-        Ok(Ok(Some(Ok(payload)))) => Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) })).into_response(),
-        Ok(Ok(Some(Err(why)))) => {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "qr-unreadable", "The QR code does not decode")
-                .with_detail(format!("{why}; hold the phone steady and closer"))
-                .into_response()
+        Some(Ok(payload)) => Ok(Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) }))),
+        Some(Err(why)) => {
+            Err(ApiError::new(ProblemType::QrUnreadable).detail(format!("{why}; hold the phone steady and closer")))
         }
-        Ok(Ok(None)) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "qr-not-found", "No QR code in the frame")
-            .with_detail("show the QR code to the camera")
-            .into_response(),
-        Ok(Err(problem)) => problem.into_response(),
-        Err(e) => e.into_response(),
+        None => Err(ApiError::new(ProblemType::QrNotFound).detail("show the QR code to the camera")),
     }
 }
 
+/// A QR to verify, with the face in front of the counter for L3.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VerifyRequest {
+pub struct VerifyRequest {
     /// The QR payload, base64url (from `/counter/scan`).
     qr_text: String,
     /// `hotel_checkin`, `age_check`, `ticket` or `clock_in`.
@@ -415,27 +372,14 @@ fn level_one() -> AssuranceLevel {
 /// result, or a `presentation-refused` problem whose `code` says why.
 pub async fn verify(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    request: axum::extract::Request,
-) -> Response {
-    let caller = match counter_caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    let body: VerifyRequest = match json_body(request.into_body(), crate::FRAMES_BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
-    let purpose: Purpose = match body.purpose.parse() {
-        Ok(purpose) => purpose,
-        Err(e) => return invalid(&format!("purpose: {e}")).into_response(),
-    };
-    let Ok(payload) = URL_SAFE_NO_PAD.decode(body.qr_text.trim()) else {
-        return refused(&CredentialError::Base64("qr_text").into());
-    };
-    if let Err(response) = counter_frames_within_budget(&state, &caller, u64::from(body.live_face.is_some())).await {
-        return response;
-    }
+    caller: CounterCaller,
+    JsonBody(body): JsonBody<VerifyRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let purpose: Purpose = body.purpose.parse().map_err(|e| ApiError::invalid(format!("purpose: {e}")))?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(body.qr_text.trim())
+        .map_err(|_| CounterError::from(CredentialError::Base64("qr_text")))?;
+    counter_frames_within_budget(&state, &caller, u64::from(body.live_face.is_some())).await?;
     let cache = current_cache(&state).await;
     let policy = CounterPolicy {
         purpose,
@@ -446,39 +390,22 @@ pub async fn verify(
     };
     let authority = Arc::clone(&state.authority);
     let live_face = body.live_face;
-    let checked = state
+    let verdict = state
         .pool
         .run(move |_| {
             let live_image = live_face.as_deref().map(decode_frame).transpose()?;
             let live = live_image.as_ref().map(|image| LiveFace { engine: &authority.face, image });
             // Replays are refused below, against the store every instance shares.
-            Ok::<_, Problem>(check_offline_qr(&payload, &cache, &policy, live, |_| false))
+            Ok::<_, ApiError>(check_offline_qr(&payload, &cache, &policy, live, |_| false)?)
         })
-        .await;
-    let verdict = match checked {
-        Ok(Ok(Ok(verdict))) => verdict,
-        Ok(Ok(Err(e))) => return refused(&e),
-        Ok(Err(problem)) => return problem.into_response(),
-        Err(e) => return e.into_response(),
-    };
-    match state.store.consume_nonce(&format!("counter:{}", verdict.replay_key), verdict.remember_until).await {
-        Ok(true) => Json(verdict.result).into_response(),
-        Ok(false) => refused(&CredentialError::Replayed.into()),
-        Err(e) => internal(&e),
+        .await??;
+    if !state.store.consume_nonce(&format!("counter:{}", verdict.replay_key), verdict.remember_until).await? {
+        return Err(CounterError::from(CredentialError::Replayed).into());
     }
+    Ok(Json(verdict.result))
 }
 
-fn refused(e: &CounterError) -> Response {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "presentation-refused", "The QR code is refused")
-        .with_detail(e.to_string())
-        .with_code(e.code())
-        .into_response()
-}
-
-fn decode_frame(frame: &str) -> Result<RgbImage, Problem> {
-    let bytes = STANDARD.decode(frame.trim()).map_err(|_| invalid("a frame is not base64"))?;
-    decode_image_within(&bytes, crate::enrollment::LIVE_FRAME_MAX_PIXELS).map_err(|e| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "image-unreadable", "The image does not decode")
-            .with_detail(format!("[{}] {e}", e.code()))
-    })
+fn decode_frame(frame: &str) -> Result<RgbImage, ApiError> {
+    let bytes = STANDARD.decode(frame.trim()).map_err(|_| ApiError::invalid("a frame is not base64"))?;
+    Ok(decode_image_within(&bytes, LIVE_FRAME_MAX_PIXELS)?)
 }

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
 use shenfen_face::{
     Action, FLASH_STEPS, FaceError, FlashColour, FlashFrames, FramePrint, LivenessFailure, Template,
@@ -26,9 +26,9 @@ use shenfen_store::{
 use crate::app::{AppState, now};
 use crate::authority::Authority;
 use crate::client_address::ClientAddress;
-use crate::operator::TX_CODE_DIGITS;
-use crate::problem::Problem;
-use crate::tokens::{bounded_list, invalid, json_body, random_token, token_hash};
+use crate::error::{ApiError, ProblemType};
+use crate::extractors::JsonBody;
+use crate::tokens::{TX_CODE_DIGITS, bounded_list, random_token, token_hash};
 use crate::work_pool::{Admission, Interrupt};
 
 /// Largest frames submission: a short burst of phone-camera JPEGs.
@@ -41,8 +41,9 @@ const OFFER_SECS: i64 = 600;
 /// How long the wallet shows each flash colour before it films the face.
 const FLASH_STEP_MS: u32 = 400;
 
+/// The card details a citizen types to start.
 #[derive(Deserialize)]
-struct StartRequest {
+pub struct StartRequest {
     id_number: String,
     name: String,
     /// `YYYY-MM-DD`, or `长期` / `long-term`, as printed on the card.
@@ -55,8 +56,9 @@ fn lightweight() -> String {
     Edition::Lightweight.as_str().to_owned()
 }
 
+/// The frames of a session (and the chosen PIN).
 #[derive(Deserialize)]
-struct FramesRequest {
+pub struct FramesRequest {
     /// Base64 JPEG/PNG/WebP frames in capture order.
     #[serde(deserialize_with = "bounded_list")]
     frames: Vec<String>,
@@ -111,38 +113,29 @@ impl FramesRequest {
 }
 
 /// The one answer every refused enrollment gets.
-fn refused() -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "enrollment-refused", "Enrollment refused").with_detail(
+fn refused() -> ApiError {
+    ApiError::new(ProblemType::EnrollmentRefused).detail(
         "the card details or the live face could not be confirmed; check the details, face the camera in good light, \
          and start again (the upgraded edition also needs a visit to a counter within the hour before)",
     )
 }
 
-fn rate_limited() -> Problem {
-    Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
-        .with_detail("wait an hour and try again")
-}
-
 /// `POST /enrollment/sessions`
-pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, request: Request) -> Response {
-    let body: StartRequest = match json_body(request.into_body(), 16 * 1024).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
-    let id = match IdNumber::parse(&body.id_number) {
-        Ok(id) => id,
-        Err(e) => return invalid(&format!("id_number: {e}")).into_response(),
-    };
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    client: ClientAddress,
+    JsonBody(body): JsonBody<StartRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::invalid(format!("id_number: {e}")))?;
     // The claim is digested in the one spelling the registry comparison uses.
-    let Some(expiry) = CardValidity::parse_expiry(&body.card_expiry).map(CardValidity::expiry_label) else {
-        return invalid("card_expiry must be YYYY-MM-DD or 长期").into_response();
-    };
+    let expiry = CardValidity::parse_expiry(&body.card_expiry)
+        .map(CardValidity::expiry_label)
+        .ok_or_else(|| ApiError::invalid("card_expiry must be YYYY-MM-DD or 长期"))?;
     if body.name.trim().is_empty() || body.name.chars().count() > 64 {
-        return invalid("name must be 1 to 64 characters").into_response();
+        return Err(ApiError::invalid("name must be 1 to 64 characters"));
     }
-    if let Err(e) = body.edition.parse::<Edition>() {
-        return invalid(&e.to_string()).into_response();
-    }
+    let edition: Edition =
+        body.edition.parse().map_err(|e: shenfen_core::CoreError| ApiError::invalid(e.to_string()))?;
     let authority = &state.authority;
     let subject = BlindIndex::of(authority.keys.as_ref(), &id);
     let now = now();
@@ -152,10 +145,8 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
         (format!("start:client:{}", client.key()), authority.policy.starts_per_client_hour),
     ];
     for (key, limit) in limits {
-        match state.store.count_attempt(&key, hour).await {
-            Ok(n) if n > limit => return rate_limited().into_response(),
-            Ok(_) => {}
-            Err(e) => return internal(&e),
+        if state.store.count_attempt(&key, hour).await? > limit {
+            return Err(ApiError::new(ProblemType::RateLimited).detail("wait an hour and try again"));
         }
     }
     let (Some((session_id, _)), Some(challenge)) = (
@@ -166,39 +157,37 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
             if authority.policy.liveness.require_active { authority.policy.challenge_length } else { 0 },
         ),
     ) else {
-        return Problem::internal().into_response();
+        return Err(ApiError::internal());
     };
     let session = EnrollmentSession {
         id: session_id.clone(),
         subject,
         claim_digest: authority.claim_digest(&body.name, &expiry),
-        edition: body.edition.clone(),
+        edition: edition.as_str().to_owned(),
         challenge: challenge.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(","),
         created_at: now,
         expires_at: now + authority.policy.session_secs,
     };
-    if let Err(e) = state.store.create_session(&session).await {
-        return internal(&e);
-    }
+    state.store.create_session(&session).await?;
     let mut answer = json!({ "session_id": session_id, "challenge": challenge, "expires_at": session.expires_at });
     if authority.policy.liveness.require_flash {
         // Derived from the session id: the same on every instance, nothing more to store.
         let colours: Vec<&str> = authority.flash_colours(&session_id).iter().map(|c| c.as_str()).collect();
         answer["flash"] = json!({ "colours": colours, "step_ms": FLASH_STEP_MS });
     }
-    (StatusCode::CREATED, Json(answer)).into_response()
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// Decodes base64 camera frames (on a pool worker: decoding is the costly
 /// part), or the problem naming the first bad one (as `name` N); stops between frames
 /// once nobody waits for the result.
-pub fn decode_frames(frames: &[String], name: &str, interrupt: &Interrupt) -> Result<Vec<image::RgbImage>, Problem> {
+pub fn decode_frames(frames: &[String], name: &str, interrupt: &Interrupt) -> Result<Vec<image::RgbImage>, ApiError> {
     frames
         .iter()
         .enumerate()
         .map(|(i, frame)| {
             if interrupt.raised() {
-                return Err(Problem::internal());
+                return Err(ApiError::internal());
             }
             STANDARD
                 .decode(frame.trim())
@@ -207,24 +196,22 @@ pub fn decode_frames(frames: &[String], name: &str, interrupt: &Interrupt) -> Re
                     decode_image_within(&bytes, LIVE_FRAME_MAX_PIXELS)
                         .map_err(|e| format!("{name} {i}: [{}] {e}", e.code()))
                 })
-                .map_err(|detail| invalid(&detail))
+                .map_err(ApiError::invalid)
         })
         .collect()
 }
 
 /// Counts `frames` against the client's per-minute budget before any is
 /// decoded; the problem to answer once the budget is spent.
-pub async fn frames_within_budget(state: &AppState, client: &ClientAddress, frames: usize) -> Result<(), Response> {
+pub async fn frames_within_budget(state: &AppState, client: &ClientAddress, frames: usize) -> Result<(), ApiError> {
     let now = now();
     let key = format!("frames:{}", client.key());
     let budget = state.authority.policy.frames_per_client_minute;
-    match state.store.count_attempts(&key, now - now.rem_euclid(60), frames as u64).await {
-        Ok(n) if n > budget => Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
-            .with_detail(format!("at most {budget} camera frames a minute from one address; wait a minute"))
-            .into_response()),
-        Ok(_) => Ok(()),
-        Err(e) => Err(internal(&e)),
+    if state.store.count_attempts(&key, now - now.rem_euclid(60), frames as u64).await? > budget {
+        return Err(ApiError::new(ProblemType::RateLimited)
+            .detail(format!("at most {budget} camera frames a minute from one address; wait a minute")));
     }
+    Ok(())
 }
 
 fn draw_challenge(actions: &[Action], length: usize) -> Option<Vec<Action>> {
@@ -287,15 +274,9 @@ struct Sighting {
     seen_before: bool,
 }
 
-async fn sighting(
-    state: &AppState,
-    subject: &BlindIndex,
-    print: FramePrint,
-    now: i64,
-) -> Result<Sighting, ErrorResponse> {
+async fn sighting(state: &AppState, subject: &BlindIndex, print: FramePrint, now: i64) -> Result<Sighting, ApiError> {
     let since = now - FRAME_PRINT_DAYS * 86_400;
-    let earlier =
-        state.store.frame_prints(subject, since, PRINTS_COMPARED).await.map_err(|e| ErrorResponse::from(&e))?;
+    let earlier = state.store.frame_prints(subject, since, PRINTS_COMPARED).await?;
     let keys = state.authority.keys.as_ref();
     let seen_before = earlier
         .iter()
@@ -322,6 +303,21 @@ enum Refusal {
     NotAttested,
 }
 
+/// An enrollment session id whose MAC is right and which has not expired:
+/// checked from the path alone, before the body is read, so a made-up id
+/// costs no upload and no store read.
+pub struct SessionId(String);
+
+impl FromRequestParts<Arc<AppState>> for SessionId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| refused())?;
+        state.session_ids.check(&id, now()).ok_or_else(refused)?;
+        Ok(SessionId(id))
+    }
+}
+
 /// `POST /enrollment/sessions/{id}/frames`: the cheap checks first — the
 /// session id's MAC (before the body is even read), the form, the client's
 /// frame budget, a place in the pool — then the session is taken and its
@@ -329,62 +325,41 @@ enum Refusal {
 pub async fn submit(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
-    Path(session_id): Path<String>,
-    request: Request,
-) -> Response {
+    SessionId(session_id): SessionId,
+    JsonBody(mut body): JsonBody<FramesRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let now = now();
-    if state.session_ids.check(&session_id, now).is_none() {
-        return refused().into_response();
-    }
-    let mut body: FramesRequest = match json_body(request.into_body(), FRAMES_BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
     let max_frames = state.authority.policy.liveness.max_frames;
     if body.frames.is_empty() || body.frames.len() > max_frames || body.flash_frames.len() > FLASH_STEPS + 1 {
-        return invalid(&format!("send 1 to {max_frames} frames and at most {} flash frames", FLASH_STEPS + 1))
-            .into_response();
+        return Err(ApiError::invalid(format!(
+            "send 1 to {max_frames} frames and at most {} flash frames",
+            FLASH_STEPS + 1
+        )));
     }
     if let Some(Err(e)) = body.pin.as_deref().map(check_new_pin) {
-        return invalid(&format!("pin: [{}] {e}", e.code())).into_response();
+        return Err(ApiError::invalid(format!("pin: [{}] {e}", e.code())));
     }
-    if let Err(response) = frames_within_budget(&state, &client, body.frame_count()).await {
-        return response;
-    }
+    frames_within_budget(&state, &client, body.frame_count()).await?;
     if state.authority.policy.liveness.require_flash && !body.shaped_for_flash() {
-        return invalid(&format!(
+        return Err(ApiError::invalid(format!(
             "send flash_frames (the frame before the flash, then one per colour: {}) and captured_at (one time \
              per frame in ms, strictly increasing, flash frames at least {MIN_FLASH_GAP_MS} ms apart)",
             FLASH_STEPS + 1
-        ))
-        .into_response();
+        )));
     }
     // A place in the pool before the session is spent: a busy server leaves it open.
-    let admission = match state.pool.admit() {
-        Ok(admission) => admission,
-        Err(busy) => return busy.into_response(),
-    };
-    let session = match state.store.take_session(&session_id, now).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return refused().into_response(),
-        Err(e) => return internal(&e),
-    };
+    let admission = state.pool.admit()?;
+    let session = state.store.take_session(&session_id, now).await?.ok_or_else(refused)?;
     let upgraded = session.edition == Edition::Upgraded.as_str();
     let pin = body.pin.take().filter(|_| upgraded);
     if upgraded && pin.is_none() {
-        return invalid("the upgraded edition needs the chosen pin with the frames; start again").into_response();
+        return Err(ApiError::invalid("the upgraded edition needs the chosen pin with the frames; start again"));
     }
-    let (decision, sighting) = match decide(&state, &session, body, admission, now).await {
-        Ok(decided) => decided,
-        Err(error) => return error.0,
-    };
+    let (decision, sighting) = decide(&state, &session, body, admission, now).await?;
     let print = sighting
         .as_ref()
-        .map(|s| SealedValue::seal(state.authority.keys.as_ref(), &s.print.to_bytes(), &session.subject.0));
-    let print = match print.transpose() {
-        Ok(print) => print,
-        Err(e) => return internal(&e),
-    };
+        .map(|s| SealedValue::seal(state.authority.keys.as_ref(), &s.print.to_bytes(), &session.subject.0))
+        .transpose()?;
     let seen_before = sighting.is_some_and(|s| s.seen_before);
     let day = now - now.rem_euclid(86_400);
     let failure_key = format!("enroll-fail:{}", session.subject.hex());
@@ -400,11 +375,7 @@ pub async fn submit(
     let pin_hash = match (&accepted, pin) {
         (Some(_), Some(pin)) => {
             let authority = Arc::clone(&state.authority);
-            match state.pool.run(move |_| hash_peppered(&pin, authority.pin_pepper())).await {
-                Ok(Ok(hash)) => Some(hash),
-                Ok(Err(e)) => return internal(&e),
-                Err(e) => return e.into_response(),
-            }
+            Some(state.pool.run(move |_| hash_peppered(&pin, authority.pin_pepper())).await??)
         }
         _ => None,
     };
@@ -414,7 +385,7 @@ pub async fn submit(
         expires_at: now + OFFER_SECS,
         pin_hash: pin_hash.as_deref(),
     });
-    let recorded = state
+    let failures = state
         .store
         .record_decision(
             offer,
@@ -422,20 +393,14 @@ pub async fn submit(
             reason.map(|_| (failure_key.as_str(), day)),
             print.as_ref(),
         )
-        .await;
-    let failures = match recorded {
-        Ok(failures) => failures,
-        Err(e) => return internal(&e),
-    };
+        .await?;
     match decision {
-        Decision::Accepted { offer, .. } => {
-            (StatusCode::CREATED, Json(json!({ "credential_offer": offer }))).into_response()
-        }
+        Decision::Accepted { offer, .. } => Ok((StatusCode::CREATED, Json(json!({ "credential_offer": offer })))),
         Decision::Refused(_) => {
             if failures == state.authority.policy.failures_per_subject_day {
                 audit_lock(&state, &session, failures, day).await;
             }
-            refused().into_response()
+            Err(refused())
         }
     }
 }
@@ -444,7 +409,7 @@ pub async fn submit(
 enum Decision {
     /// The credential offer to return, its pre-authorized code, and the hash
     /// of the transaction code the token request must carry (upgraded edition).
-    Accepted { offer: serde_json::Value, code: String, tx_code_hash: Option<[u8; 32]> },
+    Accepted { offer: Value, code: String, tx_code_hash: Option<[u8; 32]> },
     /// Why not (for the audit log only).
     Refused(Refusal),
 }
@@ -457,7 +422,7 @@ async fn decide(
     body: FramesRequest,
     admission: Admission<'_>,
     now: i64,
-) -> Result<(Decision, Option<Sighting>), ErrorResponse> {
+) -> Result<(Decision, Option<Sighting>), ApiError> {
     let authority = state.authority.clone();
     let challenge = match session.challenge.as_str() {
         "" => Vec::new(),
@@ -476,24 +441,16 @@ async fn decide(
             let images = decode_frames(&body.frames, "frame", interrupt)?;
             let flash_images =
                 if flash_required { decode_frames(&body.flash_frames, "flash frame", interrupt)? } else { Vec::new() };
-            Ok::<_, Problem>(analyse_frames(&authority, &images, &flash_images, &challenge, &colours, interrupt))
+            Ok::<_, ApiError>(analyse_frames(&authority, &images, &flash_images, &challenge, &colours, interrupt))
         })
-        .await
-        .map_err(|e| ErrorResponse(e.into_response()))?
-        .map_err(|mut problem| {
-            // The session is spent: say so beside what was wrong with the frames.
-            problem.detail = problem.detail.map(|d| format!("{d}; start a new enrollment session"));
-            ErrorResponse(problem.into_response())
-        })?;
+        .await?
+        // The session is spent: say so beside what was wrong with the frames.
+        .map_err(|problem| problem.extend_detail("; start a new enrollment session"))?;
     let day = now - now.rem_euclid(86_400);
-    let failures = state
-        .store
-        .attempt_count(&format!("enroll-fail:{}", session.subject.hex()), day)
-        .await
-        .map_err(|e| ErrorResponse::from(&e))?;
-    let entry = state.store.entry(&session.subject).await.map_err(|e| ErrorResponse::from(&e))?;
+    let failures = state.store.attempt_count(&format!("enroll-fail:{}", session.subject.hex()), day).await?;
+    let entry = state.store.entry(&session.subject).await?;
     let attestation = if session.edition == Edition::Upgraded.as_str() {
-        Some(state.store.attestation(&session.subject, now).await.map_err(|e| ErrorResponse::from(&e))?)
+        Some(state.store.attestation(&session.subject, now).await?)
     } else {
         None
     };
@@ -507,13 +464,11 @@ async fn decide(
     let sighting = sighting(state, &session.subject, analysed.print, now).await?;
     let matched = match analysed.refusal {
         Some(refusal) => Err(refusal),
-        None => match_registry(state, session, &analysed.template, entry, attestation)
-            .map_err(|e| ErrorResponse::from(&e))?,
+        None => match_registry(state, session, &analysed.template, entry, attestation)?,
     };
     let decision = match matched {
         Err(refusal) => Decision::Refused(refusal),
-        Ok(tx_code_hash) => accepted_offer(state, session, tx_code_hash)
-            .ok_or_else(|| ErrorResponse(Problem::internal().into_response()))?,
+        Ok(tx_code_hash) => accepted_offer(state, session, tx_code_hash).ok_or_else(ApiError::internal)?,
     };
     Ok((decision, Some(sighting)))
 }
@@ -609,19 +564,4 @@ async fn audit_lock(state: &Arc<AppState>, session: &EnrollmentSession, failures
     if let Err(e) = state.store.append_audit(event).await {
         tracing::error!(code = e.code(), "could not audit a lockout");
     }
-}
-
-/// A failure that is not a decision (the store is down, unreadable frames).
-pub struct ErrorResponse(Response);
-
-impl From<&shenfen_store::StoreError> for ErrorResponse {
-    fn from(e: &shenfen_store::StoreError) -> ErrorResponse {
-        ErrorResponse(internal(e))
-    }
-}
-
-/// Logs a store failure and answers 500 without internals.
-pub fn internal(e: &shenfen_store::StoreError) -> Response {
-    tracing::error!(code = e.code(), "store failure");
-    Problem::internal().into_response()
 }

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,9 +20,10 @@ use shenfen_face::Template;
 use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty, Store};
 
 use crate::app::{AppState, now};
-use crate::enrollment::internal;
+use crate::error::ApiError;
+use crate::extractors::JsonBody;
 use crate::status_list::{STATUS_LIST_ID, STATUS_LIST_SIZE};
-use crate::tokens::{bearer, json_body, random_token, token_hash};
+use crate::tokens::{bearer, random_token, token_hash};
 
 const ACCESS_TOKEN_SECS: i64 = 300;
 const PROOF_TYP: &str = "openid4vci-proof+jwt";
@@ -108,26 +109,33 @@ pub async fn authorization_server_metadata(State(state): State<Arc<AppState>>) -
     }))
 }
 
-/// An OAuth / OpenID4VCI error response: these endpoints answer in the format
-/// their clients are specified to parse (RFC 6749 §5.2, OpenID4VCI §8.3.1.2).
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// An OAuth / OpenID4VCI error: these endpoints answer in the format their
+/// clients are specified to parse (RFC 6749 §5.2, OpenID4VCI §8.3.1.2).
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> ApiError {
+    ApiError::oauth(status, error, description)
 }
 
-/// `POST /token` (form-encoded).
-pub async fn token(State(state): State<Arc<AppState>>, Form(form): Form<HashMap<String, String>>) -> Response {
+/// Issuance answers must not be cached (RFC 6749 §5.1).
+fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
+}
+
+/// `POST /token` (form-encoded): redeems a pre-authorized code (and, for
+/// the upgraded edition, the counter's transaction code) for an access token.
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<impl IntoResponse, ApiError> {
     if form.get("grant_type").map(String::as_str) != Some(PRE_AUTHORIZED_GRANT) {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "only the pre-authorized code grant is supported",
-        );
+        ));
     }
-    let Some(code) = form.get("pre-authorized_code") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "pre-authorized_code is missing");
-    };
+    let code = form
+        .get("pre-authorized_code")
+        .ok_or_else(|| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "pre-authorized_code is missing"))?;
     let now = now();
     let code_hash = token_hash(code);
     let tx_code = form.get("tx_code").map(|c| state.authority.tx_code_hash(c));
@@ -136,125 +144,100 @@ pub async fn token(State(state): State<Arc<AppState>>, Form(form): Form<HashMap<
         // compared, in one statement: a few guesses at six digits — however
         // many arrive at once — then the code is void.
         let tries_key = format!("tx-code:{}", URL_SAFE_NO_PAD.encode(code_hash));
-        match state.store.count_attempt(&tries_key, 0).await {
-            Ok(n) if n > state.authority.policy.tx_code_attempts => {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "too many wrong transaction codes: this offer is void; enroll again",
-                );
-            }
-            Ok(_) => state.metrics.secret_checked("tx_code"),
-            Err(e) => return internal(&e),
-        }
-    }
-    let grant = match state.store.redeem_grant(&code_hash, GrantKind::PreAuthorizedCode, tx_code.as_ref(), now).await {
-        Ok(Some(grant)) => grant,
-        Ok(None) => {
-            return oauth_error(
+        if state.store.count_attempt(&tries_key, 0).await? > state.authority.policy.tx_code_attempts {
+            return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_grant",
-                "the code is unknown, expired or already used, or the transaction code from the counter is missing or wrong",
-            );
+                "too many wrong transaction codes: this offer is void; enroll again",
+            ));
         }
-        Err(e) => return internal(&e),
-    };
-    let Some(access_token) = random_token() else {
-        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
-    };
+        state.metrics.secret_checked("tx_code");
+    }
+    let redeemed = state.store.redeem_grant(&code_hash, GrantKind::PreAuthorizedCode, tx_code.as_ref(), now).await?;
+    let grant = redeemed.ok_or_else(|| {
+        oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the code is unknown, expired or already used, or the transaction code from the counter is missing or wrong",
+        )
+    })?;
+    let access_token =
+        random_token().ok_or_else(|| oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", ""))?;
     // The transaction code was spent on the pre-authorized code; the access token stands alone.
     let grant = Grant { tx_code_hash: None, ..grant };
-    if let Err(e) =
-        state.store.put_grant(&token_hash(&access_token), GrantKind::AccessToken, &grant, now + ACCESS_TOKEN_SECS).await
-    {
-        return internal(&e);
-    }
-    let mut response =
-        Json(json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS }))
-            .into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    let expires_at = now + ACCESS_TOKEN_SECS;
+    state.store.put_grant(&token_hash(&access_token), GrantKind::AccessToken, &grant, expires_at).await?;
+    let body = json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS });
+    Ok((no_store(), Json(body)))
 }
 
+/// An OpenID4VCI credential request.
 #[derive(Deserialize)]
-struct CredentialRequest {
+pub struct CredentialRequest {
     credential_configuration_id: String,
     proofs: Proofs,
 }
 
+/// The key proofs of a credential request.
 #[derive(Deserialize)]
-struct Proofs {
+pub struct Proofs {
     jwt: Vec<String>,
 }
 
 /// `POST /credential` with `Authorization: Bearer`.
-pub async fn credential(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
-    let Some(bearer) = bearer(&headers) else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "a Bearer access token is required");
-    };
-    let body: CredentialRequest = match json_body(request.into_body(), 256 * 1024).await {
-        Ok(body) => body,
-        Err(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_credential_request",
-                "the body is not a credential request",
-            );
-        }
-    };
+pub async fn credential(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<JsonBody<CredentialRequest>, ApiError>,
+) -> Result<impl IntoResponse, ApiError> {
+    let bearer = bearer(&headers)
+        .ok_or_else(|| oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "a Bearer access token is required"))?;
+    let JsonBody(body) = body.map_err(|_| {
+        oauth_error(StatusCode::BAD_REQUEST, "invalid_credential_request", "the body is not a credential request")
+    })?;
     let now = now();
     // Only looked at here: the token is spent in the issuance's own
     // transaction, so a wallet told `invalid_nonce` may retry with it.
     let access_token_hash = token_hash(bearer);
-    let grant = match state.store.peek_grant(&access_token_hash, GrantKind::AccessToken, now).await {
-        Ok(Some(grant)) => grant,
-        Ok(None) => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token is unknown, expired or already used",
-            );
-        }
-        Err(e) => return internal(&e),
-    };
+    let grant =
+        state.store.peek_grant(&access_token_hash, GrantKind::AccessToken, now).await?.ok_or_else(token_spent)?;
     if body.credential_configuration_id != configuration_id(&grant.edition) {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unknown_credential_configuration",
             "not the configuration this grant is for",
-        );
+        ));
     }
     if body.proofs.jwt.is_empty() || body.proofs.jwt.len() > state.authority.policy.max_batch {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_proof", "send 1 to batch_size key proofs");
+        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_proof", "send 1 to batch_size key proofs"));
     }
     let mut holders = Vec::with_capacity(body.proofs.jwt.len());
     let mut nonces: Vec<(String, i64)> = Vec::new();
     for proof in &body.proofs.jwt {
-        match check_proof(&state, proof, now) {
-            Ok((holder, nonce)) => {
-                holders.push(holder);
-                if !nonces.contains(&nonce) {
-                    nonces.push(nonce);
-                }
-            }
-            Err(ProofError(error, description)) => return oauth_error(StatusCode::BAD_REQUEST, error, &description),
+        let (holder, nonce) = check_proof(&state, proof, now)?;
+        holders.push(holder);
+        if !nonces.contains(&nonce) {
+            nonces.push(nonce);
         }
     }
     // The proofs of one batch share their c_nonce; each nonce is spent once.
     for (nonce, expires) in &nonces {
-        match state.store.consume_nonce(nonce, *expires).await {
-            Ok(true) => {}
-            Ok(false) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_nonce", "this c_nonce was already used"),
-            Err(e) => return internal(&e),
+        if !state.store.consume_nonce(nonce, *expires).await? {
+            return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_nonce", "this c_nonce was already used"));
         }
     }
-    issue_batch(&state, &access_token_hash, &grant, &holders, now).await
+    let credentials = issue_batch(&state, &access_token_hash, &grant, &holders, now).await?;
+    Ok((no_store(), Json(json!({ "credentials": credentials }))))
+}
+
+fn token_spent() -> ApiError {
+    oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token is unknown, expired or already used")
 }
 
 /// Verifies one key proof — type, signature by the embedded key, audience,
 /// freshness, a c_nonce of ours — and returns the key and the nonce to spend.
-fn check_proof(state: &Arc<AppState>, proof: &str, now: i64) -> Result<(PublicJwk, (String, i64)), ProofError> {
-    let invalid = |why: &str| ProofError("invalid_proof", why.to_owned());
+fn check_proof(state: &Arc<AppState>, proof: &str, now: i64) -> Result<(PublicJwk, (String, i64)), ApiError> {
+    let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_proof", why);
     let jws = Jws::parse(proof, "key proof").map_err(|e| invalid(&e.to_string()))?;
     jws.expect_typ(PROOF_TYP).map_err(|e| invalid(&e.to_string()))?;
     let jwk = jws.header().get("jwk").ok_or_else(|| invalid("the proof header carries no jwk"))?;
@@ -270,13 +253,14 @@ fn check_proof(state: &Arc<AppState>, proof: &str, now: i64) -> Result<(PublicJw
     }
     let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or_default();
     let Some(expires) = state.nonces.check(nonce, now) else {
-        return Err(ProofError("invalid_nonce", "get a fresh c_nonce from the nonce endpoint".into()));
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_nonce",
+            "get a fresh c_nonce from the nonce endpoint",
+        ));
     };
     Ok((holder, (nonce.to_owned(), expires)))
 }
-
-/// Why a key proof was refused: an OpenID4VCI error code and a description.
-struct ProofError(&'static str, String);
 
 async fn issue_batch(
     state: &Arc<AppState>,
@@ -284,17 +268,11 @@ async fn issue_batch(
     grant: &Grant,
     holders: &[PublicJwk],
     now: i64,
-) -> Response {
-    let entry = match state.store.entry(&grant.subject).await {
-        Ok(Some(sealed)) => match sealed.open(state.authority.keys.as_ref()) {
-            Ok(entry) => entry,
-            Err(e) => return internal(&e),
-        },
-        Ok(None) => {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "the citizen is no longer in the registry");
-        }
-        Err(e) => return internal(&e),
-    };
+) -> Result<Vec<Value>, ApiError> {
+    let sealed = state.store.entry(&grant.subject).await?.ok_or_else(|| {
+        oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "the citizen is no longer in the registry")
+    })?;
+    let entry = sealed.open(state.authority.keys.as_ref())?;
     // A new enrollment means a new phone: what the old one holds stops working,
     // in the same transaction that allocates the new batch's slots.
     let issuer = &state.authority.issuer;
@@ -314,25 +292,12 @@ async fn issue_batch(
         devices: &devices,
         now,
     };
-    let slots = match state.store.issue_slots(issuance, event).await {
-        Ok(Some(slots)) => slots,
-        Ok(None) => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token is unknown, expired or already used",
-            );
-        }
-        Err(e) => return internal(&e),
-    };
+    let slots = state.store.issue_slots(issuance, event).await?.ok_or_else(token_spent)?;
     let status_uri = issuer.status_list_uri();
     let mut disclosable: Vec<String> =
         claim_paths(&grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
     let mut claims = claims_of(&issuer.url, &entry, &grant.edition, now);
-    let parties = match state.store.relying_parties().await {
-        Ok(parties) => parties,
-        Err(e) => return internal(&e),
-    };
+    let parties = state.store.relying_parties().await?;
     add_pseudonyms(&mut claims, &mut disclosable, &state.authority.pseudonyms, &entry, &parties);
     let mut credentials = Vec::with_capacity(holders.len());
     for (holder, idx) in holders.iter().zip(slots) {
@@ -350,17 +315,13 @@ async fn issue_batch(
             // decoy digests would hide nothing and cost a QR code ~45 bytes each.
             max_decoys: 0,
         };
-        match issue_vc(&issuer.signing_key, claims.clone(), &params) {
-            Ok(sd_jwt) => credentials.push(json!({ "credential": sd_jwt.serialize() })),
-            Err(e) => {
-                tracing::error!(code = e.code(), "credential signing failed");
-                return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "");
-            }
-        }
+        let sd_jwt = issue_vc(&issuer.signing_key, claims.clone(), &params).map_err(|e| {
+            tracing::error!(code = e.code(), "credential signing failed");
+            oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "")
+        })?;
+        credentials.push(json!({ "credential": sd_jwt.serialize() }));
     }
-    let mut response = Json(json!({ "credentials": credentials })).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Ok(credentials)
 }
 
 /// The claims of an edition's credential (see [`claim_names`]).

@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use shenfen_credential::{StatusList, StatusListToken};
 use shenfen_store::Store;
 use tokio::sync::Mutex;
 
 use crate::app::{AppState, now};
-use crate::enrollment::internal;
-use crate::problem::Problem;
+use crate::error::{ApiError, ProblemType};
 
 /// The one status list this authority publishes; 2^17 entries give herd privacy.
 pub const STATUS_LIST_ID: &str = "1";
@@ -41,27 +40,26 @@ struct SignedList {
 }
 
 /// `GET /status/{list}`: the signed Token Status List, cacheable for its ttl.
-pub async fn status_list(State(state): State<Arc<AppState>>, Path(list): Path<String>) -> Response {
+pub async fn status_list(
+    State(state): State<Arc<AppState>>,
+    Path(list): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     if list != STATUS_LIST_ID {
-        return Problem::not_found().into_response();
+        return Err(ApiError::new(ProblemType::NotFound));
     }
-    match current_status_list(&state).await {
-        Ok(jwt) => {
-            let mut response = jwt.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-            response
-        }
-        Err(response) => response,
-    }
+    let jwt = current_status_list(&state).await?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/statuslist+jwt")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+    ];
+    Ok((headers, jwt))
 }
 
 /// The list as a signed `statuslist+jwt`: the cached copy while no status
 /// changed and it is younger than half the ttl, else freshly signed (one
 /// signer at a time per instance).
-pub async fn current_status_list(state: &AppState) -> Result<String, Response> {
-    let version = state.store.status_version().await.map_err(|e| internal(&e))?;
+pub async fn current_status_list(state: &AppState) -> Result<String, ApiError> {
+    let version = state.store.status_version().await?;
     let now = now();
     let mut cached = state.status_lists.signed.lock().await;
     if let Some(signed) = cached.as_ref().filter(|s| s.version == version && now - s.signed_at < RESIGN_AFTER_SECS) {
@@ -72,9 +70,9 @@ pub async fn current_status_list(state: &AppState) -> Result<String, Response> {
     Ok(jwt)
 }
 
-async fn sign_status_list(state: &AppState, now: i64) -> Result<String, Response> {
-    let entries = state.store.status_entries(STATUS_LIST_ID).await.map_err(|e| internal(&e))?;
-    let mut statuses = StatusList::new(STATUS_LIST_SIZE, 2).map_err(|_| Problem::internal().into_response())?;
+async fn sign_status_list(state: &AppState, now: i64) -> Result<String, ApiError> {
+    let entries = state.store.status_entries(STATUS_LIST_ID).await?;
+    let mut statuses = StatusList::new(STATUS_LIST_SIZE, 2).map_err(|_| ApiError::internal())?;
     for (idx, status) in entries {
         if statuses.set(idx, status).is_err() {
             tracing::error!(idx, "stored status does not fit the list");
@@ -88,5 +86,5 @@ async fn sign_status_list(state: &AppState, now: i64) -> Result<String, Response
         ttl: Some(STATUS_LIST_TTL),
         list: statuses,
     };
-    token.sign(&issuer.signing_key, issuer.public.kid()).map_err(|_| Problem::internal().into_response())
+    token.sign(&issuer.signing_key, issuer.public.kid()).map_err(|_| ApiError::internal())
 }

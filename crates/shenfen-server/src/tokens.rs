@@ -1,21 +1,30 @@
-//! Random tokens and their stored hashes, the Bearer token of a request, and
-//! the request-body helpers the JSON endpoints share.
+//! Random tokens, transaction codes and the stored hashes of tokens, the Bearer token of a request, and
+//! the bounded lists request bodies may hold.
 
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use axum::body::{Body, to_bytes};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, SeqAccess, Visitor};
-
-use crate::problem::Problem;
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use shenfen_store::random_below;
 
 /// A fresh 256-bit random token, base64url.
 pub fn random_token() -> Option<String> {
     let mut bytes = [0u8; 32];
     SystemRandom::new().fill(&mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Digits of the transaction code handed to an attested citizen.
+pub const TX_CODE_DIGITS: usize = 6;
+
+/// A fresh transaction code of [`TX_CODE_DIGITS`] decimal digits, for the
+/// slip a counter hands an attested citizen.
+pub fn transaction_code() -> Option<String> {
+    (0..TX_CODE_DIGITS)
+        .map(|_| random_below(10).ok().and_then(|d| char::from_digit(u32::try_from(d).ok()?, 10)))
+        .collect()
 }
 
 /// The token of an `Authorization: Bearer …` header, if any.
@@ -28,20 +37,6 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
     out
-}
-
-/// Reads a JSON body of at most `limit` bytes into `T`, or the problem to answer.
-pub async fn json_body<T: DeserializeOwned>(body: Body, limit: usize) -> Result<T, Problem> {
-    let bytes = to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large")
-            .with_detail(format!("at most {limit} bytes"))
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| invalid(&format!("the body is not the expected JSON: {e}")))
-}
-
-/// 400 with a detail saying what is wrong with the request's form.
-pub fn invalid(detail: &str) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request").with_detail(detail)
 }
 
 /// The most items a list of camera frames or capture times may hold: far

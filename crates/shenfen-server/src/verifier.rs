@@ -7,10 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_lc_rs::constant_time::verify_slices_are_equal;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -22,11 +21,11 @@ use shenfen_store::{PresentationRequest, RelyingParty, SealedValue, Store};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;
-use crate::enrollment::internal;
+use crate::error::{ApiError, ProblemType};
+use crate::extractors::{JsonBody, RelyingPartyKey};
 use crate::issuance::vct;
-use crate::problem::Problem;
 use crate::status_list::STATUS_LIST_ID;
-use crate::tokens::{bearer, invalid, json_body, random_token, token_hash};
+use crate::tokens::random_token;
 
 /// Seconds a presentation request stays open.
 const REQUEST_SECS: i64 = 300;
@@ -40,26 +39,9 @@ pub const CREDENTIAL_QUERY_ID: &str = "shenfen_id";
 pub const QUESTION_CLAIM_PREFIX: &str = "question-";
 const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
 
-fn unauthenticated() -> Response {
-    Problem::new(StatusCode::UNAUTHORIZED, "relying-party-unauthenticated", "Relying party not authenticated")
-        .with_detail("send the relying party's API key as a Bearer token, with its client_id")
-        .into_response()
-}
-
-/// The relying party `client_id` if `headers` carry its API key.
-async fn relying_party(state: &AppState, headers: &HeaderMap, client_id: &str) -> Result<RelyingParty, Response> {
-    let key = bearer(headers).ok_or_else(unauthenticated)?;
-    let party = match state.relying_parties.get(&state.store, client_id).await {
-        Ok(Some(party)) => party,
-        Ok(None) => return Err(unauthenticated()),
-        Err(e) => return Err(internal(&e)),
-    };
-    verify_slices_are_equal(&token_hash(key), &party.api_key_hash).map_err(|_| unauthenticated())?;
-    Ok(party)
-}
-
+/// What a relying party asks for.
 #[derive(Deserialize)]
-struct NewRequest {
+pub struct NewRequest {
     client_id: String,
     /// Claim paths, `/`-separated below the top level (`name`, `record/id_number`).
     #[serde(default)]
@@ -84,68 +66,44 @@ fn level_one() -> String {
 }
 
 /// `POST /verifier/requests`: a relying party asks for claims.
-pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, request: Request) -> Response {
-    let body: NewRequest = match json_body(request.into_body(), 16 * 1024).await {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
-    let party = match relying_party(&state, &headers, &body.client_id).await {
-        Ok(party) => party,
-        Err(response) => return response,
-    };
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    key: RelyingPartyKey,
+    JsonBody(body): JsonBody<NewRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let party = key.party(&state, &body.client_id).await?;
     if (body.claims.is_empty() && body.questions.is_empty())
         || body.purpose.trim().is_empty()
         || body.purpose.chars().count() > 200
     {
-        return invalid("ask for at least one claim or question, and say why in 1 to 200 characters").into_response();
+        return Err(ApiError::invalid("ask for at least one claim or question, and say why in 1 to 200 characters"));
     }
-    let questions = match body.questions.iter().map(|q| q.parse::<Question>()).collect::<Result<Vec<_>, _>>() {
-        Ok(questions) => questions,
-        Err(e) => return invalid(&format!("[{}] {e}", e.code())).into_response(),
-    };
-    if let Err(detail) = questions_within_limits(&questions) {
-        return invalid(&detail).into_response();
-    }
-    if let Some(both) = body.optional_claims.iter().find(|c| body.claims.contains(c)) {
-        return invalid(&format!("{both} is asked both as required and as optional")).into_response();
-    }
-    let needed: Vec<&str> = body
-        .claims
+    let questions = body
+        .questions
         .iter()
-        .chain(&body.optional_claims)
-        .map(String::as_str)
-        .chain(questions.iter().map(|q| -> &str { q.entitlement() }))
-        .collect();
-    let not_entitled: Vec<&str> = needed.into_iter().filter(|c| !party.claims.iter().any(|e| e == c)).collect();
-    if !not_entitled.is_empty() {
-        return Problem::new(StatusCode::FORBIDDEN, "not-entitled", "Not entitled to these claims")
-            .with_detail(format!(
-                "{} may ask for {}; not for {}",
-                party.client_id,
-                party.claims.join(", "),
-                not_entitled.join(", ")
-            ))
-            .into_response();
+        .map(|q| q.parse::<Question>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::invalid(format!("[{}] {e}", e.code())))?;
+    questions_within_limits(&questions).map_err(ApiError::invalid)?;
+    if let Some(both) = body.optional_claims.iter().find(|c| body.claims.contains(c)) {
+        return Err(ApiError::invalid(format!("{both} is asked both as required and as optional")));
     }
-    if let Err(e) = body.level.parse::<AssuranceLevel>() {
-        return invalid(&format!("level: [{}] {e}", e.code())).into_response();
-    }
+    entitled(&party, &body, &questions)?;
+    let level: AssuranceLevel = body
+        .level
+        .parse()
+        .map_err(|e: shenfen_core::CoreError| ApiError::invalid(format!("level: [{}] {e}", e.code())))?;
     if !questions.is_empty() {
         let now = now();
         let key = format!("questions:{}", party.client_id);
         let limit = state.authority.policy.questions_per_relying_party_hour;
-        match state.store.count_attempts(&key, now - now.rem_euclid(3600), questions.len() as u64).await {
-            Ok(n) if n > limit => {
-                return Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many attempts")
-                    .with_detail(format!("at most {limit} yes/no questions an hour per relying party"))
-                    .into_response();
-            }
-            Ok(_) => {}
-            Err(e) => return internal(&e),
+        if state.store.count_attempts(&key, now - now.rem_euclid(3600), questions.len() as u64).await? > limit {
+            return Err(ApiError::new(ProblemType::RateLimited)
+                .detail(format!("at most {limit} yes/no questions an hour per relying party")));
         }
     }
     let (Some(id), Some(nonce), Some(request_state)) = (random_token(), random_token(), random_token()) else {
-        return Problem::internal().into_response();
+        return Err(ApiError::internal());
     };
     let expires_at = now() + REQUEST_SECS;
     let stored = PresentationRequest {
@@ -158,31 +116,47 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
             "optional_claims": body.optional_claims,
             "questions": questions.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "purpose": body.purpose,
-            "level": body.level,
+            "level": level,
         }),
         expires_at,
         status: "pending".into(),
         result: None,
     };
-    if let Err(e) = state.store.create_presentation_request(&stored).await {
-        return internal(&e);
-    }
+    state.store.create_presentation_request(&stored).await?;
     let request_uri = format!("{}/verifier/requests/{id}/object", state.authority.issuer.url);
     let authorization_request = format!(
         "openid4vp://?{}",
         serde_urlencoded::to_string([("client_id", party.client_id.as_str()), ("request_uri", request_uri.as_str())])
             .unwrap_or_default()
     );
-    (
-        StatusCode::CREATED,
-        Json(json!({
-            "request_id": id,
-            "request_uri": request_uri,
-            "authorization_request": authorization_request,
-            "expires_at": expires_at,
-        })),
-    )
-        .into_response()
+    let created = json!({
+        "request_id": id,
+        "request_uri": request_uri,
+        "authorization_request": authorization_request,
+        "expires_at": expires_at,
+    });
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Every claim the request needs — asked, optional, or read to answer a
+/// question — must be in the relying party's entitlement.
+fn entitled(party: &RelyingParty, body: &NewRequest, questions: &[Question]) -> Result<(), ApiError> {
+    let needed = body
+        .claims
+        .iter()
+        .chain(&body.optional_claims)
+        .map(String::as_str)
+        .chain(questions.iter().map(|q| -> &str { q.entitlement() }));
+    let not_entitled: Vec<&str> = needed.filter(|c| !party.claims.iter().any(|e| e == c)).collect();
+    if not_entitled.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(ProblemType::NotEntitled).detail(format!(
+        "{} may ask for {}; not for {}",
+        party.client_id,
+        party.claims.join(", "),
+        not_entitled.join(", ")
+    )))
 }
 
 /// The limits on one request's questions: at most [`MAX_QUESTIONS`], each
@@ -259,32 +233,26 @@ fn dcql(request: &PresentationRequest) -> Value {
     })
 }
 
-fn closed() -> Response {
-    Problem::new(StatusCode::NOT_FOUND, "request-closed", "No such open request")
-        .with_detail("the request is unknown, expired or already answered (and read); ask for a new one")
-        .into_response()
+fn closed() -> ApiError {
+    ApiError::new(ProblemType::RequestClosed)
+        .detail("the request is unknown, expired or already answered (and read); ask for a new one")
 }
 
-async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest, Response> {
-    match state.store.presentation_request(id).await {
-        Ok(Some(request)) if request.status == "pending" && request.expires_at >= now() => Ok(request),
-        Ok(_) => Err(closed()),
-        Err(e) => Err(internal(&e)),
+async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest, ApiError> {
+    match state.store.presentation_request(id).await? {
+        Some(request) if request.status == "pending" && request.expires_at >= now() => Ok(request),
+        _ => Err(closed()),
     }
 }
 
 /// `GET /verifier/requests/{id}/object`: the request object, signed by this
 /// authority so a wallet that trusts its credentials trusts what it asks.
-pub async fn request_object(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let request = match open_request(&state, &id).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let party = match state.relying_parties.get(&state.store, &request.client_id).await {
-        Ok(Some(party)) => party,
-        Ok(None) => return closed(),
-        Err(e) => return internal(&e),
-    };
+pub async fn request_object(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let request = open_request(&state, &id).await?;
+    let party = state.relying_parties.get(&state.store, &request.client_id).await?.ok_or_else(closed)?;
     let issuer = &state.authority.issuer;
     let claims = json!({
         "iss": issuer.url,
@@ -310,21 +278,17 @@ pub async fn request_object(State(state): State<Arc<AppState>>, Path(id): Path<S
         },
     });
     let header = es256_header(REQUEST_OBJECT_TYP, issuer.public.kid());
-    match sign_compact(&header, claims.as_object().unwrap_or(&Map::new()), &issuer.signing_key) {
-        Ok(jwt) => {
-            let mut response = jwt.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/oauth-authz-req+jwt"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(_) => Problem::internal().into_response(),
-    }
+    let jwt = sign_compact(&header, claims.as_object().unwrap_or(&Map::new()), &issuer.signing_key)
+        .map_err(|_| ApiError::internal())?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/oauth-authz-req+jwt")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    Ok((headers, jwt))
 }
 
-fn wallet_error(description: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid_request", "error_description": description })))
-        .into_response()
+fn wallet_error(description: &str) -> ApiError {
+    ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
 /// `POST /verifier/requests/{id}/response` (form: `vp_token`, `state`): the
@@ -338,35 +302,23 @@ pub async fn response(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let request = match open_request(&state, &id).await {
-        Ok(request) => request,
-        Err(_) => return wallet_error("the request is unknown, expired or already answered"),
-    };
-    let Some(answer_state) = form.get("state") else { return wallet_error("state is missing") };
-    let vc = match bound_presentation(&state, &request, &form) {
-        Ok(vc) => vc,
-        Err(reason) => return wallet_error(&reason),
-    };
+) -> Result<Json<Value>, ApiError> {
+    let request = open_request(&state, &id)
+        .await
+        .map_err(|_| wallet_error("the request is unknown, expired or already answered"))?;
+    let answer_state = form.get("state").ok_or_else(|| wallet_error("state is missing"))?;
+    let vc = bound_presentation(&state, &request, &form).map_err(|reason| wallet_error(&reason))?;
     let outcome = check_answer(&state, &request, &form, &vc).await;
     let (status, result) = match &outcome {
         Ok(result) => ("verified", result.clone()),
         Err(reason) => ("refused", json!({ "error": reason })),
     };
     // The result holds the citizen's claims: it waits for the relying party sealed.
-    let sealed = match SealedValue::seal(state.authority.keys.as_ref(), result.to_string().as_bytes(), id.as_bytes()) {
-        Ok(sealed) => sealed,
-        Err(e) => return internal(&e),
-    };
-    match state.store.answer_presentation_request(&id, answer_state, now(), status, &sealed).await {
-        Ok(true) => {}
-        Ok(false) => return wallet_error("the request is already answered, expired, or the state differs"),
-        Err(e) => return internal(&e),
+    let sealed = SealedValue::seal(state.authority.keys.as_ref(), result.to_string().as_bytes(), id.as_bytes())?;
+    if !state.store.answer_presentation_request(&id, answer_state, now(), status, &sealed).await? {
+        return Err(wallet_error("the request is already answered, expired, or the state differs"));
     }
-    match outcome {
-        Ok(_) => Json(json!({})).into_response(),
-        Err(reason) => wallet_error(&reason),
-    }
+    outcome.map(|_| Json(json!({}))).map_err(|reason| wallet_error(&reason))
 }
 
 /// The presentation of an answer, verified: signed by one of this
@@ -496,6 +448,7 @@ fn assurance_of(
     text("level").parse().map_err(|_| "the assurance assertion names no level".into())
 }
 
+/// Whose request's outcome is read.
 #[derive(Deserialize)]
 pub struct ResultQuery {
     /// The asking relying party.
@@ -507,31 +460,20 @@ pub struct ResultQuery {
 pub async fn outcome(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    axum::extract::Query(query): axum::extract::Query<ResultQuery>,
-) -> Response {
-    if let Err(response) = relying_party(&state, &headers, &query.client_id).await {
-        return response;
-    }
+    key: RelyingPartyKey,
+    Query(query): Query<ResultQuery>,
+) -> Result<Json<Value>, ApiError> {
+    key.party(&state, &query.client_id).await?;
     // The common last call finds the answer: take it first (one statement).
-    match state.store.take_answered_request(&id, &query.client_id).await {
-        Ok(Some(answered)) => {
-            let opened =
-                answered.result.as_ref().map(|sealed| sealed.open(state.authority.keys.as_ref(), id.as_bytes()));
-            let result = match opened.transpose() {
-                Ok(plain) => plain.and_then(|json| serde_json::from_slice::<Value>(&json).ok()),
-                Err(e) => return internal(&e),
-            };
-            return Json(json!({ "status": answered.status, "result": result })).into_response();
-        }
-        Ok(_) => {}
-        Err(e) => return internal(&e),
+    if let Some(answered) = state.store.take_answered_request(&id, &query.client_id).await? {
+        let opened = answered.result.as_ref().map(|sealed| sealed.open(state.authority.keys.as_ref(), id.as_bytes()));
+        let result = opened.transpose()?.and_then(|json| serde_json::from_slice::<Value>(&json).ok());
+        return Ok(Json(json!({ "status": answered.status, "result": result })));
     }
-    match state.store.presentation_request(&id).await {
-        Ok(Some(request)) if request.client_id == query.client_id && request.status == "pending" => {
-            Json(json!({ "status": "pending", "expires_at": request.expires_at })).into_response()
+    match state.store.presentation_request(&id).await? {
+        Some(request) if request.client_id == query.client_id && request.status == "pending" => {
+            Ok(Json(json!({ "status": "pending", "expires_at": request.expires_at })))
         }
-        Ok(_) => closed(),
-        Err(e) => internal(&e),
+        _ => Err(closed()),
     }
 }

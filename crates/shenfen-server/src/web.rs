@@ -21,7 +21,7 @@ use shenfen_credential::DICTIONARY;
 use tower_http::compression::CompressionLayer;
 
 use crate::app::AppState;
-use crate::problem::Problem;
+use crate::error::{ApiError, ProblemType};
 
 /// The browser libraries, by the name pages import them under, and where npm puts them.
 const VENDOR_FILES: [(&str, &str); 2] =
@@ -124,13 +124,13 @@ fn file(content_type: &'static str, body: impl IntoResponse) -> Response {
 async fn app_file(UrlPath(name): UrlPath<String>) -> Response {
     match APP_FILES.iter().find(|(file_name, _, _)| *file_name == name) {
         Some((_, content_type, body)) => file(content_type, *body),
-        None => Problem::not_found().into_response(),
+        None => ApiError::new(ProblemType::NotFound).into_response(),
     }
 }
 
 async fn vendor_file(State(state): State<Arc<AppState>>, UrlPath(name): UrlPath<String>) -> Response {
     let Some((_, found)) = state.web.vendor.iter().find(|(file_name, _)| *file_name == name) else {
-        return Problem::not_found().into_response();
+        return ApiError::new(ProblemType::NotFound).into_response();
     };
     match found {
         Some(bytes) => file(JS, bytes.clone()),

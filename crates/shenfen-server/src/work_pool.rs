@@ -11,12 +11,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-use crate::problem::Problem;
 
 /// The pool: `workers` jobs run at once, `queue` more may wait.
 pub struct WorkPool {
@@ -125,21 +121,6 @@ impl Admission<'_> {
             tracing::error!(error = %e, "a pooled job did not finish");
             PoolError::Failed
         })
-    }
-}
-
-impl IntoResponse for PoolError {
-    fn into_response(self) -> Response {
-        match self {
-            PoolError::Busy => {
-                let mut response = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Server busy")
-                    .with_detail(self.to_string())
-                    .into_response();
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                response
-            }
-            PoolError::Failed => Problem::internal().into_response(),
-        }
     }
 }
 
