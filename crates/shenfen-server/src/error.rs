@@ -264,14 +264,6 @@ impl ApiError {
         self.map_problem(|detail, _, _| *detail = detail.take().map(|d| format!("{d}{more}")))
     }
 
-    /// The problem's type, if it is one.
-    pub fn kind(&self) -> Option<ProblemType> {
-        match self {
-            ApiError::Problem { kind, .. } => Some(*kind),
-            ApiError::OAuth { .. } => None,
-        }
-    }
-
     fn map_problem(
         mut self,
         change: impl FnOnce(&mut Option<String>, &mut Option<&'static str>, &mut Option<i64>),
