@@ -13,7 +13,7 @@ use serde_json::json;
 use shenfen_core::IdNumber;
 use shenfen_credential::{PrivateJwk, es256_header, sign_compact};
 use shenfen_server::{AppState, Policy, configuration_id, router, token_hash};
-use shenfen_store::{BlindIndex, Grant, GrantKind, Store};
+use shenfen_store::{BlindIndex, Grant, GrantKind};
 
 use crate::bench_enroll::{
     BENCH_ISSUER, CITIZEN, authority_without_face_work, chunked, concurrently, parallel, percentile, post,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_credential::{KeyBindingCheck, PublicJwk, SdJwt, VerifyOptions, es256_header, sign_compact, verify_vc};
 use shenfen_face::{ChallengePolicy, Template};
-use shenfen_store::{AuditEvent, BlindIndex, PinReservation, Store, verify_peppered};
+use shenfen_store::{AuditEvent, BlindIndex, PinReservation, verify_peppered};
 
 use crate::app::{AppState, now};
 use crate::client_address::ClientAddress;

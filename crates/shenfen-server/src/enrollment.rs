@@ -20,7 +20,7 @@ use shenfen_face::{
 };
 use shenfen_store::{
     Attestation, AuditEvent, BlindIndex, EnrollmentSession, FRAME_PRINT_DAYS, Grant, Offer, SealedEntry, SealedValue,
-    Store, StoreError, hash_peppered, random_below,
+    StoreError, hash_peppered, random_below,
 };
 
 use crate::app::{AppState, now};

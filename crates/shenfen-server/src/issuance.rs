@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use shenfen_core::{CardValidity, Edition, PseudonymKey, pairwise_pseudonym};
 use shenfen_credential::{Jws, PublicJwk, StatusReference, VcIssuance, child_pointer, issue_vc};
 use shenfen_face::Template;
-use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty, Store};
+use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty};
 
 use crate::app::{AppState, now};
 use crate::enrollment::internal;

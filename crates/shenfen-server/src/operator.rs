@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, IdNumber, OperatorRole};
 use shenfen_store::{
-    Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, Store, random_below, verify_secret_or_decoy,
+    Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, random_below, verify_secret_or_decoy,
 };
 
 use crate::app::{AppState, now};

@@ -18,7 +18,7 @@ use shenfen_core::{AssuranceLevel, Question};
 use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
-use shenfen_store::{PresentationRequest, RelyingParty, SealedValue, Store};
+use shenfen_store::{PresentationRequest, RelyingParty, SealedValue};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;

@@ -82,7 +82,7 @@ pub struct Offer<'a> {
     pub pin_hash: Option<&'a str>,
 }
 
-/// The outcome of reserving one PIN attempt (see `Store::reserve_pin_attempt`).
+/// The outcome of reserving one PIN attempt (see [`crate::SqlStore::reserve_pin_attempt`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PinReservation {
     /// The citizen has no PIN (lightweight edition).
@@ -102,7 +102,7 @@ pub enum PinReservation {
     },
 }
 
-/// One batch of credentials about to be issued (see `Store::issue_slots`).
+/// One batch of credentials about to be issued (see [`crate::SqlStore::issue_slots`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Issuance<'a> {
     /// SHA-256 of the access token the batch spends.

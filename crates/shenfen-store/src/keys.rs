@@ -3,7 +3,7 @@
 //! Two kinds of secret, configured separately: master keys (each with an id)
 //! from which key-encryption keys are derived (HKDF-SHA-256) to wrap the
 //! per-record data keys, and one blind-index secret. Rotating master keys
-//! re-wraps data keys only (`Store::rewrap`) and needs no plaintext; the
+//! re-wraps data keys only (`SqlStore::rewrap`) and needs no plaintext; the
 //! blind-index secret is not rotated in place, because changing it means
 //! re-indexing every record from its decrypted ID number.
 

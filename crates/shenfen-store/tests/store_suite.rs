@@ -13,7 +13,7 @@ use shenfen_core::{CardValidity, CitizenRecord, IdNumber, OperatorRole, PinLocko
 use shenfen_store::{
     Attestation, AuditEvent, BlindIndex, CredentialHolder, EnrollmentSession, FRAME_PRINT_DAYS, Grant, GrantKind,
     ImportProgress, Issuance, KeyProvider, LocalKeys, Offer, Operator, PinReservation, PresentationRequest,
-    RegistryEntry, RelyingParty, SealedValue, SqlStore, Store, StoreError,
+    RegistryEntry, RelyingParty, SealedValue, SqlStore, StoreError,
 };
 use sqlx::Connection;
 

@@ -22,7 +22,7 @@ use shenfen_face::{
 };
 use shenfen_server::token_hash;
 use shenfen_server::{Policy, configuration_id};
-use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, Store, hash_secret};
+use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, hash_secret};
 
 use super::{
     Backend, FACE, ISSUER_URL, TestApp, app_on, app_with, body_bytes, fresh_store, json as json_of, keys, models_dir,
