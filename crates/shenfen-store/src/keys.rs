@@ -86,7 +86,7 @@ impl LocalKeys {
     /// A fresh random 256-bit secret as 64 hex digits, for setup and tests.
     pub fn generate_secret() -> Result<String, StoreError> {
         let mut secret = Zeroizing::new([0u8; 32]);
-        SystemRandom::new().fill(secret.as_mut()).map_err(|_| StoreError::Key("no randomness".into()))?;
+        SystemRandom::new().fill(secret.as_mut()).map_err(|_| StoreError::Randomness)?;
         Ok(secret.iter().map(|b| format!("{b:02x}")).collect())
     }
 }
@@ -131,7 +131,7 @@ impl KeyProvider for LocalKeys {
 /// AES-256-GCM with a random 96-bit nonce, output `nonce || ciphertext || tag`.
 pub(crate) fn seal_with(key: &LessSafeKey, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, StoreError> {
     let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new().fill(&mut nonce).map_err(|_| StoreError::Key("no randomness".into()))?;
+    SystemRandom::new().fill(&mut nonce).map_err(|_| StoreError::Randomness)?;
     let mut buffer = plain.to_vec();
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buffer)
         .map_err(|_| StoreError::Key("encryption failed".into()))?;

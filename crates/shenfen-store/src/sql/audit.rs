@@ -36,7 +36,8 @@ pub(super) async fn append_audit_on(
     backend: Backend,
     event: AuditEvent,
 ) -> Result<AuditEntry, StoreError> {
-    let details_json = serde_json::to_string(&event.details).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let details_json =
+        serde_json::to_string(&event.details).map_err(|source| StoreError::Encode { what: "audit details", source })?;
     let lock = match backend {
         Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
         Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",

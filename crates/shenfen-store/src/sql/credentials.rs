@@ -47,7 +47,7 @@ async fn allocate_on(conn: &mut AnyConnection, issuance: &Issuance<'_>, device_k
             return Ok(idx);
         }
     }
-    Err(StoreError::Corrupt(format!("status list {list_id} has no free index left; start a new list")))
+    Err(StoreError::StatusListFull(list_id.to_owned()))
 }
 
 impl SqlStore {

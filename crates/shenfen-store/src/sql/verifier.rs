@@ -53,7 +53,8 @@ fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreE
 impl SqlStore {
     /// Registers or updates a relying party and audits it, in one transaction.
     pub async fn put_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<(), StoreError> {
-        let claims = serde_json::to_string(&party.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let claims = serde_json::to_string(&party.claims)
+            .map_err(|source| StoreError::Encode { what: "relying party claims", source })?;
         let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO relying_parties (client_id, name, claims, api_key_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
