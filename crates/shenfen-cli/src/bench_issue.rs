@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use clap::Args;
 use serde_json::json;
-use shenfen_core::IdNumber;
+use shenfen_core::{Edition, IdNumber};
 use shenfen_credential::{PrivateJwk, es256_header, sign_compact};
 use shenfen_server::{AppState, Policy, configuration_id, router, token_hash};
 use shenfen_store::{BlindIndex, Grant, GrantKind};
@@ -92,7 +92,7 @@ pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
 /// benchmark citizen, and one key proof per holder key over a fresh c_nonce.
 pub async fn prepare(state: &AppState, holders: &[PrivateJwk], requests: usize, now: i64) -> Result<Vec<Prepared>> {
     let subject = BlindIndex::of(state.authority.keys.as_ref(), &IdNumber::parse(CITIZEN).map_err(coded)?);
-    let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
+    let grant = Grant { subject, edition: Edition::Lightweight, tx_code_hash: None };
     let mut prepared = Vec::with_capacity(requests);
     for i in 0..requests {
         // Unique across calls: each call's grants live in the same store.

@@ -140,9 +140,10 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
     if body.name.trim().is_empty() || body.name.chars().count() > 64 {
         return invalid("name must be 1 to 64 characters").into_response();
     }
-    if let Err(e) = body.edition.parse::<Edition>() {
-        return invalid(&e.to_string()).into_response();
-    }
+    let edition = match body.edition.parse::<Edition>() {
+        Ok(edition) => edition,
+        Err(e) => return invalid(&e.to_string()).into_response(),
+    };
     let authority = &state.authority;
     let subject = BlindIndex::of(authority.keys.as_ref(), &id);
     let now = now();
@@ -172,7 +173,7 @@ pub async fn start(State(state): State<Arc<AppState>>, client: ClientAddress, re
         id: session_id.clone(),
         subject,
         claim_digest: authority.claim_digest(&body.name, &expiry),
-        edition: body.edition.clone(),
+        edition,
         challenge: challenge.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(","),
         created_at: now,
         expires_at: now + authority.policy.session_secs,
@@ -369,7 +370,7 @@ pub async fn submit(
         Ok(None) => return refused().into_response(),
         Err(e) => return internal(&e),
     };
-    let upgraded = session.edition == Edition::Upgraded.as_str();
+    let upgraded = session.edition == Edition::Upgraded;
     let pin = body.pin.take().filter(|_| upgraded);
     if upgraded && pin.is_none() {
         return invalid("the upgraded edition needs the chosen pin with the frames; start again").into_response();
@@ -391,8 +392,7 @@ pub async fn submit(
     // What an acceptance stores: the grant, under the hash of its pre-authorized code.
     let (accepted, reason) = match &decision {
         Decision::Accepted { code, tx_code_hash, .. } => {
-            let grant =
-                Grant { subject: session.subject, edition: session.edition.clone(), tx_code_hash: *tx_code_hash };
+            let grant = Grant { subject: session.subject, edition: session.edition, tx_code_hash: *tx_code_hash };
             (Some((grant, token_hash(code))), None)
         }
         Decision::Refused(reason) => (None, Some(*reason)),
@@ -492,7 +492,7 @@ async fn decide(
         .await
         .map_err(|e| ErrorResponse::from(&e))?;
     let entry = state.store.entry(&session.subject).await.map_err(|e| ErrorResponse::from(&e))?;
-    let attestation = if session.edition == Edition::Upgraded.as_str() {
+    let attestation = if session.edition == Edition::Upgraded {
         Some(state.store.attestation(&session.subject, now).await.map_err(|e| ErrorResponse::from(&e))?)
     } else {
         None
@@ -573,7 +573,7 @@ fn accepted_offer(state: &AppState, session: &EnrollmentSession, tx_code_hash: O
     }
     let offer = json!({
         "credential_issuer": state.authority.issuer.url,
-        "credential_configuration_ids": [crate::issuance::configuration_id(&session.edition)],
+        "credential_configuration_ids": [crate::issuance::configuration_id(session.edition.as_str())],
         "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": grant }
     });
     Some(Decision::Accepted { offer, code, tx_code_hash })

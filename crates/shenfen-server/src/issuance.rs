@@ -217,7 +217,7 @@ pub async fn credential(State(state): State<Arc<AppState>>, headers: HeaderMap, 
         }
         Err(e) => return internal(&e),
     };
-    if body.credential_configuration_id != configuration_id(&grant.edition) {
+    if body.credential_configuration_id != configuration_id(grant.edition.as_str()) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unknown_credential_configuration",
@@ -327,8 +327,8 @@ async fn issue_batch(
     };
     let status_uri = issuer.status_list_uri();
     let mut disclosable: Vec<String> =
-        claim_paths(&grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
-    let mut claims = claims_of(&issuer.url, &entry, &grant.edition, now);
+        claim_paths(grant.edition.as_str()).iter().map(|path| format!("/{}", path.join("/"))).collect();
+    let mut claims = claims_of(&issuer.url, &entry, grant.edition.as_str(), now);
     let parties = match state.store.relying_parties().await {
         Ok(parties) => parties,
         Err(e) => return internal(&e),
@@ -338,7 +338,7 @@ async fn issue_batch(
     for (holder, idx) in holders.iter().zip(slots) {
         let status = StatusReference { uri: status_uri.clone(), idx };
         let params = VcIssuance {
-            vct: &vct(&grant.edition),
+            vct: &vct(grant.edition.as_str()),
             holder,
             issued_at: now,
             expires_at: now + state.authority.policy.credential_ttl_secs,

@@ -18,7 +18,7 @@ use shenfen_core::{AssuranceLevel, Question};
 use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
-use shenfen_store::{PresentationRequest, RelyingParty, SealedValue};
+use shenfen_store::{PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty, SealedValue};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;
@@ -127,9 +127,10 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
             ))
             .into_response();
     }
-    if let Err(e) = body.level.parse::<AssuranceLevel>() {
-        return invalid(&format!("level: [{}] {e}", e.code())).into_response();
-    }
+    let level = match body.level.parse::<AssuranceLevel>() {
+        Ok(level) => level,
+        Err(e) => return invalid(&format!("level: [{}] {e}", e.code())).into_response(),
+    };
     if !questions.is_empty() {
         let now = now();
         let key = format!("questions:{}", party.client_id);
@@ -153,15 +154,15 @@ pub async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, requ
         client_id: party.client_id.clone(),
         nonce,
         state: request_state,
-        query: json!({
-            "claims": body.claims,
-            "optional_claims": body.optional_claims,
-            "questions": questions.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "purpose": body.purpose,
-            "level": body.level,
-        }),
+        query: PresentationQuery {
+            claims: body.claims,
+            optional_claims: body.optional_claims,
+            questions,
+            purpose: body.purpose,
+            level,
+        },
         expires_at,
-        status: "pending".into(),
+        status: PresentationStatus::Pending,
         result: None,
     };
     if let Err(e) = state.store.create_presentation_request(&stored).await {
@@ -205,11 +206,7 @@ fn questions_within_limits(questions: &[Question]) -> Result<(), String> {
 
 /// The questions of a stored request.
 fn questions_of(request: &PresentationRequest) -> Vec<Question> {
-    strings(&request.query["questions"]).filter_map(|q| q.parse().ok()).collect()
-}
-
-fn strings(value: &Value) -> impl Iterator<Item = &str> {
-    value.as_array().into_iter().flatten().filter_map(Value::as_str)
+    request.query.questions.clone()
 }
 
 /// The DCQL query of a stored request: the asked claims, the claims the
@@ -218,7 +215,7 @@ fn strings(value: &Value) -> impl Iterator<Item = &str> {
 /// claims, `claim_sets` offers all of them first and the required ones alone
 /// second, so a wallet may leave out any optional claim its holder declines.
 fn dcql(request: &PresentationRequest) -> Value {
-    let asked: Vec<&str> = strings(&request.query["claims"]).collect();
+    let asked: Vec<&str> = request.query.claims.iter().map(String::as_str).collect();
     let questions = questions_of(request);
     // Read by the verifier to answer a question, never passed on: their DCQL
     // id says so, so the consent screen can tell them apart.
@@ -228,7 +225,7 @@ fn dcql(request: &PresentationRequest) -> Value {
             for_questions.push(claim);
         }
     }
-    let optional: Vec<&str> = strings(&request.query["optional_claims"]).collect();
+    let optional: Vec<&str> = request.query.optional_claims.iter().map(String::as_str).collect();
     // DCQL ids are letters, digits, `_` and `-`; claim paths use `/`.
     let id = |claim: &str| claim.replace('/', "-");
     let question_id = |claim: &str| format!("{QUESTION_CLAIM_PREFIX}{}", id(claim));
@@ -255,7 +252,7 @@ fn dcql(request: &PresentationRequest) -> Value {
     }
     json!({
         "credentials": [credential],
-        "credential_sets": [{ "options": [[CREDENTIAL_QUERY_ID]], "purpose": request.query["purpose"] }],
+        "credential_sets": [{ "options": [[CREDENTIAL_QUERY_ID]], "purpose": request.query.purpose }],
     })
 }
 
@@ -267,7 +264,9 @@ fn closed() -> Response {
 
 async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest, Response> {
     match state.store.presentation_request(id).await {
-        Ok(Some(request)) if request.status == "pending" && request.expires_at >= now() => Ok(request),
+        Ok(Some(request)) if request.status == PresentationStatus::Pending && request.expires_at >= now() => {
+            Ok(request)
+        }
         Ok(_) => Err(closed()),
         Err(e) => Err(internal(&e)),
     }
@@ -302,8 +301,8 @@ pub async fn request_object(State(state): State<Arc<AppState>>, Path(id): Path<S
         // relying party asked for, so the wallet knows to bring an assertion
         // from /citizen/assertion; and the yes/no questions it will get the
         // answers to (and nothing more of those claims), for the consent screen.
-        "assurance_level": request.query["level"],
-        "questions": request.query["questions"],
+        "assurance_level": request.query.level,
+        "questions": request.query.questions,
         "client_metadata": {
             "client_name": party.name,
             "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
@@ -350,8 +349,8 @@ pub async fn response(
     };
     let outcome = check_answer(&state, &request, &form, &vc).await;
     let (status, result) = match &outcome {
-        Ok(result) => ("verified", result.clone()),
-        Err(reason) => ("refused", json!({ "error": reason })),
+        Ok(result) => (PresentationStatus::Verified, result.clone()),
+        Err(reason) => (PresentationStatus::Refused, json!({ "error": reason })),
     };
     // The result holds the citizen's claims: it waits for the relying party sealed.
     let sealed = match SealedValue::seal(state.authority.keys.as_ref(), result.to_string().as_bytes(), id.as_bytes()) {
@@ -406,14 +405,14 @@ async fn check_answer(
     }
     let disclosed = Value::Object(vc.claims.clone());
     let mut claims = Map::new();
-    for path in strings(&request.query["claims"]) {
+    for path in request.query.claims.iter().map(String::as_str) {
         let value = disclosed.pointer(&format!("/{path}")).cloned();
         claims.insert(
             path.to_owned(),
             value.ok_or_else(|| format!("[credential.claim.missing] {path} was not disclosed"))?,
         );
     }
-    for path in strings(&request.query["optional_claims"]) {
+    for path in request.query.optional_claims.iter().map(String::as_str) {
         if let Some(value) = disclosed.pointer(&format!("/{path}")) {
             claims.insert(path.to_owned(), value.clone());
         }
@@ -429,7 +428,7 @@ async fn check_answer(
         answers.insert(question.to_string(), Value::Bool(answer));
     }
     let pseudonym = vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned();
-    let asked: AssuranceLevel = request.query["level"].as_str().unwrap_or("L1").parse().unwrap_or(AssuranceLevel::L1);
+    let asked = request.query.level;
     let level = match form.get("assurance") {
         Some(assertion) => assurance_of(state, assertion, request, vc)?,
         None => AssuranceLevel::L1,
@@ -528,7 +527,7 @@ pub async fn outcome(
         Err(e) => return internal(&e),
     }
     match state.store.presentation_request(&id).await {
-        Ok(Some(request)) if request.client_id == query.client_id && request.status == "pending" => {
+        Ok(Some(request)) if request.client_id == query.client_id && request.status == PresentationStatus::Pending => {
             Json(json!({ "status": "pending", "expires_at": request.expires_at })).into_response()
         }
         Ok(_) => closed(),

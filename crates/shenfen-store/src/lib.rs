@@ -27,12 +27,12 @@ mod random;
 mod sealed;
 mod secret_hash;
 mod sql;
+mod verifier_state;
 
 pub use audit::{AuditEntry, AuditEvent, BrokenLink};
 pub use error::StoreError;
 pub use issuance_state::{
     Attestation, CredentialHolder, EnrollmentSession, Grant, GrantKind, Issuance, Offer, PinReservation,
-    PresentationRequest, RelyingParty,
 };
 pub use keys::{KeyProvider, LocalKeys};
 pub use operator::Operator;
@@ -42,3 +42,4 @@ pub use secret_hash::{
     generate_password, hash_peppered, hash_secret, verify_peppered, verify_secret, verify_secret_or_decoy,
 };
 pub use sql::{Backend, FRAME_PRINT_DAYS, ImportProgress, SqlStore};
+pub use verifier_state::{PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty};

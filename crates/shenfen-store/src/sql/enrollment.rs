@@ -1,6 +1,7 @@
 //! Enrollment and the grants it hands out: sessions, pre-authorized codes and
 //! access tokens, the decision transaction, and the frame prints it keeps.
 
+use shenfen_core::Edition;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -11,10 +12,16 @@ use super::{SqlStore, bytes32, optional_bytes32, sealed_value_from, subject_of};
 use crate::crash_point::crash_point;
 use crate::{AuditEvent, BlindIndex, EnrollmentSession, Grant, GrantKind, Offer, SealedValue, StoreError};
 
+/// The stored edition name, as the edition it names.
+fn edition_of(row: &AnyRow) -> Result<Edition, StoreError> {
+    let name: String = row.try_get("edition")?;
+    name.parse().map_err(|e| StoreError::Corrupt(format!("edition: {e}")))
+}
+
 fn grant_from(row: &AnyRow) -> Result<Grant, StoreError> {
     Ok(Grant {
         subject: subject_of(row)?,
-        edition: row.try_get("edition")?,
+        edition: edition_of(row)?,
         tx_code_hash: optional_bytes32(row, "tx_code_hash")?,
     })
 }
@@ -24,7 +31,7 @@ fn session_from(row: &AnyRow) -> Result<EnrollmentSession, StoreError> {
         id: row.try_get("id")?,
         subject: subject_of(row)?,
         claim_digest: bytes32(row, "claim_digest")?,
-        edition: row.try_get("edition")?,
+        edition: edition_of(row)?,
         challenge: row.try_get("challenge")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,

@@ -1,29 +1,29 @@
 //! The verifier service: registered relying parties and their presentation
 //! requests, from creation to the one read of the answer.
 
+use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::audit::append_audit_on;
 use super::{SqlStore, bytes32};
-use crate::{AuditEvent, PresentationRequest, RelyingParty, SealedValue, StoreError};
+use crate::{AuditEvent, PresentationRequest, PresentationStatus, RelyingParty, SealedValue, StoreError};
 
 /// The columns of a presentation request, result included.
 const PRESENTATION_REQUEST_COLUMNS: &str =
     "id, client_id, nonce, state, query, expires_at, status, result_key_id, result_wrapped_key, result_ciphertext";
 
-fn json_column(row: &AnyRow, name: &str) -> Result<serde_json::Value, StoreError> {
+/// A column of JSON text, decoded into what this version writes there.
+fn json_column<T: DeserializeOwned>(row: &AnyRow, name: &str) -> Result<T, StoreError> {
     let text: String = row.try_get(name)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
 fn relying_party_from(row: &AnyRow) -> Result<RelyingParty, StoreError> {
-    let claims = serde_json::from_value(json_column(row, "claims")?)
-        .map_err(|e| StoreError::Corrupt(format!("relying party claims: {e}")))?;
     Ok(RelyingParty {
         client_id: row.try_get("client_id")?,
         name: row.try_get("name")?,
-        claims,
+        claims: json_column(row, "claims")?,
         api_key_hash: bytes32(row, "api_key_hash")?,
         created_at: row.try_get("created_at")?,
     })
@@ -45,7 +45,7 @@ fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreE
         state: row.try_get("state")?,
         query: json_column(row, "query")?,
         expires_at: row.try_get("expires_at")?,
-        status: row.try_get("status")?,
+        status: PresentationStatus::from_stored(&row.try_get::<String, _>("status")?)?,
         result,
     })
 }
@@ -96,6 +96,8 @@ impl SqlStore {
 
     /// Stores a new, pending presentation request.
     pub async fn create_presentation_request(&self, request: &PresentationRequest) -> Result<(), StoreError> {
+        let query = serde_json::to_string(&request.query)
+            .map_err(|source| StoreError::Encode { what: "presentation query", source })?;
         sqlx::query(
             "INSERT INTO presentation_requests (id, client_id, nonce, state, query, expires_at, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -104,7 +106,7 @@ impl SqlStore {
         .bind(request.client_id.as_str())
         .bind(request.nonce.as_str())
         .bind(request.state.as_str())
-        .bind(request.query.to_string())
+        .bind(query)
         .bind(request.expires_at)
         .bind(request.status.as_str())
         .execute(&self.pool)
@@ -126,19 +128,20 @@ impl SqlStore {
         id: &str,
         state: &str,
         now: i64,
-        status: &str,
+        status: PresentationStatus,
         result: &SealedValue,
     ) -> Result<bool, StoreError> {
         let answered = sqlx::query(
             "UPDATE presentation_requests SET status = $1, result_key_id = $2, result_wrapped_key = $3, \
-             result_ciphertext = $4 WHERE id = $5 AND state = $6 AND status = 'pending' AND expires_at >= $7",
+             result_ciphertext = $4 WHERE id = $5 AND state = $6 AND status = $7 AND expires_at >= $8",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(result.key_id.as_str())
         .bind(result.wrapped_key.as_slice())
         .bind(result.ciphertext.as_slice())
         .bind(id)
         .bind(state)
+        .bind(PresentationStatus::Pending.as_str())
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -153,11 +156,15 @@ impl SqlStore {
         client_id: &str,
     ) -> Result<Option<PresentationRequest>, StoreError> {
         let statement = format!(
-            "DELETE FROM presentation_requests WHERE id = $1 AND client_id = $2 AND status <> 'pending' \
+            "DELETE FROM presentation_requests WHERE id = $1 AND client_id = $2 AND status <> $3 \
              RETURNING {PRESENTATION_REQUEST_COLUMNS}"
         );
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(statement)).bind(id).bind(client_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .bind(client_id)
+            .bind(PresentationStatus::Pending.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(presentation_request_from).transpose()
     }
 }
