@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use shenfen_store::Store;
 
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, runtime};

@@ -18,7 +18,7 @@ use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy, decode_image};
 use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
-use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore, Store};
+use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore};
 use tower::ServiceExt;
 
 use crate::coded_error::coded;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use clap::Args;
 use serde_json::json;
-use shenfen_core::IdNumber;
+use shenfen_core::{Edition, IdNumber};
 use shenfen_credential::{PrivateJwk, es256_header, sign_compact};
 use shenfen_server::{AppState, Policy, configuration_id, router, token_hash};
-use shenfen_store::{BlindIndex, Grant, GrantKind, Store};
+use shenfen_store::{BlindIndex, Grant, GrantKind};
 
 use crate::bench_enroll::{
     BENCH_ISSUER, CITIZEN, authority_without_face_work, chunked, concurrently, parallel, percentile, post,
@@ -92,7 +92,7 @@ pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
 /// benchmark citizen, and one key proof per holder key over a fresh c_nonce.
 pub async fn prepare(state: &AppState, holders: &[PrivateJwk], requests: usize, now: i64) -> Result<Vec<Prepared>> {
     let subject = BlindIndex::of(state.authority.keys.as_ref(), &IdNumber::parse(CITIZEN).map_err(coded)?);
-    let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
+    let grant = Grant { subject, edition: Edition::Lightweight, tx_code_hash: None };
     let mut prepared = Vec::with_capacity(requests);
     for i in 0..requests {
         // Unique across calls: each call's grants live in the same store.
@@ -105,8 +105,7 @@ pub async fn prepare(state: &AppState, holders: &[PrivateJwk], requests: usize, 
             .map_err(coded)?;
         let (nonce, _) = state.nonces.issue(now).context("no nonce")?;
         let proofs = holders.iter().map(|h| proof(h, &nonce, now)).collect::<Result<Vec<_>>>()?;
-        let request =
-            json!({ "credential_configuration_id": configuration_id("lightweight"), "proofs": { "jwt": proofs } });
+        let request = json!({ "credential_configuration_id": configuration_id(Edition::Lightweight), "proofs": { "jwt": proofs } });
         prepared.push(Prepared { code, request: request.to_string() });
     }
     Ok(prepared)

@@ -13,7 +13,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use shenfen_credential::{Jws, KeyBindingCheck, PrivateJwk, SdJwt, VerifyOptions, child_pointer, present, verify_vc};
 use shenfen_server::{AppState, CREDENTIAL_QUERY_ID, Policy, router, token_hash};
-use shenfen_store::{AuditEvent, RelyingParty, Store};
+use shenfen_store::{AuditEvent, RelyingParty};
 
 use crate::bench_enroll::{
     authority_without_face_work, chunked, concurrently, get_json, get_text, parallel, percentile, post,

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::json;
 use shenfen_server::token_hash;
-use shenfen_store::{AuditEvent, SqlStore, Store, generate_password};
+use shenfen_store::{AuditEvent, SqlStore, generate_password};
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
 use shenfen_core::OperatorRole;
-use shenfen_store::{AuditEvent, Operator, SqlStore, Store, generate_password, hash_secret};
+use shenfen_store::{AuditEvent, Operator, SqlStore, generate_password, hash_secret};
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, Sex};
 use shenfen_face::FaceEngine;
-use shenfen_store::{AuditEvent, KeyProvider, RegistryEntry, SealedEntry, Store};
+use shenfen_store::{AuditEvent, KeyProvider, RegistryEntry, SealedEntry};
 use time::Date;
 use time::macros::format_description;
 

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::json;
 use shenfen_server::token_hash;
-use shenfen_store::{AuditEvent, RelyingParty, Store, generate_password};
+use shenfen_store::{AuditEvent, RelyingParty, generate_password};
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;

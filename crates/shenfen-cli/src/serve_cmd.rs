@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
-use shenfen_store::Store;
 
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};

@@ -145,7 +145,7 @@ fn photos_become_templates_and_faceless_photos_are_refused() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 and rejected 2"));
     // The one imported entry holds the template of its photo; the others are not there at all.
     let (imported, refused) = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use shenfen_store::{BlindIndex, LocalKeys, SqlStore, Store};
+        use shenfen_store::{BlindIndex, LocalKeys, SqlStore};
         let keys = LocalKeys::parse(MASTER, INDEX).unwrap();
         let store = SqlStore::open(&format!("sqlite:{}", dir.join("r.db").display())).await.unwrap();
         let index = |id: &str| BlindIndex::of(&keys, &shenfen_core::IdNumber::parse(id).unwrap());

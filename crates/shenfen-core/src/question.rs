@@ -4,10 +4,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{CoreError, Edition};
 
-/// One yes/no question.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One yes/no question. In JSON it is its text (`region=Guangdong`), as
+/// relying parties write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Question {
     /// `age_over_18`: is the holder 18 or older?
     AgeOver18,
@@ -53,6 +57,20 @@ impl fmt::Display for Question {
             Question::Region(region) => write!(f, "region={region}"),
             Question::Edition(edition) => write!(f, "edition={edition}"),
         }
+    }
+}
+
+impl From<Question> for String {
+    fn from(question: Question) -> String {
+        question.to_string()
+    }
+}
+
+impl TryFrom<String> for Question {
+    type Error = CoreError;
+
+    fn try_from(text: String) -> Result<Question, CoreError> {
+        text.parse()
     }
 }
 

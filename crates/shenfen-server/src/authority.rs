@@ -189,7 +189,7 @@ impl Authority {
             return Ok(decoy);
         }
         let id_number = IdNumber::from_parts("110105", time::macros::date!(1980 - 01 - 01), 1)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(StoreError::InvalidRecord)?;
         let record = CitizenRecord {
             birth_date: id_number.birth_date(),
             sex: id_number.sex(),

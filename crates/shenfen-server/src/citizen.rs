@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use shenfen_core::AssuranceLevel;
 use shenfen_credential::{es256_header, sign_compact};
 use shenfen_face::{ChallengePolicy, Template};
-use shenfen_store::{AuditEntry, AuditEvent, BlindIndex, PinReservation, Store, verify_peppered};
+use shenfen_store::{AuditEntry, AuditEvent, BlindIndex, PinReservation, verify_peppered};
 
 use crate::app::{AppState, now};
 use crate::client_address::ClientAddress;

@@ -25,7 +25,6 @@ use shenfen_credential::{
     verify_offline,
 };
 use shenfen_face::{FaceEngine, FaceError, QualityPolicy, Template, decode_image_within};
-use shenfen_store::Store;
 use tokio::sync::RwLock;
 
 use crate::app::{AppState, now};

@@ -20,7 +20,7 @@ use shenfen_face::{
 };
 use shenfen_store::{
     Attestation, AuditEvent, BlindIndex, EnrollmentSession, FRAME_PRINT_DAYS, Grant, Offer, SealedEntry, SealedValue,
-    Store, StoreError, hash_peppered, random_below,
+    StoreError, hash_peppered, random_below,
 };
 
 use crate::app::{AppState, now};
@@ -163,7 +163,7 @@ pub async fn start(
         id: session_id.clone(),
         subject,
         claim_digest: authority.claim_digest(&body.name, &expiry),
-        edition: edition.as_str().to_owned(),
+        edition,
         challenge: challenge.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(","),
         created_at: now,
         expires_at: now + authority.policy.session_secs,
@@ -350,7 +350,7 @@ pub async fn submit(
     // A place in the pool before the session is spent: a busy server leaves it open.
     let admission = state.pool.admit()?;
     let session = state.store.take_session(&session_id, now).await?.ok_or_else(refused)?;
-    let upgraded = session.edition == Edition::Upgraded.as_str();
+    let upgraded = session.edition == Edition::Upgraded;
     let pin = body.pin.take().filter(|_| upgraded);
     if upgraded && pin.is_none() {
         return Err(ApiError::invalid("the upgraded edition needs the chosen pin with the frames; start again"));
@@ -366,8 +366,7 @@ pub async fn submit(
     // What an acceptance stores: the grant, under the hash of its pre-authorized code.
     let (accepted, reason) = match &decision {
         Decision::Accepted { code, tx_code_hash, .. } => {
-            let grant =
-                Grant { subject: session.subject, edition: session.edition.clone(), tx_code_hash: *tx_code_hash };
+            let grant = Grant { subject: session.subject, edition: session.edition, tx_code_hash: *tx_code_hash };
             (Some((grant, token_hash(code))), None)
         }
         Decision::Refused(reason) => (None, Some(*reason)),
@@ -449,7 +448,7 @@ async fn decide(
     let day = now - now.rem_euclid(86_400);
     let failures = state.store.attempt_count(&format!("enroll-fail:{}", session.subject.hex()), day).await?;
     let entry = state.store.entry(&session.subject).await?;
-    let attestation = if session.edition == Edition::Upgraded.as_str() {
+    let attestation = if session.edition == Edition::Upgraded {
         Some(state.store.attestation(&session.subject, now).await?)
     } else {
         None
@@ -528,7 +527,7 @@ fn accepted_offer(state: &AppState, session: &EnrollmentSession, tx_code_hash: O
     }
     let offer = json!({
         "credential_issuer": state.authority.issuer.url,
-        "credential_configuration_ids": [crate::issuance::configuration_id(&session.edition)],
+        "credential_configuration_ids": [crate::issuance::configuration_id(session.edition)],
         "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": grant }
     });
     Some(Decision::Accepted { offer, code, tx_code_hash })

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shenfen_core::OperatorRole;
 use shenfen_credential::{Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifyOptions, verify_vc};
-use shenfen_store::{BlindIndex, Operator, RelyingParty, Store};
+use shenfen_store::{BlindIndex, Operator, RelyingParty};
 
 use crate::app::{AppState, now};
 use crate::error::{ApiError, ProblemType};

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use shenfen_core::{CardValidity, Edition, PseudonymKey, pairwise_pseudonym};
 use shenfen_credential::{Jws, PublicJwk, StatusReference, VcIssuance, child_pointer, issue_vc};
 use shenfen_face::Template;
-use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty, Store};
+use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty};
 
 use crate::app::{AppState, now};
 use crate::error::ApiError;
@@ -46,19 +46,19 @@ const RECORD_FIELDS: [&str; 8] = [
 ];
 
 /// The credential configuration id of an edition.
-pub fn configuration_id(edition: &str) -> String {
+pub fn configuration_id(edition: Edition) -> String {
     format!("shenfen_{edition}")
 }
 
 /// The `vct` of an edition's credentials.
-pub fn vct(edition: &str) -> String {
+pub fn vct(edition: Edition) -> String {
     format!("urn:shenfen:id:{edition}:1")
 }
 
 /// The paths of an edition's disclosable claims, as lists of names.
-fn claim_paths(edition: &str) -> Vec<Vec<&'static str>> {
+fn claim_paths(edition: Edition) -> Vec<Vec<&'static str>> {
     let mut paths: Vec<Vec<&str>> = COMMON_CLAIMS.iter().map(|c| vec![*c]).collect();
-    if edition == Edition::Upgraded.as_str() {
+    if edition == Edition::Upgraded {
         paths.push(vec!["face_template"]);
         paths.push(vec!["record"]);
         paths.extend(RECORD_FIELDS.iter().map(|f| vec!["record", *f]));
@@ -69,7 +69,7 @@ fn claim_paths(edition: &str) -> Vec<Vec<&'static str>> {
 /// `GET /.well-known/openid-credential-issuer`
 pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let url = &state.authority.issuer.url;
-    let configuration = |edition: &str| {
+    let configuration = |edition: Edition| {
         let claims: Vec<Value> = claim_paths(edition).iter().map(|path| json!({ "path": path })).collect();
         json!({
             "format": "dc+sd-jwt",
@@ -79,7 +79,7 @@ pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> 
             "proof_types_supported": { "jwt": { "proof_signing_alg_values_supported": ["ES256"] } },
             "credential_metadata": {
                 "display": [
-                    { "name": format!("居民身份证（{}）", if edition == "upgraded" { "增强版" } else { "基础版" }), "locale": "zh-CN" },
+                    { "name": format!("居民身份证（{}）", if edition == Edition::Upgraded { "增强版" } else { "基础版" }), "locale": "zh-CN" },
                     { "name": format!("Resident ID ({edition})"), "locale": "en" }
                 ],
                 "claims": claims,
@@ -92,8 +92,8 @@ pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> 
         "nonce_endpoint": format!("{url}/nonce"),
         "batch_credential_issuance": { "batch_size": state.authority.policy.max_batch },
         "credential_configurations_supported": {
-            configuration_id("lightweight"): configuration("lightweight"),
-            configuration_id("upgraded"): configuration("upgraded"),
+            configuration_id(Edition::Lightweight): configuration(Edition::Lightweight),
+            configuration_id(Edition::Upgraded): configuration(Edition::Upgraded),
         },
     }))
 }
@@ -201,7 +201,7 @@ pub async fn credential(
     let access_token_hash = token_hash(bearer);
     let grant =
         state.store.peek_grant(&access_token_hash, GrantKind::AccessToken, now).await?.ok_or_else(token_spent)?;
-    if body.credential_configuration_id != configuration_id(&grant.edition) {
+    if body.credential_configuration_id != configuration_id(grant.edition) {
         return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unknown_credential_configuration",
@@ -295,15 +295,15 @@ async fn issue_batch(
     let slots = state.store.issue_slots(issuance, event).await?.ok_or_else(token_spent)?;
     let status_uri = issuer.status_list_uri();
     let mut disclosable: Vec<String> =
-        claim_paths(&grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
-    let mut claims = claims_of(&issuer.url, &entry, &grant.edition, now);
+        claim_paths(grant.edition).iter().map(|path| format!("/{}", path.join("/"))).collect();
+    let mut claims = claims_of(&issuer.url, &entry, grant.edition, now);
     let parties = state.store.relying_parties().await?;
     add_pseudonyms(&mut claims, &mut disclosable, &state.authority.pseudonyms, &entry, &parties);
     let mut credentials = Vec::with_capacity(holders.len());
     for (holder, idx) in holders.iter().zip(slots) {
         let status = StatusReference { uri: status_uri.clone(), idx };
         let params = VcIssuance {
-            vct: &vct(&grant.edition),
+            vct: &vct(grant.edition),
             holder,
             issued_at: now,
             expires_at: now + state.authority.policy.credential_ttl_secs,
@@ -325,7 +325,7 @@ async fn issue_batch(
 }
 
 /// The claims of an edition's credential (see [`claim_names`]).
-fn claims_of(issuer: &str, entry: &RegistryEntry, edition: &str, now: i64) -> Map<String, Value> {
+fn claims_of(issuer: &str, entry: &RegistryEntry, edition: Edition, now: i64) -> Map<String, Value> {
     let record = &entry.record;
     let today = time::OffsetDateTime::from_unix_timestamp(now).map_or(time::Date::MIN, |t| t.date());
     let mut claims = json!({
@@ -336,7 +336,7 @@ fn claims_of(issuer: &str, entry: &RegistryEntry, edition: &str, now: i64) -> Ma
         "age_over_18": record.age_on(today) >= 18,
         "region": record.id_number.province().name_en,
     });
-    if edition == Edition::Upgraded.as_str() {
+    if edition == Edition::Upgraded {
         claims["record"] = json!({
             "id_number": record.id_number.as_str(),
             "sex": record.sex,

@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, IdNumber};
-use shenfen_store::{Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, Store, verify_secret_or_decoy};
+use shenfen_store::{Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, verify_secret_or_decoy};
 
 use crate::app::{AppState, now};
 use crate::error::{ApiError, ProblemType};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use shenfen_store::{RelyingParty, SqlStore, Store, StoreError};
+use shenfen_store::{RelyingParty, SqlStore, StoreError};
 
 /// How long an entry is trusted before the store is asked again.
 pub const TTL: Duration = Duration::from_secs(30);

@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use shenfen_credential::{StatusList, StatusListToken};
-use shenfen_store::Store;
 use tokio::sync::Mutex;
 
 use crate::app::{AppState, now};

@@ -13,11 +13,11 @@ use axum::response::IntoResponse;
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use shenfen_core::{AssuranceLevel, Question};
+use shenfen_core::{AssuranceLevel, Edition, Question};
 use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
-use shenfen_store::{PresentationRequest, RelyingParty, SealedValue, Store};
+use shenfen_store::{PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty, SealedValue};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;
@@ -111,15 +111,15 @@ pub async fn create(
         client_id: party.client_id.clone(),
         nonce,
         state: request_state,
-        query: json!({
-            "claims": body.claims,
-            "optional_claims": body.optional_claims,
-            "questions": questions.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "purpose": body.purpose,
-            "level": level,
-        }),
+        query: PresentationQuery {
+            claims: body.claims,
+            optional_claims: body.optional_claims,
+            questions,
+            purpose: body.purpose,
+            level,
+        },
         expires_at,
-        status: "pending".into(),
+        status: PresentationStatus::Pending,
         result: None,
     };
     state.store.create_presentation_request(&stored).await?;
@@ -177,32 +177,22 @@ fn questions_within_limits(questions: &[Question]) -> Result<(), String> {
     Ok(())
 }
 
-/// The questions of a stored request.
-fn questions_of(request: &PresentationRequest) -> Vec<Question> {
-    strings(&request.query["questions"]).filter_map(|q| q.parse().ok()).collect()
-}
-
-fn strings(value: &Value) -> impl Iterator<Item = &str> {
-    value.as_array().into_iter().flatten().filter_map(Value::as_str)
-}
-
 /// The DCQL query of a stored request: the asked claims, the claims the
 /// questions need (except `edition`, always visible), and the relying party's
 /// own pseudonym, from a shenfen credential of either edition. With optional
 /// claims, `claim_sets` offers all of them first and the required ones alone
 /// second, so a wallet may leave out any optional claim its holder declines.
 fn dcql(request: &PresentationRequest) -> Value {
-    let asked: Vec<&str> = strings(&request.query["claims"]).collect();
-    let questions = questions_of(request);
+    let asked: Vec<&str> = request.query.claims.iter().map(String::as_str).collect();
     // Read by the verifier to answer a question, never passed on: their DCQL
     // id says so, so the consent screen can tell them apart.
     let mut for_questions: Vec<&str> = Vec::new();
-    for claim in questions.iter().map(Question::claim).filter(|c| *c != "edition") {
+    for claim in request.query.questions.iter().map(Question::claim).filter(|c| *c != "edition") {
         if !asked.contains(&claim) && !for_questions.contains(&claim) {
             for_questions.push(claim);
         }
     }
-    let optional: Vec<&str> = strings(&request.query["optional_claims"]).collect();
+    let optional: Vec<&str> = request.query.optional_claims.iter().map(String::as_str).collect();
     // DCQL ids are letters, digits, `_` and `-`; claim paths use `/`.
     let id = |claim: &str| claim.replace('/', "-");
     let question_id = |claim: &str| format!("{QUESTION_CLAIM_PREFIX}{}", id(claim));
@@ -214,7 +204,7 @@ fn dcql(request: &PresentationRequest) -> Value {
     let mut credential = json!({
         "id": CREDENTIAL_QUERY_ID,
         "format": "dc+sd-jwt",
-        "meta": { "vct_values": [vct("lightweight"), vct("upgraded")] },
+        "meta": { "vct_values": [vct(Edition::Lightweight), vct(Edition::Upgraded)] },
         "claims": claims,
     });
     if !optional.is_empty() {
@@ -229,7 +219,7 @@ fn dcql(request: &PresentationRequest) -> Value {
     }
     json!({
         "credentials": [credential],
-        "credential_sets": [{ "options": [[CREDENTIAL_QUERY_ID]], "purpose": request.query["purpose"] }],
+        "credential_sets": [{ "options": [[CREDENTIAL_QUERY_ID]], "purpose": request.query.purpose }],
     })
 }
 
@@ -240,7 +230,7 @@ fn closed() -> ApiError {
 
 async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest, ApiError> {
     match state.store.presentation_request(id).await? {
-        Some(request) if request.status == "pending" && request.expires_at >= now() => Ok(request),
+        Some(request) if request.status == PresentationStatus::Pending && request.expires_at >= now() => Ok(request),
         _ => Err(closed()),
     }
 }
@@ -270,8 +260,8 @@ pub async fn request_object(
         // relying party asked for, so the wallet knows to bring an assertion
         // from /citizen/assertion; and the yes/no questions it will get the
         // answers to (and nothing more of those claims), for the consent screen.
-        "assurance_level": request.query["level"],
-        "questions": request.query["questions"],
+        "assurance_level": request.query.level,
+        "questions": request.query.questions,
         "client_metadata": {
             "client_name": party.name,
             "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
@@ -310,8 +300,8 @@ pub async fn response(
     let vc = bound_presentation(&state, &request, &form).map_err(|reason| wallet_error(&reason))?;
     let outcome = check_answer(&state, &request, &form, &vc).await;
     let (status, result) = match &outcome {
-        Ok(result) => ("verified", result.clone()),
-        Err(reason) => ("refused", json!({ "error": reason })),
+        Ok(result) => (PresentationStatus::Verified, result.clone()),
+        Err(reason) => (PresentationStatus::Refused, json!({ "error": reason })),
     };
     // The result holds the citizen's claims: it waits for the relying party sealed.
     let sealed = SealedValue::seal(state.authority.keys.as_ref(), result.to_string().as_bytes(), id.as_bytes())?;
@@ -358,20 +348,20 @@ async fn check_answer(
     }
     let disclosed = Value::Object(vc.claims.clone());
     let mut claims = Map::new();
-    for path in strings(&request.query["claims"]) {
+    for path in &request.query.claims {
         let value = disclosed.pointer(&format!("/{path}")).cloned();
         claims.insert(
             path.to_owned(),
             value.ok_or_else(|| format!("[credential.claim.missing] {path} was not disclosed"))?,
         );
     }
-    for path in strings(&request.query["optional_claims"]) {
+    for path in &request.query.optional_claims {
         if let Some(value) = disclosed.pointer(&format!("/{path}")) {
             claims.insert(path.to_owned(), value.clone());
         }
     }
     let mut answers = Map::new();
-    for question in questions_of(request) {
+    for question in &request.query.questions {
         let value = vc
             .claims
             .get(question.claim())
@@ -381,7 +371,7 @@ async fn check_answer(
         answers.insert(question.to_string(), Value::Bool(answer));
     }
     let pseudonym = vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned();
-    let asked: AssuranceLevel = request.query["level"].as_str().unwrap_or("L1").parse().unwrap_or(AssuranceLevel::L1);
+    let asked = request.query.level;
     let level = match form.get("assurance") {
         Some(assertion) => assurance_of(state, assertion, request, vc)?,
         None => AssuranceLevel::L1,
@@ -471,7 +461,7 @@ pub async fn outcome(
         return Ok(Json(json!({ "status": answered.status, "result": result })));
     }
     match state.store.presentation_request(&id).await? {
-        Some(request) if request.client_id == query.client_id && request.status == "pending" => {
+        Some(request) if request.client_id == query.client_id && request.status == PresentationStatus::Pending => {
             Ok(Json(json!({ "status": "pending", "expires_at": request.expires_at })))
         }
         _ => Err(closed()),

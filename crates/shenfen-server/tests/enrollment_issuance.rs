@@ -26,7 +26,6 @@ use shenfen_credential::Jws;
 use shenfen_credential::{KeyBindingCheck, PrivateJwk, SdJwt, VerifyOptions, present, verify_vc};
 use shenfen_face::{FLASH_STEPS, QualityPolicy, SessionKind, Template};
 use shenfen_server::Policy;
-use shenfen_store::Store;
 use support::journey::*;
 use support::{Backend, FACE, body_bytes, json as json_of, send};
 

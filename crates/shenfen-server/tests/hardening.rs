@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use shenfen_core::OperatorRole;
 use shenfen_credential::{PrivateJwk, SdJwt, StatusListToken};
 use shenfen_server::Policy;
-use shenfen_store::{Store, verify_secret};
+use shenfen_store::verify_secret;
 use shenfen_wallet::authority::AuthorityClient;
 use sqlx::{Connection, Row};
 use support::journey::*;

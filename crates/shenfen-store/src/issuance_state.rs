@@ -1,6 +1,8 @@
 //! The records of enrollment and issuance that server instances share.
 
-use crate::{BlindIndex, SealedValue};
+use shenfen_core::Edition;
+
+use crate::BlindIndex;
 
 /// An open enrollment session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,8 +13,8 @@ pub struct EnrollmentSession {
     pub subject: BlindIndex,
     /// Keyed digest of the claimed name and card expiry, compared at decision time.
     pub claim_digest: [u8; 32],
-    /// `lightweight` or `upgraded`.
-    pub edition: String,
+    /// The edition asked for.
+    pub edition: Edition,
     /// Ordered liveness actions, comma-separated.
     pub challenge: String,
     /// When it started, seconds since the epoch (by the server's clock).
@@ -46,7 +48,7 @@ pub struct Grant {
     /// Blind index of the citizen.
     pub subject: BlindIndex,
     /// The edition enrolled.
-    pub edition: String,
+    pub edition: Edition,
     /// SHA-256 of the transaction code the token request must also carry
     /// (upgraded edition: the code handed out at the counter).
     pub tx_code_hash: Option<[u8; 32]>,
@@ -82,7 +84,7 @@ pub struct Offer<'a> {
     pub pin_hash: Option<&'a str>,
 }
 
-/// The outcome of reserving one PIN attempt (see `Store::reserve_pin_attempt`).
+/// The outcome of reserving one PIN attempt (see [`crate::SqlStore::reserve_pin_attempt`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PinReservation {
     /// The citizen has no PIN (lightweight edition).
@@ -102,7 +104,7 @@ pub enum PinReservation {
     },
 }
 
-/// One batch of credentials about to be issued (see `Store::issue_slots`).
+/// One batch of credentials about to be issued (see [`crate::SqlStore::issue_slots`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Issuance<'a> {
     /// SHA-256 of the access token the batch spends.
@@ -126,40 +128,4 @@ pub struct CredentialHolder {
     pub subject: BlindIndex,
     /// Its status-list value (0 = valid).
     pub status: u8,
-}
-
-/// A relying party registered with the verifier service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelyingParty {
-    /// Its OpenID4VP client identifier (an HTTPS origin).
-    pub client_id: String,
-    /// Shown to the citizen on the consent screen.
-    pub name: String,
-    /// Claim paths it is entitled to ask for (`name`, `record/id_number`, …).
-    pub claims: Vec<String>,
-    /// SHA-256 of its API key.
-    pub api_key_hash: [u8; 32],
-    /// Seconds since the epoch.
-    pub created_at: i64,
-}
-
-/// An OpenID4VP authorization request and, once answered, its outcome.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PresentationRequest {
-    /// Random id, in the request and response URIs.
-    pub id: String,
-    /// The asking relying party.
-    pub client_id: String,
-    /// Fresh nonce the key binding must carry.
-    pub nonce: String,
-    /// Fresh state the response must carry.
-    pub state: String,
-    /// What was asked: `{claims, purpose, level}`.
-    pub query: serde_json::Value,
-    /// Seconds since the epoch.
-    pub expires_at: i64,
-    /// `pending`, `verified` or `refused`.
-    pub status: String,
-    /// The verified claims (or the refusal) as JSON, sealed, once answered.
-    pub result: Option<SealedValue>,
 }

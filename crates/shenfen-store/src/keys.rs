@@ -3,7 +3,7 @@
 //! Two kinds of secret, configured separately: master keys (each with an id)
 //! from which key-encryption keys are derived (HKDF-SHA-256) to wrap the
 //! per-record data keys, and one blind-index secret. Rotating master keys
-//! re-wraps data keys only (`Store::rewrap`) and needs no plaintext; the
+//! re-wraps data keys only (`SqlStore::rewrap`) and needs no plaintext; the
 //! blind-index secret is not rotated in place, because changing it means
 //! re-indexing every record from its decrypted ID number.
 
@@ -86,7 +86,7 @@ impl LocalKeys {
     /// A fresh random 256-bit secret as 64 hex digits, for setup and tests.
     pub fn generate_secret() -> Result<String, StoreError> {
         let mut secret = Zeroizing::new([0u8; 32]);
-        SystemRandom::new().fill(secret.as_mut()).map_err(|_| StoreError::Key("no randomness".into()))?;
+        SystemRandom::new().fill(secret.as_mut()).map_err(|_| StoreError::Randomness)?;
         Ok(secret.iter().map(|b| format!("{b:02x}")).collect())
     }
 }
@@ -131,7 +131,7 @@ impl KeyProvider for LocalKeys {
 /// AES-256-GCM with a random 96-bit nonce, output `nonce || ciphertext || tag`.
 pub(crate) fn seal_with(key: &LessSafeKey, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, StoreError> {
     let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new().fill(&mut nonce).map_err(|_| StoreError::Key("no randomness".into()))?;
+    SystemRandom::new().fill(&mut nonce).map_err(|_| StoreError::Randomness)?;
     let mut buffer = plain.to_vec();
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buffer)
         .map_err(|_| StoreError::Key("encryption failed".into()))?;

@@ -1,5 +1,13 @@
-//! Storage for shenfen: one [`Store`] over SQLite (embedded default) and
+//! Storage for shenfen: one [`SqlStore`] over SQLite (embedded default) and
 //! PostgreSQL (production), with versioned migrations for both.
+//!
+//! [`SqlStore`]'s methods are inherent, one `impl` block per area (registry,
+//! enrollment, credentials, PINs, operators, verifier, audit, short-lived
+//! state) in a file of its own under `sql/`. There is no `Store` trait: it had
+//! one implementation, and its `impl Future` methods made it unusable as a
+//! trait object, so the server held an `Arc<SqlStore>` anyway — the trait was
+//! no seam, only a second list of signatures to keep in sync. Both databases
+//! sit behind the one `SqlStore` (sqlx's `Any` driver).
 //!
 //! - Registry entries are sealed with AES-256-GCM under per-entry data keys
 //!   wrapped by a master key from a [`KeyProvider`], and found through an HMAC
@@ -18,14 +26,13 @@ mod operator;
 mod random;
 mod sealed;
 mod secret_hash;
-mod sql_store;
-mod store;
+mod sql;
+mod verifier_state;
 
 pub use audit::{AuditEntry, AuditEvent, BrokenLink};
 pub use error::StoreError;
 pub use issuance_state::{
     Attestation, CredentialHolder, EnrollmentSession, Grant, GrantKind, Issuance, Offer, PinReservation,
-    PresentationRequest, RelyingParty,
 };
 pub use keys::{KeyProvider, LocalKeys};
 pub use operator::Operator;
@@ -34,5 +41,5 @@ pub use sealed::{BlindIndex, RegistryEntry, SealedEntry, SealedValue};
 pub use secret_hash::{
     generate_password, hash_peppered, hash_secret, verify_peppered, verify_secret, verify_secret_or_decoy,
 };
-pub use sql_store::{Backend, SqlStore};
-pub use store::{FRAME_PRINT_DAYS, ImportProgress, Store};
+pub use sql::{Backend, FRAME_PRINT_DAYS, ImportProgress, SqlStore};
+pub use verifier_state::{PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty};

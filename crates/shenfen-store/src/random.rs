@@ -10,12 +10,12 @@ use crate::StoreError;
 /// likely than another.
 pub fn random_below(bound: u64) -> Result<u64, StoreError> {
     if bound == 0 {
-        return Err(StoreError::Corrupt("nothing to draw from".into()));
+        return Err(StoreError::EmptyDraw);
     }
     let zone = u64::MAX - (u64::MAX % bound);
     loop {
         let mut bytes = [0u8; 8];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| StoreError::Key("no randomness".into()))?;
+        SystemRandom::new().fill(&mut bytes).map_err(|_| StoreError::Randomness)?;
         let value = u64::from_be_bytes(bytes);
         if value < zone {
             return Ok(value % bound);
@@ -29,7 +29,7 @@ mod tests {
 
     #[test]
     fn draws_stay_below_the_bound_and_reach_every_value() {
-        assert!(random_below(0).is_err());
+        assert!(matches!(random_below(0), Err(StoreError::EmptyDraw)));
         assert_eq!(random_below(1).unwrap(), 0);
         let mut seen = [0u32; 10];
         for _ in 0..10_000 {

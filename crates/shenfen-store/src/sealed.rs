@@ -73,7 +73,9 @@ impl RegistryEntry {
     /// Seals the entry under a fresh data key.
     pub fn seal(&self, keys: &dyn KeyProvider) -> Result<SealedEntry, StoreError> {
         let index = BlindIndex::of(keys, &self.record.id_number);
-        let json = Zeroizing::new(serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let json = Zeroizing::new(
+            serde_json::to_vec(self).map_err(|source| StoreError::Encode { what: "registry entry", source })?,
+        );
         let SealedValue { key_id, wrapped_key, ciphertext } = SealedValue::seal(keys, &json, &index.0)?;
         Ok(SealedEntry { index, key_id, wrapped_key, ciphertext })
     }
@@ -115,7 +117,7 @@ impl SealedValue {
     /// Seals `plain` under a fresh data key, bound to `aad`.
     pub fn seal(keys: &dyn KeyProvider, plain: &[u8], aad: &[u8]) -> Result<SealedValue, StoreError> {
         let mut data_key = Zeroizing::new([0u8; 32]);
-        SystemRandom::new().fill(data_key.as_mut()).map_err(|_| StoreError::Key("no randomness".into()))?;
+        SystemRandom::new().fill(data_key.as_mut()).map_err(|_| StoreError::Randomness)?;
         let ciphertext = seal_with(&aead_key(&data_key)?, plain, aad)?;
         Ok(SealedValue { key_id: keys.current_key_id().to_owned(), wrapped_key: keys.wrap(&data_key)?, ciphertext })
     }

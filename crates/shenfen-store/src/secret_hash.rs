@@ -14,11 +14,12 @@ use crate::StoreError;
 
 /// OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane; keyed with `pepper` if given.
 fn hasher(pepper: Option<&[u8]>) -> Result<Argon2<'_>, StoreError> {
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| StoreError::Key(format!("argon2 parameters: {e}")))?;
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| StoreError::Hashing(format!("argon2 parameters: {e}")))?;
     match pepper {
         None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
         Some(pepper) => Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params)
-            .map_err(|e| StoreError::Key(format!("argon2 secret: {e}"))),
+            .map_err(|e| StoreError::Hashing(format!("argon2 secret: {e}"))),
     }
 }
 
@@ -35,10 +36,11 @@ pub fn hash_peppered(secret: &str, pepper: &[u8]) -> Result<String, StoreError> 
 
 fn hash_with(secret: &str, pepper: Option<&[u8]>) -> Result<String, StoreError> {
     let mut salt = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut salt).map_err(|_| StoreError::Key("no randomness for a salt".into()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Key(format!("salt: {e}")))?;
-    let hash =
-        hasher(pepper)?.hash_password(secret.as_bytes(), &salt).map_err(|e| StoreError::Key(format!("argon2: {e}")))?;
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| StoreError::Randomness)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Hashing(format!("salt: {e}")))?;
+    let hash = hasher(pepper)?
+        .hash_password(secret.as_bytes(), &salt)
+        .map_err(|e| StoreError::Hashing(format!("argon2: {e}")))?;
     Ok(hash.to_string())
 }
 
@@ -46,7 +48,7 @@ fn hash_with(secret: &str, pepper: Option<&[u8]>) -> Result<String, StoreError> 
 /// operator account gets when nobody chose one.
 pub fn generate_password() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Key("no randomness for a password".into()))?;
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| StoreError::Randomness)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 

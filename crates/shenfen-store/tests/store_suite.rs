@@ -9,11 +9,13 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use serde_json::json;
-use shenfen_core::{CardValidity, CitizenRecord, IdNumber, OperatorRole, PinLockout};
+use shenfen_core::{
+    AssuranceLevel, CardValidity, CitizenRecord, Edition, IdNumber, OperatorRole, PinLockout, Question,
+};
 use shenfen_store::{
     Attestation, AuditEvent, BlindIndex, CredentialHolder, EnrollmentSession, FRAME_PRINT_DAYS, Grant, GrantKind,
-    ImportProgress, Issuance, KeyProvider, LocalKeys, Offer, Operator, PinReservation, PresentationRequest,
-    RegistryEntry, RelyingParty, SealedValue, SqlStore, Store, StoreError,
+    ImportProgress, Issuance, KeyProvider, LocalKeys, Offer, Operator, PinReservation, PresentationQuery,
+    PresentationRequest, PresentationStatus, RegistryEntry, RelyingParty, SealedValue, SqlStore, StoreError,
 };
 use sqlx::Connection;
 
@@ -375,7 +377,7 @@ async fn sessions_decide_once_and_expire(kind: &str) {
         id: id.into(),
         subject,
         claim_digest: [7; 32],
-        edition: "lightweight".into(),
+        edition: Edition::Lightweight,
         challenge: "turn_left,blink".into(),
         created_at: 10,
         expires_at,
@@ -391,7 +393,7 @@ async fn sessions_decide_once_and_expire(kind: &str) {
 async fn grants_are_single_use_and_typed(kind: &str) {
     let (store, _) = fresh(kind).await;
     let subject = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
-    let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
+    let grant = Grant { subject, edition: Edition::Lightweight, tx_code_hash: None };
     store.put_grant(&[1; 32], GrantKind::PreAuthorizedCode, &grant, 1000).await.unwrap();
     store.put_grant(&[2; 32], GrantKind::AccessToken, &grant, 1000).await.unwrap();
     let redeem = |hash: [u8; 32], kind, tx: Option<[u8; 32]>, now| {
@@ -403,7 +405,7 @@ async fn grants_are_single_use_and_typed(kind: &str) {
     assert_eq!(redeem([1; 32], GrantKind::PreAuthorizedCode, None, 900).await, None, "single use");
     assert_eq!(redeem([2; 32], GrantKind::AccessToken, None, 1001).await, None, "expired");
 
-    let upgraded = Grant { subject, edition: "upgraded".into(), tx_code_hash: Some([7; 32]) };
+    let upgraded = Grant { subject, edition: Edition::Upgraded, tx_code_hash: Some([7; 32]) };
     store.put_grant(&[3; 32], GrantKind::PreAuthorizedCode, &upgraded, 1000).await.unwrap();
     assert_eq!(redeem([3; 32], GrantKind::PreAuthorizedCode, None, 900).await, None, "a tx_code is required");
     assert_eq!(redeem([3; 32], GrantKind::PreAuthorizedCode, Some([8; 32]), 900).await, None, "the right one");
@@ -427,7 +429,7 @@ async fn status_slots_are_random_unique_and_revocable(kind: &str) {
     let issue = |list_id: &'static str, subject: BlindIndex, devices: Vec<String>| {
         let (store, token) = (&store, [u8::try_from(tokens.fetch_add(1, Ordering::Relaxed)).unwrap(); 32]);
         async move {
-            let grant = Grant { subject, edition: "lightweight".into(), tx_code_hash: None };
+            let grant = Grant { subject, edition: Edition::Lightweight, tx_code_hash: None };
             store.put_grant(&token, GrantKind::AccessToken, &grant, 100).await.unwrap();
             let issuance = Issuance {
                 access_token_hash: &token,
@@ -508,7 +510,7 @@ async fn decisions_are_recorded_atomically(kind: &str) {
     };
     assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0)), None).await.unwrap(), 1);
     assert_eq!(store.record_decision(None, decision("refused"), Some(("fail:lin", 0)), None).await.unwrap(), 2);
-    let grant = Grant { subject: lin, edition: "lightweight".into(), tx_code_hash: None };
+    let grant = Grant { subject: lin, edition: Edition::Lightweight, tx_code_hash: None };
     let offer = Offer { code_hash: &[4; 32], grant: &grant, expires_at: 100, pin_hash: None };
     store.record_decision(Some(offer), decision("accepted"), None, None).await.unwrap();
     assert_eq!(store.redeem_grant(&[4; 32], GrantKind::PreAuthorizedCode, None, 50).await.unwrap(), Some(grant));
@@ -529,7 +531,7 @@ async fn decisions_are_recorded_atomically(kind: &str) {
         .unwrap();
     assert_eq!(store.attestation(&lin, 50).await.unwrap(), Some(attestation.clone()));
     assert_eq!(store.attestation(&lin, 101).await.unwrap(), None, "expired");
-    let upgraded = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
+    let upgraded = Grant { subject: lin, edition: Edition::Upgraded, tx_code_hash: Some([9; 32]) };
     let offer = Offer { code_hash: &[5; 32], grant: &upgraded, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
     store.record_decision(Some(offer), decision("accepted"), None, None).await.unwrap();
     assert_eq!(store.attestation(&lin, 50).await.unwrap(), None, "one counter visit, one enrollment");
@@ -606,7 +608,7 @@ async fn operators_and_their_sessions(kind: &str) {
 /// answers her blind index and the decision's audit event.
 async fn with_pin_set(store: &SqlStore) -> (BlindIndex, AuditEvent) {
     let lin = BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
-    let grant = Grant { subject: lin, edition: "upgraded".into(), tx_code_hash: Some([9; 32]) };
+    let grant = Grant { subject: lin, edition: Edition::Upgraded, tx_code_hash: Some([9; 32]) };
     let event = AuditEvent { at: 0, kind: "x".into(), actor: "citizen".into(), subject: Some(lin), details: json!({}) };
     let offer = Offer { code_hash: &[5; 32], grant: &grant, expires_at: 100, pin_hash: Some("$argon2id$stand-in") };
     store.record_decision(Some(offer), event.clone(), None, None).await.unwrap();
@@ -694,13 +696,13 @@ async fn purge_forgets_every_kind_of_expired_state(kind: &str) {
         id: "s".into(),
         subject: lin,
         claim_digest: [7; 32],
-        edition: "lightweight".into(),
+        edition: Edition::Lightweight,
         challenge: "blink".into(),
         created_at: 1,
         expires_at: 100,
     };
     store.create_session(&session).await.unwrap();
-    let grant = Grant { subject: lin, edition: "lightweight".into(), tx_code_hash: None };
+    let grant = Grant { subject: lin, edition: Edition::Lightweight, tx_code_hash: None };
     store.put_grant(&[1; 32], GrantKind::AccessToken, &grant, 100).await.unwrap();
     let operator = Operator {
         username: "wang.clerk".into(),
@@ -719,27 +721,21 @@ async fn purge_forgets_every_kind_of_expired_state(kind: &str) {
         expires_at: 100,
     };
     store.put_attestation(&attestation, event.clone()).await.unwrap();
-    let hotel = RelyingParty {
-        client_id: "https://hotel.example".into(),
-        name: "Hotel".into(),
-        claims: vec!["name".into()],
-        api_key_hash: [5; 32],
-        created_at: 1,
-    };
+    let hotel = hotel(&["name"]);
     store.put_relying_party(&hotel, event).await.unwrap();
     let request = PresentationRequest {
         id: "r1".into(),
         client_id: hotel.client_id.clone(),
         nonce: "n".into(),
         state: "s".into(),
-        query: json!({}),
+        query: asking(&[]),
         expires_at: 100,
-        status: "pending".into(),
+        status: PresentationStatus::Pending,
         result: None,
     };
     store.create_presentation_request(&request).await.unwrap();
     let sealed = SealedValue::seal(&keys(), b"{}", b"r1").unwrap();
-    assert!(store.answer_presentation_request("r1", "s", 50, "verified", &sealed).await.unwrap());
+    assert!(store.answer_presentation_request("r1", "s", 50, PresentationStatus::Verified, &sealed).await.unwrap());
 
     assert_eq!(store.purge_expired(100).await.unwrap(), 0, "nothing has expired yet");
     assert_eq!(store.purge_expired(101).await.unwrap(), 6);
@@ -755,15 +751,31 @@ async fn purge_forgets_every_kind_of_expired_state(kind: &str) {
     }
 }
 
-async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
-    let (store, _) = fresh(kind).await;
-    let hotel = RelyingParty {
+/// The hotel relying party, entitled to `claims`.
+fn hotel(claims: &[&str]) -> RelyingParty {
+    RelyingParty {
         client_id: "https://hotel.example".into(),
         name: "Hotel".into(),
-        claims: vec!["name".into(), "id_number_masked".into()],
+        claims: claims.iter().map(|c| (*c).to_owned()).collect(),
         api_key_hash: [5; 32],
         created_at: 1,
-    };
+    }
+}
+
+/// A presentation query for `claims`, at the lowest level.
+fn asking(claims: &[&str]) -> PresentationQuery {
+    PresentationQuery {
+        claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+        optional_claims: Vec::new(),
+        questions: Vec::new(),
+        purpose: "check-in".into(),
+        level: AssuranceLevel::L1,
+    }
+}
+
+async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let hotel = hotel(&["name", "id_number_masked"]);
     let event = AuditEvent { at: 1, kind: "rp.saved".into(), actor: "cli".into(), subject: None, details: json!({}) };
     store.put_relying_party(&hotel, event).await.unwrap();
     assert_eq!(store.relying_party("https://hotel.example").await.unwrap(), Some(hotel.clone()));
@@ -773,9 +785,9 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
         client_id: "https://hotel.example".into(),
         nonce: "n".into(),
         state: "s".into(),
-        query: json!({ "claims": ["name"] }),
+        query: asking(&["name"]),
         expires_at: 100,
-        status: "pending".into(),
+        status: PresentationStatus::Pending,
         result: None,
     };
     store.create_presentation_request(&request).await.unwrap();
@@ -783,12 +795,18 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
     assert_eq!(store.take_answered_request("r1", "https://hotel.example").await.unwrap(), None, "pending");
     let result = SealedValue::seal(&keys(), json!({ "name": "王建国" }).to_string().as_bytes(), b"r1").unwrap();
     assert!(
-        !store.answer_presentation_request("r1", "wrong", 50, "verified", &result).await.unwrap(),
+        !store.answer_presentation_request("r1", "wrong", 50, PresentationStatus::Verified, &result).await.unwrap(),
         "state must match"
     );
-    assert!(!store.answer_presentation_request("r1", "s", 101, "verified", &result).await.unwrap(), "expired");
-    assert!(store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap());
-    assert!(!store.answer_presentation_request("r1", "s", 50, "verified", &result).await.unwrap(), "answered once");
+    assert!(
+        !store.answer_presentation_request("r1", "s", 101, PresentationStatus::Verified, &result).await.unwrap(),
+        "expired"
+    );
+    assert!(store.answer_presentation_request("r1", "s", 50, PresentationStatus::Verified, &result).await.unwrap());
+    assert!(
+        !store.answer_presentation_request("r1", "s", 50, PresentationStatus::Verified, &result).await.unwrap(),
+        "answered once"
+    );
     assert_eq!(store.take_answered_request("r1", "https://shop.example").await.unwrap(), None, "only by its asker");
     let taken = store.take_answered_request("r1", "https://hotel.example").await.unwrap().unwrap().result.unwrap();
     assert_eq!(&*taken.open(&keys(), b"r1").unwrap(), json!({ "name": "王建国" }).to_string().as_bytes());
@@ -796,11 +814,60 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
     assert_eq!(store.presentation_request("r1").await.unwrap(), None, "read once, then gone");
 }
 
+/// The text one column of the first row of `statement` holds.
+async fn text_of(raw: &mut sqlx::AnyConnection, statement: &'static str) -> String {
+    sqlx::Row::get(&sqlx::query(statement).fetch_one(&mut *raw).await.unwrap(), 0)
+}
+
+async fn stored_names_keep_their_spelling_and_read_back_typed(kind: &str) {
+    let (store, url) = fresh(kind).await;
+    let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let subject = BlindIndex([3; 32]);
+    let grant = Grant { subject, edition: Edition::Upgraded, tx_code_hash: None };
+    store.put_grant(&[1; 32], GrantKind::AccessToken, &grant, 100).await.unwrap();
+    assert_eq!(text_of(&mut raw, "SELECT edition FROM grants").await, "upgraded");
+    sqlx::query("UPDATE grants SET edition = 'premium'").execute(&mut raw).await.unwrap();
+    assert!(matches!(store.peek_grant(&[1; 32], GrantKind::AccessToken, 50).await, Err(StoreError::Corrupt(_))));
+
+    let hotel = hotel(&["name", "is:age_over_18"]);
+    let event = AuditEvent { at: 1, kind: "rp.saved".into(), actor: "cli".into(), subject: None, details: json!({}) };
+    store.put_relying_party(&hotel, event).await.unwrap();
+    let query = PresentationQuery { questions: vec![Question::AgeOver18], level: AssuranceLevel::L2, ..asking(&[]) };
+    let request = PresentationRequest {
+        id: "r1".into(),
+        client_id: "https://hotel.example".into(),
+        nonce: "n".into(),
+        state: "s".into(),
+        query,
+        expires_at: 100,
+        status: PresentationStatus::Pending,
+        result: None,
+    };
+    store.create_presentation_request(&request).await.unwrap();
+    assert_eq!(text_of(&mut raw, "SELECT status FROM presentation_requests").await, "pending");
+    let stored: serde_json::Value =
+        serde_json::from_str(&text_of(&mut raw, "SELECT query FROM presentation_requests").await).unwrap();
+    assert_eq!((&stored["level"], &stored["questions"]), (&json!("L2"), &json!(["age_over_18"])));
+    // As earlier versions wrote it: the level as the relying party spelled it, no optional lists.
+    sqlx::query(
+        "UPDATE presentation_requests SET query = '{\"claims\":[\"name\"],\"purpose\":\"p\",\"level\":\"l2\"}'",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let read = store.presentation_request("r1").await.unwrap().unwrap().query;
+    assert_eq!(read, PresentationQuery { purpose: "p".into(), level: AssuranceLevel::L2, ..asking(&["name"]) });
+    sqlx::query("UPDATE presentation_requests SET status = 'lost'").execute(&mut raw).await.unwrap();
+    assert!(matches!(store.presentation_request("r1").await, Err(StoreError::Corrupt(_))));
+}
+
 macro_rules! suite {
     ($($backend:ident),*) => {$(
         mod $backend {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn entries_round_trip_sealed() { super::entries_round_trip_sealed(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn stored_names_keep_their_spelling_and_read_back_typed() { super::stored_names_keep_their_spelling_and_read_back_typed(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_citizen_twice_in_one_batch_keeps_the_last_row() { super::a_citizen_twice_in_one_batch_keeps_the_last_row(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

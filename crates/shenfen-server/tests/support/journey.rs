@@ -22,7 +22,7 @@ use shenfen_face::{
 };
 use shenfen_server::token_hash;
 use shenfen_server::{Policy, configuration_id};
-use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, Store, hash_secret};
+use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, hash_secret};
 
 use super::{
     Backend, FACE, ISSUER_URL, TestApp, app_on, app_with, body_bytes, fresh_store, json as json_of, keys, models_dir,
@@ -263,7 +263,7 @@ pub async fn credential_request(
             sign_compact(&header, claims.as_object().unwrap(), &h.signing_key().unwrap()).unwrap()
         })
         .collect();
-    let request = json!({ "credential_configuration_id": configuration_id(edition), "proofs": { "jwt": proofs } });
+    let request = json!({ "credential_configuration_id": configuration_id(edition.parse().unwrap()), "proofs": { "jwt": proofs } });
     let response = send_bearer(test, Method::POST, "/credential", access, request).await;
     (response.status(), json_of(response).await)
 }

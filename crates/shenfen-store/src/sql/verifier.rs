@@ -1,0 +1,170 @@
+//! The verifier service: registered relying parties and their presentation
+//! requests, from creation to the one read of the answer.
+
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::audit::append_audit_on;
+use super::{SqlStore, bytes32};
+use crate::{AuditEvent, PresentationRequest, PresentationStatus, RelyingParty, SealedValue, StoreError};
+
+/// The columns of a presentation request, result included.
+const PRESENTATION_REQUEST_COLUMNS: &str =
+    "id, client_id, nonce, state, query, expires_at, status, result_key_id, result_wrapped_key, result_ciphertext";
+
+/// A column of JSON text, decoded into what this version writes there.
+fn json_column<T: DeserializeOwned>(row: &AnyRow, name: &str) -> Result<T, StoreError> {
+    let text: String = row.try_get(name)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn relying_party_from(row: &AnyRow) -> Result<RelyingParty, StoreError> {
+    Ok(RelyingParty {
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        claims: json_column(row, "claims")?,
+        api_key_hash: bytes32(row, "api_key_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreError> {
+    let key_id: Option<String> = row.try_get("result_key_id")?;
+    let wrapped_key: Option<Vec<u8>> = row.try_get("result_wrapped_key")?;
+    let ciphertext: Option<Vec<u8>> = row.try_get("result_ciphertext")?;
+    let result = match (key_id, wrapped_key, ciphertext) {
+        (Some(key_id), Some(wrapped_key), Some(ciphertext)) => Some(SealedValue { key_id, wrapped_key, ciphertext }),
+        (None, None, None) => None,
+        _ => return Err(StoreError::Corrupt("a presentation result is partly stored".into())),
+    };
+    Ok(PresentationRequest {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        nonce: row.try_get("nonce")?,
+        state: row.try_get("state")?,
+        query: json_column(row, "query")?,
+        expires_at: row.try_get("expires_at")?,
+        status: PresentationStatus::from_stored(&row.try_get::<String, _>("status")?)?,
+        result,
+    })
+}
+
+impl SqlStore {
+    /// Registers or updates a relying party and audits it, in one transaction.
+    pub async fn put_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<(), StoreError> {
+        let claims = serde_json::to_string(&party.claims)
+            .map_err(|source| StoreError::Encode { what: "relying party claims", source })?;
+        let mut tx = self.write_transaction().await?;
+        sqlx::query(
+            "INSERT INTO relying_parties (client_id, name, claims, api_key_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, claims = excluded.claims, \
+             api_key_hash = excluded.api_key_hash",
+        )
+        .bind(party.client_id.as_str())
+        .bind(party.name.as_str())
+        .bind(claims)
+        .bind(party.api_key_hash.to_vec())
+        .bind(party.created_at)
+        .execute(&mut *tx)
+        .await?;
+        append_audit_on(&mut tx, self.backend, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The relying party with this client id.
+    pub async fn relying_party(&self, client_id: &str) -> Result<Option<RelyingParty>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, name, claims, api_key_hash, created_at FROM relying_parties WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(relying_party_from).transpose()
+    }
+
+    /// Every registered relying party, by client id.
+    pub async fn relying_parties(&self) -> Result<Vec<RelyingParty>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT client_id, name, claims, api_key_hash, created_at FROM relying_parties ORDER BY client_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(relying_party_from).collect()
+    }
+
+    /// Stores a new, pending presentation request.
+    pub async fn create_presentation_request(&self, request: &PresentationRequest) -> Result<(), StoreError> {
+        let query = serde_json::to_string(&request.query)
+            .map_err(|source| StoreError::Encode { what: "presentation query", source })?;
+        sqlx::query(
+            "INSERT INTO presentation_requests (id, client_id, nonce, state, query, expires_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(request.id.as_str())
+        .bind(request.client_id.as_str())
+        .bind(request.nonce.as_str())
+        .bind(request.state.as_str())
+        .bind(query)
+        .bind(request.expires_at)
+        .bind(request.status.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The presentation request with this id, answered or not.
+    pub async fn presentation_request(&self, id: &str) -> Result<Option<PresentationRequest>, StoreError> {
+        let statement = format!("SELECT {PRESENTATION_REQUEST_COLUMNS} FROM presentation_requests WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(presentation_request_from).transpose()
+    }
+
+    /// Answers a pending, unexpired request whose state matches, once:
+    /// `false` if it was already answered, expired, or the state differs.
+    pub async fn answer_presentation_request(
+        &self,
+        id: &str,
+        state: &str,
+        now: i64,
+        status: PresentationStatus,
+        result: &SealedValue,
+    ) -> Result<bool, StoreError> {
+        let answered = sqlx::query(
+            "UPDATE presentation_requests SET status = $1, result_key_id = $2, result_wrapped_key = $3, \
+             result_ciphertext = $4 WHERE id = $5 AND state = $6 AND status = $7 AND expires_at >= $8",
+        )
+        .bind(status.as_str())
+        .bind(result.key_id.as_str())
+        .bind(result.wrapped_key.as_slice())
+        .bind(result.ciphertext.as_slice())
+        .bind(id)
+        .bind(state)
+        .bind(PresentationStatus::Pending.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(answered.rows_affected() == 1)
+    }
+
+    /// Removes and returns an answered request of `client_id`: a relying
+    /// party reads the verified claims once, and they are not kept after.
+    pub async fn take_answered_request(
+        &self,
+        id: &str,
+        client_id: &str,
+    ) -> Result<Option<PresentationRequest>, StoreError> {
+        let statement = format!(
+            "DELETE FROM presentation_requests WHERE id = $1 AND client_id = $2 AND status <> $3 \
+             RETURNING {PRESENTATION_REQUEST_COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .bind(client_id)
+            .bind(PresentationStatus::Pending.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(presentation_request_from).transpose()
+    }
+}
