@@ -13,9 +13,10 @@ use anyhow::{Result, ensure};
 use clap::Args;
 use serde_json::{Map, Value, json};
 use shenfen_credential::es256::SigningKey;
-use shenfen_credential::{PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, present};
-
-use crate::credential_cmd::{Issuer, Policy, verify_presentation};
+use shenfen_credential::{
+    PresentationPolicy, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, VcIssuer, present,
+    verify_presentation,
+};
 
 const AUDIENCE: &str = "https://hotel.example";
 const STATUS_URI: &str = "https://authority.example/status/1";
@@ -81,7 +82,7 @@ fn measure(n: usize) -> Result<Rates> {
     let disclosable: Vec<String> = ["/name", "/id_number_masked", "/age_over_18"].map(String::from).to_vec();
     let disclose = vec!["/age_over_18".to_owned()];
 
-    let signer = Issuer::new(&issuer)?;
+    let signer = VcIssuer::new(&issuer)?;
     let (issue, credentials) = rate(n, |i| {
         let status = StatusReference { uri: STATUS_URI.into(), idx: (i as u64 * 7919) % STATUS_LIST_SIZE };
         signer.issue(
@@ -105,7 +106,7 @@ fn measure(n: usize) -> Result<Rates> {
         n,
         |i| {
             let nonce = format!("nonce-{i}");
-            let policy = Policy { audience: AUDIENCE, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
+            let policy = PresentationPolicy { audience: AUDIENCE, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
             verify_presentation(&presentations[i], &issuer_key, &policy, Some(&status_token), now)
                 .map(|v| !v.claims.is_empty())
                 .map_err(anyhow::Error::from)
