@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber};
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, QualityPolicy, decode_image};
-use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
+use shenfen_server::{AppState, Issuer, Policy, WebAssets, router};
 use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore, Store};
 use tower::ServiceExt;
 
@@ -184,20 +184,8 @@ pub async fn bench_state(
         .seal(&keys)
         .map_err(coded)?;
     store.put_entries(&[sealed], "bench", ImportProgress::default(), 0).await.map_err(coded)?;
-    let issuer = PrivateJwk::generate().map_err(coded)?;
-    let authority = Authority::new(
-        engine,
-        Arc::new(keys),
-        Issuer {
-            url: BENCH_ISSUER.into(),
-            signing_key: issuer.signing_key().map_err(coded)?,
-            public: issuer.public().clone(),
-            retired: Vec::new(),
-        },
-        policy,
-    )
-    .map_err(coded)?;
-    Ok(Arc::new(AppState::new(Arc::new(store), Arc::new(authority), WebAssets::default()).map_err(coded)?))
+    let issuer = Issuer::new(BENCH_ISSUER, &PrivateJwk::generate().map_err(coded)?, Vec::new()).map_err(coded)?;
+    AppState::build(Arc::new(store), Arc::new(keys), engine, issuer, policy, WebAssets::default()).map_err(coded)
 }
 
 /// Starts a session and submits the frame; anything but an offer is an error.

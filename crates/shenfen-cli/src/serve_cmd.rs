@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
+use shenfen_server::{AppState, Issuer, Policy, WebAssets, router};
 use shenfen_store::Store;
 
 use crate::coded_error::coded;
@@ -96,21 +96,11 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         let mut policy = Policy::default();
         liveness.apply(&mut policy.liveness);
         config.policy.apply(&mut policy);
-        let authority = Authority::new(
-            Arc::new(face),
-            Arc::new(keys),
-            Issuer {
-                url,
-                signing_key: issuer.signing_key().map_err(coded)?,
-                public: issuer.public().clone(),
-                retired: retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?,
-            },
-            policy,
-        )
-        .map_err(coded)?;
-        let state = Arc::new(
-            AppState::new(store.clone(), Arc::new(authority), WebAssets::load(&web_libraries)).map_err(coded)?,
-        );
+        let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
+        let identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        let web = WebAssets::load(&web_libraries);
+        let state =
+            AppState::build(store.clone(), Arc::new(keys), Arc::new(face), identity, policy, web).map_err(coded)?;
         tokio::spawn(purge_periodically(store.clone()));
         tracing::info!(%address, "shenfen serving");
         println!("shenfen serving on http://{address}");

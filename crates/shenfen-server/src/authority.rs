@@ -7,7 +7,7 @@ use aws_lc_rs::hmac;
 use ipnet::IpNet;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, PinLockout, PseudonymKey};
 use shenfen_credential::es256::SigningKey;
-use shenfen_credential::{Jws, PublicJwk, SdJwt};
+use shenfen_credential::{CredentialError, Jws, PrivateJwk, PublicJwk, SdJwt};
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, FlashColour, QualityPolicy, flash_sequence};
 use shenfen_store::{KeyProvider, RegistryEntry, SealedEntry, StoreError};
 use zeroize::Zeroizing;
@@ -108,6 +108,13 @@ pub struct Issuer {
 }
 
 impl Issuer {
+    /// The issuer at `url` signing with `key` and still publishing `retired`:
+    /// how a private JWK file becomes the issuer's identity, the same for the
+    /// server, the tests and the benchmarks.
+    pub fn new(url: impl Into<String>, key: &PrivateJwk, retired: Vec<PublicJwk>) -> Result<Issuer, CredentialError> {
+        Ok(Issuer { url: url.into(), signing_key: key.signing_key()?, public: key.public().clone(), retired })
+    }
+
     /// Every key credentials of this issuer may be signed with: the current
     /// one first, then the retired ones (the JWKS order).
     pub fn published_keys(&self) -> impl Iterator<Item = &PublicJwk> {
@@ -160,7 +167,7 @@ pub struct Authority {
 impl Authority {
     /// Builds the authority, deriving its claim-digest key from `keys` so every
     /// instance sharing the key file computes the same digests.
-    pub fn new(
+    pub(crate) fn new(
         face: Arc<FaceEngine>,
         keys: Arc<dyn KeyProvider>,
         issuer: Issuer,
