@@ -12,9 +12,7 @@ image=${2:-models/photos/obama.jpg}
 scripts/fetch-models.sh
 python3 -c "import onnxruntime, numpy, PIL" 2>/dev/null ||
   python3 -m pip install --quiet onnxruntime==1.32.0 numpy pillow
-cargo build --release -q -p shenfen-cli
-
-ours=$(./target/release/shenfen bench face --json --iterations "$n" --image "$image")
+ours=$(cargo run --release -q -p shenfen-bench -- face --json --iterations "$n" --image "$image")
 theirs=$(OMP_NUM_THREADS=1 python3 bench/face_onnxruntime.py models "$image" "$n")
 
 python3 - "$ours" "$theirs" <<'PY'

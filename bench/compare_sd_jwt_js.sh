@@ -10,9 +10,7 @@ cd "$(dirname "$0")/.."
 n=${1:-2000}
 
 [ -d interop/sd-jwt-js/node_modules/@sd-jwt/sd-jwt-vc ] || npm ci --prefix interop/sd-jwt-js --silent
-cargo build --release -q -p shenfen-cli
-
-ours=$(./target/release/shenfen bench credential --json --iterations "$n")
+ours=$(cargo run --release -q -p shenfen-bench -- credential --json --iterations "$n")
 theirs=$(node interop/sd-jwt-js/interop.mjs bench --iterations "$n")
 
 python3 - "$ours" "$theirs" <<'PY'

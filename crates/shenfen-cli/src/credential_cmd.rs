@@ -1,15 +1,13 @@
 //! `shenfen credential issue|present|verify`
 
-use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use shenfen_credential::{
-    CredentialError, KeyBindingCheck, PrivateJwk, PublicJwk, SdJwt, StatusListToken, StatusReference, VcIssuance,
-    VerifiedVc, VerifyOptions, es256::SigningKey, es256::VerifyingKey, issue_vc, present, verify_vc,
+    PresentationPolicy, SdJwt, StatusListToken, StatusReference, VcIssuer, present, verify_presentation,
 };
 
 use crate::clock::now_unix;
@@ -19,8 +17,6 @@ use crate::files::{claim_pointers, print_json, read_private_jwk, read_public_jwk
 /// Default credential lifetime: one week. Wallets hold batches of
 /// single-use credentials and refresh them, so a short life costs little.
 const DEFAULT_TTL_SECS: i64 = 7 * 24 * 3600;
-/// How many decoy digests at most per `_sd` array.
-const MAX_DECOYS: u8 = 3;
 
 #[derive(Subcommand)]
 pub enum CredentialCommand {
@@ -123,49 +119,11 @@ fn issue_cmd(args: &IssueArgs) -> Result<ExitCode> {
     let status =
         args.status_uri.as_ref().zip(args.status_idx).map(|(uri, idx)| StatusReference { uri: uri.clone(), idx });
     let now = now_unix();
-    let issuer = Issuer::new(&issuer)?;
+    let issuer = VcIssuer::new(&issuer)?;
     let lifetime = now..now.saturating_add(args.ttl);
     let sd_jwt = issuer.issue(&holder, &args.vct, claims, &claim_pointers(&args.sd), status.as_ref(), lifetime)?;
     println!("{sd_jwt}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// An issuer's key, validated once: re-checking the key pair for every
-/// credential would cost as much as the signature itself.
-pub struct Issuer {
-    signer: SigningKey,
-    kid: Option<String>,
-}
-
-impl Issuer {
-    /// Loads the signing key of a private JWK, keeping its `kid` for JWS headers.
-    pub fn new(jwk: &PrivateJwk) -> Result<Issuer> {
-        Ok(Issuer { signer: jwk.signing_key()?, kid: jwk.public().kid().map(str::to_owned) })
-    }
-
-    /// Issues one SD-JWT VC the way every shenfen issuer does (decoys included),
-    /// valid over `lifetime` (`iat..exp`, seconds since the epoch).
-    pub fn issue(
-        &self,
-        holder: &PublicJwk,
-        vct: &str,
-        claims: Map<String, Value>,
-        disclosable: &[String],
-        status: Option<&StatusReference>,
-        lifetime: Range<i64>,
-    ) -> Result<SdJwt> {
-        let params = VcIssuance {
-            vct,
-            holder,
-            issued_at: lifetime.start,
-            expires_at: lifetime.end,
-            status,
-            kid: self.kid.as_deref(),
-            disclosable,
-            max_decoys: MAX_DECOYS,
-        };
-        Ok(issue_vc(&self.signer, claims, &params)?)
-    }
 }
 
 fn present_cmd(args: &PresentArgs) -> Result<ExitCode> {
@@ -193,7 +151,7 @@ fn verify_cmd(args: &VerifyArgs) -> Result<ExitCode> {
             Some(token)
         }
     };
-    let policy = Policy {
+    let policy = PresentationPolicy {
         audience: &args.aud,
         nonce: &args.nonce,
         max_age_secs: args.max_age,
@@ -205,44 +163,4 @@ fn verify_cmd(args: &VerifyArgs) -> Result<ExitCode> {
     }
     print_json(&Value::Object(verified.claims))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// What a relying party demands of a presentation.
-pub struct Policy<'a> {
-    /// Its own identifier.
-    pub audience: &'a str,
-    /// The nonce it issued.
-    pub nonce: &'a str,
-    /// Oldest acceptable key binding, in seconds.
-    pub max_age_secs: i64,
-    /// Allowed clock difference, in seconds.
-    pub clock_skew_secs: i64,
-}
-
-/// The whole verifier path, shared by `verify`, `demo` and `bench`: parse,
-/// verify the SD-JWT VC with key binding, and check revocation when a status
-/// list is at hand.
-pub fn verify_presentation(
-    text: &str,
-    issuer: &VerifyingKey,
-    policy: &Policy<'_>,
-    status_list: Option<&StatusListToken>,
-    now: i64,
-) -> Result<VerifiedVc, CredentialError> {
-    let presentation = SdJwt::parse(text)?;
-    let options = VerifyOptions {
-        now,
-        clock_skew_secs: policy.clock_skew_secs,
-        expected_typ: None,
-        key_binding: Some(KeyBindingCheck {
-            audience: policy.audience,
-            nonce: policy.nonce,
-            max_age_secs: policy.max_age_secs,
-        }),
-    };
-    let verified = verify_vc(&presentation, issuer, &options)?;
-    if let (Some(reference), Some(list)) = (&verified.status, status_list) {
-        list.require_valid(reference)?;
-    }
-    Ok(verified)
 }

@@ -10,14 +10,16 @@ use serde_json::{Map, Value, json};
 use shenfen_core::{
     CardValidity, CitizenRecord, Edition, IdNumber, OperatorRole, PseudonymKey, Sex, pairwise_pseudonym,
 };
-use shenfen_credential::{PrivateJwk, StatusList, StatusListToken, StatusReference, present};
+use shenfen_credential::{
+    PresentationPolicy, PrivateJwk, StatusList, StatusListToken, StatusReference, VcIssuer, present,
+    verify_presentation,
+};
 use shenfen_store::generate_password;
 use time::macros::date;
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::counter_cmd::add_counter_device;
-use crate::credential_cmd::{Issuer, Policy, verify_presentation};
 use crate::data_dir::StoreArgs;
 use crate::face_cmd::Common;
 use crate::files::repository_path;
@@ -149,7 +151,7 @@ fn walkthrough() -> Result<()> {
     let status = StatusReference { uri: STATUS_URI.into(), idx: index };
     let disclosable: Vec<String> =
         ["/name", "/id_number_masked", "/age_over_18", "/region", "/hotel_pseudonym"].map(String::from).to_vec();
-    let credential = Issuer::new(&authority)?.issue(
+    let credential = VcIssuer::new(&authority)?.issue(
         phone.public(),
         "urn:shenfen:id:lightweight:1",
         credential_claims(&citizen, now)?,
@@ -177,7 +179,7 @@ fn walkthrough() -> Result<()> {
     let issuer_key = authority.public().verifying_key()?;
     let mut list = StatusList::new(STATUS_LIST_SIZE, 1)?;
     let published = publish(&authority, &list, now)?;
-    let hotel = Policy { audience: HOTEL, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
+    let hotel = PresentationPolicy { audience: HOTEL, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
     let verified = verify_presentation(&presentation, &issuer_key, &hotel, Some(&published), now).map_err(coded)?;
     step(7, "The hotel verifies signature, disclosures, key binding and revocation status");
     println!("{}", indent(&serde_json::to_string_pretty(&only_personal(&verified.claims))?));
@@ -188,7 +190,7 @@ fn walkthrough() -> Result<()> {
     }
     detail("not learned", "ID number, birth date, address, region");
 
-    let rail = Policy { audience: RAIL, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
+    let rail = PresentationPolicy { audience: RAIL, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
     let replay = verify_presentation(&presentation, &issuer_key, &rail, Some(&published), now);
     step(8, "Someone replays the hotel's copy at the railway: refused");
     detail("railway says", &refusal(replay.map(|_| ()))?);

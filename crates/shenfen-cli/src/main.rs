@@ -7,11 +7,6 @@
 
 mod attack_sets;
 mod audit_cmd;
-mod bench_credential;
-mod bench_enroll;
-mod bench_face;
-mod bench_issue;
-mod bench_present;
 mod clock;
 mod coded_error;
 mod counter_cmd;
@@ -93,23 +88,6 @@ enum Command {
     /// Validate resident ID numbers (GB 11643-1999).
     #[command(subcommand, name = "id-number")]
     IdNumber(id_number_cmd::IdNumberCommand),
-    /// Measure performance on this machine.
-    #[command(subcommand)]
-    Bench(BenchCommand),
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Issue, present and verify rates on one thread, beside the raw ES256 verify rate.
-    Credential(bench_credential::BenchArgs),
-    /// Per-stage and end-to-end latency per selfie on one thread, throughput on all cores.
-    Face(bench_face::BenchFaceArgs),
-    /// Enrollment throughput of the server stack beside the face engine's, with latency.
-    Enroll(bench_enroll::BenchEnrollArgs),
-    /// Issuance rate of the server stack beside the raw ES256 rate of the same credentials.
-    Issue(bench_issue::BenchIssueArgs),
-    /// Online OpenID4VP round trips through the server beside in-process present + verify.
-    Present(bench_present::BenchPresentArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,11 +109,6 @@ fn main() -> ExitCode {
         Command::Wallet(cmd) => wallet_cmd::run(cmd),
         Command::Verifier(cmd) => verify_cmd::run_verifier(cmd),
         Command::Verify(args) => verify_cmd::run_verify(&args),
-        Command::Bench(BenchCommand::Credential(args)) => bench_credential::run(&args),
-        Command::Bench(BenchCommand::Face(args)) => bench_face::run(&args),
-        Command::Bench(BenchCommand::Enroll(args)) => bench_enroll::run(&args),
-        Command::Bench(BenchCommand::Issue(args)) => bench_issue::run(&args),
-        Command::Bench(BenchCommand::Present(args)) => bench_present::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
+use shenfen_server::{AppState, Issuer, WebAssets, router};
 
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
@@ -34,7 +34,8 @@ pub struct ServeArgs {
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Liveness checks for enrollment (default all).
+    /// Liveness checks for enrollment (default: the config file's `liveness`,
+    /// else its `[policy.liveness]` switches, which default to all).
     #[arg(long, value_enum)]
     liveness: Option<Liveness>,
     /// Face models directory (default as for `shenfen face`).
@@ -73,7 +74,6 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
     store_args.db = unless_set(store_args.db, "SHENFEN_DB", config.db.clone());
     store_args.key_file = unless_set(store_args.key_file, "SHENFEN_KEY_FILE", config.key_file.clone());
     let listen = args.listen.or(config.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let liveness = args.liveness.or(config.liveness).unwrap_or(Liveness::All);
     let retired =
         if args.retired_issuer_jwk.is_empty() { &config.retired_issuer_jwks } else { &args.retired_issuer_jwk };
     let rt = runtime()?;
@@ -92,24 +92,15 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             .or(config.web_libraries.clone())
             .unwrap_or_else(|| WebAssets::checkout_dir().to_path_buf());
         let face = Common { json: false, models, threshold: None }.engine(cores())?;
-        let mut policy = Policy::default();
-        liveness.apply(&mut policy.liveness);
-        config.policy.apply(&mut policy);
-        let authority = Authority::new(
-            Arc::new(face),
-            Arc::new(keys),
-            Issuer {
-                url,
-                signing_key: issuer.signing_key().map_err(coded)?,
-                public: issuer.public().clone(),
-                retired: retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?,
-            },
-            policy,
-        )
-        .map_err(coded)?;
-        let state = Arc::new(
-            AppState::new(store.clone(), Arc::new(authority), WebAssets::load(&web_libraries)).map_err(coded)?,
-        );
+        let mut policy = config.policy.clone();
+        if let Some(liveness) = args.liveness.or(config.liveness) {
+            liveness.apply(&mut policy.liveness);
+        }
+        let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
+        let identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        let web = WebAssets::load(&web_libraries);
+        let state =
+            AppState::build(store.clone(), Arc::new(keys), Arc::new(face), identity, policy, web).map_err(coded)?;
         tokio::spawn(purge_periodically(store.clone()));
         tracing::info!(%address, "shenfen serving");
         println!("shenfen serving on http://{address}");

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 use shenfen_server::Policy;
 
@@ -58,98 +58,88 @@ pub struct ServeConfig {
     pub key_file: Option<PathBuf>,
     /// As `--web-libraries`.
     pub web_libraries: Option<PathBuf>,
-    /// Enrollment and issuance limits (the `[policy]` table).
+    /// Enrollment and issuance settings (the `[policy]` table): every field
+    /// of the server's [`Policy`], each defaulting as there.
     #[serde(default)]
-    pub policy: PolicyConfig,
-}
-
-/// The `[policy]` table: each key overrides one default of [`Policy`].
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyConfig {
-    challenge_length: Option<usize>,
-    session_secs: Option<i64>,
-    starts_per_subject_hour: Option<u64>,
-    starts_per_client_hour: Option<u64>,
-    failures_per_subject_day: Option<u64>,
-    max_batch: Option<usize>,
-    credential_ttl_secs: Option<i64>,
-    attestation_secs: Option<i64>,
-    operator_session_secs: Option<i64>,
-    operator_failures_per_hour: Option<u64>,
-    tx_code_attempts: Option<u64>,
-    frames_per_client_minute: Option<u64>,
-    counter_frames_per_minute: Option<u64>,
-    cpu_workers: Option<usize>,
-    cpu_queue: Option<usize>,
-    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
-    trusted_proxies: Option<Vec<ipnet::IpNet>>,
+    pub policy: Policy,
 }
 
 impl ServeConfig {
     /// Reads and checks a config file; errors name the file, line and key.
     pub fn load(path: &Path) -> Result<ServeConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let config: ServeConfig =
-            toml::from_str(&text).with_context(|| format!("{} is not a valid config", path.display()))?;
-        config.policy.check().with_context(|| format!("{}: [policy]", path.display()))?;
+        ServeConfig::parse(&text).with_context(|| format!("{} is not a valid config", path.display()))
+    }
+
+    /// Parses a config and checks its policy; errors name the line and key.
+    fn parse(text: &str) -> Result<ServeConfig> {
+        let config: ServeConfig = toml::from_str(text)?;
+        config.policy.check().context("[policy]")?;
         Ok(config)
-    }
-}
-
-impl PolicyConfig {
-    fn check(&self) -> Result<()> {
-        let positive = [
-            ("challenge_length", self.challenge_length.map(|v| v as i64)),
-            ("session_secs", self.session_secs),
-            ("max_batch", self.max_batch.map(|v| v as i64)),
-            ("credential_ttl_secs", self.credential_ttl_secs),
-            ("attestation_secs", self.attestation_secs),
-            ("operator_session_secs", self.operator_session_secs),
-            ("frames_per_client_minute", self.frames_per_client_minute.map(|v| v as i64)),
-            ("counter_frames_per_minute", self.counter_frames_per_minute.map(|v| v as i64)),
-            ("cpu_workers", self.cpu_workers.map(|v| v as i64)),
-        ];
-        for (key, value) in positive {
-            if value.is_some_and(|v| v <= 0) {
-                bail!("{key} must be positive");
-            }
-        }
-        if self.challenge_length.is_some_and(|n| n > shenfen_face::Action::ALL.len()) {
-            bail!("challenge_length is at most {} (the distinct actions)", shenfen_face::Action::ALL.len());
-        }
-        Ok(())
-    }
-
-    /// Overrides the defaults this table sets.
-    pub fn apply(&self, policy: &mut Policy) {
-        fn set<T: Copy>(slot: &mut T, value: Option<T>) {
-            if let Some(value) = value {
-                *slot = value;
-            }
-        }
-        set(&mut policy.challenge_length, self.challenge_length);
-        set(&mut policy.session_secs, self.session_secs);
-        set(&mut policy.starts_per_subject_hour, self.starts_per_subject_hour);
-        set(&mut policy.starts_per_client_hour, self.starts_per_client_hour);
-        set(&mut policy.failures_per_subject_day, self.failures_per_subject_day);
-        set(&mut policy.max_batch, self.max_batch);
-        set(&mut policy.credential_ttl_secs, self.credential_ttl_secs);
-        set(&mut policy.attestation_secs, self.attestation_secs);
-        set(&mut policy.operator_session_secs, self.operator_session_secs);
-        set(&mut policy.operator_failures_per_hour, self.operator_failures_per_hour);
-        set(&mut policy.tx_code_attempts, self.tx_code_attempts);
-        set(&mut policy.frames_per_client_minute, self.frames_per_client_minute);
-        set(&mut policy.counter_frames_per_minute, self.counter_frames_per_minute);
-        set(&mut policy.cpu_workers, self.cpu_workers);
-        set(&mut policy.cpu_queue, self.cpu_queue);
-        if let Some(proxies) = &self.trusted_proxies {
-            policy.trusted_proxies.clone_from(proxies);
-        }
     }
 }
 
 /// The file's value for a store setting, unless a flag or `env` set it.
 pub fn unless_set<T>(flag: Option<T>, env: &str, file: Option<T>) -> Option<T> {
     if flag.is_some() || std::env::var_os(env).is_some() { flag } else { file }
+}
+
+#[cfg(test)]
+mod tests {
+    use shenfen_face::Action;
+
+    use super::*;
+
+    fn refusal(text: &str) -> String {
+        format!("{:#}", ServeConfig::parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn the_policy_table_sets_every_field_of_the_policy_and_nested_tables_keep_their_other_defaults() {
+        let config = ServeConfig::parse(
+            "[policy]\nchallenge_actions = [\"blink\", \"nod\"]\nchallenge_length = 2\nmax_batch = 3\n\
+             trusted_proxies = [\"10.0.0.0/8\"]\nquestions_per_relying_party_hour = 50\n\
+             [policy.liveness]\nmin_live_score = 0.6\n[policy.liveness.flash]\nmin_response = 0.05\n\
+             [policy.quality]\nbrightness = [30.0, 230.0]\n[policy.pin_lockout]\nblock_after = 20\n",
+        )
+        .unwrap();
+        let (policy, defaults) = (config.policy, Policy::default());
+        assert_eq!(policy.challenge_actions, [Action::Blink, Action::Nod]);
+        assert_eq!((policy.challenge_length, policy.max_batch), (2, 3));
+        assert_eq!(policy.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(), ["10.0.0.0/8"]);
+        assert_eq!(policy.questions_per_relying_party_hour, 50);
+        assert_eq!(policy.liveness.min_live_score, 0.6);
+        assert_eq!(policy.liveness.flash.min_response, 0.05);
+        assert_eq!(policy.liveness.flash.min_alignment, defaults.liveness.flash.min_alignment);
+        assert!(policy.liveness.require_passive && policy.liveness.require_active && policy.liveness.require_flash);
+        assert_eq!(policy.quality.brightness, (30.0, 230.0));
+        assert_eq!(policy.quality.max_yaw, defaults.quality.max_yaw);
+        assert_eq!(policy.pin_lockout.block_after, 20);
+        assert_eq!(policy.pin_lockout.free_failures, defaults.pin_lockout.free_failures);
+        assert_eq!(policy.session_secs, defaults.session_secs);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name_at_every_level() {
+        for (text, key) in [
+            ("lisen = \"127.0.0.1:80\"\n", "lisen"),
+            ("[policy]\nmax_bacth = 3\n", "max_bacth"),
+            ("[policy.liveness]\nmin_live_scor = 0.6\n", "min_live_scor"),
+            ("[policy.liveness.flash]\nmin_respons = 0.05\n", "min_respons"),
+            ("[policy.quality]\nmax_yaww = 20.0\n", "max_yaww"),
+            ("[policy.pin_lockout]\nblock_afterr = 20\n", "block_afterr"),
+        ] {
+            let refusal = refusal(text);
+            assert!(refusal.contains(&format!("unknown field `{key}`")), "{refusal}");
+        }
+    }
+
+    #[test]
+    fn values_the_server_cannot_run_with_are_refused_by_name() {
+        assert!(refusal("[policy]\nsession_secs = 0\n").contains("session_secs must be positive"));
+        let refusal = refusal("[policy]\nchallenge_actions = [\"blink\", \"nod\"]\n");
+        assert!(refusal.contains("challenge_length is at most 2"), "{refusal}");
+        let refusal = self::refusal("[policy]\nchallenge_actions = [\"nod\", \"nod\"]\nchallenge_length = 1\n");
+        assert!(refusal.contains("challenge_actions must not repeat an action"), "{refusal}");
+    }
 }

@@ -2,6 +2,8 @@
 //! attempts slow an attacker down (NIST SP 800-63B §5.2.2: rate limiting with
 //! a growing delay, and no more than 100 consecutive failures).
 
+use serde::Deserialize;
+
 use crate::CoreError;
 
 /// Digits in a PIN.
@@ -22,8 +24,10 @@ pub fn check_new_pin(pin: &str) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// How PIN failures lock a citizen out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How PIN failures lock a citizen out. Deserializable so a deployment's
+/// configuration can set any field, the others keeping their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PinLockout {
     /// Consecutive failures allowed before any delay.
     pub free_failures: u64,

@@ -43,5 +43,8 @@ pub use sd_jwt::SdJwt;
 pub use status_list::{MAX_LIST_BYTES, StatusList, StatusType};
 pub use status_list_token::{STATUS_LIST_TYP, StatusListToken, StatusReference};
 pub use trust_list::{TRUST_LIST_TYP, TrustList, TrustedAuthority};
-pub use vc::{NEVER_DISCLOSABLE, VC_TYP, VcIssuance, VerifiedVc, issue_vc, verify_vc};
+pub use vc::{
+    NEVER_DISCLOSABLE, PresentationPolicy, VC_TYP, VcIssuance, VcIssuer, VerifiedVc, issue_vc, verify_presentation,
+    verify_vc,
+};
 pub use verification::{Verified, VerifyOptions, verify};

@@ -1,12 +1,14 @@
 //! SD-JWT-based Verifiable Credentials (draft-ietf-oauth-sd-jwt-vc): the
 //! `dc+sd-jwt` type, `vct`, holder binding through `cnf.jwk`, and `status`.
 
+use std::ops::Range;
+
 use serde_json::{Map, Value};
 
 use crate::es256::{SigningKey, VerifyingKey};
 use crate::issuance::{IssueOptions, issue};
 use crate::verification::{VerifyOptions, verify};
-use crate::{CredentialError, PublicJwk, SdJwt, StatusReference};
+use crate::{CredentialError, KeyBindingCheck, PrivateJwk, PublicJwk, SdJwt, StatusListToken, StatusReference};
 
 /// The media type of an SD-JWT VC, used as its JWS `typ`.
 pub const VC_TYP: &str = "dc+sd-jwt";
@@ -62,6 +64,48 @@ pub fn issue_vc(
     issue(key, claims, &options)
 }
 
+/// How many decoy digests at most per `_sd` array a [`VcIssuer`] adds.
+const MAX_DECOYS: u8 = 3;
+
+/// An issuer's key, validated once: re-checking the key pair for every
+/// credential would cost as much as the signature itself. The command line's
+/// issuer and the benchmarks share it, so they measure what they ship.
+pub struct VcIssuer {
+    signer: SigningKey,
+    kid: Option<String>,
+}
+
+impl VcIssuer {
+    /// Loads the signing key of a private JWK, keeping its `kid` for JWS headers.
+    pub fn new(jwk: &PrivateJwk) -> Result<VcIssuer, CredentialError> {
+        Ok(VcIssuer { signer: jwk.signing_key()?, kid: jwk.public().kid().map(str::to_owned) })
+    }
+
+    /// Issues one SD-JWT VC with up to three decoy digests per `_sd` array,
+    /// valid over `lifetime` (`iat..exp`, seconds since the epoch).
+    pub fn issue(
+        &self,
+        holder: &PublicJwk,
+        vct: &str,
+        claims: Map<String, Value>,
+        disclosable: &[String],
+        status: Option<&StatusReference>,
+        lifetime: Range<i64>,
+    ) -> Result<SdJwt, CredentialError> {
+        let params = VcIssuance {
+            vct,
+            holder,
+            issued_at: lifetime.start,
+            expires_at: lifetime.end,
+            status,
+            kid: self.kid.as_deref(),
+            disclosable,
+            max_decoys: MAX_DECOYS,
+        };
+        issue_vc(&self.signer, claims, &params)
+    }
+}
+
 /// A verified SD-JWT VC.
 #[derive(Debug, Clone)]
 pub struct VerifiedVc {
@@ -109,4 +153,45 @@ pub fn verify_vc(
         disclosed: verified.disclosed,
         key_binding_issued_at: verified.key_binding_issued_at,
     })
+}
+
+/// What a relying party demands of a presentation.
+pub struct PresentationPolicy<'a> {
+    /// Its own identifier.
+    pub audience: &'a str,
+    /// The nonce it issued.
+    pub nonce: &'a str,
+    /// Oldest acceptable key binding, in seconds.
+    pub max_age_secs: i64,
+    /// Allowed clock difference, in seconds.
+    pub clock_skew_secs: i64,
+}
+
+/// The whole path of a verifier holding a cached status list: parse, verify
+/// the SD-JWT VC with key binding, and check revocation when a status list is
+/// at hand. One function, so `shenfen verify`, the demo and the benchmarks
+/// check presentations the same way.
+pub fn verify_presentation(
+    text: &str,
+    issuer: &VerifyingKey,
+    policy: &PresentationPolicy<'_>,
+    status_list: Option<&StatusListToken>,
+    now: i64,
+) -> Result<VerifiedVc, CredentialError> {
+    let presentation = SdJwt::parse(text)?;
+    let options = VerifyOptions {
+        now,
+        clock_skew_secs: policy.clock_skew_secs,
+        expected_typ: None,
+        key_binding: Some(KeyBindingCheck {
+            audience: policy.audience,
+            nonce: policy.nonce,
+            max_age_secs: policy.max_age_secs,
+        }),
+    };
+    let verified = verify_vc(&presentation, issuer, &options)?;
+    if let (Some(reference), Some(list)) = (&verified.status, status_list) {
+        list.require_valid(reference)?;
+    }
+    Ok(verified)
 }

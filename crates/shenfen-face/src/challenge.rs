@@ -76,8 +76,10 @@ pub struct FrameObservation {
     pub live_score: f32,
 }
 
-/// Thresholds and switches; which checks an edition requires is configuration.
+/// Thresholds and switches; which checks an edition requires is configuration
+/// (a missing key keeps its default, an unknown one is refused).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ChallengePolicy {
     /// Require the passive anti-spoofing model's verdict.
     pub require_passive: bool,

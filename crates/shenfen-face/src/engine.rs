@@ -163,7 +163,7 @@ impl FaceEngine {
     }
 
     /// [`FaceEngine::analyse`], adding the time spent in each stage to `times`
-    /// (for `shenfen bench face`).
+    /// (for `shenfen-bench face`).
     pub fn analyse_timed(
         &self,
         image: &RgbImage,

@@ -154,8 +154,9 @@ fn mean_rgb(image: &RgbImage, inside: impl Fn(f32, f32) -> bool) -> Option<[f32;
 }
 
 /// Thresholds of the flash check (calibrated with `shenfen face pad-eval`,
-/// docs/MODELS.md).
+/// docs/MODELS.md); configuration, like the policy that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FlashPolicy {
     /// Smallest response counted as a colour: the face's relative change,
     /// beyond the background's, as a vector length (0.04 = 4 %).

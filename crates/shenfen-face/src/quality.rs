@@ -22,8 +22,10 @@ pub struct Quality {
 }
 
 /// Thresholds of the gate; configuration, so each deployment (and each use:
-/// enrollment, counter check, liveness frames) can set its own.
+/// enrollment, counter check, liveness frames) can set its own; a missing
+/// key keeps its default, an unknown one is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QualityPolicy {
     /// Minimum inter-eye distance in pixels.
     pub min_eye_distance: f32,

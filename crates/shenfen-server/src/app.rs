@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use shenfen_face::FaceEngine;
 use shenfen_store::{KeyProvider, SqlStore, StoreError};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::authority::Authority;
+use crate::authority::{Authority, Issuer, Policy};
 use crate::citizen;
 use crate::counter::{self, Counter};
 use crate::enrollment::{self, FRAMES_BODY_LIMIT};
@@ -67,19 +68,28 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of one instance: the secrets of `c_nonce`s and session ids
-    /// derived from the authority's keys (so every instance sharing the key
-    /// file accepts what another issued), empty caches, a pool sized to the
-    /// policy.
-    pub fn new(store: Arc<SqlStore>, authority: Arc<Authority>, web: WebAssets) -> Result<AppState, StoreError> {
+    /// One instance, wired once for the server, the tests and the
+    /// benchmarks: the authority over `face`, `keys`, `issuer` and `policy`;
+    /// the secrets of `c_nonce`s and session ids derived from the keys (so
+    /// every instance sharing the key file accepts what another issued);
+    /// empty caches; a pool sized to the policy.
+    pub fn build(
+        store: Arc<SqlStore>,
+        keys: Arc<dyn KeyProvider>,
+        face: Arc<FaceEngine>,
+        issuer: Issuer,
+        policy: Policy,
+        web: WebAssets,
+    ) -> Result<Arc<AppState>, StoreError> {
+        let authority = Authority::new(face, keys, issuer, policy)?;
         let keys: &dyn KeyProvider = authority.keys.as_ref();
         let nonces = NonceIssuer::new(&*keys.purpose_secret(b"shenfen/c-nonce/v1")?);
         let session_ids = NonceIssuer::new(&*keys.purpose_secret(b"shenfen/enrollment-session/v1")?);
         let metrics = Metrics::default();
         let pool = WorkPool::new(authority.policy.cpu_workers, authority.policy.cpu_queue, metrics.pool_busy.clone());
-        Ok(AppState {
+        Ok(Arc::new(AppState {
             store,
-            authority,
+            authority: Arc::new(authority),
             nonces,
             session_ids,
             metrics,
@@ -88,7 +98,7 @@ impl AppState {
             status_lists: StatusListCache::default(),
             pool,
             web,
-        })
+        }))
     }
 }
 

@@ -5,15 +5,20 @@ use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::hmac;
 use ipnet::IpNet;
+use serde::Deserialize;
 use shenfen_core::{CardValidity, CitizenRecord, IdNumber, PinLockout, PseudonymKey};
 use shenfen_credential::es256::SigningKey;
-use shenfen_credential::{Jws, PublicJwk, SdJwt};
+use shenfen_credential::{CredentialError, Jws, PrivateJwk, PublicJwk, SdJwt};
 use shenfen_face::{Action, ChallengePolicy, FaceEngine, FlashColour, QualityPolicy, flash_sequence};
 use shenfen_store::{KeyProvider, RegistryEntry, SealedEntry, StoreError};
 use zeroize::Zeroizing;
 
-/// Enrollment and issuance settings.
-#[derive(Debug, Clone)]
+/// Enrollment and issuance settings. Deserializable so a deployment's
+/// configuration file (the `[policy]` table of `shenfen serve --config`)
+/// can set every field without a copy of this struct: a missing key keeps
+/// its default, an unknown one is refused. Check it with [`Policy::check`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Liveness checks required of enrollment frames.
     pub liveness: ChallengePolicy,
@@ -94,6 +99,47 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// A policy value out of its range, named by its key.
+#[derive(Debug, thiserror::Error)]
+#[error("{key} {rule}")]
+pub struct InvalidPolicy {
+    /// The field, as the configuration names it.
+    pub key: &'static str,
+    /// What its value must be.
+    pub rule: String,
+}
+
+impl Policy {
+    /// Refuses the values the server cannot run with: durations, sizes and
+    /// rates that must be positive, and a challenge longer than the actions
+    /// it is drawn from (they are distinct).
+    pub fn check(&self) -> Result<(), InvalidPolicy> {
+        let positive = [
+            ("challenge_length", self.challenge_length as i64),
+            ("session_secs", self.session_secs),
+            ("max_batch", self.max_batch as i64),
+            ("credential_ttl_secs", self.credential_ttl_secs),
+            ("attestation_secs", self.attestation_secs),
+            ("operator_session_secs", self.operator_session_secs),
+            ("frames_per_client_minute", self.frames_per_client_minute as i64),
+            ("counter_frames_per_minute", self.counter_frames_per_minute as i64),
+            ("cpu_workers", self.cpu_workers as i64),
+        ];
+        if let Some((key, _)) = positive.into_iter().find(|(_, value)| *value <= 0) {
+            return Err(InvalidPolicy { key, rule: "must be positive".into() });
+        }
+        let actions = &self.challenge_actions;
+        if actions.iter().enumerate().any(|(i, action)| actions[..i].contains(action)) {
+            return Err(InvalidPolicy { key: "challenge_actions", rule: "must not repeat an action".into() });
+        }
+        if self.challenge_length > actions.len() {
+            let rule = format!("is at most {} (the challenge_actions)", actions.len());
+            return Err(InvalidPolicy { key: "challenge_length", rule });
+        }
+        Ok(())
+    }
+}
+
 /// The issuer's identity.
 pub struct Issuer {
     /// The credential issuer identifier (`iss`, `aud` of key proofs): the server's public base URL.
@@ -108,6 +154,13 @@ pub struct Issuer {
 }
 
 impl Issuer {
+    /// The issuer at `url` signing with `key` and still publishing `retired`:
+    /// how a private JWK file becomes the issuer's identity, the same for the
+    /// server, the tests and the benchmarks.
+    pub fn new(url: impl Into<String>, key: &PrivateJwk, retired: Vec<PublicJwk>) -> Result<Issuer, CredentialError> {
+        Ok(Issuer { url: url.into(), signing_key: key.signing_key()?, public: key.public().clone(), retired })
+    }
+
     /// Every key credentials of this issuer may be signed with: the current
     /// one first, then the retired ones (the JWKS order).
     pub fn published_keys(&self) -> impl Iterator<Item = &PublicJwk> {
@@ -160,7 +213,7 @@ pub struct Authority {
 impl Authority {
     /// Builds the authority, deriving its claim-digest key from `keys` so every
     /// instance sharing the key file computes the same digests.
-    pub fn new(
+    pub(crate) fn new(
         face: Arc<FaceEngine>,
         keys: Arc<dyn KeyProvider>,
         issuer: Issuer,

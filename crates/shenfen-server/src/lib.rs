@@ -24,7 +24,7 @@ mod web;
 mod work_pool;
 
 pub use app::{AppState, BODY_LIMIT, REQUEST_TIMEOUT, router};
-pub use authority::{Authority, Issuer, Policy};
+pub use authority::{Authority, InvalidPolicy, Issuer, Policy};
 pub use counter::{CounterError, CounterPolicy, CounterVerdict, LiveFace, check_offline_qr, scan_qr};
 pub use enrollment::FRAMES_BODY_LIMIT;
 pub use error::{ApiError, ProblemType};

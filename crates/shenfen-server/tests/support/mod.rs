@@ -14,7 +14,7 @@ use axum::response::Response;
 use serde_json::Value;
 use shenfen_credential::PrivateJwk;
 use shenfen_face::{FaceEngine, ModelConfig};
-use shenfen_server::{AppState, Authority, Issuer, Policy, WebAssets, router};
+use shenfen_server::{AppState, Issuer, Policy, WebAssets, router};
 use shenfen_store::{LocalKeys, SqlStore};
 use tower::ServiceExt;
 
@@ -119,19 +119,8 @@ pub fn app_at(
     retired: Vec<shenfen_credential::PublicJwk>,
     policy: Policy,
 ) -> TestApp {
-    let authority = Authority::new(
-        FACE.clone(),
-        Arc::new(keys()),
-        Issuer {
-            url: issuer_url.into(),
-            signing_key: issuer.signing_key().unwrap(),
-            public: issuer.public().clone(),
-            retired,
-        },
-        policy,
-    )
-    .unwrap();
-    let state = Arc::new(AppState::new(store, Arc::new(authority), WebAssets::default()).unwrap());
+    let identity = Issuer::new(issuer_url, &issuer, retired).unwrap();
+    let state = AppState::build(store, Arc::new(keys()), FACE.clone(), identity, policy, WebAssets::default()).unwrap();
     TestApp { router: router(state.clone()), state, issuer, url }
 }
 

@@ -1,4 +1,4 @@
-//! `shenfen bench credential`: issue, present and verify rates on one thread,
+//! `shenfen-bench credential`: issue, present and verify rates on one thread,
 //! beside the raw ES256 verify rate of the same backend measured in the same run.
 //!
 //! Verification runs over a pool of distinct presentations (distinct holder
@@ -13,9 +13,12 @@ use anyhow::{Result, ensure};
 use clap::Args;
 use serde_json::{Map, Value, json};
 use shenfen_credential::es256::SigningKey;
-use shenfen_credential::{PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, present};
+use shenfen_credential::{
+    PresentationPolicy, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, VcIssuer, present,
+    verify_presentation,
+};
 
-use crate::credential_cmd::{Issuer, Policy, verify_presentation};
+use crate::timing::now_unix;
 
 const AUDIENCE: &str = "https://hotel.example";
 const STATUS_URI: &str = "https://authority.example/status/1";
@@ -61,7 +64,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if args.json {
         println!("{report}");
     } else {
-        println!("shenfen bench credential — one thread, {n} operations per phase");
+        println!("shenfen-bench credential — one thread, {n} operations per phase");
         println!("  issue                {:>10.0} /s", rates.issue);
         println!("  present (KB-JWT)     {:>10.0} /s", rates.present);
         println!("  verify (+status)     {:>10.0} /s", rates.verify);
@@ -77,11 +80,11 @@ fn measure(n: usize) -> Result<Rates> {
     let issuer = PrivateJwk::generate()?.with_kid("bench-issuer");
     let holders = (0..HOLDER_KEYS).map(|_| PrivateJwk::generate()).collect::<Result<Vec<_>, _>>()?;
     let holder_signers = holders.iter().map(PrivateJwk::signing_key).collect::<Result<Vec<_>, _>>()?;
-    let now = crate::clock::now_unix();
+    let now = now_unix();
     let disclosable: Vec<String> = ["/name", "/id_number_masked", "/age_over_18"].map(String::from).to_vec();
     let disclose = vec!["/age_over_18".to_owned()];
 
-    let signer = Issuer::new(&issuer)?;
+    let signer = VcIssuer::new(&issuer)?;
     let (issue, credentials) = rate(n, |i| {
         let status = StatusReference { uri: STATUS_URI.into(), idx: (i as u64 * 7919) % STATUS_LIST_SIZE };
         signer.issue(
@@ -105,7 +108,8 @@ fn measure(n: usize) -> Result<Rates> {
         n,
         |i| {
             let nonce = format!("nonce-{i}");
-            let policy = Policy { audience: AUDIENCE, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
+            let policy =
+                PresentationPolicy { audience: AUDIENCE, nonce: &nonce, max_age_secs: 300, clock_skew_secs: 60 };
             verify_presentation(&presentations[i], &issuer_key, &policy, Some(&status_token), now)
                 .map(|v| !v.claims.is_empty())
                 .map_err(anyhow::Error::from)

@@ -1,4 +1,4 @@
-//! `shenfen bench face`: per-stage and end-to-end latency per selfie on one
+//! `shenfen-bench face`: per-stage and end-to-end latency per selfie on one
 //! thread, throughput on all cores, and memory with the models loaded.
 
 use std::path::PathBuf;
@@ -10,31 +10,40 @@ use clap::Args;
 use serde_json::json;
 use shenfen_face::{QualityPolicy, StageTimes, decode_image};
 
-use crate::coded_error::coded;
-use crate::face_cmd::Common;
+use crate::models::Models;
+use crate::timing::cores;
 
 #[derive(Args)]
 pub struct BenchFaceArgs {
-    /// The selfie to analyse (default: models/photos/obama.jpg).
+    /// The selfie to analyse (default: the models' photos/obama.jpg).
     #[arg(long)]
     image: Option<PathBuf>,
     /// Selfies per measurement.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
     iterations: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Match threshold (cosine similarity); default: the calibrated one.
+    #[arg(long)]
+    threshold: Option<f32>,
     #[command(flatten)]
-    common: Common,
+    models: Models,
 }
 
 pub fn run(args: &BenchFaceArgs) -> Result<ExitCode> {
     let n = usize::try_from(args.iterations)?;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
     let rss_before = resident_kib();
-    let engine = args.common.engine(cores)?;
+    let mut engine = args.models.engine(cores)?;
+    if let Some(threshold) = args.threshold {
+        engine.match_threshold = threshold;
+    }
     let rss_loaded = resident_kib();
-    let path = args.image.clone().unwrap_or_else(|| args.common.model_dir().join("photos/obama.jpg"));
+    let path = args.image.clone().unwrap_or_else(|| args.models.photo("obama.jpg"));
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let policy = QualityPolicy::default();
-    let reference = engine.analyse(&decode_image(&bytes).map_err(coded)?, &policy).map_err(coded)?;
+    let reference = engine.analyse(&decode_image(&bytes)?, &policy)?;
 
     // One thread: decode → detect → landmarks → quality → pose → embed → compare, timed per stage.
     let mut stages = StageTimes::default();
@@ -42,9 +51,9 @@ pub fn run(args: &BenchFaceArgs) -> Result<ExitCode> {
     let start = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        let image = decode_image(&bytes).map_err(coded)?;
+        let image = decode_image(&bytes)?;
         decode += t.elapsed();
-        let face = engine.analyse_timed(&image, &policy, &mut stages).map_err(coded)?;
+        let face = engine.analyse_timed(&image, &policy, &mut stages)?;
         std::hint::black_box(engine.compare(&face.embedding, &reference.embedding));
     }
     let end_to_end = start.elapsed();
@@ -56,8 +65,8 @@ pub fn run(args: &BenchFaceArgs) -> Result<ExitCode> {
             .map(|_| {
                 scope.spawn(|| -> Result<()> {
                     for _ in 0..n {
-                        let image = decode_image(&bytes).map_err(coded)?;
-                        std::hint::black_box(engine.analyse(&image, &policy).map_err(coded)?);
+                        let image = decode_image(&bytes)?;
+                        std::hint::black_box(engine.analyse(&image, &policy)?);
                     }
                     Ok(())
                 })
@@ -88,10 +97,10 @@ pub fn run(args: &BenchFaceArgs) -> Result<ExitCode> {
         },
         "model": engine.embedder_id(),
     });
-    if args.common.json {
+    if args.json {
         println!("{report}");
     } else {
-        println!("shenfen bench face — {} ({n} selfies per measurement)", path.display());
+        println!("shenfen-bench face — {} ({n} selfies per measurement)", path.display());
         for stage in ["decode", "detect", "landmarks", "quality", "pose", "embed", "end_to_end"] {
             println!("  {stage:<11} {:>8.2} ms", report["single_thread_ms"][stage].as_f64().unwrap_or_default());
         }

@@ -1,4 +1,4 @@
-//! `shenfen bench issue`: OpenID4VCI issuance through the real server stack
+//! `shenfen-bench issue`: OpenID4VCI issuance through the real server stack
 //! (token endpoint, single-use grants, key-proof checks, the c_nonce spent
 //! once, random status slots, SD-JWT VC signing, audit entry, SQLite) beside
 //! the raw ES256 work the same credentials need — one key-proof verification
@@ -15,11 +15,10 @@ use shenfen_credential::{PrivateJwk, es256_header, sign_compact};
 use shenfen_server::{AppState, Policy, configuration_id, router, token_hash};
 use shenfen_store::{BlindIndex, Grant, GrantKind};
 
-use crate::bench_enroll::{
-    BENCH_ISSUER, CITIZEN, authority_without_face_work, chunked, concurrently, parallel, percentile, post,
-};
-use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::authority::{BENCH_ISSUER, CITIZEN, authority_without_face_work};
+use crate::in_process_http::post;
+use crate::models::Models;
+use crate::timing::{chunked, concurrently, cores, now_unix, parallel, percentile};
 
 #[derive(Args)]
 pub struct BenchIssueArgs {
@@ -32,9 +31,9 @@ pub struct BenchIssueArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-    /// Face models directory (the authority loads its engine even though issuance does not use it).
-    #[arg(long)]
-    models: Option<std::path::PathBuf>,
+    /// The authority loads its face engine even though issuance does not use it.
+    #[command(flatten)]
+    models: Models,
 }
 
 /// One prepared issuance: a pre-authorized code already granted, and key proofs over a fresh c_nonce.
@@ -45,13 +44,13 @@ pub struct Prepared {
 
 pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
     let (requests, batch) = (usize::try_from(args.requests)?, usize::try_from(args.batch)?);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
     let policy = Policy { max_batch: batch, ..Policy::default() };
-    let (rt, state, dir) = authority_without_face_work("issue", args.models.clone(), policy)?;
+    let (rt, state, dir) = authority_without_face_work("issue", &args.models, policy)?;
     let app = router(state.clone());
 
     // Holder-side work happens before the clock starts: grants and signed proofs.
-    let holders: Vec<PrivateJwk> = (0..batch).map(|_| PrivateJwk::generate().map_err(coded)).collect::<Result<_>>()?;
+    let holders: Vec<PrivateJwk> = (0..batch).map(|_| PrivateJwk::generate()).collect::<Result<_, _>>()?;
     let now = now_unix();
     let prepared = rt.block_on(prepare(&state, &holders, requests, now))?;
     let sample_proof = proof(&holders[0], "sample", now)?;
@@ -76,7 +75,7 @@ pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
     if args.json {
         println!("{report}");
     } else {
-        println!("shenfen bench issue — {requests} requests × {batch} credentials on {cores} threads (SQLite)");
+        println!("shenfen-bench issue — {requests} requests × {batch} credentials on {cores} threads (SQLite)");
         println!("  raw ES256 (verify proof + sign)  {raw:>9.0} credentials/s  (runs {raw_before:.0}, {raw_after:.0})");
         println!(
             "  server (/token + /credential)    {server_rate:>9.0} credentials/s  = {:.2} × raw   p50 {:.1} ms  p99 {:.1} ms per request",
@@ -91,18 +90,14 @@ pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
 /// `requests` issuances ready to redeem: a pre-authorized code granted to the
 /// benchmark citizen, and one key proof per holder key over a fresh c_nonce.
 pub async fn prepare(state: &AppState, holders: &[PrivateJwk], requests: usize, now: i64) -> Result<Vec<Prepared>> {
-    let subject = BlindIndex::of(state.authority.keys.as_ref(), &IdNumber::parse(CITIZEN).map_err(coded)?);
+    let subject = BlindIndex::of(state.authority.keys.as_ref(), &IdNumber::parse(CITIZEN)?);
     let grant = Grant { subject, edition: Edition::Lightweight, tx_code_hash: None };
     let mut prepared = Vec::with_capacity(requests);
     for i in 0..requests {
         // Unique across calls: each call's grants live in the same store.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let code = format!("bench-code-{i}-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        state
-            .store
-            .put_grant(&token_hash(&code), GrantKind::PreAuthorizedCode, &grant, now + 3600)
-            .await
-            .map_err(coded)?;
+        state.store.put_grant(&token_hash(&code), GrantKind::PreAuthorizedCode, &grant, now + 3600).await?;
         let (nonce, _) = state.nonces.issue(now).context("no nonce")?;
         let proofs = holders.iter().map(|h| proof(h, &nonce, now)).collect::<Result<Vec<_>>>()?;
         let request = json!({ "credential_configuration_id": configuration_id(Edition::Lightweight), "proofs": { "jwt": proofs } });
@@ -116,21 +111,21 @@ fn proof(holder: &PrivateJwk, nonce: &str, now: i64) -> Result<String> {
     header.insert("jwk".into(), holder.public().to_value());
     let claims = json!({ "aud": BENCH_ISSUER, "nonce": nonce, "iat": now });
     let claims = claims.as_object().context("claims")?;
-    sign_compact(&header, claims, &holder.signing_key().map_err(coded)?).map_err(coded)
+    Ok(sign_compact(&header, claims, &holder.signing_key()?)?)
 }
 
 /// The raw cryptography per credential on every core: verify one key proof,
 /// sign one credential-sized input.
 fn raw_rate(n: usize, cores: usize, holder: &PrivateJwk, sample_proof: &str) -> Result<f64> {
-    let verifying = holder.public().verifying_key().map_err(coded)?;
-    let signing = holder.signing_key().map_err(coded)?;
+    let verifying = holder.public().verifying_key()?;
+    let signing = holder.signing_key()?;
     let (input, signature) = sample_proof.rsplit_once('.').context("proof shape")?;
     let signature = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature)?;
     // An issuer-signed JWT of the lightweight edition is about 700 bytes before signing.
     let credential_input = "e".repeat(700);
     let (rate, _) = parallel(n, cores, || {
         ensure!(verifying.verify(input.as_bytes(), &signature), "the sample proof does not verify");
-        std::hint::black_box(signing.sign(credential_input.as_bytes()).map_err(coded)?);
+        std::hint::black_box(signing.sign(credential_input.as_bytes())?);
         Ok(())
     })?;
     Ok(rate)

@@ -1,4 +1,4 @@
-//! `shenfen bench present`: online OpenID4VP round trips through the server
+//! `shenfen-bench present`: online OpenID4VP round trips through the server
 //! stack (the relying party's request, the signed request object, the
 //! wallet's key-bound presentation, `direct_post`, verification against keys
 //! and status, the result read once — SQLite), beside the in-process
@@ -15,12 +15,11 @@ use shenfen_credential::{Jws, KeyBindingCheck, PrivateJwk, SdJwt, VerifyOptions,
 use shenfen_server::{AppState, CREDENTIAL_QUERY_ID, Policy, router, token_hash};
 use shenfen_store::{AuditEvent, RelyingParty};
 
-use crate::bench_enroll::{
-    authority_without_face_work, chunked, concurrently, get_json, get_text, parallel, percentile, post,
-};
-use crate::bench_issue::{issue_one, prepare};
-use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::authority::authority_without_face_work;
+use crate::in_process_http::{get_json, get_text, post};
+use crate::issue::{issue_one, prepare};
+use crate::models::Models;
+use crate::timing::{chunked, concurrently, cores, now_unix, parallel, percentile};
 
 const RP: &str = "https://hotel.bench.example";
 const RP_KEY: &str = "bench-relying-party-key";
@@ -37,31 +36,30 @@ pub struct BenchPresentArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-    /// Face models directory (the authority loads its engine even though presenting does not use it).
-    #[arg(long)]
-    models: Option<std::path::PathBuf>,
+    /// The authority loads its face engine even though presenting does not use it.
+    #[command(flatten)]
+    models: Models,
 }
 
 pub fn run(args: &BenchPresentArgs) -> Result<ExitCode> {
     let n = usize::try_from(args.round_trips)?;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let cores = cores();
     let policy = Policy { max_batch: n, ..Policy::default() };
-    let (rt, state, dir) = authority_without_face_work("present", args.models.clone(), policy)?;
+    let (rt, state, dir) = authority_without_face_work("present", &args.models, policy)?;
     rt.block_on(register(&state))?;
     let app = router(state.clone());
 
-    let issuer = state.authority.issuer.public.verifying_key().map_err(coded)?;
+    let issuer = state.authority.issuer.public.verifying_key()?;
     let in_process = |(credential, holder): &(SdJwt, PrivateJwk)| -> Result<()> {
         let pointers = ["/name".to_owned(), child_pointer("/pseudonyms", RP)];
-        let presentation = present(credential, &pointers, &holder.signing_key().map_err(coded)?, RP, "n-1", now_unix())
-            .map_err(coded)?;
+        let presentation = present(credential, &pointers, &holder.signing_key()?, RP, "n-1", now_unix())?;
         let options = VerifyOptions {
             now: now_unix(),
             clock_skew_secs: 60,
             expected_typ: None,
             key_binding: Some(KeyBindingCheck { audience: RP, nonce: "n-1", max_age_secs: 300 }),
         };
-        verify_vc(&presentation, &issuer, &options).map_err(coded)?;
+        verify_vc(&presentation, &issuer, &options)?;
         Ok(())
     };
     // Rounds alternate the two, each on a fresh batch (the server's round uses
@@ -102,7 +100,7 @@ pub fn run(args: &BenchPresentArgs) -> Result<ExitCode> {
     if args.json {
         println!("{report}");
     } else {
-        println!("shenfen bench present — {} OpenID4VP round trips on {cores} threads (SQLite)", latencies.len());
+        println!("shenfen-bench present — {} OpenID4VP round trips on {cores} threads (SQLite)", latencies.len());
         println!("  in process: present + verify     {baseline_rate:>8.0} /s");
         println!(
             "  OpenID4VP over the server stack  {server_rate:>8.0} /s   = {:.0} % more time per check   p50 {:.1} ms  p99 {:.1} ms",
@@ -129,21 +127,17 @@ async fn register(state: &AppState) -> Result<()> {
         subject: None,
         details: json!({}),
     };
-    state.store.put_relying_party(&party, event).await.map_err(coded)
+    Ok(state.store.put_relying_party(&party, event).await?)
 }
 
 /// `count` single-use credentials in one batch through the issuance endpoints,
 /// with their keys. (A new batch revokes the citizen's earlier ones, as a new
 /// phone would: the server's round trips use the last batch.)
 async fn credentials(app: &axum::Router, state: &AppState, count: usize) -> Result<Vec<(SdJwt, PrivateJwk)>> {
-    let holders: Vec<PrivateJwk> = (0..count).map(|_| PrivateJwk::generate().map_err(coded)).collect::<Result<_>>()?;
+    let holders: Vec<PrivateJwk> = (0..count).map(|_| PrivateJwk::generate()).collect::<Result<_, _>>()?;
     let item = prepare(state, &holders, 1, now_unix()).await?.pop().context("nothing prepared")?;
     let issued = issue_one(app, &item, count).await?;
-    issued
-        .iter()
-        .zip(holders)
-        .map(|(credential, holder)| Ok((SdJwt::parse(credential).map_err(coded)?, holder)))
-        .collect()
+    issued.iter().zip(holders).map(|(credential, holder)| Ok((SdJwt::parse(credential)?, holder))).collect()
 }
 
 /// One relying-party request answered by the wallet, verified, and read.
@@ -152,12 +146,10 @@ async fn round_trip(app: &axum::Router, (credential, holder): (SdJwt, PrivateJwk
     let created = post(app, "/verifier/requests", "application/json", Some(RP_KEY), ask).await?;
     let id = created["request_id"].as_str().with_context(|| format!("no request: {created}"))?.to_owned();
     let object = get_text(app, &format!("/verifier/requests/{id}/object")).await?;
-    let claims = Jws::parse(&object, "request object").map_err(coded)?.payload().clone();
+    let claims = Jws::parse(&object, "request object")?.payload().clone();
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     let pointers = ["/name".to_owned(), child_pointer("/pseudonyms", RP)];
-    let presentation =
-        present(&credential, &pointers, &holder.signing_key().map_err(coded)?, RP, &text("nonce"), now_unix())
-            .map_err(coded)?;
+    let presentation = present(&credential, &pointers, &holder.signing_key()?, RP, &text("nonce"), now_unix())?;
     let vp_token = json!({ CREDENTIAL_QUERY_ID: [presentation.serialize()] }).to_string();
     let form = serde_urlencoded::to_string([("vp_token", vp_token.as_str()), ("state", text("state").as_str())])?;
     let path = format!("/verifier/requests/{id}/response");
