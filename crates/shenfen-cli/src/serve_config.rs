@@ -142,4 +142,20 @@ mod tests {
         let refusal = self::refusal("[policy]\nchallenge_actions = [\"nod\", \"nod\"]\nchallenge_length = 1\n");
         assert!(refusal.contains("challenge_actions must not repeat an action"), "{refusal}");
     }
+
+    #[test]
+    fn thresholds_that_would_switch_a_check_off_are_refused_by_name() {
+        let cases = [
+            ("[policy.liveness]\nmin_same_face = nan\n", "liveness.min_same_face must be a number from 0 to 1"),
+            ("[policy.liveness.flash]\nmin_alignment = 1.5\n", "liveness.flash.min_alignment must be a number"),
+            ("[policy.quality]\nmin_sharpness = -inf\n", "quality.min_sharpness must be a positive number"),
+            ("[policy.quality]\nbrightness = [200.0, 100.0]\n", "quality.brightness must be [low, high]"),
+            ("[policy.pin_lockout]\nbase_delay_secs = -30\n", "pin_lockout.base_delay_secs must be"),
+            ("[policy.pin_lockout]\nblock_after = 3\n", "pin_lockout.block_after must be above free_failures"),
+        ];
+        for (text, expected) in cases {
+            let refusal = refusal(text);
+            assert!(refusal.contains(expected), "{text}: {refusal}");
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! the domain and store crates must be documented there.
 
 const DOCS: &str = include_str!("../../../docs/ERRORS.md");
-const SOURCES: [&str; 6] = [
+const SOURCES: [&str; 7] = [
+    include_str!("../../shenfen-server/src/app.rs"),
     include_str!("../../shenfen-server/src/counter.rs"),
     include_str!("../../shenfen-wallet/src/error.rs"),
     include_str!("../../shenfen-store/src/error.rs"),

@@ -18,7 +18,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::authority::{Authority, Issuer, Policy};
+use crate::authority::{Authority, InvalidPolicy, Issuer, Policy};
 use crate::citizen;
 use crate::counter::{self, Counter};
 use crate::enrollment::{self, FRAMES_BODY_LIMIT};
@@ -80,7 +80,9 @@ impl AppState {
         issuer: Issuer,
         policy: Policy,
         web: WebAssets,
-    ) -> Result<Arc<AppState>, StoreError> {
+    ) -> Result<Arc<AppState>, BuildError> {
+        policy.check()?;
+        warn_of_checks_switched_off(&policy);
         let authority = Authority::new(face, keys, issuer, policy)?;
         let keys: &dyn KeyProvider = authority.keys.as_ref();
         let nonces = NonceIssuer::new(&*keys.purpose_secret(b"shenfen/c-nonce/v1")?);
@@ -99,6 +101,41 @@ impl AppState {
             pool,
             web,
         }))
+    }
+}
+
+/// Why an instance could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A policy value out of its range.
+    #[error("[policy] {0}")]
+    Policy(#[from] InvalidPolicy),
+    /// The keys could not give the instance its secrets.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl BuildError {
+    /// The stable code (docs/ERRORS.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            BuildError::Policy(_) => "server.policy.invalid",
+            BuildError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// A liveness check switched off is allowed (a deployment may rely on
+/// another) but never silent.
+fn warn_of_checks_switched_off(policy: &Policy) {
+    let liveness = &policy.liveness;
+    let switches = [
+        ("passive", liveness.require_passive),
+        ("challenge", liveness.require_active),
+        ("flash", liveness.require_flash),
+    ];
+    for (check, _) in switches.iter().filter(|(_, on)| !on) {
+        tracing::warn!(check, "a liveness check is switched off by the policy");
     }
 }
 

@@ -99,6 +99,10 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// The most PIN failures a lockout may allow before it blocks for good:
+/// with the delays doubling, more would only give a patient guesser more tries.
+const MAX_PIN_BLOCK_AFTER: u64 = 1000;
+
 /// A policy value out of its range, named by its key.
 #[derive(Debug, thiserror::Error)]
 #[error("{key} {rule}")]
@@ -110,9 +114,11 @@ pub struct InvalidPolicy {
 }
 
 impl Policy {
-    /// Refuses the values the server cannot run with: durations, sizes and
-    /// rates that must be positive, and a challenge longer than the actions
-    /// it is drawn from (they are distinct).
+    /// Refuses the values the server cannot run with, or that would switch
+    /// a check off unnoticed: durations, sizes and rates that must be
+    /// positive, a challenge longer than the actions it is drawn from (they
+    /// are distinct), face thresholds out of their range (or `nan`), and a
+    /// PIN lockout that does not lock.
     pub fn check(&self) -> Result<(), InvalidPolicy> {
         let positive = [
             ("challenge_length", self.challenge_length as i64),
@@ -135,6 +141,62 @@ impl Policy {
         if self.challenge_length > actions.len() {
             let rule = format!("is at most {} (the challenge_actions)", actions.len());
             return Err(InvalidPolicy { key: "challenge_length", rule });
+        }
+        self.check_thresholds()?;
+        self.check_pin_lockout()
+    }
+
+    /// Every face threshold finite and in its range: a `nan` would make
+    /// each comparison with it false, switching the check it guards off.
+    fn check_thresholds(&self) -> Result<(), InvalidPolicy> {
+        let (liveness, quality) = (&self.liveness, &self.quality);
+        let fractions = [
+            ("liveness.min_live_score", liveness.min_live_score),
+            ("liveness.min_same_face", liveness.min_same_face),
+            ("liveness.flash.min_response", liveness.flash.min_response),
+            ("liveness.flash.min_alignment", liveness.flash.min_alignment),
+            ("quality.max_outside", quality.max_outside),
+        ];
+        if let Some((key, _)) = fractions.into_iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
+            return Err(InvalidPolicy { key, rule: "must be a number from 0 to 1".into() });
+        }
+        let positive = [
+            ("liveness.turn_degrees", liveness.turn_degrees),
+            ("liveness.nod_degrees", liveness.nod_degrees),
+            ("liveness.mouth_open", liveness.mouth_open),
+            ("liveness.neutral_degrees", liveness.neutral_degrees),
+            ("quality.min_eye_distance", quality.min_eye_distance),
+            ("quality.min_sharpness", quality.min_sharpness),
+            ("quality.max_yaw", quality.max_yaw),
+            ("quality.max_pitch", quality.max_pitch),
+        ];
+        if let Some((key, _)) = positive.into_iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(InvalidPolicy { key, rule: "must be a positive number".into() });
+        }
+        let (dark, bright) = quality.brightness;
+        if !(0.0..bright).contains(&dark) || bright > 255.0 {
+            return Err(InvalidPolicy {
+                key: "quality.brightness",
+                rule: "must be [low, high], 0 ≤ low < high ≤ 255".into(),
+            });
+        }
+        if liveness.max_frames == 0 {
+            return Err(InvalidPolicy { key: "liveness.max_frames", rule: "must be positive".into() });
+        }
+        Ok(())
+    }
+
+    /// A lockout that locks: a real delay that grows, and a block after
+    /// more failures than the free ones.
+    fn check_pin_lockout(&self) -> Result<(), InvalidPolicy> {
+        let lockout = &self.pin_lockout;
+        if lockout.base_delay_secs <= 0 || lockout.max_delay_secs < lockout.base_delay_secs {
+            let rule = "must be 0 < base_delay_secs ≤ max_delay_secs".into();
+            return Err(InvalidPolicy { key: "pin_lockout.base_delay_secs", rule });
+        }
+        if lockout.block_after <= lockout.free_failures || lockout.block_after > MAX_PIN_BLOCK_AFTER {
+            let rule = format!("must be above free_failures and at most {MAX_PIN_BLOCK_AFTER}");
+            return Err(InvalidPolicy { key: "pin_lockout.block_after", rule });
         }
         Ok(())
     }

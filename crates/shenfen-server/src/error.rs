@@ -322,10 +322,23 @@ impl From<PoolError> for ApiError {
     }
 }
 
-/// An image the face engine cannot read, with the engine's code.
+/// An image the face engine cannot read is the client's, answered with the
+/// engine's code; any other face failure (a model, an inference) is the
+/// server's, logged and answered 500.
 impl From<FaceError> for ApiError {
     fn from(e: FaceError) -> ApiError {
-        ApiError::new(ProblemType::ImageUnreadable).detail(format!("[{}] {e}", e.code()))
+        match e {
+            FaceError::UnsupportedImage(_)
+            | FaceError::CorruptImage(_)
+            | FaceError::ImageTooLarge { .. }
+            | FaceError::ImageTooSmall { .. } => {
+                ApiError::new(ProblemType::ImageUnreadable).detail(format!("[{}] {e}", e.code()))
+            }
+            _ => {
+                tracing::error!(code = e.code(), "face engine failure");
+                ApiError::internal()
+            }
+        }
     }
 }
 

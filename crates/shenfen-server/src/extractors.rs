@@ -112,6 +112,22 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionToken {
     }
 }
 
+/// An OAuth access token (`/credential`'s Bearer token), hashed as the
+/// store keeps grants; without one, the OAuth `invalid_token` before the
+/// body is read.
+pub struct AccessToken(pub [u8; 32]);
+
+impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_token", "a Bearer access token is required")
+        })?;
+        Ok(AccessToken(token_hash(token)))
+    }
+}
+
 /// Who is at a counter: a registered device or a signed-in operator of the
 /// counter role, named for the frame budget and the logs (never by token).
 pub struct CounterCaller(pub String);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Form, Json};
 use base64::Engine;
@@ -21,9 +21,9 @@ use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, Relyi
 
 use crate::app::{AppState, now};
 use crate::error::ApiError;
-use crate::extractors::JsonBody;
+use crate::extractors::{AccessToken, JsonBody};
 use crate::status_list::{STATUS_LIST_ID, STATUS_LIST_SIZE};
-use crate::tokens::{bearer, random_token, token_hash};
+use crate::tokens::{random_token, token_hash};
 
 const ACCESS_TOKEN_SECS: i64 = 300;
 const PROOF_TYP: &str = "openid4vci-proof+jwt";
@@ -187,18 +187,15 @@ pub struct Proofs {
 /// `POST /credential` with `Authorization: Bearer`.
 pub async fn credential(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    AccessToken(access_token_hash): AccessToken,
     body: Result<JsonBody<CredentialRequest>, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let bearer = bearer(&headers)
-        .ok_or_else(|| oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "a Bearer access token is required"))?;
     let JsonBody(body) = body.map_err(|_| {
         oauth_error(StatusCode::BAD_REQUEST, "invalid_credential_request", "the body is not a credential request")
     })?;
     let now = now();
     // Only looked at here: the token is spent in the issuance's own
     // transaction, so a wallet told `invalid_nonce` may retry with it.
-    let access_token_hash = token_hash(bearer);
     let grant =
         state.store.peek_grant(&access_token_hash, GrantKind::AccessToken, now).await?.ok_or_else(token_spent)?;
     if body.credential_configuration_id != configuration_id(grant.edition) {

@@ -23,7 +23,7 @@ mod verifier;
 mod web;
 mod work_pool;
 
-pub use app::{AppState, BODY_LIMIT, REQUEST_TIMEOUT, router};
+pub use app::{AppState, BODY_LIMIT, BuildError, REQUEST_TIMEOUT, router};
 pub use authority::{Authority, InvalidPolicy, Issuer, Policy};
 pub use counter::{CounterError, CounterPolicy, CounterVerdict, LiveFace, check_offline_qr, scan_qr};
 pub use enrollment::FRAMES_BODY_LIMIT;

@@ -121,24 +121,28 @@ fn file(content_type: &'static str, body: impl IntoResponse) -> Response {
     response
 }
 
-async fn app_file(UrlPath(name): UrlPath<String>) -> Response {
-    match APP_FILES.iter().find(|(file_name, _, _)| *file_name == name) {
-        Some((_, content_type, body)) => file(content_type, *body),
-        None => ApiError::new(ProblemType::NotFound).into_response(),
-    }
+async fn app_file(UrlPath(name): UrlPath<String>) -> Result<Response, ApiError> {
+    let (_, content_type, body) = APP_FILES
+        .iter()
+        .find(|(file_name, _, _)| *file_name == name)
+        .ok_or_else(|| ApiError::new(ProblemType::NotFound))?;
+    Ok(file(content_type, *body))
 }
 
-async fn vendor_file(State(state): State<Arc<AppState>>, UrlPath(name): UrlPath<String>) -> Response {
-    let Some((_, found)) = state.web.vendor.iter().find(|(file_name, _)| *file_name == name) else {
-        return ApiError::new(ProblemType::NotFound).into_response();
-    };
-    match found {
+async fn vendor_file(State(state): State<Arc<AppState>>, UrlPath(name): UrlPath<String>) -> Result<Response, ApiError> {
+    let (_, found) = state
+        .web
+        .vendor
+        .iter()
+        .find(|(file_name, _)| *file_name == name)
+        .ok_or_else(|| ApiError::new(ProblemType::NotFound))?;
+    Ok(match found {
         Some(bytes) => file(JS, bytes.clone()),
         None => file(
             JS,
             format!("throw new Error('{name} is not installed: run npm ci --prefix web, then restart shenfen');"),
         ),
-    }
+    })
 }
 
 /// `GET /web/offline-format.json`: what the wallet needs to make offline QR

@@ -859,6 +859,11 @@ async fn stored_names_keep_their_spelling_and_read_back_typed(kind: &str) {
     assert_eq!(read, PresentationQuery { purpose: "p".into(), level: AssuranceLevel::L2, ..asking(&["name"]) });
     sqlx::query("UPDATE presentation_requests SET status = 'lost'").execute(&mut raw).await.unwrap();
     assert!(matches!(store.presentation_request("r1").await, Err(StoreError::Corrupt(_))));
+    // An answer this version cannot read is not lost by the attempt to read it.
+    sqlx::query("UPDATE presentation_requests SET status = 'verified', query = 'x'").execute(&mut raw).await.unwrap();
+    let taken = store.take_answered_request("r1", "https://hotel.example").await;
+    assert!(matches!(taken, Err(StoreError::Corrupt(_))), "{taken:?}");
+    assert_eq!(text_of(&mut raw, "SELECT status FROM presentation_requests").await, "verified", "still stored");
 }
 
 macro_rules! suite {

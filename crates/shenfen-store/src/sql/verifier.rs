@@ -150,6 +150,8 @@ impl SqlStore {
 
     /// Removes and returns an answered request of `client_id`: a relying
     /// party reads the verified claims once, and they are not kept after.
+    /// The removal commits only once the row has decoded: an answer this
+    /// version cannot read stays stored rather than being lost.
     pub async fn take_answered_request(
         &self,
         id: &str,
@@ -159,12 +161,15 @@ impl SqlStore {
             "DELETE FROM presentation_requests WHERE id = $1 AND client_id = $2 AND status <> $3 \
              RETURNING {PRESENTATION_REQUEST_COLUMNS}"
         );
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(statement))
             .bind(id)
             .bind(client_id)
             .bind(PresentationStatus::Pending.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        row.as_ref().map(presentation_request_from).transpose()
+        let taken = row.as_ref().map(presentation_request_from).transpose()?;
+        tx.commit().await?;
+        Ok(taken)
     }
 }
