@@ -14,12 +14,12 @@ use shenfen_store::{ImportProgress, LocalKeys, RegistryEntry, SqlStore};
 use crate::models::Models;
 
 /// The registered citizen of the benchmark authority.
-pub const CITIZEN: &str = "110105196108040136";
+pub(crate) const CITIZEN: &str = "110105196108040136";
 /// The benchmark authority's issuer identifier.
-pub const BENCH_ISSUER: &str = "http://bench.invalid";
+pub(crate) const BENCH_ISSUER: &str = "http://bench.invalid";
 
 /// The runtime the authority is served on: two workers, as `shenfen serve` has.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
@@ -27,7 +27,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// presentation): the engine is loaded with one thread only because the
 /// authority holds one; state in a fresh `shenfen-bench-<label>-<pid>`
 /// directory. Returns the runtime that serves it, and the directory to remove after.
-pub fn authority_without_face_work(
+pub(crate) fn authority_without_face_work(
     label: &str,
     models: &Models,
     policy: Policy,
@@ -41,7 +41,7 @@ pub fn authority_without_face_work(
 
 /// A fresh authority in `dir` (SQLite, random keys and issuer key) whose
 /// registry holds the demo citizen 王建国 with `obama.jpg` as registry photo.
-pub async fn bench_state(
+pub(crate) async fn bench_state(
     dir: &Path,
     engine: Arc<FaceEngine>,
     models: &Models,

@@ -27,7 +27,7 @@ const STATUS_LIST_SIZE: u64 = 1 << 20;
 const HOLDER_KEYS: usize = 64;
 
 #[derive(Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Operations per phase.
     #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(10..))]
     iterations: u64,
@@ -45,7 +45,7 @@ struct Rates {
     presentation_bytes: usize,
 }
 
-pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: &BenchArgs) -> Result<ExitCode> {
     let n = usize::try_from(args.iterations)?;
     let rates = measure(n)?;
     let floor = rates.raw_verify / 2.0;

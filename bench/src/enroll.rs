@@ -21,7 +21,7 @@ use crate::models::Models;
 use crate::timing::{concurrently, cores, parallel, percentile};
 
 #[derive(Args)]
-pub struct BenchEnrollArgs {
+pub(crate) struct BenchEnrollArgs {
     /// Enrollments per measurement.
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(2..))]
     iterations: u64,
@@ -32,7 +32,7 @@ pub struct BenchEnrollArgs {
     models: Models,
 }
 
-pub fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: &BenchEnrollArgs) -> Result<ExitCode> {
     let n = usize::try_from(args.iterations)?;
     let cores = cores();
     let engine = Arc::new(args.models.engine(cores)?);

@@ -14,7 +14,7 @@ use crate::models::Models;
 use crate::timing::cores;
 
 #[derive(Args)]
-pub struct BenchFaceArgs {
+pub(crate) struct BenchFaceArgs {
     /// The selfie to analyse (default: the models' photos/obama.jpg).
     #[arg(long)]
     image: Option<PathBuf>,
@@ -31,7 +31,7 @@ pub struct BenchFaceArgs {
     models: Models,
 }
 
-pub fn run(args: &BenchFaceArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: &BenchFaceArgs) -> Result<ExitCode> {
     let n = usize::try_from(args.iterations)?;
     let cores = cores();
     let rss_before = resident_kib();

@@ -8,14 +8,14 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 /// GETs `path` through the router; the body as text.
-pub async fn get_text(app: &axum::Router, path: &str) -> Result<String> {
+pub(crate) async fn get_text(app: &axum::Router, path: &str) -> Result<String> {
     let response = app.clone().oneshot(Request::get(path).body(Body::empty())?).await?;
     let bytes = to_bytes(response.into_body(), 1 << 20).await?;
     Ok(String::from_utf8(bytes.to_vec())?)
 }
 
 /// GETs a JSON resource through the router (with the bench relying party's key).
-pub async fn get_json(app: &axum::Router, path: &str, bearer: &str) -> Result<Value> {
+pub(crate) async fn get_json(app: &axum::Router, path: &str, bearer: &str) -> Result<Value> {
     let request = Request::get(path).header("authorization", format!("Bearer {bearer}")).body(Body::empty())?;
     let response = app.clone().oneshot(request).await?;
     let bytes = to_bytes(response.into_body(), 1 << 20).await?;
@@ -23,13 +23,13 @@ pub async fn get_json(app: &axum::Router, path: &str, bearer: &str) -> Result<Va
 }
 
 /// POSTs a JSON body through the router and parses the JSON answer.
-pub async fn call(app: &axum::Router, path: &str, body: String) -> Result<Value> {
+pub(crate) async fn call(app: &axum::Router, path: &str, body: String) -> Result<Value> {
     post(app, path, "application/json", None, body).await
 }
 
 /// POSTs `body` of `content_type` (with a Bearer token if given) through the
 /// router and parses the JSON answer.
-pub async fn post(
+pub(crate) async fn post(
     app: &axum::Router,
     path: &str,
     content_type: &str,

@@ -21,7 +21,7 @@ use crate::models::Models;
 use crate::timing::{chunked, concurrently, cores, now_unix, parallel, percentile};
 
 #[derive(Args)]
-pub struct BenchIssueArgs {
+pub(crate) struct BenchIssueArgs {
     /// Credential requests per measurement.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(2..))]
     requests: u64,
@@ -37,12 +37,12 @@ pub struct BenchIssueArgs {
 }
 
 /// One prepared issuance: a pre-authorized code already granted, and key proofs over a fresh c_nonce.
-pub struct Prepared {
+pub(crate) struct Prepared {
     code: String,
     request: String,
 }
 
-pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
     let (requests, batch) = (usize::try_from(args.requests)?, usize::try_from(args.batch)?);
     let cores = cores();
     let policy = Policy { max_batch: batch, ..Policy::default() };
@@ -89,7 +89,12 @@ pub fn run(args: &BenchIssueArgs) -> Result<ExitCode> {
 
 /// `requests` issuances ready to redeem: a pre-authorized code granted to the
 /// benchmark citizen, and one key proof per holder key over a fresh c_nonce.
-pub async fn prepare(state: &AppState, holders: &[PrivateJwk], requests: usize, now: i64) -> Result<Vec<Prepared>> {
+pub(crate) async fn prepare(
+    state: &AppState,
+    holders: &[PrivateJwk],
+    requests: usize,
+    now: i64,
+) -> Result<Vec<Prepared>> {
     let subject = BlindIndex::of(state.authority.keys.as_ref(), &IdNumber::parse(CITIZEN)?);
     let grant = Grant { subject, edition: Edition::Lightweight, tx_code_hash: None };
     let mut prepared = Vec::with_capacity(requests);
@@ -151,7 +156,7 @@ async fn issue_all(
 }
 
 /// Redeems one prepared issuance; returns the credentials, one per holder key, in order.
-pub async fn issue_one(app: &axum::Router, item: &Prepared, batch: usize) -> Result<Vec<String>> {
+pub(crate) async fn issue_one(app: &axum::Router, item: &Prepared, batch: usize) -> Result<Vec<String>> {
     let form = format!(
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={}",
         item.code

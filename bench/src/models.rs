@@ -12,7 +12,7 @@ const CHECKOUT_MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models");
 
 /// The `--models` option every benchmark that loads the face engine shares.
 #[derive(Args)]
-pub struct Models {
+pub(crate) struct Models {
     /// Face models directory.
     #[arg(long = "models", env = "SHENFEN_MODELS", default_value = CHECKOUT_MODELS)]
     pub dir: PathBuf,
@@ -20,7 +20,7 @@ pub struct Models {
 
 impl Models {
     /// The engine with `sessions` inference sessions per model.
-    pub fn engine(&self, sessions: usize) -> Result<FaceEngine> {
+    pub(crate) fn engine(&self, sessions: usize) -> Result<FaceEngine> {
         let mut config = ModelConfig::standard(&self.dir);
         config.sessions_per_model = sessions;
         FaceEngine::load(config)
@@ -28,18 +28,18 @@ impl Models {
     }
 
     /// A labelled photo fetched with the models.
-    pub fn photo(&self, name: &str) -> PathBuf {
+    pub(crate) fn photo(&self, name: &str) -> PathBuf {
         self.dir.join("photos").join(name)
     }
 
     /// The bytes of a labelled photo.
-    pub fn read_photo(&self, name: &str) -> Result<Vec<u8>> {
+    pub(crate) fn read_photo(&self, name: &str) -> Result<Vec<u8>> {
         let path = self.photo(name);
         std::fs::read(&path).with_context(|| format!("cannot read {}: run scripts/fetch-models.sh", path.display()))
     }
 
     /// A labelled photo, decoded.
-    pub fn decode_photo(&self, name: &str) -> Result<RgbImage> {
+    pub(crate) fn decode_photo(&self, name: &str) -> Result<RgbImage> {
         decode_image(&self.read_photo(name)?).with_context(|| name.to_owned())
     }
 }

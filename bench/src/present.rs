@@ -25,7 +25,7 @@ const RP: &str = "https://hotel.bench.example";
 const RP_KEY: &str = "bench-relying-party-key";
 
 #[derive(Args)]
-pub struct BenchPresentArgs {
+pub(crate) struct BenchPresentArgs {
     /// Round trips per round (each spends one single-use credential of the
     /// round's batch; a batch request must fit the 64 KiB body limit).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(2..=120))]
@@ -41,7 +41,7 @@ pub struct BenchPresentArgs {
     models: Models,
 }
 
-pub fn run(args: &BenchPresentArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: &BenchPresentArgs) -> Result<ExitCode> {
     let n = usize::try_from(args.round_trips)?;
     let cores = cores();
     let policy = Policy { max_batch: n, ..Policy::default() };

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 /// Seconds since the Unix epoch, as the server's clock reads them.
-pub fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Splits `items` into `parts` chunks of (nearly) equal size, in order.
-pub fn chunked<T>(mut items: Vec<T>, parts: usize) -> Vec<Vec<T>> {
+pub(crate) fn chunked<T>(mut items: Vec<T>, parts: usize) -> Vec<Vec<T>> {
     let per_chunk = items.len().div_ceil(parts.max(1)).max(1);
     let mut chunks = Vec::new();
     while !items.is_empty() {
@@ -23,7 +23,7 @@ pub fn chunked<T>(mut items: Vec<T>, parts: usize) -> Vec<Vec<T>> {
 
 /// Runs `op` on every item, one task per chunk, the chunks concurrently;
 /// returns each item's latency.
-pub async fn concurrently<T, F, Fut>(chunks: Vec<Vec<T>>, op: F) -> Result<Vec<Duration>>
+pub(crate) async fn concurrently<T, F, Fut>(chunks: Vec<Vec<T>>, op: F) -> Result<Vec<Duration>>
 where
     T: Send + 'static,
     F: Fn(T) -> Fut + Clone + Send + 'static,
@@ -52,7 +52,7 @@ where
 }
 
 /// Runs `op` `n` times over `threads` threads; returns (ops per second, latencies).
-pub fn parallel(n: usize, threads: usize, op: impl Fn() -> Result<()> + Sync) -> Result<(f64, Vec<Duration>)> {
+pub(crate) fn parallel(n: usize, threads: usize, op: impl Fn() -> Result<()> + Sync) -> Result<(f64, Vec<Duration>)> {
     let per_thread = n.div_ceil(threads);
     let start = Instant::now();
     let latencies = std::thread::scope(|scope| {
@@ -79,13 +79,13 @@ pub fn parallel(n: usize, threads: usize, op: impl Fn() -> Result<()> + Sync) ->
 }
 
 /// The `q` quantile of `samples`.
-pub fn percentile(samples: &[Duration], q: f64) -> Duration {
+pub(crate) fn percentile(samples: &[Duration], q: f64) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();
     sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default()
 }
 
 /// The number of cores the measurements spread over.
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }

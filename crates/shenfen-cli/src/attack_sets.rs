@@ -97,7 +97,7 @@ fn facing_the_camera(engine: &FaceEngine, frame: &RgbImage) -> Option<shenfen_fa
 }
 
 /// `shenfen face attack-sets --photos DIR --out DIR`
-pub fn write_sets(photos: &Path, out: &Path, sessions: u64, common: &Common) -> Result<ExitCode> {
+pub(crate) fn write_sets(photos: &Path, out: &Path, sessions: u64, common: &Common) -> Result<ExitCode> {
     let engine = common.engine(1)?;
     let (sources, skipped) = sources(&engine, photos)?;
     if sources.is_empty() {
@@ -260,7 +260,7 @@ impl KindTally {
 }
 
 /// `shenfen face pad-eval --sets DIR`
-pub fn evaluate_sets(sets: &Path, common: &Common) -> Result<ExitCode> {
+pub(crate) fn evaluate_sets(sets: &Path, common: &Common) -> Result<ExitCode> {
     let engine = common.engine(1)?;
     let dirs = session_dirs(sets)?;
     if dirs.is_empty() {

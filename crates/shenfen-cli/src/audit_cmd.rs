@@ -9,7 +9,7 @@ use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, runtime};
 
 #[derive(Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Verify the whole hash chain; on a break, name the first broken entry and exit 1.
     Verify {
         #[command(flatten)]
@@ -17,7 +17,7 @@ pub enum AuditCommand {
     },
 }
 
-pub fn run(command: AuditCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: AuditCommand) -> Result<ExitCode> {
     let AuditCommand::Verify { store } = command;
     let rt = runtime()?;
     let store = rt.block_on(store.open_store())?;

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch — or `$SHENFEN_NOW` when it holds a number:
 /// tests and reproducible runs (a QR checked as of a given second) set the
 /// clock instead of sleeping. Never set it in production.
-pub fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     if let Some(fixed) = std::env::var("SHENFEN_NOW").ok().and_then(|v| v.trim().parse().ok()) {
         return fixed;
     }

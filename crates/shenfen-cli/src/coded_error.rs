@@ -8,7 +8,7 @@ use shenfen_store::StoreError;
 use shenfen_wallet::WalletError;
 
 /// A domain error with a stable code (docs/ERRORS.md).
-pub trait Coded: std::fmt::Display {
+pub(crate) trait Coded: std::fmt::Display {
     /// The stable code.
     fn code(&self) -> &'static str;
 }
@@ -26,6 +26,6 @@ macro_rules! coded_errors {
 coded_errors!(BuildError, CoreError, CounterError, CredentialError, FaceError, StoreError, WalletError);
 
 /// `[code] message`, for scripts and support desks.
-pub fn coded(err: impl Coded) -> anyhow::Error {
+pub(crate) fn coded(err: impl Coded) -> anyhow::Error {
     anyhow::anyhow!("[{}] {err}", err.code())
 }

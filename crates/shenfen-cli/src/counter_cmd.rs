@@ -15,7 +15,7 @@ use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, runtime};
 
 #[derive(Subcommand)]
-pub enum CounterCommand {
+pub(crate) enum CounterCommand {
     /// Register a counter device; prints its token once (the counter page
     /// takes it at /counter/#device=TOKEN and keeps it on that device).
     Add {
@@ -27,7 +27,7 @@ pub enum CounterCommand {
     },
 }
 
-pub fn run(command: CounterCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: CounterCommand) -> Result<ExitCode> {
     let CounterCommand::Add { name, store } = command;
     let rt = runtime()?;
     let db = rt.block_on(store.open_store())?;
@@ -38,7 +38,7 @@ pub fn run(command: CounterCommand) -> Result<ExitCode> {
 }
 
 /// Registers a counter device named `name` and returns its fresh token.
-pub async fn add_counter_device(db: &SqlStore, name: &str) -> Result<String> {
+pub(crate) async fn add_counter_device(db: &SqlStore, name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         bail!("a counter device's name is 1 to 100 characters");

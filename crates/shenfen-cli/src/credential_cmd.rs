@@ -19,7 +19,7 @@ use crate::files::{claim_pointers, print_json, read_private_jwk, read_public_jwk
 const DEFAULT_TTL_SECS: i64 = 7 * 24 * 3600;
 
 #[derive(Subcommand)]
-pub enum CredentialCommand {
+pub(crate) enum CredentialCommand {
     /// Issue an SD-JWT VC; it is printed on standard output.
     Issue(IssueArgs),
     /// Read an SD-JWT VC on standard input and print a key-bound presentation of the chosen claims.
@@ -29,7 +29,7 @@ pub enum CredentialCommand {
 }
 
 #[derive(Args)]
-pub struct IssueArgs {
+pub(crate) struct IssueArgs {
     /// The issuer's private JWK.
     #[arg(long)]
     issuer_key: PathBuf,
@@ -57,7 +57,7 @@ pub struct IssueArgs {
 }
 
 #[derive(Args)]
-pub struct PresentArgs {
+pub(crate) struct PresentArgs {
     /// The holder's private JWK (the key bound in the credential).
     #[arg(long)]
     holder_key: PathBuf,
@@ -73,7 +73,7 @@ pub struct PresentArgs {
 }
 
 #[derive(Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The issuer's public JWK.
     #[arg(long)]
     issuer_jwk: PathBuf,
@@ -97,7 +97,7 @@ pub struct VerifyArgs {
     clock_skew: i64,
 }
 
-pub fn run(command: CredentialCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: CredentialCommand) -> Result<ExitCode> {
     match command {
         CredentialCommand::Issue(args) => issue_cmd(&args),
         CredentialCommand::Present(args) => present_cmd(&args),

@@ -12,11 +12,11 @@ use crate::coded_error::coded;
 use crate::files::write_secret;
 
 /// The data directory used when nothing else is configured.
-pub const DEFAULT_DIR: &str = "shenfen-data";
+pub(crate) const DEFAULT_DIR: &str = "shenfen-data";
 
 /// Database and key options shared by every command that touches the registry.
 #[derive(Args, Clone)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Directory of the embedded setup: its SQLite database, key file and issuer key.
     #[arg(long, env = "SHENFEN_DATA_DIR", default_value = DEFAULT_DIR)]
     pub data_dir: PathBuf,
@@ -41,7 +41,7 @@ struct KeyFile {
 
 impl StoreArgs {
     /// The embedded setup in `dir`, as `shenfen demo` uses it.
-    pub fn embedded(dir: &Path) -> StoreArgs {
+    pub(crate) fn embedded(dir: &Path) -> StoreArgs {
         StoreArgs { data_dir: dir.to_path_buf(), db: None, key_file: None }
     }
 
@@ -53,7 +53,7 @@ impl StoreArgs {
     }
 
     /// Opens (and migrates) the database.
-    pub async fn open_store(&self) -> Result<SqlStore> {
+    pub(crate) async fn open_store(&self) -> Result<SqlStore> {
         let (url, default) = self.db_url();
         if default {
             std::fs::create_dir_all(&self.data_dir)
@@ -63,7 +63,7 @@ impl StoreArgs {
     }
 
     /// Loads the keys, creating a local key file for the default embedded setup.
-    pub fn keys(&self) -> Result<LocalKeys> {
+    pub(crate) fn keys(&self) -> Result<LocalKeys> {
         if let (Ok(masters), Ok(index)) = (std::env::var("SHENFEN_MASTER_KEYS"), std::env::var("SHENFEN_INDEX_KEY")) {
             return LocalKeys::parse(&masters, &index).map_err(coded);
         }
@@ -92,7 +92,7 @@ impl StoreArgs {
 
 /// The authority's credential-signing key: `--issuer-key`, else
 /// `DATA_DIR/issuer.jwk`, created on first use with the embedded database.
-pub fn issuer_key(args: &StoreArgs, explicit: Option<&Path>) -> Result<shenfen_credential::PrivateJwk> {
+pub(crate) fn issuer_key(args: &StoreArgs, explicit: Option<&Path>) -> Result<shenfen_credential::PrivateJwk> {
     let path = explicit.map_or_else(|| args.data_dir.join("issuer.jwk"), Path::to_path_buf);
     if !path.exists() {
         if explicit.is_some() || !args.db_url().1 {
@@ -114,7 +114,7 @@ pub fn issuer_key(args: &StoreArgs, explicit: Option<&Path>) -> Result<shenfen_c
 }
 
 /// A runtime for the commands that talk to the database.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

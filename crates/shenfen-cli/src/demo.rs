@@ -35,7 +35,7 @@ const STATUS_URI: &str = "https://authority.gd.shenfen.example/status/1";
 const STATUS_LIST_SIZE: u64 = 131_072;
 
 #[derive(clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Where to keep the demo's database and keys (default: a fresh temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -54,7 +54,7 @@ pub struct DemoArgs {
 
 /// The walk-through, then the whole local stack: a demo registry with real
 /// photos in an embedded database, and the authority server.
-pub fn run(args: &DemoArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     walkthrough()?;
     let dir = args
         .data_dir

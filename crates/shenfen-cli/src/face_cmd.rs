@@ -17,7 +17,7 @@ use crate::coded_error::coded;
 use crate::files::{print_json, repository_path};
 
 #[derive(Subcommand)]
-pub enum FaceCommand {
+pub(crate) enum FaceCommand {
     /// Compare the faces of two images (1:1); exits 1 when they do not match.
     Compare {
         /// First image (JPEG, PNG or WebP).
@@ -118,7 +118,7 @@ pub enum FaceCommand {
 
 /// The representation of the enrolled side in `face eval`.
 #[derive(Clone, Copy, clap::ValueEnum)]
-pub enum TemplateForm {
+pub(crate) enum TemplateForm {
     /// The float embedding.
     Full,
     /// int8, as the registry stores it.
@@ -146,7 +146,7 @@ impl TemplateForm {
 
 /// Options every face command takes.
 #[derive(Args, Clone)]
-pub struct Common {
+pub(crate) struct Common {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -160,7 +160,7 @@ pub struct Common {
 
 impl Common {
     /// Loads the engine from the configured model directory.
-    pub fn engine(&self, sessions: usize) -> Result<FaceEngine> {
+    pub(crate) fn engine(&self, sessions: usize) -> Result<FaceEngine> {
         let dir = self.model_dir();
         let mut config = ModelConfig::standard(&dir);
         config.sessions_per_model = sessions;
@@ -172,7 +172,7 @@ impl Common {
     }
 
     /// The model directory in force.
-    pub fn model_dir(&self) -> PathBuf {
+    pub(crate) fn model_dir(&self) -> PathBuf {
         if let Some(dir) = &self.models {
             return dir.clone();
         }
@@ -185,7 +185,7 @@ impl Common {
     }
 }
 
-pub fn run(command: FaceCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: FaceCommand) -> Result<ExitCode> {
     match command {
         FaceCommand::Compare { image_a, image_b, common } => compare(&image_a, &image_b, &common),
         FaceCommand::Detect { image, common } => detect(&image, &common),
@@ -211,13 +211,13 @@ pub fn run(command: FaceCommand) -> Result<ExitCode> {
 }
 
 /// Reads and decodes an image file, naming the file in errors.
-pub fn load_image(path: &Path) -> Result<RgbImage> {
+pub(crate) fn load_image(path: &Path) -> Result<RgbImage> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     decode_image(&bytes).map_err(coded).with_context(|| path.display().to_string())
 }
 
 /// Decodes and analyses the single face of an image file.
-pub fn analyse_file(engine: &FaceEngine, path: &Path) -> Result<AnalysedFace> {
+pub(crate) fn analyse_file(engine: &FaceEngine, path: &Path) -> Result<AnalysedFace> {
     let image = load_image(path)?;
     engine.analyse(&image, &QualityPolicy::default()).map_err(coded).with_context(|| path.display().to_string())
 }
@@ -318,7 +318,7 @@ fn liveness(
 }
 
 /// The image files of a directory, sorted.
-pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

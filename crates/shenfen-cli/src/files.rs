@@ -7,29 +7,29 @@ use anyhow::{Context, Result};
 use shenfen_credential::{PrivateJwk, PublicJwk};
 
 /// Reads a whole UTF-8 file, naming it in the error.
-pub fn read_text(path: &Path) -> Result<String> {
+pub(crate) fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Reads standard input to the end, trimmed.
-pub fn read_stdin() -> Result<String> {
+pub(crate) fn read_stdin() -> Result<String> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
     Ok(text.trim().to_owned())
 }
 
 /// Reads a private JWK file.
-pub fn read_private_jwk(path: &Path) -> Result<PrivateJwk> {
+pub(crate) fn read_private_jwk(path: &Path) -> Result<PrivateJwk> {
     PrivateJwk::from_json(&read_text(path)?).with_context(|| format!("{} is not a private P-256 JWK", path.display()))
 }
 
 /// Reads a public JWK file (a private one is accepted too: its public half is used).
-pub fn read_public_jwk(path: &Path) -> Result<PublicJwk> {
+pub(crate) fn read_public_jwk(path: &Path) -> Result<PublicJwk> {
     PublicJwk::from_json(&read_text(path)?).with_context(|| format!("{} is not a P-256 JWK", path.display()))
 }
 
 /// Writes a secret file readable by its owner only, refusing to overwrite one.
-pub fn write_secret(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_secret(path: &Path, contents: &str) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -42,7 +42,7 @@ pub fn write_secret(path: &Path, contents: &str) -> Result<()> {
 
 /// Splits `a,b,c` lists given once or several times into JSON Pointers:
 /// a bare name `given_name` means the top-level claim `/given_name`.
-pub fn claim_pointers(values: &[String]) -> Vec<String> {
+pub(crate) fn claim_pointers(values: &[String]) -> Vec<String> {
     values
         .iter()
         .flat_map(|v| v.split(','))
@@ -53,7 +53,7 @@ pub fn claim_pointers(values: &[String]) -> Vec<String> {
 }
 
 /// Prints a JSON value, pretty, on standard output.
-pub fn print_json(value: &serde_json::Value) -> Result<()> {
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -61,7 +61,7 @@ pub fn print_json(value: &serde_json::Value) -> Result<()> {
 /// `relative` (a file or directory of the repository) from the working
 /// directory if it is there, else next to the binary (`target/{debug,release}/shenfen`
 /// → the repository root), so commands work from a checkout wherever they run.
-pub fn repository_path(relative: &str) -> Option<PathBuf> {
+pub(crate) fn repository_path(relative: &str) -> Option<PathBuf> {
     let here = PathBuf::from(relative);
     if here.exists() {
         return Some(here);

@@ -10,7 +10,7 @@ use shenfen_core::{IdNumber, Sex};
 use crate::files::print_json;
 
 #[derive(Subcommand)]
-pub enum IdNumberCommand {
+pub(crate) enum IdNumberCommand {
     /// Check an ID number's structure (region, birth date, check character) and print what it encodes.
     ///
     /// This checks the number's form only; it never tells whether the number was issued.
@@ -20,7 +20,7 @@ pub enum IdNumberCommand {
     },
 }
 
-pub fn run(command: IdNumberCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: IdNumberCommand) -> Result<ExitCode> {
     let IdNumberCommand::Check { number } = command;
     match IdNumber::parse(&number) {
         Ok(id) => {

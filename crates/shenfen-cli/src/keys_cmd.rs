@@ -10,7 +10,7 @@ use shenfen_credential::PrivateJwk;
 use crate::files::{print_json, write_secret};
 
 #[derive(Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Generate a P-256 key: the private JWK goes to --out (mode 600), the public JWK to standard output.
     Generate {
         /// Where to write the private JWK; must not exist yet.
@@ -22,7 +22,7 @@ pub enum KeysCommand {
     },
 }
 
-pub fn run(command: KeysCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: KeysCommand) -> Result<ExitCode> {
     match command {
         KeysCommand::Generate { out, kid } => {
             let key = PrivateJwk::generate()?;

@@ -14,7 +14,7 @@ use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, runtime};
 
 #[derive(Subcommand)]
-pub enum OperatorCommand {
+pub(crate) enum OperatorCommand {
     /// Create an operator account, or reset its password and role. Prints a
     /// generated password unless one is given on standard input.
     Add {
@@ -40,7 +40,7 @@ pub enum OperatorCommand {
     },
 }
 
-pub fn run(command: OperatorCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: OperatorCommand) -> Result<ExitCode> {
     let rt = runtime()?;
     match command {
         OperatorCommand::Add { username, role, password_stdin, store } => {
@@ -77,7 +77,7 @@ pub fn run(command: OperatorCommand) -> Result<ExitCode> {
 
 /// Creates, resets or disables an account (a disabled one keeps no usable
 /// password), audited as an action of the command line.
-pub async fn put_operator(
+pub(crate) async fn put_operator(
     store: &SqlStore,
     username: &str,
     role: OperatorRole,

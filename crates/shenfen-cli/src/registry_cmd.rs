@@ -23,7 +23,7 @@ use crate::face_cmd::{Common, analyse_file};
 use crate::registry_synth::synthesize;
 
 #[derive(Subcommand)]
-pub enum RegistryCommand {
+pub(crate) enum RegistryCommand {
     /// Generate a synthetic registry (valid ID numbers, names, addresses) as records.csv.
     Synth {
         /// How many citizens.
@@ -47,7 +47,7 @@ pub enum RegistryCommand {
 }
 
 #[derive(Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The records: .csv with a header row, or .jsonl with one object per line.
     #[arg(long)]
     pub records: PathBuf,
@@ -84,7 +84,7 @@ struct RawRecord {
     photo: String,
 }
 
-pub fn run(command: RegistryCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: RegistryCommand) -> Result<ExitCode> {
     match command {
         RegistryCommand::Synth { count, out, seed } => synth(count, &out, seed),
         RegistryCommand::Import(args) => import(&args),
@@ -114,7 +114,7 @@ fn rewrap(args: &StoreArgs) -> Result<ExitCode> {
 }
 
 /// Writes `count` synthetic citizens to `out/records.csv`.
-pub fn synth(count: usize, out: &Path, seed: u64) -> Result<ExitCode> {
+pub(crate) fn synth(count: usize, out: &Path, seed: u64) -> Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let path = out.join("records.csv");
     let mut writer = csv::Writer::from_path(&path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -224,7 +224,7 @@ fn count_lines(path: &Path) -> Result<u64> {
 }
 
 /// Imports a records file into the registry (see `ImportArgs`).
-pub fn import(args: &ImportArgs) -> Result<ExitCode> {
+pub(crate) fn import(args: &ImportArgs) -> Result<ExitCode> {
     let rt = runtime()?;
     let store = rt.block_on(args.store.open_store())?;
     let keys = args.store.keys()?;

@@ -45,7 +45,7 @@ const ETHNICITIES: &[(&str, u32)] = &[
 ];
 
 /// Generates `count` citizens from `seed`, valid on `today`.
-pub fn synthesize(count: usize, seed: u64, today: Date) -> Vec<CitizenRecord> {
+pub(crate) fn synthesize(count: usize, seed: u64, today: Date) -> Vec<CitizenRecord> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut used = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(count);

@@ -33,7 +33,7 @@ const KNOWN_CLAIMS: [&str; 15] = [
 ];
 
 #[derive(Subcommand)]
-pub enum RpCommand {
+pub(crate) enum RpCommand {
     /// Register a relying party (or replace its entitlement and API key);
     /// prints its API key once. New credentials carry its pairwise pseudonym.
     Add {
@@ -53,7 +53,7 @@ pub enum RpCommand {
     },
 }
 
-pub fn run(command: RpCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: RpCommand) -> Result<ExitCode> {
     let RpCommand::Add { client_id, name, claims, store } = command;
     if !(client_id.starts_with("https://") || client_id.starts_with("http://")) || client_id.contains(['?', '#']) {
         bail!("a client id is the relying party's origin, e.g. https://hotel.example");

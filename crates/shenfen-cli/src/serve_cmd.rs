@@ -16,7 +16,7 @@ use crate::files::read_public_jwk;
 use crate::serve_config::{Liveness, ServeConfig, unless_set};
 
 #[derive(Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// TOML file with any of these settings and a [policy] table (docs/CLI.md);
     /// flags and environment variables override it.
     #[arg(long, env = "SHENFEN_CONFIG")]
@@ -52,7 +52,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// The embedded server of `shenfen demo`: data in `store`, enrollment
     /// liveness as the demo was asked (documented in demo/README.md).
-    pub fn demo(listen: SocketAddr, store: StoreArgs, liveness: Liveness) -> ServeArgs {
+    pub(crate) fn demo(listen: SocketAddr, store: StoreArgs, liveness: Liveness) -> ServeArgs {
         ServeArgs {
             config: None,
             listen: Some(listen),
@@ -67,7 +67,7 @@ impl ServeArgs {
     }
 }
 
-pub fn run(args: &ServeArgs) -> Result<ExitCode> {
+pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     init_logging();
     let config = args.config.as_deref().map(ServeConfig::load).transpose()?.unwrap_or_default();
     let mut store_args = args.store.clone();

@@ -13,7 +13,7 @@ use shenfen_server::Policy;
 /// Which liveness checks enrollment requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
-pub enum Liveness {
+pub(crate) enum Liveness {
     /// The passive anti-spoofing model, the movement challenge and the colour flash (the default).
     All,
     /// The movement challenge and the colour flash, without the passive model.
@@ -28,7 +28,7 @@ pub enum Liveness {
 
 impl Liveness {
     /// Sets which checks `policy` requires.
-    pub fn apply(self, policy: &mut shenfen_face::ChallengePolicy) {
+    pub(crate) fn apply(self, policy: &mut shenfen_face::ChallengePolicy) {
         policy.require_passive = self != Liveness::Challenge;
         policy.require_active = matches!(self, Liveness::All | Liveness::Challenge);
         policy.require_flash = self != Liveness::Passive;
@@ -38,7 +38,7 @@ impl Liveness {
 /// The file's contents; every key is optional, unknown keys are refused.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServeConfig {
+pub(crate) struct ServeConfig {
     /// As `--listen`.
     pub listen: Option<SocketAddr>,
     /// As `--public-url`.
@@ -66,7 +66,7 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// Reads and checks a config file; errors name the file, line and key.
-    pub fn load(path: &Path) -> Result<ServeConfig> {
+    pub(crate) fn load(path: &Path) -> Result<ServeConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         ServeConfig::parse(&text).with_context(|| format!("{} is not a valid config", path.display()))
     }
@@ -80,7 +80,7 @@ impl ServeConfig {
 }
 
 /// The file's value for a store setting, unless a flag or `env` set it.
-pub fn unless_set<T>(flag: Option<T>, env: &str, file: Option<T>) -> Option<T> {
+pub(crate) fn unless_set<T>(flag: Option<T>, env: &str, file: Option<T>) -> Option<T> {
     if flag.is_some() || std::env::var_os(env).is_some() { flag } else { file }
 }
 

@@ -13,7 +13,7 @@ use crate::coded_error::coded;
 use crate::files::{print_json, read_private_jwk, read_public_jwk, read_text};
 
 #[derive(Subcommand)]
-pub enum StatusListCommand {
+pub(crate) enum StatusListCommand {
     /// Build and sign a status list token (statuslist+jwt); it is printed on standard output.
     Build(BuildArgs),
     /// Verify a status list token and print one credential's status; exits non-zero unless VALID.
@@ -21,7 +21,7 @@ pub enum StatusListCommand {
 }
 
 #[derive(Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// The issuer's private JWK.
     #[arg(long)]
     issuer_key: PathBuf,
@@ -49,7 +49,7 @@ pub struct BuildArgs {
 }
 
 #[derive(Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The public JWK that signed the token.
     #[arg(long)]
     issuer_jwk: PathBuf,
@@ -64,7 +64,7 @@ pub struct CheckArgs {
     uri: Option<String>,
 }
 
-pub fn run(command: StatusListCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: StatusListCommand) -> Result<ExitCode> {
     match command {
         StatusListCommand::Build(args) => build(&args),
         StatusListCommand::Check(args) => check(&args),

@@ -14,7 +14,7 @@ use crate::coded_error::coded;
 use crate::files::{read_private_jwk, read_text};
 
 #[derive(Subcommand)]
-pub enum TrustListCommand {
+pub(crate) enum TrustListCommand {
     /// Sign a trust list with the anchor's key.
     Build {
         /// The trust anchor's private JWK.
@@ -34,7 +34,7 @@ pub enum TrustListCommand {
     },
 }
 
-pub fn run(command: TrustListCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: TrustListCommand) -> Result<ExitCode> {
     let TrustListCommand::Build { anchor_key, authorities, valid_days, out } = command;
     let anchor = read_private_jwk(&anchor_key)?;
     let authorities = authorities.iter().map(|a| authority(a)).collect::<Result<Vec<_>>>()?;

@@ -25,7 +25,7 @@ const CACHE_FILE: &str = "verifier.json";
 const SEEN_FILE: &str = "seen.json";
 
 #[derive(Subcommand)]
-pub enum VerifierCommand {
+pub(crate) enum VerifierCommand {
     /// Refresh the offline cache: the trusted authorities, their keys and
     /// their status lists — from a trust list signed by the trust anchor, or
     /// (for a single authority in a demo) from the authorities named.
@@ -50,7 +50,7 @@ pub enum VerifierCommand {
 }
 
 #[derive(Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// A PNG or JPEG of the QR code.
     #[arg(long, required_unless_present = "qr_text", conflicts_with = "qr_text")]
     qr: Option<PathBuf>,
@@ -90,7 +90,7 @@ struct Seen {
     entries: Vec<(String, i64)>,
 }
 
-pub fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
+pub(crate) fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
     let VerifierCommand::Sync { trust_list, anchor, servers, cache, json } = command;
     let now = now_unix();
     let (trusted, trusted_until): (Vec<TrustedIssuer>, Option<i64>) = match (trust_list, anchor) {
@@ -138,7 +138,7 @@ fn published_keys(server: &str) -> Result<TrustedIssuer> {
     Ok(TrustedIssuer { issuer: issuer.to_owned(), keys: jwks["keys"].as_array().cloned().unwrap_or_default() })
 }
 
-pub fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
+pub(crate) fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     let now = now_unix();
     let payload = match (&args.qr, &args.qr_text) {
         (Some(image), _) => read_qr_image(image)?,

@@ -21,7 +21,7 @@ use crate::files::print_json;
 
 /// Options of every wallet command.
 #[derive(Args)]
-pub struct WalletArgs {
+pub(crate) struct WalletArgs {
     /// The wallet's directory.
     #[arg(long)]
     wallet: PathBuf,
@@ -31,7 +31,7 @@ pub struct WalletArgs {
 }
 
 #[derive(Subcommand)]
-pub enum WalletCommand {
+pub(crate) enum WalletCommand {
     /// Create an empty wallet sealed under a new wallet PIN.
     Init(WalletArgs),
     /// Enroll with an authority and receive a batch of single-use credentials.
@@ -99,7 +99,7 @@ pub enum WalletCommand {
     },
 }
 
-pub fn run(command: WalletCommand) -> Result<ExitCode> {
+pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
     match command {
         WalletCommand::Init(args) => {
             let pin = wallet_pin()?;
@@ -277,7 +277,7 @@ fn wallet_pin() -> Result<String> {
 }
 
 /// Renders `payload` as a QR code (byte mode, error correction L, 8 pixels per module).
-pub fn write_qr_png(payload: &[u8], out: &Path) -> Result<()> {
+pub(crate) fn write_qr_png(payload: &[u8], out: &Path) -> Result<()> {
     let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::L)
         .context("the payload does not fit a QR code")?;
     let image = code.render::<image::Luma<u8>>().module_dimensions(8, 8).build();

@@ -90,12 +90,12 @@ impl Disclosure {
 }
 
 /// The `sha-256` digest of a disclosure or of an SD-JWT for `sd_hash`.
-pub fn digest_of(text: &str) -> String {
+pub(crate) fn digest_of(text: &str) -> String {
     base64url::encode(digest::digest(&digest::SHA256, text.as_bytes()))
 }
 
 /// A fresh base64url salt; also the source of decoy digests.
-pub fn random_salt() -> Result<String, CredentialError> {
+pub(crate) fn random_salt() -> Result<String, CredentialError> {
     let mut salt = [0u8; SALT_LEN];
     SystemRandom::new().fill(&mut salt).map_err(|_| CredentialError::Crypto("random salt"))?;
     Ok(base64url::encode(salt))

@@ -47,7 +47,7 @@ pub fn bind(
 /// Verifies `kb_jwt` against the holder key and the verifier's expectations;
 /// returns its `iat`, from which the presentation stays valid until
 /// `iat + max_age_secs` (what a verifier must remember it for).
-pub fn verify_binding(
+pub(crate) fn verify_binding(
     kb_jwt: &str,
     presentation: &SdJwt,
     holder: &VerifyingKey,

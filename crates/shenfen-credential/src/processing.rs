@@ -10,15 +10,15 @@ use crate::CredentialError;
 use crate::disclosure::Disclosure;
 
 /// The only digest algorithm accepted; RFC 9901 §4.1.1's default.
-pub const SD_ALG: &str = "sha-256";
+pub(crate) const SD_ALG: &str = "sha-256";
 /// How deep processed claims may nest (objects, arrays, and disclosures
 /// inside disclosures). Real credentials nest a handful of levels; without a
 /// limit, a signed chain of nested disclosures would exhaust the stack.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Where one disclosure landed in the processed claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
+pub(crate) struct Placement {
     /// JSON Pointer (RFC 6901) of the disclosed value.
     pub pointer: String,
     /// Index of the disclosure whose value contains this one's digest, if any.
@@ -27,7 +27,7 @@ pub struct Placement {
 
 /// The outcome of processing.
 #[derive(Debug, Clone)]
-pub struct Processed {
+pub(crate) struct Processed {
     /// The claims with every presented disclosure substituted and all
     /// `_sd`, `_sd_alg` and undisclosed `...` entries removed.
     pub claims: Map<String, Value>,
@@ -45,7 +45,7 @@ pub struct Processed {
 /// `track` records where each disclosure lands ([`Processed::placements`]);
 /// the holder needs that to choose disclosures, a verifier does not and skips
 /// the work (placements are then empty pointers).
-pub fn process(
+pub(crate) fn process(
     mut payload: Map<String, Value>,
     disclosures: &[Disclosure],
     track: bool,

@@ -11,7 +11,7 @@ use crate::FaceError;
 /// decompression bomb costs nothing.
 pub const MAX_PIXELS: u64 = 40_000_000;
 /// Smallest side accepted.
-pub const MIN_SIDE: u32 = 64;
+pub(crate) const MIN_SIDE: u32 = 64;
 
 /// Decodes JPEG, PNG or WebP bytes to 8-bit RGB, applying the EXIF
 /// orientation (phones store portraits sideways and say so in EXIF), and

@@ -10,7 +10,7 @@ use crate::runtime::OnnxModel;
 use crate::sampling::{box_downscale, sample};
 
 /// Detections below this score are dropped.
-pub const MIN_SCORE: f32 = 0.7;
+pub(crate) const MIN_SCORE: f32 = 0.7;
 /// Overlapping detections above this IoU are one face.
 const NMS_IOU: f32 = 0.4;
 
@@ -25,7 +25,7 @@ pub struct Detection {
 }
 
 /// Every face in `image`, best first.
-pub fn detect(model: &OnnxModel, input: &RgbInput, image: &RgbImage) -> Result<Vec<Detection>, FaceError> {
+pub(crate) fn detect(model: &OnnxModel, input: &RgbInput, image: &RgbImage) -> Result<Vec<Detection>, FaceError> {
     let (w, h) = (image.width() as f32, image.height() as f32);
     // Shrink large photos by an integer factor first, so the resize to the
     // detector's 320×240 averages pixels instead of skipping them.

@@ -10,7 +10,7 @@ use crate::sampling::{Channels, sample};
 
 /// Where the five points land in the 112×112 aligned face (the ArcFace /
 /// InsightFace reference the embedders were trained on).
-pub const ALIGNED_POINTS: [Point; 5] =
+pub(crate) const ALIGNED_POINTS: [Point; 5] =
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
 
 /// An L2-normalised face embedding.
@@ -31,7 +31,7 @@ impl Embedding {
 }
 
 /// The map from aligned-face pixels to source pixels for these five points.
-pub fn alignment(points: &[Point; 5], input: &RgbInput) -> Option<Affine> {
+pub(crate) fn alignment(points: &[Point; 5], input: &RgbInput) -> Option<Affine> {
     let sx = input.width as f32 / 112.0;
     let sy = input.height as f32 / 112.0;
     let target: Vec<Point> = ALIGNED_POINTS.iter().map(|p| [p[0] * sx, p[1] * sy]).collect();
@@ -39,12 +39,12 @@ pub fn alignment(points: &[Point; 5], input: &RgbInput) -> Option<Affine> {
 }
 
 /// The aligned face as a grey 112×112 plane (0–255), for quality measures.
-pub fn aligned_grey(image: &RgbImage, to_source: &Affine, input: &RgbInput) -> Vec<f32> {
+pub(crate) fn aligned_grey(image: &RgbImage, to_source: &Affine, input: &RgbInput) -> Vec<f32> {
     sample(image, to_source, input.width, input.height, Channels::Grey { mean: 0.0, scale: 1.0 })
 }
 
 /// Embeds the face that `to_source` aligns.
-pub fn embed(
+pub(crate) fn embed(
     model: &OnnxModel,
     image: &RgbImage,
     to_source: &Affine,

@@ -73,19 +73,19 @@ impl BoundingBox {
 
 /// An affine map `p ↦ A·p + t`, stored as the 2×3 matrix [a b tx; c d ty].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Affine(pub [f32; 6]);
+pub(crate) struct Affine(pub [f32; 6]);
 
 impl Affine {
     /// Maps the output rectangle `0..out_w × 0..out_h` onto `region` of the source:
     /// a crop followed by a resize.
-    pub fn crop(region: &BoundingBox, out_w: usize, out_h: usize) -> Affine {
+    pub(crate) fn crop(region: &BoundingBox, out_w: usize, out_h: usize) -> Affine {
         let sx = region.width() / out_w as f32;
         let sy = region.height() / out_h as f32;
         Affine([sx, 0.0, region.x1 + 0.5 * sx - 0.5, 0.0, sy, region.y1 + 0.5 * sy - 0.5])
     }
 
     /// Applies the map to a point.
-    pub fn apply(&self, p: Point) -> Point {
+    pub(crate) fn apply(&self, p: Point) -> Point {
         let [a, b, tx, c, d, ty] = self.0;
         [a * p[0] + b * p[1] + tx, c * p[0] + d * p[1] + ty]
     }
@@ -93,7 +93,7 @@ impl Affine {
     /// The least-squares similarity transform (rotation, uniform scale,
     /// translation; no reflection) taking `from` onto `to` — Umeyama's method
     /// in closed form for 2-D.
-    pub fn similarity(from: &[Point], to: &[Point]) -> Option<Affine> {
+    pub(crate) fn similarity(from: &[Point], to: &[Point]) -> Option<Affine> {
         let n = from.len().min(to.len());
         if n < 2 {
             return None;

@@ -28,7 +28,7 @@ pub struct HeadPose {
 }
 
 /// Estimates the pose of the face in `bbox`.
-pub fn estimate(model: &OnnxModel, image: &RgbImage, bbox: &BoundingBox) -> Result<HeadPose, FaceError> {
+pub(crate) fn estimate(model: &OnnxModel, image: &RgbImage, bbox: &BoundingBox) -> Result<HeadPose, FaceError> {
     let region = bbox.scaled(1.5);
     let tensor = sample(image, &Affine::crop(&region, SIZE, SIZE), SIZE, SIZE, CHANNELS);
     let outputs = model.run([1, 3, SIZE, SIZE], &tensor)?;
@@ -47,7 +47,7 @@ fn expectation(bins: &[f32]) -> f32 {
 }
 
 /// Numerically stable softmax.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
+pub(crate) fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
     let sum: f32 = exp.iter().sum();

@@ -102,7 +102,7 @@ impl ModelConfig {
 }
 
 /// Loaded models.
-pub struct Models {
+pub(crate) struct Models {
     pub(crate) detector: OnnxModel,
     pub(crate) landmarks: OnnxModel,
     pub(crate) embedder: OnnxModel,
@@ -113,7 +113,7 @@ pub struct Models {
 
 impl Models {
     /// Loads every model after checking its checksum.
-    pub fn load(config: &ModelConfig) -> Result<Models, FaceError> {
+    pub(crate) fn load(config: &ModelConfig) -> Result<Models, FaceError> {
         let env = environment(&config.runtime_library)?;
         let n = config.sessions_per_model;
         let load = |name: &'static str, file: &ModelFile| OnnxModel::load(&env, name, &read_verified(name, file)?, n);

@@ -14,7 +14,7 @@ const LIVE_SIZE: usize = 128;
 const EYE_SIZE: usize = 24;
 
 /// Probability that the face is a live person rather than a print or a screen.
-pub fn live_score(model: &OnnxModel, image: &RgbImage, bbox: &BoundingBox) -> Result<f32, FaceError> {
+pub(crate) fn live_score(model: &OnnxModel, image: &RgbImage, bbox: &BoundingBox) -> Result<f32, FaceError> {
     let (w, h) = (image.width() as f32, image.height() as f32);
     let factor = 2.7f32.min((h - 1.0) / bbox.height()).min((w - 1.0) / bbox.width());
     let region = bbox.scaled(factor).shifted_inside(w, h);
@@ -31,7 +31,7 @@ pub fn live_score(model: &OnnxModel, image: &RgbImage, bbox: &BoundingBox) -> Re
 }
 
 /// Whether both eyes are closed.
-pub fn eyes_closed(model: &OnnxModel, image: &RgbImage, landmarks: &Landmarks) -> Result<bool, FaceError> {
+pub(crate) fn eyes_closed(model: &OnnxModel, image: &RgbImage, landmarks: &Landmarks) -> Result<bool, FaceError> {
     let mut closed = true;
     for eye in landmarks.eye_boxes() {
         let grey = Channels::Grey { mean: 0.0, scale: 1.0 / 255.0 };

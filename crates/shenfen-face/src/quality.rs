@@ -87,7 +87,7 @@ impl QualityPolicy {
 }
 
 /// Mean and variance of the 4-neighbour Laplacian over a grey plane.
-pub fn brightness_and_sharpness(grey: &[f32], width: usize, height: usize) -> (f32, f32) {
+pub(crate) fn brightness_and_sharpness(grey: &[f32], width: usize, height: usize) -> (f32, f32) {
     let mean = grey.iter().sum::<f32>() / grey.len().max(1) as f32;
     let mut values = Vec::with_capacity(width * height);
     for y in 1..height.saturating_sub(1) {

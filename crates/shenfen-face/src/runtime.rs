@@ -18,7 +18,7 @@ use crate::FaceError;
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 
 /// Loads ONNX Runtime from `library` once per process; later calls reuse it.
-pub fn environment(library: &Path) -> Result<Environment, FaceError> {
+pub(crate) fn environment(library: &Path) -> Result<Environment, FaceError> {
     ENVIRONMENT
         .get_or_init(|| {
             ort::init_from(library)
@@ -32,7 +32,7 @@ pub fn environment(library: &Path) -> Result<Environment, FaceError> {
 }
 
 /// One model, ready to run from any thread.
-pub struct OnnxModel {
+pub(crate) struct OnnxModel {
     name: &'static str,
     sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
@@ -40,7 +40,12 @@ pub struct OnnxModel {
 
 impl OnnxModel {
     /// Builds `pool_size` single-threaded sessions over the model bytes.
-    pub fn load(env: &Environment, name: &'static str, bytes: &[u8], pool_size: usize) -> Result<OnnxModel, FaceError> {
+    pub(crate) fn load(
+        env: &Environment,
+        name: &'static str,
+        bytes: &[u8],
+        pool_size: usize,
+    ) -> Result<OnnxModel, FaceError> {
         let fail = |e: ort::Error| FaceError::Model { name: name.into(), reason: e.to_string() };
         let sessions = (0..pool_size.max(1))
             .map(|_| {
@@ -60,7 +65,7 @@ impl OnnxModel {
 
     /// Runs the model on one float tensor of `shape` and returns every output,
     /// flattened, in the model's output order.
-    pub fn run(&self, shape: [usize; 4], input: &[f32]) -> Result<Vec<Vec<f32>>, FaceError> {
+    pub(crate) fn run(&self, shape: [usize; 4], input: &[f32]) -> Result<Vec<Vec<f32>>, FaceError> {
         let fail = |e: ort::Error| FaceError::Inference { name: self.name, reason: e.to_string() };
         let tensor = TensorRef::from_array_view((shape, input)).map_err(fail)?;
         let mut session = self.acquire();

@@ -35,7 +35,7 @@ pub enum Channels {
 
 /// Samples `image` through `map` (output pixel → source pixel) into a tensor
 /// of `out_w`×`out_h`. Pixels outside the image repeat the border.
-pub fn sample(image: &RgbImage, map: &Affine, out_w: usize, out_h: usize, channels: Channels) -> Vec<f32> {
+pub(crate) fn sample(image: &RgbImage, map: &Affine, out_w: usize, out_h: usize, channels: Channels) -> Vec<f32> {
     let planes = match channels {
         Channels::Rgb { .. } | Channels::Bgr { .. } => 3,
         Channels::Grey { .. } => 1,
@@ -68,7 +68,7 @@ pub fn sample(image: &RgbImage, map: &Affine, out_w: usize, out_h: usize, channe
 }
 
 /// BT.601 luma, as OpenCV's RGB→grey.
-pub fn luma(rgb: [f32; 3]) -> f32 {
+pub(crate) fn luma(rgb: [f32; 3]) -> f32 {
     0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 }
 
@@ -95,7 +95,7 @@ fn bilinear(image: &RgbImage, x: f32, y: f32) -> [f32; 3] {
 
 /// A copy of `image` shrunk by an integer `factor` with box averaging, so a
 /// later bilinear resize of a large photo does not alias.
-pub fn box_downscale(image: &RgbImage, factor: u32) -> RgbImage {
+pub(crate) fn box_downscale(image: &RgbImage, factor: u32) -> RgbImage {
     if factor <= 1 {
         return image.clone();
     }
@@ -118,7 +118,7 @@ pub fn box_downscale(image: &RgbImage, factor: u32) -> RgbImage {
 
 /// `image` resampled through `map` (output pixel → source pixel) into a new
 /// `out_w`×`out_h` image: rotations, rescales and crops for test data.
-pub fn resample(image: &RgbImage, map: &Affine, out_w: u32, out_h: u32) -> RgbImage {
+pub(crate) fn resample(image: &RgbImage, map: &Affine, out_w: u32, out_h: u32) -> RgbImage {
     RgbImage::from_fn(out_w, out_h, |x, y| {
         let [sx, sy] = map.apply([x as f32, y as f32]);
         image::Rgb(bilinear(image, sx, sy).map(|v| v.round().clamp(0.0, 255.0) as u8))

@@ -103,7 +103,7 @@ pub const SELFIE_SIZE: (u32, u32) = (480, 640);
 /// crop no longer fits in the frame and its scores fall on genuine faces
 /// (measured on the labelled photos: a face at 45 % of the width scored
 /// 0.39–0.92 where the same photo at 25–35 % scored 0.99–1.00).
-pub const SELFIE_FACE_SHARE: f32 = 0.33;
+pub(crate) const SELFIE_FACE_SHARE: f32 = 0.33;
 
 /// A phone's front-camera frame of the person in `photo`: a 3:4 upright crop
 /// around `face` (the face [`SELFIE_FACE_SHARE`] of its width, a little

@@ -196,7 +196,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Seconds since the epoch: the server's one clock.
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 

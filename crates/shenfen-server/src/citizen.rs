@@ -39,14 +39,17 @@ fn citizen_view(entry: &AuditEntry) -> Value {
 /// Seconds an assurance assertion stays valid: long enough to post one answer.
 const ASSERTION_SECS: i64 = 120;
 /// The `typ` of assurance assertions.
-pub const ASSERTION_TYP: &str = "shenfen-assurance+jwt";
+pub(crate) const ASSERTION_TYP: &str = "shenfen-assurance+jwt";
 /// Audit entries per page of `/citizen/audit`.
 const AUDIT_PAGE: u32 = 100;
 
 /// `POST /citizen/audit {presentation, after?}`: the citizen's own audit
 /// entries, a page at a time (`next_after` when there are more). Reading
 /// them is itself recorded.
-pub async fn own_audit(State(state): State<Arc<AppState>>, citizen: CitizenProof) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn own_audit(
+    State(state): State<Arc<AppState>>,
+    citizen: CitizenProof,
+) -> Result<Json<Value>, ApiError> {
     let subject = citizen.subject;
     let entries = state.store.audit_of(&subject, citizen.proof.after, AUDIT_PAGE).await?;
     let next_after = (entries.len() == AUDIT_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
@@ -63,7 +66,10 @@ fn citizen_event(subject: BlindIndex, kind: &str, details: Value, at: i64) -> Au
 }
 
 /// `POST /citizen/revoke`: withdraws every credential the citizen holds.
-pub async fn revoke_all(State(state): State<Arc<AppState>>, citizen: CitizenProof) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn revoke_all(
+    State(state): State<Arc<AppState>>,
+    citizen: CitizenProof,
+) -> Result<Json<Value>, ApiError> {
     let details = json!({ "reason": "withdrawn by the citizen" });
     let event = citizen_event(citizen.subject, "credential.revoked", details, now());
     let revoked = state.store.revoke_subject(&citizen.subject, 1, event).await?;
@@ -73,7 +79,10 @@ pub async fn revoke_all(State(state): State<Arc<AppState>>, citizen: CitizenProo
 /// `POST /citizen/pin {presentation, pin}`: checks the PIN of an upgraded
 /// enrollment. Failures count; after five, each further one doubles a delay
 /// during which no attempt is checked (NIST SP 800-63B); the PIN is never logged.
-pub async fn check_pin(State(state): State<Arc<AppState>>, citizen: CitizenProof) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn check_pin(
+    State(state): State<Arc<AppState>>,
+    citizen: CitizenProof,
+) -> Result<Json<Value>, ApiError> {
     pin_verified(&state, &citizen.subject, citizen.proof.pin).await?;
     Ok(Json(json!({ "verified": true })))
 }
@@ -122,7 +131,7 @@ async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String
 /// presentation's device key knew the PIN (L2) and, with frames, showed the
 /// registered live face (L3) — bound to one relying party's request
 /// (`aud`, `nonce`) and to the device key (`cnf.jkt`).
-pub async fn assertion(
+pub(crate) async fn assertion(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
     citizen: CitizenProof,

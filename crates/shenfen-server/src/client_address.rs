@@ -18,13 +18,13 @@ use crate::app::AppState;
 /// The address a request is counted against; `None` when the server runs
 /// without a socket (in-process tests), which all share one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddress(pub Option<IpAddr>);
+pub(crate) struct ClientAddress(pub Option<IpAddr>);
 
 impl ClientAddress {
     /// The key of this client's counters: an IPv4 address, or an IPv6
     /// address's /64 — what one subscriber is given, so that one client
     /// cannot spread its attempts over 2⁶⁴ addresses of its own.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self.0 {
             None => "unknown".to_owned(),
             Some(IpAddr::V4(v4)) => v4.to_string(),
@@ -37,7 +37,7 @@ impl ClientAddress {
 }
 
 /// The client behind `peer`, trusting `X-Forwarded-For` only from `trusted` proxies.
-pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> ClientAddress {
+pub(crate) fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> ClientAddress {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let Some(peer) = peer else { return ClientAddress(None) };
     if !is_trusted(&peer) {

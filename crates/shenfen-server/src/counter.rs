@@ -306,7 +306,7 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
 }
 
 /// `GET /counter/cache`: how fresh the counter's keys and status list are.
-pub async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCaller) -> Json<Value> {
+pub(crate) async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCaller) -> Json<Value> {
     let cache = current_cache(&state).await;
     Json(json!({
         "synced_at": cache.synced_at,
@@ -320,14 +320,14 @@ pub async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCalle
 /// A frame of the counter's camera.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScanRequest {
+pub(crate) struct ScanRequest {
     /// A camera frame (base64 JPEG/PNG).
     frame: String,
 }
 
 /// `POST /counter/scan {frame}`: the QR payload in a camera frame, as base64url
 /// text (`qr_text`), or `qr-not-found` while the camera has not found one.
-pub async fn scan(
+pub(crate) async fn scan(
     State(state): State<Arc<AppState>>,
     caller: CounterCaller,
     JsonBody(body): JsonBody<ScanRequest>,
@@ -352,7 +352,7 @@ pub async fn scan(
 /// A QR to verify, with the face in front of the counter for L3.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
+pub(crate) struct VerifyRequest {
     /// The QR payload, base64url (from `/counter/scan`).
     qr_text: String,
     /// `hotel_checkin`, `age_check`, `ticket` or `clock_in`.
@@ -369,7 +369,7 @@ fn level_one() -> AssuranceLevel {
 
 /// `POST /counter/verify {qr_text, purpose, level?, live_face?}`: the verified
 /// result, or a `presentation-refused` problem whose `code` says why.
-pub async fn verify(
+pub(crate) async fn verify(
     State(state): State<Arc<AppState>>,
     caller: CounterCaller,
     JsonBody(body): JsonBody<VerifyRequest>,

@@ -35,7 +35,7 @@ use crate::work_pool::{Admission, Interrupt};
 pub const FRAMES_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Largest live camera frame, in pixels: a 12-megapixel phone photo (4032 ×
 /// 3024). Anything larger is refused from its header, before decoding.
-pub const LIVE_FRAME_MAX_PIXELS: u64 = 12_500_000;
+pub(crate) const LIVE_FRAME_MAX_PIXELS: u64 = 12_500_000;
 /// Seconds a pre-authorized code stays valid.
 const OFFER_SECS: i64 = 600;
 /// How long the wallet shows each flash colour before it films the face.
@@ -43,7 +43,7 @@ const FLASH_STEP_MS: u32 = 400;
 
 /// The card details a citizen types to start.
 #[derive(Deserialize)]
-pub struct StartRequest {
+pub(crate) struct StartRequest {
     id_number: String,
     name: String,
     /// `YYYY-MM-DD`, or `长期` / `long-term`, as printed on the card.
@@ -58,7 +58,7 @@ fn lightweight() -> String {
 
 /// The frames of a session (and the chosen PIN).
 #[derive(Deserialize)]
-pub struct FramesRequest {
+pub(crate) struct FramesRequest {
     /// Base64 JPEG/PNG/WebP frames in capture order.
     #[serde(deserialize_with = "bounded_list")]
     frames: Vec<String>,
@@ -121,7 +121,7 @@ fn refused() -> ApiError {
 }
 
 /// `POST /enrollment/sessions`
-pub async fn start(
+pub(crate) async fn start(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
     JsonBody(body): JsonBody<StartRequest>,
@@ -181,7 +181,11 @@ pub async fn start(
 /// Decodes base64 camera frames (on a pool worker: decoding is the costly
 /// part), or the problem naming the first bad one (as `name` N); stops between frames
 /// once nobody waits for the result.
-pub fn decode_frames(frames: &[String], name: &str, interrupt: &Interrupt) -> Result<Vec<image::RgbImage>, ApiError> {
+pub(crate) fn decode_frames(
+    frames: &[String],
+    name: &str,
+    interrupt: &Interrupt,
+) -> Result<Vec<image::RgbImage>, ApiError> {
     frames
         .iter()
         .enumerate()
@@ -203,7 +207,11 @@ pub fn decode_frames(frames: &[String], name: &str, interrupt: &Interrupt) -> Re
 
 /// Counts `frames` against the client's per-minute budget before any is
 /// decoded; the problem to answer once the budget is spent.
-pub async fn frames_within_budget(state: &AppState, client: &ClientAddress, frames: usize) -> Result<(), ApiError> {
+pub(crate) async fn frames_within_budget(
+    state: &AppState,
+    client: &ClientAddress,
+    frames: usize,
+) -> Result<(), ApiError> {
     let now = now();
     let key = format!("frames:{}", client.key());
     let budget = state.authority.policy.frames_per_client_minute;
@@ -306,7 +314,7 @@ enum Refusal {
 /// An enrollment session id whose MAC is right and which has not expired:
 /// checked from the path alone, before the body is read, so a made-up id
 /// costs no upload and no store read.
-pub struct SessionId(String);
+pub(crate) struct SessionId(String);
 
 impl FromRequestParts<Arc<AppState>> for SessionId {
     type Rejection = ApiError;
@@ -322,7 +330,7 @@ impl FromRequestParts<Arc<AppState>> for SessionId {
 /// session id's MAC (before the body is even read), the form, the client's
 /// frame budget, a place in the pool — then the session is taken and its
 /// frames decoded and analysed in one pooled job.
-pub async fn submit(
+pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
     SessionId(session_id): SessionId,

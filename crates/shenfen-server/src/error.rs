@@ -351,7 +351,7 @@ impl From<CounterError> for ApiError {
 
 /// Rewrites the plain-text errors axum and tower-http produce on their own
 /// (405, 408, 413, 415, form rejections) into problem details.
-pub async fn problem_for_plain_errors(response: Response) -> Response {
+pub(crate) async fn problem_for_plain_errors(response: Response) -> Response {
     let status = response.status();
     // Handlers answer in JSON (problems, or OAuth errors where the protocol
     // says so); only the framework's own plain-text errors are rewritten.

@@ -29,7 +29,7 @@ use crate::tokens::{bearer, bounded_list, token_hash};
 /// A JSON body of the type the handler reads, within the route's body
 /// limit; anything else is a 400 (or 413) problem saying what is wrong.
 /// The content type is not checked: the body is, field by field.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -49,15 +49,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 /// The role an endpoint needs, as a type, so the handler's signature says it.
-pub trait RequiredRole {
+pub(crate) trait RequiredRole {
     /// The least role that may call.
     const ROLE: OperatorRole;
 }
 
 /// Counter staff (and supervisors, whose role includes it).
-pub struct CounterRole;
+pub(crate) struct CounterRole;
 /// Supervisors only.
-pub struct SupervisorRole;
+pub(crate) struct SupervisorRole;
 
 impl RequiredRole for CounterRole {
     const ROLE: OperatorRole = OperatorRole::Counter;
@@ -68,7 +68,7 @@ impl RequiredRole for SupervisorRole {
 }
 
 /// A signed-in operator whose role includes `R`'s, from the Bearer session token.
-pub struct OperatorSession<R> {
+pub(crate) struct OperatorSession<R> {
     /// Who is signed in.
     pub operator: Operator,
     role: PhantomData<R>,
@@ -101,7 +101,7 @@ impl<R: RequiredRole> FromRequestParts<Arc<AppState>> for OperatorSession<R> {
 }
 
 /// The Bearer token of an operator session being ended.
-pub struct SessionToken(pub String);
+pub(crate) struct SessionToken(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for SessionToken {
     type Rejection = ApiError;
@@ -115,7 +115,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionToken {
 /// An OAuth access token (`/credential`'s Bearer token), hashed as the
 /// store keeps grants; without one, the OAuth `invalid_token` before the
 /// body is read.
-pub struct AccessToken(pub [u8; 32]);
+pub(crate) struct AccessToken(pub [u8; 32]);
 
 impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
     type Rejection = ApiError;
@@ -130,7 +130,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
 
 /// Who is at a counter: a registered device or a signed-in operator of the
 /// counter role, named for the frame budget and the logs (never by token).
-pub struct CounterCaller(pub String);
+pub(crate) struct CounterCaller(pub String);
 
 fn counter_unauthenticated() -> ApiError {
     ApiError::new(ProblemType::CounterUnauthenticated)
@@ -156,7 +156,7 @@ impl FromRequestParts<Arc<AppState>> for CounterCaller {
 }
 
 /// A relying party's API key (the Bearer token), hashed as the registry keeps it.
-pub struct RelyingPartyKey([u8; 32]);
+pub(crate) struct RelyingPartyKey([u8; 32]);
 
 fn relying_party_unauthenticated() -> ApiError {
     ApiError::new(ProblemType::RelyingPartyUnauthenticated)
@@ -175,7 +175,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RelyingPartyKey {
 impl RelyingPartyKey {
     /// The relying party `client_id` (named in the body or query) if this is
     /// its key: from the registry's short-lived cache, compared in constant time.
-    pub async fn party(&self, state: &AppState, client_id: &str) -> Result<RelyingParty, ApiError> {
+    pub(crate) async fn party(&self, state: &AppState, client_id: &str) -> Result<RelyingParty, ApiError> {
         let party =
             state.relying_parties.get(&state.store, client_id).await?.ok_or_else(relying_party_unauthenticated)?;
         verify_slices_are_equal(&self.0, &party.api_key_hash).map_err(|_| relying_party_unauthenticated())?;
@@ -186,7 +186,7 @@ impl RelyingPartyKey {
 /// The body of a citizen's self-service request: the presentation that
 /// authenticates them and what the endpoint reads beside it.
 #[derive(Deserialize)]
-pub struct Proof {
+pub(crate) struct Proof {
     /// An SD-JWT+KB of one of the citizen's credentials, `aud` = the issuer, `nonce` = a fresh c_nonce.
     presentation: String,
     /// The PIN, for `/citizen/pin` and `/citizen/assertion`.
@@ -208,7 +208,7 @@ pub struct Proof {
 /// retired), bound to the device key that signed the fresh, single-use
 /// nonce, and neither revoked nor suspended — a phone whose credentials were
 /// revoked opens nothing. No ID number, password or session is involved.
-pub struct CitizenProof {
+pub(crate) struct CitizenProof {
     /// Whose credential it is.
     pub subject: BlindIndex,
     /// The device key the presentation was bound to.

@@ -67,7 +67,7 @@ fn claim_paths(edition: Edition) -> Vec<Vec<&'static str>> {
 }
 
 /// `GET /.well-known/openid-credential-issuer`
-pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
+pub(crate) async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let url = &state.authority.issuer.url;
     let configuration = |edition: Edition| {
         let claims: Vec<Value> = claim_paths(edition).iter().map(|path| json!({ "path": path })).collect();
@@ -99,7 +99,7 @@ pub async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> 
 }
 
 /// `GET /.well-known/oauth-authorization-server`
-pub async fn authorization_server_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
+pub(crate) async fn authorization_server_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let url = &state.authority.issuer.url;
     Json(json!({
         "issuer": url,
@@ -122,7 +122,7 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
 
 /// `POST /token` (form-encoded): redeems a pre-authorized code (and, for
 /// the upgraded edition, the counter's transaction code) for an access token.
-pub async fn token(
+pub(crate) async fn token(
     State(state): State<Arc<AppState>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -173,19 +173,19 @@ pub async fn token(
 
 /// An OpenID4VCI credential request.
 #[derive(Deserialize)]
-pub struct CredentialRequest {
+pub(crate) struct CredentialRequest {
     credential_configuration_id: String,
     proofs: Proofs,
 }
 
 /// The key proofs of a credential request.
 #[derive(Deserialize)]
-pub struct Proofs {
+pub(crate) struct Proofs {
     jwt: Vec<String>,
 }
 
 /// `POST /credential` with `Authorization: Bearer`.
-pub async fn credential(
+pub(crate) async fn credential(
     State(state): State<Arc<AppState>>,
     AccessToken(access_token_hash): AccessToken,
     body: Result<JsonBody<CredentialRequest>, ApiError>,

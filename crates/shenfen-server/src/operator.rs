@@ -29,13 +29,13 @@ fn operator_event(operator: &Operator, kind: &str, subject: Option<BlindIndex>, 
 }
 
 #[derive(Deserialize)]
-pub struct LoginRequest {
+pub(crate) struct LoginRequest {
     username: String,
     password: String,
 }
 
 /// `POST /operator/login` → a bearer token for the operator's session.
-pub async fn login(
+pub(crate) async fn login(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -74,7 +74,7 @@ pub async fn login(
 }
 
 /// `POST /operator/logout`: ends the session of the token sent.
-pub async fn logout(
+pub(crate) async fn logout(
     State(state): State<Arc<AppState>>,
     SessionToken(token): SessionToken,
 ) -> Result<StatusCode, ApiError> {
@@ -83,7 +83,7 @@ pub async fn logout(
 }
 
 #[derive(Deserialize)]
-pub struct CitizenRequest {
+pub(crate) struct CitizenRequest {
     id_number: String,
 }
 
@@ -102,7 +102,7 @@ fn not_registered() -> ApiError {
 
 /// `POST /operator/lookup {id_number}`: confirms a card against the registry,
 /// showing masked fields only. The lookup is audited in the citizen's log.
-pub async fn lookup(
+pub(crate) async fn lookup(
     State(state): State<Arc<AppState>>,
     session: OperatorSession<CounterRole>,
     JsonBody(body): JsonBody<CitizenRequest>,
@@ -122,7 +122,7 @@ pub async fn lookup(
 }
 
 #[derive(Deserialize)]
-pub struct AttestRequest {
+pub(crate) struct AttestRequest {
     id_number: String,
     /// `counter` (a desk with an operator) or `kiosk` (a supervised machine).
     method: String,
@@ -131,7 +131,7 @@ pub struct AttestRequest {
 /// `POST /operator/attestations {id_number, method}`: the operator has seen
 /// the citizen and their card in person. Answers the transaction code the
 /// citizen types when their phone redeems the upgraded credential offer.
-pub async fn attest(
+pub(crate) async fn attest(
     State(state): State<Arc<AppState>>,
     session: OperatorSession<CounterRole>,
     JsonBody(body): JsonBody<AttestRequest>,
@@ -157,14 +157,14 @@ pub async fn attest(
 }
 
 #[derive(Deserialize)]
-pub struct RevokeRequest {
+pub(crate) struct RevokeRequest {
     id_number: String,
     reason: String,
 }
 
 /// `POST /operator/revocations {id_number, reason}` (supervisor): revokes
 /// every credential of the citizen, with the reason in their log.
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<Arc<AppState>>,
     session: OperatorSession<SupervisorRole>,
     JsonBody(body): JsonBody<RevokeRequest>,
@@ -182,7 +182,7 @@ pub async fn revoke(
 
 /// A page of the audit log.
 #[derive(Deserialize)]
-pub struct AuditQuery {
+pub(crate) struct AuditQuery {
     /// Entries after this sequence number.
     #[serde(default)]
     after: u64,
@@ -197,7 +197,7 @@ fn default_page() -> u32 {
 
 /// `GET /operator/audit?after=SEQ&limit=N` (supervisor): a page of the audit
 /// log; subjects appear as blind indexes only.
-pub async fn audit(
+pub(crate) async fn audit(
     State(state): State<Arc<AppState>>,
     _: OperatorSession<SupervisorRole>,
     Query(query): Query<AuditQuery>,
@@ -221,7 +221,7 @@ pub async fn audit(
 
 /// The window of enrollment statistics.
 #[derive(Deserialize)]
-pub struct StatisticsQuery {
+pub(crate) struct StatisticsQuery {
     /// Hours back from now (1 to 168).
     #[serde(default = "default_hours")]
     hours: i64,
@@ -240,7 +240,7 @@ const STATISTICS_PAGE: u32 = 5_000;
 /// `GET /operator/statistics?hours=N` (supervisor): enrollment decisions per
 /// hour (accepted, refused) and the refusals by reason — counts only, from
 /// the audit log, read a page at a time.
-pub async fn statistics(
+pub(crate) async fn statistics(
     State(state): State<Arc<AppState>>,
     _: OperatorSession<SupervisorRole>,
     Query(query): Query<StatisticsQuery>,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use shenfen_store::{RelyingParty, SqlStore, StoreError};
 
 /// How long an entry is trusted before the store is asked again.
-pub const TTL: Duration = Duration::from_secs(30);
+pub(crate) const TTL: Duration = Duration::from_secs(30);
 
 /// The cache; misses and expired entries go to the store.
 #[derive(Default)]

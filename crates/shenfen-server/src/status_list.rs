@@ -17,7 +17,7 @@ use crate::error::{ApiError, ProblemType};
 /// The one status list this authority publishes; 2^17 entries give herd privacy.
 pub const STATUS_LIST_ID: &str = "1";
 /// Entries of the list.
-pub const STATUS_LIST_SIZE: u64 = 1 << 17;
+pub(crate) const STATUS_LIST_SIZE: u64 = 1 << 17;
 /// How long verifiers may cache the list before fetching it again (`ttl`).
 const STATUS_LIST_TTL: u64 = 300;
 /// How long a signed copy is handed out unchanged: half the ttl, so a
@@ -39,7 +39,7 @@ struct SignedList {
 }
 
 /// `GET /status/{list}`: the signed Token Status List, cacheable for its ttl.
-pub async fn status_list(
+pub(crate) async fn status_list(
     State(state): State<Arc<AppState>>,
     Path(list): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -57,7 +57,7 @@ pub async fn status_list(
 /// The list as a signed `statuslist+jwt`: the cached copy while no status
 /// changed and it is younger than half the ttl, else freshly signed (one
 /// signer at a time per instance).
-pub async fn current_status_list(state: &AppState) -> Result<String, ApiError> {
+pub(crate) async fn current_status_list(state: &AppState) -> Result<String, ApiError> {
     let version = state.store.status_version().await?;
     let now = now();
     let mut cached = state.status_lists.signed.lock().await;

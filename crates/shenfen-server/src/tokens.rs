@@ -10,25 +10,25 @@ use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 use shenfen_store::random_below;
 
 /// A fresh 256-bit random token, base64url.
-pub fn random_token() -> Option<String> {
+pub(crate) fn random_token() -> Option<String> {
     let mut bytes = [0u8; 32];
     SystemRandom::new().fill(&mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Digits of the transaction code handed to an attested citizen.
-pub const TX_CODE_DIGITS: usize = 6;
+pub(crate) const TX_CODE_DIGITS: usize = 6;
 
 /// A fresh transaction code of [`TX_CODE_DIGITS`] decimal digits, for the
 /// slip a counter hands an attested citizen.
-pub fn transaction_code() -> Option<String> {
+pub(crate) fn transaction_code() -> Option<String> {
     (0..TX_CODE_DIGITS)
         .map(|_| random_below(10).ok().and_then(|d| char::from_digit(u32::try_from(d).ok()?, 10)))
         .collect()
 }
 
 /// The token of an `Authorization: Bearer …` header, if any.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
@@ -41,12 +41,14 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 /// The most items a list of camera frames or capture times may hold: far
 /// more than any session sends.
-pub const MAX_LIST_ITEMS: usize = 256;
+pub(crate) const MAX_LIST_ITEMS: usize = 256;
 
 /// Deserializes a list of at most [`MAX_LIST_ITEMS`], refusing the body at
 /// the first item over: a 16 MiB body of `[0,0,0,…]` would otherwise become
 /// 64 MiB of integers (or of empty strings, more) before any count is checked.
-pub fn bounded_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Vec<T>, D::Error> {
+pub(crate) fn bounded_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error> {
     struct Bounded<T>(std::marker::PhantomData<T>);
     impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
         type Value = Vec<T>;

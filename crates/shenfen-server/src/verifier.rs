@@ -31,17 +31,17 @@ use crate::tokens::random_token;
 const REQUEST_SECS: i64 = 300;
 /// Yes/no questions one request may ask: enough for a real check, too few
 /// to narrow a value down by asking about each possible one.
-pub const MAX_QUESTIONS: usize = 4;
+pub(crate) const MAX_QUESTIONS: usize = 4;
 /// The DCQL credential query id shenfen requests use.
 pub const CREDENTIAL_QUERY_ID: &str = "shenfen_id";
 /// The DCQL id prefix of a claim the verifier reads only to answer a yes/no
 /// question: the wallet shows the citizen it is not passed on.
-pub const QUESTION_CLAIM_PREFIX: &str = "question-";
+pub(crate) const QUESTION_CLAIM_PREFIX: &str = "question-";
 const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
 
 /// What a relying party asks for.
 #[derive(Deserialize)]
-pub struct NewRequest {
+pub(crate) struct NewRequest {
     client_id: String,
     /// Claim paths, `/`-separated below the top level (`name`, `record/id_number`).
     #[serde(default)]
@@ -66,7 +66,7 @@ fn level_one() -> String {
 }
 
 /// `POST /verifier/requests`: a relying party asks for claims.
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     key: RelyingPartyKey,
     JsonBody(body): JsonBody<NewRequest>,
@@ -237,7 +237,7 @@ async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest,
 
 /// `GET /verifier/requests/{id}/object`: the request object, signed by this
 /// authority so a wallet that trusts its credentials trusts what it asks.
-pub async fn request_object(
+pub(crate) async fn request_object(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -288,7 +288,7 @@ fn wallet_error(description: &str) -> ApiError {
 /// so only an answer that carries a presentation key-bound to this request's
 /// nonce may close it; junk is answered 400 and the request stays open for
 /// the citizen's wallet.
-pub async fn response(
+pub(crate) async fn response(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
@@ -440,14 +440,14 @@ fn assurance_of(
 
 /// Whose request's outcome is read.
 #[derive(Deserialize)]
-pub struct ResultQuery {
+pub(crate) struct ResultQuery {
     /// The asking relying party.
     client_id: String,
 }
 
 /// `GET /verifier/requests/{id}?client_id=…` (the relying party's Bearer
 /// key): `pending`, or the outcome — returned once, then forgotten.
-pub async fn outcome(
+pub(crate) async fn outcome(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     key: RelyingPartyKey,

@@ -81,7 +81,7 @@ impl WebAssets {
 /// The routes of the pages and their files, gzip-compressed for clients that
 /// accept it. Only these static files: compressing responses that carry
 /// secrets beside reflected input would open them to BREACH-style attacks.
-pub fn routes() -> Router<Arc<AppState>> {
+pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { page(include_str!("../../../web/app/index.html")) }))
         .route("/wallet/", get(|| async { page(include_str!("../../../web/app/wallet.html")) }))

@@ -13,13 +13,13 @@ use serde_json::Value;
 
 /// Runs `shenfen ARGS` in `dir` (with `--listen 127.0.0.1:0` among the args)
 /// and waits for "shenfen serving on http://ADDRESS"; returns the process and the address.
-pub fn spawn_serving(dir: &Path, args: &[&str]) -> (Child, String) {
+pub(crate) fn spawn_serving(dir: &Path, args: &[&str]) -> (Child, String) {
     let (child, address, _) = spawn_serving_with_output(dir, args);
     (child, address)
 }
 
 /// As [`spawn_serving`], also returning what the process printed before serving.
-pub fn spawn_serving_with_output(dir: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
+pub(crate) fn spawn_serving_with_output(dir: &Path, args: &[&str]) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
         .args(args)
         .current_dir(dir)
@@ -43,7 +43,7 @@ pub fn spawn_serving_with_output(dir: &Path, args: &[&str]) -> (Child, String, V
 }
 
 /// SIGTERM, and the exit must be clean.
-pub fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
@@ -51,17 +51,17 @@ pub fn stop(mut child: Child) {
 
 /// POSTs JSON over a plain TCP connection (with a Bearer token if given);
 /// returns the status and the JSON body.
-pub fn post(address: &str, path: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
+pub(crate) fn post(address: &str, path: &str, body: &str, bearer: Option<&str>) -> (u16, Value) {
     exchange(address, "POST", path, "application/json", body, bearer)
 }
 
 /// POSTs a form (`application/x-www-form-urlencoded`, as OAuth's token endpoint takes).
-pub fn post_form(address: &str, path: &str, form: &str) -> (u16, Value) {
+pub(crate) fn post_form(address: &str, path: &str, form: &str) -> (u16, Value) {
     exchange(address, "POST", path, "application/x-www-form-urlencoded", form, None)
 }
 
 /// GETs a JSON resource (with a Bearer token if given).
-pub fn get(address: &str, path: &str, bearer: Option<&str>) -> (u16, Value) {
+pub(crate) fn get(address: &str, path: &str, bearer: Option<&str>) -> (u16, Value) {
     exchange(address, "GET", path, "application/json", "", bearer)
 }
 

@@ -29,15 +29,15 @@ use super::{
     retired_key, send,
 };
 
-pub const LIN: &str = "440106199003071223";
+pub(crate) const LIN: &str = "440106199003071223";
 
-pub fn photo(name: &str) -> RgbImage {
+pub(crate) fn photo(name: &str) -> RgbImage {
     decode_image(&std::fs::read(models_dir().join("photos").join(name)).unwrap()).unwrap()
 }
 
 /// The enrollment policy of these tests: turn challenges (the actions that can
 /// be synthesised from still photos), both liveness checks on.
-pub fn policy() -> Policy {
+pub(crate) fn policy() -> Policy {
     Policy {
         challenge_actions: vec![Action::TurnLeft, Action::TurnRight],
         challenge_length: 2,
@@ -46,16 +46,16 @@ pub fn policy() -> Policy {
     }
 }
 
-pub async fn registered_app() -> TestApp {
+pub(crate) async fn registered_app() -> TestApp {
     registered_app_on(Backend::Sqlite).await
 }
 
-pub async fn registered_app_on(backend: Backend) -> TestApp {
+pub(crate) async fn registered_app_on(backend: Backend) -> TestApp {
     registered_app_with(backend, policy()).await
 }
 
 /// A fresh authority under `policy` with 林晓梅 registered.
-pub async fn registered_app_with(backend: Backend, policy: Policy) -> TestApp {
+pub(crate) async fn registered_app_with(backend: Backend, policy: Policy) -> TestApp {
     let test = app_on(policy, backend).await;
     register_lin(&test.state.store).await;
     test
@@ -64,7 +64,7 @@ pub async fn registered_app_with(backend: Backend, policy: Policy) -> TestApp {
 /// Two instances of one authority on one database, each with its own
 /// connections, caches and pool — as two `shenfen serve` behind a load
 /// balancer — with 林晓梅 registered.
-pub async fn registered_pair(backend: Backend) -> (TestApp, TestApp) {
+pub(crate) async fn registered_pair(backend: Backend) -> (TestApp, TestApp) {
     let (store, url) = fresh_store(backend).await;
     register_lin(&store).await;
     let second = shenfen_store::SqlStore::open(&url).await.unwrap();
@@ -76,7 +76,7 @@ pub async fn registered_pair(backend: Backend) -> (TestApp, TestApp) {
 }
 
 /// Puts 林晓梅's registry entry, with her photo's face template, into `store`.
-pub async fn register_lin(store: &shenfen_store::SqlStore) {
+pub(crate) async fn register_lin(store: &shenfen_store::SqlStore) {
     let face = FACE.analyse(&photo("obama.jpg"), &QualityPolicy::default()).unwrap();
     let id_number = IdNumber::parse(LIN).unwrap();
     let record = CitizenRecord {
@@ -97,12 +97,12 @@ pub async fn register_lin(store: &shenfen_store::SqlStore) {
     store.put_entries(&[sealed], "test", ImportProgress::default(), 0).await.unwrap();
 }
 
-pub fn jpeg_base64(image: &RgbImage) -> String {
+pub(crate) fn jpeg_base64(image: &RgbImage) -> String {
     encoded_base64(image, image::ImageFormat::Jpeg)
 }
 
 /// Lossless WebP, as the web wallet sends camera frames.
-pub fn webp_base64(image: &RgbImage) -> String {
+pub(crate) fn webp_base64(image: &RgbImage) -> String {
     encoded_base64(image, image::ImageFormat::WebP)
 }
 
@@ -114,7 +114,7 @@ fn encoded_base64(image: &RgbImage, format: image::ImageFormat) -> String {
 
 /// What an enrollment session asks of the camera: the actions in order, and
 /// the screen colours (none when the server does not check them).
-pub struct Challenge {
+pub(crate) struct Challenge {
     pub actions: Vec<Value>,
     pub colours: Vec<FlashColour>,
 }
@@ -122,7 +122,7 @@ pub struct Challenge {
 /// The frames of a genuine session: `selfie`'s face doing the asked head
 /// turns and taking on the screen's colours in order (simulated from the
 /// still, `shenfen_face::simulate`).
-pub fn performing(selfie: &RgbImage, challenge: &Challenge) -> Value {
+pub(crate) fn performing(selfie: &RgbImage, challenge: &Challenge) -> Value {
     presenting(SessionKind::Genuine, selfie, challenge)
 }
 
@@ -131,7 +131,7 @@ pub fn performing(selfie: &RgbImage, challenge: &Challenge) -> Value {
 /// reference and one frame per colour. The capture times are as short as the
 /// server allows (flash frames 100 ms apart), so that a test may submit at
 /// once: the server refuses a capture longer than the session's age.
-pub fn presenting(kind: SessionKind, selfie: &RgbImage, challenge: &Challenge) -> Value {
+pub(crate) fn presenting(kind: SessionKind, selfie: &RgbImage, challenge: &Challenge) -> Value {
     let frame = selfie_frame(selfie, &FACE.detect(selfie).unwrap()[0].detection.bbox);
     let face = FACE.detect(&frame).unwrap()[0].detection.bbox;
     let actions: Vec<Action> = challenge.actions.iter().map(|a| a.as_str().unwrap().parse().unwrap()).collect();
@@ -148,11 +148,11 @@ pub fn presenting(kind: SessionKind, selfie: &RgbImage, challenge: &Challenge) -
     json!({ "frames": frames, "flash_frames": flash, "captured_at": captured_at })
 }
 
-pub async fn start(test: &TestApp, id_number: &str, name: &str) -> (String, Challenge) {
+pub(crate) async fn start(test: &TestApp, id_number: &str, name: &str) -> (String, Challenge) {
     start_edition(test, id_number, name, "lightweight").await
 }
 
-pub async fn start_edition(test: &TestApp, id_number: &str, name: &str, edition: &str) -> (String, Challenge) {
+pub(crate) async fn start_edition(test: &TestApp, id_number: &str, name: &str, edition: &str) -> (String, Challenge) {
     let body =
         json!({ "id_number": id_number, "name": name, "card_expiry": "2035-06-01", "edition": edition }).to_string();
     let response = send(&test.router, Method::POST, "/enrollment/sessions", "application/json", body).await;
@@ -166,7 +166,7 @@ pub async fn start_edition(test: &TestApp, id_number: &str, name: &str, edition:
     (session["session_id"].as_str().unwrap().to_owned(), challenge)
 }
 
-pub async fn submit(test: &TestApp, session: &str, frames: &Value) -> axum::response::Response {
+pub(crate) async fn submit(test: &TestApp, session: &str, frames: &Value) -> axum::response::Response {
     send(
         &test.router,
         Method::POST,
@@ -178,7 +178,7 @@ pub async fn submit(test: &TestApp, session: &str, frames: &Value) -> axum::resp
 }
 
 /// Enrolls and goes through token and credential endpoints; returns the credentials and holder keys.
-pub async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
+pub(crate) async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
     let (session, challenge) = start(test, LIN, "林晓梅").await;
     let offer = accepted(test, submit(test, &session, &performing(&photo("obama3.jpg"), &challenge)).await).await;
     let access = access_token(test, &pre_authorized_code(&offer), None).await.unwrap();
@@ -186,7 +186,7 @@ pub async fn enroll_and_issue(test: &TestApp, batch: usize) -> Vec<(SdJwt, Priva
 }
 
 /// The offer of an accepted enrollment (panics with the audit log otherwise).
-pub async fn accepted(test: &TestApp, response: axum::response::Response) -> Value {
+pub(crate) async fn accepted(test: &TestApp, response: axum::response::Response) -> Value {
     let status = response.status();
     let offer = json_of(response).await;
     if status != StatusCode::CREATED {
@@ -197,7 +197,7 @@ pub async fn accepted(test: &TestApp, response: axum::response::Response) -> Val
     offer
 }
 
-pub fn pre_authorized_code(offer: &Value) -> String {
+pub(crate) fn pre_authorized_code(offer: &Value) -> String {
     offer["credential_offer"]["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"]
         .as_str()
         .unwrap()
@@ -205,7 +205,7 @@ pub fn pre_authorized_code(offer: &Value) -> String {
 }
 
 /// The token endpoint's answer: the access token, or the OAuth error code.
-pub async fn access_token(test: &TestApp, code: &str, tx_code: Option<&str>) -> Result<String, String> {
+pub(crate) async fn access_token(test: &TestApp, code: &str, tx_code: Option<&str>) -> Result<String, String> {
     let mut form =
         format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code={code}");
     if let Some(tx_code) = tx_code {
@@ -222,7 +222,7 @@ pub async fn access_token(test: &TestApp, code: &str, tx_code: Option<&str>) -> 
 }
 
 /// A batch of credentials of `edition` for fresh holder keys.
-pub async fn issue(test: &TestApp, access: &str, edition: &str, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
+pub(crate) async fn issue(test: &TestApp, access: &str, edition: &str, batch: usize) -> Vec<(SdJwt, PrivateJwk)> {
     let c_nonce = fresh_c_nonce(test).await;
     let holders: Vec<PrivateJwk> = (0..batch).map(|_| PrivateJwk::generate().unwrap()).collect();
     let (status, issued) = credential_request(test, access, edition, &holders, &c_nonce).await;
@@ -239,7 +239,7 @@ pub async fn issue(test: &TestApp, access: &str, edition: &str, batch: usize) ->
 }
 
 /// A `c_nonce` from the nonce endpoint.
-pub async fn fresh_c_nonce(test: &TestApp) -> String {
+pub(crate) async fn fresh_c_nonce(test: &TestApp) -> String {
     json_of(send(&test.router, Method::POST, "/nonce", "application/json", "").await).await["c_nonce"]
         .as_str()
         .unwrap()
@@ -247,7 +247,7 @@ pub async fn fresh_c_nonce(test: &TestApp) -> String {
 }
 
 /// `POST /credential` with one key proof per holder key, all carrying `c_nonce`.
-pub async fn credential_request(
+pub(crate) async fn credential_request(
     test: &TestApp,
     access: &str,
     edition: &str,
@@ -268,7 +268,7 @@ pub async fn credential_request(
     (response.status(), json_of(response).await)
 }
 
-pub async fn published_status(test: &TestApp) -> StatusListToken {
+pub(crate) async fn published_status(test: &TestApp) -> StatusListToken {
     let response = send(&test.router, Method::GET, "/status/1", "text/plain", "").await;
     assert_eq!(response.headers()["content-type"], "application/statuslist+jwt");
     let jwt = String::from_utf8(body_bytes(response).await).unwrap();
@@ -276,16 +276,16 @@ pub async fn published_status(test: &TestApp) -> StatusListToken {
 }
 
 /// The audit entries about the registered citizen: what they may read themselves.
-pub async fn own_log(test: &TestApp) -> Vec<shenfen_store::AuditEntry> {
+pub(crate) async fn own_log(test: &TestApp) -> Vec<shenfen_store::AuditEntry> {
     let subject = shenfen_store::BlindIndex::of(&keys(), &IdNumber::parse(LIN).unwrap());
     test.state.store.audit_of(&subject, 0, 1000).await.unwrap()
 }
 
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-pub fn verified_claims(
+pub(crate) fn verified_claims(
     test: &TestApp,
     credential: &SdJwt,
     holder: &PrivateJwk,
@@ -313,13 +313,13 @@ pub fn verified_claims(
 }
 
 /// A key-bound presentation disclosing nothing, for the authority itself.
-pub async fn self_presentation(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk) -> String {
+pub(crate) async fn self_presentation(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk) -> String {
     let nonce_response = send(&test.router, Method::POST, "/nonce", "application/json", "").await;
     let c_nonce = json_of(nonce_response).await["c_nonce"].as_str().unwrap().to_owned();
     present(credential, &[], &holder.signing_key().unwrap(), ISSUER_URL, &c_nonce, now()).unwrap().serialize()
 }
 
-pub async fn send_bearer(
+pub(crate) async fn send_bearer(
     test: &TestApp,
     method: Method,
     path: &str,
@@ -343,7 +343,7 @@ fn setup_event(kind: &str) -> AuditEvent {
 }
 
 /// Creates an operator with a password and signs them in; returns the session token.
-pub async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRole) -> String {
+pub(crate) async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRole) -> String {
     let password = format!("{username}-correct horse");
     let operator = Operator {
         username: username.into(),
@@ -361,7 +361,7 @@ pub async fn signed_in_operator(test: &TestApp, username: &str, role: OperatorRo
 
 /// A counter clerk attests the citizen; the citizen enrolls in the upgraded
 /// edition with PIN 482915. Returns the offer and the slip's code.
-pub async fn attested_offer(test: &TestApp, selfie: &RgbImage) -> (Value, String) {
+pub(crate) async fn attested_offer(test: &TestApp, selfie: &RgbImage) -> (Value, String) {
     let clerk = signed_in_operator(test, "wang.counter", OperatorRole::Counter).await;
     let body = json!({ "id_number": LIN, "method": "counter" });
     let response = send_bearer(test, Method::POST, "/operator/attestations", &clerk, body).await;
@@ -372,17 +372,22 @@ pub async fn attested_offer(test: &TestApp, selfie: &RgbImage) -> (Value, String
     (accepted(test, submit(test, &session, &frames).await).await, tx_code)
 }
 
-pub fn with_pin(mut frames: Value, pin: &str) -> Value {
+pub(crate) fn with_pin(mut frames: Value, pin: &str) -> Value {
     frames["pin"] = json!(pin);
     frames
 }
 
-pub async fn pin_check(test: &TestApp, credential: &SdJwt, holder: &PrivateJwk, pin: &str) -> axum::response::Response {
+pub(crate) async fn pin_check(
+    test: &TestApp,
+    credential: &SdJwt,
+    holder: &PrivateJwk,
+    pin: &str,
+) -> axum::response::Response {
     let body = json!({ "presentation": self_presentation(test, credential, holder).await, "pin": pin }).to_string();
     send(&test.router, Method::POST, "/citizen/pin", "application/json", body).await
 }
 
-pub async fn register_relying_party(test: &TestApp, client_id: &str, name: &str, claims: &[&str]) -> String {
+pub(crate) async fn register_relying_party(test: &TestApp, client_id: &str, name: &str, claims: &[&str]) -> String {
     let api_key = format!("key-of-{name}");
     let party = RelyingParty {
         client_id: client_id.into(),
@@ -396,7 +401,7 @@ pub async fn register_relying_party(test: &TestApp, client_id: &str, name: &str,
 }
 
 /// A relying party's request, and the request object the wallet fetches.
-pub async fn ask(
+pub(crate) async fn ask(
     test: &TestApp,
     client_id: &str,
     api_key: &str,
@@ -405,7 +410,7 @@ pub async fn ask(
     ask_at(test, client_id, api_key, claims, "L1").await
 }
 
-pub async fn ask_at(
+pub(crate) async fn ask_at(
     test: &TestApp,
     client_id: &str,
     api_key: &str,
@@ -425,7 +430,7 @@ pub async fn ask_at(
 }
 
 /// The wallet's direct_post answer with `credential`, disclosing the asked claims.
-pub async fn answer(
+pub(crate) async fn answer(
     test: &TestApp,
     id: &str,
     object: &serde_json::Map<String, Value>,
@@ -436,7 +441,7 @@ pub async fn answer(
 }
 
 /// As [`answer`], with an assurance assertion.
-pub async fn answer_with(
+pub(crate) async fn answer_with(
     test: &TestApp,
     id: &str,
     object: &serde_json::Map<String, Value>,
@@ -465,19 +470,19 @@ pub async fn answer_with(
     send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form).await.status()
 }
 
-pub async fn outcome(test: &TestApp, id: &str, client_id: &str, api_key: &str) -> (StatusCode, Value) {
+pub(crate) async fn outcome(test: &TestApp, id: &str, client_id: &str, api_key: &str) -> (StatusCode, Value) {
     let path = format!("/verifier/requests/{id}?client_id={}", urlencode(client_id));
     let response = send_bearer(test, Method::GET, &path, api_key, json!({})).await;
     let status = response.status();
     (status, json_of(response).await)
 }
 
-pub fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     serde_urlencoded::to_string([("v", text)]).unwrap().trim_start_matches("v=").to_owned()
 }
 
 /// The wallet's assurance assertion for one request: the PIN (and live frames for L3).
-pub async fn assurance(
+pub(crate) async fn assurance(
     test: &TestApp,
     held: &(SdJwt, PrivateJwk),
     object: &serde_json::Map<String, Value>,
@@ -496,7 +501,7 @@ pub async fn assurance(
 }
 
 /// A hotel check-in QR payload (base64url) made from `credential` the way a wallet makes it.
-pub fn hotel_qr_text(credential: &SdJwt, holder: &PrivateJwk, iat: i64) -> String {
+pub(crate) fn hotel_qr_text(credential: &SdJwt, holder: &PrivateJwk, iat: i64) -> String {
     let pointers = ["/name".to_owned(), "/id_number_masked".to_owned()];
     let audience = shenfen_core::Purpose::HotelCheckIn.audience();
     let presentation = present(credential, &pointers, &holder.signing_key().unwrap(), &audience, "n-1", iat).unwrap();
@@ -504,13 +509,13 @@ pub fn hotel_qr_text(credential: &SdJwt, holder: &PrivateJwk, iat: i64) -> Strin
 }
 
 /// `POST /counter/verify` from the counter device holding `device`.
-pub async fn counter_verify(test: &TestApp, device: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn counter_verify(test: &TestApp, device: &str, body: Value) -> (StatusCode, Value) {
     let response = send_bearer(test, Method::POST, "/counter/verify", device, body).await;
     (response.status(), json_of(response).await)
 }
 
 /// Registers a counter device (a hotel's front desk) and returns its token.
-pub async fn counter_device(test: &TestApp, name: &str) -> String {
+pub(crate) async fn counter_device(test: &TestApp, name: &str) -> String {
     let token = format!("counter-device-{name}-{}", now());
     let event = setup_event("counter.registered");
     test.state.store.put_counter_device(&token_hash(&token), name, now(), event).await.unwrap();

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-pub mod journey;
+pub(crate) mod journey;
 
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
@@ -18,30 +18,30 @@ use shenfen_server::{AppState, Issuer, Policy, WebAssets, router};
 use shenfen_store::{LocalKeys, SqlStore};
 use tower::ServiceExt;
 
-pub const ISSUER_URL: &str = "https://authority.shenfen.test";
+pub(crate) const ISSUER_URL: &str = "https://authority.shenfen.test";
 
-pub fn models_dir() -> PathBuf {
+pub(crate) fn models_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
 }
 
 /// One engine for every test in a binary: the models load once.
-pub static FACE: LazyLock<Arc<FaceEngine>> = LazyLock::new(|| {
+pub(crate) static FACE: LazyLock<Arc<FaceEngine>> = LazyLock::new(|| {
     Arc::new(
         FaceEngine::load(ModelConfig::standard(&models_dir()))
             .unwrap_or_else(|e| panic!("{e}: run scripts/fetch-models.sh")),
     )
 });
 
-pub fn keys() -> LocalKeys {
+pub(crate) fn keys() -> LocalKeys {
     LocalKeys::parse(&format!("k1:{}", "61".repeat(32)), &"62".repeat(32)).unwrap()
 }
 
 /// A key rotated out of signing, still published.
-pub fn retired_key() -> shenfen_credential::PublicJwk {
+pub(crate) fn retired_key() -> shenfen_credential::PublicJwk {
     PrivateJwk::generate().unwrap().with_kid("authority-2025").public().clone()
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub router: axum::Router,
     pub state: Arc<AppState>,
     pub issuer: PrivateJwk,
@@ -51,7 +51,7 @@ pub struct TestApp {
 
 /// Where a test authority keeps its state.
 #[derive(Debug, Clone, Copy)]
-pub enum Backend {
+pub(crate) enum Backend {
     /// A fresh SQLite file.
     Sqlite,
     /// A fresh schema on the PostgreSQL server (`SHENFEN_TEST_POSTGRES`,
@@ -59,12 +59,12 @@ pub enum Backend {
     Postgres,
 }
 
-pub async fn app(policy: Policy) -> TestApp {
+pub(crate) async fn app(policy: Policy) -> TestApp {
     app_on(policy, Backend::Sqlite).await
 }
 
 /// A fresh, empty store of `backend`, and its URL (for a second instance's own connections).
-pub async fn fresh_store(backend: Backend) -> (SqlStore, String) {
+pub(crate) async fn fresh_store(backend: Backend) -> (SqlStore, String) {
     let unique = format!(
         "{}_{}",
         std::process::id(),
@@ -93,7 +93,7 @@ pub async fn fresh_store(backend: Backend) -> (SqlStore, String) {
     }
 }
 
-pub async fn app_on(policy: Policy, backend: Backend) -> TestApp {
+pub(crate) async fn app_on(policy: Policy, backend: Backend) -> TestApp {
     let (store, url) = fresh_store(backend).await;
     let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
     app_with((Arc::new(store), url), issuer, vec![retired_key()], policy)
@@ -101,7 +101,7 @@ pub async fn app_on(policy: Policy, backend: Backend) -> TestApp {
 
 /// An instance on an existing store, signing with `issuer` and publishing
 /// `retired` keys too: a second instance, or the same authority after a key rotation.
-pub fn app_with(
+pub(crate) fn app_with(
     store: (Arc<SqlStore>, String),
     issuer: PrivateJwk,
     retired: Vec<shenfen_credential::PublicJwk>,
@@ -112,7 +112,7 @@ pub fn app_with(
 
 /// As [`app_with`], for an authority whose public URL is `issuer_url` (a
 /// test that serves it on a socket).
-pub fn app_at(
+pub(crate) fn app_at(
     issuer_url: &str,
     (store, url): (Arc<SqlStore>, String),
     issuer: PrivateJwk,
@@ -124,7 +124,7 @@ pub fn app_at(
     TestApp { router: router(state.clone()), state, issuer, url }
 }
 
-pub async fn send(
+pub(crate) async fn send(
     app: &axum::Router,
     method: Method,
     path: &str,
@@ -136,11 +136,11 @@ pub async fn send(
     app.clone().oneshot(request).await.unwrap()
 }
 
-pub async fn body_bytes(response: Response) -> Vec<u8> {
+pub(crate) async fn body_bytes(response: Response) -> Vec<u8> {
     to_bytes(response.into_body(), 1 << 24).await.unwrap().to_vec()
 }
 
-pub async fn json(response: Response) -> Value {
+pub(crate) async fn json(response: Response) -> Value {
     let bytes = body_bytes(response).await;
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
 }
