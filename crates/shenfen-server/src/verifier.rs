@@ -117,6 +117,7 @@ pub(crate) async fn create(
             questions,
             purpose: body.purpose,
             level,
+            sign_in_sector: None,
         },
         expires_at,
         status: PresentationStatus::Pending,
