@@ -5,8 +5,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::verifier::create_presentation_request_on;
-use super::{SqlStore, bytes32};
-use crate::{Authorization, AuthorizationCode, PresentationRequest, SealedValue, StoreError};
+use super::{SqlStore, bytes32, sealed_value_from};
+use crate::{Authorization, AuthorizationCode, PresentationRequest, StoreError};
 
 /// The columns of an authorization code.
 const CODE_COLUMNS: &str = "code_hash, client_id, key_id, wrapped_key, ciphertext, expires_at, redeemed_at";
@@ -25,11 +25,7 @@ fn code_from(row: &AnyRow) -> Result<AuthorizationCode, StoreError> {
     Ok(AuthorizationCode {
         code_hash: bytes32(row, "code_hash")?,
         client_id: row.try_get("client_id")?,
-        grant: SealedValue {
-            key_id: row.try_get("key_id")?,
-            wrapped_key: row.try_get("wrapped_key")?,
-            ciphertext: row.try_get("ciphertext")?,
-        },
+        grant: sealed_value_from(row)?,
         expires_at: row.try_get("expires_at")?,
         redeemed_at: row.try_get("redeemed_at")?,
     })
