@@ -119,6 +119,7 @@ async fn register(state: &AppState) -> Result<()> {
         claims: vec!["name".into()],
         api_key_hash: token_hash(RP_KEY),
         created_at: now_unix(),
+        openid: None,
     };
     let event = AuditEvent {
         at: now_unix(),

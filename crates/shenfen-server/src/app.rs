@@ -27,6 +27,7 @@ use crate::issuance;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::nonce::NonceIssuer;
 use crate::openapi::openapi_document;
+use crate::openid;
 use crate::operator;
 use crate::relying_parties::RelyingParties;
 use crate::status_list::{self, StatusListCache};
@@ -151,6 +152,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/.well-known/openid-credential-issuer", get(issuance::issuer_metadata))
         .route("/.well-known/oauth-authorization-server", get(issuance::authorization_server_metadata))
         .route("/token", post(issuance::token))
+        .route("/.well-known/openid-configuration", get(openid::discovery))
+        .route("/authorize", get(openid::authorize))
+        .route("/authorize/poll", post(openid::poll))
+        .route("/userinfo", get(openid::userinfo))
         .route("/credential", post(issuance::credential))
         .route("/status/{list}", get(status_list::status_list))
         .route("/enrollment/sessions", post(enrollment::start).layer(DefaultBodyLimit::max(16 * 1024)))

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +22,7 @@ use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, Relyi
 use crate::app::{AppState, now};
 use crate::error::ApiError;
 use crate::extractors::{AccessToken, JsonBody};
+use crate::openid;
 use crate::status_list::{STATUS_LIST_ID, STATUS_LIST_SIZE};
 use crate::tokens::{random_token, token_hash};
 
@@ -104,7 +105,7 @@ pub(crate) async fn authorization_server_metadata(State(state): State<Arc<AppSta
     Json(json!({
         "issuer": url,
         "token_endpoint": format!("{url}/token"),
-        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT, openid::CODE_GRANT],
         "pre-authorized_grant_anonymous_access_supported": true,
     }))
 }
@@ -120,19 +121,27 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
     [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
 }
 
-/// `POST /token` (form-encoded): redeems a pre-authorized code (and, for
-/// the upgraded edition, the counter's transaction code) for an access token.
+/// `POST /token` (form-encoded): the OpenID4VCI pre-authorized code grant,
+/// or the OpenID Connect authorization code grant.
 pub(crate) async fn token(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
-) -> Result<impl IntoResponse, ApiError> {
-    if form.get("grant_type").map(String::as_str) != Some(PRE_AUTHORIZED_GRANT) {
-        return Err(oauth_error(
+) -> Result<Response, ApiError> {
+    match form.get("grant_type").map(String::as_str) {
+        Some(PRE_AUTHORIZED_GRANT) => pre_authorized_token(&state, &form).await,
+        Some(openid::CODE_GRANT) => openid::code_token(&state, &headers, &form).await,
+        _ => Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "only the pre-authorized code grant is supported",
-        ));
+            "the grants are the pre-authorized code (OpenID4VCI) and the authorization code (OpenID Connect)",
+        )),
     }
+}
+
+/// Redeems a pre-authorized code (and, for the upgraded edition, the
+/// counter's transaction code) for an access token to `/credential`.
+async fn pre_authorized_token(state: &AppState, form: &HashMap<String, String>) -> Result<Response, ApiError> {
     let code = form
         .get("pre-authorized_code")
         .ok_or_else(|| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "pre-authorized_code is missing"))?;
@@ -168,7 +177,7 @@ pub(crate) async fn token(
     let expires_at = now + ACCESS_TOKEN_SECS;
     state.store.put_grant(&token_hash(&access_token), GrantKind::AccessToken, &grant, expires_at).await?;
     let body = json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS });
-    Ok((no_store(), Json(body)))
+    Ok((no_store(), Json(body)).into_response())
 }
 
 /// An OpenID4VCI credential request.

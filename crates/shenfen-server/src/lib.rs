@@ -15,6 +15,7 @@ mod issuance;
 mod metrics;
 mod nonce;
 mod openapi;
+mod openid;
 mod operator;
 mod relying_parties;
 mod status_list;

@@ -13,11 +13,13 @@ use axum::response::IntoResponse;
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use shenfen_core::{AssuranceLevel, Edition, Question};
+use shenfen_core::{AssuranceLevel, Edition, Question, pairwise_pseudonym};
 use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
-use shenfen_store::{PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty, SealedValue};
+use shenfen_store::{
+    BlindIndex, PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty, SealedValue,
+};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;
@@ -28,7 +30,7 @@ use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::random_token;
 
 /// Seconds a presentation request stays open.
-const REQUEST_SECS: i64 = 300;
+pub(crate) const REQUEST_SECS: i64 = 300;
 /// Yes/no questions one request may ask: enough for a real check, too few
 /// to narrow a value down by asking about each possible one.
 pub(crate) const MAX_QUESTIONS: usize = 4;
@@ -117,25 +119,32 @@ pub(crate) async fn create(
             questions,
             purpose: body.purpose,
             level,
+            sign_in_sector: None,
         },
         expires_at,
         status: PresentationStatus::Pending,
         result: None,
     };
     state.store.create_presentation_request(&stored).await?;
-    let request_uri = format!("{}/verifier/requests/{id}/object", state.authority.issuer.url);
-    let authorization_request = format!(
-        "openid4vp://?{}",
-        serde_urlencoded::to_string([("client_id", party.client_id.as_str()), ("request_uri", request_uri.as_str())])
-            .unwrap_or_default()
-    );
     let created = json!({
         "request_id": id,
-        "request_uri": request_uri,
-        "authorization_request": authorization_request,
+        "request_uri": request_uri(&state, &id),
+        "authorization_request": authorization_request(&state, &party.client_id, &id),
         "expires_at": expires_at,
     });
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Where the wallet fetches the request object of request `id`.
+fn request_uri(state: &AppState, id: &str) -> String {
+    format!("{}/verifier/requests/{id}/object", state.authority.issuer.url)
+}
+
+/// The `openid4vp://` link (or QR code) that hands request `id` to a wallet.
+pub(crate) fn authorization_request(state: &AppState, client_id: &str, id: &str) -> String {
+    let request_uri = request_uri(state, id);
+    let query = serde_urlencoded::to_string([("client_id", client_id), ("request_uri", request_uri.as_str())]);
+    format!("openid4vp://?{}", query.unwrap_or_default())
 }
 
 /// Every claim the request needs — asked, optional, or read to answer a
@@ -179,7 +188,8 @@ fn questions_within_limits(questions: &[Question]) -> Result<(), String> {
 
 /// The DCQL query of a stored request: the asked claims, the claims the
 /// questions need (except `edition`, always visible), and the relying party's
-/// own pseudonym, from a shenfen credential of either edition. With optional
+/// own pseudonym (unless the request signs the citizen in: the authority
+/// derives the subject then), from a shenfen credential of either edition. With optional
 /// claims, `claim_sets` offers all of them first and the required ones alone
 /// second, so a wallet may leave out any optional claim its holder declines.
 fn dcql(request: &PresentationRequest) -> Value {
@@ -199,7 +209,10 @@ fn dcql(request: &PresentationRequest) -> Value {
     let entry = |id: String, claim: &str| json!({ "id": id, "path": claim.split('/').collect::<Vec<_>>() });
     let mut claims: Vec<Value> = asked.iter().map(|c| entry(id(c), c)).collect();
     claims.extend(for_questions.iter().map(|c| entry(question_id(c), c)));
-    claims.push(json!({ "id": "pseudonym", "path": ["pseudonyms", request.client_id] }));
+    let pseudonym = request.query.sign_in_sector.is_none().then_some("pseudonym");
+    if pseudonym.is_some() {
+        claims.push(json!({ "id": "pseudonym", "path": ["pseudonyms", request.client_id] }));
+    }
     claims.extend(optional.iter().map(|c| entry(id(c), c)));
     let mut credential = json!({
         "id": CREDENTIAL_QUERY_ID,
@@ -212,7 +225,7 @@ fn dcql(request: &PresentationRequest) -> Value {
             .iter()
             .map(|c| id(c))
             .chain(for_questions.iter().map(|c| question_id(c)))
-            .chain(["pseudonym".to_owned()])
+            .chain(pseudonym.map(str::to_owned))
             .collect();
         let all_ids: Vec<String> = required_ids.iter().cloned().chain(optional.iter().map(|c| id(c))).collect();
         credential["claim_sets"] = json!([all_ids, required_ids]);
@@ -338,14 +351,14 @@ async fn check_answer(
     if reference.uri != state.authority.issuer.status_list_uri() {
         return Err("the credential is not on this authority's status list".into());
     }
-    match state.store.credential_status(STATUS_LIST_ID, reference.idx).await {
-        Ok(Some(0)) => {}
+    let holder = match state.store.credential_holder(STATUS_LIST_ID, reference.idx).await {
+        Ok(Some(holder)) if holder.status == 0 => holder,
         Ok(_) => return Err("[credential.status.revoked] the credential is revoked".into()),
         Err(e) => {
             tracing::error!(code = e.code(), "status lookup failed");
             return Err("the status could not be checked".into());
         }
-    }
+    };
     let disclosed = Value::Object(vc.claims.clone());
     let mut claims = Map::new();
     for path in &request.query.claims {
@@ -370,7 +383,10 @@ async fn check_answer(
             question.answer(value).ok_or_else(|| format!("{} does not answer {question}", question.claim()))?;
         answers.insert(question.to_string(), Value::Bool(answer));
     }
-    let pseudonym = vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned();
+    let pseudonym = match &request.query.sign_in_sector {
+        Some(sector) => Some(Value::from(sign_in_subject(state, &holder.subject, sector).await?)),
+        None => vc.claims.get("pseudonyms").and_then(|p| p.get(&request.client_id)).cloned(),
+    };
     let asked = request.query.level;
     let level = match form.get("assurance") {
         Some(assertion) => assurance_of(state, assertion, request, vc)?,
@@ -390,6 +406,21 @@ async fn check_answer(
         "edition": vc.claims.get("edition"),
         "issuer": vc.claims.get("iss"),
     }))
+}
+
+/// The pairwise subject of the citizen `subject` for `sector` (OpenID
+/// Connect Core §8.1), from their registry entry: the same for every
+/// credential, phone and enrollment of theirs, and for a relying party
+/// registered after their credentials were issued.
+async fn sign_in_subject(state: &AppState, subject: &BlindIndex, sector: &str) -> Result<String, String> {
+    let failed = |code: &str| {
+        tracing::error!(code, "the registry entry of a sign-in could not be read");
+        "the citizen could not be looked up".to_owned()
+    };
+    let sealed = state.store.entry(subject).await.map_err(|e| failed(e.code()))?;
+    let entry = sealed.ok_or("the citizen is no longer in the registry")?.open(state.authority.keys.as_ref());
+    let entry = entry.map_err(|e| failed(e.code()))?;
+    Ok(pairwise_pseudonym(&state.authority.pseudonyms, &entry.record.id_number, sector))
 }
 
 fn verify_presentation(

@@ -28,7 +28,7 @@ const VENDOR_FILES: [(&str, &str); 2] =
     [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
 
 /// The pages' own files, compiled in.
-const APP_FILES: [(&str, &str, &str); 11] = [
+const APP_FILES: [(&str, &str, &str); 12] = [
     ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
     ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
     ("dom.js", JS, include_str!("../../../web/app/dom.js")),
@@ -40,6 +40,7 @@ const APP_FILES: [(&str, &str, &str); 11] = [
     ("counter.js", JS, include_str!("../../../web/app/counter.js")),
     ("console.js", JS, include_str!("../../../web/app/console.js")),
     ("chart.js", JS, include_str!("../../../web/app/chart.js")),
+    ("signin.js", JS, include_str!("../../../web/app/signin.js")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
 
@@ -87,6 +88,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/wallet/", get(|| async { page(include_str!("../../../web/app/wallet.html")) }))
         .route("/counter/", get(|| async { page(include_str!("../../../web/app/counter.html")) }))
         .route("/console/", get(|| async { page(include_str!("../../../web/app/console.html")) }))
+        .route("/signin/", get(|| async { page(include_str!("../../../web/app/signin.html")) }))
         .route("/wallet/sw.js", get(|| async { file(JS, include_str!("../../../web/app/sw.js")) }))
         .route(
             "/wallet/manifest.webmanifest",

@@ -42,4 +42,7 @@ pub use secret_hash::{
     generate_password, hash_peppered, hash_secret, verify_peppered, verify_secret, verify_secret_or_decoy,
 };
 pub use sql::{Backend, FRAME_PRINT_DAYS, ImportProgress, SqlStore};
-pub use verifier_state::{PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty};
+pub use verifier_state::{
+    Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery, PresentationRequest,
+    PresentationStatus, RelyingParty,
+};

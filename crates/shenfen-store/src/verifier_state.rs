@@ -19,6 +19,75 @@ pub struct RelyingParty {
     pub api_key_hash: [u8; 32],
     /// Seconds since the epoch.
     pub created_at: i64,
+    /// What it needs to sign citizens in with OpenID Connect, if it does.
+    pub openid: Option<OpenIdClient>,
+}
+
+/// A relying party's registration as an OpenID Connect client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIdClient {
+    /// The redirect URIs `/authorize` accepts, compared exactly.
+    pub redirect_uris: Vec<String>,
+    /// The sector its pairwise subjects are derived for (OpenID Connect Core
+    /// §8.1): by default the host of its redirect URIs.
+    pub sector_identifier: String,
+    /// How it authenticates at the token endpoint.
+    pub authentication: ClientAuthentication,
+}
+
+/// How an OpenID Connect client authenticates at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    /// `client_secret_basic`: the SHA-256 of its (random) secret.
+    ClientSecretBasic {
+        /// SHA-256 of the secret.
+        secret_hash: [u8; 32],
+    },
+    /// `private_key_jwt` (RFC 7523): the JWK Set whose keys sign its client assertions.
+    PrivateKeyJwt {
+        /// The JWK Set, as JSON text.
+        jwks: String,
+    },
+}
+
+impl ClientAuthentication {
+    /// The method's registered name.
+    pub fn method(&self) -> &'static str {
+        match self {
+            ClientAuthentication::ClientSecretBasic { .. } => "client_secret_basic",
+            ClientAuthentication::PrivateKeyJwt { .. } => "private_key_jwt",
+        }
+    }
+}
+
+/// An OpenID Connect authorization request waiting for the citizen's wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// SHA-256 of the token only the sign-in page holds.
+    pub page_token_hash: [u8; 32],
+    /// The presentation request the wallet answers.
+    pub request_id: String,
+    /// The relying party.
+    pub client_id: String,
+    /// The request as the server keeps it (JSON: redirect URI, state, nonce, PKCE challenge, claims, level).
+    pub request: String,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// An authorization code and what it grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationCode {
+    /// SHA-256 of the code.
+    pub code_hash: [u8; 32],
+    /// The relying party it was issued to.
+    pub client_id: String,
+    /// The grant (JSON: subject, claims, level, nonce, PKCE challenge, redirect URI), sealed.
+    pub grant: SealedValue,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+    /// When it was redeemed, if it was.
+    pub redeemed_at: Option<i64>,
 }
 
 /// What a relying party asked for, stored as JSON with its request so the
@@ -40,6 +109,11 @@ pub struct PresentationQuery {
     /// The least assurance level the presentation must reach.
     #[serde(deserialize_with = "level_as_spelled")]
     pub level: AssuranceLevel,
+    /// For a sign-in (OpenID Connect): the relying party's sector identifier.
+    /// The authority then derives the citizen's pairwise subject for that
+    /// sector itself, and asks the wallet for no pseudonym.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_sector: Option<String>,
 }
 
 /// Reads a level the way [`AssuranceLevel`]'s `FromStr` does: earlier

@@ -13,9 +13,10 @@ use shenfen_core::{
     AssuranceLevel, CardValidity, CitizenRecord, Edition, IdNumber, OperatorRole, PinLockout, Question,
 };
 use shenfen_store::{
-    Attestation, AuditEvent, BlindIndex, CredentialHolder, EnrollmentSession, FRAME_PRINT_DAYS, Grant, GrantKind,
-    ImportProgress, Issuance, KeyProvider, LocalKeys, Offer, Operator, PinReservation, PresentationQuery,
-    PresentationRequest, PresentationStatus, RegistryEntry, RelyingParty, SealedValue, SqlStore, StoreError,
+    Attestation, AuditEvent, Authorization, AuthorizationCode, BlindIndex, ClientAuthentication, CredentialHolder,
+    EnrollmentSession, FRAME_PRINT_DAYS, Grant, GrantKind, ImportProgress, Issuance, KeyProvider, LocalKeys, Offer,
+    OpenIdClient, Operator, PinReservation, PresentationQuery, PresentationRequest, PresentationStatus, RegistryEntry,
+    RelyingParty, SealedValue, SqlStore, StoreError,
 };
 use sqlx::Connection;
 
@@ -759,6 +760,7 @@ fn hotel(claims: &[&str]) -> RelyingParty {
         claims: claims.iter().map(|c| (*c).to_owned()).collect(),
         api_key_hash: [5; 32],
         created_at: 1,
+        openid: None,
     }
 }
 
@@ -770,7 +772,67 @@ fn asking(claims: &[&str]) -> PresentationQuery {
         questions: Vec::new(),
         purpose: "check-in".into(),
         level: AssuranceLevel::L1,
+        sign_in_sector: None,
     }
+}
+
+async fn sign_in_state_is_single_use_and_oidc_clients_round_trip(kind: &str) {
+    let (store, _) = fresh(kind).await;
+    let event = AuditEvent { at: 1, kind: "rp.saved".into(), actor: "cli".into(), subject: None, details: json!({}) };
+    for authentication in [
+        ClientAuthentication::ClientSecretBasic { secret_hash: [9; 32] },
+        ClientAuthentication::PrivateKeyJwt { jwks: "{\"keys\":[]}".into() },
+    ] {
+        let openid = OpenIdClient {
+            redirect_uris: vec!["https://shop.example/cb".into()],
+            sector_identifier: "shop.example".into(),
+            authentication,
+        };
+        let shop = RelyingParty { openid: Some(openid), ..hotel(&["name"]) };
+        store.put_relying_party(&shop, event.clone()).await.unwrap();
+        assert_eq!(store.relying_party(&shop.client_id).await.unwrap(), Some(shop));
+    }
+    let presentation = PresentationRequest {
+        id: "r1".into(),
+        client_id: "https://hotel.example".into(),
+        nonce: "n".into(),
+        state: "s".into(),
+        query: PresentationQuery { sign_in_sector: Some("shop.example".into()), ..asking(&["name"]) },
+        expires_at: 100,
+        status: PresentationStatus::Pending,
+        result: None,
+    };
+    let authorization = Authorization {
+        page_token_hash: [1; 32],
+        request_id: "r1".into(),
+        client_id: "https://hotel.example".into(),
+        request: "{}".into(),
+        expires_at: 100,
+    };
+    store.start_authorization(&authorization, &presentation).await.unwrap();
+    assert_eq!(store.presentation_request("r1").await.unwrap(), Some(presentation));
+    assert_eq!(store.authorization(&[1; 32], 100).await.unwrap(), Some(authorization.clone()));
+    assert_eq!(store.authorization(&[1; 32], 101).await.unwrap(), None, "expired");
+    let code = AuthorizationCode {
+        code_hash: [2; 32],
+        client_id: "https://hotel.example".into(),
+        grant: SealedValue::seal(&keys(), b"{}", &[2; 32]).unwrap(),
+        expires_at: 60,
+        redeemed_at: None,
+    };
+    assert!(store.finish_authorization(&authorization, Some(&code)).await.unwrap());
+    assert!(!store.finish_authorization(&authorization, Some(&code)).await.unwrap(), "once");
+    assert_eq!(store.presentation_request("r1").await.unwrap(), None);
+    assert_eq!(store.authorization_code(&[2; 32]).await.unwrap(), Some(code.clone()));
+    assert!(!store.redeem_authorization_code(&[2; 32], 61, &[3; 32], 300).await.unwrap(), "expired");
+    assert!(store.redeem_authorization_code(&[2; 32], 50, &[3; 32], 300).await.unwrap());
+    assert!(!store.redeem_authorization_code(&[2; 32], 50, &[4; 32], 300).await.unwrap(), "redeemed once");
+    assert_eq!(store.authorization_code(&[2; 32]).await.unwrap().unwrap().redeemed_at, Some(50));
+    assert_eq!(store.code_of_access_token(&[3; 32], 300).await.unwrap().map(|c| c.code_hash), Some([2; 32]));
+    assert_eq!(store.code_of_access_token(&[3; 32], 301).await.unwrap(), None, "expired");
+    assert_eq!(store.revoke_code_tokens(&[2; 32]).await.unwrap(), 1);
+    assert_eq!(store.code_of_access_token(&[3; 32], 300).await.unwrap(), None, "revoked");
+    assert_eq!(store.purge_expired(60 + 3601).await.unwrap(), 1, "the code, an hour after it expired");
 }
 
 async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
@@ -901,6 +963,8 @@ macro_rules! suite {
             async fn pin_failures_lock_with_growing_delay() { super::pin_failures_lock_with_growing_delay(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn presentation_requests_are_answered_once_and_read_once() { super::presentation_requests_are_answered_once_and_read_once(stringify!($backend)).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sign_in_state_is_single_use_and_oidc_clients_round_trip() { super::sign_in_state_is_single_use_and_oidc_clients_round_trip(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn the_audit_check_holds_while_others_write() { super::the_audit_check_holds_while_others_write(stringify!($backend)).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

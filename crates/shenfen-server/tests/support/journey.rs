@@ -395,6 +395,7 @@ pub(crate) async fn register_relying_party(test: &TestApp, client_id: &str, name
         claims: claims.iter().map(|c| (*c).to_owned()).collect(),
         api_key_hash: token_hash(&api_key),
         created_at: now(),
+        openid: None,
     };
     test.state.store.put_relying_party(&party, setup_event("rp.saved")).await.unwrap();
     api_key

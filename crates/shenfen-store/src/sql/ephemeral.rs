@@ -44,18 +44,23 @@ impl SqlStore {
     }
 
     /// Forgets what expired before `now` — nonces, enrollment sessions, grants,
-    /// operator sessions, attestations, presentation requests and their results —
+    /// operator sessions, attestations, presentation requests and their results,
+    /// sign-in requests, codes (an hour late) and access tokens —
     /// attempt windows older than two days and frame prints older than
     /// [`FRAME_PRINT_DAYS`]; returns how many rows went.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         // Attempt windows are at most a day long; two days keeps every live one.
-        let statements: [(&str, i64); 8] = [
+        let statements: [(&str, i64); 11] = [
             ("DELETE FROM nonces WHERE expires_at < $1", now),
             ("DELETE FROM enrollment_sessions WHERE expires_at < $1", now),
             ("DELETE FROM grants WHERE expires_at < $1", now),
             ("DELETE FROM operator_sessions WHERE expires_at < $1", now),
             ("DELETE FROM attestations WHERE expires_at < $1", now),
+            ("DELETE FROM oidc_authorizations WHERE expires_at < $1", now),
             ("DELETE FROM presentation_requests WHERE expires_at < $1", now),
+            ("DELETE FROM oidc_access_tokens WHERE expires_at < $1", now),
+            // Kept an hour past expiry: a reuse within it revokes the tokens.
+            ("DELETE FROM oidc_codes WHERE expires_at < $1", now - 3600),
             ("DELETE FROM attempts WHERE window_start < $1", now - 2 * 86_400),
             ("DELETE FROM frame_prints WHERE seen_at < $1", now - FRAME_PRINT_DAYS * 86_400),
         ];

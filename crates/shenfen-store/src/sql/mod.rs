@@ -11,6 +11,7 @@ mod audit;
 mod credentials;
 mod enrollment;
 mod ephemeral;
+mod openid;
 mod operators;
 mod pins;
 mod registry;

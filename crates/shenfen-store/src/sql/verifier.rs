@@ -2,12 +2,19 @@
 //! requests, from creation to the one read of the answer.
 
 use serde::de::DeserializeOwned;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::audit::append_audit_on;
-use super::{SqlStore, bytes32};
-use crate::{AuditEvent, PresentationRequest, PresentationStatus, RelyingParty, SealedValue, StoreError};
+use super::{SqlStore, bytes32, optional_bytes32};
+use crate::{
+    AuditEvent, ClientAuthentication, OpenIdClient, PresentationRequest, PresentationStatus, RelyingParty, SealedValue,
+    StoreError,
+};
+
+/// The columns of a relying party.
+const RELYING_PARTY_COLUMNS: &str = "client_id, name, claims, api_key_hash, created_at, redirect_uris, \
+    sector_identifier, token_auth_method, client_secret_hash, client_jwks";
 
 /// The columns of a presentation request, result included.
 const PRESENTATION_REQUEST_COLUMNS: &str =
@@ -26,7 +33,31 @@ fn relying_party_from(row: &AnyRow) -> Result<RelyingParty, StoreError> {
         claims: json_column(row, "claims")?,
         api_key_hash: bytes32(row, "api_key_hash")?,
         created_at: row.try_get("created_at")?,
+        openid: openid_client_from(row)?,
     })
+}
+
+/// The OpenID Connect registration of a relying party's row, if it has one.
+fn openid_client_from(row: &AnyRow) -> Result<Option<OpenIdClient>, StoreError> {
+    let Some(redirect_uris) = row.try_get::<Option<String>, _>("redirect_uris")? else {
+        return Ok(None);
+    };
+    let redirect_uris =
+        serde_json::from_str(&redirect_uris).map_err(|e| StoreError::Corrupt(format!("redirect_uris: {e}")))?;
+    let method: Option<String> = row.try_get("token_auth_method")?;
+    let authentication = match (method.as_deref(), optional_bytes32(row, "client_secret_hash")?) {
+        (Some("client_secret_basic"), Some(secret_hash)) => ClientAuthentication::ClientSecretBasic { secret_hash },
+        (Some("private_key_jwt"), None) => ClientAuthentication::PrivateKeyJwt {
+            jwks: row
+                .try_get::<Option<String>, _>("client_jwks")?
+                .ok_or_else(|| StoreError::Corrupt("a private_key_jwt client without a JWKS".into()))?,
+        },
+        _ => return Err(StoreError::Corrupt(format!("token_auth_method {method:?}"))),
+    };
+    let sector_identifier = row
+        .try_get::<Option<String>, _>("sector_identifier")?
+        .ok_or_else(|| StoreError::Corrupt("an OpenID Connect client without a sector".into()))?;
+    Ok(Some(OpenIdClient { redirect_uris, sector_identifier, authentication }))
 }
 
 fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreError> {
@@ -50,24 +81,65 @@ fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreE
     })
 }
 
+/// Stores a new, pending presentation request on `conn` (a transaction, or not).
+pub(super) async fn create_presentation_request_on(
+    conn: &mut AnyConnection,
+    request: &PresentationRequest,
+) -> Result<(), StoreError> {
+    let query = serde_json::to_string(&request.query)
+        .map_err(|source| StoreError::Encode { what: "presentation query", source })?;
+    sqlx::query(
+        "INSERT INTO presentation_requests (id, client_id, nonce, state, query, expires_at, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(request.id.as_str())
+    .bind(request.client_id.as_str())
+    .bind(request.nonce.as_str())
+    .bind(request.state.as_str())
+    .bind(query)
+    .bind(request.expires_at)
+    .bind(request.status.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 impl SqlStore {
     /// Registers or updates a relying party and audits it, in one transaction.
     pub async fn put_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<(), StoreError> {
         let claims = serde_json::to_string(&party.claims)
             .map_err(|source| StoreError::Encode { what: "relying party claims", source })?;
+        let openid = party.openid.as_ref();
+        let redirect_uris = openid
+            .map(|client| serde_json::to_string(&client.redirect_uris))
+            .transpose()
+            .map_err(|source| StoreError::Encode { what: "redirect URIs", source })?;
+        let (secret_hash, jwks) = match openid.map(|client| &client.authentication) {
+            Some(ClientAuthentication::ClientSecretBasic { secret_hash }) => (Some(secret_hash.to_vec()), None),
+            Some(ClientAuthentication::PrivateKeyJwt { jwks }) => (None, Some(jwks.as_str())),
+            None => (None, None),
+        };
         let mut tx = self.write_transaction().await?;
-        sqlx::query(
-            "INSERT INTO relying_parties (client_id, name, claims, api_key_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+        let statement = format!(
+            "INSERT INTO relying_parties ({RELYING_PARTY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, claims = excluded.claims, \
-             api_key_hash = excluded.api_key_hash",
-        )
-        .bind(party.client_id.as_str())
-        .bind(party.name.as_str())
-        .bind(claims)
-        .bind(party.api_key_hash.to_vec())
-        .bind(party.created_at)
-        .execute(&mut *tx)
-        .await?;
+             api_key_hash = excluded.api_key_hash, redirect_uris = excluded.redirect_uris, \
+             sector_identifier = excluded.sector_identifier, token_auth_method = excluded.token_auth_method, \
+             client_secret_hash = excluded.client_secret_hash, client_jwks = excluded.client_jwks"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(party.client_id.as_str())
+            .bind(party.name.as_str())
+            .bind(claims)
+            .bind(party.api_key_hash.to_vec())
+            .bind(party.created_at)
+            .bind(redirect_uris)
+            .bind(openid.map(|client| client.sector_identifier.as_str()))
+            .bind(openid.map(|client| client.authentication.method()))
+            .bind(secret_hash)
+            .bind(jwks)
+            .execute(&mut *tx)
+            .await?;
         append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
         Ok(())
@@ -75,43 +147,22 @@ impl SqlStore {
 
     /// The relying party with this client id.
     pub async fn relying_party(&self, client_id: &str) -> Result<Option<RelyingParty>, StoreError> {
-        let row = sqlx::query(
-            "SELECT client_id, name, claims, api_key_hash, created_at FROM relying_parties WHERE client_id = $1",
-        )
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let statement = format!("SELECT {RELYING_PARTY_COLUMNS} FROM relying_parties WHERE client_id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(client_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(relying_party_from).transpose()
     }
 
     /// Every registered relying party, by client id.
     pub async fn relying_parties(&self) -> Result<Vec<RelyingParty>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT client_id, name, claims, api_key_hash, created_at FROM relying_parties ORDER BY client_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let statement = format!("SELECT {RELYING_PARTY_COLUMNS} FROM relying_parties ORDER BY client_id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(statement)).fetch_all(&self.pool).await?;
         rows.iter().map(relying_party_from).collect()
     }
 
     /// Stores a new, pending presentation request.
     pub async fn create_presentation_request(&self, request: &PresentationRequest) -> Result<(), StoreError> {
-        let query = serde_json::to_string(&request.query)
-            .map_err(|source| StoreError::Encode { what: "presentation query", source })?;
-        sqlx::query(
-            "INSERT INTO presentation_requests (id, client_id, nonce, state, query, expires_at, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(request.id.as_str())
-        .bind(request.client_id.as_str())
-        .bind(request.nonce.as_str())
-        .bind(request.state.as_str())
-        .bind(query)
-        .bind(request.expires_at)
-        .bind(request.status.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        create_presentation_request_on(&mut conn, request).await
     }
 
     /// The presentation request with this id, answered or not.

@@ -1,0 +1,603 @@
+//! "Sign in with shenfen": an OpenID Provider (OpenID Connect Core 1.0,
+//! authorization code flow with PKCE). `/authorize` checks the client and
+//! its redirect URI, then opens an OpenID4VP presentation request through the
+//! verifier and sends the browser to the sign-in page (`/signin/#token`),
+//! which shows its QR code and polls `/authorize/poll` until the wallet has
+//! answered; the poll closes the request with a code (or an error) for the
+//! relying party's redirect URI. `/token` redeems the code for an id_token
+//! whose `sub` is the citizen's pairwise subject for the relying party's
+//! sector (§8.1), derived by the authority from the registry, and whose
+//! `acr` is the level reached.
+//!
+//! What the authority learns on this path: which relying party the citizen
+//! signed in to (like Singpass or eSignet).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use shenfen_core::AssuranceLevel;
+use shenfen_credential::{Jws, PublicJwk, es256_header, sign_compact};
+use shenfen_store::{
+    Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery, PresentationRequest,
+    PresentationStatus, RelyingParty, SealedValue,
+};
+
+use crate::app::{AppState, now};
+use crate::error::{ApiError, ProblemType};
+use crate::extractors::{AccessToken, JsonBody};
+use crate::tokens::{random_token, token_hash};
+use crate::verifier::{REQUEST_SECS, authorization_request};
+
+/// The grant type of the authorization code flow.
+pub(crate) const CODE_GRANT: &str = "authorization_code";
+/// The claims a sign-in may release: the credential's own names.
+const SIGN_IN_CLAIMS: [&str; 4] = ["name", "id_number_masked", "age_over_18", "region"];
+/// Seconds an authorization code stays redeemable.
+const CODE_SECS: i64 = 60;
+/// Seconds an access token (for `/userinfo`) and an id_token stay valid.
+const TOKEN_SECS: i64 = 300;
+/// The longest a client assertion may live: its `jti` is remembered that long.
+const MAX_ASSERTION_SECS: i64 = 600;
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3).
+#[derive(Serialize)]
+pub(crate) struct ProviderMetadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    jwks_uri: String,
+    scopes_supported: Vec<&'static str>,
+    response_types_supported: [&'static str; 1],
+    response_modes_supported: [&'static str; 1],
+    grant_types_supported: [&'static str; 1],
+    subject_types_supported: [&'static str; 1],
+    id_token_signing_alg_values_supported: [&'static str; 1],
+    token_endpoint_auth_methods_supported: [&'static str; 2],
+    token_endpoint_auth_signing_alg_values_supported: [&'static str; 1],
+    code_challenge_methods_supported: [&'static str; 1],
+    acr_values_supported: [&'static str; 3],
+    claims_supported: Vec<&'static str>,
+    claims_parameter_supported: bool,
+}
+
+pub(crate) async fn discovery(State(state): State<Arc<AppState>>) -> Json<ProviderMetadata> {
+    let url = &state.authority.issuer.url;
+    let mut claims_supported = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr"];
+    claims_supported.extend(SIGN_IN_CLAIMS);
+    Json(ProviderMetadata {
+        issuer: url.clone(),
+        authorization_endpoint: format!("{url}/authorize"),
+        token_endpoint: format!("{url}/token"),
+        userinfo_endpoint: format!("{url}/userinfo"),
+        jwks_uri: format!("{url}/jwks.json"),
+        scopes_supported: ["openid", "profile"].into_iter().chain(SIGN_IN_CLAIMS).collect(),
+        response_types_supported: ["code"],
+        response_modes_supported: ["query"],
+        grant_types_supported: [CODE_GRANT],
+        subject_types_supported: ["pairwise"],
+        id_token_signing_alg_values_supported: ["ES256"],
+        token_endpoint_auth_methods_supported: ["private_key_jwt", "client_secret_basic"],
+        token_endpoint_auth_signing_alg_values_supported: ["ES256"],
+        code_challenge_methods_supported: ["S256"],
+        acr_values_supported: ["L1", "L2", "L3"],
+        claims_supported,
+        claims_parameter_supported: true,
+    })
+}
+
+/// The parameters of an authorization request (OpenID Connect Core §3.1.2.1).
+#[derive(Deserialize)]
+pub(crate) struct AuthorizeParams {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    acr_values: Option<String>,
+    /// The `claims` parameter (§5.5), JSON.
+    claims: Option<String>,
+}
+
+/// What the server keeps of an authorization request until the wallet answers.
+#[derive(Serialize, Deserialize)]
+struct SignInRequest {
+    redirect_uri: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: String,
+    /// The credential claims asked for.
+    claims: Vec<String>,
+    /// The level the relying party made essential: never less.
+    essential_level: Option<AssuranceLevel>,
+}
+
+/// What a code grants, sealed in the store.
+#[derive(Serialize, Deserialize)]
+struct SignInGrant {
+    sub: String,
+    claims: Map<String, Value>,
+    acr: AssuranceLevel,
+    auth_time: i64,
+    nonce: Option<String>,
+    code_challenge: String,
+    redirect_uri: String,
+}
+
+/// An error answered to the relying party's verified redirect URI (§3.1.2.6).
+fn redirect_error(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+    redirect_with(redirect_uri, &[("error", Some(error)), ("error_description", Some(description)), ("state", state)])
+}
+
+/// `redirect_uri` with the query parameters that have a value.
+fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> Response {
+    let present: Vec<(&str, &str)> = params.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
+    let query = serde_urlencoded::to_string(present).unwrap_or_default();
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{redirect_uri}{separator}{query}")).into_response()
+}
+
+/// `GET /authorize`: checks the client and its redirect URI (an unknown one
+/// is answered here, never redirected to), then the request; opens the
+/// presentation request and sends the browser to the sign-in page.
+pub(crate) async fn authorize(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<AuthorizeParams>,
+) -> Result<Response, ApiError> {
+    let client_id = params.client_id.as_deref().ok_or_else(|| ApiError::invalid("client_id is missing"))?;
+    let party = state.relying_parties.get(&state.store, client_id).await?;
+    let Some((party, client)) = party.and_then(|p| p.openid.clone().map(|c| (p, c))) else {
+        return Err(ApiError::invalid("client_id is not a registered OpenID Connect client"));
+    };
+    let redirect_uri = params
+        .redirect_uri
+        .as_deref()
+        .filter(|uri| client.redirect_uris.iter().any(|registered| registered == uri))
+        .ok_or_else(|| ApiError::invalid("redirect_uri is missing or not registered for this client"))?;
+    let request = match sign_in_request(&party, redirect_uri, &params) {
+        Ok(request) => request,
+        Err((error, description)) => {
+            return Ok(redirect_error(redirect_uri, params.state.as_deref(), error, &description));
+        }
+    };
+    let level = requested_level(&params, request.essential_level);
+    let (Some(request_id), Some(nonce), Some(vp_state), Some(page_token)) =
+        (random_token(), random_token(), random_token(), random_token())
+    else {
+        return Err(ApiError::internal());
+    };
+    let expires_at = now() + REQUEST_SECS;
+    let presentation = PresentationRequest {
+        id: request_id.clone(),
+        client_id: party.client_id.clone(),
+        nonce,
+        state: vp_state,
+        query: PresentationQuery {
+            claims: request.claims.clone(),
+            optional_claims: Vec::new(),
+            questions: Vec::new(),
+            purpose: format!("Sign in to {}", party.name),
+            level,
+            sign_in_sector: Some(client.sector_identifier.clone()),
+        },
+        expires_at,
+        status: PresentationStatus::Pending,
+        result: None,
+    };
+    let kept = serde_json::to_string(&request).map_err(|_| ApiError::internal())?;
+    let authorization = Authorization {
+        page_token_hash: token_hash(&page_token),
+        request_id,
+        client_id: party.client_id,
+        request: kept,
+        expires_at,
+    };
+    state.store.start_authorization(&authorization, &presentation).await?;
+    // The page's token in the fragment: never sent to a server, nor in a Referer.
+    Ok(Redirect::to(&format!("/signin/#{page_token}")).into_response())
+}
+
+/// The checks of §3.1.2.2 past the client and redirect URI, and the claims
+/// asked (scope and `claims` parameter) within the relying party's entitlement.
+fn sign_in_request(
+    party: &RelyingParty,
+    redirect_uri: &str,
+    params: &AuthorizeParams,
+) -> Result<SignInRequest, (&'static str, String)> {
+    if params.response_type.as_deref() != Some("code") {
+        return Err(("unsupported_response_type", "only response_type=code is supported".into()));
+    }
+    let scopes: Vec<&str> = params.scope.as_deref().unwrap_or_default().split(' ').collect();
+    if !scopes.contains(&"openid") {
+        return Err(("invalid_scope", "the scope must include openid".into()));
+    }
+    let code_challenge = match (params.code_challenge.as_deref(), params.code_challenge_method.as_deref()) {
+        (Some(challenge), Some("S256")) if challenge.len() == 43 => challenge.to_owned(),
+        _ => {
+            return Err(("invalid_request", "PKCE is required: code_challenge with code_challenge_method=S256".into()));
+        }
+    };
+    let asked: Option<Value> = params
+        .claims
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|_| ("invalid_request", "the claims parameter is not JSON".to_owned()))?;
+    let mut claims: Vec<String> = Vec::new();
+    let scope_claims = scopes.iter().map(|s| if *s == "profile" { "name" } else { s });
+    let parameter_claims = ["userinfo", "id_token"]
+        .iter()
+        .filter_map(|member| asked.as_ref()?.get(member)?.as_object())
+        .flat_map(|object| object.keys().map(String::as_str));
+    for claim in scope_claims.chain(parameter_claims).filter(|c| SIGN_IN_CLAIMS.contains(c)) {
+        if !claims.iter().any(|c| c == claim) {
+            claims.push(claim.to_owned());
+        }
+    }
+    let not_entitled: Vec<&str> =
+        claims.iter().map(String::as_str).filter(|c| !party.claims.iter().any(|e| e == c)).collect();
+    if !not_entitled.is_empty() {
+        return Err(("invalid_scope", format!("{} is not entitled to {}", party.client_id, not_entitled.join(", "))));
+    }
+    let essential_acr = asked.as_ref().and_then(|a| a.pointer("/id_token/acr")).filter(|acr| acr["essential"] == true);
+    let essential_level = match essential_acr {
+        Some(acr) => {
+            Some(essential_level(acr).ok_or(("invalid_request", "an essential acr names L1, L2 or L3".into()))?)
+        }
+        None => None,
+    };
+    Ok(SignInRequest {
+        redirect_uri: redirect_uri.to_owned(),
+        state: params.state.clone(),
+        nonce: params.nonce.clone(),
+        code_challenge,
+        claims,
+        essential_level,
+    })
+}
+
+/// The least level an essential `acr` request (`value` or `values`) accepts.
+fn essential_level(acr: &Value) -> Option<AssuranceLevel> {
+    let named: Vec<&Value> = match (acr.get("value"), acr.get("values").and_then(Value::as_array)) {
+        (Some(value), _) => vec![value],
+        (None, Some(values)) => values.iter().collect(),
+        (None, None) => Vec::new(),
+    };
+    named.iter().filter_map(|v| v.as_str()?.parse().ok()).min()
+}
+
+/// The level the wallet is asked for: the essential one, else the first of
+/// `acr_values` this provider knows, else L1.
+fn requested_level(params: &AuthorizeParams, essential: Option<AssuranceLevel>) -> AssuranceLevel {
+    let voluntary = params.acr_values.as_deref().unwrap_or_default().split(' ').find_map(|v| v.parse().ok());
+    essential.or(voluntary).unwrap_or(AssuranceLevel::L1)
+}
+
+/// The sign-in page's poll.
+#[derive(Deserialize)]
+pub(crate) struct Poll {
+    /// The token from the page's fragment.
+    token: String,
+}
+
+/// What the sign-in page does next.
+#[derive(Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub(crate) enum PollAnswer {
+    /// Waiting for the wallet: show this `openid4vp://` request.
+    Pending {
+        /// The request, for the QR code and the same-device button.
+        authorization_request: String,
+        /// Seconds since the epoch.
+        expires_at: i64,
+    },
+    /// Answered: go to the relying party.
+    Done {
+        /// Its redirect URI with a code, or an error.
+        location: String,
+    },
+}
+
+/// `POST /authorize/poll {token}`: pending, or where to send the browser —
+/// once: the answer closes the authorization request.
+pub(crate) async fn poll(
+    State(state): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<Poll>,
+) -> Result<Json<PollAnswer>, ApiError> {
+    let now = now();
+    let authorization = state.store.authorization(&token_hash(&body.token), now).await?.ok_or_else(closed)?;
+    let request: SignInRequest = serde_json::from_str(&authorization.request).map_err(|_| ApiError::internal())?;
+    let presentation = state.store.presentation_request(&authorization.request_id).await?;
+    let answered = match presentation {
+        Some(p) if p.status == PresentationStatus::Pending && p.expires_at >= now => {
+            let authorization_request = authorization_request(&state, &p.client_id, &p.id);
+            return Ok(Json(PollAnswer::Pending { authorization_request, expires_at: p.expires_at }));
+        }
+        Some(p) if p.status != PresentationStatus::Pending => Some(p),
+        _ => None,
+    };
+    let (location, code) = match answered {
+        Some(presentation) => conclude(&state, &authorization, &request, &presentation, now)?,
+        None => (error_location(&request, "access_denied", "the citizen did not answer in time"), None),
+    };
+    if !state.store.finish_authorization(&authorization, code.as_ref()).await? {
+        return Err(closed());
+    }
+    Ok(Json(PollAnswer::Done { location }))
+}
+
+fn closed() -> ApiError {
+    ApiError::new(ProblemType::RequestClosed)
+        .detail("the sign-in is unknown, expired or already finished; start again at the service")
+}
+
+fn error_location(request: &SignInRequest, error: &str, description: &str) -> String {
+    location_of(redirect_error(&request.redirect_uri, request.state.as_deref(), error, description))
+}
+
+fn location_of(response: Response) -> String {
+    response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// The outcome of an answered presentation: a code for the relying party,
+/// or the OpenID Connect error that says why not.
+fn conclude(
+    state: &AppState,
+    authorization: &Authorization,
+    request: &SignInRequest,
+    presentation: &PresentationRequest,
+    now: i64,
+) -> Result<(String, Option<AuthorizationCode>), ApiError> {
+    let sealed = presentation.result.as_ref().ok_or_else(ApiError::internal)?;
+    let opened = sealed.open(state.authority.keys.as_ref(), presentation.id.as_bytes())?;
+    let result: Value = serde_json::from_slice(&opened).map_err(|_| ApiError::internal())?;
+    if presentation.status == PresentationStatus::Refused {
+        let reason = result["error"].as_str().unwrap_or_default();
+        let error = if reason.starts_with("[credential.level]") {
+            "unmet_authentication_requirements"
+        } else {
+            "access_denied"
+        };
+        return Ok((error_location(request, error, "the presentation was refused"), None));
+    }
+    let acr: AssuranceLevel = result["level"].as_str().and_then(|l| l.parse().ok()).ok_or_else(ApiError::internal)?;
+    if request.essential_level.is_some_and(|essential| acr < essential) {
+        let description = format!("the citizen reached {acr}, less than the essential level");
+        return Ok((error_location(request, "unmet_authentication_requirements", &description), None));
+    }
+    let grant = SignInGrant {
+        sub: result["pseudonym"].as_str().ok_or_else(ApiError::internal)?.to_owned(),
+        claims: result["claims"].as_object().cloned().unwrap_or_default(),
+        acr,
+        auth_time: now,
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+    };
+    let code = random_token().ok_or_else(ApiError::internal)?;
+    let code_hash = token_hash(&code);
+    let grant_json = serde_json::to_vec(&grant).map_err(|_| ApiError::internal())?;
+    let stored = AuthorizationCode {
+        code_hash,
+        client_id: authorization.client_id.clone(),
+        grant: SealedValue::seal(state.authority.keys.as_ref(), &grant_json, &code_hash)?,
+        expires_at: now + CODE_SECS,
+        redeemed_at: None,
+    };
+    let location = location_of(redirect_with(
+        &request.redirect_uri,
+        &[("code", Some(&code)), ("state", request.state.as_deref())],
+    ));
+    Ok((location, Some(stored)))
+}
+
+fn invalid_client(description: &str) -> ApiError {
+    ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_client", description)
+}
+
+fn invalid_grant(description: &str) -> ApiError {
+    ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_grant", description)
+}
+
+/// The claims of an id_token.
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    acr: AssuranceLevel,
+    amr: Vec<&'static str>,
+    #[serde(flatten)]
+    claims: &'a Map<String, Value>,
+}
+
+/// The token response of the code flow (§3.1.3.3).
+#[derive(Serialize)]
+pub(crate) struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    id_token: String,
+}
+
+/// `POST /token` with `grant_type=authorization_code`: the client
+/// authenticated, the code its own, unredeemed and unexpired, the redirect
+/// URI the same, the PKCE verifier right — then the tokens.
+pub(crate) async fn code_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let party = authenticated_client(state, headers, form).await?;
+    let code = form
+        .get("code")
+        .ok_or_else(|| ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", "code is missing"))?;
+    let code_hash = token_hash(code);
+    let now = now();
+    let stored = state.store.authorization_code(&code_hash).await?;
+    let stored =
+        stored.filter(|c| c.client_id == party.client_id).ok_or_else(|| invalid_grant("the code is unknown"))?;
+    if stored.redeemed_at.is_some() {
+        // RFC 6749 §4.1.2: a code used twice may be stolen; what it gave is withdrawn.
+        let revoked = state.store.revoke_code_tokens(&code_hash).await?;
+        tracing::warn!(revoked, "an authorization code was presented again; its access tokens are revoked");
+        return Err(invalid_grant("the code was already used"));
+    }
+    let opened = stored.grant.open(state.authority.keys.as_ref(), &code_hash)?;
+    let grant: SignInGrant = serde_json::from_slice(&opened).map_err(|_| ApiError::internal())?;
+    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return Err(invalid_grant("redirect_uri differs from the authorization request's"));
+    }
+    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or_default();
+    let computed = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
+    if !(43..=128).contains(&verifier.len())
+        || verify_slices_are_equal(computed.as_bytes(), grant.code_challenge.as_bytes()).is_err()
+    {
+        return Err(invalid_grant("the PKCE code_verifier does not match the code_challenge"));
+    }
+    let access_token = random_token().ok_or_else(ApiError::internal)?;
+    if !state.store.redeem_authorization_code(&code_hash, now, &token_hash(&access_token), now + TOKEN_SECS).await? {
+        return Err(invalid_grant("the code has expired or was already used"));
+    }
+    let issuer = &state.authority.issuer;
+    let amr = ["hwk", "pin", "face"];
+    let factors = match grant.acr {
+        AssuranceLevel::L1 => 1,
+        AssuranceLevel::L2 => 2,
+        AssuranceLevel::L3 => 3,
+    };
+    let claims = IdTokenClaims {
+        iss: &issuer.url,
+        sub: &grant.sub,
+        aud: &party.client_id,
+        iat: now,
+        exp: now + TOKEN_SECS,
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.as_deref(),
+        acr: grant.acr,
+        amr: amr[..factors].to_vec(),
+        claims: &grant.claims,
+    };
+    let payload = serde_json::to_value(&claims).map_err(|_| ApiError::internal())?;
+    let id_token = sign_compact(
+        &es256_header("JWT", issuer.public.kid()),
+        payload.as_object().ok_or_else(ApiError::internal)?,
+        &issuer.signing_key,
+    )
+    .map_err(|_| ApiError::internal())?;
+    let body = TokenResponse { access_token, token_type: "Bearer", expires_in: TOKEN_SECS, id_token };
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(body)).into_response())
+}
+
+/// The OpenID Connect client a token request authenticates as:
+/// `client_secret_basic` or `private_key_jwt` (RFC 7523 §2.2), as registered.
+async fn authenticated_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<RelyingParty, ApiError> {
+    if let Some((client_id, secret)) = basic_credentials(headers) {
+        let (party, client) = openid_client(state, &client_id).await?;
+        let ClientAuthentication::ClientSecretBasic { secret_hash } = &client.authentication else {
+            return Err(invalid_client("this client authenticates with private_key_jwt"));
+        };
+        verify_slices_are_equal(&token_hash(&secret), secret_hash)
+            .map_err(|_| invalid_client("wrong client secret"))?;
+        return Ok(party);
+    }
+    if form.get("client_assertion_type").map(String::as_str) != Some(CLIENT_ASSERTION_TYPE) {
+        return Err(invalid_client("authenticate with client_secret_basic or private_key_jwt"));
+    }
+    let assertion = form.get("client_assertion").ok_or_else(|| invalid_client("client_assertion is missing"))?;
+    let jws = Jws::parse(assertion, "client assertion").map_err(|e| invalid_client(&e.to_string()))?;
+    let claims = jws.payload();
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
+    let client_id = text("sub");
+    if client_id.is_empty() || text("iss") != client_id || form.get("client_id").is_some_and(|c| c != client_id) {
+        return Err(invalid_client("the client assertion's iss and sub must both be the client_id"));
+    }
+    let (party, client) = openid_client(state, client_id).await?;
+    let ClientAuthentication::PrivateKeyJwt { jwks } = &client.authentication else {
+        return Err(invalid_client("this client authenticates with client_secret_basic"));
+    };
+    let keys: Value = serde_json::from_str(jwks).map_err(|_| ApiError::internal())?;
+    let kid = jws.header().get("kid").and_then(Value::as_str);
+    let (_, verifier) = PublicJwk::find_by_kid(keys["keys"].as_array().map_or(&[], Vec::as_slice), kid)
+        .ok_or_else(|| invalid_client("no registered key of this client has the assertion's kid"))?;
+    jws.verify(&verifier).map_err(|_| invalid_client("the client assertion's signature does not verify"))?;
+    let issuer = &state.authority.issuer.url;
+    let token_endpoint = format!("{issuer}/token");
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !audiences.iter().any(|aud| *aud == token_endpoint || aud == issuer) {
+        return Err(invalid_client("the client assertion's aud is neither the token endpoint nor the issuer"));
+    }
+    let now = now();
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+    if exp < now || exp > now + MAX_ASSERTION_SECS {
+        return Err(invalid_client("the client assertion has expired or lives longer than 10 minutes"));
+    }
+    let jti = text("jti");
+    if jti.is_empty() || !state.store.consume_nonce(&format!("client-assertion:{client_id}:{jti}"), exp).await? {
+        return Err(invalid_client("the client assertion has no jti, or was used before"));
+    }
+    Ok(party)
+}
+
+/// The client id and secret of an `Authorization: Basic` header, each
+/// form-urlencoded before it was joined (RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let form: HashMap<String, String> = serde_urlencoded::from_str(&format!("id={id}&secret={secret}")).ok()?;
+    Some((form.get("id")?.clone(), form.get("secret")?.clone()))
+}
+
+async fn openid_client(state: &AppState, client_id: &str) -> Result<(RelyingParty, OpenIdClient), ApiError> {
+    let party = state.relying_parties.get(&state.store, client_id).await?;
+    party.and_then(|p| p.openid.clone().map(|client| (p, client))).ok_or_else(|| invalid_client("unknown client"))
+}
+
+/// What `/userinfo` answers: the subject and the granted claims.
+#[derive(Serialize)]
+pub(crate) struct UserInfo {
+    sub: String,
+    #[serde(flatten)]
+    claims: Map<String, Value>,
+}
+
+/// `GET /userinfo` with the access token (Bearer).
+pub(crate) async fn userinfo(
+    State(state): State<Arc<AppState>>,
+    AccessToken(access_token_hash): AccessToken,
+) -> Result<Json<UserInfo>, ApiError> {
+    let code = state.store.code_of_access_token(&access_token_hash, now()).await?.ok_or_else(|| {
+        ApiError::oauth(StatusCode::UNAUTHORIZED, "invalid_token", "the access token is unknown, expired or revoked")
+    })?;
+    let opened = code.grant.open(state.authority.keys.as_ref(), &code.code_hash)?;
+    let grant: SignInGrant = serde_json::from_slice(&opened).map_err(|_| ApiError::internal())?;
+    Ok(Json(UserInfo { sub: grant.sub, claims: grant.claims }))
+}

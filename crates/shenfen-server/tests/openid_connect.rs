@@ -1,0 +1,381 @@
+//! "Sign in with shenfen" as a stock relying party sees it: the
+//! `openidconnect` crate discovers the provider, sends the browser to
+//! `/authorize` with PKCE and a nonce, the test wallet answers the
+//! presentation the sign-in page shows, and the crate redeems the code with
+//! `private_key_jwt` and validates the id_token against the JWKS itself.
+
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
+use openidconnect::{
+    AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use serde_json::{Map, Value, json};
+use shenfen_credential::{Jws, PrivateJwk, SdJwt, es256_header, sign_compact};
+use shenfen_server::token_hash;
+use shenfen_store::{AuditEvent, ClientAuthentication, OpenIdClient, RelyingParty};
+use support::journey::*;
+use support::{ISSUER_URL, TestApp, body_bytes, json as json_of, send};
+use tower::ServiceExt;
+
+/// The crate's HTTP client: each request goes into the router, no network.
+fn http_client(
+    router: axum::Router,
+) -> impl Fn(HttpRequest) -> std::pin::Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>> {
+    move |request: HttpRequest| {
+        let router = router.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let mut inner = axum::http::Request::builder()
+                .method(parts.method)
+                .uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+            for (name, value) in &parts.headers {
+                inner = inner.header(name, value);
+            }
+            let response = router.oneshot(inner.body(Body::from(body)).unwrap()).await.unwrap();
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap().to_vec();
+            Ok(HttpResponse::from_parts(parts, bytes))
+        })
+    }
+}
+
+/// A relying party registered as an OpenID Connect client with
+/// `private_key_jwt`, or `client_secret_basic` when it has a secret.
+struct Rp {
+    client_id: String,
+    redirect_uri: String,
+    key: PrivateJwk,
+    secret: Option<String>,
+}
+
+async fn register_rp(test: &TestApp, host: &str, claims: &[&str]) -> Rp {
+    register(test, host, claims, None).await
+}
+
+async fn register(test: &TestApp, host: &str, claims: &[&str], secret: Option<&str>) -> Rp {
+    let key = PrivateJwk::generate().unwrap().with_kid(format!("{host}-1"));
+    let rp = Rp {
+        client_id: format!("https://{host}"),
+        redirect_uri: format!("https://{host}/callback"),
+        key,
+        secret: secret.map(str::to_owned),
+    };
+    let authentication = match secret {
+        Some(secret) => ClientAuthentication::ClientSecretBasic { secret_hash: token_hash(secret) },
+        None => {
+            ClientAuthentication::PrivateKeyJwt { jwks: json!({ "keys": [rp.key.public().to_value()] }).to_string() }
+        }
+    };
+    let party = RelyingParty {
+        client_id: rp.client_id.clone(),
+        name: host.into(),
+        claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+        api_key_hash: token_hash(&format!("key-of-{host}")),
+        created_at: now(),
+        openid: Some(OpenIdClient {
+            redirect_uris: vec![rp.redirect_uri.clone()],
+            sector_identifier: host.into(),
+            authentication,
+        }),
+    };
+    let event =
+        AuditEvent { at: now(), kind: "rp.saved".into(), actor: "test".into(), subject: None, details: json!({}) };
+    test.state.store.put_relying_party(&party, event).await.unwrap();
+    rp
+}
+
+/// An RFC 7523 client assertion of `rp` for the token endpoint.
+fn client_assertion(rp: &Rp) -> String {
+    let claims = json!({
+        "iss": rp.client_id,
+        "sub": rp.client_id,
+        "aud": format!("{ISSUER_URL}/token"),
+        "iat": now(),
+        "exp": now() + 60,
+        "jti": format!("{}-{}", rp.client_id, std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()),
+    });
+    sign_compact(
+        &es256_header("JWT", rp.key.public().kid()),
+        claims.as_object().unwrap(),
+        &rp.key.signing_key().unwrap(),
+    )
+    .unwrap()
+}
+
+/// What a relying party holds between the redirect to `/authorize` and the code.
+struct Started {
+    client: CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    >,
+    /// The URL of `/authorize`, path and query.
+    authorize: String,
+    csrf: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+async fn start(test: &TestApp, rp: &Rp, scopes: &[&str], claims: Option<Value>) -> Started {
+    let http = http_client(test.router.clone());
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(ISSUER_URL.into()).unwrap(), &http).await.unwrap();
+    let secret = rp.secret.clone().map(ClientSecret::new);
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(rp.client_id.clone()), secret)
+        .set_redirect_uri(RedirectUrl::new(rp.redirect_uri.clone()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(Scope::new((*scope).into()));
+    }
+    if let Some(claims) = claims {
+        request = request.add_extra_param("claims", claims.to_string());
+    }
+    let (url, csrf, nonce) = request.url();
+    let authorize = format!("{}?{}", url.path(), url.query().unwrap());
+    Started { client, authorize, csrf, nonce, verifier }
+}
+
+/// `GET /authorize`: the status and the Location it answers.
+async fn authorize(test: &TestApp, path: &str) -> (StatusCode, String) {
+    let response = send(&test.router, Method::GET, path, "text/plain", "").await;
+    let location = response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+    (response.status(), location.unwrap_or_default())
+}
+
+async fn poll(test: &TestApp, token: &str) -> (StatusCode, Value) {
+    let body = json!({ "token": token }).to_string();
+    let response = send(&test.router, Method::POST, "/authorize/poll", "application/json", body).await;
+    (response.status(), json_of(response).await)
+}
+
+/// The sign-in page's part: follow `/authorize` to the page, show the wallet
+/// request, let the wallet answer (with `assurance`), and poll until done —
+/// the relying party's redirect URI with a code or an error.
+async fn sign_in_page(test: &TestApp, started: &Started, held: &(SdJwt, PrivateJwk)) -> (StatusCode, String) {
+    let (status, page) = authorize(test, &started.authorize).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let token = page.strip_prefix("/signin/#").unwrap_or_else(|| panic!("{page}"));
+    let (status, pending) = poll(test, token).await;
+    assert_eq!((status, pending["status"].as_str()), (StatusCode::OK, Some("pending")), "{pending}");
+    let link = pending["authorization_request"].as_str().unwrap();
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(link.strip_prefix("openid4vp://?").unwrap()).unwrap();
+    let request_uri = &query.iter().find(|(k, _)| k == "request_uri").unwrap().1;
+    let path = request_uri.strip_prefix(ISSUER_URL).unwrap();
+    let id = path.trim_start_matches("/verifier/requests/").trim_end_matches("/object").to_owned();
+    let response = send(&test.router, Method::GET, path, "text/plain", "").await;
+    let jwt = String::from_utf8(body_bytes(response).await).unwrap();
+    let object: Map<String, Value> = Jws::parse(&jwt, "request object").unwrap().payload().clone();
+    let answered = answer(test, &id, &object, held, None).await;
+    let (status, done) = poll(test, token).await;
+    assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("done")), "{done}");
+    assert_eq!(poll(test, token).await.0, StatusCode::NOT_FOUND, "the page's token is spent");
+    (answered, done["location"].as_str().unwrap().to_owned())
+}
+
+/// The query parameters of a redirect to the relying party.
+fn redirect_params(location: &str, rp: &Rp) -> Map<String, Value> {
+    let query = location.strip_prefix(&format!("{}?", rp.redirect_uri)).unwrap_or_else(|| panic!("{location}"));
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    pairs.into_iter().map(|(k, v)| (k, Value::from(v))).collect()
+}
+
+/// The code of a completed sign-in, its state checked.
+async fn code_of(test: &TestApp, rp: &Rp, started: &Started, held: &(SdJwt, PrivateJwk)) -> String {
+    let (answered, location) = sign_in_page(test, started, held).await;
+    assert_eq!(answered, StatusCode::OK);
+    let params = redirect_params(&location, rp);
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
+    params["code"].as_str().unwrap_or_else(|| panic!("{location}")).to_owned()
+}
+
+/// The token request the crate sends, with `private_key_jwt`, and `verifier` if any.
+async fn exchange(
+    test: &TestApp,
+    rp: &Rp,
+    started: &Started,
+    code: &str,
+    verifier: Option<&str>,
+) -> Result<openidconnect::core::CoreTokenResponse, String> {
+    let http = http_client(test.router.clone());
+    let mut request = started.client.exchange_code(AuthorizationCode::new(code.into())).unwrap();
+    if rp.secret.is_none() {
+        request = request
+            .add_extra_param("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            .add_extra_param("client_assertion", client_assertion(rp));
+    }
+    if let Some(verifier) = verifier {
+        request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier.into()));
+    }
+    request.request_async(&http).await.map_err(|e| format!("{e:?}"))
+}
+
+/// A whole sign-in: the id_token's claims as the crate validated them, and the access token.
+async fn sign_in(test: &TestApp, rp: &Rp, held: &(SdJwt, PrivateJwk)) -> (CoreIdTokenClaims, AccessToken) {
+    let started = start(test, rp, &["profile"], None).await;
+    let code = code_of(test, rp, &started, held).await;
+    let tokens = exchange(test, rp, &started, &code, Some(started.verifier.secret())).await.unwrap();
+    let id_token = tokens.id_token().unwrap();
+    let claims = id_token.claims(&started.client.id_token_verifier(), &started.nonce).unwrap().clone();
+    (claims, tokens.access_token().clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_relying_party_signs_in_with_a_pairwise_subject_stable_across_logins_and_reenrollment() {
+    let test = registered_app().await;
+    // Registered after the credentials were issued: a new relying party needs no re-issuance.
+    let held = enroll_and_issue(&test, 2).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let bank = register_rp(&test, "bank.example", &["name"]).await;
+    assert!(!held[0].0.serialize().contains("shop.example"), "the credentials know nothing of these relying parties");
+
+    let (first, access) = sign_in(&test, &shop, &held[0]).await;
+    assert_eq!(first.issuer().as_str(), ISSUER_URL);
+    assert_eq!(first.auth_context_ref().map(|acr| acr.as_str()), Some("L1"));
+    let amr: Vec<&str> = first.auth_method_refs().unwrap().iter().map(|m| m.as_str()).collect();
+    assert_eq!(amr, ["hwk"]);
+    assert_eq!(first.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("林晓梅"));
+    assert_eq!(first.subject().len(), 64, "a pairwise pseudonym, not the ID number");
+    assert_ne!(first.subject().as_str(), LIN);
+
+    let userinfo = send_bearer(&test, Method::GET, "/userinfo", access.secret(), json!({})).await;
+    assert_eq!(userinfo.status(), StatusCode::OK);
+    let userinfo = json_of(userinfo).await;
+    assert_eq!((userinfo["sub"].as_str(), userinfo["name"].as_str()), (Some(first.subject().as_str()), Some("林晓梅")));
+
+    let (again, _) = sign_in(&test, &shop, &held[1]).await;
+    assert_eq!(again.subject(), first.subject(), "the same relying party gets the same sub every login");
+    let (at_bank, _) = sign_in(&test, &bank, &held[0]).await;
+    assert_ne!(at_bank.subject(), first.subject(), "two relying parties get unlinkable subs");
+
+    let new_phone = enroll_and_issue(&test, 1).await;
+    let (after, _) = sign_in(&test, &shop, &new_phone[0]).await;
+    assert_eq!(after.subject(), first.subject(), "stable across a re-enrollment");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_single_use_bound_to_pkce_and_the_nonce_and_expire() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+
+    let started = start(&test, &shop, &["profile"], None).await;
+    let code = code_of(&test, &shop, &started, &held[0]).await;
+    for (case, verifier) in [("missing", None), ("wrong", Some("x".repeat(43)))] {
+        let refused = exchange(&test, &shop, &started, &code, verifier.as_deref()).await.unwrap_err();
+        assert!(refused.contains("invalid_grant"), "{case} PKCE verifier: {refused}");
+    }
+    let tokens = exchange(&test, &shop, &started, &code, Some(started.verifier.secret())).await.unwrap();
+    let wrong_nonce = Nonce::new("not-the-one-sent".into());
+    assert!(
+        tokens.id_token().unwrap().claims(&started.client.id_token_verifier(), &wrong_nonce).is_err(),
+        "the crate refuses an id_token for another nonce"
+    );
+    let userinfo = async |token: &str| send_bearer(&test, Method::GET, "/userinfo", token, json!({})).await.status();
+    assert_eq!(userinfo(tokens.access_token().secret()).await, StatusCode::OK);
+    let reused = exchange(&test, &shop, &started, &code, Some(started.verifier.secret())).await.unwrap_err();
+    assert!(reused.contains("invalid_grant"), "{reused}");
+    assert_eq!(
+        userinfo(tokens.access_token().secret()).await,
+        StatusCode::UNAUTHORIZED,
+        "a reused code revokes what it gave"
+    );
+
+    let started = start(&test, &shop, &["profile"], None).await;
+    let code = code_of(&test, &shop, &started, &held[0]).await;
+    use sqlx::Connection;
+    let mut raw = sqlx::AnyConnection::connect(&test.url).await.unwrap();
+    sqlx::query("UPDATE oidc_codes SET expires_at = 0").execute(&mut raw).await.unwrap();
+    let expired = exchange(&test, &shop, &started, &code, Some(started.verifier.secret())).await.unwrap_err();
+    assert!(expired.contains("invalid_grant"), "{expired}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_requests_are_refused_as_oidc_says() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+
+    let started = start(&test, &shop, &["profile"], None).await;
+    let elsewhere = started.authorize.replace("shop.example%2Fcallback", "evil.example%2Fcallback");
+    assert_ne!(elsewhere, started.authorize);
+    let (status, location) = authorize(&test, &elsewhere).await;
+    assert_eq!((status, location.as_str()), (StatusCode::BAD_REQUEST, ""), "never a redirect to an unregistered URI");
+
+    let greedy = start(&test, &shop, &["profile", "region"], None).await;
+    let (status, location) = authorize(&test, &greedy.authorize).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["error"].as_str(), Some("invalid_scope"), "not entitled to region: {location}");
+    assert_eq!(params["state"].as_str(), Some(greedy.csrf.secret().as_str()));
+
+    let no_pkce = start(&test, &shop, &["profile"], None).await.authorize.replace("code_challenge_method=S256", "");
+    let params = redirect_params(&authorize(&test, &no_pkce).await.1, &shop);
+    assert_eq!(params["error"].as_str(), Some("invalid_request"));
+
+    let essential = json!({ "id_token": { "acr": { "essential": true, "values": ["L3"] } } });
+    let strict = start(&test, &shop, &["profile"], Some(essential)).await;
+    let (answered, location) = sign_in_page(&test, &strict, &held[0]).await;
+    assert_eq!(answered, StatusCode::BAD_REQUEST, "the verifier refuses an L1 answer to an L3 request");
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["error"].as_str(), Some("unmet_authentication_requirements"), "{location}");
+    assert!(params.get("code").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_authenticate_with_their_secret_or_a_fresh_assertion_only() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register(&test, "shop.example", &["name"], Some("the-shops-secret")).await;
+    let (claims, _) = sign_in(&test, &shop, &held[0]).await;
+    assert_eq!(claims.auth_context_ref().map(|acr| acr.as_str()), Some("L1"), "client_secret_basic");
+
+    let impostor = Rp { secret: Some("a-guess".into()), ..shop };
+    let started = start(&test, &impostor, &["profile"], None).await;
+    let code = code_of(&test, &impostor, &started, &held[0]).await;
+    let refused = exchange(&test, &impostor, &started, &code, Some(started.verifier.secret())).await.unwrap_err();
+    assert!(refused.contains("invalid_client"), "{refused}");
+
+    let bank = register_rp(&test, "bank.example", &["name"]).await;
+    let started = start(&test, &bank, &["profile"], None).await;
+    let code = code_of(&test, &bank, &started, &held[0]).await;
+    let assertion = client_assertion(&bank);
+    let form = |assertion: &str| {
+        serde_urlencoded::to_string([
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", bank.redirect_uri.as_str()),
+            ("code_verifier", started.verifier.secret().as_str()),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion),
+        ])
+        .unwrap()
+    };
+    let token = async |body: String| {
+        let response = send(&test.router, Method::POST, "/token", "application/x-www-form-urlencoded", body).await;
+        (response.status(), json_of(response).await)
+    };
+    let stranger = PrivateJwk::generate().unwrap().with_kid("bank.example-1");
+    let forged =
+        Rp { key: stranger, client_id: bank.client_id.clone(), redirect_uri: bank.redirect_uri.clone(), secret: None };
+    let (status, body) = token(form(&client_assertion(&forged))).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "another key");
+    let (status, body) = token(form(&assertion)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = token(form(&assertion)).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "a replayed jti");
+}

@@ -1,0 +1,62 @@
+// The sign-in page of "Sign in with shenfen": shows the wallet request of an
+// OpenID Connect authorization as a QR code and a same-device link, polls
+// until the wallet has answered, then goes to the service with the code (or
+// the error). The page's token is in the fragment: never sent to a server
+// but in the poll's body, and never in a Referer.
+
+import qrcode from '/vendor/qrcode.js';
+import { $ } from '/app/dom.js';
+import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
+
+addTexts({
+  'signin.title': { zh: '用身份登录', en: 'Sign in with shenfen' },
+  'signin.scan': { zh: '用身份钱包扫描此码，或在本机打开钱包。', en: 'Scan this code with your shenfen wallet, or open the wallet on this device.' },
+  'signin.same_device': { zh: '在本机打开钱包', en: 'Open the wallet on this device' },
+  'signin.waiting': { zh: '等待钱包回应…', en: 'Waiting for the wallet…' },
+  'signin.done': { zh: '正在返回服务…', en: 'Returning to the service…' },
+  'signin.closed': { zh: '此登录已失效，请回到服务重新开始。', en: 'This sign-in has ended; start again at the service.' },
+});
+
+const POLL_MS = 2000;
+const token = location.hash.slice(1);
+let shown = null;
+
+function show(request) {
+  if (request === shown) return;
+  shown = request;
+  const code = qrcode(0, 'M');
+  code.addData(request, 'Byte');
+  code.make();
+  const modules = code.getModuleCount() + 8;
+  const cell = Math.max(2, Math.floor(Math.min(document.body.clientWidth, 480) / modules));
+  $('qr').src = code.createDataURL(cell, 4 * cell);
+  $('qr').alt = request;
+  $('same-device').href = `/wallet/?${new URLSearchParams({ request })}`;
+}
+
+async function poll() {
+  const response = await fetch('/authorize/poll', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  const body = await response.json();
+  if (!response.ok) {
+    $('status').textContent = response.status === 404 ? t('signin.closed') : problemLine(body, response.status);
+    $('qr').hidden = true;
+    return;
+  }
+  if (body.status === 'done') {
+    $('status').textContent = t('signin.done');
+    location.replace(body.location);
+    return;
+  }
+  show(body.authorization_request);
+  $('status').textContent = t('signin.waiting');
+  setTimeout(() => poll().catch((error) => { $('status').textContent = error.message; }), POLL_MS);
+}
+
+languageSwitch($('language'), () => translatePage());
+translatePage();
+history.replaceState(null, '', location.pathname);
+poll().catch((error) => { $('status').textContent = error.message; });
