@@ -112,6 +112,20 @@ pub(crate) fn run(command: RpCommand) -> Result<ExitCode> {
 
 /// The OpenID Connect registration, and the client secret to show once
 /// (none with `private_key_jwt`).
+/// The host of a redirect URI fit to receive codes (RFC 9700 §2.1, RFC 8252
+/// §7.3): https, or http to this machine only; no fragment, no user name.
+fn redirect_host(uri: &str) -> Option<&str> {
+    let (secure, rest) = match uri.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, uri.strip_prefix("http://")?),
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()).map_or(authority, |(h, _)| h);
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    let fit = !host.is_empty() && !uri.contains('#') && !authority.contains('@') && (secure || loopback);
+    fit.then_some(authority)
+}
+
 fn openid_client(
     redirect_uris: Vec<String>,
     sector_identifier: Option<String>,
@@ -119,12 +133,12 @@ fn openid_client(
 ) -> Result<(OpenIdClient, Option<String>)> {
     let mut hosts: Vec<&str> = Vec::new();
     for uri in &redirect_uris {
-        let host = uri
-            .strip_prefix("https://")
-            .or_else(|| uri.strip_prefix("http://"))
-            .and_then(|rest| rest.split(['/', '?', '#']).next())
-            .filter(|host| !host.is_empty() && !uri.contains('#'))
-            .ok_or_else(|| anyhow::anyhow!("a redirect URI is an absolute http(s) URI without a fragment: {uri:?}"))?;
+        let host = redirect_host(uri).ok_or_else(|| {
+            anyhow::anyhow!(
+                "a redirect URI is an absolute https URI (http only to a loopback host) without a fragment or \
+                 user name: {uri:?}"
+            )
+        })?;
         if !hosts.contains(&host) {
             hosts.push(host);
         }
@@ -152,4 +166,25 @@ fn openid_client(
         }
     };
     Ok((OpenIdClient { redirect_uris, sector_identifier, authentication }, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_host;
+
+    #[test]
+    fn only_https_or_loopback_redirects_without_fragment_or_user_name_are_registered() {
+        assert_eq!(redirect_host("https://shop.example/cb?x=1"), Some("shop.example"));
+        assert_eq!(redirect_host("http://127.0.0.1:8080/cb"), Some("127.0.0.1:8080"));
+        assert_eq!(redirect_host("http://localhost/cb"), Some("localhost"));
+        for refused in [
+            "http://shop.example/cb",
+            "https://shop.example/cb#frag",
+            "https://victim.example@shop.example/cb",
+            "javascript:alert(1)",
+            "https:///cb",
+        ] {
+            assert_eq!(redirect_host(refused), None, "{refused}");
+        }
+    }
 }

@@ -35,6 +35,9 @@ pub struct Policy {
     pub starts_per_subject_hour: u64,
     /// Enrollment starts per client address per hour.
     pub starts_per_client_hour: u64,
+    /// Sign-ins (`/authorize` requests that open one) per client address per
+    /// hour: each writes state that lives until the wallet answers or it expires.
+    pub sign_ins_per_client_hour: u64,
     /// Refused decisions per ID number per day before it is locked for the day.
     pub failures_per_subject_day: u64,
     /// Largest batch of credentials per request.
@@ -77,6 +80,7 @@ impl Default for Policy {
             session_secs: 300,
             starts_per_subject_hour: 10,
             starts_per_client_hour: 60,
+            sign_ins_per_client_hour: 120,
             failures_per_subject_day: 5,
             max_batch: 10,
             credential_ttl_secs: 30 * 24 * 3600,
@@ -130,6 +134,7 @@ impl Policy {
             ("frames_per_client_minute", self.frames_per_client_minute as i64),
             ("counter_frames_per_minute", self.counter_frames_per_minute as i64),
             ("cpu_workers", self.cpu_workers as i64),
+            ("sign_ins_per_client_hour", self.sign_ins_per_client_hour as i64),
         ];
         if let Some((key, _)) = positive.into_iter().find(|(_, value)| *value <= 0) {
             return Err(InvalidPolicy { key, rule: "must be positive".into() });

@@ -33,6 +33,7 @@ use shenfen_store::{
 };
 
 use crate::app::{AppState, now};
+use crate::client_address::ClientAddress;
 use crate::error::{ApiError, ProblemType};
 use crate::extractors::{AccessToken, JsonBody};
 use crate::tokens::{random_token, token_hash};
@@ -48,6 +49,12 @@ const CODE_SECS: i64 = 60;
 const TOKEN_SECS: i64 = 300;
 /// The longest a client assertion may live: its `jti` is remembered that long.
 const MAX_ASSERTION_SECS: i64 = 600;
+/// Seconds an authorization outlives its presentation request.
+const ANSWER_GRACE_SECS: i64 = 60;
+/// The longest `state`, `nonce` or `claims` parameter kept for a sign-in.
+const MAX_PARAMETER_BYTES: usize = 1024;
+/// The length of the sign-in page's token (256 bits, base64url).
+const PAGE_TOKEN_LEN: usize = 43;
 const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3).
@@ -156,6 +163,7 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> Respons
 /// presentation request and sends the browser to the sign-in page.
 pub(crate) async fn authorize(
     State(state): State<Arc<AppState>>,
+    client_address: ClientAddress,
     Query(params): Query<AuthorizeParams>,
 ) -> Result<Response, ApiError> {
     let client_id = params.client_id.as_deref().ok_or_else(|| ApiError::invalid("client_id is missing"))?;
@@ -174,13 +182,20 @@ pub(crate) async fn authorize(
             return Ok(redirect_error(redirect_uri, params.state.as_deref(), error, &description));
         }
     };
+    let now = now();
+    let limit_key = format!("sign-in:client:{}", client_address.key());
+    if state.store.count_attempt(&limit_key, now - now.rem_euclid(3600)).await?
+        > state.authority.policy.sign_ins_per_client_hour
+    {
+        return Err(ApiError::new(ProblemType::RateLimited).detail("too many sign-ins from this address; wait an hour"));
+    }
     let level = requested_level(&params, request.essential_level);
     let (Some(request_id), Some(nonce), Some(vp_state), Some(page_token)) =
         (random_token(), random_token(), random_token(), random_token())
     else {
         return Err(ApiError::internal());
     };
-    let expires_at = now() + REQUEST_SECS;
+    let expires_at = now + REQUEST_SECS;
     let presentation = PresentationRequest {
         id: request_id.clone(),
         client_id: party.client_id.clone(),
@@ -204,7 +219,9 @@ pub(crate) async fn authorize(
         request_id,
         client_id: party.client_id,
         request: kept,
-        expires_at,
+        // Outlives the presentation request, so that the page learns it expired
+        // and the relying party gets its `access_denied`.
+        expires_at: expires_at + ANSWER_GRACE_SECS,
     };
     state.store.start_authorization(&authorization, &presentation).await?;
     // The page's token in the fragment: never sent to a server, nor in a Referer.
@@ -218,6 +235,15 @@ fn sign_in_request(
     redirect_uri: &str,
     params: &AuthorizeParams,
 ) -> Result<SignInRequest, (&'static str, String)> {
+    let oversized = [&params.state, &params.nonce, &params.claims]
+        .iter()
+        .any(|p| p.as_ref().is_some_and(|v| v.len() > MAX_PARAMETER_BYTES));
+    if oversized {
+        return Err((
+            "invalid_request",
+            format!("state, nonce and claims are at most {MAX_PARAMETER_BYTES} bytes each"),
+        ));
+    }
     if params.response_type.as_deref() != Some("code") {
         return Err(("unsupported_response_type", "only response_type=code is supported".into()));
     }
@@ -317,7 +343,11 @@ pub(crate) enum PollAnswer {
 pub(crate) async fn poll(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<Poll>,
-) -> Result<Json<PollAnswer>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
+    // The token's shape first: a made-up one costs no store read.
+    if body.token.len() != PAGE_TOKEN_LEN {
+        return Err(closed());
+    }
     let now = now();
     let authorization = state.store.authorization(&token_hash(&body.token), now).await?.ok_or_else(closed)?;
     let request: SignInRequest = serde_json::from_str(&authorization.request).map_err(|_| ApiError::internal())?;
@@ -325,7 +355,7 @@ pub(crate) async fn poll(
     let answered = match presentation {
         Some(p) if p.status == PresentationStatus::Pending && p.expires_at >= now => {
             let authorization_request = authorization_request(&state, &p.client_id, &p.id);
-            return Ok(Json(PollAnswer::Pending { authorization_request, expires_at: p.expires_at }));
+            return Ok(no_store(PollAnswer::Pending { authorization_request, expires_at: p.expires_at }));
         }
         Some(p) if p.status != PresentationStatus::Pending => Some(p),
         _ => None,
@@ -337,7 +367,12 @@ pub(crate) async fn poll(
     if !state.store.finish_authorization(&authorization, code.as_ref()).await? {
         return Err(closed());
     }
-    Ok(Json(PollAnswer::Done { location }))
+    Ok(no_store(PollAnswer::Done { location }))
+}
+
+/// A poll's answer carries a code: never cached.
+fn no_store(answer: PollAnswer) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(answer))
 }
 
 fn closed() -> ApiError {
@@ -476,6 +511,8 @@ pub(crate) async fn code_token(
     }
     let access_token = random_token().ok_or_else(ApiError::internal)?;
     if !state.store.redeem_authorization_code(&code_hash, now, &token_hash(&access_token), now + TOKEN_SECS).await? {
+        // Lost a race with another redemption of the same code: withdraw what it gave, as above.
+        state.store.revoke_code_tokens(&code_hash).await?;
         return Err(invalid_grant("the code has expired or was already used"));
     }
     let issuer = &state.authority.issuer;

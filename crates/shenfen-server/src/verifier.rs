@@ -420,8 +420,15 @@ async fn sign_in_subject(state: &AppState, subject: &BlindIndex, sector: &str) -
     let sealed = state.store.entry(subject).await.map_err(|e| failed(e.code()))?;
     let entry = sealed.ok_or("the citizen is no longer in the registry")?.open(state.authority.keys.as_ref());
     let entry = entry.map_err(|e| failed(e.code()))?;
-    Ok(pairwise_pseudonym(&state.authority.pseudonyms, &entry.record.id_number, sector))
+    let sector = format!("{SIGN_IN_SECTOR_PREFIX}{}", sector.to_ascii_lowercase());
+    Ok(pairwise_pseudonym(&state.authority.pseudonyms, &entry.record.id_number, &sector))
 }
+
+/// What a sector is prefixed with before its pairwise subject is derived:
+/// sign-in subjects and the credential's pseudonyms (keyed by client_id)
+/// come from the same key, and a relying party naming another's client_id
+/// as its sector must not get that party's pseudonyms.
+const SIGN_IN_SECTOR_PREFIX: &str = "oidc-sector:";
 
 fn verify_presentation(
     state: &AppState,

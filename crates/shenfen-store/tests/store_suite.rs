@@ -811,6 +811,12 @@ async fn sign_in_state_is_single_use_and_oidc_clients_round_trip(kind: &str) {
     };
     store.start_authorization(&authorization, &presentation).await.unwrap();
     assert_eq!(store.presentation_request("r1").await.unwrap(), Some(presentation));
+    let answer = SealedValue::seal(&keys(), b"{}", b"r1").unwrap();
+    assert!(store.answer_presentation_request("r1", "s", 50, PresentationStatus::Verified, &answer).await.unwrap());
+    let taken = store.take_answered_request("r1", "https://hotel.example").await.unwrap();
+    assert_eq!(taken, None, "a sign-in's answer is not the relying party's to take by its API key");
+    let answered = store.presentation_request("r1").await.unwrap().unwrap();
+    assert_eq!(answered.status, PresentationStatus::Verified, "still there for the sign-in");
     assert_eq!(store.authorization(&[1; 32], 100).await.unwrap(), Some(authorization.clone()));
     assert_eq!(store.authorization(&[1; 32], 101).await.unwrap(), None, "expired");
     let code = AuthorizationCode {

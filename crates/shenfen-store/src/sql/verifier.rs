@@ -202,7 +202,9 @@ impl SqlStore {
     /// Removes and returns an answered request of `client_id`: a relying
     /// party reads the verified claims once, and they are not kept after.
     /// The removal commits only once the row has decoded: an answer this
-    /// version cannot read stays stored rather than being lost.
+    /// version cannot read stays stored rather than being lost. A sign-in's
+    /// answer is never taken here: it is the sign-in's, released only as a
+    /// code to the browser that started it.
     pub async fn take_answered_request(
         &self,
         id: &str,
@@ -220,6 +222,9 @@ impl SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
         let taken = row.as_ref().map(presentation_request_from).transpose()?;
+        if taken.as_ref().is_some_and(|request| request.query.sign_in_sector.is_some()) {
+            return Ok(None);
+        }
         tx.commit().await?;
         Ok(taken)
     }
