@@ -8,17 +8,19 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use serde::Serialize;
 use serde_json::{Value, json};
 use shenfen_core::AssuranceLevel;
 use shenfen_credential::{es256_header, sign_compact};
 use shenfen_face::{ChallengePolicy, Template};
 use shenfen_store::{AuditEntry, AuditEvent, BlindIndex, PinReservation, verify_peppered};
+use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
 use crate::client_address::ClientAddress;
 use crate::enrollment::{decode_frames, frames_within_budget};
-use crate::error::{ApiError, ProblemType};
-use crate::extractors::CitizenProof;
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
+use crate::extractors::{CitizenProof, Proof};
 
 /// What the citizen's own log shows of an entry: all of it, except why an
 /// enrollment was refused and whether its picture was seen before — every
@@ -46,6 +48,14 @@ const AUDIT_PAGE: u32 = 100;
 /// `POST /citizen/audit {presentation, after?}`: the citizen's own audit
 /// entries, a page at a time (`next_after` when there are more). Reading
 /// them is itself recorded.
+#[utoipa::path(post, path = "/citizen/audit", summary = "The citizen own audit entries, 100 a page ({presentation, after?} -> {entries, next_after}); authenticated by {presentation}: an SD-JWT+KB of one of their valid credentials with aud = this issuer and nonce = a fresh c_nonce, disclosing nothing.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "entries, next_after", body = Object),
+        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "citizen-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn own_audit(
     State(state): State<Arc<AppState>>,
     citizen: CitizenProof,
@@ -65,26 +75,59 @@ fn citizen_event(subject: BlindIndex, kind: &str, details: Value, at: i64) -> Au
     AuditEvent { at, kind: kind.into(), actor: "citizen".into(), subject: Some(subject), details }
 }
 
+/// How many credentials a revocation withdrew.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Revoked {
+    /// Credentials newly revoked.
+    pub(crate) revoked: u64,
+}
+
+/// A PIN that matched.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PinVerified {
+    /// Always `true`: a wrong PIN is a problem.
+    verified: bool,
+}
+
 /// `POST /citizen/revoke`: withdraws every credential the citizen holds.
+#[utoipa::path(post, path = "/citizen/revoke", summary = "Withdraws every credential the citizen holds; authenticated as /citizen/audit.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "how many were revoked", body = Revoked),
+        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "citizen-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn revoke_all(
     State(state): State<Arc<AppState>>,
     citizen: CitizenProof,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let details = json!({ "reason": "withdrawn by the citizen" });
     let event = citizen_event(citizen.subject, "credential.revoked", details, now());
     let revoked = state.store.revoke_subject(&citizen.subject, 1, event).await?;
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(Revoked { revoked }))
 }
 
 /// `POST /citizen/pin {presentation, pin}`: checks the PIN of an upgraded
 /// enrollment. Failures count; after five, each further one doubles a delay
 /// during which no attempt is checked (NIST SP 800-63B); the PIN is never logged.
+#[utoipa::path(post, path = "/citizen/pin", summary = "Checks the upgraded edition PIN ({presentation, pin}, authenticated as /citizen/audit). After 5 consecutive failures each further one doubles a waiting time from 30 s (Retry-After); 100 block the PIN.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "the PIN matches", body = PinVerified),
+        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "citizen-unauthenticated, or pin-incorrect", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "pin-not-set", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "pin-locked (Retry-After)", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn check_pin(
     State(state): State<Arc<AppState>>,
     citizen: CitizenProof,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PinVerified>, ApiError> {
     pin_verified(&state, &citizen.subject, citizen.proof.pin).await?;
-    Ok(Json(json!({ "verified": true })))
+    Ok(Json(PinVerified { verified: true }))
 }
 
 /// Checks the citizen's PIN under the lockout policy: `Ok` when it matches,
@@ -131,6 +174,18 @@ async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String
 /// presentation's device key knew the PIN (L2) and, with frames, showed the
 /// registered live face (L3) — bound to one relying party's request
 /// (`aud`, `nonce`) and to the device key (`cnf.jkt`).
+#[utoipa::path(post, path = "/citizen/assertion", summary = "An assurance assertion for one relying party request ({presentation, pin, audience, nonce, frames?}, authenticated as /citizen/audit): the PIN reaches L2; with live frames matched against the registry template L3. Answers {assertion, level, expires_at}.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "assertion, level, expires_at", body = Object),
+        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "citizen-unauthenticated, or pin-incorrect", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "pin-not-set", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "face-not-confirmed, image-unreadable", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "pin-locked, or over the frame budget", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn assertion(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,

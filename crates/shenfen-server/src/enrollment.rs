@@ -22,11 +22,12 @@ use shenfen_store::{
     Attestation, AuditEvent, BlindIndex, EnrollmentSession, FRAME_PRINT_DAYS, Grant, Offer, SealedEntry, SealedValue,
     StoreError, hash_peppered, random_below,
 };
+use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
 use crate::authority::Authority;
 use crate::client_address::ClientAddress;
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::JsonBody;
 use crate::tokens::{TX_CODE_DIGITS, bounded_list, random_token, token_hash};
 use crate::work_pool::{Admission, Interrupt};
@@ -42,12 +43,15 @@ const OFFER_SECS: i64 = 600;
 const FLASH_STEP_MS: u32 = 400;
 
 /// The card details a citizen types to start.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct StartRequest {
+    /// The 18-character resident ID number.
     id_number: String,
+    /// The name as printed on the card.
     name: String,
     /// `YYYY-MM-DD`, or `长期` / `long-term`, as printed on the card.
     card_expiry: String,
+    /// `lightweight` (default) or `upgraded`.
     #[serde(default = "lightweight")]
     edition: String,
 }
@@ -57,18 +61,21 @@ fn lightweight() -> String {
 }
 
 /// The frames of a session (and the chosen PIN).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct FramesRequest {
     /// Base64 JPEG/PNG/WebP frames in capture order.
     #[serde(deserialize_with = "bounded_list")]
+    #[schema(max_items = 256)]
     frames: Vec<String>,
     /// The colour-flash frames (base64): the first taken just before the
     /// flash, then one per colour of the session's sequence.
     #[serde(default, deserialize_with = "bounded_list")]
+    #[schema(max_items = 256)]
     flash_frames: Vec<String>,
     /// When the page captured each frame, `frames` then `flash_frames`, in
     /// milliseconds from its first capture.
     #[serde(default, deserialize_with = "bounded_list")]
+    #[schema(max_items = 256)]
     captured_at: Vec<i64>,
     /// The PIN the citizen chooses (upgraded edition only).
     pin: Option<String>,
@@ -121,6 +128,15 @@ fn refused() -> ApiError {
 }
 
 /// `POST /enrollment/sessions`
+#[utoipa::path(post, path = "/enrollment/sessions", summary = "Starts a face-verified enrollment ({id_number, name, card_expiry, edition: lightweight|upgraded}) -> a session with a random ordered liveness challenge. The upgraded edition requires an in-person attestation (/operator/attestations) within the hour before.",
+    request_body = StartRequest,
+    responses(
+        (status = 201, description = "a session: session_id, challenge, expires_at, flash?", body = Object),
+        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "enrollment-refused, the same for every reason", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "too many attempts for this ID number or client", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn start(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
@@ -330,6 +346,17 @@ impl FromRequestParts<Arc<AppState>> for SessionId {
 /// session id's MAC (before the body is even read), the form, the client's
 /// frame budget, a place in the pool — then the session is taken and its
 /// frames decoded and analysed in one pooled job.
+#[utoipa::path(post, path = "/enrollment/sessions/{id}/frames", summary = "Submits base64 frames performing the challenge -> a credential offer, or the one refusal every failure gets. A session id this server did not issue (or that expired) is refused before the body is read; a list of more than 256 items is a 400 that leaves the session open; the frames count against the client budget (429); 503 busy (Retry-After) leaves the session open.",
+    request_body = FramesRequest,
+    params(("id" = String, Path, description = "the id the creating call answered")),
+    responses(
+        (status = 201, description = "credential_offer", body = Object),
+        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "enrollment-refused, the same for every reason", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "over the client frame budget", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,

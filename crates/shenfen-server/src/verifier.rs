@@ -18,12 +18,14 @@ use shenfen_credential::{
     Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifiedVc, VerifyOptions, es256_header, sign_compact, verify_vc,
 };
 use shenfen_store::{PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty, SealedValue};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{JsonBody, RelyingPartyKey};
 use crate::issuance::vct;
+use crate::openapi::OAuthError;
 use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::random_token;
 
@@ -40,8 +42,9 @@ pub(crate) const QUESTION_CLAIM_PREFIX: &str = "question-";
 const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
 
 /// What a relying party asks for.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct NewRequest {
+    /// The relying party's registered id.
     client_id: String,
     /// Claim paths, `/`-separated below the top level (`name`, `record/id_number`).
     #[serde(default)]
@@ -66,6 +69,17 @@ fn level_one() -> String {
 }
 
 /// `POST /verifier/requests`: a relying party asks for claims.
+#[utoipa::path(post, path = "/verifier/requests", summary = "A registered relying party (Bearer: its API key) asks for claims -> {request_id, request_uri, authorization_request: openid4vp://..., expires_at}. Claims beyond its entitlement are refused before any wallet sees the request.",
+    request_body = NewRequest,
+    security(("relying_party_key" = [])),
+    responses(
+        (status = 201, description = "request created", body = Object),
+        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "relying-party-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "not-entitled", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "a claim, question or level this authority does not know", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     key: RelyingPartyKey,
@@ -237,6 +251,12 @@ async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest,
 
 /// `GET /verifier/requests/{id}/object`: the request object, signed by this
 /// authority so a wallet that trusts its credentials trusts what it asks.
+#[utoipa::path(get, path = "/verifier/requests/{id}/object", summary = "OpenID4VP 1.0 request object by reference, signed by this authority: response_type vp_token, response_mode direct_post, nonce, state, DCQL query, client_metadata.",
+    params(("id" = String, Path, description = "the id the creating call answered")),
+    responses(
+        (status = 200, description = "signed request object", body = String, content_type = "application/oauth-authz-req+jwt"),
+        (status = 404, description = "request-closed", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn request_object(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -288,6 +308,15 @@ fn wallet_error(description: &str) -> ApiError {
 /// so only an answer that carries a presentation key-bound to this request's
 /// nonce may close it; junk is answered 400 and the request stays open for
 /// the citizen's wallet.
+#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once."#,
+    request_body(content = Object, description = "vp_token, state, and for L2/L3 assurance", content_type = "application/x-www-form-urlencoded"),
+    params(("id" = String, Path, description = "the id the creating call answered")),
+    responses(
+        (status = 200, description = "accepted: an empty object", body = Object),
+        (status = 400, description = "invalid_request: why the answer is refused", body = OAuthError),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "not a form", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn response(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -439,7 +468,8 @@ fn assurance_of(
 }
 
 /// Whose request's outcome is read.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ResultQuery {
     /// The asking relying party.
     client_id: String,
@@ -447,6 +477,15 @@ pub(crate) struct ResultQuery {
 
 /// `GET /verifier/requests/{id}?client_id=…` (the relying party's Bearer
 /// key): `pending`, or the outcome — returned once, then forgotten.
+#[utoipa::path(get, path = "/verifier/requests/{id}", summary = "The relying party reads the outcome: {status: pending, expires_at} or {status: verified|refused, result} - returned once, then forgotten.",
+    params(("id" = String, Path, description = "the id the creating call answered"), ResultQuery),
+    security(("relying_party_key" = [])),
+    responses(
+        (status = 200, description = "outcome", body = Object),
+        (status = 400, description = "bad-request: client_id is missing", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "relying-party-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "request-closed", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn outcome(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
