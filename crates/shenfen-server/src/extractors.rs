@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use crate::app::{AppState, now};
 use crate::error::{ApiError, ProblemType};
 use crate::status_list::STATUS_LIST_ID;
-use crate::tokens::{bearer, bounded_list, token_hash};
+use crate::tokens::{bearer, bounded_list, token_hash, whole_number};
 
 /// A JSON body of the type the handler reads, within the route's body
 /// limit; anything else is a 400 (or 413) problem saying what is wrong.
@@ -201,7 +201,7 @@ pub(crate) struct Proof {
     #[schema(max_items = 256)]
     pub frames: Vec<String>,
     /// For `/citizen/audit`: entries after this sequence number (paging).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub after: u64,
 }
 
