@@ -21,6 +21,7 @@ use crate::client_address::ClientAddress;
 use crate::enrollment::{decode_frames, frames_within_budget};
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{CitizenProof, Proof};
+use crate::openapi::{BodyProblems, BusyProblem};
 
 /// What the citizen's own log shows of an entry: all of it, except why an
 /// enrollment was refused and whether its picture was seen before — every
@@ -52,9 +53,8 @@ const AUDIT_PAGE: u32 = 100;
     request_body = Proof,
     responses(
         (status = 200, description = "entries, next_after", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "citizen-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        BodyProblems,
     ))]
 pub(crate) async fn own_audit(
     State(state): State<Arc<AppState>>,
@@ -94,9 +94,8 @@ pub(crate) struct PinVerified {
     request_body = Proof,
     responses(
         (status = 200, description = "how many were revoked", body = Revoked),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "citizen-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        BodyProblems,
     ))]
 pub(crate) async fn revoke_all(
     State(state): State<Arc<AppState>>,
@@ -115,12 +114,10 @@ pub(crate) async fn revoke_all(
     request_body = Proof,
     responses(
         (status = 200, description = "the PIN matches", body = PinVerified),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "citizen-unauthenticated, or pin-incorrect", body = Problem, content_type = PROBLEM),
         (status = 409, description = "pin-not-set", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 429, description = "pin-locked (Retry-After)", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
     ))]
 pub(crate) async fn check_pin(
     State(state): State<Arc<AppState>>,
@@ -178,13 +175,11 @@ async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String
     request_body = Proof,
     responses(
         (status = 200, description = "assertion, level, expires_at", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "citizen-unauthenticated, or pin-incorrect", body = Problem, content_type = PROBLEM),
         (status = 409, description = "pin-not-set", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 422, description = "face-not-confirmed, image-unreadable", body = Problem, content_type = PROBLEM),
         (status = 429, description = "pin-locked, or over the frame budget", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
     ))]
 pub(crate) async fn assertion(
     State(state): State<Arc<AppState>>,

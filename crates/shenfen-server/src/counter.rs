@@ -32,6 +32,7 @@ use crate::app::{AppState, now};
 use crate::enrollment::LIVE_FRAME_MAX_PIXELS;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{CounterCaller, JsonBody};
+use crate::openapi::{BodyProblems, BusyProblem};
 use crate::status_list::current_status_list;
 
 /// Why a counter refuses.
@@ -346,12 +347,10 @@ pub(crate) struct Scanned {
     security(("counter_device" = [])),
     responses(
         (status = 200, description = "the QR payload", body = Scanned),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "counter-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 422, description = "qr-not-found, qr-unreadable, image-unreadable", body = Problem, content_type = PROBLEM),
         (status = 429, description = "over the device frame budget", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
     ))]
 pub(crate) async fn scan(
     State(state): State<Arc<AppState>>,
@@ -402,12 +401,10 @@ fn level_one() -> AssuranceLevel {
     security(("counter_device" = [])),
     responses(
         (status = 200, description = "verified result", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "counter-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 422, description = "presentation-refused, image-unreadable", body = Problem, content_type = PROBLEM),
         (status = 429, description = "over the device frame budget", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
     ))]
 pub(crate) async fn verify(
     State(state): State<Arc<AppState>>,

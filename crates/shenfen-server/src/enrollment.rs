@@ -29,6 +29,7 @@ use crate::authority::Authority;
 use crate::client_address::ClientAddress;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::JsonBody;
+use crate::openapi::{BodyProblems, BusyProblem};
 use crate::tokens::{TX_CODE_DIGITS, bounded_list, random_token, token_hash};
 use crate::work_pool::{Admission, Interrupt};
 
@@ -132,10 +133,9 @@ fn refused() -> ApiError {
     request_body = StartRequest,
     responses(
         (status = 201, description = "a session: session_id, challenge, expires_at, flash?", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 422, description = "enrollment-refused, the same for every reason", body = Problem, content_type = PROBLEM),
         (status = 429, description = "too many attempts for this ID number or client", body = Problem, content_type = PROBLEM),
+        BodyProblems,
     ))]
 pub(crate) async fn start(
     State(state): State<Arc<AppState>>,
@@ -351,11 +351,9 @@ impl FromRequestParts<Arc<AppState>> for SessionId {
     params(("id" = String, Path, description = "the id the creating call answered")),
     responses(
         (status = 201, description = "credential_offer", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 422, description = "enrollment-refused, the same for every reason", body = Problem, content_type = PROBLEM),
         (status = 429, description = "over the client frame budget", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
     ))]
 pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,

@@ -11,13 +11,15 @@
 //! Only the web pages and their static files (HTML, scripts, the manifest)
 //! are plain routes, left out of the document: they are not a JSON API.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Schema, Type};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-use crate::error::{Problem, ProblemType};
+use crate::error::{PROBLEM, Problem, ProblemType};
 
 /// The parts of the document no handler declares: its title, the shared
 /// error schemas, the security schemes.
@@ -55,6 +57,55 @@ pub(crate) fn problem_types() -> impl Into<RefOr<Schema>> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(ProblemType::ALL.iter().map(|kind| kind.type_uri())))
+}
+
+/// Problem answers as responses of the document, one per problem: its
+/// status and code from [`ProblemType`], so the document cannot give a
+/// problem another status than the server answers, and what it means.
+fn problem_responses(answers: &[(ProblemType, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    let problem = || ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build();
+    answers
+        .iter()
+        .map(|(kind, meaning)| {
+            let response =
+                ResponseBuilder::new().description(format!("{}: {meaning}", kind.code())).content(PROBLEM, problem());
+            (kind.status().as_str().to_owned(), RefOr::T(response.build()))
+        })
+        .collect()
+}
+
+/// The problems of every endpoint that reads a body, named once for the
+/// `responses(…)` of their `#[utoipa::path]`s.
+pub(crate) struct BodyProblems;
+
+impl IntoResponses for BodyProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problem_responses(&[
+            (ProblemType::InvalidRequest, "the body or a field is not what the endpoint reads"),
+            (ProblemType::PayloadTooLarge, "the body is over the endpoint limit"),
+        ])
+    }
+}
+
+/// The problem of every endpoint that queues work for the CPU pool.
+pub(crate) struct BusyProblem;
+
+impl IntoResponses for BusyProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problem_responses(&[(ProblemType::Busy, "the CPU pool is full; retry after Retry-After")])
+    }
+}
+
+/// The problems of every endpoint an operator of a role calls.
+pub(crate) struct OperatorProblems;
+
+impl IntoResponses for OperatorProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problem_responses(&[
+            (ProblemType::OperatorUnauthenticated, "no session token, or one unknown, expired or ended"),
+            (ProblemType::OperatorForbidden, "the role does not include this"),
+        ])
+    }
 }
 
 /// An RFC 6749 §5.2 error object, as the OAuth and OpenID4VCI endpoints answer.

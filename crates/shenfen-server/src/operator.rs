@@ -20,6 +20,7 @@ use crate::app::{AppState, now};
 use crate::citizen::Revoked;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{CounterRole, JsonBody, OperatorSession, SessionToken, SupervisorRole};
+use crate::openapi::{BodyProblems, BusyProblem, OperatorProblems};
 use crate::tokens::{random_token, token_hash, transaction_code};
 
 /// Why an operator may revoke a citizen's credentials.
@@ -44,11 +45,9 @@ pub(crate) struct LoginRequest {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "the session: token, expires_at, username, role", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "operator-unauthenticated: wrong user name or password", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 429, description = "too many failures for this account", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "busy: retry after Retry-After", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
     ))]
 pub(crate) async fn login(
     State(state): State<Arc<AppState>>,
@@ -130,11 +129,8 @@ fn not_registered() -> ApiError {
     security(("operator_session" = [])),
     responses(
         (status = 200, description = "the masked record", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "operator-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "operator-forbidden: the role does not include this", body = Problem, content_type = PROBLEM),
         (status = 404, description = "not-registered", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        BodyProblems, OperatorProblems,
     ))]
 pub(crate) async fn lookup(
     State(state): State<Arc<AppState>>,
@@ -181,11 +177,8 @@ pub(crate) struct Attested {
     security(("operator_session" = [])),
     responses(
         (status = 201, description = "the transaction code", body = Attested),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "operator-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "operator-forbidden: the role does not include this", body = Problem, content_type = PROBLEM),
         (status = 404, description = "not-registered", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        BodyProblems, OperatorProblems,
     ))]
 pub(crate) async fn attest(
     State(state): State<Arc<AppState>>,
@@ -228,11 +221,8 @@ pub(crate) struct RevokeRequest {
     security(("operator_session" = [])),
     responses(
         (status = 200, description = "how many were revoked", body = Revoked),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "operator-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "operator-forbidden: the role does not include this", body = Problem, content_type = PROBLEM),
         (status = 404, description = "not-registered", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        BodyProblems, OperatorProblems,
     ))]
 pub(crate) async fn revoke(
     State(state): State<Arc<AppState>>,
@@ -274,8 +264,7 @@ fn default_page() -> u32 {
     responses(
         (status = 200, description = "entries", body = Object),
         (status = 400, description = "bad-request: a query parameter is not a number", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "operator-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "operator-forbidden: the role does not include this", body = Problem, content_type = PROBLEM),
+        OperatorProblems,
     ))]
 pub(crate) async fn audit(
     State(state): State<Arc<AppState>>,
@@ -327,8 +316,7 @@ const STATISTICS_PAGE: u32 = 5_000;
     responses(
         (status = 200, description = "statistics", body = Object),
         (status = 400, description = "hours out of 1 to 168, or not a number", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "operator-unauthenticated", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "operator-forbidden: the role does not include this", body = Problem, content_type = PROBLEM),
+        OperatorProblems,
     ))]
 pub(crate) async fn statistics(
     State(state): State<Arc<AppState>>,

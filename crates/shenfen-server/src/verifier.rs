@@ -25,6 +25,7 @@ use crate::citizen::ASSERTION_TYP;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{JsonBody, RelyingPartyKey};
 use crate::issuance::vct;
+use crate::openapi::BodyProblems;
 use crate::openapi::OAuthError;
 use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::random_token;
@@ -74,11 +75,10 @@ fn level_one() -> String {
     security(("relying_party_key" = [])),
     responses(
         (status = 201, description = "request created", body = Object),
-        (status = 400, description = "the body or a field is not what the endpoint reads", body = Problem, content_type = PROBLEM),
         (status = 401, description = "relying-party-unauthenticated", body = Problem, content_type = PROBLEM),
         (status = 403, description = "not-entitled", body = Problem, content_type = PROBLEM),
-        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 422, description = "a claim, question or level this authority does not know", body = Problem, content_type = PROBLEM),
+        BodyProblems,
     ))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
