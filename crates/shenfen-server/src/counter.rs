@@ -307,22 +307,38 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
     cache.clone()
 }
 
+/// How fresh the counter's cache is. Fields in the order `json!` wrote them
+/// before (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CacheFreshness {
+    /// Seconds since the last refresh.
+    age_secs: i64,
+    /// The issuers whose keys are cached.
+    issuers: Vec<String>,
+    /// How old the cache may grow (when refreshing fails) before QRs are refused.
+    max_age_secs: i64,
+    /// Status lists cached.
+    status_lists: usize,
+    /// When the cache was last refreshed (seconds since the epoch).
+    synced_at: i64,
+}
+
 /// `GET /counter/cache`: how fresh the counter's keys and status list are.
 #[utoipa::path(get, path = "/counter/cache", summary = "The counter page verifier cache (this authority keys and status list, refreshed every minute): {synced_at, age_secs, max_age_secs, issuers, status_lists}.",
     security(("counter_device" = [])),
     responses(
-        (status = 200, description = "freshness", body = Object),
+        (status = 200, description = "freshness", body = CacheFreshness),
         (status = 401, description = "counter-unauthenticated", body = Problem, content_type = PROBLEM),
     ))]
-pub(crate) async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCaller) -> Json<Value> {
+pub(crate) async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCaller) -> Json<CacheFreshness> {
     let cache = current_cache(&state).await;
-    Json(json!({
-        "synced_at": cache.synced_at,
-        "age_secs": now() - cache.synced_at,
-        "max_age_secs": MAX_CACHE_AGE_SECS,
-        "issuers": cache.issuers.iter().map(|i| &i.issuer).collect::<Vec<_>>(),
-        "status_lists": cache.status_lists.len(),
-    }))
+    Json(CacheFreshness {
+        age_secs: now() - cache.synced_at,
+        issuers: cache.issuers.iter().map(|i| i.issuer.clone()).collect(),
+        max_age_secs: MAX_CACHE_AGE_SECS,
+        status_lists: cache.status_lists.len(),
+        synced_at: cache.synced_at,
+    })
 }
 
 /// A frame of the counter's camera.

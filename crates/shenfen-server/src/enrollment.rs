@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
 use shenfen_face::{
@@ -128,11 +128,36 @@ fn refused() -> ApiError {
     )
 }
 
+/// A started session. Fields in the order `json!` wrote them before
+/// (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Session {
+    /// The movements to film, in order (`turn_left`, …); empty when the policy asks for none.
+    #[schema(value_type = Vec<String>)]
+    challenge: Vec<Action>,
+    /// When the session expires (seconds since the epoch).
+    expires_at: i64,
+    /// The colour flash to film, when the policy asks for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flash: Option<Flash>,
+    /// For the frames request: `/enrollment/sessions/{session_id}/frames`.
+    session_id: String,
+}
+
+/// The colours the page flashes, each for `step_ms`, filming the face under each.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Flash {
+    /// Colour names, in order.
+    colours: Vec<&'static str>,
+    /// Milliseconds each colour is shown.
+    step_ms: u32,
+}
+
 /// `POST /enrollment/sessions`
 #[utoipa::path(post, path = "/enrollment/sessions", summary = "Starts a face-verified enrollment ({id_number, name, card_expiry, edition: lightweight|upgraded}) -> a session with a random ordered liveness challenge. The upgraded edition requires an in-person attestation (/operator/attestations) within the hour before.",
     request_body = StartRequest,
     responses(
-        (status = 201, description = "a session: session_id, challenge, expires_at, flash?", body = Object),
+        (status = 201, description = "a session", body = Session),
         (status = 422, description = "enrollment-refused, the same for every reason", body = Problem, content_type = PROBLEM),
         (status = 429, description = "too many attempts for this ID number or client", body = Problem, content_type = PROBLEM),
         BodyProblems,
@@ -141,7 +166,7 @@ pub(crate) async fn start(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
     JsonBody(body): JsonBody<StartRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Session>), ApiError> {
     let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::invalid(format!("id_number: {e}")))?;
     // The claim is digested in the one spelling the registry comparison uses.
     let expiry = CardValidity::parse_expiry(&body.card_expiry)
@@ -185,13 +210,12 @@ pub(crate) async fn start(
         expires_at: now + authority.policy.session_secs,
     };
     state.store.create_session(&session).await?;
-    let mut answer = json!({ "session_id": session_id, "challenge": challenge, "expires_at": session.expires_at });
-    if authority.policy.liveness.require_flash {
-        // Derived from the session id: the same on every instance, nothing more to store.
-        let colours: Vec<&str> = authority.flash_colours(&session_id).iter().map(|c| c.as_str()).collect();
-        answer["flash"] = json!({ "colours": colours, "step_ms": FLASH_STEP_MS });
-    }
-    Ok((StatusCode::CREATED, Json(answer)))
+    // Derived from the session id: the same on every instance, nothing more to store.
+    let flash = authority.policy.liveness.require_flash.then(|| Flash {
+        colours: authority.flash_colours(&session_id).iter().map(|c| c.as_str()).collect(),
+        step_ms: FLASH_STEP_MS,
+    });
+    Ok((StatusCode::CREATED, Json(Session { challenge, expires_at: session.expires_at, flash, session_id })))
 }
 
 /// Decodes base64 camera frames (on a pool worker: decoding is the costly

@@ -40,11 +40,25 @@ pub(crate) struct LoginRequest {
     password: String,
 }
 
+/// A new operator session. Fields in the order `json!` wrote them before
+/// (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OperatorSessionAnswer {
+    /// When the session ends (seconds since the epoch).
+    expires_at: i64,
+    /// `counter` or `supervisor`.
+    role: &'static str,
+    /// The session token, for the other /operator endpoints as Bearer.
+    token: String,
+    /// Who signed in.
+    username: String,
+}
+
 /// `POST /operator/login` → a bearer token for the operator's session.
 #[utoipa::path(post, path = "/operator/login", summary = "Operator sign-in ({username, password}) -> {token, expires_at, username, role}; send the token as Bearer to the other /operator endpoints. 10 failures per account per hour, then 429.",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "the session: token, expires_at, username, role", body = Object),
+        (status = 200, description = "the session", body = OperatorSessionAnswer),
         (status = 401, description = "operator-unauthenticated: wrong user name or password", body = Problem, content_type = PROBLEM),
         (status = 429, description = "too many failures for this account", body = Problem, content_type = PROBLEM),
         BodyProblems, BusyProblem,
@@ -78,12 +92,8 @@ pub(crate) async fn login(
     let expires_at = now + state.authority.policy.operator_session_secs;
     state.store.create_operator_session(&token_hash(&token), &operator.username, expires_at).await?;
     state.store.append_audit(operator_event(&operator, "operator.login", None, json!({}))).await?;
-    let session = json!({
-        "token": token,
-        "expires_at": expires_at,
-        "username": operator.username,
-        "role": operator.role.as_str(),
-    });
+    let session =
+        OperatorSessionAnswer { expires_at, role: operator.role.as_str(), token, username: operator.username };
     Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(session)))
 }
 
@@ -122,13 +132,30 @@ fn not_registered() -> ApiError {
     ApiError::new(ProblemType::NotRegistered).detail("no citizen with this ID number is registered; check the card")
 }
 
+/// What a counter sees of a registered card: masked fields only. Fields in
+/// the order `json!` wrote them before (sorted), so the answer is byte for
+/// byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MaskedRecord {
+    /// `YYYY-MM-DD` or `长期`, as printed on the card.
+    card_expiry: String,
+    /// Whether the registry holds a face template to match enrollments against.
+    has_face_template: bool,
+    /// The ID number with its eight birth-date digits hidden (`440106********123X`).
+    id_number_masked: String,
+    /// The name with all but its first character hidden.
+    name_masked: String,
+    /// Always `true`: an unregistered number is a not-registered problem.
+    registered: bool,
+}
+
 /// `POST /operator/lookup {id_number}`: confirms a card against the registry,
 /// showing masked fields only. The lookup is audited in the citizen's log.
 #[utoipa::path(post, path = "/operator/lookup", summary = "(counter) Confirms a card against the registry ({id_number}) -> masked name and number, card expiry, whether a face template exists. Audited in the citizen log.",
     request_body = CitizenRequest,
     security(("operator_session" = [])),
     responses(
-        (status = 200, description = "the masked record", body = Object),
+        (status = 200, description = "the masked record", body = MaskedRecord),
         (status = 404, description = "not-registered", body = Problem, content_type = PROBLEM),
         BodyProblems, OperatorProblems,
     ))]
@@ -136,19 +163,19 @@ pub(crate) async fn lookup(
     State(state): State<Arc<AppState>>,
     session: OperatorSession<CounterRole>,
     JsonBody(body): JsonBody<CitizenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MaskedRecord>, ApiError> {
     let (subject, entry) = registry_entry(&state, &body.id_number).await?;
     let details = json!({ "registered": entry.is_some() });
     state.store.append_audit(operator_event(&session.operator, "operator.lookup", Some(subject), details)).await?;
     let entry = entry.ok_or_else(not_registered)?;
     let record = &entry.record;
-    Ok(Json(json!({
-        "registered": true,
-        "name_masked": record.masked_name(),
-        "id_number_masked": record.id_number.masked(),
-        "card_expiry": CardValidity::expiry_label(record.validity.until),
-        "has_face_template": entry.face_template.is_some(),
-    })))
+    Ok(Json(MaskedRecord {
+        card_expiry: CardValidity::expiry_label(record.validity.until),
+        has_face_template: entry.face_template.is_some(),
+        id_number_masked: record.id_number.masked(),
+        name_masked: record.masked_name(),
+        registered: true,
+    }))
 }
 
 /// An in-person check.

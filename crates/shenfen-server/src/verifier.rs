@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Form, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shenfen_core::{AssuranceLevel, Edition, Question};
 use shenfen_credential::{
@@ -25,8 +25,7 @@ use crate::citizen::ASSERTION_TYP;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{JsonBody, RelyingPartyKey};
 use crate::issuance::vct;
-use crate::openapi::BodyProblems;
-use crate::openapi::OAuthError;
+use crate::openapi::{BodyProblems, OAuthError};
 use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::random_token;
 
@@ -69,12 +68,26 @@ fn level_one() -> String {
     "L1".into()
 }
 
+/// A presentation request just created. Fields in the order `json!` wrote
+/// them before (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedRequest {
+    /// `openid4vp://?client_id=…&request_uri=…`, for the wallet (as a link or QR code).
+    authorization_request: String,
+    /// When the request expires (seconds since the epoch).
+    expires_at: i64,
+    /// The id to read the outcome with.
+    request_id: String,
+    /// Where the wallet fetches the signed request object.
+    request_uri: String,
+}
+
 /// `POST /verifier/requests`: a relying party asks for claims.
 #[utoipa::path(post, path = "/verifier/requests", summary = "A registered relying party (Bearer: its API key) asks for claims -> {request_id, request_uri, authorization_request: openid4vp://..., expires_at}. Claims beyond its entitlement are refused before any wallet sees the request.",
     request_body = NewRequest,
     security(("relying_party_key" = [])),
     responses(
-        (status = 201, description = "request created", body = Object),
+        (status = 201, description = "request created", body = CreatedRequest),
         (status = 401, description = "relying-party-unauthenticated", body = Problem, content_type = PROBLEM),
         (status = 403, description = "not-entitled", body = Problem, content_type = PROBLEM),
         (status = 422, description = "a claim, question or level this authority does not know", body = Problem, content_type = PROBLEM),
@@ -84,7 +97,7 @@ pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     key: RelyingPartyKey,
     JsonBody(body): JsonBody<NewRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedRequest>), ApiError> {
     let party = key.party(&state, &body.client_id).await?;
     if (body.claims.is_empty() && body.questions.is_empty())
         || body.purpose.trim().is_empty()
@@ -143,13 +156,7 @@ pub(crate) async fn create(
         serde_urlencoded::to_string([("client_id", party.client_id.as_str()), ("request_uri", request_uri.as_str())])
             .unwrap_or_default()
     );
-    let created = json!({
-        "request_id": id,
-        "request_uri": request_uri,
-        "authorization_request": authorization_request,
-        "expires_at": expires_at,
-    });
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(CreatedRequest { authorization_request, expires_at, request_id: id, request_uri })))
 }
 
 /// Every claim the request needs — asked, optional, or read to answer a
@@ -475,13 +482,39 @@ pub(crate) struct ResultQuery {
     client_id: String,
 }
 
+/// What a relying party reads of its request: the answer (once), or that it
+/// is still pending. Fields in the order `json!` wrote them before (sorted),
+/// so the answer is byte for byte the same; each variant requires the field
+/// the other lacks, so an answer matches exactly one.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Outcome {
+    /// The wallet answered.
+    Answered {
+        /// The verified claims and answers, or `{error}` when refused; null if it could not be read.
+        #[schema(value_type = Option<Object>, required = true)]
+        result: Option<Value>,
+        /// `verified` or `refused`.
+        #[schema(value_type = String)]
+        status: PresentationStatus,
+    },
+    /// No answer yet.
+    Pending {
+        /// When the request expires (seconds since the epoch).
+        expires_at: i64,
+        /// `pending`.
+        #[schema(value_type = String)]
+        status: PresentationStatus,
+    },
+}
+
 /// `GET /verifier/requests/{id}?client_id=…` (the relying party's Bearer
 /// key): `pending`, or the outcome — returned once, then forgotten.
 #[utoipa::path(get, path = "/verifier/requests/{id}", summary = "The relying party reads the outcome: {status: pending, expires_at} or {status: verified|refused, result} - returned once, then forgotten.",
     params(("id" = String, Path, description = "the id the creating call answered"), ResultQuery),
     security(("relying_party_key" = [])),
     responses(
-        (status = 200, description = "outcome", body = Object),
+        (status = 200, description = "outcome", body = Outcome),
         (status = 400, description = "bad-request: client_id is missing", body = Problem, content_type = PROBLEM),
         (status = 401, description = "relying-party-unauthenticated", body = Problem, content_type = PROBLEM),
         (status = 404, description = "request-closed", body = Problem, content_type = PROBLEM),
@@ -491,17 +524,17 @@ pub(crate) async fn outcome(
     Path(id): Path<String>,
     key: RelyingPartyKey,
     Query(query): Query<ResultQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Outcome>, ApiError> {
     key.party(&state, &query.client_id).await?;
     // The common last call finds the answer: take it first (one statement).
     if let Some(answered) = state.store.take_answered_request(&id, &query.client_id).await? {
         let opened = answered.result.as_ref().map(|sealed| sealed.open(state.authority.keys.as_ref(), id.as_bytes()));
         let result = opened.transpose()?.and_then(|json| serde_json::from_slice::<Value>(&json).ok());
-        return Ok(Json(json!({ "status": answered.status, "result": result })));
+        return Ok(Json(Outcome::Answered { result, status: answered.status }));
     }
     match state.store.presentation_request(&id).await? {
         Some(request) if request.client_id == query.client_id && request.status == PresentationStatus::Pending => {
-            Ok(Json(json!({ "status": "pending", "expires_at": request.expires_at })))
+            Ok(Json(Outcome::Pending { expires_at: request.expires_at, status: PresentationStatus::Pending }))
         }
         _ => Err(closed()),
     }
