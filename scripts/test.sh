@@ -37,3 +37,7 @@ cargo test --workspace --locked "$@"
 # The journey in a real browser, against the `shenfen demo` binary just built.
 cargo build --locked -q -p shenfen-cli
 npm test --prefix web
+
+# The API against its OpenAPI document: schemathesis (PyPI), every check, bounded
+# (about a minute on 2 cores; the script stops it at 4 minutes).
+SHENFEN_BIN="${CARGO_TARGET_DIR:-target}/debug/shenfen" bench/schemathesis.sh 30

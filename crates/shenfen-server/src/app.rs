@@ -9,20 +9,24 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use shenfen_face::FaceEngine;
 use shenfen_store::{KeyProvider, SqlStore, StoreError};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::ToSchema;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::authority::{Authority, InvalidPolicy, Issuer, Policy};
 use crate::citizen;
 use crate::counter::{self, Counter};
 use crate::enrollment::{self, FRAMES_BODY_LIMIT};
-use crate::error::{ApiError, ProblemType, problem_for_plain_errors};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType, problem_for_plain_errors};
 use crate::issuance;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::nonce::NonceIssuer;
@@ -140,52 +144,10 @@ fn warn_of_checks_switched_off(policy: &Policy) {
     }
 }
 
-/// The application router.
+/// The application router: the API of [`api_routes`] and the web pages.
 pub fn router(state: Arc<AppState>) -> Router {
-    let small_bodies = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .route("/jwks.json", get(jwks))
-        .route("/nonce", post(nonce))
-        .route("/.well-known/openid-credential-issuer", get(issuance::issuer_metadata))
-        .route("/.well-known/oauth-authorization-server", get(issuance::authorization_server_metadata))
-        .route("/token", post(issuance::token))
-        .route("/.well-known/openid-configuration", get(openid::discovery))
-        .route("/authorize", get(openid::authorize))
-        .route("/authorize/poll", post(openid::poll))
-        .route("/userinfo", get(openid::userinfo))
-        .route("/credential", post(issuance::credential))
-        .route("/status/{list}", get(status_list::status_list))
-        .route("/enrollment/sessions", post(enrollment::start).layer(DefaultBodyLimit::max(16 * 1024)))
-        .route("/citizen/audit", post(citizen::own_audit))
-        .route("/citizen/revoke", post(citizen::revoke_all))
-        .route("/citizen/pin", post(citizen::check_pin))
-        .route("/operator/login", post(operator::login).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
-        .route("/operator/logout", post(operator::logout))
-        .route("/operator/lookup", post(operator::lookup).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
-        .route("/operator/attestations", post(operator::attest).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
-        .route("/operator/revocations", post(operator::revoke).layer(DefaultBodyLimit::max(OPERATOR_BODY_LIMIT)))
-        .route("/operator/audit", get(operator::audit))
-        .route("/verifier/requests", post(verifier::create).layer(DefaultBodyLimit::max(16 * 1024)))
-        .route("/verifier/requests/{id}", get(verifier::outcome))
-        .route("/verifier/requests/{id}/object", get(verifier::request_object))
-        .route("/verifier/requests/{id}/response", post(verifier::response))
-        .route("/counter/cache", get(counter::cache_freshness))
-        .route("/operator/statistics", get(operator::statistics))
-        .merge(web::routes())
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
-    let frames = Router::new()
-        .route("/enrollment/sessions/{id}/frames", post(enrollment::submit))
-        .route("/citizen/assertion", post(citizen::assertion))
-        .route("/counter/scan", post(counter::scan))
-        .route("/counter/verify", post(counter::verify))
-        .layer(DefaultBodyLimit::max(FRAMES_BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(FRAMES_BODY_LIMIT));
-    small_bodies
-        .merge(frames)
+    let (api, _) = api_routes(OpenApi::default()).split_for_parts();
+    api.merge(web::pages().layer(DefaultBodyLimit::max(BODY_LIMIT)).layer(RequestBodyLimitLayer::new(BODY_LIMIT)))
         .fallback(|| async { ApiError::new(ProblemType::NotFound) })
         // Innermost first: limits produce plain errors, which the problem layer
         // rewrites, and metrics count the final status.
@@ -200,18 +162,81 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Every JSON endpoint, each declared once for both the router and the
+/// OpenAPI document (`base` holds the document's shared parts), in the
+/// group whose body limit fits.
+pub(crate) fn api_routes(base: OpenApi) -> OpenApiRouter<Arc<AppState>> {
+    let operator_body = || DefaultBodyLimit::max(OPERATOR_BODY_LIMIT);
+    let small_bodies = OpenApiRouter::with_openapi(base)
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
+        .routes(routes!(jwks))
+        .routes(routes!(nonce))
+        .routes(routes!(issuance::issuer_metadata))
+        .routes(routes!(issuance::authorization_server_metadata))
+        .routes(routes!(issuance::token))
+        .routes(routes!(openid::discovery))
+        .routes(routes!(openid::authorize))
+        .routes(routes!(openid::poll))
+        .routes(routes!(openid::userinfo))
+        .routes(routes!(issuance::credential))
+        .routes(routes!(status_list::status_list))
+        .routes(routes!(enrollment::start).layer(DefaultBodyLimit::max(16 * 1024)))
+        .routes(routes!(citizen::own_audit))
+        .routes(routes!(citizen::revoke_all))
+        .routes(routes!(citizen::check_pin))
+        .routes(routes!(operator::login).layer(operator_body()))
+        .routes(routes!(operator::logout))
+        .routes(routes!(operator::lookup).layer(operator_body()))
+        .routes(routes!(operator::attest).layer(operator_body()))
+        .routes(routes!(operator::revoke).layer(operator_body()))
+        .routes(routes!(operator::audit))
+        .routes(routes!(verifier::create).layer(DefaultBodyLimit::max(16 * 1024)))
+        .routes(routes!(verifier::outcome))
+        .routes(routes!(verifier::request_object))
+        .routes(routes!(verifier::response))
+        .routes(routes!(counter::cache_freshness))
+        .routes(routes!(operator::statistics))
+        .routes(routes!(web::offline_format).layer(web::compressed()))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let frames = OpenApiRouter::new()
+        .routes(routes!(enrollment::submit))
+        .routes(routes!(citizen::assertion))
+        .routes(routes!(counter::scan))
+        .routes(routes!(counter::verify))
+        .layer(DefaultBodyLimit::max(FRAMES_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(FRAMES_BODY_LIMIT));
+    small_bodies.merge(frames)
+}
+
 /// Seconds since the epoch: the server's one clock.
 pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// A liveness or readiness answer.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok` (alive) or `ready` (the database answers).
+    status: &'static str,
 }
 
-async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/healthz", summary = "Liveness: the process is up.",
+    responses((status = 200, description = "up", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[utoipa::path(get, path = "/readyz", summary = "Readiness: the database answers.", responses(
+    (status = 200, description = "ready", body = Health),
+    (status = 503, description = "the database is not reachable", body = Problem, content_type = PROBLEM),
+))]
+async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Health>, ApiError> {
     match state.store.entry_count().await {
-        Ok(_) => Ok(Json(json!({ "status": "ready" }))),
+        Ok(_) => Ok(Json(Health { status: "ready" })),
         Err(e) => {
             tracing::warn!(code = e.code(), "readiness check failed");
             Err(ApiError::new(ProblemType::Unavailable).detail("the database is not reachable"))
@@ -219,6 +244,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiEr
     }
 }
 
+#[utoipa::path(get, path = "/metrics", summary = "Prometheus / OpenMetrics exposition.", responses(
+    (status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+))]
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
@@ -228,22 +256,45 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/openapi.json", summary = "This document (OpenAPI 3.1).",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
 async fn openapi() -> Json<Value> {
     Json(openapi_document())
 }
 
+/// A JWK Set.
+#[derive(Serialize, ToSchema)]
+struct Jwks {
+    /// Public JWKs (EC P-256, ES256, with `kid`).
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<Value>,
+}
+
+#[utoipa::path(get, path = "/jwks.json",
+    summary = "The authority's credential-signing public keys (ES256, with kid): the current one first, then keys rotated out whose credentials may still be valid.",
+    responses((status = 200, description = "JWK Set", body = Jwks)))]
 async fn jwks(State(state): State<Arc<AppState>>) -> Response {
     let issuer = &state.authority.issuer;
     let keys: Vec<Value> = issuer.published_keys().map(|key| key.to_value()).collect();
-    let mut response = Json(json!({ "keys": keys })).into_response();
+    let mut response = Json(Jwks { keys }).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
 }
 
+/// A fresh `c_nonce`.
+#[derive(Serialize, ToSchema)]
+struct Nonce {
+    /// For key proofs and key binding JWTs: valid 300 s, single use.
+    c_nonce: String,
+}
+
 /// OpenID4VCI 1.0 §7.2: a fresh `c_nonce`, never cached.
+#[utoipa::path(post, path = "/nonce",
+    summary = "OpenID4VCI 1.0 nonce endpoint: a fresh c_nonce for key proofs, valid 300 s, single use.",
+    responses((status = 200, description = "a fresh c_nonce", body = Nonce)))]
 async fn nonce(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let (c_nonce, _) = state.nonces.issue(now()).ok_or_else(ApiError::internal)?;
-    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(json!({ "c_nonce": c_nonce }))))
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(Nonce { c_nonce })))
 }
 
 async fn record_metrics(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {

@@ -8,17 +8,20 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use serde::Serialize;
 use serde_json::{Value, json};
 use shenfen_core::AssuranceLevel;
 use shenfen_credential::{es256_header, sign_compact};
 use shenfen_face::{ChallengePolicy, Template};
 use shenfen_store::{AuditEntry, AuditEvent, BlindIndex, PinReservation, verify_peppered};
+use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
 use crate::client_address::ClientAddress;
 use crate::enrollment::{decode_frames, frames_within_budget};
-use crate::error::{ApiError, ProblemType};
-use crate::extractors::CitizenProof;
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
+use crate::extractors::{CitizenProof, Proof};
+use crate::openapi::{BodyProblems, BusyProblem};
 
 /// What the citizen's own log shows of an entry: all of it, except why an
 /// enrollment was refused and whether its picture was seen before — every
@@ -43,48 +46,118 @@ pub(crate) const ASSERTION_TYP: &str = "shenfen-assurance+jwt";
 /// Audit entries per page of `/citizen/audit`.
 const AUDIT_PAGE: u32 = 100;
 
+/// A page of the citizen's own audit log. Fields here and in [`OwnEntry`]
+/// in the order `json!` wrote them before (sorted), so the answer is byte
+/// for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OwnAudit {
+    /// Oldest first.
+    entries: Vec<OwnEntry>,
+    /// The `after` of the next page; null on the last.
+    next_after: Option<u64>,
+}
+
+/// One entry of the citizen's own log.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OwnEntry {
+    /// `citizen`, `system` or `operator:<name>`.
+    actor: String,
+    /// When (seconds since the epoch).
+    at: i64,
+    /// What the event records, less why an enrollment was refused.
+    #[schema(value_type = Object)]
+    details: Value,
+    /// The event kind (`enrollment.decision`, `credential.revoked`, …).
+    kind: String,
+    /// Position in the log.
+    seq: u64,
+}
+
 /// `POST /citizen/audit {presentation, after?}`: the citizen's own audit
 /// entries, a page at a time (`next_after` when there are more). Reading
 /// them is itself recorded.
+#[utoipa::path(post, path = "/citizen/audit", summary = "The citizen own audit entries, 100 a page ({presentation, after?} -> {entries, next_after}); authenticated by {presentation}: an SD-JWT+KB of one of their valid credentials with aud = this issuer and nonce = a fresh c_nonce, disclosing nothing.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "a page of entries", body = OwnAudit),
+        (status = 401, description = "citizen-unauthenticated", body = Problem, content_type = PROBLEM),
+        BodyProblems,
+    ))]
 pub(crate) async fn own_audit(
     State(state): State<Arc<AppState>>,
     citizen: CitizenProof,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OwnAudit>, ApiError> {
     let subject = citizen.subject;
     let entries = state.store.audit_of(&subject, citizen.proof.after, AUDIT_PAGE).await?;
     let next_after = (entries.len() == AUDIT_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
-    let listed: Vec<Value> = entries
+    let entries = entries
         .iter()
-        .map(|e| json!({ "seq": e.seq, "at": e.event.at, "kind": e.event.kind, "actor": e.event.actor, "details": citizen_view(e) }))
+        .map(|e| OwnEntry {
+            actor: e.event.actor.clone(),
+            at: e.event.at,
+            details: citizen_view(e),
+            kind: e.event.kind.clone(),
+            seq: e.seq,
+        })
         .collect();
     state.store.append_audit(citizen_event(subject, "citizen.audit_read", json!({}), now())).await?;
-    Ok(Json(json!({ "entries": listed, "next_after": next_after })))
+    Ok(Json(OwnAudit { entries, next_after }))
 }
 
 fn citizen_event(subject: BlindIndex, kind: &str, details: Value, at: i64) -> AuditEvent {
     AuditEvent { at, kind: kind.into(), actor: "citizen".into(), subject: Some(subject), details }
 }
 
+/// How many credentials a revocation withdrew.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Revoked {
+    /// Credentials newly revoked.
+    pub(crate) revoked: u64,
+}
+
+/// A PIN that matched.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PinVerified {
+    /// Always `true`: a wrong PIN is a problem.
+    verified: bool,
+}
+
 /// `POST /citizen/revoke`: withdraws every credential the citizen holds.
+#[utoipa::path(post, path = "/citizen/revoke", summary = "Withdraws every credential the citizen holds; authenticated as /citizen/audit.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "how many were revoked", body = Revoked),
+        (status = 401, description = "citizen-unauthenticated", body = Problem, content_type = PROBLEM),
+        BodyProblems,
+    ))]
 pub(crate) async fn revoke_all(
     State(state): State<Arc<AppState>>,
     citizen: CitizenProof,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let details = json!({ "reason": "withdrawn by the citizen" });
     let event = citizen_event(citizen.subject, "credential.revoked", details, now());
     let revoked = state.store.revoke_subject(&citizen.subject, 1, event).await?;
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(Revoked { revoked }))
 }
 
 /// `POST /citizen/pin {presentation, pin}`: checks the PIN of an upgraded
 /// enrollment. Failures count; after five, each further one doubles a delay
 /// during which no attempt is checked (NIST SP 800-63B); the PIN is never logged.
+#[utoipa::path(post, path = "/citizen/pin", summary = "Checks the upgraded edition PIN ({presentation, pin}, authenticated as /citizen/audit). After 5 consecutive failures each further one doubles a waiting time from 30 s (Retry-After); 100 block the PIN.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "the PIN matches", body = PinVerified),
+        (status = 401, description = "citizen-unauthenticated, or pin-incorrect", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "pin-not-set", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "pin-locked (Retry-After)", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
+    ))]
 pub(crate) async fn check_pin(
     State(state): State<Arc<AppState>>,
     citizen: CitizenProof,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PinVerified>, ApiError> {
     pin_verified(&state, &citizen.subject, citizen.proof.pin).await?;
-    Ok(Json(json!({ "verified": true })))
+    Ok(Json(PinVerified { verified: true }))
 }
 
 /// Checks the citizen's PIN under the lockout policy: `Ok` when it matches,
@@ -126,16 +199,39 @@ async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String
     }
 }
 
+/// An assurance assertion. Fields in the order `json!` wrote them before
+/// (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Assertion {
+    /// The signed JWT (`typ` shenfen-assurance+jwt) for the relying party.
+    assertion: String,
+    /// When it expires (seconds since the epoch).
+    expires_at: i64,
+    /// `L2` or `L3`.
+    #[schema(value_type = String)]
+    level: AssuranceLevel,
+}
+
 /// `POST /citizen/assertion {presentation, pin, audience, nonce, frames?}`:
 /// a short-lived assertion, signed by the authority, that the holder of the
 /// presentation's device key knew the PIN (L2) and, with frames, showed the
 /// registered live face (L3) — bound to one relying party's request
 /// (`aud`, `nonce`) and to the device key (`cnf.jkt`).
+#[utoipa::path(post, path = "/citizen/assertion", summary = "An assurance assertion for one relying party request ({presentation, pin, audience, nonce, frames?}, authenticated as /citizen/audit): the PIN reaches L2; with live frames matched against the registry template L3. Answers {assertion, level, expires_at}.",
+    request_body = Proof,
+    responses(
+        (status = 200, description = "the assertion", body = Assertion),
+        (status = 401, description = "citizen-unauthenticated, or pin-incorrect", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "pin-not-set", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "face-not-confirmed, image-unreadable", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "pin-locked, or over the frame budget", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
+    ))]
 pub(crate) async fn assertion(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
     citizen: CitizenProof,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Assertion>, ApiError> {
     let proof = citizen.proof;
     let (Some(audience), Some(nonce)) = (proof.audience, proof.nonce) else {
         return Err(ApiError::invalid("send the relying party's client_id as audience and its request nonce"));
@@ -167,7 +263,7 @@ pub(crate) async fn assertion(
     .map_err(|_| ApiError::internal())?;
     let details = json!({ "level": level, "audience": audience });
     state.store.append_audit(citizen_event(citizen.subject, "citizen.assertion", details, now)).await?;
-    Ok(Json(json!({ "assertion": jwt, "level": level, "expires_at": now + ASSERTION_SECS })))
+    Ok(Json(Assertion { assertion: jwt, expires_at: now + ASSERTION_SECS, level }))
 }
 
 /// Passive liveness on the frames, then the first frame's face against the

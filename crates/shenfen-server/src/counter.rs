@@ -17,7 +17,7 @@ use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use image::{GrayImage, RgbImage};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shenfen_core::{AssuranceLevel, Edition, Purpose};
 use shenfen_credential::{
@@ -26,11 +26,13 @@ use shenfen_credential::{
 };
 use shenfen_face::{FaceEngine, FaceError, QualityPolicy, Template, decode_image_within};
 use tokio::sync::RwLock;
+use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
 use crate::enrollment::LIVE_FRAME_MAX_PIXELS;
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{CounterCaller, JsonBody};
+use crate::openapi::{BodyProblems, BusyProblem};
 use crate::status_list::current_status_list;
 
 /// Why a counter refuses.
@@ -305,33 +307,72 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
     cache.clone()
 }
 
+/// How fresh the counter's cache is. Fields in the order `json!` wrote them
+/// before (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CacheFreshness {
+    /// Seconds since the last refresh.
+    age_secs: i64,
+    /// The issuers whose keys are cached.
+    issuers: Vec<String>,
+    /// How old the cache may grow (when refreshing fails) before QRs are refused.
+    max_age_secs: i64,
+    /// Status lists cached.
+    status_lists: usize,
+    /// When the cache was last refreshed (seconds since the epoch).
+    synced_at: i64,
+}
+
 /// `GET /counter/cache`: how fresh the counter's keys and status list are.
-pub(crate) async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCaller) -> Json<Value> {
+#[utoipa::path(get, path = "/counter/cache", summary = "The counter page verifier cache (this authority keys and status list, refreshed every minute): {synced_at, age_secs, max_age_secs, issuers, status_lists}.",
+    security(("counter_device" = [])),
+    responses(
+        (status = 200, description = "freshness", body = CacheFreshness),
+        (status = 401, description = "counter-unauthenticated", body = Problem, content_type = PROBLEM),
+    ))]
+pub(crate) async fn cache_freshness(State(state): State<Arc<AppState>>, _: CounterCaller) -> Json<CacheFreshness> {
     let cache = current_cache(&state).await;
-    Json(json!({
-        "synced_at": cache.synced_at,
-        "age_secs": now() - cache.synced_at,
-        "max_age_secs": MAX_CACHE_AGE_SECS,
-        "issuers": cache.issuers.iter().map(|i| &i.issuer).collect::<Vec<_>>(),
-        "status_lists": cache.status_lists.len(),
-    }))
+    Json(CacheFreshness {
+        age_secs: now() - cache.synced_at,
+        issuers: cache.issuers.iter().map(|i| i.issuer.clone()).collect(),
+        max_age_secs: MAX_CACHE_AGE_SECS,
+        status_lists: cache.status_lists.len(),
+        synced_at: cache.synced_at,
+    })
 }
 
 /// A frame of the counter's camera.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScanRequest {
     /// A camera frame (base64 JPEG/PNG).
     frame: String,
 }
 
+/// A QR code found.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Scanned {
+    /// Its payload, base64url.
+    qr_text: String,
+}
+
 /// `POST /counter/scan {frame}`: the QR payload in a camera frame, as base64url
 /// text (`qr_text`), or `qr-not-found` while the camera has not found one.
+#[utoipa::path(post, path = "/counter/scan", summary = "Finds the QR code in a camera frame ({frame: base64 JPEG/PNG/WebP}) -> {qr_text: the payload, base64url}; 422 qr-not-found while there is none, qr-unreadable when it does not decode.",
+    request_body = ScanRequest,
+    security(("counter_device" = [])),
+    responses(
+        (status = 200, description = "the QR payload", body = Scanned),
+        (status = 401, description = "counter-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "qr-not-found, qr-unreadable, image-unreadable", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "over the device frame budget", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
+    ))]
 pub(crate) async fn scan(
     State(state): State<Arc<AppState>>,
     caller: CounterCaller,
     JsonBody(body): JsonBody<ScanRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Scanned>, ApiError> {
     counter_frames_within_budget(&state, &caller, 1).await?;
     let scanned = state
         .pool
@@ -341,7 +382,7 @@ pub(crate) async fn scan(
         })
         .await??;
     match scanned {
-        Some(Ok(payload)) => Ok(Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) }))),
+        Some(Ok(payload)) => Ok(Json(Scanned { qr_text: URL_SAFE_NO_PAD.encode(payload) })),
         Some(Err(why)) => {
             Err(ApiError::new(ProblemType::QrUnreadable).detail(format!("{why}; hold the phone steady and closer")))
         }
@@ -350,14 +391,16 @@ pub(crate) async fn scan(
 }
 
 /// A QR to verify, with the face in front of the counter for L3.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VerifyRequest {
     /// The QR payload, base64url (from `/counter/scan`).
     qr_text: String,
     /// `hotel_checkin`, `age_check`, `ticket` or `clock_in`.
     purpose: String,
+    /// `L1` (default) or `L3`.
     #[serde(default = "level_one")]
+    #[schema(value_type = String)]
     level: AssuranceLevel,
     /// A camera frame of the person at the counter (base64), for L3.
     live_face: Option<String>,
@@ -369,6 +412,16 @@ fn level_one() -> AssuranceLevel {
 
 /// `POST /counter/verify {qr_text, purpose, level?, live_face?}`: the verified
 /// result, or a `presentation-refused` problem whose `code` says why.
+#[utoipa::path(post, path = "/counter/verify", summary = "Checks an offline QR payload as a counter with no network would, against the cached keys and status list; each presentation is accepted once -> {verified, purpose, edition, level, claims, face, cache_age_secs}, or 422 presentation-refused whose code names the reason.",
+    request_body = VerifyRequest,
+    security(("counter_device" = [])),
+    responses(
+        (status = 200, description = "verified result", body = Object),
+        (status = 401, description = "counter-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "presentation-refused, image-unreadable", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "over the device frame budget", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
+    ))]
 pub(crate) async fn verify(
     State(state): State<Arc<AppState>>,
     caller: CounterCaller,

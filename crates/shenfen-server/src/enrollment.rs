@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, Edition, IdNumber, check_new_pin};
 use shenfen_face::{
@@ -22,12 +22,14 @@ use shenfen_store::{
     Attestation, AuditEvent, BlindIndex, EnrollmentSession, FRAME_PRINT_DAYS, Grant, Offer, SealedEntry, SealedValue,
     StoreError, hash_peppered, random_below,
 };
+use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
 use crate::authority::Authority;
 use crate::client_address::ClientAddress;
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::JsonBody;
+use crate::openapi::{BodyProblems, BusyProblem};
 use crate::tokens::{TX_CODE_DIGITS, bounded_list, random_token, token_hash};
 use crate::work_pool::{Admission, Interrupt};
 
@@ -42,12 +44,15 @@ const OFFER_SECS: i64 = 600;
 const FLASH_STEP_MS: u32 = 400;
 
 /// The card details a citizen types to start.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct StartRequest {
+    /// The 18-character resident ID number.
     id_number: String,
+    /// The name as printed on the card.
     name: String,
     /// `YYYY-MM-DD`, or `长期` / `long-term`, as printed on the card.
     card_expiry: String,
+    /// `lightweight` (default) or `upgraded`.
     #[serde(default = "lightweight")]
     edition: String,
 }
@@ -57,18 +62,21 @@ fn lightweight() -> String {
 }
 
 /// The frames of a session (and the chosen PIN).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct FramesRequest {
     /// Base64 JPEG/PNG/WebP frames in capture order.
     #[serde(deserialize_with = "bounded_list")]
+    #[schema(max_items = 256)]
     frames: Vec<String>,
     /// The colour-flash frames (base64): the first taken just before the
     /// flash, then one per colour of the session's sequence.
     #[serde(default, deserialize_with = "bounded_list")]
+    #[schema(max_items = 256)]
     flash_frames: Vec<String>,
     /// When the page captured each frame, `frames` then `flash_frames`, in
     /// milliseconds from its first capture.
     #[serde(default, deserialize_with = "bounded_list")]
+    #[schema(max_items = 256)]
     captured_at: Vec<i64>,
     /// The PIN the citizen chooses (upgraded edition only).
     pin: Option<String>,
@@ -120,12 +128,45 @@ fn refused() -> ApiError {
     )
 }
 
+/// A started session. Fields in the order `json!` wrote them before
+/// (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Session {
+    /// The movements to film, in order (`turn_left`, …); empty when the policy asks for none.
+    #[schema(value_type = Vec<String>)]
+    challenge: Vec<Action>,
+    /// When the session expires (seconds since the epoch).
+    expires_at: i64,
+    /// The colour flash to film, when the policy asks for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flash: Option<Flash>,
+    /// For the frames request: `/enrollment/sessions/{session_id}/frames`.
+    session_id: String,
+}
+
+/// The colours the page flashes, each for `step_ms`, filming the face under each.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Flash {
+    /// Colour names, in order.
+    colours: Vec<&'static str>,
+    /// Milliseconds each colour is shown.
+    step_ms: u32,
+}
+
 /// `POST /enrollment/sessions`
+#[utoipa::path(post, path = "/enrollment/sessions", summary = "Starts a face-verified enrollment ({id_number, name, card_expiry, edition: lightweight|upgraded}) -> a session with a random ordered liveness challenge. The upgraded edition requires an in-person attestation (/operator/attestations) within the hour before.",
+    request_body = StartRequest,
+    responses(
+        (status = 201, description = "a session", body = Session),
+        (status = 422, description = "enrollment-refused, the same for every reason", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "too many attempts for this ID number or client", body = Problem, content_type = PROBLEM),
+        BodyProblems,
+    ))]
 pub(crate) async fn start(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,
     JsonBody(body): JsonBody<StartRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Session>), ApiError> {
     let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::invalid(format!("id_number: {e}")))?;
     // The claim is digested in the one spelling the registry comparison uses.
     let expiry = CardValidity::parse_expiry(&body.card_expiry)
@@ -169,13 +210,12 @@ pub(crate) async fn start(
         expires_at: now + authority.policy.session_secs,
     };
     state.store.create_session(&session).await?;
-    let mut answer = json!({ "session_id": session_id, "challenge": challenge, "expires_at": session.expires_at });
-    if authority.policy.liveness.require_flash {
-        // Derived from the session id: the same on every instance, nothing more to store.
-        let colours: Vec<&str> = authority.flash_colours(&session_id).iter().map(|c| c.as_str()).collect();
-        answer["flash"] = json!({ "colours": colours, "step_ms": FLASH_STEP_MS });
-    }
-    Ok((StatusCode::CREATED, Json(answer)))
+    // Derived from the session id: the same on every instance, nothing more to store.
+    let flash = authority.policy.liveness.require_flash.then(|| Flash {
+        colours: authority.flash_colours(&session_id).iter().map(|c| c.as_str()).collect(),
+        step_ms: FLASH_STEP_MS,
+    });
+    Ok((StatusCode::CREATED, Json(Session { challenge, expires_at: session.expires_at, flash, session_id })))
 }
 
 /// Decodes base64 camera frames (on a pool worker: decoding is the costly
@@ -330,6 +370,15 @@ impl FromRequestParts<Arc<AppState>> for SessionId {
 /// session id's MAC (before the body is even read), the form, the client's
 /// frame budget, a place in the pool — then the session is taken and its
 /// frames decoded and analysed in one pooled job.
+#[utoipa::path(post, path = "/enrollment/sessions/{id}/frames", summary = "Submits base64 frames performing the challenge -> a credential offer, or the one refusal every failure gets. A session id this server did not issue (or that expired) is refused before the body is read; a list of more than 256 items is a 400 that leaves the session open; the frames count against the client budget (429); 503 busy (Retry-After) leaves the session open.",
+    request_body = FramesRequest,
+    params(("id" = String, Path, description = "the id the creating call answered")),
+    responses(
+        (status = 201, description = "credential_offer", body = Object),
+        (status = 422, description = "enrollment-refused, the same for every reason", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "over the client frame budget", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
+    ))]
 pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
     client: ClientAddress,

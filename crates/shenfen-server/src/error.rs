@@ -8,12 +8,16 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
 use shenfen_face::FaceError;
 use shenfen_store::StoreError;
+use utoipa::ToSchema;
 
 use crate::counter::CounterError;
+use crate::openapi::{OAuthError, problem_types};
 use crate::work_pool::PoolError;
+
+/// The media type of problem answers (RFC 9457 §3).
+pub(crate) const PROBLEM: &str = "application/problem+json";
 
 /// The `type` URIs are URNs: stable identifiers, not links to follow.
 const TYPE_PREFIX: &str = "urn:shenfen:problem:";
@@ -123,6 +127,11 @@ impl ProblemType {
         self.describe().1
     }
 
+    /// The problem's `type` URI.
+    pub(crate) fn type_uri(self) -> String {
+        format!("{TYPE_PREFIX}{}", self.code())
+    }
+
     fn title(self) -> &'static str {
         self.describe().2
     }
@@ -169,10 +178,11 @@ impl ProblemType {
 }
 
 /// The body of a problem response.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-struct Problem {
-    /// Stable problem type, `urn:shenfen:problem:<code>`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub(crate) struct Problem {
+    /// Stable problem type, `urn:shenfen:problem:<code>` (docs/ERRORS.md).
     #[serde(rename = "type")]
+    #[schema(schema_with = problem_types)]
     type_uri: String,
     /// Short, fixed summary of the type.
     title: &'static str,
@@ -279,23 +289,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Problem { kind, status, detail, code, retry_after } => {
-                let body = Problem {
-                    type_uri: format!("{TYPE_PREFIX}{}", kind.code()),
-                    title: kind.title(),
-                    status: status.as_u16(),
-                    detail,
-                    code,
-                };
+                let body =
+                    Problem { type_uri: kind.type_uri(), title: kind.title(), status: status.as_u16(), detail, code };
                 let mut response = (status, Json(body)).into_response();
                 let headers = response.headers_mut();
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM));
                 if let Some(value) = retry_after.and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok()) {
                     headers.insert(header::RETRY_AFTER, value);
                 }
                 response
             }
             ApiError::OAuth { status, error, description } => {
-                let body = json!({ "error": error, "error_description": description });
+                let body = OAuthError { error, error_description: description };
                 let mut response = (status, Json(body)).into_response();
                 response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response

@@ -20,11 +20,12 @@ use serde_json::Value;
 use shenfen_core::OperatorRole;
 use shenfen_credential::{Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifyOptions, verify_vc};
 use shenfen_store::{BlindIndex, Operator, RelyingParty};
+use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
 use crate::error::{ApiError, ProblemType};
 use crate::status_list::STATUS_LIST_ID;
-use crate::tokens::{bearer, bounded_list, token_hash};
+use crate::tokens::{bearer, bounded_list, token_hash, whole_number};
 
 /// A JSON body of the type the handler reads, within the route's body
 /// limit; anything else is a 400 (or 413) problem saying what is wrong.
@@ -185,7 +186,7 @@ impl RelyingPartyKey {
 
 /// The body of a citizen's self-service request: the presentation that
 /// authenticates them and what the endpoint reads beside it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct Proof {
     /// An SD-JWT+KB of one of the citizen's credentials, `aud` = the issuer, `nonce` = a fresh c_nonce.
     presentation: String,
@@ -197,9 +198,10 @@ pub(crate) struct Proof {
     pub nonce: Option<String>,
     /// For `/citizen/assertion` at L3: live frames (base64), matched against the registry.
     #[serde(default, deserialize_with = "bounded_list")]
+    #[schema(max_items = 256)]
     pub frames: Vec<String>,
     /// For `/citizen/audit`: entries after this sequence number (paging).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub after: u64,
 }
 

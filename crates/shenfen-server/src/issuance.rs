@@ -3,7 +3,6 @@
 //! batch issuance of single-use SD-JWT VCs, and the Token Status List they
 //! point into.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -12,16 +11,18 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shenfen_core::{CardValidity, Edition, PseudonymKey, pairwise_pseudonym};
 use shenfen_credential::{Jws, PublicJwk, StatusReference, VcIssuance, child_pointer, issue_vc};
 use shenfen_face::Template;
 use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty};
+use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
-use crate::error::ApiError;
+use crate::error::{ApiError, PROBLEM, Problem};
 use crate::extractors::{AccessToken, JsonBody};
+use crate::openapi::OAuthError;
 use crate::openid;
 use crate::status_list::{STATUS_LIST_ID, STATUS_LIST_SIZE};
 use crate::tokens::{random_token, token_hash};
@@ -68,6 +69,9 @@ fn claim_paths(edition: Edition) -> Vec<Vec<&'static str>> {
 }
 
 /// `GET /.well-known/openid-credential-issuer`
+#[utoipa::path(get, path = "/.well-known/openid-credential-issuer",
+    summary = "OpenID4VCI credential issuer metadata.",
+    responses((status = 200, description = "metadata (OpenID4VCI 1.0 §12.2)", body = Object)))]
 pub(crate) async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let url = &state.authority.issuer.url;
     let configuration = |edition: Edition| {
@@ -100,6 +104,9 @@ pub(crate) async fn issuer_metadata(State(state): State<Arc<AppState>>) -> Json<
 }
 
 /// `GET /.well-known/oauth-authorization-server`
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server",
+    summary = "Authorization server metadata (token endpoint, pre-authorized grant).",
+    responses((status = 200, description = "metadata (RFC 8414)", body = Object)))]
 pub(crate) async fn authorization_server_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let url = &state.authority.issuer.url;
     Json(json!({
@@ -121,14 +128,62 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
     [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
 }
 
+/// A token request (form-encoded): the fields of both grants.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct TokenRequest {
+    /// `urn:ietf:params:oauth:grant-type:pre-authorized_code` (OpenID4VCI)
+    /// or `authorization_code` (OpenID Connect).
+    pub(crate) grant_type: Option<String>,
+    /// The code of the credential offer.
+    #[serde(rename = "pre-authorized_code")]
+    pre_authorized_code: Option<String>,
+    /// The counter's transaction code, for the upgraded edition.
+    tx_code: Option<String>,
+    /// The authorization code of a sign-in.
+    pub(crate) code: Option<String>,
+    /// The redirect URI the sign-in was asked with.
+    pub(crate) redirect_uri: Option<String>,
+    /// The PKCE verifier of the sign-in's `code_challenge`.
+    pub(crate) code_verifier: Option<String>,
+    /// The client, when it authenticates with a client assertion.
+    pub(crate) client_id: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` (RFC 7523).
+    pub(crate) client_assertion_type: Option<String>,
+    /// The client's signed assertion (`private_key_jwt`).
+    pub(crate) client_assertion: Option<String>,
+}
+
+/// Tokens (RFC 6749 §5.1): a single-use access token, and for a sign-in the id_token.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenAnswer {
+    /// For `/credential` or `/userinfo`, as Bearer.
+    pub(crate) access_token: String,
+    /// Seconds the token is valid.
+    pub(crate) expires_in: i64,
+    /// The ES256 id_token of a sign-in (authorization code grant only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id_token: Option<String>,
+    /// `Bearer`.
+    pub(crate) token_type: &'static str,
+}
+
 /// `POST /token` (form-encoded): the OpenID4VCI pre-authorized code grant,
 /// or the OpenID Connect authorization code grant.
+#[utoipa::path(post, path = "/token",
+    summary = "Exchanges a pre-authorized code (and for the upgraded edition the counter's tx_code) for a single-use access token, or a sign-in's authorization code (PKCE, client_secret_basic or private_key_jwt) for an access token and an id_token; OAuth errors per RFC 6749.",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "an access token (and, for a sign-in, an id_token)", body = TokenAnswer),
+        (status = 400, description = "unsupported_grant_type, invalid_request, invalid_grant", body = OAuthError),
+        (status = 401, description = "invalid_client: the sign-in's client did not authenticate", body = OAuthError),
+        (status = 415, description = "not a form", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn token(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    match form.get("grant_type").map(String::as_str) {
+    match form.grant_type.as_deref() {
         Some(PRE_AUTHORIZED_GRANT) => pre_authorized_token(&state, &form).await,
         Some(openid::CODE_GRANT) => openid::code_token(&state, &headers, &form).await,
         _ => Err(oauth_error(
@@ -141,13 +196,14 @@ pub(crate) async fn token(
 
 /// Redeems a pre-authorized code (and, for the upgraded edition, the
 /// counter's transaction code) for an access token to `/credential`.
-async fn pre_authorized_token(state: &AppState, form: &HashMap<String, String>) -> Result<Response, ApiError> {
+async fn pre_authorized_token(state: &AppState, form: &TokenRequest) -> Result<Response, ApiError> {
     let code = form
-        .get("pre-authorized_code")
+        .pre_authorized_code
+        .as_deref()
         .ok_or_else(|| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "pre-authorized_code is missing"))?;
     let now = now();
     let code_hash = token_hash(code);
-    let tx_code = form.get("tx_code").map(|c| state.authority.tx_code_hash(c));
+    let tx_code = form.tx_code.as_deref().map(|c| state.authority.tx_code_hash(c));
     if tx_code.is_some() {
         // Transaction codes are counted per pre-authorized code before one is
         // compared, in one statement: a few guesses at six digits — however
@@ -176,24 +232,51 @@ async fn pre_authorized_token(state: &AppState, form: &HashMap<String, String>) 
     let grant = Grant { tx_code_hash: None, ..grant };
     let expires_at = now + ACCESS_TOKEN_SECS;
     state.store.put_grant(&token_hash(&access_token), GrantKind::AccessToken, &grant, expires_at).await?;
-    let body = json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECS });
+    let body = TokenAnswer { access_token, expires_in: ACCESS_TOKEN_SECS, id_token: None, token_type: "Bearer" };
     Ok((no_store(), Json(body)).into_response())
 }
 
 /// An OpenID4VCI credential request.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct CredentialRequest {
+    /// `shenfen_lightweight` or `shenfen_upgraded`: the one the grant is for.
     credential_configuration_id: String,
+    /// The key proofs, one per credential.
     proofs: Proofs,
 }
 
 /// The key proofs of a credential request.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct Proofs {
+    /// `openid4vci-proof+jwt` JWTs, 1 to batch_size, each with a fresh c_nonce.
     jwt: Vec<String>,
 }
 
+/// The issued batch.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Credentials {
+    /// One per key proof, in their order.
+    credentials: Vec<IssuedCredential>,
+}
+
+/// One issued credential.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct IssuedCredential {
+    /// The SD-JWT VC, bound to the proof's key.
+    credential: String,
+}
+
 /// `POST /credential` with `Authorization: Bearer`.
+#[utoipa::path(post, path = "/credential",
+    summary = "Issues a batch of SD-JWT VCs, one per openid4vci-proof+jwt key proof. The access token is spent only when the batch is issued: after invalid_nonce, get a fresh c_nonce and send the request again with the same token.",
+    request_body = CredentialRequest,
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "the batch", body = Credentials),
+        (status = 400, description = "invalid_credential_request, unknown_credential_configuration, invalid_proof, invalid_nonce", body = OAuthError),
+        (status = 401, description = "invalid_token: no access token, or unknown, expired or spent", body = OAuthError),
+        (status = 413, description = "body over the limit", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn credential(
     State(state): State<Arc<AppState>>,
     AccessToken(access_token_hash): AccessToken,
@@ -233,7 +316,7 @@ pub(crate) async fn credential(
         }
     }
     let credentials = issue_batch(&state, &access_token_hash, &grant, &holders, now).await?;
-    Ok((no_store(), Json(json!({ "credentials": credentials }))))
+    Ok((no_store(), Json(Credentials { credentials })))
 }
 
 fn token_spent() -> ApiError {
@@ -274,7 +357,7 @@ async fn issue_batch(
     grant: &Grant,
     holders: &[PublicJwk],
     now: i64,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<IssuedCredential>, ApiError> {
     let sealed = state.store.entry(&grant.subject).await?.ok_or_else(|| {
         oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "the citizen is no longer in the registry")
     })?;
@@ -325,7 +408,7 @@ async fn issue_batch(
             tracing::error!(code = e.code(), "credential signing failed");
             oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "")
         })?;
-        credentials.push(json!({ "credential": sd_jwt.serialize() }));
+        credentials.push(IssuedCredential { credential: sd_jwt.serialize() });
     }
     Ok(credentials)
 }

@@ -1,138 +1,124 @@
-//! The OpenAPI 3.1 description of the server, served at `/openapi.json`.
-//! Hand-written because it is small; a test checks every route is described.
+//! The OpenAPI 3.1 description of the server, served at `/openapi.json`,
+//! generated from the code with utoipa: each handler carries its
+//! `#[utoipa::path]` (summary, parameters, body, every status it answers),
+//! and request and answer types derive `ToSchema`, so a field added to a
+//! type is in the document without anyone remembering to write it down.
+//!
+//! The router is built with utoipa-axum's `OpenApiRouter` and `routes!`
+//! (`app::api_routes`): one declaration both serves a handler and adds its
+//! operation, at the path and method the handler's attribute names, so the
+//! router and the document cannot disagree about which operations exist.
+//! Only the web pages and their static files (HTML, scripts, the manifest)
+//! are plain routes, left out of the document: they are not a JSON API.
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-/// Route paths the router serves, as described here.
-pub const DESCRIBED_PATHS: &[&str] = &[
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/openapi.json",
-    "/jwks.json",
-    "/nonce",
-    "/.well-known/openid-credential-issuer",
-    "/.well-known/oauth-authorization-server",
-    "/token",
-    "/.well-known/openid-configuration",
-    "/authorize",
-    "/authorize/poll",
-    "/userinfo",
-    "/credential",
-    "/status/{list}",
-    "/enrollment/sessions",
-    "/enrollment/sessions/{id}/frames",
-    "/citizen/audit",
-    "/citizen/revoke",
-    "/citizen/pin",
-    "/citizen/assertion",
-    "/operator/login",
-    "/operator/logout",
-    "/operator/lookup",
-    "/operator/attestations",
-    "/operator/revocations",
-    "/operator/audit",
-    "/verifier/requests",
-    "/verifier/requests/{id}",
-    "/verifier/requests/{id}/object",
-    "/verifier/requests/{id}/response",
-    "/operator/statistics",
-    "/counter/cache",
-    "/counter/scan",
-    "/counter/verify",
-    "/web/offline-format.json",
-];
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Schema, Type};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-/// The document.
+use crate::error::{PROBLEM, Problem, ProblemType};
+
+/// The parts of the document no handler declares: its title, the shared
+/// error schemas, the security schemes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "shenfen authority",
+        description = "Population registry, face-verified enrollment and credential issuance of a shenfen authority."
+    ),
+    components(schemas(Problem, OAuthError)),
+    modifiers(&SecuritySchemes)
+)]
+struct ApiDoc;
+
+/// Every caller kind is a Bearer token; the schemes differ in who issues it.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, what) in [
+            ("operator_session", "the token of /operator/login"),
+            ("counter_device", "a registered counter device's token, or a counter operator's session token"),
+            ("relying_party_key", "a registered relying party's API key"),
+            ("access_token", "an access token from /token: OpenID4VCI for /credential, OpenID Connect for /userinfo"),
+        ] {
+            let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(what)).build();
+            components.add_security_scheme(name, SecurityScheme::Http(scheme));
+        }
+    }
+}
+
+/// The problem `type`s: one of [`ProblemType::ALL`].
+pub(crate) fn problem_types() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(ProblemType::ALL.iter().map(|kind| kind.type_uri())))
+}
+
+/// Problem answers as responses of the document, one per problem: its
+/// status and code from [`ProblemType`], so the document cannot give a
+/// problem another status than the server answers, and what it means.
+fn problem_responses(answers: &[(ProblemType, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    let problem = || ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build();
+    answers
+        .iter()
+        .map(|(kind, meaning)| {
+            let response =
+                ResponseBuilder::new().description(format!("{}: {meaning}", kind.code())).content(PROBLEM, problem());
+            (kind.status().as_str().to_owned(), RefOr::T(response.build()))
+        })
+        .collect()
+}
+
+/// The problems of every endpoint that reads a body, named once for the
+/// `responses(…)` of their `#[utoipa::path]`s.
+pub(crate) struct BodyProblems;
+
+impl IntoResponses for BodyProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problem_responses(&[
+            (ProblemType::InvalidRequest, "the body or a field is not what the endpoint reads"),
+            (ProblemType::PayloadTooLarge, "the body is over the endpoint limit"),
+        ])
+    }
+}
+
+/// The problem of every endpoint that queues work for the CPU pool.
+pub(crate) struct BusyProblem;
+
+impl IntoResponses for BusyProblem {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problem_responses(&[(ProblemType::Busy, "the CPU pool is full; retry after Retry-After")])
+    }
+}
+
+/// The problems of every endpoint an operator of a role calls.
+pub(crate) struct OperatorProblems;
+
+impl IntoResponses for OperatorProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problem_responses(&[
+            (ProblemType::OperatorUnauthenticated, "no session token, or one unknown, expired or ended"),
+            (ProblemType::OperatorForbidden, "the role does not include this"),
+        ])
+    }
+}
+
+/// An RFC 6749 §5.2 error object, as the OAuth and OpenID4VCI endpoints answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OAuthError {
+    /// The OAuth error code (`invalid_grant`, `invalid_proof`, `invalid_nonce`, …).
+    pub(crate) error: &'static str,
+    /// Human-readable detail.
+    pub(crate) error_description: String,
+}
+
+/// The generated document, as JSON.
 pub fn openapi_document() -> Value {
-    let problem = json!({ "description": "RFC 9457 problem", "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } });
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "shenfen authority", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Population registry, face-verified enrollment and credential issuance of a shenfen authority." },
-        "paths": {
-            "/healthz": { "get": { "summary": "Liveness: the process is up.", "responses": { "200": { "description": "up" } } } },
-            "/readyz": { "get": { "summary": "Readiness: the database answers.",
-                "responses": { "200": { "description": "ready" }, "503": problem } } },
-            "/metrics": { "get": { "summary": "Prometheus / OpenMetrics exposition.", "responses": { "200": { "description": "metrics" } } } },
-            "/openapi.json": { "get": { "summary": "This document.", "responses": { "200": { "description": "OpenAPI 3.1" } } } },
-            "/jwks.json": { "get": { "summary": "The authority's credential-signing public keys (ES256, with kid): the current one first, then keys rotated out whose credentials may still be valid.",
-                "responses": { "200": { "description": "JWK Set", "content": { "application/json": {} } } } } },
-            "/nonce": { "post": { "summary": "OpenID4VCI 1.0 nonce endpoint: a fresh c_nonce for key proofs, valid 300 s, single use.",
-                "responses": { "200": { "description": "{\"c_nonce\": \"…\"}", "content": { "application/json": {} } }, "405": problem } } },
-            "/.well-known/openid-credential-issuer": { "get": { "summary": "OpenID4VCI credential issuer metadata.", "responses": { "200": { "description": "metadata" } } } },
-            "/.well-known/oauth-authorization-server": { "get": { "summary": "Authorization server metadata (token endpoint, pre-authorized grant).", "responses": { "200": { "description": "metadata" } } } },
-            "/token": { "post": { "summary": "Exchanges a pre-authorized code (form: grant_type, pre-authorized_code) for a single-use access token, or (grant_type=authorization_code, code, redirect_uri, code_verifier; client_secret_basic or private_key_jwt) an OpenID Connect code for an access token and an id_token; OAuth errors per RFC 6749.",
-                "responses": { "200": { "description": "{access_token, token_type: Bearer, expires_in, id_token?}" }, "401": { "description": "{error: invalid_client}" }, "400": { "description": "{error, error_description}" } } } },
-            "/credential": { "post": { "summary": "Issues a batch of SD-JWT VCs, one per openid4vci-proof+jwt key proof (Bearer access token; {credential_configuration_id, proofs: {jwt: [...]}}). The access token is spent only when the batch is issued: after invalid_nonce, get a fresh c_nonce and send the request again with the same token.",
-                "responses": { "200": { "description": "{credentials: [{credential}]}" }, "400": { "description": "OpenID4VCI error (invalid_proof, invalid_nonce, …)" }, "401": { "description": "invalid_token" } } } },
-            "/status/{list}": { "get": { "summary": "The signed Token Status List (application/statuslist+jwt), 2 bits per credential; signed again only when a status changed (or the signed copy is older than half its ttl).",
-                "parameters": [{ "name": "list", "in": "path", "required": true, "schema": { "type": "string" }, "example": "1" }],
-                "responses": { "200": { "description": "statuslist+jwt" }, "404": problem } } },
-            "/enrollment/sessions": { "post": { "summary": "Starts enrollment: {id_number, name, card_expiry, edition: lightweight|upgraded} → {session_id, challenge, expires_at, flash?: {colours, step_ms}}. The same answer whether or not the number is registered. `challenge` is the ordered movements to film (empty when the server checks none); `flash`, when the server checks it, the screen colours (red|green|blue|yellow) the wallet paints full-screen in turn, each for step_ms, filming the face under each. The upgraded edition also needs an operator's in-person attestation (/operator/attestations) within the hour before.",
-                "responses": { "201": { "description": "session with a random ordered liveness challenge" }, "400": problem, "422": problem, "429": problem } } },
-            "/enrollment/sessions/{id}/frames": { "post": { "summary": "Submits base64 frames performing the challenge ({frames: [...], flash_frames: [...], captured_at: [...], pin}, up to 16 MiB; frames: one facing the camera, then one per movement; flash_frames: one before the flash, then one per colour; captured_at: each frame's capture time in ms from the first, frames then flash_frames, strictly increasing, flash frames at least 100 ms apart, all within the session's life; pin: the 6-digit PIN chosen for the upgraded edition) → a credential offer (upgraded: its grant asks for the counter's tx_code), or the one refusal every failure gets. A session id this server did not issue (or that expired) is refused before the body is read; a list of more than 256 items, or (when the server checks the colour flash) missing flash frames or capture times no camera gives, is a 400 that leaves the session open; the frames count against the client's budget (429) before any is decoded; 503 busy (Retry-After) leaves the session open.",
-                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                "responses": { "201": { "description": "{credential_offer}" }, "400": problem, "422": problem, "429": problem, "503": problem } } },
-            "/citizen/audit": { "post": { "summary": "The citizen's own audit entries, 100 a page ({presentation, after?} → {entries, next_after}); authenticated by {presentation}: an SD-JWT+KB of one of their credentials (valid: neither revoked nor suspended; signed by a current or retired key of this authority) with aud = this issuer and nonce = a fresh c_nonce, disclosing nothing.",
-                "responses": { "200": { "description": "{entries: [...], next_after}" }, "401": problem } } },
-            "/citizen/revoke": { "post": { "summary": "Withdraws every credential the citizen holds; authenticated as /citizen/audit.",
-                "responses": { "200": { "description": "{revoked: n}" }, "401": problem } } },
-            "/citizen/pin": { "post": { "summary": "Checks the upgraded edition's PIN ({presentation, pin}, authenticated as /citizen/audit). After 5 consecutive failures each further one doubles a waiting time from 30 s (Retry-After); 100 block the PIN. Each attempt is counted (and the lock it implies set) before the PIN is checked, so parallel guesses get no more checks.",
-                "responses": { "200": { "description": "{verified: true}" }, "401": problem, "409": problem, "429": problem, "503": problem } } },
-            "/citizen/assertion": { "post": { "summary": "An assurance assertion for one relying party's request ({presentation, pin, audience, nonce, frames?}, authenticated as /citizen/audit, up to 16 MiB): the PIN checked under the lockout policy reaches L2; with live frames (passive liveness, matched against the registry template) L3. Answers {assertion (typ shenfen-assurance+jwt, signed, aud/nonce of the request, cnf.jkt of the device key, 120 s), level, expires_at}; sent with the OpenID4VP answer as the form field `assurance`.",
-                "responses": { "200": { "description": "assertion" }, "400": problem, "401": problem, "409": problem, "422": problem, "429": problem, "503": problem } } },
-            "/operator/login": { "post": { "summary": "Operator sign-in ({username, password}) → {token, expires_at, username, role}; send the token as Bearer to the other /operator endpoints. 10 failures per account per hour (each attempt counted before its check), then 429.",
-                "responses": { "200": { "description": "session" }, "401": problem, "429": problem, "503": problem } } },
-            "/operator/logout": { "post": { "summary": "Ends the operator session of the Bearer token.", "responses": { "204": { "description": "ended" }, "401": problem } } },
-            "/operator/lookup": { "post": { "summary": "(counter) Confirms a card against the registry ({id_number}) → masked name and number, card expiry, whether a face template exists. Audited in the citizen's log.",
-                "responses": { "200": { "description": "masked record" }, "401": problem, "403": problem, "404": problem } } },
-            "/operator/attestations": { "post": { "summary": "(counter) Records that the operator has seen the citizen and their card in person ({id_number, method: counter|kiosk}) → {tx_code, expires_at}: the code the citizen types when redeeming the upgraded credential offer. Audited in the citizen's log.",
-                "responses": { "201": { "description": "{tx_code, expires_at}" }, "400": problem, "401": problem, "403": problem, "404": problem } } },
-            "/operator/revocations": { "post": { "summary": "(supervisor) Revokes every credential of a citizen ({id_number, reason: lost|stolen|deceased|fraud_suspected|card_replaced|registry_correction}) → {revoked: n}; the reason is in the citizen's log.",
-                "responses": { "200": { "description": "{revoked: n}" }, "400": problem, "401": problem, "403": problem, "404": problem } } },
-            "/operator/audit": { "get": { "summary": "(supervisor) A page of the audit log (?after=SEQ&limit=N, at most 1000); citizens appear as blind indexes only.",
-                "responses": { "200": { "description": "{entries: [...]}" }, "401": problem, "403": problem } } },
-            "/operator/statistics": { "get": { "summary": "(supervisor) Enrollment decisions of the last ?hours=N (1–168, default 24), from the audit log: {hours: [{hour, accepted, refused}], refusals: {reason: n}, truncated}. Counts only.",
-                "responses": { "200": { "description": "statistics" }, "401": problem, "403": problem } } },
-            "/counter/cache": { "get": { "summary": "(a registered counter device's token or a counter operator's session as Bearer, else 401 counter-unauthenticated; frames count against the device's budget, 429) The counter page's verifier cache (this authority's keys and status list, refreshed every minute): {synced_at, age_secs, max_age_secs, issuers, status_lists}.",
-                "responses": { "200": { "description": "freshness" }, "401": problem } } },
-            "/counter/scan": { "post": { "summary": "(a registered counter device's token or a counter operator's session as Bearer, else 401 counter-unauthenticated; frames count against the device's budget, 429) Finds the QR code in a camera frame ({frame: base64 JPEG/PNG/WebP}, up to 16 MiB) → {qr_text: the payload, base64url}; 422 qr-not-found while there is none, qr-unreadable when it does not decode.",
-                "responses": { "200": { "description": "{qr_text}" }, "400": problem, "401": problem, "422": problem, "429": problem, "503": problem } } },
-            "/counter/verify": { "post": { "summary": "(a registered counter device's token or a counter operator's session as Bearer, else 401 counter-unauthenticated; frames count against the device's budget, 429) Checks an offline QR payload as a counter with no network would ({qr_text, purpose: hotel_checkin|age_check|ticket|clock_in, level: L1|L3, live_face?: base64 frame for L3}) against the cached keys and status list; each presentation is accepted once → {verified, purpose, edition, level, claims, face, cache_age_secs}, or 422 presentation-refused whose `code` names the reason (docs/ERRORS.md).",
-                "responses": { "200": { "description": "verified result" }, "400": problem, "401": problem, "422": problem, "429": problem, "503": problem } } },
-            "/web/offline-format.json": { "get": { "summary": "What a wallet needs to make offline QR codes: the payload version, its preset DEFLATE dictionary (base64) and, per purpose, the audience and the claims disclosed per edition.",
-                "responses": { "200": { "description": "format" } } } },
-            "/.well-known/openid-configuration": { "get": { "summary": "OpenID Connect Discovery 1.0 metadata of the sign-in provider (code flow, PKCE S256, pairwise subjects, ES256 id_tokens, acr L1–L3).",
-                "responses": { "200": { "description": "provider metadata" } } } },
-            "/authorize": { "get": { "summary": "OpenID Connect authorization request (client_id, redirect_uri, response_type=code, scope with openid, state, nonce, code_challenge + S256, acr_values, claims): an unknown client or redirect URI is answered 400 here; other errors redirect to the relying party; otherwise 303 to the sign-in page, which shows the wallet request.",
-                "responses": { "303": { "description": "to the sign-in page or the relying party" }, "400": problem } } },
-            "/authorize/poll": { "post": { "summary": "The sign-in page's poll ({token} from its fragment): {status: pending, authorization_request: openid4vp://…, expires_at} or, once, {status: done, location: the redirect URI with code and state, or an error}.",
-                "responses": { "200": { "description": "pending or done" }, "400": problem, "404": problem } } },
-            "/userinfo": { "get": { "summary": "OpenID Connect UserInfo (Bearer: the access token of the code flow): {sub, granted claims}.",
-                "responses": { "200": { "description": "{sub, …}" }, "401": { "description": "{error, error_description}" } } } },
-            "/verifier/requests": { "post": { "summary": "A registered relying party (Bearer: its API key) asks for claims: {client_id, claims: [\"name\", \"record/id_number\", …], optional_claims: [claims the citizen may decline one by one (DCQL claim_sets)], questions: [\"age_over_18\", …], purpose, level: L1} → {request_id, request_uri, authorization_request: openid4vp://…, expires_at}. Claims beyond its entitlement are refused before any wallet sees the request.",
-                "responses": { "201": { "description": "request created" }, "400": problem, "401": problem, "403": problem, "422": problem } } },
-            "/verifier/requests/{id}": { "get": { "summary": "The relying party reads the outcome (?client_id=…, Bearer API key): {status: pending} or {status: verified|refused, result: {claims, pseudonym, level, edition, issuer}} — returned once, then forgotten.",
-                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                "responses": { "200": { "description": "outcome" }, "401": problem, "404": problem } } },
-            "/verifier/requests/{id}/object": { "get": { "summary": "OpenID4VP 1.0 request object by reference (application/oauth-authz-req+jwt), signed by this authority: response_type vp_token, response_mode direct_post, nonce, state, DCQL query (the asked claims and the relying party's pairwise pseudonym), client_metadata.",
-                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                "responses": { "200": { "description": "signed request object" }, "404": problem } } },
-            "/verifier/requests/{id}/response": { "post": { "summary": "OpenID4VP direct_post response (form: vp_token = {\"shenfen_id\": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion): verified against this authority's keys and status, key binding to the relying party and the request's nonce; answered once.",
-                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
-                "responses": { "200": { "description": "{}" }, "400": { "description": "{error, error_description}" } } } }
-        },
-        "components": { "schemas": { "Problem": {
-            "type": "object",
-            "required": ["type", "title", "status"],
-            "properties": {
-                "type": { "type": "string", "description": "stable problem type, urn:shenfen:problem:<code>" },
-                "title": { "type": "string" },
-                "status": { "type": "integer" },
-                "detail": { "type": "string" },
-                "code": { "type": "string", "description": "the domain error's stable code (docs/ERRORS.md), where it says more than the type" }
-            }
-        } } }
-    })
+    let (_, document) = crate::app::api_routes(ApiDoc::openapi()).split_for_parts();
+    serde_json::to_value(document).unwrap_or_default()
 }

@@ -25,6 +25,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 use shenfen_core::AssuranceLevel;
 use shenfen_credential::{Jws, PublicJwk, es256_header, sign_compact};
 use shenfen_store::{
@@ -34,9 +35,11 @@ use shenfen_store::{
 
 use crate::app::{AppState, now};
 use crate::client_address::ClientAddress;
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{AccessToken, JsonBody};
 use crate::tokens::{random_token, token_hash};
+use crate::issuance::{TokenAnswer, TokenRequest};
+use crate::openapi::{BodyProblems, OAuthError};
 use crate::verifier::{REQUEST_SECS, authorization_request};
 
 /// The grant type of the authorization code flow.
@@ -58,7 +61,7 @@ const PAGE_TOKEN_LEN: usize = 43;
 const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ProviderMetadata {
     issuer: String,
     authorization_endpoint: String,
@@ -79,6 +82,9 @@ pub(crate) struct ProviderMetadata {
     claims_parameter_supported: bool,
 }
 
+#[utoipa::path(get, path = "/.well-known/openid-configuration",
+    summary = "OpenID Connect Discovery 1.0: the provider's endpoints, pairwise subjects, ES256 id_tokens, PKCE S256, acr L1/L2/L3.",
+    responses((status = 200, description = "provider metadata", body = ProviderMetadata)))]
 pub(crate) async fn discovery(State(state): State<Arc<AppState>>) -> Json<ProviderMetadata> {
     let url = &state.authority.issuer.url;
     let mut claims_supported = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr"];
@@ -105,7 +111,8 @@ pub(crate) async fn discovery(State(state): State<Arc<AppState>>) -> Json<Provid
 }
 
 /// The parameters of an authorization request (OpenID Connect Core §3.1.2.1).
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuthorizeParams {
     client_id: Option<String>,
     redirect_uri: Option<String>,
@@ -161,6 +168,14 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> Respons
 /// `GET /authorize`: checks the client and its redirect URI (an unknown one
 /// is answered here, never redirected to), then the request; opens the
 /// presentation request and sends the browser to the sign-in page.
+#[utoipa::path(get, path = "/authorize",
+    summary = "OpenID Connect authorization request (code flow, PKCE S256 required): opens a presentation request and sends the browser to the sign-in page; errors after the client and redirect URI are verified go to that redirect URI.",
+    params(AuthorizeParams),
+    responses(
+        (status = 303, description = "to the sign-in page, or to the relying party's redirect URI with an error"),
+        (status = 400, description = "invalid-request: unknown client, or a redirect URI not registered for it (never redirected to)", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "rate-limited: too many sign-ins from this address", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn authorize(
     State(state): State<Arc<AppState>>,
     client_address: ClientAddress,
@@ -314,14 +329,14 @@ fn requested_level(params: &AuthorizeParams, essential: Option<AssuranceLevel>) 
 }
 
 /// The sign-in page's poll.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct Poll {
     /// The token from the page's fragment.
     token: String,
 }
 
 /// What the sign-in page does next.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub(crate) enum PollAnswer {
     /// Waiting for the wallet: show this `openid4vp://` request.
@@ -340,6 +355,14 @@ pub(crate) enum PollAnswer {
 
 /// `POST /authorize/poll {token}`: pending, or where to send the browser —
 /// once: the answer closes the authorization request.
+#[utoipa::path(post, path = "/authorize/poll",
+    summary = "The sign-in page's poll: pending (with the openid4vp:// request to show), or once answered where to send the browser, once.",
+    request_body = Poll,
+    responses(
+        (status = 200, description = "pending, or done with the location", body = PollAnswer),
+        (status = 404, description = "request-closed: unknown, expired or already finished", body = Problem, content_type = PROBLEM),
+        BodyProblems,
+    ))]
 pub(crate) async fn poll(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<Poll>,
@@ -465,26 +488,18 @@ struct IdTokenClaims<'a> {
     claims: &'a Map<String, Value>,
 }
 
-/// The token response of the code flow (§3.1.3.3).
-#[derive(Serialize)]
-pub(crate) struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: i64,
-    id_token: String,
-}
-
 /// `POST /token` with `grant_type=authorization_code`: the client
 /// authenticated, the code its own, unredeemed and unexpired, the redirect
 /// URI the same, the PKCE verifier right — then the tokens.
 pub(crate) async fn code_token(
     state: &AppState,
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
+    form: &TokenRequest,
 ) -> Result<Response, ApiError> {
     let party = authenticated_client(state, headers, form).await?;
     let code = form
-        .get("code")
+        .code
+        .as_deref()
         .ok_or_else(|| ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", "code is missing"))?;
     let code_hash = token_hash(code);
     let now = now();
@@ -499,10 +514,10 @@ pub(crate) async fn code_token(
     }
     let opened = stored.grant.open(state.authority.keys.as_ref(), &code_hash)?;
     let grant: SignInGrant = serde_json::from_slice(&opened).map_err(|_| ApiError::internal())?;
-    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
+    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
         return Err(invalid_grant("redirect_uri differs from the authorization request's"));
     }
-    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or_default();
+    let verifier = form.code_verifier.as_deref().unwrap_or_default();
     let computed = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
     if !(43..=128).contains(&verifier.len())
         || verify_slices_are_equal(computed.as_bytes(), grant.code_challenge.as_bytes()).is_err()
@@ -541,7 +556,7 @@ pub(crate) async fn code_token(
         &issuer.signing_key,
     )
     .map_err(|_| ApiError::internal())?;
-    let body = TokenResponse { access_token, token_type: "Bearer", expires_in: TOKEN_SECS, id_token };
+    let body = TokenAnswer { access_token, expires_in: TOKEN_SECS, id_token: Some(id_token), token_type: "Bearer" };
     Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(body)).into_response())
 }
 
@@ -550,7 +565,7 @@ pub(crate) async fn code_token(
 async fn authenticated_client(
     state: &AppState,
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
+    form: &TokenRequest,
 ) -> Result<RelyingParty, ApiError> {
     if let Some((client_id, secret)) = basic_credentials(headers) {
         let (party, client) = openid_client(state, &client_id).await?;
@@ -561,15 +576,16 @@ async fn authenticated_client(
             .map_err(|_| invalid_client("wrong client secret"))?;
         return Ok(party);
     }
-    if form.get("client_assertion_type").map(String::as_str) != Some(CLIENT_ASSERTION_TYPE) {
+    if form.client_assertion_type.as_deref() != Some(CLIENT_ASSERTION_TYPE) {
         return Err(invalid_client("authenticate with client_secret_basic or private_key_jwt"));
     }
-    let assertion = form.get("client_assertion").ok_or_else(|| invalid_client("client_assertion is missing"))?;
+    let assertion =
+        form.client_assertion.as_deref().ok_or_else(|| invalid_client("client_assertion is missing"))?;
     let jws = Jws::parse(assertion, "client assertion").map_err(|e| invalid_client(&e.to_string()))?;
     let claims = jws.payload();
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
     let client_id = text("sub");
-    if client_id.is_empty() || text("iss") != client_id || form.get("client_id").is_some_and(|c| c != client_id) {
+    if client_id.is_empty() || text("iss") != client_id || form.client_id.as_deref().is_some_and(|c| c != client_id) {
         return Err(invalid_client("the client assertion's iss and sub must both be the client_id"));
     }
     let (party, client) = openid_client(state, client_id).await?;
@@ -619,7 +635,7 @@ async fn openid_client(state: &AppState, client_id: &str) -> Result<(RelyingPart
 }
 
 /// What `/userinfo` answers: the subject and the granted claims.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct UserInfo {
     sub: String,
     #[serde(flatten)]
@@ -627,6 +643,13 @@ pub(crate) struct UserInfo {
 }
 
 /// `GET /userinfo` with the access token (Bearer).
+#[utoipa::path(get, path = "/userinfo",
+    summary = "OpenID Connect UserInfo: the pairwise sub and the claims the sign-in granted.",
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "the subject and its claims", body = UserInfo),
+        (status = 401, description = "invalid_token: unknown, expired or revoked", body = OAuthError),
+    ))]
 pub(crate) async fn userinfo(
     State(state): State<Arc<AppState>>,
     AccessToken(access_token_hash): AccessToken,

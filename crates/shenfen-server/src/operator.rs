@@ -10,14 +10,17 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, IdNumber};
 use shenfen_store::{Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, verify_secret_or_decoy};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{AppState, now};
-use crate::error::{ApiError, ProblemType};
+use crate::citizen::Revoked;
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{CounterRole, JsonBody, OperatorSession, SessionToken, SupervisorRole};
+use crate::openapi::{BodyProblems, BusyProblem, OperatorProblems};
 use crate::tokens::{random_token, token_hash, transaction_code};
 
 /// Why an operator may revoke a citizen's credentials.
@@ -28,13 +31,38 @@ fn operator_event(operator: &Operator, kind: &str, subject: Option<BlindIndex>, 
     AuditEvent { at: now(), kind: kind.into(), actor: format!("operator:{}", operator.username), subject, details }
 }
 
-#[derive(Deserialize)]
+/// An operator's credentials.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct LoginRequest {
+    /// The operator's user name.
     username: String,
+    /// The operator's password.
     password: String,
 }
 
+/// A new operator session. Fields in the order `json!` wrote them before
+/// (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OperatorSessionAnswer {
+    /// When the session ends (seconds since the epoch).
+    expires_at: i64,
+    /// `counter` or `supervisor`.
+    role: &'static str,
+    /// The session token, for the other /operator endpoints as Bearer.
+    token: String,
+    /// Who signed in.
+    username: String,
+}
+
 /// `POST /operator/login` → a bearer token for the operator's session.
+#[utoipa::path(post, path = "/operator/login", summary = "Operator sign-in ({username, password}) -> {token, expires_at, username, role}; send the token as Bearer to the other /operator endpoints. 10 failures per account per hour, then 429.",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "the session", body = OperatorSessionAnswer),
+        (status = 401, description = "operator-unauthenticated: wrong user name or password", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "too many failures for this account", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
+    ))]
 pub(crate) async fn login(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<LoginRequest>,
@@ -64,16 +92,18 @@ pub(crate) async fn login(
     let expires_at = now + state.authority.policy.operator_session_secs;
     state.store.create_operator_session(&token_hash(&token), &operator.username, expires_at).await?;
     state.store.append_audit(operator_event(&operator, "operator.login", None, json!({}))).await?;
-    let session = json!({
-        "token": token,
-        "expires_at": expires_at,
-        "username": operator.username,
-        "role": operator.role.as_str(),
-    });
+    let session =
+        OperatorSessionAnswer { expires_at, role: operator.role.as_str(), token, username: operator.username };
     Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(session)))
 }
 
 /// `POST /operator/logout`: ends the session of the token sent.
+#[utoipa::path(post, path = "/operator/logout", summary = "Ends the operator session of the Bearer token.",
+    security(("operator_session" = [])),
+    responses(
+        (status = 204, description = "ended"),
+        (status = 401, description = "operator-unauthenticated", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn logout(
     State(state): State<Arc<AppState>>,
     SessionToken(token): SessionToken,
@@ -82,8 +112,10 @@ pub(crate) async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// The ID number an operator typed.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct CitizenRequest {
+    /// As on the card.
     id_number: String,
 }
 
@@ -100,42 +132,86 @@ fn not_registered() -> ApiError {
     ApiError::new(ProblemType::NotRegistered).detail("no citizen with this ID number is registered; check the card")
 }
 
+/// What a counter sees of a registered card: masked fields only. Fields in
+/// the order `json!` wrote them before (sorted), so the answer is byte for
+/// byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MaskedRecord {
+    /// `YYYY-MM-DD` or `长期`, as printed on the card.
+    card_expiry: String,
+    /// Whether the registry holds a face template to match enrollments against.
+    has_face_template: bool,
+    /// The ID number with its eight birth-date digits hidden (`440106********123X`).
+    id_number_masked: String,
+    /// The name with all but its first character hidden.
+    name_masked: String,
+    /// Always `true`: an unregistered number is a not-registered problem.
+    registered: bool,
+}
+
 /// `POST /operator/lookup {id_number}`: confirms a card against the registry,
 /// showing masked fields only. The lookup is audited in the citizen's log.
+#[utoipa::path(post, path = "/operator/lookup", summary = "(counter) Confirms a card against the registry ({id_number}) -> masked name and number, card expiry, whether a face template exists. Audited in the citizen log.",
+    request_body = CitizenRequest,
+    security(("operator_session" = [])),
+    responses(
+        (status = 200, description = "the masked record", body = MaskedRecord),
+        (status = 404, description = "not-registered", body = Problem, content_type = PROBLEM),
+        BodyProblems, OperatorProblems,
+    ))]
 pub(crate) async fn lookup(
     State(state): State<Arc<AppState>>,
     session: OperatorSession<CounterRole>,
     JsonBody(body): JsonBody<CitizenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MaskedRecord>, ApiError> {
     let (subject, entry) = registry_entry(&state, &body.id_number).await?;
     let details = json!({ "registered": entry.is_some() });
     state.store.append_audit(operator_event(&session.operator, "operator.lookup", Some(subject), details)).await?;
     let entry = entry.ok_or_else(not_registered)?;
     let record = &entry.record;
-    Ok(Json(json!({
-        "registered": true,
-        "name_masked": record.masked_name(),
-        "id_number_masked": record.id_number.masked(),
-        "card_expiry": CardValidity::expiry_label(record.validity.until),
-        "has_face_template": entry.face_template.is_some(),
-    })))
+    Ok(Json(MaskedRecord {
+        card_expiry: CardValidity::expiry_label(record.validity.until),
+        has_face_template: entry.face_template.is_some(),
+        id_number_masked: record.id_number.masked(),
+        name_masked: record.masked_name(),
+        registered: true,
+    }))
 }
 
-#[derive(Deserialize)]
+/// An in-person check.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct AttestRequest {
+    /// As on the card.
     id_number: String,
     /// `counter` (a desk with an operator) or `kiosk` (a supervised machine).
     method: String,
 }
 
+/// The code of an in-person check.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Attested {
+    /// When the code stops being accepted.
+    expires_at: i64,
+    /// The code the citizen types when redeeming the upgraded credential offer.
+    tx_code: String,
+}
+
 /// `POST /operator/attestations {id_number, method}`: the operator has seen
 /// the citizen and their card in person. Answers the transaction code the
 /// citizen types when their phone redeems the upgraded credential offer.
+#[utoipa::path(post, path = "/operator/attestations", summary = "(counter) Records that the operator has seen the citizen and their card in person ({id_number, method: counter|kiosk}) -> {tx_code, expires_at}. Audited in the citizen log.",
+    request_body = AttestRequest,
+    security(("operator_session" = [])),
+    responses(
+        (status = 201, description = "the transaction code", body = Attested),
+        (status = 404, description = "not-registered", body = Problem, content_type = PROBLEM),
+        BodyProblems, OperatorProblems,
+    ))]
 pub(crate) async fn attest(
     State(state): State<Arc<AppState>>,
     session: OperatorSession<CounterRole>,
     JsonBody(body): JsonBody<AttestRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Attested>), ApiError> {
     if !matches!(body.method.as_str(), "counter" | "kiosk") {
         return Err(ApiError::invalid("method must be counter or kiosk"));
     }
@@ -153,22 +229,33 @@ pub(crate) async fn attest(
     let details = json!({ "method": body.method, "expires_at": expires_at });
     let event = operator_event(&session.operator, "operator.attested", Some(subject), details);
     state.store.put_attestation(&attestation, event).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "tx_code": tx_code, "expires_at": expires_at }))))
+    Ok((StatusCode::CREATED, Json(Attested { expires_at, tx_code })))
 }
 
-#[derive(Deserialize)]
+/// A supervisor's revocation.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct RevokeRequest {
+    /// As on the card.
     id_number: String,
+    /// One of lost, stolen, deceased, fraud_suspected, card_replaced, registry_correction.
     reason: String,
 }
 
 /// `POST /operator/revocations {id_number, reason}` (supervisor): revokes
 /// every credential of the citizen, with the reason in their log.
+#[utoipa::path(post, path = "/operator/revocations", summary = "(supervisor) Revokes every credential of a citizen ({id_number, reason}) -> {revoked: n}; the reason is in the citizen log.",
+    request_body = RevokeRequest,
+    security(("operator_session" = [])),
+    responses(
+        (status = 200, description = "how many were revoked", body = Revoked),
+        (status = 404, description = "not-registered", body = Problem, content_type = PROBLEM),
+        BodyProblems, OperatorProblems,
+    ))]
 pub(crate) async fn revoke(
     State(state): State<Arc<AppState>>,
     session: OperatorSession<SupervisorRole>,
     JsonBody(body): JsonBody<RevokeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     if !REVOCATION_REASONS.contains(&body.reason.as_str()) {
         return Err(ApiError::invalid(format!("reason must be one of {}", REVOCATION_REASONS.join(", "))));
     }
@@ -177,11 +264,12 @@ pub(crate) async fn revoke(
     let details = json!({ "reason": body.reason });
     let event = operator_event(&session.operator, "credential.revoked", Some(subject), details);
     let revoked = state.store.revoke_subject(&subject, 1, event).await?;
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(Revoked { revoked }))
 }
 
 /// A page of the audit log.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     /// Entries after this sequence number.
     #[serde(default)]
@@ -197,6 +285,14 @@ fn default_page() -> u32 {
 
 /// `GET /operator/audit?after=SEQ&limit=N` (supervisor): a page of the audit
 /// log; subjects appear as blind indexes only.
+#[utoipa::path(get, path = "/operator/audit", summary = "(supervisor) A page of the audit log; citizens appear as blind indexes only.",
+    params(AuditQuery),
+    security(("operator_session" = [])),
+    responses(
+        (status = 200, description = "entries", body = Object),
+        (status = 400, description = "bad-request: a query parameter is not a number", body = Problem, content_type = PROBLEM),
+        OperatorProblems,
+    ))]
 pub(crate) async fn audit(
     State(state): State<Arc<AppState>>,
     _: OperatorSession<SupervisorRole>,
@@ -220,7 +316,8 @@ pub(crate) async fn audit(
 }
 
 /// The window of enrollment statistics.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StatisticsQuery {
     /// Hours back from now (1 to 168).
     #[serde(default = "default_hours")]
@@ -240,6 +337,14 @@ const STATISTICS_PAGE: u32 = 5_000;
 /// `GET /operator/statistics?hours=N` (supervisor): enrollment decisions per
 /// hour (accepted, refused) and the refusals by reason — counts only, from
 /// the audit log, read a page at a time.
+#[utoipa::path(get, path = "/operator/statistics", summary = "(supervisor) Enrollment decisions of the last N hours, from the audit log: {hours: [{hour, accepted, refused}], refusals: {reason: n}, truncated}. Counts only.",
+    params(StatisticsQuery),
+    security(("operator_session" = [])),
+    responses(
+        (status = 200, description = "statistics", body = Object),
+        (status = 400, description = "hours out of 1 to 168, or not a number", body = Problem, content_type = PROBLEM),
+        OperatorProblems,
+    ))]
 pub(crate) async fn statistics(
     State(state): State<Arc<AppState>>,
     _: OperatorSession<SupervisorRole>,

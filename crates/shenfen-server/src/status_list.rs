@@ -12,7 +12,7 @@ use shenfen_credential::{StatusList, StatusListToken};
 use tokio::sync::Mutex;
 
 use crate::app::{AppState, now};
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 
 /// The one status list this authority publishes; 2^17 entries give herd privacy.
 pub const STATUS_LIST_ID: &str = "1";
@@ -39,6 +39,12 @@ struct SignedList {
 }
 
 /// `GET /status/{list}`: the signed Token Status List, cacheable for its ttl.
+#[utoipa::path(get, path = "/status/{list}", summary = "The signed Token Status List (application/statuslist+jwt), cacheable for its ttl.",
+    params(("list" = String, Path, description = "the list id (1)")),
+    responses(
+        (status = 200, description = "the signed list", body = String, content_type = "application/statuslist+jwt"),
+        (status = 404, description = "no such list", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn status_list(
     State(state): State<Arc<AppState>>,
     Path(list): Path<String>,

@@ -1,12 +1,12 @@
 //! Random tokens, transaction codes and the stored hashes of tokens, the Bearer token of a request, and
-//! the bounded lists request bodies may hold.
+//! the bounded lists and whole numbers request bodies may hold.
 
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Unexpected, Visitor};
 use shenfen_store::random_below;
 
 /// A fresh 256-bit random token, base64url.
@@ -69,6 +69,35 @@ pub(crate) fn bounded_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     deserializer.deserialize_seq(Bounded(std::marker::PhantomData))
 }
 
+/// Deserializes a count of what JSON Schema calls an integer: `7`, or `7.0`
+/// — the same number in JSON, as a generic client may write it and as the
+/// OpenAPI document's `integer` admits — but not `7.5`, a negative number or
+/// one past `u64::MAX`.
+pub(crate) fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Whole;
+    impl<'de> Visitor<'de> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number, 0 or more")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64, the first value past u64::MAX, is exact as an f64.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_u64(Whole)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +106,23 @@ mod tests {
     struct Listed {
         #[serde(deserialize_with = "bounded_list")]
         items: Vec<i64>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Counted {
+        #[serde(deserialize_with = "whole_number")]
+        after: u64,
+    }
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_zero_fraction_and_nothing_else() {
+        let after = |json: &str| serde_json::from_str::<Counted>(&format!("{{\"after\":{json}}}")).map(|c| c.after);
+        assert_eq!(after("7").unwrap(), 7);
+        assert_eq!(after("6146186.0").unwrap(), 6_146_186);
+        assert_eq!(after("18446744073709551615").unwrap(), u64::MAX);
+        for refused in ["7.5", "-1", "-1.0", "1e20", "\"7\"", "null"] {
+            assert!(after(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Form, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shenfen_core::{AssuranceLevel, Edition, Question, pairwise_pseudonym};
 use shenfen_credential::{
@@ -20,12 +20,14 @@ use shenfen_credential::{
 use shenfen_store::{
     BlindIndex, PresentationQuery, PresentationRequest, PresentationStatus, RelyingParty, SealedValue,
 };
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{AppState, now};
 use crate::citizen::ASSERTION_TYP;
-use crate::error::{ApiError, ProblemType};
+use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{JsonBody, RelyingPartyKey};
 use crate::issuance::vct;
+use crate::openapi::{BodyProblems, OAuthError};
 use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::random_token;
 
@@ -42,8 +44,9 @@ pub(crate) const QUESTION_CLAIM_PREFIX: &str = "question-";
 const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
 
 /// What a relying party asks for.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct NewRequest {
+    /// The relying party's registered id.
     client_id: String,
     /// Claim paths, `/`-separated below the top level (`name`, `record/id_number`).
     #[serde(default)]
@@ -67,12 +70,36 @@ fn level_one() -> String {
     "L1".into()
 }
 
+/// A presentation request just created. Fields in the order `json!` wrote
+/// them before (sorted), so the answer is byte for byte the same.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedRequest {
+    /// `openid4vp://?client_id=…&request_uri=…`, for the wallet (as a link or QR code).
+    authorization_request: String,
+    /// When the request expires (seconds since the epoch).
+    expires_at: i64,
+    /// The id to read the outcome with.
+    request_id: String,
+    /// Where the wallet fetches the signed request object.
+    request_uri: String,
+}
+
 /// `POST /verifier/requests`: a relying party asks for claims.
+#[utoipa::path(post, path = "/verifier/requests", summary = "A registered relying party (Bearer: its API key) asks for claims -> {request_id, request_uri, authorization_request: openid4vp://..., expires_at}. Claims beyond its entitlement are refused before any wallet sees the request.",
+    request_body = NewRequest,
+    security(("relying_party_key" = [])),
+    responses(
+        (status = 201, description = "request created", body = CreatedRequest),
+        (status = 401, description = "relying-party-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "not-entitled", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "a claim, question or level this authority does not know", body = Problem, content_type = PROBLEM),
+        BodyProblems,
+    ))]
 pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     key: RelyingPartyKey,
     JsonBody(body): JsonBody<NewRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedRequest>), ApiError> {
     let party = key.party(&state, &body.client_id).await?;
     if (body.claims.is_empty() && body.questions.is_empty())
         || body.purpose.trim().is_empty()
@@ -126,12 +153,12 @@ pub(crate) async fn create(
         result: None,
     };
     state.store.create_presentation_request(&stored).await?;
-    let created = json!({
-        "request_id": id,
-        "request_uri": request_uri(&state, &id),
-        "authorization_request": authorization_request(&state, &party.client_id, &id),
-        "expires_at": expires_at,
-    });
+    let created = CreatedRequest {
+        authorization_request: authorization_request(&state, &party.client_id, &id),
+        expires_at,
+        request_uri: request_uri(&state, &id),
+        request_id: id,
+    };
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -250,6 +277,12 @@ async fn open_request(state: &AppState, id: &str) -> Result<PresentationRequest,
 
 /// `GET /verifier/requests/{id}/object`: the request object, signed by this
 /// authority so a wallet that trusts its credentials trusts what it asks.
+#[utoipa::path(get, path = "/verifier/requests/{id}/object", summary = "OpenID4VP 1.0 request object by reference, signed by this authority: response_type vp_token, response_mode direct_post, nonce, state, DCQL query, client_metadata.",
+    params(("id" = String, Path, description = "the id the creating call answered")),
+    responses(
+        (status = 200, description = "signed request object", body = String, content_type = "application/oauth-authz-req+jwt"),
+        (status = 404, description = "request-closed", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn request_object(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -301,6 +334,15 @@ fn wallet_error(description: &str) -> ApiError {
 /// so only an answer that carries a presentation key-bound to this request's
 /// nonce may close it; junk is answered 400 and the request stays open for
 /// the citizen's wallet.
+#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once."#,
+    request_body(content = Object, description = "vp_token, state, and for L2/L3 assurance", content_type = "application/x-www-form-urlencoded"),
+    params(("id" = String, Path, description = "the id the creating call answered")),
+    responses(
+        (status = 200, description = "accepted: an empty object", body = Object),
+        (status = 400, description = "invalid_request: why the answer is refused", body = OAuthError),
+        (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "not a form", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn response(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -477,30 +519,66 @@ fn assurance_of(
 }
 
 /// Whose request's outcome is read.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ResultQuery {
     /// The asking relying party.
     client_id: String,
 }
 
+/// What a relying party reads of its request: the answer (once), or that it
+/// is still pending. Fields in the order `json!` wrote them before (sorted),
+/// so the answer is byte for byte the same; each variant requires the field
+/// the other lacks, so an answer matches exactly one.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Outcome {
+    /// The wallet answered.
+    Answered {
+        /// The verified claims and answers, or `{error}` when refused; null if it could not be read.
+        #[schema(value_type = Option<Object>, required = true)]
+        result: Option<Value>,
+        /// `verified` or `refused`.
+        #[schema(value_type = String)]
+        status: PresentationStatus,
+    },
+    /// No answer yet.
+    Pending {
+        /// When the request expires (seconds since the epoch).
+        expires_at: i64,
+        /// `pending`.
+        #[schema(value_type = String)]
+        status: PresentationStatus,
+    },
+}
+
 /// `GET /verifier/requests/{id}?client_id=…` (the relying party's Bearer
 /// key): `pending`, or the outcome — returned once, then forgotten.
+#[utoipa::path(get, path = "/verifier/requests/{id}", summary = "The relying party reads the outcome: {status: pending, expires_at} or {status: verified|refused, result} - returned once, then forgotten.",
+    params(("id" = String, Path, description = "the id the creating call answered"), ResultQuery),
+    security(("relying_party_key" = [])),
+    responses(
+        (status = 200, description = "outcome", body = Outcome),
+        (status = 400, description = "bad-request: client_id is missing", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "relying-party-unauthenticated", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "request-closed", body = Problem, content_type = PROBLEM),
+    ))]
 pub(crate) async fn outcome(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     key: RelyingPartyKey,
     Query(query): Query<ResultQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Outcome>, ApiError> {
     key.party(&state, &query.client_id).await?;
     // The common last call finds the answer: take it first (one statement).
     if let Some(answered) = state.store.take_answered_request(&id, &query.client_id).await? {
         let opened = answered.result.as_ref().map(|sealed| sealed.open(state.authority.keys.as_ref(), id.as_bytes()));
         let result = opened.transpose()?.and_then(|json| serde_json::from_slice::<Value>(&json).ok());
-        return Ok(Json(json!({ "status": answered.status, "result": result })));
+        return Ok(Json(Outcome::Answered { result, status: answered.status }));
     }
     match state.store.presentation_request(&id).await? {
         Some(request) if request.client_id == query.client_id && request.status == PresentationStatus::Pending => {
-            Ok(Json(json!({ "status": "pending", "expires_at": request.expires_at })))
+            Ok(Json(Outcome::Pending { expires_at: request.expires_at, status: PresentationStatus::Pending }))
         }
         _ => Err(closed()),
     }

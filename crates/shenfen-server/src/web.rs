@@ -8,17 +8,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde::Serialize;
 use shenfen_core::{Edition, Purpose};
 use shenfen_credential::DICTIONARY;
 use tower_http::compression::CompressionLayer;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ProblemType};
@@ -82,7 +83,8 @@ impl WebAssets {
 /// The routes of the pages and their files, gzip-compressed for clients that
 /// accept it. Only these static files: compressing responses that carry
 /// secrets beside reflected input would open them to BREACH-style attacks.
-pub(crate) fn routes() -> Router<Arc<AppState>> {
+/// They are not a JSON API, so the OpenAPI document leaves them out.
+pub(crate) fn pages() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { page(include_str!("../../../web/app/index.html")) }))
         .route("/wallet/", get(|| async { page(include_str!("../../../web/app/wallet.html")) }))
@@ -96,8 +98,13 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/app/{name}", get(app_file))
         .route("/vendor/{name}", get(vendor_file))
-        .route("/web/offline-format.json", get(offline_format))
-        .layer(CompressionLayer::new().gzip(true))
+        .layer(compressed())
+}
+
+/// gzip for clients that accept it: for the pages' files and the offline
+/// format only, which carry nothing secret.
+pub(crate) fn compressed() -> CompressionLayer {
+    CompressionLayer::new().gzip(true)
 }
 
 /// Pages may load only this origin's files, may use the camera, and may not be framed.
@@ -147,26 +154,56 @@ async fn vendor_file(State(state): State<Arc<AppState>>, UrlPath(name): UrlPath<
     })
 }
 
+/// What a wallet needs to make offline QR codes.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OfflineFormat {
+    /// The preset DEFLATE dictionary of the payload, base64.
+    dictionary: String,
+    /// Per purpose, in the order pages list them.
+    purposes: Vec<OfflinePurpose>,
+    /// The payload version.
+    version: u32,
+}
+
+/// What one purpose discloses.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OfflinePurpose {
+    /// The `aud` of the offline presentation.
+    audience: String,
+    /// The claims disclosed, per edition.
+    claims: ClaimsPerEdition,
+    /// The purpose's name.
+    purpose: &'static str,
+}
+
+/// Claim names per edition.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClaimsPerEdition {
+    /// Of the lightweight edition.
+    lightweight: Vec<&'static str>,
+    /// Of the upgraded edition.
+    upgraded: Vec<&'static str>,
+}
+
 /// `GET /web/offline-format.json`: what the wallet needs to make offline QR
 /// codes the counters accept — the payload's preset DEFLATE dictionary and
 /// the claims each purpose discloses per edition, in the order pages list
 /// them — taken from the Rust
 /// definitions so that the browser never holds a copy that could drift.
-async fn offline_format() -> Response {
-    let purposes: Vec<Value> = Purpose::ALL
+#[utoipa::path(get, path = "/web/offline-format.json",
+    summary = "What a wallet needs to make offline QR codes: the payload version, its preset DEFLATE dictionary (base64) and, per purpose, the audience and the claims disclosed per edition.",
+    responses((status = 200, description = "format", body = OfflineFormat)))]
+pub(crate) async fn offline_format() -> Json<OfflineFormat> {
+    let purposes = Purpose::ALL
         .iter()
-        .map(|purpose| {
-            let claims = |edition| purpose.claims(edition).into_iter().map(str::to_owned).collect::<Vec<_>>();
-            json!({
-                "purpose": purpose.as_str(),
-                "audience": purpose.audience(),
-                "claims": {
-                    "lightweight": claims(Edition::Lightweight),
-                    "upgraded": claims(Edition::Upgraded),
-                },
-            })
+        .map(|purpose| OfflinePurpose {
+            audience: purpose.audience(),
+            claims: ClaimsPerEdition {
+                lightweight: purpose.claims(Edition::Lightweight),
+                upgraded: purpose.claims(Edition::Upgraded),
+            },
+            purpose: purpose.as_str(),
         })
         .collect();
-    let body = json!({ "version": 1, "dictionary": STANDARD.encode(DICTIONARY), "purposes": purposes });
-    axum::Json(body).into_response()
+    Json(OfflineFormat { dictionary: STANDARD.encode(DICTIONARY), purposes, version: 1 })
 }
