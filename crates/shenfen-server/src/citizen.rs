@@ -46,9 +46,9 @@ pub(crate) const ASSERTION_TYP: &str = "shenfen-assurance+jwt";
 /// Audit entries per page of `/citizen/audit`.
 const AUDIT_PAGE: u32 = 100;
 
-/// A page of the citizen's own audit log. Fields here and in [`OwnEntry`]
-/// in the order `json!` wrote them before (sorted), so the answer is byte
-/// for byte the same.
+/// A page of the citizen's own audit log.
+// Fields here and in `OwnEntry` in the order `json!` wrote them before
+// (sorted), so the answer is byte for byte the same.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct OwnAudit {
     /// Oldest first.
@@ -199,8 +199,9 @@ async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String
     }
 }
 
-/// An assurance assertion. Fields in the order `json!` wrote them before
-/// (sorted), so the answer is byte for byte the same.
+/// An assurance assertion.
+// Fields in the order `json!` wrote them before (sorted), so the answer is byte
+// for byte the same.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Assertion {
     /// The signed JWT (`typ` shenfen-assurance+jwt) for the relying party.

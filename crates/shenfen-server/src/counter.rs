@@ -307,8 +307,9 @@ async fn current_cache(state: &Arc<AppState>) -> VerifierCache {
     cache.clone()
 }
 
-/// How fresh the counter's cache is. Fields in the order `json!` wrote them
-/// before (sorted), so the answer is byte for byte the same.
+/// How fresh the counter's cache is.
+// Fields in the order `json!` wrote them before (sorted), so the answer is byte
+// for byte the same.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct CacheFreshness {
     /// Seconds since the last refresh.

@@ -128,8 +128,9 @@ fn refused() -> ApiError {
     )
 }
 
-/// A started session. Fields in the order `json!` wrote them before
-/// (sorted), so the answer is byte for byte the same.
+/// A started session.
+// Fields in the order `json!` wrote them before (sorted), so the answer is byte
+// for byte the same.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Session {
     /// The movements to film, in order (`turn_left`, …); empty when the policy asks for none.

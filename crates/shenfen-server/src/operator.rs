@@ -40,8 +40,9 @@ pub(crate) struct LoginRequest {
     password: String,
 }
 
-/// A new operator session. Fields in the order `json!` wrote them before
-/// (sorted), so the answer is byte for byte the same.
+/// A new operator session.
+// Fields in the order `json!` wrote them before (sorted), so the answer is byte
+// for byte the same.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct OperatorSessionAnswer {
     /// When the session ends (seconds since the epoch).
@@ -132,9 +133,9 @@ fn not_registered() -> ApiError {
     ApiError::new(ProblemType::NotRegistered).detail("no citizen with this ID number is registered; check the card")
 }
 
-/// What a counter sees of a registered card: masked fields only. Fields in
-/// the order `json!` wrote them before (sorted), so the answer is byte for
-/// byte the same.
+/// What a counter sees of a registered card: masked fields only.
+// Fields in the order `json!` wrote them before (sorted), so the answer is byte
+// for byte the same.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct MaskedRecord {
     /// `YYYY-MM-DD` or `长期`, as printed on the card.

@@ -70,8 +70,9 @@ fn level_one() -> String {
     "L1".into()
 }
 
-/// A presentation request just created. Fields in the order `json!` wrote
-/// them before (sorted), so the answer is byte for byte the same.
+/// A presentation request just created.
+// Fields in the order `json!` wrote them before (sorted), so the answer is byte
+// for byte the same.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct CreatedRequest {
     /// `openid4vp://?client_id=…&request_uri=…`, for the wallet (as a link or QR code).
@@ -526,10 +527,11 @@ pub(crate) struct ResultQuery {
     client_id: String,
 }
 
-/// What a relying party reads of its request: the answer (once), or that it
-/// is still pending. Fields in the order `json!` wrote them before (sorted),
-/// so the answer is byte for byte the same; each variant requires the field
-/// the other lacks, so an answer matches exactly one.
+/// What a relying party reads of its request: the answer (once), or that it is
+/// still pending.
+// Fields in the order `json!` wrote them before (sorted), so the answer is byte
+// for byte the same; each variant requires the field the other lacks, so an
+// answer matches exactly one.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub(crate) enum Outcome {
