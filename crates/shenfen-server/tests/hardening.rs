@@ -302,7 +302,10 @@ async fn the_status_list_is_signed_again_only_when_a_status_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_registered_counter_devices_and_counter_operators_may_send_frames() {
     let test = registered_app().await;
-    let frame = json!({ "frame": jpeg_base64(&photo("obama3.jpg")) });
+    // A phone-camera-sized frame (the photo itself is 1434 × 2333): the scan
+    // tries five scales, and this test is about who may ask, not about speed.
+    let camera = image::imageops::thumbnail(&photo("obama3.jpg"), 480, 780);
+    let frame = json!({ "frame": jpeg_base64(&camera) });
     for path in ["/counter/scan", "/counter/verify"] {
         let (status, problem) = post_json(&test, path, &frame).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {problem}");
