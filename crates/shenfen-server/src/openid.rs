@@ -25,21 +25,21 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
 use shenfen_core::AssuranceLevel;
 use shenfen_credential::{Jws, PublicJwk, es256_header, sign_compact};
 use shenfen_store::{
     Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery, PresentationRequest,
     PresentationStatus, RelyingParty, SealedValue,
 };
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{AppState, now};
 use crate::client_address::ClientAddress;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{AccessToken, JsonBody};
-use crate::tokens::{random_token, token_hash};
 use crate::issuance::{TokenAnswer, TokenRequest};
 use crate::openapi::{BodyProblems, OAuthError};
+use crate::tokens::{random_token, token_hash};
 use crate::verifier::{REQUEST_SECS, authorization_request};
 
 /// The grant type of the authorization code flow.
@@ -579,8 +579,7 @@ async fn authenticated_client(
     if form.client_assertion_type.as_deref() != Some(CLIENT_ASSERTION_TYPE) {
         return Err(invalid_client("authenticate with client_secret_basic or private_key_jwt"));
     }
-    let assertion =
-        form.client_assertion.as_deref().ok_or_else(|| invalid_client("client_assertion is missing"))?;
+    let assertion = form.client_assertion.as_deref().ok_or_else(|| invalid_client("client_assertion is missing"))?;
     let jws = Jws::parse(assertion, "client assertion").map_err(|e| invalid_client(&e.to_string()))?;
     let claims = jws.payload();
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
