@@ -302,7 +302,13 @@ impl IntoResponse for ApiError {
             ApiError::OAuth { status, error, description } => {
                 let body = OAuthError { error, error_description: description };
                 let mut response = (status, Json(body)).into_response();
-                response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                let headers = response.headers_mut();
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                // RFC 6750 §3: a refused Bearer token says so in the challenge.
+                if error == "invalid_token" {
+                    headers
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                }
                 response
             }
         }

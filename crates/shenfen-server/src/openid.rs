@@ -80,6 +80,7 @@ pub(crate) struct ProviderMetadata {
     acr_values_supported: [&'static str; 3],
     claims_supported: Vec<&'static str>,
     claims_parameter_supported: bool,
+    authorization_response_iss_parameter_supported: bool,
 }
 
 #[utoipa::path(get, path = "/.well-known/openid-configuration",
@@ -107,6 +108,7 @@ pub(crate) async fn discovery(State(state): State<Arc<AppState>>) -> Json<Provid
         acr_values_supported: ["L1", "L2", "L3"],
         claims_supported,
         claims_parameter_supported: true,
+        authorization_response_iss_parameter_supported: true,
     })
 }
 
@@ -153,13 +155,17 @@ struct SignInGrant {
 }
 
 /// An error answered to the relying party's verified redirect URI (§3.1.2.6).
-fn redirect_error(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
-    redirect_with(redirect_uri, &[("error", Some(error)), ("error_description", Some(description)), ("state", state)])
+fn redirect_error(redirect_uri: &str, issuer: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+    let params = [("error", Some(error)), ("error_description", Some(description)), ("state", state)];
+    redirect_with(redirect_uri, issuer, &params)
 }
 
-/// `redirect_uri` with the query parameters that have a value.
-fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> Response {
-    let present: Vec<(&str, &str)> = params.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
+/// `redirect_uri` with the query parameters that have a value, and `iss`
+/// (RFC 9207): a relying party that signs in with several providers can tell
+/// which one answered, so a code cannot be mixed up between them.
+fn redirect_with(redirect_uri: &str, issuer: &str, params: &[(&str, Option<&str>)]) -> Response {
+    let mut present: Vec<(&str, &str)> = params.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
+    present.push(("iss", issuer));
     let query = serde_urlencoded::to_string(present).unwrap_or_default();
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{redirect_uri}{separator}{query}")).into_response()
@@ -194,7 +200,8 @@ pub(crate) async fn authorize(
     let request = match sign_in_request(&party, redirect_uri, &params) {
         Ok(request) => request,
         Err((error, description)) => {
-            return Ok(redirect_error(redirect_uri, params.state.as_deref(), error, &description));
+            let issuer = &state.authority.issuer.url;
+            return Ok(redirect_error(redirect_uri, issuer, params.state.as_deref(), error, &description));
         }
     };
     let now = now();
@@ -385,7 +392,10 @@ pub(crate) async fn poll(
     };
     let (location, code) = match answered {
         Some(presentation) => conclude(&state, &authorization, &request, &presentation, now)?,
-        None => (error_location(&request, "access_denied", "the citizen did not answer in time"), None),
+        None => {
+            let issuer = &state.authority.issuer.url;
+            (error_location(&request, issuer, "access_denied", "the citizen did not answer in time"), None)
+        }
     };
     if !state.store.finish_authorization(&authorization, code.as_ref()).await? {
         return Err(closed());
@@ -403,8 +413,8 @@ fn closed() -> ApiError {
         .detail("the sign-in is unknown, expired or already finished; start again at the service")
 }
 
-fn error_location(request: &SignInRequest, error: &str, description: &str) -> String {
-    location_of(redirect_error(&request.redirect_uri, request.state.as_deref(), error, description))
+fn error_location(request: &SignInRequest, issuer: &str, error: &str, description: &str) -> String {
+    location_of(redirect_error(&request.redirect_uri, issuer, request.state.as_deref(), error, description))
 }
 
 fn location_of(response: Response) -> String {
@@ -420,6 +430,7 @@ fn conclude(
     presentation: &PresentationRequest,
     now: i64,
 ) -> Result<(String, Option<AuthorizationCode>), ApiError> {
+    let issuer = &state.authority.issuer.url;
     let sealed = presentation.result.as_ref().ok_or_else(ApiError::internal)?;
     let opened = sealed.open(state.authority.keys.as_ref(), presentation.id.as_bytes())?;
     let result: Value = serde_json::from_slice(&opened).map_err(|_| ApiError::internal())?;
@@ -430,12 +441,12 @@ fn conclude(
         } else {
             "access_denied"
         };
-        return Ok((error_location(request, error, "the presentation was refused"), None));
+        return Ok((error_location(request, issuer, error, "the presentation was refused"), None));
     }
     let acr: AssuranceLevel = result["level"].as_str().and_then(|l| l.parse().ok()).ok_or_else(ApiError::internal)?;
     if request.essential_level.is_some_and(|essential| acr < essential) {
         let description = format!("the citizen reached {acr}, less than the essential level");
-        return Ok((error_location(request, "unmet_authentication_requirements", &description), None));
+        return Ok((error_location(request, issuer, "unmet_authentication_requirements", &description), None));
     }
     let grant = SignInGrant {
         sub: result["pseudonym"].as_str().ok_or_else(ApiError::internal)?.to_owned(),
@@ -458,6 +469,7 @@ fn conclude(
     };
     let location = location_of(redirect_with(
         &request.redirect_uri,
+        issuer,
         &[("code", Some(&code)), ("state", request.state.as_deref())],
     ));
     Ok((location, Some(stored)))
@@ -531,7 +543,8 @@ pub(crate) async fn code_token(
         return Err(invalid_grant("the code has expired or was already used"));
     }
     let issuer = &state.authority.issuer;
-    let amr = ["hwk", "pin", "face"];
+    // RFC 8176: the wallet's device key is a software key (WebCrypto), then the PIN, then the face.
+    let amr = ["swk", "pin", "face"];
     let factors = match grant.acr {
         AssuranceLevel::L1 => 1,
         AssuranceLevel::L2 => 2,

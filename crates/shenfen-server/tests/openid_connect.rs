@@ -200,6 +200,7 @@ async fn code_of(test: &TestApp, rp: &Rp, started: &Started, held: &(SdJwt, Priv
     assert_eq!(answered, StatusCode::OK);
     let params = redirect_params(&location, rp);
     assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
+    assert_eq!(params["iss"].as_str(), Some(ISSUER_URL), "RFC 9207: the provider names itself");
     params["code"].as_str().unwrap_or_else(|| panic!("{location}")).to_owned()
 }
 
@@ -247,7 +248,7 @@ async fn a_stock_relying_party_signs_in_with_a_pairwise_subject_stable_across_lo
     assert_eq!(first.issuer().as_str(), ISSUER_URL);
     assert_eq!(first.auth_context_ref().map(|acr| acr.as_str()), Some("L1"));
     let amr: Vec<&str> = first.auth_method_refs().unwrap().iter().map(|m| m.as_str()).collect();
-    assert_eq!(amr, ["hwk"]);
+    assert_eq!(amr, ["swk"]);
     assert_eq!(first.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("林晓梅"));
     assert_eq!(first.subject().len(), 64, "a pairwise pseudonym, not the ID number");
     assert_ne!(first.subject().as_str(), LIN);
@@ -294,6 +295,8 @@ async fn codes_are_single_use_bound_to_pkce_and_the_nonce_and_expire() {
         StatusCode::UNAUTHORIZED,
         "a reused code revokes what it gave"
     );
+    let refused = send_bearer(&test, Method::GET, "/userinfo", tokens.access_token().secret(), json!({})).await;
+    assert_eq!(refused.headers()[header::WWW_AUTHENTICATE], "Bearer error=\"invalid_token\"", "RFC 6750 §3");
 
     let started = start(&test, &shop, &["profile"], None).await;
     let code = code_of(&test, &shop, &started, &held[0]).await;
