@@ -212,6 +212,12 @@ pub(crate) fn api_routes(base: OpenApi) -> OpenApiRouter<Arc<AppState>> {
     small_bodies.merge(frames)
 }
 
+/// The header of an answer that carries a secret (a token, a nonce, a
+/// code): never cached (RFC 6749 §5.1).
+pub(crate) fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
+}
+
 /// Seconds since the epoch: the server's one clock.
 pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -294,7 +300,7 @@ struct Nonce {
     responses((status = 200, description = "a fresh c_nonce", body = Nonce)))]
 async fn nonce(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let (c_nonce, _) = state.nonces.issue(now()).ok_or_else(ApiError::internal)?;
-    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(Nonce { c_nonce })))
+    Ok((no_store(), Json(Nonce { c_nonce })))
 }
 
 async fn record_metrics(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {

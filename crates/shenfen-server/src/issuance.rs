@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine;
@@ -19,7 +19,7 @@ use shenfen_face::Template;
 use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty};
 use utoipa::ToSchema;
 
-use crate::app::{AppState, now};
+use crate::app::{AppState, no_store, now};
 use crate::error::{ApiError, PROBLEM, Problem};
 use crate::extractors::{AccessToken, JsonBody};
 use crate::openapi::OAuthError;
@@ -121,11 +121,6 @@ pub(crate) async fn authorization_server_metadata(State(state): State<Arc<AppSta
 /// clients are specified to parse (RFC 6749 §5.2, OpenID4VCI §8.3.1.2).
 fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> ApiError {
     ApiError::oauth(status, error, description)
-}
-
-/// Issuance answers must not be cached (RFC 6749 §5.1).
-fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
-    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
 }
 
 /// A token request (form-encoded): the fields of both grants.

@@ -19,7 +19,7 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -33,7 +33,7 @@ use shenfen_store::{
 };
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::{AppState, now};
+use crate::app::{AppState, no_store, now};
 use crate::client_address::ClientAddress;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{AccessToken, JsonBody};
@@ -385,7 +385,7 @@ pub(crate) async fn poll(
     let answered = match presentation {
         Some(p) if p.status == PresentationStatus::Pending && p.expires_at >= now => {
             let authorization_request = authorization_request(&state, &p.client_id, &p.id);
-            return Ok(no_store(PollAnswer::Pending { authorization_request, expires_at: p.expires_at }));
+            return Ok(poll_answer(PollAnswer::Pending { authorization_request, expires_at: p.expires_at }));
         }
         Some(p) if p.status != PresentationStatus::Pending => Some(p),
         _ => None,
@@ -400,12 +400,12 @@ pub(crate) async fn poll(
     if !state.store.finish_authorization(&authorization, code.as_ref()).await? {
         return Err(closed());
     }
-    Ok(no_store(PollAnswer::Done { location }))
+    Ok(poll_answer(PollAnswer::Done { location }))
 }
 
 /// A poll's answer carries a code: never cached.
-fn no_store(answer: PollAnswer) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(answer))
+fn poll_answer(answer: PollAnswer) -> impl IntoResponse {
+    (no_store(), Json(answer))
 }
 
 fn closed() -> ApiError {
@@ -570,7 +570,7 @@ pub(crate) async fn code_token(
     )
     .map_err(|_| ApiError::internal())?;
     let body = TokenAnswer { access_token, expires_in: TOKEN_SECS, id_token: Some(id_token), token_type: "Bearer" };
-    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(body)).into_response())
+    Ok((no_store(), Json(body)).into_response())
 }
 
 /// The OpenID Connect client a token request authenticates as:

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -16,7 +16,7 @@ use shenfen_core::{CardValidity, IdNumber};
 use shenfen_store::{Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, verify_secret_or_decoy};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::{AppState, now};
+use crate::app::{AppState, no_store, now};
 use crate::citizen::Revoked;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{CounterRole, JsonBody, OperatorSession, SessionToken, SupervisorRole};
@@ -95,7 +95,7 @@ pub(crate) async fn login(
     state.store.append_audit(operator_event(&operator, "operator.login", None, json!({}))).await?;
     let session =
         OperatorSessionAnswer { expires_at, role: operator.role.as_str(), token, username: operator.username };
-    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(session)))
+    Ok((no_store(), Json(session)))
 }
 
 /// `POST /operator/logout`: ends the session of the token sent.
