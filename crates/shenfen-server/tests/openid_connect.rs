@@ -266,6 +266,14 @@ async fn a_stock_relying_party_signs_in_with_a_pairwise_subject_stable_across_lo
     let new_phone = enroll_and_issue(&test, 1).await;
     let (after, _) = sign_in(&test, &shop, &new_phone[0]).await;
     assert_eq!(after.subject(), first.subject(), "stable across a re-enrollment");
+
+    // The re-enrollment revoked the old phone's credentials: it signs in to nothing.
+    let started = start(&test, &shop, &["profile"], None).await;
+    let (answered, location) = sign_in_page(&test, &started, &held[1]).await;
+    assert_eq!(answered, StatusCode::BAD_REQUEST, "the verifier refuses a revoked credential");
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["error"].as_str(), Some("access_denied"), "{location}");
+    assert!(params.get("code").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
