@@ -14,11 +14,19 @@ addTexts({
   'signin.same_device': { zh: '在本机打开钱包', en: 'Open the wallet on this device' },
   'signin.waiting': { zh: '等待钱包回应…', en: 'Waiting for the wallet…' },
   'signin.done': { zh: '正在返回服务…', en: 'Returning to the service…' },
+  'signin.elsewhere': { zh: '已回应。请在开始登录的设备上继续。', en: 'Answered. Continue on the device where you started signing in.' },
   'signin.closed': { zh: '此登录已失效，请回到服务重新开始。', en: 'This sign-in has ended; start again at the service.' },
 });
 
 const POLL_MS = 2000;
-const token = location.hash.slice(1);
+/**
+ * The page's token: from the fragment when the service sent the browser
+ * here, else from this tab's session storage — where it waits while the
+ * same-device wallet answers in this tab and sends the browser back.
+ */
+const TOKEN_KEY = 'signin-token';
+if (location.hash.length > 1) sessionStorage.setItem(TOKEN_KEY, location.hash.slice(1));
+const token = sessionStorage.getItem(TOKEN_KEY);
 let shown = null;
 
 function show(request) {
@@ -32,6 +40,7 @@ function show(request) {
   $('qr').src = code.createDataURL(cell, 4 * cell);
   $('qr').alt = request;
   $('same-device').href = `/wallet/?${new URLSearchParams({ request })}`;
+  $('same-device').hidden = false;
 }
 
 async function poll() {
@@ -42,11 +51,14 @@ async function poll() {
   });
   const body = await response.json();
   if (!response.ok) {
+    sessionStorage.removeItem(TOKEN_KEY);
     $('status').textContent = response.status === 404 ? t('signin.closed') : problemLine(body, response.status);
     $('qr').hidden = true;
+    $('same-device').hidden = true;
     return;
   }
   if (body.status === 'done') {
+    sessionStorage.removeItem(TOKEN_KEY);
     $('status').textContent = t('signin.done');
     location.replace(body.location);
     return;
@@ -59,4 +71,10 @@ async function poll() {
 languageSwitch($('language'), () => translatePage());
 translatePage();
 history.replaceState(null, '', location.pathname);
-poll().catch((error) => { $('status').textContent = error.message; });
+if (token) {
+  poll().catch((error) => { $('status').textContent = error.message; });
+} else {
+  // The wallet of another device's sign-in answered here: that device goes on.
+  $('status').textContent = t('signin.elsewhere');
+  $('qr').hidden = true;
+}

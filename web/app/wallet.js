@@ -537,10 +537,13 @@ async function share() {
       const answer = await postJson('/citizen/assertion', { presentation, pin: $('request-pin').value, audience: request.clientId, nonce: request.nonce, frames });
       form.set('assurance', answer.assertion);
     }
-    await call(new URL(request.responseUri).pathname, { method: 'POST', body: form });
+    const answered = await call(new URL(request.responseUri).pathname, { method: 'POST', body: form });
     await appendLog({ at: now, to: request.clientId, purpose: request.purpose, level: request.level, claims: held.map((p) => p.join('/')), channel: 'online' });
     $('answered-detail').textContent = t('answered.detail', { service: request.clientName });
     show('view-answered');
+    // OpenID4VP §8.2: where the verifier sends the browser next (a sign-in's page); only within this authority.
+    const next = answered?.redirect_uri && new URL(answered.redirect_uri, location.origin);
+    if (next?.origin === location.origin) location.assign(next.href);
   } catch (error) {
     stopCamera();
     fail(error.message, error.network ? '' : t('request.advice'), () => showCard());

@@ -339,7 +339,7 @@ fn wallet_error(description: &str) -> ApiError {
     request_body(content = Object, description = "vp_token, state, and for L2/L3 assurance", content_type = "application/x-www-form-urlencoded"),
     params(("id" = String, Path, description = "the id the creating call answered")),
     responses(
-        (status = 200, description = "accepted: an empty object", body = Object),
+        (status = 200, description = "accepted: an empty object, or for a sign-in {redirect_uri} where the wallet sends the browser (the sign-in page)", body = Object),
         (status = 400, description = "invalid_request: why the answer is refused", body = OAuthError),
         (status = 413, description = "the body is over the endpoint limit", body = Problem, content_type = PROBLEM),
         (status = 415, description = "not a form", body = Problem, content_type = PROBLEM),
@@ -364,7 +364,13 @@ pub(crate) async fn response(
     if !state.store.answer_presentation_request(&id, answer_state, now(), status, &sealed).await? {
         return Err(wallet_error("the request is already answered, expired, or the state differs"));
     }
-    outcome.map(|_| Json(json!({}))).map_err(|reason| wallet_error(&reason))
+    outcome.map_err(|reason| wallet_error(&reason))?;
+    // OpenID4VP §8.2: a sign-in's wallet on the same device goes back to the
+    // sign-in page, which finds its token in the tab and goes on to the service.
+    Ok(Json(match request.query.sign_in_sector {
+        Some(_) => json!({ "redirect_uri": format!("{}/signin/", state.authority.issuer.url) }),
+        None => json!({}),
+    }))
 }
 
 /// The presentation of an answer, verified: signed by one of this
