@@ -32,10 +32,14 @@ npm ci --prefix interop/sd-jwt-js --no-audit --no-fund --silent
 # The pages' browser libraries and the browser-test tools (playwright-core, axe-core).
 npm ci --prefix web --no-audit --no-fund --silent
 
+# The Python relying party the sign-in tests run (PyPI: Authlib).
+python3 -m pip install --quiet --root-user-action=ignore -r interop/oidc-rp-python/requirements.txt
+
 cargo test --workspace --locked "$@"
 
-# The journey in a real browser, against the `shenfen demo` binary just built.
-cargo build --locked -q -p shenfen-cli
+# The journeys in a real browser, against the `shenfen demo` binary just built
+# and the Rust relying party of the sign-in tests.
+cargo build --locked -q -p shenfen-cli -p oidc-relying-party
 npm test --prefix web
 
 # The API against its OpenAPI document: schemathesis (PyPI), every check, bounded

@@ -22,7 +22,8 @@ const CHROMIUM_FLAGS = [
   '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
 
-async function freePort() {
+/** A TCP port free on this machine, for a server a test starts. */
+export async function freePort() {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
@@ -221,4 +222,50 @@ export async function accessibilityViolations(page) {
   return results.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** The demo citizen who can enroll with a real face (demo/README.md): photos obama2.jpg and obama3.jpg are them. */
+export const CITIZEN = { id: '110105196108040136', name: '王建国' };
+
+/** Opens the enrollment form (from the card, when the phone holds one), fills it for the demo citizen and starts the face check. */
+export async function startEnrollment(page, demo, edition = 'lightweight', upgraded = {}) {
+  await page.goto(`${demo.url}/wallet/`);
+  await page.waitForFunction(() => ['view-card', 'view-enroll'].some((id) => !document.getElementById(id).hidden));
+  if (await page.locator('#view-card').isVisible()) await page.locator('#show-enroll').click();
+  await page.getByLabel(/ID number|身份证号/).fill(CITIZEN.id);
+  await page.getByLabel(/^Name$|^姓名$/).fill(CITIZEN.name);
+  await page.locator('#long-term').check();
+  await page.locator('#edition').selectOption(edition);
+  if (edition === 'upgraded') {
+    await page.getByLabel(/slip|凭条/).fill(upgraded.txCode);
+    await page.getByLabel(/Choose a 6-digit PIN|设置 6 位 PIN/).fill(upgraded.pin);
+  }
+  await page.locator('#enroll-start').click();
+}
+
+/** Once the movements are filmed, says the person is ready for the screen's colours. */
+export async function readyForTheColours(page) {
+  await page.locator('#flash-start').click({ timeout: 60_000 });
+}
+
+/**
+ * A counter operator signs in to the console and attests the demo citizen
+ * for the upgraded edition (as after checking the card in person); answers
+ * the code printed on the citizen's slip. With `screenshotName`, saves the page.
+ */
+export async function attestAtTheConsole(browser, demo, screenshotName) {
+  const page = await openPage(browser);
+  try {
+    await page.goto(`${demo.url}/console/`);
+    await page.getByLabel(/Operator name|工号/).fill('demo-counter');
+    await page.getByLabel(/Password|密码/).fill(demo.passwords['demo-counter']);
+    await page.getByRole('button', { name: /Sign in|登录/ }).click();
+    await page.locator('#lookup-id').fill(CITIZEN.id);
+    await page.locator('#attest').click();
+    await waitForView(page, 'lookup-result');
+    if (screenshotName) await screenshot(page, screenshotName);
+    return (await page.locator('#lookup-fields dd').first().textContent()).trim();
+  } finally {
+    await page.close();
+  }
 }

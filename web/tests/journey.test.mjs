@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  accessibilityViolations, addRelyingParty, artifacts, api, browserWithCamera, counterCamera, litByTheScreen, openPage, photo, screenCamera, screenshot, selfieCamera, startDemo, waitForView,
+  CITIZEN, accessibilityViolations, addRelyingParty, artifacts, api, attestAtTheConsole, browserWithCamera, counterCamera, litByTheScreen, openPage, photo,
+  readyForTheColours, screenCamera, screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
 } from './harness.mjs';
 
-const CITIZEN = { id: '110105196108040136', name: '王建国' };
 const HOTEL = 'https://hotel.example';
 let demo;
 let tools;
@@ -37,27 +37,6 @@ after(async () => {
   demo?.stop();
 });
 
-/** Opens the enrollment form (from the card, when the phone holds one), fills it for the demo citizen and starts the face check. */
-async function startEnrollment(page, edition = 'lightweight', upgraded = {}) {
-  await page.goto(`${demo.url}/wallet/`);
-  await page.waitForFunction(() => ['view-card', 'view-enroll'].some((id) => !document.getElementById(id).hidden));
-  if (await page.locator('#view-card').isVisible()) await page.locator('#show-enroll').click();
-  await page.getByLabel(/ID number|身份证号/).fill(CITIZEN.id);
-  await page.getByLabel(/^Name$|^姓名$/).fill(CITIZEN.name);
-  await page.locator('#long-term').check();
-  await page.locator('#edition').selectOption(edition);
-  if (edition === 'upgraded') {
-    await page.getByLabel(/slip|凭条/).fill(upgraded.txCode);
-    await page.getByLabel(/Choose a 6-digit PIN|设置 6 位 PIN/).fill(upgraded.pin);
-  }
-  await page.locator('#enroll-start').click();
-}
-
-/** Once the movements are filmed, says the person is ready for the screen's colours. */
-async function readyForTheColours(page) {
-  await page.locator('#flash-start').click({ timeout: 60_000 });
-}
-
 /** The hotel asks through the verifier service (the masked number optional); answers the request id and the wallet link. */
 async function hotelAsks(level, questions = []) {
   const ask = { client_id: HOTEL, claims: ['name'], optional_claims: ['id_number_masked'], questions, purpose: 'guest register', level };
@@ -75,7 +54,7 @@ test('a citizen enrolls with the camera through the colour flash, shows the QR, 
   const page = await openPage(phone);
   const session = page.waitForResponse((r) => r.url().endsWith('/enrollment/sessions'));
   const submitted = page.waitForRequest((r) => r.url().endsWith('/frames'), { timeout: 120_000 });
-  await startEnrollment(page);
+  await startEnrollment(page, demo);
   await waitForView(page, 'view-camera');
   await page.waitForFunction(() => document.getElementById('step').textContent.length > 0);
   await screenshot(page, '1-wallet-face-check');
@@ -199,21 +178,11 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
 });
 
 test('the upgraded edition: attested at the console, then L3 online with PIN and face', async () => {
-  const console = await openPage(tools);
-  await console.goto(`${demo.url}/console/`);
-  await console.getByLabel(/Operator name|工号/).fill('demo-counter');
-  await console.getByLabel(/Password|密码/).fill(demo.passwords['demo-counter']);
-  await console.getByRole('button', { name: /Sign in|登录/ }).click();
-  await console.locator('#lookup-id').fill(CITIZEN.id);
-  await console.locator('#attest').click();
-  await waitForView(console, 'lookup-result');
-  const slip = (await console.locator('#lookup-fields dd').first().textContent()).trim();
+  const slip = await attestAtTheConsole(tools, demo, '8-console-attested');
   assert.match(slip, /^\d{6}$/, 'the code for the slip');
-  await screenshot(console, '8-console-attested');
-  await console.close();
 
   const page = await openPage(phone);
-  await startEnrollment(page, 'upgraded', { txCode: slip, pin: '482915' });
+  await startEnrollment(page, demo, 'upgraded', { txCode: slip, pin: '482915' });
   await readyForTheColours(page);
   await waitForView(page, 'view-card', 120_000);
   assert.match(await page.locator('#card-edition').textContent(), /upgraded|增强版/);
@@ -313,7 +282,7 @@ async function enrollWithPhone(photoName, { wrongColours = false } = {}) {
     const context = await browser.newContext();
     await litByTheScreen(context, { wrongColours });
     const page = await openPage(context);
-    await startEnrollment(page);
+    await startEnrollment(page, demo);
     await readyForTheColours(page);
     await page.waitForFunction(() => ['view-card', 'view-failure'].some((id) => !document.getElementById(id).hidden), undefined, { timeout: 120_000 });
     return (await page.locator('#view-card').isVisible()) ? 'card' : 'refused';
@@ -368,7 +337,7 @@ test('a lost phone: once the card is enrolled on a new phone, the old one can no
     const newContext = await newPhoneBrowser.newContext();
     await litByTheScreen(newContext);
     const newPhone = await openPage(newContext);
-    await startEnrollment(newPhone);
+    await startEnrollment(newPhone, demo);
     await readyForTheColours(newPhone);
     await waitForView(newPhone, 'view-card', 120_000);
 

@@ -1,0 +1,189 @@
+//! A relying party (a hotel's or a city portal's web application) that signs
+//! its users in with "Sign in with shenfen" through the stock `openidconnect`
+//! crate: discovery, the authorization code flow with PKCE and a nonce,
+//! `client_secret_basic` at the token endpoint, the id_token validated here
+//! against the provider's JWKS, and the level reached (`acr`) checked against
+//! the level asked. It uses nothing of shenfen's: the browser tests run it as
+//! an independent client, and docs/INTEGRATION.md shows it as the OpenID
+//! Connect example.
+//!
+//! ```text
+//! OIDC_CLIENT_SECRET=… oidc-relying-party --issuer https://id.example \
+//!     --client-id https://shop.example --listen 127.0.0.1:8081 \
+//!     --redirect-uri https://shop.example/callback
+//! ```
+//! `GET /login?acr=L3` starts a sign-in; `/callback` answers the signed-in
+//! user as JSON (`sub`, `acr`, `amr`, the claims), or the error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::Parser;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Args {
+    /// The provider's issuer identifier (its discovery document is under it).
+    #[arg(long)]
+    issuer: String,
+    /// This relying party's client id, as registered (`shenfen rp add`).
+    #[arg(long)]
+    client_id: String,
+    /// The client secret printed at registration (client_secret_basic).
+    #[arg(long, env = "OIDC_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: String,
+    /// The registered redirect URI: this application's `/callback`.
+    #[arg(long)]
+    redirect_uri: String,
+    /// Where this application listens.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: String,
+}
+
+/// The client as discovery leaves it: authorization and token endpoints set.
+type Client =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// What a sign-in in progress needs back at the callback, keyed by its `state`.
+struct Pending {
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+    level: String,
+}
+
+struct App {
+    client: Client,
+    issuer: String,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+/// One connection pool for the provider: answers of any status go back to
+/// the crate, which reads OAuth errors from them.
+static AGENT: LazyLock<ureq::Agent> = LazyLock::new(|| {
+    // TLS with aws-lc-rs; another part of the process may have installed a provider already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let config =
+        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build();
+    ureq::Agent::new_with_config(config)
+});
+
+/// The crate's HTTP client, from ureq 3 (the crate's own `ureq` feature is for ureq 2).
+fn http_client(request: HttpRequest) -> Result<HttpResponse, ureq::Error> {
+    let mut response = AGENT.run(request)?;
+    let body = response.body_mut().read_to_vec()?;
+    let (parts, _) = response.into_parts();
+    Ok(HttpResponse::from_parts(parts, body))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let issuer = IssuerUrl::new(args.issuer.clone()).context("--issuer is not a URL")?;
+    let metadata = tokio::task::spawn_blocking(move || CoreProviderMetadata::discover(&issuer, &http_client))
+        .await?
+        .context("discovery failed")?;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(args.client_id),
+        Some(ClientSecret::new(args.client_secret)),
+    )
+    .set_redirect_uri(RedirectUrl::new(args.redirect_uri).context("--redirect-uri is not a URL")?);
+    let app = Arc::new(App { client, issuer: args.issuer, pending: Mutex::new(HashMap::new()) });
+    let router = Router::new().route("/login", get(login)).route("/callback", get(callback)).with_state(app);
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    println!("relying party listening on {}", listener.local_addr()?);
+    axum::serve(listener, router).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    /// The level to ask: L1 (the wallet), L2 (and the PIN) or L3 (and a live face).
+    #[serde(default = "level_one")]
+    acr: String,
+}
+
+fn level_one() -> String {
+    "L1".into()
+}
+
+/// Starts a sign-in: to the provider's `/authorize` with PKCE, a nonce and
+/// the level asked.
+async fn login(State(app): State<Arc<App>>, Query(query): Query<LoginQuery>) -> Redirect {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = app
+        .client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("profile".into()))
+        .add_auth_context_value(AuthenticationContextClass::new(query.acr.clone()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let pending = Pending { nonce, verifier, level: query.acr };
+    app.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(state.secret().clone(), pending);
+    Redirect::to(url.as_str())
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+/// The provider's answer: the code redeemed, the id_token validated (issuer,
+/// audience, signature, expiry, nonce), the level checked.
+async fn callback(State(app): State<Arc<App>>, Query(query): Query<CallbackQuery>) -> Response {
+    match signed_in(app, query).await {
+        Ok(user) => Json(user).into_response(),
+        Err(error) => (StatusCode::FORBIDDEN, Json(json!({ "error": error }))).into_response(),
+    }
+}
+
+async fn signed_in(app: Arc<App>, query: CallbackQuery) -> Result<Value, String> {
+    let pending = query
+        .state
+        .and_then(|state| app.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&state))
+        .ok_or("unknown or reused state")?;
+    // RFC 9207: the answer names the provider that gave it.
+    if query.iss.as_deref() != Some(app.issuer.as_str()) {
+        return Err("the answer does not come from the expected provider".into());
+    }
+    if let Some(error) = query.error {
+        return Err(error);
+    }
+    let code = AuthorizationCode::new(query.code.ok_or("no code")?);
+    let tokens = tokio::task::spawn_blocking({
+        let app = app.clone();
+        move || {
+            let request = app.client.exchange_code(code).map_err(|e| e.to_string())?;
+            request.set_pkce_verifier(pending.verifier).request(&http_client).map_err(|e| format!("token: {e}"))
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let id_token = tokens.id_token().ok_or("no id_token")?;
+    let claims = id_token.claims(&app.client.id_token_verifier(), &pending.nonce).map_err(|e| e.to_string())?;
+    let acr = claims.auth_context_ref().map(|acr| acr.as_str().to_owned()).unwrap_or_default();
+    // L1 < L2 < L3 compare as text; a provider that answers less than asked is refused here.
+    if acr < pending.level {
+        return Err(format!("asked for {}, the provider answered {acr}", pending.level));
+    }
+    let amr: Vec<&str> = claims.auth_method_refs().into_iter().flatten().map(|m| m.as_str()).collect();
+    let name = claims.name().and_then(|name| name.get(None)).map(|name| name.as_str());
+    Ok(json!({ "sub": claims.subject().as_str(), "acr": acr, "amr": amr, "name": name }))
+}

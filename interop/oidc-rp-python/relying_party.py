@@ -1,0 +1,187 @@
+"""A relying party that signs its users in with "Sign in with shenfen"
+through Authlib (PyPI), as a Python web application would: discovery, the
+authorization code flow with PKCE and a nonce, ``private_key_jwt`` at the
+token endpoint (RFC 7523, as Singpass and eSignet require), the id_token
+validated here with Authlib's ``CodeIDToken`` against the provider's JWKS,
+and the level reached (``acr``) checked against the level asked.
+
+It uses nothing of shenfen's: the browser tests run it as an independent
+client, and docs/INTEGRATION.md shows it as the Python example.
+
+    python3 relying_party.py --issuer https://id.example \\
+        --client-id https://shop.example --redirect-uri https://shop.example/callback \\
+        --key-file rp-key.json --listen 127.0.0.1:8082
+
+The private key (a P-256 JWK) is made on first run; register its public half
+(``GET /jwks.json``, or the file written with ``--public-jwks``) with
+``shenfen rp add --client-jwks``. ``GET /login?acr=L3`` starts a sign-in;
+``/callback`` answers the signed-in user as JSON, or the error.
+"""
+
+import argparse
+import json
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+from joserfc.jws import JWSRegistry
+
+# The most a client assertion may live: providers refuse long-lived ones
+# (Authlib's default is an hour).
+ASSERTION_SECONDS = 60
+LEVELS = ("L1", "L2", "L3")
+
+
+def load_key(path: Path) -> ECKey:
+    """The relying party's signing key, made and saved on first run."""
+    if path.exists():
+        return ECKey.import_key(json.loads(path.read_text()))
+    key = ECKey.generate_key("P-256", parameters={"kid": secrets.token_urlsafe(8), "alg": "ES256", "use": "sig"})
+    path.write_text(json.dumps(key.as_dict(private=True)))
+    path.chmod(0o600)
+    return key
+
+
+class RelyingParty:
+    """What the application knows of the provider, and the sign-ins in progress."""
+
+    def __init__(self, issuer: str, client_id: str, redirect_uri: str, key: ECKey):
+        self.client_id = client_id
+        self.redirect_uri = redirect_uri
+        self.key = key
+        self.metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=30).json()
+        if self.metadata["issuer"] != issuer:
+            raise SystemExit(f"the discovery document names another issuer: {self.metadata['issuer']}")
+        self.keys = KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=30).json())
+        self.pending = {}
+        self.lock = threading.Lock()
+
+    def public_jwks(self) -> dict:
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    def session(self) -> OAuth2Session:
+        session = OAuth2Session(
+            self.client_id,
+            self.key,
+            token_endpoint_auth_method="private_key_jwt",
+            redirect_uri=self.redirect_uri,
+            scope="openid profile",
+            code_challenge_method="S256",
+        )
+        endpoint = self.metadata["token_endpoint"]
+        expiry = {"exp": int(time.time()) + ASSERTION_SECONDS}
+        session.register_client_auth_method(PrivateKeyJWT(endpoint, claims=expiry, alg="ES256"))
+        return session
+
+    def login(self, level: str) -> str:
+        """The provider's authorization URL for a new sign-in at ``level``."""
+        verifier = secrets.token_urlsafe(48)
+        nonce = secrets.token_urlsafe(24)
+        url, state = self.session().create_authorization_url(
+            self.metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce, acr_values=level
+        )
+        with self.lock:
+            self.pending[state] = {"verifier": verifier, "nonce": nonce, "level": level}
+        return url
+
+    def callback(self, query: dict) -> dict:
+        """The signed-in user, from the provider's answer; raises ValueError when refused."""
+        with self.lock:
+            pending = self.pending.pop(query.get("state", ""), None)
+        if pending is None:
+            raise ValueError("unknown or reused state")
+        # RFC 9207: the answer names the provider that gave it.
+        if query.get("iss") != self.metadata["issuer"]:
+            raise ValueError("the answer does not come from the expected provider")
+        if "error" in query:
+            raise ValueError(query["error"])
+        token = self.session().fetch_token(
+            self.metadata["token_endpoint"],
+            grant_type="authorization_code",
+            code=query.get("code"),
+            code_verifier=pending["verifier"],
+        )
+        decoded = jwt.decode(
+            token["id_token"], self.keys, registry=JWSRegistry(algorithms=self.metadata["id_token_signing_alg_values_supported"])
+        )
+        claims = CodeIDToken(
+            decoded.claims,
+            decoded.header,
+            {"iss": {"essential": True, "values": [self.metadata["issuer"]]}},
+            {"nonce": pending["nonce"], "client_id": self.client_id},
+        )
+        claims.validate(leeway=60)
+        acr = claims.get("acr", "")
+        if acr not in LEVELS or LEVELS.index(acr) < LEVELS.index(pending["level"]):
+            raise ValueError(f"asked for {pending['level']}, the provider answered {acr}")
+        return {"sub": claims["sub"], "acr": acr, "amr": claims.get("amr", []), "name": claims.get("name")}
+
+
+def handler_for(party: RelyingParty):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            query = {name: values[0] for name, values in parse_qs(url.query).items()}
+            if url.path == "/login":
+                level = query.get("acr", "L1")
+                if level not in LEVELS:
+                    return self.answer(400, {"error": f"acr is one of {', '.join(LEVELS)}"})
+                self.send_response(303)
+                self.send_header("Location", party.login(level))
+                self.end_headers()
+            elif url.path == "/callback":
+                try:
+                    self.answer(200, party.callback(query))
+                # Ours, Authlib's, joserfc's and requests' errors alike: the sign-in fails, the server stays up.
+                except Exception as refused:
+                    self.answer(403, {"error": f"{type(refused).__name__}: {refused}"})
+            elif url.path == "/jwks.json":
+                self.answer(200, party.public_jwks())
+            else:
+                self.answer(404, {"error": "not found"})
+
+        def answer(self, status: int, body: dict):
+            data = json.dumps(body, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format, *args):
+            pass
+
+    return Handler
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--issuer", required=True, help="the provider's issuer identifier")
+    parser.add_argument("--client-id", required=True, help="this relying party's client id, as registered")
+    parser.add_argument("--redirect-uri", required=True, help="the registered redirect URI: this application's /callback")
+    parser.add_argument("--key-file", required=True, type=Path, help="the private JWK (made on first run)")
+    parser.add_argument("--public-jwks", type=Path, help="write the public JWK Set here, for registration, and exit")
+    parser.add_argument("--listen", default="127.0.0.1:8082")
+    args = parser.parse_args()
+    key = load_key(args.key_file)
+    if args.public_jwks:
+        args.public_jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+        return
+    party = RelyingParty(args.issuer, args.client_id, args.redirect_uri, key)
+    host, port = args.listen.rsplit(":", 1)
+    server = ThreadingHTTPServer((host, int(port)), handler_for(party))
+    print(f"relying party listening on {host}:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

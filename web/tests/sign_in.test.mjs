@@ -1,0 +1,226 @@
+// "Sign in with shenfen" in a real browser, as two relying parties built on
+// independent OpenID Connect libraries see it: a Rust web application on the
+// `openidconnect` crate (client_secret_basic) and a Python one on Authlib
+// (private_key_jwt), both in interop/. Each validates the id_token itself.
+// The citizen signs in with the wallet — on the same phone (the sign-in
+// page's button) or from a laptop (the phone answers the request the laptop's
+// QR shows) — at L1, then at L3 with the PIN and a live face; each service
+// gets its own pairwise `sub`, the same at every login and after the card is
+// enrolled again on a new phone, whose old phone then signs in to nothing.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  CITIZEN, accessibilityViolations, attestAtTheConsole, browserWithCamera, freePort, litByTheScreen, openPage, photo, readyForTheColours, repository,
+  screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
+} from './harness.mjs';
+
+const PIN = '604219';
+let demo;
+let laptop;
+let phoneBrowser;
+/** The citizen's phone: its wallet (IndexedDB) lives across the tests. */
+let phone;
+const services = {};
+
+/** Runs `command` until it prints that it listens; answers a way to stop it. */
+async function startProcess(command, args, env = {}) {
+  const child = spawn(command, args, { cwd: repository, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  await new Promise((ready, failed) => {
+    const timer = setTimeout(() => failed(new Error(`${command} did not start:\n${output}`)), 60_000);
+    const read = (chunk) => {
+      output += chunk;
+      if (output.includes('listening on')) {
+        clearTimeout(timer);
+        ready();
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (code) => failed(new Error(`${command} exited (${code}):\n${output}`)));
+  });
+  return () => child.kill('SIGTERM');
+}
+
+/** Registers a service as an OpenID Connect client (`shenfen rp add`); answers what `rp add` printed. */
+function register(origin, name, extra) {
+  const args = ['rp', 'add', '--client-id', origin, '--name', name, '--claims', 'name', '--redirect-uri', `${origin}/callback`, ...extra, '--data-dir', demo.dataDir];
+  return execShenfen(args);
+}
+
+function execShenfen(args) {
+  return new Promise((done, failed) => {
+    const child = spawn(demo.binary, args, { cwd: repository, stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += chunk; });
+    child.on('exit', (code) => (code === 0 ? done(output) : failed(new Error(`shenfen ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+/** The Rust web application (interop/oidc-relying-party), registered with a client secret. */
+async function startRustService() {
+  const origin = `http://127.0.0.1:${await freePort()}`;
+  const printed = await register(origin, 'Rust Shop', []);
+  const secret = printed.match(/client secret .*: (\S+)/)[1];
+  const binary = join(process.env.CARGO_TARGET_DIR || join(repository, 'target'), 'debug/oidc-relying-party');
+  const stop = await startProcess(binary, ['--issuer', demo.url, '--client-id', origin, '--redirect-uri', `${origin}/callback`, '--listen', origin.slice(7)], { OIDC_CLIENT_SECRET: secret });
+  return { origin, stop };
+}
+
+/** The Python web application (interop/oidc-rp-python), registered with its public key. */
+async function startPythonService() {
+  const origin = `http://127.0.0.1:${await freePort()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'shenfen-rp-'));
+  const script = join(repository, 'interop/oidc-rp-python/relying_party.py');
+  const common = ['--issuer', demo.url, '--client-id', origin, '--redirect-uri', `${origin}/callback`, '--key-file', join(dir, 'key.json')];
+  await new Promise((done, failed) => spawn('python3', [script, ...common, '--public-jwks', join(dir, 'jwks.json')], { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? done() : failed(new Error(`python3 exited ${code}`)))));
+  await register(origin, 'Python Portal', ['--client-jwks', join(dir, 'jwks.json')]);
+  const stop = await startProcess('python3', [script, ...common, '--listen', origin.slice(7)]);
+  return { origin, stop };
+}
+
+/** What a service's callback answered the browser: the user it signed in, or `{error}`. */
+function signedIn(page, service) {
+  const answer = page.waitForResponse((r) => r.url().startsWith(`${service.origin}/callback`), { timeout: 120_000 }).then((r) => r.json());
+  // Awaited once the wallet has answered; a step failing before then is the error to report, not this wait's.
+  answer.catch(() => {});
+  return answer;
+}
+
+/** The wallet's consent for a sign-in, with the PIN and the face for L2/L3; waits until it is sent. */
+async function consent(page, level) {
+  await waitForView(page, 'view-request');
+  assert.match(await page.locator('#request-why').textContent(), /Sign in to/);
+  if (level !== 'L1') await page.getByLabel(/Your 6-digit PIN|你的 6 位 PIN/).fill(PIN);
+  await page.locator('#request-share').click();
+}
+
+/** On the phone alone: the service, the sign-in page's same-device button, the wallet, back to the service. */
+async function signInOnThePhone(service, level) {
+  const page = await openPage(phone);
+  try {
+    const user = signedIn(page, service);
+    await page.goto(`${service.origin}/login?acr=${level}`);
+    await page.locator('#same-device').click();
+    await consent(page, level);
+    return await user;
+  } finally {
+    await page.close();
+  }
+}
+
+/** On a laptop: the service shows the sign-in page's QR; the phone answers the request it holds. */
+async function signInFromTheLaptop(service, level, wallet = phone) {
+  const page = await openPage(laptop);
+  const answering = await openPage(wallet);
+  try {
+    const user = signedIn(page, service);
+    await page.goto(`${service.origin}/login?acr=${level}`);
+    await page.waitForFunction(() => document.getElementById('qr').alt.startsWith('openid4vp:'));
+    assert.deepEqual(await accessibilityViolations(page), []);
+    const request = await page.locator('#qr').getAttribute('alt');
+    // The phone's camera reads the QR: the wallet opens the request it names.
+    await answering.goto(`${demo.url}/wallet/?request=${encodeURIComponent(request)}`);
+    await consent(answering, level);
+    const answered = await user;
+    return { user: answered, phonePage: answering };
+  } finally {
+    await page.close();
+  }
+}
+
+before(async () => {
+  demo = await startDemo();
+  laptop = await browserWithCamera();
+  phoneBrowser = await browserWithCamera(await selfieCamera(laptop, 'camera-sign-in-citizen', photo('obama2.jpg')));
+  phone = await phoneBrowser.newContext();
+  await litByTheScreen(phone);
+});
+
+after(async () => {
+  for (const service of Object.values(services)) service.stop();
+  await phoneBrowser?.close();
+  await laptop?.close();
+  demo?.stop();
+});
+
+const subs = {};
+
+test('a citizen signs in at L1 to two services registered after enrollment: each gets its own pairwise sub, the same at each login', async () => {
+  const slip = await attestAtTheConsole(laptop, demo);
+  const page = await openPage(phone);
+  await startEnrollment(page, demo, 'upgraded', { txCode: slip, pin: PIN });
+  await readyForTheColours(page);
+  await waitForView(page, 'view-card', 120_000);
+  await page.close();
+  // Registered once the credentials exist: a new service needs no re-issuance.
+  services.rust = await startRustService();
+  services.python = await startPythonService();
+
+  const { user: rust, phonePage } = await signInFromTheLaptop(services.rust, 'L1');
+  assert.equal(rust.acr, 'L1', JSON.stringify(rust));
+  assert.deepEqual(rust.amr, ['swk']);
+  assert.equal(rust.name, CITIZEN.name);
+  // The phone that answered a laptop's sign-in says to go on there.
+  await phonePage.waitForURL(`${demo.url}/signin/`);
+  await phonePage.waitForFunction(() => document.getElementById('status').textContent.length > 0);
+  assert.match(await phonePage.locator('#status').textContent(), /device where you started|开始登录的设备/);
+  await screenshot(phonePage, 'sign-in-1-phone-answered-for-the-laptop');
+  await phonePage.close();
+
+  const python = await signInOnThePhone(services.python, 'L1');
+  assert.equal(python.acr, 'L1', JSON.stringify(python));
+  assert.equal(python.name, CITIZEN.name);
+  assert.notEqual(rust.sub, python.sub, 'two services cannot link the citizen by sub');
+  assert.ok(!`${rust.sub}${python.sub}`.includes(CITIZEN.id));
+
+  const again = await signInOnThePhone(services.rust, 'L1');
+  assert.equal(again.sub, rust.sub, 'the same sub at the next login');
+  subs.rust = rust.sub;
+  subs.python = python.sub;
+});
+
+test('L3 asks the PIN and a live face in the wallet; both services get L3 and the same subs', async () => {
+  const rust = await signInOnThePhone(services.rust, 'L3');
+  assert.equal(rust.acr, 'L3', JSON.stringify(rust));
+  assert.deepEqual(rust.amr, ['swk', 'pin', 'face']);
+  assert.equal(rust.sub, subs.rust);
+
+  const { user: python, phonePage } = await signInFromTheLaptop(services.python, 'L3');
+  await phonePage.close();
+  assert.equal(python.acr, 'L3', JSON.stringify(python));
+  assert.deepEqual(python.amr, ['swk', 'pin', 'face']);
+  assert.equal(python.sub, subs.python);
+});
+
+test('enrolled again on a new phone: the same subs at both services; the old phone signs in to nothing', async () => {
+  const newPhoneBrowser = await browserWithCamera(await selfieCamera(laptop, 'camera-sign-in-new-phone', photo('obama2.jpg')));
+  const oldPhone = phone;
+  try {
+    phone = await newPhoneBrowser.newContext();
+    await litByTheScreen(phone);
+    const page = await openPage(phone);
+    await startEnrollment(page, demo);
+    await readyForTheColours(page);
+    await waitForView(page, 'view-card', 120_000);
+    await page.close();
+
+    assert.equal((await signInOnThePhone(services.rust, 'L1')).sub, subs.rust);
+    assert.equal((await signInOnThePhone(services.python, 'L1')).sub, subs.python);
+
+    // The old phone's credentials were revoked by the new enrollment: its answer is refused, the service gets access_denied.
+    const { user, phonePage } = await signInFromTheLaptop(services.rust, 'L1', oldPhone);
+    assert.deepEqual(user, { error: 'access_denied' });
+    await waitForView(phonePage, 'view-failure');
+    assert.match(await phonePage.locator('#failure-detail').textContent(), /revoked/);
+    await phonePage.close();
+  } finally {
+    phone = oldPhone;
+    await newPhoneBrowser.close();
+  }
+});
