@@ -1,6 +1,7 @@
 // The operator console: sign in, check a card against the registry (masked
 // answers only), attest a citizen in person for the upgraded edition, and —
-// for supervisors — revoke, read enrollment statistics and the audit log.
+// for supervisors — revoke, read enrollment statistics and the audit log,
+// register relying parties (their secrets shown once).
 
 import { $, showDefinitions } from '/app/dom.js';
 import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
@@ -38,6 +39,23 @@ addTexts({
   'stats.reasons': { zh: '拒绝原因', en: 'Refusals by reason' },
   'stats.reason': { zh: '原因', en: 'Reason' },
   'stats.count': { zh: '次数', en: 'Count' },
+  'rp.heading': { zh: '依赖方（接入服务）', en: 'Relying parties' },
+  'rp.client_id': { zh: '客户端标识', en: 'Client id' },
+  'rp.name': { zh: '名称', en: 'Name' },
+  'rp.claims': { zh: '可请求的信息', en: 'Entitled to' },
+  'rp.sign_in': { zh: '身份登录', en: 'Sign-in' },
+  'rp.register_heading': { zh: '登记依赖方（或更换其授权和密钥）', en: 'Register a relying party (or replace its entitlement and secrets)' },
+  'rp.client_id_label': { zh: '客户端标识：其网站源，如 https://hotel.example', en: 'Client id: its origin, e.g. https://hotel.example' },
+  'rp.name_label': { zh: '向公民显示的名称', en: 'Name shown to citizens' },
+  'rp.claims_label': { zh: '可请求的信息，用逗号分隔（如 name, age_over_18, is:age_over_18）', en: 'Claims it may ask for, separated by commas (e.g. name, age_over_18, is:age_over_18)' },
+  'rp.redirects_label': { zh: '身份登录：回调地址，每行一个（留空则不开通登录）', en: 'Sign in with shenfen: its redirect URIs, one per line (empty: no sign-in)' },
+  'rp.sector_label': { zh: '化名所属的领域（留空则取回调地址的主机）', en: 'Sector of its pairwise subjects (empty: the host of its redirect URIs)' },
+  'rp.jwks_label': { zh: 'private_key_jwt 用的公钥，JWK Set（留空则发放客户端密码）', en: 'Its public keys for private_key_jwt, a JWK Set (empty: a client secret)' },
+  'rp.submit': { zh: '登记', en: 'Register' },
+  'rp.shown_once': { zh: '请现在交给依赖方：以下密钥只显示一次，系统只保存其哈希。', en: 'Give these to the relying party now: they are shown once and kept only as hashes.' },
+  'rp.api_key': { zh: 'API 密钥', en: 'API key' },
+  'rp.client_secret': { zh: '客户端密码（client_secret_basic）', en: 'Client secret (client_secret_basic)' },
+  'rp.jwks_invalid': { zh: '公钥不是 JSON 格式的 JWK Set。', en: 'The public keys are not a JWK Set in JSON.' },
   'audit.heading': { zh: '审计日志', en: 'Audit log' },
   'audit.when': { zh: '时间', en: 'When' },
   'audit.kind': { zh: '事件', en: 'Event' },
@@ -94,7 +112,7 @@ async function signedIn() {
   $('work-view').hidden = false;
   $('signed-in').textContent = t('login.as', { name: session.username, role: session.role });
   $('supervisor').hidden = session.role !== 'supervisor';
-  if (session.role === 'supervisor') await Promise.all([loadStatistics(), loadAudit(true)]);
+  if (session.role === 'supervisor') await Promise.all([loadStatistics(), loadAudit(true), loadRelyingParties()]);
 }
 
 async function lookup(event) {
@@ -125,6 +143,50 @@ async function revoke(event) {
     const done = await call('POST', '/operator/revocations', { id_number: $('revoke-id').value.trim(), reason: $('revoke-reason').value });
     say(t('revoke.done', { n: done.revoked }));
     await loadAudit(true);
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+/** A registered relying party as a table row. */
+function relyingPartyRow(party) {
+  const signIn = party.token_endpoint_auth_method ? `${party.token_endpoint_auth_method}: ${party.redirect_uris.join(' ')}` : '—';
+  const row = document.createElement('tr');
+  row.append(...[party.client_id, party.name, party.claims.join(', '), signIn].map((text) => Object.assign(document.createElement('td'), { textContent: text })));
+  return row;
+}
+
+async function loadRelyingParties() {
+  const parties = await call('GET', '/operator/relying-parties');
+  $('rp-rows').replaceChildren(...parties.map(relyingPartyRow));
+}
+
+/** The registration the form describes; throws when the keys are not JSON. */
+function registration() {
+  const words = (id) => $(id).value.split(/[\s,]+/).filter(Boolean);
+  const body = { client_id: $('rp-client-id').value.trim(), name: $('rp-name').value.trim(), claims: words('rp-claims'), redirect_uris: words('rp-redirects') };
+  if ($('rp-sector').value.trim()) body.sector_identifier = $('rp-sector').value.trim();
+  if ($('rp-jwks').value.trim()) {
+    try {
+      body.client_jwks = JSON.parse($('rp-jwks').value);
+    } catch {
+      throw new Error(t('rp.jwks_invalid'));
+    }
+  }
+  return body;
+}
+
+async function registerRelyingParty(event) {
+  event.preventDefault();
+  try {
+    const done = await call('POST', '/operator/relying-parties', registration());
+    const secrets = [[t('rp.client_id'), done.client_id], [t('rp.api_key'), done.api_key]];
+    if (done.client_secret) secrets.push([t('rp.client_secret'), done.client_secret]);
+    showDefinitions($('rp-secrets'), secrets);
+    $('rp-result').hidden = false;
+    $('rp-form').reset();
+    say('');
+    await Promise.all([loadRelyingParties(), loadAudit(true)]);
   } catch (error) {
     say(error.message);
   }
@@ -174,4 +236,5 @@ $('lookup-form').addEventListener('submit', lookup);
 $('attest').addEventListener('click', attest);
 $('revoke-form').addEventListener('submit', revoke);
 $('audit-more').addEventListener('click', () => loadAudit(false));
+$('rp-form').addEventListener('submit', registerRelyingParty);
 if (session) signedIn().catch(() => signedOut());

@@ -47,39 +47,59 @@ async function startProcess(command, args, env = {}) {
   return () => child.kill('SIGTERM');
 }
 
-/** Registers a service as an OpenID Connect client (`shenfen rp add`); answers what `rp add` printed. */
-function register(origin, name, extra) {
-  const args = ['rp', 'add', '--client-id', origin, '--name', name, '--claims', 'name', '--redirect-uri', `${origin}/callback`, ...extra, '--data-dir', demo.dataDir];
-  return execShenfen(args);
-}
-
-function execShenfen(args) {
+/** Registers a service as an OpenID Connect client with its public keys, with `shenfen rp add`. */
+function registerWithTheCli(origin, name, jwksFile) {
+  const args = ['rp', 'add', '--client-id', origin, '--name', name, '--claims', 'name', '--redirect-uri', `${origin}/callback`, '--client-jwks', jwksFile, '--data-dir', demo.dataDir];
   return new Promise((done, failed) => {
-    const child = spawn(demo.binary, args, { cwd: repository, stdio: ['ignore', 'pipe', 'inherit'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => { output += chunk; });
-    child.on('exit', (code) => (code === 0 ? done(output) : failed(new Error(`shenfen ${args.join(' ')} exited ${code}`))));
+    spawn(demo.binary, args, { cwd: repository, stdio: ['ignore', 'ignore', 'inherit'] })
+      .on('exit', (code) => (code === 0 ? done() : failed(new Error(`shenfen ${args.join(' ')} exited ${code}`))));
   });
 }
 
-/** The Rust web application (interop/oidc-relying-party), registered with a client secret. */
+/**
+ * A supervisor registers a service at the operator console (as `shenfen rp
+ * add` does); answers the client secret the console shows once.
+ */
+async function registerAtTheConsole(origin, name) {
+  const page = await openPage(laptop);
+  try {
+    await page.goto(`${demo.url}/console/`);
+    await page.getByLabel(/Operator name|工号/).fill('demo-supervisor');
+    await page.getByLabel(/Password|密码/).fill(demo.passwords['demo-supervisor']);
+    await page.getByRole('button', { name: /Sign in|登录/ }).click();
+    await page.locator('#rp-client-id').fill(origin);
+    await page.locator('#rp-name').fill(name);
+    await page.locator('#rp-claims').fill('name, age_over_18');
+    await page.locator('#rp-redirects').fill(`${origin}/callback`);
+    await page.locator('#rp-form button[type=submit]').click();
+    await waitForView(page, 'rp-result');
+    assert.match(await page.locator('#rp-rows').textContent(), new RegExp(`${name}.*client_secret_basic`));
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'sign-in-0-console-registers-a-service');
+    const secrets = await page.locator('#rp-secrets dd').allTextContents();
+    return secrets[2];
+  } finally {
+    await page.close();
+  }
+}
+
+/** The Rust web application (interop/oidc-relying-party), registered at the console with a client secret. */
 async function startRustService() {
   const origin = `http://127.0.0.1:${await freePort()}`;
-  const printed = await register(origin, 'Rust Shop', []);
-  const secret = printed.match(/client secret .*: (\S+)/)[1];
+  const secret = await registerAtTheConsole(origin, 'Rust Shop');
   const binary = join(process.env.CARGO_TARGET_DIR || join(repository, 'target'), 'debug/oidc-relying-party');
   const stop = await startProcess(binary, ['--issuer', demo.url, '--client-id', origin, '--redirect-uri', `${origin}/callback`, '--listen', origin.slice(7)], { OIDC_CLIENT_SECRET: secret });
   return { origin, stop };
 }
 
-/** The Python web application (interop/oidc-rp-python), registered with its public key. */
+/** The Python web application (interop/oidc-rp-python), registered with its public key at the command line. */
 async function startPythonService() {
   const origin = `http://127.0.0.1:${await freePort()}`;
   const dir = mkdtempSync(join(tmpdir(), 'shenfen-rp-'));
   const script = join(repository, 'interop/oidc-rp-python/relying_party.py');
   const common = ['--issuer', demo.url, '--client-id', origin, '--redirect-uri', `${origin}/callback`, '--key-file', join(dir, 'key.json')];
   await new Promise((done, failed) => spawn('python3', [script, ...common, '--public-jwks', join(dir, 'jwks.json')], { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? done() : failed(new Error(`python3 exited ${code}`)))));
-  await register(origin, 'Python Portal', ['--client-jwks', join(dir, 'jwks.json')]);
+  await registerWithTheCli(origin, 'Python Portal', join(dir, 'jwks.json'));
   const stop = await startProcess('python3', [script, ...common, '--listen', origin.slice(7)]);
   return { origin, stop };
 }

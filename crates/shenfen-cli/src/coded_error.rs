@@ -3,7 +3,7 @@
 use shenfen_core::CoreError;
 use shenfen_credential::CredentialError;
 use shenfen_face::FaceError;
-use shenfen_server::{BuildError, CounterError};
+use shenfen_server::{BuildError, CounterError, RegistrationError};
 use shenfen_store::StoreError;
 use shenfen_wallet::WalletError;
 
@@ -23,7 +23,16 @@ macro_rules! coded_errors {
     )*};
 }
 
-coded_errors!(BuildError, CoreError, CounterError, CredentialError, FaceError, StoreError, WalletError);
+coded_errors!(
+    BuildError,
+    CoreError,
+    CounterError,
+    CredentialError,
+    FaceError,
+    RegistrationError,
+    StoreError,
+    WalletError
+);
 
 /// `[code] message`, for scripts and support desks.
 pub(crate) fn coded(err: impl Coded) -> anyhow::Error {

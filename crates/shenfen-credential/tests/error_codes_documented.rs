@@ -2,8 +2,9 @@
 //! the domain and store crates must be documented there.
 
 const DOCS: &str = include_str!("../../../docs/ERRORS.md");
-const SOURCES: [&str; 7] = [
+const SOURCES: [&str; 8] = [
     include_str!("../../shenfen-server/src/app.rs"),
+    include_str!("../../shenfen-server/src/relying_party_registration.rs"),
     include_str!("../../shenfen-server/src/counter.rs"),
     include_str!("../../shenfen-wallet/src/error.rs"),
     include_str!("../../shenfen-store/src/error.rs"),

@@ -193,6 +193,10 @@ pub(crate) fn api_routes(base: OpenApi) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(operator::attest).layer(operator_body()))
         .routes(routes!(operator::revoke).layer(operator_body()))
         .routes(routes!(operator::audit))
+        .routes(
+            routes!(operator::relying_parties, operator::register_relying_party)
+                .layer(DefaultBodyLimit::max(16 * 1024)),
+        )
         .routes(routes!(verifier::create).layer(DefaultBodyLimit::max(16 * 1024)))
         .routes(routes!(verifier::outcome))
         .routes(routes!(verifier::request_object))

@@ -1,8 +1,9 @@
 //! The authority's operators: login with argon2id-checked passwords, role
 //! checks, and the actions of a counter — look a citizen up, attest them in
 //! person for the upgraded edition — and of a supervisor — revoke with a
-//! reason, read the audit log. Every action is audited under the operator's
-//! name, and an action on a citizen appears in that citizen's own log.
+//! reason, read the audit log, register relying parties. Every action is
+//! audited under the operator's name, and an action on a citizen appears in
+//! that citizen's own log.
 
 use std::sync::Arc;
 
@@ -13,7 +14,10 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shenfen_core::{CardValidity, IdNumber};
-use shenfen_store::{Attestation, AuditEvent, BlindIndex, Operator, RegistryEntry, verify_secret_or_decoy};
+use shenfen_store::{
+    Attestation, AuditEvent, BlindIndex, ClientAuthentication, Operator, RegistryEntry, RelyingParty,
+    verify_secret_or_decoy,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::{AppState, no_store, now};
@@ -21,6 +25,7 @@ use crate::citizen::Revoked;
 use crate::error::{ApiError, PROBLEM, Problem, ProblemType};
 use crate::extractors::{CounterRole, JsonBody, OperatorSession, SessionToken, SupervisorRole};
 use crate::openapi::{BodyProblems, BusyProblem, OperatorProblems};
+use crate::relying_party_registration::{Registered, Registration, RegistrationError};
 use crate::tokens::{random_token, token_hash, transaction_code};
 
 /// Why an operator may revoke a citizen's credentials.
@@ -384,4 +389,93 @@ pub(crate) async fn statistics(
         .map(|((accepted, refused), i)| json!({ "hour": first_hour + i * 3600, "accepted": accepted, "refused": refused }))
         .collect();
     Ok(Json(json!({ "hours": hours, "refusals": reasons, "truncated": counted >= STATISTICS_LIMIT })))
+}
+
+/// What the console shows of a registered relying party: never a secret.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RelyingPartySummary {
+    client_id: String,
+    name: String,
+    /// The claims and questions it is entitled to.
+    claims: Vec<String>,
+    /// Its redirect URIs, if it signs citizens in with OpenID Connect.
+    redirect_uris: Vec<String>,
+    /// The sector of its pairwise subjects, if it signs citizens in.
+    sector_identifier: Option<String>,
+    /// `client_secret_basic` or `private_key_jwt`, if it signs citizens in.
+    token_endpoint_auth_method: Option<&'static str>,
+    /// Seconds since the epoch.
+    created_at: i64,
+}
+
+impl From<RelyingParty> for RelyingPartySummary {
+    fn from(party: RelyingParty) -> RelyingPartySummary {
+        let openid = party.openid;
+        RelyingPartySummary {
+            client_id: party.client_id,
+            name: party.name,
+            claims: party.claims,
+            redirect_uris: openid.as_ref().map(|c| c.redirect_uris.clone()).unwrap_or_default(),
+            sector_identifier: openid.as_ref().map(|c| c.sector_identifier.clone()),
+            token_endpoint_auth_method: openid.map(|c| match c.authentication {
+                ClientAuthentication::ClientSecretBasic { .. } => "client_secret_basic",
+                ClientAuthentication::PrivateKeyJwt { .. } => "private_key_jwt",
+            }),
+            created_at: party.created_at,
+        }
+    }
+}
+
+/// `GET /operator/relying-parties` (supervisor): the registry of relying parties.
+#[utoipa::path(get, path = "/operator/relying-parties", summary = "(supervisor) The registered relying parties: entitlement, OpenID Connect redirect URIs, sector and client authentication; never a secret.",
+    security(("operator_session" = [])),
+    responses(
+        (status = 200, description = "by client id", body = [RelyingPartySummary]),
+        OperatorProblems,
+    ))]
+pub(crate) async fn relying_parties(
+    State(state): State<Arc<AppState>>,
+    _: OperatorSession<SupervisorRole>,
+) -> Result<Json<Vec<RelyingPartySummary>>, ApiError> {
+    let parties = state.store.relying_parties().await?;
+    Ok(Json(parties.into_iter().map(RelyingPartySummary::from).collect()))
+}
+
+/// The secrets of a registration, shown once: only their hashes are kept.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RegisteredAnswer {
+    client_id: String,
+    /// The verifier API key (Bearer for /verifier/requests).
+    api_key: String,
+    /// The OpenID Connect client secret, when it authenticates with `client_secret_basic`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+/// `POST /operator/relying-parties` (supervisor): registers a relying party,
+/// or replaces the entitlement and secrets of one, as `shenfen rp add` does.
+#[utoipa::path(post, path = "/operator/relying-parties", summary = "(supervisor) Registers a relying party, or replaces its entitlement and secrets ({client_id, name, claims, redirect_uris?, sector_identifier?, client_jwks?}) -> its API key and client secret, shown once. Audited.",
+    request_body = Registration,
+    security(("operator_session" = [])),
+    responses(
+        (status = 201, description = "registered: the secrets, shown once", body = RegisteredAnswer),
+        (status = 400, description = "invalid-request: a rule of registration is broken (code relying_party.*)", body = Problem, content_type = PROBLEM),
+        BodyProblems, OperatorProblems,
+    ))]
+pub(crate) async fn register_relying_party(
+    State(state): State<Arc<AppState>>,
+    session: OperatorSession<SupervisorRole>,
+    JsonBody(body): JsonBody<Registration>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Registered { party, api_key, client_secret } = body.register(now()).map_err(|refused| match refused {
+        RegistrationError::Store(e) => ApiError::from(e),
+        refused => ApiError::invalid(refused.to_string()).code(refused.code()),
+    })?;
+    let details = json!({ "client_id": party.client_id, "claims": party.claims });
+    state
+        .store
+        .put_relying_party(&party, operator_event(&session.operator, "relying_party.saved", None, details))
+        .await?;
+    let answer = RegisteredAnswer { client_id: party.client_id, api_key, client_secret };
+    Ok((StatusCode::CREATED, no_store(), Json(answer)))
 }

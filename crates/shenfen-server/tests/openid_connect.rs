@@ -19,6 +19,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde_json::{Map, Value, json};
+use shenfen_core::OperatorRole;
 use shenfen_credential::{Jws, PrivateJwk, SdJwt, es256_header, sign_compact};
 use shenfen_server::token_hash;
 use shenfen_store::{AuditEvent, ClientAuthentication, OpenIdClient, RelyingParty};
@@ -389,4 +390,48 @@ async fn clients_authenticate_with_their_secret_or_a_fresh_assertion_only() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = token(form(&assertion)).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "a replayed jti");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_supervisor_registers_a_client_through_the_console_api_and_its_secret_signs_in() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let clerk = signed_in_operator(&test, "wang.counter", OperatorRole::Counter).await;
+    let supervisor = signed_in_operator(&test, "zhao.supervisor", OperatorRole::Supervisor).await;
+    let path = "/operator/relying-parties";
+    let body = json!({
+        "client_id": "https://portal.example", "name": "City portal", "claims": ["name"],
+        "redirect_uris": ["https://portal.example/callback"],
+    });
+    assert_eq!(send_bearer(&test, Method::POST, path, "forged", body.clone()).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(send_bearer(&test, Method::POST, path, &clerk, body.clone()).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(send_bearer(&test, Method::GET, path, &clerk, json!({})).await.status(), StatusCode::FORBIDDEN);
+    let mut photo = body.clone();
+    photo["claims"] = json!(["name", "photo"]);
+    let refused = send_bearer(&test, Method::POST, path, &supervisor, photo).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(refused).await["code"], "relying_party.claims");
+    assert!(test.state.store.relying_party("https://portal.example").await.unwrap().is_none(), "nothing saved");
+
+    let response = send_bearer(&test, Method::POST, path, &supervisor, body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store", "the secrets are not cached");
+    let registered = json_of(response).await;
+    let secret = registered["client_secret"].as_str().unwrap().to_owned();
+    let listed = body_bytes(send_bearer(&test, Method::GET, path, &supervisor, json!({})).await).await;
+    let listed = String::from_utf8(listed).unwrap();
+    assert!(listed.contains(r#""token_endpoint_auth_method":"client_secret_basic""#), "{listed}");
+    assert!(!listed.contains(&secret) && !listed.contains(registered["api_key"].as_str().unwrap()), "never a secret");
+
+    let portal = Rp {
+        client_id: "https://portal.example".into(),
+        redirect_uri: "https://portal.example/callback".into(),
+        key: PrivateJwk::generate().unwrap(),
+        secret: Some(secret),
+    };
+    let (claims, _) = sign_in(&test, &portal, &held[0]).await;
+    assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("林晓梅"));
+    let log = test.state.store.audit_after(0, 1000).await.unwrap();
+    let saved = log.iter().find(|e| e.event.kind == "relying_party.saved").unwrap();
+    assert_eq!(saved.event.actor, "operator:zhao.supervisor");
 }
