@@ -33,7 +33,7 @@ npm ci --prefix interop/sd-jwt-js --no-audit --no-fund --silent
 npm ci --prefix web --no-audit --no-fund --silent
 
 # The Python relying party the sign-in tests run (PyPI: Authlib).
-python3 -m pip install --quiet --root-user-action=ignore -r interop/oidc-rp-python/requirements.txt
+python3 -m pip install --quiet --root-user-action=ignore -r interop/python-relying-party/requirements.txt
 
 cargo test --workspace --locked "$@"
 

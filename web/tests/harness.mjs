@@ -62,9 +62,10 @@ export async function startDemo() {
   return { url, binary, dataDir, passwords, counterToken, stop: () => child.kill('SIGTERM') };
 }
 
-/** Registers a relying party with `shenfen rp add`; returns its API key. */
-export function addRelyingParty(demo, clientId, name, claims) {
-  const out = execFileSync(demo.binary, ['rp', 'add', '--client-id', clientId, '--name', name, '--claims', claims.join(','), '--data-dir', demo.dataDir], { cwd: repository, encoding: 'utf8' });
+/** Registers a relying party with `shenfen rp add` (and its `options`, e.g. `--redirect-uri`); returns its API key. */
+export function addRelyingParty(demo, clientId, name, claims, options = []) {
+  const args = ['rp', 'add', '--client-id', clientId, '--name', name, '--claims', claims.join(','), ...options, '--data-dir', demo.dataDir];
+  const out = execFileSync(demo.binary, args, { cwd: repository, encoding: 'utf8' });
   return out.trim().split(' ').pop();
 }
 
@@ -268,4 +269,38 @@ export async function attestAtTheConsole(browser, demo, screenshotName) {
   } finally {
     await page.close();
   }
+}
+
+/**
+ * Starts a program of the repository (an example relying party) with extra
+ * environment; `waitFor(pattern)` resolves with the first match of its
+ * output (stdout and stderr) — or fails with the output when it exits or
+ * times out first; `stop()` ends it.
+ */
+export function startProgram(command, args, env = {}) {
+  const child = spawn(command, args, { cwd: repository, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let exitCode = null;
+  const checks = new Set();
+  const changed = () => checks.forEach((check) => check());
+  child.stdout.on('data', (chunk) => { output += chunk; changed(); });
+  child.stderr.on('data', (chunk) => { output += chunk; changed(); });
+  child.on('exit', (code) => { exitCode = code; changed(); });
+  const waitFor = (pattern, timeout = 60_000) => new Promise((resolveMatch, reject) => {
+    const done = () => { clearTimeout(timer); checks.delete(check); };
+    const check = () => {
+      const match = output.match(pattern);
+      if (match) {
+        done();
+        resolveMatch(match[0]);
+      } else if (exitCode !== null) {
+        done();
+        reject(new Error(`${command} exited (${exitCode}) before printing ${pattern}:\n${output}`));
+      }
+    };
+    const timer = setTimeout(() => { done(); reject(new Error(`${command} did not print ${pattern} within ${timeout} ms:\n${output}`)); }, timeout);
+    checks.add(check);
+    check();
+  });
+  return { waitFor, stop: () => child.kill('SIGTERM') };
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   CITIZEN, accessibilityViolations, addRelyingParty, artifacts, api, attestAtTheConsole, browserWithCamera, counterCamera, litByTheScreen, openPage, photo,
-  readyForTheColours, screenCamera, screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
+  readyForTheColours, screenCamera, screenshot, selfieCamera, startDemo, startEnrollment, startProgram, waitForView,
 } from './harness.mjs';
 
 const HOTEL = 'https://hotel.example';
@@ -129,8 +129,13 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   await waitForView(page, 'view-card');
   assert.equal((await hotelReads(declined.request_id)).status, 'pending', 'declining shares nothing');
 
-  const asked = await hotelAsks('L1', ['age_over_18']);
-  await page.locator('#request-link').fill(asked.authorization_request);
+  // The hotel's back end as docs/INTEGRATION.md shows it: it prints the wallet link, then the verified answer.
+  const backEnd = startProgram('python3', [
+    'interop/python-relying-party/online_request.py', '--authority', demo.url, '--client-id', HOTEL,
+    '--claims', 'name', '--optional', 'id_number_masked', '--question', 'age_over_18', '--purpose', 'guest register',
+  ], { SHENFEN_API_KEY: hotelKey });
+  const link = await backEnd.waitFor(/^openid4vp:\S+/m);
+  await page.locator('#request-link').fill(link);
   await page.locator('#request-form button[type=submit]').click();
   await waitForView(page, 'view-request');
   assert.match(await page.locator('#request-questions').textContent(), /18 or older|年满 18 岁/, 'the signed questions are on the consent screen');
@@ -140,7 +145,7 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   assert.equal(await optional.isChecked(), false, 'optional claims start unticked');
   await page.locator('#request-share').click();
   await waitForView(page, 'view-answered');
-  const outcome = await hotelReads(asked.request_id);
+  const outcome = JSON.parse(await backEnd.waitFor(/^\{.*\}$/m));
   assert.equal(outcome.status, 'verified', JSON.stringify(outcome));
   assert.deepEqual(outcome.result.claims, { name: CITIZEN.name }, 'the optional masked number was not ticked, so not shared');
   assert.deepEqual(outcome.result.answers, { age_over_18: true }, 'and the answer to its question, not the claim');

@@ -9,14 +9,14 @@
 // enrolled again on a new phone, whose old phone then signs in to nothing.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  CITIZEN, accessibilityViolations, attestAtTheConsole, browserWithCamera, freePort, litByTheScreen, openPage, photo, readyForTheColours, repository,
-  screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
+  CITIZEN, accessibilityViolations, addRelyingParty, attestAtTheConsole, browserWithCamera, freePort, litByTheScreen, openPage, photo, readyForTheColours, repository,
+  screenshot, selfieCamera, startDemo, startEnrollment, startProgram, waitForView,
 } from './harness.mjs';
 
 const PIN = '604219';
@@ -27,33 +27,11 @@ let phoneBrowser;
 let phone;
 const services = {};
 
-/** Runs `command` until it prints that it listens; answers a way to stop it. */
-async function startProcess(command, args, env = {}) {
-  const child = spawn(command, args, { cwd: repository, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise((ready, failed) => {
-    const timer = setTimeout(() => failed(new Error(`${command} did not start:\n${output}`)), 60_000);
-    const read = (chunk) => {
-      output += chunk;
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        ready();
-      }
-    };
-    child.stdout.on('data', read);
-    child.stderr.on('data', read);
-    child.on('exit', (code) => failed(new Error(`${command} exited (${code}):\n${output}`)));
-  });
-  return () => child.kill('SIGTERM');
-}
-
-/** Registers a service as an OpenID Connect client with its public keys, with `shenfen rp add`. */
-function registerWithTheCli(origin, name, jwksFile) {
-  const args = ['rp', 'add', '--client-id', origin, '--name', name, '--claims', 'name', '--redirect-uri', `${origin}/callback`, '--client-jwks', jwksFile, '--data-dir', demo.dataDir];
-  return new Promise((done, failed) => {
-    spawn(demo.binary, args, { cwd: repository, stdio: ['ignore', 'ignore', 'inherit'] })
-      .on('exit', (code) => (code === 0 ? done() : failed(new Error(`shenfen ${args.join(' ')} exited ${code}`))));
-  });
+/** Runs an example service until it says it listens; answers a way to stop it. */
+async function startService(command, args, env) {
+  const service = startProgram(command, args, env);
+  await service.waitFor(/listening on/);
+  return service.stop;
 }
 
 /**
@@ -88,19 +66,19 @@ async function startRustService() {
   const origin = `http://127.0.0.1:${await freePort()}`;
   const secret = await registerAtTheConsole(origin, 'Rust Shop');
   const binary = join(process.env.CARGO_TARGET_DIR || join(repository, 'target'), 'debug/oidc-relying-party');
-  const stop = await startProcess(binary, ['--issuer', demo.url, '--client-id', origin, '--redirect-uri', `${origin}/callback`, '--listen', origin.slice(7)], { OIDC_CLIENT_SECRET: secret });
+  const stop = await startService(binary, ['--issuer', demo.url, '--client-id', origin, '--redirect-uri', `${origin}/callback`, '--listen', origin.slice(7)], { OIDC_CLIENT_SECRET: secret });
   return { origin, stop };
 }
 
-/** The Python web application (interop/oidc-rp-python), registered with its public key at the command line. */
+/** The Python web application (interop/python-relying-party), registered with its public key at the command line. */
 async function startPythonService() {
   const origin = `http://127.0.0.1:${await freePort()}`;
   const dir = mkdtempSync(join(tmpdir(), 'shenfen-rp-'));
-  const script = join(repository, 'interop/oidc-rp-python/relying_party.py');
+  const script = join(repository, 'interop/python-relying-party/sign_in.py');
   const common = ['--issuer', demo.url, '--client-id', origin, '--redirect-uri', `${origin}/callback`, '--key-file', join(dir, 'key.json')];
-  await new Promise((done, failed) => spawn('python3', [script, ...common, '--public-jwks', join(dir, 'jwks.json')], { stdio: 'inherit' }).on('exit', (code) => (code === 0 ? done() : failed(new Error(`python3 exited ${code}`)))));
-  await registerWithTheCli(origin, 'Python Portal', join(dir, 'jwks.json'));
-  const stop = await startProcess('python3', [script, ...common, '--listen', origin.slice(7)]);
+  execFileSync('python3', [script, ...common, '--public-jwks', join(dir, 'jwks.json')], { stdio: 'inherit' });
+  addRelyingParty(demo, origin, 'Python Portal', ['name'], ['--redirect-uri', `${origin}/callback`, '--client-jwks', join(dir, 'jwks.json')]);
+  const stop = await startService('python3', [script, ...common, '--listen', origin.slice(7)]);
   return { origin, stop };
 }
 

@@ -8,7 +8,7 @@ and the level reached (``acr``) checked against the level asked.
 It uses nothing of shenfen's: the browser tests run it as an independent
 client, and docs/INTEGRATION.md shows it as the Python example.
 
-    python3 relying_party.py --issuer https://id.example \\
+    python3 sign_in.py --issuer https://id.example \\
         --client-id https://shop.example --redirect-uri https://shop.example/callback \\
         --key-file rp-key.json --listen 127.0.0.1:8082
 
