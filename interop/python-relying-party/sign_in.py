@@ -32,12 +32,17 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import ECKey, KeySet
 from joserfc.jws import JWSRegistry
 
 # The most a client assertion may live: providers refuse long-lived ones
 # (Authlib's default is an hour).
 ASSERTION_SECONDS = 60
+# How long a sign-in may take, and how many may be in progress: /login is
+# open to anyone, so what it keeps is bounded in time and number.
+PENDING_SECONDS = 600
+MAX_PENDING = 10_000
 LEVELS = ("L1", "L2", "L3")
 
 
@@ -61,9 +66,12 @@ class RelyingParty:
         self.metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=30).json()
         if self.metadata["issuer"] != issuer:
             raise SystemExit(f"the discovery document names another issuer: {self.metadata['issuer']}")
-        self.keys = KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=30).json())
+        self.keys = self.fetch_keys()
         self.pending = {}
         self.lock = threading.Lock()
+
+    def fetch_keys(self) -> KeySet:
+        return KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=30).json())
 
     def public_jwks(self) -> dict:
         return {"keys": [self.key.as_dict(private=False)]}
@@ -89,16 +97,20 @@ class RelyingParty:
         url, state = self.session().create_authorization_url(
             self.metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce, acr_values=level
         )
+        now = time.monotonic()
         with self.lock:
-            self.pending[state] = {"verifier": verifier, "nonce": nonce, "level": level}
+            self.pending = {k: v for k, v in self.pending.items() if now - v["started"] < PENDING_SECONDS}
+            if len(self.pending) >= MAX_PENDING:
+                raise ValueError("too many sign-ins in progress; try again shortly")
+            self.pending[state] = {"verifier": verifier, "nonce": nonce, "level": level, "started": now}
         return url
 
     def callback(self, query: dict) -> dict:
         """The signed-in user, from the provider's answer; raises ValueError when refused."""
         with self.lock:
             pending = self.pending.pop(query.get("state", ""), None)
-        if pending is None:
-            raise ValueError("unknown or reused state")
+        if pending is None or time.monotonic() - pending["started"] >= PENDING_SECONDS:
+            raise ValueError("unknown, expired or reused state")
         # RFC 9207: the answer names the provider that gave it.
         if query.get("iss") != self.metadata["issuer"]:
             raise ValueError("the answer does not come from the expected provider")
@@ -110,9 +122,13 @@ class RelyingParty:
             code=query.get("code"),
             code_verifier=pending["verifier"],
         )
-        decoded = jwt.decode(
-            token["id_token"], self.keys, registry=JWSRegistry(algorithms=self.metadata["id_token_signing_alg_values_supported"])
-        )
+        registry = JWSRegistry(algorithms=self.metadata["id_token_signing_alg_values_supported"])
+        try:
+            decoded = jwt.decode(token["id_token"], self.keys, registry=registry)
+        except InvalidKeyIdError:
+            # The provider rotated its keys since they were fetched.
+            self.keys = self.fetch_keys()
+            decoded = jwt.decode(token["id_token"], self.keys, registry=registry)
         claims = CodeIDToken(
             decoded.claims,
             decoded.header,
@@ -135,8 +151,12 @@ def handler_for(party: RelyingParty):
                 level = query.get("acr", "L1")
                 if level not in LEVELS:
                     return self.answer(400, {"error": f"acr is one of {', '.join(LEVELS)}"})
+                try:
+                    location = party.login(level)
+                except ValueError as busy:
+                    return self.answer(503, {"error": str(busy)})
                 self.send_response(303)
-                self.send_header("Location", party.login(level))
+                self.send_header("Location", location)
                 self.end_headers()
             elif url.path == "/callback":
                 try:

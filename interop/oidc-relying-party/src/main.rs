@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::extract::{Query, State};
@@ -58,11 +58,17 @@ struct Args {
 type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
+/// How long a sign-in may take, and how many may be in progress: `/login`
+/// is open to anyone, so what it keeps is bounded in time and number.
+const PENDING_FOR: Duration = Duration::from_secs(600);
+const MAX_PENDING: usize = 10_000;
+
 /// What a sign-in in progress needs back at the callback, keyed by its `state`.
 struct Pending {
     nonce: Nonce,
     verifier: PkceCodeVerifier,
     level: String,
+    started: Instant,
 }
 
 struct App {
@@ -123,7 +129,7 @@ fn level_one() -> String {
 
 /// Starts a sign-in: to the provider's `/authorize` with PKCE, a nonce and
 /// the level asked.
-async fn login(State(app): State<Arc<App>>, Query(query): Query<LoginQuery>) -> Redirect {
+async fn login(State(app): State<Arc<App>>, Query(query): Query<LoginQuery>) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = app
         .client
@@ -132,9 +138,13 @@ async fn login(State(app): State<Arc<App>>, Query(query): Query<LoginQuery>) -> 
         .add_auth_context_value(AuthenticationContextClass::new(query.acr.clone()))
         .set_pkce_challenge(challenge)
         .url();
-    let pending = Pending { nonce, verifier, level: query.acr };
-    app.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(state.secret().clone(), pending);
-    Redirect::to(url.as_str())
+    let mut pending = app.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pending.retain(|_, p| p.started.elapsed() < PENDING_FOR);
+    if pending.len() >= MAX_PENDING {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many sign-ins in progress; try again shortly").into_response();
+    }
+    pending.insert(state.secret().clone(), Pending { nonce, verifier, level: query.acr, started: Instant::now() });
+    Redirect::to(url.as_str()).into_response()
 }
 
 #[derive(Deserialize)]
@@ -158,7 +168,8 @@ async fn signed_in(app: Arc<App>, query: CallbackQuery) -> Result<Value, String>
     let pending = query
         .state
         .and_then(|state| app.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&state))
-        .ok_or("unknown or reused state")?;
+        .filter(|pending| pending.started.elapsed() < PENDING_FOR)
+        .ok_or("unknown, expired or reused state")?;
     // RFC 9207: the answer names the provider that gave it.
     if query.iss.as_deref() != Some(app.issuer.as_str()) {
         return Err("the answer does not come from the expected provider".into());
