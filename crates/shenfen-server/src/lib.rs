@@ -32,7 +32,6 @@ pub use issuance::{configuration_id, vct};
 pub use metrics::Metrics;
 pub use nonce::{NONCE_LIFETIME_SECS, NonceIssuer};
 pub use openapi::openapi_document;
-pub use operator::REVOCATION_REASONS;
 pub use relying_parties::RelyingParties;
 pub use relying_party_registration::{KNOWN_CLAIMS, Registered, Registration, RegistrationError};
 pub use status_list::STATUS_LIST_ID;

@@ -28,9 +28,53 @@ use crate::openapi::{BodyProblems, BusyProblem, OperatorProblems};
 use crate::relying_party_registration::{Registered, Registration, RegistrationError};
 use crate::tokens::{random_token, token_hash, transaction_code};
 
-/// Why an operator may revoke a citizen's credentials.
-pub const REVOCATION_REASONS: [&str; 6] =
-    ["lost", "stolen", "deceased", "fraud_suspected", "card_replaced", "registry_correction"];
+/// Why an operator may revoke a citizen's credentials: the reason goes into
+/// the citizen's own log, so it is one of a few words they can read.
+#[derive(Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RevocationReason {
+    Lost,
+    Stolen,
+    Deceased,
+    FraudSuspected,
+    CardReplaced,
+    RegistryCorrection,
+}
+
+/// Where a citizen was seen in person for the upgraded edition.
+#[derive(Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AttestationMethod {
+    /// A desk with an operator.
+    Counter,
+    /// A supervised machine.
+    Kiosk,
+}
+
+impl AttestationMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttestationMethod::Counter => "counter",
+            AttestationMethod::Kiosk => "kiosk",
+        }
+    }
+}
+
+/// An ID number as the operator typed it from the card. The document gives
+/// its shape (GB 11643: 18 characters, or 15 on pre-1999 cards); the check
+/// character, birth date and region are checked beyond it.
+#[derive(Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(pattern = "^([0-9]{17}[0-9Xx]|[0-9]{15})$")]
+pub(crate) struct TypedIdNumber(String);
+
+/// A query parameter within its documented range, or a 400 naming both.
+fn within<T: PartialOrd + std::fmt::Display>(name: &str, value: T, low: T, high: T) -> Result<T, ApiError> {
+    if value < low || value > high {
+        return Err(ApiError::invalid(format!("{name} is {low} to {high}, not {value}")));
+    }
+    Ok(value)
+}
 
 fn operator_event(operator: &Operator, kind: &str, subject: Option<BlindIndex>, details: Value) -> AuditEvent {
     AuditEvent { at: now(), kind: kind.into(), actor: format!("operator:{}", operator.username), subject, details }
@@ -122,7 +166,7 @@ pub(crate) async fn logout(
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct CitizenRequest {
     /// As on the card.
-    id_number: String,
+    id_number: TypedIdNumber,
 }
 
 /// The blind index and the opened registry entry (if registered) of a typed ID number.
@@ -170,7 +214,7 @@ pub(crate) async fn lookup(
     session: OperatorSession<CounterRole>,
     JsonBody(body): JsonBody<CitizenRequest>,
 ) -> Result<Json<MaskedRecord>, ApiError> {
-    let (subject, entry) = registry_entry(&state, &body.id_number).await?;
+    let (subject, entry) = registry_entry(&state, &body.id_number.0).await?;
     let details = json!({ "registered": entry.is_some() });
     state.store.append_audit(operator_event(&session.operator, "operator.lookup", Some(subject), details)).await?;
     let entry = entry.ok_or_else(not_registered)?;
@@ -188,9 +232,8 @@ pub(crate) async fn lookup(
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct AttestRequest {
     /// As on the card.
-    id_number: String,
-    /// `counter` (a desk with an operator) or `kiosk` (a supervised machine).
-    method: String,
+    id_number: TypedIdNumber,
+    method: AttestationMethod,
 }
 
 /// The code of an in-person check.
@@ -218,17 +261,14 @@ pub(crate) async fn attest(
     session: OperatorSession<CounterRole>,
     JsonBody(body): JsonBody<AttestRequest>,
 ) -> Result<(StatusCode, Json<Attested>), ApiError> {
-    if !matches!(body.method.as_str(), "counter" | "kiosk") {
-        return Err(ApiError::invalid("method must be counter or kiosk"));
-    }
-    let (subject, entry) = registry_entry(&state, &body.id_number).await?;
+    let (subject, entry) = registry_entry(&state, &body.id_number.0).await?;
     entry.ok_or_else(not_registered)?;
     let tx_code = transaction_code().ok_or_else(ApiError::internal)?;
     let expires_at = now() + state.authority.policy.attestation_secs;
     let attestation = Attestation {
         subject,
         operator: session.operator.username.clone(),
-        method: body.method.clone(),
+        method: body.method.as_str().to_owned(),
         tx_code_hash: state.authority.tx_code_hash(&tx_code),
         expires_at,
     };
@@ -242,9 +282,8 @@ pub(crate) async fn attest(
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct RevokeRequest {
     /// As on the card.
-    id_number: String,
-    /// One of lost, stolen, deceased, fraud_suspected, card_replaced, registry_correction.
-    reason: String,
+    id_number: TypedIdNumber,
+    reason: RevocationReason,
 }
 
 /// `POST /operator/revocations {id_number, reason}` (supervisor): revokes
@@ -262,10 +301,7 @@ pub(crate) async fn revoke(
     session: OperatorSession<SupervisorRole>,
     JsonBody(body): JsonBody<RevokeRequest>,
 ) -> Result<Json<Revoked>, ApiError> {
-    if !REVOCATION_REASONS.contains(&body.reason.as_str()) {
-        return Err(ApiError::invalid(format!("reason must be one of {}", REVOCATION_REASONS.join(", "))));
-    }
-    let (subject, entry) = registry_entry(&state, &body.id_number).await?;
+    let (subject, entry) = registry_entry(&state, &body.id_number.0).await?;
     entry.ok_or_else(not_registered)?;
     let details = json!({ "reason": body.reason });
     let event = operator_event(&session.operator, "credential.revoked", Some(subject), details);
@@ -279,9 +315,11 @@ pub(crate) async fn revoke(
 pub(crate) struct AuditQuery {
     /// Entries after this sequence number.
     #[serde(default)]
-    after: u64,
-    /// At most this many (1 to 1000).
+    #[param(minimum = 0)]
+    after: i64,
+    /// At most this many.
     #[serde(default = "default_page")]
+    #[param(minimum = 1, maximum = 1000)]
     limit: u32,
 }
 
@@ -296,7 +334,7 @@ fn default_page() -> u32 {
     security(("operator_session" = [])),
     responses(
         (status = 200, description = "entries", body = Object),
-        (status = 400, description = "bad-request: a query parameter is not a number", body = Problem, content_type = PROBLEM),
+        (status = 400, description = "invalid-request: a query parameter is not a number, after is negative, or limit is not 1 to 1000", body = Problem, content_type = PROBLEM),
         OperatorProblems,
     ))]
 pub(crate) async fn audit(
@@ -304,7 +342,9 @@ pub(crate) async fn audit(
     _: OperatorSession<SupervisorRole>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let entries = state.store.audit_after(query.after, query.limit.clamp(1, 1000)).await?;
+    let limit = within("limit", query.limit, 1, 1000)?;
+    let after = u64::try_from(query.after).map_err(|_| ApiError::invalid("after is a sequence number, 0 or more"))?;
+    let entries = state.store.audit_after(after, limit).await?;
     let listed: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -325,8 +365,9 @@ pub(crate) async fn audit(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct StatisticsQuery {
-    /// Hours back from now (1 to 168).
+    /// Hours back from now.
     #[serde(default = "default_hours")]
+    #[param(minimum = 1, maximum = 168)]
     hours: i64,
 }
 
@@ -356,7 +397,7 @@ pub(crate) async fn statistics(
     _: OperatorSession<SupervisorRole>,
     Query(query): Query<StatisticsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let hours = query.hours.clamp(1, 168);
+    let hours = within("hours", query.hours, 1, 168)?;
     let first_hour = (now() / 3600 - hours + 1) * 3600;
     let mut per_hour: Vec<(u64, u64)> = vec![(0, 0); usize::try_from(hours).unwrap_or(24)];
     let mut reasons = std::collections::BTreeMap::<String, u64>::new();

@@ -39,9 +39,11 @@ pub struct Registration {
     /// Its client identifier: its HTTPS origin, e.g. `https://hotel.example`.
     pub client_id: String,
     /// Its name, shown to citizens on the consent screen.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Claims it may ask for (the full ID number is `record/id_number` and
     /// needs a legal basis) and yes/no questions (`is:age_over_18`, …).
+    #[schema(min_items = 1)]
     pub claims: Vec<String>,
     /// Makes it an OpenID Connect client: the redirect URIs `/authorize`
     /// accepts, compared exactly.
