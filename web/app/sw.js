@@ -1,9 +1,9 @@
 // The wallet's service worker: keeps what showing the QR code needs, so the
 // card and its QR work with no network (at a counter, in a lift, abroad).
-const CACHE = 'shenfen-wallet-v1';
+const CACHE = 'shenfen-wallet-v2';
 const OFFLINE = [
   '/wallet/', '/wallet/manifest.webmanifest', '/app/common.css', '/app/i18n.js', '/app/dom.js', '/app/camera.js',
-  '/app/sd-jwt.js', '/app/offline-format.js', '/app/wallet-store.js', '/app/wallet.js', '/vendor/fflate.js', '/vendor/qrcode.js',
+  '/app/sd-jwt.js', '/app/offline-format.js', '/app/wallet-store.js', '/app/card-status.js', '/app/wallet.js', '/vendor/fflate.js', '/vendor/qrcode.js',
   '/web/offline-format.json',
 ];
 
@@ -11,8 +11,10 @@ self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(OFFLINE)).then(() => self.skipWaiting()));
 });
 
+// A new version's cache replaces the old ones.
 self.addEventListener('activate', (event) => {
-  event.waitUntil(self.clients.claim());
+  const old = caches.keys().then((names) => Promise.all(names.filter((name) => name !== CACHE).map((name) => caches.delete(name))));
+  event.waitUntil(old.then(() => self.clients.claim()));
 });
 
 // Network first (fresh code when online), the cache when offline; API calls are never cached.

@@ -11,6 +11,7 @@ import {
   cardClaims, disclosuresForPaths, fromB64, packQrPayload, parseCredential, present, publicJwk, randomNonce, signJws, verifiedJwsPayload,
 } from '/app/sd-jwt.js';
 import { allCredentials, appendLog, forgetCredentials, markUsed, newDeviceKey, readLog, replaceCredentials } from '/app/wallet-store.js';
+import { cardStatus } from '/app/card-status.js';
 
 addTexts({
   'wallet.title': { zh: '身份钱包', en: 'ID wallet' },
@@ -55,6 +56,12 @@ addTexts({
   'card.edition': { zh: '版本', en: 'Edition' },
   'card.valid_until': { zh: '有效期至', en: 'Valid until' },
   'card.copies': { zh: '可用次数', en: 'Unused copies' },
+  'card.status': { zh: '状态', en: 'Status' },
+  'status.valid': { zh: '有效（刚向发证机关核对）', en: 'Valid (just checked with the authority)' },
+  'status.stale': { zh: '有效——这是 {minutes} 分钟前核对的结果，现在无法联网核对', en: 'Valid as of {minutes} minutes ago; the authority cannot be reached now' },
+  'status.unknown': { zh: '尚未能向发证机关核对（无网络）', en: 'Not yet checked with the authority (no network)' },
+  'status.revoked': { zh: '已注销：此卡已在另一部手机上重新领取，或已被注销。本机不能再出示它。请重新领取，或到窗口办理。', en: 'Revoked: this card was enrolled on another phone, or withdrawn. This phone can no longer show it. Enroll again, or visit a counter.' },
+  'status.expired': { zh: '已过期：本机的证件副本都已过期。请重新领取以更新。', en: 'Expired: every copy of the card on this phone has expired. Enroll again to renew it.' },
   'qr.purpose': { zh: '出示用途', en: 'Show it for' },
   'qr.show': { zh: '出示二维码', en: 'Show QR code' },
   'qr.heading': { zh: '请向柜台出示', en: 'Show this to the counter' },
@@ -282,6 +289,43 @@ async function receiveCredentials(offer, edition) {
 
 const usable = (credentials) => credentials.filter((c) => !c.used && c.expiresAt > Date.now() / 1000);
 
+/** Minutes after which the status shown is said to be old: the authority could not be reached. */
+const STALE_MINUTES = 2;
+
+/**
+ * The copies this phone may still show — unused, unexpired, and not revoked
+ * by the authority (its status list, fetched whole; the stored one offline)
+ * — and the card's state: `valid`, `revoked`, `expired` or `unknown`.
+ */
+async function liveCopies() {
+  const credentials = await allCredentials();
+  const unused = usable(credentials);
+  if (credentials.length > 0 && unused.length === 0 && credentials.every((c) => c.expiresAt <= Date.now() / 1000)) {
+    return { state: 'expired', copies: [], checkedAt: null };
+  }
+  const copies = await Promise.all(unused.map(async (credential) => ({ credential, reference: (await parseCredential(credential.sdJwt)).payload.status?.status_list })));
+  const { state, valid, checkedAt } = await cardStatus(copies);
+  return { state, copies: valid.map((copy) => copy.credential), checkedAt };
+}
+
+/** The card's state in words; a revoked or expired card offers no QR code and answers no request. */
+function showStatus({ state, copies, checkedAt }) {
+  const minutes = checkedAt === null ? 0 : Math.floor((Date.now() - checkedAt) / 60_000);
+  const shown = state === 'valid' && minutes >= STALE_MINUTES ? 'stale' : state;
+  $('card-status').textContent = t(`status.${shown}`, { minutes });
+  const dead = state === 'revoked' || state === 'expired';
+  $('card-status').classList.toggle('error', dead);
+  $('id-card').classList.toggle('dead', dead);
+  for (const id of ['purpose', 'purpose-label', 'show-qr', 'request-form']) $(id).hidden = dead;
+  $('card-copies').textContent = String(copies.length);
+}
+
+/** The reason a card that cannot be shown gives, or `null` when it can. */
+function deadCardReason(live) {
+  if (live.state === 'revoked' || live.state === 'expired') return t(`status.${live.state}`);
+  return live.copies.length === 0 ? t('failure.no_copies') : null;
+}
+
 async function showCard() {
   const credentials = await allCredentials();
   if (credentials.length === 0) return show('view-enroll');
@@ -292,7 +336,9 @@ async function showCard() {
   const expiry = Math.max(...credentials.map((c) => c.expiresAt));
   $('card-valid').textContent = new Date(expiry * 1000).toLocaleString();
   $('card-copies').textContent = String(usable(credentials).length);
+  $('card-status').textContent = '';
   show('view-card');
+  showStatus(await liveCopies());
 }
 
 let dictionary = null;
@@ -305,8 +351,9 @@ async function format() {
 
 /** One unused copy per QR session: re-signed (new time) every 30 s, never shown to anyone else. */
 async function showQr() {
-  const [credential] = usable(await allCredentials());
-  if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
+  const live = await liveCopies();
+  const [credential] = live.copies;
+  if (deadCardReason(live)) return fail(deadCardReason(live), '', () => showCard());
   const purpose = $('purpose').value;
   const { purposes, dictionaryBytes } = await format();
   const rule = purposes.find((entry) => entry.purpose === purpose);
@@ -495,8 +542,9 @@ function chosenPaths(request) {
 async function openRequest(link) {
   try {
     const request = await fetchRequest(link);
-    const [credential] = usable(await allCredentials()).filter((c) => c.issuer === location.origin);
-    if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
+    const live = await liveCopies();
+    const [credential] = live.copies.filter((c) => c.issuer === location.origin);
+    if (deadCardReason(live) || !credential) return fail(deadCardReason(live) ?? t('failure.no_copies'), '', () => showCard());
     const parsed = await parseCredential(credential.sdJwt);
     const { held } = disclosuresForPaths(parsed, request.claims.map((c) => c.path));
     pending = { request, credential, parsed };

@@ -346,10 +346,15 @@ test('a lost phone: once the card is enrolled on a new phone, the old one can no
     await readyForTheColours(newPhone);
     await waitForView(newPhone, 'view-card', 120_000);
 
-    // Whoever holds the old phone tries to withdraw the citizen's credentials (the new phone's among them).
+    // The old phone looks its card up: revoked by the new enrollment, it says so and offers no QR code.
     const old = await openPage(phone);
     await old.goto(`${demo.url}/wallet/`);
     await waitForView(old, 'view-card');
+    await old.waitForFunction(() => document.getElementById('card-status').textContent.length > 0);
+    assert.match(await old.locator('#card-status').textContent(), /Revoked|已注销/);
+    assert.equal(await old.locator('#show-qr').isVisible(), false, 'a dead card shows no QR code');
+    await screenshot(old, '12b-old-phone-card-revoked');
+    // Whoever holds it tries to withdraw the citizen's credentials (the new phone's among them).
     await old.locator('#show-revoke').click();
     await waitForView(old, 'view-revoke');
     await old.locator('#revoke-all').click();

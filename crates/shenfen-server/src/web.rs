@@ -29,7 +29,7 @@ const VENDOR_FILES: [(&str, &str); 2] =
     [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
 
 /// The pages' own files, compiled in.
-const APP_FILES: [(&str, &str, &str); 12] = [
+const APP_FILES: [(&str, &str, &str); 13] = [
     ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
     ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
     ("dom.js", JS, include_str!("../../../web/app/dom.js")),
@@ -37,6 +37,7 @@ const APP_FILES: [(&str, &str, &str); 12] = [
     ("sd-jwt.js", JS, include_str!("../../../web/app/sd-jwt.js")),
     ("offline-format.js", JS, include_str!("../../../web/app/offline-format.js")),
     ("wallet-store.js", JS, include_str!("../../../web/app/wallet-store.js")),
+    ("card-status.js", JS, include_str!("../../../web/app/card-status.js")),
     ("wallet.js", JS, include_str!("../../../web/app/wallet.js")),
     ("counter.js", JS, include_str!("../../../web/app/counter.js")),
     ("console.js", JS, include_str!("../../../web/app/console.js")),
