@@ -91,6 +91,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A reader that stops early (`shenfen … --json | head -1`) ends the
+    // command as it ends `cat` or `grep`: by SIGPIPE, not by a panic on the
+    // next write (Rust ignores SIGPIPE, and `println!` panics on EPIPE). A
+    // state change is one transaction, so an interrupted command leaves none
+    // half done.
+    sigpipe::reset();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Demo(args) => demo::run(&args),

@@ -259,3 +259,20 @@ fn demo_runs_to_the_end() {
     assert!(out.contains("credential.status.revoked"));
     assert!(!out.contains("440106199003071223"), "the demo must never print the full ID number");
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_ends_the_command_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
+        .args(["id-number", "check", "11010519491231002X"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reading end is closed before the command writes: its first write meets a closed pipe.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.signal(), Some(13), "ended by SIGPIPE, as cat or grep are: {:?}", output.status);
+}
