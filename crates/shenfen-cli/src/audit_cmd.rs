@@ -20,7 +20,7 @@ pub(crate) enum AuditCommand {
 pub(crate) fn run(command: AuditCommand) -> Result<ExitCode> {
     let AuditCommand::Verify { store } = command;
     let rt = runtime()?;
-    let store = rt.block_on(store.open_store())?;
+    let store = rt.block_on(store.open_existing_store())?;
     match rt.block_on(store.verify_audit()).map_err(coded)? {
         Ok(n) => {
             println!("audit chain intact: {n} entries verified");

@@ -62,19 +62,37 @@ impl StoreArgs {
         SqlStore::open(&url).await.map_err(coded).context("cannot open the database")
     }
 
-    /// Loads the keys, creating a local key file for the default embedded setup.
+    /// Opens the database, which must already exist: a command that only
+    /// reads (`audit verify`) reports a wrong directory or URL instead of
+    /// creating an empty database and finding it intact.
+    pub(crate) async fn open_existing_store(&self) -> Result<SqlStore> {
+        let (url, _) = self.db_url();
+        if let Some(path) = url.strip_prefix("sqlite:").map(|rest| rest.split('?').next().unwrap_or(rest))
+            && !Path::new(path).exists()
+        {
+            bail!(
+                "[store.not_found] no database at {path}: run the command in the authority's directory, or name \
+                 the database with --data-dir or --db"
+            );
+        }
+        self.open_store().await
+    }
+
+    /// Loads the keys, creating a local key file only for the default
+    /// embedded setup: a key file named by flag or environment that is
+    /// missing is an error, not a fresh set of keys that opens nothing.
     pub(crate) fn keys(&self) -> Result<LocalKeys> {
         if let (Ok(masters), Ok(index)) = (std::env::var("SHENFEN_MASTER_KEYS"), std::env::var("SHENFEN_INDEX_KEY")) {
             return LocalKeys::parse(&masters, &index).map_err(coded);
         }
-        let path = self
-            .key_file
-            .clone()
-            .or_else(|| std::env::var_os("SHENFEN_KEY_FILE").map(PathBuf::from))
-            .unwrap_or_else(|| self.data_dir.join("keys.json"));
+        let named = self.key_file.clone().or_else(|| std::env::var_os("SHENFEN_KEY_FILE").map(PathBuf::from));
+        let path = named.clone().unwrap_or_else(|| self.data_dir.join("keys.json"));
         if !path.exists() {
+            if named.is_some() {
+                bail!("[store.key_file] no key file at {}", path.display());
+            }
             if !self.db_url().1 {
-                bail!("no keys: set SHENFEN_MASTER_KEYS and SHENFEN_INDEX_KEY, or pass --key-file");
+                bail!("[store.key_file] no keys: set SHENFEN_MASTER_KEYS and SHENFEN_INDEX_KEY, or pass --key-file");
             }
             let fresh = KeyFile {
                 master_keys: format!("k1:{}", LocalKeys::generate_secret().map_err(coded)?),

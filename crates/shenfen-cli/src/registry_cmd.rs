@@ -98,8 +98,9 @@ fn today() -> Date {
 
 fn rewrap(args: &StoreArgs) -> Result<ExitCode> {
     let rt = runtime()?;
-    let store = rt.block_on(args.open_store())?;
+    // The keys first: a missing key file creates no database.
     let keys = args.keys()?;
+    let store = rt.block_on(args.open_store())?;
     let rewrapped = rt.block_on(store.rewrap(&keys)).map_err(coded)?;
     rt.block_on(store.append_audit(AuditEvent {
         at: now_unix(),
@@ -226,8 +227,8 @@ fn count_lines(path: &Path) -> Result<u64> {
 /// Imports a records file into the registry (see `ImportArgs`).
 pub(crate) fn import(args: &ImportArgs) -> Result<ExitCode> {
     let rt = runtime()?;
-    let store = rt.block_on(args.store.open_store())?;
     let keys = args.store.keys()?;
+    let store = rt.block_on(args.store.open_store())?;
     let engine: Option<FaceEngine> = if args.no_faces { None } else { Some(args.face.engine(1)?) };
     let photos = args.photos.clone().unwrap_or_else(|| args.records.parent().unwrap_or(Path::new(".")).to_path_buf());
     let rows = read_rows(&args.records)?;

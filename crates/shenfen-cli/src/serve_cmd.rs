@@ -78,8 +78,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         if args.retired_issuer_jwk.is_empty() { &config.retired_issuer_jwks } else { &args.retired_issuer_jwk };
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Arc::new(store_args.open_store().await?);
+        // The keys first: a missing key file creates no database.
         let keys = store_args.keys()?;
+        let store = Arc::new(store_args.open_store().await?);
         let issuer = issuer_key(&store_args, args.issuer_key.as_deref().or(config.issuer_key.as_deref()))?;
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;

@@ -276,3 +276,21 @@ fn a_reader_that_closes_the_pipe_early_ends_the_command_without_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.signal(), Some(13), "ended by SIGPIPE, as cat or grep are: {:?}", output.status);
 }
+
+#[test]
+fn audit_verify_and_a_named_key_file_refuse_what_is_missing_and_create_nothing() {
+    let ws = Workspace::new("missing-store");
+    let data_dir = ws.path("nowhere");
+    let out = shenfen(&["audit", "verify", "--data-dir", &data_dir], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: [store.not_found] no database at "), "{stderr}");
+    assert!(!std::path::Path::new(&data_dir).exists(), "nothing created");
+
+    let keys = ws.path("no-such-keys.json");
+    let out =
+        shenfen(&["registry", "import", "--records", "x.csv", "--data-dir", &data_dir, "--key-file", &keys], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: [store.key_file] no key file at "), "{stderr}");
+    assert!(!std::path::Path::new(&keys).exists() && !std::path::Path::new(&data_dir).exists(), "nothing created");
+}
