@@ -254,6 +254,18 @@ export async function readyForTheColours(page) {
   await page.locator('#flash-start').click({ timeout: 60_000 });
 }
 
+/** A new phone (a context of `browser`, its camera lit by the screen) holding the demo citizen's card, enrolled at `demo`. */
+export async function phoneWithCard(browser, demo) {
+  const phone = await browser.newContext();
+  await litByTheScreen(phone);
+  const page = await openPage(phone);
+  await startEnrollment(page, demo);
+  await readyForTheColours(page);
+  await waitForView(page, 'view-card', 120_000);
+  await page.close();
+  return phone;
+}
+
 /**
  * A counter operator signs in to the console and attests the demo citizen
  * for the upgraded edition (as after checking the card in person); answers

@@ -8,14 +8,14 @@
 // Once the card is revoked, the rail company's verifier refuses it.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  CITIZEN, accessibilityViolations, api, browserWithCamera, freePort, litByTheScreen, openPage, photo, readyForTheColours, repository, screenshot, selfieCamera,
-  startDemo, startEnrollment, waitForView,
+  CITIZEN, accessibilityViolations, addRelyingParty, api, browserWithCamera, freePort, openPage, phoneWithCard, photo, repository, screenshot, selfieCamera, startDemo, startProgram,
+  waitForView,
 } from './harness.mjs';
 
 const RAIL = 'https://rail.example';
@@ -45,24 +45,12 @@ async function startRailVerifier() {
     'rp', 'attest', '--client-id', RAIL, '--public-key', join(dir, 'rail.pub.jwk'), '--response-uri', `${url}/openid4vp/response`,
     '--issuer', demo.url, '--data-dir', demo.dataDir, '--out', join(dir, 'rail.attestation.jwt'),
   ]);
-  const child = spawn(demo.binary, [
+  const verifier = startProgram(demo.binary, [
     'verifier', 'serve', '--listen', `127.0.0.1:${port}`, '--key-file', join(dir, 'rail.jwk'), '--attestation', join(dir, 'rail.attestation.jwt'),
     '--server', demo.url, '--refresh-secs', '2', '--max-cache-age', '60',
-  ], { cwd: repository, env: { ...process.env, SHENFEN_VERIFIER_API_KEY: API_KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr.on('data', (chunk) => { output += chunk; });
-  await new Promise((ready, failed) => {
-    const timer = setTimeout(() => failed(new Error(`shenfen verifier serve did not start:\n${output}`)), 60_000);
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      if (output.includes('shenfen verifier serving on')) {
-        clearTimeout(timer);
-        ready();
-      }
-    });
-    child.on('exit', (code) => failed(new Error(`shenfen verifier serve exited (${code}):\n${output}`)));
-  });
-  return { url, output: () => output, stop: () => child.kill('SIGTERM') };
+  ], { SHENFEN_VERIFIER_API_KEY: API_KEY });
+  await verifier.waitFor(/shenfen verifier serving on/);
+  return { url, stop: verifier.stop };
 }
 
 /** The rail company's backend calls its own verifier. */
@@ -97,18 +85,12 @@ before(async () => {
   // Request lines (route templates only) at debug level: the authority's log is what this test reads.
   demo = await startDemo({ env: { RUST_LOG: 'info,tower_http=debug' } });
   // Registered before the citizen enrolls, so the credentials carry the rail company's pairwise pseudonym.
-  execFileSync(demo.binary, ['rp', 'add', '--client-id', RAIL, '--name', 'Rail Example', '--claims', 'name,age_over_18', '--data-dir', demo.dataDir], { cwd: repository });
+  addRelyingParty(demo, RAIL, 'Rail Example', ['name', 'age_over_18']);
   rail = await startRailVerifier();
   const tools = await browserWithCamera();
   const phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-rail-citizen', photo('obama2.jpg')));
   await tools.close();
-  phone = await phoneBrowser.newContext();
-  await litByTheScreen(phone);
-  const page = await openPage(phone);
-  await startEnrollment(page, demo);
-  await readyForTheColours(page);
-  await waitForView(page, 'view-card', 120_000);
-  await page.close();
+  phone = await phoneWithCard(phoneBrowser, demo);
 });
 
 after(async () => {
