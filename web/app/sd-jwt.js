@@ -114,10 +114,21 @@ export async function present(credential, disclosures, privateKey, audience, non
 
 /** The payload of a compact JWS whose ES256 signature verifies under one of `jwks` (by `kid`); throws otherwise. */
 export async function verifiedJwsPayload(jws, jwks) {
-  const [header, payload, signature] = jws.split('.');
-  const { kid, alg } = jsonPart(header);
+  const { kid } = jwsHeader(jws);
   const jwk = jwks.find((k) => k.kid === kid);
-  if (alg !== 'ES256' || !jwk) throw new Error('the request is not signed by a key of this authority');
+  if (!jwk) throw new Error('the request is not signed by a key of this authority');
+  return verifiedWithKey(jws, jwk);
+}
+
+/** The protected header of a compact JWS, not yet verified. */
+export function jwsHeader(jws) {
+  return jsonPart(jws.split('.')[0]);
+}
+
+/** The payload of an ES256 compact JWS once its signature verifies with `jwk`. */
+export async function verifiedWithKey(jws, jwk) {
+  const [header, payload, signature] = jws.split('.');
+  if (jsonPart(header).alg !== 'ES256') throw new Error('the request is not signed with ES256');
   const key = await crypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
   const valid = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, fromB64(signature), encoder.encode(`${header}.${payload}`));
   if (!valid) throw new Error('the request signature does not verify');

@@ -8,7 +8,7 @@ import { addTexts, languageSwitch, problemText, t, translatePage } from '/app/i1
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes, offlineFormat } from '/app/offline-format.js';
 import {
-  cardClaims, disclosuresForPaths, fromB64, packQrPayload, parseCredential, present, publicJwk, randomNonce, signJws, verifiedJwsPayload,
+  cardClaims, disclosuresForPaths, fromB64, jwsHeader, packQrPayload, parseCredential, present, publicJwk, randomNonce, signJws, verifiedJwsPayload, verifiedWithKey,
 } from '/app/sd-jwt.js';
 import { allCredentials, appendLog, forgetCredentials, markUsed, newDeviceKey, readLog, replaceCredentials } from '/app/wallet-store.js';
 import { cardStatus } from '/app/card-status.js';
@@ -112,7 +112,9 @@ addTexts({
   'request.share': { zh: '同意并提供', en: 'Share' },
   'request.decline': { zh: '拒绝', en: 'Decline' },
   'request.declined': { zh: '已拒绝，什么都没有提供。', en: 'Declined: nothing was shared.' },
-  'request.foreign': { zh: '这个请求不是由你的发证机关转交的，已拒绝。', en: 'This request does not come through the authority of your card; refused.' },
+  'request.foreign': { zh: '这个请求既不是由你的发证机关转交的，也没有得到它的认证，已拒绝。', en: 'This request neither comes through the authority of your card nor carries its attestation; refused.' },
+  'request.attested': { zh: '这个服务方由你的发证机关认证，自己核验证件：发证机关不会得知这次出示。', en: 'The authority of your card vouches for this service, which checks your card itself: the authority is not told of this answer.' },
+  'request.beyond': { zh: '请求超出了发证机关为该服务方认证的范围，已拒绝。', en: 'The request goes beyond what the authority vouched for this service; refused.' },
   'request.mismatch': { zh: '请求内容与链接不符，已拒绝。', en: 'The signed request does not match its link; refused.' },
   'request.advice': { zh: '请让服务方重新发起请求。PIN 多次输错会被暂时锁定。', en: 'Ask the service for a new request. Wrong PINs lock it for a growing time.' },
   'answered.heading': { zh: '已提供', en: 'Shared' },
@@ -456,14 +458,15 @@ function requestUriOf(link) {
 }
 
 /**
- * Fetches a relying party's OpenID4VP request by reference and checks it is
- * signed by this authority (the one whose credentials the wallet holds) and
- * matches the link; the consent screen shows only what was signed.
+ * Fetches a relying party's OpenID4VP request by reference and checks who
+ * vouches for it: on this authority's origin, signed by this authority (the
+ * one whose credentials the wallet holds); on a relying party's own origin,
+ * signed by a key this authority attested (see attestedRequest). It must
+ * match the link; the consent screen shows only what was signed.
  */
 async function fetchRequest(link) {
   const { requestUri, clientId } = requestUriOf(link);
   const url = new URL(requestUri, location.origin);
-  if (url.origin !== location.origin) throw new Error(t('request.foreign'));
   let response;
   try {
     response = await fetch(url);
@@ -472,8 +475,10 @@ async function fetchRequest(link) {
   }
   if (!response.ok) throw new Error(await problemText(response));
   const { keys } = await call('/jwks.json');
-  const request = await verifiedJwsPayload((await response.text()).trim(), keys);
-  if (request.iss !== location.origin || (clientId && clientId !== request.client_id)) throw new Error(t('request.mismatch'));
+  const jwt = (await response.text()).trim();
+  const foreign = url.origin !== location.origin;
+  const { request, clientName } = foreign ? await attestedRequest(jwt, keys) : { request: await verifiedJwsPayload(jwt, keys) };
+  if ((!foreign && request.iss !== location.origin) || (clientId && clientId !== request.client_id)) throw new Error(t('request.mismatch'));
   // DCQL claim_sets: the last set holds the claims that must be shared; the rest may be declined one by one.
   const query = request.dcql_query.credentials[0];
   const required = query.claim_sets ? new Set(query.claim_sets[query.claim_sets.length - 1]) : null;
@@ -485,7 +490,8 @@ async function fetchRequest(link) {
   }));
   return {
     clientId: request.client_id,
-    clientName: request.client_metadata?.client_name || request.client_id,
+    clientName: clientName || request.client_metadata?.client_name || request.client_id,
+    foreign,
     purpose: request.dcql_query.credential_sets?.[0]?.purpose || '',
     claims,
     nonce: request.nonce,
@@ -494,6 +500,39 @@ async function fetchRequest(link) {
     level: request.assurance_level || 'L1',
     questions: Array.isArray(request.questions) ? request.questions : [],
   };
+}
+
+const ATTESTATION_PREFIX = 'verifier_attestation:';
+
+/**
+ * A request object from a relying party's own verifier (OpenID4VP 1.0
+ * §5.9.3, client identifier prefix `verifier_attestation`): the Verifier
+ * Attestation in its `jwt` header verifies with this authority's keys, was
+ * issued by this authority and has not expired; the request is signed by the
+ * attested key (`cnf.jwk`), for the attested client, answered to an attested
+ * response URI, at L1 (L2/L3 would go through the authority), and asks only
+ * for attested claims. Answers the request and the attested name.
+ */
+async function attestedRequest(jwt, keys) {
+  const attestationJwt = jwsHeader(jwt).jwt;
+  if (typeof attestationJwt !== 'string' || jwsHeader(attestationJwt).typ !== 'verifier-attestation+jwt') throw new Error(t('request.foreign'));
+  const attestation = await verifiedJwsPayload(attestationJwt, keys);
+  const now = Math.floor(Date.now() / 1000);
+  if (attestation.iss !== location.origin || !(attestation.exp > now - 60) || !attestation.cnf?.jwk) throw new Error(t('request.foreign'));
+  const request = await verifiedWithKey(jwt, attestation.cnf.jwk);
+  const entitled = new Set(attestation.entitled_claims ?? []);
+  const allowed = (path) => entitled.has(path.join('/')) || (path.length === 2 && path[0] === 'pseudonyms' && path[1] === attestation.sub);
+  const withinAttestation =
+    jwsHeader(jwt).typ === 'oauth-authz-req+jwt' &&
+    request.client_id === `${ATTESTATION_PREFIX}${attestation.sub}` &&
+    request.response_mode === 'direct_post' &&
+    (attestation.redirect_uris ?? []).includes(request.response_uri) &&
+    !(request.exp <= now) &&
+    (request.assurance_level || 'L1') === 'L1' &&
+    !request.questions?.length &&
+    request.dcql_query.credentials.every((query) => query.claims.every((claim) => allowed(claim.path)));
+  if (!withinAttestation) throw new Error(t('request.beyond'));
+  return { request, clientName: attestation.client_name };
 }
 
 /** A yes/no question as the citizen reads it (`age_over_18`, `region=Guangdong`, `edition=upgraded`). */
@@ -549,9 +588,10 @@ async function openRequest(link) {
     const { held } = disclosuresForPaths(parsed, request.claims.map((c) => c.path));
     pending = { request, credential, parsed };
     $('request-who').textContent = `${request.clientName} (${request.clientId})`;
+    $('request-attested').hidden = !request.foreign;
     $('request-why').textContent = request.purpose;
     $('request-level').textContent = t(`level.${request.level}`);
-    $('request-claims').replaceChildren(...request.claims.map((claim, index) => consentItem(claim, index, request.clientId, held)));
+    $('request-claims').replaceChildren(...request.claims.map((claim, index) => consentItem(claim, index, request.foreign ? request.clientName : request.clientId, held)));
     $('request-questions').replaceChildren(...request.questions.map((q) => Object.assign(document.createElement('li'), { textContent: questionLabel(q) })));
     $('request-questions-intro').hidden = request.questions.length === 0;
     $('request-pin-fields').hidden = request.level === 'L1';
@@ -585,7 +625,8 @@ async function share() {
       const answer = await postJson('/citizen/assertion', { presentation, pin: $('request-pin').value, audience: request.clientId, nonce: request.nonce, frames });
       form.set('assurance', answer.assertion);
     }
-    const answered = await call(new URL(request.responseUri).pathname, { method: 'POST', body: form });
+    // The authority's own verifier by path (same origin); a relying party's own verifier at its attested response URI.
+    const answered = await call(request.foreign ? request.responseUri : new URL(request.responseUri).pathname, { method: 'POST', body: form });
     await appendLog({ at: now, to: request.clientId, purpose: request.purpose, level: request.level, claims: held.map((p) => p.join('/')), channel: 'online' });
     $('answered-detail').textContent = t('answered.detail', { service: request.clientName });
     show('view-answered');

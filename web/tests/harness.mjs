@@ -34,13 +34,18 @@ export async function freePort() {
   });
 }
 
-/** Starts `shenfen demo` in a fresh data directory; resolves once it serves. */
-export async function startDemo() {
+/**
+ * Starts `shenfen demo` in a fresh data directory; resolves once it serves.
+ * `env` adds to its environment (`RUST_LOG` to log each request); `log()`
+ * answers everything it printed so far.
+ */
+export async function startDemo({ env = {} } = {}) {
   const port = await freePort();
   const binary = process.env.SHENFEN_BIN || join(repository, 'target/debug/shenfen');
   const dataDir = mkdtempSync(join(tmpdir(), 'shenfen-web-'));
   const child = spawn(binary, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     cwd: repository,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -59,7 +64,7 @@ export async function startDemo() {
   const passwords = Object.fromEntries([...output.matchAll(/Operator (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
   const counterToken = output.match(/Counter device .* token: (\S+)/)[1];
   const url = `http://127.0.0.1:${port}`;
-  return { url, binary, dataDir, passwords, counterToken, stop: () => child.kill('SIGTERM') };
+  return { url, binary, dataDir, passwords, counterToken, log: () => output, stop: () => child.kill('SIGTERM') };
 }
 
 /** Registers a relying party with `shenfen rp add` (and its `options`, e.g. `--redirect-uri`); returns its API key. */
@@ -247,6 +252,18 @@ export async function startEnrollment(page, demo, edition = 'lightweight', upgra
 /** Once the movements are filmed, says the person is ready for the screen's colours. */
 export async function readyForTheColours(page) {
   await page.locator('#flash-start').click({ timeout: 60_000 });
+}
+
+/** A new phone (a context of `browser`, its camera lit by the screen) holding the demo citizen's card, enrolled at `demo`. */
+export async function phoneWithCard(browser, demo) {
+  const phone = await browser.newContext();
+  await litByTheScreen(phone);
+  const page = await openPage(phone);
+  await startEnrollment(page, demo);
+  await readyForTheColours(page);
+  await waitForView(page, 'view-card', 120_000);
+  await page.close();
+  return phone;
 }
 
 /**

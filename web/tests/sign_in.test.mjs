@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  CITIZEN, accessibilityViolations, addRelyingParty, attestAtTheConsole, browserWithCamera, freePort, litByTheScreen, openPage, photo, readyForTheColours, repository,
-  screenshot, selfieCamera, startDemo, startEnrollment, startProgram, waitForView,
+  CITIZEN, accessibilityViolations, addRelyingParty, attestAtTheConsole, browserWithCamera, freePort, litByTheScreen, openPage, phoneWithCard, photo,
+  readyForTheColours, repository, screenshot, selfieCamera, startDemo, startEnrollment, startProgram, waitForView,
 } from './harness.mjs';
 
 const PIN = '604219';
@@ -200,13 +200,7 @@ test('enrolled again on a new phone: the same subs at both services; the old pho
   const newPhoneBrowser = await browserWithCamera(await selfieCamera(laptop, 'camera-sign-in-new-phone', photo('obama2.jpg')));
   const oldPhone = phone;
   try {
-    phone = await newPhoneBrowser.newContext();
-    await litByTheScreen(phone);
-    const page = await openPage(phone);
-    await startEnrollment(page, demo);
-    await readyForTheColours(page);
-    await waitForView(page, 'view-card', 120_000);
-    await page.close();
+    phone = await phoneWithCard(newPhoneBrowser, demo);
 
     assert.equal((await signInOnThePhone(services.rust, 'L1')).sub, subs.rust);
     assert.equal((await signInOnThePhone(services.python, 'L1')).sub, subs.python);

@@ -5,6 +5,7 @@ use shenfen_credential::CredentialError;
 use shenfen_face::FaceError;
 use shenfen_server::{BuildError, CounterError, RegistrationError};
 use shenfen_store::StoreError;
+use shenfen_verifier::VerifierError;
 use shenfen_wallet::WalletError;
 
 /// A domain error with a stable code (docs/ERRORS.md).
@@ -31,6 +32,7 @@ coded_errors!(
     FaceError,
     RegistrationError,
     StoreError,
+    VerifierError,
     WalletError
 );
 

@@ -21,6 +21,7 @@ mod operator_cmd;
 mod registry_cmd;
 mod registry_synth;
 mod rp_cmd;
+mod rp_verifier_cmd;
 mod serve_cmd;
 mod serve_config;
 mod status_list_cmd;
@@ -65,7 +66,7 @@ enum Command {
     /// The citizen's wallet: init, enroll, list, log, offline QR.
     #[command(subcommand)]
     Wallet(wallet_cmd::WalletCommand),
-    /// Keep a counter's offline cache of trusted authorities' keys and status lists.
+    /// Keep a counter's offline cache of trusted authorities' keys and status lists, or run a relying party's own verifier.
     #[command(subcommand)]
     Verifier(verify_cmd::VerifierCommand),
     /// Verify a citizen's QR code offline, from the verifier cache.

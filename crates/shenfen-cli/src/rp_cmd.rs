@@ -1,4 +1,4 @@
-//! `shenfen rp add`: register a relying party with the verifier service, with
+//! `shenfen rp add` and `rp attest`: register a relying party with the verifier service, with
 //! the claims it is entitled to ask for — and, with redirect URIs, as an
 //! OpenID Connect client of "Sign in with shenfen".
 
@@ -15,6 +15,7 @@ use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, runtime};
 use crate::files::read_text;
+use crate::rp_verifier_cmd;
 
 #[derive(Subcommand)]
 pub(crate) enum RpCommand {
@@ -48,10 +49,20 @@ pub(crate) enum RpCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Issue a registered relying party a Verifier Attestation (OpenID4VP
+    /// 1.0 §12) for the key of its own verifier (`shenfen verifier serve`):
+    /// wallets then accept its requests on its own origin, and the authority
+    /// hears of none of them.
+    Attest(rp_verifier_cmd::AttestArgs),
 }
 
 pub(crate) fn run(command: RpCommand) -> Result<ExitCode> {
-    let RpCommand::Add { client_id, name, claims, redirect_uri, sector_identifier, client_jwks, store } = command;
+    let (client_id, name, claims, redirect_uri, sector_identifier, client_jwks, store) = match command {
+        RpCommand::Add { client_id, name, claims, redirect_uri, sector_identifier, client_jwks, store } => {
+            (client_id, name, claims, redirect_uri, sector_identifier, client_jwks, store)
+        }
+        RpCommand::Attest(args) => return rp_verifier_cmd::attest(&args),
+    };
     let client_jwks = match client_jwks {
         Some(path) => {
             Some(serde_json::from_str(&read_text(&path)?).with_context(|| format!("{} is not JSON", path.display()))?)

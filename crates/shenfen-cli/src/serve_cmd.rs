@@ -132,7 +132,7 @@ fn cores() -> usize {
 }
 
 /// Structured logs on standard error; `RUST_LOG` sets the level (default info).
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -140,7 +140,7 @@ fn init_logging() {
 }
 
 /// Resolves on SIGINT or SIGTERM, letting in-flight requests finish.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

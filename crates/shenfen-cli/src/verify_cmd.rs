@@ -10,16 +10,17 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use shenfen_core::{AssuranceLevel, Purpose};
-use shenfen_credential::{CachedStatusList, TrustList, TrustedIssuer, VerifierCache, verify_status_list};
+use shenfen_credential::VerifierCache;
 use shenfen_server::{CounterPolicy, LiveFace, check_offline_qr, scan_qr};
-use shenfen_wallet::authority::AuthorityClient;
+use shenfen_verifier::{TrustSource, fetch_cache};
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;
 use crate::face_cmd::{Common, load_image};
 use crate::files::{print_json, read_public_jwk, read_text};
+use crate::rp_verifier_cmd;
 
 const CACHE_FILE: &str = "verifier.json";
 const SEEN_FILE: &str = "seen.json";
@@ -30,16 +31,8 @@ pub(crate) enum VerifierCommand {
     /// their status lists — from a trust list signed by the trust anchor, or
     /// (for a single authority in a demo) from the authorities named.
     Sync {
-        /// The signed trust list (`shenfen trust-list build`): its authorities
-        /// and their keys are the only ones accepted.
-        #[arg(long, requires = "anchor", required_unless_present = "servers")]
-        trust_list: Option<PathBuf>,
-        /// The trust anchor's public JWK, which signs the trust list.
-        #[arg(long)]
-        anchor: Option<PathBuf>,
-        /// An authority's base URL, trusted with the keys it publishes (repeat per region).
-        #[arg(long = "server", conflicts_with = "trust_list")]
-        servers: Vec<String>,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// The cache directory.
         #[arg(long)]
         cache: PathBuf,
@@ -47,6 +40,37 @@ pub(crate) enum VerifierCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a relying party's own OpenID4VP verifier on its own origin: the
+    /// authority learns nothing about where a card is used (docs/PRIVACY.md).
+    Serve(Box<rp_verifier_cmd::ServeArgs>),
+}
+
+/// Which authorities a verifier trusts, and where their keys come from.
+#[derive(Args)]
+pub(crate) struct TrustArgs {
+    /// The signed trust list (`shenfen trust-list build`): its authorities
+    /// and their keys are the only ones accepted.
+    #[arg(long, requires = "anchor", required_unless_present = "servers")]
+    trust_list: Option<PathBuf>,
+    /// The trust anchor's public JWK, which signs the trust list.
+    #[arg(long)]
+    anchor: Option<PathBuf>,
+    /// An authority's base URL, trusted with the keys it publishes (repeat per region).
+    #[arg(long = "server", conflicts_with = "trust_list")]
+    servers: Vec<String>,
+}
+
+impl TrustArgs {
+    /// The trust source these arguments name.
+    pub(crate) fn source(&self) -> Result<TrustSource> {
+        Ok(match (&self.trust_list, &self.anchor) {
+            (Some(list), Some(anchor)) => TrustSource::TrustList {
+                jwt: read_text(list)?,
+                anchor: read_public_jwk(anchor)?.verifying_key().map_err(coded)?,
+            },
+            _ => TrustSource::Servers(self.servers.clone()),
+        })
+    }
 }
 
 #[derive(Args)]
@@ -91,33 +115,15 @@ struct Seen {
 }
 
 pub(crate) fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
-    let VerifierCommand::Sync { trust_list, anchor, servers, cache, json } = command;
-    let now = now_unix();
-    let (trusted, trusted_until): (Vec<TrustedIssuer>, Option<i64>) = match (trust_list, anchor) {
-        (Some(list), Some(anchor)) => {
-            let anchor = read_public_jwk(&anchor)?.verifying_key().map_err(coded)?;
-            let list = TrustList::verify(&read_text(&list)?, &anchor, now, 60).map_err(coded)?;
-            let issuers = list.authorities.into_iter().map(|a| TrustedIssuer { issuer: a.issuer, keys: a.keys });
-            (issuers.collect(), Some(list.expires_at))
-        }
-        _ => (servers.iter().map(|server| published_keys(server)).collect::<Result<_>>()?, None),
+    let (trust, cache, json) = match command {
+        VerifierCommand::Sync { trust, cache, json } => (trust, cache, json),
+        VerifierCommand::Serve(args) => return rp_verifier_cmd::run(&args),
     };
-    let mut synced = VerifierCache { synced_at: now, trusted_until, ..VerifierCache::default() };
-    for issuer in trusted {
-        let token = AuthorityClient::new(&issuer.issuer).get_text("/status/1").map_err(coded)?;
-        let list = verify_status_list(&token, &issuer, now, 60).map_err(coded)?;
-        if !list.subject.starts_with(&format!("{}/", issuer.issuer.trim_end_matches('/'))) {
-            bail!(
-                "{}: its status list is published for {}, not under its own URL; not cached",
-                issuer.issuer,
-                list.subject
-            );
+    let synced = fetch_cache(&trust.source()?, now_unix()).map_err(coded)?;
+    if !json {
+        for (issuer, list) in synced.issuers.iter().zip(&synced.status_lists) {
+            println!("synced {}: {} keys, status list {}", issuer.issuer, issuer.keys.len(), list.uri);
         }
-        if !json {
-            println!("synced {}: {} keys, status list {}", issuer.issuer, issuer.keys.len(), list.subject);
-        }
-        synced.issuers.push(issuer);
-        synced.status_lists.push(CachedStatusList { uri: list.subject, token });
     }
     write_json(&cache.join(CACHE_FILE), &synced)?;
     if json {
@@ -125,17 +131,6 @@ pub(crate) fn run_verifier(command: VerifierCommand) -> Result<ExitCode> {
         print_json(&json!({ "synced_at": synced.synced_at, "issuers": issuers }))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An authority trusted on its own word: its issuer identifier and the keys its JWKS publishes.
-fn published_keys(server: &str) -> Result<TrustedIssuer> {
-    let client = AuthorityClient::new(server);
-    let metadata: Value =
-        serde_json::from_str(&client.get_text("/.well-known/openid-credential-issuer").map_err(coded)?)
-            .with_context(|| format!("{server}: issuer metadata is not JSON"))?;
-    let issuer = metadata["credential_issuer"].as_str().context("the metadata names no credential_issuer")?;
-    let jwks: Value = serde_json::from_str(&client.get_text("/jwks.json").map_err(coded)?)?;
-    Ok(TrustedIssuer { issuer: issuer.to_owned(), keys: jwks["keys"].as_array().cloned().unwrap_or_default() })
 }
 
 pub(crate) fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {

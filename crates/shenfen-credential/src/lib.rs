@@ -28,6 +28,7 @@ mod status_list_token;
 mod trust_list;
 mod vc;
 mod verification;
+mod verifier_attestation;
 
 pub use disclosure::Disclosure;
 pub use error::CredentialError;
@@ -35,7 +36,9 @@ pub use issuance::{IssueOptions, issue};
 pub use jwk::{PrivateJwk, PublicJwk};
 pub use jws::{Jws, es256_header, sign_compact};
 pub use key_binding::{KB_TYP, KeyBindingCheck, bind};
-pub use offline::{CachedStatusList, OfflinePolicy, TrustedIssuer, VerifierCache, verify_offline, verify_status_list};
+pub use offline::{
+    CachedStatusList, OfflinePolicy, TrustedIssuer, VerifierCache, verify_offline, verify_online, verify_status_list,
+};
 pub use presentation::{present, select};
 pub use processing::child_pointer;
 pub use qr_payload::{DICTIONARY, decode_qr_payload, encode_qr_payload};
@@ -48,3 +51,4 @@ pub use vc::{
     verify_vc,
 };
 pub use verification::{Verified, VerifyOptions, verify};
+pub use verifier_attestation::{VERIFIER_ATTESTATION_PREFIX, VERIFIER_ATTESTATION_TYP, VerifierAttestation};

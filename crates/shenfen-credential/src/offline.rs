@@ -70,6 +70,28 @@ pub fn verify_offline(
     cache: &VerifierCache,
     policy: &OfflinePolicy<'_>,
 ) -> Result<VerifiedVc, CredentialError> {
+    verify_cached(presentation, cache, policy, None)
+}
+
+/// Verifies an online answer against the cache as [`verify_offline`] does,
+/// with one more check: the key binding answers this verifier's `nonce`
+/// (OpenID4VP), not one the wallet picked.
+pub fn verify_online(
+    presentation: &SdJwt,
+    cache: &VerifierCache,
+    policy: &OfflinePolicy<'_>,
+    nonce: &str,
+) -> Result<VerifiedVc, CredentialError> {
+    verify_cached(presentation, cache, policy, Some(nonce))
+}
+
+/// The checks of [`verify_offline`]; with `nonce`, the key binding must carry it.
+fn verify_cached(
+    presentation: &SdJwt,
+    cache: &VerifierCache,
+    policy: &OfflinePolicy<'_>,
+    nonce: Option<&str>,
+) -> Result<VerifiedVc, CredentialError> {
     let age = policy.now - cache.synced_at;
     if age > policy.max_cache_age_secs {
         return Err(CredentialError::StaleCache { age_secs: age, max_secs: policy.max_cache_age_secs });
@@ -90,11 +112,14 @@ pub fn verify_offline(
         .1;
     // Offline there is no verifier nonce: the wallet picks one, and replays are
     // caught by the caller remembering presentations until they expire.
-    let nonce = presentation
-        .key_binding()
-        .and_then(|kb| Jws::parse(kb, "key binding JWT").ok())
-        .and_then(|kb| kb.payload().get("nonce").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_default();
+    let nonce = match nonce {
+        Some(nonce) => nonce.to_owned(),
+        None => presentation
+            .key_binding()
+            .and_then(|kb| Jws::parse(kb, "key binding JWT").ok())
+            .and_then(|kb| kb.payload().get("nonce").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default(),
+    };
     let options = VerifyOptions {
         now: policy.now,
         clock_skew_secs: policy.clock_skew_secs,

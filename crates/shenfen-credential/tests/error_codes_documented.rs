@@ -1,8 +1,8 @@
 //! Keeps docs/ERRORS.md true: every stable error code in the source of
-//! the domain and store crates must be documented there.
+//! the domain, store and verifier crates must be documented there.
 
 const DOCS: &str = include_str!("../../../docs/ERRORS.md");
-const SOURCES: [&str; 8] = [
+const SOURCES: [&str; 9] = [
     include_str!("../../shenfen-server/src/app.rs"),
     include_str!("../../shenfen-server/src/relying_party_registration.rs"),
     include_str!("../../shenfen-server/src/counter.rs"),
@@ -11,6 +11,7 @@ const SOURCES: [&str; 8] = [
     include_str!("../src/error.rs"),
     include_str!("../../shenfen-core/src/error.rs"),
     include_str!("../../shenfen-face/src/error.rs"),
+    include_str!("../../shenfen-verifier/src/error.rs"),
 ];
 
 #[test]

@@ -88,7 +88,7 @@ impl WebAssets {
 pub(crate) fn pages() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { page(include_str!("../../../web/app/index.html")) }))
-        .route("/wallet/", get(|| async { page(include_str!("../../../web/app/wallet.html")) }))
+        .route("/wallet/", get(|| async { page_with(include_str!("../../../web/app/wallet.html"), WALLET_POLICY) }))
         .route("/counter/", get(|| async { page(include_str!("../../../web/app/counter.html")) }))
         .route("/console/", get(|| async { page(include_str!("../../../web/app/console.html")) }))
         .route("/signin/", get(|| async { page(include_str!("../../../web/app/signin.html")) }))
@@ -113,10 +113,23 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
     img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; \
     worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// The wallet's policy: as every page's, except that it may also fetch from
+/// the relying parties that run their own verifier (a request object, the
+/// `direct_post` answer) — over https, or http on this machine for a demo;
+/// which of them it answers is decided by the authority's attestation, not here.
+const WALLET_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
+    connect-src 'self' https: http://127.0.0.1:* http://localhost:*; \
+    worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 fn page(html: &'static str) -> Response {
+    page_with(html, CONTENT_SECURITY_POLICY)
+}
+
+fn page_with(html: &'static str, policy: &'static str) -> Response {
     let mut response = file("text/html; charset=utf-8", html);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert("permissions-policy", HeaderValue::from_static("camera=(self), microphone=()"));
     response
