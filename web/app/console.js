@@ -44,12 +44,14 @@ addTexts({
   'rp.name': { zh: '名称', en: 'Name' },
   'rp.claims': { zh: '可请求的信息', en: 'Entitled to' },
   'rp.sign_in': { zh: '身份登录', en: 'Sign-in' },
-  'rp.register_heading': { zh: '登记依赖方（或更换其授权和密钥）', en: 'Register a relying party (or replace its entitlement and secrets)' },
+  'rp.register_heading': { zh: '登记依赖方', en: 'Register a relying party' },
+  'rp.share_sector_label': { zh: '与该领域已有的依赖方共用化名（同一机构：它们看到相同的用户标识）', en: 'Share the sector with the relying parties already in it (one organisation: they see the same subject)' },
+  'rp.replace_label': { zh: '替换此客户端标识的现有登记（其密钥和回调地址随之更换）', en: 'Replace an existing registration of this client id (its secrets and redirect URIs change)' },
   'rp.client_id_label': { zh: '客户端标识：其网站源，如 https://hotel.example', en: 'Client id: its origin, e.g. https://hotel.example' },
   'rp.name_label': { zh: '向公民显示的名称', en: 'Name shown to citizens' },
   'rp.claims_label': { zh: '可请求的信息，用逗号分隔（如 name, age_over_18, is:age_over_18）', en: 'Claims it may ask for, separated by commas (e.g. name, age_over_18, is:age_over_18)' },
   'rp.redirects_label': { zh: '身份登录：回调地址，每行一个（留空则不开通登录）', en: 'Sign in with shenfen: its redirect URIs, one per line (empty: no sign-in)' },
-  'rp.sector_label': { zh: '化名所属的领域（留空则取回调地址的主机）', en: 'Sector of its pairwise subjects (empty: the host of its redirect URIs)' },
+  'rp.sector_label': { zh: '化名所属的领域（留空则取其自身主机）', en: 'Sector of its pairwise subjects (empty: its own host)' },
   'rp.jwks_label': { zh: 'private_key_jwt 用的公钥，JWK Set（留空则发放客户端密码）', en: 'Its public keys for private_key_jwt, a JWK Set (empty: a client secret)' },
   'rp.submit': { zh: '登记', en: 'Register' },
   'rp.shown_once': { zh: '请现在交给依赖方：以下密钥只显示一次，系统只保存其哈希。', en: 'Give these to the relying party now: they are shown once and kept only as hashes.' },
@@ -166,6 +168,8 @@ function registration() {
   const words = (id) => $(id).value.split(/[\s,]+/).filter(Boolean);
   const body = { client_id: $('rp-client-id').value.trim(), name: $('rp-name').value.trim(), claims: words('rp-claims'), redirect_uris: words('rp-redirects') };
   if ($('rp-sector').value.trim()) body.sector_identifier = $('rp-sector').value.trim();
+  if ($('rp-share-sector').checked) body.share_sector = true;
+  if ($('rp-replace').checked) body.replace = true;
   if ($('rp-jwks').value.trim()) {
     try {
       body.client_jwks = JSON.parse($('rp-jwks').value);

@@ -2,14 +2,12 @@
 //! the claims it is entitled to ask for — and, with redirect URIs, as an
 //! OpenID Connect client of "Sign in with shenfen".
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use serde_json::json;
 use shenfen_server::{Registered, Registration};
-use shenfen_store::AuditEvent;
 
 use crate::clock::now_unix;
 use crate::coded_error::coded;
@@ -46,6 +44,14 @@ pub(crate) enum RpCommand {
         /// printed once.
         #[arg(long, requires = "redirect_uri")]
         client_jwks: Option<PathBuf>,
+        /// Replace the registration of this client id (its secrets, redirect
+        /// URIs and sector too); without it an existing one is refused.
+        #[arg(long)]
+        replace: bool,
+        /// Share the sector with the relying parties already registered for
+        /// it (one organisation's services: they see the same `sub`).
+        #[arg(long, requires = "sector_identifier")]
+        share_sector: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -57,31 +63,46 @@ pub(crate) enum RpCommand {
 }
 
 pub(crate) fn run(command: RpCommand) -> Result<ExitCode> {
-    let (client_id, name, claims, redirect_uri, sector_identifier, client_jwks, store) = match command {
-        RpCommand::Add { client_id, name, claims, redirect_uri, sector_identifier, client_jwks, store } => {
-            (client_id, name, claims, redirect_uri, sector_identifier, client_jwks, store)
+    match command {
+        RpCommand::Add {
+            client_id,
+            name,
+            claims,
+            redirect_uri,
+            sector_identifier,
+            client_jwks,
+            replace,
+            share_sector,
+            store,
+        } => {
+            let registration = Registration {
+                client_id,
+                name,
+                claims,
+                redirect_uris: redirect_uri,
+                sector_identifier,
+                client_jwks: None,
+                replace,
+                share_sector,
+            };
+            add(registration, client_jwks.as_deref(), &store)
         }
-        RpCommand::Attest(args) => return rp_verifier_cmd::attest(&args),
-    };
-    let client_jwks = match client_jwks {
-        Some(path) => {
-            Some(serde_json::from_str(&read_text(&path)?).with_context(|| format!("{} is not JSON", path.display()))?)
-        }
-        None => None,
-    };
-    let registration =
-        Registration { client_id, name, claims, redirect_uris: redirect_uri, sector_identifier, client_jwks };
-    let Registered { party, api_key, client_secret } = registration.register(now_unix()).map_err(coded)?;
-    let event = AuditEvent {
-        at: now_unix(),
-        kind: "relying_party.saved".into(),
-        actor: "operator:cli".into(),
-        subject: None,
-        details: json!({ "client_id": party.client_id, "claims": party.claims }),
-    };
+        RpCommand::Attest(args) => rp_verifier_cmd::attest(&args),
+    }
+}
+
+/// Registers (or replaces) the relying party, with its client keys read from `client_jwks`.
+fn add(mut registration: Registration, client_jwks: Option<&Path>, store: &StoreArgs) -> Result<ExitCode> {
+    if let Some(path) = client_jwks {
+        let text = read_text(path)?;
+        registration.client_jwks =
+            Some(serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?);
+    }
+    let registered = registration.register(now_unix()).map_err(coded)?;
     let rt = runtime()?;
     let db = rt.block_on(store.open_store())?;
-    rt.block_on(db.put_relying_party(&party, event)).map_err(coded)?;
+    rt.block_on(registered.save(&db, "operator:cli".into(), now_unix())).map_err(coded)?;
+    let Registered { party, api_key, client_secret, .. } = registered;
     println!("relying party {} saved; API key (shown once): {api_key}", party.client_id);
     if let Some(secret) = client_secret {
         println!("OpenID Connect client secret (client_secret_basic, shown once): {secret}");

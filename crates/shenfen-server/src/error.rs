@@ -64,6 +64,8 @@ pub enum ProblemType {
     NotRegistered,
     /// A relying party asked for claims outside its entitlement.
     NotEntitled,
+    /// A relying party with this client id is registered already.
+    AlreadyRegistered,
     /// The presentation request is unknown, expired or already answered.
     RequestClosed,
     /// The citizen has no PIN (lightweight edition).
@@ -86,7 +88,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every type, for the test that keeps docs/ERRORS.md complete.
-    pub const ALL: [ProblemType; 28] = [
+    pub const ALL: [ProblemType; 29] = [
         Self::InvalidRequest,
         Self::BadRequest,
         Self::NotFound,
@@ -106,6 +108,7 @@ impl ProblemType {
         Self::CounterUnauthenticated,
         Self::NotRegistered,
         Self::NotEntitled,
+        Self::AlreadyRegistered,
         Self::RequestClosed,
         Self::PinNotSet,
         Self::PinLocked,
@@ -164,6 +167,7 @@ impl ProblemType {
             }
             Self::NotRegistered => ("not-registered", S::NOT_FOUND, "Not in the registry"),
             Self::NotEntitled => ("not-entitled", S::FORBIDDEN, "Not entitled to these claims"),
+            Self::AlreadyRegistered => ("already-registered", S::CONFLICT, "Already registered"),
             Self::RequestClosed => ("request-closed", S::NOT_FOUND, "No such open request"),
             Self::PinNotSet => ("pin-not-set", S::CONFLICT, "No PIN"),
             Self::PinLocked => ("pin-locked", S::TOO_MANY_REQUESTS, "PIN locked"),

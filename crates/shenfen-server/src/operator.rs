@@ -495,12 +495,13 @@ pub(crate) struct RegisteredAnswer {
 
 /// `POST /operator/relying-parties` (supervisor): registers a relying party,
 /// or replaces the entitlement and secrets of one, as `shenfen rp add` does.
-#[utoipa::path(post, path = "/operator/relying-parties", summary = "(supervisor) Registers a relying party, or replaces its entitlement and secrets ({client_id, name, claims, redirect_uris?, sector_identifier?, client_jwks?}) -> its API key and client secret, shown once. Audited.",
+#[utoipa::path(post, path = "/operator/relying-parties", summary = "(supervisor) Registers a relying party ({client_id, name, claims, redirect_uris?, sector_identifier?, client_jwks?, share_sector?}), or with replace: true replaces one -> its API key and client secret, shown once. Audited with what changed.",
     request_body = Registration,
     security(("operator_session" = [])),
     responses(
         (status = 201, description = "registered: the secrets, shown once", body = RegisteredAnswer),
         (status = 400, description = "invalid-request: a rule of registration is broken (code relying_party.*)", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "already-registered: the client id is registered and replace was not asked", body = Problem, content_type = PROBLEM),
         BodyProblems, OperatorProblems,
     ))]
 pub(crate) async fn register_relying_party(
@@ -508,15 +509,18 @@ pub(crate) async fn register_relying_party(
     session: OperatorSession<SupervisorRole>,
     JsonBody(body): JsonBody<Registration>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Registered { party, api_key, client_secret } = body.register(now()).map_err(|refused| match refused {
+    let refused = |refused: RegistrationError| match refused {
         RegistrationError::Store(e) => ApiError::from(e),
+        RegistrationError::Exists(_) => {
+            ApiError::new(ProblemType::AlreadyRegistered).detail(refused.to_string()).code(refused.code())
+        }
         refused => ApiError::invalid(refused.to_string()).code(refused.code()),
-    })?;
-    let details = json!({ "client_id": party.client_id, "claims": party.claims });
-    state
-        .store
-        .put_relying_party(&party, operator_event(&session.operator, "relying_party.saved", None, details))
-        .await?;
+    };
+    let registered = body.register(now()).map_err(refused)?;
+    registered.save(&state.store, format!("operator:{}", session.operator.username), now()).await.map_err(refused)?;
+    // This instance stops answering with the old registration at once; others within their cache's 30 s.
+    state.relying_parties.forget(&registered.party.client_id);
+    let Registered { party, api_key, client_secret, .. } = registered;
     let answer = RegisteredAnswer { client_id: party.client_id, api_key, client_secret };
     Ok((StatusCode::CREATED, no_store(), Json(answer)))
 }

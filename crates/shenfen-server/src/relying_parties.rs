@@ -19,6 +19,13 @@ pub struct RelyingParties {
 }
 
 impl RelyingParties {
+    /// Drops `client_id`'s entry: its registration changed here.
+    pub fn forget(&self, client_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(client_id);
+        }
+    }
+
     /// The relying party `client_id`, from the cache if fresh.
     pub async fn get(&self, store: &SqlStore, client_id: &str) -> Result<Option<RelyingParty>, StoreError> {
         if let Ok(entries) = self.entries.lock()

@@ -432,6 +432,40 @@ async fn only_a_supervisor_registers_a_client_through_the_console_api_and_its_se
     let (claims, _) = sign_in(&test, &portal, &held[0]).await;
     assert_eq!(claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("林晓梅"));
     let log = test.state.store.audit_after(0, 1000).await.unwrap();
-    let saved = log.iter().find(|e| e.event.kind == "relying_party.saved").unwrap();
+    let saved = log.iter().find(|e| e.event.kind == "relying_party.registered").unwrap();
     assert_eq!(saved.event.actor, "operator:zhao.supervisor");
+    assert_eq!(saved.event.details["registration"]["redirect_uris"], json!(["https://portal.example/callback"]));
+
+    // Registering the client id again replaces it only when asked; the old secret then opens nothing, at once.
+    let moved = json!({
+        "client_id": "https://portal.example", "name": "City portal", "claims": ["name"],
+        "redirect_uris": ["https://portal.example/new-callback"],
+    });
+    let again = send_bearer(&test, Method::POST, path, &supervisor, moved.clone()).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(json_of(again).await["code"], "relying_party.exists");
+    let mut replace = moved;
+    replace["replace"] = json!(true);
+    assert_eq!(send_bearer(&test, Method::POST, path, &supervisor, replace).await.status(), StatusCode::CREATED);
+    let old_secret = Rp { redirect_uri: "https://portal.example/new-callback".into(), ..portal };
+    let started = start(&test, &old_secret, &["profile"], None).await;
+    let code = code_of(&test, &old_secret, &started, &held[0]).await;
+    let stale = exchange(&test, &old_secret, &started, &code, Some(started.verifier.secret())).await;
+    assert!(stale.unwrap_err().contains("invalid_client"), "the replaced secret is refused");
+    let log = test.state.store.audit_after(0, 1000).await.unwrap();
+    let replaced = log.iter().find(|e| e.event.kind == "relying_party.replaced").unwrap();
+    assert_eq!(replaced.event.details["previous"]["redirect_uris"], json!(["https://portal.example/callback"]));
+    assert_eq!(replaced.event.details["registration"]["redirect_uris"], json!(["https://portal.example/new-callback"]));
+
+    // Another client id may take the portal's sector (and so its citizens' subs) only by saying it shares it.
+    let sibling = json!({
+        "client_id": "https://m.portal.example", "name": "City portal (mobile)", "claims": ["name"],
+        "redirect_uris": ["https://m.portal.example/callback"], "sector_identifier": "PORTAL.example",
+    });
+    let taken = send_bearer(&test, Method::POST, path, &supervisor, sibling.clone()).await;
+    assert_eq!(taken.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(taken).await["code"], "relying_party.sector");
+    let mut shared = sibling;
+    shared["share_sector"] = json!(true);
+    assert_eq!(send_bearer(&test, Method::POST, path, &supervisor, shared).await.status(), StatusCode::CREATED);
 }

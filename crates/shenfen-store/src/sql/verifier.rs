@@ -105,8 +105,30 @@ pub(super) async fn create_presentation_request_on(
 }
 
 impl SqlStore {
-    /// Registers or updates a relying party and audits it, in one transaction.
+    /// Registers or replaces a relying party and audits it, in one transaction.
     pub async fn put_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<(), StoreError> {
+        let replace = "DO UPDATE SET name = excluded.name, claims = excluded.claims, \
+             api_key_hash = excluded.api_key_hash, redirect_uris = excluded.redirect_uris, \
+             sector_identifier = excluded.sector_identifier, token_auth_method = excluded.token_auth_method, \
+             client_secret_hash = excluded.client_secret_hash, client_jwks = excluded.client_jwks";
+        self.save_relying_party(party, event, replace).await.map(|_| ())
+    }
+
+    /// Registers a relying party whose client id is new, and audits it, in
+    /// one transaction; `false` (and nothing written) when the client id is
+    /// registered — even by a concurrent call.
+    pub async fn add_relying_party(&self, party: &RelyingParty, event: AuditEvent) -> Result<bool, StoreError> {
+        self.save_relying_party(party, event, "DO NOTHING").await
+    }
+
+    /// Inserts the party, `on_conflict` deciding about an existing client id;
+    /// the audit entry is written only with a row.
+    async fn save_relying_party(
+        &self,
+        party: &RelyingParty,
+        event: AuditEvent,
+        on_conflict: &str,
+    ) -> Result<bool, StoreError> {
         let claims = serde_json::to_string(&party.claims)
             .map_err(|source| StoreError::Encode { what: "relying party claims", source })?;
         let openid = party.openid.as_ref();
@@ -122,12 +144,9 @@ impl SqlStore {
         let mut tx = self.write_transaction().await?;
         let statement = format!(
             "INSERT INTO relying_parties ({RELYING_PARTY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, claims = excluded.claims, \
-             api_key_hash = excluded.api_key_hash, redirect_uris = excluded.redirect_uris, \
-             sector_identifier = excluded.sector_identifier, token_auth_method = excluded.token_auth_method, \
-             client_secret_hash = excluded.client_secret_hash, client_jwks = excluded.client_jwks"
+             ON CONFLICT (client_id) {on_conflict}"
         );
-        sqlx::query(sqlx::AssertSqlSafe(statement))
+        let written = sqlx::query(sqlx::AssertSqlSafe(statement))
             .bind(party.client_id.as_str())
             .bind(party.name.as_str())
             .bind(claims)
@@ -139,10 +158,14 @@ impl SqlStore {
             .bind(secret_hash)
             .bind(jwks)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if written == 0 {
+            return Ok(false);
+        }
         append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The relying party with this client id.
