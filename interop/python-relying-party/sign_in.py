@@ -20,9 +20,11 @@ The private key (a P-256 JWK) is made on first run; register its public half
 
 import argparse
 import json
+import os
 import secrets
 import threading
 import time
+from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -43,6 +45,10 @@ ASSERTION_SECONDS = 60
 # open to anyone, so what it keeps is bounded in time and number.
 PENDING_SECONDS = 600
 MAX_PENDING = 10_000
+# The cookie that ties a sign-in's state to the browser that started it.
+STATE_COOKIE = "rp_sign_in_state"
+# Seconds before a call to the provider is given up.
+HTTP_TIMEOUT = 30
 LEVELS = ("L1", "L2", "L3")
 
 
@@ -51,8 +57,9 @@ def load_key(path: Path) -> ECKey:
     if path.exists():
         return ECKey.import_key(json.loads(path.read_text()))
     key = ECKey.generate_key("P-256", parameters={"kid": secrets.token_urlsafe(8), "alg": "ES256", "use": "sig"})
-    path.write_text(json.dumps(key.as_dict(private=True)))
-    path.chmod(0o600)
+    # Created readable by its owner only, never for a moment by others.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(json.dumps(key.as_dict(private=True)))
     return key
 
 
@@ -63,7 +70,8 @@ class RelyingParty:
         self.client_id = client_id
         self.redirect_uri = redirect_uri
         self.key = key
-        self.metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=30).json()
+        self.secure = "; Secure" if redirect_uri.startswith("https://") else ""
+        self.metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=HTTP_TIMEOUT).json()
         if self.metadata["issuer"] != issuer:
             raise SystemExit(f"the discovery document names another issuer: {self.metadata['issuer']}")
         self.keys = self.fetch_keys()
@@ -71,7 +79,7 @@ class RelyingParty:
         self.lock = threading.Lock()
 
     def fetch_keys(self) -> KeySet:
-        return KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=30).json())
+        return KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=HTTP_TIMEOUT).json())
 
     def public_jwks(self) -> dict:
         return {"keys": [self.key.as_dict(private=False)]}
@@ -84,14 +92,16 @@ class RelyingParty:
             redirect_uri=self.redirect_uri,
             scope="openid profile",
             code_challenge_method="S256",
+            default_timeout=HTTP_TIMEOUT,
         )
         endpoint = self.metadata["token_endpoint"]
+        # A fresh dict per session: Authlib writes the assertion's jti into it.
         expiry = {"exp": int(time.time()) + ASSERTION_SECONDS}
         session.register_client_auth_method(PrivateKeyJWT(endpoint, claims=expiry, alg="ES256"))
         return session
 
-    def login(self, level: str) -> str:
-        """The provider's authorization URL for a new sign-in at ``level``."""
+    def login(self, level: str) -> tuple:
+        """The provider's authorization URL for a new sign-in at ``level``, and its state."""
         verifier = secrets.token_urlsafe(48)
         nonce = secrets.token_urlsafe(24)
         url, state = self.session().create_authorization_url(
@@ -103,10 +113,14 @@ class RelyingParty:
             if len(self.pending) >= MAX_PENDING:
                 raise ValueError("too many sign-ins in progress; try again shortly")
             self.pending[state] = {"verifier": verifier, "nonce": nonce, "level": level, "started": now}
-        return url
+        return url, state
 
-    def callback(self, query: dict) -> dict:
-        """The signed-in user, from the provider's answer; raises ValueError when refused."""
+    def callback(self, query: dict, cookie_state) -> dict:
+        """The signed-in user, from the provider's answer in the browser that
+        started the sign-in (its cookie holds the state: no login CSRF);
+        raises ValueError when refused."""
+        if cookie_state is None or cookie_state != query.get("state"):
+            raise ValueError("this browser did not start this sign-in")
         with self.lock:
             pending = self.pending.pop(query.get("state", ""), None)
         if pending is None or time.monotonic() - pending["started"] >= PENDING_SECONDS:
@@ -152,26 +166,32 @@ def handler_for(party: RelyingParty):
                 if level not in LEVELS:
                     return self.answer(400, {"error": f"acr is one of {', '.join(LEVELS)}"})
                 try:
-                    location = party.login(level)
+                    location, state = party.login(level)
                 except ValueError as busy:
                     return self.answer(503, {"error": str(busy)})
                 self.send_response(303)
                 self.send_header("Location", location)
+                self.send_header("Set-Cookie", f"{STATE_COOKIE}={state}; Path=/callback; HttpOnly; SameSite=Lax; Max-Age={PENDING_SECONDS}{party.secure}")
                 self.end_headers()
             elif url.path == "/callback":
+                cookies = SimpleCookie(self.headers.get("Cookie", ""))
+                cookie_state = cookies[STATE_COOKIE].value if STATE_COOKIE in cookies else None
+                cleared = f"{STATE_COOKIE}=; Path=/callback; HttpOnly; SameSite=Lax; Max-Age=0{party.secure}"
                 try:
-                    self.answer(200, party.callback(query))
+                    self.answer(200, party.callback(query, cookie_state), cleared)
                 # Ours, Authlib's, joserfc's and requests' errors alike: the sign-in fails, the server stays up.
                 except Exception as refused:
-                    self.answer(403, {"error": f"{type(refused).__name__}: {refused}"})
+                    self.answer(403, {"error": f"{type(refused).__name__}: {refused}"}, cleared)
             elif url.path == "/jwks.json":
                 self.answer(200, party.public_jwks())
             else:
                 self.answer(404, {"error": "not found"})
 
-        def answer(self, status: int, body: dict):
+        def answer(self, status: int, body: dict, cookie: str = None):
             data = json.dumps(body, ensure_ascii=False).encode()
             self.send_response(status)
+            if cookie:
+                self.send_header("Set-Cookie", cookie)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -179,6 +179,12 @@ test('a citizen signs in at L1 to two services registered after enrollment: each
 
   const again = await signInOnThePhone(services.rust, 'L1');
   assert.equal(again.sub, rust.sub, 'the same sub at the next login');
+  // A callback in a browser that did not start the sign-in (login CSRF: the attacker's own code and state) is refused.
+  for (const service of [services.rust, services.python]) {
+    const forged = await fetch(`${service.origin}/callback?${new URLSearchParams({ code: 'attackers-code', state: 'attackers-state', iss: demo.url })}`);
+    assert.equal(forged.status, 403);
+    assert.match((await forged.json()).error, /did not start this sign-in/);
+  }
   subs.rust = rust.sub;
   subs.python = python.sub;
 });

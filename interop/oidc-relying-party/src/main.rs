@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,9 +43,6 @@ struct Args {
     /// This relying party's client id, as registered (`shenfen rp add`).
     #[arg(long)]
     client_id: String,
-    /// The client secret printed at registration (client_secret_basic).
-    #[arg(long, env = "OIDC_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: String,
     /// The registered redirect URI: this application's `/callback`.
     #[arg(long)]
     redirect_uri: String,
@@ -63,11 +60,17 @@ type Client =
 const PENDING_FOR: Duration = Duration::from_secs(600);
 const MAX_PENDING: usize = 10_000;
 
+/// The levels a sign-in may ask, lowest first.
+const LEVELS: [&str; 3] = ["L1", "L2", "L3"];
+/// The cookie that ties a sign-in's `state` to the browser that started it.
+const STATE_COOKIE: &str = "rp_sign_in_state";
+
 /// What a sign-in in progress needs back at the callback, keyed by its `state`.
 struct Pending {
     nonce: Nonce,
     verifier: PkceCodeVerifier,
-    level: String,
+    /// Its index in [`LEVELS`].
+    level: usize,
     started: Instant,
 }
 
@@ -75,6 +78,8 @@ struct App {
     client: Client,
     issuer: String,
     pending: Mutex<HashMap<String, Pending>>,
+    /// `; Secure` when the application is served over https.
+    secure: &'static str,
 }
 
 /// One connection pool for the provider: answers of any status go back to
@@ -82,8 +87,12 @@ struct App {
 static AGENT: LazyLock<ureq::Agent> = LazyLock::new(|| {
     // TLS with aws-lc-rs; another part of the process may have installed a provider already.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let config =
-        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build();
+    // No redirects: the provider's endpoints answer where they are (the crate advises it).
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build();
     ureq::Agent::new_with_config(config)
 });
 
@@ -102,13 +111,13 @@ async fn main() -> Result<()> {
     let metadata = tokio::task::spawn_blocking(move || CoreProviderMetadata::discover(&issuer, &http_client))
         .await?
         .context("discovery failed")?;
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(args.client_id),
-        Some(ClientSecret::new(args.client_secret)),
-    )
-    .set_redirect_uri(RedirectUrl::new(args.redirect_uri).context("--redirect-uri is not a URL")?);
-    let app = Arc::new(App { client, issuer: args.issuer, pending: Mutex::new(HashMap::new()) });
+    // From the environment, never an argument that `ps` shows.
+    let secret = std::env::var("OIDC_CLIENT_SECRET").context("set OIDC_CLIENT_SECRET to the client secret")?;
+    let secure = if args.redirect_uri.starts_with("https://") { "; Secure" } else { "" };
+    let client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new(args.client_id), Some(ClientSecret::new(secret)))
+            .set_redirect_uri(RedirectUrl::new(args.redirect_uri).context("--redirect-uri is not a URL")?);
+    let app = Arc::new(App { client, issuer: args.issuer, pending: Mutex::new(HashMap::new()), secure });
     let router = Router::new().route("/login", get(login)).route("/callback", get(callback)).with_state(app);
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     println!("relying party listening on {}", listener.local_addr()?);
@@ -119,23 +128,23 @@ async fn main() -> Result<()> {
 #[derive(Deserialize)]
 struct LoginQuery {
     /// The level to ask: L1 (the wallet), L2 (and the PIN) or L3 (and a live face).
-    #[serde(default = "level_one")]
-    acr: String,
-}
-
-fn level_one() -> String {
-    "L1".into()
+    acr: Option<String>,
 }
 
 /// Starts a sign-in: to the provider's `/authorize` with PKCE, a nonce and
-/// the level asked.
+/// the level asked; the `state` also goes into a cookie, so that only the
+/// browser that started the sign-in can finish it (no login CSRF).
 async fn login(State(app): State<Arc<App>>, Query(query): Query<LoginQuery>) -> Response {
+    let asked = query.acr.as_deref().unwrap_or("L1");
+    let Some(level) = LEVELS.iter().position(|l| *l == asked) else {
+        return (StatusCode::BAD_REQUEST, "acr is L1, L2 or L3").into_response();
+    };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = app
         .client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .add_scope(Scope::new("profile".into()))
-        .add_auth_context_value(AuthenticationContextClass::new(query.acr.clone()))
+        .add_auth_context_value(AuthenticationContextClass::new(asked.to_owned()))
         .set_pkce_challenge(challenge)
         .url();
     let mut pending = app.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -143,8 +152,10 @@ async fn login(State(app): State<Arc<App>>, Query(query): Query<LoginQuery>) -> 
     if pending.len() >= MAX_PENDING {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many sign-ins in progress; try again shortly").into_response();
     }
-    pending.insert(state.secret().clone(), Pending { nonce, verifier, level: query.acr, started: Instant::now() });
-    Redirect::to(url.as_str()).into_response()
+    pending.insert(state.secret().clone(), Pending { nonce, verifier, level, started: Instant::now() });
+    let cookie =
+        format!("{STATE_COOKIE}={}; Path=/callback; HttpOnly; SameSite=Lax; Max-Age=600{}", state.secret(), app.secure);
+    ([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response()
 }
 
 #[derive(Deserialize)]
@@ -155,16 +166,31 @@ struct CallbackQuery {
     error: Option<String>,
 }
 
-/// The provider's answer: the code redeemed, the id_token validated (issuer,
-/// audience, signature, expiry, nonce), the level checked.
-async fn callback(State(app): State<Arc<App>>, Query(query): Query<CallbackQuery>) -> Response {
-    match signed_in(app, query).await {
+/// The provider's answer, in the browser that started the sign-in: the code
+/// redeemed, the id_token validated (issuer, audience, signature, expiry,
+/// nonce), the level checked.
+async fn callback(State(app): State<Arc<App>>, headers: HeaderMap, Query(query): Query<CallbackQuery>) -> Response {
+    let cleared = format!("{STATE_COOKIE}=; Path=/callback; HttpOnly; SameSite=Lax; Max-Age=0{}", app.secure);
+    let answer = match signed_in(app, state_cookie(&headers), query).await {
         Ok(user) => Json(user).into_response(),
         Err(error) => (StatusCode::FORBIDDEN, Json(json!({ "error": error }))).into_response(),
-    }
+    };
+    ([(header::SET_COOKIE, cleared)], answer).into_response()
 }
 
-async fn signed_in(app: Arc<App>, query: CallbackQuery) -> Result<Value, String> {
+/// The `state` this browser's cookie holds.
+fn state_cookie(headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get_all(header::COOKIE).into_iter().filter_map(|value| value.to_str().ok());
+    cookies
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(name, value)| (name == STATE_COOKIE).then(|| value.to_owned()))
+}
+
+async fn signed_in(app: Arc<App>, cookie: Option<String>, query: CallbackQuery) -> Result<Value, String> {
+    if cookie.is_none() || cookie != query.state {
+        return Err("this browser did not start this sign-in".into());
+    }
     let pending = query
         .state
         .and_then(|state| app.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&state))
@@ -190,9 +216,9 @@ async fn signed_in(app: Arc<App>, query: CallbackQuery) -> Result<Value, String>
     let id_token = tokens.id_token().ok_or("no id_token")?;
     let claims = id_token.claims(&app.client.id_token_verifier(), &pending.nonce).map_err(|e| e.to_string())?;
     let acr = claims.auth_context_ref().map(|acr| acr.as_str().to_owned()).unwrap_or_default();
-    // L1 < L2 < L3 compare as text; a provider that answers less than asked is refused here.
-    if acr < pending.level {
-        return Err(format!("asked for {}, the provider answered {acr}", pending.level));
+    // A provider that answers less than asked (or no level) is refused here.
+    if LEVELS.iter().position(|l| *l == acr).is_none_or(|reached| reached < pending.level) {
+        return Err(format!("asked for {}, the provider answered {acr:?}", LEVELS[pending.level]));
     }
     let amr: Vec<&str> = claims.auth_method_refs().into_iter().flatten().map(|m| m.as_str()).collect();
     let name = claims.name().and_then(|name| name.get(None)).map(|name| name.as_str());
