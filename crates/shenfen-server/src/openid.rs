@@ -580,15 +580,33 @@ async fn authenticated_client(
     headers: &HeaderMap,
     form: &TokenRequest,
 ) -> Result<RelyingParty, ApiError> {
-    if let Some((client_id, secret)) = basic_credentials(headers) {
-        let (party, client) = openid_client(state, &client_id).await?;
-        let ClientAuthentication::ClientSecretBasic { secret_hash } = &client.authentication else {
-            return Err(invalid_client("this client authenticates with private_key_jwt"));
-        };
-        verify_slices_are_equal(&token_hash(&secret), secret_hash)
-            .map_err(|_| invalid_client("wrong client secret"))?;
-        return Ok(party);
+    match basic_header(headers) {
+        Some(encoded) => {
+            // RFC 6749 §5.2: a client that tried the Authorization header is
+            // answered 401 with the challenge of the scheme it used.
+            let realm = format!("Basic realm=\"{}\"", state.authority.issuer.url);
+            secret_client(state, encoded).await.map_err(|e| e.challenge(realm))
+        }
+        None => assertion_client(state, form).await,
     }
+}
+
+/// `client_secret_basic`: the client id and secret of the header, compared
+/// with the registered secret's hash in constant time.
+async fn secret_client(state: &AppState, encoded: &str) -> Result<RelyingParty, ApiError> {
+    let (client_id, secret) =
+        basic_credentials(encoded).ok_or_else(|| invalid_client("the Basic credentials do not decode"))?;
+    let (party, client) = openid_client(state, &client_id).await?;
+    let ClientAuthentication::ClientSecretBasic { secret_hash } = &client.authentication else {
+        return Err(invalid_client("this client authenticates with private_key_jwt"));
+    };
+    verify_slices_are_equal(&token_hash(&secret), secret_hash).map_err(|_| invalid_client("wrong client secret"))?;
+    Ok(party)
+}
+
+/// `private_key_jwt`: a client assertion signed by one of the client's
+/// registered keys, for this provider, short-lived and used once.
+async fn assertion_client(state: &AppState, form: &TokenRequest) -> Result<RelyingParty, ApiError> {
     if form.client_assertion_type.as_deref() != Some(CLIENT_ASSERTION_TYPE) {
         return Err(invalid_client("authenticate with client_secret_basic or private_key_jwt"));
     }
@@ -609,15 +627,10 @@ async fn authenticated_client(
     let (_, verifier) = PublicJwk::find_by_kid(keys["keys"].as_array().map_or(&[], Vec::as_slice), kid)
         .ok_or_else(|| invalid_client("no registered key of this client has the assertion's kid"))?;
     jws.verify(&verifier).map_err(|_| invalid_client("the client assertion's signature does not verify"))?;
-    let issuer = &state.authority.issuer.url;
-    let token_endpoint = format!("{issuer}/token");
-    let audiences: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(one)) => vec![one.as_str()],
-        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    if !audiences.iter().any(|aud| *aud == token_endpoint || aud == issuer) {
-        return Err(invalid_client("the client assertion's aud is neither the token endpoint nor the issuer"));
+    if !for_this_provider(claims.get("aud"), &state.authority.issuer.url) {
+        return Err(invalid_client(
+            "the client assertion's aud must be this provider's issuer identifier or token endpoint, alone",
+        ));
     }
     let now = now();
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
@@ -631,11 +644,36 @@ async fn authenticated_client(
     Ok(party)
 }
 
-/// The client id and secret of an `Authorization: Basic` header, each
-/// form-urlencoded before it was joined (RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let encoded = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+/// Whether a client assertion's `aud` names this provider, and only it.
+///
+/// The audience is one value — a string, or an array of one — that is the
+/// issuer identifier or the token endpoint URL, compared as simple strings.
+/// The issuer identifier is what the update of RFC 7523
+/// (draft-ietf-oauth-rfc7523bis) says a client should use and a server must
+/// accept; the token endpoint URL is what OpenID Connect Core §9 says clients
+/// SHOULD use, and what stock libraries send. An assertion naming several
+/// audiences was made for others too — the confusion that update closes, where
+/// one server replays an assertion made for it at another — so it is refused,
+/// as is any other endpoint of this provider.
+fn for_this_provider(aud: Option<&Value>, issuer: &str) -> bool {
+    let sole = match aud {
+        Some(Value::String(one)) => Some(one.as_str()),
+        Some(Value::Array(many)) if many.len() == 1 => many[0].as_str(),
+        _ => None,
+    };
+    sole.is_some_and(|aud| aud == issuer || aud == format!("{issuer}/token"))
+}
+
+/// The credentials of an `Authorization: Basic` header, still encoded.
+fn basic_header(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Basic ").map(str::trim)
+}
+
+/// The client id and secret of Basic credentials, each form-urlencoded
+/// before it was joined (RFC 6749 §2.3.1).
+fn basic_credentials(encoded: &str) -> Option<(String, String)> {
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let form: HashMap<String, String> = serde_urlencoded::from_str(&format!("id={id}&secret={secret}")).ok()?;
     Some((form.get("id")?.clone(), form.get("secret")?.clone()))

@@ -13,6 +13,8 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
 use openidconnect::{
     AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
@@ -96,10 +98,15 @@ async fn register(test: &TestApp, host: &str, claims: &[&str], secret: Option<&s
 
 /// An RFC 7523 client assertion of `rp` for the token endpoint.
 fn client_assertion(rp: &Rp) -> String {
+    client_assertion_for(rp, json!(format!("{ISSUER_URL}/token")))
+}
+
+/// An RFC 7523 client assertion of `rp` with this `aud`.
+fn client_assertion_for(rp: &Rp, aud: Value) -> String {
     let claims = json!({
         "iss": rp.client_id,
         "sub": rp.client_id,
-        "aud": format!("{ISSUER_URL}/token"),
+        "aud": aud,
         "iat": now(),
         "exp": now() + 60,
         "jti": format!("{}-{}", rp.client_id, std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()),
@@ -434,4 +441,73 @@ async fn only_a_supervisor_registers_a_client_through_the_console_api_and_its_se
     let log = test.state.store.audit_after(0, 1000).await.unwrap();
     let saved = log.iter().find(|e| e.event.kind == "relying_party.saved").unwrap();
     assert_eq!(saved.event.actor, "operator:zhao.supervisor");
+}
+
+/// `POST /token` with `form` and, when given, an `Authorization` header: the status, the challenge and the body.
+async fn post_token(test: &TestApp, form: &[(&str, &str)], authorization: Option<&str>) -> (StatusCode, String, Value) {
+    let mut request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let body = Body::from(serde_urlencoded::to_string(form).unwrap());
+    let response = test.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+    let challenge = response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), challenge.unwrap_or_default(), json_of(response).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_basic_client_is_challenged_and_an_assertion_must_name_this_provider_alone() {
+    let test = registered_app().await;
+    let shop = register(&test, "shop.example", &["name"], Some("the-shops-secret")).await;
+    // An unknown code: a client that authenticates gets invalid_grant, one that does not invalid_client.
+    let grant = [("grant_type", "authorization_code"), ("code", "not-a-code"), ("redirect_uri", "https://x/cb")];
+    let basic = |id: &str, secret: &str| format!("Basic {}", STANDARD.encode(format!("{}:{secret}", urlencode(id))));
+    let realm = format!("Basic realm=\"{ISSUER_URL}\"");
+    for (case, authorization) in [
+        ("wrong secret", basic(&shop.client_id, "a-guess")),
+        ("unknown client", basic("https://nobody.example", "the-shops-secret")),
+        ("undecodable", "Basic %%%".to_owned()),
+    ] {
+        let (status, challenge, body) = post_token(&test, &grant, Some(&authorization)).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{case}");
+        assert_eq!(challenge, realm, "RFC 6749 §5.2: {case}");
+    }
+    let (status, challenge, body) = post_token(&test, &grant, Some(&basic(&shop.client_id, "the-shops-secret"))).await;
+    assert_eq!(
+        (status, challenge.as_str(), body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, "", Some("invalid_grant"))
+    );
+
+    let bank = register_rp(&test, "bank.example", &["name"]).await;
+    let token_endpoint = format!("{ISSUER_URL}/token");
+    for (aud, accepted) in [
+        (json!(ISSUER_URL), true),
+        (json!([ISSUER_URL]), true),
+        (json!(token_endpoint), true),
+        (json!([ISSUER_URL, "https://other.example"]), false),
+        (json!([token_endpoint, ISSUER_URL]), false),
+        (json!(format!("{ISSUER_URL}/authorize")), false),
+        (json!("https://other.example/token"), false),
+        (json!([]), false),
+    ] {
+        let assertion = client_assertion_for(&bank, aud.clone());
+        let form = [
+            grant[0],
+            grant[1],
+            grant[2],
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion.as_str()),
+        ];
+        let (status, challenge, body) = post_token(&test, &form, None).await;
+        let expected = if accepted {
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        } else {
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        };
+        assert_eq!((status, body["error"].as_str()), expected, "aud {aud}: {body}");
+        assert_eq!(challenge, "", "no Authorization header, no challenge");
+    }
 }
