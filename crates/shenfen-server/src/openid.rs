@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,10 @@ pub(crate) async fn discovery(State(state): State<Arc<AppState>>) -> Json<Provid
 }
 
 /// The parameters of an authorization request (OpenID Connect Core §3.1.2.1).
+/// `id_token_hint` is ignored, like any parameter not read here: with no
+/// session there is no signed-in citizen to compare it with, and a relying
+/// party that wants the same person again asks for their `sub` as a value
+/// of the `claims` parameter, which is enforced.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuthorizeParams {
@@ -125,8 +129,16 @@ pub(crate) struct AuthorizeParams {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     acr_values: Option<String>,
-    /// The `claims` parameter (§5.5), JSON.
+    /// The `claims` parameter (§5.5), JSON. A `sub` with a `value` in its
+    /// `id_token` member names the only citizen who may sign in (§5.5.1).
     claims: Option<String>,
+    /// Space-separated (§3.1.2.1): `none` is answered `login_required`, as
+    /// this provider keeps no session and every sign-in needs the wallet;
+    /// `login`, `consent` and values it does not know change nothing.
+    prompt: Option<String>,
+    /// Seconds since the citizen last authenticated: every sign-in is a
+    /// fresh one with the wallet, and the id_token always has `auth_time`.
+    max_age: Option<String>,
 }
 
 /// What the server keeps of an authorization request until the wallet answers.
@@ -140,6 +152,9 @@ struct SignInRequest {
     claims: Vec<String>,
     /// The level the relying party made essential: never less.
     essential_level: Option<AssuranceLevel>,
+    /// The pairwise subject the relying party asked for (§5.5.1): anyone else is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    required_sub: Option<String>,
 }
 
 /// What a code grants, sealed in the store.
@@ -171,21 +186,27 @@ fn redirect_with(redirect_uri: &str, issuer: &str, params: &[(&str, Option<&str>
     Redirect::to(&format!("{redirect_uri}{separator}{query}")).into_response()
 }
 
-/// `GET /authorize`: checks the client and its redirect URI (an unknown one
-/// is answered here, never redirected to), then the request; opens the
-/// presentation request and sends the browser to the sign-in page.
-#[utoipa::path(get, path = "/authorize",
-    summary = "OpenID Connect authorization request (code flow, PKCE S256 required): opens a presentation request and sends the browser to the sign-in page; errors after the client and redirect URI are verified go to that redirect URI.",
+/// `GET` or `POST /authorize` (OpenID Connect Core §3.1.2.1: the parameters
+/// in the query, or as a form): checks the client and its redirect URI (an
+/// unknown one is answered here, never redirected to), then the request;
+/// opens the presentation request and sends the browser to the sign-in page.
+/// axum's `Form` reads the query of a GET and the body of a POST, so one
+/// handler serves both.
+#[utoipa::path(method(get, post), path = "/authorize",
+    summary = "OpenID Connect authorization request (code flow, PKCE S256 required; GET with the parameters in the query, POST as a form): opens a presentation request and sends the browser to the sign-in page; errors after the client and redirect URI are verified go to that redirect URI.",
     params(AuthorizeParams),
     responses(
         (status = 303, description = "to the sign-in page, or to the relying party's redirect URI with an error"),
         (status = 400, description = "invalid-request: unknown client, or a redirect URI not registered for it (never redirected to)", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "payload-too-large: a POST body over the limit", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "unsupported-media-type: a POST that is not a form", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "bad-request: a parameter repeated, or not UTF-8", body = Problem, content_type = PROBLEM),
         (status = 429, description = "rate-limited: too many sign-ins from this address", body = Problem, content_type = PROBLEM),
     ))]
 pub(crate) async fn authorize(
     State(state): State<Arc<AppState>>,
     client_address: ClientAddress,
-    Query(params): Query<AuthorizeParams>,
+    Form(params): Form<AuthorizeParams>,
 ) -> Result<Response, ApiError> {
     let client_id = params.client_id.as_deref().ok_or_else(|| ApiError::invalid("client_id is missing"))?;
     let party = state.relying_parties.get(&state.store, client_id).await?;
@@ -273,6 +294,10 @@ fn sign_in_request(
     if !scopes.contains(&"openid") {
         return Err(("invalid_scope", "the scope must include openid".into()));
     }
+    prompt_allowed(params.prompt.as_deref())?;
+    if params.max_age.as_deref().is_some_and(|age| age.parse::<u64>().is_err()) {
+        return Err(("invalid_request", "max_age is a number of seconds".into()));
+    }
     let code_challenge = match (params.code_challenge.as_deref(), params.code_challenge_method.as_deref()) {
         (Some(challenge), Some("S256")) if challenge.len() == 43 => challenge.to_owned(),
         _ => {
@@ -308,6 +333,11 @@ fn sign_in_request(
         }
         None => None,
     };
+    let required_sub = asked.as_ref().and_then(|a| a.pointer("/id_token/sub/value"));
+    let required_sub = match required_sub {
+        Some(sub) => Some(sub.as_str().ok_or(("invalid_request", "a sub value is a string".to_owned()))?.to_owned()),
+        None => None,
+    };
     Ok(SignInRequest {
         redirect_uri: redirect_uri.to_owned(),
         state: params.state.clone(),
@@ -315,7 +345,27 @@ fn sign_in_request(
         code_challenge,
         claims,
         essential_level,
+        required_sub,
     })
+}
+
+/// `prompt` (§3.1.2.1): `none` asks to sign in without showing anything,
+/// which this provider cannot do — it keeps no session, and every sign-in
+/// is the citizen answering with the wallet — so it is `login_required`
+/// (§3.1.2.6); `none` with another value is a contradiction. Every other
+/// value (`login`, `consent`, `select_account`, unknown ones) is met by
+/// what every sign-in does anyway.
+fn prompt_allowed(prompt: Option<&str>) -> Result<(), (&'static str, String)> {
+    let values: Vec<&str> = prompt.unwrap_or_default().split(' ').filter(|v| !v.is_empty()).collect();
+    match values.as_slice() {
+        ["none"] => {
+            Err(("login_required", "every sign-in needs the citizen's wallet: prompt=none cannot be met".into()))
+        }
+        many if many.contains(&"none") => {
+            Err(("invalid_request", "prompt=none cannot be combined with other values".into()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The least level an essential `acr` request (`value` or `values`) accepts.
@@ -448,8 +498,14 @@ fn conclude(
         let description = format!("the citizen reached {acr}, less than the essential level");
         return Ok((error_location(request, issuer, "unmet_authentication_requirements", &description), None));
     }
+    let sub = result["pseudonym"].as_str().ok_or_else(ApiError::internal)?;
+    if request.required_sub.as_deref().is_some_and(|required| required != sub) {
+        // §5.5.1: the relying party asked for one citizen (re-authentication); another answered.
+        let description = "the citizen who answered is not the one the relying party asked for";
+        return Ok((error_location(request, issuer, "access_denied", description), None));
+    }
     let grant = SignInGrant {
-        sub: result["pseudonym"].as_str().ok_or_else(ApiError::internal)?.to_owned(),
+        sub: sub.to_owned(),
         claims: result["claims"].as_object().cloned().unwrap_or_default(),
         acr,
         auth_time: now,
@@ -692,8 +748,9 @@ pub(crate) struct UserInfo {
     claims: Map<String, Value>,
 }
 
-/// `GET /userinfo` with the access token (Bearer).
-#[utoipa::path(get, path = "/userinfo",
+/// `GET` or `POST /userinfo` with the access token (Bearer): OpenID Connect
+/// Core §5.3.1 lets the client use either.
+#[utoipa::path(method(get, post), path = "/userinfo",
     summary = "OpenID Connect UserInfo: the pairwise sub and the claims the sign-in granted.",
     security(("access_token" = [])),
     responses(

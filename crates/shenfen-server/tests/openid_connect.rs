@@ -175,7 +175,23 @@ async fn poll(test: &TestApp, token: &str) -> (StatusCode, Value) {
 /// request, let the wallet answer (with `assurance`), and poll until done —
 /// the relying party's redirect URI with a code or an error.
 async fn sign_in_page(test: &TestApp, started: &Started, held: &(SdJwt, PrivateJwk)) -> (StatusCode, String) {
-    let (status, page) = authorize(test, &started.authorize).await;
+    wallet_signs_in(test, authorize(test, &started.authorize).await, held).await
+}
+
+/// `POST /authorize` with the parameters as a form: the status and the Location it answers.
+async fn authorize_form(test: &TestApp, started: &Started) -> (StatusCode, String) {
+    let (path, query) = started.authorize.split_once('?').unwrap();
+    let response = send(&test.router, Method::POST, path, "application/x-www-form-urlencoded", query.to_owned()).await;
+    let location = response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+    (response.status(), location.unwrap_or_default())
+}
+
+/// From `/authorize`'s answer (`status`, `page`) on, as [`sign_in_page`].
+async fn wallet_signs_in(
+    test: &TestApp,
+    (status, page): (StatusCode, String),
+    held: &(SdJwt, PrivateJwk),
+) -> (StatusCode, String) {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let token = page.strip_prefix("/signin/#").unwrap_or_else(|| panic!("{page}"));
     let (status, pending) = poll(test, token).await;
@@ -510,4 +526,74 @@ async fn a_refused_basic_client_is_challenged_and_an_assertion_must_name_this_pr
         assert_eq!((status, body["error"].as_str()), expected, "aud {aud}: {body}");
         assert_eq!(challenge, "", "no Authorization header, no challenge");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_and_userinfo_requests_may_be_posted() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let (answered, location) = wallet_signs_in(&test, authorize_form(&test, &started).await, &held[0]).await;
+    assert_eq!(answered, StatusCode::OK);
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()), "OIDC Core §3.1.2.1: POST as a form");
+    let code = params["code"].as_str().unwrap_or_else(|| panic!("{location}"));
+    let tokens = exchange(&test, &shop, &started, code, Some(started.verifier.secret())).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
+    for method in [Method::GET, Method::POST] {
+        let response = send_bearer(&test, method.clone(), "/userinfo", tokens.access_token().secret(), json!({})).await;
+        assert_eq!(response.status(), StatusCode::OK, "OIDC Core §5.3.1: {method}");
+        let userinfo = json_of(response).await;
+        assert_eq!(userinfo["sub"].as_str(), Some(claims.subject().as_str()), "{method}");
+    }
+    let response = send(&test.router, Method::POST, "/authorize", "application/json", "{}").await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:unsupported-media-type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_none_needs_a_login_and_a_sub_value_admits_that_citizen_only() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 3).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+
+    let started = start(&test, &shop, &["profile"], None).await;
+    let (status, location) = authorize(&test, &format!("{}&prompt=none", started.authorize)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["error"].as_str(), Some("login_required"), "OIDC Core §3.1.2.6: {location}");
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
+    let (_, location) = authorize(&test, &format!("{}&prompt=none%20login", started.authorize)).await;
+    assert_eq!(redirect_params(&location, &shop)["error"].as_str(), Some("invalid_request"), "{location}");
+    let (_, location) = authorize(&test, &format!("{}&max_age=soon", started.authorize)).await;
+    assert_eq!(redirect_params(&location, &shop)["error"].as_str(), Some("invalid_request"), "{location}");
+    for extra in [
+        "prompt=login",
+        "prompt=consent",
+        "prompt=login%20consent",
+        "prompt=select_account%20x-unknown",
+        "max_age=0",
+        "id_token_hint=anything",
+    ] {
+        let (status, location) = authorize(&test, &format!("{}&{extra}", started.authorize)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(location.starts_with("/signin/#"), "{extra} is accepted: {location}");
+    }
+
+    let (first, _) = sign_in(&test, &shop, &held[0]).await;
+    let same = json!({ "id_token": { "sub": { "value": first.subject().as_str() } } });
+    let again = start(&test, &shop, &["profile"], Some(same)).await;
+    let code = code_of(&test, &shop, &again, &held[1]).await;
+    let tokens = exchange(&test, &shop, &again, &code, Some(again.verifier.secret())).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&again.client.id_token_verifier(), &again.nonce).unwrap();
+    assert_eq!(claims.subject(), first.subject(), "the citizen asked for signs in");
+
+    let someone_else = json!({ "id_token": { "sub": { "value": "f".repeat(64) } } });
+    let other = start(&test, &shop, &["profile"], Some(someone_else)).await;
+    let (answered, location) = sign_in_page(&test, &other, &held[2]).await;
+    assert_eq!(answered, StatusCode::OK, "the wallet's answer is valid");
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["error"].as_str(), Some("access_denied"), "OIDC Core §5.5.1: {location}");
+    assert!(params.get("code").is_none());
 }
