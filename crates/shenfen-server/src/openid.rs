@@ -255,6 +255,7 @@ pub(crate) async fn authorize(
         expires_at,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     let kept = serde_json::to_string(&request).map_err(|_| ApiError::internal())?;
     let authorization = Authorization {
@@ -508,7 +509,9 @@ fn conclude(
         sub: sub.to_owned(),
         claims: result["claims"].as_object().cloned().unwrap_or_default(),
         acr,
-        auth_time: now,
+        // When the wallet's answer was verified: the citizen authenticated
+        // then, however long the page took to ask.
+        auth_time: presentation.answered_at.ok_or_else(ApiError::internal)?,
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
         redirect_uri: request.redirect_uri.clone(),

@@ -152,6 +152,7 @@ pub(crate) async fn create(
         expires_at,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     state.store.create_presentation_request(&stored).await?;
     let created = CreatedRequest {

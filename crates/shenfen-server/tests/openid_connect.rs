@@ -189,12 +189,28 @@ async fn authorize_form(test: &TestApp, started: &Started) -> (StatusCode, Strin
 /// From `/authorize`'s answer (`status`, `page`) on, as [`sign_in_page`].
 async fn wallet_signs_in(
     test: &TestApp,
-    (status, page): (StatusCode, String),
+    page: (StatusCode, String),
     held: &(SdJwt, PrivateJwk),
 ) -> (StatusCode, String) {
+    let shown = shown(test, page).await;
+    let answered = answer(test, &shown.id, &shown.object, held, None).await;
+    (answered, finished(test, &shown.token).await)
+}
+
+/// What the sign-in page shows the wallet: the page's token, the
+/// presentation request's id and its signed request object.
+struct Shown {
+    token: String,
+    id: String,
+    object: Map<String, Value>,
+}
+
+/// Follows `/authorize`'s answer (`status`, `page`) to the sign-in page's
+/// first poll and the request object the wallet fetches.
+async fn shown(test: &TestApp, (status, page): (StatusCode, String)) -> Shown {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let token = page.strip_prefix("/signin/#").unwrap_or_else(|| panic!("{page}"));
-    let (status, pending) = poll(test, token).await;
+    let token = page.strip_prefix("/signin/#").unwrap_or_else(|| panic!("{page}")).to_owned();
+    let (status, pending) = poll(test, &token).await;
     assert_eq!((status, pending["status"].as_str()), (StatusCode::OK, Some("pending")), "{pending}");
     let link = pending["authorization_request"].as_str().unwrap();
     let query: Vec<(String, String)> = serde_urlencoded::from_str(link.strip_prefix("openid4vp://?").unwrap()).unwrap();
@@ -204,11 +220,15 @@ async fn wallet_signs_in(
     let response = send(&test.router, Method::GET, path, "text/plain", "").await;
     let jwt = String::from_utf8(body_bytes(response).await).unwrap();
     let object: Map<String, Value> = Jws::parse(&jwt, "request object").unwrap().payload().clone();
-    let answered = answer(test, &id, &object, held, None).await;
+    Shown { token, id, object }
+}
+
+/// The sign-in page's poll once the wallet has answered: where it sends the browser, once.
+async fn finished(test: &TestApp, token: &str) -> String {
     let (status, done) = poll(test, token).await;
     assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("done")), "{done}");
     assert_eq!(poll(test, token).await.0, StatusCode::NOT_FOUND, "the page's token is spent");
-    (answered, done["location"].as_str().unwrap().to_owned())
+    done["location"].as_str().unwrap().to_owned()
 }
 
 /// The query parameters of a redirect to the relying party.
@@ -596,4 +616,24 @@ async fn prompt_none_needs_a_login_and_a_sub_value_admits_that_citizen_only() {
     let params = redirect_params(&location, &shop);
     assert_eq!(params["error"].as_str(), Some("access_denied"), "OIDC Core §5.5.1: {location}");
     assert!(params.get("code").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_time_is_when_the_wallet_answered_not_when_the_page_asked() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let shown = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(answer(&test, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
+    let answered_at = now();
+    // The page polls every 2 s; a slow network or a tab in the background, longer.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let params = redirect_params(&finished(&test, &shown.token).await, &shop);
+    let code = params["code"].as_str().unwrap();
+    let tokens = exchange(&test, &shop, &started, code, Some(started.verifier.secret())).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
+    let auth_time = claims.auth_time().unwrap().timestamp();
+    assert!(auth_time <= answered_at, "auth_time {auth_time} is the answer's ({answered_at}), not the poll's");
+    assert!(claims.issue_time().timestamp() >= answered_at + 2);
 }

@@ -175,4 +175,6 @@ pub struct PresentationRequest {
     pub status: PresentationStatus,
     /// The verified claims (or the refusal) as JSON, sealed, once answered.
     pub result: Option<SealedValue>,
+    /// When the wallet's answer was verified (seconds since the epoch), once answered.
+    pub answered_at: Option<i64>,
 }

@@ -733,10 +733,13 @@ async fn purge_forgets_every_kind_of_expired_state(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     store.create_presentation_request(&request).await.unwrap();
     let sealed = SealedValue::seal(&keys(), b"{}", b"r1").unwrap();
     assert!(store.answer_presentation_request("r1", "s", 50, PresentationStatus::Verified, &sealed).await.unwrap());
+    let answered = store.presentation_request("r1").await.unwrap().unwrap();
+    assert_eq!(answered.answered_at, Some(50), "the answer keeps its time");
 
     assert_eq!(store.purge_expired(100).await.unwrap(), 0, "nothing has expired yet");
     assert_eq!(store.purge_expired(101).await.unwrap(), 6);
@@ -801,6 +804,7 @@ async fn sign_in_state_is_single_use_and_oidc_clients_round_trip(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     let authorization = Authorization {
         page_token_hash: [1; 32],
@@ -857,6 +861,7 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     store.create_presentation_request(&request).await.unwrap();
     assert_eq!(store.presentation_request("r1").await.unwrap(), Some(request));
@@ -910,6 +915,7 @@ async fn stored_names_keep_their_spelling_and_read_back_typed(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     store.create_presentation_request(&request).await.unwrap();
     assert_eq!(text_of(&mut raw, "SELECT status FROM presentation_requests").await, "pending");
