@@ -23,10 +23,11 @@ use openidconnect::{
 use serde_json::{Map, Value, json};
 use shenfen_core::OperatorRole;
 use shenfen_credential::{Jws, PrivateJwk, SdJwt, es256_header, sign_compact};
+use shenfen_server::Policy;
 use shenfen_server::token_hash;
 use shenfen_store::{AuditEvent, ClientAuthentication, OpenIdClient, RelyingParty};
 use support::journey::*;
-use support::{ISSUER_URL, TestApp, body_bytes, json as json_of, send};
+use support::{Backend, ISSUER_URL, TestApp, all_at_once, body_bytes, json as json_of, send};
 use tower::ServiceExt;
 
 /// The crate's HTTP client: each request goes into the router, no network.
@@ -636,4 +637,60 @@ async fn auth_time_is_when_the_wallet_answered_not_when_the_page_asked() {
     let auth_time = claims.auth_time().unwrap().timestamp();
     assert!(auth_time <= answered_at, "auth_time {auth_time} is the answer's ({answered_at}), not the poll's");
     assert!(claims.issue_time().timestamp() >= answered_at + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_sign_ins_at_once_from_one_address_open_exactly_the_hourly_allowance() {
+    let test = registered_app_with(Backend::Postgres, Policy { sign_ins_per_client_hour: 7, ..policy() }).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    // The allowance is per clock hour: not across its boundary.
+    let into_hour = now().rem_euclid(3600);
+    if into_hour > 3590 {
+        tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour).unsigned_abs())).await;
+    }
+    let form = started.authorize.split_once('?').unwrap().1.to_owned();
+    let statuses = all_at_once(&test, "/authorize", "application/x-www-form-urlencoded", vec![form; 50]).await;
+    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(303), count(429)), (7, 43), "{statuses:?}");
+    use sqlx::Connection;
+    let mut raw = sqlx::AnyConnection::connect(&test.url).await.unwrap();
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM oidc_authorizations").fetch_one(&mut raw).await.unwrap();
+    assert_eq!(sqlx::Row::get::<i64, _>(&row, "n"), 7, "only the allowed ones wrote state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_database_sign_in_together_and_redeem_a_code_once() {
+    let (one, other) = registered_pair(Backend::Postgres).await;
+    let held = enroll_and_issue(&one, 2).await;
+    let shop = register_rp(&one, "shop.example", &["name"]).await;
+
+    // Started at one, shown and answered at the other, finished at the first.
+    let started = start(&one, &shop, &["profile"], None).await;
+    let shown = shown(&other, authorize(&one, &started.authorize).await).await;
+    assert_eq!(answer(&other, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
+    let params = redirect_params(&finished(&one, &shown.token).await, &shop);
+    assert_eq!(poll(&other, &shown.token).await.0, StatusCode::NOT_FOUND, "finished for both instances");
+    let code = params["code"].as_str().unwrap().to_owned();
+
+    // The code, redeemed at both at once: once, and the loser withdraws what the winner got.
+    let verifier = Some(started.verifier.secret().as_str());
+    let (at_one, at_other) = tokio::join!(
+        exchange(&one, &shop, &started, &code, verifier),
+        exchange(&other, &shop, &started, &code, verifier)
+    );
+    let (won, lost) = match (at_one, at_other) {
+        (Ok(tokens), Err(refused)) | (Err(refused), Ok(tokens)) => (tokens, refused),
+        (one, other) => panic!("exactly one redemption succeeds: {:?} / {:?}", one.is_ok(), other.is_ok()),
+    };
+    assert!(lost.contains("invalid_grant"), "{lost}");
+    for test in [&one, &other] {
+        let response = send_bearer(test, Method::GET, "/userinfo", won.access_token().secret(), json!({})).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "RFC 6749 §4.1.2: the race revokes");
+    }
+
+    // A sign-in at the other instance alone gets the same pairwise subject from the first's code.
+    let (first, _) = sign_in(&other, &shop, &held[1]).await;
+    let claims = won.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
+    assert_eq!(first.subject(), claims.subject());
 }
