@@ -105,6 +105,7 @@ addTexts({
   'request.share': { zh: '同意并提供', en: 'Share' },
   'request.decline': { zh: '拒绝', en: 'Decline' },
   'request.declined': { zh: '已拒绝，什么都没有提供。', en: 'Declined: nothing was shared.' },
+  'request.declined_unsent': { zh: '已拒绝，什么都没有提供；对方要等请求过期才会知道。', en: 'Declined: nothing was shared. The service will know once its request expires.' },
   'request.foreign': { zh: '这个请求不是由你的发证机关转交的，已拒绝。', en: 'This request does not come through the authority of your card; refused.' },
   'request.mismatch': { zh: '请求内容与链接不符，已拒绝。', en: 'The signed request does not match its link; refused.' },
   'request.advice': { zh: '请让服务方重新发起请求。PIN 多次输错会被暂时锁定。', en: 'Ask the service for a new request. Wrong PINs lock it for a growing time.' },
@@ -541,9 +542,7 @@ async function share() {
     await appendLog({ at: now, to: request.clientId, purpose: request.purpose, level: request.level, claims: held.map((p) => p.join('/')), channel: 'online' });
     $('answered-detail').textContent = t('answered.detail', { service: request.clientName });
     show('view-answered');
-    // OpenID4VP §8.2: where the verifier sends the browser next (a sign-in's page); only within this authority.
-    const next = answered?.redirect_uri && new URL(answered.redirect_uri, location.origin);
-    if (next?.origin === location.origin) location.assign(next.href);
+    goOn(answered);
   } catch (error) {
     stopCamera();
     fail(error.message, error.network ? '' : t('request.advice'), () => showCard());
@@ -554,10 +553,33 @@ async function share() {
   }
 }
 
-function decline() {
+/**
+ * Declines: nothing is shared, and the authority's verifier hears it at once
+ * (OpenID4VP 1.0 §8.5 error response, posted like an answer), so the service
+ * — or the sign-in page waiting for this wallet — learns it now rather than
+ * when the request expires.
+ */
+async function decline() {
+  const { request } = pending;
   pending = null;
-  status(t('request.declined'));
+  $('request-decline').disabled = true;
+  try {
+    const form = new URLSearchParams({ error: 'access_denied', state: request.state });
+    const answered = await call(new URL(request.responseUri).pathname, { method: 'POST', body: form });
+    status(t('request.declined'));
+    goOn(answered);
+  } catch {
+    status(t('request.declined_unsent'));
+  } finally {
+    $('request-decline').disabled = false;
+  }
   showCard();
+}
+
+/** OpenID4VP §8.2: where the verifier sends the browser once answered (a same-device sign-in's page); only within this authority. */
+function goOn(answered) {
+  const next = answered?.redirect_uri && new URL(answered.redirect_uri, location.origin);
+  if (next?.origin === location.origin) location.assign(next.href);
 }
 
 function wire() {

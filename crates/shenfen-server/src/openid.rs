@@ -487,12 +487,14 @@ fn conclude(
     let result: Value = serde_json::from_slice(&opened).map_err(|_| ApiError::internal())?;
     if presentation.status == PresentationStatus::Refused {
         let reason = result["error"].as_str().unwrap_or_default();
-        let error = if reason.starts_with("[credential.level]") {
-            "unmet_authentication_requirements"
-        } else {
-            "access_denied"
+        let (error, description) = match reason {
+            "access_denied" => ("access_denied", "the citizen declined"),
+            level if level.starts_with("[credential.level]") => {
+                ("unmet_authentication_requirements", "the presentation was refused")
+            }
+            _ => ("access_denied", "the presentation was refused"),
         };
-        return Ok((error_location(request, issuer, error, "the presentation was refused"), None));
+        return Ok((error_location(request, issuer, error, description), None));
     }
     let acr: AssuranceLevel = result["level"].as_str().and_then(|l| l.parse().ok()).ok_or_else(ApiError::internal)?;
     if request.essential_level.is_some_and(|essential| acr < essential) {

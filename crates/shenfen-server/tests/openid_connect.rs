@@ -694,3 +694,25 @@ async fn two_instances_on_one_postgres_database_sign_in_together_and_redeem_a_co
     let claims = won.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
     assert_eq!(first.subject(), claims.subject());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_sign_in_reaches_the_relying_party_at_once() {
+    let test = registered_app().await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let shown = shown(&test, authorize(&test, &started.authorize).await).await;
+    let form =
+        serde_urlencoded::to_string([("error", "access_denied"), ("state", shown.object["state"].as_str().unwrap())]);
+    let path = format!("/verifier/requests/{}/response", shown.id);
+    let response = send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form.unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK, "OpenID4VP 1.0 §8.5: the wallet declines");
+    let next = json_of(response).await;
+    assert_eq!(next["redirect_uri"], format!("{ISSUER_URL}/signin/"), "a same-device wallet goes back to the page");
+    let params = redirect_params(&finished(&test, &shown.token).await, &shop);
+    assert_eq!(
+        (params["error"].as_str(), params["error_description"].as_str()),
+        (Some("access_denied"), Some("the citizen declined"))
+    );
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
+    assert!(params.get("code").is_none());
+}
