@@ -105,6 +105,8 @@ addTexts({
   'request.share': { zh: '同意并提供', en: 'Share' },
   'request.decline': { zh: '拒绝', en: 'Decline' },
   'request.declined': { zh: '已拒绝，什么都没有提供。', en: 'Declined: nothing was shared.' },
+  'request.origin': { zh: '此登录于 {time} 从 {address} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time} from {address}. If you did not start it yourself just now, decline.' },
+  'request.origin_time': { zh: '此登录于 {time} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time}. If you did not start it yourself just now, decline.' },
   'request.declined_unsent': { zh: '已拒绝，什么都没有提供；对方要等请求过期才会知道。', en: 'Declined: nothing was shared. The service will know once its request expires.' },
   'request.foreign': { zh: '这个请求不是由你的发证机关转交的，已拒绝。', en: 'This request does not come through the authority of your card; refused.' },
   'request.mismatch': { zh: '请求内容与链接不符，已拒绝。', en: 'The signed request does not match its link; refused.' },
@@ -446,6 +448,8 @@ async function fetchRequest(link) {
     state: request.state,
     responseUri: request.response_uri,
     level: request.assurance_level || 'L1',
+    // A sign-in's origin (signed by the authority): when and from which address it was started.
+    origin: request.sign_in_origin || null,
     questions: Array.isArray(request.questions) ? request.questions : [],
   };
 }
@@ -493,6 +497,18 @@ function chosenPaths(request) {
   return request.claims.filter((claim, index) => !claim.optional || ticked.has(index)).map((claim) => claim.path);
 }
 
+/**
+ * A sign-in's context beside the service's name (RFC 10027): someone who
+ * relays the code of a sign-in they started themselves cannot change when
+ * and where the authority saw it start, so the citizen can tell it is not theirs.
+ */
+function showOrigin(origin) {
+  $('request-origin').hidden = !origin;
+  if (!origin) return;
+  const time = new Date(origin.started_at * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  $('request-origin').textContent = origin.address ? t('request.origin', { time, address: origin.address }) : t('request.origin_time', { time });
+}
+
 async function openRequest(link) {
   try {
     const request = await fetchRequest(link);
@@ -504,6 +520,7 @@ async function openRequest(link) {
     $('request-who').textContent = `${request.clientName} (${request.clientId})`;
     $('request-why').textContent = request.purpose;
     $('request-level').textContent = t(`level.${request.level}`);
+    showOrigin(request.origin);
     $('request-claims').replaceChildren(...request.claims.map((claim, index) => consentItem(claim, index, request.clientId, held)));
     $('request-questions').replaceChildren(...request.questions.map((q) => Object.assign(document.createElement('li'), { textContent: questionLabel(q) })));
     $('request-questions-intro').hidden = request.questions.length === 0;

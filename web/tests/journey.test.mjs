@@ -131,6 +131,7 @@ test('a sign-in started on a laptop and declined on the phone reaches the servic
   await page.goto(`${demo.url}/wallet/?request=${encodeURIComponent(request)}`);
   await waitForView(page, 'view-request');
   assert.match(await page.locator('#request-who').textContent(), /Shop Example/);
+  assert.match(await page.locator('#request-origin').textContent(), /started at \d{2}:\d{2} from 127\.0\.0\.1|于 \d{2}:\d{2} 从 127\.0\.0\.1 发起/, 'where the sign-in started');
   // The page polls every 2 s; the request would expire only after minutes.
   const redirected = laptop.waitForRequest((r) => r.url().startsWith(SHOP_CALLBACK), { timeout: 15_000 });
   await page.locator('#request-decline').click();
@@ -149,6 +150,7 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   await waitForView(page, 'view-request');
   assert.match(await page.locator('#request-who').textContent(), /Hotel Example \(https:\/\/hotel\.example\)/);
   assert.equal(await page.locator('#request-why').textContent(), 'guest register');
+  assert.equal(await page.locator('#request-origin').isVisible(), false, 'a service\'s own request is no sign-in');
   assert.match(await page.locator('#request-claims').textContent(), /name|姓名/i);
   assert.match(await page.locator('#request-claims').textContent(), /pseudonym|化名/);
   await screenshot(page, '6-wallet-consent');

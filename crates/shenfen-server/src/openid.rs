@@ -24,12 +24,12 @@ use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use shenfen_core::AssuranceLevel;
 use shenfen_credential::{Jws, PublicJwk, es256_header, sign_compact};
 use shenfen_store::{
-    Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery, PresentationRequest,
-    PresentationStatus, RelyingParty, SealedValue,
+    AuditEvent, Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery,
+    PresentationRequest, PresentationStatus, RelyingParty, SealedValue, SignInOrigin,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -40,7 +40,7 @@ use crate::extractors::{AccessToken, JsonBody};
 use crate::issuance::{TokenAnswer, TokenRequest};
 use crate::openapi::{BodyProblems, OAuthError};
 use crate::tokens::{random_token, token_hash};
-use crate::verifier::{REQUEST_SECS, authorization_request};
+use crate::verifier::authorization_request;
 
 /// The grant type of the authorization code flow.
 pub(crate) const CODE_GRANT: &str = "authorization_code";
@@ -52,6 +52,11 @@ const CODE_SECS: i64 = 60;
 const TOKEN_SECS: i64 = 300;
 /// The longest a client assertion may live: its `jti` is remembered that long.
 const MAX_ASSERTION_SECS: i64 = 600;
+/// Seconds a sign-in's presentation request stays open: shorter than a
+/// relying party's ([`crate::verifier::REQUEST_SECS`]), as the cross-device
+/// BCP (RFC 10027) advises, so that a sign-in code an attacker relays to a
+/// victim goes stale quickly; long enough to unlock the phone and scan.
+const SIGN_IN_REQUEST_SECS: i64 = 120;
 /// Seconds an authorization outlives its presentation request.
 const ANSWER_GRACE_SECS: i64 = 60;
 /// The longest `state`, `nonce` or `claims` parameter kept for a sign-in.
@@ -155,6 +160,9 @@ struct SignInRequest {
     /// The pairwise subject the relying party asked for (§5.5.1): anyone else is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     required_sub: Option<String>,
+    /// When and from where the sign-in was started, for its audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<SignInOrigin>,
 }
 
 /// What a code grants, sealed in the store.
@@ -218,14 +226,15 @@ pub(crate) async fn authorize(
         .as_deref()
         .filter(|uri| client.redirect_uris.iter().any(|registered| registered == uri))
         .ok_or_else(|| ApiError::invalid("redirect_uri is missing or not registered for this client"))?;
+    let now = now();
+    let origin = SignInOrigin { started_at: now, address: client_address.0.map(|ip| ip.to_string()) };
     let request = match sign_in_request(&party, redirect_uri, &params) {
-        Ok(request) => request,
+        Ok(request) => SignInRequest { origin: Some(origin.clone()), ..request },
         Err((error, description)) => {
             let issuer = &state.authority.issuer.url;
             return Ok(redirect_error(redirect_uri, issuer, params.state.as_deref(), error, &description));
         }
     };
-    let now = now();
     let limit_key = format!("sign-in:client:{}", client_address.key());
     if state.store.count_attempt(&limit_key, now - now.rem_euclid(3600)).await?
         > state.authority.policy.sign_ins_per_client_hour
@@ -238,7 +247,7 @@ pub(crate) async fn authorize(
     else {
         return Err(ApiError::internal());
     };
-    let expires_at = now + REQUEST_SECS;
+    let expires_at = now + SIGN_IN_REQUEST_SECS;
     let presentation = PresentationRequest {
         id: request_id.clone(),
         client_id: party.client_id.clone(),
@@ -251,6 +260,7 @@ pub(crate) async fn authorize(
             purpose: format!("Sign in to {}", party.name),
             level,
             sign_in_sector: Some(client.sector_identifier.clone()),
+            sign_in_origin: Some(origin),
         },
         expires_at,
         status: PresentationStatus::Pending,
@@ -347,6 +357,7 @@ fn sign_in_request(
         claims,
         essential_level,
         required_sub,
+        origin: None,
     })
 }
 
@@ -441,17 +452,62 @@ pub(crate) async fn poll(
         Some(p) if p.status != PresentationStatus::Pending => Some(p),
         _ => None,
     };
-    let (location, code) = match answered {
+    let issuer = &state.authority.issuer.url;
+    let concluded = match answered {
         Some(presentation) => conclude(&state, &authorization, &request, &presentation, now)?,
-        None => {
-            let issuer = &state.authority.issuer.url;
-            (error_location(&request, issuer, "access_denied", "the citizen did not answer in time"), None)
-        }
+        None => Concluded::refused(&request, issuer, "access_denied", "the citizen did not answer in time"),
     };
-    if !state.store.finish_authorization(&authorization, code.as_ref()).await? {
+    let event = sign_in_event(&authorization, &request, &concluded, now);
+    if !state.store.finish_authorization(&authorization, concluded.code.as_ref(), event).await? {
         return Err(closed());
     }
-    Ok(poll_answer(PollAnswer::Done { location }))
+    Ok(poll_answer(PollAnswer::Done { location: concluded.location }))
+}
+
+/// How a sign-in ended: where the page sends the browser, the code when
+/// the citizen signed in, and what the audit log keeps of it.
+struct Concluded {
+    location: String,
+    code: Option<AuthorizationCode>,
+    /// `signed_in`, or the OpenID Connect error the relying party gets.
+    outcome: &'static str,
+    /// The level reached, when signed in.
+    acr: Option<AssuranceLevel>,
+}
+
+impl Concluded {
+    /// A sign-in that ends at the relying party with `error`.
+    fn refused(request: &SignInRequest, issuer: &str, error: &'static str, description: &str) -> Concluded {
+        Concluded {
+            location: error_location(request, issuer, error, description),
+            code: None,
+            outcome: error,
+            acr: None,
+        }
+    }
+}
+
+/// The audit entry of a finished sign-in: the relying party, how it ended,
+/// the level reached, and when and from which address it was started (to
+/// trace a relayed sign-in back) — never who signed in, nor any claim.
+fn sign_in_event(
+    authorization: &Authorization,
+    request: &SignInRequest,
+    concluded: &Concluded,
+    now: i64,
+) -> AuditEvent {
+    AuditEvent {
+        at: now,
+        kind: "oidc.sign_in".into(),
+        actor: format!("relying_party:{}", authorization.client_id),
+        subject: None,
+        details: json!({
+            "client_id": authorization.client_id,
+            "outcome": concluded.outcome,
+            "level": concluded.acr,
+            "origin": request.origin,
+        }),
+    }
 }
 
 /// A poll's answer carries a code: never cached.
@@ -480,7 +536,7 @@ fn conclude(
     request: &SignInRequest,
     presentation: &PresentationRequest,
     now: i64,
-) -> Result<(String, Option<AuthorizationCode>), ApiError> {
+) -> Result<Concluded, ApiError> {
     let issuer = &state.authority.issuer.url;
     let sealed = presentation.result.as_ref().ok_or_else(ApiError::internal)?;
     let opened = sealed.open(state.authority.keys.as_ref(), presentation.id.as_bytes())?;
@@ -494,18 +550,18 @@ fn conclude(
             }
             _ => ("access_denied", "the presentation was refused"),
         };
-        return Ok((error_location(request, issuer, error, description), None));
+        return Ok(Concluded::refused(request, issuer, error, description));
     }
     let acr: AssuranceLevel = result["level"].as_str().and_then(|l| l.parse().ok()).ok_or_else(ApiError::internal)?;
     if request.essential_level.is_some_and(|essential| acr < essential) {
         let description = format!("the citizen reached {acr}, less than the essential level");
-        return Ok((error_location(request, issuer, "unmet_authentication_requirements", &description), None));
+        return Ok(Concluded::refused(request, issuer, "unmet_authentication_requirements", &description));
     }
     let sub = result["pseudonym"].as_str().ok_or_else(ApiError::internal)?;
     if request.required_sub.as_deref().is_some_and(|required| required != sub) {
         // §5.5.1: the relying party asked for one citizen (re-authentication); another answered.
         let description = "the citizen who answered is not the one the relying party asked for";
-        return Ok((error_location(request, issuer, "access_denied", description), None));
+        return Ok(Concluded::refused(request, issuer, "access_denied", description));
     }
     let grant = SignInGrant {
         sub: sub.to_owned(),
@@ -533,7 +589,7 @@ fn conclude(
         issuer,
         &[("code", Some(&code)), ("state", request.state.as_deref())],
     ));
-    Ok((location, Some(stored)))
+    Ok(Concluded { location, code: Some(stored), outcome: "signed_in", acr: Some(acr) })
 }
 
 fn invalid_client(description: &str) -> ApiError {

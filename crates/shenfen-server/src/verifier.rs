@@ -148,6 +148,7 @@ pub(crate) async fn create(
             purpose: body.purpose,
             level,
             sign_in_sector: None,
+            sign_in_origin: None,
         },
         expires_at,
         status: PresentationStatus::Pending,
@@ -315,9 +316,15 @@ pub(crate) async fn request_object(
             "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
         },
     });
+    let mut claims = claims.as_object().cloned().unwrap_or_default();
+    if let Some(origin) = &request.query.sign_in_origin {
+        // A shenfen extension too: when and from which address a sign-in was
+        // started, for the consent screen (a relayed sign-in shows another
+        // place and time than the citizen's own).
+        claims.insert("sign_in_origin".into(), json!(origin));
+    }
     let header = es256_header(REQUEST_OBJECT_TYP, issuer.public.kid());
-    let jwt = sign_compact(&header, claims.as_object().unwrap_or(&Map::new()), &issuer.signing_key)
-        .map_err(|_| ApiError::internal())?;
+    let jwt = sign_compact(&header, &claims, &issuer.signing_key).map_err(|_| ApiError::internal())?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("application/oauth-authz-req+jwt")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),

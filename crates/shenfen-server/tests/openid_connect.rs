@@ -10,8 +10,10 @@
 mod support;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Method, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -715,4 +717,43 @@ async fn a_declined_sign_in_reaches_the_relying_party_at_once() {
     );
     assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
     assert!(params.get("code").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_shows_where_it_started_lives_two_minutes_and_is_audited_without_the_citizen() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let before = now();
+    // The initiating browser's connection, as `shenfen serve` sees it.
+    let laptop = ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50_000)));
+    let request = axum::http::Request::builder().uri(&started.authorize).extension(laptop).body(Body::empty());
+    let response = test.router.clone().oneshot(request.unwrap()).await.unwrap();
+    let page = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let shown = shown(&test, (response.status(), page)).await;
+    let origin = &shown.object["sign_in_origin"];
+    assert_eq!(origin["address"], "203.0.113.7", "signed into the request object for the consent screen");
+    let started_at = origin["started_at"].as_i64().unwrap();
+    assert!((before..=now()).contains(&started_at), "{origin}");
+    assert_eq!(shown.object["exp"].as_i64().unwrap() - started_at, 120, "RFC 10027: a short-lived sign-in");
+    assert_eq!(answer(&test, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
+    assert!(redirect_params(&finished(&test, &shown.token).await, &shop).contains_key("code"));
+
+    let entries = test.state.store.audit_after(0, 1000).await.unwrap();
+    let sign_ins: Vec<_> = entries.iter().filter(|e| e.event.kind == "oidc.sign_in").collect();
+    assert_eq!(sign_ins.len(), 1);
+    assert_eq!(
+        sign_ins[0].event.details,
+        json!({
+            "client_id": shop.client_id,
+            "outcome": "signed_in",
+            "level": "L1",
+            "origin": { "started_at": started_at, "address": "203.0.113.7" },
+        })
+    );
+    assert_eq!(sign_ins[0].event.subject, None);
+    let hotel_key = register_relying_party(&test, "https://hotel.example", "Hotel", &["name"]).await;
+    let (_, object) = ask(&test, "https://hotel.example", &hotel_key, &["name"]).await;
+    assert!(object.get("sign_in_origin").is_none(), "a relying party's own request is no sign-in");
 }

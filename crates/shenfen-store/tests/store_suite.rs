@@ -776,6 +776,7 @@ fn asking(claims: &[&str]) -> PresentationQuery {
         purpose: "check-in".into(),
         level: AssuranceLevel::L1,
         sign_in_sector: None,
+        sign_in_origin: None,
     }
 }
 
@@ -830,8 +831,17 @@ async fn sign_in_state_is_single_use_and_oidc_clients_round_trip(kind: &str) {
         expires_at: 60,
         redeemed_at: None,
     };
-    assert!(store.finish_authorization(&authorization, Some(&code)).await.unwrap());
-    assert!(!store.finish_authorization(&authorization, Some(&code)).await.unwrap(), "once");
+    let signed_in = || AuditEvent {
+        at: 50,
+        kind: "oidc.sign_in".into(),
+        actor: "https://hotel.example".into(),
+        subject: None,
+        details: json!({ "outcome": "signed_in" }),
+    };
+    assert!(store.finish_authorization(&authorization, Some(&code), signed_in()).await.unwrap());
+    assert!(!store.finish_authorization(&authorization, Some(&code), signed_in()).await.unwrap(), "once");
+    let audited = store.audit_after(0, 100).await.unwrap();
+    assert_eq!(audited.iter().filter(|e| e.event.kind == "oidc.sign_in").count(), 1, "audited with the code, once");
     assert_eq!(store.presentation_request("r1").await.unwrap(), None);
     assert_eq!(store.authorization_code(&[2; 32]).await.unwrap(), Some(code.clone()));
     assert!(!store.redeem_authorization_code(&[2; 32], 61, &[3; 32], 300).await.unwrap(), "expired");
