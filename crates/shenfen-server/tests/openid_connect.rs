@@ -241,6 +241,14 @@ fn redirect_params(location: &str, rp: &Rp) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k, Value::from(v))).collect()
 }
 
+/// The parameters of a redirect that ends a sign-in with `error` and no code.
+fn refused_with(location: &str, rp: &Rp, error: &str) -> Map<String, Value> {
+    let params = redirect_params(location, rp);
+    assert_eq!(params["error"].as_str(), Some(error), "{location}");
+    assert!(params.get("code").is_none(), "{location}");
+    params
+}
+
 /// The code of a completed sign-in, its state checked.
 async fn code_of(test: &TestApp, rp: &Rp, started: &Started, held: &(SdJwt, PrivateJwk)) -> String {
     let (answered, location) = sign_in_page(test, started, held).await;
@@ -318,9 +326,7 @@ async fn a_stock_relying_party_signs_in_with_a_pairwise_subject_stable_across_lo
     let started = start(&test, &shop, &["profile"], None).await;
     let (answered, location) = sign_in_page(&test, &started, &held[1]).await;
     assert_eq!(answered, StatusCode::BAD_REQUEST, "the verifier refuses a revoked credential");
-    let params = redirect_params(&location, &shop);
-    assert_eq!(params["error"].as_str(), Some("access_denied"), "{location}");
-    assert!(params.get("code").is_none());
+    refused_with(&location, &shop, "access_denied");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,9 +395,7 @@ async fn authorization_requests_are_refused_as_oidc_says() {
     let strict = start(&test, &shop, &["profile"], Some(essential)).await;
     let (answered, location) = sign_in_page(&test, &strict, &held[0]).await;
     assert_eq!(answered, StatusCode::BAD_REQUEST, "the verifier refuses an L1 answer to an L3 request");
-    let params = redirect_params(&location, &shop);
-    assert_eq!(params["error"].as_str(), Some("unmet_authentication_requirements"), "{location}");
-    assert!(params.get("code").is_none());
+    refused_with(&location, &shop, "unmet_authentication_requirements");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -616,9 +620,7 @@ async fn prompt_none_needs_a_login_and_a_sub_value_admits_that_citizen_only() {
     let other = start(&test, &shop, &["profile"], Some(someone_else)).await;
     let (answered, location) = sign_in_page(&test, &other, &held[2]).await;
     assert_eq!(answered, StatusCode::OK, "the wallet's answer is valid");
-    let params = redirect_params(&location, &shop);
-    assert_eq!(params["error"].as_str(), Some("access_denied"), "OIDC Core §5.5.1: {location}");
-    assert!(params.get("code").is_none());
+    refused_with(&location, &shop, "access_denied");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -710,13 +712,9 @@ async fn a_declined_sign_in_reaches_the_relying_party_at_once() {
     assert_eq!(response.status(), StatusCode::OK, "OpenID4VP 1.0 §8.5: the wallet declines");
     let next = json_of(response).await;
     assert_eq!(next["redirect_uri"], format!("{ISSUER_URL}/signin/"), "a same-device wallet goes back to the page");
-    let params = redirect_params(&finished(&test, &shown.token).await, &shop);
-    assert_eq!(
-        (params["error"].as_str(), params["error_description"].as_str()),
-        (Some("access_denied"), Some("the citizen declined"))
-    );
+    let params = refused_with(&finished(&test, &shown.token).await, &shop, "access_denied");
+    assert_eq!(params["error_description"].as_str(), Some("the citizen declined"));
     assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
-    assert!(params.get("code").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

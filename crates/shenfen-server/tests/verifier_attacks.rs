@@ -134,15 +134,33 @@ async fn yes_no_questions_cannot_add_up_to_the_claim_and_are_signed_into_the_req
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn junk_posted_with_the_public_state_leaves_the_request_open() {
+/// A hotel's pending request for 林晓梅's name, who holds `batch` credentials.
+struct Asked {
+    test: support::TestApp,
+    /// The hotel's API key.
+    key: String,
+    held: Vec<(shenfen_credential::SdJwt, shenfen_credential::PrivateJwk)>,
+    id: String,
+    /// The signed request object, as anyone with the link reads it.
+    object: serde_json::Map<String, Value>,
+    /// Where the wallet answers.
+    path: String,
+}
+
+async fn hotel_asks(batch: usize) -> Asked {
     let test = registered_app().await;
     let key = register_relying_party(&test, "https://hotel.example", "Hotel", &["name"]).await;
-    let held = enroll_and_issue(&test, 2).await;
+    let held = enroll_and_issue(&test, batch).await;
     let (id, object) = ask(&test, "https://hotel.example", &key, &["name"]).await;
+    let path = format!("/verifier/requests/{id}/response");
+    Asked { test, key, held, id, object, path }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_posted_with_the_public_state_leaves_the_request_open() {
+    let Asked { test, key, held, id, object, path } = hotel_asks(2).await;
     // Anyone with the link reads the request object, state included, and posts junk with it.
     let state = object["state"].as_str().unwrap();
-    let path = format!("/verifier/requests/{id}/response");
     for junk in [
         format!("vp_token=%7B%7D&state={state}"),
         format!("vp_token=not-json&state={state}"),
@@ -164,12 +182,8 @@ async fn junk_posted_with_the_public_state_leaves_the_request_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decline_with_the_request_state_closes_it_as_refused_at_once() {
-    let test = registered_app().await;
-    let key = register_relying_party(&test, "https://hotel.example", "Hotel", &["name"]).await;
-    let held = enroll_and_issue(&test, 1).await;
-    let (id, object) = ask(&test, "https://hotel.example", &key, &["name"]).await;
+    let Asked { test, key, held, id, object, path } = hotel_asks(1).await;
     let state = object["state"].as_str().unwrap();
-    let path = format!("/verifier/requests/{id}/response");
     let post = async |form: String| {
         let response = send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form).await;
         (response.status(), json_of(response).await)
