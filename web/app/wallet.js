@@ -115,6 +115,9 @@ addTexts({
   'request.foreign': { zh: '这个请求既不是由你的发证机关转交的，也没有得到它的认证，已拒绝。', en: 'This request neither comes through the authority of your card nor carries its attestation; refused.' },
   'request.attested': { zh: '这个服务方由你的发证机关认证，自己核验证件：发证机关不会得知这次出示。', en: 'The authority of your card vouches for this service, which checks your card itself: the authority is not told of this answer.' },
   'request.beyond': { zh: '请求超出了发证机关为该服务方认证的范围，已拒绝。', en: 'The request goes beyond what the authority vouched for this service; refused.' },
+  'request.origin': { zh: '此登录于 {time} 从 {address} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time} from {address}. If you did not start it yourself just now, decline.' },
+  'request.origin_time': { zh: '此登录于 {time} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time}. If you did not start it yourself just now, decline.' },
+  'request.declined_unsent': { zh: '已拒绝，什么都没有提供；对方要等请求过期才会知道。', en: 'Declined: nothing was shared. The service will know once its request expires.' },
   'request.mismatch': { zh: '请求内容与链接不符，已拒绝。', en: 'The signed request does not match its link; refused.' },
   'request.advice': { zh: '请让服务方重新发起请求。PIN 多次输错会被暂时锁定。', en: 'Ask the service for a new request. Wrong PINs lock it for a growing time.' },
   'answered.heading': { zh: '已提供', en: 'Shared' },
@@ -498,6 +501,8 @@ async function fetchRequest(link) {
     state: request.state,
     responseUri: request.response_uri,
     level: request.assurance_level || 'L1',
+    // A sign-in's origin (signed by the authority): when and from which address it was started.
+    origin: request.sign_in_origin || null,
     questions: Array.isArray(request.questions) ? request.questions : [],
   };
 }
@@ -578,6 +583,18 @@ function chosenPaths(request) {
   return request.claims.filter((claim, index) => !claim.optional || ticked.has(index)).map((claim) => claim.path);
 }
 
+/**
+ * A sign-in's context beside the service's name (RFC 10027): someone who
+ * relays the code of a sign-in they started themselves cannot change when
+ * and where the authority saw it start, so the citizen can tell it is not theirs.
+ */
+function showOrigin(origin) {
+  $('request-origin').hidden = !origin;
+  if (!origin) return;
+  const time = new Date(origin.started_at * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  $('request-origin').textContent = origin.address ? t('request.origin', { time, address: origin.address }) : t('request.origin_time', { time });
+}
+
 async function openRequest(link) {
   try {
     const request = await fetchRequest(link);
@@ -591,6 +608,7 @@ async function openRequest(link) {
     $('request-attested').hidden = !request.foreign;
     $('request-why').textContent = request.purpose;
     $('request-level').textContent = t(`level.${request.level}`);
+    showOrigin(request.origin);
     $('request-claims').replaceChildren(...request.claims.map((claim, index) => consentItem(claim, index, request.foreign ? request.clientName : request.clientId, held)));
     $('request-questions').replaceChildren(...request.questions.map((q) => Object.assign(document.createElement('li'), { textContent: questionLabel(q) })));
     $('request-questions-intro').hidden = request.questions.length === 0;
@@ -626,13 +644,11 @@ async function share() {
       form.set('assurance', answer.assertion);
     }
     // The authority's own verifier by path (same origin); a relying party's own verifier at its attested response URI.
-    const answered = await call(request.foreign ? request.responseUri : new URL(request.responseUri).pathname, { method: 'POST', body: form });
+    const answered = await answerVerifier(request, form);
     await appendLog({ at: now, to: request.clientId, purpose: request.purpose, level: request.level, claims: held.map((p) => p.join('/')), channel: 'online' });
     $('answered-detail').textContent = t('answered.detail', { service: request.clientName });
     show('view-answered');
-    // OpenID4VP §8.2: where the verifier sends the browser next (a sign-in's page); only within this authority.
-    const next = answered?.redirect_uri && new URL(answered.redirect_uri, location.origin);
-    if (next?.origin === location.origin) location.assign(next.href);
+    goOn(answered);
   } catch (error) {
     stopCamera();
     fail(error.message, error.network ? '' : t('request.advice'), () => showCard());
@@ -643,10 +659,38 @@ async function share() {
   }
 }
 
-function decline() {
+/**
+ * Declines: nothing is shared, and the authority's verifier hears it at once
+ * (OpenID4VP 1.0 §8.5 error response, posted like an answer), so the service
+ * — or the sign-in page waiting for this wallet — learns it now rather than
+ * when the request expires.
+ */
+async function decline() {
+  const { request } = pending;
   pending = null;
-  status(t('request.declined'));
+  $('request-decline').disabled = true;
+  try {
+    const form = new URLSearchParams({ error: 'access_denied', state: request.state });
+    const answered = await answerVerifier(request, form);
+    status(t('request.declined'));
+    goOn(answered);
+  } catch {
+    status(t('request.declined_unsent'));
+  } finally {
+    $('request-decline').disabled = false;
+  }
   showCard();
+}
+
+/** Posts the answer (or the refusal) to the request's verifier: this authority's, or an attested service's own. */
+function answerVerifier(request, form) {
+  return call(request.foreign ? request.responseUri : new URL(request.responseUri).pathname, { method: 'POST', body: form });
+}
+
+/** OpenID4VP §8.2: where the verifier sends the browser once answered (a same-device sign-in's page); only within this authority. */
+function goOn(answered) {
+  const next = answered?.redirect_uri && new URL(answered.redirect_uri, location.origin);
+  if (next?.origin === location.origin) location.assign(next.href);
 }
 
 function wire() {

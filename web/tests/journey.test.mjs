@@ -121,13 +121,16 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   await waitForView(page, 'view-request');
   assert.match(await page.locator('#request-who').textContent(), /Hotel Example \(https:\/\/hotel\.example\)/);
   assert.equal(await page.locator('#request-why').textContent(), 'guest register');
+  assert.equal(await page.locator('#request-origin').isVisible(), false, 'a service\'s own request is no sign-in');
   assert.match(await page.locator('#request-claims').textContent(), /name|姓名/i);
   assert.match(await page.locator('#request-claims').textContent(), /pseudonym|化名/);
   await screenshot(page, '6-wallet-consent');
   assert.deepEqual(await accessibilityViolations(page), []);
   await page.locator('#request-decline').click();
   await waitForView(page, 'view-card');
-  assert.equal((await hotelReads(declined.request_id)).status, 'pending', 'declining shares nothing');
+  const refused = await hotelReads(declined.request_id);
+  assert.deepEqual([refused.status, refused.result?.error], ['refused', 'access_denied'], 'the hotel learns the decline at once');
+  assert.equal(refused.result.claims, undefined, 'declining shares nothing');
 
   // The hotel's back end as docs/INTEGRATION.md shows it: it prints the wallet link, then the verified answer.
   const backEnd = startProgram('python3', [

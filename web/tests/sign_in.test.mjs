@@ -6,7 +6,8 @@
 // page's button) or from a laptop (the phone answers the request the laptop's
 // QR shows) — at L1, then at L3 with the PIN and a live face; each service
 // gets its own pairwise `sub`, the same at every login and after the card is
-// enrolled again on a new phone, whose old phone then signs in to nothing.
+// enrolled again on a new phone, whose old phone then signs in to nothing. A
+// decline in the wallet reaches the service at once.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -98,14 +99,21 @@ async function consent(page, level) {
   await page.locator('#request-share').click();
 }
 
-/** On the phone alone: the service, the sign-in page's same-device button, the wallet, back to the service. */
-async function signInOnThePhone(service, level) {
+/** Declines a sign-in in the wallet, having seen where and when it started. */
+async function decline(page) {
+  await waitForView(page, 'view-request');
+  assert.match(await page.locator('#request-origin').textContent(), /started at \d{2}:\d{2} from 127\.0\.0\.1|于 \d{2}:\d{2} 从 127\.0\.0\.1 发起/);
+  await page.locator('#request-decline').click();
+}
+
+/** On the phone alone: the service, the sign-in page's same-device button, the wallet (`answer`: consent or decline), back to the service. */
+async function signInOnThePhone(service, level, answer = consent) {
   const page = await openPage(phone);
   try {
     const user = signedIn(page, service);
     await page.goto(`${service.origin}/login?acr=${level}`);
     await page.locator('#same-device').click();
-    await consent(page, level);
+    await answer(page, level);
     return await user;
   } finally {
     await page.close();
@@ -113,7 +121,7 @@ async function signInOnThePhone(service, level) {
 }
 
 /** On a laptop: the service shows the sign-in page's QR; the phone answers the request it holds. */
-async function signInFromTheLaptop(service, level) {
+async function signInFromTheLaptop(service, level, answer = consent) {
   const page = await openPage(laptop);
   const answering = await openPage(phone);
   try {
@@ -124,7 +132,7 @@ async function signInFromTheLaptop(service, level) {
     const request = await page.locator('#qr').getAttribute('alt');
     // The phone's camera reads the QR: the wallet opens the request it names.
     await answering.goto(`${demo.url}/wallet/?request=${encodeURIComponent(request)}`);
-    await consent(answering, level);
+    await answer(answering, level);
     const answered = await user;
     return { user: answered, phonePage: answering };
   } finally {
@@ -200,6 +208,16 @@ test('L3 asks the PIN and a live face in the wallet; both services get L3 and th
   assert.equal(python.acr, 'L3', JSON.stringify(python));
   assert.deepEqual(python.amr, ['swk', 'pin', 'face']);
   assert.equal(python.sub, subs.python);
+});
+
+test('declined in the wallet, on the phone or for a laptop: the service hears access_denied at once, not at expiry', async () => {
+  const started = Date.now();
+  const onThePhone = await signInOnThePhone(services.python, 'L1', decline);
+  assert.match(onThePhone.error, /access_denied/, JSON.stringify(onThePhone));
+  const { user, phonePage } = await signInFromTheLaptop(services.rust, 'L1', decline);
+  await phonePage.close();
+  assert.deepEqual(user, { error: 'access_denied' });
+  assert.ok(Date.now() - started < 60_000, 'two declines well within one request\'s two minutes');
 });
 
 test('enrolled again on a new phone: the same subs at both services; the old phone says its card is revoked', async () => {

@@ -225,6 +225,8 @@ pub enum ApiError {
         error: &'static str,
         /// Human-readable detail.
         description: String,
+        /// The `WWW-Authenticate` challenge of a refused `Authorization` header.
+        challenge: Option<String>,
     },
 }
 
@@ -247,7 +249,17 @@ impl ApiError {
 
     /// An OAuth error object.
     pub fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> ApiError {
-        ApiError::OAuth { status, error, description: description.into() }
+        ApiError::OAuth { status, error, description: description.into(), challenge: None }
+    }
+
+    /// The same OAuth error with a `WWW-Authenticate` challenge: RFC 6749
+    /// §5.2 — a client that authenticated with the `Authorization` header and
+    /// failed is answered 401 with the challenge of the scheme it used.
+    pub fn challenge(mut self, value: impl Into<String>) -> ApiError {
+        if let ApiError::OAuth { challenge, .. } = &mut self {
+            *challenge = Some(value.into());
+        }
+        self
     }
 
     /// The same problem with a detail line.
@@ -303,7 +315,7 @@ impl IntoResponse for ApiError {
                 }
                 response
             }
-            ApiError::OAuth { status, error, description } => {
+            ApiError::OAuth { status, error, description, challenge } => {
                 let body = OAuthError { error, error_description: description };
                 let mut response = (status, Json(body)).into_response();
                 let headers = response.headers_mut();
@@ -312,6 +324,9 @@ impl IntoResponse for ApiError {
                 if error == "invalid_token" {
                     headers
                         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                }
+                if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
                 }
                 response
             }

@@ -15,11 +15,17 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Schema, Type};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use crate::error::{PROBLEM, Problem, ProblemType};
+
+/// The media type of a form body.
+const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The parts of the document no handler declares: its title, the shared
 /// error schemas, the security schemes.
@@ -119,6 +125,38 @@ pub(crate) struct OAuthError {
 
 /// The generated document, as JSON.
 pub fn openapi_document() -> Value {
-    let (_, document) = crate::app::api_routes(ApiDoc::openapi()).split_for_parts();
+    let (_, mut document) = crate::app::api_routes(ApiDoc::openapi()).split_for_parts();
+    form_posts(&mut document);
     serde_json::to_value(document).unwrap_or_default()
+}
+
+/// An operation served for GET and POST alike (OpenID Connect's
+/// authorization and UserInfo requests, §3.1.2.1 and §5.3.1) is declared
+/// once, by one handler, so utoipa gives both methods the same operation.
+/// The POST one gets an operationId of its own, and the query parameters
+/// become what POST sends them as: a form body, which it must have.
+fn form_posts(document: &mut utoipa::openapi::OpenApi) {
+    for item in document.paths.paths.values_mut() {
+        let (Some(get), Some(post)) = (&item.get, &mut item.post) else { continue };
+        if get.operation_id != post.operation_id {
+            continue;
+        }
+        post.operation_id = post.operation_id.take().map(|id| format!("{id}_post"));
+        let (query, others): (Vec<Parameter>, Vec<Parameter>) =
+            post.parameters.take().unwrap_or_default().into_iter().partition(|p| p.parameter_in == ParameterIn::Query);
+        post.parameters = (!others.is_empty()).then_some(others);
+        if query.is_empty() {
+            continue;
+        }
+        let form = query.into_iter().fold(ObjectBuilder::new(), |form, parameter| {
+            let form = match parameter.required {
+                Required::True => form.required(parameter.name.clone()),
+                Required::False => form,
+            };
+            form.property(parameter.name, parameter.schema.unwrap_or_default())
+        });
+        let content = ContentBuilder::new().schema(Some(form.build())).build();
+        post.request_body =
+            Some(RequestBodyBuilder::new().content(FORM, content).required(Some(Required::True)).build());
+    }
 }

@@ -17,19 +17,19 @@ use std::sync::Arc;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use shenfen_core::AssuranceLevel;
 use shenfen_credential::{Jws, PublicJwk, es256_header, sign_compact};
 use shenfen_store::{
-    Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery, PresentationRequest,
-    PresentationStatus, RelyingParty, SealedValue,
+    AuditEvent, Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery,
+    PresentationRequest, PresentationStatus, RelyingParty, SealedValue, SignInOrigin,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -40,7 +40,7 @@ use crate::extractors::{AccessToken, JsonBody};
 use crate::issuance::{TokenAnswer, TokenRequest};
 use crate::openapi::{BodyProblems, OAuthError};
 use crate::tokens::{random_token, token_hash};
-use crate::verifier::{REQUEST_SECS, authorization_request};
+use crate::verifier::authorization_request;
 
 /// The grant type of the authorization code flow.
 pub(crate) const CODE_GRANT: &str = "authorization_code";
@@ -52,6 +52,11 @@ const CODE_SECS: i64 = 60;
 const TOKEN_SECS: i64 = 300;
 /// The longest a client assertion may live: its `jti` is remembered that long.
 const MAX_ASSERTION_SECS: i64 = 600;
+/// Seconds a sign-in's presentation request stays open: shorter than a
+/// relying party's ([`crate::verifier::REQUEST_SECS`]), as the cross-device
+/// BCP (RFC 10027) advises, so that a sign-in code an attacker relays to a
+/// victim goes stale quickly; long enough to unlock the phone and scan.
+const SIGN_IN_REQUEST_SECS: i64 = 120;
 /// Seconds an authorization outlives its presentation request.
 const ANSWER_GRACE_SECS: i64 = 60;
 /// The longest `state`, `nonce` or `claims` parameter kept for a sign-in.
@@ -113,6 +118,10 @@ pub(crate) async fn discovery(State(state): State<Arc<AppState>>) -> Json<Provid
 }
 
 /// The parameters of an authorization request (OpenID Connect Core §3.1.2.1).
+/// `id_token_hint` is ignored, like any parameter not read here: with no
+/// session there is no signed-in citizen to compare it with, and a relying
+/// party that wants the same person again asks for their `sub` as a value
+/// of the `claims` parameter, which is enforced.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuthorizeParams {
@@ -125,8 +134,16 @@ pub(crate) struct AuthorizeParams {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     acr_values: Option<String>,
-    /// The `claims` parameter (§5.5), JSON.
+    /// The `claims` parameter (§5.5), JSON. A `sub` with a `value` in its
+    /// `id_token` member names the only citizen who may sign in (§5.5.1).
     claims: Option<String>,
+    /// Space-separated (§3.1.2.1): `none` is answered `login_required`, as
+    /// this provider keeps no session and every sign-in needs the wallet;
+    /// `login`, `consent` and values it does not know change nothing.
+    prompt: Option<String>,
+    /// Seconds since the citizen last authenticated: every sign-in is a
+    /// fresh one with the wallet, and the id_token always has `auth_time`.
+    max_age: Option<String>,
 }
 
 /// What the server keeps of an authorization request until the wallet answers.
@@ -140,6 +157,12 @@ struct SignInRequest {
     claims: Vec<String>,
     /// The level the relying party made essential: never less.
     essential_level: Option<AssuranceLevel>,
+    /// The pairwise subject the relying party asked for (§5.5.1): anyone else is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    required_sub: Option<String>,
+    /// When and from where the sign-in was started, for its audit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<SignInOrigin>,
 }
 
 /// What a code grants, sealed in the store.
@@ -171,21 +194,27 @@ fn redirect_with(redirect_uri: &str, issuer: &str, params: &[(&str, Option<&str>
     Redirect::to(&format!("{redirect_uri}{separator}{query}")).into_response()
 }
 
-/// `GET /authorize`: checks the client and its redirect URI (an unknown one
-/// is answered here, never redirected to), then the request; opens the
-/// presentation request and sends the browser to the sign-in page.
-#[utoipa::path(get, path = "/authorize",
-    summary = "OpenID Connect authorization request (code flow, PKCE S256 required): opens a presentation request and sends the browser to the sign-in page; errors after the client and redirect URI are verified go to that redirect URI.",
+/// `GET` or `POST /authorize` (OpenID Connect Core §3.1.2.1: the parameters
+/// in the query, or as a form): checks the client and its redirect URI (an
+/// unknown one is answered here, never redirected to), then the request;
+/// opens the presentation request and sends the browser to the sign-in page.
+/// axum's `Form` reads the query of a GET and the body of a POST, so one
+/// handler serves both.
+#[utoipa::path(method(get, post), path = "/authorize",
+    summary = "OpenID Connect authorization request (code flow, PKCE S256 required; GET with the parameters in the query, POST as a form): opens a presentation request and sends the browser to the sign-in page; errors after the client and redirect URI are verified go to that redirect URI.",
     params(AuthorizeParams),
     responses(
         (status = 303, description = "to the sign-in page, or to the relying party's redirect URI with an error"),
         (status = 400, description = "invalid-request: unknown client, or a redirect URI not registered for it (never redirected to)", body = Problem, content_type = PROBLEM),
+        (status = 413, description = "payload-too-large: a POST body over the limit", body = Problem, content_type = PROBLEM),
+        (status = 415, description = "unsupported-media-type: a POST that is not a form", body = Problem, content_type = PROBLEM),
+        (status = 422, description = "bad-request: a parameter repeated, or not UTF-8", body = Problem, content_type = PROBLEM),
         (status = 429, description = "rate-limited: too many sign-ins from this address", body = Problem, content_type = PROBLEM),
     ))]
 pub(crate) async fn authorize(
     State(state): State<Arc<AppState>>,
     client_address: ClientAddress,
-    Query(params): Query<AuthorizeParams>,
+    Form(params): Form<AuthorizeParams>,
 ) -> Result<Response, ApiError> {
     let client_id = params.client_id.as_deref().ok_or_else(|| ApiError::invalid("client_id is missing"))?;
     let party = state.relying_parties.get(&state.store, client_id).await?;
@@ -197,14 +226,15 @@ pub(crate) async fn authorize(
         .as_deref()
         .filter(|uri| client.redirect_uris.iter().any(|registered| registered == uri))
         .ok_or_else(|| ApiError::invalid("redirect_uri is missing or not registered for this client"))?;
+    let now = now();
+    let origin = SignInOrigin { started_at: now, address: client_address.0.map(|ip| ip.to_string()) };
     let request = match sign_in_request(&party, redirect_uri, &params) {
-        Ok(request) => request,
+        Ok(request) => SignInRequest { origin: Some(origin.clone()), ..request },
         Err((error, description)) => {
             let issuer = &state.authority.issuer.url;
             return Ok(redirect_error(redirect_uri, issuer, params.state.as_deref(), error, &description));
         }
     };
-    let now = now();
     let limit_key = format!("sign-in:client:{}", client_address.key());
     if state.store.count_attempt(&limit_key, now - now.rem_euclid(3600)).await?
         > state.authority.policy.sign_ins_per_client_hour
@@ -217,7 +247,7 @@ pub(crate) async fn authorize(
     else {
         return Err(ApiError::internal());
     };
-    let expires_at = now + REQUEST_SECS;
+    let expires_at = now + SIGN_IN_REQUEST_SECS;
     let presentation = PresentationRequest {
         id: request_id.clone(),
         client_id: party.client_id.clone(),
@@ -230,10 +260,12 @@ pub(crate) async fn authorize(
             purpose: format!("Sign in to {}", party.name),
             level,
             sign_in_sector: Some(client.sector_identifier.clone()),
+            sign_in_origin: Some(origin),
         },
         expires_at,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     let kept = serde_json::to_string(&request).map_err(|_| ApiError::internal())?;
     let authorization = Authorization {
@@ -273,6 +305,10 @@ fn sign_in_request(
     if !scopes.contains(&"openid") {
         return Err(("invalid_scope", "the scope must include openid".into()));
     }
+    prompt_allowed(params.prompt.as_deref())?;
+    if params.max_age.as_deref().is_some_and(|age| age.parse::<u64>().is_err()) {
+        return Err(("invalid_request", "max_age is a number of seconds".into()));
+    }
     let code_challenge = match (params.code_challenge.as_deref(), params.code_challenge_method.as_deref()) {
         (Some(challenge), Some("S256")) if challenge.len() == 43 => challenge.to_owned(),
         _ => {
@@ -308,6 +344,11 @@ fn sign_in_request(
         }
         None => None,
     };
+    let required_sub = asked.as_ref().and_then(|a| a.pointer("/id_token/sub/value"));
+    let required_sub = match required_sub {
+        Some(sub) => Some(sub.as_str().ok_or(("invalid_request", "a sub value is a string".to_owned()))?.to_owned()),
+        None => None,
+    };
     Ok(SignInRequest {
         redirect_uri: redirect_uri.to_owned(),
         state: params.state.clone(),
@@ -315,7 +356,28 @@ fn sign_in_request(
         code_challenge,
         claims,
         essential_level,
+        required_sub,
+        origin: None,
     })
+}
+
+/// `prompt` (§3.1.2.1): `none` asks to sign in without showing anything,
+/// which this provider cannot do — it keeps no session, and every sign-in
+/// is the citizen answering with the wallet — so it is `login_required`
+/// (§3.1.2.6); `none` with another value is a contradiction. Every other
+/// value (`login`, `consent`, `select_account`, unknown ones) is met by
+/// what every sign-in does anyway.
+fn prompt_allowed(prompt: Option<&str>) -> Result<(), (&'static str, String)> {
+    let values: Vec<&str> = prompt.unwrap_or_default().split(' ').filter(|v| !v.is_empty()).collect();
+    match values.as_slice() {
+        ["none"] => {
+            Err(("login_required", "every sign-in needs the citizen's wallet: prompt=none cannot be met".into()))
+        }
+        many if many.contains(&"none") => {
+            Err(("invalid_request", "prompt=none cannot be combined with other values".into()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The least level an essential `acr` request (`value` or `values`) accepts.
@@ -390,17 +452,62 @@ pub(crate) async fn poll(
         Some(p) if p.status != PresentationStatus::Pending => Some(p),
         _ => None,
     };
-    let (location, code) = match answered {
+    let issuer = &state.authority.issuer.url;
+    let concluded = match answered {
         Some(presentation) => conclude(&state, &authorization, &request, &presentation, now)?,
-        None => {
-            let issuer = &state.authority.issuer.url;
-            (error_location(&request, issuer, "access_denied", "the citizen did not answer in time"), None)
-        }
+        None => Concluded::refused(&request, issuer, "access_denied", "the citizen did not answer in time"),
     };
-    if !state.store.finish_authorization(&authorization, code.as_ref()).await? {
+    let event = sign_in_event(&authorization, &request, &concluded, now);
+    if !state.store.finish_authorization(&authorization, concluded.code.as_ref(), event).await? {
         return Err(closed());
     }
-    Ok(poll_answer(PollAnswer::Done { location }))
+    Ok(poll_answer(PollAnswer::Done { location: concluded.location }))
+}
+
+/// How a sign-in ended: where the page sends the browser, the code when
+/// the citizen signed in, and what the audit log keeps of it.
+struct Concluded {
+    location: String,
+    code: Option<AuthorizationCode>,
+    /// `signed_in`, or the OpenID Connect error the relying party gets.
+    outcome: &'static str,
+    /// The level reached, when signed in.
+    acr: Option<AssuranceLevel>,
+}
+
+impl Concluded {
+    /// A sign-in that ends at the relying party with `error`.
+    fn refused(request: &SignInRequest, issuer: &str, error: &'static str, description: &str) -> Concluded {
+        Concluded {
+            location: error_location(request, issuer, error, description),
+            code: None,
+            outcome: error,
+            acr: None,
+        }
+    }
+}
+
+/// The audit entry of a finished sign-in: the relying party, how it ended,
+/// the level reached, and when and from which address it was started (to
+/// trace a relayed sign-in back) — never who signed in, nor any claim.
+fn sign_in_event(
+    authorization: &Authorization,
+    request: &SignInRequest,
+    concluded: &Concluded,
+    now: i64,
+) -> AuditEvent {
+    AuditEvent {
+        at: now,
+        kind: "oidc.sign_in".into(),
+        actor: format!("relying_party:{}", authorization.client_id),
+        subject: None,
+        details: json!({
+            "client_id": authorization.client_id,
+            "outcome": concluded.outcome,
+            "level": concluded.acr,
+            "origin": request.origin,
+        }),
+    }
 }
 
 /// A poll's answer carries a code: never cached.
@@ -429,30 +536,40 @@ fn conclude(
     request: &SignInRequest,
     presentation: &PresentationRequest,
     now: i64,
-) -> Result<(String, Option<AuthorizationCode>), ApiError> {
+) -> Result<Concluded, ApiError> {
     let issuer = &state.authority.issuer.url;
     let sealed = presentation.result.as_ref().ok_or_else(ApiError::internal)?;
     let opened = sealed.open(state.authority.keys.as_ref(), presentation.id.as_bytes())?;
     let result: Value = serde_json::from_slice(&opened).map_err(|_| ApiError::internal())?;
     if presentation.status == PresentationStatus::Refused {
         let reason = result["error"].as_str().unwrap_or_default();
-        let error = if reason.starts_with("[credential.level]") {
-            "unmet_authentication_requirements"
-        } else {
-            "access_denied"
+        let (error, description) = match reason {
+            "access_denied" => ("access_denied", "the citizen declined"),
+            level if level.starts_with("[credential.level]") => {
+                ("unmet_authentication_requirements", "the presentation was refused")
+            }
+            _ => ("access_denied", "the presentation was refused"),
         };
-        return Ok((error_location(request, issuer, error, "the presentation was refused"), None));
+        return Ok(Concluded::refused(request, issuer, error, description));
     }
     let acr: AssuranceLevel = result["level"].as_str().and_then(|l| l.parse().ok()).ok_or_else(ApiError::internal)?;
     if request.essential_level.is_some_and(|essential| acr < essential) {
         let description = format!("the citizen reached {acr}, less than the essential level");
-        return Ok((error_location(request, issuer, "unmet_authentication_requirements", &description), None));
+        return Ok(Concluded::refused(request, issuer, "unmet_authentication_requirements", &description));
+    }
+    let sub = result["pseudonym"].as_str().ok_or_else(ApiError::internal)?;
+    if request.required_sub.as_deref().is_some_and(|required| required != sub) {
+        // §5.5.1: the relying party asked for one citizen (re-authentication); another answered.
+        let description = "the citizen who answered is not the one the relying party asked for";
+        return Ok(Concluded::refused(request, issuer, "access_denied", description));
     }
     let grant = SignInGrant {
-        sub: result["pseudonym"].as_str().ok_or_else(ApiError::internal)?.to_owned(),
+        sub: sub.to_owned(),
         claims: result["claims"].as_object().cloned().unwrap_or_default(),
         acr,
-        auth_time: now,
+        // When the wallet's answer was verified: the citizen authenticated
+        // then, however long the page took to ask.
+        auth_time: presentation.answered_at.ok_or_else(ApiError::internal)?,
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
         redirect_uri: request.redirect_uri.clone(),
@@ -472,7 +589,7 @@ fn conclude(
         issuer,
         &[("code", Some(&code)), ("state", request.state.as_deref())],
     ));
-    Ok((location, Some(stored)))
+    Ok(Concluded { location, code: Some(stored), outcome: "signed_in", acr: Some(acr) })
 }
 
 fn invalid_client(description: &str) -> ApiError {
@@ -580,15 +697,33 @@ async fn authenticated_client(
     headers: &HeaderMap,
     form: &TokenRequest,
 ) -> Result<RelyingParty, ApiError> {
-    if let Some((client_id, secret)) = basic_credentials(headers) {
-        let (party, client) = openid_client(state, &client_id).await?;
-        let ClientAuthentication::ClientSecretBasic { secret_hash } = &client.authentication else {
-            return Err(invalid_client("this client authenticates with private_key_jwt"));
-        };
-        verify_slices_are_equal(&token_hash(&secret), secret_hash)
-            .map_err(|_| invalid_client("wrong client secret"))?;
-        return Ok(party);
+    match basic_header(headers) {
+        Some(encoded) => {
+            // RFC 6749 §5.2: a client that tried the Authorization header is
+            // answered 401 with the challenge of the scheme it used.
+            let realm = format!("Basic realm=\"{}\"", state.authority.issuer.url);
+            secret_client(state, encoded).await.map_err(|e| e.challenge(realm))
+        }
+        None => assertion_client(state, form).await,
     }
+}
+
+/// `client_secret_basic`: the client id and secret of the header, compared
+/// with the registered secret's hash in constant time.
+async fn secret_client(state: &AppState, encoded: &str) -> Result<RelyingParty, ApiError> {
+    let (client_id, secret) =
+        basic_credentials(encoded).ok_or_else(|| invalid_client("the Basic credentials do not decode"))?;
+    let (party, client) = openid_client(state, &client_id).await?;
+    let ClientAuthentication::ClientSecretBasic { secret_hash } = &client.authentication else {
+        return Err(invalid_client("this client authenticates with private_key_jwt"));
+    };
+    verify_slices_are_equal(&token_hash(&secret), secret_hash).map_err(|_| invalid_client("wrong client secret"))?;
+    Ok(party)
+}
+
+/// `private_key_jwt`: a client assertion signed by one of the client's
+/// registered keys, for this provider, short-lived and used once.
+async fn assertion_client(state: &AppState, form: &TokenRequest) -> Result<RelyingParty, ApiError> {
     if form.client_assertion_type.as_deref() != Some(CLIENT_ASSERTION_TYPE) {
         return Err(invalid_client("authenticate with client_secret_basic or private_key_jwt"));
     }
@@ -609,15 +744,10 @@ async fn authenticated_client(
     let (_, verifier) = PublicJwk::find_by_kid(keys["keys"].as_array().map_or(&[], Vec::as_slice), kid)
         .ok_or_else(|| invalid_client("no registered key of this client has the assertion's kid"))?;
     jws.verify(&verifier).map_err(|_| invalid_client("the client assertion's signature does not verify"))?;
-    let issuer = &state.authority.issuer.url;
-    let token_endpoint = format!("{issuer}/token");
-    let audiences: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(one)) => vec![one.as_str()],
-        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    if !audiences.iter().any(|aud| *aud == token_endpoint || aud == issuer) {
-        return Err(invalid_client("the client assertion's aud is neither the token endpoint nor the issuer"));
+    if !for_this_provider(claims.get("aud"), &state.authority.issuer.url) {
+        return Err(invalid_client(
+            "the client assertion's aud must be this provider's issuer identifier or token endpoint, alone",
+        ));
     }
     let now = now();
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
@@ -631,11 +761,36 @@ async fn authenticated_client(
     Ok(party)
 }
 
-/// The client id and secret of an `Authorization: Basic` header, each
-/// form-urlencoded before it was joined (RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let encoded = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+/// Whether a client assertion's `aud` names this provider, and only it.
+///
+/// The audience is one value — a string, or an array of one — that is the
+/// issuer identifier or the token endpoint URL, compared as simple strings.
+/// The issuer identifier is what the update of RFC 7523
+/// (draft-ietf-oauth-rfc7523bis) says a client should use and a server must
+/// accept; the token endpoint URL is what OpenID Connect Core §9 says clients
+/// SHOULD use, and what stock libraries send. An assertion naming several
+/// audiences was made for others too — the confusion that update closes, where
+/// one server replays an assertion made for it at another — so it is refused,
+/// as is any other endpoint of this provider.
+fn for_this_provider(aud: Option<&Value>, issuer: &str) -> bool {
+    let sole = match aud {
+        Some(Value::String(one)) => Some(one.as_str()),
+        Some(Value::Array(many)) if many.len() == 1 => many[0].as_str(),
+        _ => None,
+    };
+    sole.is_some_and(|aud| aud == issuer || aud == format!("{issuer}/token"))
+}
+
+/// The credentials of an `Authorization: Basic` header, still encoded.
+fn basic_header(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Basic ").map(str::trim)
+}
+
+/// The client id and secret of Basic credentials, each form-urlencoded
+/// before it was joined (RFC 6749 §2.3.1).
+fn basic_credentials(encoded: &str) -> Option<(String, String)> {
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let form: HashMap<String, String> = serde_urlencoded::from_str(&format!("id={id}&secret={secret}")).ok()?;
     Some((form.get("id")?.clone(), form.get("secret")?.clone()))
@@ -654,8 +809,9 @@ pub(crate) struct UserInfo {
     claims: Map<String, Value>,
 }
 
-/// `GET /userinfo` with the access token (Bearer).
-#[utoipa::path(get, path = "/userinfo",
+/// `GET` or `POST /userinfo` with the access token (Bearer): OpenID Connect
+/// Core §5.3.1 lets the client use either.
+#[utoipa::path(method(get, post), path = "/userinfo",
     summary = "OpenID Connect UserInfo: the pairwise sub and the claims the sign-in granted.",
     security(("access_token" = [])),
     responses(

@@ -148,10 +148,12 @@ pub(crate) async fn create(
             purpose: body.purpose,
             level,
             sign_in_sector: None,
+            sign_in_origin: None,
         },
         expires_at,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     state.store.create_presentation_request(&stored).await?;
     let created = CreatedRequest {
@@ -314,9 +316,15 @@ pub(crate) async fn request_object(
             "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
         },
     });
+    let mut claims = claims.as_object().cloned().unwrap_or_default();
+    if let Some(origin) = &request.query.sign_in_origin {
+        // A shenfen extension too: when and from which address a sign-in was
+        // started, for the consent screen (a relayed sign-in shows another
+        // place and time than the citizen's own).
+        claims.insert("sign_in_origin".into(), json!(origin));
+    }
     let header = es256_header(REQUEST_OBJECT_TYP, issuer.public.kid());
-    let jwt = sign_compact(&header, claims.as_object().unwrap_or(&Map::new()), &issuer.signing_key)
-        .map_err(|_| ApiError::internal())?;
+    let jwt = sign_compact(&header, &claims, &issuer.signing_key).map_err(|_| ApiError::internal())?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("application/oauth-authz-req+jwt")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -333,10 +341,11 @@ fn wallet_error(description: &str) -> ApiError {
 ///
 /// The request object is public (anyone with the link can read its `state`),
 /// so only an answer that carries a presentation key-bound to this request's
-/// nonce may close it; junk is answered 400 and the request stays open for
-/// the citizen's wallet.
-#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once."#,
-    request_body(content = Object, description = "vp_token, state, and for L2/L3 assurance", content_type = "application/x-www-form-urlencoded"),
+/// nonce may close it as shared; junk is answered 400 and the request stays
+/// open for the citizen's wallet. A decline (`error=access_denied`) closes it
+/// as refused on the `state` alone: see [`declined`].
+#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once; or the wallet's error response (OpenID4VP 1.0 §8.5: error = access_denied, state) when the citizen declines."#,
+    request_body(content = Object, description = "vp_token, state, and for L2/L3 assurance; or error = access_denied and state", content_type = "application/x-www-form-urlencoded"),
     params(("id" = String, Path, description = "the id the creating call answered")),
     responses(
         (status = 200, description = "accepted: an empty object, or for a sign-in {redirect_uri} where the wallet sends the browser (the sign-in page)", body = Object),
@@ -353,24 +362,69 @@ pub(crate) async fn response(
         .await
         .map_err(|_| wallet_error("the request is unknown, expired or already answered"))?;
     let answer_state = form.get("state").ok_or_else(|| wallet_error("state is missing"))?;
+    if let Some(error) = form.get("error") {
+        return declined(&state, &request, answer_state, error).await;
+    }
     let vc = bound_presentation(&state, &request, &form).map_err(|reason| wallet_error(&reason))?;
     let outcome = check_answer(&state, &request, &form, &vc).await;
     let (status, result) = match &outcome {
         Ok(result) => (PresentationStatus::Verified, result.clone()),
         Err(reason) => (PresentationStatus::Refused, json!({ "error": reason })),
     };
-    // The result holds the citizen's claims: it waits for the relying party sealed.
-    let sealed = SealedValue::seal(state.authority.keys.as_ref(), result.to_string().as_bytes(), id.as_bytes())?;
-    if !state.store.answer_presentation_request(&id, answer_state, now(), status, &sealed).await? {
-        return Err(wallet_error("the request is already answered, expired, or the state differs"));
-    }
+    record_answer(&state, &id, answer_state, status, &result).await?;
     outcome.map_err(|reason| wallet_error(&reason))?;
-    // OpenID4VP §8.2: a sign-in's wallet on the same device goes back to the
-    // sign-in page, which finds its token in the tab and goes on to the service.
-    Ok(Json(match request.query.sign_in_sector {
+    Ok(next_step(&state, &request))
+}
+
+/// Where the wallet sends the browser once it has answered (OpenID4VP §8.2):
+/// a sign-in's wallet on the same device goes back to the sign-in page,
+/// which finds its token in the tab and goes on to the service.
+fn next_step(state: &AppState, request: &PresentationRequest) -> Json<Value> {
+    Json(match request.query.sign_in_sector {
         Some(_) => json!({ "redirect_uri": format!("{}/signin/", state.authority.issuer.url) }),
         None => json!({}),
-    }))
+    })
+}
+
+/// The wallet's error response (OpenID4VP 1.0 §8.5): the citizen declined,
+/// so the request closes as refused with `access_denied` — the relying
+/// party (and a sign-in's page) learns it at once, not when it expires.
+///
+/// Nothing but the request's `state` proves that the citizen's wallet sent
+/// it, and that `state` is in the request object, which anyone holding the
+/// link can fetch: that is all the proof OpenID4VP gives an error response.
+/// So an attacker who read the request object could cancel the request —
+/// a denial of service (the citizen starts again), not a disclosure: a
+/// decline releases nothing.
+async fn declined(
+    state: &AppState,
+    request: &PresentationRequest,
+    answer_state: &str,
+    error: &str,
+) -> Result<Json<Value>, ApiError> {
+    if error != "access_denied" {
+        return Err(wallet_error("the one error a wallet answers here is access_denied: the citizen declined"));
+    }
+    let result = json!({ "error": "access_denied", "error_description": "the citizen declined" });
+    record_answer(state, &request.id, answer_state, PresentationStatus::Refused, &result).await?;
+    Ok(next_step(state, request))
+}
+
+/// Closes a pending request with the wallet's answer, once, if its `state`
+/// is the request's; the result holds the citizen's claims, so it waits for
+/// the relying party sealed.
+async fn record_answer(
+    state: &AppState,
+    id: &str,
+    answer_state: &str,
+    status: PresentationStatus,
+    result: &Value,
+) -> Result<(), ApiError> {
+    let sealed = SealedValue::seal(state.authority.keys.as_ref(), result.to_string().as_bytes(), id.as_bytes())?;
+    if !state.store.answer_presentation_request(id, answer_state, now(), status, &sealed).await? {
+        return Err(wallet_error("the request is already answered, expired, or the state differs"));
+    }
+    Ok(())
 }
 
 /// The presentation of an answer, verified: signed by one of this

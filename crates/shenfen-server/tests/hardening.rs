@@ -22,7 +22,7 @@ use shenfen_store::verify_secret;
 use shenfen_wallet::authority::AuthorityClient;
 use sqlx::{Connection, Row};
 use support::journey::*;
-use support::{Backend, TestApp, app_at, app_with, body_bytes, fresh_store, json as json_of, send};
+use support::{Backend, TestApp, all_at_once, app_at, app_with, body_bytes, fresh_store, json as json_of, send};
 
 /// A phone of the upgraded edition: attested at a counter, enrolled with PIN
 /// 482915, `copies` credentials issued.
@@ -162,22 +162,6 @@ async fn a_full_pool_turns_work_away_and_counts_no_pin_attempt() {
     // The refused request was never counted: the first real wrong PIN leaves four more tries.
     let problem = json_of(pin_check(&test, &phone[0].0, &phone[0].1, "135790").await).await;
     assert!(problem["detail"].as_str().unwrap().contains("4 more tries"), "{problem}");
-}
-
-/// Sends `bodies` to `path` all at once and returns the statuses.
-async fn all_at_once(test: &TestApp, path: &'static str, content_type: &'static str, bodies: Vec<String>) -> Vec<u16> {
-    let tasks: Vec<_> = bodies
-        .into_iter()
-        .map(|body| {
-            let router = test.router.clone();
-            tokio::spawn(async move { send(&router, Method::POST, path, content_type, body).await.status().as_u16() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    statuses
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,9 +10,13 @@
 mod support;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Method, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
 use openidconnect::{
     AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
@@ -21,10 +25,11 @@ use openidconnect::{
 use serde_json::{Map, Value, json};
 use shenfen_core::OperatorRole;
 use shenfen_credential::{Jws, PrivateJwk, SdJwt, es256_header, sign_compact};
+use shenfen_server::Policy;
 use shenfen_server::token_hash;
 use shenfen_store::{AuditEvent, ClientAuthentication, OpenIdClient, RelyingParty};
 use support::journey::*;
-use support::{ISSUER_URL, TestApp, body_bytes, json as json_of, send};
+use support::{Backend, ISSUER_URL, TestApp, all_at_once, body_bytes, json as json_of, send};
 use tower::ServiceExt;
 
 /// The crate's HTTP client: each request goes into the router, no network.
@@ -96,10 +101,15 @@ async fn register(test: &TestApp, host: &str, claims: &[&str], secret: Option<&s
 
 /// An RFC 7523 client assertion of `rp` for the token endpoint.
 fn client_assertion(rp: &Rp) -> String {
+    client_assertion_for(rp, json!(format!("{ISSUER_URL}/token")))
+}
+
+/// An RFC 7523 client assertion of `rp` with this `aud`.
+fn client_assertion_for(rp: &Rp, aud: Value) -> String {
     let claims = json!({
         "iss": rp.client_id,
         "sub": rp.client_id,
-        "aud": format!("{ISSUER_URL}/token"),
+        "aud": aud,
         "iat": now(),
         "exp": now() + 60,
         "jti": format!("{}-{}", rp.client_id, std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()),
@@ -168,10 +178,42 @@ async fn poll(test: &TestApp, token: &str) -> (StatusCode, Value) {
 /// request, let the wallet answer (with `assurance`), and poll until done —
 /// the relying party's redirect URI with a code or an error.
 async fn sign_in_page(test: &TestApp, started: &Started, held: &(SdJwt, PrivateJwk)) -> (StatusCode, String) {
-    let (status, page) = authorize(test, &started.authorize).await;
+    wallet_signs_in(test, authorize(test, &started.authorize).await, held).await
+}
+
+/// `POST /authorize` with the parameters as a form: the status and the Location it answers.
+async fn authorize_form(test: &TestApp, started: &Started) -> (StatusCode, String) {
+    let (path, query) = started.authorize.split_once('?').unwrap();
+    let response = send(&test.router, Method::POST, path, "application/x-www-form-urlencoded", query.to_owned()).await;
+    let location = response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+    (response.status(), location.unwrap_or_default())
+}
+
+/// From `/authorize`'s answer (`status`, `page`) on, as [`sign_in_page`].
+async fn wallet_signs_in(
+    test: &TestApp,
+    page: (StatusCode, String),
+    held: &(SdJwt, PrivateJwk),
+) -> (StatusCode, String) {
+    let shown = shown(test, page).await;
+    let answered = answer(test, &shown.id, &shown.object, held, None).await;
+    (answered, finished(test, &shown.token).await)
+}
+
+/// What the sign-in page shows the wallet: the page's token, the
+/// presentation request's id and its signed request object.
+struct Shown {
+    token: String,
+    id: String,
+    object: Map<String, Value>,
+}
+
+/// Follows `/authorize`'s answer (`status`, `page`) to the sign-in page's
+/// first poll and the request object the wallet fetches.
+async fn shown(test: &TestApp, (status, page): (StatusCode, String)) -> Shown {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let token = page.strip_prefix("/signin/#").unwrap_or_else(|| panic!("{page}"));
-    let (status, pending) = poll(test, token).await;
+    let token = page.strip_prefix("/signin/#").unwrap_or_else(|| panic!("{page}")).to_owned();
+    let (status, pending) = poll(test, &token).await;
     assert_eq!((status, pending["status"].as_str()), (StatusCode::OK, Some("pending")), "{pending}");
     let link = pending["authorization_request"].as_str().unwrap();
     let query: Vec<(String, String)> = serde_urlencoded::from_str(link.strip_prefix("openid4vp://?").unwrap()).unwrap();
@@ -181,11 +223,15 @@ async fn sign_in_page(test: &TestApp, started: &Started, held: &(SdJwt, PrivateJ
     let response = send(&test.router, Method::GET, path, "text/plain", "").await;
     let jwt = String::from_utf8(body_bytes(response).await).unwrap();
     let object: Map<String, Value> = Jws::parse(&jwt, "request object").unwrap().payload().clone();
-    let answered = answer(test, &id, &object, held, None).await;
+    Shown { token, id, object }
+}
+
+/// The sign-in page's poll once the wallet has answered: where it sends the browser, once.
+async fn finished(test: &TestApp, token: &str) -> String {
     let (status, done) = poll(test, token).await;
     assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("done")), "{done}");
     assert_eq!(poll(test, token).await.0, StatusCode::NOT_FOUND, "the page's token is spent");
-    (answered, done["location"].as_str().unwrap().to_owned())
+    done["location"].as_str().unwrap().to_owned()
 }
 
 /// The query parameters of a redirect to the relying party.
@@ -193,6 +239,14 @@ fn redirect_params(location: &str, rp: &Rp) -> Map<String, Value> {
     let query = location.strip_prefix(&format!("{}?", rp.redirect_uri)).unwrap_or_else(|| panic!("{location}"));
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
     pairs.into_iter().map(|(k, v)| (k, Value::from(v))).collect()
+}
+
+/// The parameters of a redirect that ends a sign-in with `error` and no code.
+fn refused_with(location: &str, rp: &Rp, error: &str) -> Map<String, Value> {
+    let params = redirect_params(location, rp);
+    assert_eq!(params["error"].as_str(), Some(error), "{location}");
+    assert!(params.get("code").is_none(), "{location}");
+    params
 }
 
 /// The code of a completed sign-in, its state checked.
@@ -272,9 +326,7 @@ async fn a_stock_relying_party_signs_in_with_a_pairwise_subject_stable_across_lo
     let started = start(&test, &shop, &["profile"], None).await;
     let (answered, location) = sign_in_page(&test, &started, &held[1]).await;
     assert_eq!(answered, StatusCode::BAD_REQUEST, "the verifier refuses a revoked credential");
-    let params = redirect_params(&location, &shop);
-    assert_eq!(params["error"].as_str(), Some("access_denied"), "{location}");
-    assert!(params.get("code").is_none());
+    refused_with(&location, &shop, "access_denied");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,9 +395,7 @@ async fn authorization_requests_are_refused_as_oidc_says() {
     let strict = start(&test, &shop, &["profile"], Some(essential)).await;
     let (answered, location) = sign_in_page(&test, &strict, &held[0]).await;
     assert_eq!(answered, StatusCode::BAD_REQUEST, "the verifier refuses an L1 answer to an L3 request");
-    let params = redirect_params(&location, &shop);
-    assert_eq!(params["error"].as_str(), Some("unmet_authentication_requirements"), "{location}");
-    assert!(params.get("code").is_none());
+    refused_with(&location, &shop, "unmet_authentication_requirements");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,4 +518,274 @@ async fn only_a_supervisor_registers_a_client_through_the_console_api_and_its_se
     let mut shared = sibling;
     shared["share_sector"] = json!(true);
     assert_eq!(send_bearer(&test, Method::POST, path, &supervisor, shared).await.status(), StatusCode::CREATED);
+}
+
+/// `POST /token` with `form` and, when given, an `Authorization` header: the status, the challenge and the body.
+async fn post_token(test: &TestApp, form: &[(&str, &str)], authorization: Option<&str>) -> (StatusCode, String, Value) {
+    let mut request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let body = Body::from(serde_urlencoded::to_string(form).unwrap());
+    let response = test.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+    let challenge = response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), challenge.unwrap_or_default(), json_of(response).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_basic_client_is_challenged_and_an_assertion_must_name_this_provider_alone() {
+    let test = registered_app().await;
+    let shop = register(&test, "shop.example", &["name"], Some("the-shops-secret")).await;
+    // An unknown code: a client that authenticates gets invalid_grant, one that does not invalid_client.
+    let grant = [("grant_type", "authorization_code"), ("code", "not-a-code"), ("redirect_uri", "https://x/cb")];
+    let basic = |id: &str, secret: &str| format!("Basic {}", STANDARD.encode(format!("{}:{secret}", urlencode(id))));
+    let realm = format!("Basic realm=\"{ISSUER_URL}\"");
+    for (case, authorization) in [
+        ("wrong secret", basic(&shop.client_id, "a-guess")),
+        ("unknown client", basic("https://nobody.example", "the-shops-secret")),
+        ("undecodable", "Basic %%%".to_owned()),
+    ] {
+        let (status, challenge, body) = post_token(&test, &grant, Some(&authorization)).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{case}");
+        assert_eq!(challenge, realm, "RFC 6749 §5.2: {case}");
+    }
+    let (status, challenge, body) = post_token(&test, &grant, Some(&basic(&shop.client_id, "the-shops-secret"))).await;
+    assert_eq!(
+        (status, challenge.as_str(), body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, "", Some("invalid_grant"))
+    );
+
+    let bank = register_rp(&test, "bank.example", &["name"]).await;
+    let token_endpoint = format!("{ISSUER_URL}/token");
+    for (aud, accepted) in [
+        (json!(ISSUER_URL), true),
+        (json!([ISSUER_URL]), true),
+        (json!(token_endpoint), true),
+        (json!([ISSUER_URL, "https://other.example"]), false),
+        (json!([token_endpoint, ISSUER_URL]), false),
+        (json!(format!("{ISSUER_URL}/authorize")), false),
+        (json!("https://other.example/token"), false),
+        (json!([]), false),
+    ] {
+        let assertion = client_assertion_for(&bank, aud.clone());
+        let form = [
+            grant[0],
+            grant[1],
+            grant[2],
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion.as_str()),
+        ];
+        let (status, challenge, body) = post_token(&test, &form, None).await;
+        let expected = if accepted {
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        } else {
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        };
+        assert_eq!((status, body["error"].as_str()), expected, "aud {aud}: {body}");
+        assert_eq!(challenge, "", "no Authorization header, no challenge");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_and_userinfo_requests_may_be_posted() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let (answered, location) = wallet_signs_in(&test, authorize_form(&test, &started).await, &held[0]).await;
+    assert_eq!(answered, StatusCode::OK);
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()), "OIDC Core §3.1.2.1: POST as a form");
+    let code = params["code"].as_str().unwrap_or_else(|| panic!("{location}"));
+    let tokens = exchange(&test, &shop, &started, code, Some(started.verifier.secret())).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
+    for method in [Method::GET, Method::POST] {
+        let response = send_bearer(&test, method.clone(), "/userinfo", tokens.access_token().secret(), json!({})).await;
+        assert_eq!(response.status(), StatusCode::OK, "OIDC Core §5.3.1: {method}");
+        let userinfo = json_of(response).await;
+        assert_eq!(userinfo["sub"].as_str(), Some(claims.subject().as_str()), "{method}");
+    }
+    let response = send(&test.router, Method::POST, "/authorize", "application/json", "{}").await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(json_of(response).await["type"], "urn:shenfen:problem:unsupported-media-type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_none_needs_a_login_and_a_sub_value_admits_that_citizen_only() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 3).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+
+    let started = start(&test, &shop, &["profile"], None).await;
+    let (status, location) = authorize(&test, &format!("{}&prompt=none", started.authorize)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let params = redirect_params(&location, &shop);
+    assert_eq!(params["error"].as_str(), Some("login_required"), "OIDC Core §3.1.2.6: {location}");
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
+    let (_, location) = authorize(&test, &format!("{}&prompt=none%20login", started.authorize)).await;
+    assert_eq!(redirect_params(&location, &shop)["error"].as_str(), Some("invalid_request"), "{location}");
+    let (_, location) = authorize(&test, &format!("{}&max_age=soon", started.authorize)).await;
+    assert_eq!(redirect_params(&location, &shop)["error"].as_str(), Some("invalid_request"), "{location}");
+    for extra in [
+        "prompt=login",
+        "prompt=consent",
+        "prompt=login%20consent",
+        "prompt=select_account%20x-unknown",
+        "max_age=0",
+        "id_token_hint=anything",
+    ] {
+        let (status, location) = authorize(&test, &format!("{}&{extra}", started.authorize)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(location.starts_with("/signin/#"), "{extra} is accepted: {location}");
+    }
+
+    let (first, _) = sign_in(&test, &shop, &held[0]).await;
+    let same = json!({ "id_token": { "sub": { "value": first.subject().as_str() } } });
+    let again = start(&test, &shop, &["profile"], Some(same)).await;
+    let code = code_of(&test, &shop, &again, &held[1]).await;
+    let tokens = exchange(&test, &shop, &again, &code, Some(again.verifier.secret())).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&again.client.id_token_verifier(), &again.nonce).unwrap();
+    assert_eq!(claims.subject(), first.subject(), "the citizen asked for signs in");
+
+    let someone_else = json!({ "id_token": { "sub": { "value": "f".repeat(64) } } });
+    let other = start(&test, &shop, &["profile"], Some(someone_else)).await;
+    let (answered, location) = sign_in_page(&test, &other, &held[2]).await;
+    assert_eq!(answered, StatusCode::OK, "the wallet's answer is valid");
+    refused_with(&location, &shop, "access_denied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_time_is_when_the_wallet_answered_not_when_the_page_asked() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let shown = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(answer(&test, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
+    let answered_at = now();
+    // The page polls every 2 s; a slow network or a tab in the background, longer.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let params = redirect_params(&finished(&test, &shown.token).await, &shop);
+    let code = params["code"].as_str().unwrap();
+    let tokens = exchange(&test, &shop, &started, code, Some(started.verifier.secret())).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
+    let auth_time = claims.auth_time().unwrap().timestamp();
+    assert!(auth_time <= answered_at, "auth_time {auth_time} is the answer's ({answered_at}), not the poll's");
+    assert!(claims.issue_time().timestamp() >= answered_at + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_sign_ins_at_once_from_one_address_open_exactly_the_hourly_allowance() {
+    let test = registered_app_with(Backend::Postgres, Policy { sign_ins_per_client_hour: 7, ..policy() }).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    // The allowance is per clock hour: not across its boundary.
+    let into_hour = now().rem_euclid(3600);
+    if into_hour > 3590 {
+        tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour).unsigned_abs())).await;
+    }
+    let form = started.authorize.split_once('?').unwrap().1.to_owned();
+    let statuses = all_at_once(&test, "/authorize", "application/x-www-form-urlencoded", vec![form; 50]).await;
+    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(303), count(429)), (7, 43), "{statuses:?}");
+    use sqlx::Connection;
+    let mut raw = sqlx::AnyConnection::connect(&test.url).await.unwrap();
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM oidc_authorizations").fetch_one(&mut raw).await.unwrap();
+    assert_eq!(sqlx::Row::get::<i64, _>(&row, "n"), 7, "only the allowed ones wrote state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_database_sign_in_together_and_redeem_a_code_once() {
+    let (one, other) = registered_pair(Backend::Postgres).await;
+    let held = enroll_and_issue(&one, 2).await;
+    let shop = register_rp(&one, "shop.example", &["name"]).await;
+
+    // Started at one, shown and answered at the other, finished at the first.
+    let started = start(&one, &shop, &["profile"], None).await;
+    let shown = shown(&other, authorize(&one, &started.authorize).await).await;
+    assert_eq!(answer(&other, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
+    let params = redirect_params(&finished(&one, &shown.token).await, &shop);
+    assert_eq!(poll(&other, &shown.token).await.0, StatusCode::NOT_FOUND, "finished for both instances");
+    let code = params["code"].as_str().unwrap().to_owned();
+
+    // The code, redeemed at both at once: once, and the loser withdraws what the winner got.
+    let verifier = Some(started.verifier.secret().as_str());
+    let (at_one, at_other) = tokio::join!(
+        exchange(&one, &shop, &started, &code, verifier),
+        exchange(&other, &shop, &started, &code, verifier)
+    );
+    let (won, lost) = match (at_one, at_other) {
+        (Ok(tokens), Err(refused)) | (Err(refused), Ok(tokens)) => (tokens, refused),
+        (one, other) => panic!("exactly one redemption succeeds: {:?} / {:?}", one.is_ok(), other.is_ok()),
+    };
+    assert!(lost.contains("invalid_grant"), "{lost}");
+    for test in [&one, &other] {
+        let response = send_bearer(test, Method::GET, "/userinfo", won.access_token().secret(), json!({})).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "RFC 6749 §4.1.2: the race revokes");
+    }
+
+    // A sign-in at the other instance alone gets the same pairwise subject from the first's code.
+    let (first, _) = sign_in(&other, &shop, &held[1]).await;
+    let claims = won.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
+    assert_eq!(first.subject(), claims.subject());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_sign_in_reaches_the_relying_party_at_once() {
+    let test = registered_app().await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let shown = shown(&test, authorize(&test, &started.authorize).await).await;
+    let form =
+        serde_urlencoded::to_string([("error", "access_denied"), ("state", shown.object["state"].as_str().unwrap())]);
+    let path = format!("/verifier/requests/{}/response", shown.id);
+    let response = send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form.unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK, "OpenID4VP 1.0 §8.5: the wallet declines");
+    let next = json_of(response).await;
+    assert_eq!(next["redirect_uri"], format!("{ISSUER_URL}/signin/"), "a same-device wallet goes back to the page");
+    let params = refused_with(&finished(&test, &shown.token).await, &shop, "access_denied");
+    assert_eq!(params["error_description"].as_str(), Some("the citizen declined"));
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_shows_where_it_started_lives_two_minutes_and_is_audited_without_the_citizen() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let before = now();
+    // The initiating browser's connection, as `shenfen serve` sees it.
+    let laptop = ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50_000)));
+    let request = axum::http::Request::builder().uri(&started.authorize).extension(laptop).body(Body::empty());
+    let response = test.router.clone().oneshot(request.unwrap()).await.unwrap();
+    let page = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let shown = shown(&test, (response.status(), page)).await;
+    let origin = &shown.object["sign_in_origin"];
+    assert_eq!(origin["address"], "203.0.113.7", "signed into the request object for the consent screen");
+    let started_at = origin["started_at"].as_i64().unwrap();
+    assert!((before..=now()).contains(&started_at), "{origin}");
+    assert_eq!(shown.object["exp"].as_i64().unwrap() - started_at, 120, "RFC 10027: a short-lived sign-in");
+    assert_eq!(answer(&test, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
+    assert!(redirect_params(&finished(&test, &shown.token).await, &shop).contains_key("code"));
+
+    let entries = test.state.store.audit_after(0, 1000).await.unwrap();
+    let sign_ins: Vec<_> = entries.iter().filter(|e| e.event.kind == "oidc.sign_in").collect();
+    assert_eq!(sign_ins.len(), 1);
+    assert_eq!(
+        sign_ins[0].event.details,
+        json!({
+            "client_id": shop.client_id,
+            "outcome": "signed_in",
+            "level": "L1",
+            "origin": { "started_at": started_at, "address": "203.0.113.7" },
+        })
+    );
+    assert_eq!(sign_ins[0].event.subject, None);
+    let hotel_key = register_relying_party(&test, "https://hotel.example", "Hotel", &["name"]).await;
+    let (_, object) = ask(&test, "https://hotel.example", &hotel_key, &["name"]).await;
+    assert!(object.get("sign_in_origin").is_none(), "a relying party's own request is no sign-in");
 }

@@ -1,7 +1,8 @@
 //! "Verified" means what it says, over HTTP: a relying party cannot narrow a
 //! claim down with yes/no questions, whoever reads a request link cannot close
-//! the request, and a QR whose signature was malleated is still a replay at
-//! the counter.
+//! the request with an answer (only decline it, as the wallet's error response
+//! allows), and a QR whose signature was malleated is still a replay at the
+//! counter.
 
 // Test helpers outside #[test] functions may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -133,15 +134,33 @@ async fn yes_no_questions_cannot_add_up_to_the_claim_and_are_signed_into_the_req
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn junk_posted_with_the_public_state_leaves_the_request_open() {
+/// A hotel's pending request for 林晓梅's name, who holds `batch` credentials.
+struct Asked {
+    test: support::TestApp,
+    /// The hotel's API key.
+    key: String,
+    held: Vec<(shenfen_credential::SdJwt, shenfen_credential::PrivateJwk)>,
+    id: String,
+    /// The signed request object, as anyone with the link reads it.
+    object: serde_json::Map<String, Value>,
+    /// Where the wallet answers.
+    path: String,
+}
+
+async fn hotel_asks(batch: usize) -> Asked {
     let test = registered_app().await;
     let key = register_relying_party(&test, "https://hotel.example", "Hotel", &["name"]).await;
-    let held = enroll_and_issue(&test, 2).await;
+    let held = enroll_and_issue(&test, batch).await;
     let (id, object) = ask(&test, "https://hotel.example", &key, &["name"]).await;
+    let path = format!("/verifier/requests/{id}/response");
+    Asked { test, key, held, id, object, path }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_posted_with_the_public_state_leaves_the_request_open() {
+    let Asked { test, key, held, id, object, path } = hotel_asks(2).await;
     // Anyone with the link reads the request object, state included, and posts junk with it.
     let state = object["state"].as_str().unwrap();
-    let path = format!("/verifier/requests/{id}/response");
     for junk in [
         format!("vp_token=%7B%7D&state={state}"),
         format!("vp_token=not-json&state={state}"),
@@ -159,6 +178,33 @@ async fn junk_posted_with_the_public_state_leaves_the_request_open() {
         (read["status"].as_str(), read["result"]["claims"]["name"].as_str()),
         (Some("verified"), Some("林晓梅"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decline_with_the_request_state_closes_it_as_refused_at_once() {
+    let Asked { test, key, held, id, object, path } = hotel_asks(1).await;
+    let state = object["state"].as_str().unwrap();
+    let post = async |form: String| {
+        let response = send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form).await;
+        (response.status(), json_of(response).await)
+    };
+    for (case, form) in [
+        ("another state", "error=access_denied&state=guessed".to_owned()),
+        ("no state", "error=access_denied".to_owned()),
+        ("another error", format!("error=invalid_request&state={state}")),
+    ] {
+        let (status, body) = post(form).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{case}");
+    }
+    assert_eq!(outcome(&test, &id, "https://hotel.example", &key).await.1["status"], "pending", "still open");
+
+    // OpenID4VP 1.0 §8.5: the wallet's error response, with the request's state.
+    let (status, body) = post(format!("error=access_denied&state={state}")).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    assert_eq!(answer(&test, &id, &object, &held[0], None).await, StatusCode::BAD_REQUEST, "declined is final");
+    let (_, read) = outcome(&test, &id, "https://hotel.example", &key).await;
+    assert_eq!((read["status"].as_str(), read["result"]["error"].as_str()), (Some("refused"), Some("access_denied")));
+    assert!(read["result"].get("claims").is_none(), "nothing shared: {read}");
 }
 
 /// An upgraded credential whose signed face template was made by another

@@ -44,5 +44,5 @@ pub use secret_hash::{
 pub use sql::{Backend, FRAME_PRINT_DAYS, ImportProgress, SqlStore};
 pub use verifier_state::{
     Authorization, AuthorizationCode, ClientAuthentication, OpenIdClient, PresentationQuery, PresentationRequest,
-    PresentationStatus, RelyingParty,
+    PresentationStatus, RelyingParty, SignInOrigin,
 };

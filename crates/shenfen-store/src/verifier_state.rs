@@ -114,6 +114,24 @@ pub struct PresentationQuery {
     /// sector itself, and asks the wallet for no pseudonym.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_sector: Option<String>,
+    /// For a sign-in: when and from where it was started, signed into the
+    /// request object for the wallet's consent screen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_origin: Option<SignInOrigin>,
+}
+
+/// When and from where a sign-in was started. The wallet shows it beside the
+/// service's name, so that a citizen scanning a code that someone relayed
+/// from their own browser (cross-device session phishing, RFC 10027) can see
+/// it was started elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOrigin {
+    /// When the authorization request arrived (seconds since the epoch).
+    pub started_at: i64,
+    /// The initiating browser's address as the authority saw it (through
+    /// its trusted proxies); none when it has no socket (in-process tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// Reads a level the way [`AssuranceLevel`]'s `FromStr` does: earlier
@@ -175,4 +193,6 @@ pub struct PresentationRequest {
     pub status: PresentationStatus,
     /// The verified claims (or the refusal) as JSON, sealed, once answered.
     pub result: Option<SealedValue>,
+    /// When the wallet's answer was verified (seconds since the epoch), once answered.
+    pub answered_at: Option<i64>,
 }

@@ -733,10 +733,13 @@ async fn purge_forgets_every_kind_of_expired_state(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     store.create_presentation_request(&request).await.unwrap();
     let sealed = SealedValue::seal(&keys(), b"{}", b"r1").unwrap();
     assert!(store.answer_presentation_request("r1", "s", 50, PresentationStatus::Verified, &sealed).await.unwrap());
+    let answered = store.presentation_request("r1").await.unwrap().unwrap();
+    assert_eq!(answered.answered_at, Some(50), "the answer keeps its time");
 
     assert_eq!(store.purge_expired(100).await.unwrap(), 0, "nothing has expired yet");
     assert_eq!(store.purge_expired(101).await.unwrap(), 6);
@@ -773,6 +776,7 @@ fn asking(claims: &[&str]) -> PresentationQuery {
         purpose: "check-in".into(),
         level: AssuranceLevel::L1,
         sign_in_sector: None,
+        sign_in_origin: None,
     }
 }
 
@@ -801,6 +805,7 @@ async fn sign_in_state_is_single_use_and_oidc_clients_round_trip(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     let authorization = Authorization {
         page_token_hash: [1; 32],
@@ -826,8 +831,17 @@ async fn sign_in_state_is_single_use_and_oidc_clients_round_trip(kind: &str) {
         expires_at: 60,
         redeemed_at: None,
     };
-    assert!(store.finish_authorization(&authorization, Some(&code)).await.unwrap());
-    assert!(!store.finish_authorization(&authorization, Some(&code)).await.unwrap(), "once");
+    let signed_in = || AuditEvent {
+        at: 50,
+        kind: "oidc.sign_in".into(),
+        actor: "https://hotel.example".into(),
+        subject: None,
+        details: json!({ "outcome": "signed_in" }),
+    };
+    assert!(store.finish_authorization(&authorization, Some(&code), signed_in()).await.unwrap());
+    assert!(!store.finish_authorization(&authorization, Some(&code), signed_in()).await.unwrap(), "once");
+    let audited = store.audit_after(0, 100).await.unwrap();
+    assert_eq!(audited.iter().filter(|e| e.event.kind == "oidc.sign_in").count(), 1, "audited with the code, once");
     assert_eq!(store.presentation_request("r1").await.unwrap(), None);
     assert_eq!(store.authorization_code(&[2; 32]).await.unwrap(), Some(code.clone()));
     assert!(!store.redeem_authorization_code(&[2; 32], 61, &[3; 32], 300).await.unwrap(), "expired");
@@ -857,6 +871,7 @@ async fn presentation_requests_are_answered_once_and_read_once(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     store.create_presentation_request(&request).await.unwrap();
     assert_eq!(store.presentation_request("r1").await.unwrap(), Some(request));
@@ -910,6 +925,7 @@ async fn stored_names_keep_their_spelling_and_read_back_typed(kind: &str) {
         expires_at: 100,
         status: PresentationStatus::Pending,
         result: None,
+        answered_at: None,
     };
     store.create_presentation_request(&request).await.unwrap();
     assert_eq!(text_of(&mut raw, "SELECT status FROM presentation_requests").await, "pending");

@@ -144,3 +144,24 @@ pub(crate) async fn json(response: Response) -> Value {
     let bytes = body_bytes(response).await;
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
 }
+
+/// Sends `bodies` to `path` all at once and returns the statuses.
+pub(crate) async fn all_at_once(
+    test: &TestApp,
+    path: &'static str,
+    content_type: &'static str,
+    bodies: Vec<String>,
+) -> Vec<u16> {
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let router = test.router.clone();
+            tokio::spawn(async move { send(&router, Method::POST, path, content_type, body).await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}

@@ -4,9 +4,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::audit::append_audit_on;
 use super::verifier::create_presentation_request_on;
 use super::{SqlStore, bytes32, sealed_value_from};
-use crate::{Authorization, AuthorizationCode, PresentationRequest, StoreError};
+use crate::{AuditEvent, Authorization, AuthorizationCode, PresentationRequest, StoreError};
 
 /// The columns of an authorization code.
 const CODE_COLUMNS: &str = "code_hash, client_id, key_id, wrapped_key, ciphertext, expires_at, redeemed_at";
@@ -74,12 +75,14 @@ impl SqlStore {
     }
 
     /// Closes an authorization request, once, in one transaction: forgets it
-    /// and its presentation request, and stores the code it ends with (none
-    /// when the citizen did not sign in). `false` if it was already closed.
+    /// and its presentation request, stores the code it ends with (none
+    /// when the citizen did not sign in) and audits how it ended. `false`
+    /// if it was already closed.
     pub async fn finish_authorization(
         &self,
         authorization: &Authorization,
         code: Option<&AuthorizationCode>,
+        event: AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_transaction().await?;
         let taken = sqlx::query("DELETE FROM oidc_authorizations WHERE page_token_hash = $1")
@@ -106,6 +109,7 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        append_audit_on(&mut tx, self.backend, event).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -17,8 +17,8 @@ const RELYING_PARTY_COLUMNS: &str = "client_id, name, claims, api_key_hash, crea
     sector_identifier, token_auth_method, client_secret_hash, client_jwks";
 
 /// The columns of a presentation request, result included.
-const PRESENTATION_REQUEST_COLUMNS: &str =
-    "id, client_id, nonce, state, query, expires_at, status, result_key_id, result_wrapped_key, result_ciphertext";
+const PRESENTATION_REQUEST_COLUMNS: &str = "id, client_id, nonce, state, query, expires_at, status, result_key_id, result_wrapped_key, result_ciphertext, \
+     answered_at";
 
 /// A column of JSON text, decoded into what this version writes there.
 fn json_column<T: DeserializeOwned>(row: &AnyRow, name: &str) -> Result<T, StoreError> {
@@ -78,6 +78,7 @@ fn presentation_request_from(row: &AnyRow) -> Result<PresentationRequest, StoreE
         expires_at: row.try_get("expires_at")?,
         status: PresentationStatus::from_stored(&row.try_get::<String, _>("status")?)?,
         result,
+        answered_at: row.try_get("answered_at")?,
     })
 }
 
@@ -195,8 +196,9 @@ impl SqlStore {
         row.as_ref().map(presentation_request_from).transpose()
     }
 
-    /// Answers a pending, unexpired request whose state matches, once:
-    /// `false` if it was already answered, expired, or the state differs.
+    /// Answers a pending, unexpired request whose state matches, once, at
+    /// `now` (kept as its answer time): `false` if it was already answered,
+    /// expired, or the state differs.
     pub async fn answer_presentation_request(
         &self,
         id: &str,
@@ -207,7 +209,7 @@ impl SqlStore {
     ) -> Result<bool, StoreError> {
         let answered = sqlx::query(
             "UPDATE presentation_requests SET status = $1, result_key_id = $2, result_wrapped_key = $3, \
-             result_ciphertext = $4 WHERE id = $5 AND state = $6 AND status = $7 AND expires_at >= $8",
+             result_ciphertext = $4, answered_at = $8 WHERE id = $5 AND state = $6 AND status = $7 AND expires_at >= $8",
         )
         .bind(status.as_str())
         .bind(result.key_id.as_str())
