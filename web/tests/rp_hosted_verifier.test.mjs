@@ -129,7 +129,7 @@ test("the rail company's own verifier accepts the wallet's answer, and the autho
   assert.doesNotMatch(authorityLog, /rail\.example/);
 });
 
-test('a revoked card is refused by the rail company once its whole status list refreshes', async () => {
+test('a revoked card: the wallet says so, and a wallet that does not know is refused by the rail company once its whole status list refreshes', async () => {
   const login = await api(demo, 'POST', '/operator/login', { username: 'demo-supervisor', password: demo.passwords['demo-supervisor'] });
   const revoked = await api(demo, 'POST', '/operator/revocations', { id_number: CITIZEN.id, reason: 'lost' }, login.body.token);
   assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
@@ -140,13 +140,24 @@ test('a revoked card is refused by the rail company once its whole status list r
     if (Date.now() / 1000 - health.cache_age_secs > revokedAt + 1) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  // A wallet that cannot reach the authority's list (its stored one predates the revocation) answers: the rail company's verifier refuses.
   const asked = await railAsks();
-  const page = await walletShares(asked.authorization_request);
+  const page = await openPage(phone);
+  await page.route('**/status/**', (route) => route.abort());
+  await page.goto(`${demo.url}/wallet/?request=${encodeURIComponent(asked.authorization_request)}`);
+  await waitForView(page, 'view-request');
   await page.locator('#request-share').click();
   await waitForView(page, 'view-failure');
   assert.match(await page.locator('#failure-detail').textContent(), /credential\.status\.revoked/);
   await screenshot(page, 'rp-2-wallet-revoked-refused');
   await page.close();
+  // Once the wallet reaches the whole list, it says the card is revoked and answers nothing.
+  const refusedHere = await railAsks();
+  const wallet = await openPage(phone);
+  await wallet.goto(`${demo.url}/wallet/?request=${encodeURIComponent(refusedHere.authorization_request)}`);
+  await waitForView(wallet, 'view-failure');
+  assert.match(await wallet.locator('#failure-detail').textContent(), /Revoked|已注销/);
+  await wallet.close();
   const { body: outcome } = await railCalls('GET', `/openid4vp/requests/${asked.request_id}/outcome`);
   assert.equal(outcome.status, 'refused', JSON.stringify(outcome));
   assert.match(outcome.result.error, /credential\.status\.revoked/);
