@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::hmac;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -58,6 +59,9 @@ pub struct AppState {
     pub nonces: NonceIssuer,
     /// Enrollment session ids, checkable without the store.
     pub session_ids: NonceIssuer,
+    /// Ties a sign-in page's token to the browser that started the sign-in
+    /// (its cookie holds this key's tag of the token).
+    pub sign_in_binding: hmac::Key,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// The relying-party registry, cached briefly.
@@ -92,6 +96,7 @@ impl AppState {
         let keys: &dyn KeyProvider = authority.keys.as_ref();
         let nonces = NonceIssuer::new(&*keys.purpose_secret(b"shenfen/c-nonce/v1")?);
         let session_ids = NonceIssuer::new(&*keys.purpose_secret(b"shenfen/enrollment-session/v1")?);
+        let sign_in_binding = hmac::Key::new(hmac::HMAC_SHA256, &*keys.purpose_secret(b"shenfen/sign-in-binding/v1")?);
         let metrics = Metrics::default();
         let pool = WorkPool::new(authority.policy.cpu_workers, authority.policy.cpu_queue, metrics.pool_busy.clone());
         Ok(Arc::new(AppState {
@@ -99,6 +104,7 @@ impl AppState {
             authority: Arc::new(authority),
             nonces,
             session_ids,
+            sign_in_binding,
             metrics,
             relying_parties: RelyingParties::default(),
             counter: Counter::default(),

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest;
+use aws_lc_rs::hmac;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -279,7 +280,40 @@ pub(crate) async fn authorize(
     };
     state.store.start_authorization(&authorization, &presentation).await?;
     // The page's token in the fragment: never sent to a server, nor in a Referer.
-    Ok(Redirect::to(&format!("/signin/#{page_token}")).into_response())
+    let cookie = binding_cookie(&state, &page_token, SIGN_IN_REQUEST_SECS + ANSWER_GRACE_SECS);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/signin/#{page_token}"))).into_response())
+}
+
+/// The cookie that ties a sign-in page to the browser that started the
+/// sign-in: named for the page's token (a browser may run several sign-ins),
+/// holding the server's tag of it — which a browser sent only the page's
+/// link (a phishing message) does not have, so it cannot poll for the
+/// wallet's request or for the code.
+fn binding_cookie(state: &AppState, page_token: &str, max_age: i64) -> String {
+    let secure = if state.authority.issuer.url.starts_with("https://") { "; Secure" } else { "" };
+    let (name, value) = binding_of(state, page_token);
+    format!("{name}={value}; Path=/authorize/poll; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+/// The binding cookie's name and value for a page token.
+fn binding_of(state: &AppState, page_token: &str) -> (String, String) {
+    let hash = token_hash(page_token);
+    let name: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let tag = hmac::sign(&state.sign_in_binding, page_token.as_bytes());
+    (format!("shenfen-sign-in-{name}"), URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+/// Whether the request carries the binding cookie of this page token.
+fn bound_to_this_browser(state: &AppState, headers: &HeaderMap, page_token: &str) -> bool {
+    let (name, value) = binding_of(state, page_token);
+    let sent = headers
+        .get_all(header::COOKIE)
+        .into_iter()
+        .filter_map(|line| line.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(cookie, sent)| (cookie == name).then_some(sent));
+    sent.is_some_and(|sent| verify_slices_are_equal(sent.as_bytes(), value.as_bytes()).is_ok())
 }
 
 /// The checks of §3.1.2.2 past the client and redirect URI, and the claims
@@ -429,16 +463,21 @@ pub(crate) enum PollAnswer {
     request_body = Poll,
     responses(
         (status = 200, description = "pending, or done with the location", body = PollAnswer),
-        (status = 404, description = "request-closed: unknown, expired or already finished", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "request-closed: unknown, expired or already finished, or started in another browser (no binding cookie)", body = Problem, content_type = PROBLEM),
         BodyProblems,
     ))]
 pub(crate) async fn poll(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<Poll>,
 ) -> Result<impl IntoResponse, ApiError> {
     // The token's shape first: a made-up one costs no store read.
     if body.token.len() != PAGE_TOKEN_LEN {
         return Err(closed());
+    }
+    if !bound_to_this_browser(&state, &headers, &body.token) {
+        return Err(ApiError::new(ProblemType::RequestClosed)
+            .detail("this sign-in was started in another browser: start it again at the service, in this browser"));
     }
     let now = now();
     let authorization = state.store.authorization(&token_hash(&body.token), now).await?.ok_or_else(closed)?;

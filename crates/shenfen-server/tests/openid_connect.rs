@@ -161,16 +161,31 @@ async fn start(test: &TestApp, rp: &Rp, scopes: &[&str], claims: Option<Value>) 
     Started { client, authorize, csrf, nonce, verifier }
 }
 
-/// `GET /authorize`: the status and the Location it answers.
+/// `GET /authorize`: the status and the Location it answers (with, after a
+/// space, the cookie that binds a sign-in page to this browser).
 async fn authorize(test: &TestApp, path: &str) -> (StatusCode, String) {
-    let response = send(&test.router, Method::GET, path, "text/plain", "").await;
-    let location = response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
-    (response.status(), location.unwrap_or_default())
+    page_of(send(&test.router, Method::GET, path, "text/plain", "").await)
 }
 
-async fn poll(test: &TestApp, token: &str) -> (StatusCode, Value) {
-    let body = json!({ "token": token }).to_string();
-    let response = send(&test.router, Method::POST, "/authorize/poll", "application/json", body).await;
+/// An `/authorize` answer as the browser keeps it: the status, and the
+/// Location followed by the binding cookie (`name=value`), if any.
+fn page_of(response: axum::response::Response) -> (StatusCode, String) {
+    let header_text = |name| response.headers().get(name).map(|l: &axum::http::HeaderValue| l.to_str().unwrap());
+    let location = header_text(header::LOCATION).unwrap_or_default();
+    let cookie = header_text(header::SET_COOKIE).and_then(|c| c.split(';').next()).unwrap_or_default();
+    (response.status(), format!("{location} {cookie}").trim_end().to_owned())
+}
+
+/// The sign-in page's poll, from the browser holding `cookie`.
+async fn poll(test: &TestApp, token: &str, cookie: &str) -> (StatusCode, Value) {
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/authorize/poll")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(json!({ "token": token }).to_string()))
+        .unwrap();
+    let response = test.router.clone().oneshot(request).await.unwrap();
     (response.status(), json_of(response).await)
 }
 
@@ -184,9 +199,7 @@ async fn sign_in_page(test: &TestApp, started: &Started, held: &(SdJwt, PrivateJ
 /// `POST /authorize` with the parameters as a form: the status and the Location it answers.
 async fn authorize_form(test: &TestApp, started: &Started) -> (StatusCode, String) {
     let (path, query) = started.authorize.split_once('?').unwrap();
-    let response = send(&test.router, Method::POST, path, "application/x-www-form-urlencoded", query.to_owned()).await;
-    let location = response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
-    (response.status(), location.unwrap_or_default())
+    page_of(send(&test.router, Method::POST, path, "application/x-www-form-urlencoded", query.to_owned()).await)
 }
 
 /// From `/authorize`'s answer (`status`, `page`) on, as [`sign_in_page`].
@@ -197,13 +210,15 @@ async fn wallet_signs_in(
 ) -> (StatusCode, String) {
     let shown = shown(test, page).await;
     let answered = answer(test, &shown.id, &shown.object, held, None).await;
-    (answered, finished(test, &shown.token).await)
+    (answered, finished(test, &shown).await)
 }
 
-/// What the sign-in page shows the wallet: the page's token, the
-/// presentation request's id and its signed request object.
+/// What the sign-in page shows the wallet: the page's token (and the
+/// browser's binding cookie), the presentation request's id and its signed
+/// request object.
 struct Shown {
     token: String,
+    cookie: String,
     id: String,
     object: Map<String, Value>,
 }
@@ -212,8 +227,10 @@ struct Shown {
 /// first poll and the request object the wallet fetches.
 async fn shown(test: &TestApp, (status, page): (StatusCode, String)) -> Shown {
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let token = page.strip_prefix("/signin/#").unwrap_or_else(|| panic!("{page}")).to_owned();
-    let (status, pending) = poll(test, &token).await;
+    let (token, cookie) =
+        page.strip_prefix("/signin/#").and_then(|p| p.split_once(' ')).unwrap_or_else(|| panic!("{page}"));
+    let (token, cookie) = (token.to_owned(), cookie.to_owned());
+    let (status, pending) = poll(test, &token, &cookie).await;
     assert_eq!((status, pending["status"].as_str()), (StatusCode::OK, Some("pending")), "{pending}");
     let link = pending["authorization_request"].as_str().unwrap();
     let query: Vec<(String, String)> = serde_urlencoded::from_str(link.strip_prefix("openid4vp://?").unwrap()).unwrap();
@@ -223,14 +240,14 @@ async fn shown(test: &TestApp, (status, page): (StatusCode, String)) -> Shown {
     let response = send(&test.router, Method::GET, path, "text/plain", "").await;
     let jwt = String::from_utf8(body_bytes(response).await).unwrap();
     let object: Map<String, Value> = Jws::parse(&jwt, "request object").unwrap().payload().clone();
-    Shown { token, id, object }
+    Shown { token, cookie, id, object }
 }
 
 /// The sign-in page's poll once the wallet has answered: where it sends the browser, once.
-async fn finished(test: &TestApp, token: &str) -> String {
-    let (status, done) = poll(test, token).await;
+async fn finished(test: &TestApp, shown: &Shown) -> String {
+    let (status, done) = poll(test, &shown.token, &shown.cookie).await;
     assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("done")), "{done}");
-    assert_eq!(poll(test, token).await.0, StatusCode::NOT_FOUND, "the page's token is spent");
+    assert_eq!(poll(test, &shown.token, &shown.cookie).await.0, StatusCode::NOT_FOUND, "the page's token is spent");
     done["location"].as_str().unwrap().to_owned()
 }
 
@@ -668,7 +685,7 @@ async fn auth_time_is_when_the_wallet_answered_not_when_the_page_asked() {
     let answered_at = now();
     // The page polls every 2 s; a slow network or a tab in the background, longer.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let params = redirect_params(&finished(&test, &shown.token).await, &shop);
+    let params = redirect_params(&finished(&test, &shown).await, &shop);
     let code = params["code"].as_str().unwrap();
     let tokens = exchange(&test, &shop, &started, code, Some(started.verifier.secret())).await.unwrap();
     let claims = tokens.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
@@ -707,8 +724,8 @@ async fn two_instances_on_one_postgres_database_sign_in_together_and_redeem_a_co
     let started = start(&one, &shop, &["profile"], None).await;
     let shown = shown(&other, authorize(&one, &started.authorize).await).await;
     assert_eq!(answer(&other, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
-    let params = redirect_params(&finished(&one, &shown.token).await, &shop);
-    assert_eq!(poll(&other, &shown.token).await.0, StatusCode::NOT_FOUND, "finished for both instances");
+    let params = redirect_params(&finished(&one, &shown).await, &shop);
+    assert_eq!(poll(&other, &shown.token, &shown.cookie).await.0, StatusCode::NOT_FOUND, "finished for both instances");
     let code = params["code"].as_str().unwrap().to_owned();
 
     // The code, redeemed at both at once: once, and the loser withdraws what the winner got.
@@ -746,7 +763,7 @@ async fn a_declined_sign_in_reaches_the_relying_party_at_once() {
     assert_eq!(response.status(), StatusCode::OK, "OpenID4VP 1.0 §8.5: the wallet declines");
     let next = json_of(response).await;
     assert_eq!(next["redirect_uri"], format!("{ISSUER_URL}/signin/"), "a same-device wallet goes back to the page");
-    let params = refused_with(&finished(&test, &shown.token).await, &shop, "access_denied");
+    let params = refused_with(&finished(&test, &shown).await, &shop, "access_denied");
     assert_eq!(params["error_description"].as_str(), Some("the citizen declined"));
     assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
 }
@@ -761,16 +778,14 @@ async fn a_sign_in_shows_where_it_started_lives_two_minutes_and_is_audited_witho
     // The initiating browser's connection, as `shenfen serve` sees it.
     let laptop = ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 50_000)));
     let request = axum::http::Request::builder().uri(&started.authorize).extension(laptop).body(Body::empty());
-    let response = test.router.clone().oneshot(request.unwrap()).await.unwrap();
-    let page = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
-    let shown = shown(&test, (response.status(), page)).await;
+    let shown = shown(&test, page_of(test.router.clone().oneshot(request.unwrap()).await.unwrap())).await;
     let origin = &shown.object["sign_in_origin"];
     assert_eq!(origin["address"], "203.0.113.7", "signed into the request object for the consent screen");
     let started_at = origin["started_at"].as_i64().unwrap();
     assert!((before..=now()).contains(&started_at), "{origin}");
     assert_eq!(shown.object["exp"].as_i64().unwrap() - started_at, 120, "RFC 10027: a short-lived sign-in");
     assert_eq!(answer(&test, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
-    assert!(redirect_params(&finished(&test, &shown.token).await, &shop).contains_key("code"));
+    assert!(redirect_params(&finished(&test, &shown).await, &shop).contains_key("code"));
 
     let entries = test.state.store.audit_after(0, 1000).await.unwrap();
     let sign_ins: Vec<_> = entries.iter().filter(|e| e.event.kind == "oidc.sign_in").collect();
@@ -788,4 +803,25 @@ async fn a_sign_in_shows_where_it_started_lives_two_minutes_and_is_audited_witho
     let hotel_key = register_relying_party(&test, "https://hotel.example", "Hotel", &["name"]).await;
     let (_, object) = ask(&test, "https://hotel.example", &hotel_key, &["name"]).await;
     assert!(object.get("sign_in_origin").is_none(), "a relying party's own request is no sign-in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_page_works_only_in_the_browser_that_started_the_sign_in() {
+    let test = registered_app().await;
+    let held = enroll_and_issue(&test, 1).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let started = start(&test, &shop, &["profile"], None).await;
+    let (status, page) = authorize(&test, &started.authorize).await;
+    let (token, cookie) = page.strip_prefix("/signin/#").and_then(|p| p.split_once(' ')).unwrap();
+    // A phishing message carries the page's link, not the starting browser's cookie.
+    let (name, _) = cookie.split_once('=').unwrap();
+    for other_browser in ["", "shenfen-sign-in-0000000000000000=x", &format!("{name}=forged")] {
+        let (status, refused) = poll(&test, token, other_browser).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{other_browser}: {refused}");
+        assert!(refused["detail"].as_str().unwrap().contains("another browser"), "{refused}");
+    }
+    // The browser that started it goes on, to the code.
+    let shown = shown(&test, (status, page.clone())).await;
+    assert_eq!(answer(&test, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
+    assert!(redirect_params(&finished(&test, &shown).await, &shop).contains_key("code"));
 }
