@@ -166,7 +166,25 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     if args.json {
         print_json(&result)?;
     } else {
-        println!("verified ({}, {}) for {}: {}", result["edition"], result["level"], args.purpose, result["claims"]);
+        let text = |name: &str| result[name].as_str().unwrap_or("?").to_owned();
+        let claims: Vec<String> = result["claims"]
+            .as_object()
+            .map(|claims| {
+                claims
+                    .iter()
+                    .map(|(name, value)| {
+                        format!("{name} {}", value.as_str().map_or_else(|| value.to_string(), str::to_owned))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "verified for {}: {} edition, level {}; {}",
+            args.purpose,
+            text("edition"),
+            text("level"),
+            claims.join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -294,3 +294,16 @@ fn audit_verify_and_a_named_key_file_refuse_what_is_missing_and_create_nothing()
     assert!(stderr.starts_with("error: [store.key_file] no key file at "), "{stderr}");
     assert!(!std::path::Path::new(&keys).exists() && !std::path::Path::new(&data_dir).exists(), "nothing created");
 }
+
+#[test]
+fn a_refusal_under_json_is_json_on_stdout_too() {
+    let out = shenfen(
+        &["verify", "--qr-text", "AAAA", "--purpose", "hotel_checkin", "--cache", "/nonexistent", "--json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let refusal: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(refusal["ok"], false);
+    assert!(refusal["reason"].as_str().unwrap().contains("no verifier cache"), "{refusal}");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no verifier cache"));
+}
