@@ -163,6 +163,13 @@ impl Common {
     pub(crate) fn engine(&self, sessions: usize) -> Result<FaceEngine> {
         let dir = self.model_dir();
         let mut config = ModelConfig::standard(&dir);
+        if !config.runtime_library.exists() {
+            bail!(
+                "[face.model.missing] no face models in {}: run scripts/fetch-models.sh in the shenfen checkout, or \
+                 name the model directory with --models or $SHENFEN_MODELS",
+                dir.display()
+            );
+        }
         config.sessions_per_model = sessions;
         let mut engine = FaceEngine::load(config).map_err(coded)?;
         if let Some(threshold) = self.threshold {

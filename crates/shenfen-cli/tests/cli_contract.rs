@@ -307,3 +307,16 @@ fn a_refusal_under_json_is_json_on_stdout_too() {
     assert!(refusal["reason"].as_str().unwrap().contains("no verifier cache"), "{refusal}");
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no verifier cache"));
 }
+
+#[test]
+fn a_face_command_without_models_says_how_to_fetch_them() {
+    let out = shenfen(&["face", "detect", "photo.jpg", "--models", "/nonexistent-models"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: [face.model.missing] no face models in /nonexistent-models: run scripts/fetch-models.sh"
+        ),
+        "{stderr}"
+    );
+}
