@@ -54,7 +54,9 @@ addTexts({
   'card.name': { zh: '姓名', en: 'Name' },
   'card.id_number': { zh: '身份证号', en: 'ID number' },
   'card.edition': { zh: '版本', en: 'Edition' },
-  'card.valid_until': { zh: '有效期至', en: 'Valid until' },
+  'card.valid_until': { zh: '证件有效期至', en: 'Card valid until' },
+  'card.long_term': { zh: '长期', en: 'long-term (长期)' },
+  'card.renews': { zh: '凭证自动更新于', en: 'Credential renews on' },
   'card.copies': { zh: '可用次数', en: 'Unused copies' },
   'card.status': { zh: '状态', en: 'Status' },
   'status.valid': { zh: '有效（刚向发证机关核对）', en: 'Valid (just checked with the authority)' },
@@ -190,7 +192,7 @@ async function enroll(event) {
     const offer = await postJson(`/enrollment/sessions/${session.session_id}/frames`, submission);
     stopCamera();
     status(t('status.issuing'));
-    await receiveCredentials(offer, form.edition);
+    await receiveCredentials(offer, form.edition, form.card_expiry);
     // The ID number, the slip's code and the PIN leave the page once used (kept after a failure, to correct them).
     $('enroll-form').reset();
     status(t('status.ready'));
@@ -261,7 +263,7 @@ async function flashColours({ colours, step_ms: stepMs }, capture) {
 }
 
 /** OpenID4VCI: pre-authorized code (+ tx_code), nonce, one proof per fresh device key, a batch. */
-async function receiveCredentials(offer, edition) {
+async function receiveCredentials(offer, edition, cardExpiry) {
   const issuer = offer.credential_offer.credential_issuer;
   const grant = offer.credential_offer.grants['urn:ietf:params:oauth:grant-type:pre-authorized_code'];
   const form = new URLSearchParams({
@@ -286,13 +288,18 @@ async function receiveCredentials(offer, edition) {
   const credentials = await Promise.all(
     issued.credentials.map(async ({ credential }, i) => {
       const parsed = await parseCredential(credential);
-      return { sdJwt: credential, keyPair: keys[i], edition, issuer, expiresAt: parsed.payload.exp, used: false };
+      return { sdJwt: credential, keyPair: keys[i], edition, issuer, cardExpiry, expiresAt: parsed.payload.exp, used: false };
     }),
   );
   await replaceCredentials(credentials);
 }
 
 const usable = (credentials) => credentials.filter((c) => !c.used && c.expiresAt > Date.now() / 1000);
+
+/** A date as the reader writes it (年月日 in Chinese), without the time. */
+function localDate(date) {
+  return date.toLocaleDateString(document.documentElement.lang || undefined, { year: 'numeric', month: 'long', day: 'numeric' });
+}
 
 /** Minutes after which the status shown is said to be old: the authority could not be reached. */
 const STALE_MINUTES = 2;
@@ -338,8 +345,10 @@ async function showCard() {
   $('card-name').textContent = claims.name ?? '';
   $('card-number').textContent = claims.id_number_masked ?? '';
   $('card-edition').textContent = t(`edition.${credentials[0].edition}`);
-  const expiry = Math.max(...credentials.map((c) => c.expiresAt));
-  $('card-valid').textContent = new Date(expiry * 1000).toLocaleString();
+  // The card's own validity, as on the physical card; the credential's renewal date apart, without the time.
+  const cardExpiry = credentials[0].cardExpiry ?? claims.card_valid_until;
+  $('card-valid').textContent = cardExpiry === '长期' ? t('card.long_term') : cardExpiry ? localDate(new Date(`${cardExpiry}T00:00:00`)) : '—';
+  $('card-renews').textContent = localDate(new Date(Math.max(...credentials.map((c) => c.expiresAt)) * 1000));
   $('card-copies').textContent = String(usable(credentials).length);
   $('card-status').textContent = '';
   show('view-card');
@@ -694,7 +703,8 @@ function goOn(answered) {
 }
 
 function wire() {
-  languageSwitch($('language'), () => {});
+  // The card's dates and status are written in the reader's language: written again on a switch.
+  languageSwitch($('language'), () => { if (!$('view-card').hidden) showCard(); });
   fillPurposes($('purpose')).catch((error) => status(error.message));
   translatePage();
   $('enroll-form').addEventListener('submit', enroll);

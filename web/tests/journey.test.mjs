@@ -76,6 +76,8 @@ test('a citizen enrolls with the camera through the colour flash, shows the QR, 
   assert.doesNotMatch(await page.content(), new RegExp(CITIZEN.id), 'the full ID number is never on the page');
   assert.equal(await page.locator('#id-number').inputValue(), '', 'nor left in the form once enrolled');
   assert.equal(await page.locator('#card-copies').textContent(), '10');
+  assert.match(await page.locator('#card-valid').textContent(), /^(long-term \(长期\)|长期)$/, "the card's own validity, as on the card");
+  assert.doesNotMatch(await page.locator('#card-renews').textContent(), /:\d\d/, 'the renewal date, without the time');
 
   await page.locator('#purpose').selectOption('hotel_checkin');
   await page.locator('#show-qr').click();
