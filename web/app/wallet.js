@@ -365,6 +365,8 @@ async function format() {
 
 /** One unused copy per QR session: re-signed (new time) every 30 s, never shown to anyone else. */
 async function showQr() {
+  // The card view's last message ("your card is on this phone") is not the QR's.
+  status('');
   const live = await liveCopies();
   const [credential] = live.copies;
   if (deadCardReason(live)) return fail(deadCardReason(live), '', () => showCard());
