@@ -70,6 +70,7 @@ addTexts({
   'qr.what': { zh: '将向“{purpose}”出示：{claims}。不出示身份证号。', en: 'For {purpose}, this shows: {claims}. Your ID number is not shown.' },
   'qr.refresh': { zh: '{seconds} 秒后刷新', en: 'Refreshes in {seconds} s' },
   'qr.done': { zh: '完成', en: 'Done' },
+  'qr.single_use': { zh: '每个二维码只用一次：这次出示用掉一份副本，本机还剩 {left} 份（用完后请重新领取）。', en: 'Each QR code is used once: showing this one used a copy of your card; {left} are left on this phone (when they run out, enroll again).' },
   'log.show': { zh: '出示记录', en: 'Disclosure log' },
   'log.heading': { zh: '我出示过什么', en: 'What I disclosed' },
   'log.when': { zh: '时间', en: 'When' },
@@ -395,6 +396,7 @@ async function showQr() {
   await render();
   const names = disclosed.map((c) => t(`claim.${c}`)).join(t('list.separator'));
   $('qr-what').textContent = t('qr.what', { purpose: t(`purpose.${purpose}`), claims: names });
+  $('qr-single-use').textContent = t('qr.single_use', { left: Math.max(0, live.copies.length - 1) });
   await appendLog({ at: Math.floor(Date.now() / 1000), to: rule.audience, purpose, level: disclosed.includes('face_template') ? 'L3' : 'L1', claims: disclosed, channel: 'offline_qr' });
   let left = 30;
   clearInterval(qrTimer);

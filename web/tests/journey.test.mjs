@@ -85,6 +85,7 @@ test('a citizen enrolls with the camera through the colour flash, shows the QR, 
   await page.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
   const bytes = Number(await page.locator('#qr').getAttribute('data-payload-bytes'));
   assert.ok(bytes > 200 && bytes <= 1200, `QR payload of ${bytes} bytes is within the 1,200-byte budget`);
+  assert.match(await page.locator('#qr-single-use').textContent(), /used once.*9 are left|只用一次.*还剩 9 份/, 'showing a QR spends a copy, and the wallet says so');
   await screenshot(page, '3-wallet-qr');
   const qrImage = await page.locator('#qr').screenshot({ type: 'png', path: `${artifacts}/3-wallet-qr-code.png` });
   assert.deepEqual(await accessibilityViolations(page), []);
