@@ -9,9 +9,10 @@ import { fromB64, verifiedJwsPayload } from '/app/sd-jwt.js';
 
 const CACHE_KEY = 'shenfen.status-lists';
 
-/** The status of entry `idx` in a list of `bits`-bit entries, the first in the lowest bits of byte 0. */
+/** The status of entry `idx` in a list of `bits`-bit entries, the first in the lowest bits of byte 0; `null` past its end. */
 export function statusAt(bytes, bits, idx) {
   const first = idx * bits;
+  if (!Number.isInteger(idx) || idx < 0 || first >> 3 >= bytes.length) return null;
   return (bytes[first >> 3] >> (first & 7)) & ((1 << bits) - 1);
 }
 
@@ -45,7 +46,9 @@ async function statusList(uri, keys) {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const payload = await verifiedJwsPayload((await response.text()).trim(), keys);
     if (payload.sub !== uri || (payload.exp && payload.exp * 1000 < Date.now())) throw new Error('not the list asked for, or expired');
-    lists[uri] = { bits: payload.status_list.bits, lst: payload.status_list.lst, fetchedAt: Date.now() };
+    // Knowledge is as old as the list was when signed (a cache may serve an old one), and never goes backwards.
+    if (lists[uri] && payload.iat * 1000 < lists[uri].fetchedAt) throw new Error('older than the stored list');
+    lists[uri] = { bits: payload.status_list.bits, lst: payload.status_list.lst, fetchedAt: Math.min(Date.now(), payload.iat * 1000) };
     localStorage.setItem(CACHE_KEY, JSON.stringify(lists));
   } catch (error) {
     if (!lists[uri]) return null;
@@ -59,7 +62,8 @@ async function statusList(uri, keys) {
  * (its credential's `status.status_list`): `revoked` when every copy is
  * (a new enrollment elsewhere, a withdrawal, an operator's revocation), else
  * `valid` with the copies still valid; `unknown` when no list was ever
- * fetched. `checkedAt`: when the oldest list used was fetched (ms).
+ * fetched (or a copy's index is past the list's end). `checkedAt`: when
+ * the oldest list used was signed (ms).
  */
 export async function cardStatus(copies) {
   const byUri = new Map();
@@ -72,6 +76,7 @@ export async function cardStatus(copies) {
     if (!list) return { state: 'unknown', valid: copies, checkedAt: null };
     checkedAt = Math.min(checkedAt, list.fetchedAt);
     const bytes = unzlibSync(fromB64(list.lst));
+    if (entries.some((copy) => statusAt(bytes, list.bits, copy.reference.idx) === null)) return { state: 'unknown', valid: copies, checkedAt: null };
     valid.push(...entries.filter((copy) => statusAt(bytes, list.bits, copy.reference.idx) === 0));
   }
   return { state: valid.length > 0 || copies.length === 0 ? 'valid' : 'revoked', valid, checkedAt };

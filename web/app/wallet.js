@@ -81,9 +81,11 @@ addTexts({
   'log.empty': { zh: '还没有出示记录。', en: 'Nothing disclosed yet.' },
   'revoke.show': { zh: '手机丢失 / 注销', en: 'Lost phone / withdraw' },
   'revoke.heading': { zh: '手机丢失怎么办', en: 'If you lose your phone' },
-  'revoke.lost': { zh: '在新手机上重新领取即可：领取时旧手机上的所有证件立即作废。也可以到政务服务大厅由工作人员注销。', en: 'Enroll again on your new phone: enrolling withdraws every credential of the old phone at once. A service counter can also withdraw them for you.' },
-  'revoke.here': { zh: '要注销本机上的证件（例如转让手机前），请点下面的按钮。', en: 'To withdraw the credentials on this phone (before giving it away, say), use the button below.' },
-  'revoke.button': { zh: '注销全部证件', en: 'Withdraw every credential' },
+  'revoke.lost': { zh: '手机丢了：在新手机上重新领取即可，领取时旧手机上的证件立即作废，新手机照常使用。也可以到政务服务大厅由工作人员注销。', en: 'Lost your phone? Enroll again on the new one: that withdraws the old phone’s credentials at once, and the new phone works as usual. A service counter can also withdraw them for you.' },
+  'revoke.here': { zh: '注销全部：你所有手机上的全部证件都会作废（不只是本机），直到你重新领取。转让或丢弃手机前可以这样做。', en: 'Withdraw everything: every credential on every phone of yours stops working (not only this phone’s) until you enroll again. Do this before giving a phone away.' },
+  'revoke.confirm': { zh: '确认请输入“注销”', en: 'To confirm, type WITHDRAW' },
+  'revoke.word': { zh: '注销', en: 'WITHDRAW' },
+  'revoke.button': { zh: '注销所有手机上的全部证件', en: 'Withdraw every credential on every phone' },
   'revoke.done': { zh: '已注销。柜台将不再接受这些证件。', en: 'Withdrawn. Counters will refuse these credentials from now on.' },
   back: { zh: '返回', en: 'Back' },
   'list.separator': { zh: '、', en: ', ' },
@@ -117,6 +119,7 @@ addTexts({
   'request.declined': { zh: '已拒绝，什么都没有提供。', en: 'Declined: nothing was shared.' },
   'request.foreign': { zh: '这个请求既不是由你的发证机关转交的，也没有得到它的认证，已拒绝。', en: 'This request neither comes through the authority of your card nor carries its attestation; refused.' },
   'request.attested': { zh: '这个服务方由你的发证机关认证，自己核验证件：发证机关不会得知这次出示。', en: 'The authority of your card vouches for this service, which checks your card itself: the authority is not told of this answer.' },
+  'request.foreign_failed': { zh: '{host} 上的服务没有给出有效的请求，已拒绝。', en: 'The service at {host} did not give a valid request; refused.' },
   'request.beyond': { zh: '请求超出了发证机关为该服务方认证的范围，已拒绝。', en: 'The request goes beyond what the authority vouched for this service; refused.' },
   'request.origin': { zh: '此登录于 {time} 从 {address} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time} from {address}. If you did not start it yourself just now, decline.' },
   'request.origin_time': { zh: '此登录于 {time} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time}. If you did not start it yourself just now, decline.' },
@@ -302,8 +305,12 @@ function localDate(date) {
   return date.toLocaleDateString(document.documentElement.lang || undefined, { year: 'numeric', month: 'long', day: 'numeric' });
 }
 
-/** Minutes after which the status shown is said to be old: the authority could not be reached. */
-const STALE_MINUTES = 2;
+/**
+ * Minutes after which the status shown is said to be old: the list is
+ * re-signed at least every 150 s and lives 300 s (`ttl`), so a list older
+ * than this was not fetched just now — the authority could not be reached.
+ */
+const STALE_MINUTES = 10;
 
 /**
  * The copies this phone may still show — unused, unexpired, and not revoked
@@ -451,6 +458,11 @@ async function proofForAuthority(credential, parsed) {
 }
 
 /** Withdraws every credential at the authority, proven with one unused copy. */
+/** Withdrawal is irreversible and reaches every phone: the button works once the word is typed. */
+function confirmRevocation() {
+  $('revoke-all').disabled = $('revoke-confirm').value.trim().toUpperCase() !== t('revoke.word').toUpperCase();
+}
+
 async function revokeAll() {
   const [credential] = usable(await allCredentials());
   if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
@@ -483,16 +495,18 @@ function requestUriOf(link) {
 async function fetchRequest(link) {
   const { requestUri, clientId } = requestUriOf(link);
   const url = new URL(requestUri, location.origin);
+  const foreign = url.origin !== location.origin;
   let response;
   try {
-    response = await fetch(url);
+    // No redirects: whether a request is this authority's is decided by the URL fetched.
+    response = await fetch(url, { redirect: 'error' });
   } catch {
     throw Object.assign(new Error(t('failure.network')), { network: true });
   }
-  if (!response.ok) throw new Error(await problemText(response));
+  // Another origin's words never appear on this page: only its host, in the wallet's own sentence.
+  if (!response.ok) throw new Error(foreign ? t('request.foreign_failed', { host: url.host }) : await problemText(response));
   const { keys } = await call('/jwks.json');
   const jwt = (await response.text()).trim();
-  const foreign = url.origin !== location.origin;
   const { request, clientName } = foreign ? await attestedRequest(jwt, keys) : { request: await verifiedJwsPayload(jwt, keys) };
   if ((!foreign && request.iss !== location.origin) || (clientId && clientId !== request.client_id)) throw new Error(t('request.mismatch'));
   // DCQL claim_sets: the last set holds the claims that must be shared; the rest may be declined one by one.
@@ -703,7 +717,7 @@ function answerVerifier(request, form) {
 /** OpenID4VP §8.2: where the verifier sends the browser once answered (a same-device sign-in's page); only within this authority. */
 function goOn(answered) {
   const next = answered?.redirect_uri && new URL(answered.redirect_uri, location.origin);
-  if (next?.origin === location.origin) location.assign(next.href);
+  if (next?.origin === location.origin && next.pathname === '/signin/') location.assign(next.href);
 }
 
 function wire() {
@@ -719,7 +733,12 @@ function wire() {
   $('qr-done').addEventListener('click', () => { clearInterval(qrTimer); showCard(); });
   $('show-log').addEventListener('click', showLog);
   $('log-export').addEventListener('click', exportLog);
-  $('show-revoke').addEventListener('click', () => show('view-revoke'));
+  $('show-revoke').addEventListener('click', () => {
+    $('revoke-confirm').value = '';
+    confirmRevocation();
+    show('view-revoke');
+  });
+  $('revoke-confirm').addEventListener('input', confirmRevocation);
   $('revoke-all').addEventListener('click', revokeAll);
   $('show-enroll').addEventListener('click', () => show('view-enroll'));
   for (const back of document.querySelectorAll('.back')) back.addEventListener('click', showCard);

@@ -37,6 +37,13 @@ after(async () => {
   demo?.stop();
 });
 
+/** Withdraws every credential from the revocation view: not one tap — the word typed first, in the page's language. */
+async function withdrawEverything(page) {
+  assert.equal(await page.locator('#revoke-all').isDisabled(), true, 'not one tap');
+  await page.locator('#revoke-confirm').fill(await page.evaluate(() => (document.documentElement.lang.startsWith('zh') ? '注销' : 'WITHDRAW')));
+  await page.locator('#revoke-all').click();
+}
+
 /** The hotel asks through the verifier service (the masked number optional); answers the request id and the wallet link. */
 async function hotelAsks(level, questions = []) {
   const ask = { client_id: HOTEL, claims: ['name'], optional_claims: ['id_number_masked'], questions, purpose: 'guest register', level };
@@ -182,7 +189,7 @@ test('a service asks online; the citizen sees who, what and why, declines once, 
   await page.locator('#qr-done').click();
   await page.locator('#show-revoke').click();
   await waitForView(page, 'view-revoke');
-  await page.locator('#revoke-all').click();
+  await withdrawEverything(page);
   await waitForView(page, 'view-enroll');
   assert.match(await page.locator('#status').textContent(), /Withdrawn|已注销/);
   await page.close();
@@ -363,7 +370,7 @@ test('a lost phone: once the card is enrolled on a new phone, the old one can no
     // Whoever holds it tries to withdraw the citizen's credentials (the new phone's among them).
     await old.locator('#show-revoke').click();
     await waitForView(old, 'view-revoke');
-    await old.locator('#revoke-all').click();
+    await withdrawEverything(old);
     await waitForView(old, 'view-failure');
     assert.match(await old.locator('#failure-detail').textContent(), /revoked/);
     await screenshot(old, '13-old-phone-withdrawal-refused');
@@ -372,7 +379,7 @@ test('a lost phone: once the card is enrolled on a new phone, the old one can no
     // The new phone is untouched: its own withdrawal still goes through.
     await newPhone.locator('#show-revoke').click();
     await waitForView(newPhone, 'view-revoke');
-    await newPhone.locator('#revoke-all').click();
+    await withdrawEverything(newPhone);
     await waitForView(newPhone, 'view-enroll');
     assert.match(await newPhone.locator('#status').textContent(), /Withdrawn|已注销/);
   } finally {

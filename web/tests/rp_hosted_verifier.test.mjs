@@ -121,6 +121,15 @@ test("the rail company's own verifier accepts the wallet's answer, and the autho
   assert.equal(outcome.result.issuer, demo.url);
   assert.equal((await railCalls('GET', `/openid4vp/requests/${asked.request_id}/outcome`)).status, 404, 'read once');
 
+  // A request link whose server answers with an error: the wallet says so in its own words, naming the host only.
+  const link = new URL(asked.authorization_request.replace('openid4vp://', 'https://wallet.invalid/'));
+  link.searchParams.set('request_uri', `${link.searchParams.get('request_uri')}-unknown`);
+  const broken = await openPage(phone);
+  await broken.goto(`${demo.url}/wallet/?request=${encodeURIComponent(link.href.replace('https://wallet.invalid/', 'openid4vp://'))}`);
+  await waitForView(broken, 'view-failure');
+  assert.match(await broken.locator('#failure-detail').textContent(), new RegExp(`The service at ${new URL(rail.url).host} did not give a valid request|${new URL(rail.url).host} 上的服务没有给出有效的请求`));
+  await broken.close();
+
   const authorityLog = demo.log().slice(logBefore);
   const routes = routesIn(authorityLog);
   assert.ok(routes.includes('/wallet/'), 'the log does show requests (the wallet page itself)');

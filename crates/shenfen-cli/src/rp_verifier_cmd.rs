@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 use shenfen_credential::VerifierAttestation;
+use shenfen_server::check_answer_uri;
 use shenfen_store::AuditEvent;
 use shenfen_verifier::{Clock, Verifier, VerifierConfig, fetch_cache, keep_fresh, router};
 
@@ -106,8 +107,9 @@ pub(crate) struct AttestArgs {
     /// This authority's public base URL (its credential issuer identifier).
     #[arg(long)]
     issuer: String,
-    /// Days the attestation is valid.
-    #[arg(long, default_value_t = 365)]
+    /// Days the attestation is valid: it cannot be withdrawn before, so keep
+    /// it short and attest again to renew.
+    #[arg(long, default_value_t = 30)]
     valid_days: i64,
     /// The authority's private signing JWK (default DATA_DIR/issuer.jwk).
     #[arg(long)]
@@ -126,8 +128,8 @@ pub(crate) fn attest(args: &AttestArgs) -> Result<ExitCode> {
     if !(1..=3_650).contains(&args.valid_days) {
         bail!("--valid-days is 1 to 3650");
     }
-    if let Some(uri) = args.response_uri.iter().find(|uri| !(uri.starts_with("https://") || loopback(uri))) {
-        bail!("a response URI is https (http only to a loopback host): {uri:?}");
+    for uri in &args.response_uri {
+        check_answer_uri(&args.client_id, uri).map_err(coded)?;
     }
     let runtime = runtime()?;
     let store = runtime.block_on(args.store.open_store())?;
@@ -166,11 +168,4 @@ pub(crate) fn attest(args: &AttestArgs) -> Result<ExitCode> {
         None => println!("{jwt}"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether `uri` is plain http to this machine (a demo or a test).
-fn loopback(uri: &str) -> bool {
-    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|host| uri.strip_prefix(host).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/'])))
 }

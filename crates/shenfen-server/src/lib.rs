@@ -33,7 +33,7 @@ pub use metrics::Metrics;
 pub use nonce::{NONCE_LIFETIME_SECS, NonceIssuer};
 pub use openapi::openapi_document;
 pub use relying_parties::RelyingParties;
-pub use relying_party_registration::{KNOWN_CLAIMS, Registered, Registration, RegistrationError};
+pub use relying_party_registration::{KNOWN_CLAIMS, Registered, Registration, RegistrationError, check_answer_uri};
 pub use status_list::STATUS_LIST_ID;
 pub use tokens::token_hash;
 pub use verifier::CREDENTIAL_QUERY_ID;

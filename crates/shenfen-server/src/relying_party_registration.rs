@@ -93,14 +93,14 @@ pub enum RegistrationError {
     /// A redirect URI that must not receive codes.
     #[error(
         "a redirect URI is an absolute https URI (http only on a loopback host) in canonical form, without a \
-         fragment or user name, on the client id's host unless a sector is named: {0:?}"
+         fragment or user name, on the client id's host or within its sector's domain: {0:?}"
     )]
     RedirectUri(String),
     /// A sector or client keys without redirect URIs.
     #[error("a sector identifier and client keys belong to an OpenID Connect client: give its redirect URIs")]
     NotOpenIdClient,
-    /// A sector that is not a host name.
-    #[error("a sector identifier is a host name (and port), e.g. shop.example: {0:?}")]
+    /// A sector that is not the client's host or a parent domain of it.
+    #[error("a sector identifier is the client id's host or a parent domain of it, e.g. shop.example: {0:?}")]
     Sector(String),
     /// A sector another client id uses, without asking to share it.
     #[error("the sector {sector:?} is {other}'s: share it only if both are one organisation's (share_sector)")]
@@ -256,6 +256,21 @@ fn summary(party: &RelyingParty) -> Value {
     })
 }
 
+/// Checks a URI where an attested relying party's own verifier receives the
+/// wallet's answers (`shenfen rp attest`): in canonical form, https on the
+/// client id's host — or http on this machine, for a demo — so that an
+/// attestation can send answers nowhere but to the party it names.
+pub fn check_answer_uri(client_id: &str, uri: &str) -> Result<(), RegistrationError> {
+    let client = fit_url(client_id).ok_or_else(|| RegistrationError::ClientId(client_id.to_owned()))?;
+    let url =
+        fit_url(uri).filter(|url| url.as_str() == uri).ok_or_else(|| RegistrationError::RedirectUri(uri.to_owned()))?;
+    // `fit_url` lets plain http through only to a loopback host.
+    if url.scheme() == "https" && url.host_str() != client.host_str() {
+        return Err(RegistrationError::RedirectUri(uri.to_owned()));
+    }
+    Ok(())
+}
+
 /// `text` as a URL fit to identify a relying party or receive its codes
 /// (RFC 9700 §2.1, RFC 8252 §7.3): https, or http to this machine only; no
 /// user name or password, no fragment.
@@ -280,6 +295,11 @@ fn redirect_host(uri: &str) -> Option<String> {
     fit_url(uri).filter(|url| url.as_str() == uri).as_ref().map(authority)
 }
 
+/// Whether `host` is `domain` or below it.
+fn within(host: &str, domain: &str) -> bool {
+    host == domain || host.strip_suffix(domain).is_some_and(|sub| sub.ends_with('.'))
+}
+
 /// A sector identifier: a host name (and port), lower case.
 fn sector_of(text: &str) -> Result<String, RegistrationError> {
     let sector = text.trim().to_ascii_lowercase();
@@ -298,17 +318,22 @@ fn openid_client(
     sector_identifier: Option<String>,
     client_jwks: Option<Value>,
 ) -> Result<(OpenIdClient, Option<String>), RegistrationError> {
+    // A sector is the client's own host or a parent domain of it (one
+    // organisation's services under one domain): never another's.
+    let sector_identifier = match sector_identifier {
+        // At least a second-level domain: a top-level one would gather unrelated services.
+        Some(sector) => Some(sector_of(&sector)?)
+            .filter(|named| within(client_host, named) && (named == client_host || named.contains('.')))
+            .ok_or(RegistrationError::Sector(sector))?,
+        None => client_host.to_owned(),
+    };
     for uri in &redirect_uris {
         let host = redirect_host(uri).ok_or_else(|| RegistrationError::RedirectUri(uri.clone()))?;
-        // A client id answering for another host's redirects would take that host's sector by default.
-        if sector_identifier.is_none() && host != client_host {
+        // Codes go to the client's own host, or within its sector's domain.
+        if host != client_host && !within(&host, &sector_identifier) {
             return Err(RegistrationError::RedirectUri(uri.clone()));
         }
     }
-    let sector_identifier = match sector_identifier {
-        Some(sector) => sector_of(&sector)?,
-        None => client_host.to_owned(),
-    };
     let (authentication, secret) = match client_jwks {
         Some(jwks) => (ClientAuthentication::PrivateKeyJwt { jwks: public_keys(&jwks)?.to_string() }, None),
         None => {
@@ -347,7 +372,7 @@ mod tests {
 
     use serde_json::{Value, json};
 
-    use super::{Registration, RegistrationError, redirect_host};
+    use super::{Registration, RegistrationError, check_answer_uri, redirect_host};
 
     fn registration(value: Value) -> Registration {
         serde_json::from_value(value).unwrap()
@@ -400,6 +425,24 @@ mod tests {
     }
 
     #[test]
+    fn an_attested_verifier_answers_only_on_its_own_host_or_this_machine() {
+        let rail = "https://rail.example";
+        for fit in ["https://rail.example/openid4vp/response", "http://127.0.0.1:9000/openid4vp/response"] {
+            assert!(check_answer_uri(rail, fit).is_ok(), "{fit}");
+        }
+        for unfit in [
+            "https://evil.example/collect",
+            "http://localhost:80@evil.example/r",
+            "https://rail.example/r#frag",
+            "https://user:pw@rail.example/r",
+            "https://RAIL.example/../x",
+            "http://rail.example/r",
+        ] {
+            assert_eq!(check_answer_uri(rail, unfit).unwrap_err().code(), "relying_party.redirect_uri", "{unfit}");
+        }
+    }
+
+    #[test]
     fn client_keys_are_stored_as_their_public_members_only() {
         let key = json!({
             "kty": "EC", "crv": "P-256", "kid": "k1", "extra": "dropped",
@@ -436,6 +479,12 @@ mod tests {
             (json!({"redirect_uris": ["http://shop.example/cb"]}), "relying_party.redirect_uri"),
             (json!({"redirect_uris": ["https://bank.example/cb"]}), "relying_party.redirect_uri"),
             (json!({"sector_identifier": "https://bank.example/"}), "relying_party.sector"),
+            (json!({"sector_identifier": "bank.example"}), "relying_party.sector"),
+            (json!({"sector_identifier": "example"}), "relying_party.sector"),
+            (
+                json!({"sector_identifier": "shop.example", "redirect_uris": ["https://bank.example/cb"]}),
+                "relying_party.redirect_uri",
+            ),
             (json!({"redirect_uris": [], "sector_identifier": "shop.example"}), "relying_party.openid"),
             (json!({"client_jwks": {"keys": [{"kty": "EC"}]}}), "relying_party.client_jwks"),
         ];
