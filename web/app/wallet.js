@@ -12,6 +12,7 @@ import {
 } from '/app/sd-jwt.js';
 import { allCredentials, appendLog, forgetCredentials, markUsed, newDeviceKey, readLog, replaceCredentials } from '/app/wallet-store.js';
 import { cardStatus } from '/app/card-status.js';
+import { idNumberProblem } from '/app/id-number.js';
 
 addTexts({
   'wallet.title': { zh: '身份钱包', en: 'ID wallet' },
@@ -27,6 +28,13 @@ addTexts({
   'enroll.pin': { zh: '设置 6 位 PIN', en: 'Choose a 6-digit PIN' },
   'enroll.pin_hint': { zh: '不要用 123456、111111 这类数字', en: 'Not 123456, 111111 or similar' },
   'enroll.start': { zh: '开始人脸核验', en: 'Start the face check' },
+  'edition.explain_lightweight': { zh: '简易版：证明你是你，用于大多数服务（酒店、车票、政务查询）。', en: 'Lightweight: proves who you are, for most services (hotels, tickets, government lookups).' },
+  'edition.explain_upgraded': { zh: '增强版：用于注册企业等重要事项，每次使用还要 PIN 和人脸。须先到服务窗口核验身份证，领取凭条上的验证码。', en: 'Upgraded: for high-stakes acts such as registering a business; each use also asks your PIN and face. Visit a service counter first to have your card checked and get the code on the slip.' },
+  'id.length': { zh: '身份证号应为 18 位（旧证 15 位），现在是 {n} 位。', en: 'An ID number has 18 characters (15 on old cards); this has {n}.' },
+  'id.characters': { zh: '前 17 位应为数字，最后一位是数字或 X。', en: 'The first 17 characters are digits; the last is a digit or X.' },
+  'id.region': { zh: '前两位“{code}”不是省级行政区代码：请核对。', en: 'The first two digits, {code}, are not a province code: check them.' },
+  'id.birth_date': { zh: '第 7–14 位的出生日期 {date} 不存在：请核对。', en: 'The birth date in characters 7–14, {date}, does not exist: check it.' },
+  'id.check': { zh: '最后一位校验码应为 {expected}，不是 {found}：可能有一位输错了，请逐位核对。', en: 'The last character should be {expected}, not {found}: a digit is probably mistyped; check each one.' },
   'enroll.again': { zh: '重新领取', en: 'Enroll again' },
   'camera.heading': { zh: '人脸核验', en: 'Face check' },
   'camera.intro': { zh: '手臂伸直拿好手机，把脸放在画面中间，光线充足，按提示做动作。最后屏幕会变换几种颜色约两秒（不闪烁）；如果强光或变色会让你不适，请到政务服务大厅办理。', en: "Hold the phone at arm's length with your face in the middle of the picture, in good light, and do what each step says. At the end the screen shows a few colours for about two seconds (no strobing); if bright or changing light troubles you, a service counter can enroll you instead." },
@@ -170,8 +178,27 @@ async function call(path, init = {}) {
 const postJson = (path, body) =>
   call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
+/** The chosen edition's fields, and what it is for in one line. */
+function explainEdition() {
+  $('upgraded-fields').hidden = $('edition').value !== 'upgraded';
+  $('edition-hint').textContent = t(`edition.explain_${$('edition').value}`);
+}
+
+/** The ID number's problem beside the field (and the field marked), or nothing; answers whether it is fine. */
+function showIdNumberProblem() {
+  const problem = idNumberProblem($('id-number').value);
+  $('id-number-error').textContent = problem ? t(problem.key, problem.params) : '';
+  $('id-number').setAttribute('aria-invalid', String(Boolean(problem)));
+  return !problem;
+}
+
 async function enroll(event) {
   event.preventDefault();
+  // A typo is told beside the field, in the reader's language, before anything is sent.
+  if (!showIdNumberProblem()) {
+    $('id-number').focus();
+    return;
+  }
   const form = {
     id_number: $('id-number').value.trim().toUpperCase(),
     name: $('name').value.trim(),
@@ -722,11 +749,21 @@ function goOn(answered) {
 
 function wire() {
   // The card's dates and status are written in the reader's language: written again on a switch.
-  languageSwitch($('language'), () => { if (!$('view-card').hidden) showCard(); });
+  languageSwitch($('language'), () => {
+    explainEdition();
+    if ($('id-number-error').textContent) showIdNumberProblem();
+    if (!$('view-card').hidden) showCard();
+  });
   fillPurposes($('purpose')).catch((error) => status(error.message));
   translatePage();
   $('enroll-form').addEventListener('submit', enroll);
-  $('edition').addEventListener('change', () => { $('upgraded-fields').hidden = $('edition').value !== 'upgraded'; });
+  $('edition').addEventListener('change', explainEdition);
+  explainEdition();
+  // Checked once the number is complete, and again on leaving the field; cleared as soon as it is right.
+  $('id-number').addEventListener('input', () => {
+    if ($('id-number').value.trim().length >= 18 || $('id-number-error').textContent) showIdNumberProblem();
+  });
+  $('id-number').addEventListener('blur', () => { if ($('id-number').value.trim()) showIdNumberProblem(); });
   $('long-term').addEventListener('change', () => { $('card-expiry').disabled = $('long-term').checked; });
   $('failure-retry').addEventListener('click', () => retry());
   $('show-qr').addEventListener('click', showQr);

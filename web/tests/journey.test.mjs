@@ -257,6 +257,31 @@ test("a camera that does not take on the screen's colours in order is refused", 
   assert.equal(await colourRefusals(), before + 1, 'refused by the colour check, not by another one');
 });
 
+test('a typo in the ID number is caught in the page, in Chinese, before anything is sent', async () => {
+  const page = await openPage(phone);
+  await page.goto(`${demo.url}/wallet/`);
+  await page.waitForFunction(() => ['view-card', 'view-enroll'].some((id) => !document.getElementById(id).hidden));
+  if (await page.locator('#view-card').isVisible()) await page.locator('#show-enroll').click();
+  if (await page.evaluate(() => !document.documentElement.lang.startsWith('zh'))) await page.locator('#language button').click();
+  const sent = [];
+  page.on('request', (request) => { if (request.url().includes('/enrollment/')) sent.push(request.url()); });
+  await page.locator('#id-number').fill('110105196108040137');
+  await page.locator('#name').fill(CITIZEN.name);
+  assert.match(await page.locator('#id-number-error').textContent(), /^最后一位校验码应为 6，不是 7/);
+  assert.equal(await page.locator('#id-number').getAttribute('aria-invalid'), 'true');
+  await page.locator('#enroll-start').click();
+  assert.deepEqual(sent, [], 'nothing sent');
+  assert.doesNotMatch(await page.locator('main').innerText(), /check character|should be/, 'no English on the Chinese page');
+  assert.match(await page.locator('#edition-hint').textContent(), /^简易版/);
+  await page.locator('#edition').selectOption('upgraded');
+  assert.match(await page.locator('#edition-hint').textContent(), /须先到服务窗口/);
+  await screenshot(page, '10b-wallet-typo-caught-zh');
+  await page.locator('#id-number').fill(CITIZEN.id);
+  assert.equal(await page.locator('#id-number-error').textContent(), '', 'cleared once right');
+  await page.locator('#language button').click();
+  await page.close();
+});
+
 test("an impostor's face is refused with a way forward (and the form works by keyboard alone)", async () => {
   const impostor = await browserWithCamera(await selfieCamera(tools, 'camera-impostor', photo('biden.jpg')));
   try {

@@ -29,7 +29,7 @@ const VENDOR_FILES: [(&str, &str); 2] =
     [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
 
 /// The pages' own files, compiled in.
-const APP_FILES: [(&str, &str, &str); 13] = [
+const APP_FILES: [(&str, &str, &str); 14] = [
     ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
     ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
     ("dom.js", JS, include_str!("../../../web/app/dom.js")),
@@ -38,6 +38,7 @@ const APP_FILES: [(&str, &str, &str); 13] = [
     ("offline-format.js", JS, include_str!("../../../web/app/offline-format.js")),
     ("wallet-store.js", JS, include_str!("../../../web/app/wallet-store.js")),
     ("card-status.js", JS, include_str!("../../../web/app/card-status.js")),
+    ("id-number.js", JS, include_str!("../../../web/app/id-number.js")),
     ("wallet.js", JS, include_str!("../../../web/app/wallet.js")),
     ("counter.js", JS, include_str!("../../../web/app/counter.js")),
     ("console.js", JS, include_str!("../../../web/app/console.js")),
