@@ -1,6 +1,8 @@
 // Chinese and English UI text: every page marks its texts with data-i18n
 // (and data-i18n-label for aria labels); scripts ask t(key, values).
 
+import { PROBLEM_TEXTS } from '/app/problem-texts.js';
+
 const saved = () => localStorage.getItem('shenfen.lang');
 let lang = saved() || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
 /** Texts more than one page shows: purposes, claims, editions. */
@@ -16,6 +18,7 @@ let texts = {
   'claim.age_over_18': { zh: '是否年满 18 岁', en: 'over 18' },
   'edition.lightweight': { zh: '简易版', en: 'lightweight' },
   'edition.upgraded': { zh: '增强版', en: 'upgraded' },
+  ...PROBLEM_TEXTS,
 };
 
 /** Registers a page's texts: { key: { zh, en } }. */
@@ -60,9 +63,19 @@ export function language() {
   return lang;
 }
 
-/** A problem+json (RFC 9457) or OAuth error body, already parsed, as one readable line. */
+/**
+ * A problem+json (RFC 9457) or OAuth error body, already parsed, as one
+ * readable line in the reader's language: in English the server's own detail
+ * (the most precise); in Chinese the page's sentence for its code, its type
+ * or its OAuth error — never the server's English — with the stable code for
+ * a support desk.
+ */
 export function problemLine(body, status) {
-  return body.detail || body.error_description || body.title || `HTTP ${status}`;
+  if (lang === 'en') return body.detail || body.error_description || body.title || t('problem.unknown', { status });
+  const type = String(body.type ?? '').replace('urn:shenfen:problem:', '');
+  const key = [`code.${body.code}`, `problem.${type}`, `oauth.${body.error}`].find((candidate) => texts[candidate]);
+  const line = t(key ?? 'problem.unknown', { status });
+  return body.code ? `${line}（${body.code}）` : line;
 }
 
 /** A refused response's body as one readable line. */

@@ -4,7 +4,7 @@
 
 import qrcode from '/vendor/qrcode.js';
 import { $ } from '/app/dom.js';
-import { addTexts, languageSwitch, problemText, t, translatePage } from '/app/i18n.js';
+import { addTexts, languageSwitch, problemLine, problemText, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes, offlineFormat } from '/app/offline-format.js';
 import {
@@ -56,6 +56,7 @@ addTexts({
   'failure.retry': { zh: '重试', en: 'Try again' },
   'failure.camera': { zh: '无法打开摄像头。请在浏览器设置里允许本网站使用摄像头，然后重试。', en: 'The camera did not open. Allow this site to use the camera in the browser settings, then try again.' },
   'failure.refused': { zh: '请检查输入的信息与身份证一致，在光线充足处正对摄像头后重试。多次失败请到政务服务大厅办理。', en: 'Check that what you typed matches your card, face the camera in good light and try again. If it keeps failing, a service counter can help.' },
+  'failure.fix_form': { zh: '请返回表单，对照身份证改正后重试。', en: 'Go back to the form, correct it against your card and try again.' },
   'failure.network': { zh: '无法连接发证机关。请检查网络后重试。', en: 'The authority cannot be reached. Check the connection and try again.' },
   'failure.no_copies': { zh: '本机的证件副本已用完或已过期。请重新领取。', en: 'Every copy of your card on this phone is used or expired. Enroll again to get new ones.' },
   'card.heading': { zh: '我的虚拟身份证', en: 'My virtual ID card' },
@@ -163,7 +164,7 @@ function fail(detail, advice, again = () => show('view-enroll')) {
   show('view-failure');
 }
 
-/** Calls the authority; a refusal becomes an Error carrying the problem's text. */
+/** Calls the authority; a refusal becomes an Error carrying the problem's text, and the problem itself. */
 async function call(path, init = {}) {
   let response;
   try {
@@ -171,8 +172,17 @@ async function call(path, init = {}) {
   } catch {
     throw Object.assign(new Error(t('failure.network')), { network: true });
   }
-  if (!response.ok) throw new Error(await problemText(response));
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw Object.assign(new Error(problemLine(problem, response.status)), { problem });
+  }
   return response.json();
+}
+
+/** The next step after an enrollment refusal: a form to correct, or the camera and the light. */
+function enrollmentAdvice(error) {
+  if (error.network) return '';
+  return String(error.problem?.type ?? '').endsWith(':invalid-request') ? t('failure.fix_form') : t('failure.refused');
 }
 
 const postJson = (path, body) =>
@@ -230,7 +240,7 @@ async function enroll(event) {
     await showCard();
   } catch (error) {
     stopCamera();
-    fail(error.message, error.network ? '' : t('failure.refused'));
+    fail(error.message, enrollmentAdvice(error));
   }
 }
 

@@ -278,6 +278,15 @@ test('a typo in the ID number is caught in the page, in Chinese, before anything
   await screenshot(page, '10b-wallet-typo-caught-zh');
   await page.locator('#id-number').fill(CITIZEN.id);
   assert.equal(await page.locator('#id-number-error').textContent(), '', 'cleared once right');
+  // Refused by the server (no card expiry given): the Chinese page says so in Chinese, without the server's English.
+  await page.locator('#edition').selectOption('lightweight');
+  await page.locator('#enroll-start').click();
+  await waitForView(page, 'view-failure');
+  const refusal = await page.locator('#view-failure').innerText();
+  assert.match(refusal, /填写的内容有一项缺失或格式不对/);
+  assert.match(refusal, /返回表单/, 'the next step is the form, not the light or the camera');
+  assert.doesNotMatch(refusal, /[a-z]{4,} [a-z]{4,}/, `no English sentence on the Chinese page: ${refusal}`);
+  await screenshot(page, '10c-wallet-server-refusal-zh');
   await page.locator('#language button').click();
   await page.close();
 });

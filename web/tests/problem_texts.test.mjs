@@ -1,0 +1,26 @@
+// Every refusal a page can meet reads in both languages: each HTTP problem
+// type docs/ERRORS.md lists has its sentence in Chinese and in English, and
+// no Chinese sentence is English.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { PROBLEM_TEXTS } from '../app/problem-texts.js';
+import { repository } from './harness.mjs';
+
+test('every problem type of docs/ERRORS.md has its sentence in both languages', () => {
+  const errors = readFileSync(`${repository}/docs/ERRORS.md`, 'utf8');
+  const table = errors.slice(errors.indexOf('## HTTP problem types'));
+  const types = [...table.matchAll(/^\| `([a-z-]+)` \| \d{3} \|/gm)].map((m) => m[1]);
+  assert.ok(types.length >= 30, `found ${types.length} problem types; did the table move?`);
+  for (const type of types) {
+    const text = PROBLEM_TEXTS[`problem.${type}`];
+    assert.ok(text?.zh && text?.en, `problem.${type} has no sentence in both languages`);
+  }
+  for (const [key, { zh, en }] of Object.entries(PROBLEM_TEXTS)) {
+    assert.match(zh, /[\u4e00-\u9fff]/, `${key}: the Chinese sentence is Chinese`);
+    assert.ok(en.length > 0, key);
+    const codes = key.startsWith('code.') ? key.slice(5) : null;
+    if (codes) assert.ok(errors.includes(`\`${codes}\``), `${codes} is a documented code`);
+  }
+});
