@@ -83,6 +83,9 @@ test('a citizen enrolls with the camera through the colour flash, shows the QR, 
   assert.doesNotMatch(await page.content(), new RegExp(CITIZEN.id), 'the full ID number is never on the page');
   assert.equal(await page.locator('#id-number').inputValue(), '', 'nor left in the form once enrolled');
   assert.equal(await page.locator('#card-copies').textContent(), '10');
+  const icon = await fetch(`${demo.url}${await page.locator('link[rel=icon]').getAttribute('href')}`);
+  assert.equal(icon.headers.get('content-type'), 'image/svg+xml', 'the page has its icon (no favicon 404)');
+  assert.equal((await (await fetch(`${demo.url}/wallet/manifest.webmanifest`)).json()).icons[0].src, '/app/icon.svg', 'and so has the installed app');
   assert.match(await page.locator('#card-valid').textContent(), /^(long-term \(长期\)|长期)$/, "the card's own validity, as on the card");
   assert.doesNotMatch(await page.locator('#card-renews').textContent(), /:\d\d/, 'the renewal date, without the time');
 

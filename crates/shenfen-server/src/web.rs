@@ -29,8 +29,9 @@ const VENDOR_FILES: [(&str, &str); 2] =
     [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
 
 /// The pages' own files, compiled in.
-const APP_FILES: [(&str, &str, &str); 15] = [
+const APP_FILES: [(&str, &str, &str); 16] = [
     ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
+    ("icon.svg", "image/svg+xml", include_str!("../../../web/app/icon.svg")),
     ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
     ("problem-texts.js", JS, include_str!("../../../web/app/problem-texts.js")),
     ("dom.js", JS, include_str!("../../../web/app/dom.js")),
