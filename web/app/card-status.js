@@ -1,8 +1,9 @@
 // The card's status as its authority publishes it: the signed Token Status
 // List (JWT form, a zlib-compressed bit string), fetched whole — so the
 // authority cannot tell whose status a phone reads — verified with the
-// authority's keys, and kept with the time it was fetched: offline, the
-// wallet says how old its knowledge is instead of guessing.
+// authority's keys, and kept with the time it was signed: offline (or
+// served an old copy), the wallet says how old its knowledge is instead of
+// guessing.
 
 import { unzlibSync } from '/vendor/fflate.js';
 import { fromB64, verifiedJwsPayload } from '/app/sd-jwt.js';
@@ -35,7 +36,8 @@ async function authorityKeys() {
 
 /**
  * The list at `uri`, fetched and verified (signed by one of `keys`, about
- * this list, unexpired), stored with its fetch time; the stored one when it
+ * this list, unexpired), stored with the time it speaks for (`asOf`: when
+ * it was signed, never later than now); the stored one when it
  * cannot be fetched (offline). `null` when neither is to be had.
  */
 async function statusList(uri, keys) {
@@ -47,8 +49,8 @@ async function statusList(uri, keys) {
     const payload = await verifiedJwsPayload((await response.text()).trim(), keys);
     if (payload.sub !== uri || (payload.exp && payload.exp * 1000 < Date.now())) throw new Error('not the list asked for, or expired');
     // Knowledge is as old as the list was when signed (a cache may serve an old one), and never goes backwards.
-    if (lists[uri] && payload.iat * 1000 < lists[uri].fetchedAt) throw new Error('older than the stored list');
-    lists[uri] = { bits: payload.status_list.bits, lst: payload.status_list.lst, fetchedAt: Math.min(Date.now(), payload.iat * 1000) };
+    if (lists[uri] && payload.iat * 1000 < lists[uri].asOf) throw new Error('older than the stored list');
+    lists[uri] = { bits: payload.status_list.bits, lst: payload.status_list.lst, asOf: Math.min(Date.now(), payload.iat * 1000) };
     localStorage.setItem(CACHE_KEY, JSON.stringify(lists));
   } catch (error) {
     if (!lists[uri]) return null;
@@ -74,10 +76,11 @@ export async function cardStatus(copies) {
   for (const [uri, entries] of byUri) {
     const list = await statusList(uri, keys);
     if (!list) return { state: 'unknown', valid: copies, checkedAt: null };
-    checkedAt = Math.min(checkedAt, list.fetchedAt);
+    checkedAt = Math.min(checkedAt, list.asOf);
     const bytes = unzlibSync(fromB64(list.lst));
-    if (entries.some((copy) => statusAt(bytes, list.bits, copy.reference.idx) === null)) return { state: 'unknown', valid: copies, checkedAt: null };
-    valid.push(...entries.filter((copy) => statusAt(bytes, list.bits, copy.reference.idx) === 0));
+    const statuses = entries.map((copy) => statusAt(bytes, list.bits, copy.reference.idx));
+    if (statuses.includes(null)) return { state: 'unknown', valid: copies, checkedAt: null };
+    valid.push(...entries.filter((_, i) => statuses[i] === 0));
   }
   return { state: valid.length > 0 || copies.length === 0 ? 'valid' : 'revoked', valid, checkedAt };
 }

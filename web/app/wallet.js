@@ -414,7 +414,8 @@ async function showQr() {
   status('');
   const live = await liveCopies();
   const [credential] = live.copies;
-  if (deadCardReason(live)) return fail(deadCardReason(live), '', () => showCard());
+  const dead = deadCardReason(live);
+  if (dead) return fail(dead, '', () => showCard());
   const purpose = $('purpose').value;
   const { purposes, dictionaryBytes } = await format();
   const rule = purposes.find((entry) => entry.purpose === purpose);
@@ -664,7 +665,8 @@ async function openRequest(link) {
     const request = await fetchRequest(link);
     const live = await liveCopies();
     const [credential] = live.copies.filter((c) => c.issuer === location.origin);
-    if (deadCardReason(live) || !credential) return fail(deadCardReason(live) ?? t('failure.no_copies'), '', () => showCard());
+    const dead = deadCardReason(live) ?? (credential ? null : t('failure.no_copies'));
+    if (dead) return fail(dead, '', () => showCard());
     const parsed = await parseCredential(credential.sdJwt);
     const { held } = disclosuresForPaths(parsed, request.claims.map((c) => c.path));
     pending = { request, credential, parsed };

@@ -280,7 +280,8 @@ pub(crate) async fn authorize(
     };
     state.store.start_authorization(&authorization, &presentation).await?;
     // The page's token in the fragment: never sent to a server, nor in a Referer.
-    let cookie = binding_cookie(&state, &page_token, SIGN_IN_REQUEST_SECS + ANSWER_GRACE_SECS);
+    let cookie =
+        binding_cookie(&state, &page_token, &authorization.page_token_hash, SIGN_IN_REQUEST_SECS + ANSWER_GRACE_SECS);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/signin/#{page_token}"))).into_response())
 }
 
@@ -289,23 +290,23 @@ pub(crate) async fn authorize(
 /// holding the server's tag of it — which a browser sent only the page's
 /// link (a phishing message) does not have, so it cannot poll for the
 /// wallet's request or for the code.
-fn binding_cookie(state: &AppState, page_token: &str, max_age: i64) -> String {
+fn binding_cookie(state: &AppState, page_token: &str, page_token_hash: &[u8; 32], max_age: i64) -> String {
     let secure = if state.authority.issuer.url.starts_with("https://") { "; Secure" } else { "" };
-    let (name, value) = binding_of(state, page_token);
+    let (name, value) = binding_of(state, page_token, page_token_hash);
     format!("{name}={value}; Path=/authorize/poll; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
-/// The binding cookie's name and value for a page token.
-fn binding_of(state: &AppState, page_token: &str) -> (String, String) {
-    let hash = token_hash(page_token);
-    let name: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+/// The binding cookie's name (from the token's hash, which the store keys it
+/// by) and value for a page token.
+fn binding_of(state: &AppState, page_token: &str, page_token_hash: &[u8; 32]) -> (String, String) {
+    let name: String = page_token_hash[..8].iter().map(|b| format!("{b:02x}")).collect();
     let tag = hmac::sign(&state.sign_in_binding, page_token.as_bytes());
     (format!("shenfen-sign-in-{name}"), URL_SAFE_NO_PAD.encode(tag.as_ref()))
 }
 
 /// Whether the request carries the binding cookie of this page token.
-fn bound_to_this_browser(state: &AppState, headers: &HeaderMap, page_token: &str) -> bool {
-    let (name, value) = binding_of(state, page_token);
+fn bound_to_this_browser(state: &AppState, headers: &HeaderMap, page_token: &str, page_token_hash: &[u8; 32]) -> bool {
+    let (name, value) = binding_of(state, page_token, page_token_hash);
     let sent = headers
         .get_all(header::COOKIE)
         .into_iter()
@@ -475,12 +476,13 @@ pub(crate) async fn poll(
     if body.token.len() != PAGE_TOKEN_LEN {
         return Err(closed());
     }
-    if !bound_to_this_browser(&state, &headers, &body.token) {
+    let page_token_hash = token_hash(&body.token);
+    if !bound_to_this_browser(&state, &headers, &body.token, &page_token_hash) {
         return Err(ApiError::new(ProblemType::RequestClosed)
             .detail("this sign-in was started in another browser: start it again at the service, in this browser"));
     }
     let now = now();
-    let authorization = state.store.authorization(&token_hash(&body.token), now).await?.ok_or_else(closed)?;
+    let authorization = state.store.authorization(&page_token_hash, now).await?.ok_or_else(closed)?;
     let request: SignInRequest = serde_json::from_str(&authorization.request).map_err(|_| ApiError::internal())?;
     let presentation = state.store.presentation_request(&authorization.request_id).await?;
     let answered = match presentation {
