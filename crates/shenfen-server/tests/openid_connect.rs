@@ -825,3 +825,42 @@ async fn a_sign_in_page_works_only_in_the_browser_that_started_the_sign_in() {
     assert_eq!(answer(&test, &shown.id, &shown.object, &held[0], None).await, StatusCode::OK);
     assert!(redirect_params(&finished(&test, &shown).await, &shop).contains_key("code"));
 }
+
+/// `POST /operator/relying-parties` with `body` as the supervisor `token`, through `router`: the status.
+async fn register_at(router: axum::Router, token: String, body: Value) -> StatusCode {
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/operator/relying-parties")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    router.oneshot(request).await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_client_id_registered_fifty_times_at_once_on_two_instances_is_registered_once() {
+    let (one, other) = registered_pair(Backend::Postgres).await;
+    let tokens = [
+        signed_in_operator(&one, "zhao.supervisor", OperatorRole::Supervisor).await,
+        signed_in_operator(&other, "qian.supervisor", OperatorRole::Supervisor).await,
+    ];
+    let body = json!({
+        "client_id": "https://portal.example", "name": "City portal", "claims": ["name"],
+        "redirect_uris": ["https://portal.example/callback"],
+    });
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (router, token) = if i % 2 == 0 { (&one.router, &tokens[0]) } else { (&other.router, &tokens[1]) };
+            tokio::spawn(register_at(router.clone(), token.clone(), body.clone()))
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 49, "{statuses:?}");
+    let log = one.state.store.audit_after(0, 1000).await.unwrap();
+    assert_eq!(log.iter().filter(|e| e.event.kind == "relying_party.registered").count(), 1, "one audit entry");
+}
