@@ -24,6 +24,7 @@ mod rp_cmd;
 mod rp_verifier_cmd;
 mod serve_cmd;
 mod serve_config;
+mod services_cmd;
 mod status_list_cmd;
 mod trust_list_cmd;
 mod verify_cmd;
@@ -58,6 +59,9 @@ enum Command {
     StatusList(status_list_cmd::StatusListCommand),
     /// Run the authority's HTTP server.
     Serve(serve_cmd::ServeArgs),
+    /// Run the seed's services (the government portal with business
+    /// registration), relying parties of the authority over HTTP only.
+    Services(services_cmd::ServicesArgs),
     /// Build and import the population registry.
     #[command(subcommand)]
     Registry(registry_cmd::RegistryCommand),
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Face(cmd) => face_cmd::run(cmd),
         Command::Registry(cmd) => registry_cmd::run(cmd),
         Command::Serve(args) => serve_cmd::run(&args),
+        Command::Services(args) => services_cmd::run(args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Operator(cmd) => operator_cmd::run(cmd),
         Command::Counter(cmd) => counter_cmd::run(cmd),

@@ -91,8 +91,24 @@ pub(crate) fn run(command: RpCommand) -> Result<ExitCode> {
     }
 }
 
-/// Registers (or replaces) the relying party, with its client keys read from `client_jwks`.
-fn add(mut registration: Registration, client_jwks: Option<&Path>, store: &StoreArgs) -> Result<ExitCode> {
+/// Registers (or replaces) the relying party and prints its secrets once.
+fn add(registration: Registration, client_jwks: Option<&Path>, store: &StoreArgs) -> Result<ExitCode> {
+    let Registered { party, api_key, client_secret, .. } = save_registration(registration, client_jwks, store)?;
+    println!("relying party {} saved; API key (shown once): {api_key}", party.client_id);
+    if let Some(secret) = client_secret {
+        println!("OpenID Connect client secret (client_secret_basic, shown once): {secret}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Registers (or replaces) the relying party, with its client keys read from
+/// `client_jwks`, as the administrator at the command line (`shenfen demo`
+/// registers its services this way too).
+pub(crate) fn save_registration(
+    mut registration: Registration,
+    client_jwks: Option<&Path>,
+    store: &StoreArgs,
+) -> Result<Registered> {
     if let Some(path) = client_jwks {
         let text = read_text(path)?;
         registration.client_jwks =
@@ -101,11 +117,8 @@ fn add(mut registration: Registration, client_jwks: Option<&Path>, store: &Store
     let registered = registration.register(now_unix()).map_err(coded)?;
     let rt = runtime()?;
     let db = rt.block_on(store.open_store())?;
-    rt.block_on(registered.save(&db, "operator:cli".into(), now_unix())).map_err(coded)?;
-    let Registered { party, api_key, client_secret, .. } = registered;
-    println!("relying party {} saved; API key (shown once): {api_key}", party.client_id);
-    if let Some(secret) = client_secret {
-        println!("OpenID Connect client secret (client_secret_basic, shown once): {secret}");
-    }
-    Ok(ExitCode::SUCCESS)
+    let saved = rt.block_on(registered.save(&db, "operator:cli".into(), now_unix())).map_err(coded);
+    rt.block_on(db.close());
+    saved?;
+    Ok(registered)
 }

@@ -62,6 +62,8 @@ pub struct ServicesConfig {
 /// Where a service listens, once bound.
 #[derive(Debug, Clone)]
 pub struct Listening {
+    /// Its short name (`portal`).
+    pub key: &'static str,
     /// The service's name in Chinese and English.
     pub name: (&'static str, &'static str),
     /// Its origin.
@@ -111,7 +113,7 @@ pub async fn serve(
     let portal = portal::Portal::new(db.clone(), authority, &url, key, sealer);
     let app = portal::router(portal).layer(DefaultBodyLimit::max(web::FORM_LIMIT));
     tokio::spawn(purge_periodically(db.clone()));
-    ready(&[Listening { name: portal::NAME, url }]);
+    ready(&[Listening { key: PORTAL, name: portal::NAME, url }]);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     db.close().await;
     served.map_err(|e| ServicesError::Authority(format!("server: {e}")))
