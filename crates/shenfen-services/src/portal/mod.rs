@@ -126,8 +126,8 @@ async fn home(State(portal): Shared, lang: Lang, headers: HeaderMap) -> Result<R
     if signed_in(&portal, &headers).await?.is_some() {
         return Ok(see_other("/space"));
     }
-    let title = lang.pick("政务服务", "Government services");
-    Ok(page(lang, title, title, "/", &[], pages::home(lang)).into_response())
+    let title = lang.pick("用身份证在网上办事", "Public services online with your ID card");
+    Ok(page(lang, lang.pick(NAME.0, NAME.1), title, "/", &[], pages::home(lang)).into_response())
 }
 
 /// Sends the browser to the authority with a new sign-in of `ask`,
@@ -229,10 +229,7 @@ async fn file(
     let session = signed_in(portal, headers)
         .await?
         .ok_or_else(|| Refusal::new(ProblemType::NotSignedIn, "the session ended during the sign-in"))?;
-    if expected != Some(session.as_str()) || signed.subject != session {
-        tracing::warn!("an L3 answer for another person than the signed-in one was refused");
-        return Err(Refusal::new(ProblemType::WrongPerson, "the answer is for another person than the signed-in one"));
-    }
+    same_person(expected, &session, &signed.subject)?;
     let (evidence, identity) = Evidence::of(signed).map_err(|not_filed| match not_filed {
         NotFiled::LevelNotMet => {
             Refusal::new(ProblemType::LevelNotMet, "a filing needs L3 with the PIN and a live face")
@@ -246,6 +243,18 @@ async fn file(
     let reference = filed.ok_or_else(|| Refusal::new(ProblemType::NotFound, "the draft was filed already"))?;
     tracing::info!(filing = %reference, acr = %evidence.acr, "business registration filed");
     Ok(see_other(&format!("/space?filed={reference}")))
+}
+
+/// The answer must be the signed-in citizen's: the `sub` the sign-in asked
+/// for, the session's now, and the id_token's are one (the authority checks
+/// the first already; this is defence in depth, and covers a session that
+/// changed hands during the sign-in).
+fn same_person(expected: Option<&str>, session: &str, answered: &str) -> Result<(), Refusal> {
+    if expected == Some(session) && answered == session {
+        return Ok(());
+    }
+    tracing::warn!("an L3 answer for another person than the signed-in one was refused");
+    Err(Refusal::new(ProblemType::WrongPerson, "the answer is for another person than the signed-in one"))
 }
 
 async fn logout(State(portal): Shared, headers: HeaderMap) -> Result<Response, Refusal> {
@@ -347,4 +356,24 @@ async fn file_draft(State(portal): Shared, headers: HeaderMap, Path(id): Path<St
         .await?
         .ok_or_else(|| Refusal::new(ProblemType::NotFound, "no such draft of yours"))?;
     confirm_at_l3(&portal, &subject, &draft.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_signed_in_citizen_files() {
+        assert!(same_person(Some("sub-a"), "sub-a", "sub-a").is_ok());
+        let refused = |e: Option<&str>, s: &str, a: &str| same_person(e, s, a).err().map(|r| r.kind);
+        assert_eq!(refused(Some("sub-a"), "sub-a", "sub-b"), Some(ProblemType::WrongPerson), "another card answered");
+        assert_eq!(refused(Some("sub-a"), "sub-b", "sub-b"), Some(ProblemType::WrongPerson), "the session changed");
+        assert_eq!(refused(None, "sub-a", "sub-a"), Some(ProblemType::WrongPerson), "a sign-in that asked nobody");
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(origin_of("https://id.example/realm/x"), "https://id.example");
+    }
 }
