@@ -372,6 +372,14 @@ pub(crate) async fn attested_offer(test: &TestApp, selfie: &RgbImage) -> (Value,
     (accepted(test, submit(test, &session, &frames).await).await, tx_code)
 }
 
+/// A phone of the upgraded edition: attested at a counter, enrolled with PIN
+/// 482915 and the face of obama3.jpg, `copies` credentials issued.
+pub(crate) async fn upgraded_phone(test: &TestApp, copies: usize) -> Vec<(SdJwt, PrivateJwk)> {
+    let (offer, tx_code) = attested_offer(test, &photo("obama3.jpg")).await;
+    let access = access_token(test, &pre_authorized_code(&offer), Some(&tx_code)).await.unwrap();
+    issue(test, &access, "upgraded", copies).await
+}
+
 pub(crate) fn with_pin(mut frames: Value, pin: &str) -> Value {
     frames["pin"] = json!(pin);
     frames
