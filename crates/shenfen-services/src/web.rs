@@ -296,7 +296,8 @@ pub(crate) async fn frame(State(frame): State<Arc<PageFrame>>, request: Request,
     }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, frame.policy.clone());
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // same-origin, not no-referrer: with no-referrer a browser posts `Origin: null`, and forms are checked by origin.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));

@@ -2,7 +2,7 @@
 
 use maud::{Markup, html};
 
-use super::filing::{COMPANY_TYPES, Company, FieldError, FilingForm};
+use super::filing::{COMPANY_TYPES, FieldError, FilingForm};
 use super::store::{Draft, FilingRecord, FilingSummary};
 use crate::web::{Lang, NavLink};
 
@@ -183,46 +183,38 @@ pub(crate) fn clerk_login(lang: Lang, refused: Option<&str>) -> Markup {
     }
 }
 
-fn company_cells(lang: Lang, company: &Company) -> Markup {
-    html! {
-        td { (company.name) } td { (company_type(lang, &company.kind)) } td { (company.capital) }
-        td { (company.address) } td { (company.scope) }
-    }
-}
-
-/// The filings with their legal representatives and evidence.
+/// The filings with their legal representatives and evidence, one section each.
 pub(crate) fn clerk_filings(lang: Lang, clerk: &str, records: &[FilingRecord]) -> Markup {
     html! {
         p { (lang.pick("工作人员：", "Clerk: ")) strong { (clerk) } " · "
             (lang.pick("每次查看都会被记录。", "Every view is recorded.")) }
         @if records.is_empty() {
             p { (lang.pick("还没有登记。", "No filings yet.")) }
-        } @else {
-            div.scroll { table id="clerk-filings" {
-                caption { (lang.pick("企业登记及其认证证据", "Business registrations and their evidence")) }
-                thead { tr {
-                    th scope="col" { (lang.pick("受理编号", "Reference")) }
-                    th scope="col" { (lang.pick("企业名称", "Company")) }
-                    th scope="col" { (lang.pick("类型", "Type")) }
-                    th scope="col" { (lang.pick("注册资本（万元）", "Capital (10,000 yuan)")) }
-                    th scope="col" { (lang.pick("住所", "Address")) }
-                    th scope="col" { (lang.pick("经营范围", "Scope")) }
-                    th scope="col" { (lang.pick("法定代表人", "Legal representative")) }
-                    th scope="col" { (lang.pick("身份证号", "ID number")) }
-                    th scope="col" { (lang.pick("认证等级", "Level")) }
-                    th scope="col" { (lang.pick("认证方式", "Methods")) }
-                    th scope="col" { (lang.pick("签发机构", "Issuer")) }
-                    th scope="col" { (lang.pick("认证时间", "Authenticated")) }
-                    th scope="col" { (lang.pick("披露内容", "Disclosed")) }
-                    th scope="col" { (lang.pick("提交时间", "Filed")) }
-                } }
-                tbody { @for r in records { tr {
-                    td { (r.summary.id) } (company_cells(lang, &r.summary.company))
-                    td.legal-name { (r.identity.name) } td.id-number { (r.identity.id_number) }
-                    td.acr { (r.evidence.acr) } td.amr { (r.evidence.amr.join("+")) } td.issuer { (r.evidence.issuer) }
-                    td { (when(r.evidence.auth_time)) } td { (r.evidence.disclosed.join(", ")) } td { (when(r.summary.filed_at)) }
-                } } }
-            } }
+        }
+        div id="clerk-filings" {
+            @for r in records {
+                article.filing aria-labelledby={ "filing-" (r.summary.id) } {
+                    h2 id={ "filing-" (r.summary.id) } { (r.summary.company.name) " · " (r.summary.id) }
+                    div.columns {
+                        dl {
+                            dt { (lang.pick("企业类型", "Company type")) } dd { (company_type(lang, &r.summary.company.kind)) }
+                            dt { (lang.pick("注册资本", "Registered capital")) } dd { (r.summary.company.capital) (lang.pick(" 万元", " × 10,000 yuan")) }
+                            dt { (lang.pick("住所", "Address")) } dd { (r.summary.company.address) }
+                            dt { (lang.pick("经营范围", "Business scope")) } dd { (r.summary.company.scope) }
+                            dt { (lang.pick("提交时间", "Filed")) } dd { (when(r.summary.filed_at)) }
+                        }
+                        dl {
+                            dt { (lang.pick("法定代表人", "Legal representative")) } dd.legal-name { (r.identity.name) }
+                            dt { (lang.pick("身份证号", "ID number")) } dd.id-number { (r.identity.id_number) }
+                            dt { (lang.pick("认证等级", "Level reached")) } dd.acr { (r.evidence.acr) }
+                            dt { (lang.pick("认证方式", "Methods")) } dd.amr { (r.evidence.amr.join("+")) }
+                            dt { (lang.pick("签发机构", "Issuer")) } dd.issuer { (r.evidence.issuer) }
+                            dt { (lang.pick("认证时间", "Authenticated")) } dd { (when(r.evidence.auth_time)) }
+                            dt { (lang.pick("披露内容", "Disclosed")) } dd.disclosed { (r.evidence.disclosed.join(", ")) }
+                        }
+                    }
+                }
+            }
         }
         form method="post" action="/clerk/logout" { button.secondary type="submit" { (lang.pick("退出登录", "Sign out")) } }
     }
