@@ -53,9 +53,11 @@ pub(crate) struct DemoArgs {
     /// photo stand in for a camera, for scripting the CLI wallet.
     #[arg(long, value_enum, default_value = "flash")]
     liveness: Liveness,
-    /// Address the government portal (`shenfen services`, started beside the server) listens on.
-    #[arg(long, default_value = "127.0.0.1:8081")]
-    portal_listen: SocketAddr,
+    /// Address the government portal (`shenfen services`, started beside
+    /// the server) listens on (default 127.0.0.1:8081, or a free port when
+    /// --listen asks for one).
+    #[arg(long)]
+    portal_listen: Option<SocketAddr>,
 }
 
 /// The walk-through, then the whole local stack: a demo registry with real
@@ -69,7 +71,8 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Both origins are known before either serves: the portal's is its client id, the authority's its issuer.
     let listen = concrete(args.listen)?;
-    let portal_listen = concrete(args.portal_listen)?;
+    let portal_default = if args.listen.port() == 0 { 0 } else { 8081 };
+    let portal_listen = concrete(args.portal_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], portal_default))))?;
     let store = StoreArgs::embedded(&dir);
     let face = Common { json: false, models: None, threshold: None };
     println!("\nSetting up the local authority in {}", dir.display());

@@ -44,6 +44,14 @@ pub enum ServicesError {
     /// The authority could not be reached or answered something unusable.
     #[error("[services.authority] {0}")]
     Authority(String),
+    /// A service could not listen, or its server failed.
+    #[error("[services.listen] {address}: {reason}")]
+    Listen {
+        /// The address.
+        address: String,
+        /// What failed.
+        reason: String,
+    },
     /// A clerk account with this name exists already.
     #[error("[services.clerk_exists] the clerk {0} exists already")]
     ClerkExists(String),
@@ -209,5 +217,45 @@ impl IntoResponse for Refusal {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response.extensions_mut().insert(self);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_type_is_documented_with_its_status() {
+        let errors = include_str!("../../../docs/ERRORS.md");
+        for kind in ProblemType::ALL {
+            let row = format!("| `{TYPE_PREFIX}{}` | {} |", kind.code(), kind.status().as_u16());
+            assert!(errors.contains(&row), "docs/ERRORS.md lacks the row starting {row}");
+        }
+    }
+
+    #[test]
+    fn every_error_code_is_documented() {
+        let errors = include_str!("../../../docs/ERRORS.md");
+        let source = include_str!("error.rs");
+        let codes: Vec<&str> = source
+            .split("#[error(\"[")
+            .skip(1)
+            .filter_map(|rest| rest.split_once(']').map(|(code, _)| code))
+            .collect();
+        assert!(codes.len() >= 11, "found {codes:?}");
+        for code in codes {
+            assert!(errors.contains(&format!("| `{code}` |")), "docs/ERRORS.md lacks {code}");
+        }
+    }
+
+    #[test]
+    fn problem_types_have_distinct_codes_and_answer_problem_json() {
+        let mut codes: Vec<&str> = ProblemType::ALL.iter().map(|k| k.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ProblemType::ALL.len());
+        let response = Refusal::new(ProblemType::ConsentRequired, "no consent").into_response();
+        assert_eq!(response.status(), 422);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
     }
 }

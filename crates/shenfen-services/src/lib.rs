@@ -103,11 +103,10 @@ pub async fn serve(
     let db = Db::open(&database_url(&config.data_dir, config.database_url.as_deref())).await?;
     let sealer = Arc::new(sealed::Sealer::from_file(&config.data_dir.join("pii.key"))?);
     let authority = Arc::new(authority::Authority::new(&config.authority));
-    let listener = tokio::net::TcpListener::bind(config.portal_listen).await.map_err(|e| ServicesError::KeyFile {
-        path: config.portal_listen.to_string(),
-        reason: format!("cannot listen: {e}"),
-    })?;
-    let address = listener.local_addr().map_err(|e| ServicesError::Authority(e.to_string()))?;
+    let listen_error =
+        |e: std::io::Error| ServicesError::Listen { address: config.portal_listen.to_string(), reason: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(config.portal_listen).await.map_err(listen_error)?;
+    let address = listener.local_addr().map_err(listen_error)?;
     let url = config.portal_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let key = client_key(&config.data_dir, PORTAL)?;
     let portal = portal::Portal::new(db.clone(), authority, &url, key, sealer);
@@ -116,7 +115,7 @@ pub async fn serve(
     ready(&[Listening { key: PORTAL, name: portal::NAME, url }]);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     db.close().await;
-    served.map_err(|e| ServicesError::Authority(format!("server: {e}")))
+    served.map_err(listen_error)
 }
 
 /// Forgets expired sign-ins, sessions and attempt windows every ten minutes.
