@@ -237,11 +237,8 @@ mod tests {
     fn every_error_code_is_documented() {
         let errors = include_str!("../../../docs/ERRORS.md");
         let source = include_str!("error.rs");
-        let codes: Vec<&str> = source
-            .split("#[error(\"[")
-            .skip(1)
-            .filter_map(|rest| rest.split_once(']').map(|(code, _)| code))
-            .collect();
+        let codes: Vec<&str> =
+            source.split("#[error(\"[").skip(1).filter_map(|rest| rest.split_once(']').map(|(code, _)| code)).collect();
         assert!(codes.len() >= 11, "found {codes:?}");
         for code in codes {
             assert!(errors.contains(&format!("| `{code}` |")), "docs/ERRORS.md lacks {code}");

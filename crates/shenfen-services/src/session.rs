@@ -47,14 +47,16 @@ pub struct PendingFor<'a> {
     pub draft_id: Option<&'a str>,
 }
 
-/// Remembers a started sign-in of `service`, unless [`MAX_PENDING`] are in
-/// progress: counted and inserted in one statement. Answers whether it was kept.
+/// Remembers a started sign-in of `service`, unless `max` (in production
+/// [`MAX_PENDING`]) are in progress: counted and inserted in one statement.
+/// Answers whether it was kept.
 pub async fn remember_sign_in(
     db: &Db,
     service: &str,
     started: &Started,
     pending: &PendingFor<'_>,
     now: i64,
+    max: i64,
 ) -> Result<bool, ServicesError> {
     let level = crate::authority::LEVELS.get(pending.level).copied().unwrap_or("L1");
     let inserted = sqlx::query(
@@ -70,7 +72,7 @@ pub async fn remember_sign_in(
     .bind(pending.draft_id)
     .bind(now + SIGN_IN_FOR)
     .bind(now)
-    .bind(MAX_PENDING)
+    .bind(max)
     .execute(db.pool())
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -169,6 +171,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sign_ins_in_progress_are_bounded_and_expired_ones_do_not_count() {
+        let (db, path) = db().await;
+        let pending = PendingFor { level: 0, expected_subject: None, draft_id: None };
+        assert!(remember_sign_in(&db, "portal", &started("a"), &pending, 1000, 2).await.unwrap());
+        assert!(remember_sign_in(&db, "hotel", &started("b"), &pending, 1000, 2).await.unwrap());
+        assert!(
+            !remember_sign_in(&db, "portal", &started("c"), &pending, 1000, 2).await.unwrap(),
+            "the third is refused"
+        );
+        assert!(take_sign_in(&db, "portal", "c", 1000).await.unwrap().is_none(), "and not kept");
+        let later = 1000 + SIGN_IN_FOR;
+        assert!(
+            remember_sign_in(&db, "portal", &started("d"), &pending, later, 2).await.unwrap(),
+            "the first two expired"
+        );
+        db.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
     async fn a_session_lasts_its_time_for_its_service_and_ends_when_asked() {
         let (db, path) = db().await;
         let token = open_session(&db, "portal", "sub-1", 1000).await.unwrap();
@@ -190,12 +212,12 @@ mod tests {
     async fn a_sign_in_is_taken_once_before_it_expires() {
         let (db, path) = db().await;
         let pending = PendingFor { level: 2, expected_subject: Some("sub-1"), draft_id: Some("d") };
-        assert!(remember_sign_in(&db, "portal", &started("s1"), &pending, 1000).await.unwrap());
+        assert!(remember_sign_in(&db, "portal", &started("s1"), &pending, 1000, MAX_PENDING).await.unwrap());
         assert!(take_sign_in(&db, "hotel", "s1", 1001).await.unwrap().is_none(), "another service's state");
         let taken = take_sign_in(&db, "portal", "s1", 1001).await.unwrap().unwrap();
         assert_eq!((taken.level, taken.expected_subject.as_deref()), (2, Some("sub-1")));
         assert!(take_sign_in(&db, "portal", "s1", 1001).await.unwrap().is_none(), "used once");
-        assert!(remember_sign_in(&db, "portal", &started("s2"), &pending, 1000).await.unwrap());
+        assert!(remember_sign_in(&db, "portal", &started("s2"), &pending, 1000, MAX_PENDING).await.unwrap());
         assert!(take_sign_in(&db, "portal", "s2", 1000 + SIGN_IN_FOR).await.unwrap().is_none(), "expired");
         db.close().await;
         let _ = std::fs::remove_file(path);

@@ -28,7 +28,9 @@ use crate::authority::{Ask, Authority, ServiceClient, SignedIn};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
 use crate::sealed::Sealer;
-use crate::session::{PendingFor, end_session, open_session, remember_sign_in, session_subject, take_sign_in};
+use crate::session::{
+    MAX_PENDING, PendingFor, end_session, open_session, remember_sign_in, session_subject, take_sign_in,
+};
 use crate::web::{FormBody, Lang, PageFrame, cookie, page, see_other, set_cookie, wants_html};
 
 /// The service's name in its tables.
@@ -138,7 +140,7 @@ async fn begin_sign_in(portal: &Portal, ask: &Ask<'_>, draft_id: Option<&str>) -
         Refusal::new(ProblemType::SignInFailed, "the authority could not be reached")
     })?;
     let pending = PendingFor { level: ask.level, expected_subject: ask.subject, draft_id };
-    if !remember_sign_in(&portal.db, SERVICE, &started, &pending, portal.now()).await? {
+    if !remember_sign_in(&portal.db, SERVICE, &started, &pending, portal.now(), MAX_PENDING).await? {
         return Err(Refusal::new(ProblemType::Busy, "too many sign-ins are in progress; try again shortly"));
     }
     let mut response = see_other(&started.url);

@@ -300,60 +300,113 @@ pub(crate) async fn end_clerk_session(db: &Db, token: &str) -> Result<(), Servic
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_filing_keeps_its_evidence_seals_the_identity_and_records_each_clerk_view() {
-        let path = std::env::temp_dir().join(format!("shenfen-services-filing-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
-        let sealer = Sealer::new(&[3; 32]).unwrap();
-        let company = Company {
+    /// A fresh schema on the PostgreSQL server these machines run; its URL.
+    async fn fresh_postgres(name: &str) -> String {
+        use sqlx::Connection;
+        let base =
+            std::env::var("SHENFEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("shenfen_services_{}_{name}", std::process::id());
+        sqlx::any::install_default_drivers();
+        let mut admin = sqlx::AnyConnection::connect(&base).await.unwrap();
+        for statement in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
+            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.unwrap();
+        }
+        format!("{base}?options=-c%20search_path%3D{schema}")
+    }
+
+    fn company() -> Company {
+        Company {
             name: "广州晓梅茶饮有限公司".into(),
             kind: "limited_liability".into(),
             capital: 50,
             address: "广东省广州市天河区天河路1号".into(),
             scope: "茶饮制售".into(),
-        };
-        let draft = save_draft(&db, "sub-1", &company, 100).await.unwrap();
-        assert!(draft_of(&db, "sub-2", &draft).await.unwrap().is_none(), "another citizen's draft");
-        let evidence = Evidence {
+        }
+    }
+
+    fn evidence() -> Evidence {
+        Evidence {
             acr: "L3".into(),
             amr: vec!["swk".into(), "pin".into(), "face".into()],
             issuer: "http://127.0.0.1:8080".into(),
             auth_time: 150,
             disclosed: vec!["name".into(), "id_number".into()],
-        };
-        let identity =
-            LegalIdentity {
-                name: "王建国".into(), id_number: "110105196108040136".into(), id_token: "a.b.c".into()
-            };
-        assert_eq!(file_draft(&db, &sealer, "sub-2", &draft, &evidence, &identity, 160).await.unwrap(), None);
-        let id = file_draft(&db, &sealer, "sub-1", &draft, &evidence, &identity, 160).await.unwrap().unwrap();
-        assert_eq!(
-            file_draft(&db, &sealer, "sub-1", &draft, &evidence, &identity, 161).await.unwrap(),
-            None,
-            "filed once"
-        );
-        let (drafts, filings) = space_of(&db, "sub-1").await.unwrap();
+        }
+    }
+
+    fn identity() -> LegalIdentity {
+        LegalIdentity { name: "王建国".into(), id_number: "110105196108040136".into(), id_token: "a.b.c".into() }
+    }
+
+    /// A draft filed once, only by its citizen, with its evidence and sealed
+    /// identity; each clerk view recorded, a failed one not.
+    async fn a_filing_round_trip(db: &Db) {
+        let sealer = Sealer::new(&[3; 32]).unwrap();
+        let draft = save_draft(db, "sub-1", &company(), 100).await.unwrap();
+        assert!(draft_of(db, "sub-2", &draft).await.unwrap().is_none(), "another citizen's draft");
+        assert_eq!(file_draft(db, &sealer, "sub-2", &draft, &evidence(), &identity(), 160).await.unwrap(), None);
+        let id = file_draft(db, &sealer, "sub-1", &draft, &evidence(), &identity(), 160).await.unwrap().unwrap();
+        let again = file_draft(db, &sealer, "sub-1", &draft, &evidence(), &identity(), 161).await.unwrap();
+        assert_eq!(again, None, "filed once");
+        let (drafts, filings) = space_of(db, "sub-1").await.unwrap();
         assert!(drafts.is_empty());
         assert_eq!(
             (filings[0].id.as_str(), filings[0].company.name.as_str(), filings[0].acr.as_str()),
-            (id.as_str(), company.name.as_str(), "L3")
+            (id.as_str(), "广州晓梅茶饮有限公司", "L3")
         );
 
-        let records = filings_for_clerk(&db, &sealer, "clerk-li", 200).await.unwrap();
+        let records = filings_for_clerk(db, &sealer, "clerk-li", 200).await.unwrap();
         assert_eq!(records.len(), 1);
-        assert_eq!(records[0].evidence, evidence);
+        assert_eq!(records[0].evidence, evidence());
         assert_eq!(records[0].identity.id_number, "110105196108040136");
-        assert_eq!(views_of(&db, &id).await.unwrap(), vec![("clerk-li".to_owned(), 200)]);
+        assert_eq!(views_of(db, &id).await.unwrap(), vec![("clerk-li".to_owned(), 200)]);
         let other_key = Sealer::new(&[4; 32]).unwrap();
-        assert!(matches!(filings_for_clerk(&db, &other_key, "clerk-li", 201).await, Err(ServicesError::Sealed)));
-        assert_eq!(views_of(&db, &id).await.unwrap().len(), 1, "a view that failed is not recorded");
+        assert!(matches!(filings_for_clerk(db, &other_key, "clerk-li", 201).await, Err(ServicesError::Sealed)));
+        assert_eq!(views_of(db, &id).await.unwrap().len(), 1, "a view that failed is not recorded");
+    }
+
+    #[tokio::test]
+    async fn a_filing_keeps_its_evidence_seals_the_identity_and_records_each_clerk_view_on_sqlite() {
+        let path = std::env::temp_dir().join(format!("shenfen-services-filing-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
+        a_filing_round_trip(&db).await;
         db.close().await;
         let bytes = std::fs::read(&path).unwrap();
         assert!(!bytes.windows(18).any(|w| w == b"110105196108040136"), "no ID number in clear in the database file");
-        let _ = std::fs::remove_file(&path);
-        for suffix in ["-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
+    }
+
+    #[tokio::test]
+    async fn a_filing_keeps_its_evidence_seals_the_identity_and_records_each_clerk_view_on_postgres() {
+        let db = Db::open(&fresh_postgres("filing").await).await.unwrap();
+        a_filing_round_trip(&db).await;
+        db.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn one_draft_confirmed_in_two_tabs_at_once_is_filed_once() {
+        let db = Db::open(&fresh_postgres("race").await).await.unwrap();
+        let sealer = std::sync::Arc::new(Sealer::new(&[3; 32]).unwrap());
+        for round in 0..5 {
+            let draft = save_draft(&db, "sub-1", &company(), 100).await.unwrap();
+            let tabs: Vec<_> = (0..8)
+                .map(|_| {
+                    let (db, sealer, draft) = (db.clone(), sealer.clone(), draft.clone());
+                    tokio::spawn(async move {
+                        file_draft(&db, &sealer, "sub-1", &draft, &evidence(), &identity(), 160).await.unwrap()
+                    })
+                })
+                .collect();
+            let mut filed = 0;
+            for tab in tabs {
+                filed += usize::from(tab.await.unwrap().is_some());
+            }
+            assert_eq!(filed, 1, "round {round}");
+        }
+        assert_eq!(space_of(&db, "sub-1").await.unwrap().1.len(), 5);
+        db.close().await;
     }
 }
