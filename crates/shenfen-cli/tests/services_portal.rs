@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
-use server_process::{spawn_serving, stop};
+use server_process::{fresh_postgres, spawn_serving, stop};
 
 /// An HTTP answer: status, headers (lowercase names), body.
 struct Answer {
@@ -114,24 +114,6 @@ fn spawn_services(dir: &Path, args: &[&str]) -> (Child, String) {
         }
     }
     panic!("shenfen services exited without serving: {:?}", child.wait());
-}
-
-/// A fresh schema on the PostgreSQL server these machines run; its URL.
-fn fresh_postgres(name: &str) -> String {
-    use sqlx::Connection;
-    let base =
-        std::env::var("SHENFEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("shenfen_test_{}_{name}", std::process::id());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let mut admin =
-            sqlx::AnyConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
-        for statement in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
-            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.unwrap();
-        }
-    });
-    format!("{base}?options=-c%20search_path%3D{schema}")
 }
 
 /// A signed-in citizen's session cookie for pairwise subject `sub`, opened

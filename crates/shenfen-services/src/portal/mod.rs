@@ -120,6 +120,15 @@ fn same_origin(portal: &Portal, headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
+/// The citizen posting a form from the portal's own pages: the origin first,
+/// then the session; anonymous posts are refused (a page would redirect).
+async fn posting_citizen(portal: &Portal, headers: &HeaderMap) -> Result<String, Refusal> {
+    same_origin(portal, headers)?;
+    signed_in(portal, headers)
+        .await?
+        .ok_or_else(|| Refusal::new(ProblemType::NotSignedIn, "sign in before registering a business"))
+}
+
 fn html_page(lang: Lang, title: &str, here: &str, body: maud::Markup) -> Response {
     page(lang, lang.pick(NAME.0, NAME.1), title, here, &pages::citizen_nav(lang), body).into_response()
 }
@@ -320,10 +329,7 @@ async fn submit_filing(
     headers: HeaderMap,
     FormBody(form): FormBody<FilingForm>,
 ) -> Result<Response, Refusal> {
-    same_origin(&portal, &headers)?;
-    let subject = signed_in(&portal, &headers)
-        .await?
-        .ok_or_else(|| Refusal::new(ProblemType::NotSignedIn, "sign in before registering a business"))?;
+    let subject = posting_citizen(&portal, &headers).await?;
     let company = match form.company() {
         Ok(company) => company,
         Err(errors) => {
@@ -350,10 +356,7 @@ async fn confirm_at_l3(portal: &Portal, subject: &str, draft: &str) -> Result<Re
 
 /// A kept draft confirmed again (after an upgrade at a counter, or a decline).
 async fn file_draft(State(portal): Shared, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, Refusal> {
-    same_origin(&portal, &headers)?;
-    let subject = signed_in(&portal, &headers)
-        .await?
-        .ok_or_else(|| Refusal::new(ProblemType::NotSignedIn, "sign in before filing"))?;
+    let subject = posting_citizen(&portal, &headers).await?;
     let draft = store::draft_of(&portal.db, &subject, &id)
         .await?
         .ok_or_else(|| Refusal::new(ProblemType::NotFound, "no such draft of yours"))?;
