@@ -358,6 +358,17 @@ fn the_portal_refuses(name: &str, postgres: Option<String>) {
     let citizen_cookie_at_clerk = get(&address, "/clerk/", &[("Cookie", &session)]);
     assert_eq!(citizen_cookie_at_clerk.status, 401, "a citizen's session is no clerk's");
 
+    // English by the switch, back to the page; never off the origin.
+    let switch = get(&address, "/lang?to=en&back=/clerk/", &[]);
+    assert_eq!((switch.status, switch.header("location")), (303, Some("/clerk/")));
+    assert_eq!(switch.cookie("shenfen_lang").as_deref(), Some("en"));
+    let english = get(&address, "/clerk/", &[("Cookie", "shenfen_lang=en"), ("Accept", "text/html")]);
+    assert!(english.body.contains("<html lang=\"en\">") && english.body.contains("Username"), "{}", english.body);
+    for away in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
+        let switched = get(&address, &format!("/lang?to=en&back={away}"), &[]);
+        assert_eq!(switched.header("location"), Some("/"), "{away}");
+    }
+
     // Every answer carries the strict policy; unknown paths are problems too.
     assert!(view.header("content-security-policy").unwrap().starts_with("default-src 'self'; script-src 'self'"));
     let missing = get(&address, "/nope", &[]);
