@@ -23,6 +23,18 @@ pub(crate) fn read_private_jwk(path: &Path) -> Result<PrivateJwk> {
     PrivateJwk::from_json(&read_text(path)?).with_context(|| format!("{} is not a private P-256 JWK", path.display()))
 }
 
+/// Reads a public JWK file that must hold no private part: the key of
+/// another party (`what`), whose private half this machine must never have.
+pub(crate) fn read_public_only_jwk(path: &Path, what: &str) -> Result<PublicJwk> {
+    let text = read_text(path)?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    if value.get("d").is_some() {
+        anyhow::bail!("{} holds a private key: give the public half of {what} only", path.display());
+    }
+    PublicJwk::from_value(&value).with_context(|| format!("{} is not a P-256 JWK", path.display()))
+}
+
 /// Reads a public JWK file (a private one is accepted too: its public half is used).
 pub(crate) fn read_public_jwk(path: &Path) -> Result<PublicJwk> {
     PublicJwk::from_json(&read_text(path)?).with_context(|| format!("{} is not a P-256 JWK", path.display()))

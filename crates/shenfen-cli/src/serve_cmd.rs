@@ -12,7 +12,7 @@ use shenfen_server::{AppState, Issuer, WebAssets, router};
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
 use crate::face_cmd::Common;
-use crate::files::read_public_jwk;
+use crate::files::{read_public_jwk, read_public_only_jwk};
 use crate::serve_config::{Liveness, ServeConfig, unless_set};
 
 #[derive(Args)]
@@ -31,6 +31,10 @@ pub(crate) struct ServeArgs {
     /// until the credentials they signed expire (repeatable).
     #[arg(long = "retired-issuer-jwk")]
     retired_issuer_jwk: Vec<PathBuf>,
+    /// The police's public JWK for the hotels' guest register: every
+    /// credential then carries the ID number sealed to it (docs/PRIVACY.md).
+    #[arg(long, env = "SHENFEN_POLICE_KEY")]
+    police_key: Option<PathBuf>,
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,
@@ -58,6 +62,7 @@ impl ServeArgs {
             listen: Some(listen),
             issuer_key: None,
             retired_issuer_jwk: Vec::new(),
+            police_key: None,
             public_url: None,
             liveness: Some(liveness),
             models: None,
@@ -98,7 +103,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
             liveness.apply(&mut policy.liveness);
         }
         let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
-        let identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        let mut identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        if let Some(police) = args.police_key.as_deref().or(config.police_key.as_deref()) {
+            identity = identity.with_police_key(read_public_only_jwk(police, "the police's key")?);
+        }
         let web = WebAssets::load(&web_libraries);
         let state =
             AppState::build(store.clone(), Arc::new(keys), Arc::new(face), identity, policy, web).map_err(coded)?;

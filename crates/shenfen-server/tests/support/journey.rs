@@ -25,8 +25,8 @@ use shenfen_server::{Policy, configuration_id};
 use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, hash_secret};
 
 use super::{
-    Backend, FACE, ISSUER_URL, TestApp, app_on, app_with, body_bytes, fresh_store, json as json_of, keys, models_dir,
-    retired_key, send,
+    Backend, FACE, ISSUER_URL, TestApp, app_on, app_sealing, app_with, body_bytes, fresh_store, json as json_of, keys,
+    models_dir, retired_key, send,
 };
 
 pub(crate) const LIN: &str = "440106199003071223";
@@ -59,6 +59,16 @@ pub(crate) async fn registered_app_with(backend: Backend, policy: Policy) -> Tes
     let test = app_on(policy, backend).await;
     register_lin(&test.state.store).await;
     test
+}
+
+/// A fresh authority with 林晓梅 registered that seals each credential's ID
+/// number to the police's `police` key (the hotels' guest register).
+pub(crate) async fn registered_app_sealing_for(police: &shenfen_credential::PublicJwk) -> TestApp {
+    let (store, url) = fresh_store(Backend::Sqlite).await;
+    register_lin(&store).await;
+    let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
+    let sealing = |identity: shenfen_server::Issuer| identity.with_police_key(police.clone());
+    app_sealing((std::sync::Arc::new(store), url), issuer, sealing)
 }
 
 /// Two instances of one authority on one database, each with its own
