@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::get;
+use tower_http::timeout::TimeoutLayer;
 
 pub use db::Db;
 pub use error::{ProblemType, Refusal, ServicesError};
@@ -110,7 +112,9 @@ pub async fn serve(
     let url = config.portal_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let key = client_key(&config.data_dir, PORTAL)?;
     let portal = portal::Portal::new(db.clone(), authority, &url, key, sealer);
-    let app = portal::router(portal).layer(DefaultBodyLimit::max(web::FORM_LIMIT));
+    // A request slower than this (a slow client, a slow authority) is cut off, its connection freed.
+    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+    let app = portal::router(portal).layer(DefaultBodyLimit::max(web::FORM_LIMIT)).layer(timeout);
     tokio::spawn(purge_periodically(db.clone()));
     ready(&[Listening { key: PORTAL, name: portal::NAME, url }]);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;

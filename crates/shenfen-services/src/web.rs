@@ -205,8 +205,8 @@ fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
             ),
         ),
         ProblemType::SignInDeclined => (
-            ("你在钱包中拒绝了", "未披露任何信息。你的草稿已保存，可随时继续。"),
-            ("You declined in the wallet", "Nothing was disclosed. Your draft is kept; go on whenever you like."),
+            ("你在钱包中拒绝了", "未披露任何信息。如有草稿，已为你保存，可随时继续。"),
+            ("You declined in the wallet", "Nothing was disclosed. A draft, if any, is kept; go on whenever you like."),
         ),
         ProblemType::ConsentRequired => (
             ("需要你的同意", "请勾选同意向登记机关披露你的姓名和身份证号。"),
