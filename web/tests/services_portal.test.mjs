@@ -9,7 +9,7 @@
 // is refused a registration with the upgrade advice, in Chinese, the draft kept.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -66,6 +66,9 @@ after(async () => {
   await phoneBrowser?.close();
   await laptop?.close();
   demo?.stop();
+  // The demo's data (its registry, the services' database and keys) goes once it has stopped.
+  await new Promise((stopped) => setTimeout(stopped, 1000));
+  if (demo) rmSync(demo.dataDir, { recursive: true, force: true });
 });
 
 test('an upgraded citizen signs in at L1, registers a business at L3 with PIN and live face, and sees the filing', async () => {
