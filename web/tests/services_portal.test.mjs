@@ -125,6 +125,7 @@ test('a clerk signs in and sees the filing with the legal representative and its
   assert.equal(await row.locator('.amr').textContent(), 'swk+pin+face');
   assert.equal(await row.locator('.issuer').textContent(), demo.url);
   assert.match(await row.textContent(), new RegExp(`${COMPANY}.*name, id_number`));
+  assert.match(await row.locator('.token-check').textContent(), /签名有效/, 'the id_token kept verifies against the authority\'s keys');
   assert.deepEqual(await accessibilityViolations(page), []);
   await documented(page, 'portal-2-clerk');
   await page.close();

@@ -57,6 +57,9 @@ type Tokens = StandardTokenResponse<
     CoreTokenType,
 >;
 
+type IdToken =
+    openidconnect::IdToken<LegalIdentity, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+
 /// A client as discovery leaves it: authorization and token endpoints set.
 type Client = openidconnect::Client<
     LegalIdentity,
@@ -293,6 +296,33 @@ impl Authority {
     }
 }
 
+/// What a stored id_token says when checked again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recheck {
+    /// Its signature verifies against the authority's published keys, for this issuer and client, as of when it was received.
+    Verified,
+    /// It does not verify (changed, or signed by a key the authority no longer publishes).
+    Failed,
+    /// The authority's keys could not be fetched now.
+    Unknown,
+}
+
+impl Authority {
+    /// Checks an id_token received at `received_at` again, against the keys
+    /// the authority publishes now: signature, issuer, audience, and its
+    /// times as they were when it was received (its nonce was checked then).
+    pub async fn recheck(&self, service: &ServiceClient, id_token: &str, received_at: i64) -> Recheck {
+        let Ok(client) = self.client(service).await else { return Recheck::Unknown };
+        let Ok(token) = id_token.parse::<IdToken>() else { return Recheck::Failed };
+        let Some(then) = chrono::DateTime::from_timestamp(received_at, 0) else { return Recheck::Failed };
+        let verifier = client.id_token_verifier().set_time_fn(move || then);
+        match token.claims(&verifier, |_: Option<&Nonce>| Ok(())) {
+            Ok(_) => Recheck::Verified,
+            Err(_) => Recheck::Failed,
+        }
+    }
+}
+
 /// An RFC 7523 client assertion of `service` for the token endpoint, living one minute.
 fn client_assertion(service: &ServiceClient, token_endpoint: &str) -> Result<String, String> {
     let now = crate::now();
@@ -307,4 +337,78 @@ fn client_assertion(service: &ServiceClient, token_endpoint: &str) -> Result<Str
     let Value::Object(claims) = claims else { return Err("claims are an object".into()) };
     let key = service.key.signing_key().map_err(|e| e.to_string())?;
     sign_compact(&es256_header("JWT", service.key.public().kid()), &claims, &key).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Json;
+    use axum::routing::get;
+
+    use super::*;
+
+    /// An OpenID Provider's public face — its discovery document and JWKS —
+    /// on a local port, publishing `key`; answers its issuer URL.
+    async fn provider(key: &PrivateJwk) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let metadata = json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks.json"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        });
+        let jwks = json!({ "keys": [key.public().to_value()] });
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(move || async move { Json(metadata) }))
+            .route("/jwks.json", get(move || async move { Json(jwks) }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        issuer
+    }
+
+    fn id_token(key: &PrivateJwk, issuer: &str, audience: &str, iat: i64) -> String {
+        let claims = json!({
+            "iss": issuer, "aud": audience, "sub": "sub-1", "iat": iat, "exp": iat + 300, "auth_time": iat,
+            "acr": "L3", "amr": ["swk", "pin", "face"], "name": "王建国", "id_number": "110105196108040136",
+        });
+        let Value::Object(claims) = claims else { unreachable!() };
+        sign_compact(&es256_header("JWT", key.public().kid()), &claims, &key.signing_key().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_kept_id_token_verifies_later_against_the_published_keys_and_nothing_else_does() {
+        let key = PrivateJwk::generate().unwrap().with_kid("authority-1");
+        let issuer = provider(&key).await;
+        let authority = Authority::new(&issuer);
+        let portal = ServiceClient {
+            client_id: "http://127.0.0.1:8081".into(),
+            redirect_uri: "http://127.0.0.1:8081/callback".into(),
+            key: PrivateJwk::generate().unwrap(),
+        };
+        let received = crate::now() - 86_400;
+        let token = id_token(&key, &issuer, &portal.client_id, received);
+        assert_eq!(
+            authority.recheck(&portal, &token, received + 5).await,
+            Recheck::Verified,
+            "a day later, as of receipt"
+        );
+
+        let (head, rest) = token.split_once('.').unwrap();
+        let (payload, signature) = rest.split_once('.').unwrap();
+        let mut changed = payload.as_bytes().to_vec();
+        changed[10] = if changed[10] == b'A' { b'B' } else { b'A' };
+        let changed = format!("{head}.{}.{signature}", String::from_utf8(changed).unwrap());
+        assert_eq!(authority.recheck(&portal, &changed, received + 5).await, Recheck::Failed, "a changed token");
+        let forged =
+            id_token(&PrivateJwk::generate().unwrap().with_kid("authority-1"), &issuer, &portal.client_id, received);
+        assert_eq!(authority.recheck(&portal, &forged, received + 5).await, Recheck::Failed, "another key");
+        let elsewhere = id_token(&key, &issuer, "http://127.0.0.1:9999", received);
+        assert_eq!(authority.recheck(&portal, &elsewhere, received + 5).await, Recheck::Failed, "another client's");
+        assert_eq!(authority.recheck(&portal, "not a token", received).await, Recheck::Failed);
+
+        let gone = Authority::new("http://127.0.0.1:9");
+        assert_eq!(gone.recheck(&portal, &token, received + 5).await, Recheck::Unknown, "the authority unreachable");
+    }
 }

@@ -36,7 +36,12 @@ pub(super) async fn home(State(portal): Shared, lang: Lang, headers: HeaderMap) 
     };
     let records = store::filings_for_clerk(&portal.db, &portal.sealer, &clerk, portal.now()).await?;
     tracing::info!(%clerk, filings = records.len(), "a clerk viewed the filings");
-    Ok(clerk_page(lang, pages::clerk_filings(lang, &clerk, &records)))
+    let mut checked = Vec::with_capacity(records.len());
+    for record in records {
+        let check = portal.authority.recheck(&portal.client, &record.identity.id_token, record.summary.filed_at).await;
+        checked.push((record, check));
+    }
+    Ok(clerk_page(lang, pages::clerk_filings(lang, &clerk, &checked)))
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@ use maud::{Markup, html};
 
 use super::filing::{COMPANY_TYPES, FieldError, FilingForm};
 use super::store::{Draft, FilingRecord, FilingSummary};
+use crate::authority::Recheck;
 use crate::web::{Lang, NavLink};
 
 /// The citizen's navigation.
@@ -183,8 +184,25 @@ pub(crate) fn clerk_login(lang: Lang, refused: Option<&str>) -> Markup {
     }
 }
 
-/// The filings with their legal representatives and evidence, one section each.
-pub(crate) fn clerk_filings(lang: Lang, clerk: &str, records: &[FilingRecord]) -> Markup {
+/// What the check of a stored id_token against the authority's keys found, in words.
+fn token_check(lang: Lang, check: Recheck) -> &'static str {
+    match check {
+        Recheck::Verified => lang.pick(
+            "签名有效（已用签发机构公布的密钥核验）",
+            "signature valid (checked against the issuer's published keys)",
+        ),
+        Recheck::Failed => lang.pick(
+            "签名无法核验：令牌被改动，或签发机构已不再公布其密钥",
+            "signature does not verify: the token was changed, or the issuer no longer publishes its key",
+        ),
+        Recheck::Unknown => lang
+            .pick("暂时无法核验：签发机构的密钥目前无法获取", "not checked: the issuer's keys cannot be fetched now"),
+    }
+}
+
+/// The filings with their legal representatives and evidence, one section
+/// each; the id_token as received is checked again against the issuer's keys.
+pub(crate) fn clerk_filings(lang: Lang, clerk: &str, records: &[(FilingRecord, Recheck)]) -> Markup {
     html! {
         p { (lang.pick("工作人员：", "Clerk: ")) strong { (clerk) } " · "
             (lang.pick("每次查看都会被记录。", "Every view is recorded.")) }
@@ -192,7 +210,7 @@ pub(crate) fn clerk_filings(lang: Lang, clerk: &str, records: &[FilingRecord]) -
             p { (lang.pick("还没有登记。", "No filings yet.")) }
         }
         div id="clerk-filings" {
-            @for r in records {
+            @for (r, check) in records {
                 article.filing aria-labelledby={ "filing-" (r.summary.id) } {
                     h2 id={ "filing-" (r.summary.id) } { (r.summary.company.name) " · " (r.summary.id) }
                     div.columns {
@@ -211,6 +229,7 @@ pub(crate) fn clerk_filings(lang: Lang, clerk: &str, records: &[FilingRecord]) -
                             dt { (lang.pick("签发机构", "Issuer")) } dd.issuer { (r.evidence.issuer) }
                             dt { (lang.pick("认证时间", "Authenticated")) } dd { (when(r.evidence.auth_time)) }
                             dt { (lang.pick("披露内容", "Disclosed")) } dd.disclosed { (r.evidence.disclosed.join(", ")) }
+                            dt { (lang.pick("身份令牌", "ID token")) } dd.token-check { (token_check(lang, *check)) }
                         }
                     }
                 }
