@@ -126,6 +126,7 @@ test('a clerk signs in and sees the filing with the legal representative and its
   assert.equal(await row.locator('.issuer').textContent(), demo.url);
   assert.match(await row.textContent(), new RegExp(`${COMPANY}.*name, id_number`));
   assert.match(await row.locator('.token-check').textContent(), /签名有效/, 'the id_token kept verifies against the authority\'s keys');
+  assert.equal(await row.locator('.views').textContent(), '1 次（含本次）', 'this view is recorded');
   assert.deepEqual(await accessibilityViolations(page), []);
   await documented(page, 'portal-2-clerk');
   await page.close();

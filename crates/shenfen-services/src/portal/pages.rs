@@ -220,6 +220,7 @@ pub(crate) fn clerk_filings(lang: Lang, clerk: &str, records: &[(FilingRecord, R
                             dt { (lang.pick("住所", "Address")) } dd { (r.summary.company.address) }
                             dt { (lang.pick("经营范围", "Business scope")) } dd { (r.summary.company.scope) }
                             dt { (lang.pick("提交时间", "Filed")) } dd { (when(r.summary.filed_at)) }
+                            dt { (lang.pick("查看次数", "Clerk views")) } dd.views { (r.views) (lang.pick(" 次（含本次）", " (this one included)")) }
                         }
                         dl {
                             dt { (lang.pick("法定代表人", "Legal representative")) } dd.legal-name { (r.identity.name) }

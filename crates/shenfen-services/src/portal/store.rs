@@ -39,6 +39,8 @@ pub(crate) struct FilingRecord {
     pub(crate) summary: FilingSummary,
     pub(crate) evidence: Evidence,
     pub(crate) identity: LegalIdentity,
+    /// How many times clerks have viewed it, this view included.
+    pub(crate) views: i64,
 }
 
 fn company_of(row: &AnyRow) -> Result<Company, ServicesError> {
@@ -176,8 +178,12 @@ pub(crate) async fn filings_for_clerk(
     now: i64,
 ) -> Result<Vec<FilingRecord>, ServicesError> {
     let mut tx = db.write().await?;
-    let rows =
-        sqlx::query("SELECT * FROM portal_filings ORDER BY filed_at DESC, id LIMIT 100").fetch_all(&mut *tx).await?;
+    let rows = sqlx::query(
+        "SELECT f.*, (SELECT COUNT(*) FROM portal_filing_views v WHERE v.filing_id = f.id) AS views \
+             FROM portal_filings f ORDER BY f.filed_at DESC, f.id LIMIT 100",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let summary = summary_of(row)?;
@@ -199,7 +205,8 @@ pub(crate) async fn filings_for_clerk(
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        records.push(FilingRecord { summary, evidence, identity });
+        let views = row.try_get::<i64, _>("views")? + 1;
+        records.push(FilingRecord { summary, evidence, identity, views });
     }
     tx.commit().await?;
     Ok(records)
@@ -360,9 +367,13 @@ mod tests {
         assert_eq!(records[0].evidence, evidence());
         assert_eq!(records[0].identity.id_number, "110105196108040136");
         assert_eq!(views_of(db, &id).await.unwrap(), vec![("clerk-li".to_owned(), 200)]);
+        assert_eq!(records[0].views, 1);
+        let again = filings_for_clerk(db, &sealer, "clerk-zhao", 210).await.unwrap();
+        assert_eq!(again[0].views, 2, "the second clerk sees that the filing was viewed before");
+        assert_eq!(views_of(db, &id).await.unwrap()[1], ("clerk-zhao".to_owned(), 210));
         let other_key = Sealer::new(&[4; 32]).unwrap();
         assert!(matches!(filings_for_clerk(db, &other_key, "clerk-li", 201).await, Err(ServicesError::Sealed)));
-        assert_eq!(views_of(db, &id).await.unwrap().len(), 1, "a view that failed is not recorded");
+        assert_eq!(views_of(db, &id).await.unwrap().len(), 2, "a view that failed is not recorded");
     }
 
     #[tokio::test]
