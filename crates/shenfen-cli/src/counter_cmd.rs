@@ -32,7 +32,7 @@ pub(crate) fn run(command: CounterCommand) -> Result<ExitCode> {
     let rt = runtime()?;
     let db = rt.block_on(store.open_store())?;
     let token = rt.block_on(add_counter_device(&db, &name))?;
-    println!("counter device {name:?} registered; token (shown once): {token}");
+    println!("counter device \"{}\" registered; token (shown once): {token}", name.trim());
     rt.block_on(db.close());
     Ok(ExitCode::SUCCESS)
 }

@@ -554,9 +554,12 @@ fn eval(pairs_path: &Path, form: TemplateForm, common: &Common) -> Result<ExitCo
             "threshold {:.3}: {false_rejects} false rejects, {false_accepts} false accepts",
             engine.match_threshold
         );
+        let score = |value: Option<f32>| value.map_or_else(|| "none".to_owned(), |v| format!("{v:.4}"));
         println!(
-            "lowest genuine {:?}, highest impostor {:?}, margin {:?}",
-            accuracy.min_genuine, accuracy.max_impostor, accuracy.margin
+            "lowest genuine {}, highest impostor {}, margin {}",
+            score(accuracy.min_genuine),
+            score(accuracy.max_impostor),
+            score(accuracy.margin)
         );
         println!("EER {:.4}", accuracy.eer);
         for (far, tar) in &accuracy.tar_at_far {

@@ -328,6 +328,9 @@ fn a_face_command_without_models_says_how_to_fetch_them() {
     );
 }
 
+/// A lightweight credential's claims as the authority issues them.
+const QR_CLAIMS: &str = r#"{"iss":"https://authority.example","edition":"lightweight","name":"林晓梅","id_number_masked":"440106********1223","age_over_18":true,"region":"Guangdong"}"#;
+
 #[test]
 fn max_qr_age_is_exactly_the_age_and_the_clock_skew_only_forgives_a_future_iat() {
     use base64::Engine;
@@ -357,7 +360,7 @@ fn max_qr_age_is_exactly_the_age_and_the_clock_skew_only_forgives_a_future_iat()
             ][..],
             &[
                 "--claims",
-                &ws.write("claims.json", CLAIMS),
+                &ws.write("claims.json", QR_CLAIMS),
                 "--sd",
                 "name,id_number_masked,age_over_18",
                 "--status-uri",
@@ -397,8 +400,7 @@ fn max_qr_age_is_exactly_the_age_and_the_clock_skew_only_forgives_a_future_iat()
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(format!("{dir}/verifier.json"), cache.to_string()).unwrap();
         let args =
-            [&["verify", "--qr-text", &payload, "--purpose", "hotel_checkin", "--cache", &dir, "--json"][..], extra]
-                .concat();
+            [&["verify", "--qr-text", &payload, "--purpose", "hotel_checkin", "--cache", &dir][..], extra].concat();
         shenfen_with(&args, None, &[("SHENFEN_NOW", at(offset).as_str())])
     };
     let accepted = |offset: i64, extra: &[&str]| {
@@ -412,6 +414,12 @@ fn max_qr_age_is_exactly_the_age_and_the_clock_skew_only_forgives_a_future_iat()
         assert!(stderr.starts_with(&format!("error: [{code}]")), "{offset} s {extra:?}: {stderr}");
     };
     accepted(89, &[]);
+    let text = check(60, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&text.stdout).trim(),
+        "verified for hotel_checkin: lightweight edition, level L1; id_number_masked 440106********1223, name 林晓梅, region Guangdong",
+        "text mode is a sentence"
+    );
     accepted(90, &[]);
     refused_as(91, &[], "credential.kb.too_old");
     refused_as(100, &[], "credential.kb.too_old");
