@@ -2,8 +2,9 @@
 //!
 //! Every subcommand is a thin shell over the domain crates: it reads files and
 //! standard input, calls `shenfen-core` / `shenfen-credential`, and prints JSON
-//! or a readable report. Failures print one line on standard error and exit
-//! non-zero, so scripts can drive every command.
+//! or a readable report. Failures print one line `error: [CODE] reason` on
+//! standard error and exit 1 (refused), 2 (usage) or 3 (input or
+//! environment), decided in `coded_error`, so scripts can drive every command.
 
 mod attack_sets;
 mod audit_cmd;

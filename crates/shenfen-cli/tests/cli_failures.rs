@@ -219,6 +219,7 @@ fn workspace(name: &str) -> Workspace {
         "99",
     ];
     let credential = ok(d, &issue, "", &[]);
+    write("credential.sd-jwt", &credential);
     let present = ["credential", "present", "--holder-key", "holder.jwk", "--aud", "a", "--nonce", "n"];
     write("presentation.txt", &ok(d, &present, &credential, &[]));
     let list = |extra: &[&str], env: &[(&str, &str)]| {
@@ -391,21 +392,7 @@ fn a_verdict_under_json_keeps_its_fields_beside_the_refusal() {
 #[test]
 fn the_wrong_holder_key_presents_nothing() {
     let ws = workspace("holder");
-    let credential = {
-        let args = [
-            "credential",
-            "issue",
-            "--issuer-key",
-            "issuer.jwk",
-            "--holder-jwk",
-            "holder.pub.jwk",
-            "--vct",
-            "v",
-            "--claims",
-            "claims.json",
-        ];
-        ok(&ws.dir, &args, "", &[])
-    };
+    let credential = std::fs::read_to_string(ws.dir.join("credential.sd-jwt")).unwrap();
     for key in ["other.jwk", "issuer.jwk"] {
         let out = run(
             &ws.dir,
