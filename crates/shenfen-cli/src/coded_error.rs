@@ -30,6 +30,8 @@ pub(crate) const ARGUMENT: &str = "cli.argument";
 pub(crate) const QR_NOT_FOUND: &str = "cli.qr.not_found";
 /// A QR code seen in an image that does not decode.
 pub(crate) const QR_UNREADABLE: &str = "cli.qr.unreadable";
+/// A private key given where only a public one may be (the police's key).
+pub(crate) const PRIVATE_KEY: &str = "cli.private_key";
 /// A holder key that is not the one the credential is bound to.
 pub(crate) const HOLDER_KEY: &str = "cli.holder_key";
 /// An operator or relying party the database does not hold.

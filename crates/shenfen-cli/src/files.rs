@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use shenfen_credential::{PrivateJwk, PublicJwk};
 
-use crate::coded_error::{FILE_READ, FILE_WRITE, JSON, JWKS, coded, fail};
+use crate::coded_error::{FILE_READ, FILE_WRITE, JSON, JWKS, PRIVATE_KEY, coded, fail};
 
 /// Reads a whole file, naming it in the error (`cli.file.read`).
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
@@ -56,6 +56,17 @@ pub(crate) fn read_private_jwk(path: &Path) -> Result<PrivateJwk> {
     PrivateJwk::from_json(&read_text(path)?)
         .map_err(coded)
         .with_context(|| format!("{} is not a private P-256 JWK", path.display()))
+}
+
+/// Reads a public JWK file that must hold no private part: the key of
+/// another party (`what`), whose private half this machine must never have.
+pub(crate) fn read_public_only_jwk(path: &Path, what: &str) -> Result<PublicJwk> {
+    let value = read_json_file(path, what)?;
+    if value.get("d").is_some() {
+        let reason = format!("{} holds a private key: give the public half of {what} only", path.display());
+        return Err(fail(PRIVATE_KEY, reason));
+    }
+    PublicJwk::from_value(&value).map_err(coded).with_context(|| format!("{} is not a P-256 JWK", path.display()))
 }
 
 /// Reads a public JWK file (a private one is accepted too: its public half is used).

@@ -12,7 +12,7 @@ use shenfen_server::{AppState, Issuer, WebAssets, router};
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
 use crate::face_cmd::Common;
-use crate::files::read_public_jwk;
+use crate::files::{read_public_jwk, read_public_only_jwk};
 use crate::serve_config::{Liveness, ServeConfig, unless_set};
 
 #[derive(Args)]
@@ -31,6 +31,10 @@ pub(crate) struct ServeArgs {
     /// until the credentials they signed expire (repeatable).
     #[arg(long = "retired-issuer-jwk")]
     retired_issuer_jwk: Vec<PathBuf>,
+    /// The police's public JWK for the hotels' guest register: every
+    /// credential then carries the ID number sealed to it (docs/PRIVACY.md).
+    #[arg(long, env = "SHENFEN_POLICE_KEY")]
+    police_key: Option<PathBuf>,
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,
@@ -58,6 +62,7 @@ impl ServeArgs {
             listen: Some(listen),
             issuer_key: None,
             retired_issuer_jwk: Vec::new(),
+            police_key: None,
             public_url: None,
             liveness: Some(liveness),
             models: None,
@@ -77,9 +82,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let retired =
         if args.retired_issuer_jwk.is_empty() { &config.retired_issuer_jwks } else { &args.retired_issuer_jwk };
     // Everything named is checked before anything is created: a missing
-    // database, key file, issuer key or model set leaves no empty database behind.
+    // database, key file, issuer or police key or model set leaves no empty database behind.
     store_args.require_existing_database(true)?;
     let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
+    let police_key = args.police_key.as_deref().or(config.police_key.as_deref());
+    let police = police_key.map(|path| read_public_only_jwk(path, "the police's key")).transpose()?;
     let models = args.models.clone().or(config.models.clone());
     let face = Common { json: false, models, threshold: None }.engine(cores())?;
     let keys = store_args.keys()?;
@@ -100,7 +107,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         if let Some(liveness) = args.liveness.or(config.liveness) {
             liveness.apply(&mut policy.liveness);
         }
-        let identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        let mut identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        if let Some(police) = police {
+            identity = identity.with_police_key(police);
+        }
         let web = WebAssets::load(&web_libraries);
         let state =
             AppState::build(store.clone(), Arc::new(keys), Arc::new(face), identity, policy, web).map_err(coded)?;

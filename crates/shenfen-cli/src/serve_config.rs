@@ -51,6 +51,8 @@ pub(crate) struct ServeConfig {
     /// As `--retired-issuer-jwk`, a list.
     #[serde(default)]
     pub retired_issuer_jwks: Vec<PathBuf>,
+    /// As `--police-key`.
+    pub police_key: Option<PathBuf>,
     /// As `--liveness`.
     pub liveness: Option<Liveness>,
     /// As `--models`.

@@ -90,6 +90,7 @@ fn cases() -> Vec<Case> {
         case("serve --db sqlite:no-such.db --listen 127.0.0.1:0", "store.not_found", 3, "no-such.db"),
         case("serve --models /nonexistent-models --data-dir serve-data --listen 127.0.0.1:0", "face.model.missing", 3, "fetch-models.sh"),
         case("serve --config bad.json --listen 127.0.0.1:0", "cli.format", 3, "bad.json is not a valid config"),
+        case("serve --police-key issuer.jwk --data-dir serve-data --listen 127.0.0.1:0", "cli.private_key", 3, "holds a private key"),
         case("registry import --no-faces --records missing.csv --db sqlite:r.db", "cli.file.read", 3, "missing.csv").env(STORE_KEYS).with_json(),
         case("registry import --no-faces --records records.csv --db mysql://db.example/x", "store.url", 3, "unsupported database URL").env(STORE_KEYS).with_json(),
         case("registry import --no-faces --records records.csv --db postgres://db:port/x", "store.database", 3, "invalid port").env(STORE_KEYS).with_json(),

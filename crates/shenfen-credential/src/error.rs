@@ -245,6 +245,14 @@ pub enum CredentialError {
     /// The presentation discloses more than the verifier's purpose allows.
     #[error("the presentation discloses {0}, more than {1} needs: a wallet shows only what the purpose asks for")]
     Overshared(String, String),
+    /// A sealed value (a compact JWE) is not one this crate opens: its shape,
+    /// its algorithms or its ephemeral key are wrong.
+    #[error("malformed sealed value: {0}")]
+    SealedMalformed(String),
+    /// A sealed value does not open with this key: sealed to another
+    /// recipient, or changed since it was sealed.
+    #[error("the sealed value does not open with this key: sealed to another recipient, or altered")]
+    SealedUnopenable,
     /// The trust list the cache came from has expired.
     #[error("the trust list expired at {expired_at} (now {now}): sync again with a current one")]
     TrustListExpired {
@@ -309,6 +317,8 @@ impl CredentialError {
             Self::PurposeUnmet { .. } => "credential.purpose.unmet",
             Self::Overshared(..) => "credential.purpose.overshared",
             Self::TrustListExpired { .. } => "credential.offline.trust_list_expired",
+            Self::SealedMalformed(_) => "credential.sealed.malformed",
+            Self::SealedUnopenable => "credential.sealed.unopenable",
         }
     }
 }
