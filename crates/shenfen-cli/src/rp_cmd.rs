@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use shenfen_server::{Registered, Registration};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{JSON, coded, fail};
 use crate::data_dir::{StoreArgs, runtime};
 use crate::files::read_text;
 use crate::rp_verifier_cmd;
@@ -111,8 +111,9 @@ pub(crate) fn save_registration(
 ) -> Result<Registered> {
     if let Some(path) = client_jwks {
         let text = read_text(path)?;
-        registration.client_jwks =
-            Some(serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?);
+        let jwks = serde_json::from_str(&text)
+            .map_err(|e| fail(JSON, format!("{} is not valid JSON (a JWK Set expected): {e}", path.display())))?;
+        registration.client_jwks = Some(jwks);
     }
     let registered = registration.register(now_unix()).map_err(coded)?;
     let rt = runtime()?;

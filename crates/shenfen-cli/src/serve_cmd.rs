@@ -81,31 +81,35 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let listen = args.listen.or(config.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
     let retired =
         if args.retired_issuer_jwk.is_empty() { &config.retired_issuer_jwks } else { &args.retired_issuer_jwk };
+    // Everything named is checked before anything is created: a missing
+    // database, key file, issuer or police key or model set leaves no empty database behind.
+    store_args.require_existing_database(true)?;
+    let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
+    let police_key = args.police_key.as_deref().or(config.police_key.as_deref());
+    let police = police_key.map(|path| read_public_only_jwk(path, "the police's key")).transpose()?;
+    let models = args.models.clone().or(config.models.clone());
+    let face = Common { json: false, models, threshold: None }.engine(cores())?;
+    let keys = store_args.keys()?;
+    let issuer = issuer_key(&store_args, args.issuer_key.as_deref().or(config.issuer_key.as_deref()))?;
     let rt = runtime()?;
     rt.block_on(async {
-        // The keys first: a missing key file creates no database.
-        let keys = store_args.keys()?;
         let store = Arc::new(store_args.open_store().await?);
-        let issuer = issuer_key(&store_args, args.issuer_key.as_deref().or(config.issuer_key.as_deref()))?;
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
         let url = args.public_url.clone().or(config.public_url.clone()).unwrap_or_else(|| format!("http://{address}"));
-        let models = args.models.clone().or(config.models.clone());
         let web_libraries = args
             .web_libraries
             .clone()
             .or(config.web_libraries.clone())
             .unwrap_or_else(|| WebAssets::checkout_dir().to_path_buf());
-        let face = Common { json: false, models, threshold: None }.engine(cores())?;
         let mut policy = config.policy.clone();
         if let Some(liveness) = args.liveness.or(config.liveness) {
             liveness.apply(&mut policy.liveness);
         }
-        let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
         let mut identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
-        if let Some(police) = args.police_key.as_deref().or(config.police_key.as_deref()) {
-            identity = identity.with_police_key(read_public_only_jwk(police, "the police's key")?);
+        if let Some(police) = police {
+            identity = identity.with_police_key(police);
         }
         let web = WebAssets::load(&web_libraries);
         let state =

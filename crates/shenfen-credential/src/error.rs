@@ -87,9 +87,12 @@ pub enum CredentialError {
     /// A registered time claim is missing or is not a number.
     #[error("claim {0:?} is missing or not a NumericDate")]
     InvalidTimeClaim(&'static str),
-    /// `exp` is in the past.
-    #[error("the credential expired at {exp} (now {now})")]
+    /// `exp` is in the past: of the credential, or of the status list,
+    /// trust list or attestation it was checked with (`what` says which).
+    #[error("the {what} expired at {exp} (now {now})")]
     Expired {
+        /// What expired: "credential", "status list", "trust list", "verifier attestation".
+        what: &'static str,
         /// Expiry, seconds since the epoch.
         exp: i64,
         /// Verification time.
