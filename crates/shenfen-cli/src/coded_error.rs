@@ -10,6 +10,7 @@ use shenfen_core::CoreError;
 use shenfen_credential::CredentialError;
 use shenfen_face::FaceError;
 use shenfen_server::{BuildError, CounterError, RegistrationError};
+use shenfen_services::ServicesError;
 use shenfen_store::StoreError;
 use shenfen_verifier::VerifierError;
 use shenfen_wallet::WalletError;
@@ -176,6 +177,7 @@ coded_errors!(
     CredentialError,
     FaceError,
     RegistrationError,
+    ServicesError,
     StoreError,
     VerifierError,
     WalletError

@@ -22,7 +22,7 @@ pub(crate) struct ServicesArgs {
     #[command(subcommand)]
     command: Option<ServicesCommand>,
     /// The authority's issuer URL (its OpenID Connect discovery document is under it).
-    #[arg(long, env = "SHENFEN_AUTHORITY")]
+    #[arg(long, env = "SHENFEN_AUTHORITY", value_parser = authority_url)]
     authority: Option<String>,
     /// Where the government portal (政务服务) listens; its origin is its client id.
     #[arg(long, default_value = "127.0.0.1:8081")]
@@ -83,6 +83,16 @@ pub(crate) fn run(args: ServicesArgs) -> Result<ExitCode> {
             serve_services(&config)
         }
     }
+}
+
+/// An http(s) URL with a host: discovery runs at the first sign-in, so a
+/// mistyped authority is refused here rather than when a citizen arrives.
+fn authority_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("{text:?} is not an http(s) URL with a host"));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 /// Adds a portal clerk; answers the generated password.

@@ -97,6 +97,11 @@ fn cases() -> Vec<Case> {
         case("registry import --no-faces --records bad-rows.csv --db sqlite:r.db", "cli.format", 3, "no row of bad-rows.csv").env(STORE_KEYS),
         case("registry import --no-faces --records bad-rows.csv --db sqlite:r2.db --json", "cli.format", 3, "no row of bad-rows.csv").env(STORE_KEYS),
         case("registry synth --count 1 --out claims.json/x", "cli.file.write", 3, "cannot write"),
+        case("services --authority not-a-url", "cli.usage", 2, "not a URL"),
+        case("services --authority ftp://authority.example", "cli.usage", 2, "http(s) URL"),
+        case("services --authority http://127.0.0.1:9 --database-url mysql://db.example/x --data-dir services-data", "services.database_url", 3, "unsupported database URL"),
+        case("services clerk add --username a --database-url mysql://db.example/x --data-dir services-data", "services.database_url", 3, "unsupported database URL"),
+        case("services clerk add", "cli.usage", 2, "--username"),
         case("audit verify --data-dir nowhere", "store.not_found", 3, "no database at"),
         case("audit verify --db mysql://db.example/x", "store.url", 3, "unsupported database URL").env(STORE_KEYS),
         case("wallet list --wallet no-wallet", "wallet.location", 3, "wallet init").with_json(),
@@ -344,6 +349,7 @@ fn every_failure_of_every_subcommand_is_one_coded_line_with_the_status_of_its_ki
         "a refused serve creates nothing"
     );
     assert!(!ws.dir.join("nowhere").exists(), "audit verify creates nothing");
+    assert!(!ws.dir.join("services-data").exists(), "a refused services command creates nothing");
 
     // Every subcommand the binary lists has its cases.
     let help = ok(&ws.dir, &["--help"], "", &[]);

@@ -9,9 +9,20 @@ use crate::error::ServicesError;
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// The database a URL names, refused before anything is created when it is neither.
+pub(crate) fn backend_of(url: &str) -> Result<Backend, ServicesError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(ServicesError::UnsupportedUrl)
+    }
 }
 
 /// The connection pool, migrated.
@@ -26,13 +37,7 @@ impl Db {
     /// applies pending migrations.
     pub async fn open(url: &str) -> Result<Db, ServicesError> {
         install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            return Err(ServicesError::UnsupportedUrl);
-        };
+        let backend = backend_of(url)?;
         let pool = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };

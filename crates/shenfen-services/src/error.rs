@@ -13,16 +13,16 @@ use serde_json::{Value, json};
 #[derive(Debug, thiserror::Error)]
 pub enum ServicesError {
     /// The database refused or failed a statement.
-    #[error("[services.database] {0}")]
+    #[error("{0}")]
     Database(#[from] sqlx::Error),
     /// The schema could not be brought up to date.
-    #[error("[services.migration] {0}")]
+    #[error("{0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// `--database-url` is neither `sqlite:` nor `postgres://`.
-    #[error("[services.database_url] unsupported database URL (sqlite:PATH or postgres://…)")]
+    #[error("unsupported database URL (sqlite:PATH or postgres://…)")]
     UnsupportedUrl,
     /// A key file could not be read, written or understood.
-    #[error("[services.key_file] {path}: {reason}")]
+    #[error("{path}: {reason}")]
     KeyFile {
         /// The file.
         path: String,
@@ -30,22 +30,22 @@ pub enum ServicesError {
         reason: String,
     },
     /// A sealed value did not open: a changed byte, a moved row or another key.
-    #[error("[services.sealed] a sealed value does not open with this key")]
+    #[error("a sealed value does not open with this key")]
     Sealed,
     /// The system's random generator failed.
-    #[error("[services.randomness] no randomness available")]
+    #[error("no randomness available")]
     Randomness,
     /// Hashing a password failed.
-    #[error("[services.hashing] {0}")]
+    #[error("{0}")]
     Hashing(String),
     /// A stored row does not hold what its columns promise.
-    #[error("[services.corrupt] {0}")]
+    #[error("{0}")]
     Corrupt(String),
     /// The authority could not be reached or answered something unusable.
-    #[error("[services.authority] {0}")]
+    #[error("{0}")]
     Authority(String),
     /// A service could not listen, or its server failed.
-    #[error("[services.listen] {address}: {reason}")]
+    #[error("{address}: {reason}")]
     Listen {
         /// The address.
         address: String,
@@ -53,8 +53,28 @@ pub enum ServicesError {
         reason: String,
     },
     /// A clerk account with this name exists already.
-    #[error("[services.clerk_exists] the clerk {0} exists already")]
+    #[error("the clerk {0} exists already")]
     ClerkExists(String),
+}
+
+impl ServicesError {
+    /// The stable code of this error (docs/ERRORS.md), printed by the
+    /// command line as `error: [code] reason`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Database(_) => "services.database",
+            Self::Migration(_) => "services.migration",
+            Self::UnsupportedUrl => "services.database_url",
+            Self::KeyFile { .. } => "services.key_file",
+            Self::Sealed => "services.sealed",
+            Self::Randomness => "services.randomness",
+            Self::Hashing(_) => "services.hashing",
+            Self::Corrupt(_) => "services.corrupt",
+            Self::Authority(_) => "services.authority",
+            Self::Listen { .. } => "services.listen",
+            Self::ClerkExists(_) => "services.clerk_exists",
+        }
+    }
 }
 
 /// Every kind of refusal the services answer; its code is the last part of
@@ -237,11 +257,13 @@ mod tests {
     fn every_error_code_is_documented() {
         let errors = include_str!("../../../docs/ERRORS.md");
         let source = include_str!("error.rs");
-        let codes: Vec<&str> =
-            source.split("#[error(\"[").skip(1).filter_map(|rest| rest.split_once(']').map(|(code, _)| code)).collect();
+        let codes: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.split_once("=> \"services.").map(|(_, rest)| rest.trim_end_matches("\",")))
+            .collect();
         assert!(codes.len() >= 11, "found {codes:?}");
         for code in codes {
-            assert!(errors.contains(&format!("| `{code}` |")), "docs/ERRORS.md lacks {code}");
+            assert!(errors.contains(&format!("| `services.{code}` |")), "docs/ERRORS.md lacks services.{code}");
         }
     }
 

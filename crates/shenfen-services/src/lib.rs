@@ -101,6 +101,7 @@ pub async fn serve(
     ready: impl FnOnce(&[Listening]),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServicesError> {
+    db::backend_of(&database_url(&config.data_dir, config.database_url.as_deref()))?;
     prepare(&config.data_dir)?;
     let db = Db::open(&database_url(&config.data_dir, config.database_url.as_deref())).await?;
     let sealer = Arc::new(sealed::Sealer::from_file(&config.data_dir.join("pii.key"))?);
@@ -140,6 +141,7 @@ pub async fn add_portal_clerk(
     database_url: Option<&str>,
     username: &str,
 ) -> Result<String, ServicesError> {
+    db::backend_of(&self::database_url(data_dir, database_url))?;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| ServicesError::KeyFile { path: data_dir.display().to_string(), reason: e.to_string() })?;
     let db = Db::open(&self::database_url(data_dir, database_url)).await?;
