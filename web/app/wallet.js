@@ -518,10 +518,11 @@ async function format() {
  * the code takes the whole width but 4 px a side: the largest payload the
  * budget allows (1,200 bytes: version 25 at level L, 117 + 8 modules) gets
  * 3 CSS px ≈ 0.5 mm per module, a lightweight card's (~81) 4.7 ≈ 0.8 mm.
- * Whole device pixels per module: a scaled bitmap smears modules.
+ * On a larger screen (a tablet, a desktop) 560 CSS px are plenty. Whole
+ * device pixels per module: a scaled bitmap smears modules.
  */
 function qrCell(modules) {
-  const width = Math.min(document.documentElement.clientWidth - 8, 640);
+  const width = Math.min(document.documentElement.clientWidth - 8, 560);
   return Math.max(2, Math.floor((width * devicePixelRatio) / modules));
 }
 
