@@ -31,6 +31,7 @@ addTexts({
   'form.expiry_invalid': { zh: '没有这一天：请对照身份证核对年、月、日。', en: 'That day does not exist: check the day, month and year against your card.' },
   'form.pin_needed': { zh: '增强版注销需要你的 6 位 PIN。', en: 'Withdrawing the upgraded edition needs your 6-digit PIN.' },
   'form.fix_marked': { zh: '请改正标出的一项后重试。', en: 'Correct the marked field and try again.' },
+  'form.tx_code': { zh: '请输入柜台凭条上的 6 位验证码。', en: 'Type the 6-digit code on the slip from the counter.' },
   'enroll.edition': { zh: '版本', en: 'Edition' },
   'enroll.tx_code': { zh: '柜台凭条上的验证码', en: 'Code on the slip from the counter' },
   'enroll.pin': { zh: '设置 6 位 PIN', en: 'Choose a 6-digit PIN' },
@@ -216,6 +217,8 @@ const FORM_FIELDS = {
   pin: { control: 'new-pin', error: 'new-pin-error' },
 };
 const REVOKE_PIN = { control: 'revoke-pin', error: 'revoke-pin-error' };
+/** Not a field of the enrollment request: the code goes to /token after the face check. */
+const TX_CODE = { control: 'tx-code', error: 'tx-code-error' };
 
 /** Marks a field wrong: the reason beside it, `aria-invalid`, and the focus on it (the first empty part of a date). */
 function markField({ control, error }, message) {
@@ -284,9 +287,32 @@ function cardExpiry() {
   return { value: `${year}-${month}-${day}` };
 }
 
+/**
+ * The text key of why the authority would refuse `pin` as a new PIN
+ * (`shenfen_core::check_new_pin`: six digits, neither one repeated digit nor
+ * a run such as 123456, 987654 or 890123), or null: told before the face
+ * check rather than after it.
+ */
+function newPinProblem(pin) {
+  if (!/^\d{6}$/.test(pin)) return 'field.pin';
+  const steps = [...pin].slice(1).map((digit, i) => (Number(digit) - Number(pin[i]) + 10) % 10);
+  return steps.every((step) => step === steps[0]) && [0, 1, 9].includes(steps[0]) ? 'code.core.pin.invalid' : null;
+}
+
+/** The upgraded edition's two fields, checked; answers whether they are fine (the first wrong one marked). */
+function upgradedFieldsFine() {
+  if (!/^\d{6}$/.test($('tx-code').value.trim())) {
+    markField(TX_CODE, t('form.tx_code'));
+    return false;
+  }
+  const pinProblem = newPinProblem($('new-pin').value);
+  if (pinProblem) markField(FORM_FIELDS.pin, t(pinProblem));
+  return !pinProblem;
+}
+
 /** Checks the form before anything is sent; marks the first wrong field and answers the form, or null. */
 function checkedForm() {
-  for (const field of Object.values(FORM_FIELDS)) clearField(field);
+  for (const field of [...Object.values(FORM_FIELDS), TX_CODE]) clearField(field);
   // A typo is told beside the field, in the reader's language.
   if (!showIdNumberProblem()) {
     $('id-number').focus();
@@ -301,6 +327,7 @@ function checkedForm() {
     markField(FORM_FIELDS.card_expiry, t(expiry.problem));
     return null;
   }
+  if ($('edition').value === 'upgraded' && !upgradedFieldsFine()) return null;
   return {
     id_number: $('id-number').value.trim().toUpperCase(),
     name: $('name').value.trim(),
@@ -920,7 +947,7 @@ function wire() {
   $('id-number').addEventListener('blur', () => { if (idNumberProblem($('id-number').value)) showIdNumberProblem(); });
   $('long-term').addEventListener('change', longTermChanged);
   // A marked field is unmarked as soon as it is changed.
-  for (const field of [FORM_FIELDS.name, FORM_FIELDS.edition, FORM_FIELDS.pin, REVOKE_PIN]) {
+  for (const field of [FORM_FIELDS.name, FORM_FIELDS.edition, FORM_FIELDS.pin, TX_CODE, REVOKE_PIN]) {
     $(field.control).addEventListener('input', () => clearField(field));
   }
   for (const part of expiryParts()) part.addEventListener('input', () => clearField(FORM_FIELDS.card_expiry));

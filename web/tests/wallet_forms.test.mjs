@@ -1,6 +1,7 @@
 // The wallet's forms as a citizen meets them on a 390×844 phone, in Chinese
 // and in English: the card's expiry written in the reader's order (never
-// mm/dd/yyyy), disabled — and looking it — under 长期; a field the authority
+// mm/dd/yyyy), disabled — and looking it — under 长期; the slip's code and a
+// guessable PIN told before the face check; a field the authority
 // refuses marked beside itself in the reader's language, the focus on it;
 // the QR code as wide as the screen with modules a counter camera reads; and
 // the withdrawal of an upgraded card, which needs the typed word and the PIN.
@@ -40,7 +41,7 @@ async function enrollmentForm(lang) {
 const ENGLISH = /[A-Za-z]{4,} [A-Za-z]{4,}/;
 
 for (const lang of ['zh', 'en']) {
-  test(`${lang}: the card's expiry is written in the reader's order, and looks disabled under 长期`, async () => {
+  test(`${lang}: the card's expiry is written in the reader's order, looks disabled under 长期; the form is checked before it is sent`, async () => {
     const page = await enrollmentForm(lang);
     assert.equal(await page.evaluate(() => document.documentElement.lang), lang === 'zh' ? 'zh-CN' : 'en');
     assert.equal(await page.locator('input[type=date]').count(), 0, 'no field the browser writes in its own locale (mm/dd/yyyy)');
@@ -80,6 +81,20 @@ for (const lang of ['zh', 'en']) {
     await page.locator('#card-expiry-day').selectOption('30');
     await page.locator('#enroll-start').click();
     assert.match(await page.locator('#card-expiry-error').textContent(), lang === 'zh' ? /没有这一天/ : /does not exist/, '30 February');
+    await page.locator('#card-expiry-day').selectOption('28');
+    // The upgraded edition's slip code and chosen PIN: checked before the face check, not after it.
+    await page.locator('#edition').selectOption('upgraded');
+    await page.locator('#tx-code').fill('12345');
+    await page.locator('#new-pin').fill('987654');
+    await page.locator('#enroll-start').click();
+    assert.match(await page.locator('#tx-code-error').textContent(), lang === 'zh' ? /6 位验证码/ : /6-digit code/);
+    assert.equal(await page.locator('#card-expiry-error').textContent(), '', 'the date is fine now');
+    await page.locator('#tx-code').fill('123456');
+    await page.locator('#enroll-start').click();
+    assert.match(await page.locator('#new-pin-error').textContent(), lang === 'zh' ? /太容易被猜到/ : /too easy to guess/, 'a run downwards');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'new-pin');
+    assert.equal(await page.locator('#tx-code-error').textContent(), '');
+    assert.deepEqual(await accessibilityViolations(page), []);
     assert.deepEqual(sent, [], 'nothing sent');
     await page.context().close();
   });
