@@ -15,6 +15,7 @@ let texts = {
   'claim.id_number_masked': { zh: '遮蔽的身份证号', en: 'masked ID number' },
   'claim.edition': { zh: '版本', en: 'edition' },
   'claim.face_template': { zh: '签名的人脸特征', en: 'signed face template' },
+  'claim.sealed_id_number': { zh: '加密的身份证号（只有公安机关能打开，对方看不到）', en: 'your ID number sealed for the police (the service cannot read it)' },
   'claim.age_over_18': { zh: '是否年满 18 岁', en: 'over 18' },
   'edition.lightweight': { zh: '简易版', en: 'lightweight' },
   'edition.upgraded': { zh: '增强版', en: 'upgraded' },

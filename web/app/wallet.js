@@ -135,6 +135,9 @@ addTexts({
   'request.face': { zh: '点“同意”后请看向摄像头，发证机关会核对你的人脸。', en: 'After Share, look at the camera: the authority checks your face.' },
   'request.share': { zh: '同意并提供', en: 'Share' },
   'request.decline': { zh: '拒绝', en: 'Decline' },
+  'request.unreachable': { zh: '这项请求需要 {level} 等级，只有增强版身份证能达到（使用时还要 PIN，L3 还要现场人脸）。你的证件是简易版：请携带身份证到服务窗口核验，再在本机办理增强版。', en: 'This request needs level {level}, which only the upgraded edition reaches (with your PIN, and for L3 a live face). Your card is the lightweight edition: take your ID card to a service counter to be checked, then enroll in the upgraded edition on this phone.' },
+  'request.tell': { zh: '告知对方并返回', en: 'Tell the service and go back' },
+  'request.told': { zh: '已告知对方：需要增强版。什么都没有提供。', en: 'The service was told that the upgraded edition is needed. Nothing was shared.' },
   'request.declined': { zh: '已拒绝，什么都没有提供。', en: 'Declined: nothing was shared.' },
   'request.foreign': { zh: '这个请求既不是由你的发证机关转交的，也没有得到它的认证，已拒绝。', en: 'This request neither comes through the authority of your card nor carries its attestation; refused.' },
   'request.attested': { zh: '这个服务方由你的发证机关认证，自己核验证件：发证机关不会得知这次出示。', en: 'The authority of your card vouches for this service, which checks your card itself: the authority is not told of this answer.' },
@@ -844,8 +847,18 @@ async function openRequest(link) {
     $('request-claims').replaceChildren(...request.claims.map((claim, index) => consentItem(claim, index, request.foreign ? request.clientName : request.clientId, held)));
     $('request-questions').replaceChildren(...request.questions.map((q) => Object.assign(document.createElement('li'), { textContent: questionLabel(q) })));
     $('request-questions-intro').hidden = request.questions.length === 0;
-    $('request-pin-fields').hidden = request.level === 'L1';
-    $('request-face').hidden = request.level !== 'L3';
+    // Only the upgraded edition has a PIN and a face to check: a lightweight
+    // card asked for L2/L3 cannot answer, and says so rather than leave the
+    // service waiting for its request to expire.
+    const unreachable = request.level !== 'L1' && credential.edition !== 'upgraded';
+    pending.unreachable = unreachable;
+    $('request-unreachable').hidden = !unreachable;
+    $('request-unreachable').textContent = unreachable ? t('request.unreachable', { level: request.level }) : '';
+    $('request-share').hidden = unreachable;
+    $('request-decline').dataset.i18n = unreachable ? 'request.tell' : 'request.decline';
+    $('request-decline').textContent = t($('request-decline').dataset.i18n);
+    $('request-pin-fields').hidden = request.level === 'L1' || unreachable;
+    $('request-face').hidden = request.level !== 'L3' || unreachable;
     show('view-request');
   } catch (error) {
     fail(error.message, error.network ? '' : t('request.advice'), () => showCard());
@@ -898,14 +911,16 @@ async function share() {
  * when the request expires.
  */
 async function decline() {
-  const { request } = pending;
+  const { request, unreachable } = pending;
   pending = null;
   $('request-decline').disabled = true;
   try {
     const form = new URLSearchParams({ error: 'access_denied', state: request.state });
+    // OpenID Connect's name for the refusal: the verifier passes it on as such.
+    if (unreachable) form.set('error_description', 'unmet_authentication_requirements');
     const answered = await answerVerifier(request, form);
     await showCard();
-    status(t('request.declined'));
+    status(t(unreachable ? 'request.told' : 'request.declined'));
     goOn(answered);
   } catch {
     await showCard();

@@ -37,13 +37,16 @@ export async function freePort() {
 /**
  * Starts `shenfen demo` in a fresh data directory; resolves once it serves.
  * `env` adds to its environment (`RUST_LOG` to log each request); `log()`
- * answers everything it printed so far.
+ * answers everything it printed so far. The demo's services (the portal)
+ * listen on a port of their own; `portal()` resolves with its origin once it serves.
  */
 export async function startDemo({ env = {} } = {}) {
   const port = await freePort();
+  const portalPort = await freePort();
   const binary = process.env.SHENFEN_BIN || join(repository, 'target/debug/shenfen');
   const dataDir = mkdtempSync(join(tmpdir(), 'shenfen-web-'));
-  const child = spawn(binary, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--portal-listen', `127.0.0.1:${portalPort}`, '--data-dir', dataDir];
+  const child = spawn(binary, args, {
     cwd: repository,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,10 +64,18 @@ export async function startDemo({ env = {} } = {}) {
     });
     child.on('exit', (code) => failed(new Error(`shenfen demo exited (${code}):\n${output}`)));
   });
-  const passwords = Object.fromEntries([...output.matchAll(/Operator (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
+  const passwords = Object.fromEntries([...output.matchAll(/(?:Operator|Clerk) (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
   const counterToken = output.match(/Counter device .* token: (\S+)/)[1];
   const url = `http://127.0.0.1:${port}`;
-  return { url, binary, dataDir, passwords, counterToken, log: () => output, stop: () => child.kill('SIGTERM') };
+  const portal = async () => {
+    for (let waited = 0; waited < 60_000; waited += 200) {
+      const origin = output.match(/Service 政务服务 portal: (http:\/\/\S+?)\/?\n/)?.[1];
+      if (origin && (await fetch(`${origin}/healthz`).then((r) => r.ok, () => false))) return origin;
+      await new Promise((wait) => setTimeout(wait, 200));
+    }
+    throw new Error(`the demo's portal did not start:\n${output}`);
+  };
+  return { url, binary, dataDir, passwords, counterToken, portal, log: () => output, stop: () => child.kill('SIGTERM') };
 }
 
 /** Registers a relying party with `shenfen rp add` (and its `options`, e.g. `--redirect-uri`); returns its API key. */

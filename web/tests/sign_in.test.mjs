@@ -106,6 +106,16 @@ async function decline(page) {
   await page.locator('#request-decline').click();
 }
 
+/** A lightweight card asked for L3: the wallet says why it cannot answer, offers no Share, and tells the service. */
+async function cannotReach(page) {
+  await waitForView(page, 'view-request');
+  assert.match(await page.locator('#request-unreachable').textContent(), /upgraded edition|增强版/);
+  assert.equal(await page.locator('#request-share').isVisible(), false);
+  assert.equal(await page.locator('#request-pin-fields').isVisible(), false);
+  assert.deepEqual(await accessibilityViolations(page), []);
+  await page.locator('#request-decline').click();
+}
+
 /** On the phone alone: the service, the sign-in page's same-device button, the wallet (`answer`: consent or decline), back to the service. */
 async function signInOnThePhone(service, level, answer = consent) {
   const page = await openPage(phone);
@@ -220,7 +230,7 @@ test('declined in the wallet, on the phone or for a laptop: the service hears ac
   assert.ok(Date.now() - started < 60_000, 'two declines well within one request\'s two minutes');
 });
 
-test('enrolled again on a new phone: the same subs at both services; the old phone says its card is revoked', async () => {
+test('enrolled again on a new phone: the same subs at both services; its lightweight card, asked for L3, tells the service so; the old phone says its card is revoked', async () => {
   const newPhoneBrowser = await browserWithCamera(await selfieCamera(laptop, 'camera-sign-in-new-phone', photo('obama2.jpg')));
   const oldPhone = phone;
   try {
@@ -228,6 +238,10 @@ test('enrolled again on a new phone: the same subs at both services; the old pho
 
     assert.equal((await signInOnThePhone(services.rust, 'L1')).sub, subs.rust);
     assert.equal((await signInOnThePhone(services.python, 'L1')).sub, subs.python);
+    // The new phone holds the lightweight edition: asked for L3, it says so, and the service hears it at once.
+    const started = Date.now();
+    assert.deepEqual(await signInOnThePhone(services.rust, 'L3', cannotReach), { error: 'unmet_authentication_requirements' });
+    assert.ok(Date.now() - started < 60_000, 'told at once, not when the request expires');
 
     // The old phone's credentials were revoked by the new enrollment: its wallet says so and answers nothing
     // (were it to answer, the authority would refuse: crates/shenfen-server/tests/openid_connect.rs).

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use shenfen_face::{
     colours_for, evaluate, parse_challenge, parse_flash, selfie_frame, simulate, turns_for,
 };
 
-use crate::coded_error::coded;
+use crate::coded_error::{FILE_READ, coded, fail};
 use crate::face_cmd::{Common, image_files, load_image};
 use crate::files::print_json;
 
@@ -101,7 +101,7 @@ pub(crate) fn write_sets(photos: &Path, out: &Path, sessions: u64, common: &Comm
     let engine = common.engine(1)?;
     let (sources, skipped) = sources(&engine, photos)?;
     if sources.is_empty() {
-        bail!("no photo in {} shows exactly one face", photos.display());
+        return Err(fail("face.quality.no_face", format!("no photo in {} shows exactly one face", photos.display())));
     }
     let total = sources.len() as u64 * sessions * SessionKind::ALL.len() as u64;
     let bar = progress(total, "sessions");
@@ -264,7 +264,8 @@ pub(crate) fn evaluate_sets(sets: &Path, common: &Common) -> Result<ExitCode> {
     let engine = common.engine(1)?;
     let dirs = session_dirs(sets)?;
     if dirs.is_empty() {
-        bail!("no sessions under {}; write them with `shenfen face attack-sets`", sets.display());
+        let reason = format!("no sessions under {}; write them with `shenfen face attack-sets`", sets.display());
+        return Err(fail(FILE_READ, reason));
     }
     let policy = ChallengePolicy::default();
     let motion_only = ChallengePolicy { require_passive: false, require_flash: false, ..policy };

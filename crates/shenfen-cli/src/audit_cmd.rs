@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Subcommand;
 
-use crate::coded_error::coded;
+use crate::coded_error::{coded, verdict};
 use crate::data_dir::{StoreArgs, runtime};
 
 #[derive(Subcommand)]
@@ -23,12 +23,13 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode> {
     let store = rt.block_on(store.open_existing_store())?;
     match rt.block_on(store.verify_audit()).map_err(coded)? {
         Ok(n) => {
-            println!("audit chain intact: {n} entries verified");
+            println!("audit chain intact: {n} {} verified", if n == 1 { "entry" } else { "entries" });
             Ok(ExitCode::SUCCESS)
         }
-        Err(broken) => {
-            eprintln!("error: [store.audit.broken] audit chain broken at entry {}: {}", broken.seq, broken.reason);
-            Ok(ExitCode::FAILURE)
-        }
+        Err(broken) => Err(verdict(
+            "store.audit.broken",
+            format!("audit chain broken at entry {}: {}", broken.seq, broken.reason),
+            None,
+        )),
     }
 }

@@ -4,14 +4,14 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
 use shenfen_server::token_hash;
 use shenfen_store::{AuditEvent, SqlStore, generate_password};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{ARGUMENT, coded, fail};
 use crate::data_dir::{StoreArgs, runtime};
 
 #[derive(Subcommand)]
@@ -32,7 +32,7 @@ pub(crate) fn run(command: CounterCommand) -> Result<ExitCode> {
     let rt = runtime()?;
     let db = rt.block_on(store.open_store())?;
     let token = rt.block_on(add_counter_device(&db, &name))?;
-    println!("counter device {name:?} registered; token (shown once): {token}");
+    println!("counter device \"{}\" registered; token (shown once): {token}", name.trim());
     rt.block_on(db.close());
     Ok(ExitCode::SUCCESS)
 }
@@ -41,7 +41,7 @@ pub(crate) fn run(command: CounterCommand) -> Result<ExitCode> {
 pub(crate) async fn add_counter_device(db: &SqlStore, name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        bail!("a counter device's name is 1 to 100 characters");
+        return Err(fail(ARGUMENT, "a counter device's name is 1 to 100 characters"));
     }
     let token = generate_password().map_err(coded)?;
     let event = AuditEvent {

@@ -3,16 +3,19 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use shenfen_credential::{
-    PresentationPolicy, SdJwt, StatusListToken, StatusReference, VcIssuer, present, verify_presentation,
+    CredentialError, Jws, PresentationPolicy, PrivateJwk, PublicJwk, SdJwt, StatusListToken, StatusReference, VcIssuer,
+    present, verify_presentation,
 };
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
-use crate::files::{claim_pointers, print_json, read_private_jwk, read_public_jwk, read_stdin, read_text};
+use crate::coded_error::{HOLDER_KEY, JSON, coded, fail};
+use crate::files::{
+    claim_pointers, print_json, read_json_file, read_private_jwk, read_public_jwk, read_stdin, read_text,
+};
 
 /// Default credential lifetime: one week. Wallets hold batches of
 /// single-use credentials and refresh them, so a short life costs little.
@@ -108,41 +111,68 @@ pub(crate) fn run(command: CredentialCommand) -> Result<ExitCode> {
 fn issue_cmd(args: &IssueArgs) -> Result<ExitCode> {
     let issuer = read_private_jwk(&args.issuer_key)?;
     let holder = read_public_jwk(&args.holder_jwk)?;
-    let claims = match serde_json::from_str::<Value>(&read_text(&args.claims)?) {
-        Ok(Value::Object(map)) => map,
-        Ok(_) => bail!("{} must hold a JSON object of claims", args.claims.display()),
-        Err(e) => bail!("{} is not valid JSON: {e}", args.claims.display()),
+    let Value::Object(claims) = read_json_file(&args.claims, "an object of claims")? else {
+        return Err(fail(JSON, format!("{} must hold a JSON object of claims", args.claims.display())));
     };
     if !claims.get("iss").is_some_and(Value::is_string) {
-        bail!("{} must contain the issuer identifier as \"iss\"", args.claims.display());
+        return Err(fail(JSON, format!("{} must contain the issuer identifier as \"iss\"", args.claims.display())));
     }
     let status =
         args.status_uri.as_ref().zip(args.status_idx).map(|(uri, idx)| StatusReference { uri: uri.clone(), idx });
     let now = now_unix();
-    let issuer = VcIssuer::new(&issuer)?;
+    let issuer = VcIssuer::new(&issuer).map_err(coded)?;
     let lifetime = now..now.saturating_add(args.ttl);
-    let sd_jwt = issuer.issue(&holder, &args.vct, claims, &claim_pointers(&args.sd), status.as_ref(), lifetime)?;
+    let sd_jwt = issuer
+        .issue(&holder, &args.vct, claims, &claim_pointers(&args.sd), status.as_ref(), lifetime)
+        .map_err(coded)?;
     println!("{sd_jwt}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn present_cmd(args: &PresentArgs) -> Result<ExitCode> {
     let holder = read_private_jwk(&args.holder_key)?;
-    let sd_jwt = SdJwt::parse(&read_stdin()?).context("standard input is not an SD-JWT")?;
+    let sd_jwt = SdJwt::parse(&read_stdin()?).map_err(coded).context("standard input is not an SD-JWT")?;
+    check_holder_key(&sd_jwt, &holder, &args.holder_key)?;
     let disclose = claim_pointers(&args.disclose);
-    let presentation = present(&sd_jwt, &disclose, &holder.signing_key()?, &args.aud, &args.nonce, now_unix())?;
+    let signing_key = holder.signing_key().map_err(coded)?;
+    let presentation = present(&sd_jwt, &disclose, &signing_key, &args.aud, &args.nonce, now_unix()).map_err(coded)?;
     println!("{presentation}");
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses a holder key other than the one the credential is bound to
+/// (`cnf.jwk`): every verifier would refuse the key binding it signs, so the
+/// holder learns it here rather than at the counter.
+fn check_holder_key(sd_jwt: &SdJwt, holder: &PrivateJwk, path: &std::path::Path) -> Result<()> {
+    let issuer_jwt = Jws::parse(sd_jwt.issuer_jwt(), "issuer-signed JWT").map_err(coded)?;
+    let bound = issuer_jwt
+        .payload()
+        .get("cnf")
+        .and_then(|cnf| cnf.get("jwk"))
+        .ok_or_else(|| coded(CredentialError::MissingHolderKey))?;
+    let bound = PublicJwk::from_value(bound).map_err(coded).context("the credential's cnf.jwk")?;
+    if bound.thumbprint() != holder.public().thumbprint() {
+        return Err(fail(
+            HOLDER_KEY,
+            format!(
+                "{} is not the key this credential is bound to (cnf.jwk {}): every verifier would refuse the \
+                 presentation",
+                path.display(),
+                bound.thumbprint()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn verify_cmd(args: &VerifyArgs) -> Result<ExitCode> {
-    let issuer = read_public_jwk(&args.issuer_jwk)?.verifying_key()?;
+    let issuer = read_public_jwk(&args.issuer_jwk)?.verifying_key().map_err(coded)?;
     let now = now_unix();
     let status_list = match &args.status_list {
         None => None,
         Some(path) => {
             let signer = match &args.status_list_jwk {
-                Some(jwk) => read_public_jwk(jwk)?.verifying_key()?,
+                Some(jwk) => read_public_jwk(jwk)?.verifying_key().map_err(coded)?,
                 None => issuer.clone(),
             };
             let token = StatusListToken::verify(&read_text(path)?, &signer, now, args.clock_skew)

@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use shenfen_store::{LocalKeys, SqlStore};
 
-use crate::coded_error::coded;
-use crate::files::write_secret;
+use crate::coded_error::{FILE_READ, FILE_WRITE, JSON, coded, fail};
+use crate::files::{io_reason, read_text, write_secret};
 
 /// The data directory used when nothing else is configured.
 pub(crate) const DEFAULT_DIR: &str = "shenfen-data";
@@ -45,6 +45,7 @@ impl StoreArgs {
         StoreArgs { data_dir: dir.to_path_buf(), db: None, key_file: None }
     }
 
+    /// The database URL, and whether it is the default embedded one (created on first use).
     fn db_url(&self) -> (String, bool) {
         match self.db.clone().or_else(|| std::env::var("SHENFEN_DB").ok()) {
             Some(url) => (url, false),
@@ -56,8 +57,7 @@ impl StoreArgs {
     pub(crate) async fn open_store(&self) -> Result<SqlStore> {
         let (url, default) = self.db_url();
         if default {
-            std::fs::create_dir_all(&self.data_dir)
-                .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+            create_dir(&self.data_dir)?;
         }
         SqlStore::open(&url).await.map_err(coded).context("cannot open the database")
     }
@@ -66,16 +66,28 @@ impl StoreArgs {
     /// reads (`audit verify`) reports a wrong directory or URL instead of
     /// creating an empty database and finding it intact.
     pub(crate) async fn open_existing_store(&self) -> Result<SqlStore> {
-        let (url, _) = self.db_url();
-        if let Some(path) = url.strip_prefix("sqlite:").map(|rest| rest.split('?').next().unwrap_or(rest))
-            && !Path::new(path).exists()
-        {
-            bail!(
-                "[store.not_found] no database at {path}: run the command in the authority's directory, or name \
-                 the database with --data-dir or --db"
-            );
-        }
+        self.require_existing_database(false)?;
         self.open_store().await
+    }
+
+    /// Refuses a SQLite database that does not exist — any, or (with
+    /// `unless_default`) one named by `--db`, `$SHENFEN_DB` or a config file,
+    /// which a typo must not replace with an empty one (`store.not_found`).
+    pub(crate) fn require_existing_database(&self, unless_default: bool) -> Result<()> {
+        let (url, default) = self.db_url();
+        if unless_default && default {
+            return Ok(());
+        }
+        match url.strip_prefix("sqlite:").map(|rest| rest.split('?').next().unwrap_or(rest)) {
+            Some(path) if !Path::new(path).exists() => Err(fail(
+                "store.not_found",
+                format!(
+                    "no database at {path}: run the command in the authority's directory, or name the database \
+                     with --data-dir or --db"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Loads the keys, creating a local key file only for the default
@@ -89,21 +101,23 @@ impl StoreArgs {
         let path = named.clone().unwrap_or_else(|| self.data_dir.join("keys.json"));
         if !path.exists() {
             if named.is_some() {
-                bail!("[store.key_file] no key file at {}", path.display());
+                return Err(fail("store.key_file", format!("no key file at {}", path.display())));
             }
             if !self.db_url().1 {
-                bail!("[store.key_file] no keys: set SHENFEN_MASTER_KEYS and SHENFEN_INDEX_KEY, or pass --key-file");
+                return Err(fail(
+                    "store.key_file",
+                    "no keys for this database: set SHENFEN_MASTER_KEYS and SHENFEN_INDEX_KEY, or pass --key-file",
+                ));
             }
             let fresh = KeyFile {
                 master_keys: format!("k1:{}", LocalKeys::generate_secret().map_err(coded)?),
                 index_key: LocalKeys::generate_secret().map_err(coded)?,
             };
-            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+            create_dir(path.parent().unwrap_or(Path::new(".")))?;
             write_secret(&path, &serde_json::to_string_pretty(&fresh)?)?;
         }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let file: KeyFile =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a shenfen key file", path.display()))?;
+        let file: KeyFile = serde_json::from_str(&read_text(&path)?)
+            .map_err(|e| fail(JSON, format!("{} is not a shenfen key file: {e}", path.display())))?;
         LocalKeys::parse(&file.master_keys, &file.index_key).map_err(coded)
     }
 }
@@ -114,21 +128,30 @@ pub(crate) fn issuer_key(args: &StoreArgs, explicit: Option<&Path>) -> Result<sh
     let path = explicit.map_or_else(|| args.data_dir.join("issuer.jwk"), Path::to_path_buf);
     if !path.exists() {
         if explicit.is_some() || !args.db_url().1 {
-            bail!(
-                "no issuer key at {}: create one with `shenfen keys generate --out {}`",
-                path.display(),
-                path.display()
-            );
+            return Err(fail(
+                FILE_READ,
+                format!(
+                    "no issuer key at {}: create one with `shenfen keys generate --out {}`",
+                    path.display(),
+                    path.display()
+                ),
+            ));
         }
         let key = shenfen_credential::PrivateJwk::generate().map_err(coded)?;
         // A short kid (48 bits of the RFC 7638 thumbprint) tells an issuer's
         // few keys apart and keeps every credential, and QR code, 33 bytes smaller.
         let kid: String = key.public().thumbprint().chars().take(8).collect();
         let key = key.with_kid(kid);
-        std::fs::create_dir_all(&args.data_dir)?;
+        create_dir(&args.data_dir)?;
         write_secret(&path, &serde_json::to_string_pretty(&key.to_value())?)?;
     }
     crate::files::read_private_jwk(&path)
+}
+
+/// Creates a directory and its parents (`cli.file.write`).
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| fail(FILE_WRITE, format!("cannot create {}: {}", dir.display(), io_reason(&e))))
 }
 
 /// A runtime for the commands that talk to the database.

@@ -2,7 +2,7 @@
 //! that a newcomer can follow what each party learns.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +14,8 @@ use shenfen_credential::{
     PresentationPolicy, PrivateJwk, StatusList, StatusListToken, StatusReference, VcIssuer, present,
     verify_presentation,
 };
+use shenfen_server::Registration;
+use shenfen_services::{ServicesError, add_portal_clerk};
 use shenfen_store::generate_password;
 use time::macros::date;
 
@@ -25,6 +27,7 @@ use crate::face_cmd::Common;
 use crate::files::repository_path;
 use crate::operator_cmd::put_operator;
 use crate::registry_cmd::{ImportArgs, import, synth};
+use crate::rp_cmd::save_registration;
 use crate::serve_cmd;
 use crate::serve_config::Liveness;
 
@@ -50,6 +53,11 @@ pub(crate) struct DemoArgs {
     /// photo stand in for a camera, for scripting the CLI wallet.
     #[arg(long, value_enum, default_value = "flash")]
     liveness: Liveness,
+    /// Address the government portal (`shenfen services`, started beside
+    /// the server) listens on (default 127.0.0.1:8081, or a free port when
+    /// --listen asks for one).
+    #[arg(long)]
+    portal_listen: Option<SocketAddr>,
 }
 
 /// The walk-through, then the whole local stack: a demo registry with real
@@ -61,6 +69,10 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("shenfen-demo-{}", std::process::id())));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Both origins are known before either serves: the portal's is its client id, the authority's its issuer.
+    let listen = concrete(args.listen)?;
+    let portal_default = if args.listen.port() == 0 { 0 } else { 8081 };
+    let portal_listen = concrete(args.portal_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], portal_default))))?;
     let store = StoreArgs::embedded(&dir);
     let face = Common { json: false, models: None, threshold: None };
     println!("\nSetting up the local authority in {}", dir.display());
@@ -87,22 +99,87 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         "\nDemo citizens who can enroll with a real face: see demo/README.md, e.g. 王建国 110105196108040136 (card: 长期)."
     );
     let counter_token = demo_operators(&store)?;
+    let services_dir = dir.join("services");
+    register_portal(&store, &services_dir, portal_listen)?;
     println!(
         "Wallet and offline check-in from the command line: see demo/README.md (shenfen wallet …, shenfen verify --qr …)."
     );
     println!(
-        "Try:  curl -s http://{}/openapi.json   (the API)  ·  curl -s http://{}/.well-known/openid-credential-issuer",
-        args.listen, args.listen
+        "Try:  curl -s http://{listen}/openapi.json   (the API)  ·  curl -s http://{listen}/.well-known/openid-credential-issuer"
     );
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "\nIn a browser (with a camera):\n  http://{0}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{0}/counter/#device={1}\n                       a hotel front desk (a registered counter device): scan the QR\n  http://{0}/console/  the operator console (the passwords above)",
-        args.listen, counter_token
+        "\nIn a browser (with a camera):\n  http://{listen}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{listen}/counter/#device={counter_token}\n                       a hotel front desk (a registered counter device): scan the QR\n  http://{listen}/console/  the operator console (the passwords above)\n  http://{portal_listen}/   政务服务 the government portal: sign in, register a business (upgraded edition)\n  http://{portal_listen}/clerk/  the registration clerks' view (the clerk password above)"
     );
     println!("Stop with Ctrl-C.\n");
-    serve_cmd::run(&serve_cmd::ServeArgs::demo(args.listen, store, args.liveness))
+    let _services = ServicesChild::spawn(&format!("http://{listen}"), portal_listen, &services_dir)?;
+    serve_cmd::run(&serve_cmd::ServeArgs::demo(listen, store, args.liveness))
+}
+
+/// `address`, with port 0 replaced by a port free now: the demo must know
+/// each origin before it serves (the portal registers its own as client id,
+/// and is told the authority's).
+fn concrete(address: SocketAddr) -> Result<SocketAddr> {
+    if address.port() != 0 {
+        return Ok(address);
+    }
+    let probe = std::net::TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
+    Ok(probe.local_addr()?)
+}
+
+/// The government portal's side of the demo: its data directory and client
+/// key, its registration with the authority (as `shenfen rp add` does it:
+/// sign-in at its origin, `private_key_jwt`, entitled to the name and the
+/// full ID number for business registration), and a clerk whose password is printed once.
+fn register_portal(store: &StoreArgs, services_dir: &Path, portal: SocketAddr) -> Result<()> {
+    let jwks = shenfen_services::prepare(services_dir)?;
+    let origin = format!("http://{portal}");
+    let registration = Registration {
+        client_id: origin.clone(),
+        name: "政务服务 Government portal".into(),
+        claims: vec!["name".into(), "record/id_number".into()],
+        redirect_uris: vec![format!("{origin}/callback")],
+        sector_identifier: None,
+        client_jwks: None,
+        replace: true,
+        share_sector: false,
+    };
+    save_registration(registration, Some(&jwks), store)?;
+    let added = crate::data_dir::runtime()?.block_on(add_portal_clerk(services_dir, None, "demo-clerk"));
+    let password = match added {
+        Ok(password) => password,
+        // A data directory used before keeps its clerk (and its password).
+        Err(ServicesError::ClerkExists(_)) => "(unchanged)".into(),
+        Err(e) => return Err(e.into()),
+    };
+    println!("Clerk demo-clerk         (portal) password: {password}");
+    Ok(())
+}
+
+/// `shenfen services` as a child process of the demo, talking to the
+/// authority over HTTP only; killed when the demo stops.
+struct ServicesChild(std::process::Child);
+
+impl ServicesChild {
+    fn spawn(authority: &str, portal: SocketAddr, dir: &Path) -> Result<ServicesChild> {
+        let exe = std::env::current_exe().context("cannot find the shenfen binary")?;
+        let child = std::process::Command::new(exe)
+            .args(["services", "--authority", authority, "--portal-listen", &portal.to_string(), "--data-dir"])
+            .arg(dir)
+            .env_remove("SHENFEN_SERVICES_DB")
+            .spawn()
+            .context("cannot start shenfen services")?;
+        Ok(ServicesChild(child))
+    }
+}
+
+impl Drop for ServicesChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A counter clerk and a supervisor with fresh passwords, printed once, so

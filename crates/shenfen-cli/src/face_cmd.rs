@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use image::RgbImage;
 use serde_json::{Value, json};
@@ -13,8 +13,8 @@ use shenfen_face::{
 };
 
 use crate::attack_sets;
-use crate::coded_error::coded;
-use crate::files::{print_json, repository_path};
+use crate::coded_error::{ARGUMENT, FACE_NO_MATCH, FILE_READ, FORMAT, LIVENESS_FAILED, coded, fail, verdict};
+use crate::files::{io_reason, print_json, read_bytes, read_text, repository_path};
 
 #[derive(Subcommand)]
 pub(crate) enum FaceCommand {
@@ -164,11 +164,14 @@ impl Common {
         let dir = self.model_dir();
         let mut config = ModelConfig::standard(&dir);
         if !config.runtime_library.exists() {
-            bail!(
-                "[face.model.missing] no face models in {}: run scripts/fetch-models.sh in the shenfen checkout, or \
-                 name the model directory with --models or $SHENFEN_MODELS",
-                dir.display()
-            );
+            return Err(fail(
+                "face.model.missing",
+                format!(
+                    "no face models in {}: run scripts/fetch-models.sh in the shenfen checkout, or name the model \
+                     directory with --models or $SHENFEN_MODELS",
+                    dir.display()
+                ),
+            ));
         }
         config.sessions_per_model = sessions;
         let mut engine = FaceEngine::load(config).map_err(coded)?;
@@ -213,14 +216,13 @@ pub(crate) fn run(command: FaceCommand) -> Result<ExitCode> {
         }
         FaceCommand::PadEval { photos: Some(photos), common, .. } => pad_eval(&photos, &common),
         FaceCommand::PadEval { sets: Some(sets), common, .. } => attack_sets::evaluate_sets(&sets, &common),
-        FaceCommand::PadEval { .. } => bail!("pad-eval needs --photos or --sets"),
+        FaceCommand::PadEval { .. } => Err(fail(ARGUMENT, "pad-eval needs --photos or --sets")),
     }
 }
 
 /// Reads and decodes an image file, naming the file in errors.
 pub(crate) fn load_image(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    decode_image(&bytes).map_err(coded).with_context(|| path.display().to_string())
+    decode_image(&read_bytes(path)?).map_err(coded).with_context(|| path.display().to_string())
 }
 
 /// Decodes and analyses the single face of an image file.
@@ -233,18 +235,27 @@ fn compare(a: &Path, b: &Path, common: &Common) -> Result<ExitCode> {
     let engine = common.engine(1)?;
     let (fa, fb) = (analyse_file(&engine, a)?, analyse_file(&engine, b)?);
     let result = engine.compare(&fa.embedding, &fb.embedding);
-    if common.json {
-        print_json(&json!({
-            "similarity": result.similarity,
-            "match": result.matched,
-            "threshold": result.threshold,
-            "model": engine.embedder_id(),
-        }))?;
-    } else {
-        let verdict = if result.matched { "same person" } else { "different people" };
-        println!("{verdict}: similarity {:.3} (threshold {:.3})", result.similarity, result.threshold);
+    let report = json!({
+        "similarity": result.similarity,
+        "match": result.matched,
+        "threshold": result.threshold,
+        "model": engine.embedder_id(),
+    });
+    let sentence = format!(
+        "{}: similarity {:.3} (threshold {:.3})",
+        if result.matched { "same person" } else { "different people" },
+        result.similarity,
+        result.threshold
+    );
+    if !result.matched {
+        return Err(verdict(FACE_NO_MATCH, sentence, common.json.then_some(report)));
     }
-    Ok(if result.matched { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    if common.json {
+        print_json(&report)?;
+    } else {
+        println!("{sentence}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn detect(path: &Path, common: &Common) -> Result<ExitCode> {
@@ -297,37 +308,48 @@ fn liveness(
         flash_images.split_first().map(|(reference, frames)| FlashFrames { reference, frames, colours: &colours });
     let report = engine.liveness(&images, &challenge, flash, &QualityPolicy::default(), policy).map_err(coded)?;
     let (decision, observations) = (report.decision, report.observations);
+    let details = json!({ "decision": decision, "frames": observations, "flash": report.flash });
+    if !common.json {
+        print_liveness(&decision, report.flash.as_ref());
+    }
+    if !decision.passed {
+        let reason = format!("liveness failed: {}", decision.reason.clone().unwrap_or_default());
+        return Err(verdict(LIVENESS_FAILED, reason, common.json.then_some(details)));
+    }
     if common.json {
-        print_json(&json!({ "decision": decision, "frames": observations, "flash": report.flash }))?;
+        print_json(&details)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The liveness report as sentences: the verdict, the scores, each action and colour.
+fn print_liveness(decision: &shenfen_face::LivenessDecision, flash: Option<&shenfen_face::FlashDecision>) {
+    let verdict = if decision.passed {
+        "PASSED".to_owned()
     } else {
-        let verdict = if decision.passed {
-            "PASSED".to_owned()
-        } else {
-            format!("FAILED: {}", decision.reason.clone().unwrap_or_default())
-        };
-        println!("liveness {verdict}");
-        println!(
-            "  passive live score {:.3}; lowest same-face similarity {:.3}",
-            decision.passive_score, decision.min_same_face
-        );
-        for step in &decision.steps {
-            match (step.frame, step.value) {
-                (Some(frame), Some(value)) => println!("  {:<11} seen at frame {frame} ({value:.2})", step.action),
-                _ => println!("  {:<11} not seen", step.action),
-            }
-        }
-        for response in report.flash.iter().flat_map(|f| &f.responses) {
-            let seen = response.seen.map_or("no clear colour".to_owned(), |c| c.to_string());
-            println!("  flash {:<6} seen {seen} ({:.3})", response.asked.as_str(), response.strength);
+        format!("FAILED: {}", decision.reason.clone().unwrap_or_default())
+    };
+    println!("liveness {verdict}");
+    println!(
+        "  passive live score {:.3}; lowest same-face similarity {:.3}",
+        decision.passive_score, decision.min_same_face
+    );
+    for step in &decision.steps {
+        match (step.frame, step.value) {
+            (Some(frame), Some(value)) => println!("  {:<11} seen at frame {frame} ({value:.2})", step.action),
+            _ => println!("  {:<11} not seen", step.action),
         }
     }
-    Ok(if decision.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    for response in flash.iter().flat_map(|f| &f.responses) {
+        let seen = response.seen.map_or("no clear colour".to_owned(), |c| c.to_string());
+        println!("  flash {:<6} seen {seen} ({:.3})", response.asked.as_str(), response.strength);
+    }
 }
 
 /// The image files of a directory, sorted.
 pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
+        .map_err(|e| fail(FILE_READ, format!("cannot read the directory {}: {}", dir.display(), io_reason(&e))))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("jpg" | "jpeg" | "png" | "webp")))
         .collect();
@@ -453,7 +475,7 @@ struct Pair {
 
 fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
     let base = path.parent().unwrap_or(Path::new("."));
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = read_text(path)?;
     let mut pairs = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -462,12 +484,15 @@ fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let [a, b, same] = fields.as_slice() else {
-            bail!("{}:{}: expected image_a,image_b,same", path.display(), number + 1);
+            return Err(fail(FORMAT, format!("{}:{}: expected image_a,image_b,same", path.display(), number + 1)));
         };
         let same = match *same {
             "1" => true,
             "0" => false,
-            other => bail!("{}:{}: same must be 1 or 0, not {other:?}", path.display(), number + 1),
+            other => {
+                let reason = format!("{}:{}: same must be 1 or 0, not {other}", path.display(), number + 1);
+                return Err(fail(FORMAT, reason));
+            }
         };
         pairs.push(Pair { a: base.join(a), b: base.join(b), same });
     }
@@ -529,9 +554,12 @@ fn eval(pairs_path: &Path, form: TemplateForm, common: &Common) -> Result<ExitCo
             "threshold {:.3}: {false_rejects} false rejects, {false_accepts} false accepts",
             engine.match_threshold
         );
+        let score = |value: Option<f32>| value.map_or_else(|| "none".to_owned(), |v| format!("{v:.4}"));
         println!(
-            "lowest genuine {:?}, highest impostor {:?}, margin {:?}",
-            accuracy.min_genuine, accuracy.max_impostor, accuracy.margin
+            "lowest genuine {}, highest impostor {}, margin {}",
+            score(accuracy.min_genuine),
+            score(accuracy.max_impostor),
+            score(accuracy.margin)
         );
         println!("EER {:.4}", accuracy.eer);
         for (far, tar) in &accuracy.tar_at_far {

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use serde_json::json;
 use shenfen_core::{IdNumber, Sex};
 
+use crate::coded_error::verdict;
 use crate::files::print_json;
 
 #[derive(Subcommand)]
@@ -40,10 +41,7 @@ pub(crate) fn run(command: IdNumberCommand) -> Result<ExitCode> {
             }))?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => {
-            print_json(&json!({ "valid": false, "code": err.code(), "reason": err.to_string() }))?;
-            eprintln!("error: [{}] {err}", err.code());
-            Ok(ExitCode::FAILURE)
-        }
+        // The number's form is the verdict asked for: printed as JSON like a valid one.
+        Err(err) => Err(verdict(err.code(), err.to_string(), Some(json!({ "valid": false })))),
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Every subcommand is a thin shell over the domain crates: it reads files and
 //! standard input, calls `shenfen-core` / `shenfen-credential`, and prints JSON
-//! or a readable report. Failures print one line on standard error and exit
-//! non-zero, so scripts can drive every command.
+//! or a readable report. Failures print one line `error: [CODE] reason` on
+//! standard error and exit 1 (refused), 2 (usage) or 3 (input or
+//! environment), decided in `coded_error`, so scripts can drive every command.
 
 mod attack_sets;
 mod audit_cmd;
@@ -24,6 +25,7 @@ mod rp_cmd;
 mod rp_verifier_cmd;
 mod serve_cmd;
 mod serve_config;
+mod services_cmd;
 mod status_list_cmd;
 mod trust_list_cmd;
 mod verify_cmd;
@@ -32,7 +34,6 @@ mod wallet_cmd;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
 /// shenfen (身份): a virtual ID card that proves who you are without handing out your ID number.
 #[derive(Parser)]
@@ -58,6 +59,9 @@ enum Command {
     StatusList(status_list_cmd::StatusListCommand),
     /// Run the authority's HTTP server.
     Serve(serve_cmd::ServeArgs),
+    /// Run the seed's services (the government portal with business
+    /// registration), relying parties of the authority over HTTP only.
+    Services(services_cmd::ServicesArgs),
     /// Build and import the population registry.
     #[command(subcommand)]
     Registry(registry_cmd::RegistryCommand),
@@ -99,7 +103,10 @@ fn main() -> ExitCode {
     // state change is one transaction, so an interrupted command leaves none
     // half done.
     sigpipe::reset();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return coded_error::usage(&err, json_requested()),
+    };
     let outcome = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Keys(cmd) => keys_cmd::run(cmd),
@@ -109,6 +116,7 @@ fn main() -> ExitCode {
         Command::Face(cmd) => face_cmd::run(cmd),
         Command::Registry(cmd) => registry_cmd::run(cmd),
         Command::Serve(args) => serve_cmd::run(&args),
+        Command::Services(args) => services_cmd::run(args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Operator(cmd) => operator_cmd::run(cmd),
         Command::Counter(cmd) => counter_cmd::run(cmd),
@@ -118,49 +126,10 @@ fn main() -> ExitCode {
         Command::Verifier(cmd) => verify_cmd::run_verifier(cmd),
         Command::Verify(args) => verify_cmd::run_verify(&args),
     };
-    match outcome {
-        Ok(code) => code,
-        Err(err) => {
-            let line = one_line(&err);
-            if json_requested() {
-                // A script reading stdout learns of the refusal there too, as JSON.
-                println!("{}", json!({ "ok": false, "code": code_in(&line), "reason": line }));
-            }
-            eprintln!("error: {line}");
-            ExitCode::FAILURE
-        }
-    }
+    outcome.unwrap_or_else(|err| coded_error::report(&err, json_requested()))
 }
 
 /// Whether the command line asked for JSON output.
 fn json_requested() -> bool {
     std::env::args().skip(1).any(|arg| arg == "--json")
-}
-
-/// The stable code of a failure line: its first `[code]`.
-fn code_in(line: &str) -> Option<&str> {
-    let (_, rest) = line.split_once('[')?;
-    let (code, _) = rest.split_once(']')?;
-    let stable =
-        !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._".contains(c));
-    stable.then_some(code)
-}
-
-/// The error and its causes on one line, so a script's log stays one record per failure.
-fn one_line(err: &anyhow::Error) -> String {
-    err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::code_in;
-
-    #[test]
-    fn a_failure_line_gives_its_first_stable_code() {
-        assert_eq!(code_in("[store.url] unsupported database URL"), Some("store.url"));
-        assert_eq!(code_in("cannot open the database: [store.url] unsupported"), Some("store.url"));
-        assert_eq!(code_in("--revoked 20: [credential.status.index] out of range"), Some("credential.status.index"));
-        assert_eq!(code_in("no cache: cannot read x.json"), None);
-        assert_eq!(code_in("Object [\"a\", 1] has no keys"), None);
-    }
 }

@@ -3,15 +3,16 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
 use shenfen_core::OperatorRole;
 use shenfen_store::{AuditEvent, Operator, SqlStore, generate_password, hash_secret};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{ARGUMENT, FILE_READ, NOT_REGISTERED, coded, fail};
 use crate::data_dir::{StoreArgs, runtime};
+use crate::files::io_reason;
 
 #[derive(Subcommand)]
 pub(crate) enum OperatorCommand {
@@ -46,10 +47,12 @@ pub(crate) fn run(command: OperatorCommand) -> Result<ExitCode> {
         OperatorCommand::Add { username, role, password_stdin, store } => {
             let password = if password_stdin {
                 let mut typed = String::new();
-                std::io::stdin().read_to_string(&mut typed).context("cannot read the password")?;
+                std::io::stdin()
+                    .read_to_string(&mut typed)
+                    .map_err(|e| fail(FILE_READ, format!("cannot read the password: {}", io_reason(&e))))?;
                 let typed = typed.trim_end_matches(['\r', '\n']).to_owned();
                 if typed.chars().count() < 12 {
-                    bail!("an operator password has at least 12 characters");
+                    return Err(fail(ARGUMENT, "an operator password has at least 12 characters"));
                 }
                 typed
             } else {
@@ -66,7 +69,7 @@ pub(crate) fn run(command: OperatorCommand) -> Result<ExitCode> {
         OperatorCommand::Disable { username, store } => {
             let store = rt.block_on(store.open_store())?;
             let Some(operator) = rt.block_on(store.operator(&username)).map_err(coded)? else {
-                bail!("no operator named {username:?}");
+                return Err(fail(NOT_REGISTERED, format!("no operator named {username}")));
             };
             rt.block_on(put_operator(&store, &username, operator.role, "", true))?;
             println!("operator {username} disabled");
@@ -88,7 +91,7 @@ pub(crate) async fn put_operator(
         || username.len() > 64
         || !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     {
-        bail!("a user name is 1 to 64 letters, digits, '.', '-' or '_'");
+        return Err(fail(ARGUMENT, "a user name is 1 to 64 letters, digits, '.', '-' or '_'"));
     }
     let password_hash = if disabled { String::from("!disabled") } else { hash_secret(password).map_err(coded)? };
     let operator = Operator { username: username.into(), password_hash, role, disabled, created_at: now_unix() };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -17,9 +17,10 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{FILE_READ, FILE_WRITE, FORMAT, coded, coded_line, fail};
 use crate::data_dir::{StoreArgs, runtime};
 use crate::face_cmd::{Common, analyse_file};
+use crate::files::{io_reason, print_json};
 use crate::registry_synth::synthesize;
 
 #[derive(Subcommand)]
@@ -116,13 +117,14 @@ fn rewrap(args: &StoreArgs) -> Result<ExitCode> {
 
 /// Writes `count` synthetic citizens to `out/records.csv`.
 pub(crate) fn synth(count: usize, out: &Path, seed: u64) -> Result<ExitCode> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let path = out.join("records.csv");
-    let mut writer = csv::Writer::from_path(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    let cannot_write = |reason: String| fail(FILE_WRITE, format!("cannot write {}: {reason}", path.display()));
+    std::fs::create_dir_all(out).map_err(|e| cannot_write(io_reason(&e)))?;
+    let mut writer = csv::Writer::from_path(&path).map_err(|e| cannot_write(e.to_string()))?;
     for record in synthesize(count, seed, today()) {
-        writer.serialize(raw_of(&record))?;
+        writer.serialize(raw_of(&record)).map_err(|e| cannot_write(e.to_string()))?;
     }
-    writer.flush()?;
+    writer.flush().map_err(|e| cannot_write(io_reason(&e)))?;
     println!("{count} synthetic citizens in {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -185,7 +187,7 @@ fn parse_row(raw: RawRecord) -> Result<CitizenRecord, String> {
 type Rows = Box<dyn Iterator<Item = (u64, Result<RawRecord, String>)>>;
 
 fn read_rows(path: &Path) -> Result<Rows> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = open_records(path)?;
     let is_jsonl = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "jsonl" || e == "ndjson");
     if is_jsonl {
         let rows = std::io::BufReader::new(file).lines().enumerate().filter_map(|(i, line)| {
@@ -208,9 +210,21 @@ fn read_rows(path: &Path) -> Result<Rows> {
     Ok(Box::new(rows))
 }
 
+/// Opens the records file (`cli.file.read`).
+fn open_records(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| fail(FILE_READ, format!("cannot read {}: {}", path.display(), io_reason(&e))))
+}
+
+/// The records file's identity for resuming: its canonical path and size.
+fn source_of(path: &Path) -> Result<String> {
+    let described =
+        std::fs::canonicalize(path).and_then(|full| Ok(format!("{}#{}", full.display(), full.metadata()?.len())));
+    described.map_err(|e| fail(FILE_READ, format!("cannot read {}: {}", path.display(), io_reason(&e))))
+}
+
 /// Lines in the file, for the progress bar (a fast first pass).
 fn count_lines(path: &Path) -> Result<u64> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = open_records(path)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut lines = 0u64;
     loop {
@@ -226,16 +240,17 @@ fn count_lines(path: &Path) -> Result<u64> {
 
 /// Imports a records file into the registry (see `ImportArgs`).
 pub(crate) fn import(args: &ImportArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
-    let keys = args.store.keys()?;
-    let store = rt.block_on(args.store.open_store())?;
-    let engine: Option<FaceEngine> = if args.no_faces { None } else { Some(args.face.engine(1)?) };
-    let photos = args.photos.clone().unwrap_or_else(|| args.records.parent().unwrap_or(Path::new(".")).to_path_buf());
+    // The inputs first: a missing records file, key file or model set creates no database.
     let rows = read_rows(&args.records)?;
-    let source =
-        format!("{}#{}", std::fs::canonicalize(&args.records)?.display(), std::fs::metadata(&args.records)?.len());
+    let source = source_of(&args.records)?;
+    let engine: Option<FaceEngine> = if args.no_faces { None } else { Some(args.face.engine(1)?) };
+    let keys = args.store.keys()?;
+    let rt = runtime()?;
+    let store = rt.block_on(args.store.open_store())?;
+    let photos = args.photos.clone().unwrap_or_else(|| args.records.parent().unwrap_or(Path::new(".")).to_path_buf());
     let mut progress = rt.block_on(store.import_progress(&source)).map_err(coded)?.unwrap_or_default();
     let resumed_at = progress.next_line;
+    let before = (progress.imported, progress.rejected);
     let bar = ProgressBar::new(count_lines(&args.records)?).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -253,8 +268,8 @@ pub(crate) fn import(args: &ImportArgs) -> Result<ExitCode> {
             let face_template = match &engine {
                 None => None,
                 Some(engine) => {
-                    let face =
-                        analyse_file(engine, &photos.join(&record.photo_ref)).map_err(|e| format!("photo: {e:#}"))?;
+                    let face = analyse_file(engine, &photos.join(&record.photo_ref))
+                        .map_err(|e| format!("photo: {}", coded_line(&e)))?;
                     Some(engine.template(&face).to_bytes())
                 }
             };
@@ -278,7 +293,8 @@ pub(crate) fn import(args: &ImportArgs) -> Result<ExitCode> {
     rt.block_on(store.put_entries(&batch, &source, progress, now_unix())).map_err(coded)?;
     bar.finish_and_clear();
     let elapsed = start.elapsed().as_secs_f64();
-    let summary = json!({"imported": progress.imported, "rejected": progress.rejected, "skipped_already_imported": skipped, "resumed_at_line": resumed_at});
+    let (imported, rejected) = (progress.imported - before.0, progress.rejected - before.1);
+    let summary = json!({"imported": imported, "rejected": rejected, "skipped_already_imported": skipped, "resumed_at_line": resumed_at});
     rt.block_on(store.append_audit(AuditEvent {
         at: now_unix(),
         kind: "registry.import".into(),
@@ -288,14 +304,29 @@ pub(crate) fn import(args: &ImportArgs) -> Result<ExitCode> {
     }))
     .map_err(coded)?;
     let total = rt.block_on(store.entry_count()).map_err(coded)?;
-    println!(
-        "imported {} and rejected {} rows{} in {elapsed:.1} s; the registry holds {total} citizens",
-        progress.imported,
-        progress.rejected,
-        if resumed_at > 0 { format!(" (resumed at line {resumed_at})") } else { String::new() },
-    );
-    if progress.rejected > 0 && progress.imported == 0 {
-        bail!("no row could be imported");
+    if rejected > 0 && imported == 0 {
+        let reason = format!("no row of {} could be imported ({rejected} rejected)", args.records.display());
+        return Err(fail(FORMAT, reason));
+    }
+    if args.face.json {
+        let mut report = summary;
+        report["registry_citizens"] = json!(total);
+        report["seconds"] = json!(elapsed);
+        print_json(&report)?;
+    } else if imported == 0 && rejected == 0 && skipped > 0 {
+        println!(
+            "nothing to import: the {skipped} rows of {} were imported before; the registry holds {total} citizens",
+            args.records.display()
+        );
+    } else {
+        println!(
+            "imported {imported} and rejected {rejected} rows{} in {elapsed:.1} s; the registry holds {total} citizens",
+            if skipped > 0 {
+                format!(" (resumed at line {resumed_at}, {skipped} rows imported before)")
+            } else {
+                String::new()
+            },
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use shenfen_server::{Registered, Registration};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{JSON, coded, fail};
 use crate::data_dir::{StoreArgs, runtime};
 use crate::files::read_text;
 use crate::rp_verifier_cmd;
@@ -91,21 +91,35 @@ pub(crate) fn run(command: RpCommand) -> Result<ExitCode> {
     }
 }
 
-/// Registers (or replaces) the relying party, with its client keys read from `client_jwks`.
-fn add(mut registration: Registration, client_jwks: Option<&Path>, store: &StoreArgs) -> Result<ExitCode> {
-    if let Some(path) = client_jwks {
-        let text = read_text(path)?;
-        registration.client_jwks =
-            Some(serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?);
-    }
-    let registered = registration.register(now_unix()).map_err(coded)?;
-    let rt = runtime()?;
-    let db = rt.block_on(store.open_store())?;
-    rt.block_on(registered.save(&db, "operator:cli".into(), now_unix())).map_err(coded)?;
-    let Registered { party, api_key, client_secret, .. } = registered;
+/// Registers (or replaces) the relying party and prints its secrets once.
+fn add(registration: Registration, client_jwks: Option<&Path>, store: &StoreArgs) -> Result<ExitCode> {
+    let Registered { party, api_key, client_secret, .. } = save_registration(registration, client_jwks, store)?;
     println!("relying party {} saved; API key (shown once): {api_key}", party.client_id);
     if let Some(secret) = client_secret {
         println!("OpenID Connect client secret (client_secret_basic, shown once): {secret}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Registers (or replaces) the relying party, with its client keys read from
+/// `client_jwks`, as the administrator at the command line (`shenfen demo`
+/// registers its services this way too).
+pub(crate) fn save_registration(
+    mut registration: Registration,
+    client_jwks: Option<&Path>,
+    store: &StoreArgs,
+) -> Result<Registered> {
+    if let Some(path) = client_jwks {
+        let text = read_text(path)?;
+        let jwks = serde_json::from_str(&text)
+            .map_err(|e| fail(JSON, format!("{} is not valid JSON (a JWK Set expected): {e}", path.display())))?;
+        registration.client_jwks = Some(jwks);
+    }
+    let registered = registration.register(now_unix()).map_err(coded)?;
+    let rt = runtime()?;
+    let db = rt.block_on(store.open_store())?;
+    let saved = rt.block_on(registered.save(&db, "operator:cli".into(), now_unix())).map_err(coded);
+    rt.block_on(db.close());
+    saved?;
+    Ok(registered)
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 use shenfen_credential::VerifierAttestation;
@@ -19,9 +19,9 @@ use shenfen_store::AuditEvent;
 use shenfen_verifier::{Clock, Verifier, VerifierConfig, fetch_cache, keep_fresh, router};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{ARGUMENT, NOT_REGISTERED, coded, fail};
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
-use crate::files::{read_private_jwk, read_public_jwk, read_text};
+use crate::files::{read_private_jwk, read_public_jwk, read_text, write_file};
 use crate::serve_cmd::{init_logging, shutdown_signal};
 use crate::verify_cmd::TrustArgs;
 
@@ -58,10 +58,13 @@ pub(crate) struct ServeArgs {
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     init_logging();
     if args.refresh_secs == 0 || args.max_cache_age <= 0 || i64::try_from(args.refresh_secs)? >= args.max_cache_age {
-        bail!("--refresh-secs must be positive and below --max-cache-age, or the cache goes stale between refreshes");
+        return Err(fail(
+            ARGUMENT,
+            "--refresh-secs must be positive and below --max-cache-age, or the cache goes stale between refreshes",
+        ));
     }
     if args.api_key.len() < 16 {
-        bail!("the API key must be at least 16 characters");
+        return Err(fail(ARGUMENT, "the API key must be at least 16 characters"));
     }
     let source = Arc::new(args.trust.source()?);
     let cache = fetch_cache(&source, now_unix()).map_err(coded)?;
@@ -126,17 +129,16 @@ pub(crate) struct AttestArgs {
 /// the authority's verifier answers — and the response URIs), for one key.
 pub(crate) fn attest(args: &AttestArgs) -> Result<ExitCode> {
     if !(1..=3_650).contains(&args.valid_days) {
-        bail!("--valid-days is 1 to 3650");
+        return Err(fail(ARGUMENT, "--valid-days is 1 to 3650"));
     }
     for uri in &args.response_uri {
         check_answer_uri(&args.client_id, uri).map_err(coded)?;
     }
     let runtime = runtime()?;
     let store = runtime.block_on(args.store.open_store())?;
-    let party = runtime
-        .block_on(store.relying_party(&args.client_id))
-        .map_err(coded)?
-        .with_context(|| format!("{} is not registered: `shenfen rp add` it first", args.client_id))?;
+    let party = runtime.block_on(store.relying_party(&args.client_id)).map_err(coded)?.ok_or_else(|| {
+        fail(NOT_REGISTERED, format!("{} is not registered: `shenfen rp add` it first", args.client_id))
+    })?;
     let issuer_key = issuer_key(&args.store, args.issuer_key.as_deref())?;
     let now = now_unix();
     let attestation = VerifierAttestation {
@@ -164,7 +166,7 @@ pub(crate) fn attest(args: &AttestArgs) -> Result<ExitCode> {
     };
     runtime.block_on(store.append_audit(event)).map_err(coded)?;
     match &args.out {
-        Some(path) => std::fs::write(path, &jwt).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => write_file(path, &jwt)?,
         None => println!("{jwt}"),
     }
     Ok(ExitCode::SUCCESS)

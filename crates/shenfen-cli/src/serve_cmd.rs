@@ -12,7 +12,7 @@ use shenfen_server::{AppState, Issuer, WebAssets, router};
 use crate::coded_error::coded;
 use crate::data_dir::{StoreArgs, issuer_key, runtime};
 use crate::face_cmd::Common;
-use crate::files::read_public_jwk;
+use crate::files::{read_public_jwk, read_public_only_jwk};
 use crate::serve_config::{Liveness, ServeConfig, unless_set};
 
 #[derive(Args)]
@@ -31,6 +31,10 @@ pub(crate) struct ServeArgs {
     /// until the credentials they signed expire (repeatable).
     #[arg(long = "retired-issuer-jwk")]
     retired_issuer_jwk: Vec<PathBuf>,
+    /// The police's public JWK for the hotels' guest register: every
+    /// credential then carries the ID number sealed to it (docs/PRIVACY.md).
+    #[arg(long, env = "SHENFEN_POLICE_KEY")]
+    police_key: Option<PathBuf>,
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,
@@ -58,6 +62,7 @@ impl ServeArgs {
             listen: Some(listen),
             issuer_key: None,
             retired_issuer_jwk: Vec::new(),
+            police_key: None,
             public_url: None,
             liveness: Some(liveness),
             models: None,
@@ -76,29 +81,36 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let listen = args.listen.or(config.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
     let retired =
         if args.retired_issuer_jwk.is_empty() { &config.retired_issuer_jwks } else { &args.retired_issuer_jwk };
+    // Everything named is checked before anything is created: a missing
+    // database, key file, issuer or police key or model set leaves no empty database behind.
+    store_args.require_existing_database(true)?;
+    let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
+    let police_key = args.police_key.as_deref().or(config.police_key.as_deref());
+    let police = police_key.map(|path| read_public_only_jwk(path, "the police's key")).transpose()?;
+    let models = args.models.clone().or(config.models.clone());
+    let face = Common { json: false, models, threshold: None }.engine(cores())?;
+    let keys = store_args.keys()?;
+    let issuer = issuer_key(&store_args, args.issuer_key.as_deref().or(config.issuer_key.as_deref()))?;
     let rt = runtime()?;
     rt.block_on(async {
-        // The keys first: a missing key file creates no database.
-        let keys = store_args.keys()?;
         let store = Arc::new(store_args.open_store().await?);
-        let issuer = issuer_key(&store_args, args.issuer_key.as_deref().or(config.issuer_key.as_deref()))?;
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
         let url = args.public_url.clone().or(config.public_url.clone()).unwrap_or_else(|| format!("http://{address}"));
-        let models = args.models.clone().or(config.models.clone());
         let web_libraries = args
             .web_libraries
             .clone()
             .or(config.web_libraries.clone())
             .unwrap_or_else(|| WebAssets::checkout_dir().to_path_buf());
-        let face = Common { json: false, models, threshold: None }.engine(cores())?;
         let mut policy = config.policy.clone();
         if let Some(liveness) = args.liveness.or(config.liveness) {
             liveness.apply(&mut policy.liveness);
         }
-        let retired = retired.iter().map(|p| read_public_jwk(p)).collect::<Result<_>>()?;
-        let identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        let mut identity = Issuer::new(url, &issuer, retired).map_err(coded)?;
+        if let Some(police) = police {
+            identity = identity.with_police_key(police);
+        }
         let web = WebAssets::load(&web_libraries);
         let state =
             AppState::build(store.clone(), Arc::new(keys), Arc::new(face), identity, policy, web).map_err(coded)?;

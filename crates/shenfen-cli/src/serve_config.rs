@@ -10,6 +10,9 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use shenfen_server::Policy;
 
+use crate::coded_error::{FORMAT, fail};
+use crate::files::read_text;
+
 /// Which liveness checks enrollment requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -48,6 +51,8 @@ pub(crate) struct ServeConfig {
     /// As `--retired-issuer-jwk`, a list.
     #[serde(default)]
     pub retired_issuer_jwks: Vec<PathBuf>,
+    /// As `--police-key`.
+    pub police_key: Option<PathBuf>,
     /// As `--liveness`.
     pub liveness: Option<Liveness>,
     /// As `--models`.
@@ -67,14 +72,13 @@ pub(crate) struct ServeConfig {
 impl ServeConfig {
     /// Reads and checks a config file; errors name the file, line and key.
     pub(crate) fn load(path: &Path) -> Result<ServeConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        ServeConfig::parse(&text).with_context(|| format!("{} is not a valid config", path.display()))
+        ServeConfig::parse(&read_text(path)?).with_context(|| format!("{} is not a valid config", path.display()))
     }
 
     /// Parses a config and checks its policy; errors name the line and key.
     fn parse(text: &str) -> Result<ServeConfig> {
-        let config: ServeConfig = toml::from_str(text)?;
-        config.policy.check().context("[policy]")?;
+        let config: ServeConfig = toml::from_str(text).map_err(|e| fail(FORMAT, e.to_string()))?;
+        config.policy.check().map_err(|e| fail("server.policy.invalid", format!("[policy] {e}")))?;
         Ok(config)
     }
 }

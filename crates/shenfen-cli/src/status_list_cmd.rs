@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use shenfen_credential::{StatusList, StatusListToken, StatusReference};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{ARGUMENT, coded, fail, verdict};
 use crate::files::{print_json, read_private_jwk, read_public_jwk, read_text};
 
 #[derive(Subcommand)]
@@ -41,7 +41,7 @@ pub(crate) struct BuildArgs {
     #[arg(long, value_delimiter = ',')]
     suspended: Vec<u64>,
     /// Seconds until the token expires.
-    #[arg(long, default_value_t = 86_400)]
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(1..))]
     exp_in: i64,
     /// Seconds verifiers may cache the token (ttl).
     #[arg(long, default_value_t = 3_600)]
@@ -79,7 +79,7 @@ fn build(args: &BuildArgs) -> Result<ExitCode> {
     }
     for &idx in &args.suspended {
         if args.bits < 2 {
-            bail!("--suspended needs --bits 2 or more (1-bit lists only say valid or invalid)");
+            return Err(fail(ARGUMENT, "--suspended needs --bits 2 or more (1-bit lists only say valid or invalid)"));
         }
         list.set(idx, 2).map_err(coded).with_context(|| format!("--suspended {idx}"))?;
     }
@@ -91,17 +91,18 @@ fn build(args: &BuildArgs) -> Result<ExitCode> {
         ttl: Some(args.ttl),
         list,
     };
-    println!("{}", token.sign(&issuer.signing_key()?, issuer.public().kid())?);
+    let signed = token.sign(&issuer.signing_key().map_err(coded)?, issuer.public().kid()).map_err(coded)?;
+    println!("{signed}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode> {
-    let key = read_public_jwk(&args.issuer_jwk)?.verifying_key()?;
+    let key = read_public_jwk(&args.issuer_jwk)?.verifying_key().map_err(coded)?;
     let token = StatusListToken::verify(&read_text(&args.token)?, &key, now_unix(), 60).map_err(coded)?;
     let reference = StatusReference { uri: args.uri.clone().unwrap_or_else(|| token.subject.clone()), idx: args.idx };
     let status = token.status_of(&reference).map_err(coded)?;
     let value = token.list.get(args.idx).map_err(coded)?;
-    print_json(&json!({
+    let report = json!({
         "uri": token.subject,
         "idx": args.idx,
         "value": value,
@@ -110,6 +111,11 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         "issued_at": token.issued_at,
         "expires_at": token.expires_at,
         "ttl": token.ttl,
-    }))?;
-    Ok(if value == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    });
+    if value != 0 {
+        let reason = format!("entry {} of {} is {status}", args.idx, token.subject);
+        return Err(verdict("credential.status.revoked", reason, Some(report)));
+    }
+    print_json(&report)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
-use serde_json::Value;
 use shenfen_credential::{TrustList, TrustedAuthority};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
-use crate::files::{read_private_jwk, read_text};
+use crate::coded_error::{ARGUMENT, coded, fail};
+use crate::files::{read_jwks, read_private_jwk, write_file};
 
 #[derive(Subcommand)]
 pub(crate) enum TrustListCommand {
@@ -25,8 +24,8 @@ pub(crate) enum TrustListCommand {
         /// (leave a retired key out to stop its credentials verifying). Repeat per region.
         #[arg(long = "authority", required = true)]
         authorities: Vec<String>,
-        /// Days until verifiers stop using the list.
-        #[arg(long, default_value_t = 30)]
+        /// Days until verifiers stop using the list (1 to 3650).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
         valid_days: i64,
         /// Where to write the signed list.
         #[arg(long)]
@@ -41,7 +40,7 @@ pub(crate) fn run(command: TrustListCommand) -> Result<ExitCode> {
     let now = now_unix();
     let list = TrustList { issued_at: now, expires_at: now + valid_days * 86_400, authorities };
     let jwt = list.sign(&anchor.signing_key().map_err(coded)?, anchor.public().kid()).map_err(coded)?;
-    std::fs::write(&out, jwt).with_context(|| format!("cannot write {}", out.display()))?;
+    write_file(&out, jwt)?;
     println!(
         "trust list of {} authorities, valid {valid_days} days, written to {}",
         list.authorities.len(),
@@ -53,10 +52,11 @@ pub(crate) fn run(command: TrustListCommand) -> Result<ExitCode> {
 fn authority(spec: &str) -> Result<TrustedAuthority> {
     let mut parts = spec.splitn(3, ',');
     let (Some(issuer), Some(region), Some(jwks)) = (parts.next(), parts.next(), parts.next()) else {
-        bail!("--authority takes ISSUER_URL,REGION,JWKS_FILE; got {spec:?}");
+        return Err(fail(ARGUMENT, format!("--authority takes ISSUER_URL,REGION,JWKS_FILE, not {spec}")));
     };
-    let jwks: Value = serde_json::from_str(&read_text(std::path::Path::new(jwks))?)
-        .with_context(|| format!("{jwks} is not a JWK Set"))?;
-    let keys = jwks["keys"].as_array().cloned().with_context(|| format!("{jwks:?} has no keys"))?;
+    if issuer.is_empty() || region.is_empty() {
+        return Err(fail(ARGUMENT, format!("--authority {spec}: the issuer URL and the region must not be empty")));
+    }
+    let keys = read_jwks(std::path::Path::new(jwks))?;
     Ok(TrustedAuthority { issuer: issuer.to_owned(), region: region.to_owned(), keys })
 }

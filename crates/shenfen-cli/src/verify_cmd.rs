@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
@@ -17,9 +17,9 @@ use shenfen_server::{CounterPolicy, LiveFace, check_offline_qr, scan_qr};
 use shenfen_verifier::{TrustSource, fetch_cache};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
+use crate::coded_error::{ARGUMENT, FILE_READ, FILE_WRITE, JSON, QR_NOT_FOUND, QR_UNREADABLE, coded, fail};
 use crate::face_cmd::{Common, load_image};
-use crate::files::{print_json, read_public_jwk, read_text};
+use crate::files::{io_reason, print_json, read_public_jwk, read_text};
 use crate::rp_verifier_cmd;
 
 const CACHE_FILE: &str = "verifier.json";
@@ -137,11 +137,12 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     let now = now_unix();
     let payload = match (&args.qr, &args.qr_text) {
         (Some(image), _) => read_qr_image(image)?,
-        (None, Some(text)) => URL_SAFE_NO_PAD.decode(text.trim()).context("--qr-text is not base64url")?,
-        (None, None) => bail!("give --qr or --qr-text"),
+        (None, Some(text)) => URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| fail(ARGUMENT, "--qr-text is not base64url (what `wallet qr --json` prints as payload)"))?,
+        (None, None) => return Err(fail(ARGUMENT, "give --qr or --qr-text")),
     };
-    let cache: VerifierCache = read_json(&args.cache.join(CACHE_FILE))
-        .context("no verifier cache: run `shenfen verifier sync` while online")?;
+    let cache: VerifierCache = read_cache(&args.cache)?;
     let policy = CounterPolicy {
         purpose: args.purpose,
         level: args.level,
@@ -149,7 +150,9 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
         max_qr_age_secs: args.max_qr_age,
         max_cache_age_secs: args.max_cache_age,
     };
-    let mut seen: Seen = read_json(&args.cache.join(SEEN_FILE)).unwrap_or_default();
+    let seen_path = args.cache.join(SEEN_FILE);
+    let mut seen: Seen =
+        std::fs::read_to_string(&seen_path).ok().and_then(|text| read_json(&seen_path, &text).ok()).unwrap_or_default();
     // Kept through the last second the presentation could verify.
     seen.entries.retain(|(_, until)| *until >= now);
     let live_photo = args.live_face.as_deref().map(load_image).transpose()?;
@@ -189,25 +192,42 @@ pub(crate) fn run_verify(args: &VerifyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Finds and decodes the QR code in an image.
+/// Finds and decodes the QR code in an image (decoded as the face engine
+/// decodes photos: by content, not by the file's name).
 fn read_qr_image(path: &Path) -> Result<Vec<u8>> {
-    let image = image::open(path).with_context(|| format!("cannot read {}", path.display()))?.to_luma8();
-    scan_qr(image)
-        .with_context(|| format!("no QR code found in {}", path.display()))?
-        .map_err(|e| anyhow::anyhow!("the QR code in {} does not decode: {e}", path.display()))
+    let image = image::DynamicImage::ImageRgb8(load_image(path)?).to_luma8();
+    match scan_qr(image) {
+        None => Err(fail(QR_NOT_FOUND, format!("no QR code found in {}", path.display()))),
+        Some(Err(why)) => Err(fail(QR_UNREADABLE, format!("the QR code in {} does not decode: {why}", path.display()))),
+        Some(Ok(payload)) => Ok(payload),
+    }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not what this version writes", path.display()))
+/// The cache `verifier sync` wrote in `dir`.
+fn read_cache(dir: &Path) -> Result<VerifierCache> {
+    let path = dir.join(CACHE_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let reason = io_reason(&e);
+        fail(
+            FILE_READ,
+            format!("no verifier cache in {} ({reason}): run `shenfen verifier sync` while online", dir.display()),
+        )
+    })?;
+    read_json(&path, &text)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| fail(JSON, format!("{} is not what this version writes: {e}", path.display())))
 }
 
 /// Writes through a temporary file and a rename: a crash leaves the old or the new file.
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, serde_json::to_vec_pretty(value)?)?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&temporary, serde_json::to_vec_pretty(value)?))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    written.map_err(|e| fail(FILE_WRITE, format!("cannot write {}: {}", path.display(), io_reason(&e))))
 }

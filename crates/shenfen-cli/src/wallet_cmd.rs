@@ -6,7 +6,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
@@ -16,8 +16,8 @@ use shenfen_wallet::Wallet;
 use shenfen_wallet::authority::{AuthorityClient, EnrollmentRequest};
 
 use crate::clock::now_unix;
-use crate::coded_error::coded;
-use crate::files::print_json;
+use crate::coded_error::{ARGUMENT, DECLINED, FILE_READ, FILE_WRITE, coded, fail};
+use crate::files::{io_reason, print_json, read_bytes};
 
 /// Options of every wallet command.
 #[derive(Args)]
@@ -111,7 +111,10 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
             let frames = read_frames(&frames)?;
             let authority_pin = std::env::var("SHENFEN_AUTHORITY_PIN").ok();
             if edition == "upgraded" && authority_pin.is_none() {
-                bail!("the upgraded edition needs the PIN to set with the authority in $SHENFEN_AUTHORITY_PIN");
+                return Err(fail(
+                    ARGUMENT,
+                    "the upgraded edition needs the PIN to set with the authority in $SHENFEN_AUTHORITY_PIN",
+                ));
             }
             let request = EnrollmentRequest {
                 server: &server,
@@ -180,16 +183,16 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
             }
             let claims: Vec<String> = asked.claims.iter().map(|p| p.join("/")).collect();
             if !yes && !consent(&asked, &claims)? {
-                bail!("not shared: the citizen declined");
+                return Err(fail(DECLINED, "not shared: the citizen declined"));
             }
             let frames = read_frames(&frames)?;
             let pin = std::env::var("SHENFEN_AUTHORITY_PIN").ok();
             if asked.level != "L1" && pin.is_none() {
-                bail!(
+                let reason = format!(
                     "{} asks for {}: set the PIN in $SHENFEN_AUTHORITY_PIN (and give --frames for L3)",
-                    asked.client_name,
-                    asked.level
+                    asked.client_name, asked.level
                 );
+                return Err(fail(ARGUMENT, reason));
             }
             let (presentation, assertion, record) = held
                 .present_online(&asked, now_unix(), |credential, key| match (&pin, asked.level.as_str()) {
@@ -240,7 +243,7 @@ fn open(args: &WalletArgs) -> Result<Wallet> {
 
 /// The bytes of camera frame files, in order.
 fn read_frames(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
-    paths.iter().map(|p| std::fs::read(p).with_context(|| p.display().to_string())).collect()
+    paths.iter().map(|p| read_bytes(p)).collect()
 }
 
 /// The consent screen on a terminal: who asks, what, why, at which level.
@@ -262,7 +265,10 @@ fn consent(asked: &shenfen_wallet::authority::PresentationRequest, claims: &[Str
     eprintln!("  level: {level}");
     eprint!("Share? [y/N] ");
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).context("cannot read the answer")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| fail(FILE_READ, format!("cannot read the answer: {}", io_reason(&e))))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
@@ -272,7 +278,10 @@ fn wallet_pin() -> Result<String> {
         return Ok(pin);
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the wallet PIN from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| fail(FILE_READ, format!("cannot read the wallet PIN from standard input: {}", io_reason(&e))))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
@@ -281,5 +290,5 @@ pub(crate) fn write_qr_png(payload: &[u8], out: &Path) -> Result<()> {
     let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::L)
         .context("the payload does not fit a QR code")?;
     let image = code.render::<image::Luma<u8>>().module_dimensions(8, 8).build();
-    image.save(out).with_context(|| format!("cannot write {}", out.display()))
+    image.save(out).map_err(|e| fail(FILE_WRITE, format!("cannot write {}: {e}", out.display())))
 }

@@ -11,8 +11,13 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 fn shenfen(args: &[&str], stdin: Option<&str>) -> Output {
+    shenfen_with(args, stdin, &[])
+}
+
+fn shenfen_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -227,7 +232,7 @@ fn issuing_refuses_what_must_stay_visible_and_bad_inputs() {
     assert!(issue_with(&issuer, &not_json, &[]).contains("not valid JSON"));
     assert!(issue_with(&holder_pub, &claims, &[]).contains("not a private P-256 JWK"));
     let existing = ws.path("issuer.jwk");
-    assert!(refused(&["keys", "generate", "--out", &existing], None).contains("must not exist"));
+    assert!(refused(&["keys", "generate", "--out", &existing], None).contains("a key is never overwritten"));
 }
 
 #[test]
@@ -282,14 +287,16 @@ fn audit_verify_and_a_named_key_file_refuse_what_is_missing_and_create_nothing()
     let ws = Workspace::new("missing-store");
     let data_dir = ws.path("nowhere");
     let out = shenfen(&["audit", "verify", "--data-dir", &data_dir], None);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: [store.not_found] no database at "), "{stderr}");
     assert!(!std::path::Path::new(&data_dir).exists(), "nothing created");
 
     let keys = ws.path("no-such-keys.json");
-    let out =
-        shenfen(&["registry", "import", "--records", "x.csv", "--data-dir", &data_dir, "--key-file", &keys], None);
+    let records = ws.write("records.csv", "id_number,name\n");
+    let import =
+        ["registry", "import", "--records", &records, "--no-faces", "--data-dir", &data_dir, "--key-file", &keys];
+    let out = shenfen(&import, None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: [store.key_file] no key file at "), "{stderr}");
     assert!(!std::path::Path::new(&keys).exists() && !std::path::Path::new(&data_dir).exists(), "nothing created");
@@ -301,17 +308,17 @@ fn a_refusal_under_json_is_json_on_stdout_too() {
         &["verify", "--qr-text", "AAAA", "--purpose", "hotel_checkin", "--cache", "/nonexistent", "--json"],
         None,
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let refusal: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(refusal["ok"], false);
-    assert!(refusal["reason"].as_str().unwrap().contains("no verifier cache"), "{refusal}");
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no verifier cache"));
+    assert_eq!((refusal["ok"].as_bool(), refusal["code"].as_str()), (Some(false), Some("cli.file.read")));
+    assert!(refusal["reason"].as_str().unwrap().starts_with("no verifier cache in /nonexistent"), "{refusal}");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: [cli.file.read] no verifier cache"));
 }
 
 #[test]
 fn a_face_command_without_models_says_how_to_fetch_them() {
     let out = shenfen(&["face", "detect", "photo.jpg", "--models", "/nonexistent-models"], None);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.starts_with(
@@ -319,4 +326,142 @@ fn a_face_command_without_models_says_how_to_fetch_them() {
         ),
         "{stderr}"
     );
+}
+
+/// A lightweight credential's claims as the authority issues them.
+const QR_CLAIMS: &str = r#"{"iss":"https://authority.example","edition":"lightweight","name":"林晓梅","id_number_masked":"440106********1223","age_over_18":true,"region":"Guangdong"}"#;
+
+#[test]
+fn max_qr_age_is_exactly_the_age_and_the_clock_skew_only_forgives_a_future_iat() {
+    use base64::Engine;
+    const T: i64 = 1_900_000_000;
+    let ws = Workspace::new("qr-age");
+    let (issuer, issuer_pub) = ws.keys("issuer");
+    let (holder, holder_pub) = ws.keys("holder");
+    let at = |offset: i64| (T + offset).to_string();
+    let run_at = |offset: i64, args: &[&str], stdin: Option<&str>| {
+        let out = shenfen_with(args, stdin, &[("SHENFEN_NOW", at(offset).as_str())]);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let uri = "https://authority.example/status/1";
+    let credential = run_at(
+        0,
+        &[
+            &[
+                "credential",
+                "issue",
+                "--issuer-key",
+                &issuer,
+                "--holder-jwk",
+                &holder_pub,
+                "--vct",
+                "urn:shenfen:id:lightweight:1",
+            ][..],
+            &[
+                "--claims",
+                &ws.write("claims.json", QR_CLAIMS),
+                "--sd",
+                "name,id_number_masked,age_over_18",
+                "--status-uri",
+                uri,
+                "--status-idx",
+                "5",
+            ],
+        ]
+        .concat(),
+        None,
+    );
+    // The QR as a wallet draws it at T: a presentation bound to the counter's purpose.
+    let present = [
+        "credential",
+        "present",
+        "--holder-key",
+        &holder,
+        "--aud",
+        "urn:shenfen:offline:hotel_checkin",
+        "--nonce",
+        "n",
+    ];
+    let presentation = run_at(0, &[&present[..], &["--disclose", "name,id_number_masked"]].concat(), Some(&credential));
+    let sd_jwt = shenfen_credential::SdJwt::parse(presentation.trim()).unwrap();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(shenfen_credential::encode_qr_payload(&sd_jwt).unwrap());
+    let list = run_at(0, &["status-list", "build", "--issuer-key", &issuer, "--uri", uri], None);
+    let issuer_jwk: Value = serde_json::from_str(&std::fs::read_to_string(&issuer_pub).unwrap()).unwrap();
+    let cache = serde_json::json!({
+        "synced_at": T,
+        "issuers": [{ "issuer": "https://authority.example", "keys": [issuer_jwk] }],
+        "status_lists": [{ "uri": uri, "token": list.trim() }],
+    });
+    // Each check at its own counter (a fresh cache): an accepted QR is remembered against replay.
+    let check = |offset: i64, extra: &[&str]| {
+        let dir = ws.path(&format!("counter{offset}{}", extra.join("")));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(format!("{dir}/verifier.json"), cache.to_string()).unwrap();
+        let args =
+            [&["verify", "--qr-text", &payload, "--purpose", "hotel_checkin", "--cache", &dir][..], extra].concat();
+        shenfen_with(&args, None, &[("SHENFEN_NOW", at(offset).as_str())])
+    };
+    let accepted = |offset: i64, extra: &[&str]| {
+        let out = check(offset, extra);
+        assert!(out.status.success(), "{offset} s {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let refused_as = |offset: i64, extra: &[&str], code: &str| {
+        let out = check(offset, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{offset} s {extra:?}: {stderr}");
+        assert!(stderr.starts_with(&format!("error: [{code}]")), "{offset} s {extra:?}: {stderr}");
+    };
+    accepted(89, &[]);
+    let text = check(60, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&text.stdout).trim(),
+        "verified for hotel_checkin: lightweight edition, level L1; id_number_masked 440106********1223, name 林晓梅, region Guangdong",
+        "text mode is a sentence"
+    );
+    accepted(90, &[]);
+    refused_as(91, &[], "credential.kb.too_old");
+    refused_as(100, &[], "credential.kb.too_old");
+    accepted(10, &["--max-qr-age", "10"]);
+    refused_as(11, &["--max-qr-age", "10"], "credential.kb.too_old");
+    refused_as(40, &["--max-qr-age", "10"], "credential.kb.too_old");
+    // A phone whose clock runs up to 30 s ahead of the counter's.
+    accepted(-30, &[]);
+    refused_as(-31, &[], "credential.time.future_iat");
+}
+
+/// The first `sh` block under README.md's "Using the CLI".
+fn readme_cli_block() -> String {
+    let readme = include_str!("../../../README.md");
+    let section = readme.split("## Using the CLI").nth(1).expect("a \"Using the CLI\" section");
+    let block = section.split("```sh\n").nth(1).and_then(|rest| rest.split("\n```").next()).expect("an sh block");
+    block.to_owned()
+}
+
+#[test]
+fn the_readme_cli_block_runs_as_written_in_an_empty_directory() {
+    let ws = Workspace::new("readme");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_shenfen")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let block = readme_cli_block();
+    let out = Command::new("sh")
+        .args(["-e", "-x", "-c", &block])
+        .current_dir(&ws.dir)
+        .env("PATH", path)
+        .env_remove("SHENFEN_DATA_DIR")
+        .env_remove("SHENFEN_DB")
+        .env_remove("SHENFEN_KEY_FILE")
+        .env_remove("SHENFEN_MASTER_KEYS")
+        .env_remove("SHENFEN_INDEX_KEY")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "a step failed (the trace ends with it):\n{stderr}");
+    let steps = block.lines().filter(|l| l.starts_with("shenfen ")).count();
+    assert!(steps >= 9, "the block runs the CLI: {block}");
+    assert!(stdout.contains("\"age_over_18\": true") && !stdout.contains("\"name\":"), "the verified claims: {stdout}");
+    assert!(stdout.contains("\"valid\": true"), "the ID number check: {stdout}");
+    assert!(stdout.contains("imported 1000 and rejected 0 rows"), "{stdout}");
+    assert!(stdout.contains("audit chain intact: 1 entry verified"), "{stdout}");
 }

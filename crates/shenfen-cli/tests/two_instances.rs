@@ -15,7 +15,7 @@ use std::process::Command;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
-use server_process::{get, post, post_form, spawn_serving, stop};
+use server_process::{fresh_postgres, get, post, post_form, spawn_serving, stop};
 use shenfen_core::Purpose;
 use shenfen_credential::{PrivateJwk, SdJwt, encode_qr_payload, es256_header, present, sign_compact};
 
@@ -38,24 +38,6 @@ fn shenfen(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A fresh schema on the PostgreSQL server these machines run; its URL.
-fn fresh_postgres() -> String {
-    use sqlx::Connection;
-    let base =
-        std::env::var("SHENFEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("shenfen_test_{}_two_instances", std::process::id());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let mut admin =
-            sqlx::AnyConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
-        for statement in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
-            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.unwrap();
-        }
-    });
-    format!("{base}?options=-c%20search_path%3D{schema}")
-}
-
 /// One OpenID4VCI key proof for `key` with `nonce`.
 fn key_proof(key: &PrivateJwk, nonce: &str) -> String {
     let mut header = es256_header("openid4vci-proof+jwt", None);
@@ -70,7 +52,7 @@ fn two_serve_processes_on_one_postgres_database_act_as_one_authority() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let d = dir.as_path();
-    let db = fresh_postgres();
+    let db = fresh_postgres("two_instances");
     let keys = json!({ "master_keys": format!("k1:{}", "5a".repeat(32)), "index_key": "6b".repeat(32) });
     std::fs::write(dir.join("keys.json"), keys.to_string()).unwrap();
     shenfen(d, &["keys", "generate", "--out", "issuer.jwk"]);

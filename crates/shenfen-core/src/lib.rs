@@ -24,6 +24,6 @@ pub use id_number::IdNumber;
 pub use operator_role::OperatorRole;
 pub use pin::{PIN_LENGTH, PinLockout, check_new_pin};
 pub use pseudonym::{PseudonymKey, pairwise_pseudonym};
-pub use purpose::Purpose;
+pub use purpose::{Purpose, SEALED_ID_NUMBER};
 pub use question::Question;
 pub use region::Province;

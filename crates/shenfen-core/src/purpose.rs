@@ -8,6 +8,11 @@ use std::str::FromStr;
 
 use crate::{CoreError, Edition};
 
+/// The claim holding the citizen's ID number and name sealed to the
+/// police's key (a JWE, fresh in every single-use copy): what a hotel keeps
+/// for the legally required guest register without being able to read it.
+pub const SEALED_ID_NUMBER: &str = "sealed_id_number";
+
 /// Why a citizen shows their card offline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Purpose {

@@ -87,9 +87,12 @@ pub enum CredentialError {
     /// A registered time claim is missing or is not a number.
     #[error("claim {0:?} is missing or not a NumericDate")]
     InvalidTimeClaim(&'static str),
-    /// `exp` is in the past.
-    #[error("the credential expired at {exp} (now {now})")]
+    /// `exp` is in the past: of the credential, or of the status list,
+    /// trust list or attestation it was checked with (`what` says which).
+    #[error("the {what} expired at {exp} (now {now})")]
     Expired {
+        /// What expired: "credential", "status list", "trust list", "verifier attestation".
+        what: &'static str,
         /// Expiry, seconds since the epoch.
         exp: i64,
         /// Verification time.
@@ -242,6 +245,14 @@ pub enum CredentialError {
     /// The presentation discloses more than the verifier's purpose allows.
     #[error("the presentation discloses {0}, more than {1} needs: a wallet shows only what the purpose asks for")]
     Overshared(String, String),
+    /// A sealed value (a compact JWE) is not one this crate opens: its shape,
+    /// its algorithms or its ephemeral key are wrong.
+    #[error("malformed sealed value: {0}")]
+    SealedMalformed(String),
+    /// A sealed value does not open with this key: sealed to another
+    /// recipient, or changed since it was sealed.
+    #[error("the sealed value does not open with this key: sealed to another recipient, or altered")]
+    SealedUnopenable,
     /// The trust list the cache came from has expired.
     #[error("the trust list expired at {expired_at} (now {now}): sync again with a current one")]
     TrustListExpired {
@@ -306,6 +317,8 @@ impl CredentialError {
             Self::PurposeUnmet { .. } => "credential.purpose.unmet",
             Self::Overshared(..) => "credential.purpose.overshared",
             Self::TrustListExpired { .. } => "credential.offline.trust_list_expired",
+            Self::SealedMalformed(_) => "credential.sealed.malformed",
+            Self::SealedUnopenable => "credential.sealed.unopenable",
         }
     }
 }

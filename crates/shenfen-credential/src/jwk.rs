@@ -101,6 +101,11 @@ impl PublicJwk {
     pub fn verifying_key(&self) -> Result<VerifyingKey, CredentialError> {
         VerifyingKey::from_coordinates(&self.x, &self.y)
     }
+
+    /// The key as an uncompressed SEC1 point (`04 ‖ x ‖ y`), as key agreement takes it.
+    pub(crate) fn uncompressed_point(&self) -> Vec<u8> {
+        [&[0x04][..], &self.x, &self.y].concat()
+    }
 }
 
 /// A P-256 private key in JWK form (with `d`), as `shenfen keys generate` writes it.
@@ -149,6 +154,11 @@ impl PrivateJwk {
     /// The same key with another key id.
     pub fn with_kid(self, kid: impl Into<String>) -> PrivateJwk {
         PrivateJwk { d: self.d, public: self.public.with_kid(kid) }
+    }
+
+    /// The private scalar, for key agreement ([`crate::open_sealed`]).
+    pub(crate) fn scalar_bytes(&self) -> &[u8] {
+        self.d.as_slice()
     }
 
     /// A signer for this key.

@@ -6,6 +6,7 @@
 //! - [`verify_vc`] / [`verify`]: every check of RFC 9901 §7, each failure its own
 //!   [`CredentialError`] variant.
 //! - [`StatusList`] / [`StatusListToken`]: IETF Token Status List for revocation.
+//! - [`seal`] / [`open_sealed`]: a value only one recipient opens (JWE, ECDH-ES + A256GCM).
 //!
 //! Time is always passed in (`now`, `iat`), never read from a clock, so every
 //! result is reproducible in tests and on a verifier with a cached clock.
@@ -23,6 +24,7 @@ mod presentation;
 mod processing;
 mod qr_payload;
 mod sd_jwt;
+mod sealed;
 mod status_list;
 mod status_list_token;
 mod trust_list;
@@ -43,6 +45,7 @@ pub use presentation::{present, select};
 pub use processing::child_pointer;
 pub use qr_payload::{DICTIONARY, decode_qr_payload, encode_qr_payload};
 pub use sd_jwt::SdJwt;
+pub use sealed::{MAX_SEALED_LEN, SEALED_ALG, SEALED_ENC, open_sealed, seal};
 pub use status_list::{MAX_LIST_BYTES, StatusList, StatusType};
 pub use status_list_token::{STATUS_LIST_TYP, StatusListToken, StatusReference};
 pub use trust_list::{TRUST_LIST_TYP, TrustList, TrustedAuthority};

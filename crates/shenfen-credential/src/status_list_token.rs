@@ -93,7 +93,7 @@ impl StatusListToken {
             return Err(CredentialError::IssuedInFuture { what: WHAT, iat: issued_at, now });
         }
         let expires_at = numeric_date(claims, "exp")?;
-        check_not_expired(expires_at, now, skew)?;
+        check_not_expired("status list", expires_at, now, skew)?;
         let ttl = claims.get("ttl").and_then(Value::as_u64);
         let list = StatusList::from_json(
             claims.get("status_list").ok_or_else(|| CredentialError::MissingClaim("status_list".into()))?,

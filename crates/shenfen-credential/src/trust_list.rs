@@ -60,7 +60,7 @@ impl TrustList {
         let claims = jws.payload();
         let issued_at = numeric_date(claims, "iat")?.ok_or(CredentialError::InvalidTimeClaim("iat"))?;
         let expires_at = numeric_date(claims, "exp")?.ok_or(CredentialError::InvalidTimeClaim("exp"))?;
-        check_not_expired(Some(expires_at), now, skew)?;
+        check_not_expired("trust list", Some(expires_at), now, skew)?;
         let authorities: Vec<TrustedAuthority> = serde_json::from_value(
             claims.get("authorities").cloned().ok_or_else(|| CredentialError::MissingClaim("authorities".into()))?,
         )
@@ -93,7 +93,9 @@ mod tests {
         let jwt = list(&authority).sign(&anchor.signing_key().unwrap(), Some("anchor-1")).unwrap();
         let anchor_key = anchor.public().verifying_key().unwrap();
         assert_eq!(TrustList::verify(&jwt, &anchor_key, 1_500, 60).unwrap(), list(&authority));
-        assert_eq!(TrustList::verify(&jwt, &anchor_key, 2_100, 60).unwrap_err().code(), "credential.time.expired");
+        let expired = TrustList::verify(&jwt, &anchor_key, 2_100, 60).unwrap_err();
+        assert_eq!(expired.code(), "credential.time.expired");
+        assert!(expired.to_string().starts_with("the trust list expired at"), "not the credential: {expired}");
         let other = PrivateJwk::generate().unwrap().public().verifying_key().unwrap();
         assert_eq!(TrustList::verify(&jwt, &other, 1_500, 60).unwrap_err().code(), "credential.signature");
         let bad_key = TrustList {

@@ -72,7 +72,7 @@ pub fn verify(
 
 /// Checks `exp`, `nbf` and `iat` where present (RFC 7519 §4.1).
 fn check_validity(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<(), CredentialError> {
-    check_not_expired(numeric_date(claims, "exp")?, now, skew)?;
+    check_not_expired("credential", numeric_date(claims, "exp")?, now, skew)?;
     if let Some(nbf) = numeric_date(claims, "nbf")?
         && now + skew < nbf
     {
@@ -86,10 +86,16 @@ fn check_validity(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<()
     Ok(())
 }
 
-/// Refuses an `exp` that has passed, allowing for `skew`.
-pub(crate) fn check_not_expired(exp: Option<i64>, now: i64, skew: i64) -> Result<(), CredentialError> {
+/// Refuses an `exp` that has passed, allowing for `skew`; the error names
+/// `what` expired, so an expired list is not taken for an expired credential.
+pub(crate) fn check_not_expired(
+    what: &'static str,
+    exp: Option<i64>,
+    now: i64,
+    skew: i64,
+) -> Result<(), CredentialError> {
     match exp {
-        Some(exp) if now - skew >= exp => Err(CredentialError::Expired { exp, now }),
+        Some(exp) if now - skew >= exp => Err(CredentialError::Expired { what, exp, now }),
         _ => Ok(()),
     }
 }

@@ -87,7 +87,7 @@ impl VerifierAttestation {
         jws.verify(&key)?;
         let claims = jws.payload();
         let expires_at = numeric_date(claims, "exp")?.ok_or(CredentialError::InvalidTimeClaim("exp"))?;
-        check_not_expired(Some(expires_at), now, skew)?;
+        check_not_expired("verifier attestation", Some(expires_at), now, skew)?;
         let text = |name: &str| -> Result<String, CredentialError> {
             claims
                 .get(name)

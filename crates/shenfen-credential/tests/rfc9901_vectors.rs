@@ -124,7 +124,28 @@ fn key_binding_expectations_are_enforced_on_the_rfc_example() {
     assert!(matches!(with(AUDIENCE, NONCE, KB_IAT + 3600), Err(CredentialError::KeyBindingTooOld { .. })));
     assert!(matches!(with(AUDIENCE, NONCE, KB_IAT - 3600), Err(CredentialError::IssuedInFuture { .. })));
     // The issuer JWT expires at 1883000000.
-    assert!(matches!(with(AUDIENCE, NONCE, 1_883_000_000 + 61), Err(CredentialError::Expired { .. })));
+    let expired = with(AUDIENCE, NONCE, 1_883_000_000 + 61).unwrap_err();
+    assert!(matches!(expired, CredentialError::Expired { what: "credential", .. }), "{expired}");
+    assert!(expired.to_string().starts_with("the credential expired at 1883000000"), "{expired}");
+}
+
+#[test]
+fn the_key_binding_window_is_exactly_max_age_and_the_skew_only_forgives_a_future_iat() {
+    let sd_jwt = SdJwt::parse(&vector("s5_2_presentation.txt")).unwrap();
+    let key = issuer_key();
+    let at = |now: i64| {
+        let check = KeyBindingCheck { audience: AUDIENCE, nonce: NONCE, max_age_secs: 90 };
+        let opts = VerifyOptions { now, clock_skew_secs: 60, key_binding: Some(check), ..options(true) };
+        verify(&sd_jwt, &key, &opts).map(|_| ())
+    };
+    assert!(at(KB_IAT + 89).is_ok());
+    assert!(at(KB_IAT + 90).is_ok(), "90 s old is still within 90 s");
+    assert!(
+        matches!(at(KB_IAT + 91), Err(CredentialError::KeyBindingTooOld { max_age_secs: 90, .. })),
+        "the 60 s skew does not stretch the 90 s window"
+    );
+    assert!(at(KB_IAT - 60).is_ok(), "a holder clock 60 s ahead is forgiven");
+    assert!(matches!(at(KB_IAT - 61), Err(CredentialError::IssuedInFuture { .. })));
 }
 
 #[test]

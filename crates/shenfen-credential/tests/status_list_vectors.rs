@@ -68,6 +68,6 @@ fn published_status_list_token_verifies() {
     let after_exp = v["exp"].as_i64().unwrap() + 61;
     assert!(matches!(
         StatusListToken::verify(v["jwt"].as_str().unwrap(), &key, after_exp, 60),
-        Err(CredentialError::Expired { .. })
+        Err(CredentialError::Expired { what: "status list", .. })
     ));
 }

@@ -218,6 +218,10 @@ pub struct Issuer {
     /// Keys rotated out: still published in the JWKS, so credentials they
     /// signed verify until they expire, but never used to sign.
     pub retired: Vec<PublicJwk>,
+    /// The police's public key for the hotels' guest register: when set,
+    /// every credential carries the ID number sealed to it
+    /// ([`shenfen_core::SEALED_ID_NUMBER`]), a fresh ciphertext per copy.
+    pub police: Option<PublicJwk>,
 }
 
 impl Issuer {
@@ -225,7 +229,13 @@ impl Issuer {
     /// how a private JWK file becomes the issuer's identity, the same for the
     /// server, the tests and the benchmarks.
     pub fn new(url: impl Into<String>, key: &PrivateJwk, retired: Vec<PublicJwk>) -> Result<Issuer, CredentialError> {
-        Ok(Issuer { url: url.into(), signing_key: key.signing_key()?, public: key.public().clone(), retired })
+        let (signing_key, public) = (key.signing_key()?, key.public().clone());
+        Ok(Issuer { url: url.into(), signing_key, public, retired, police: None })
+    }
+
+    /// The same issuer sealing each credential's ID number to the police's `key`.
+    pub fn with_police_key(self, key: PublicJwk) -> Issuer {
+        Issuer { police: Some(key), ..self }
     }
 
     /// Every key credentials of this issuer may be signed with: the current

@@ -13,8 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use shenfen_core::{CardValidity, Edition, PseudonymKey, pairwise_pseudonym};
-use shenfen_credential::{Jws, PublicJwk, StatusReference, VcIssuance, child_pointer, issue_vc};
+use shenfen_core::{CardValidity, Edition, PseudonymKey, SEALED_ID_NUMBER, pairwise_pseudonym};
+use shenfen_credential::{CredentialError, Jws, PublicJwk, StatusReference, VcIssuance, child_pointer, issue_vc, seal};
 use shenfen_face::Template;
 use shenfen_store::{AuditEvent, Grant, GrantKind, Issuance, RegistryEntry, RelyingParty};
 use utoipa::ToSchema;
@@ -383,6 +383,9 @@ async fn issue_batch(
     let mut claims = claims_of(&issuer.url, &entry, grant.edition, now);
     let parties = state.store.relying_parties().await?;
     add_pseudonyms(&mut claims, &mut disclosable, &state.authority.pseudonyms, &entry, &parties);
+    if issuer.police.is_some() {
+        disclosable.push(format!("/{SEALED_ID_NUMBER}"));
+    }
     let mut credentials = Vec::with_capacity(holders.len());
     for (holder, idx) in holders.iter().zip(slots) {
         let status = StatusReference { uri: status_uri.clone(), idx };
@@ -399,10 +402,15 @@ async fn issue_batch(
             // decoy digests would hide nothing and cost a QR code ~45 bytes each.
             max_decoys: 0,
         };
-        let sd_jwt = issue_vc(&issuer.signing_key, claims.clone(), &params).map_err(|e| {
+        let failed = |e: CredentialError| {
             tracing::error!(code = e.code(), "credential signing failed");
             oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "")
-        })?;
+        };
+        let mut copy = claims.clone();
+        if let Some(police) = &issuer.police {
+            copy.insert(SEALED_ID_NUMBER.into(), Value::from(sealed_id_number(police, &entry).map_err(failed)?));
+        }
+        let sd_jwt = issue_vc(&issuer.signing_key, copy, &params).map_err(failed)?;
         credentials.push(IssuedCredential { credential: sd_jwt.serialize() });
     }
     Ok(credentials)
@@ -437,6 +445,16 @@ fn claims_of(issuer: &str, entry: &RegistryEntry, edition: Edition, now: i64) ->
         }
     }
     claims.as_object().cloned().unwrap_or_default()
+}
+
+/// The ID number and name sealed to the police's key, for a hotel's guest
+/// register: sealed here, per copy, so the value is the authority's (a
+/// wallet cannot seal another number) and two hotels shown two copies hold
+/// ciphertexts that share nothing.
+fn sealed_id_number(police: &PublicJwk, entry: &RegistryEntry) -> Result<String, CredentialError> {
+    let record = &entry.record;
+    let plaintext = json!({ "id_number": record.id_number.as_str(), "name": record.name });
+    seal(police, plaintext.to_string().as_bytes())
 }
 
 /// One pairwise pseudonym per registered relying party, under `pseudonyms`,

@@ -45,8 +45,40 @@ use crate::verifier::authorization_request;
 
 /// The grant type of the authorization code flow.
 pub(crate) const CODE_GRANT: &str = "authorization_code";
-/// The claims a sign-in may release: the credential's own names.
-const SIGN_IN_CLAIMS: [&str; 4] = ["name", "id_number_masked", "age_over_18", "region"];
+/// The claims a sign-in may release, by their name in the id_token (and as a
+/// scope), each with the credential path it is read from and entitled as:
+/// the common claims under their own names; the full ID number from the
+/// upgraded edition's record, for a relying party whose law entitles it to
+/// `record/id_number` (a business registry, say) and with the citizen's consent.
+const SIGN_IN_CLAIMS: [(&str, &str); 5] = [
+    ("name", "name"),
+    ("id_number_masked", "id_number_masked"),
+    ("age_over_18", "age_over_18"),
+    ("region", "region"),
+    ("id_number", "record/id_number"),
+];
+
+/// The names of [`SIGN_IN_CLAIMS`].
+fn sign_in_claim_names() -> impl Iterator<Item = &'static str> {
+    SIGN_IN_CLAIMS.iter().map(|(name, _)| *name)
+}
+
+/// The credential path of a sign-in claim `name`, if it is one.
+fn sign_in_claim_path(name: &str) -> Option<&'static str> {
+    SIGN_IN_CLAIMS.iter().find(|(known, _)| *known == name).map(|(_, path)| *path)
+}
+
+/// The verifier's verified claims (keyed by credential path) under their id_token names.
+fn id_token_claims(verified: Map<String, Value>) -> Map<String, Value> {
+    verified
+        .into_iter()
+        .map(|(path, value)| {
+            let name =
+                SIGN_IN_CLAIMS.iter().find(|(_, known)| *known == path).map_or(path, |(name, _)| (*name).to_owned());
+            (name, value)
+        })
+        .collect()
+}
 /// Seconds an authorization code stays redeemable.
 const CODE_SECS: i64 = 60;
 /// Seconds an access token (for `/userinfo`) and an id_token stay valid.
@@ -95,14 +127,14 @@ pub(crate) struct ProviderMetadata {
 pub(crate) async fn discovery(State(state): State<Arc<AppState>>) -> Json<ProviderMetadata> {
     let url = &state.authority.issuer.url;
     let mut claims_supported = vec!["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr"];
-    claims_supported.extend(SIGN_IN_CLAIMS);
+    claims_supported.extend(sign_in_claim_names());
     Json(ProviderMetadata {
         issuer: url.clone(),
         authorization_endpoint: format!("{url}/authorize"),
         token_endpoint: format!("{url}/token"),
         userinfo_endpoint: format!("{url}/userinfo"),
         jwks_uri: format!("{url}/jwks.json"),
-        scopes_supported: ["openid", "profile"].into_iter().chain(SIGN_IN_CLAIMS).collect(),
+        scopes_supported: ["openid", "profile"].into_iter().chain(sign_in_claim_names()).collect(),
         response_types_supported: ["code"],
         response_modes_supported: ["query"],
         grant_types_supported: [CODE_GRANT],
@@ -154,7 +186,7 @@ struct SignInRequest {
     state: Option<String>,
     nonce: Option<String>,
     code_challenge: String,
-    /// The credential claims asked for.
+    /// The credential paths asked for (see [`SIGN_IN_CLAIMS`]).
     claims: Vec<String>,
     /// The level the relying party made essential: never less.
     essential_level: Option<AssuranceLevel>,
@@ -362,9 +394,9 @@ fn sign_in_request(
         .iter()
         .filter_map(|member| asked.as_ref()?.get(member)?.as_object())
         .flat_map(|object| object.keys().map(String::as_str));
-    for claim in scope_claims.chain(parameter_claims).filter(|c| SIGN_IN_CLAIMS.contains(c)) {
-        if !claims.iter().any(|c| c == claim) {
-            claims.push(claim.to_owned());
+    for path in scope_claims.chain(parameter_claims).filter_map(sign_in_claim_path) {
+        if !claims.iter().any(|c| c == path) {
+            claims.push(path.to_owned());
         }
     }
     let not_entitled: Vec<&str> =
@@ -606,7 +638,7 @@ fn conclude(
     }
     let grant = SignInGrant {
         sub: sub.to_owned(),
-        claims: result["claims"].as_object().cloned().unwrap_or_default(),
+        claims: id_token_claims(result["claims"].as_object().cloned().unwrap_or_default()),
         acr,
         // When the wallet's answer was verified: the citizen authenticated
         // then, however long the page took to ask.

@@ -20,7 +20,9 @@ use crate::tokens::token_hash;
 const MAX_CLIENT_KEYS: usize = 10;
 
 /// Claim paths and yes/no questions (`is:…`) a relying party may be entitled to.
-pub const KNOWN_CLAIMS: [&str; 15] = [
+/// `sealed_id_number` (the ID number only the police open) is for a hotel's
+/// guest register; `face_template` for a desk that checks the live face.
+pub const KNOWN_CLAIMS: [&str; 17] = [
     "is:age_over_18",
     "is:region",
     "is:edition",
@@ -28,6 +30,8 @@ pub const KNOWN_CLAIMS: [&str; 15] = [
     "id_number_masked",
     "age_over_18",
     "region",
+    "sealed_id_number",
+    "face_template",
     "record/id_number",
     "record/sex",
     "record/birth_date",

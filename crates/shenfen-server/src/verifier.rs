@@ -332,6 +332,10 @@ pub(crate) async fn request_object(
     Ok((headers, jwt))
 }
 
+/// The `error_description` of a wallet's error response whose card cannot
+/// reach the asked level (OpenID Connect Core's name for that refusal).
+const LEVEL_UNREACHABLE: &str = "unmet_authentication_requirements";
+
 fn wallet_error(description: &str) -> ApiError {
     ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
@@ -344,7 +348,7 @@ fn wallet_error(description: &str) -> ApiError {
 /// nonce may close it as shared; junk is answered 400 and the request stays
 /// open for the citizen's wallet. A decline (`error=access_denied`) closes it
 /// as refused on the `state` alone: see [`declined`].
-#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once; or the wallet's error response (OpenID4VP 1.0 §8.5: error = access_denied, state) when the citizen declines."#,
+#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once; or the wallet's error response (OpenID4VP 1.0 §8.5: error = access_denied, state) when the citizen declines, with error_description = unmet_authentication_requirements when the card cannot reach the asked level."#,
     request_body(content = Object, description = "vp_token, state, and for L2/L3 assurance; or error = access_denied and state", content_type = "application/x-www-form-urlencoded"),
     params(("id" = String, Path, description = "the id the creating call answered")),
     responses(
@@ -363,7 +367,8 @@ pub(crate) async fn response(
         .map_err(|_| wallet_error("the request is unknown, expired or already answered"))?;
     let answer_state = form.get("state").ok_or_else(|| wallet_error("state is missing"))?;
     if let Some(error) = form.get("error") {
-        return declined(&state, &request, answer_state, error).await;
+        let cannot_reach = form.get("error_description").is_some_and(|d| d == LEVEL_UNREACHABLE);
+        return declined(&state, &request, answer_state, error, cannot_reach).await;
     }
     let vc = bound_presentation(&state, &request, &form).map_err(|reason| wallet_error(&reason))?;
     let outcome = check_answer(&state, &request, &form, &vc).await;
@@ -396,16 +401,31 @@ fn next_step(state: &AppState, request: &PresentationRequest) -> Json<Value> {
 /// So an attacker who read the request object could cancel the request —
 /// a denial of service (the citizen starts again), not a disclosure: a
 /// decline releases nothing.
+///
+/// A wallet whose card cannot reach the level asked (a lightweight card
+/// asked for L2 or L3) says so with `error_description` =
+/// [`LEVEL_UNREACHABLE`]: the refusal then names the level, as an answer
+/// below it would (a sign-in ends in `unmet_authentication_requirements`),
+/// so the service can tell the citizen to upgrade rather than wait.
 async fn declined(
     state: &AppState,
     request: &PresentationRequest,
     answer_state: &str,
     error: &str,
+    cannot_reach: bool,
 ) -> Result<Json<Value>, ApiError> {
     if error != "access_denied" {
         return Err(wallet_error("the one error a wallet answers here is access_denied: the citizen declined"));
     }
-    let result = json!({ "error": "access_denied", "error_description": "the citizen declined" });
+    let asked = request.query.level;
+    let result = if cannot_reach && asked > AssuranceLevel::L1 {
+        json!({ "error": format!(
+            "[credential.level] the citizen's card cannot reach {asked}: the lightweight edition reaches L1; \
+             L2 and L3 need the upgraded edition (enrolled after a visit to a counter)"
+        ) })
+    } else {
+        json!({ "error": "access_denied", "error_description": "the citizen declined" })
+    };
     record_answer(state, &request.id, answer_state, PresentationStatus::Refused, &result).await?;
     Ok(next_step(state, request))
 }

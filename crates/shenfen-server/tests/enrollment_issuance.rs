@@ -21,8 +21,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use shenfen_core::OperatorRole;
-use shenfen_credential::Jws;
+use shenfen_core::{OperatorRole, SEALED_ID_NUMBER};
+use shenfen_credential::{Jws, open_sealed};
 use shenfen_credential::{KeyBindingCheck, PrivateJwk, SdJwt, VerifyOptions, present, verify_vc};
 use shenfen_face::{FLASH_STEPS, QualityPolicy, SessionKind, Template};
 use shenfen_server::Policy;
@@ -750,4 +750,37 @@ async fn optional_claims_may_be_declined_one_by_one() {
     let (_, declined) = outcome(&test, &id, "https://hotel.example", &hotel_key).await;
     assert_eq!(declined["status"], "verified", "{declined}");
     assert_eq!(declined["result"]["claims"], json!({ "name": "林晓梅" }));
+}
+
+/// The value of `credential`'s disclosure named `name`, as its holder sees it.
+fn disclosed(credential: &SdJwt, name: &str) -> Option<Value> {
+    credential.disclosures().iter().find(|d| d.name() == Some(name)).map(|d| d.value().clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_copy_carries_the_id_number_sealed_for_the_police_alone_never_twice_the_same() {
+    let police = PrivateJwk::generate().unwrap().with_kid("police-gd-1");
+    let test = registered_app_sealing_for(police.public()).await;
+    let held = enroll_and_issue(&test, 3).await;
+    let sealed: Vec<String> = held
+        .iter()
+        .map(|(credential, _)| disclosed(credential, SEALED_ID_NUMBER).unwrap().as_str().unwrap().to_owned())
+        .collect();
+    assert!(sealed[0] != sealed[1] && sealed[1] != sealed[2], "each copy its own ciphertext: two hotels cannot link");
+    for value in &sealed {
+        assert!(!value.contains(LIN) && !value.contains(&LIN[..10]), "nothing readable");
+        let opened: Value = serde_json::from_slice(&open_sealed(&police, value).unwrap()).unwrap();
+        assert_eq!(opened, json!({ "id_number": LIN, "name": "林晓梅" }));
+        let hotel = PrivateJwk::generate().unwrap();
+        assert_eq!(open_sealed(&hotel, value).unwrap_err().code(), "credential.sealed.unopenable");
+    }
+    // Selectively disclosable like every claim: a QR for an age check does not carry it.
+    let status = published_status(&test).await;
+    let claims = verified_claims(&test, &held[0].0, &held[0].1, &status).unwrap();
+    assert!(claims.get(SEALED_ID_NUMBER).is_none(), "{claims}");
+
+    // An authority with no police key seals nothing.
+    let plain = registered_app().await;
+    let held = enroll_and_issue(&plain, 1).await;
+    assert_eq!(disclosed(&held[0].0, SEALED_ID_NUMBER), None);
 }

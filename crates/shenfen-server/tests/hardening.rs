@@ -24,14 +24,6 @@ use sqlx::{Connection, Row};
 use support::journey::*;
 use support::{Backend, TestApp, all_at_once, app_at, app_with, body_bytes, fresh_store, json as json_of, send};
 
-/// A phone of the upgraded edition: attested at a counter, enrolled with PIN
-/// 482915, `copies` credentials issued.
-async fn upgraded_phone(test: &TestApp, copies: usize) -> Vec<(SdJwt, PrivateJwk)> {
-    let (offer, tx_code) = attested_offer(test, &photo("obama3.jpg")).await;
-    let access = access_token(test, &pre_authorized_code(&offer), Some(&tx_code)).await.unwrap();
-    issue(test, &access, "upgraded", copies).await
-}
-
 /// A policy whose pool admits fifty requests at once, so what limits fifty
 /// parallel guesses below is the lockout, not the pool.
 fn roomy_policy() -> Policy {

@@ -864,3 +864,79 @@ async fn a_new_client_id_registered_fifty_times_at_once_on_two_instances_is_regi
     let log = one.state.store.audit_after(0, 1000).await.unwrap();
     assert_eq!(log.iter().filter(|e| e.event.kind == "relying_party.registered").count(), 1, "one audit entry");
 }
+
+/// The wallet's error response for a card that cannot reach the asked level.
+async fn cannot_reach(test: &TestApp, shown: &Shown) -> StatusCode {
+    let state = shown.object["state"].as_str().unwrap();
+    let form = serde_urlencoded::to_string([
+        ("error", "access_denied"),
+        ("error_description", "unmet_authentication_requirements"),
+        ("state", state),
+    ]);
+    let path = format!("/verifier/requests/{}/response", shown.id);
+    send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form.unwrap()).await.status()
+}
+
+/// The payload of an id_token as the relying party received it (claims the crate does not model).
+fn id_token_payload(tokens: &openidconnect::core::CoreTokenResponse) -> Map<String, Value> {
+    Jws::parse(&tokens.id_token().unwrap().to_string(), "id_token").unwrap().payload().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entitled_registry_gets_the_full_id_number_at_l3_from_the_upgraded_edition_of_the_signed_in_citizen() {
+    let test = registered_app().await;
+    let registry = register_rp(&test, "registry.example", &["name", "record/id_number"]).await;
+    let shop = register_rp(&test, "shop.example", &["name"]).await;
+    let essential_l3 =
+        |sub: &str| json!({ "id_token": { "acr": { "essential": true, "value": "L3" }, "sub": { "value": sub } } });
+
+    // Not entitled: refused before anything is shown, as invalid_scope.
+    let started = start(&test, &shop, &["profile", "id_number"], None).await;
+    let (_, location) = authorize(&test, &started.authorize).await;
+    let params = refused_with(&location, &shop, "invalid_scope");
+    assert!(params["error_description"].as_str().unwrap().contains("record/id_number"), "{location}");
+
+    // A lightweight card cannot reach L3: its wallet says so, and the registry hears it at once.
+    let lightweight = enroll_and_issue(&test, 2).await;
+    let (signed_in, _) = sign_in(&test, &registry, &lightweight[0]).await;
+    let sub = signed_in.subject().as_str().to_owned();
+    let started = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&sub))).await;
+    let page = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(cannot_reach(&test, &page).await, StatusCode::OK);
+    let params = refused_with(&finished(&test, &page).await, &registry, "unmet_authentication_requirements");
+    assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
+    // Said of an L1 request, the same words are a plain decline.
+    let started = start(&test, &registry, &["profile"], None).await;
+    let page_l1 = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(cannot_reach(&test, &page_l1).await, StatusCode::OK);
+    refused_with(&finished(&test, &page_l1).await, &registry, "access_denied");
+
+    // The same citizen upgraded at a counter: PIN and live face give the number, under the same subject.
+    let upgraded = upgraded_phone(&test, 2).await;
+    let started = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&sub))).await;
+    let page = shown(&test, authorize(&test, &started.authorize).await).await;
+    let (status, l3) = assurance(&test, &upgraded[0], &page.object, &[jpeg_base64(&photo("obama3.jpg"))]).await;
+    assert_eq!(status, StatusCode::OK, "{l3}");
+    let answered = answer_with(&test, &page.id, &page.object, &upgraded[0], None, l3["assertion"].as_str()).await;
+    assert_eq!(answered, StatusCode::OK);
+    let code = redirect_params(&finished(&test, &page).await, &registry)["code"].as_str().unwrap().to_owned();
+    let tokens = exchange(&test, &registry, &started, &code, Some(started.verifier.secret())).await.unwrap();
+    let claims = tokens.id_token().unwrap().claims(&started.client.id_token_verifier(), &started.nonce).unwrap();
+    assert_eq!(claims.subject().as_str(), sub, "the citizen who signed in, across editions");
+    assert_eq!(claims.auth_context_ref().map(|acr| acr.as_str()), Some("L3"));
+    let payload = id_token_payload(&tokens);
+    assert_eq!(payload["id_number"], LIN, "the full number, under its OpenID Connect name");
+    assert_eq!(payload["name"], "林晓梅");
+    assert_eq!(payload["amr"], json!(["swk", "pin", "face"]));
+    assert!(payload.get("record/id_number").is_none() && payload.get("record").is_none(), "{payload:?}");
+
+    // Another citizen's subject asked: this citizen's answer is refused.
+    let other = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&"f".repeat(64)))).await;
+    let page = shown(&test, authorize(&test, &other.authorize).await).await;
+    let (_, l3) = assurance(&test, &upgraded[1], &page.object, &[jpeg_base64(&photo("obama3.jpg"))]).await;
+    assert_eq!(
+        answer_with(&test, &page.id, &page.object, &upgraded[1], None, l3["assertion"].as_str()).await,
+        StatusCode::OK
+    );
+    refused_with(&finished(&test, &page).await, &registry, "access_denied");
+}

@@ -87,3 +87,22 @@ fn exchange(
     let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
     (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}")))
 }
+
+/// A fresh schema `shenfen_test_<pid>_<name>` on the PostgreSQL server these
+/// machines run (or $SHENFEN_TEST_POSTGRES); its URL.
+pub(crate) fn fresh_postgres(name: &str) -> String {
+    use sqlx::Connection;
+    let base =
+        std::env::var("SHENFEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("shenfen_test_{}_{name}", std::process::id());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let mut admin =
+            sqlx::AnyConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
+        for statement in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
+            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.unwrap();
+        }
+    });
+    format!("{base}?options=-c%20search_path%3D{schema}")
+}

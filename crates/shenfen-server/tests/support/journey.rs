@@ -25,8 +25,8 @@ use shenfen_server::{Policy, configuration_id};
 use shenfen_store::{AuditEvent, ImportProgress, Operator, RegistryEntry, RelyingParty, hash_secret};
 
 use super::{
-    Backend, FACE, ISSUER_URL, TestApp, app_on, app_with, body_bytes, fresh_store, json as json_of, keys, models_dir,
-    retired_key, send,
+    Backend, FACE, ISSUER_URL, TestApp, app_on, app_sealing, app_with, body_bytes, fresh_store, json as json_of, keys,
+    models_dir, retired_key, send,
 };
 
 pub(crate) const LIN: &str = "440106199003071223";
@@ -59,6 +59,16 @@ pub(crate) async fn registered_app_with(backend: Backend, policy: Policy) -> Tes
     let test = app_on(policy, backend).await;
     register_lin(&test.state.store).await;
     test
+}
+
+/// A fresh authority with 林晓梅 registered that seals each credential's ID
+/// number to the police's `police` key (the hotels' guest register).
+pub(crate) async fn registered_app_sealing_for(police: &shenfen_credential::PublicJwk) -> TestApp {
+    let (store, url) = fresh_store(Backend::Sqlite).await;
+    register_lin(&store).await;
+    let issuer = PrivateJwk::generate().unwrap().with_kid("authority-2026");
+    let sealing = |identity: shenfen_server::Issuer| identity.with_police_key(police.clone());
+    app_sealing((std::sync::Arc::new(store), url), issuer, sealing)
 }
 
 /// Two instances of one authority on one database, each with its own
@@ -370,6 +380,14 @@ pub(crate) async fn attested_offer(test: &TestApp, selfie: &RgbImage) -> (Value,
     let (session, challenge) = start_edition(test, LIN, "林晓梅", "upgraded").await;
     let frames = with_pin(performing(selfie, &challenge), "482915");
     (accepted(test, submit(test, &session, &frames).await).await, tx_code)
+}
+
+/// A phone of the upgraded edition: attested at a counter, enrolled with PIN
+/// 482915 and the face of obama3.jpg, `copies` credentials issued.
+pub(crate) async fn upgraded_phone(test: &TestApp, copies: usize) -> Vec<(SdJwt, PrivateJwk)> {
+    let (offer, tx_code) = attested_offer(test, &photo("obama3.jpg")).await;
+    let access = access_token(test, &pre_authorized_code(&offer), Some(&tx_code)).await.unwrap();
+    issue(test, &access, "upgraded", copies).await
 }
 
 pub(crate) fn with_pin(mut frames: Value, pin: &str) -> Value {

@@ -120,6 +120,20 @@ pub(crate) fn app_at(
     policy: Policy,
 ) -> TestApp {
     let identity = Issuer::new(issuer_url, &issuer, retired).unwrap();
+    built((store, url), issuer, identity, policy)
+}
+
+/// An instance at [`ISSUER_URL`] whose identity `configure` completes (a police key, say).
+pub(crate) fn app_sealing(
+    store: (Arc<SqlStore>, String),
+    issuer: PrivateJwk,
+    configure: impl FnOnce(Issuer) -> Issuer,
+) -> TestApp {
+    let identity = configure(Issuer::new(ISSUER_URL, &issuer, vec![retired_key()]).unwrap());
+    built(store, issuer, identity, journey::policy())
+}
+
+fn built((store, url): (Arc<SqlStore>, String), issuer: PrivateJwk, identity: Issuer, policy: Policy) -> TestApp {
     let state = AppState::build(store, Arc::new(keys()), FACE.clone(), identity, policy, WebAssets::default()).unwrap();
     TestApp { router: router(state.clone()), state, issuer, url }
 }

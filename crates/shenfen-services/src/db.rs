@@ -1,0 +1,96 @@
+//! The services' own database: a SQLite file in the data directory by
+//! default, PostgreSQL by URL — one schema, the same statements (sqlx's
+//! `Any` driver), versioned migrations for each.
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::ServicesError;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The connection pool, migrated.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `sqlite:PATH` (created if missing) or `postgres://…` and
+    /// applies pending migrations.
+    pub async fn open(url: &str) -> Result<Db, ServicesError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(ServicesError::UnsupportedUrl);
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                // One connection: SQLite has one writer, and a second would only wait for it.
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+                            )
+                            .await
+                            .map(|_| ())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(8).connect(url).await?,
+        };
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Db { pool, backend })
+    }
+
+    /// The pool, for single statements (each its own transaction).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so a read-then-write cannot fail half way
+    /// because another process wrote meanwhile.
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ServicesError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Forgets expired sign-ins, sessions and attempt windows; answers how many rows went.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, ServicesError> {
+        let mut removed = 0;
+        for statement in [
+            "DELETE FROM sign_ins WHERE expires_at <= $1",
+            "DELETE FROM sessions WHERE expires_at <= $1",
+            "DELETE FROM portal_clerk_sessions WHERE expires_at <= $1",
+            "DELETE FROM portal_clerk_failures WHERE window_ends <= $1",
+        ] {
+            removed += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
+        }
+        Ok(removed)
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

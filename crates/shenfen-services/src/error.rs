@@ -1,0 +1,258 @@
+//! The crate's two kinds of failure: [`ServicesError`] for what goes wrong
+//! inside (database, keys, the authority's answers), and [`Refusal`] for what
+//! a request is told — an RFC 9457 problem with a stable `type`
+//! (`urn:shenfen:services:<type>`, documented in docs/ERRORS.md), which the
+//! pages' middleware turns into a readable page for browsers.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// What can go wrong inside the services process.
+#[derive(Debug, thiserror::Error)]
+pub enum ServicesError {
+    /// The database refused or failed a statement.
+    #[error("[services.database] {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("[services.migration] {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// `--database-url` is neither `sqlite:` nor `postgres://`.
+    #[error("[services.database_url] unsupported database URL (sqlite:PATH or postgres://…)")]
+    UnsupportedUrl,
+    /// A key file could not be read, written or understood.
+    #[error("[services.key_file] {path}: {reason}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A sealed value did not open: a changed byte, a moved row or another key.
+    #[error("[services.sealed] a sealed value does not open with this key")]
+    Sealed,
+    /// The system's random generator failed.
+    #[error("[services.randomness] no randomness available")]
+    Randomness,
+    /// Hashing a password failed.
+    #[error("[services.hashing] {0}")]
+    Hashing(String),
+    /// A stored row does not hold what its columns promise.
+    #[error("[services.corrupt] {0}")]
+    Corrupt(String),
+    /// The authority could not be reached or answered something unusable.
+    #[error("[services.authority] {0}")]
+    Authority(String),
+    /// A service could not listen, or its server failed.
+    #[error("[services.listen] {address}: {reason}")]
+    Listen {
+        /// The address.
+        address: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A clerk account with this name exists already.
+    #[error("[services.clerk_exists] the clerk {0} exists already")]
+    ClerkExists(String),
+}
+
+/// Every kind of refusal the services answer; its code is the last part of
+/// the `type` URI and never changes meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    /// The page needs a signed-in citizen.
+    NotSignedIn,
+    /// The sign-in's answer reached a browser that did not start it (no or another state cookie).
+    SignInNotStarted,
+    /// The sign-in's state is unknown, expired or used already.
+    SignInUnknown,
+    /// The authority's answer could not be redeemed or did not validate.
+    SignInFailed,
+    /// The authority answered for another person than the signed-in one.
+    WrongPerson,
+    /// The level needed was not reached (lightweight edition, or below L3).
+    LevelNotMet,
+    /// The citizen declined in the wallet.
+    SignInDeclined,
+    /// A filing without the citizen's consent to disclose their legal identity.
+    ConsentRequired,
+    /// A filing's fields are missing or malformed; `errors` names them.
+    InvalidFiling,
+    /// No, an expired or an ended clerk session, or a wrong password.
+    ClerkUnauthenticated,
+    /// Too many attempts; wait as the detail says.
+    RateLimited,
+    /// Too many sign-ins in progress; retry shortly.
+    Busy,
+    /// A form posted from another origin.
+    CrossOrigin,
+    /// No such page or item.
+    NotFound,
+    /// The body is over the limit.
+    PayloadTooLarge,
+    /// The request could not be read.
+    BadRequest,
+    /// Anything else: the cause is logged, never sent.
+    Internal,
+}
+
+impl ProblemType {
+    /// The stable last part of the `type` URI.
+    pub fn code(self) -> &'static str {
+        match self {
+            ProblemType::NotSignedIn => "not-signed-in",
+            ProblemType::SignInNotStarted => "sign-in-not-started",
+            ProblemType::SignInUnknown => "sign-in-unknown",
+            ProblemType::SignInFailed => "sign-in-failed",
+            ProblemType::WrongPerson => "wrong-person",
+            ProblemType::LevelNotMet => "level-not-met",
+            ProblemType::SignInDeclined => "sign-in-declined",
+            ProblemType::ConsentRequired => "consent-required",
+            ProblemType::InvalidFiling => "invalid-filing",
+            ProblemType::ClerkUnauthenticated => "clerk-unauthenticated",
+            ProblemType::RateLimited => "rate-limited",
+            ProblemType::Busy => "busy",
+            ProblemType::CrossOrigin => "cross-origin",
+            ProblemType::NotFound => "not-found",
+            ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::BadRequest => "bad-request",
+            ProblemType::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status it is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemType::NotSignedIn | ProblemType::ClerkUnauthenticated => StatusCode::UNAUTHORIZED,
+            ProblemType::SignInNotStarted
+            | ProblemType::SignInUnknown
+            | ProblemType::WrongPerson
+            | ProblemType::LevelNotMet
+            | ProblemType::SignInDeclined
+            | ProblemType::CrossOrigin => StatusCode::FORBIDDEN,
+            ProblemType::SignInFailed => StatusCode::BAD_GATEWAY,
+            ProblemType::ConsentRequired | ProblemType::InvalidFiling => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ProblemType::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemType::NotFound => StatusCode::NOT_FOUND,
+            ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemType::BadRequest => StatusCode::BAD_REQUEST,
+            ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Every type, for the documentation test.
+    pub const ALL: [ProblemType; 17] = [
+        ProblemType::NotSignedIn,
+        ProblemType::SignInNotStarted,
+        ProblemType::SignInUnknown,
+        ProblemType::SignInFailed,
+        ProblemType::WrongPerson,
+        ProblemType::LevelNotMet,
+        ProblemType::SignInDeclined,
+        ProblemType::ConsentRequired,
+        ProblemType::InvalidFiling,
+        ProblemType::ClerkUnauthenticated,
+        ProblemType::RateLimited,
+        ProblemType::Busy,
+        ProblemType::CrossOrigin,
+        ProblemType::NotFound,
+        ProblemType::PayloadTooLarge,
+        ProblemType::BadRequest,
+        ProblemType::Internal,
+    ];
+}
+
+/// The `type` URIs are URNs: stable identifiers, not links to follow.
+const TYPE_PREFIX: &str = "urn:shenfen:services:";
+
+/// A refused request: its type, an English detail for API callers, and any
+/// extra members (a form's field errors).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// What kind of refusal.
+    pub kind: ProblemType,
+    /// One English sentence for API callers; pages show their own words.
+    pub detail: String,
+    /// Extra problem members, e.g. `errors` of a form.
+    pub extra: Option<Value>,
+}
+
+impl Refusal {
+    /// A refusal of `kind` with `detail`.
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Refusal {
+        Refusal { kind, detail: detail.into(), extra: None }
+    }
+
+    /// The refusal with extra problem members.
+    pub fn with(mut self, extra: Value) -> Refusal {
+        self.extra = Some(extra);
+        self
+    }
+}
+
+impl From<ServicesError> for Refusal {
+    /// An internal failure: logged with its code, answered without it.
+    fn from(error: ServicesError) -> Refusal {
+        tracing::error!(%error, "internal failure");
+        Refusal::new(ProblemType::Internal, "the service failed; nothing was applied")
+    }
+}
+
+impl IntoResponse for Refusal {
+    /// problem+json; the refusal rides along in the response's extensions so
+    /// the pages' middleware can show browsers a page instead.
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("{TYPE_PREFIX}{}", self.kind.code()),
+            "title": self.kind.code().replace('-', " "),
+            "status": self.kind.status().as_u16(),
+            "detail": self.detail,
+        });
+        if let (Some(Value::Object(extra)), Some(members)) = (&self.extra, body.as_object_mut()) {
+            members.extend(extra.clone());
+        }
+        let mut response = (self.kind.status(), Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_type_is_documented_with_its_status() {
+        let errors = include_str!("../../../docs/ERRORS.md");
+        for kind in ProblemType::ALL {
+            let row = format!("| `{TYPE_PREFIX}{}` | {} |", kind.code(), kind.status().as_u16());
+            assert!(errors.contains(&row), "docs/ERRORS.md lacks the row starting {row}");
+        }
+    }
+
+    #[test]
+    fn every_error_code_is_documented() {
+        let errors = include_str!("../../../docs/ERRORS.md");
+        let source = include_str!("error.rs");
+        let codes: Vec<&str> =
+            source.split("#[error(\"[").skip(1).filter_map(|rest| rest.split_once(']').map(|(code, _)| code)).collect();
+        assert!(codes.len() >= 11, "found {codes:?}");
+        for code in codes {
+            assert!(errors.contains(&format!("| `{code}` |")), "docs/ERRORS.md lacks {code}");
+        }
+    }
+
+    #[test]
+    fn problem_types_have_distinct_codes_and_answer_problem_json() {
+        let mut codes: Vec<&str> = ProblemType::ALL.iter().map(|k| k.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ProblemType::ALL.len());
+        let response = Refusal::new(ProblemType::ConsentRequired, "no consent").into_response();
+        assert_eq!(response.status(), 422);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+    }
+}

@@ -1,0 +1,111 @@
+//! The registration clerks' view (`/clerk/`): a password sign-in (argon2id,
+//! wrong passwords counted per name before the check and limited), then the
+//! filings with the legal representative and the evidence — each view recorded.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{CLERK_COOKIE, NAME, Shared, pages, same_origin, store};
+use crate::error::{ProblemType, Refusal};
+use crate::secrets::password_matches;
+use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, wants_html};
+
+/// The clerk of this browser's session, if any.
+async fn clerk_of(portal: &super::Portal, headers: &HeaderMap) -> Result<Option<String>, Refusal> {
+    let Some(token) = cookie(headers, CLERK_COOKIE).filter(|t| t.len() == 43) else { return Ok(None) };
+    Ok(store::clerk_of_session(&portal.db, &token, portal.now()).await?)
+}
+
+fn clerk_page(lang: Lang, body: maud::Markup) -> Response {
+    let title = lang.pick("登记机关工作人员", "Registration clerks");
+    page(lang, lang.pick(NAME.0, NAME.1), title, "/clerk/", &[], body).into_response()
+}
+
+/// The filings for a signed-in clerk; the sign-in form for anyone else (401
+/// for API callers, who get no page).
+pub(super) async fn home(State(portal): Shared, lang: Lang, headers: HeaderMap) -> Result<Response, Refusal> {
+    let Some(clerk) = clerk_of(&portal, &headers).await? else {
+        if !wants_html(&headers) {
+            return Err(Refusal::new(ProblemType::ClerkUnauthenticated, "sign in as a clerk"));
+        }
+        let mut response = clerk_page(lang, pages::clerk_login(lang, None));
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return Ok(response);
+    };
+    let records = store::filings_for_clerk(&portal.db, &portal.sealer, &clerk, portal.now()).await?;
+    tracing::info!(%clerk, filings = records.len(), "a clerk viewed the filings");
+    let mut checked = Vec::with_capacity(records.len());
+    for record in records {
+        let check = portal.authority.recheck(&portal.client, &record.identity.id_token, record.summary.filed_at).await;
+        checked.push((record, check));
+    }
+    Ok(clerk_page(lang, pages::clerk_filings(lang, &clerk, &checked)))
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// A clerk's sign-in: the attempt is counted before the password is checked
+/// (one statement), so a guesser meets the limit without the argon2id cost
+/// deciding anything; an unknown name costs the same work as a known one.
+pub(super) async fn login(
+    State(portal): Shared,
+    lang: Lang,
+    headers: HeaderMap,
+    FormBody(form): FormBody<LoginForm>,
+) -> Result<Response, Refusal> {
+    same_origin(&portal, &headers)?;
+    let refused = |kind: ProblemType, detail: &str| {
+        if wants_html(&headers) {
+            let message = match kind {
+                ProblemType::RateLimited => {
+                    lang.pick("尝试次数过多，请 15 分钟后再试。", "Too many attempts; wait 15 minutes.")
+                }
+                _ => lang.pick("用户名或密码不正确。", "The username or password is wrong."),
+            };
+            let mut response = clerk_page(lang, pages::clerk_login(lang, Some(message)));
+            *response.status_mut() = kind.status();
+            Ok(response)
+        } else {
+            Err(Refusal::new(kind, detail))
+        }
+    };
+    if form.username.is_empty() || form.username.len() > 64 || form.password.len() > 256 {
+        return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
+    }
+    let attempts = store::count_clerk_attempt(&portal.db, &form.username, portal.now()).await?;
+    if attempts > store::CLERK_ATTEMPTS {
+        return refused(ProblemType::RateLimited, "too many sign-in attempts for this clerk; wait 15 minutes");
+    }
+    let stored = store::clerk_password_hash(&portal.db, &form.username).await?;
+    let password = form.password;
+    let matches = tokio::task::spawn_blocking(move || password_matches(stored.as_deref(), &password))
+        .await
+        .map_err(|_| Refusal::new(ProblemType::Internal, "the password check failed"))?;
+    if !matches {
+        tracing::info!("a clerk sign-in was refused");
+        return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
+    }
+    let token = store::open_clerk_session(&portal.db, &form.username, portal.now()).await?;
+    let mut response = see_other("/clerk/");
+    let cookie = set_cookie(CLERK_COOKIE, &token, "/clerk", store::CLERK_SESSION_FOR, portal.secure);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+pub(super) async fn logout(State(portal): Shared, headers: HeaderMap) -> Result<Response, Refusal> {
+    same_origin(&portal, &headers)?;
+    if let Some(token) = cookie(&headers, CLERK_COOKIE) {
+        store::end_clerk_session(&portal.db, &token).await?;
+    }
+    let mut response = see_other("/clerk/");
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(CLERK_COOKIE, "", "/clerk", 0, portal.secure));
+    Ok(response)
+}

@@ -1,0 +1,305 @@
+//! What every service's pages share: the reader's language (Chinese by
+//! default, English by a cookie, as web/'s pages), the page frame rendered
+//! with `maud` (every value escaped), the strict Content-Security-Policy,
+//! cookies, body-limited form reading, and refusals shown to browsers as
+//! pages while API callers get problem+json.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ProblemType, Refusal};
+
+/// The largest form body any page posts.
+pub(crate) const FORM_LIMIT: usize = 16 * 1024;
+
+/// The cookie that keeps the reader's language (shared by the services on one host).
+const LANG_COOKIE: &str = "shenfen_lang";
+
+/// The reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lang {
+    /// 中文, the default.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The text in this language.
+    pub(crate) fn pick(self, zh: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// The `lang` attribute of the page.
+    fn tag(self) -> &'static str {
+        self.pick("zh-CN", "en")
+    }
+
+    /// The language of the request's cookie; Chinese without one.
+    fn of(headers: &HeaderMap) -> Lang {
+        if cookie(headers, LANG_COOKIE).as_deref() == Some("en") { Lang::En } else { Lang::Zh }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Self::Rejection> {
+        Ok(Lang::of(&parts.headers))
+    }
+}
+
+/// The value of cookie `name` in the request.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .into_iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(key, value)| (key == name).then(|| value.to_owned()))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, on `path`, for `max_age`
+/// seconds (0 clears it), `Secure` when the service is served over https.
+pub(crate) fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let line = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&line).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// A form body of at most [`FORM_LIMIT`] bytes, parsed into `T`; anything
+/// else is a typed refusal, never a panic.
+pub(crate) struct FormBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormBody<T> {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request, _: &S) -> Result<FormBody<T>, Refusal> {
+        let body = axum::body::to_bytes(request.into_body(), FORM_LIMIT)
+            .await
+            .map_err(|_| Refusal::new(ProblemType::PayloadTooLarge, format!("a form is at most {FORM_LIMIT} bytes")))?;
+        serde_urlencoded::from_bytes(&body)
+            .map(FormBody)
+            .map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the form does not read: {e}")))
+    }
+}
+
+/// A link in the page's navigation.
+pub(crate) struct NavLink {
+    pub(crate) href: &'static str,
+    pub(crate) text: &'static str,
+}
+
+/// A whole page: the service's name as the banner, the navigation, the
+/// language switch back to `here`, and `body` in the main landmark.
+pub(crate) fn page(lang: Lang, service: &str, title: &str, here: &str, nav: &[NavLink], body: Markup) -> Html<String> {
+    let other = match lang {
+        Lang::Zh => ("en", "English"),
+        Lang::En => ("zh", "中文"),
+    };
+    let switch = format!("/lang?to={}&back={}", other.0, here);
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang=(lang.tag()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · " (service) }
+                    link rel="stylesheet" href="/assets/services.css";
+                }
+                body {
+                    header {
+                        p.service { (service) }
+                        nav aria-label=(lang.pick("主导航", "Main")) {
+                            @for link in nav { a href=(link.href) { (link.text) } }
+                            a href=(switch) lang=(other.0) { (other.1) }
+                        }
+                    }
+                    main { h1 { (title) } (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// The stylesheet of every service's pages.
+pub(crate) async fn stylesheet() -> Response {
+    let mut response = include_str!("../assets/services.css").into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
+    response
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct LangQuery {
+    to: String,
+    back: Option<String>,
+}
+
+/// Switches the language and goes back to the page (a path on this origin only).
+pub(crate) async fn switch_language(axum::extract::Query(query): axum::extract::Query<LangQuery>) -> Response {
+    let lang = if query.to == "en" { "en" } else { "zh" };
+    let back = query.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
+    let mut response = see_other(back.as_deref().unwrap_or("/"));
+    let line = format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000");
+    if let Ok(value) = HeaderValue::from_str(&line) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// 303 See Other to `location`.
+pub(crate) fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Whether the request comes from a browser page (it accepts HTML).
+pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// A refusal's words for a reader: a title and the way forward.
+fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
+    let (zh, en) = match kind {
+        ProblemType::NotSignedIn => {
+            (("请先登录", "请用身份证登录后再继续。"), ("Please sign in", "Sign in with shenfen, then go on."))
+        }
+        ProblemType::SignInNotStarted => (
+            ("登录未在此浏览器发起", "请在这个浏览器中重新登录。"),
+            ("This browser did not start this sign-in", "Start the sign-in again in this browser."),
+        ),
+        ProblemType::SignInUnknown => (
+            ("登录已过期或已使用", "请重新登录。"),
+            ("The sign-in expired or was used already", "Start the sign-in again."),
+        ),
+        ProblemType::SignInFailed => (
+            ("登录未能完成", "身份认证机构的答复无法核验，请稍后重试。"),
+            ("The sign-in could not be completed", "The authority's answer did not verify; try again later."),
+        ),
+        ProblemType::WrongPerson => (
+            ("这不是已登录的本人", "请由已登录的本人用自己的身份证确认。"),
+            ("Not the signed-in person", "The signed-in citizen must confirm with their own ID card."),
+        ),
+        ProblemType::LevelNotMet => (
+            ("需要增强版身份证", "商事登记需要增强版身份证：请携带身份证到柜台升级。你的草稿已保存。"),
+            (
+                "The upgraded edition is needed",
+                "Business registration needs the upgraded edition: upgrade at a counter. Your draft is kept.",
+            ),
+        ),
+        ProblemType::SignInDeclined => (
+            ("你在钱包中拒绝了", "未披露任何信息。如有草稿，已为你保存，可随时继续。"),
+            ("You declined in the wallet", "Nothing was disclosed. A draft, if any, is kept; go on whenever you like."),
+        ),
+        ProblemType::ConsentRequired => (
+            ("需要你的同意", "请勾选同意向登记机关披露你的姓名和身份证号。"),
+            (
+                "Your consent is needed",
+                "Tick the box to disclose your name and ID number to the registration authority.",
+            ),
+        ),
+        ProblemType::InvalidFiling => {
+            (("表格有误", "请按提示修改表格。"), ("The form has errors", "Correct the fields as shown."))
+        }
+        ProblemType::ClerkUnauthenticated => (
+            ("请以工作人员身份登录", "用户名或密码不正确，或会话已过期。"),
+            ("Please sign in as a clerk", "The name or password is wrong, or the session expired."),
+        ),
+        ProblemType::RateLimited => {
+            (("尝试次数过多", "请等待 15 分钟后再试。"), ("Too many attempts", "Wait 15 minutes, then try again."))
+        }
+        ProblemType::Busy => (("服务繁忙", "请稍后重试。"), ("The service is busy", "Try again shortly.")),
+        ProblemType::CrossOrigin => (
+            ("请求来自其他网站", "请直接在本网站提交表格。"),
+            ("The form came from another site", "Submit the form on this site."),
+        ),
+        ProblemType::NotFound => (("页面不存在", "请检查网址。"), ("No such page", "Check the address.")),
+        ProblemType::PayloadTooLarge => {
+            (("提交的内容过长", "请缩短后再提交。"), ("Too much was sent", "Shorten it and send again."))
+        }
+        ProblemType::BadRequest => {
+            (("请求无法读取", "请重新提交表格。"), ("The request could not be read", "Submit the form again."))
+        }
+        ProblemType::Internal => (
+            ("服务出错", "未做任何更改，请稍后重试。"),
+            ("The service failed", "Nothing was changed; try again later."),
+        ),
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+/// What the pages' middleware needs: the service's name and the security policy.
+#[derive(Clone)]
+pub(crate) struct PageFrame {
+    /// The service's name in Chinese and English.
+    pub(crate) name: (&'static str, &'static str),
+    /// The Content-Security-Policy of every answer.
+    pub(crate) policy: HeaderValue,
+}
+
+impl PageFrame {
+    /// The frame of service `name`, whose forms may lead (by redirect) to `authority_origin`.
+    pub(crate) fn new(name: (&'static str, &'static str), authority_origin: &str) -> PageFrame {
+        let policy = format!(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; \
+             base-uri 'none'; form-action 'self' {authority_origin}"
+        );
+        let policy = HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+        PageFrame { name, policy }
+    }
+
+    /// The service's name in `lang`.
+    pub(crate) fn name(&self, lang: Lang) -> &'static str {
+        lang.pick(self.name.0, self.name.1)
+    }
+}
+
+/// Shows browsers a refusal as a page in their language (the problem's
+/// status kept), while API callers keep the problem+json; and sets every
+/// answer's security headers: pages load only this origin's files and post
+/// forms to this origin and (through its redirects) the authority.
+pub(crate) async fn frame(State(frame): State<Arc<PageFrame>>, request: Request, next: Next) -> Response {
+    let html = wants_html(request.headers());
+    let lang = Lang::of(request.headers());
+    let mut response = next.run(request).await;
+    if let Some(refusal) = response.extensions().get::<Refusal>().cloned()
+        && html
+    {
+        let (title, advice) = refusal_text(lang, refusal.kind);
+        let body = html! {
+            p.refusal role="alert" data-type=(refusal.kind.code()) { (advice) }
+            p { a href="/" { (lang.pick("返回首页", "Back to the start")) } }
+        };
+        let status = refusal.kind.status();
+        response = page(lang, frame.name(lang), title, "/", &[], body).into_response();
+        *response.status_mut() = status;
+    }
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, frame.policy.clone());
+    // same-origin, not no-referrer: with no-referrer a browser posts `Origin: null`, and forms are checked by origin.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
