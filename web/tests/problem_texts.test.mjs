@@ -27,7 +27,8 @@ test('every problem type of docs/ERRORS.md has its sentence in both languages', 
 
 test('every form field a refusal can name (docs/ERRORS.md) has its sentence in both languages', () => {
   const errors = readFileSync(`${repository}/docs/ERRORS.md`, 'utf8');
-  const table = errors.slice(errors.indexOf('| field | where |'), errors.indexOf('| type | status |'));
+  const from = errors.indexOf('| field | where |');
+  const table = errors.slice(from, errors.indexOf('\n\n', from));
   const fields = [...table.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
   assert.deepEqual(fields, ['id_number', 'name', 'card_expiry', 'edition', 'pin']);
   for (const field of fields) {
