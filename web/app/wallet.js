@@ -29,7 +29,6 @@ addTexts({
   'form.name_missing': { zh: '请填写身份证上的姓名。', en: 'Type your name as printed on the card.' },
   'form.expiry_missing': { zh: '请填写身份证背面的有效期截止日期（年、月、日），或勾选“长期”。', en: 'Give the “valid until” date on the back of your card (day, month and year), or tick long-term.' },
   'form.expiry_invalid': { zh: '没有这一天：请对照身份证核对年、月、日。', en: 'That day does not exist: check the day, month and year against your card.' },
-  'form.pin_needed': { zh: '增强版注销需要你的 6 位 PIN。', en: 'Withdrawing the upgraded edition needs your 6-digit PIN.' },
   'form.fix_marked': { zh: '请改正标出的一项后重试。', en: 'Correct the marked field and try again.' },
   'form.tx_code': { zh: '请输入柜台凭条上的 6 位验证码。', en: 'Type the 6-digit code on the slip from the counter.' },
   'enroll.edition': { zh: '版本', en: 'Edition' },
@@ -203,7 +202,7 @@ const postJson = (path, body) =>
   call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** The chosen edition's fields (the slip's code and a PIN for the upgraded one). */
-function explainEdition() {
+function showEditionFields() {
   $('upgraded-fields').hidden = $('edition').value !== 'upgraded';
 }
 
@@ -952,8 +951,8 @@ function wire() {
   translatePage();
   fillDateParts();
   $('enroll-form').addEventListener('submit', enroll);
-  $('edition').addEventListener('change', explainEdition);
-  explainEdition();
+  $('edition').addEventListener('change', showEditionFields);
+  showEditionFields();
   // Checked once the number is complete, and again on leaving the field; cleared as soon as it is right
   // (as it is typed: leaving the field never clears a mark — the authority's, for one — nor moves what is clicked).
   $('id-number').addEventListener('input', () => {
