@@ -156,18 +156,25 @@ async fn a_full_pool_turns_work_away_and_counts_no_pin_attempt() {
     assert!(problem["detail"].as_str().unwrap().contains("4 more tries"), "{problem}");
 }
 
+/// Fifty presentations of `phone`'s first copy with a wrong PIN, sent to
+/// `path` at once: each refused (wrong or locked), argon2id run for the five
+/// free attempts only.
+async fn fifty_wrong_pins_at_once(test: &TestApp, phone: &[(SdJwt, PrivateJwk)], path: &'static str) {
+    let mut bodies = Vec::new();
+    for _ in 0..50 {
+        let presentation = self_presentation(test, &phone[0].0, &phone[0].1).await;
+        bodies.push(json!({ "presentation": presentation, "pin": "135790" }).to_string());
+    }
+    let statuses = all_at_once(test, path, "application/json", bodies).await;
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{path}: {statuses:?}");
+    assert_eq!(test.state.metrics.secrets_checked("pin"), 5, "{path}: argon2id ran for the five free attempts only");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_wrong_pins_at_once_get_the_five_checks_the_lockout_allows() {
     let test = registered_app_with(Backend::Sqlite, roomy_policy()).await;
     let phone = upgraded_phone(&test, 1).await;
-    let mut bodies = Vec::new();
-    for _ in 0..50 {
-        let presentation = self_presentation(&test, &phone[0].0, &phone[0].1).await;
-        bodies.push(json!({ "presentation": presentation, "pin": "135790" }).to_string());
-    }
-    let statuses = all_at_once(&test, "/citizen/pin", "application/json", bodies).await;
-    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
-    assert_eq!(test.state.metrics.secrets_checked("pin"), 5, "argon2id ran for the five free attempts only");
+    fifty_wrong_pins_at_once(&test, &phone, "/citizen/pin").await;
     let right = pin_check(&test, &phone[0].0, &phone[0].1, "482915").await;
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "locked, even for the right PIN");
     assert_eq!(test.state.metrics.secrets_checked("pin"), 5);
@@ -226,14 +233,7 @@ async fn a_found_phone_cannot_withdraw_an_upgraded_card_without_its_pin() {
 async fn fifty_withdrawals_with_wrong_pins_at_once_get_five_checks_and_a_lightweight_one_needs_none() {
     let test = registered_app_with(Backend::Sqlite, roomy_policy()).await;
     let phone = upgraded_phone(&test, 7).await;
-    let mut bodies = Vec::new();
-    for _ in 0..50 {
-        let presentation = self_presentation(&test, &phone[0].0, &phone[0].1).await;
-        bodies.push(json!({ "presentation": presentation, "pin": "135790" }).to_string());
-    }
-    let statuses = all_at_once(&test, "/citizen/revoke", "application/json", bodies).await;
-    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
-    assert_eq!(test.state.metrics.secrets_checked("pin"), 5, "argon2id ran for the five free attempts only");
+    fifty_wrong_pins_at_once(&test, &phone, "/citizen/revoke").await;
     // Locked: a waiting time, which even the right PIN sits out; nothing was withdrawn.
     let (status, problem) = withdraw(&test, &phone, 5, Some("482915")).await;
     assert_eq!(
