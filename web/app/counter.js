@@ -72,6 +72,8 @@ function saveToken(event) {
 }
 
 async function showCache() {
+  // No token, nothing to ask: a request bound to be refused would only log an error.
+  if (!window.localStorage.getItem(DEVICE_TOKEN)) return unregistered();
   try {
     const response = await fetch('/counter/cache', { headers: deviceHeaders() });
     if (response.status === 401) return unregistered();

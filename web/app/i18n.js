@@ -79,6 +79,17 @@ export function problemLine(body, status) {
   return body.code ? `${line}（${body.code}）` : line;
 }
 
+/**
+ * What to say beside the form field a refusal names (its `field` member,
+ * docs/ERRORS.md) in the reader's language, in either language the page's
+ * own sentence — for its domain code where the page has one, else for the
+ * field — or null when the problem names no field the page knows.
+ */
+export function fieldLine(body) {
+  const key = [`code.${body.code}`, `field.${body.field}`].find((candidate) => texts[candidate]);
+  return body.field && key ? t(key) : null;
+}
+
 /** A refused response's body as one readable line. */
 export async function problemText(response) {
   return problemLine(await response.json().catch(() => ({})), response.status);

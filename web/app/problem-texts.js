@@ -1,7 +1,7 @@
 // What the pages say, in the reader's language, when the server refuses:
 // each RFC 9457 problem type (docs/ERRORS.md "HTTP problem types"), the
-// domain codes a page meets, and the OAuth errors of the wallet's answers —
-// each with the next step. A Chinese page shows these, never the server's
+// domain codes a page meets, the form fields a refusal can name (`field`),
+// and the OAuth errors of the wallet's answers — each with the next step. A Chinese page shows these, never the server's
 // English detail. No browser globals: the tests load it in Node.
 
 export const PROBLEM_TEXTS = {
@@ -35,6 +35,17 @@ export const PROBLEM_TEXTS = {
   'problem.qr-unreadable': { zh: '看到了二维码但读不出来：请把手机拿稳、调亮屏幕后重试。', en: 'A QR code is in view but does not read: hold the phone still, brighten the screen and try again.' },
   'problem.qr-not-found': { zh: '画面中没有二维码：请把手机屏幕对准摄像头。', en: 'No QR code in view: hold the phone’s screen up to the camera.' },
   'problem.image-unreadable': { zh: '摄像头画面无法读取：请重试或换一个浏览器。', en: 'A camera frame could not be read: try again, or another browser.' },
+  'code.core.id_number.length': { zh: '身份证号位数不对：应为 18 位（旧证 15 位）。', en: 'An ID number has 18 characters (15 on old cards): check the number of digits.' },
+  'code.core.id_number.character': { zh: '身份证号只能是数字，最后一位可以是 X。', en: 'An ID number is digits only; the last may be X.' },
+  'code.core.id_number.region': { zh: '身份证号的前两位不是省级行政区代码：请核对。', en: 'The first two digits of the ID number are no province code: check them.' },
+  'code.core.id_number.birth_date': { zh: '身份证号中的出生日期不存在：请核对第 7 位起的出生日期。', en: 'The birth date inside the ID number does not exist: check those digits.' },
+  'code.core.id_number.checksum': { zh: '身份证号最后一位校验码不对：可能有一位输错了，请逐位核对。', en: 'The ID number’s check character does not match: a digit is probably mistyped; check each one.' },
+  'code.core.pin.invalid': { zh: 'PIN 太容易被猜到：请换 6 位不连续、不重复的数字。', en: 'That PIN is too easy to guess: choose six digits that are not a run or a repeat.' },
+  'field.id_number': { zh: '身份证号不对：请对照身份证逐位核对。', en: 'The ID number is not right: check it against your card, digit by digit.' },
+  'field.name': { zh: '请填写身份证上的姓名（1 至 64 个字）。', en: 'Type your name as printed on the card (1 to 64 characters).' },
+  'field.card_expiry': { zh: '有效期不对：请填写身份证背面的截止日期，或勾选“长期”。', en: 'The card’s “valid until” date is not right: give the date on the back of the card, or tick long-term.' },
+  'field.edition': { zh: '请选择简易版或增强版。', en: 'Choose the lightweight or the upgraded edition.' },
+  'field.pin': { zh: '请输入 6 位数字的 PIN。', en: 'Type your 6-digit PIN.' },
   'code.credential.status.revoked': { zh: '此证件已注销：请重新领取，或到窗口办理。', en: 'This credential is revoked: enroll again, or visit a counter.' },
   'code.credential.level': { zh: '核验级别不够：服务方要求 PIN 或人脸。', en: 'The level reached is below the one asked: the service needs your PIN or face.' },
   'code.credential.offline.replayed': { zh: '这个二维码已经用过：请刷新后出示新的二维码。', en: 'This QR code was used already: show a fresh one.' },

@@ -4,7 +4,7 @@
 
 import qrcode from '/vendor/qrcode.js';
 import { $ } from '/app/dom.js';
-import { addTexts, languageSwitch, problemLine, problemText, t, translatePage } from '/app/i18n.js';
+import { addTexts, fieldLine, language, languageSwitch, problemLine, problemText, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes, offlineFormat } from '/app/offline-format.js';
 import {
@@ -23,13 +23,21 @@ addTexts({
   'enroll.name': { zh: '姓名', en: 'Name' },
   'enroll.card_expiry': { zh: '有效期至', en: 'Card valid until' },
   'enroll.long_term': { zh: '长期', en: 'long-term (长期)' },
+  'date.year': { zh: '年', en: 'Year' },
+  'date.month': { zh: '月', en: 'Month' },
+  'date.day': { zh: '日', en: 'Day' },
+  'form.name_missing': { zh: '请填写身份证上的姓名。', en: 'Type your name as printed on the card.' },
+  'form.expiry_missing': { zh: '请填写身份证背面的有效期截止日期（年、月、日），或勾选“长期”。', en: 'Give the “valid until” date on the back of your card (day, month and year), or tick long-term.' },
+  'form.expiry_invalid': { zh: '没有这一天：请对照身份证核对年、月、日。', en: 'That day does not exist: check the day, month and year against your card.' },
+  'form.fix_marked': { zh: '请改正标出的一项后重试。', en: 'Correct the marked field and try again.' },
+  'form.tx_code': { zh: '请输入柜台凭条上的 6 位验证码。', en: 'Type the 6-digit code on the slip from the counter.' },
   'enroll.edition': { zh: '版本', en: 'Edition' },
   'enroll.tx_code': { zh: '柜台凭条上的验证码', en: 'Code on the slip from the counter' },
   'enroll.pin': { zh: '设置 6 位 PIN', en: 'Choose a 6-digit PIN' },
   'enroll.pin_hint': { zh: '不要用 123456、111111 这类数字', en: 'Not 123456, 111111 or similar' },
   'enroll.start': { zh: '开始人脸核验', en: 'Start the face check' },
-  'edition.explain_lightweight': { zh: '简易版：证明你是你，用于大多数服务（酒店、车票、政务查询）。', en: 'Lightweight: proves who you are, for most services (hotels, tickets, government lookups).' },
-  'edition.explain_upgraded': { zh: '增强版：用于注册企业等重要事项，每次使用还要 PIN 和人脸。须先到服务窗口核验身份证，领取凭条上的验证码。', en: 'Upgraded: for high-stakes acts such as registering a business; each use also asks your PIN and face. Visit a service counter first to have your card checked and get the code on the slip.' },
+  'edition.explain_lightweight': { zh: '简易版：证明“我是我”，酒店、车票、政务查询等大多数服务都够用。', en: 'Lightweight: proves who you are; enough for most services (hotels, tickets, government lookups).' },
+  'edition.explain_upgraded': { zh: '增强版：每次使用还要 PIN 和现场人脸，用于注册企业等重要事项；须先到服务窗口核验身份证，领取凭条上的验证码。', en: 'Upgraded: each use also asks your PIN and a live face, for acts such as registering a business; visit a service counter first for the code on the slip.' },
   'id.length': { zh: '身份证号应为 18 位（旧证 15 位），现在是 {n} 位。', en: 'An ID number has 18 characters (15 on old cards); this has {n}.' },
   'id.characters': { zh: '前 17 位应为数字，最后一位是数字或 X。', en: 'The first 17 characters are digits; the last is a digit or X.' },
   'id.region': { zh: '前两位“{code}”不是省级行政区代码：请核对。', en: 'The first two digits, {code}, are not a province code: check them.' },
@@ -90,8 +98,9 @@ addTexts({
   'log.empty': { zh: '还没有出示记录。', en: 'Nothing disclosed yet.' },
   'revoke.show': { zh: '手机丢失 / 注销', en: 'Lost phone / withdraw' },
   'revoke.heading': { zh: '手机丢失怎么办', en: 'If you lose your phone' },
-  'revoke.lost': { zh: '手机丢了：在新手机上重新领取即可，领取时旧手机上的证件立即作废，新手机照常使用。也可以到政务服务大厅由工作人员注销。', en: 'Lost your phone? Enroll again on the new one: that withdraws the old phone’s credentials at once, and the new phone works as usual. A service counter can also withdraw them for you.' },
-  'revoke.here': { zh: '注销全部：你所有手机上的全部证件都会作废（不只是本机），直到你重新领取。转让或丢弃手机前可以这样做。', en: 'Withdraw everything: every credential on every phone of yours stops working (not only this phone’s) until you enroll again. Do this before giving a phone away.' },
+  'revoke.lost': { zh: '手机丢了：在新手机上重新领取即可。领取的同时，之前所有手机上的证件立即作废，只有新手机上的可用（增强版须先到服务窗口核验）。也可以到政务服务大厅由工作人员注销。', en: 'Lost your phone? Enroll again on the new one: that at once withdraws the credentials on every earlier phone, and only the new phone’s work (the upgraded edition needs a counter visit first). A service counter can also withdraw them for you.' },
+  'revoke.here': { zh: '注销全部：你所有手机上的全部证件都会作废，包括本机，什么都不剩，直到你重新领取。转让或丢弃手机前可以这样做。', en: 'Withdraw everything: every credential on every phone of yours stops working, this one included, and none is left until you enroll again. Do this before giving a phone away.' },
+  'revoke.pin': { zh: '增强版：你的 6 位 PIN', en: 'Upgraded edition: your 6-digit PIN' },
   'revoke.confirm': { zh: '确认请输入“注销”', en: 'To confirm, type WITHDRAW' },
   'revoke.word': { zh: '注销', en: 'WITHDRAW' },
   'revoke.button': { zh: '注销所有手机上的全部证件', en: 'Withdraw every credential on every phone' },
@@ -146,7 +155,9 @@ const views = [...document.querySelectorAll('main > section')].map((section) => 
 let retry = () => show('view-enroll');
 let qrTimer = null;
 
+/** Shows one view; the status line belongs to the view it was written for, so it is cleared. */
 function show(view) {
+  status('');
   for (const id of views) $(id).hidden = id !== view;
   const heading = $(view).querySelector('h2');
   if (heading) {
@@ -163,7 +174,6 @@ function fail(detail, advice, again = () => show('view-enroll')) {
   $('failure-detail').textContent = detail;
   $('failure-advice').textContent = advice;
   retry = again;
-  status('');
   show('view-failure');
 }
 
@@ -191,10 +201,49 @@ function enrollmentAdvice(error) {
 const postJson = (path, body) =>
   call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-/** The chosen edition's fields, and what it is for in one line. */
-function explainEdition() {
+/** The chosen edition's fields (the slip's code and a PIN for the upgraded one). */
+function showEditionFields() {
   $('upgraded-fields').hidden = $('edition').value !== 'upgraded';
-  $('edition-hint').textContent = t(`edition.explain_${$('edition').value}`);
+}
+
+/**
+ * The form's fields by the name the server gives them in a refusal (the
+ * problem's `field`, docs/ERRORS.md): the control to mark and focus, and the
+ * paragraph beside it that says what is wrong.
+ */
+const FORM_FIELDS = {
+  id_number: { control: 'id-number', error: 'id-number-error' },
+  name: { control: 'name', error: 'name-error' },
+  card_expiry: { control: 'card-expiry-year', error: 'card-expiry-error' },
+  edition: { control: 'edition', error: 'edition-error' },
+  pin: { control: 'new-pin', error: 'new-pin-error' },
+};
+const REVOKE_PIN = { control: 'revoke-pin', error: 'revoke-pin-error' };
+/** Not a field of the enrollment request: the code goes to /token after the face check. */
+const TX_CODE = { control: 'tx-code', error: 'tx-code-error' };
+
+/** Marks a field wrong: the reason beside it, `aria-invalid`, and the focus on it (the first empty part of a date). */
+function markField({ control, error }, message) {
+  $(error).textContent = message;
+  $(control).setAttribute('aria-invalid', 'true');
+  const empty = control === 'card-expiry-year' && !$('long-term').checked && expiryParts().find((part) => !part.value);
+  (empty || $(control)).focus();
+}
+
+function clearField({ control, error }) {
+  $(error).textContent = '';
+  $(control).removeAttribute('aria-invalid');
+}
+
+/**
+ * A refusal about one field of a form: back on the form with that field
+ * marked and explained in the reader's language — a typo is fixed in the
+ * form, not in front of the camera.
+ */
+function showFieldRefusal(view, field, message) {
+  show(view);
+  markField(field, message);
+  status(t('form.fix_marked'));
 }
 
 /** The ID number's problem beside the field (and the field marked), or nothing; answers whether it is fine. */
@@ -205,19 +254,94 @@ function showIdNumberProblem() {
   return !problem;
 }
 
-async function enroll(event) {
-  event.preventDefault();
-  // A typo is told beside the field, in the reader's language, before anything is sent.
+const expiryParts = () => [$('card-expiry-year'), $('card-expiry-month'), $('card-expiry-day')];
+
+/**
+ * The month and day lists, in the reader's language (月 and 日 follow the
+ * number in Chinese; English names the month), keeping what was chosen.
+ */
+function fillDateParts() {
+  const months = new Intl.DateTimeFormat(language() === 'zh' ? 'zh-CN' : 'en', { month: language() === 'zh' ? 'numeric' : 'long', timeZone: 'UTC' });
+  const fill = (select, count, label) => {
+    const chosen = select.value;
+    select.replaceChildren(new Option('—', ''), ...Array.from({ length: count }, (_, i) => new Option(label(i + 1), String(i + 1).padStart(2, '0'))));
+    select.value = chosen;
+  };
+  fill($('card-expiry-month'), 12, (m) => months.format(Date.UTC(2000, m - 1, 1)).replace('月', ''));
+  fill($('card-expiry-day'), 31, String);
+}
+
+/** Under 长期 the date does not apply: its parts are disabled, and look it. */
+function longTermChanged() {
+  const longTerm = $('long-term').checked;
+  for (const part of expiryParts()) part.disabled = longTerm;
+  $('card-expiry').classList.toggle('disabled', longTerm);
+  clearField(FORM_FIELDS.card_expiry);
+}
+
+/** The card's expiry as the server reads it (`YYYY-MM-DD` or 长期), or the key of what is wrong with it. */
+function cardExpiry() {
+  if ($('long-term').checked) return { value: '长期' };
+  const [year, month, day] = expiryParts().map((part) => part.value.trim());
+  if (!/^\d{4}$/.test(year) || !month || !day) return { problem: 'form.expiry_missing' };
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (date.getUTCMonth() !== Number(month) - 1) return { problem: 'form.expiry_invalid' };
+  return { value: `${year}-${month}-${day}` };
+}
+
+/**
+ * The text key of why the authority would refuse `pin` as a new PIN
+ * (`shenfen_core::check_new_pin`: six digits, neither one repeated digit nor
+ * a run such as 123456, 987654 or 890123), or null: told before the face
+ * check rather than after it.
+ */
+function newPinProblem(pin) {
+  if (!/^\d{6}$/.test(pin)) return 'field.pin';
+  const steps = [...pin].slice(1).map((digit, i) => (Number(digit) - Number(pin[i]) + 10) % 10);
+  return steps.every((step) => step === steps[0]) && [0, 1, 9].includes(steps[0]) ? 'code.core.pin.invalid' : null;
+}
+
+/** The upgraded edition's two fields, checked; answers whether they are fine (the first wrong one marked). */
+function upgradedFieldsFine() {
+  if (!/^\d{6}$/.test($('tx-code').value.trim())) {
+    markField(TX_CODE, t('form.tx_code'));
+    return false;
+  }
+  const pinProblem = newPinProblem($('new-pin').value);
+  if (pinProblem) markField(FORM_FIELDS.pin, t(pinProblem));
+  return !pinProblem;
+}
+
+/** Checks the form before anything is sent; marks the first wrong field and answers the form, or null. */
+function checkedForm() {
+  for (const field of [...Object.values(FORM_FIELDS), TX_CODE]) clearField(field);
+  // A typo is told beside the field, in the reader's language.
   if (!showIdNumberProblem()) {
     $('id-number').focus();
-    return;
+    return null;
   }
-  const form = {
+  if (!$('name').value.trim()) {
+    markField(FORM_FIELDS.name, t('form.name_missing'));
+    return null;
+  }
+  const expiry = cardExpiry();
+  if (expiry.problem) {
+    markField(FORM_FIELDS.card_expiry, t(expiry.problem));
+    return null;
+  }
+  if ($('edition').value === 'upgraded' && !upgradedFieldsFine()) return null;
+  return {
     id_number: $('id-number').value.trim().toUpperCase(),
     name: $('name').value.trim(),
-    card_expiry: $('long-term').checked ? '长期' : $('card-expiry').value,
+    card_expiry: expiry.value,
     edition: $('edition').value,
   };
+}
+
+async function enroll(event) {
+  event.preventDefault();
+  const form = checkedForm();
+  if (!form) return;
   let stopCamera = () => {};
   try {
     const session = await postJson('/enrollment/sessions', form);
@@ -239,11 +363,14 @@ async function enroll(event) {
     await receiveCredentials(offer, form.edition, form.card_expiry);
     // The ID number, the slip's code and the PIN leave the page once used (kept after a failure, to correct them).
     $('enroll-form').reset();
-    status(t('status.ready'));
+    longTermChanged();
     await showCard();
+    status(t('status.ready'));
   } catch (error) {
     stopCamera();
-    fail(error.message, enrollmentAdvice(error));
+    const field = FORM_FIELDS[error.problem?.field];
+    if (field) showFieldRefusal('view-enroll', field, fieldLine(error.problem) ?? error.message);
+    else fail(error.message, enrollmentAdvice(error));
   }
 }
 
@@ -411,10 +538,25 @@ async function format() {
   return { purposes: loaded.purposes, dictionaryBytes: dictionary };
 }
 
+/**
+ * Device pixels per module for a QR code of `modules` (quiet zone included)
+ * as wide as the screen allows, sized for a counter camera at about 30 cm.
+ * There a 720p camera of ~60° horizontal view sees ~35 cm, ~3.7 pixels per
+ * mm, and a detector wants about 2 pixels per module: modules of ≥ 0.5 mm.
+ * A phone 390 CSS px wide has ~65 mm of screen (~0.17 mm per CSS px), so
+ * the code takes the whole width but 4 px a side: the largest payload the
+ * budget allows (1,200 bytes: version 25 at level L, 117 + 8 modules) gets
+ * 3 CSS px ≈ 0.5 mm per module, a lightweight card's (~81) 4.7 ≈ 0.8 mm.
+ * On a larger screen (a tablet, a desktop) 560 CSS px are plenty. Whole
+ * device pixels per module: a scaled bitmap smears modules.
+ */
+function qrCell(modules) {
+  const width = Math.min(document.documentElement.clientWidth - 8, 560);
+  return Math.max(2, Math.floor((width * devicePixelRatio) / modules));
+}
+
 /** One unused copy per QR session: re-signed (new time) every 30 s, never shown to anyone else. */
 async function showQr() {
-  // The card view's last message ("your card is on this phone") is not the QR's.
-  status('');
   const live = await liveCopies();
   const [credential] = live.copies;
   const dead = deadCardReason(live);
@@ -433,12 +575,14 @@ async function showQr() {
     const code = qrcode(0, 'L');
     code.addData(String.fromCharCode(...payload), 'Byte');
     code.make();
-    // Whole pixels per module at the size shown (a scaled bitmap smears modules), and the 4-module quiet zone.
+    // The 4-module quiet zone included; drawn at device pixels, shown at CSS pixels.
     const modules = code.getModuleCount() + 8;
-    const cell = Math.max(2, Math.floor(Math.min($('view-qr').clientWidth, 560) / modules));
+    const cell = qrCell(modules);
     $('qr').src = code.createDataURL(cell, 4 * cell);
+    $('qr').style.width = `${(modules * cell) / devicePixelRatio}px`;
     $('qr').alt = t('qr.heading');
     $('qr').dataset.payloadBytes = String(payload.length);
+    $('qr').dataset.modules = String(modules);
   };
   show('view-qr');
   await render();
@@ -498,23 +642,44 @@ async function proofForAuthority(credential, parsed) {
   return proof.text;
 }
 
-/** Withdraws every credential at the authority, proven with one unused copy. */
-/** Withdrawal is irreversible and reaches every phone: the button works once the word is typed. */
-function confirmRevocation() {
-  $('revoke-all').disabled = $('revoke-confirm').value.trim().toUpperCase() !== t('revoke.word').toUpperCase();
+/** The withdrawal view, blank; an upgraded card also asks for its PIN (the authority checks it). */
+async function openRevocation() {
+  const [credential] = await allCredentials();
+  $('revoke-confirm').value = '';
+  $('revoke-pin').value = '';
+  clearField(REVOKE_PIN);
+  $('revoke-pin-fields').hidden = credential?.edition !== 'upgraded';
+  confirmRevocation();
+  show('view-revoke');
 }
 
+/** Withdrawal is irreversible and reaches every phone: the button works once the word (and an upgraded card's PIN) is typed. */
+function confirmRevocation() {
+  const confirmed = $('revoke-confirm').value.trim().toUpperCase() === t('revoke.word').toUpperCase();
+  const pinGiven = $('revoke-pin-fields').hidden || /^\d{6}$/.test($('revoke-pin').value);
+  $('revoke-all').disabled = !(confirmed && pinGiven);
+}
+
+/** Withdraws every credential at the authority, proven with one unused copy (and the PIN of an upgraded card). */
 async function revokeAll() {
   const [credential] = usable(await allCredentials());
   if (!credential) return fail(t('failure.no_copies'), '', () => show('view-enroll'));
+  const body = {};
+  if (!$('revoke-pin-fields').hidden) body.pin = $('revoke-pin').value;
+  $('revoke-pin').value = '';
+  confirmRevocation();
   try {
-    const presentation = await proofForAuthority(credential, await parseCredential(credential.sdJwt));
-    await postJson('/citizen/revoke', { presentation });
+    body.presentation = await proofForAuthority(credential, await parseCredential(credential.sdJwt));
+    await postJson('/citizen/revoke', body);
     await forgetCredentials();
-    status(t('revoke.done'));
     show('view-enroll');
+    status(t('revoke.done'));
   } catch (error) {
-    fail(error.message, error.network ? '' : t('failure.refused'), () => show('view-revoke'));
+    // A wrong or missing PIN is the PIN field's business: told beside it, the view kept.
+    const problem = error.problem ?? {};
+    if (problem.type?.endsWith(':pin-incorrect')) showFieldRefusal('view-revoke', REVOKE_PIN, error.message);
+    else if (problem.field === 'pin') showFieldRefusal('view-revoke', REVOKE_PIN, fieldLine(problem));
+    else fail(error.message, '', () => openRevocation());
   }
 }
 
@@ -753,14 +918,15 @@ async function decline() {
     // OpenID Connect's name for the refusal: the verifier passes it on as such.
     if (unreachable) form.set('error_description', 'unmet_authentication_requirements');
     const answered = await answerVerifier(request, form);
+    await showCard();
     status(t(unreachable ? 'request.told' : 'request.declined'));
     goOn(answered);
   } catch {
+    await showCard();
     status(t('request.declined_unsent'));
   } finally {
     $('request-decline').disabled = false;
   }
-  showCard();
 }
 
 /** Posts the answer (or the refusal) to the request's verifier: this authority's, or an attested service's own. */
@@ -777,32 +943,36 @@ function goOn(answered) {
 function wire() {
   // The card's dates and status are written in the reader's language: written again on a switch.
   languageSwitch($('language'), () => {
-    explainEdition();
+    fillDateParts();
     if ($('id-number-error').textContent) showIdNumberProblem();
     if (!$('view-card').hidden) showCard();
   });
   fillPurposes($('purpose')).catch((error) => status(error.message));
   translatePage();
+  fillDateParts();
   $('enroll-form').addEventListener('submit', enroll);
-  $('edition').addEventListener('change', explainEdition);
-  explainEdition();
-  // Checked once the number is complete, and again on leaving the field; cleared as soon as it is right.
+  $('edition').addEventListener('change', showEditionFields);
+  showEditionFields();
+  // Checked once the number is complete, and again on leaving the field; cleared as soon as it is right
+  // (as it is typed: leaving the field never clears a mark — the authority's, for one — nor moves what is clicked).
   $('id-number').addEventListener('input', () => {
     if ($('id-number').value.trim().length >= 18 || $('id-number-error').textContent) showIdNumberProblem();
   });
-  $('id-number').addEventListener('blur', () => { if ($('id-number').value.trim()) showIdNumberProblem(); });
-  $('long-term').addEventListener('change', () => { $('card-expiry').disabled = $('long-term').checked; });
+  $('id-number').addEventListener('blur', () => { if (idNumberProblem($('id-number').value)) showIdNumberProblem(); });
+  $('long-term').addEventListener('change', longTermChanged);
+  // A marked field is unmarked as soon as it is changed.
+  for (const field of [FORM_FIELDS.name, FORM_FIELDS.edition, FORM_FIELDS.pin, TX_CODE, REVOKE_PIN]) {
+    $(field.control).addEventListener('input', () => clearField(field));
+  }
+  for (const part of expiryParts()) part.addEventListener('input', () => clearField(FORM_FIELDS.card_expiry));
   $('failure-retry').addEventListener('click', () => retry());
   $('show-qr').addEventListener('click', showQr);
   $('qr-done').addEventListener('click', () => { clearInterval(qrTimer); showCard(); });
   $('show-log').addEventListener('click', showLog);
   $('log-export').addEventListener('click', exportLog);
-  $('show-revoke').addEventListener('click', () => {
-    $('revoke-confirm').value = '';
-    confirmRevocation();
-    show('view-revoke');
-  });
+  $('show-revoke').addEventListener('click', openRevocation);
   $('revoke-confirm').addEventListener('input', confirmRevocation);
+  $('revoke-pin').addEventListener('input', confirmRevocation);
   $('revoke-all').addEventListener('click', revokeAll);
   $('show-enroll').addEventListener('click', () => show('view-enroll'));
   for (const back of document.querySelectorAll('.back')) back.addEventListener('click', showCard);

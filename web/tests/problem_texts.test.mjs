@@ -1,6 +1,6 @@
 // Every refusal a page can meet reads in both languages: each HTTP problem
-// type docs/ERRORS.md lists has its sentence in Chinese and in English, and
-// no Chinese sentence is English.
+// type docs/ERRORS.md lists, and each form field a refusal can name, has its
+// sentence in Chinese and in English, and no Chinese sentence is English.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -22,5 +22,17 @@ test('every problem type of docs/ERRORS.md has its sentence in both languages', 
     assert.ok(en.length > 0, key);
     const codes = key.startsWith('code.') ? key.slice(5) : null;
     if (codes) assert.ok(errors.includes(`\`${codes}\``), `${codes} is a documented code`);
+  }
+});
+
+test('every form field a refusal can name (docs/ERRORS.md) has its sentence in both languages', () => {
+  const errors = readFileSync(`${repository}/docs/ERRORS.md`, 'utf8');
+  const from = errors.indexOf('| field | where |');
+  const table = errors.slice(from, errors.indexOf('\n\n', from));
+  const fields = [...table.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual(fields, ['id_number', 'name', 'card_expiry', 'edition', 'pin']);
+  for (const field of fields) {
+    const text = PROBLEM_TEXTS[`field.${field}`];
+    assert.ok(text?.zh && text?.en, `field.${field} has no sentence in both languages`);
   }
 });

@@ -1,8 +1,9 @@
 //! Citizen self-service, authenticated by a key-bound presentation of one of
 //! the citizen's own credentials ([`CitizenProof`]), disclosing nothing: read
-//! one's own audit entries, withdraw every credential, check the PIN, or get
-//! an assurance assertion (L2: the PIN; L3: the PIN and a live face matched
-//! against the registry) for one relying party's request.
+//! one's own audit entries, withdraw every credential (an upgraded card with
+//! its PIN), check the PIN, or get an assurance assertion (L2: the PIN; L3:
+//! the PIN and a live face matched against the registry) for one relying
+//! party's request.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use serde_json::{Value, json};
-use shenfen_core::AssuranceLevel;
+use shenfen_core::{AssuranceLevel, Edition};
 use shenfen_credential::{es256_header, sign_compact};
 use shenfen_face::{ChallengePolicy, Template};
 use shenfen_store::{AuditEntry, AuditEvent, BlindIndex, PinReservation, verify_peppered};
@@ -122,18 +123,27 @@ pub(crate) struct PinVerified {
     verified: bool,
 }
 
-/// `POST /citizen/revoke`: withdraws every credential the citizen holds.
-#[utoipa::path(post, path = "/citizen/revoke", summary = "Withdraws every credential the citizen holds; authenticated as /citizen/audit.",
+/// `POST /citizen/revoke {presentation, pin?}`: withdraws every credential
+/// the citizen holds, on every phone. Withdrawing an upgraded card also
+/// needs its PIN, checked as `/citizen/pin` checks it (counted, locked out):
+/// the upgraded edition asks for the PIN at every use that matters, and a
+/// phone found unlocked must not be enough to cancel the card it carries.
+#[utoipa::path(post, path = "/citizen/revoke", summary = "Withdraws every credential the citizen holds, on every phone ({presentation, pin?}, authenticated as /citizen/audit); a presentation of the upgraded edition also needs the PIN, checked and counted as /citizen/pin does.",
     request_body = Proof,
     responses(
         (status = 200, description = "how many were revoked", body = Revoked),
-        (status = 401, description = "citizen-unauthenticated", body = Problem, content_type = PROBLEM),
-        BodyProblems,
+        (status = 400, description = "invalid-request: an upgraded card sent no pin", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "citizen-unauthenticated, or pin-incorrect", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "pin-locked (Retry-After)", body = Problem, content_type = PROBLEM),
+        BodyProblems, BusyProblem,
     ))]
 pub(crate) async fn revoke_all(
     State(state): State<Arc<AppState>>,
     citizen: CitizenProof,
 ) -> Result<Json<Revoked>, ApiError> {
+    if citizen.edition == Edition::Upgraded {
+        pin_verified(&state, &citizen.subject, citizen.proof.pin).await?;
+    }
     let details = json!({ "reason": "withdrawn by the citizen" });
     let event = citizen_event(citizen.subject, "credential.revoked", details, now());
     let revoked = state.store.revoke_subject(&citizen.subject, 1, event).await?;
@@ -165,7 +175,7 @@ pub(crate) async fn check_pin(
 /// counted — and, if it would lock, the lock set — before argon2id runs, so
 /// parallel guesses get no more checks than sequential ones.
 async fn pin_verified(state: &AppState, subject: &BlindIndex, pin: Option<String>) -> Result<(), ApiError> {
-    let pin = pin.ok_or_else(|| ApiError::invalid("send the pin"))?;
+    let pin = pin.ok_or_else(|| ApiError::invalid_field("pin", "send the pin"))?;
     // A place in the pool first: an attempt, once counted, is always checked.
     let admission = state.pool.admit()?;
     let now = now();

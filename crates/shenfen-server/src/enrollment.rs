@@ -168,16 +168,19 @@ pub(crate) async fn start(
     client: ClientAddress,
     JsonBody(body): JsonBody<StartRequest>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let id = IdNumber::parse(&body.id_number).map_err(|e| ApiError::invalid(format!("id_number: {e}")))?;
+    let id = IdNumber::parse(&body.id_number)
+        .map_err(|e| ApiError::invalid_field("id_number", format!("id_number: {e}")).code(e.code()))?;
     // The claim is digested in the one spelling the registry comparison uses.
     let expiry = CardValidity::parse_expiry(&body.card_expiry)
         .map(CardValidity::expiry_label)
-        .ok_or_else(|| ApiError::invalid("card_expiry must be YYYY-MM-DD or 长期"))?;
+        .ok_or_else(|| ApiError::invalid_field("card_expiry", "card_expiry must be YYYY-MM-DD or 长期"))?;
     if body.name.trim().is_empty() || body.name.chars().count() > 64 {
-        return Err(ApiError::invalid("name must be 1 to 64 characters"));
+        return Err(ApiError::invalid_field("name", "name must be 1 to 64 characters"));
     }
-    let edition: Edition =
-        body.edition.parse().map_err(|e: shenfen_core::CoreError| ApiError::invalid(e.to_string()))?;
+    let edition: Edition = body
+        .edition
+        .parse()
+        .map_err(|e: shenfen_core::CoreError| ApiError::invalid_field("edition", e.to_string()).code(e.code()))?;
     let authority = &state.authority;
     let subject = BlindIndex::of(authority.keys.as_ref(), &id);
     let now = now();
@@ -395,7 +398,7 @@ pub(crate) async fn submit(
         )));
     }
     if let Some(Err(e)) = body.pin.as_deref().map(check_new_pin) {
-        return Err(ApiError::invalid(format!("pin: [{}] {e}", e.code())));
+        return Err(ApiError::invalid_field("pin", format!("pin: [{}] {e}", e.code())).code(e.code()));
     }
     frames_within_budget(&state, &client, body.frame_count()).await?;
     if state.authority.policy.liveness.require_flash && !body.shaped_for_flash() {
@@ -411,7 +414,10 @@ pub(crate) async fn submit(
     let upgraded = session.edition == Edition::Upgraded;
     let pin = body.pin.take().filter(|_| upgraded);
     if upgraded && pin.is_none() {
-        return Err(ApiError::invalid("the upgraded edition needs the chosen pin with the frames; start again"));
+        return Err(ApiError::invalid_field(
+            "pin",
+            "the upgraded edition needs the chosen pin with the frames; start again",
+        ));
     }
     let (decision, sighting) = decide(&state, &session, body, admission, now).await?;
     let print = sighting

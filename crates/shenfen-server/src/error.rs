@@ -198,6 +198,10 @@ pub(crate) struct Problem {
     /// The domain error's stable code (docs/ERRORS.md), where one says more than the type.
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
+    /// The request member at fault (`id_number`, `name`, `card_expiry`,
+    /// `edition`, `pin`), where one is: a page marks that field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
 }
 
 /// An error answer: a problem (with, where waiting helps, `Retry-After`),
@@ -214,6 +218,8 @@ pub enum ApiError {
         detail: Option<String>,
         /// The domain error's code, where one says more than the type.
         code: Option<&'static str>,
+        /// The request member at fault, where one is.
+        field: Option<&'static str>,
         /// Seconds after which trying again may succeed.
         retry_after: Option<i64>,
     },
@@ -233,12 +239,22 @@ pub enum ApiError {
 impl ApiError {
     /// A problem of `kind`, at its usual status.
     pub fn new(kind: ProblemType) -> ApiError {
-        ApiError::Problem { kind, status: kind.status(), detail: None, code: None, retry_after: None }
+        ApiError::Problem { kind, status: kind.status(), detail: None, code: None, field: None, retry_after: None }
     }
 
     /// 400 `invalid-request` saying what is wrong with the request's form.
     pub fn invalid(detail: impl Into<String>) -> ApiError {
         ApiError::new(ProblemType::InvalidRequest).detail(detail)
+    }
+
+    /// 400 `invalid-request` about one member of the request, named in the
+    /// problem's `field` so that a page can mark it without reading English.
+    pub fn invalid_field(field: &'static str, detail: impl Into<String>) -> ApiError {
+        let mut invalid = ApiError::invalid(detail);
+        if let ApiError::Problem { field: named, .. } = &mut invalid {
+            *named = Some(field);
+        }
+        invalid
     }
 
     /// 500 without internals: the cause goes to the log, not to the client.
@@ -304,9 +320,15 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Problem { kind, status, detail, code, retry_after } => {
-                let body =
-                    Problem { type_uri: kind.type_uri(), title: kind.title(), status: status.as_u16(), detail, code };
+            ApiError::Problem { kind, status, detail, code, field, retry_after } => {
+                let body = Problem {
+                    type_uri: kind.type_uri(),
+                    title: kind.title(),
+                    status: status.as_u16(),
+                    detail,
+                    code,
+                    field,
+                };
                 let mut response = (status, Json(body)).into_response();
                 let headers = response.headers_mut();
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM));

@@ -17,13 +17,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use shenfen_core::OperatorRole;
+use shenfen_core::{Edition, OperatorRole};
 use shenfen_credential::{Jws, KeyBindingCheck, PublicJwk, SdJwt, VerifyOptions, verify_vc};
 use shenfen_store::{BlindIndex, Operator, RelyingParty};
 use utoipa::ToSchema;
 
 use crate::app::{AppState, now};
 use crate::error::{ApiError, ProblemType};
+use crate::issuance::vct;
 use crate::status_list::STATUS_LIST_ID;
 use crate::tokens::{bearer, bounded_list, token_hash, whole_number};
 
@@ -190,7 +191,7 @@ impl RelyingPartyKey {
 pub(crate) struct Proof {
     /// An SD-JWT+KB of one of the citizen's credentials, `aud` = the issuer, `nonce` = a fresh c_nonce.
     presentation: String,
-    /// The PIN, for `/citizen/pin` and `/citizen/assertion`.
+    /// The PIN, for `/citizen/pin`, `/citizen/assertion`, and `/citizen/revoke` of an upgraded card.
     pub pin: Option<String>,
     /// For `/citizen/assertion`: the relying party the assertion is for.
     pub audience: Option<String>,
@@ -215,6 +216,9 @@ pub(crate) struct CitizenProof {
     pub subject: BlindIndex,
     /// The device key the presentation was bound to.
     pub holder: PublicJwk,
+    /// The edition of the presented credential (its always-visible `vct`):
+    /// what an upgraded card's holder must also prove (the PIN) follows from it.
+    pub edition: Edition,
     /// The rest of the request.
     pub proof: Proof,
 }
@@ -263,11 +267,12 @@ impl FromRequest<Arc<AppState>> for CitizenProof {
         if reference.uri != issuer.status_list_uri() {
             return Err(citizen_unauthenticated("the credential is not from this authority's status list"));
         }
+        let edition = if vc.vct == vct(Edition::Upgraded) { Edition::Upgraded } else { Edition::Lightweight };
         if !state.store.consume_nonce(&nonce, expires).await? {
             return Err(citizen_unauthenticated("this c_nonce was already used"));
         }
         match state.store.credential_holder(STATUS_LIST_ID, reference.idx).await? {
-            Some(held) if held.status == 0 => Ok(CitizenProof { subject: held.subject, holder, proof }),
+            Some(held) if held.status == 0 => Ok(CitizenProof { subject: held.subject, holder, edition, proof }),
             Some(_) => Err(citizen_unauthenticated(
                 "this credential is revoked (the card was enrolled again on another phone, or withdrawn); \
                  enroll again on this phone or use the new one",

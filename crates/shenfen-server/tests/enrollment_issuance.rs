@@ -295,6 +295,43 @@ async fn repeated_failures_lock_the_number_and_starts_are_rate_limited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_enrollment_form_names_the_field_at_fault() {
+    let test = registered_app().await;
+    let form = |id: &str, name: &str, expiry: &str, edition: &str| {
+        json!({ "id_number": id, "name": name, "card_expiry": expiry, "edition": edition }).to_string()
+    };
+    let cases = [
+        (form("440106199003071224", "林晓梅", "长期", "lightweight"), "id_number", Some("core.id_number.checksum")),
+        (form("4401061990030712", "林晓梅", "长期", "lightweight"), "id_number", Some("core.id_number.length")),
+        (form(LIN, " ", "长期", "lightweight"), "name", None),
+        (form(LIN, "林晓梅", "2035-13-01", "lightweight"), "card_expiry", None),
+        (form(LIN, "林晓梅", "", "lightweight"), "card_expiry", None),
+        (form(LIN, "林晓梅", "长期", "gold"), "edition", Some("core.value.unknown")),
+    ];
+    for (body, field, code) in cases {
+        let problem =
+            json_of(send(&test.router, Method::POST, "/enrollment/sessions", "application/json", body.clone()).await)
+                .await;
+        assert_eq!(problem["type"], "urn:shenfen:problem:invalid-request", "{body}");
+        assert_eq!(problem["field"], field, "{body}: {problem}");
+        assert_eq!(problem["code"].as_str(), code, "{body}: {problem}");
+    }
+    // A chosen PIN that is too easy is the PIN field's fault too; a refused face names no field.
+    let (session, challenge) = start_edition(&test, LIN, "林晓梅", "upgraded").await;
+    let problem =
+        json_of(submit(&test, &session, &with_pin(performing(&photo("obama3.jpg"), &challenge), "123456")).await).await;
+    assert_eq!(
+        (problem["field"].as_str(), problem["code"].as_str()),
+        (Some("pin"), Some("core.pin.invalid")),
+        "{problem}"
+    );
+    let (session, challenge) = start(&test, LIN, "林晓梅").await;
+    let problem = json_of(submit(&test, &session, &performing(&photo("biden.jpg"), &challenge)).await).await;
+    assert_eq!(problem["type"], "urn:shenfen:problem:enrollment-refused");
+    assert!(problem.get("field").is_none(), "{problem}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_4xx_problems_never_5xx() {
     let test = registered_app().await;
     let cases: Vec<(&str, String)> = vec![

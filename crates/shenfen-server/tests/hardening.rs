@@ -156,21 +156,99 @@ async fn a_full_pool_turns_work_away_and_counts_no_pin_attempt() {
     assert!(problem["detail"].as_str().unwrap().contains("4 more tries"), "{problem}");
 }
 
+/// Fifty presentations of `phone`'s first copy with a wrong PIN, sent to
+/// `path` at once: each refused (wrong or locked), argon2id run for the five
+/// free attempts only.
+async fn fifty_wrong_pins_at_once(test: &TestApp, phone: &[(SdJwt, PrivateJwk)], path: &'static str) {
+    let mut bodies = Vec::new();
+    for _ in 0..50 {
+        let presentation = self_presentation(test, &phone[0].0, &phone[0].1).await;
+        bodies.push(json!({ "presentation": presentation, "pin": "135790" }).to_string());
+    }
+    let statuses = all_at_once(test, path, "application/json", bodies).await;
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{path}: {statuses:?}");
+    assert_eq!(test.state.metrics.secrets_checked("pin"), 5, "{path}: argon2id ran for the five free attempts only");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_wrong_pins_at_once_get_the_five_checks_the_lockout_allows() {
     let test = registered_app_with(Backend::Sqlite, roomy_policy()).await;
     let phone = upgraded_phone(&test, 1).await;
-    let mut bodies = Vec::new();
-    for _ in 0..50 {
-        let presentation = self_presentation(&test, &phone[0].0, &phone[0].1).await;
-        bodies.push(json!({ "presentation": presentation, "pin": "135790" }).to_string());
-    }
-    let statuses = all_at_once(&test, "/citizen/pin", "application/json", bodies).await;
-    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
-    assert_eq!(test.state.metrics.secrets_checked("pin"), 5, "argon2id ran for the five free attempts only");
+    fifty_wrong_pins_at_once(&test, &phone, "/citizen/pin").await;
     let right = pin_check(&test, &phone[0].0, &phone[0].1, "482915").await;
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "locked, even for the right PIN");
     assert_eq!(test.state.metrics.secrets_checked("pin"), 5);
+}
+
+/// Withdrawal of `phone`'s card, proven by its copy `copy`, with `pin` (none when `None`).
+async fn withdraw(
+    test: &TestApp,
+    phone: &[(SdJwt, PrivateJwk)],
+    copy: usize,
+    pin: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut body = json!({ "presentation": self_presentation(test, &phone[copy].0, &phone[copy].1).await });
+    if let Some(pin) = pin {
+        body["pin"] = json!(pin);
+    }
+    post_json(test, "/citizen/revoke", &body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_found_phone_cannot_withdraw_an_upgraded_card_without_its_pin() {
+    let test = registered_app().await;
+    let phone = upgraded_phone(&test, 6).await;
+    // Whoever finds the phone unlocked tries to cancel the card: without the PIN, refused, naming the field.
+    let (status, problem) = withdraw(&test, &phone, 0, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(
+        (problem["type"].as_str(), problem["field"].as_str()),
+        (Some("urn:shenfen:problem:invalid-request"), Some("pin"))
+    );
+    // Guesses are counted as at /citizen/pin: the same refusal, the same countdown.
+    let (status, problem) = withdraw(&test, &phone, 1, Some("135790")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    assert_eq!(problem["type"], "urn:shenfen:problem:pin-incorrect");
+    assert!(problem["detail"].as_str().unwrap().contains("4 more tries"), "{problem}");
+    let problem = json_of(pin_check(&test, &phone[2].0, &phone[2].1, "135790").await).await;
+    assert!(problem["detail"].as_str().unwrap().contains("3 more tries"), "one counter for both: {problem}");
+    assert_eq!(
+        test.state.metrics.secrets_checked("pin"),
+        2,
+        "argon2id ran for each counted guess, not for the missing PIN"
+    );
+    // Nothing was withdrawn by the refusals: the card is still valid everywhere.
+    let status_list = published_status(&test).await;
+    assert!(verified_claims(&test, &phone[3].0, &phone[3].1, &status_list).is_ok(), "still valid");
+    // The holder, with the PIN: every credential withdrawn, the failures forgotten.
+    let (status, revoked) = withdraw(&test, &phone, 3, Some("482915")).await;
+    assert_eq!((status, revoked["revoked"].as_u64()), (StatusCode::OK, Some(6)), "{revoked}");
+    let status_list = published_status(&test).await;
+    assert!(verified_claims(&test, &phone[4].0, &phone[4].1, &status_list).is_err(), "revoked");
+    let kinds: Vec<String> = own_log(&test).await.into_iter().map(|e| e.event.kind).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "credential.revoked").count(), 1, "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_withdrawals_with_wrong_pins_at_once_get_five_checks_and_a_lightweight_one_needs_none() {
+    let test = registered_app_with(Backend::Sqlite, roomy_policy()).await;
+    let phone = upgraded_phone(&test, 7).await;
+    fifty_wrong_pins_at_once(&test, &phone, "/citizen/revoke").await;
+    // Locked: a waiting time, which even the right PIN sits out; nothing was withdrawn.
+    let (status, problem) = withdraw(&test, &phone, 5, Some("482915")).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("urn:shenfen:problem:pin-locked"))
+    );
+    let status_list = published_status(&test).await;
+    assert!(verified_claims(&test, &phone[6].0, &phone[6].1, &status_list).is_ok(), "still valid");
+
+    // The lightweight edition has no PIN: its withdrawal needs none, and a PIN sent is ignored.
+    let light = registered_app().await;
+    let phone = enroll_and_issue(&light, 1).await;
+    let (status, revoked) = withdraw(&light, &phone, 0, None).await;
+    assert_eq!((status, revoked["revoked"].as_u64()), (StatusCode::OK, Some(1)), "{revoked}");
+    assert_eq!(light.state.metrics.secrets_checked("pin"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
