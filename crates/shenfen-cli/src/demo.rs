@@ -15,7 +15,7 @@ use shenfen_credential::{
     verify_presentation,
 };
 use shenfen_server::Registration;
-use shenfen_services::{ServicesError, add_portal_clerk};
+use shenfen_services::{ServicesError, add_portal_clerk, add_rail_gate};
 use shenfen_store::generate_password;
 use time::macros::date;
 
@@ -28,6 +28,7 @@ use crate::files::repository_path;
 use crate::operator_cmd::put_operator;
 use crate::registry_cmd::{ImportArgs, import, synth};
 use crate::rp_cmd::save_registration;
+use crate::rp_verifier_cmd::{Attesting, attest_registered};
 use crate::serve_cmd;
 use crate::serve_config::Liveness;
 
@@ -58,6 +59,10 @@ pub(crate) struct DemoArgs {
     /// --listen asks for one).
     #[arg(long)]
     portal_listen: Option<SocketAddr>,
+    /// Address the railway (铁路客票, in `shenfen services`) listens on
+    /// (default 127.0.0.1:8082, or a free port when --listen asks for one).
+    #[arg(long)]
+    rail_listen: Option<SocketAddr>,
 }
 
 /// The walk-through, then the whole local stack: a demo registry with real
@@ -73,6 +78,8 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     let listen = concrete(args.listen)?;
     let portal_default = if args.listen.port() == 0 { 0 } else { 8081 };
     let portal_listen = concrete(args.portal_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], portal_default))))?;
+    let rail_default = if args.listen.port() == 0 { 0 } else { 8082 };
+    let rail_listen = concrete(args.rail_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], rail_default))))?;
     let store = StoreArgs::embedded(&dir);
     let face = Common { json: false, models: None, threshold: None };
     println!("\nSetting up the local authority in {}", dir.display());
@@ -101,6 +108,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     let counter_token = demo_operators(&store)?;
     let services_dir = dir.join("services");
     register_portal(&store, &services_dir, portal_listen)?;
+    let gate_token = register_rail(&store, &services_dir, rail_listen, &format!("http://{listen}"))?;
     println!(
         "Wallet and offline check-in from the command line: see demo/README.md (shenfen wallet …, shenfen verify --qr …)."
     );
@@ -111,10 +119,10 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "\nIn a browser (with a camera):\n  http://{listen}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{listen}/counter/#device={counter_token}\n                       a hotel front desk (a registered counter device): scan the QR\n  http://{listen}/console/  the operator console (the passwords above)\n  http://{portal_listen}/   政务服务 the government portal: sign in, register a business (upgraded edition)\n  http://{portal_listen}/clerk/  the registration clerks' view (the clerk password above)"
+        "\nIn a browser (with a camera):\n  http://{listen}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{listen}/counter/#device={counter_token}\n                       a hotel front desk (a registered counter device): scan the QR\n  http://{listen}/console/  the operator console (the passwords above)\n  http://{portal_listen}/   政务服务 the government portal: sign in, register a business (upgraded edition)\n  http://{portal_listen}/clerk/  the registration clerks' view (the clerk password above)\n  http://{rail_listen}/   铁路客票 real-name rail tickets: sign in with the wallet, buy, transfer\n                       the gate: POST http://{rail_listen}/gate/scan with the gate token {gate_token}"
     );
     println!("Stop with Ctrl-C.\n");
-    let _services = ServicesChild::spawn(&format!("http://{listen}"), portal_listen, &services_dir)?;
+    let _services = ServicesChild::spawn(&format!("http://{listen}"), (portal_listen, rail_listen), &services_dir)?;
     serve_cmd::run(&serve_cmd::ServeArgs::demo(listen, store, args.liveness))
 }
 
@@ -158,15 +166,50 @@ fn register_portal(store: &StoreArgs, services_dir: &Path, portal: SocketAddr) -
     Ok(())
 }
 
+/// The railway's side of the demo, before any citizen enrolls (so cards
+/// carry its pseudonym): its registration (entitled to the name), the
+/// Verifier Attestation for its own verifier's key and response URI (as
+/// `shenfen rp attest` makes it), and a gate device, whose token it answers.
+fn register_rail(store: &StoreArgs, services_dir: &Path, rail: SocketAddr, issuer: &str) -> Result<String> {
+    let origin = format!("http://{rail}");
+    let registration = Registration {
+        client_id: origin.clone(),
+        name: "铁路客票 Rail tickets".into(),
+        claims: vec!["name".into()],
+        redirect_uris: vec![],
+        sector_identifier: None,
+        client_jwks: None,
+        replace: true,
+        share_sector: false,
+    };
+    save_registration(registration, None, store)?;
+    let key = shenfen_services::client_key(services_dir, shenfen_services::RAIL)?;
+    let response_uri = shenfen_verifier::response_uri(&format!("{origin}{}", shenfen_services::rail::VERIFIER_PATH));
+    let jwt = attest_registered(&Attesting {
+        store,
+        client_id: &origin,
+        key: key.public().clone(),
+        response_uris: &[response_uri],
+        issuer,
+        valid_days: 30,
+        issuer_key: None,
+    })?;
+    crate::files::write_file(&shenfen_services::rail_attestation_path(services_dir), &jwt)?;
+    let token = crate::data_dir::runtime()?.block_on(add_rail_gate(services_dir, None, "Demo station, gate 1"))?;
+    println!("Gate \"Demo station, gate 1\" (rail) token: {token}");
+    Ok(token)
+}
+
 /// `shenfen services` as a child process of the demo, talking to the
 /// authority over HTTP only; killed when the demo stops.
 struct ServicesChild(std::process::Child);
 
 impl ServicesChild {
-    fn spawn(authority: &str, portal: SocketAddr, dir: &Path) -> Result<ServicesChild> {
+    fn spawn(authority: &str, (portal, rail): (SocketAddr, SocketAddr), dir: &Path) -> Result<ServicesChild> {
         let exe = std::env::current_exe().context("cannot find the shenfen binary")?;
         let child = std::process::Command::new(exe)
-            .args(["services", "--authority", authority, "--portal-listen", &portal.to_string(), "--data-dir"])
+            .args(["services", "--authority", authority, "--portal-listen", &portal.to_string()])
+            .args(["--rail-listen", &rail.to_string(), "--data-dir"])
             .arg(dir)
             .env_remove("SHENFEN_SERVICES_DB")
             .spawn()

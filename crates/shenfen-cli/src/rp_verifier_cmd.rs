@@ -131,25 +131,56 @@ pub(crate) fn attest(args: &AttestArgs) -> Result<ExitCode> {
     if !(1..=3_650).contains(&args.valid_days) {
         return Err(fail(ARGUMENT, "--valid-days is 1 to 3650"));
     }
-    for uri in &args.response_uri {
-        check_answer_uri(&args.client_id, uri).map_err(coded)?;
+    let jwt = attest_registered(&Attesting {
+        store: &args.store,
+        client_id: &args.client_id,
+        key: read_public_jwk(&args.public_key)?,
+        response_uris: &args.response_uri,
+        issuer: &args.issuer,
+        valid_days: args.valid_days,
+        issuer_key: args.issuer_key.as_deref(),
+    })?;
+    match &args.out {
+        Some(path) => write_file(path, &jwt)?,
+        None => println!("{jwt}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What an attestation is made of: the registered relying party, its verifier's key and response URIs.
+pub(crate) struct Attesting<'a> {
+    pub(crate) store: &'a StoreArgs,
+    pub(crate) client_id: &'a str,
+    pub(crate) key: shenfen_credential::PublicJwk,
+    pub(crate) response_uris: &'a [String],
+    pub(crate) issuer: &'a str,
+    pub(crate) valid_days: i64,
+    pub(crate) issuer_key: Option<&'a std::path::Path>,
+}
+
+/// Signs a Verifier Attestation for a registered relying party (its
+/// registration as the authority holds it) and records it in the audit log;
+/// `shenfen rp attest` and the demo's railway use it.
+pub(crate) fn attest_registered(asked: &Attesting<'_>) -> Result<String> {
+    for uri in asked.response_uris {
+        check_answer_uri(asked.client_id, uri).map_err(coded)?;
     }
     let runtime = runtime()?;
-    let store = runtime.block_on(args.store.open_store())?;
-    let party = runtime.block_on(store.relying_party(&args.client_id)).map_err(coded)?.ok_or_else(|| {
-        fail(NOT_REGISTERED, format!("{} is not registered: `shenfen rp add` it first", args.client_id))
+    let store = runtime.block_on(asked.store.open_store())?;
+    let party = runtime.block_on(store.relying_party(asked.client_id)).map_err(coded)?.ok_or_else(|| {
+        fail(NOT_REGISTERED, format!("{} is not registered: `shenfen rp add` it first", asked.client_id))
     })?;
-    let issuer_key = issuer_key(&args.store, args.issuer_key.as_deref())?;
+    let issuer_key = issuer_key(asked.store, asked.issuer_key)?;
     let now = now_unix();
     let attestation = VerifierAttestation {
-        issuer: args.issuer.trim_end_matches('/').to_owned(),
+        issuer: asked.issuer.trim_end_matches('/').to_owned(),
         client_id: party.client_id.clone(),
         name: party.name.clone(),
         claims: party.claims.iter().filter(|c| !c.starts_with("is:")).cloned().collect(),
-        redirect_uris: args.response_uri.clone(),
-        key: read_public_jwk(&args.public_key)?,
+        redirect_uris: asked.response_uris.to_vec(),
+        key: asked.key.clone(),
         issued_at: now,
-        expires_at: now + args.valid_days * 86_400,
+        expires_at: now + asked.valid_days * 86_400,
     };
     let jwt = attestation.sign(&issuer_key.signing_key().map_err(coded)?, issuer_key.public().kid()).map_err(coded)?;
     let event = AuditEvent {
@@ -165,9 +196,5 @@ pub(crate) fn attest(args: &AttestArgs) -> Result<ExitCode> {
         }),
     };
     runtime.block_on(store.append_audit(event)).map_err(coded)?;
-    match &args.out {
-        Some(path) => write_file(path, &jwt)?,
-        None => println!("{jwt}"),
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(jwt)
 }

@@ -1,6 +1,6 @@
 //! `shenfen services`: the seed's relying parties (the government portal
 //! first) as their own process, talking to the authority only over HTTP;
-//! and `shenfen services clerk add`.
+//! `shenfen services clerk add` and `shenfen services gate add`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use shenfen_services::{ServicesConfig, add_portal_clerk, serve};
+use shenfen_services::{ServicesConfig, add_portal_clerk, add_rail_gate, serve};
 
 use crate::data_dir::runtime;
 use crate::serve_cmd::{init_logging, shutdown_signal};
@@ -30,6 +30,13 @@ pub(crate) struct ServicesArgs {
     /// The portal's public origin when it is served behind a proxy (default http://PORTAL-LISTEN).
     #[arg(long)]
     portal_url: Option<String>,
+    /// Where the railway (铁路客票) listens; it runs only when given, with
+    /// DATA_DIR/rail.attestation.jwt from `shenfen rp attest`.
+    #[arg(long)]
+    rail_listen: Option<SocketAddr>,
+    /// The railway's public origin when it is served behind a proxy (default http://RAIL-LISTEN).
+    #[arg(long, requires = "rail_listen")]
+    rail_url: Option<String>,
     #[command(flatten)]
     store: ServicesStore,
 }
@@ -50,6 +57,21 @@ enum ServicesCommand {
     /// The registration clerks of the portal's business registration.
     #[command(subcommand)]
     Clerk(ClerkCommand),
+    /// The railway's gate devices.
+    #[command(subcommand)]
+    Gate(GateCommand),
+}
+
+#[derive(Subcommand)]
+enum GateCommand {
+    /// Registers a gate device; its token is printed once.
+    Add {
+        /// Where the gate stands (e.g. "北京南 检票口 5").
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: ServicesStore,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,12 +93,19 @@ pub(crate) fn run(args: ServicesArgs) -> Result<ExitCode> {
             println!("Clerk {username} password: {password}");
             Ok(ExitCode::SUCCESS)
         }
+        Some(ServicesCommand::Gate(GateCommand::Add { name, store })) => {
+            let token = add_gate(&store.data_dir, store.database_url.as_deref(), &name)?;
+            println!("Gate \"{}\" token: {token}", name.trim());
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             let authority = args.authority.context("--authority URL is required to serve")?;
             let config = ServicesConfig {
                 authority,
                 portal_listen: args.portal_listen,
                 portal_url: args.portal_url,
+                rail_listen: args.rail_listen,
+                rail_url: args.rail_url,
                 data_dir: args.store.data_dir,
                 database_url: args.store.database_url,
             };
@@ -100,6 +129,13 @@ pub(crate) fn add_clerk(data_dir: &std::path::Path, database_url: Option<&str>, 
     let username = username.trim();
     anyhow::ensure!(!username.is_empty() && username.len() <= 64, "a clerk's username has 1 to 64 bytes");
     Ok(runtime()?.block_on(add_portal_clerk(data_dir, database_url, username))?)
+}
+
+/// Registers a railway gate device; answers its token.
+pub(crate) fn add_gate(data_dir: &std::path::Path, database_url: Option<&str>, name: &str) -> Result<String> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty() && name.chars().count() <= 64, "a gate's name has 1 to 64 characters");
+    Ok(runtime()?.block_on(add_rail_gate(data_dir, database_url, name))?)
 }
 
 fn serve_services(config: &ServicesConfig) -> Result<ExitCode> {

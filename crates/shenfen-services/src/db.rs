@@ -88,6 +88,8 @@ impl Db {
             "DELETE FROM sessions WHERE expires_at <= $1",
             "DELETE FROM portal_clerk_sessions WHERE expires_at <= $1",
             "DELETE FROM portal_clerk_failures WHERE window_ends <= $1",
+            "DELETE FROM rail_asks WHERE expires_at <= $1",
+            "DELETE FROM rail_seen_qrs WHERE expires_at <= $1",
         ] {
             removed += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
         }

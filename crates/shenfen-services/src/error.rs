@@ -113,6 +113,26 @@ pub enum ProblemType {
     PayloadTooLarge,
     /// The request could not be read.
     BadRequest,
+    /// No or an unknown gate device token.
+    GateUnauthenticated,
+    /// The gate's QR is not a presentation, or does not verify (untrusted, forged, wrong railway).
+    QrUnreadable,
+    /// The QR is older than its 90 seconds: a screenshot, likely.
+    QrExpired,
+    /// This very QR passed a gate already.
+    QrReplayed,
+    /// The card behind the QR is revoked.
+    CardRevoked,
+    /// The passenger holds no ticket for this train (or the ticket is not theirs yet).
+    NoTicket,
+    /// The ticket passed a gate already.
+    TicketUsed,
+    /// The train has no seat left.
+    SoldOut,
+    /// A transfer or acceptance link is unknown, expired or used.
+    OfferClosed,
+    /// The card carries no pseudonym for this railway (issued before it registered): renew the card.
+    NoPseudonym,
     /// Anything else: the cause is logged, never sent.
     Internal,
 }
@@ -137,6 +157,16 @@ impl ProblemType {
             ProblemType::NotFound => "not-found",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::BadRequest => "bad-request",
+            ProblemType::GateUnauthenticated => "gate-unauthenticated",
+            ProblemType::QrUnreadable => "qr-invalid",
+            ProblemType::QrExpired => "qr-expired",
+            ProblemType::QrReplayed => "qr-replayed",
+            ProblemType::CardRevoked => "card-revoked",
+            ProblemType::NoTicket => "no-ticket",
+            ProblemType::TicketUsed => "ticket-used",
+            ProblemType::SoldOut => "sold-out",
+            ProblemType::OfferClosed => "offer-closed",
+            ProblemType::NoPseudonym => "no-pseudonym",
             ProblemType::Internal => "internal",
         }
     }
@@ -158,12 +188,17 @@ impl ProblemType {
             ProblemType::NotFound => StatusCode::NOT_FOUND,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::BadRequest => StatusCode::BAD_REQUEST,
+            ProblemType::GateUnauthenticated => StatusCode::UNAUTHORIZED,
+            ProblemType::QrUnreadable | ProblemType::QrExpired => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::QrReplayed | ProblemType::TicketUsed | ProblemType::SoldOut => StatusCode::CONFLICT,
+            ProblemType::CardRevoked | ProblemType::NoTicket | ProblemType::NoPseudonym => StatusCode::FORBIDDEN,
+            ProblemType::OfferClosed => StatusCode::GONE,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every type, for the documentation test.
-    pub const ALL: [ProblemType; 17] = [
+    pub const ALL: [ProblemType; 27] = [
         ProblemType::NotSignedIn,
         ProblemType::SignInNotStarted,
         ProblemType::SignInUnknown,
@@ -180,6 +215,16 @@ impl ProblemType {
         ProblemType::NotFound,
         ProblemType::PayloadTooLarge,
         ProblemType::BadRequest,
+        ProblemType::GateUnauthenticated,
+        ProblemType::QrUnreadable,
+        ProblemType::QrExpired,
+        ProblemType::QrReplayed,
+        ProblemType::CardRevoked,
+        ProblemType::NoTicket,
+        ProblemType::TicketUsed,
+        ProblemType::SoldOut,
+        ProblemType::OfferClosed,
+        ProblemType::NoPseudonym,
         ProblemType::Internal,
     ];
 }

@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod key_files;
 pub mod portal;
+pub mod rail;
 pub mod sealed;
 mod secrets;
 pub mod session;
@@ -40,6 +41,8 @@ pub use key_files::{client_jwks_path, client_key, client_key_path};
 
 /// The service names a data directory holds keys for.
 pub const PORTAL: &str = "portal";
+/// The railway's key name; its Verifier Attestation is `rail.attestation.jwt` beside it.
+pub const RAIL: &str = "rail";
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
@@ -55,6 +58,11 @@ pub struct ServicesConfig {
     pub portal_listen: SocketAddr,
     /// The portal's public origin (its client id); default `http://` + the listen address.
     pub portal_url: Option<String>,
+    /// Where the railway (铁路客票) listens, if it runs: it needs its
+    /// attestation in the data directory ([`rail_attestation_path`]).
+    pub rail_listen: Option<SocketAddr>,
+    /// The railway's public origin (its client id); default `http://` + its listen address.
+    pub rail_url: Option<String>,
     /// Keys and the embedded database.
     pub data_dir: PathBuf,
     /// PostgreSQL (`postgres://…`) instead of the embedded SQLite file.
@@ -84,7 +92,13 @@ pub fn prepare(data_dir: &Path) -> Result<PathBuf, ServicesError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| ServicesError::KeyFile { path: data_dir.display().to_string(), reason: e.to_string() })?;
     client_key(data_dir, PORTAL)?;
+    client_key(data_dir, RAIL)?;
     Ok(client_jwks_path(data_dir, PORTAL))
+}
+
+/// Where the railway's Verifier Attestation (`shenfen rp attest`) is kept in `data_dir`.
+pub fn rail_attestation_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("rail.attestation.jwt")
 }
 
 /// Routes every service answers on its origin: health, the stylesheet, the language switch.
@@ -112,15 +126,88 @@ pub async fn serve(
     let address = listener.local_addr().map_err(listen_error)?;
     let url = config.portal_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let key = client_key(&config.data_dir, PORTAL)?;
-    let portal = portal::Portal::new(db.clone(), authority, &url, key, sealer);
-    // A request slower than this (a slow client, a slow authority) is cut off, its connection freed.
-    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
-    let app = portal::router(portal).layer(DefaultBodyLimit::max(web::FORM_LIMIT)).layer(timeout);
+    let authority_origin = portal::origin_of(authority.issuer());
+    let portal = portal::Portal::new(db.clone(), authority, &url, key, sealer.clone());
+    let mut listening = vec![Listening { key: PORTAL, name: portal::NAME, url }];
+    let mut apps = vec![(listener, portal::router(portal))];
+    if let Some(rail_listen) = config.rail_listen {
+        let (listener, url, router) = rail_app(config, rail_listen, &db, sealer, &authority_origin).await?;
+        listening.push(Listening { key: RAIL, name: rail::NAME, url });
+        apps.push((listener, router));
+    }
     tokio::spawn(purge_periodically(db.clone()));
-    ready(&[Listening { key: PORTAL, name: portal::NAME, url }]);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    ready(&listening);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let mut servers = tokio::task::JoinSet::new();
+    for (listener, router) in apps {
+        // A request slower than this (a slow client, a slow authority) is cut off, its connection freed.
+        let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+        let app = router.layer(DefaultBodyLimit::max(web::FORM_LIMIT)).layer(timeout);
+        let mut stopped = stopped.clone();
+        servers.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+    }
+    let mut served = Ok(());
+    while let Some(ended) = servers.join_next().await {
+        if let Ok(Err(e)) = ended {
+            served = Err(listen_error(e));
+        }
+    }
     db.close().await;
-    served.map_err(listen_error)
+    served
+}
+
+/// The railway: its listener, its verifier (its key, the attestation the
+/// authority issued it, the authority's keys and status list fetched whole
+/// and kept fresh) and its timetable.
+async fn rail_app(
+    config: &ServicesConfig,
+    listen: SocketAddr,
+    db: &Db,
+    sealer: Arc<sealed::Sealer>,
+    authority_origin: &str,
+) -> Result<(tokio::net::TcpListener, String, Router), ServicesError> {
+    let listen_error = |e: std::io::Error| ServicesError::Listen { address: listen.to_string(), reason: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(listen_error)?;
+    let url = config.rail_url.clone().unwrap_or(format!("http://{}", listener.local_addr().map_err(listen_error)?));
+    let path = rail_attestation_path(&config.data_dir);
+    let attestation = std::fs::read_to_string(&path).map_err(|e| ServicesError::KeyFile {
+        path: path.display().to_string(),
+        reason: format!("{e}: the railway needs the attestation the authority issued it (shenfen rp attest)"),
+    })?;
+    let source = Arc::new(shenfen_verifier::TrustSource::Servers(vec![config.authority.clone()]));
+    let fetched = {
+        let source = source.clone();
+        tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, now()))
+            .await
+            .map_err(|e| ServicesError::Authority(e.to_string()))?
+            .map_err(|e| ServicesError::Authority(e.to_string()))?
+    };
+    let verifier_config = shenfen_verifier::VerifierConfig {
+        public_url: format!("{url}{}", rail::VERIFIER_PATH),
+        key: client_key(&config.data_dir, RAIL)?,
+        attestation,
+        api_key: secrets::random_token()?,
+        max_cache_age_secs: rail::MAX_CACHE_AGE_SECS,
+        capacity: 10_000,
+    };
+    let verifier = shenfen_verifier::Verifier::new(verifier_config, fetched.clone(), Arc::new(now))
+        .map_err(|e| ServicesError::KeyFile { path: path.display().to_string(), reason: e.to_string() })?;
+    let verifier = Arc::new(verifier);
+    let cache = Arc::new(std::sync::RwLock::new(fetched));
+    tokio::spawn(rail::keep_fresh(verifier.clone(), cache.clone(), source));
+    rail::seed(db, now()).await?;
+    let railway = rail::Rail::new(db.clone(), sealer, verifier, cache, &url);
+    Ok((listener, url, rail::router(railway, authority_origin)))
 }
 
 /// Forgets expired sign-ins, sessions and attempt windows every ten minutes.
@@ -135,18 +222,34 @@ async fn purge_periodically(db: Db) {
     }
 }
 
+/// Opens the database of `data_dir` (or `database_url`) for a command,
+/// making the directory and the services' keys (whose public sets the
+/// authority's registration and attestation need).
+async fn open_for_command(data_dir: &Path, database_url: Option<&str>) -> Result<Db, ServicesError> {
+    db::backend_of(&self::database_url(data_dir, database_url))?;
+    prepare(data_dir)?;
+    Db::open(&self::database_url(data_dir, database_url)).await
+}
+
 /// Adds a portal clerk with a generated password (argon2id-hashed); answers the password, to print once.
 pub async fn add_portal_clerk(
     data_dir: &Path,
     database_url: Option<&str>,
     username: &str,
 ) -> Result<String, ServicesError> {
-    db::backend_of(&self::database_url(data_dir, database_url))?;
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| ServicesError::KeyFile { path: data_dir.display().to_string(), reason: e.to_string() })?;
-    let db = Db::open(&self::database_url(data_dir, database_url)).await?;
-    let password = secrets::generate_password()?;
-    let added = portal::add_clerk(&db, username, &password, now()).await;
+    let db = open_for_command(data_dir, database_url).await?;
+    let added = match secrets::generate_password() {
+        Ok(password) => portal::add_clerk(&db, username, &password, now()).await.map(|()| password),
+        Err(e) => Err(e),
+    };
     db.close().await;
-    added.map(|()| password)
+    added
+}
+
+/// Registers a gate device of the railway; answers its token, to print once.
+pub async fn add_rail_gate(data_dir: &Path, database_url: Option<&str>, name: &str) -> Result<String, ServicesError> {
+    let db = open_for_command(data_dir, database_url).await?;
+    let added = rail::add_gate(&db, name, now()).await;
+    db.close().await;
+    added
 }

@@ -237,6 +237,50 @@ fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
         ProblemType::BadRequest => {
             (("请求无法读取", "请重新提交表格。"), ("The request could not be read", "Submit the form again."))
         }
+        ProblemType::GateUnauthenticated => {
+            (("闸机未登记", "请使用已登记的闸机设备。"), ("Unregistered gate", "Use a registered gate device."))
+        }
+        ProblemType::QrUnreadable => (
+            ("二维码无效", "请在钱包中重新出示本铁路的乘车码。"),
+            ("The QR is not valid", "Show this railway's boarding code from your wallet again."),
+        ),
+        ProblemType::QrExpired => (
+            ("二维码已过期", "请在钱包中刷新二维码，截图无效。"),
+            ("The QR expired", "Refresh the code in your wallet; a screenshot does not pass."),
+        ),
+        ProblemType::QrReplayed => (
+            ("二维码已使用过", "同一个二维码不能通过两次，请刷新。"),
+            ("This QR was shown already", "One code passes once; refresh it."),
+        ),
+        ProblemType::CardRevoked => (
+            ("身份证已挂失", "该证已被吊销，请到柜台办理。"),
+            ("The card is revoked", "The card was revoked; see a counter."),
+        ),
+        ProblemType::NoTicket => (
+            ("没有本次列车的车票", "请出示本人的车票，转让的车票需由接收人确认。"),
+            (
+                "No ticket for this train",
+                "Show your own ticket; a transferred ticket must be accepted by its recipient.",
+            ),
+        ),
+        ProblemType::TicketUsed => {
+            (("车票已检过", "该车票已通过闸机。"), ("The ticket was used", "This ticket passed a gate already."))
+        }
+        ProblemType::SoldOut => (("车票已售完", "请选择其他车次。"), ("Sold out", "Choose another train.")),
+        ProblemType::OfferClosed => (
+            ("链接已失效", "转让或接受链接已过期或已使用，请向持票人重新索取。"),
+            (
+                "The link is no longer valid",
+                "The transfer or acceptance link expired or was used; ask the holder for a new one.",
+            ),
+        ),
+        ProblemType::NoPseudonym => (
+            ("身份证需要更新", "你的身份证签发时本铁路尚未登记，请在钱包中更新身份证。"),
+            (
+                "Your card needs renewing",
+                "Your card was issued before this railway registered; renew it in your wallet.",
+            ),
+        ),
         ProblemType::Internal => (
             ("服务出错", "未做任何更改，请稍后重试。"),
             ("The service failed", "Nothing was changed; try again later."),

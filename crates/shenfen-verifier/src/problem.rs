@@ -98,6 +98,15 @@ impl Refusal {
     pub(crate) fn wallet(description: impl Into<String>) -> Refusal {
         Refusal::OAuth(StatusCode::BAD_REQUEST, "invalid_request", description.into())
     }
+
+    /// The problem's type and detail, for callers in the same process (an
+    /// OAuth error, which only wallets receive, is an invalid request).
+    pub(crate) fn into_parts(self) -> (ProblemType, String) {
+        match self {
+            Refusal::Problem(kind, detail) => (kind, detail),
+            Refusal::OAuth(_, _, detail) => (ProblemType::InvalidRequest, detail),
+        }
+    }
 }
 
 impl IntoResponse for Refusal {

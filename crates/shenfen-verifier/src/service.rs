@@ -221,38 +221,65 @@ async fn create(
     backend(&verifier, &headers)?;
     let asked: NewRequest = serde_json::from_slice(&body(read)?)
         .map_err(|e| Refusal::problem(ProblemType::InvalidRequest, format!("the body: {e}")))?;
-    check_asked(&verifier, &asked)?;
-    let now = (verifier.clock)();
-    if verifier.stale(now) {
-        return Err(Refusal::problem(
-            ProblemType::Unavailable,
-            "the cached keys and status lists are too old to verify with; the verifier refreshes them",
-        ));
-    }
-    let (id, nonce) = (random_token()?, random_token()?);
-    let expires_at = now + REQUEST_SECS;
-    let request = Request {
-        nonce,
-        asked: Asked { claims: asked.claims, purpose: asked.purpose },
-        expires_at,
-        stage: Stage::Pending,
-    };
-    verifier.requests.insert(id.clone(), request, now).map_err(|_| {
-        Refusal::problem(ProblemType::Busy, "too many requests are open; wait for some to be answered or expire")
-    })?;
-    let request_uri = format!("{}/openid4vp/requests/{id}", verifier.config.public_url.trim_end_matches('/'));
-    let link = serde_urlencoded::to_string([
-        ("client_id", verifier.attested.prefixed_client_id().as_str()),
-        ("request_uri", request_uri.as_str()),
-    ])
-    .map_err(|_| Refusal::problem(ProblemType::Internal, "the link could not be encoded"))?;
-    let created = json!({
-        "request_id": id,
-        "request_uri": request_uri,
-        "authorization_request": format!("openid4vp://?{link}"),
-        "expires_at": expires_at,
-    });
+    let created = verifier.open(&asked).map_err(|(kind, detail)| Refusal::problem(kind, detail))?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+impl Verifier {
+    /// Opens a request for `claims` at L1, for `purpose`, as `POST
+    /// /openid4vp/requests` does — for a relying party that runs this
+    /// verifier inside its own process: `{request_id, request_uri,
+    /// authorization_request, expires_at}`, or the problem and why.
+    pub fn open_request(&self, claims: Vec<String>, purpose: String) -> Result<Value, (ProblemType, String)> {
+        self.open(&NewRequest { claims, purpose, level: None })
+    }
+
+    /// The outcome of request `id`, as `GET /openid4vp/requests/{id}/outcome`
+    /// answers it (an answer is handed over once); `None` when it is unknown,
+    /// expired or read already.
+    pub fn take_outcome(&self, id: &str) -> Option<Value> {
+        let request = self.requests.read(id, (self.clock)())?;
+        Some(match request.stage {
+            Stage::Pending => json!({ "status": "pending", "expires_at": request.expires_at }),
+            Stage::Answered { verified, result } => {
+                json!({ "status": if verified { "verified" } else { "refused" }, "result": result })
+            }
+        })
+    }
+
+    fn open(&self, asked: &NewRequest) -> Result<Value, (ProblemType, String)> {
+        check_asked(self, asked).map_err(Refusal::into_parts)?;
+        let now = (self.clock)();
+        if self.stale(now) {
+            return Err((
+                ProblemType::Unavailable,
+                "the cached keys and status lists are too old to verify with; the verifier refreshes them".into(),
+            ));
+        }
+        let (id, nonce) = (random_token().map_err(Refusal::into_parts)?, random_token().map_err(Refusal::into_parts)?);
+        let expires_at = now + REQUEST_SECS;
+        let request = Request {
+            nonce,
+            asked: Asked { claims: asked.claims.clone(), purpose: asked.purpose.clone() },
+            expires_at,
+            stage: Stage::Pending,
+        };
+        self.requests.insert(id.clone(), request, now).map_err(|_| {
+            (ProblemType::Busy, "too many requests are open; wait for some to be answered or expire".to_owned())
+        })?;
+        let request_uri = format!("{}/openid4vp/requests/{id}", self.config.public_url.trim_end_matches('/'));
+        let link = serde_urlencoded::to_string([
+            ("client_id", self.attested.prefixed_client_id().as_str()),
+            ("request_uri", request_uri.as_str()),
+        ])
+        .map_err(|_| (ProblemType::Internal, "the link could not be encoded".to_owned()))?;
+        Ok(json!({
+            "request_id": id,
+            "request_uri": request_uri,
+            "authorization_request": format!("openid4vp://?{link}"),
+            "expires_at": expires_at,
+        }))
+    }
 }
 
 /// A request's claims are few, entitled, and asked at L1 with a reason.
@@ -473,13 +500,7 @@ async fn outcome(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Refusal> {
     backend(&verifier, &headers)?;
-    let request = verifier.requests.read(&id, (verifier.clock)()).ok_or_else(closed)?;
-    Ok(Json(match request.stage {
-        Stage::Pending => json!({ "status": "pending", "expires_at": request.expires_at }),
-        Stage::Answered { verified, result } => {
-            json!({ "status": if verified { "verified" } else { "refused" }, "result": result })
-        }
-    }))
+    verifier.take_outcome(&id).map(Json).ok_or_else(closed)
 }
 
 /// `GET /healthz`: up, with the age of the trust cache and whether it is still usable.

@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+pub(crate) use pages::when;
 pub use store::add_clerk;
 
 use self::filing::{Evidence, FILING_CLAIMS, FilingForm, NotFiled};
@@ -97,7 +98,7 @@ pub fn router(portal: Portal) -> Router {
 }
 
 /// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> String {
+pub(crate) fn origin_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
     format!("{scheme}://{}", rest.split('/').next().unwrap_or_default())
 }

@@ -1,0 +1,117 @@
+//! The gate (检票闸机): a registered device sends the ticket's number and what
+//! its scanner read from the passenger's wallet QR. The QR is verified
+//! offline against the railway's cache of the authority's keys and whole
+//! status list — bound to this railway, at most 90 seconds old, disclosing
+//! the name and the railway's pseudonym, the card not revoked — then
+//! remembered (a QR passes once), and the ticket is marked used in one
+//! statement if that pseudonym holds it unused.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shenfen_credential::{CredentialError, OfflinePolicy, VerifiedVc, decode_qr_payload, verify_offline};
+
+use super::store::{self, Passage};
+use super::{Rail, Shared};
+use crate::error::{ProblemType, Refusal};
+
+/// How long a wallet's QR is good for after it was made (the wallet refreshes it every 30 s).
+pub(crate) const MAX_QR_AGE_SECS: i64 = 90;
+/// Tolerated clock difference with phones, seconds.
+const SKEW_SECS: i64 = 60;
+/// Oldest cache a gate verifies with; older, QRs are refused (fail closed).
+pub const MAX_CACHE_AGE_SECS: i64 = 3600;
+/// Largest QR payload a gate reads: a version-40 code holds under 3 KB.
+const MAX_PAYLOAD: usize = 4096;
+
+/// What a gate sends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Scan {
+    /// The ticket's number (printed on the itinerary, or read from it).
+    ticket: String,
+    /// The QR's payload as the scanner read it, base64url.
+    qr: String,
+}
+
+/// `POST /gate/scan` (Bearer gate token): `{passed, ticket, train, name}`, or the reason it is refused.
+pub(crate) async fn scan(
+    State(rail): Shared,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, Refusal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| t.len() <= 64)
+        .ok_or_else(unregistered)?;
+    let gate = store::gate_named(&rail.db, token).await?.ok_or_else(unregistered)?;
+    let scan: Scan =
+        serde_json::from_slice(&body).map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the body: {e}")))?;
+    if scan.qr.len() > MAX_PAYLOAD * 4 / 3 + 4 || scan.ticket.len() > 64 {
+        return Err(Refusal::new(ProblemType::PayloadTooLarge, format!("a QR payload is at most {MAX_PAYLOAD} bytes")));
+    }
+    let now = crate::now();
+    let (vc, pseudonym, qr_hash) = checked(&rail, &scan.qr, now)?;
+    if !store::first_sight(&rail.db, &qr_hash, now + MAX_QR_AGE_SECS + SKEW_SECS).await? {
+        return Err(Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already"));
+    }
+    let name = vc.claims.get("name").cloned().unwrap_or(Value::Null);
+    match store::pass(&rail.db, &scan.ticket, &pseudonym, &gate, now).await? {
+        Passage::Through(train) => {
+            tracing::info!(ticket = %scan.ticket, %gate, "a passenger passed the gate");
+            Ok(Json(json!({ "passed": true, "ticket": scan.ticket, "train": train, "name": name })))
+        }
+        Passage::OtherHolder => Err(Refusal::new(ProblemType::WrongPerson, "the ticket is another passenger's")),
+        Passage::Used => Err(Refusal::new(ProblemType::TicketUsed, "the ticket passed a gate already")),
+        Passage::NoTicket => Err(Refusal::new(ProblemType::NoTicket, "no such ticket is bound to a passenger")),
+    }
+}
+
+fn unregistered() -> Refusal {
+    Refusal::new(ProblemType::GateUnauthenticated, "send a registered gate's token as a Bearer token")
+}
+
+/// The QR verified against the railway's cache: the credential, the
+/// railway's pseudonym it discloses, and the hash it is remembered by.
+fn checked(rail: &Rail, qr: &str, now: i64) -> Result<(VerifiedVc, String, Vec<u8>), Refusal> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(qr.trim())
+        .map_err(|_| Refusal::new(ProblemType::QrUnreadable, "the QR payload is not base64url"))?;
+    let presentation = decode_qr_payload(&bytes).map_err(refused)?;
+    let cache = rail.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let policy = OfflinePolicy {
+        now,
+        clock_skew_secs: SKEW_SECS,
+        max_age_secs: MAX_QR_AGE_SECS,
+        max_cache_age_secs: MAX_CACHE_AGE_SECS,
+        audience: &rail.origin,
+        required_claims: &["name", "pseudonyms"],
+    };
+    let vc = verify_offline(&presentation, &cache, &policy).map_err(refused)?;
+    let pseudonym = vc
+        .claims
+        .get("pseudonyms")
+        .and_then(|p| p.get(&rail.origin))
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::new(ProblemType::NoPseudonym, "the QR discloses no pseudonym for this railway"))?
+        .to_owned();
+    let qr_hash = crate::secrets::token_hash(presentation.key_binding().unwrap_or_default());
+    Ok((vc, pseudonym, qr_hash))
+}
+
+/// A verification failure as the gate tells it.
+fn refused(error: CredentialError) -> Refusal {
+    let kind = match &error {
+        CredentialError::KeyBindingTooOld { .. } | CredentialError::IssuedInFuture { .. } => ProblemType::QrExpired,
+        CredentialError::Revoked(_) => ProblemType::CardRevoked,
+        CredentialError::StaleCache { .. } | CredentialError::TrustListExpired { .. } => ProblemType::Busy,
+        _ => ProblemType::QrUnreadable,
+    };
+    Refusal::new(kind, format!("[{}] {error}", error.code()))
+}
