@@ -6,7 +6,7 @@
 //! not by someone of another name), transferred by an explicit offer the
 //! recipient accepts (once); at the gate, every refusal with its reason —
 //! another person's QR, a used ticket, a QR shown twice, an expired QR, a
-//! QR for another audience, no ticket, an unregistered gate — and fifty
+//! QR for another audience, no ticket, a revoked card, an unregistered gate — and fifty
 //! concurrent submissions of one QR on two gates pass once. On the embedded
 //! SQLite database and on PostgreSQL.
 
@@ -451,6 +451,19 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     });
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+
+    // A revoked card: 李志强 withdraws his cards at the authority; the railway,
+    // restarted on the same database, fetches the status list and refuses his QR.
+    let nonce = post_json(&authority_address, "/nonce", "", None).1["c_nonce"].as_str().unwrap().to_owned();
+    let own = present(&li.credential, &[], &li.key.signing_key().unwrap(), &issuer, &nonce, now()).unwrap();
+    let (status, revoked) =
+        post_json(&authority_address, "/citizen/revoke", &json!({ "presentation": own.serialize() }).to_string(), None);
+    assert_eq!(status, 200, "{revoked}");
+    stop(services_process);
+    let (services_process, address) = spawn_services(d, &args);
+    let rail = Railway { address, origin: origin.clone() };
+    let revoked = rail.scan(&gate_a, &pending, &rail.qr(&li, &origin, 0));
+    assert_eq!((revoked.status, revoked.problem()), (403, "card-revoked"), "{}", revoked.body);
 
     // The railway's database holds pseudonyms, never an ID number.
     if postgres.is_none() {
