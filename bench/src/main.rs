@@ -10,6 +10,7 @@ mod authority;
 mod credential;
 mod enroll;
 mod face;
+mod gate;
 mod in_process_http;
 mod issue;
 mod models;
@@ -38,6 +39,8 @@ enum Command {
     Enroll(enroll::BenchEnrollArgs),
     /// Issuance rate of the server stack beside the raw ES256 rate of the same credentials.
     Issue(issue::BenchIssueArgs),
+    /// A railway gate device's passengers per minute (QR unpack + verify + replay + ticket update) beside the bare offline verify.
+    Gate(gate::BenchGateArgs),
     /// Online OpenID4VP round trips through the server beside in-process present + verify.
     Present(present::BenchPresentArgs),
 }
@@ -49,5 +52,6 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Enroll(args) => enroll::run(&args),
         Command::Issue(args) => issue::run(&args),
         Command::Present(args) => present::run(&args),
+        Command::Gate(args) => gate::run(&args),
     }
 }

@@ -74,9 +74,12 @@ impl Answer {
 fn request(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     let mut stream = TcpStream::connect(address).unwrap();
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("accept")) {
+        head.push_str("Accept: application/json\r\n");
+    }
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -356,6 +359,9 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
 
     // Buying: signed in by the railway's own request, a session keyed by the pseudonym.
     assert_eq!(rail.get("/", None).body["signed_in"], false);
+    let page = request(&rail.address, "GET", "/login", &[("Accept", "text/html")], "");
+    let html = page.body.as_str().unwrap();
+    assert!(page.status == 200 && html.contains("openid4vp://?client_id=") && html.contains("/answered"), "{html}");
     let (signed, wang_session) = rail.answer_with("/login", &wang);
     assert_eq!(signed.status, 200, "{}", signed.body);
     let train = today_train();
@@ -375,6 +381,9 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     let ticket = bought.body["ticket"].as_str().unwrap().to_owned();
     let mine = rail.get("/", Some(&wang_session));
     assert_eq!(mine.body["tickets"][0]["id"], ticket.as_str());
+    let page = request(&rail.address, "GET", "/", &[("Accept", "text/html"), ("Cookie", wang_session.as_str())], "");
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains(&format!("data-ticket=\"{ticket}\"")) && html.contains("action=\"/tickets\""), "{html}");
     assert_eq!(mine.body["tickets"][0]["status"], "valid");
 
     // The gate: refusals with their reasons, then one passage.

@@ -13,10 +13,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shenfen_credential::{CredentialError, OfflinePolicy, VerifiedVc, decode_qr_payload, verify_offline};
+use shenfen_credential::{
+    CredentialError, OfflinePolicy, VerifiedVc, VerifierCache, decode_qr_payload, verify_offline,
+};
 
 use super::store::{self, Passage};
-use super::{Rail, Shared};
+use std::sync::{Arc, RwLock};
+
+use super::Shared;
+use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
 
 /// How long a wallet's QR is good for after it was made (the wallet refreshes it every 30 s).
@@ -38,6 +43,77 @@ pub(crate) struct Scan {
     qr: String,
 }
 
+/// The gates' check, shared by every gate device of the railway: its
+/// database, the trust cache it verifies QRs with, and its origin (the
+/// audience a gate QR must be bound to).
+pub struct Gates {
+    db: Db,
+    cache: Arc<RwLock<VerifierCache>>,
+    origin: String,
+}
+
+impl Gates {
+    /// The gates of the railway at `origin`.
+    pub fn new(db: Db, cache: Arc<RwLock<VerifierCache>>, origin: &str) -> Gates {
+        Gates { db, cache, origin: origin.trim_end_matches('/').to_owned() }
+    }
+
+    /// One passenger at gate `gate`: the QR (its payload, base64url) verified,
+    /// remembered, and `ticket` marked used if the QR's pseudonym holds it
+    /// unused — `{passed, ticket, train, name}`, or the reason it is refused.
+    pub async fn pass(&self, gate: &str, ticket: &str, qr: &str, now: i64) -> Result<Value, Refusal> {
+        if qr.len() > MAX_PAYLOAD * 4 / 3 + 4 || ticket.len() > 64 {
+            return Err(Refusal::new(
+                ProblemType::PayloadTooLarge,
+                format!("a QR payload is at most {MAX_PAYLOAD} bytes"),
+            ));
+        }
+        let (vc, pseudonym, qr_hash) = self.checked(qr, now)?;
+        if !store::first_sight(&self.db, &qr_hash, now + MAX_QR_AGE_SECS + SKEW_SECS).await? {
+            return Err(Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already"));
+        }
+        let name = vc.claims.get("name").cloned().unwrap_or(Value::Null);
+        match store::pass(&self.db, ticket, &pseudonym, gate, now).await? {
+            Passage::Through(train) => {
+                tracing::info!(%ticket, %gate, "a passenger passed the gate");
+                Ok(json!({ "passed": true, "ticket": ticket, "train": train, "name": name }))
+            }
+            Passage::OtherHolder => Err(Refusal::new(ProblemType::WrongPerson, "the ticket is another passenger's")),
+            Passage::Used => Err(Refusal::new(ProblemType::TicketUsed, "the ticket passed a gate already")),
+            Passage::NoTicket => Err(Refusal::new(ProblemType::NoTicket, "no such ticket is bound to a passenger")),
+        }
+    }
+
+    /// The QR verified against the railway's cache: the credential, the
+    /// railway's pseudonym it discloses, and the hash it is remembered by.
+    fn checked(&self, qr: &str, now: i64) -> Result<(VerifiedVc, String, Vec<u8>), Refusal> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(qr.trim())
+            .map_err(|_| Refusal::new(ProblemType::QrUnreadable, "the QR payload is not base64url"))?;
+        let presentation = decode_qr_payload(&bytes).map_err(refused)?;
+        let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let policy = OfflinePolicy {
+            now,
+            clock_skew_secs: SKEW_SECS,
+            max_age_secs: MAX_QR_AGE_SECS,
+            max_cache_age_secs: MAX_CACHE_AGE_SECS,
+            audience: &self.origin,
+            required_claims: &["name", "pseudonyms"],
+        };
+        let vc = verify_offline(&presentation, &cache, &policy).map_err(refused)?;
+        drop(cache);
+        let pseudonym = vc
+            .claims
+            .get("pseudonyms")
+            .and_then(|p| p.get(&self.origin))
+            .and_then(Value::as_str)
+            .ok_or_else(|| Refusal::new(ProblemType::NoPseudonym, "the QR discloses no pseudonym for this railway"))?
+            .to_owned();
+        let qr_hash = crate::secrets::token_hash(presentation.key_binding().unwrap_or_default());
+        Ok((vc, pseudonym, qr_hash))
+    }
+}
+
 /// `POST /gate/scan` (Bearer gate token): `{passed, ticket, train, name}`, or the reason it is refused.
 pub(crate) async fn scan(
     State(rail): Shared,
@@ -53,56 +129,11 @@ pub(crate) async fn scan(
     let gate = store::gate_named(&rail.db, token).await?.ok_or_else(unregistered)?;
     let scan: Scan =
         serde_json::from_slice(&body).map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the body: {e}")))?;
-    if scan.qr.len() > MAX_PAYLOAD * 4 / 3 + 4 || scan.ticket.len() > 64 {
-        return Err(Refusal::new(ProblemType::PayloadTooLarge, format!("a QR payload is at most {MAX_PAYLOAD} bytes")));
-    }
-    let now = crate::now();
-    let (vc, pseudonym, qr_hash) = checked(&rail, &scan.qr, now)?;
-    if !store::first_sight(&rail.db, &qr_hash, now + MAX_QR_AGE_SECS + SKEW_SECS).await? {
-        return Err(Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already"));
-    }
-    let name = vc.claims.get("name").cloned().unwrap_or(Value::Null);
-    match store::pass(&rail.db, &scan.ticket, &pseudonym, &gate, now).await? {
-        Passage::Through(train) => {
-            tracing::info!(ticket = %scan.ticket, %gate, "a passenger passed the gate");
-            Ok(Json(json!({ "passed": true, "ticket": scan.ticket, "train": train, "name": name })))
-        }
-        Passage::OtherHolder => Err(Refusal::new(ProblemType::WrongPerson, "the ticket is another passenger's")),
-        Passage::Used => Err(Refusal::new(ProblemType::TicketUsed, "the ticket passed a gate already")),
-        Passage::NoTicket => Err(Refusal::new(ProblemType::NoTicket, "no such ticket is bound to a passenger")),
-    }
+    rail.gates.pass(&gate, &scan.ticket, &scan.qr, crate::now()).await.map(Json)
 }
 
 fn unregistered() -> Refusal {
     Refusal::new(ProblemType::GateUnauthenticated, "send a registered gate's token as a Bearer token")
-}
-
-/// The QR verified against the railway's cache: the credential, the
-/// railway's pseudonym it discloses, and the hash it is remembered by.
-fn checked(rail: &Rail, qr: &str, now: i64) -> Result<(VerifiedVc, String, Vec<u8>), Refusal> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(qr.trim())
-        .map_err(|_| Refusal::new(ProblemType::QrUnreadable, "the QR payload is not base64url"))?;
-    let presentation = decode_qr_payload(&bytes).map_err(refused)?;
-    let cache = rail.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let policy = OfflinePolicy {
-        now,
-        clock_skew_secs: SKEW_SECS,
-        max_age_secs: MAX_QR_AGE_SECS,
-        max_cache_age_secs: MAX_CACHE_AGE_SECS,
-        audience: &rail.origin,
-        required_claims: &["name", "pseudonyms"],
-    };
-    let vc = verify_offline(&presentation, &cache, &policy).map_err(refused)?;
-    let pseudonym = vc
-        .claims
-        .get("pseudonyms")
-        .and_then(|p| p.get(&rail.origin))
-        .and_then(Value::as_str)
-        .ok_or_else(|| Refusal::new(ProblemType::NoPseudonym, "the QR discloses no pseudonym for this railway"))?
-        .to_owned();
-    let qr_hash = crate::secrets::token_hash(presentation.key_binding().unwrap_or_default());
-    Ok((vc, pseudonym, qr_hash))
 }
 
 /// A verification failure as the gate tells it.

@@ -23,10 +23,10 @@ use serde_json::{Value, json};
 use shenfen_credential::VerifierCache;
 use shenfen_verifier::Verifier;
 
-pub use gate::MAX_CACHE_AGE_SECS;
-pub use store::add_gate;
+pub use gate::{Gates, MAX_CACHE_AGE_SECS};
+pub use store::{Bought, add_gate, sell};
 
-use self::store::{Accepted, Bought};
+use self::store::Accepted;
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
 use crate::sealed::Sealer;
@@ -51,8 +51,8 @@ pub struct Rail {
     db: Db,
     sealer: Arc<Sealer>,
     verifier: Arc<Verifier>,
-    /// The authority's keys and whole status list, as the gates check QRs with.
-    cache: Arc<RwLock<VerifierCache>>,
+    /// The gates' check (with the authority's keys and whole status list).
+    gates: Gates,
     /// Its origin: its client id, the audience of gate QRs.
     origin: String,
     secure: bool,
@@ -68,7 +68,8 @@ impl Rail {
         origin: &str,
     ) -> Rail {
         let origin = origin.trim_end_matches('/').to_owned();
-        Rail { db, sealer, verifier, cache, secure: origin.starts_with("https://"), origin }
+        let gates = Gates::new(db.clone(), cache, &origin);
+        Rail { db, sealer, verifier, gates, secure: origin.starts_with("https://"), origin }
     }
 }
 
@@ -243,7 +244,7 @@ async fn answered(State(rail): Shared, lang: Lang, headers: HeaderMap) -> Result
     match outcome["status"].as_str() {
         Some("verified") => {}
         Some("pending") => {
-            let body = pages::ask(lang, "");
+            let body = pages::waiting(lang);
             let data = json!({ "status": "pending" });
             return Ok(answer(lang, &headers, lang.pick("等待钱包", "Waiting for the wallet"), body, data));
         }
@@ -323,7 +324,7 @@ async fn buy(
         return Err(Refusal::new(ProblemType::BadRequest, "a train id and a name have at most 64 characters"));
     }
     let named = (!companion.is_empty()).then_some(companion);
-    match store::buy(&rail.db, &rail.sealer, &form.train, &me, named, crate::now()).await? {
+    match store::sell(&rail.db, &rail.sealer, &form.train, &me, named, crate::now()).await? {
         Bought::SoldOut => Err(Refusal::new(ProblemType::SoldOut, "no seat is left on this train")),
         Bought::Ticket(id) => {
             tracing::info!(ticket = %id, "a ticket was bought");

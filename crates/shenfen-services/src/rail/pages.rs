@@ -33,6 +33,16 @@ pub(crate) fn ask(lang: Lang, link: &str) -> Markup {
     }
 }
 
+/// The wallet has not answered yet.
+pub(crate) fn waiting(lang: Lang) -> Markup {
+    html! {
+        p role="status" { (lang.pick("钱包尚未回复。请在钱包中同意后再继续。", "The wallet has not answered yet. Agree in the wallet, then go on.")) }
+        form method="get" action="/answered" {
+            button type="submit" { (lang.pick("继续", "Continue")) }
+        }
+    }
+}
+
 /// The signed-in passenger's page: their tickets and the timetable.
 pub(crate) fn tickets(lang: Lang, name: Option<&str>, tickets: &[Ticket], trains: &[Train]) -> Markup {
     html! {

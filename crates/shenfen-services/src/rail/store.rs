@@ -93,7 +93,7 @@ pub(crate) async fn trains(db: &Db, date: &str) -> Result<Vec<Train>, ServicesEr
 
 /// What a purchase made.
 #[derive(Debug)]
-pub(crate) enum Bought {
+pub enum Bought {
     /// A ticket bound to the buyer.
     Ticket(String),
     /// A ticket waiting for the named co-traveller: its id and the acceptance token.
@@ -102,9 +102,9 @@ pub(crate) enum Bought {
     SoldOut,
 }
 
-/// Buys a seat on `train` for `buyer`, or for the co-traveller `named` (their
+/// Sells a seat on `train` to `buyer`, or for the co-traveller `named` (their
 /// name sealed until they accept): counting the seats and taking one is one transaction.
-pub(crate) async fn buy(
+pub async fn sell(
     db: &Db,
     sealer: &Sealer,
     train: &str,

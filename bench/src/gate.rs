@@ -1,0 +1,192 @@
+//! `shenfen-bench gate`: a railway gate device's throughput — for each
+//! passenger the gate's whole check as the services process runs it (the QR
+//! payload unpacked, `verify_offline` against a cache holding the issuer's
+//! key and a 131,072-entry status list, the QR remembered against replay,
+//! the ticket marked used in the database) — beside the bare
+//! `decode_qr_payload` + `verify_offline` of the same QRs, in the same run.
+//! One gate device is one passenger at a time, so the gate runs sequentially.
+
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::Args;
+use serde_json::json;
+use shenfen_credential::{
+    CachedStatusList, OfflinePolicy, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, TrustedIssuer,
+    VcIssuance, VerifierCache, decode_qr_payload, encode_qr_payload, issue_vc, present, verify_offline,
+};
+use shenfen_services::rail::{Bought, Gates, seed, sell};
+use shenfen_services::sealed::Sealer;
+
+use crate::timing::percentile;
+
+const NOW: i64 = 1_800_000_000;
+const ISSUER: &str = "https://authority.gd.shenfen.example";
+const RAILWAY: &str = "https://rail.example";
+const STATUS_URI: &str = "https://authority.gd.shenfen.example/status/1";
+
+#[derive(Args)]
+pub(crate) struct BenchGateArgs {
+    /// Passengers through the gate (each a fresh ticket and QR; the train has 600 seats).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=600))]
+    passengers: u64,
+    /// The services' database: postgres://… (default: a fresh SQLite file in a temporary directory).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One passenger: their ticket and the QR they show.
+struct Passenger {
+    ticket: String,
+    qr: String,
+}
+
+pub(crate) fn run(args: &BenchGateArgs) -> Result<ExitCode> {
+    let n = usize::try_from(args.passengers)?;
+    let dir = std::env::temp_dir().join(format!("shenfen-bench-gate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let measured = tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(measure(
+        n,
+        &dir,
+        args.database_url.as_deref(),
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (gate, bare) = measured?;
+    let per_minute =
+        |samples: &[Duration]| 60.0 * samples.len() as f64 / samples.iter().sum::<Duration>().as_secs_f64();
+    let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+    let report = json!({
+        "passengers": n,
+        "database": if args.database_url.is_some() { "postgres" } else { "sqlite" },
+        "gate_per_minute": per_minute(&gate).round(),
+        "gate_p50_ms": ms(percentile(&gate, 0.5)),
+        "gate_p99_ms": ms(percentile(&gate, 0.99)),
+        "bare_verify_offline_per_minute": per_minute(&bare).round(),
+        "bare_p50_ms": ms(percentile(&bare, 0.5)),
+        "bare_p99_ms": ms(percentile(&bare, 0.99)),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("gate device, one passenger at a time ({n} passengers, {}):", report["database"]);
+        println!(
+            "  whole gate check   {:>10} /min   p50 {} ms   p99 {} ms",
+            report["gate_per_minute"], report["gate_p50_ms"], report["gate_p99_ms"]
+        );
+        println!(
+            "  bare verify_offline {:>9} /min   p50 {} ms   p99 {} ms",
+            report["bare_verify_offline_per_minute"], report["bare_p50_ms"], report["bare_p99_ms"]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The gate's and the bare check's time per passenger.
+async fn measure(
+    n: usize,
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    let url = database_url.map_or_else(|| format!("sqlite:{}", dir.join("services.db").display()), str::to_owned);
+    let db = shenfen_services::Db::open(&url).await?;
+    seed(&db, NOW).await?;
+    let sealer = Sealer::new(&[7; 32])?;
+    let train = format!("G1-{}", time::OffsetDateTime::from_unix_timestamp(NOW)?.date());
+    let (cache, credential, holder) = fixture()?;
+    let mut passengers = Vec::with_capacity(n);
+    let pointers = ["/name".to_owned(), format!("/pseudonyms/{}", RAILWAY.replace('/', "~1"))];
+    for i in 0..n {
+        // The seeded G1 has 600 seats, hence at most 600 passengers.
+        let Bought::Ticket(ticket) = sell(&db, &sealer, &train, &"9f2c".repeat(16), None, NOW).await? else {
+            anyhow::bail!("the train is sold out");
+        };
+        let shown = present(&credential, &pointers, &holder.signing_key()?, RAILWAY, &format!("qr-{i}"), NOW)?;
+        passengers.push(Passenger { ticket, qr: URL_SAFE_NO_PAD.encode(encode_qr_payload(&shown)?) });
+    }
+    let cache = Arc::new(RwLock::new(cache));
+    let gates = Gates::new(db.clone(), cache.clone(), RAILWAY);
+    let policy = OfflinePolicy {
+        now: NOW,
+        clock_skew_secs: 60,
+        max_age_secs: 90,
+        max_cache_age_secs: 3600,
+        audience: RAILWAY,
+        required_claims: &["name", "pseudonyms"],
+    };
+    let (mut gate, mut bare) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for passenger in &passengers {
+        // Alternate the two, so drift (CPU frequency, a neighbour's load) affects both alike.
+        let start = Instant::now();
+        let payload = URL_SAFE_NO_PAD.decode(&passenger.qr)?;
+        let presentation = decode_qr_payload(&payload)?;
+        let cache = cache.read().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+        verify_offline(&presentation, &cache, &policy)?;
+        bare.push(start.elapsed());
+        let start = Instant::now();
+        let passed = gates.pass("bench gate", &passenger.ticket, &passenger.qr, NOW).await;
+        gate.push(start.elapsed());
+        ensure!(passed.is_ok_and(|p| p["passed"] == true), "a valid passenger was refused");
+    }
+    db.close().await;
+    Ok((gate, bare))
+}
+
+/// A credential of the upgraded edition's shape with the railway's
+/// pseudonym, its holder key, and a gate's cache: the issuer's key and a
+/// 131,072-entry status list (2 bits per entry), as the authority publishes it.
+fn fixture() -> Result<(VerifierCache, SdJwt, PrivateJwk)> {
+    let issuer = PrivateJwk::generate()?;
+    let holder = PrivateJwk::generate()?;
+    let claims = json!({
+        "iss": ISSUER, "edition": "lightweight", "name": "王建国", "id_number_masked": "110105********0136",
+        "age_over_18": true, "pseudonyms": { RAILWAY: "9f2c".repeat(16), "https://hotel.example": "11ab".repeat(16) },
+    });
+    let disclosable: Vec<String> = vec![
+        "/name".into(),
+        "/id_number_masked".into(),
+        "/age_over_18".into(),
+        "/pseudonyms".into(),
+        format!("/pseudonyms/{}", RAILWAY.replace('/', "~1")),
+        "/pseudonyms/https:~1~1hotel.example".into(),
+    ];
+    let status = StatusReference { uri: STATUS_URI.into(), idx: 82_923 };
+    let params = VcIssuance {
+        vct: "urn:shenfen:id:lightweight:1",
+        holder: holder.public(),
+        issued_at: NOW,
+        expires_at: NOW + 30 * 86_400,
+        status: Some(&status),
+        kid: Some("k-2026"),
+        disclosable: &disclosable,
+        max_decoys: 0,
+    };
+    let object = claims.as_object().ok_or_else(|| anyhow::anyhow!("claims"))?.clone();
+    let credential = issue_vc(&issuer.signing_key()?, object, &params)?;
+    let mut list = StatusList::new(1 << 17, 2)?;
+    list.set(7, 1)?;
+    let token = StatusListToken {
+        subject: STATUS_URI.into(),
+        issued_at: NOW,
+        expires_at: Some(NOW + 86_400),
+        ttl: Some(300),
+        list,
+    }
+    .sign(&issuer.signing_key()?, Some("k-2026"))?;
+    let cache = VerifierCache {
+        synced_at: NOW,
+        trusted_until: None,
+        issuers: vec![TrustedIssuer {
+            issuer: ISSUER.into(),
+            keys: vec![issuer.public().clone().with_kid("k-2026").to_value()],
+        }],
+        status_lists: vec![CachedStatusList { uri: STATUS_URI.into(), token }],
+    };
+    Ok((cache, credential, holder))
+}
