@@ -3,7 +3,7 @@
 // file, camera files made from real photos, and the axe-core check.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -43,9 +43,10 @@ export async function freePort() {
 export async function startDemo({ env = {} } = {}) {
   const port = await freePort();
   const portalPort = await freePort();
+  const railPort = await freePort();
   const binary = process.env.SHENFEN_BIN || join(repository, 'target/debug/shenfen');
   const dataDir = mkdtempSync(join(tmpdir(), 'shenfen-web-'));
-  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--portal-listen', `127.0.0.1:${portalPort}`, '--data-dir', dataDir];
+  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--portal-listen', `127.0.0.1:${portalPort}`, '--rail-listen', `127.0.0.1:${railPort}`, '--data-dir', dataDir];
   const child = spawn(binary, args, {
     cwd: repository,
     env: { ...process.env, ...env },
@@ -227,6 +228,13 @@ export async function waitForView(page, id, timeout = 30_000) {
 /** Saves a screenshot of the page as a test artifact. */
 export async function screenshot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+/** Saves a screenshot as a test artifact and as a picture of the docs (docs/images). */
+export async function documented(page, name) {
+  await screenshot(page, name);
+  mkdirSync(join(repository, 'docs/images'), { recursive: true });
+  copyFileSync(join(artifacts, `${name}.png`), join(repository, 'docs/images', `${name}.png`));
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');

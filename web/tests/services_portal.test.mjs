@@ -9,12 +9,11 @@
 // is refused a registration with the upgrade advice, in Chinese, the draft kept.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import {
-  CITIZEN, accessibilityViolations, artifacts, attestAtTheConsole, browserWithCamera, litByTheScreen, openPage, phoneWithCard, photo,
-  readyForTheColours, repository, screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
+  CITIZEN, accessibilityViolations, attestAtTheConsole, browserWithCamera, documented, litByTheScreen, openPage, phoneWithCard, photo,
+  readyForTheColours, selfieCamera, startDemo, startEnrollment, waitForView,
 } from './harness.mjs';
 
 const PIN = '604219';
@@ -25,13 +24,6 @@ let laptop;
 let phoneBrowser;
 /** The citizen's phone: its wallet (IndexedDB) lives across the tests. */
 let phone;
-
-/** Saves a screenshot as a test artifact and, small, as a picture of docs/SERVICES.md. */
-async function documented(page, name) {
-  await screenshot(page, name);
-  mkdirSync(join(repository, 'docs/images'), { recursive: true });
-  copyFileSync(join(artifacts, `${name}.png`), join(repository, 'docs/images', `${name}.png`));
-}
 
 /** From a portal page that sent the browser to the authority: the sign-in page's same-device button, then the wallet's request. */
 async function toTheWallet(page) {

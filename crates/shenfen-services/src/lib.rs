@@ -185,13 +185,7 @@ async fn rail_app(
         reason: format!("{e}: the railway needs the attestation the authority issued it (shenfen rp attest)"),
     })?;
     let source = Arc::new(shenfen_verifier::TrustSource::Servers(vec![config.authority.clone()]));
-    let fetched = {
-        let source = source.clone();
-        tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, now()))
-            .await
-            .map_err(|e| ServicesError::Authority(e.to_string()))?
-            .map_err(|e| ServicesError::Authority(e.to_string()))?
-    };
+    let fetched = first_cache(&source).await?;
     let verifier_config = shenfen_verifier::VerifierConfig {
         public_url: format!("{url}{}", rail::VERIFIER_PATH),
         key: client_key(&config.data_dir, RAIL)?,
@@ -208,6 +202,29 @@ async fn rail_app(
     rail::seed(db, now()).await?;
     let railway = rail::Rail::new(db.clone(), sealer, verifier, cache, &url);
     Ok((listener, url, rail::router(railway, authority_origin)))
+}
+
+/// The railway's first trust cache. The authority may be starting beside
+/// the services (the demo starts both): it is asked again every half second
+/// for up to two minutes, then the railway gives up (nothing could be verified).
+async fn first_cache(
+    source: &Arc<shenfen_verifier::TrustSource>,
+) -> Result<shenfen_credential::VerifierCache, ServicesError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let source = source.clone();
+        let fetched = tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, now()))
+            .await
+            .map_err(|e| ServicesError::Authority(e.to_string()))?;
+        match fetched {
+            Ok(cache) => return Ok(cache),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, "the authority's keys and status list are not available yet");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(ServicesError::Authority(e.to_string())),
+        }
+    }
 }
 
 /// Forgets expired sign-ins, sessions and attempt windows every ten minutes.
