@@ -252,13 +252,13 @@ export async function accessibilityViolations(page) {
 /** The demo citizen who can enroll with a real face (demo/README.md): photos obama2.jpg and obama3.jpg are them. */
 export const CITIZEN = { id: '110105196108040136', name: '王建国' };
 
-/** Opens the enrollment form (from the card, when the phone holds one), fills it for the demo citizen and starts the face check. */
-export async function startEnrollment(page, demo, edition = 'lightweight', upgraded = {}) {
+/** Opens the enrollment form (from the card, when the phone holds one), fills it for `citizen` (the demo citizen) and starts the face check. */
+export async function startEnrollment(page, demo, edition = 'lightweight', upgraded = {}, citizen = CITIZEN) {
   await page.goto(`${demo.url}/wallet/`);
   await page.waitForFunction(() => ['view-card', 'view-enroll'].some((id) => !document.getElementById(id).hidden));
   if (await page.locator('#view-card').isVisible()) await page.locator('#show-enroll').click();
-  await page.getByLabel(/ID number|身份证号/).fill(CITIZEN.id);
-  await page.getByLabel(/^Name$|^姓名$/).fill(CITIZEN.name);
+  await page.getByLabel(/ID number|身份证号/).fill(citizen.id);
+  await page.getByLabel(/^Name$|^姓名$/).fill(citizen.name);
   await page.locator('#long-term').check();
   await page.locator('#edition').selectOption(edition);
   if (edition === 'upgraded') {
@@ -273,12 +273,12 @@ export async function readyForTheColours(page) {
   await page.locator('#flash-start').click({ timeout: 60_000 });
 }
 
-/** A new phone (a context of `browser`, its camera lit by the screen) holding the demo citizen's card, enrolled at `demo`. */
-export async function phoneWithCard(browser, demo) {
+/** A new phone (a context of `browser`, its camera lit by the screen) holding `citizen`'s card (the demo citizen's), enrolled at `demo`. */
+export async function phoneWithCard(browser, demo, citizen = CITIZEN) {
   const phone = await browser.newContext();
   await litByTheScreen(phone);
   const page = await openPage(phone);
-  await startEnrollment(page, demo);
+  await startEnrollment(page, demo, 'lightweight', {}, citizen);
   await readyForTheColours(page);
   await waitForView(page, 'view-card', 120_000);
   await page.close();

@@ -5,7 +5,8 @@
 // railway's pseudonym; the laptop goes on signed in, buys a ticket bound to
 // that pseudonym, buys one for a co-traveller named by name (a pending
 // ticket with an acceptance link) and offers its own ticket for transfer
-// (a single-use link). The gate is tested over HTTP (crates/shenfen-cli/tests/services_rail.rs):
+// (a single-use link), which another passenger accepts with their own
+// wallet — once: the ticket leaves the seller's list. The gate is tested over HTTP (crates/shenfen-cli/tests/services_rail.rs):
 // the wallet's `?service=` QR for one attested service is not on main yet.
 
 import assert from 'node:assert/strict';
@@ -21,6 +22,22 @@ let rail;
 let laptop;
 let phoneBrowser;
 let phone;
+let recipientBrowser;
+/** Another passenger's phone: 李志强, whose registry photo is the only one of him. */
+let recipient;
+const LI = { id: '440106194211200314', name: '李志强' };
+
+/** The wallet on `device` answers the railway's request `link`: the name and the railway's pseudonym. */
+async function walletAnswers(device, link) {
+  const wallet = await openPage(device);
+  await wallet.goto(`${demo.url}/wallet/?request=${encodeURIComponent(link)}`);
+  await waitForView(wallet, 'view-request');
+  assert.match(await wallet.locator('#request-who').textContent(), /铁路客票 Rail tickets/);
+  assert.equal(await wallet.locator('#request-attested').isVisible(), true);
+  await wallet.locator('#request-share').click();
+  await waitForView(wallet, 'view-answered');
+  await wallet.close();
+}
 
 /** The railway's origin, once the demo's services serve it. */
 async function railway() {
@@ -37,19 +54,22 @@ before(async () => {
   rail = await railway();
   const tools = await browserWithCamera();
   phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-rail-passenger', photo('obama2.jpg')));
+  recipientBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-rail-recipient', photo('biden.jpg')));
   await tools.close();
   phone = await phoneWithCard(phoneBrowser, demo);
+  recipient = await phoneWithCard(recipientBrowser, demo, LI);
   laptop = await browserWithCamera();
 });
 
 after(async () => {
   await laptop?.close();
   await phoneBrowser?.close();
+  await recipientBrowser?.close();
   demo?.stop();
   if (demo) rmSync(demo.dataDir, { recursive: true, force: true });
 });
 
-test('a passenger signs in with the wallet at the railway, buys a ticket, one for a co-traveller, and offers a transfer', async () => {
+test('a passenger signs in with the wallet at the railway, buys a ticket, one for a co-traveller, and transfers one to another passenger's wallet', async () => {
   const page = await openPage(laptop);
   await page.goto(`${rail}/`);
   assert.deepEqual(await accessibilityViolations(page), []);
@@ -59,14 +79,7 @@ test('a passenger signs in with the wallet at the railway, buys a ticket, one fo
   await documented(page, 'rail-1-request');
 
   // The phone's wallet answers the railway's own request: the name and the railway's pseudonym.
-  const wallet = await openPage(phone);
-  await wallet.goto(`${demo.url}/wallet/?request=${encodeURIComponent(link)}`);
-  await waitForView(wallet, 'view-request');
-  assert.match(await wallet.locator('#request-who').textContent(), /铁路客票 Rail tickets/);
-  assert.equal(await wallet.locator('#request-attested').isVisible(), true);
-  await wallet.locator('#request-share').click();
-  await waitForView(wallet, 'view-answered');
-  await wallet.close();
+  await walletAnswers(phone, link);
 
   // The laptop goes on: signed in by the pseudonym, the timetable and no ticket yet.
   await page.locator('form[action="/answered"] button').click();
@@ -91,5 +104,25 @@ test('a passenger signs in with the wallet at the railway, buys a ticket, one fo
   // A transfer: only offered explicitly, as a single-use link.
   await page.locator(`li[data-ticket="${number}"] form button`).click();
   assert.match(await page.locator('#offer-link').textContent(), new RegExp(`^${rail}/transfers/[A-Za-z0-9_-]{43}$`));
+  const transfer = await page.locator('#offer-link').textContent();
   await documented(page, 'rail-3-transfer-offer');
+
+  // The recipient opens the link on their laptop and answers with their own wallet: the ticket is theirs, no longer the seller's.
+  const recipientLaptop = await laptop.newContext();
+  const taking = await openPage(recipientLaptop);
+  await taking.goto(transfer);
+  await walletAnswers(recipient, await taking.locator('#request').textContent());
+  await taking.locator('form[action="/answered"] button').click();
+  await taking.waitForURL(`${rail}/`);
+  assert.match(await taking.locator(`li[data-ticket="${number}"]`).textContent(), /可用/);
+  await documented(taking, 'rail-4-transferred');
+  await page.goto(`${rail}/`);
+  assert.equal(await page.locator(`li[data-ticket="${number}"]`).count(), 0, 'the seller no longer holds it');
+  // The link was single-use: opening it again and answering is refused.
+  const again = await openPage(recipientLaptop);
+  await again.goto(transfer);
+  await walletAnswers(recipient, await again.locator('#request').textContent());
+  await again.locator('form[action="/answered"] button').click();
+  assert.match(await again.locator('main').textContent(), /链接已失效/);
+  await recipientLaptop.close();
 });
