@@ -12,13 +12,13 @@
 
 mod server_process;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
-use server_process::{fresh_postgres, spawn_serving, stop};
+use server_process::{fresh_postgres, spawn_services, spawn_serving, stop};
 
 /// An HTTP answer: status, headers (lowercase names), body.
 struct Answer {
@@ -97,25 +97,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Runs `shenfen services ARGS` and waits for the portal's line; answers the process and its address.
-fn spawn_services(dir: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
-        .arg("services")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        if let Some(url) = line.unwrap().strip_prefix("Service 政务服务 portal: http://") {
-            return (child, url.trim_end_matches('/').to_owned());
-        }
-    }
-    panic!("shenfen services exited without serving: {:?}", child.wait());
-}
-
 /// A signed-in citizen's session cookie for pairwise subject `sub`, opened
 /// in the services' database as the portal's callback opens one (the
 /// wallet's side of a sign-in is the browser tests').
@@ -185,7 +166,7 @@ fn the_portal_refuses(name: &str, postgres: Option<String>) {
     }
     let mut args = vec!["--authority", issuer.as_str(), "--portal-listen", portal_listen.as_str()];
     args.extend(&store);
-    let (services, address) = spawn_services(&dir, &args);
+    let (services, address) = spawn_services(&dir, &args, "政务服务 portal");
     // Its key was made on first run, readable by its owner only, its public set beside it for the registration.
     #[cfg(unix)]
     {

@@ -15,15 +15,15 @@
 
 mod server_process;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use server_process::{fresh_postgres, post as post_json, post_form, spawn_serving, stop};
+use server_process::{fresh_postgres, post as post_json, post_form, spawn_services, spawn_serving, stop};
 use shenfen_credential::{PrivateJwk, SdJwt, encode_qr_payload, es256_header, present, sign_compact};
 
 const WANG: (&str, &str, &str) = ("110105196108040136", "王建国", "obama2.jpg");
@@ -121,25 +121,6 @@ fn form_encode(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Runs `shenfen services ARGS`; answers the process and the railway's address.
-fn spawn_services(dir: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
-        .arg("services")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        if let Some(url) = line.unwrap().strip_prefix("Service 铁路客票 rail: http://") {
-            return (child, url.trim_end_matches('/').to_owned());
-        }
-    }
-    panic!("shenfen services exited without serving the railway: {:?}", child.wait());
 }
 
 /// A citizen with a credential the real authority issued, and its device key.
@@ -350,7 +331,7 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
         &store[..],
     ]
     .concat();
-    let (services_process, address) = spawn_services(d, &args);
+    let (services_process, address) = spawn_services(d, &args, "铁路客票 rail");
     let rail = Railway { address, origin: origin.clone() };
 
     // Two citizens enroll after the railway registered: their cards carry its pseudonym.
@@ -469,7 +450,7 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
         post_json(&authority_address, "/citizen/revoke", &json!({ "presentation": own.serialize() }).to_string(), None);
     assert_eq!(status, 200, "{revoked}");
     stop(services_process);
-    let (services_process, address) = spawn_services(d, &args);
+    let (services_process, address) = spawn_services(d, &args, "铁路客票 rail");
     let rail = Railway { address, origin: origin.clone() };
     let revoked = rail.scan(&gate_a, &pending, &rail.qr(&li, &origin, 0));
     assert_eq!((revoked.status, revoked.problem()), (403, "card-revoked"), "{}", revoked.body);

@@ -106,3 +106,24 @@ pub(crate) fn fresh_postgres(name: &str) -> String {
     });
     format!("{base}?options=-c%20search_path%3D{schema}")
 }
+
+/// Runs `shenfen services ARGS` in `dir` and waits for the line of `service`
+/// (`政务服务 portal`, `铁路客票 rail`); answers the process and that service's address.
+pub(crate) fn spawn_services(dir: &Path, args: &[&str], service: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
+        .arg("services")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let prefix = format!("Service {service}: http://");
+    for line in stdout.lines() {
+        if let Some(url) = line.unwrap().strip_prefix(&prefix) {
+            return (child, url.trim_end_matches('/').to_owned());
+        }
+    }
+    panic!("shenfen services exited without serving {service}: {:?}", child.wait());
+}
