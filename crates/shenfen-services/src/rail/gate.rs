@@ -18,7 +18,8 @@ use shenfen_credential::{
 };
 
 use super::store::{self, Passage};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::Shared;
 use crate::db::Db;
@@ -32,6 +33,10 @@ const SKEW_SECS: i64 = 60;
 pub const MAX_CACHE_AGE_SECS: i64 = 3600;
 /// Largest QR payload a gate reads: a version-40 code holds under 3 KB.
 const MAX_PAYLOAD: usize = 4096;
+/// Scans one gate device may send a minute, counted before any is decoded: a
+/// real gate lets ~30 passengers through a minute; a runaway or stolen
+/// device cannot make the railway verify more.
+pub(crate) const SCANS_PER_MINUTE: u32 = 120;
 
 /// What a gate sends.
 #[derive(Deserialize)]
@@ -50,18 +55,37 @@ pub struct Gates {
     db: Db,
     cache: Arc<RwLock<VerifierCache>>,
     origin: String,
+    /// Per gate device: the minute counted and its scans so far.
+    budget: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 impl Gates {
     /// The gates of the railway at `origin`.
     pub fn new(db: Db, cache: Arc<RwLock<VerifierCache>>, origin: &str) -> Gates {
-        Gates { db, cache, origin: origin.trim_end_matches('/').to_owned() }
+        Gates { db, cache, origin: origin.trim_end_matches('/').to_owned(), budget: Mutex::default() }
+    }
+
+    /// Counts one scan of `gate` in the minute of `now`; false once over [`SCANS_PER_MINUTE`].
+    fn within_budget(&self, gate: &str, now: i64) -> bool {
+        let minute = now.div_euclid(60);
+        let mut budget = self.budget.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Registered devices are few; last minute's counts are dropped as the minute turns.
+        budget.retain(|_, (counted, _)| *counted == minute);
+        let (_, scans) = budget.entry(gate.to_owned()).or_insert((minute, 0));
+        *scans += 1;
+        *scans <= SCANS_PER_MINUTE
     }
 
     /// One passenger at gate `gate`: the QR (its payload, base64url) verified,
     /// remembered, and `ticket` marked used if the QR's pseudonym holds it
     /// unused — `{passed, ticket, train, name}`, or the reason it is refused.
     pub async fn pass(&self, gate: &str, ticket: &str, qr: &str, now: i64) -> Result<Value, Refusal> {
+        if !self.within_budget(gate, now) {
+            return Err(Refusal::new(
+                ProblemType::RateLimited,
+                format!("at most {SCANS_PER_MINUTE} scans a minute from one gate; wait a moment"),
+            ));
+        }
         if qr.len() > MAX_PAYLOAD * 4 / 3 + 4 || ticket.len() > 64 {
             return Err(Refusal::new(
                 ProblemType::PayloadTooLarge,
@@ -145,4 +169,27 @@ fn refused(error: CredentialError) -> Refusal {
         _ => ProblemType::QrUnreadable,
     };
     Refusal::new(kind, format!("[{}] {error}", error.code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_gate_is_held_to_its_scans_a_minute_and_a_revoked_card_is_told_apart() {
+        let path = std::env::temp_dir().join(format!("shenfen-rail-gate-{}.db", std::process::id()));
+        let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
+        let gates = Gates::new(db.clone(), Arc::default(), "http://rail.test");
+        let minute = 60 * 29_000_000;
+        assert!((0..SCANS_PER_MINUTE).all(|_| gates.within_budget("gate 1", minute + 5)));
+        assert!(!gates.within_budget("gate 1", minute + 59), "over the budget within the minute");
+        assert!(gates.within_budget("gate 2", minute + 59), "another device has its own");
+        assert!(gates.within_budget("gate 1", minute + 60), "a new minute");
+        let unreadable = gates.pass("gate 1", "T1", "AAAA", minute + 61).await.unwrap_err();
+        assert_eq!(unreadable.kind, ProblemType::QrUnreadable, "a payload that is no presentation");
+        let revoked = CredentialError::Revoked(shenfen_credential::StatusType::Invalid);
+        assert_eq!(refused(revoked).kind, ProblemType::CardRevoked);
+        db.close().await;
+        let _ = std::fs::remove_file(path);
+    }
 }
