@@ -255,9 +255,9 @@ impl Railway {
     }
 }
 
-/// Today's G1 (the railway seeds its timetable for today, UTC, and the next two days).
-fn today_train() -> String {
-    let date = time::OffsetDateTime::from_unix_timestamp(now()).unwrap().date();
+/// G1 in `days` (the railway seeds its timetable for today, UTC, and the next two days).
+fn g1_in(days: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(now() + days * 86_400).unwrap().date();
     format!("G1-{date}")
 }
 
@@ -345,7 +345,7 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     assert!(page.status == 200 && html.contains("openid4vp://?client_id=") && html.contains("/answered"), "{html}");
     let (signed, wang_session) = rail.answer_with("/login", &wang);
     assert_eq!(signed.status, 200, "{}", signed.body);
-    let train = today_train();
+    let train = g1_in(0);
     let anonymous =
         request(&rail.address, "POST", "/tickets", &[("Origin", origin.as_str())], &format!("train={train}"));
     assert_eq!((anonymous.status, anonymous.problem()), (401, "not-signed-in"));
@@ -361,7 +361,7 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     assert_eq!(bought.status, 201, "{}", bought.body);
     let ticket = bought.body["ticket"].as_str().unwrap().to_owned();
     let mine = rail.get("/", Some(&wang_session));
-    assert_eq!(mine.body["tickets"][0]["id"], ticket.as_str());
+    assert_eq!(mine.body["tickets"][0]["id"], ticket.as_str(), "{}", mine.body);
     let page = request(&rail.address, "GET", "/", &[("Accept", "text/html"), ("Cookie", wang_session.as_str())], "");
     let html = page.body.as_str().unwrap();
     assert!(html.contains(&format!("data-ticket=\"{ticket}\"")) && html.contains("action=\"/tickets\""), "{html}");
@@ -378,6 +378,12 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     assert_eq!((elsewhere.status, elsewhere.problem()), (422, "qr-invalid"), "{}", elsewhere.body);
     let no_ticket = rail.scan(&gate_a, "T-none", &rail.qr(&wang, &origin, 0));
     assert_eq!((no_ticket.status, no_ticket.problem()), (403, "no-ticket"));
+    let tomorrow = rail.form("/tickets", &wang_session, &format!("train={}", g1_in(1))).body["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let early_by_a_day = rail.scan(&gate_a, &tomorrow, &rail.qr(&wang, &origin, 0));
+    assert_eq!((early_by_a_day.status, early_by_a_day.problem()), (403, "no-ticket"), "tomorrow's train");
     let qr = rail.qr(&wang, &origin, 0);
     let passed = rail.scan(&gate_a, &ticket, &qr);
     assert_eq!(passed.status, 200, "{}", passed.body);

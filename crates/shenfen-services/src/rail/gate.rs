@@ -97,13 +97,14 @@ impl Gates {
             return Err(Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already"));
         }
         let name = vc.claims.get("name").cloned().unwrap_or(Value::Null);
-        match store::pass(&self.db, ticket, &pseudonym, gate, now).await? {
+        match store::pass(&self.db, ticket, &pseudonym, gate, (&super::date_of(now), now)).await? {
             Passage::Through(train) => {
                 tracing::info!(%ticket, %gate, "a passenger passed the gate");
                 Ok(json!({ "passed": true, "ticket": ticket, "train": train, "name": name }))
             }
             Passage::OtherHolder => Err(Refusal::new(ProblemType::WrongPerson, "the ticket is another passenger's")),
             Passage::Used => Err(Refusal::new(ProblemType::TicketUsed, "the ticket passed a gate already")),
+            Passage::OtherDay => Err(Refusal::new(ProblemType::NoTicket, "the ticket is for a train of another day")),
             Passage::NoTicket => Err(Refusal::new(ProblemType::NoTicket, "no such ticket is bound to a passenger")),
         }
     }

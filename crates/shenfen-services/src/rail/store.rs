@@ -351,27 +351,32 @@ pub(crate) enum Passage {
     OtherHolder,
     /// Used already.
     Used,
+    /// The passenger's, but for a train of another day.
+    OtherDay,
     /// No such ticket, or not bound to anyone yet.
     NoTicket,
 }
 
-/// Marks `ticket` used if `passenger` holds it unused — one statement, so of
-/// two gates on one database one passage wins; otherwise says why not.
+/// Marks `ticket` used if `passenger` holds it unused for a train of `date`
+/// — one statement, so of two gates on one database one passage wins;
+/// otherwise says why not.
 pub(crate) async fn pass(
     db: &Db,
     ticket: &str,
     passenger: &str,
     gate: &str,
-    now: i64,
+    (date, now): (&str, i64),
 ) -> Result<Passage, ServicesError> {
     let passed = sqlx::query(
         "UPDATE rail_tickets SET status = 'used', used_at = $1, used_gate = $2, transfer_hash = NULL \
-         WHERE id = $3 AND holder = $4 AND status = 'valid' RETURNING train_id",
+         WHERE id = $3 AND holder = $4 AND status = 'valid' \
+         AND train_id IN (SELECT id FROM rail_trains WHERE travel_date = $5) RETURNING train_id",
     )
     .bind(now)
     .bind(gate)
     .bind(ticket)
     .bind(passenger)
+    .bind(date)
     .fetch_optional(db.pool())
     .await?;
     if let Some(row) = passed {
@@ -386,6 +391,7 @@ pub(crate) async fn pass(
     Ok(match (holder, status.as_str()) {
         (Some(holder), _) if holder != passenger => Passage::OtherHolder,
         (Some(_), "used") => Passage::Used,
+        (Some(_), "valid") => Passage::OtherDay,
         _ => Passage::NoTicket,
     })
 }
