@@ -214,7 +214,7 @@ async fn accept(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, Refusal> {
-    ask_wallet(&rail, lang, &headers, "accept", Some(&token)).await
+    ask_for_offer(&rail, lang, &headers, "accept", &token).await
 }
 
 /// The link a holder hands the recipient of a transfer.
@@ -224,7 +224,21 @@ async fn take_transfer(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, Refusal> {
-    ask_wallet(&rail, lang, &headers, "transfer", Some(&token)).await
+    ask_for_offer(&rail, lang, &headers, "transfer", &token).await
+}
+
+/// Asks the wallet of whoever opened an offer's link, if the offer is open.
+async fn ask_for_offer(
+    rail: &Rail,
+    lang: Lang,
+    headers: &HeaderMap,
+    intent: &str,
+    token: &str,
+) -> Result<Response, Refusal> {
+    if token.len() != 43 || !store::offer_open(&rail.db, intent, token, crate::now()).await? {
+        return Err(offer_closed());
+    }
+    ask_wallet(rail, lang, headers, intent, Some(token)).await
 }
 
 /// The wallet's verified answer, read once in the browser that asked: a

@@ -220,6 +220,21 @@ pub(crate) async fn accept_transfer(
     Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
+/// Whether a link's token still names an open offer: a transfer (`transfer`)
+/// or a co-traveller's acceptance (`accept`) — checked before the railway
+/// asks a wallet, so a made-up link costs one indexed read.
+pub(crate) async fn offer_open(db: &Db, intent: &str, token: &str, now: i64) -> Result<bool, ServicesError> {
+    let (statement, since) = match intent {
+        "transfer" => ("SELECT 1 AS open_ FROM rail_tickets WHERE transfer_hash = $1 AND transfer_expires > $2", now),
+        _ => (
+            "SELECT 1 AS open_ FROM rail_tickets WHERE accept_hash = $1 AND status = 'pending' AND bought_at > $2",
+            now - OFFER_SECS,
+        ),
+    };
+    let row = sqlx::query(statement).bind(token_hash(token)).bind(since).fetch_optional(db.pool()).await?;
+    Ok(row.is_some())
+}
+
 /// How an acceptance by a named co-traveller ended.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Accepted {
