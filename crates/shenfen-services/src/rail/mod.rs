@@ -14,7 +14,7 @@ mod store;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{MatchedPath, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -123,8 +123,8 @@ pub fn router(rail: Rail, authority_origin: &str) -> Router {
         .route("/logout", post(logout))
         .route("/tickets", post(buy))
         .route("/tickets/{id}/transfer", post(offer))
-        .route("/accept/{token}", get(accept))
-        .route("/transfers/{token}", get(take_transfer))
+        .route("/accept/{token}", get(offered))
+        .route("/transfers/{token}", get(offered))
         .route("/gate/scan", post(gate::scan))
         .merge(crate::common_routes())
         .fallback(|| async { Refusal::new(ProblemType::NotFound, "no such page") })
@@ -207,38 +207,21 @@ async fn login(State(rail): Shared, lang: Lang, headers: HeaderMap) -> Result<Re
     ask_wallet(&rail, lang, &headers, "sign_in", None).await
 }
 
-/// The link a buyer hands a named co-traveller.
-async fn accept(
+/// An offer's link — a co-traveller's acceptance (`/accept/…`, from the
+/// buyer) or a transfer (`/transfers/…`, from the holder): if the offer is
+/// open, the railway asks the wallet of whoever opened it.
+async fn offered(
     State(rail): Shared,
     lang: Lang,
     headers: HeaderMap,
+    route: MatchedPath,
     Path(token): Path<String>,
 ) -> Result<Response, Refusal> {
-    ask_for_offer(&rail, lang, &headers, "accept", &token).await
-}
-
-/// The link a holder hands the recipient of a transfer.
-async fn take_transfer(
-    State(rail): Shared,
-    lang: Lang,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response, Refusal> {
-    ask_for_offer(&rail, lang, &headers, "transfer", &token).await
-}
-
-/// Asks the wallet of whoever opened an offer's link, if the offer is open.
-async fn ask_for_offer(
-    rail: &Rail,
-    lang: Lang,
-    headers: &HeaderMap,
-    intent: &str,
-    token: &str,
-) -> Result<Response, Refusal> {
-    if token.len() != 43 || !store::offer_open(&rail.db, intent, token, crate::now()).await? {
+    let intent = if route.as_str().starts_with("/accept/") { "accept" } else { "transfer" };
+    if token.len() != 43 || !store::offer_open(&rail.db, intent, &token, crate::now()).await? {
         return Err(offer_closed());
     }
-    ask_wallet(rail, lang, headers, intent, Some(token)).await
+    ask_wallet(&rail, lang, &headers, intent, Some(&token)).await
 }
 
 /// The wallet's verified answer, read once in the browser that asked: a
