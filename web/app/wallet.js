@@ -4,7 +4,7 @@
 
 import qrcode from '/vendor/qrcode.js';
 import { $ } from '/app/dom.js';
-import { addTexts, fieldLine, language, languageSwitch, problemLine, problemText, t, translatePage } from '/app/i18n.js';
+import { addTexts, fieldLine, language, languageSwitch, problemLine, problemText, retryAfterOf, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes, offlineFormat } from '/app/offline-format.js';
 import {
@@ -187,7 +187,7 @@ async function call(path, init = {}) {
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw Object.assign(new Error(problemLine(problem, response.status)), { problem });
+    throw Object.assign(new Error(problemLine(problem, response.status, retryAfterOf(response))), { problem });
   }
   return response.json();
 }
