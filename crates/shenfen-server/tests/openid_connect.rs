@@ -911,8 +911,16 @@ async fn an_entitled_registry_gets_the_full_id_number_at_l3_from_the_upgraded_ed
     assert_eq!(cannot_reach(&test, &page_l1).await, StatusCode::OK);
     refused_with(&finished(&test, &page_l1).await, &registry, "access_denied");
 
+    // The full number is never released on the phone alone: asked without a level, the wallet is asked L2,
+    // and an L1 answer is refused.
+    let upgraded = upgraded_phone(&test, 3).await;
+    let started = start(&test, &registry, &["profile", "id_number"], None).await;
+    let page = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(page.object["assurance_level"], "L2", "{:?}", page.object);
+    assert_eq!(answer(&test, &page.id, &page.object, &upgraded[2], None).await, StatusCode::BAD_REQUEST);
+    refused_with(&finished(&test, &page).await, &registry, "unmet_authentication_requirements");
+
     // The same citizen upgraded at a counter: PIN and live face give the number, under the same subject.
-    let upgraded = upgraded_phone(&test, 2).await;
     let started = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&sub))).await;
     let page = shown(&test, authorize(&test, &started.authorize).await).await;
     let (status, l3) = assurance(&test, &upgraded[0], &page.object, &[jpeg_base64(&photo("obama3.jpg"))]).await;
