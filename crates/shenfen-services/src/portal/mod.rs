@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+pub(crate) use store::DRAFT_FOR;
 pub use store::add_clerk;
 
 use self::filing::{Evidence, FILING_CLAIMS, FilingForm, NotFiled};
@@ -353,7 +354,10 @@ async fn submit_filing(
             Refusal::new(ProblemType::ConsentRequired, "the consent to disclose the name and ID number is missing");
         return Ok(refused_form(lang, &headers, &form, refusal, &[]));
     }
-    let draft = store::save_draft(&portal.db, &subject, &company, portal.now()).await?;
+    let Some(draft) = store::save_draft(&portal.db, &subject, &company, portal.now()).await? else {
+        let detail = format!("{} unfiled drafts are kept at most; file or wait for one to expire", store::MAX_DRAFTS);
+        return Err(Refusal::new(ProblemType::RateLimited, &detail));
+    };
     confirm_at_l3(&portal, &subject, &draft).await
 }
 
