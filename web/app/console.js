@@ -4,7 +4,7 @@
 // register relying parties (their secrets shown once).
 
 import { $, showDefinitions } from '/app/dom.js';
-import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
+import { addTexts, languageSwitch, problemLine, retryAfterOf, t, translatePage } from '/app/i18n.js';
 import { drawHourlyBars } from '/app/chart.js';
 
 addTexts({
@@ -79,7 +79,7 @@ async function call(method, path, body) {
   const response = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
   const answer = await response.json().catch(() => ({}));
   if (response.status === 401 && session) signedOut();
-  if (!response.ok) throw new Error(problemLine(answer, response.status));
+  if (!response.ok) throw new Error(problemLine(answer, response.status, retryAfterOf(response)));
   return answer;
 }
 

@@ -6,7 +6,7 @@
 // browser; every request carries it.
 
 import { $, showDefinitions } from '/app/dom.js';
-import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
+import { addTexts, languageSwitch, problemLine, retryAfterOf, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes } from '/app/offline-format.js';
 
@@ -94,7 +94,7 @@ async function post(path, body) {
   if (response.status === 401) unregistered();
   if (response.ok) return { ok: true, body: await response.json() };
   const problem = await response.json().catch(() => ({}));
-  return { ok: false, body: problem, text: problemLine(problem, response.status) };
+  return { ok: false, body: problem, text: problemLine(problem, response.status, retryAfterOf(response)) };
 }
 
 /** Sends camera frames until one holds a readable QR code; returns its payload text. */

@@ -1,7 +1,7 @@
 // Chinese and English UI text: every page marks its texts with data-i18n
 // (and data-i18n-label for aria labels); scripts ask t(key, values).
 
-import { PROBLEM_TEXTS } from '/app/problem-texts.js';
+import { PROBLEM_TEXTS, retryIn } from '/app/problem-texts.js';
 
 const saved = () => localStorage.getItem('shenfen.lang');
 let lang = saved() || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
@@ -71,12 +71,20 @@ export function language() {
  * or its OAuth error — never the server's English — with the stable code for
  * a support desk.
  */
-export function problemLine(body, status) {
-  if (lang === 'en') return body.detail || body.error_description || body.title || t('problem.unknown', { status });
+export function problemLine(body, status, retryAfter = null) {
+  const wait = retryIn(retryAfter)?.[lang];
+  const withWait = (line) => (wait ? `${line} ${wait}` : line);
+  if (lang === 'en') return withWait(body.detail || body.error_description || body.title || t('problem.unknown', { status }));
   const type = String(body.type ?? '').replace('urn:shenfen:problem:', '');
   const key = [`code.${body.code}`, `problem.${type}`, `oauth.${body.error}`].find((candidate) => texts[candidate]);
   const line = t(key ?? 'problem.unknown', { status });
-  return body.code ? `${line}（${body.code}）` : line;
+  return withWait(body.code ? `${line}（${body.code}）` : line);
+}
+
+/** The `Retry-After` seconds of a response, if it says (RFC 9110 §10.2.3, the delay form). */
+export function retryAfterOf(response) {
+  const seconds = Number(response.headers.get('retry-after'));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : null;
 }
 
 /**
@@ -92,5 +100,5 @@ export function fieldLine(body) {
 
 /** A refused response's body as one readable line. */
 export async function problemText(response) {
-  return problemLine(await response.json().catch(() => ({})), response.status);
+  return problemLine(await response.json().catch(() => ({})), response.status, retryAfterOf(response));
 }

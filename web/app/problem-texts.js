@@ -55,3 +55,15 @@ export const PROBLEM_TEXTS = {
   'oauth.temporarily_unavailable': { zh: '服务方暂时无法核验：请稍后重试。', en: 'The service cannot check answers right now: try again later.' },
   'problem.unknown': { zh: '请求未能完成（HTTP {status}）：请稍后重试。', en: 'The request could not be completed (HTTP {status}): try again later.' },
 };
+
+/**
+ * When to try again after a refusal that carried `Retry-After` (a locked
+ * PIN, a busy server), in both languages: seconds up to 90, then whole
+ * minutes rounded up, so the reader is never told to come back too early.
+ */
+export function retryIn(seconds) {
+  if (!(seconds > 0)) return null;
+  if (seconds <= 90) return { zh: `请 ${Math.ceil(seconds)} 秒后再试。`, en: `Try again in ${Math.ceil(seconds)} s.` };
+  const minutes = Math.ceil(seconds / 60);
+  return { zh: `请 ${minutes} 分钟后再试。`, en: `Try again in ${minutes} min.` };
+}

@@ -6,7 +6,7 @@
 
 import qrcode from '/vendor/qrcode.js';
 import { $ } from '/app/dom.js';
-import { addTexts, languageSwitch, problemLine, t, translatePage } from '/app/i18n.js';
+import { addTexts, languageSwitch, problemLine, retryAfterOf, t, translatePage } from '/app/i18n.js';
 
 addTexts({
   'signin.title': { zh: '用身份登录', en: 'Sign in with shenfen' },
@@ -52,7 +52,7 @@ async function poll() {
   const body = await response.json();
   if (!response.ok) {
     sessionStorage.removeItem(TOKEN_KEY);
-    $('status').textContent = response.status === 404 ? t('signin.closed') : problemLine(body, response.status);
+    $('status').textContent = response.status === 404 ? t('signin.closed') : problemLine(body, response.status, retryAfterOf(response));
     $('qr').hidden = true;
     $('same-device').hidden = true;
     return;

@@ -4,7 +4,7 @@
 
 import qrcode from '/vendor/qrcode.js';
 import { $ } from '/app/dom.js';
-import { addTexts, fieldLine, language, languageSwitch, problemLine, problemText, t, translatePage } from '/app/i18n.js';
+import { addTexts, fieldLine, language, languageSwitch, problemLine, problemText, retryAfterOf, t, translatePage } from '/app/i18n.js';
 import { grabFrame, openCamera, pause } from '/app/camera.js';
 import { fillPurposes, offlineFormat } from '/app/offline-format.js';
 import {
@@ -135,8 +135,8 @@ addTexts({
   'request.share': { zh: '同意并提供', en: 'Share' },
   'request.decline': { zh: '拒绝', en: 'Decline' },
   'request.unreachable': { zh: '这项请求需要 {level} 等级，只有增强版身份证能达到（使用时还要 PIN，L3 还要现场人脸）。你的证件是简易版：请携带身份证到服务窗口核验，再在本机办理增强版。', en: 'This request needs level {level}, which only the upgraded edition reaches (with your PIN, and for L3 a live face). Your card is the lightweight edition: take your ID card to a service counter to be checked, then enroll in the upgraded edition on this phone.' },
-  'request.tell': { zh: '告知对方并返回', en: 'Tell the service and go back' },
-  'request.told': { zh: '已告知对方：需要增强版。什么都没有提供。', en: 'The service was told that the upgraded edition is needed. Nothing was shared.' },
+  'request.tell': { zh: '告知对方“需要增强版”', en: 'Tell the service the upgraded edition is needed' },
+  'request.told': { zh: '已告知对方：你的证件是简易版，达不到所需等级。除此之外什么都没有提供。', en: 'The service was told your card is the lightweight edition, which cannot reach the level asked. Nothing else was shared.' },
   'request.declined': { zh: '已拒绝，什么都没有提供。', en: 'Declined: nothing was shared.' },
   'request.foreign': { zh: '这个请求既不是由你的发证机关转交的，也没有得到它的认证，已拒绝。', en: 'This request neither comes through the authority of your card nor carries its attestation; refused.' },
   'request.attested': { zh: '这个服务方由你的发证机关认证，自己核验证件：发证机关不会得知这次出示。', en: 'The authority of your card vouches for this service, which checks your card itself: the authority is not told of this answer.' },
@@ -187,7 +187,7 @@ async function call(path, init = {}) {
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw Object.assign(new Error(problemLine(problem, response.status)), { problem });
+    throw Object.assign(new Error(problemLine(problem, response.status, retryAfterOf(response))), { problem });
   }
   return response.json();
 }
@@ -854,8 +854,7 @@ async function openRequest(link) {
     $('request-unreachable').hidden = !unreachable;
     $('request-unreachable').textContent = unreachable ? t('request.unreachable', { level: request.level }) : '';
     $('request-share').hidden = unreachable;
-    $('request-decline').dataset.i18n = unreachable ? 'request.tell' : 'request.decline';
-    $('request-decline').textContent = t($('request-decline').dataset.i18n);
+    $('request-tell').hidden = !unreachable;
     $('request-pin-fields').hidden = request.level === 'L1' || unreachable;
     $('request-face').hidden = request.level !== 'L3' || unreachable;
     show('view-request');
@@ -908,24 +907,35 @@ async function share() {
  * (OpenID4VP 1.0 §8.5 error response, posted like an answer), so the service
  * — or the sign-in page waiting for this wallet — learns it now rather than
  * when the request expires.
+ *
+ * With `tell`, a lightweight card asked for L2/L3 says why: the error names
+ * the level as unmet (OpenID Connect's `unmet_authentication_requirements`)
+ * and carries a presentation disclosing nothing, bound to the request's
+ * nonce, whose visible `vct` proves the edition — so nobody who merely read
+ * the request can tell the service a card is lightweight.
  */
-async function decline() {
-  const { request, unreachable } = pending;
+async function decline(tell = false) {
+  const { request, unreachable, credential, parsed } = pending;
   pending = null;
-  $('request-decline').disabled = true;
+  const told = tell && unreachable;
+  for (const id of ['request-decline', 'request-tell']) $(id).disabled = true;
   try {
     const form = new URLSearchParams({ error: 'access_denied', state: request.state });
-    // OpenID Connect's name for the refusal: the verifier passes it on as such.
-    if (unreachable) form.set('error_description', 'unmet_authentication_requirements');
+    if (told) {
+      const proof = await present(parsed, [], credential.keyPair.privateKey, request.clientId, request.nonce, Math.floor(Date.now() / 1000));
+      await markUsed(credential);
+      form.set('error_description', 'unmet_authentication_requirements');
+      form.set('vp_token', JSON.stringify({ shenfen_id: [proof.text] }));
+    }
     const answered = await answerVerifier(request, form);
     await showCard();
-    status(t(unreachable ? 'request.told' : 'request.declined'));
+    status(t(told ? 'request.told' : 'request.declined'));
     goOn(answered);
   } catch {
     await showCard();
     status(t('request.declined_unsent'));
   } finally {
-    $('request-decline').disabled = false;
+    for (const id of ['request-decline', 'request-tell']) $(id).disabled = false;
   }
 }
 
@@ -981,7 +991,8 @@ function wire() {
     openRequest($('request-link').value);
   });
   $('request-share').addEventListener('click', share);
-  $('request-decline').addEventListener('click', decline);
+  $('request-decline').addEventListener('click', () => decline(false));
+  $('request-tell').addEventListener('click', () => decline(true));
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/wallet/sw.js', { scope: '/wallet/' }).catch(() => {});
 }
 

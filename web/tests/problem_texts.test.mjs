@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { PROBLEM_TEXTS } from '../app/problem-texts.js';
+import { PROBLEM_TEXTS, retryIn } from '../app/problem-texts.js';
 import { repository } from './harness.mjs';
 
 test('every problem type of docs/ERRORS.md has its sentence in both languages', () => {
@@ -35,4 +35,13 @@ test('every form field a refusal can name (docs/ERRORS.md) has its sentence in b
     const text = PROBLEM_TEXTS[`field.${field}`];
     assert.ok(text?.zh && text?.en, `field.${field} has no sentence in both languages`);
   }
+});
+
+test('a refusal with Retry-After says when to try again, in both languages, never too early', () => {
+  assert.equal(retryIn(null), null);
+  assert.equal(retryIn(0), null);
+  assert.deepEqual(retryIn(30), { zh: '请 30 秒后再试。', en: 'Try again in 30 s.' });
+  assert.deepEqual(retryIn(90), { zh: '请 90 秒后再试。', en: 'Try again in 90 s.' });
+  assert.deepEqual(retryIn(91), { zh: '请 2 分钟后再试。', en: 'Try again in 2 min.' });
+  assert.deepEqual(retryIn(3600), { zh: '请 60 分钟后再试。', en: 'Try again in 60 min.' });
 });

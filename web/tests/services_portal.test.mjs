@@ -138,7 +138,7 @@ test('enrolled again in the lightweight edition: the same space, and a registrat
     await registerTheBusiness(page);
     await toTheWallet(page);
     assert.match(await page.locator('#request-unreachable').textContent(), /增强版|upgraded edition/);
-    await page.locator('#request-decline').click();
+    await page.locator('#request-tell').click();
     await page.waitForURL(`${portal}/callback?**`, { timeout: 60_000 });
     assert.match(await page.locator('[role=alert]').textContent(), /商事登记需要增强版身份证：请携带身份证到柜台升级/);
     assert.deepEqual(await accessibilityViolations(page), []);

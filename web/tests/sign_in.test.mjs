@@ -112,8 +112,9 @@ async function cannotReach(page) {
   assert.match(await page.locator('#request-unreachable').textContent(), /upgraded edition|增强版/);
   assert.equal(await page.locator('#request-share').isVisible(), false);
   assert.equal(await page.locator('#request-pin-fields').isVisible(), false);
+  assert.equal(await page.locator('#request-decline').isVisible(), true, 'a plain decline stays offered');
   assert.deepEqual(await accessibilityViolations(page), []);
-  await page.locator('#request-decline').click();
+  await page.locator('#request-tell').click();
 }
 
 /** On the phone alone: the service, the sign-in page's same-device button, the wallet (`answer`: consent or decline), back to the service. */

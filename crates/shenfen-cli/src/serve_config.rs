@@ -77,9 +77,22 @@ impl ServeConfig {
 
     /// Parses a config and checks its policy; errors name the line and key.
     fn parse(text: &str) -> Result<ServeConfig> {
-        let config: ServeConfig = toml::from_str(text).map_err(|e| fail(FORMAT, e.to_string()))?;
+        let config: ServeConfig = toml::from_str(text).map_err(|e| fail(FORMAT, toml_error(text, &e)))?;
         config.policy.check().map_err(|e| fail("server.policy.invalid", format!("[policy] {e}")))?;
         Ok(config)
+    }
+}
+
+/// A parse error as its line and the parser's message, without the line's
+/// text: the line may hold a secret (a database URL with its password,
+/// under a misspelled key) that must not reach a log.
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", error.message())
+        }
+        None => error.message().to_owned(),
     }
 }
 
@@ -136,6 +149,13 @@ mod tests {
             let refusal = refusal(text);
             assert!(refusal.contains(&format!("unknown field `{key}`")), "{refusal}");
         }
+    }
+
+    #[test]
+    fn a_refused_line_is_named_by_number_never_shown_with_what_it_holds() {
+        let refusal = refusal("listen = \"127.0.0.1:8080\"\ndatabase = \"postgres://shenfen:S3cret@db/x\"\n");
+        assert!(refusal.contains("line 2") && refusal.contains("unknown field `database`"), "{refusal}");
+        assert!(!refusal.contains("S3cret"), "a secret on the line stays out of the error: {refusal}");
     }
 
     #[test]

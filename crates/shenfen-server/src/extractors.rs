@@ -267,7 +267,9 @@ impl FromRequest<Arc<AppState>> for CitizenProof {
         if reference.uri != issuer.status_list_uri() {
             return Err(citizen_unauthenticated("the credential is not from this authority's status list"));
         }
-        let edition = if vc.vct == vct(Edition::Upgraded) { Edition::Upgraded } else { Edition::Lightweight };
+        // Fails closed: only the lightweight edition's own vct is lightweight;
+        // any other (a future version of the upgraded one) asks for the PIN.
+        let edition = if vc.vct == vct(Edition::Lightweight) { Edition::Lightweight } else { Edition::Upgraded };
         if !state.store.consume_nonce(&nonce, expires).await? {
             return Err(citizen_unauthenticated("this c_nonce was already used"));
         }

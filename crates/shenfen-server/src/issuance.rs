@@ -451,11 +451,21 @@ fn claims_of(issuer: &str, entry: &RegistryEntry, edition: Edition, now: i64) ->
 /// register: sealed here, per copy, so the value is the authority's (a
 /// wallet cannot seal another number) and two hotels shown two copies hold
 /// ciphertexts that share nothing.
+///
+/// The plaintext is padded with JSON whitespace to a multiple of
+/// [`SEALED_PADDING`] bytes, so the ciphertext's length does not give away
+/// the length of the name (the same for this citizen everywhere).
 fn sealed_id_number(police: &PublicJwk, entry: &RegistryEntry) -> Result<String, CredentialError> {
     let record = &entry.record;
-    let plaintext = json!({ "id_number": record.id_number.as_str(), "name": record.name });
-    seal(police, plaintext.to_string().as_bytes())
+    let mut plaintext = json!({ "id_number": record.id_number.as_str(), "name": record.name }).to_string();
+    let padded = plaintext.len().div_ceil(SEALED_PADDING).max(1) * SEALED_PADDING;
+    plaintext.extend(std::iter::repeat_n(' ', padded - plaintext.len()));
+    seal(police, plaintext.as_bytes())
 }
+
+/// The block a sealed ID number's plaintext is padded to: a name of up to
+/// about 30 Chinese characters fits one block.
+const SEALED_PADDING: usize = 160;
 
 /// One pairwise pseudonym per registered relying party, under `pseudonyms`,
 /// each disclosable on its own: a relying party gets its own and never sees

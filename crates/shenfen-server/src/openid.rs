@@ -55,8 +55,10 @@ const SIGN_IN_CLAIMS: [(&str, &str); 5] = [
     ("id_number_masked", "id_number_masked"),
     ("age_over_18", "age_over_18"),
     ("region", "region"),
-    ("id_number", "record/id_number"),
+    ("id_number", ID_NUMBER_PATH),
 ];
+/// The credential path of the full ID number (upgraded edition only).
+const ID_NUMBER_PATH: &str = "record/id_number";
 
 /// The names of [`SIGN_IN_CLAIMS`].
 fn sign_in_claim_names() -> impl Iterator<Item = &'static str> {
@@ -411,6 +413,10 @@ fn sign_in_request(
         }
         None => None,
     };
+    // The full ID number is released only with the PIN at least: a found,
+    // unlocked phone alone (L1) must not give it away.
+    let least_for_claims = claims.iter().any(|c| c == ID_NUMBER_PATH).then_some(AssuranceLevel::L2);
+    let essential_level = essential_level.max(least_for_claims);
     let required_sub = asked.as_ref().and_then(|a| a.pointer("/id_token/sub/value"));
     let required_sub = match required_sub {
         Some(sub) => Some(sub.as_str().ok_or(("invalid_request", "a sub value is a string".to_owned()))?.to_owned()),
@@ -457,11 +463,11 @@ fn essential_level(acr: &Value) -> Option<AssuranceLevel> {
     named.iter().filter_map(|v| v.as_str()?.parse().ok()).min()
 }
 
-/// The level the wallet is asked for: the essential one, else the first of
-/// `acr_values` this provider knows, else L1.
+/// The level the wallet is asked for: the higher of the essential one and
+/// the first of `acr_values` this provider knows, else L1.
 fn requested_level(params: &AuthorizeParams, essential: Option<AssuranceLevel>) -> AssuranceLevel {
     let voluntary = params.acr_values.as_deref().unwrap_or_default().split(' ').find_map(|v| v.parse().ok());
-    essential.or(voluntary).unwrap_or(AssuranceLevel::L1)
+    essential.max(voluntary).unwrap_or(AssuranceLevel::L1)
 }
 
 /// The sign-in page's poll.

@@ -348,7 +348,7 @@ fn wallet_error(description: &str) -> ApiError {
 /// nonce may close it as shared; junk is answered 400 and the request stays
 /// open for the citizen's wallet. A decline (`error=access_denied`) closes it
 /// as refused on the `state` alone: see [`declined`].
-#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once; or the wallet's error response (OpenID4VP 1.0 §8.5: error = access_denied, state) when the citizen declines, with error_description = unmet_authentication_requirements when the card cannot reach the asked level."#,
+#[utoipa::path(post, path = "/verifier/requests/{id}/response", summary = r#"OpenID4VP direct_post response (form: vp_token = {"shenfen_id": [SD-JWT+KB]}, state, and for L2/L3 assurance = an assertion from /citizen/assertion), verified and answered once; or the wallet's error response (OpenID4VP 1.0 §8.5: error = access_denied, state) when the citizen declines, with error_description = unmet_authentication_requirements and a vp_token of the lightweight edition disclosing nothing when the card cannot reach the asked level."#,
     request_body(content = Object, description = "vp_token, state, and for L2/L3 assurance; or error = access_denied and state", content_type = "application/x-www-form-urlencoded"),
     params(("id" = String, Path, description = "the id the creating call answered")),
     responses(
@@ -367,7 +367,8 @@ pub(crate) async fn response(
         .map_err(|_| wallet_error("the request is unknown, expired or already answered"))?;
     let answer_state = form.get("state").ok_or_else(|| wallet_error("state is missing"))?;
     if let Some(error) = form.get("error") {
-        let cannot_reach = form.get("error_description").is_some_and(|d| d == LEVEL_UNREACHABLE);
+        let cannot_reach = form.get("error_description").is_some_and(|d| d == LEVEL_UNREACHABLE)
+            && proves_lightweight(&state, &request, &form);
         return declined(&state, &request, answer_state, error, cannot_reach).await;
     }
     let vc = bound_presentation(&state, &request, &form).map_err(|reason| wallet_error(&reason))?;
@@ -379,6 +380,16 @@ pub(crate) async fn response(
     record_answer(&state, &id, answer_state, status, &result).await?;
     outcome.map_err(|reason| wallet_error(&reason))?;
     Ok(next_step(&state, &request))
+}
+
+/// Whether an error response proves its card lightweight: a presentation
+/// disclosing nothing, bound to this request's nonce by the holder's key,
+/// of the lightweight edition. Anyone who read the request object can post
+/// an error; only the holder can bind a presentation, so without one the
+/// error is a plain decline and says nothing of the citizen's edition.
+fn proves_lightweight(state: &AppState, request: &PresentationRequest, form: &HashMap<String, String>) -> bool {
+    form.contains_key("vp_token")
+        && bound_presentation(state, request, form).is_ok_and(|vc| vc.vct == vct(Edition::Lightweight))
 }
 
 /// Where the wallet sends the browser once it has answered (OpenID4VP §8.2):
@@ -404,7 +415,8 @@ fn next_step(state: &AppState, request: &PresentationRequest) -> Json<Value> {
 ///
 /// A wallet whose card cannot reach the level asked (a lightweight card
 /// asked for L2 or L3) says so with `error_description` =
-/// [`LEVEL_UNREACHABLE`]: the refusal then names the level, as an answer
+/// [`LEVEL_UNREACHABLE`] and a presentation that proves the edition
+/// ([`proves_lightweight`]): the refusal then names the level, as an answer
 /// below it would (a sign-in ends in `unmet_authentication_requirements`),
 /// so the service can tell the citizen to upgrade rather than wait.
 async fn declined(

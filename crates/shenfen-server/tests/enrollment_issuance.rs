@@ -769,7 +769,9 @@ async fn each_copy_carries_the_id_number_sealed_for_the_police_alone_never_twice
     assert!(sealed[0] != sealed[1] && sealed[1] != sealed[2], "each copy its own ciphertext: two hotels cannot link");
     for value in &sealed {
         assert!(!value.contains(LIN) && !value.contains(&LIN[..10]), "nothing readable");
-        let opened: Value = serde_json::from_slice(&open_sealed(&police, value).unwrap()).unwrap();
+        let plaintext = open_sealed(&police, value).unwrap();
+        assert_eq!(plaintext.len(), 160, "padded to one block: the length tells nothing of the name");
+        let opened: Value = serde_json::from_slice(&plaintext).unwrap();
         assert_eq!(opened, json!({ "id_number": LIN, "name": "林晓梅" }));
         let hotel = PrivateJwk::generate().unwrap();
         assert_eq!(open_sealed(&hotel, value).unwrap_err().code(), "credential.sealed.unopenable");

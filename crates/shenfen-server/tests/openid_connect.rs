@@ -24,7 +24,7 @@ use openidconnect::{
 };
 use serde_json::{Map, Value, json};
 use shenfen_core::OperatorRole;
-use shenfen_credential::{Jws, PrivateJwk, SdJwt, es256_header, sign_compact};
+use shenfen_credential::{Jws, PrivateJwk, SdJwt, es256_header, present, sign_compact};
 use shenfen_server::Policy;
 use shenfen_server::token_hash;
 use shenfen_store::{AuditEvent, ClientAuthentication, OpenIdClient, RelyingParty};
@@ -865,14 +865,24 @@ async fn a_new_client_id_registered_fifty_times_at_once_on_two_instances_is_regi
     assert_eq!(log.iter().filter(|e| e.event.kind == "relying_party.registered").count(), 1, "one audit entry");
 }
 
-/// The wallet's error response for a card that cannot reach the asked level.
-async fn cannot_reach(test: &TestApp, shown: &Shown) -> StatusCode {
+/// The wallet's error response for a card that cannot reach the asked
+/// level, with `held`'s proof of its edition (a presentation disclosing
+/// nothing, bound to the request), or without one (as anyone who read the
+/// request object could post it).
+async fn cannot_reach(test: &TestApp, shown: &Shown, held: Option<&(SdJwt, PrivateJwk)>) -> StatusCode {
     let state = shown.object["state"].as_str().unwrap();
-    let form = serde_urlencoded::to_string([
-        ("error", "access_denied"),
-        ("error_description", "unmet_authentication_requirements"),
-        ("state", state),
-    ]);
+    let mut fields = vec![
+        ("error", "access_denied".to_owned()),
+        ("error_description", "unmet_authentication_requirements".to_owned()),
+        ("state", state.to_owned()),
+    ];
+    if let Some((credential, key)) = held {
+        let nonce = shown.object["nonce"].as_str().unwrap();
+        let audience = shown.object["client_id"].as_str().unwrap();
+        let proof = present(credential, &[], &key.signing_key().unwrap(), audience, nonce, now()).unwrap();
+        fields.push(("vp_token", json!({ "shenfen_id": [proof.serialize()] }).to_string()));
+    }
+    let form = serde_urlencoded::to_string(fields);
     let path = format!("/verifier/requests/{}/response", shown.id);
     send(&test.router, Method::POST, &path, "application/x-www-form-urlencoded", form.unwrap()).await.status()
 }
@@ -897,22 +907,40 @@ async fn an_entitled_registry_gets_the_full_id_number_at_l3_from_the_upgraded_ed
     assert!(params["error_description"].as_str().unwrap().contains("record/id_number"), "{location}");
 
     // A lightweight card cannot reach L3: its wallet says so, and the registry hears it at once.
-    let lightweight = enroll_and_issue(&test, 2).await;
+    let lightweight = enroll_and_issue(&test, 3).await;
     let (signed_in, _) = sign_in(&test, &registry, &lightweight[0]).await;
     let sub = signed_in.subject().as_str().to_owned();
     let started = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&sub))).await;
+    // Said without the card's proof (anyone who read the request object could), it is a plain decline.
     let page = shown(&test, authorize(&test, &started.authorize).await).await;
-    assert_eq!(cannot_reach(&test, &page).await, StatusCode::OK);
+    assert_eq!(cannot_reach(&test, &page, None).await, StatusCode::OK);
+    refused_with(&finished(&test, &page).await, &registry, "access_denied");
+    let started = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&sub))).await;
+    let page = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(cannot_reach(&test, &page, Some(&lightweight[1])).await, StatusCode::OK);
     let params = refused_with(&finished(&test, &page).await, &registry, "unmet_authentication_requirements");
     assert_eq!(params["state"].as_str(), Some(started.csrf.secret().as_str()));
     // Said of an L1 request, the same words are a plain decline.
     let started = start(&test, &registry, &["profile"], None).await;
     let page_l1 = shown(&test, authorize(&test, &started.authorize).await).await;
-    assert_eq!(cannot_reach(&test, &page_l1).await, StatusCode::OK);
+    assert_eq!(cannot_reach(&test, &page_l1, Some(&lightweight[2])).await, StatusCode::OK);
     refused_with(&finished(&test, &page_l1).await, &registry, "access_denied");
 
+    // The full number is never released on the phone alone: asked without a level, the wallet is asked L2,
+    // and an L1 answer is refused.
+    let upgraded = upgraded_phone(&test, 4).await;
+    // An upgraded card cannot prove it is lightweight: its "cannot reach" is a plain decline.
+    let started = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&sub))).await;
+    let page = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(cannot_reach(&test, &page, Some(&upgraded[3])).await, StatusCode::OK);
+    refused_with(&finished(&test, &page).await, &registry, "access_denied");
+    let started = start(&test, &registry, &["profile", "id_number"], None).await;
+    let page = shown(&test, authorize(&test, &started.authorize).await).await;
+    assert_eq!(page.object["assurance_level"], "L2", "{:?}", page.object);
+    assert_eq!(answer(&test, &page.id, &page.object, &upgraded[2], None).await, StatusCode::BAD_REQUEST);
+    refused_with(&finished(&test, &page).await, &registry, "unmet_authentication_requirements");
+
     // The same citizen upgraded at a counter: PIN and live face give the number, under the same subject.
-    let upgraded = upgraded_phone(&test, 2).await;
     let started = start(&test, &registry, &["profile", "id_number"], Some(essential_l3(&sub))).await;
     let page = shown(&test, authorize(&test, &started.authorize).await).await;
     let (status, l3) = assurance(&test, &upgraded[0], &page.object, &[jpeg_base64(&photo("obama3.jpg"))]).await;

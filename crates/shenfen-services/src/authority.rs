@@ -191,13 +191,22 @@ impl Authority {
         {
             return Ok(metadata.clone());
         }
+        // One discovery at a time: the others wait for its result on the lock
+        // (no thread held), rather than each fetching — a slow or absent
+        // authority costs one blocking thread, not one per anonymous /login.
+        let mut slot = self.metadata.write().await;
+        if let Some((metadata, at)) = slot.as_ref()
+            && at.elapsed() < METADATA_FOR
+        {
+            return Ok(metadata.clone());
+        }
         let issuer = IssuerUrl::new(self.issuer.clone()).map_err(|e| ServicesError::Authority(e.to_string()))?;
         let discovered = tokio::task::spawn_blocking(move || CoreProviderMetadata::discover(&issuer, &http_client))
             .await
             .map_err(|e| ServicesError::Authority(e.to_string()))?
             .map_err(|e| ServicesError::Authority(format!("discovery: {e}")))?;
         let discovered = Arc::new(discovered);
-        *self.metadata.write().await = Some((discovered.clone(), Instant::now()));
+        *slot = Some((discovered.clone(), Instant::now()));
         Ok(discovered)
     }
 

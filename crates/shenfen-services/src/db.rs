@@ -80,7 +80,7 @@ impl Db {
         })
     }
 
-    /// Forgets expired sign-ins, sessions and attempt windows; answers how many rows went.
+    /// Forgets expired sign-ins, sessions, attempt windows and drafts unfiled for 30 days; answers how many rows went.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, ServicesError> {
         let mut removed = 0;
         for statement in [
@@ -93,6 +93,9 @@ impl Db {
         ] {
             removed += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
         }
+        let stale_drafts = now - crate::portal::DRAFT_FOR;
+        let drafts = sqlx::query("DELETE FROM portal_drafts WHERE created_at <= $1").bind(stale_drafts);
+        removed += drafts.execute(&self.pool).await?.rows_affected();
         Ok(removed)
     }
 

@@ -1,11 +1,14 @@
 //! Random tokens, their hashes, and clerk passwords (argon2id): what the
 //! services hand out and keep only as hashes.
 
+use std::sync::Arc;
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ServicesError;
 
@@ -66,6 +69,46 @@ pub(crate) fn password_matches(stored: Option<&str>, password: &str) -> bool {
     }
 }
 
+/// The argon2id checks of password sign-ins, at most one per core at a
+/// time. A sign-in form is open to anyone and each check costs 19 MiB and
+/// tens of milliseconds: without a bound, a flood of posts would queue
+/// thousands of checks (a request timed out does not stop its check). A
+/// caller takes a [`PasswordCheck`] before it counts the attempt, and is
+/// told "busy" when none is free.
+#[derive(Clone)]
+pub(crate) struct PasswordChecks(Arc<Semaphore>);
+
+/// The right to run one password check, held until it is done.
+pub(crate) struct PasswordCheck {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl PasswordChecks {
+    /// As many concurrent checks as the machine has cores.
+    pub(crate) fn new() -> PasswordChecks {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        PasswordChecks(Arc::new(Semaphore::new(cores)))
+    }
+
+    /// A free check, or `None` at once when all are busy.
+    pub(crate) fn try_take(&self) -> Option<PasswordCheck> {
+        self.0.clone().try_acquire_owned().ok().map(|permit| PasswordCheck { _permit: permit })
+    }
+}
+
+impl PasswordCheck {
+    /// [`password_matches`] on a blocking thread, the right to check given back when done.
+    pub(crate) async fn run(self, stored: Option<String>, password: String) -> Result<bool, ServicesError> {
+        tokio::task::spawn_blocking(move || {
+            let matches = password_matches(stored.as_deref(), &password);
+            drop(self);
+            matches
+        })
+        .await
+        .map_err(|_| ServicesError::Hashing("the password check did not finish".into()))
+    }
+}
+
 /// A generated password of 128 bits, as 32 lowercase hex digits, printed once.
 pub(crate) fn generate_password() -> Result<String, ServicesError> {
     let mut bytes = [0u8; 16];
@@ -76,6 +119,17 @@ pub(crate) fn generate_password() -> Result<String, ServicesError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn password_checks_are_bounded_and_a_finished_one_frees_its_place() {
+        let checks = PasswordChecks(Arc::new(Semaphore::new(2)));
+        let (first, second) = (checks.try_take().unwrap(), checks.try_take().unwrap());
+        assert!(checks.try_take().is_none(), "a third at once is turned away, before any work");
+        let stored = hash_password("correct horse").unwrap();
+        assert!(first.run(Some(stored), "correct horse".into()).await.unwrap());
+        assert!(checks.try_take().is_some(), "the finished check gave its place back");
+        drop(second);
+    }
 
     #[test]
     fn a_password_matches_its_hash_only() {

@@ -13,8 +13,10 @@ use crate::error::ServicesError;
 use crate::secrets::{random_token, token_hash};
 use crate::web::cookie;
 
-/// How long a sign-in may take (the wallet has two minutes; reading a QR and a PIN take some more).
-pub const SIGN_IN_FOR: i64 = 600;
+/// How long a sign-in may take: the authority's page lives two minutes and
+/// its answer one more; a little beyond for the redirect back. Short, as
+/// every anonymous `/login` holds a slot of [`MAX_PENDING`] that long.
+pub const SIGN_IN_FOR: i64 = 300;
 
 /// How many sign-ins may be in progress at once: `/login` is open to anyone.
 pub const MAX_PENDING: i64 = 10_000;
@@ -45,6 +47,13 @@ pub struct PendingFor<'a> {
     pub expected_subject: Option<&'a str>,
     /// The draft it files.
     pub draft_id: Option<&'a str>,
+}
+
+/// How many sign-ins are in progress: the cheap check a new one passes
+/// before anything else (the authority's discovery, the row itself).
+pub async fn sign_ins_in_progress(db: &Db, now: i64) -> Result<i64, ServicesError> {
+    let row = sqlx::query("SELECT COUNT(*) FROM sign_ins WHERE expires_at > $1").bind(now).fetch_one(db.pool()).await?;
+    Ok(row.try_get::<i64, _>(0)?)
 }
 
 /// Remembers a started sign-in of `service`, unless `max` (in production

@@ -152,13 +152,22 @@ pub(crate) struct LangQuery {
 /// Switches the language and goes back to the page (a path on this origin only).
 pub(crate) async fn switch_language(axum::extract::Query(query): axum::extract::Query<LangQuery>) -> Response {
     let lang = if query.to == "en" { "en" } else { "zh" };
-    let back = query.back.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'));
+    let back = query.back.filter(|back| is_local_path(back));
     let mut response = see_other(back.as_deref().unwrap_or("/"));
     let line = format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000");
     if let Ok(value) = HeaderValue::from_str(&line) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// A path on this origin and nothing a browser could read as another
+/// origin: `/` then only the characters of this site's own paths and
+/// queries — no second `/` or `\\` at the start, and no tab or newline,
+/// which browsers strip (`/\t/evil.example` is `//evil.example` to them).
+fn is_local_path(back: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_-.?=&%".contains(c);
+    back.starts_with('/') && !back.starts_with("//") && back.len() <= 512 && back.chars().all(allowed)
 }
 
 /// 303 See Other to `location`.
@@ -346,4 +355,29 @@ pub(crate) async fn frame(State(frame): State<Arc<PageFrame>>, request: Request,
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn the_language_switch_goes_back_only_to_a_path_of_this_origin() {
+        for local in ["/", "/space", "/filings/new?x=1&y=2", "/clerk/", "/a%2Fb"] {
+            assert!(is_local_path(local), "{local}");
+        }
+        for foreign in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "https://evil.example",
+            "evil.example",
+            "",
+            "/@evil.example:x",
+        ] {
+            assert!(!is_local_path(foreign), "{foreign:?}");
+        }
+    }
 }

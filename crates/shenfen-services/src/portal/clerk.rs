@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{CLERK_COOKIE, NAME, Shared, pages, same_origin, store};
 use crate::error::{ProblemType, Refusal};
-use crate::secrets::password_matches;
+
 use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, wants_html};
 
 /// The clerk of this browser's session, if any.
@@ -80,15 +80,17 @@ pub(super) async fn login(
     if form.username.is_empty() || form.username.len() > 64 || form.password.len() > 256 {
         return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
     }
+    // A free check first, then the attempt counted: a flood is turned away
+    // before it costs a count, a row or an argon2id run.
+    let Some(check) = portal.password_checks.try_take() else {
+        return Err(Refusal::new(ProblemType::Busy, "too many sign-ins at once; try again in a second"));
+    };
     let attempts = store::count_clerk_attempt(&portal.db, &form.username, portal.now()).await?;
     if attempts > store::CLERK_ATTEMPTS {
         return refused(ProblemType::RateLimited, "too many sign-in attempts for this clerk; wait 15 minutes");
     }
     let stored = store::clerk_password_hash(&portal.db, &form.username).await?;
-    let password = form.password;
-    let matches = tokio::task::spawn_blocking(move || password_matches(stored.as_deref(), &password))
-        .await
-        .map_err(|_| Refusal::new(ProblemType::Internal, "the password check failed"))?;
+    let matches = check.run(stored, form.password).await?;
     if !matches {
         tracing::info!("a clerk sign-in was refused");
         return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");

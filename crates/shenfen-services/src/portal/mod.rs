@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 pub(crate) use pages::when;
+pub(crate) use store::DRAFT_FOR;
 pub use store::add_clerk;
 
 use self::filing::{Evidence, FILING_CLAIMS, FilingForm, NotFiled};
@@ -29,8 +30,10 @@ use crate::authority::{Ask, Authority, ServiceClient, SignedIn};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
 use crate::sealed::Sealer;
+use crate::secrets::PasswordChecks;
 use crate::session::{
-    MAX_PENDING, PendingFor, end_session, open_session, remember_sign_in, session_subject, take_sign_in,
+    MAX_PENDING, PendingFor, end_session, open_session, remember_sign_in, session_subject, sign_ins_in_progress,
+    take_sign_in,
 };
 use crate::web::{FormBody, Lang, PageFrame, cookie, page, see_other, set_cookie, wants_html};
 
@@ -55,6 +58,8 @@ pub struct Portal {
     origin: String,
     /// Whether cookies get `Secure`.
     secure: bool,
+    /// The clerks' password checks, bounded.
+    password_checks: PasswordChecks,
 }
 
 impl Portal {
@@ -68,7 +73,8 @@ impl Portal {
     ) -> Portal {
         let origin = origin.trim_end_matches('/').to_owned();
         let client = ServiceClient { client_id: origin.clone(), redirect_uri: format!("{origin}/callback"), key };
-        Portal { db, authority, client, sealer, secure: origin.starts_with("https://"), origin }
+        let secure = origin.starts_with("https://");
+        Portal { db, authority, client, sealer, secure, origin, password_checks: PasswordChecks::new() }
     }
 
     fn now(&self) -> i64 {
@@ -145,13 +151,17 @@ async fn home(State(portal): Shared, lang: Lang, headers: HeaderMap) -> Result<R
 /// Sends the browser to the authority with a new sign-in of `ask`,
 /// remembered (bounded in number) and tied to this browser by a cookie.
 async fn begin_sign_in(portal: &Portal, ask: &Ask<'_>, draft_id: Option<&str>) -> Result<Response, Refusal> {
+    let busy = || Refusal::new(ProblemType::Busy, "too many sign-ins are in progress; try again shortly");
+    if sign_ins_in_progress(&portal.db, portal.now()).await? >= MAX_PENDING {
+        return Err(busy());
+    }
     let started = portal.authority.start(&portal.client, ask).await.map_err(|e| {
         tracing::warn!(error = %e, "the authority is unreachable");
         Refusal::new(ProblemType::SignInFailed, "the authority could not be reached")
     })?;
     let pending = PendingFor { level: ask.level, expected_subject: ask.subject, draft_id };
     if !remember_sign_in(&portal.db, SERVICE, &started, &pending, portal.now(), MAX_PENDING).await? {
-        return Err(Refusal::new(ProblemType::Busy, "too many sign-ins are in progress; try again shortly"));
+        return Err(busy());
     }
     let mut response = see_other(&started.url);
     let cookie = set_cookie(STATE_COOKIE, &started.state, "/callback", crate::session::SIGN_IN_FOR, portal.secure);
@@ -345,7 +355,10 @@ async fn submit_filing(
             Refusal::new(ProblemType::ConsentRequired, "the consent to disclose the name and ID number is missing");
         return Ok(refused_form(lang, &headers, &form, refusal, &[]));
     }
-    let draft = store::save_draft(&portal.db, &subject, &company, portal.now()).await?;
+    let Some(draft) = store::save_draft(&portal.db, &subject, &company, portal.now()).await? else {
+        let detail = format!("{} unfiled drafts are kept at most; file or wait for one to expire", store::MAX_DRAFTS);
+        return Err(Refusal::new(ProblemType::RateLimited, &detail));
+    };
     confirm_at_l3(&portal, &subject, &draft).await
 }
 

@@ -62,12 +62,26 @@ fn summary_of(row: &AnyRow) -> Result<FilingSummary, ServicesError> {
     })
 }
 
-/// Saves a draft of `subject`'s; answers its id.
-pub(crate) async fn save_draft(db: &Db, subject: &str, company: &Company, now: i64) -> Result<String, ServicesError> {
+/// How many unfiled drafts a citizen may keep: a form open to every signed-in
+/// citizen must not let one of them fill the database.
+pub(crate) const MAX_DRAFTS: i64 = 20;
+
+/// How long an unfiled draft is kept (30 days).
+pub(crate) const DRAFT_FOR: i64 = 30 * 24 * 3600;
+
+/// Saves a draft of `subject`'s, unless they keep [`MAX_DRAFTS`] already
+/// (counted and inserted in one statement); answers its id.
+pub(crate) async fn save_draft(
+    db: &Db,
+    subject: &str,
+    company: &Company,
+    now: i64,
+) -> Result<Option<String>, ServicesError> {
     let id = random_token()?;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO portal_drafts (id, subject, company_name, company_type, registered_capital, address, \
-         business_scope, consent_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         business_scope, consent_at, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+         WHERE (SELECT COUNT(*) FROM portal_drafts WHERE subject = $2) < $10",
     )
     .bind(id.as_str())
     .bind(subject)
@@ -78,9 +92,10 @@ pub(crate) async fn save_draft(db: &Db, subject: &str, company: &Company, now: i
     .bind(company.scope.as_str())
     .bind(now)
     .bind(now)
+    .bind(MAX_DRAFTS)
     .execute(db.pool())
     .await?;
-    Ok(id)
+    Ok((inserted.rows_affected() == 1).then_some(id))
 }
 
 /// `subject`'s draft `id`, if it is theirs.
@@ -349,7 +364,7 @@ mod tests {
     /// identity; each clerk view recorded, a failed one not.
     async fn a_filing_round_trip(db: &Db) {
         let sealer = Sealer::new(&[3; 32]).unwrap();
-        let draft = save_draft(db, "sub-1", &company(), 100).await.unwrap();
+        let draft = save_draft(db, "sub-1", &company(), 100).await.unwrap().unwrap();
         assert!(draft_of(db, "sub-2", &draft).await.unwrap().is_none(), "another citizen's draft");
         assert_eq!(file_draft(db, &sealer, "sub-2", &draft, &evidence(), &identity(), 160).await.unwrap(), None);
         let id = file_draft(db, &sealer, "sub-1", &draft, &evidence(), &identity(), 160).await.unwrap().unwrap();
@@ -391,6 +406,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_citizen_keeps_a_bounded_number_of_drafts_and_old_ones_are_forgotten() {
+        let db = Db::open(&fresh_postgres("drafts").await).await.unwrap();
+        for _ in 0..MAX_DRAFTS {
+            assert!(save_draft(&db, "sub-1", &company(), 100).await.unwrap().is_some());
+        }
+        assert_eq!(save_draft(&db, "sub-1", &company(), 100).await.unwrap(), None, "one more is refused");
+        assert!(save_draft(&db, "sub-2", &company(), 100).await.unwrap().is_some(), "another citizen's are their own");
+        db.purge_expired(100 + DRAFT_FOR).await.unwrap();
+        assert!(
+            save_draft(&db, "sub-1", &company(), 100 + DRAFT_FOR).await.unwrap().is_some(),
+            "unfiled for 30 days: gone"
+        );
+        db.close().await;
+    }
+
+    #[tokio::test]
     async fn a_filing_keeps_its_evidence_seals_the_identity_and_records_each_clerk_view_on_postgres() {
         let db = Db::open(&fresh_postgres("filing").await).await.unwrap();
         a_filing_round_trip(&db).await;
@@ -402,7 +433,7 @@ mod tests {
         let db = Db::open(&fresh_postgres("race").await).await.unwrap();
         let sealer = std::sync::Arc::new(Sealer::new(&[3; 32]).unwrap());
         for round in 0..5 {
-            let draft = save_draft(&db, "sub-1", &company(), 100).await.unwrap();
+            let draft = save_draft(&db, "sub-1", &company(), 100).await.unwrap().unwrap();
             let tabs: Vec<_> = (0..8)
                 .map(|_| {
                     let (db, sealer, draft) = (db.clone(), sealer.clone(), draft.clone());
