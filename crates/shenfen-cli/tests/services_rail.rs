@@ -229,7 +229,10 @@ impl Railway {
 
     /// A gate QR of `citizen`: bound to the railway, made `age` seconds ago.
     fn qr(&self, citizen: &Citizen, audience: &str, age: i64) -> String {
-        let nonce = URL_SAFE_NO_PAD.encode(now().to_be_bytes()) + &age.to_string() + audience;
+        // A fresh nonce per QR, as the wallet draws one: two QRs of one second are two QRs.
+        static DRAWN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let drawn = DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nonce = format!("{}-{drawn}", URL_SAFE_NO_PAD.encode(now().to_be_bytes()));
         let shown = present(
             &citizen.credential,
             &self.pointers(),

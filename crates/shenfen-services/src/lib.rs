@@ -21,6 +21,8 @@ pub mod rail;
 pub mod sealed;
 mod secrets;
 pub mod session;
+#[cfg(test)]
+mod test_support;
 mod web;
 
 use std::future::Future;

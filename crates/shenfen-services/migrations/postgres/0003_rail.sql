@@ -10,6 +10,9 @@ CREATE TABLE rail_trains (
     to_station TEXT NOT NULL,
     departs TEXT NOT NULL,
     seats BIGINT NOT NULL,
+    -- Tickets sold: raised in one guarded statement per sale, so two buyers
+    -- of the last seat cannot both get it (READ COMMITTED included).
+    sold BIGINT NOT NULL DEFAULT 0,
     UNIQUE (number, travel_date)
 );
 
@@ -33,9 +36,13 @@ CREATE TABLE rail_tickets (
 CREATE INDEX rail_tickets_holder ON rail_tickets (holder);
 CREATE INDEX rail_tickets_train ON rail_tickets (train_id);
 
--- Requests to a passenger's wallet this railway opened, and what the answer is for.
+-- Requests to a passenger's wallet this railway opened, and what the answer
+-- is for, keyed by the SHA-256 of a secret only the browser that asked holds
+-- (its cookie): the request's id is in the QR code the page shows, so it
+-- must not be what lets a browser read the answer.
 CREATE TABLE rail_asks (
-    request_hash BYTEA PRIMARY KEY,
+    browser_hash BYTEA PRIMARY KEY,
+    request_id TEXT NOT NULL,
     intent TEXT NOT NULL,
     target TEXT,
     expires_at BIGINT NOT NULL

@@ -321,20 +321,7 @@ pub(crate) async fn end_clerk_session(db: &Db, token: &str) -> Result<(), Servic
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A fresh schema on the PostgreSQL server these machines run; its URL.
-    async fn fresh_postgres(name: &str) -> String {
-        use sqlx::Connection;
-        let base =
-            std::env::var("SHENFEN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("shenfen_services_{}_{name}", std::process::id());
-        sqlx::any::install_default_drivers();
-        let mut admin = sqlx::AnyConnection::connect(&base).await.unwrap();
-        for statement in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
-            sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.unwrap();
-        }
-        format!("{base}?options=-c%20search_path%3D{schema}")
-    }
+    use crate::test_support::fresh_postgres;
 
     fn company() -> Company {
         Company {

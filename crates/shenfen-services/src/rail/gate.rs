@@ -134,7 +134,12 @@ impl Gates {
             .and_then(Value::as_str)
             .ok_or_else(|| Refusal::new(ProblemType::NoPseudonym, "the QR discloses no pseudonym for this railway"))?
             .to_owned();
-        let qr_hash = crate::secrets::token_hash(presentation.key_binding().unwrap_or_default());
+        // The signed content of the key binding, not the whole JWT: an ECDSA
+        // signature's twin (s → n − s) would make a replay look new.
+        let replay_key = presentation
+            .replay_key()
+            .ok_or_else(|| Refusal::new(ProblemType::QrUnreadable, "the QR carries no key binding"))?;
+        let qr_hash = crate::secrets::token_hash(&replay_key);
         Ok((vc, pseudonym, qr_hash))
     }
 }

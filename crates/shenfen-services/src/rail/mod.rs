@@ -30,6 +30,7 @@ use self::store::Accepted;
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
 use crate::sealed::Sealer;
+use crate::secrets::random_token;
 use crate::session::{end_session, open_session, session_subject};
 use crate::web::{FormBody, Lang, PageFrame, cookie, page, see_other, set_cookie, wants_html};
 
@@ -194,12 +195,15 @@ async fn ask_wallet(
     else {
         return Err(Refusal::new(ProblemType::Internal, "the verifier's request has no id"));
     };
-    store::remember_ask(&rail.db, id, intent, target, expires_at).await?;
+    // The page shows the request's id to the wallet (in the QR code): what
+    // lets this browser read the answer is a secret of its own.
+    let secret = random_token()?;
+    store::remember_ask(&rail.db, &secret, id, intent, target, expires_at).await?;
     let body = pages::ask(lang, link);
     let data = json!({ "authorization_request": link, "expires_at": expires_at, "then": "/answered" });
     let mut response = answer(lang, headers, lang.pick("在钱包中出示", "Share from your wallet"), body, data);
     let max_age = expires_at - crate::now();
-    response.headers_mut().append(header::SET_COOKIE, set_cookie(ASK_COOKIE, id, "/", max_age, rail.secure));
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(ASK_COOKIE, &secret, "/", max_age, rail.secure));
     Ok(response)
 }
 
@@ -227,11 +231,11 @@ async fn offered(
 /// The wallet's verified answer, read once in the browser that asked: a
 /// session keyed by the pseudonym, and the ticket accepted or taken over.
 async fn answered(State(rail): Shared, lang: Lang, headers: HeaderMap) -> Result<Response, Refusal> {
-    let id = cookie(&headers, ASK_COOKIE)
-        .filter(|id| id.len() <= 64)
+    let secret = cookie(&headers, ASK_COOKIE)
+        .filter(|secret| secret.len() <= 64)
         .ok_or_else(|| Refusal::new(ProblemType::SignInNotStarted, "this browser did not ask a wallet"))?;
     let now = crate::now();
-    let (intent, target) = store::ask_of(&rail.db, &id, now)
+    let (id, intent, target) = store::ask_of(&rail.db, &secret, now)
         .await?
         .ok_or_else(|| Refusal::new(ProblemType::SignInUnknown, "the request is unknown, expired or used already"))?;
     let outcome = rail
@@ -246,11 +250,11 @@ async fn answered(State(rail): Shared, lang: Lang, headers: HeaderMap) -> Result
             return Ok(answer(lang, &headers, lang.pick("等待钱包", "Waiting for the wallet"), body, data));
         }
         _ => {
-            store::forget_ask(&rail.db, &id).await?;
+            store::forget_ask(&rail.db, &secret).await?;
             return Err(Refusal::new(ProblemType::SignInFailed, "the wallet's answer did not verify"));
         }
     }
-    store::forget_ask(&rail.db, &id).await?;
+    store::forget_ask(&rail.db, &secret).await?;
     let result = &outcome["result"];
     let pseudonym = result["pseudonym"]
         .as_str()

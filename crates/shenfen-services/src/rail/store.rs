@@ -113,16 +113,13 @@ pub async fn sell(
     now: i64,
 ) -> Result<Bought, ServicesError> {
     let mut tx = db.write().await?;
-    let left: Option<i64> = sqlx::query(
-        "SELECT t.seats - (SELECT COUNT(*) FROM rail_tickets k WHERE k.train_id = t.id) AS left_ \
-         FROM rail_trains t WHERE t.id = $1",
-    )
-    .bind(train)
-    .fetch_optional(&mut *tx)
-    .await?
-    .map(|r| r.try_get("left_"))
-    .transpose()?;
-    if left.unwrap_or(0) <= 0 {
+    // The seat is taken by one guarded update, which the database serialises
+    // per train row: a count read first would let two buyers share the last seat.
+    let taken = sqlx::query("UPDATE rail_trains SET sold = sold + 1 WHERE id = $1 AND sold < seats")
+        .bind(train)
+        .execute(&mut *tx)
+        .await?;
+    if taken.rows_affected() == 0 {
         return Ok(Bought::SoldOut);
     }
     let id = format!("T{}", &random_token()?[..12]);
@@ -283,43 +280,49 @@ pub(crate) async fn accept_ticket(
     Ok(if bound.rows_affected() == 1 { Accepted::Bound(id) } else { Accepted::Closed })
 }
 
-/// Remembers that request `request_id` (a wallet's answer to come) is for
-/// `intent` on `target`, until `expires_at`.
+/// Remembers the wallet request `request_id` opened for `intent` (and its
+/// `target` offer), for the browser holding `browser_secret` alone.
 pub(crate) async fn remember_ask(
     db: &Db,
+    browser_secret: &str,
     request_id: &str,
     intent: &str,
     target: Option<&str>,
     expires_at: i64,
 ) -> Result<(), ServicesError> {
-    sqlx::query("INSERT INTO rail_asks (request_hash, intent, target, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash(request_id))
-        .bind(intent)
-        .bind(target)
-        .bind(expires_at)
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        "INSERT INTO rail_asks (browser_hash, request_id, intent, target, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash(browser_secret))
+    .bind(request_id)
+    .bind(intent)
+    .bind(target)
+    .bind(expires_at)
+    .execute(db.pool())
+    .await?;
     Ok(())
 }
 
-/// What request `request_id` was opened for, if it is still open.
+/// What the browser holding `browser_secret` asked, if still open: the
+/// request's id, its intent and target.
 pub(crate) async fn ask_of(
     db: &Db,
-    request_id: &str,
+    browser_secret: &str,
     now: i64,
-) -> Result<Option<(String, Option<String>)>, ServicesError> {
-    let row = sqlx::query("SELECT intent, target FROM rail_asks WHERE request_hash = $1 AND expires_at > $2")
-        .bind(token_hash(request_id))
-        .bind(now)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(|r| Ok((r.try_get("intent")?, r.try_get("target")?))).transpose()
+) -> Result<Option<(String, String, Option<String>)>, ServicesError> {
+    let row =
+        sqlx::query("SELECT request_id, intent, target FROM rail_asks WHERE browser_hash = $1 AND expires_at > $2")
+            .bind(token_hash(browser_secret))
+            .bind(now)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(|r| Ok((r.try_get("request_id")?, r.try_get("intent")?, r.try_get("target")?))).transpose()
 }
 
-/// Forgets request `request_id` once its answer was used.
-pub(crate) async fn forget_ask(db: &Db, request_id: &str) -> Result<(), ServicesError> {
-    sqlx::query("DELETE FROM rail_asks WHERE request_hash = $1")
-        .bind(token_hash(request_id))
+/// Forgets the ask of `browser_secret` once its answer was used.
+pub(crate) async fn forget_ask(db: &Db, browser_secret: &str) -> Result<(), ServicesError> {
+    sqlx::query("DELETE FROM rail_asks WHERE browser_hash = $1")
+        .bind(token_hash(browser_secret))
         .execute(db.pool())
         .await?;
     Ok(())
@@ -409,4 +412,29 @@ pub(crate) async fn pass(
         (Some(_), "valid") => Passage::OtherDay,
         _ => Passage::NoTicket,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::fresh_postgres;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn twenty_buyers_of_a_two_seat_train_at_once_get_two_tickets_on_postgres() {
+        let db = Db::open(&fresh_postgres("rail_seats").await).await.unwrap();
+        seed_timetable(&db, &["2026-11-29".to_owned()]).await.unwrap();
+        let sealer = std::sync::Arc::new(Sealer::new(&[7; 32]).unwrap());
+        let sales = (0..20).map(|i| {
+            let (db, sealer) = (db.clone(), sealer.clone());
+            tokio::spawn(async move { sell(&db, &sealer, "D301-2026-11-29", &format!("buyer-{i}"), None, 100).await })
+        });
+        let mut sold = 0;
+        for sale in sales {
+            if matches!(sale.await.unwrap().unwrap(), Bought::Ticket(_)) {
+                sold += 1;
+            }
+        }
+        assert_eq!(sold, 2, "the train has two seats");
+        db.close().await;
+    }
 }
