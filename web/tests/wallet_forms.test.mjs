@@ -145,7 +145,8 @@ test('an upgraded card: the QR fills the screen, the status line is per view, an
     await startEnrollment(page, demo, 'upgraded', { txCode: slip, pin: '482915' });
     await readyForTheColours(page);
     await waitForView(page, 'view-card', 120_000);
-    assert.equal(await page.locator('#status').textContent(), '证件已保存在本机。');
+    // Written once the card is drawn, which may be a moment after its view shows.
+    await page.waitForFunction(() => document.getElementById('status').textContent === '证件已保存在本机。', null, { timeout: 10_000 });
 
     // The QR: as wide as the screen, ≥ 3 CSS px (≈ 0.5 mm on a 390-px-wide phone) per module; the card's message gone.
     await page.locator('#purpose').selectOption('hotel_checkin');
