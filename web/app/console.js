@@ -158,9 +158,13 @@ function relyingPartyRow(party) {
   return row;
 }
 
+let relyingPartiesAsked = 0;
+
+/** The registered relying parties; only the latest reading is drawn (the one at sign-in may answer after a registration's). */
 async function loadRelyingParties() {
+  const asked = ++relyingPartiesAsked;
   const parties = await call('GET', '/operator/relying-parties');
-  $('rp-rows').replaceChildren(...parties.map(relyingPartyRow));
+  if (asked === relyingPartiesAsked) $('rp-rows').replaceChildren(...parties.map(relyingPartyRow));
 }
 
 /** The registration the form describes; throws when the keys are not JSON. */

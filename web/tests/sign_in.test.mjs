@@ -52,6 +52,8 @@ async function registerAtTheConsole(origin, name) {
     await page.locator('#rp-redirects').fill(`${origin}/callback`);
     await page.locator('#rp-form button[type=submit]').click();
     await waitForView(page, 'rp-result');
+    // The list is read again after the registration: under load, a moment later.
+    await page.waitForFunction((shown) => document.getElementById('rp-rows').textContent.includes(shown), name);
     assert.match(await page.locator('#rp-rows').textContent(), new RegExp(`${name}.*client_secret_basic`));
     assert.deepEqual(await accessibilityViolations(page), []);
     await screenshot(page, 'sign-in-0-console-registers-a-service');
