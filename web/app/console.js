@@ -215,12 +215,17 @@ async function loadStatistics() {
 }
 
 let auditAfter = 0;
+let auditReading = 0;
+
 async function loadAudit(fromStart) {
   if (fromStart) {
     auditAfter = 0;
     $('audit-rows').replaceChildren();
   }
+  // As for the relying parties: a reading that a newer one overtook is dropped, not drawn twice.
+  const reading = ++auditReading;
   const page = await call('GET', `/operator/audit?after=${auditAfter}&limit=50`);
+  if (reading !== auditReading) return;
   for (const entry of page.entries) {
     const row = $('audit-rows').insertRow(0);
     row.insertCell().textContent = String(entry.seq);
