@@ -1,6 +1,6 @@
 //! `shenfen services`: the seed's relying parties (the government portal
 //! first) as their own process, talking to the authority only over HTTP;
-//! and `shenfen services clerk add`.
+//! and `shenfen services clerk add`, `hotel desk add`, `police officer add`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use shenfen_services::{ServicesConfig, add_portal_clerk, serve};
+use shenfen_services::{ServicesConfig, add_hotel_desk, add_police_officer, add_portal_clerk, serve};
 
 use crate::data_dir::runtime;
 use crate::serve_cmd::{init_logging, shutdown_signal};
@@ -30,6 +30,21 @@ pub(crate) struct ServicesArgs {
     /// The portal's public origin when it is served behind a proxy (default http://PORTAL-LISTEN).
     #[arg(long)]
     portal_url: Option<String>,
+    /// Where the hotel's front desk (酒店入住) listens; its origin is its client id.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    hotel_listen: SocketAddr,
+    /// The hotel's public origin behind a proxy (default http://HOTEL-LISTEN).
+    #[arg(long)]
+    hotel_url: Option<String>,
+    /// Where the police's guest register listens.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    police_listen: SocketAddr,
+    /// The police's public origin behind a proxy (default http://POLICE-LISTEN).
+    #[arg(long)]
+    police_url: Option<String>,
+    /// Face models for the hotel desk's live-face check (default as for `shenfen face`).
+    #[arg(long)]
+    models: Option<PathBuf>,
     #[command(flatten)]
     store: ServicesStore,
 }
@@ -50,6 +65,50 @@ enum ServicesCommand {
     /// The registration clerks of the portal's business registration.
     #[command(subcommand)]
     Clerk(ClerkCommand),
+    /// The hotel's front-desk devices.
+    #[command(subcommand)]
+    Hotel(HotelCommand),
+    /// The police officers who open the guest register.
+    #[command(subcommand)]
+    Police(PoliceCommand),
+}
+
+#[derive(Subcommand)]
+enum HotelCommand {
+    /// Registers a front-desk device; its token (for the desk page's link) is printed once.
+    #[command(subcommand)]
+    Desk(DeskCommand),
+}
+
+#[derive(Subcommand)]
+enum DeskCommand {
+    /// Adds a desk device.
+    Add {
+        /// The desk's name, e.g. "Front desk 1".
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: ServicesStore,
+    },
+}
+
+#[derive(Subcommand)]
+enum PoliceCommand {
+    /// The officers' accounts.
+    #[command(subcommand)]
+    Officer(OfficerCommand),
+}
+
+#[derive(Subcommand)]
+enum OfficerCommand {
+    /// Adds an officer with a generated password, printed once.
+    Add {
+        /// The officer's username.
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        store: ServicesStore,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,12 +130,27 @@ pub(crate) fn run(args: ServicesArgs) -> Result<ExitCode> {
             println!("Clerk {username} password: {password}");
             Ok(ExitCode::SUCCESS)
         }
+        Some(ServicesCommand::Hotel(HotelCommand::Desk(DeskCommand::Add { name, store }))) => {
+            let token = add_desk(&store.data_dir, store.database_url.as_deref(), &name)?;
+            println!("Hotel desk \"{name}\" token: {token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ServicesCommand::Police(PoliceCommand::Officer(OfficerCommand::Add { username, store }))) => {
+            let password = add_officer(&store.data_dir, store.database_url.as_deref(), &username)?;
+            println!("Officer {username} password: {password}");
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             let authority = args.authority.context("--authority URL is required to serve")?;
             let config = ServicesConfig {
                 authority,
                 portal_listen: args.portal_listen,
                 portal_url: args.portal_url,
+                hotel_listen: args.hotel_listen,
+                hotel_url: args.hotel_url,
+                police_listen: args.police_listen,
+                police_url: args.police_url,
+                face_models: Some(crate::face_cmd::model_dir(args.models.as_deref())),
                 data_dir: args.store.data_dir,
                 database_url: args.store.database_url,
             };
@@ -95,11 +169,26 @@ fn authority_url(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
+/// A staff name or a desk name: 1 to 64 bytes once trimmed.
+fn account_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty() && name.len() <= 64, "a username or desk name has 1 to 64 bytes");
+    Ok(name)
+}
+
 /// Adds a portal clerk; answers the generated password.
 pub(crate) fn add_clerk(data_dir: &std::path::Path, database_url: Option<&str>, username: &str) -> Result<String> {
-    let username = username.trim();
-    anyhow::ensure!(!username.is_empty() && username.len() <= 64, "a clerk's username has 1 to 64 bytes");
-    Ok(runtime()?.block_on(add_portal_clerk(data_dir, database_url, username))?)
+    Ok(runtime()?.block_on(add_portal_clerk(data_dir, database_url, account_name(username)?))?)
+}
+
+/// Adds a police officer; answers the generated password.
+pub(crate) fn add_officer(data_dir: &std::path::Path, database_url: Option<&str>, username: &str) -> Result<String> {
+    Ok(runtime()?.block_on(add_police_officer(data_dir, database_url, account_name(username)?))?)
+}
+
+/// Registers a hotel desk device; answers its token.
+pub(crate) fn add_desk(data_dir: &std::path::Path, database_url: Option<&str>, name: &str) -> Result<String> {
+    Ok(runtime()?.block_on(add_hotel_desk(data_dir, database_url, account_name(name)?))?)
 }
 
 fn serve_services(config: &ServicesConfig) -> Result<ExitCode> {

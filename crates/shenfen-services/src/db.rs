@@ -83,13 +83,12 @@ impl Db {
     /// Forgets expired sign-ins, sessions and attempt windows; answers how many rows went.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, ServicesError> {
         let mut removed = 0;
-        for statement in [
-            "DELETE FROM sign_ins WHERE expires_at <= $1",
-            "DELETE FROM sessions WHERE expires_at <= $1",
-            "DELETE FROM portal_clerk_sessions WHERE expires_at <= $1",
-            "DELETE FROM portal_clerk_failures WHERE window_ends <= $1",
-        ] {
+        for statement in ["DELETE FROM sign_ins WHERE expires_at <= $1", "DELETE FROM sessions WHERE expires_at <= $1"]
+        {
             removed += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
+        }
+        for staff in [&crate::staff::PORTAL_CLERKS, &crate::staff::POLICE_OFFICERS] {
+            removed += staff.purge_expired(self, now).await?;
         }
         Ok(removed)
     }

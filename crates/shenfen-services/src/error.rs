@@ -113,6 +113,38 @@ pub enum ProblemType {
     PayloadTooLarge,
     /// The request could not be read.
     BadRequest,
+    /// No or an unknown desk device token.
+    DeskUnauthenticated,
+    /// The camera frame shows no QR code yet.
+    QrNotFound,
+    /// A QR code is seen but does not decode.
+    QrUnreadable,
+    /// The QR was made for another hotel or purpose.
+    WrongAudience,
+    /// The QR is older than 90 seconds (or from the future).
+    QrExpired,
+    /// The QR was accepted already, at this desk or another.
+    QrReplayed,
+    /// The card is revoked (the authority's status list).
+    CardRevoked,
+    /// The card's issuer is not an authority the hotel trusts.
+    UntrustedIssuer,
+    /// The QR does not verify for another reason; `code` names it.
+    QrRefused,
+    /// The card carries no sealed ID number (issued before the police key).
+    NoSealedIdNumber,
+    /// The guest is under 18.
+    NotAdult,
+    /// An upgraded card's check-in needs the desk camera's frame of the guest.
+    FaceRequired,
+    /// The desk camera's frame shows no usable face.
+    FaceUnusable,
+    /// The face at the desk is not the card's.
+    FaceMismatch,
+    /// A register batch without a hotel's intake token.
+    IntakeUnauthenticated,
+    /// No, an expired or an ended officer session, or a wrong password.
+    OfficerUnauthenticated,
     /// Anything else: the cause is logged, never sent.
     Internal,
 }
@@ -137,6 +169,22 @@ impl ProblemType {
             ProblemType::NotFound => "not-found",
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::BadRequest => "bad-request",
+            ProblemType::DeskUnauthenticated => "desk-unauthenticated",
+            ProblemType::QrNotFound => "qr-not-found",
+            ProblemType::QrUnreadable => "qr-unreadable",
+            ProblemType::WrongAudience => "wrong-audience",
+            ProblemType::QrExpired => "qr-expired",
+            ProblemType::QrReplayed => "qr-replayed",
+            ProblemType::CardRevoked => "card-revoked",
+            ProblemType::UntrustedIssuer => "untrusted-issuer",
+            ProblemType::QrRefused => "qr-refused",
+            ProblemType::NoSealedIdNumber => "no-sealed-id-number",
+            ProblemType::NotAdult => "not-adult",
+            ProblemType::FaceRequired => "face-required",
+            ProblemType::FaceUnusable => "face-unusable",
+            ProblemType::FaceMismatch => "face-mismatch",
+            ProblemType::IntakeUnauthenticated => "intake-unauthenticated",
+            ProblemType::OfficerUnauthenticated => "officer-unauthenticated",
             ProblemType::Internal => "internal",
         }
     }
@@ -158,12 +206,28 @@ impl ProblemType {
             ProblemType::NotFound => StatusCode::NOT_FOUND,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::BadRequest => StatusCode::BAD_REQUEST,
+            ProblemType::DeskUnauthenticated => StatusCode::UNAUTHORIZED,
+            ProblemType::QrNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::QrUnreadable => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::WrongAudience => StatusCode::FORBIDDEN,
+            ProblemType::QrExpired => StatusCode::FORBIDDEN,
+            ProblemType::QrReplayed => StatusCode::CONFLICT,
+            ProblemType::CardRevoked => StatusCode::FORBIDDEN,
+            ProblemType::UntrustedIssuer => StatusCode::FORBIDDEN,
+            ProblemType::QrRefused => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::NoSealedIdNumber => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::NotAdult => StatusCode::FORBIDDEN,
+            ProblemType::FaceRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::FaceUnusable => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::FaceMismatch => StatusCode::FORBIDDEN,
+            ProblemType::IntakeUnauthenticated => StatusCode::UNAUTHORIZED,
+            ProblemType::OfficerUnauthenticated => StatusCode::UNAUTHORIZED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every type, for the documentation test.
-    pub const ALL: [ProblemType; 17] = [
+    pub const ALL: [ProblemType; 33] = [
         ProblemType::NotSignedIn,
         ProblemType::SignInNotStarted,
         ProblemType::SignInUnknown,
@@ -180,6 +244,22 @@ impl ProblemType {
         ProblemType::NotFound,
         ProblemType::PayloadTooLarge,
         ProblemType::BadRequest,
+        ProblemType::DeskUnauthenticated,
+        ProblemType::QrNotFound,
+        ProblemType::QrUnreadable,
+        ProblemType::WrongAudience,
+        ProblemType::QrExpired,
+        ProblemType::QrReplayed,
+        ProblemType::CardRevoked,
+        ProblemType::UntrustedIssuer,
+        ProblemType::QrRefused,
+        ProblemType::NoSealedIdNumber,
+        ProblemType::NotAdult,
+        ProblemType::FaceRequired,
+        ProblemType::FaceUnusable,
+        ProblemType::FaceMismatch,
+        ProblemType::IntakeUnauthenticated,
+        ProblemType::OfficerUnauthenticated,
         ProblemType::Internal,
     ];
 }

@@ -8,18 +8,22 @@
 //!
 //! One module per service, each with its routes, pages, tables and tests;
 //! the first is the government portal with business registration
-//! ([`portal`]). What they share: the authority client ([`authority`]),
+//! ([`portal`]), then hotel check-in ([`hotel`]) with the police's sealed
+//! guest register ([`police`]). What they share: the authority client ([`authority`]),
 //! sign-ins and sessions ([`session`]), sealing of personal data
 //! ([`sealed`]), the pages' frame and refusals.
 
 pub mod authority;
 mod db;
 mod error;
+pub mod hotel;
 mod key_files;
+pub mod police;
 pub mod portal;
 pub mod sealed;
 mod secrets;
 pub mod session;
+mod staff;
 mod web;
 
 use std::future::Future;
@@ -40,6 +44,10 @@ pub use key_files::{client_jwks_path, client_key, client_key_path};
 
 /// The service names a data directory holds keys for.
 pub const PORTAL: &str = "portal";
+/// The hotel's short name.
+pub const HOTEL: &str = "hotel";
+/// The police's short name.
+pub const POLICE: &str = "police";
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
@@ -55,6 +63,16 @@ pub struct ServicesConfig {
     pub portal_listen: SocketAddr,
     /// The portal's public origin (its client id); default `http://` + the listen address.
     pub portal_url: Option<String>,
+    /// Where the hotel's desk listens (its origin is its client id).
+    pub hotel_listen: SocketAddr,
+    /// The hotel's public origin; default `http://` + the listen address.
+    pub hotel_url: Option<String>,
+    /// Where the police's register listens.
+    pub police_listen: SocketAddr,
+    /// The police's public origin; default `http://` + the listen address.
+    pub police_url: Option<String>,
+    /// The face models of the hotel desk's live-face check (none: upgraded cards are refused at the desk).
+    pub face_models: Option<PathBuf>,
     /// Keys and the embedded database.
     pub data_dir: PathBuf,
     /// PostgreSQL (`postgres://…`) instead of the embedded SQLite file.
@@ -84,7 +102,37 @@ pub fn prepare(data_dir: &Path) -> Result<PathBuf, ServicesError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| ServicesError::KeyFile { path: data_dir.display().to_string(), reason: e.to_string() })?;
     client_key(data_dir, PORTAL)?;
+    client_key(data_dir, HOTEL)?;
+    police::police_key(data_dir)?;
+    police::intake_token(data_dir)?;
     Ok(client_jwks_path(data_dir, PORTAL))
+}
+
+/// A bound listener and the origin it serves (`given`, or `http://` + the address).
+async fn bind(address: SocketAddr, given: Option<&str>) -> Result<(tokio::net::TcpListener, String), ServicesError> {
+    let listen_error =
+        |e: std::io::Error| ServicesError::Listen { address: address.to_string(), reason: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(listen_error)?;
+    let bound = listener.local_addr().map_err(listen_error)?;
+    let url = given.map_or_else(|| format!("http://{bound}"), |url| url.trim_end_matches('/').to_owned());
+    Ok((listener, url))
+}
+
+/// The desk's face engine from `dir`, loaded once; none (logged) when the models are missing or do not load.
+async fn face_engine(dir: Option<&Path>) -> Option<Arc<shenfen_face::FaceEngine>> {
+    let config = shenfen_face::ModelConfig::standard(dir?);
+    if !config.runtime_library.exists() {
+        tracing::warn!("no face models: the hotel desk refuses upgraded cards' live-face check-ins");
+        return None;
+    }
+    match tokio::task::spawn_blocking(move || shenfen_face::FaceEngine::load(config)).await {
+        Ok(Ok(engine)) => Some(Arc::new(engine)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the face models did not load");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Routes every service answers on its origin: health, the stylesheet, the language switch.
@@ -106,22 +154,65 @@ pub async fn serve(
     let db = Db::open(&database_url(&config.data_dir, config.database_url.as_deref())).await?;
     let sealer = Arc::new(sealed::Sealer::from_file(&config.data_dir.join("pii.key"))?);
     let authority = Arc::new(authority::Authority::new(&config.authority));
-    let listen_error =
-        |e: std::io::Error| ServicesError::Listen { address: config.portal_listen.to_string(), reason: e.to_string() };
-    let listener = tokio::net::TcpListener::bind(config.portal_listen).await.map_err(listen_error)?;
-    let address = listener.local_addr().map_err(listen_error)?;
-    let url = config.portal_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let (portal_listener, url) = bind(config.portal_listen, config.portal_url.as_deref()).await?;
+    let (hotel_listener, hotel_url) = bind(config.hotel_listen, config.hotel_url.as_deref()).await?;
+    let (police_listener, police_url) = bind(config.police_listen, config.police_url.as_deref()).await?;
+    let authority_origin = portal::origin_of(&config.authority);
     let key = client_key(&config.data_dir, PORTAL)?;
-    let portal = portal::Portal::new(db.clone(), authority, &url, key, sealer);
+    let portal = portal::Portal::new(db.clone(), authority, &url, key, Arc::clone(&sealer));
+    let police_link =
+        hotel::PoliceLink { intake: format!("{police_url}/intake"), token: police::intake_token(&config.data_dir)? };
+    let hotel = Arc::new(hotel::Hotel::new(
+        db.clone(),
+        sealer,
+        &hotel_url,
+        &config.authority,
+        hotel::attestation_in(&config.data_dir),
+        face_engine(config.face_models.as_deref()).await,
+        Some(police_link),
+    ));
+    let police = police::Police::new(
+        db.clone(),
+        police::police_key(&config.data_dir)?,
+        &police::intake_token(&config.data_dir)?,
+        &police_url,
+    );
     // A request slower than this (a slow client, a slow authority) is cut off, its connection freed.
-    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
-    let app = portal::router(portal).layer(DefaultBodyLimit::max(web::FORM_LIMIT)).layer(timeout);
+    let timeout = || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
+    let portal_app = portal::router(portal).layer(DefaultBodyLimit::max(web::FORM_LIMIT)).layer(timeout());
+    let hotel_app = hotel::router(Arc::clone(&hotel), &authority_origin).layer(timeout());
+    let police_app = police::router(Arc::new(police), &authority_origin).layer(timeout());
     tokio::spawn(purge_periodically(db.clone()));
-    ready(&[Listening { key: PORTAL, name: portal::NAME, url }]);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    tokio::spawn(hotel::keep_fresh(hotel, CACHE_REFRESH_SECS));
+    ready(&[
+        Listening { key: PORTAL, name: portal::NAME, url },
+        Listening { key: HOTEL, name: hotel::NAME, url: hotel_url },
+        Listening { key: POLICE, name: police::NAME, url: police_url },
+    ]);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let served = tokio::try_join!(
+        axum::serve(portal_listener, portal_app).with_graceful_shutdown(until_stopped()).into_future(),
+        axum::serve(hotel_listener, hotel_app).with_graceful_shutdown(until_stopped()).into_future(),
+        axum::serve(police_listener, police_app).with_graceful_shutdown(until_stopped()).into_future(),
+    );
     db.close().await;
-    served.map_err(listen_error)
+    served
+        .map(|_| ())
+        .map_err(|e| ServicesError::Listen { address: config.portal_listen.to_string(), reason: e.to_string() })
 }
+
+/// How often the hotel refreshes the authority's keys and status list (and retries forwarding to the police).
+const CACHE_REFRESH_SECS: u64 = 30;
 
 /// Forgets expired sign-ins, sessions and attempt windows every ten minutes.
 async fn purge_periodically(db: Db) {
@@ -141,12 +232,39 @@ pub async fn add_portal_clerk(
     database_url: Option<&str>,
     username: &str,
 ) -> Result<String, ServicesError> {
-    db::backend_of(&self::database_url(data_dir, database_url))?;
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| ServicesError::KeyFile { path: data_dir.display().to_string(), reason: e.to_string() })?;
-    let db = Db::open(&self::database_url(data_dir, database_url)).await?;
+    let db = open_for_command(data_dir, database_url).await?;
     let password = secrets::generate_password()?;
-    let added = portal::add_clerk(&db, username, &password, now()).await;
+    let added = staff::PORTAL_CLERKS.add(&db, username, &password, now()).await;
     db.close().await;
     added.map(|()| password)
+}
+
+/// Adds a police officer with a generated password (argon2id-hashed); answers the password, to print once.
+pub async fn add_police_officer(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    username: &str,
+) -> Result<String, ServicesError> {
+    let db = open_for_command(data_dir, database_url).await?;
+    let password = secrets::generate_password()?;
+    let added = police::add_officer(&db, username, &password).await;
+    db.close().await;
+    added.map(|()| password)
+}
+
+/// Registers a hotel front-desk device; answers its token, to print once.
+pub async fn add_hotel_desk(data_dir: &Path, database_url: Option<&str>, name: &str) -> Result<String, ServicesError> {
+    let db = open_for_command(data_dir, database_url).await?;
+    let added = hotel::add_desk(&db, name).await;
+    db.close().await;
+    added
+}
+
+/// The database of a command run beside the services (the data directory made if missing).
+async fn open_for_command(data_dir: &Path, database_url: Option<&str>) -> Result<Db, ServicesError> {
+    let url = self::database_url(data_dir, database_url);
+    db::backend_of(&url)?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| ServicesError::KeyFile { path: data_dir.display().to_string(), reason: e.to_string() })?;
+    Db::open(&url).await
 }

@@ -10,12 +10,13 @@ use serde::Deserialize;
 use super::{CLERK_COOKIE, NAME, Shared, pages, same_origin, store};
 use crate::error::{ProblemType, Refusal};
 use crate::secrets::password_matches;
-use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, wants_html};
+use crate::staff::{self, PORTAL_CLERKS};
+use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, staff_login, wants_html};
 
 /// The clerk of this browser's session, if any.
 async fn clerk_of(portal: &super::Portal, headers: &HeaderMap) -> Result<Option<String>, Refusal> {
     let Some(token) = cookie(headers, CLERK_COOKIE).filter(|t| t.len() == 43) else { return Ok(None) };
-    Ok(store::clerk_of_session(&portal.db, &token, portal.now()).await?)
+    Ok(PORTAL_CLERKS.of_session(&portal.db, &token, portal.now()).await?)
 }
 
 fn clerk_page(lang: Lang, body: maud::Markup) -> Response {
@@ -30,7 +31,7 @@ pub(super) async fn home(State(portal): Shared, lang: Lang, headers: HeaderMap) 
         if !wants_html(&headers) {
             return Err(Refusal::new(ProblemType::ClerkUnauthenticated, "sign in as a clerk"));
         }
-        let mut response = clerk_page(lang, pages::clerk_login(lang, None));
+        let mut response = clerk_page(lang, staff_login(lang, "/clerk/login", None));
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(response);
     };
@@ -70,7 +71,7 @@ pub(super) async fn login(
                 }
                 _ => lang.pick("用户名或密码不正确。", "The username or password is wrong."),
             };
-            let mut response = clerk_page(lang, pages::clerk_login(lang, Some(message)));
+            let mut response = clerk_page(lang, staff_login(lang, "/clerk/login", Some(message)));
             *response.status_mut() = kind.status();
             Ok(response)
         } else {
@@ -80,11 +81,11 @@ pub(super) async fn login(
     if form.username.is_empty() || form.username.len() > 64 || form.password.len() > 256 {
         return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
     }
-    let attempts = store::count_clerk_attempt(&portal.db, &form.username, portal.now()).await?;
-    if attempts > store::CLERK_ATTEMPTS {
+    let attempts = PORTAL_CLERKS.count_attempt(&portal.db, &form.username, portal.now()).await?;
+    if attempts > staff::ATTEMPTS {
         return refused(ProblemType::RateLimited, "too many sign-in attempts for this clerk; wait 15 minutes");
     }
-    let stored = store::clerk_password_hash(&portal.db, &form.username).await?;
+    let stored = PORTAL_CLERKS.password_hash(&portal.db, &form.username).await?;
     let password = form.password;
     let matches = tokio::task::spawn_blocking(move || password_matches(stored.as_deref(), &password))
         .await
@@ -93,9 +94,9 @@ pub(super) async fn login(
         tracing::info!("a clerk sign-in was refused");
         return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
     }
-    let token = store::open_clerk_session(&portal.db, &form.username, portal.now()).await?;
+    let token = PORTAL_CLERKS.open_session(&portal.db, &form.username, portal.now()).await?;
     let mut response = see_other("/clerk/");
-    let cookie = set_cookie(CLERK_COOKIE, &token, "/clerk", store::CLERK_SESSION_FOR, portal.secure);
+    let cookie = set_cookie(CLERK_COOKIE, &token, "/clerk", staff::SESSION_FOR, portal.secure);
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
@@ -103,7 +104,7 @@ pub(super) async fn login(
 pub(super) async fn logout(State(portal): Shared, headers: HeaderMap) -> Result<Response, Refusal> {
     same_origin(&portal, &headers)?;
     if let Some(token) = cookie(&headers, CLERK_COOKIE) {
-        store::end_clerk_session(&portal.db, &token).await?;
+        PORTAL_CLERKS.end_session(&portal.db, &token).await?;
     }
     let mut response = see_other("/clerk/");
     response.headers_mut().append(header::SET_COOKIE, set_cookie(CLERK_COOKIE, "", "/clerk", 0, portal.secure));

@@ -21,8 +21,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-pub use store::add_clerk;
-
 use self::filing::{Evidence, FILING_CLAIMS, FilingForm, NotFiled};
 use crate::authority::{Ask, Authority, ServiceClient, SignedIn};
 use crate::db::Db;
@@ -97,7 +95,7 @@ pub fn router(portal: Portal) -> Router {
 }
 
 /// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> String {
+pub(crate) fn origin_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
     format!("{scheme}://{}", rest.split('/').next().unwrap_or_default())
 }
@@ -109,15 +107,9 @@ async fn signed_in(portal: &Portal, headers: &HeaderMap) -> Result<Option<String
     Ok(session_subject(&portal.db, SERVICE, headers, SESSION_COOKIE, portal.now()).await?)
 }
 
-/// A form must come from the portal's own pages: a browser names the page's
-/// origin in `Origin`, and another one is refused before anything is read.
+/// A form must come from the portal's own pages.
 fn same_origin(portal: &Portal, headers: &HeaderMap) -> Result<(), Refusal> {
-    match headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or_default()) {
-        Some(origin) if origin != portal.origin => {
-            Err(Refusal::new(ProblemType::CrossOrigin, "the form was posted from another origin"))
-        }
-        _ => Ok(()),
-    }
+    crate::web::same_origin(&portal.origin, headers)
 }
 
 /// The citizen posting a form from the portal's own pages: the origin first,
