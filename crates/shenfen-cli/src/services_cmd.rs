@@ -42,6 +42,10 @@ pub(crate) struct ServicesArgs {
     /// The police's public origin behind a proxy (default http://POLICE-LISTEN).
     #[arg(long)]
     police_url: Option<String>,
+    /// How often the hotel refreshes the authority's keys and whole status
+    /// list, and retries forwarding its register to the police (seconds).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    cache_refresh_secs: u64,
     /// Face models for the hotel desk's live-face check (default as for `shenfen face`).
     #[arg(long)]
     models: Option<PathBuf>,
@@ -150,6 +154,7 @@ pub(crate) fn run(args: ServicesArgs) -> Result<ExitCode> {
                 hotel_url: args.hotel_url,
                 police_listen: args.police_listen,
                 police_url: args.police_url,
+                cache_refresh_secs: args.cache_refresh_secs,
                 face_models: Some(crate::face_cmd::model_dir(args.models.as_deref())),
                 data_dir: args.store.data_dir,
                 database_url: args.store.database_url,

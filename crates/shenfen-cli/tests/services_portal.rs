@@ -101,15 +101,18 @@ fn free_port() -> u16 {
 fn spawn_services(dir: &Path, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
         .arg("services")
+        .args(["--hotel-listen", "127.0.0.1:0", "--police-listen", "127.0.0.1:0"])
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = stdout.next() {
         if let Some(url) = line.unwrap().strip_prefix("Service 政务服务 portal: http://") {
+            // The other services' lines follow: read on, so the process never writes to a closed pipe.
+            std::thread::spawn(move || stdout.for_each(drop));
             return (child, url.trim_end_matches('/').to_owned());
         }
     }

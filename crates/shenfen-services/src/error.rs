@@ -52,8 +52,8 @@ pub enum ServicesError {
         /// What failed.
         reason: String,
     },
-    /// A clerk account with this name exists already.
-    #[error("the clerk {0} exists already")]
+    /// A clerk, officer or desk with this name exists already.
+    #[error("the account or desk {0} exists already")]
     ClerkExists(String),
 }
 

@@ -71,6 +71,9 @@ pub struct ServicesConfig {
     pub police_listen: SocketAddr,
     /// The police's public origin; default `http://` + the listen address.
     pub police_url: Option<String>,
+    /// How often the hotel refreshes the authority's keys and status list
+    /// (and retries forwarding the register to the police), seconds.
+    pub cache_refresh_secs: u64,
     /// The face models of the hotel desk's live-face check (none: upgraded cards are refused at the desk).
     pub face_models: Option<PathBuf>,
     /// Keys and the embedded database.
@@ -183,7 +186,7 @@ pub async fn serve(
     let hotel_app = hotel::router(Arc::clone(&hotel), &authority_origin).layer(timeout());
     let police_app = police::router(Arc::new(police), &authority_origin).layer(timeout());
     tokio::spawn(purge_periodically(db.clone()));
-    tokio::spawn(hotel::keep_fresh(hotel, CACHE_REFRESH_SECS));
+    tokio::spawn(hotel::keep_fresh(hotel, config.cache_refresh_secs.max(1)));
     ready(&[
         Listening { key: PORTAL, name: portal::NAME, url },
         Listening { key: HOTEL, name: hotel::NAME, url: hotel_url },
@@ -210,9 +213,6 @@ pub async fn serve(
         .map(|_| ())
         .map_err(|e| ServicesError::Listen { address: config.portal_listen.to_string(), reason: e.to_string() })
 }
-
-/// How often the hotel refreshes the authority's keys and status list (and retries forwarding to the police).
-const CACHE_REFRESH_SECS: u64 = 30;
 
 /// Forgets expired sign-ins, sessions and attempt windows every ten minutes.
 async fn purge_periodically(db: Db) {
