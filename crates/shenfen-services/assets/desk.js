@@ -47,6 +47,7 @@ async function scan() {
     const { ok, body } = await post('/desk/scan', { frame: frame() });
     if (ok) {
       qrText = body.qr_text;
+      $('scan-state').textContent = text('qr-read');
       $('stay-form').hidden = false;
       $('room').focus();
     } else if (!String(body.type ?? '').endsWith(':qr-not-found')) {

@@ -1,0 +1,132 @@
+// Hotel check-in in Chromium, from `shenfen demo` (the authority sealing
+// each copy's ID number to the demo police's key): the guest's phone opens
+// the desk's check-in link and shows the QR made for this hotel; the desk
+// page's camera (a fake one filming the phone's screen) reads it, the desk
+// types the room and checks the guest in — the hotel learns the name, that
+// they are an adult and its pseudonym, not the ID number; the same QR again
+// is refused as used. The police's page, after an officer signs in, opens
+// the night's register and shows the real ID number.
+
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  CITIZEN, accessibilityViolations, artifacts, browserWithCamera, openPage, phoneWithCard, photo, repository, screenCamera, screenshot, selfieCamera,
+  startDemo, waitForView,
+} from './harness.mjs';
+
+let demo;
+let tools;
+let phone;
+/** The phone's QR for the hotel, as a PNG of the screen. */
+let qrPicture;
+/** The hotel's origin and the desk's device token. */
+let hotel;
+let deskToken;
+
+/** Saves a screenshot as a test artifact and as a picture of docs/SERVICES.md. */
+async function documented(page, name) {
+  await screenshot(page, name);
+  mkdirSync(join(repository, 'docs/images'), { recursive: true });
+  copyFileSync(join(artifacts, `${name}.png`), join(repository, 'docs/images', `${name}.png`));
+}
+
+/** A desk browser whose camera films `screen`; its page opened on the desk's device link, in `lang`. */
+async function deskWith(screen, name, lang) {
+  const camera = await browserWithCamera(await screenCamera(tools, name, screen));
+  const context = await camera.newContext();
+  await context.addCookies([{ name: 'shenfen_lang', value: lang, url: hotel }]);
+  const page = await openPage(context);
+  await page.goto(demo.hotelDesk);
+  return { camera, page };
+}
+
+before(async () => {
+  demo = await startDemo();
+  const desk = new URL(demo.hotelDesk);
+  hotel = desk.origin;
+  deskToken = new URLSearchParams(desk.hash.slice(1)).get('device');
+  for (const origin of [hotel, demo.police]) {
+    for (let waited = 0; !(await fetch(`${origin}/healthz`).then((r) => r.ok, () => false)); waited += 200) {
+      if (waited > 60_000) throw new Error(`${origin} did not start`);
+      await new Promise((wait) => setTimeout(wait, 200));
+    }
+  }
+  tools = await browserWithCamera();
+  const phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-hotel-guest', photo('obama2.jpg')));
+  phone = await phoneWithCard(phoneBrowser, demo);
+});
+
+after(async () => {
+  await phone?.browser().close();
+  await tools?.close();
+  demo?.stop();
+});
+
+test("the guest's phone opens the desk's check-in link and shows a QR for this hotel, with the sealed ID number", async () => {
+  const response = await fetch(`${hotel}/desk/link`, { headers: { authorization: `Bearer ${deskToken}` } });
+  assert.equal(response.status, 200);
+  const { link } = await response.json();
+  const page = await openPage(phone);
+  await page.addInitScript(() => localStorage.setItem('shenfen.lang', 'en'));
+  await page.goto(link);
+  await waitForView(page, 'view-qr');
+  const what = await page.locator('#qr-what').textContent();
+  assert.match(what, /^Check in at 酒店入住 Demo hotel: this shows name, over 18, your ID number sealed for the police \(the service cannot read it\), your pseudonym for 酒店入住 Demo hotel \(not your ID number\)\./, what);
+  qrPicture = await page.locator('#qr').screenshot({ type: 'png' });
+  await documented(page, 'hotel-1-guest-qr');
+  assert.deepEqual(await accessibilityViolations(page), []);
+  await page.close();
+});
+
+test('the desk reads the QR with its camera and checks the guest in; the hotel sees no ID number (zh)', async () => {
+  // A second desk films the same screen at the same time (a photo of the phone shown again): within the QR's 90 s.
+  const { camera, page } = await deskWith(qrPicture, 'camera-hotel-desk', 'zh');
+  const again = await deskWith(qrPicture, 'camera-hotel-desk-again', 'en');
+  try {
+    assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
+    await page.locator('#stay-form').waitFor({ state: 'visible', timeout: 60_000 });
+    await page.locator('#room').fill('808');
+    await page.locator('#nights').fill('2');
+    await page.locator('#check-in').click();
+    await page.locator('#outcome.notice, #outcome.refusal').waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('#guest').isVisible(), true);
+    assert.equal(await page.locator('#outcome').textContent(), '入住成功。');
+    assert.equal(await page.locator('#guest-name').textContent(), CITIZEN.name);
+    assert.equal(await page.locator('#guest-adult').textContent(), '是');
+    assert.equal(await page.locator('#guest-level').textContent(), 'L1');
+    assert.doesNotMatch(await page.locator('main').innerText(), new RegExp(CITIZEN.id));
+    await documented(page, 'hotel-2-desk-checked-in');
+    assert.deepEqual(await accessibilityViolations(page), []);
+    // The same QR at the second desk is refused with the reason, in English.
+    await again.page.locator('#stay-form').waitFor({ state: 'visible', timeout: 60_000 });
+    await again.page.locator('#room').fill('809');
+    await again.page.locator('#check-in').click();
+    await again.page.locator('#outcome.refusal').waitFor({ timeout: 30_000 });
+    assert.match(await again.page.locator('#outcome').textContent(), /^The QR code was used already/);
+    await documented(again.page, 'hotel-3-desk-replay-refused');
+  } finally {
+    await camera.close();
+    await again.camera.close();
+  }
+});
+
+test("the police open the night's register and find the guest's real ID number (en)", async () => {
+  const context = await tools.newContext();
+  await context.addCookies([{ name: 'shenfen_lang', value: 'en', url: demo.police }]);
+  const page = await openPage(context);
+  await page.goto(`${demo.police}/`);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  await page.locator('#username').fill('demo-officer');
+  await page.locator('#password').fill(demo.passwords['demo-officer']);
+  await page.locator('button[type=submit]').first().click();
+  await page.locator('table').waitFor({ timeout: 30_000 });
+  const row = await page.locator('tbody tr').first().innerText();
+  assert.match(row, new RegExp(CITIZEN.id), 'the full ID number, opened with the police key');
+  assert.match(row, new RegExp(CITIZEN.name));
+  assert.match(row, /808/);
+  await documented(page, 'hotel-4-police-register');
+  assert.deepEqual(await accessibilityViolations(page), []);
+  await context.close();
+});
