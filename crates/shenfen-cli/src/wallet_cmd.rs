@@ -173,12 +173,7 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
         }
         WalletCommand::Present { wallet, request, yes, share_optional, frames } => {
             let mut held = open(&wallet)?;
-            let issuer = held
-                .credentials()
-                .iter()
-                .find(|c| !c.used && c.expires_at > now_unix())
-                .map(|c| c.issuer.clone())
-                .ok_or_else(|| coded(shenfen_wallet::WalletError::NoCredential))?;
+            let issuer = next_issuer(&held)?;
             let client = AuthorityClient::new(&issuer);
             let mut asked = client.fetch_request(&request).map_err(coded)?;
             if share_optional {
@@ -216,12 +211,7 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
             let presentation = match (purpose, service) {
                 (Some(purpose), _) => held.present_offline(purpose, now_unix()).map_err(coded)?,
                 (None, Some(link)) => {
-                    let issuer = held
-                        .credentials()
-                        .iter()
-                        .find(|c| !c.used && c.expires_at > now_unix())
-                        .map(|c| c.issuer.clone())
-                        .ok_or_else(|| coded(shenfen_wallet::WalletError::NoCredential))?;
+                    let issuer = next_issuer(&held)?;
                     let attestation =
                         AuthorityClient::new(&issuer).fetch_attestation(&link, now_unix()).map_err(coded)?;
                     held.present_to_service(&attestation, now_unix()).map_err(coded)?
@@ -250,6 +240,15 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The authority of the next copy the wallet would show: the one whose keys vouch for what it is shown.
+fn next_issuer(held: &Wallet) -> Result<String> {
+    held.credentials()
+        .iter()
+        .find(|c| !c.used && c.expires_at > now_unix())
+        .map(|c| c.issuer.clone())
+        .ok_or_else(|| coded(shenfen_wallet::WalletError::NoCredential))
 }
 
 fn report(args: &WalletArgs, value: &serde_json::Value, text: &str) -> Result<()> {

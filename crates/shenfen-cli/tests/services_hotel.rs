@@ -186,18 +186,52 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     found
 }
 
-#[test]
-fn the_desk_refuses_what_it_must_checks_in_once_and_only_the_police_read_the_id_number() {
-    let dir = std::env::temp_dir().join(format!("shenfen-services-hotel-{}", std::process::id()));
+/// A fresh directory for a test, and `shenfen demo` serving from DIR/authority
+/// (passive liveness: the CLI wallet enrolls from a photo); answers both.
+fn demo_in(name: &str) -> (PathBuf, Running) {
+    let dir = std::env::temp_dir().join(format!("shenfen-services-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let data = dir.join("authority");
-    let d = dir.as_path();
-    let mut demo = Running::start(
+    let demo = Running::start(
         &repository(),
         &["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--liveness", "passive"],
         Stdio::null(),
     );
+    (dir, demo)
+}
+
+/// A CLI wallet `w` in `dir` holding `batch` copies of the demo citizen's card from `server`.
+fn enrolled_wallet(dir: &Path, server: &str, batch: &str) {
+    shenfen(dir, &["wallet", "init", "--wallet", "w", "--json"], &[]);
+    let frames = photo("obama2.jpg");
+    let enroll = [
+        "wallet",
+        "enroll",
+        "--wallet",
+        "w",
+        "--server",
+        server,
+        "--id-number",
+        WANG,
+        "--name",
+        "王建国",
+        "--card-expiry",
+        "长期",
+        "--batch",
+        batch,
+        "--json",
+        "--frames",
+        &frames,
+    ];
+    shenfen(dir, &enroll, &[]);
+}
+
+#[test]
+fn the_desk_refuses_what_it_must_checks_in_once_and_only_the_police_read_the_id_number() {
+    let (dir, mut demo) = demo_in("hotel");
+    let data = dir.join("authority");
+    let d = dir.as_path();
     let authority = demo.until("shenfen serving on http://");
     let desk = demo.after("shenfen serving on", "Hotel desk \"Front desk 1\" token:");
     let officer_password = demo.after("shenfen serving on", "Officer demo-officer     (police) password:");
@@ -206,32 +240,8 @@ fn the_desk_refuses_what_it_must_checks_in_once_and_only_the_police_read_the_id_
     healthy(&hotel);
     healthy(&police);
 
-    shenfen(d, &["wallet", "init", "--wallet", "w", "--json"], &[]);
     let server = format!("http://{authority}");
-    let frames = photo("obama2.jpg");
-    shenfen(
-        d,
-        &[
-            "wallet",
-            "enroll",
-            "--wallet",
-            "w",
-            "--server",
-            &server,
-            "--id-number",
-            WANG,
-            "--name",
-            "王建国",
-            "--card-expiry",
-            "长期",
-            "--batch",
-            "10",
-            "--json",
-            "--frames",
-            &frames,
-        ],
-        &[],
-    );
+    enrolled_wallet(d, &server, "10");
 
     // The desk's check-in link: a registered device only.
     let (status, body) = get(&hotel, "/desk/link", None);
@@ -379,16 +389,9 @@ fn services_on(
 
 #[test]
 fn two_desks_on_one_postgres_database_accept_a_qr_once_of_fifty_submissions() {
-    let dir = std::env::temp_dir().join(format!("shenfen-services-hotel-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dir, mut demo) = demo_in("hotel-pg");
     let data = dir.join("authority");
     let d = dir.as_path();
-    let mut demo = Running::start(
-        &repository(),
-        &["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--liveness", "passive"],
-        Stdio::null(),
-    );
     let authority = format!("http://{}", demo.until("shenfen serving on http://"));
     let hotel_of_demo = desk_origin(&demo);
     healthy(&hotel_of_demo);
@@ -416,31 +419,7 @@ fn two_desks_on_one_postgres_database_accept_a_qr_once_of_fifty_submissions() {
     );
     let desk = desk.trim().rsplit(' ').next().unwrap().to_owned();
 
-    shenfen(d, &["wallet", "init", "--wallet", "w", "--json"], &[]);
-    let frames = photo("obama2.jpg");
-    shenfen(
-        d,
-        &[
-            "wallet",
-            "enroll",
-            "--wallet",
-            "w",
-            "--server",
-            &authority,
-            "--id-number",
-            WANG,
-            "--name",
-            "王建国",
-            "--card-expiry",
-            "长期",
-            "--batch",
-            "2",
-            "--json",
-            "--frames",
-            &frames,
-        ],
-        &[],
-    );
+    enrolled_wallet(d, &authority, "2");
     let (_, body) = get(&hotel_a, "/desk/link", Some(&desk));
     let link = body["link"].as_str().unwrap().to_owned();
     let payload = qr_for(d, &link, &[])["payload"].as_str().unwrap().to_owned();

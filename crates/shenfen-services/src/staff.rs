@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::db::Db;
 use crate::error::ServicesError;
-use crate::secrets::{hash_password, random_token, token_hash};
+use crate::secrets::{hash_password, password_matches, random_token, token_hash};
 
 /// How long a staff session lasts.
 pub(crate) const SESSION_FOR: i64 = 8 * 3600;
@@ -34,7 +34,45 @@ pub(crate) const PORTAL_CLERKS: Staff =
 pub(crate) const POLICE_OFFICERS: Staff =
     Staff { accounts: "police_officers", sessions: "police_officer_sessions", failures: "police_officer_failures" };
 
+/// How a sign-in ended.
+pub(crate) enum SignIn {
+    /// The password matched: a session's token.
+    Session(String),
+    /// A wrong name or password (or one out of bounds).
+    Wrong,
+    /// More than [`ATTEMPTS`] in the window: refused before the password is checked.
+    TooMany,
+}
+
 impl Staff {
+    /// A sign-in: the attempt is counted before the password is checked (one
+    /// statement), so a guesser meets the limit without the argon2id cost
+    /// deciding anything; an unknown name costs the same work as a known one.
+    pub(crate) async fn sign_in(
+        &self,
+        db: &Db,
+        username: &str,
+        password: &str,
+        now: i64,
+    ) -> Result<SignIn, ServicesError> {
+        if username.is_empty() || username.len() > 64 || password.len() > 256 {
+            return Ok(SignIn::Wrong);
+        }
+        if self.count_attempt(db, username, now).await? > ATTEMPTS {
+            return Ok(SignIn::TooMany);
+        }
+        let stored = self.password_hash(db, username).await?;
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || password_matches(stored.as_deref(), &password))
+            .await
+            .map_err(|_| ServicesError::Hashing("the password check stopped".into()))?;
+        if !matches {
+            tracing::info!(staff = self.accounts, "a staff sign-in was refused");
+            return Ok(SignIn::Wrong);
+        }
+        Ok(SignIn::Session(self.open_session(db, username, now).await?))
+    }
+
     /// Creates `username` with `password` (argon2id); refuses an existing name.
     pub(crate) async fn add(&self, db: &Db, username: &str, password: &str, now: i64) -> Result<(), ServicesError> {
         let hash = hash_password(password)?;
@@ -51,7 +89,7 @@ impl Staff {
     }
 
     /// `username`'s password hash, if the account exists.
-    pub(crate) async fn password_hash(&self, db: &Db, username: &str) -> Result<Option<String>, ServicesError> {
+    async fn password_hash(&self, db: &Db, username: &str) -> Result<Option<String>, ServicesError> {
         let statement = format!("SELECT password_hash FROM {} WHERE username = $1", self.accounts);
         let row = sqlx::query(AssertSqlSafe(statement)).bind(username).fetch_optional(db.pool()).await?;
         Ok(row.map(|r| r.try_get("password_hash")).transpose()?)
@@ -59,7 +97,7 @@ impl Staff {
 
     /// Counts a sign-in attempt of `username` before its password is
     /// checked, in one statement; answers the attempts in the current window.
-    pub(crate) async fn count_attempt(&self, db: &Db, username: &str, now: i64) -> Result<i64, ServicesError> {
+    async fn count_attempt(&self, db: &Db, username: &str, now: i64) -> Result<i64, ServicesError> {
         let statement = format!(
             "INSERT INTO {t} (username, attempts, window_ends) VALUES ($1, 1, $2) \
              ON CONFLICT (username) DO UPDATE SET \
@@ -78,7 +116,7 @@ impl Staff {
     }
 
     /// A right password: the attempts are forgotten and a session opens; answers its token.
-    pub(crate) async fn open_session(&self, db: &Db, username: &str, now: i64) -> Result<String, ServicesError> {
+    async fn open_session(&self, db: &Db, username: &str, now: i64) -> Result<String, ServicesError> {
         let token = random_token()?;
         let mut tx = db.write().await?;
         let forget = format!("DELETE FROM {} WHERE username = $1", self.failures);

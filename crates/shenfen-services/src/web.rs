@@ -123,6 +123,15 @@ pub(crate) fn same_origin(origin: &str, headers: &HeaderMap) -> Result<(), Refus
     }
 }
 
+/// Why a staff sign-in was refused, in words.
+pub(crate) fn staff_refusal(lang: Lang, too_many: bool) -> &'static str {
+    if too_many {
+        lang.pick("尝试次数过多，请 15 分钟后再试。", "Too many attempts; wait 15 minutes.")
+    } else {
+        lang.pick("用户名或密码不正确。", "The username or password is wrong.")
+    }
+}
+
 /// A staff sign-in form (clerks, officers) posting to `action`, with the refusal's words if any.
 pub(crate) fn staff_login(lang: Lang, action: &str, refused: Option<&str>) -> Markup {
     html! {

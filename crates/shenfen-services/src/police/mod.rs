@@ -26,9 +26,9 @@ use self::store::Opened;
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal, ServicesError};
 use crate::key_files::read_or_create_secret;
-use crate::secrets::{password_matches, token_hash};
-use crate::staff::{self, POLICE_OFFICERS};
-use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, staff_login, wants_html};
+use crate::secrets::token_hash;
+use crate::staff::{self, POLICE_OFFICERS, SignIn};
+use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, staff_login, staff_refusal, wants_html};
 
 /// The police's name in Chinese and English.
 pub(crate) const NAME: (&str, &str) = ("公安旅馆业登记", "Police guest register");
@@ -251,32 +251,16 @@ async fn login(
         if !wants_html(&headers) {
             return Err(Refusal::new(kind, "wrong username or password, or too many attempts"));
         }
-        let message = match kind {
-            ProblemType::RateLimited => {
-                lang.pick("尝试次数过多，请 15 分钟后再试。", "Too many attempts; wait 15 minutes.")
-            }
-            _ => lang.pick("用户名或密码不正确。", "The username or password is wrong."),
-        };
+        let message = staff_refusal(lang, kind == ProblemType::RateLimited);
         let mut response = police_page(lang, staff_login(lang, "/login", Some(message)));
         *response.status_mut() = kind.status();
         Ok(response)
     };
-    if form.username.is_empty() || form.username.len() > 64 || form.password.len() > 256 {
-        return refused(ProblemType::OfficerUnauthenticated);
-    }
-    if POLICE_OFFICERS.count_attempt(&police.db, &form.username, crate::now()).await? > staff::ATTEMPTS {
-        return refused(ProblemType::RateLimited);
-    }
-    let stored = POLICE_OFFICERS.password_hash(&police.db, &form.username).await?;
-    let password = form.password;
-    let matches = tokio::task::spawn_blocking(move || password_matches(stored.as_deref(), &password))
-        .await
-        .map_err(|_| Refusal::new(ProblemType::Internal, "the password check failed"))?;
-    if !matches {
-        tracing::info!("an officer sign-in was refused");
-        return refused(ProblemType::OfficerUnauthenticated);
-    }
-    let token = POLICE_OFFICERS.open_session(&police.db, &form.username, crate::now()).await?;
+    let token = match POLICE_OFFICERS.sign_in(&police.db, &form.username, &form.password, crate::now()).await? {
+        SignIn::Session(token) => token,
+        SignIn::Wrong => return refused(ProblemType::OfficerUnauthenticated),
+        SignIn::TooMany => return refused(ProblemType::RateLimited),
+    };
     let mut response = see_other("/");
     response
         .headers_mut()

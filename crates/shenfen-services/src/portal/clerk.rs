@@ -9,9 +9,8 @@ use serde::Deserialize;
 
 use super::{CLERK_COOKIE, NAME, Shared, pages, same_origin, store};
 use crate::error::{ProblemType, Refusal};
-use crate::secrets::password_matches;
-use crate::staff::{self, PORTAL_CLERKS};
-use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, staff_login, wants_html};
+use crate::staff::{self, PORTAL_CLERKS, SignIn};
+use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, staff_login, staff_refusal, wants_html};
 
 /// The clerk of this browser's session, if any.
 async fn clerk_of(portal: &super::Portal, headers: &HeaderMap) -> Result<Option<String>, Refusal> {
@@ -53,9 +52,7 @@ pub(super) struct LoginForm {
     password: String,
 }
 
-/// A clerk's sign-in: the attempt is counted before the password is checked
-/// (one statement), so a guesser meets the limit without the argon2id cost
-/// deciding anything; an unknown name costs the same work as a known one.
+/// A clerk's sign-in ([`staff::Staff::sign_in`]: attempts limited per name before the argon2id check).
 pub(super) async fn login(
     State(portal): Shared,
     lang: Lang,
@@ -65,12 +62,7 @@ pub(super) async fn login(
     same_origin(&portal, &headers)?;
     let refused = |kind: ProblemType, detail: &str| {
         if wants_html(&headers) {
-            let message = match kind {
-                ProblemType::RateLimited => {
-                    lang.pick("尝试次数过多，请 15 分钟后再试。", "Too many attempts; wait 15 minutes.")
-                }
-                _ => lang.pick("用户名或密码不正确。", "The username or password is wrong."),
-            };
+            let message = staff_refusal(lang, kind == ProblemType::RateLimited);
             let mut response = clerk_page(lang, staff_login(lang, "/clerk/login", Some(message)));
             *response.status_mut() = kind.status();
             Ok(response)
@@ -78,23 +70,13 @@ pub(super) async fn login(
             Err(Refusal::new(kind, detail))
         }
     };
-    if form.username.is_empty() || form.username.len() > 64 || form.password.len() > 256 {
-        return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
-    }
-    let attempts = PORTAL_CLERKS.count_attempt(&portal.db, &form.username, portal.now()).await?;
-    if attempts > staff::ATTEMPTS {
-        return refused(ProblemType::RateLimited, "too many sign-in attempts for this clerk; wait 15 minutes");
-    }
-    let stored = PORTAL_CLERKS.password_hash(&portal.db, &form.username).await?;
-    let password = form.password;
-    let matches = tokio::task::spawn_blocking(move || password_matches(stored.as_deref(), &password))
-        .await
-        .map_err(|_| Refusal::new(ProblemType::Internal, "the password check failed"))?;
-    if !matches {
-        tracing::info!("a clerk sign-in was refused");
-        return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
-    }
-    let token = PORTAL_CLERKS.open_session(&portal.db, &form.username, portal.now()).await?;
+    let token = match PORTAL_CLERKS.sign_in(&portal.db, &form.username, &form.password, portal.now()).await? {
+        SignIn::Session(token) => token,
+        SignIn::Wrong => return refused(ProblemType::ClerkUnauthenticated, "wrong username or password"),
+        SignIn::TooMany => {
+            return refused(ProblemType::RateLimited, "too many sign-in attempts for this clerk; wait 15 minutes");
+        }
+    };
     let mut response = see_other("/clerk/");
     let cookie = set_cookie(CLERK_COOKIE, &token, "/clerk", staff::SESSION_FOR, portal.secure);
     response.headers_mut().append(header::SET_COOKIE, cookie);
