@@ -88,6 +88,36 @@ fn exchange(
     (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}")))
 }
 
+/// One request over plain TCP with the given headers (none added but Host,
+/// Content-Length and Connection); the status, headers (lowercase names) and body.
+pub(crate) fn exchange_raw(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
 /// A fresh schema `shenfen_test_<pid>_<name>` on the PostgreSQL server these
 /// machines run (or $SHENFEN_TEST_POSTGRES); its URL.
 pub(crate) fn fresh_postgres(name: &str) -> String {
