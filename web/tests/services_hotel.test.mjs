@@ -12,8 +12,8 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  CITIZEN, accessibilityViolations, artifacts, browserWithCamera, openPage, phoneWithCard, photo, repository, screenCamera, screenshot, selfieCamera,
-  startDemo, waitForView,
+  CITIZEN, accessibilityViolations, artifacts, attestAtTheConsole, browserWithCamera, counterCamera, openPage, phoneWithCard, photo, readyForTheColours,
+  repository, screenCamera, screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
 } from './harness.mjs';
 
 let demo;
@@ -32,9 +32,9 @@ async function documented(page, name) {
   copyFileSync(join(artifacts, `${name}.png`), join(repository, 'docs/images', `${name}.png`));
 }
 
-/** A desk browser whose camera films `screen`; its page opened on the desk's device link, in `lang`. */
-async function deskWith(screen, name, lang) {
-  const camera = await browserWithCamera(await screenCamera(tools, name, screen));
+/** A desk browser whose camera films `screen` (and `face` beside it); its page opened on the desk's device link, in `lang`. */
+async function deskWith(screen, name, lang, face) {
+  const camera = await browserWithCamera(await (face ? counterCamera(tools, name, screen, face) : screenCamera(tools, name, screen)));
   const context = await camera.newContext();
   await context.addCookies([{ name: 'shenfen_lang', value: lang, url: hotel }]);
   const page = await openPage(context);
@@ -79,6 +79,28 @@ test("the guest's phone opens the desk's check-in link and shows a QR for this h
   assert.deepEqual(await accessibilityViolations(page), []);
   await page.close();
 });
+
+/** The phone opens the desk's check-in link; answers the QR's picture and what the wallet says it shows. */
+async function guestQr() {
+  const response = await fetch(`${hotel}/desk/link`, { headers: { authorization: `Bearer ${deskToken}` } });
+  const { link } = await response.json();
+  const page = await openPage(phone);
+  await page.addInitScript(() => localStorage.setItem('shenfen.lang', 'en'));
+  await page.goto(link);
+  await waitForView(page, 'view-qr');
+  const shown = { picture: await page.locator('#qr').screenshot({ type: 'png' }), what: await page.locator('#qr-what').textContent() };
+  await page.close();
+  return shown;
+}
+
+/** Checks in whoever the desk camera films; answers the outcome's words and the level shown. */
+async function checkInAtDesk(desk, room) {
+  await desk.page.locator('#stay-form').waitFor({ state: 'visible', timeout: 60_000 });
+  await desk.page.locator('#room').fill(room);
+  await desk.page.locator('#check-in').click();
+  await desk.page.locator('#outcome.notice, #outcome.refusal').waitFor({ timeout: 60_000 });
+  return { outcome: await desk.page.locator('#outcome').textContent(), level: await desk.page.locator('#guest-level').textContent() };
+}
 
 test('the desk reads the QR with its camera and checks the guest in; the hotel sees no ID number (zh)', async () => {
   // A second desk films the same screen at the same time (a photo of the phone shown again): within the QR's 90 s.
@@ -129,4 +151,33 @@ test("the police open the night's register and find the guest's real ID number (
   await documented(page, 'hotel-4-police-register');
   assert.deepEqual(await accessibilityViolations(page), []);
   await context.close();
+});
+
+test("an upgraded card: the desk matches the guest's face on its camera, and refuses another person's", async () => {
+  const slip = await attestAtTheConsole(tools, demo);
+  const enrolling = await openPage(phone);
+  await startEnrollment(enrolling, demo, 'upgraded', { txCode: slip, pin: '604219' });
+  await readyForTheColours(enrolling);
+  await waitForView(enrolling, 'view-card', 120_000);
+  await enrolling.close();
+
+  const own = await guestQr();
+  assert.match(own.what, /signed face template/);
+  const desk = await deskWith(own.picture, 'camera-hotel-desk-l3', 'en', photo('obama3.jpg'));
+  try {
+    const { outcome, level } = await checkInAtDesk(desk, '909');
+    assert.equal(outcome, 'Checked in.');
+    assert.equal(level, 'L3', 'the live face matched the signed template');
+    await documented(desk.page, 'hotel-5-desk-face-matched');
+  } finally {
+    await desk.camera.close();
+  }
+  const another = await guestQr();
+  const impostor = await deskWith(another.picture, 'camera-hotel-desk-impostor', 'en', photo('biden.jpg'));
+  try {
+    const { outcome } = await checkInAtDesk(impostor, '910');
+    assert.match(outcome, /^The face does not match the card/);
+  } finally {
+    await impostor.camera.close();
+  }
 });
