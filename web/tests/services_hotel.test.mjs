@@ -8,12 +8,13 @@
 // the night's register and shows the real ID number.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   CITIZEN, accessibilityViolations, artifacts, attestAtTheConsole, browserWithCamera, counterCamera, openPage, phoneWithCard, photo, readyForTheColours,
-  repository, screenCamera, screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
+  repository, cameraFile, screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
 } from './harness.mjs';
 
 let demo;
@@ -24,6 +25,8 @@ let qrPicture;
 /** The hotel's origin and the desk's device token. */
 let hotel;
 let deskToken;
+/** A second desk of the hotel (each desk has its own camera-frame budget). */
+let secondDesk;
 
 /** Saves a screenshot as a test artifact and as a picture of docs/SERVICES.md. */
 async function documented(page, name) {
@@ -32,13 +35,15 @@ async function documented(page, name) {
   copyFileSync(join(artifacts, `${name}.png`), join(repository, 'docs/images', `${name}.png`));
 }
 
-/** A desk browser whose camera films `screen` (and `face` beside it); its page opened on the desk's device link, in `lang`. */
-async function deskWith(screen, name, lang, face) {
-  const camera = await browserWithCamera(await (face ? counterCamera(tools, name, screen, face) : screenCamera(tools, name, screen)));
+/** A desk browser whose camera films `screen` (and `face` beside it); its page opened on the desk's device link (`at`), in `lang`. */
+async function deskWith(screen, name, lang, face, at = demo.hotelDesk) {
+  // A 720p desk camera: the check-in QR (with the sealed value, ~1 KB) is filmed at its own size, never scaled down.
+  const filmed = face ? counterCamera(tools, name, screen, face) : cameraFile(tools, name, [{ picture: screen, box: [20, 20, 680, 680] }], { width: 1280, height: 720 });
+  const camera = await browserWithCamera(await filmed);
   const context = await camera.newContext();
   await context.addCookies([{ name: 'shenfen_lang', value: lang, url: hotel }]);
   const page = await openPage(context);
-  await page.goto(demo.hotelDesk);
+  await page.goto(at);
   return { camera, page };
 }
 
@@ -53,6 +58,8 @@ before(async () => {
       await new Promise((wait) => setTimeout(wait, 200));
     }
   }
+  const added = execFileSync(demo.binary, ['services', 'hotel', 'desk', 'add', '--name', 'Front desk 2', '--data-dir', join(demo.dataDir, 'services')], { encoding: 'utf8' });
+  secondDesk = `${hotel}/desk/#device=${added.trim().split(' ').pop()}`;
   tools = await browserWithCamera();
   const phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-hotel-guest', photo('obama2.jpg')));
   phone = await phoneWithCard(phoneBrowser, demo);
@@ -93,9 +100,18 @@ async function guestQr() {
   return shown;
 }
 
+/** Waits until the desk has read a QR; on timeout, fails with what the desk says. */
+async function qrRead(page) {
+  try {
+    await page.locator('#stay-form').waitFor({ state: 'visible', timeout: 90_000 });
+  } catch (error) {
+    throw new Error(`the desk read no QR: ${await page.locator('#scan-state').textContent()} ${await page.locator('#outcome').textContent()}`, { cause: error });
+  }
+}
+
 /** Checks in whoever the desk camera films; answers the outcome's words and the level shown. */
 async function checkInAtDesk(desk, room) {
-  await desk.page.locator('#stay-form').waitFor({ state: 'visible', timeout: 60_000 });
+  await qrRead(desk.page);
   await desk.page.locator('#room').fill(room);
   await desk.page.locator('#check-in').click();
   await desk.page.locator('#outcome.notice, #outcome.refusal').waitFor({ timeout: 60_000 });
@@ -105,16 +121,16 @@ async function checkInAtDesk(desk, room) {
 test('the desk reads the QR with its camera and checks the guest in; the hotel sees no ID number (zh)', async () => {
   // A second desk films the same screen at the same time (a photo of the phone shown again): within the QR's 90 s.
   const { camera, page } = await deskWith(qrPicture, 'camera-hotel-desk', 'zh');
-  const again = await deskWith(qrPicture, 'camera-hotel-desk-again', 'en');
+  const again = await deskWith(qrPicture, 'camera-hotel-desk-again', 'en', undefined, secondDesk);
   try {
     assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
-    await page.locator('#stay-form').waitFor({ state: 'visible', timeout: 60_000 });
+    await qrRead(page);
     await page.locator('#room').fill('808');
     await page.locator('#nights').fill('2');
     await page.locator('#check-in').click();
     await page.locator('#outcome.notice, #outcome.refusal').waitFor({ timeout: 30_000 });
-    assert.equal(await page.locator('#guest').isVisible(), true);
     assert.equal(await page.locator('#outcome').textContent(), '入住成功。');
+    assert.equal(await page.locator('#guest').isVisible(), true);
     assert.equal(await page.locator('#guest-name').textContent(), CITIZEN.name);
     assert.equal(await page.locator('#guest-adult').textContent(), '是');
     assert.equal(await page.locator('#guest-level').textContent(), 'L1');
@@ -122,7 +138,7 @@ test('the desk reads the QR with its camera and checks the guest in; the hotel s
     await documented(page, 'hotel-2-desk-checked-in');
     assert.deepEqual(await accessibilityViolations(page), []);
     // The same QR at the second desk is refused with the reason, in English.
-    await again.page.locator('#stay-form').waitFor({ state: 'visible', timeout: 60_000 });
+    await qrRead(again.page);
     await again.page.locator('#room').fill('809');
     await again.page.locator('#check-in').click();
     await again.page.locator('#outcome.refusal').waitFor({ timeout: 30_000 });
@@ -179,5 +195,28 @@ test("an upgraded card: the desk matches the guest's face on its camera, and ref
     assert.match(outcome, /^The face does not match the card/);
   } finally {
     await impostor.camera.close();
+  }
+});
+
+test('a card withdrawn after its QR was made is refused at the desk once the hotel has the new status list', async () => {
+  const shown = await guestQr();
+  const wallet = await openPage(phone);
+  await wallet.addInitScript(() => localStorage.setItem('shenfen.lang', 'en'));
+  await wallet.goto(`${demo.url}/wallet/`);
+  await waitForView(wallet, 'view-card');
+  await wallet.locator('#show-revoke').click();
+  await wallet.locator('#revoke-confirm').fill('WITHDRAW');
+  await wallet.locator('#revoke-pin').fill('604219');
+  await wallet.locator('#revoke-all').click();
+  await waitForView(wallet, 'view-enroll');
+  await wallet.close();
+  // The hotel refreshes the authority's whole status list every 30 s; the QR lives 90 s.
+  await new Promise((wait) => setTimeout(wait, 35_000));
+  const desk = await deskWith(shown.picture, 'camera-hotel-desk-revoked', 'en', photo('obama3.jpg'));
+  try {
+    const { outcome } = await checkInAtDesk(desk, '911');
+    assert.match(outcome, /^The card is revoked/);
+  } finally {
+    await desk.camera.close();
   }
 });
