@@ -46,7 +46,12 @@ export async function startDemo({ env = {} } = {}) {
   const portalPort = await freePort();
   const binary = process.env.SHENFEN_BIN || join(repository, 'target/debug/shenfen');
   const dataDir = mkdtempSync(join(tmpdir(), 'shenfen-web-'));
-  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--portal-listen', `127.0.0.1:${portalPort}`, '--data-dir', dataDir];
+  // Every service on a free port: the demo's defaults (8081–8083) may be taken by another demo.
+  const [hotelPort, policePort] = [await freePort(), await freePort()];
+  const args = [
+    'demo', '--listen', `127.0.0.1:${port}`, '--portal-listen', `127.0.0.1:${portalPort}`, '--hotel-listen', `127.0.0.1:${hotelPort}`,
+    '--police-listen', `127.0.0.1:${policePort}`, '--data-dir', dataDir,
+  ];
   const child = spawn(binary, args, {
     cwd: repository,
     env: { ...process.env, ...env },
