@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -69,6 +69,9 @@ after(async () => {
   await phone?.browser().close();
   await tools?.close();
   demo?.stop();
+  // The demo's data (its registry, the services' database and keys) goes once it has stopped.
+  await new Promise((stopped) => setTimeout(stopped, 1000));
+  if (demo) rmSync(demo.dataDir, { recursive: true, force: true });
 });
 
 test("the guest's phone opens the desk's check-in link and shows a QR for this hotel, with the sealed ID number", async () => {

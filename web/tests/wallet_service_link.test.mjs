@@ -57,6 +57,9 @@ after(async () => {
   await phone?.browser().close();
   demo?.stop();
   if (keys) rmSync(keys, { recursive: true, force: true });
+  // The demo's data goes once it has stopped.
+  await new Promise((stopped) => setTimeout(stopped, 1000));
+  if (demo) rmSync(demo.dataDir, { recursive: true, force: true });
 });
 
 test("the check-in link draws a QR for that service showing exactly its entitled claims the card holds, and logs it", async () => {
