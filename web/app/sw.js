@@ -1,9 +1,9 @@
 // The wallet's service worker: keeps what showing the QR code needs, so the
 // card and its QR work with no network (at a counter, in a lift, abroad).
-const CACHE = 'shenfen-wallet-v5';
+const CACHE = 'shenfen-wallet-v6';
 const OFFLINE = [
   '/wallet/', '/wallet/manifest.webmanifest', '/app/icon.svg', '/app/common.css', '/app/i18n.js', '/app/problem-texts.js', '/app/dom.js', '/app/camera.js',
-  '/app/sd-jwt.js', '/app/offline-format.js', '/app/wallet-store.js', '/app/card-status.js', '/app/id-number.js', '/app/wallet.js', '/vendor/fflate.js', '/vendor/qrcode.js',
+  '/app/sd-jwt.js', '/app/offline-format.js', '/app/wallet-store.js', '/app/card-status.js', '/app/id-number.js', '/app/service-link.js', '/app/wallet.js', '/vendor/fflate.js', '/vendor/qrcode.js',
   '/web/offline-format.json',
 ];
 

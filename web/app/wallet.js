@@ -13,6 +13,7 @@ import {
 import { allCredentials, appendLog, forgetCredentials, markUsed, newDeviceKey, readLog, replaceCredentials } from '/app/wallet-store.js';
 import { cardStatus } from '/app/card-status.js';
 import { idNumberProblem } from '/app/id-number.js';
+import { ATTESTATION_PREFIX, missingRequired, serviceClaims, verifiedAttestation } from '/app/service-link.js';
 
 addTexts({
   'wallet.title': { zh: '身份钱包', en: 'ID wallet' },
@@ -141,6 +142,9 @@ addTexts({
   'request.foreign': { zh: '这个请求既不是由你的发证机关转交的，也没有得到它的认证，已拒绝。', en: 'This request neither comes through the authority of your card nor carries its attestation; refused.' },
   'request.attested': { zh: '这个服务方由你的发证机关认证，自己核验证件：发证机关不会得知这次出示。', en: 'The authority of your card vouches for this service, which checks your card itself: the authority is not told of this answer.' },
   'request.foreign_failed': { zh: '{host} 上的服务没有给出有效的请求，已拒绝。', en: 'The service at {host} did not give a valid request; refused.' },
+  'service.not_attested': { zh: '这个入住链接没有得到你的发证机关的认证，或已过期，已拒绝。', en: 'This check-in link does not carry a valid attestation from the authority of your card, or it has expired; refused.' },
+  'service.what': { zh: '在“{service}”办理：将出示{claims}。其他内容不出示。', en: 'Check in at {service}: this shows {claims}. Nothing else is shown.' },
+  'service.refresh': { zh: '你的证件是在公安机关的密钥启用之前领取的，没有加密的身份证号，酒店无法为你登记。请在本机重新领取证件（“重新领取”），然后再扫一次入住二维码。', en: 'Your card was issued before the police key was in use, so it carries no sealed ID number and the hotel cannot register you. Enroll again on this phone (“Enroll again”), then scan the check-in code again.' },
   'request.beyond': { zh: '请求超出了发证机关为该服务方认证的范围，已拒绝。', en: 'The request goes beyond what the authority vouched for this service; refused.' },
   'request.origin': { zh: '此登录于 {time} 从 {address} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time} from {address}. If you did not start it yourself just now, decline.' },
   'request.origin_time': { zh: '此登录于 {time} 发起。如果不是您本人刚刚发起的，请拒绝。', en: 'This sign-in was started at {time}. If you did not start it yourself just now, decline.' },
@@ -555,22 +559,36 @@ function qrCell(modules) {
   return Math.max(2, Math.floor((width * devicePixelRatio) / modules));
 }
 
-/** One unused copy per QR session: re-signed (new time) every 30 s, never shown to anyone else. */
+/** One unused copy per QR session, for a purpose of the offline format. */
 async function showQr() {
   const live = await liveCopies();
   const [credential] = live.copies;
   const dead = deadCardReason(live);
   if (dead) return fail(dead, '', () => showCard());
   const purpose = $('purpose').value;
-  const { purposes, dictionaryBytes } = await format();
+  const { purposes } = await format();
   const rule = purposes.find((entry) => entry.purpose === purpose);
   const parsed = await parseCredential(credential.sdJwt);
-  await markUsed(credential);
   const { disclosures } = disclosuresForPaths(parsed, rule.claims[credential.edition].map((claim) => [claim]));
-  const disclosed = disclosures.map((d) => d.name);
+  const names = disclosures.map((d) => t(`claim.${d.name}`)).join(t('list.separator'));
+  await drawOfflineQr({
+    credential, parsed, disclosures, audience: rule.audience, left: live.copies.length - 1,
+    what: t('qr.what', { purpose: t(`purpose.${purpose}`), claims: names }),
+    log: { purpose, claims: disclosures.map((d) => d.name) },
+  });
+}
+
+/**
+ * Spends `credential` on an offline QR bound to `audience`, disclosing
+ * `disclosures`: re-signed (new time) every 30 s, never shown to anyone
+ * else; the disclosure logged (`log`: the claims, and the purpose or the service).
+ */
+async function drawOfflineQr({ credential, parsed, disclosures, audience, left, what, log }) {
+  const { dictionaryBytes } = await format();
+  await markUsed(credential);
   const render = async () => {
     const now = Math.floor(Date.now() / 1000);
-    const presentation = await present(parsed, disclosures, credential.keyPair.privateKey, rule.audience, randomNonce(), now);
+    const presentation = await present(parsed, disclosures, credential.keyPair.privateKey, audience, randomNonce(), now);
     const payload = packQrPayload(presentation, dictionaryBytes);
     const code = qrcode(0, 'L');
     code.addData(String.fromCharCode(...payload), 'Byte');
@@ -586,21 +604,51 @@ async function showQr() {
   };
   show('view-qr');
   await render();
-  const names = disclosed.map((c) => t(`claim.${c}`)).join(t('list.separator'));
-  $('qr-what').textContent = t('qr.what', { purpose: t(`purpose.${purpose}`), claims: names });
-  $('qr-single-use').textContent = t('qr.single_use', { left: Math.max(0, live.copies.length - 1) });
-  await appendLog({ at: Math.floor(Date.now() / 1000), to: rule.audience, purpose, level: disclosed.includes('face_template') ? 'L3' : 'L1', claims: disclosed, channel: 'offline_qr' });
-  let left = 30;
+  $('qr-what').textContent = what;
+  $('qr-single-use').textContent = t('qr.single_use', { left: Math.max(0, left) });
+  await appendLog({ at: Math.floor(Date.now() / 1000), to: audience, ...log, level: log.claims.includes('face_template') ? 'L3' : 'L1', channel: 'offline_qr' });
+  let seconds = 30;
   clearInterval(qrTimer);
-  $('qr-refresh').textContent = t('qr.refresh', { seconds: left });
+  $('qr-refresh').textContent = t('qr.refresh', { seconds });
   qrTimer = setInterval(async () => {
-    left -= 1;
-    if (left <= 0) {
-      left = 30;
+    seconds -= 1;
+    if (seconds <= 0) {
+      seconds = 30;
       await render();
     }
-    $('qr-refresh').textContent = t('qr.refresh', { seconds: left });
+    $('qr-refresh').textContent = t('qr.refresh', { seconds });
   }, 1000);
+}
+
+/**
+ * A service's check-in link (`?service=`, see service-link.js): the wallet
+ * checks the authority's attestation of the service, then shows an offline
+ * QR bound to it disclosing exactly its entitled claims the card holds. A
+ * card lacking a claim the service cannot do without (the sealed ID number,
+ * on a card issued before the police's key) is told how to get it.
+ */
+async function openService(attestationJwt) {
+  try {
+    const { keys } = await call('/jwks.json');
+    const attestation = await verifiedAttestation(attestationJwt, keys, location.origin, Math.floor(Date.now() / 1000), new Error(t('service.not_attested')));
+    const live = await liveCopies();
+    const [credential] = live.copies.filter((c) => c.issuer === location.origin);
+    const dead = deadCardReason(live) ?? (credential ? null : t('failure.no_copies'));
+    if (dead) return fail(dead, '', () => showCard());
+    const parsed = await parseCredential(credential.sdJwt);
+    const { paths, audience } = serviceClaims(attestation);
+    const { disclosures, held } = disclosuresForPaths(parsed, paths);
+    if (missingRequired(attestation, held).length > 0) return fail(t('service.refresh'), '', () => showCard());
+    const service = attestation.client_name || attestation.sub;
+    const names = held.map((path) => claimLabel(path, service)).join(t('list.separator'));
+    await drawOfflineQr({
+      credential, parsed, disclosures, audience, left: live.copies.length - 1,
+      what: t('service.what', { service, claims: names }),
+      log: { service, claims: held.map((path) => path.join('/')) },
+    });
+  } catch (error) {
+    fail(error.message, error.network ? '' : t('request.advice'), () => showCard());
+  }
 }
 
 async function showLog() {
@@ -616,9 +664,9 @@ async function showLog() {
   for (const entry of log.reverse()) {
     const row = rows.insertRow();
     row.insertCell().textContent = new Date(entry.at * 1000).toLocaleString();
-    row.insertCell().textContent = entry.purpose ? t(`purpose.${entry.purpose}`) : entry.to;
+    row.insertCell().textContent = entry.purpose ? t(`purpose.${entry.purpose}`) : entry.service ?? entry.to;
     row.insertCell().textContent = entry.level;
-    row.insertCell().textContent = entry.claims.map((c) => t(`claim.${c}`)).join(t('list.separator'));
+    row.insertCell().textContent = entry.claims.map((c) => claimLabel(c.split('/'), entry.service ?? entry.to)).join(t('list.separator'));
   }
   show('view-log');
 }
@@ -740,8 +788,6 @@ async function fetchRequest(link) {
   };
 }
 
-const ATTESTATION_PREFIX = 'verifier_attestation:';
-
 /**
  * A request object from a relying party's own verifier (OpenID4VP 1.0
  * §5.9.3, client identifier prefix `verifier_attestation`): the Verifier
@@ -753,10 +799,9 @@ const ATTESTATION_PREFIX = 'verifier_attestation:';
  */
 async function attestedRequest(jwt, keys) {
   const attestationJwt = jwsHeader(jwt).jwt;
-  if (typeof attestationJwt !== 'string' || jwsHeader(attestationJwt).typ !== 'verifier-attestation+jwt') throw new Error(t('request.foreign'));
-  const attestation = await verifiedJwsPayload(attestationJwt, keys);
+  if (typeof attestationJwt !== 'string') throw new Error(t('request.foreign'));
   const now = Math.floor(Date.now() / 1000);
-  if (attestation.iss !== location.origin || !(attestation.exp > now - 60) || !attestation.cnf?.jwk) throw new Error(t('request.foreign'));
+  const attestation = await verifiedAttestation(attestationJwt, keys, location.origin, now, new Error(t('request.foreign')));
   const request = await verifiedWithKey(jwt, attestation.cnf.jwk);
   const entitled = new Set(attestation.entitled_claims ?? []);
   const allowed = (path) => entitled.has(path.join('/')) || (path.length === 2 && path[0] === 'pseudonyms' && path[1] === attestation.sub);
@@ -997,10 +1042,14 @@ function wire() {
 }
 
 wire();
-const link = new URLSearchParams(location.search).get('request');
+const query = new URLSearchParams(location.search);
+const link = query.get('request');
+const service = query.get('service');
+if (link || service) history.replaceState(null, '', location.pathname);
 if (link) {
-  history.replaceState(null, '', location.pathname);
   openRequest(link);
+} else if (service) {
+  openService(service);
 } else {
   showCard();
 }

@@ -38,7 +38,8 @@ export async function freePort() {
  * Starts `shenfen demo` in a fresh data directory; resolves once it serves.
  * `env` adds to its environment (`RUST_LOG` to log each request); `log()`
  * answers everything it printed so far. The demo's services (the portal)
- * listen on a port of their own; `portal()` resolves with its origin once it serves.
+ * listen on a port of their own; `portal()` resolves with its origin once it serves;
+ * `hotelDesk` is the hotel's desk device link, `police` the police's origin.
  */
 export async function startDemo({ env = {} } = {}) {
   const port = await freePort();
@@ -46,7 +47,12 @@ export async function startDemo({ env = {} } = {}) {
   const railPort = await freePort();
   const binary = process.env.SHENFEN_BIN || join(repository, 'target/debug/shenfen');
   const dataDir = mkdtempSync(join(tmpdir(), 'shenfen-web-'));
-  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--portal-listen', `127.0.0.1:${portalPort}`, '--rail-listen', `127.0.0.1:${railPort}`, '--data-dir', dataDir];
+  // Every service on a free port: the demo's defaults (8081–8084) may be taken by another demo.
+  const [hotelPort, policePort] = [await freePort(), await freePort()];
+  const args = [
+    'demo', '--listen', `127.0.0.1:${port}`, '--portal-listen', `127.0.0.1:${portalPort}`, '--hotel-listen', `127.0.0.1:${hotelPort}`,
+    '--police-listen', `127.0.0.1:${policePort}`, '--rail-listen', `127.0.0.1:${railPort}`, '--data-dir', dataDir,
+  ];
   const child = spawn(binary, args, {
     cwd: repository,
     env: { ...process.env, ...env },
@@ -65,7 +71,7 @@ export async function startDemo({ env = {} } = {}) {
     });
     child.on('exit', (code) => failed(new Error(`shenfen demo exited (${code}):\n${output}`)));
   });
-  const passwords = Object.fromEntries([...output.matchAll(/(?:Operator|Clerk) (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
+  const passwords = Object.fromEntries([...output.matchAll(/(?:Operator|Clerk|Officer) (\S+)\s+\(\w+\) password: (\S+)/g)].map((m) => [m[1], m[2]]));
   const counterToken = output.match(/Counter device .* token: (\S+)/)[1];
   const url = `http://127.0.0.1:${port}`;
   const portal = async () => {
@@ -76,7 +82,10 @@ export async function startDemo({ env = {} } = {}) {
     }
     throw new Error(`the demo's portal did not start:\n${output}`);
   };
-  return { url, binary, dataDir, passwords, counterToken, portal, log: () => output, stop: () => child.kill('SIGTERM') };
+  // The hotel's desk (its device link) and the police's register, as the demo prints them.
+  const hotelDesk = output.match(/ (http:\/\/\S+\/desk\/#device=\S+)/)[1];
+  const police = output.match(/ (http:\/\/\S+?)\/ +the police's guest register/)[1];
+  return { url, binary, dataDir, passwords, counterToken, portal, hotelDesk, police, log: () => output, stop: () => child.kill('SIGTERM') };
 }
 
 /** Registers a relying party with `shenfen rp add` (and its `options`, e.g. `--redirect-uri`); returns its API key. */

@@ -15,7 +15,9 @@ use shenfen_credential::{
     verify_presentation,
 };
 use shenfen_server::Registration;
-use shenfen_services::{ServicesError, add_portal_clerk, add_rail_gate};
+use shenfen_services::{
+    HOTEL as HOTEL_KEY, ServicesError, add_hotel_desk, add_police_officer, add_portal_clerk, add_rail_gate,
+};
 use shenfen_store::generate_password;
 use time::macros::date;
 
@@ -60,9 +62,24 @@ pub(crate) struct DemoArgs {
     #[arg(long)]
     portal_listen: Option<SocketAddr>,
     /// Address the railway (铁路客票, in `shenfen services`) listens on
-    /// (default 127.0.0.1:8082, or a free port when --listen asks for one).
+    /// (default 127.0.0.1:8084, or a free port when --listen asks for one).
     #[arg(long)]
     rail_listen: Option<SocketAddr>,
+    /// Address the hotel's front desk listens on (default 127.0.0.1:8082, or a free port).
+    #[arg(long)]
+    hotel_listen: Option<SocketAddr>,
+    /// Address the police's guest register listens on (default 127.0.0.1:8083, or a free port).
+    #[arg(long)]
+    police_listen: Option<SocketAddr>,
+}
+
+/// Where the demo's services listen.
+#[derive(Clone, Copy)]
+struct ServiceAddresses {
+    portal: SocketAddr,
+    hotel: SocketAddr,
+    police: SocketAddr,
+    rail: SocketAddr,
 }
 
 /// The walk-through, then the whole local stack: a demo registry with real
@@ -76,10 +93,15 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Both origins are known before either serves: the portal's is its client id, the authority's its issuer.
     let listen = concrete(args.listen)?;
-    let portal_default = if args.listen.port() == 0 { 0 } else { 8081 };
-    let portal_listen = concrete(args.portal_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], portal_default))))?;
-    let rail_default = if args.listen.port() == 0 { 0 } else { 8082 };
-    let rail_listen = concrete(args.rail_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], rail_default))))?;
+    let default = |port: u16| SocketAddr::from(([127, 0, 0, 1], if args.listen.port() == 0 { 0 } else { port }));
+    let services = ServiceAddresses {
+        portal: concrete(args.portal_listen.unwrap_or(default(8081)))?,
+        hotel: concrete(args.hotel_listen.unwrap_or(default(8082)))?,
+        police: concrete(args.police_listen.unwrap_or(default(8083)))?,
+        rail: concrete(args.rail_listen.unwrap_or(default(8084)))?,
+    };
+    let rail_listen = services.rail;
+    let portal_listen = services.portal;
     let store = StoreArgs::embedded(&dir);
     let face = Common { json: false, models: None, threshold: None };
     println!("\nSetting up the local authority in {}", dir.display());
@@ -108,7 +130,8 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     let counter_token = demo_operators(&store)?;
     let services_dir = dir.join("services");
     register_portal(&store, &services_dir, portal_listen)?;
-    let gate_token = register_rail(&store, &services_dir, rail_listen, &format!("http://{listen}"))?;
+    let gate_token = register_rail(&store, &services_dir, services.rail, &format!("http://{listen}"))?;
+    let desk_token = register_hotel_and_police(&store, &services_dir, listen, services)?;
     println!(
         "Wallet and offline check-in from the command line: see demo/README.md (shenfen wallet …, shenfen verify --qr …)."
     );
@@ -119,11 +142,16 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "\nIn a browser (with a camera):\n  http://{listen}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{listen}/counter/#device={counter_token}\n                       a hotel front desk (a registered counter device): scan the QR\n  http://{listen}/console/  the operator console (the passwords above)\n  http://{portal_listen}/   政务服务 the government portal: sign in, register a business (upgraded edition)\n  http://{portal_listen}/clerk/  the registration clerks' view (the clerk password above)\n  http://{rail_listen}/   铁路客票 real-name rail tickets: sign in with the wallet, buy, transfer\n                       the gate: POST http://{rail_listen}/gate/scan with the gate token {gate_token}"
+        "\nIn a browser (with a camera):\n  http://{listen}/wallet/   the citizen's wallet: enroll, the card, the offline QR\n  http://{listen}/counter/#device={counter_token}\n                       a hotel front desk (a registered counter device): scan the QR\n  http://{listen}/console/  the operator console (the passwords above)\n  http://{portal_listen}/   政务服务 the government portal: sign in, register a business (upgraded edition)\n  http://{portal_listen}/clerk/  the registration clerks' view (the clerk password above)\n  http://{hotel}/desk/#device={desk_token}\n                       酒店入住 the hotel's front desk: the guest scans its check-in code, then shows their QR\n  http://{police}/   the police's guest register (the officer password above)\n  http://{rail_listen}/   铁路客票 real-name rail tickets: sign in with the wallet, buy, transfer\n                       the gate: POST http://{rail_listen}/gate/scan with the gate token {gate_token}",
+        hotel = services.hotel,
+        police = services.police,
     );
     println!("Stop with Ctrl-C.\n");
-    let _services = ServicesChild::spawn(&format!("http://{listen}"), (portal_listen, rail_listen), &services_dir)?;
-    serve_cmd::run(&serve_cmd::ServeArgs::demo(listen, store, args.liveness))
+    let _services = ServicesChild::spawn(&format!("http://{listen}"), services, &services_dir)?;
+    let mut serve = serve_cmd::ServeArgs::demo(listen, store, args.liveness);
+    // The authority seals each copy's ID number to the demo police's key.
+    serve.police_key = Some(shenfen_services::police::police_public_key_path(&services_dir));
+    serve_cmd::run(&serve)
 }
 
 /// `address`, with port 0 replaced by a port free now: the demo must know
@@ -200,16 +228,76 @@ fn register_rail(store: &StoreArgs, services_dir: &Path, rail: SocketAddr, issue
     Ok(token)
 }
 
+/// The hotel and the police of the demo: the hotel registered with the
+/// authority as a relying party entitled to the name, the age answer, the
+/// sealed ID number and the face template (no OpenID Connect sign-in: it
+/// verifies offline QR codes), attested for its key (the check-in link the
+/// desk shows), a desk device (its token returned), and an officer whose
+/// password is printed once. The police's key is made by `prepare`.
+fn register_hotel_and_police(
+    store: &StoreArgs,
+    services_dir: &Path,
+    authority: SocketAddr,
+    at: ServiceAddresses,
+) -> Result<String> {
+    let origin = format!("http://{}", at.hotel);
+    let registration = Registration {
+        client_id: origin.clone(),
+        name: "酒店入住 Demo hotel".into(),
+        claims: ["name", "age_over_18", "sealed_id_number", "face_template"].map(String::from).to_vec(),
+        redirect_uris: Vec::new(),
+        sector_identifier: None,
+        client_jwks: None,
+        replace: true,
+        share_sector: false,
+    };
+    save_registration(registration, None, store)?;
+    let public_key = services_dir.join("hotel.pub.jwk");
+    let key = shenfen_services::client_key(services_dir, HOTEL_KEY)?;
+    std::fs::write(&public_key, key.public().to_value().to_string())?;
+    let out = services_dir.join("hotel.attestation.jwt");
+    // A data directory used before gets a fresh attestation (for this run's authority address).
+    let _ = std::fs::remove_file(&out);
+    crate::rp_verifier_cmd::attest(&crate::rp_verifier_cmd::AttestArgs {
+        client_id: origin.clone(),
+        public_key,
+        response_uri: vec![format!("{origin}/openid4vp/response")],
+        issuer: format!("http://{authority}"),
+        valid_days: 30,
+        issuer_key: None,
+        out: Some(out),
+        store: store.clone(),
+    })?;
+    let rt = crate::data_dir::runtime()?;
+    let desk = match rt.block_on(add_hotel_desk(services_dir, None, "Front desk 1")) {
+        Ok(token) => token,
+        Err(ServicesError::ClerkExists(_)) => {
+            let again = format!("Front desk {}", now_unix());
+            rt.block_on(add_hotel_desk(services_dir, None, &again))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("Hotel desk \"Front desk 1\" token: {desk}");
+    let password = match rt.block_on(add_police_officer(services_dir, None, "demo-officer")) {
+        Ok(password) => password,
+        Err(ServicesError::ClerkExists(_)) => "(unchanged)".into(),
+        Err(e) => return Err(e.into()),
+    };
+    println!("Officer demo-officer     (police) password: {password}");
+    Ok(desk)
+}
+
 /// `shenfen services` as a child process of the demo, talking to the
 /// authority over HTTP only; killed when the demo stops.
 struct ServicesChild(std::process::Child);
 
 impl ServicesChild {
-    fn spawn(authority: &str, (portal, rail): (SocketAddr, SocketAddr), dir: &Path) -> Result<ServicesChild> {
+    fn spawn(authority: &str, at: ServiceAddresses, dir: &Path) -> Result<ServicesChild> {
         let exe = std::env::current_exe().context("cannot find the shenfen binary")?;
         let child = std::process::Command::new(exe)
-            .args(["services", "--authority", authority, "--portal-listen", &portal.to_string()])
-            .args(["--rail-listen", &rail.to_string(), "--data-dir"])
+            .args(["services", "--authority", authority, "--portal-listen", &at.portal.to_string()])
+            .args(["--hotel-listen", &at.hotel.to_string(), "--police-listen", &at.police.to_string()])
+            .args(["--rail-listen", &at.rail.to_string(), "--data-dir"])
             .arg(dir)
             .env_remove("SHENFEN_SERVICES_DB")
             .spawn()

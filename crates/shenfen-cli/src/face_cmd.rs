@@ -183,16 +183,21 @@ impl Common {
 
     /// The model directory in force.
     pub(crate) fn model_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.models {
-            return dir.clone();
-        }
-        if let Some(dir) = std::env::var_os("SHENFEN_MODELS") {
-            return dir.into();
-        }
-        repository_path("models/SHA256SUMS")
-            .and_then(|sums| sums.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| PathBuf::from("models"))
+        model_dir(self.models.as_deref())
     }
+}
+
+/// The model directory: `given`, else $SHENFEN_MODELS, else the repository's models/, else ./models.
+pub(crate) fn model_dir(given: Option<&Path>) -> PathBuf {
+    if let Some(dir) = given {
+        return dir.to_path_buf();
+    }
+    if let Some(dir) = std::env::var_os("SHENFEN_MODELS") {
+        return dir.into();
+    }
+    repository_path("models/SHA256SUMS")
+        .and_then(|sums| sums.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("models"))
 }
 
 pub(crate) fn run(command: FaceCommand) -> Result<ExitCode> {

@@ -100,28 +100,28 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
 pub(crate) struct AttestArgs {
     /// The registered relying party (`shenfen rp add`).
     #[arg(long)]
-    client_id: String,
+    pub(crate) client_id: String,
     /// The public JWK of its verifier's signing key.
     #[arg(long)]
-    public_key: PathBuf,
+    pub(crate) public_key: PathBuf,
     /// The response URI(s) its verifier receives answers at (`<public URL>/openid4vp/response`).
     #[arg(long, required = true)]
-    response_uri: Vec<String>,
+    pub(crate) response_uri: Vec<String>,
     /// This authority's public base URL (its credential issuer identifier).
     #[arg(long)]
-    issuer: String,
+    pub(crate) issuer: String,
     /// Days the attestation is valid: it cannot be withdrawn before, so keep
     /// it short and attest again to renew.
     #[arg(long, default_value_t = 30)]
-    valid_days: i64,
+    pub(crate) valid_days: i64,
     /// The authority's private signing JWK (default DATA_DIR/issuer.jwk).
     #[arg(long)]
-    issuer_key: Option<PathBuf>,
+    pub(crate) issuer_key: Option<PathBuf>,
     /// Where to write the attestation (default standard output).
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     #[command(flatten)]
-    store: StoreArgs,
+    pub(crate) store: StoreArgs,
 }
 
 /// `shenfen rp attest`: the attestation carries the registration as the

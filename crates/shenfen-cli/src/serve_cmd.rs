@@ -34,7 +34,7 @@ pub(crate) struct ServeArgs {
     /// The police's public JWK for the hotels' guest register: every
     /// credential then carries the ID number sealed to it (docs/PRIVACY.md).
     #[arg(long, env = "SHENFEN_POLICE_KEY")]
-    police_key: Option<PathBuf>,
+    pub(crate) police_key: Option<PathBuf>,
     /// The public base URL (the credential issuer identifier); default http://LISTEN.
     #[arg(long, env = "SHENFEN_PUBLIC_URL")]
     public_url: Option<String>,

@@ -1,6 +1,6 @@
 //! `shenfen services`: the seed's relying parties (the government portal
 //! first) as their own process, talking to the authority only over HTTP;
-//! `shenfen services clerk add` and `shenfen services gate add`.
+//! `shenfen services clerk add`, `gate add`, `hotel desk add`, `police officer add`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use shenfen_services::{ServicesConfig, add_portal_clerk, add_rail_gate, serve};
+use shenfen_services::{ServicesConfig, add_hotel_desk, add_police_officer, add_portal_clerk, add_rail_gate, serve};
 
 use crate::data_dir::runtime;
 use crate::serve_cmd::{init_logging, shutdown_signal};
@@ -37,6 +37,25 @@ pub(crate) struct ServicesArgs {
     /// The railway's public origin when it is served behind a proxy (default http://RAIL-LISTEN).
     #[arg(long, requires = "rail_listen")]
     rail_url: Option<String>,
+    /// Where the hotel's front desk (酒店入住) listens; its origin is its client id.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    hotel_listen: SocketAddr,
+    /// The hotel's public origin behind a proxy (default http://HOTEL-LISTEN).
+    #[arg(long)]
+    hotel_url: Option<String>,
+    /// Where the police's guest register listens.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    police_listen: SocketAddr,
+    /// The police's public origin behind a proxy (default http://POLICE-LISTEN).
+    #[arg(long)]
+    police_url: Option<String>,
+    /// How often the hotel refreshes the authority's keys and whole status
+    /// list, and retries forwarding its register to the police (seconds).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    cache_refresh_secs: u64,
+    /// Face models for the hotel desk's live-face check (default as for `shenfen face`).
+    #[arg(long)]
+    models: Option<PathBuf>,
     #[command(flatten)]
     store: ServicesStore,
 }
@@ -60,6 +79,50 @@ enum ServicesCommand {
     /// The railway's gate devices.
     #[command(subcommand)]
     Gate(GateCommand),
+    /// The hotel's front-desk devices.
+    #[command(subcommand)]
+    Hotel(HotelCommand),
+    /// The police officers who open the guest register.
+    #[command(subcommand)]
+    Police(PoliceCommand),
+}
+
+#[derive(Subcommand)]
+enum HotelCommand {
+    /// Registers a front-desk device; its token (for the desk page's link) is printed once.
+    #[command(subcommand)]
+    Desk(DeskCommand),
+}
+
+#[derive(Subcommand)]
+enum DeskCommand {
+    /// Adds a desk device.
+    Add {
+        /// The desk's name, e.g. "Front desk 1".
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: ServicesStore,
+    },
+}
+
+#[derive(Subcommand)]
+enum PoliceCommand {
+    /// The officers' accounts.
+    #[command(subcommand)]
+    Officer(OfficerCommand),
+}
+
+#[derive(Subcommand)]
+enum OfficerCommand {
+    /// Adds an officer with a generated password, printed once.
+    Add {
+        /// The officer's username.
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        store: ServicesStore,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +161,16 @@ pub(crate) fn run(args: ServicesArgs) -> Result<ExitCode> {
             println!("Gate \"{}\" token: {token}", name.trim());
             Ok(ExitCode::SUCCESS)
         }
+        Some(ServicesCommand::Hotel(HotelCommand::Desk(DeskCommand::Add { name, store }))) => {
+            let token = add_desk(&store.data_dir, store.database_url.as_deref(), &name)?;
+            println!("Hotel desk \"{name}\" token: {token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ServicesCommand::Police(PoliceCommand::Officer(OfficerCommand::Add { username, store }))) => {
+            let password = add_officer(&store.data_dir, store.database_url.as_deref(), &username)?;
+            println!("Officer {username} password: {password}");
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             let authority = args.authority.context("--authority URL is required to serve")?;
             let config = ServicesConfig {
@@ -106,6 +179,12 @@ pub(crate) fn run(args: ServicesArgs) -> Result<ExitCode> {
                 portal_url: args.portal_url,
                 rail_listen: args.rail_listen,
                 rail_url: args.rail_url,
+                hotel_listen: args.hotel_listen,
+                hotel_url: args.hotel_url,
+                police_listen: args.police_listen,
+                police_url: args.police_url,
+                cache_refresh_secs: args.cache_refresh_secs,
+                face_models: Some(crate::face_cmd::model_dir(args.models.as_deref())),
                 data_dir: args.store.data_dir,
                 database_url: args.store.database_url,
             };
@@ -124,11 +203,26 @@ fn authority_url(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
+/// A staff name or a desk name: 1 to 64 bytes once trimmed.
+fn account_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty() && name.len() <= 64, "a username or desk name has 1 to 64 bytes");
+    Ok(name)
+}
+
 /// Adds a portal clerk; answers the generated password.
 pub(crate) fn add_clerk(data_dir: &std::path::Path, database_url: Option<&str>, username: &str) -> Result<String> {
-    let username = username.trim();
-    anyhow::ensure!(!username.is_empty() && username.len() <= 64, "a clerk's username has 1 to 64 bytes");
-    Ok(runtime()?.block_on(add_portal_clerk(data_dir, database_url, username))?)
+    Ok(runtime()?.block_on(add_portal_clerk(data_dir, database_url, account_name(username)?))?)
+}
+
+/// Adds a police officer; answers the generated password.
+pub(crate) fn add_officer(data_dir: &std::path::Path, database_url: Option<&str>, username: &str) -> Result<String> {
+    Ok(runtime()?.block_on(add_police_officer(data_dir, database_url, account_name(username)?))?)
+}
+
+/// Registers a hotel desk device; answers its token.
+pub(crate) fn add_desk(data_dir: &std::path::Path, database_url: Option<&str>, name: &str) -> Result<String> {
+    Ok(runtime()?.block_on(add_hotel_desk(data_dir, database_url, account_name(name)?))?)
 }
 
 /// Registers a railway gate device; answers its token.

@@ -91,8 +91,12 @@ pub(crate) enum WalletCommand {
         #[command(flatten)]
         wallet: WalletArgs,
         /// hotel_checkin, age_check, ticket or clock_in.
+        #[arg(long, required_unless_present = "service", conflicts_with = "service")]
+        purpose: Option<Purpose>,
+        /// A service's check-in link (`<authority>/wallet/?service=<attestation>`, as its desk shows it):
+        /// the QR is bound to that service and shows what the authority entitled it to.
         #[arg(long)]
-        purpose: Purpose,
+        service: Option<String>,
         /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
@@ -169,12 +173,7 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
         }
         WalletCommand::Present { wallet, request, yes, share_optional, frames } => {
             let mut held = open(&wallet)?;
-            let issuer = held
-                .credentials()
-                .iter()
-                .find(|c| !c.used && c.expires_at > now_unix())
-                .map(|c| c.issuer.clone())
-                .ok_or_else(|| coded(shenfen_wallet::WalletError::NoCredential))?;
+            let issuer = next_issuer(&held)?;
             let client = AuthorityClient::new(&issuer);
             let mut asked = client.fetch_request(&request).map_err(coded)?;
             if share_optional {
@@ -207,12 +206,22 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
             let summary = json!({ "to": record.to, "client_name": asked.client_name, "claims": record.claims, "level": record.level });
             report(&wallet, &summary, &format!("shared {} with {}", record.claims.join(", "), asked.client_name))?;
         }
-        WalletCommand::Qr { wallet, purpose, out } => {
+        WalletCommand::Qr { wallet, purpose, service, out } => {
             let mut held = open(&wallet)?;
-            let presentation = held.present_offline(purpose, now_unix()).map_err(coded)?;
+            let presentation = match (purpose, service) {
+                (Some(purpose), _) => held.present_offline(purpose, now_unix()).map_err(coded)?,
+                (None, Some(link)) => {
+                    let issuer = next_issuer(&held)?;
+                    let attestation =
+                        AuthorityClient::new(&issuer).fetch_attestation(&link, now_unix()).map_err(coded)?;
+                    held.present_to_service(&attestation, now_unix()).map_err(coded)?
+                }
+                (None, None) => return Err(fail(ARGUMENT, "give --purpose or --service")),
+            };
             write_qr_png(&presentation.payload, &out)?;
             let summary = json!({
-                "purpose": purpose.as_str(),
+                "purpose": presentation.record.purpose,
+                "to": presentation.record.to,
                 "claims": presentation.record.claims,
                 "payload_bytes": presentation.payload.len(),
                 "payload": URL_SAFE_NO_PAD.encode(&presentation.payload),
@@ -221,11 +230,25 @@ pub(crate) fn run(command: WalletCommand) -> Result<ExitCode> {
             report(
                 &wallet,
                 &summary,
-                &format!("QR for {purpose} ({} bytes) written to {}", presentation.payload.len(), out.display()),
+                &format!(
+                    "QR for {} ({} bytes) written to {}",
+                    presentation.record.purpose,
+                    presentation.payload.len(),
+                    out.display()
+                ),
             )?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The authority of the next copy the wallet would show: the one whose keys vouch for what it is shown.
+fn next_issuer(held: &Wallet) -> Result<String> {
+    held.credentials()
+        .iter()
+        .find(|c| !c.used && c.expires_at > now_unix())
+        .map(|c| c.issuer.clone())
+        .ok_or_else(|| coded(shenfen_wallet::WalletError::NoCredential))
 }
 
 fn report(args: &WalletArgs, value: &serde_json::Value, text: &str) -> Result<()> {

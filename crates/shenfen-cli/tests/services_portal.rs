@@ -12,13 +12,11 @@
 
 mod server_process;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use server_process::{fresh_postgres, spawn_services, spawn_serving, stop};
+use server_process::{exchange_raw, fresh_postgres, spawn_services, spawn_serving, stop};
 
 /// An HTTP answer: status, headers (lowercase names), body.
 struct Answer {
@@ -50,31 +48,13 @@ impl Answer {
 
 /// One request over plain TCP, as a script sends it (`Accept: application/json`) unless `accept` says otherwise.
 fn request(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut stream = TcpStream::connect(address).unwrap();
-    let mut extra = String::new();
-    for (name, value) in headers {
-        extra.push_str(&format!("{name}: {value}\r\n"));
-    }
+    let mut all = headers.to_vec();
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept")) {
-        extra.push_str("Accept: application/json\r\n");
+        all.push(("Accept", "application/json"));
     }
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines.next().unwrap()[9..12].parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Answer { status, headers, body: body.to_owned() }
+    all.push(("Content-Type", "application/x-www-form-urlencoded"));
+    let (status, headers, body) = exchange_raw(address, method, path, &all, body);
+    Answer { status, headers, body }
 }
 
 fn get(address: &str, path: &str, headers: &[(&str, &str)]) -> Answer {

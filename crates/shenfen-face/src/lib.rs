@@ -26,6 +26,7 @@ mod head_pose;
 mod landmarks;
 mod models;
 mod passive;
+mod qr;
 mod quality;
 mod roc;
 mod runtime;
@@ -54,6 +55,7 @@ pub use frame_print::{FramePrint, SAME_PICTURE_BITS};
 pub use geometry::{BoundingBox, Point};
 pub use head_pose::HeadPose;
 pub use models::{ModelConfig, ModelFile, RgbInput};
+pub use qr::scan_qr;
 pub use quality::{Quality, QualityPolicy};
 pub use roc::{Accuracy, RocPoint};
 pub use simulated_session::{

@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use image::{GrayImage, RgbImage};
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use shenfen_core::{AssuranceLevel, Edition, Purpose};
@@ -24,6 +24,7 @@ use shenfen_credential::{
     CachedStatusList, CredentialError, OfflinePolicy, TrustedIssuer, VerifiedVc, VerifierCache, decode_qr_payload,
     verify_offline,
 };
+pub use shenfen_face::scan_qr;
 use shenfen_face::{FaceEngine, FaceError, QualityPolicy, Template, decode_image_within};
 use tokio::sync::RwLock;
 use utoipa::ToSchema;
@@ -212,42 +213,6 @@ fn live_similarity(template: &str, live: &LiveFace<'_>) -> Result<(f32, f32), Co
     }
     let face = live.engine.analyse(live.image, &QualityPolicy::default())?;
     Ok((signed.similarity_to_live(&face.embedding)?, live.engine.match_threshold))
-}
-
-/// Finds and decodes the first QR code in a picture; `None` when there is none
-/// (the camera has not found it yet), `Some(Err)` when one is seen but unreadable.
-///
-/// The detector (quirc's, in rqrr) misses dense codes at some sizes — a 1 KB
-/// payload is a version 25–27 code — so a frame where it finds nothing, or
-/// nothing readable, is tried again at a few other scales, as phone scanners do.
-pub fn scan_qr(picture: GrayImage) -> Option<Result<Vec<u8>, String>> {
-    let mut unreadable = None;
-    for scale in [1.0, 1.25, 0.8, 1.5, 0.65] {
-        let attempt = if scale == 1.0 { picture.clone() } else { rescaled(&picture, scale) };
-        match decode_first_grid(attempt) {
-            Some(Ok(payload)) => return Some(Ok(payload)),
-            Some(Err(why)) => unreadable = Some(Err(why)),
-            None => {}
-        }
-    }
-    unreadable
-}
-
-fn rescaled(picture: &GrayImage, scale: f32) -> GrayImage {
-    let size = |n: u32| ((n as f32 * scale).round() as u32).max(1);
-    image::imageops::resize(
-        picture,
-        size(picture.width()),
-        size(picture.height()),
-        image::imageops::FilterType::Triangle,
-    )
-}
-
-fn decode_first_grid(picture: GrayImage) -> Option<Result<Vec<u8>, String>> {
-    let mut prepared = rqrr::PreparedImage::prepare(picture);
-    let grid = prepared.detect_grids().into_iter().next()?;
-    let mut payload = Vec::new();
-    Some(grid.decode_to(&mut payload).map(|_| payload).map_err(|e| e.to_string()))
 }
 
 /// How often the counter page's cache is refreshed from this authority.

@@ -29,7 +29,7 @@ const VENDOR_FILES: [(&str, &str); 2] =
     [("fflate.js", "fflate/esm/browser.js"), ("qrcode.js", "qrcode-generator/dist/qrcode.mjs")];
 
 /// The pages' own files, compiled in.
-const APP_FILES: [(&str, &str, &str); 16] = [
+const APP_FILES: [(&str, &str, &str); 17] = [
     ("common.css", "text/css; charset=utf-8", include_str!("../../../web/app/common.css")),
     ("icon.svg", "image/svg+xml", include_str!("../../../web/app/icon.svg")),
     ("i18n.js", JS, include_str!("../../../web/app/i18n.js")),
@@ -41,6 +41,7 @@ const APP_FILES: [(&str, &str, &str); 16] = [
     ("wallet-store.js", JS, include_str!("../../../web/app/wallet-store.js")),
     ("card-status.js", JS, include_str!("../../../web/app/card-status.js")),
     ("id-number.js", JS, include_str!("../../../web/app/id-number.js")),
+    ("service-link.js", JS, include_str!("../../../web/app/service-link.js")),
     ("wallet.js", JS, include_str!("../../../web/app/wallet.js")),
     ("counter.js", JS, include_str!("../../../web/app/counter.js")),
     ("console.js", JS, include_str!("../../../web/app/console.js")),

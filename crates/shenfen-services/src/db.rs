@@ -86,12 +86,13 @@ impl Db {
         for statement in [
             "DELETE FROM sign_ins WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE expires_at <= $1",
-            "DELETE FROM portal_clerk_sessions WHERE expires_at <= $1",
-            "DELETE FROM portal_clerk_failures WHERE window_ends <= $1",
             "DELETE FROM rail_asks WHERE expires_at <= $1",
             "DELETE FROM rail_seen_qrs WHERE expires_at <= $1",
         ] {
             removed += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
+        }
+        for staff in [&crate::staff::PORTAL_CLERKS, &crate::staff::POLICE_OFFICERS] {
+            removed += staff.purge_expired(self, now).await?;
         }
         let stale_drafts = now - crate::portal::DRAFT_FOR;
         let drafts = sqlx::query("DELETE FROM portal_drafts WHERE created_at <= $1").bind(stale_drafts);

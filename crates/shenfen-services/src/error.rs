@@ -52,8 +52,8 @@ pub enum ServicesError {
         /// What failed.
         reason: String,
     },
-    /// A clerk account with this name exists already.
-    #[error("the clerk {0} exists already")]
+    /// A clerk, officer or desk with this name exists already.
+    #[error("the account or desk {0} exists already")]
     ClerkExists(String),
 }
 
@@ -116,7 +116,7 @@ pub enum ProblemType {
     /// No or an unknown gate device token.
     GateUnauthenticated,
     /// The gate's QR is not a presentation, or does not verify (untrusted, forged, wrong railway).
-    QrUnreadable,
+    QrInvalid,
     /// The QR is older than its 90 seconds: a screenshot, likely.
     QrExpired,
     /// This very QR passed a gate already.
@@ -133,6 +133,32 @@ pub enum ProblemType {
     OfferClosed,
     /// The card carries no pseudonym for this railway (issued before it registered): renew the card.
     NoPseudonym,
+    /// No or an unknown desk device token.
+    DeskUnauthenticated,
+    /// The camera frame shows no QR code yet.
+    QrNotFound,
+    /// A QR code is seen but does not decode.
+    QrUnreadable,
+    /// The QR was made for another hotel or purpose.
+    WrongAudience,
+    /// The card's issuer is not an authority the hotel trusts.
+    UntrustedIssuer,
+    /// The QR does not verify for another reason; `code` names it.
+    QrRefused,
+    /// The card carries no sealed ID number (issued before the police key).
+    NoSealedIdNumber,
+    /// The guest is under 18.
+    NotAdult,
+    /// An upgraded card's check-in needs the desk camera's frame of the guest.
+    FaceRequired,
+    /// The desk camera's frame shows no usable face.
+    FaceUnusable,
+    /// The face at the desk is not the card's.
+    FaceMismatch,
+    /// A register batch without a hotel's intake token.
+    IntakeUnauthenticated,
+    /// No, an expired or an ended officer session, or a wrong password.
+    OfficerUnauthenticated,
     /// Anything else: the cause is logged, never sent.
     Internal,
 }
@@ -158,7 +184,7 @@ impl ProblemType {
             ProblemType::PayloadTooLarge => "payload-too-large",
             ProblemType::BadRequest => "bad-request",
             ProblemType::GateUnauthenticated => "gate-unauthenticated",
-            ProblemType::QrUnreadable => "qr-invalid",
+            ProblemType::QrInvalid => "qr-invalid",
             ProblemType::QrExpired => "qr-expired",
             ProblemType::QrReplayed => "qr-replayed",
             ProblemType::CardRevoked => "card-revoked",
@@ -167,6 +193,19 @@ impl ProblemType {
             ProblemType::SoldOut => "sold-out",
             ProblemType::OfferClosed => "offer-closed",
             ProblemType::NoPseudonym => "no-pseudonym",
+            ProblemType::DeskUnauthenticated => "desk-unauthenticated",
+            ProblemType::QrNotFound => "qr-not-found",
+            ProblemType::QrUnreadable => "qr-unreadable",
+            ProblemType::WrongAudience => "wrong-audience",
+            ProblemType::UntrustedIssuer => "untrusted-issuer",
+            ProblemType::QrRefused => "qr-refused",
+            ProblemType::NoSealedIdNumber => "no-sealed-id-number",
+            ProblemType::NotAdult => "not-adult",
+            ProblemType::FaceRequired => "face-required",
+            ProblemType::FaceUnusable => "face-unusable",
+            ProblemType::FaceMismatch => "face-mismatch",
+            ProblemType::IntakeUnauthenticated => "intake-unauthenticated",
+            ProblemType::OfficerUnauthenticated => "officer-unauthenticated",
             ProblemType::Internal => "internal",
         }
     }
@@ -189,16 +228,29 @@ impl ProblemType {
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::BadRequest => StatusCode::BAD_REQUEST,
             ProblemType::GateUnauthenticated => StatusCode::UNAUTHORIZED,
-            ProblemType::QrUnreadable | ProblemType::QrExpired => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::QrInvalid | ProblemType::QrExpired => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::QrReplayed | ProblemType::TicketUsed | ProblemType::SoldOut => StatusCode::CONFLICT,
             ProblemType::CardRevoked | ProblemType::NoTicket | ProblemType::NoPseudonym => StatusCode::FORBIDDEN,
             ProblemType::OfferClosed => StatusCode::GONE,
+            ProblemType::DeskUnauthenticated => StatusCode::UNAUTHORIZED,
+            ProblemType::QrNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::QrUnreadable => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::WrongAudience => StatusCode::FORBIDDEN,
+            ProblemType::UntrustedIssuer => StatusCode::FORBIDDEN,
+            ProblemType::QrRefused => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::NoSealedIdNumber => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::NotAdult => StatusCode::FORBIDDEN,
+            ProblemType::FaceRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::FaceUnusable => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::FaceMismatch => StatusCode::FORBIDDEN,
+            ProblemType::IntakeUnauthenticated => StatusCode::UNAUTHORIZED,
+            ProblemType::OfficerUnauthenticated => StatusCode::UNAUTHORIZED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// Every type, for the documentation test.
-    pub const ALL: [ProblemType; 27] = [
+    pub const ALL: [ProblemType; 40] = [
         ProblemType::NotSignedIn,
         ProblemType::SignInNotStarted,
         ProblemType::SignInUnknown,
@@ -216,6 +268,7 @@ impl ProblemType {
         ProblemType::PayloadTooLarge,
         ProblemType::BadRequest,
         ProblemType::GateUnauthenticated,
+        ProblemType::QrInvalid,
         ProblemType::QrUnreadable,
         ProblemType::QrExpired,
         ProblemType::QrReplayed,
@@ -225,6 +278,18 @@ impl ProblemType {
         ProblemType::SoldOut,
         ProblemType::OfferClosed,
         ProblemType::NoPseudonym,
+        ProblemType::DeskUnauthenticated,
+        ProblemType::QrNotFound,
+        ProblemType::WrongAudience,
+        ProblemType::UntrustedIssuer,
+        ProblemType::QrRefused,
+        ProblemType::NoSealedIdNumber,
+        ProblemType::NotAdult,
+        ProblemType::FaceRequired,
+        ProblemType::FaceUnusable,
+        ProblemType::FaceMismatch,
+        ProblemType::IntakeUnauthenticated,
+        ProblemType::OfficerUnauthenticated,
         ProblemType::Internal,
     ];
 }

@@ -8,19 +8,23 @@
 //!
 //! One module per service, each with its routes, pages, tables and tests;
 //! the first is the government portal with business registration
-//! ([`portal`]). What they share: the authority client ([`authority`]),
+//! ([`portal`]), then hotel check-in ([`hotel`]) with the police's sealed
+//! guest register ([`police`]). What they share: the authority client ([`authority`]),
 //! sign-ins and sessions ([`session`]), sealing of personal data
 //! ([`sealed`]), the pages' frame and refusals.
 
 pub mod authority;
 mod db;
 mod error;
+pub mod hotel;
 mod key_files;
+pub mod police;
 pub mod portal;
 pub mod rail;
 pub mod sealed;
 mod secrets;
 pub mod session;
+mod staff;
 #[cfg(test)]
 mod test_support;
 mod web;
@@ -45,6 +49,10 @@ pub use key_files::{client_jwks_path, client_key, client_key_path};
 pub const PORTAL: &str = "portal";
 /// The railway's key name; its Verifier Attestation is `rail.attestation.jwt` beside it.
 pub const RAIL: &str = "rail";
+/// The hotel's short name.
+pub const HOTEL: &str = "hotel";
+/// The police's short name.
+pub const POLICE: &str = "police";
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
@@ -65,6 +73,19 @@ pub struct ServicesConfig {
     pub rail_listen: Option<SocketAddr>,
     /// The railway's public origin (its client id); default `http://` + its listen address.
     pub rail_url: Option<String>,
+    /// Where the hotel's desk listens (its origin is its client id).
+    pub hotel_listen: SocketAddr,
+    /// The hotel's public origin; default `http://` + the listen address.
+    pub hotel_url: Option<String>,
+    /// Where the police's register listens.
+    pub police_listen: SocketAddr,
+    /// The police's public origin; default `http://` + the listen address.
+    pub police_url: Option<String>,
+    /// How often the hotel refreshes the authority's keys and status list
+    /// (and retries forwarding the register to the police), seconds.
+    pub cache_refresh_secs: u64,
+    /// The face models of the hotel desk's live-face check (none: upgraded cards are refused at the desk).
+    pub face_models: Option<PathBuf>,
     /// Keys and the embedded database.
     pub data_dir: PathBuf,
     /// PostgreSQL (`postgres://…`) instead of the embedded SQLite file.
@@ -95,12 +116,42 @@ pub fn prepare(data_dir: &Path) -> Result<PathBuf, ServicesError> {
         .map_err(|e| ServicesError::KeyFile { path: data_dir.display().to_string(), reason: e.to_string() })?;
     client_key(data_dir, PORTAL)?;
     client_key(data_dir, RAIL)?;
+    client_key(data_dir, HOTEL)?;
+    police::police_key(data_dir)?;
+    police::intake_token(data_dir)?;
     Ok(client_jwks_path(data_dir, PORTAL))
 }
 
 /// Where the railway's Verifier Attestation (`shenfen rp attest`) is kept in `data_dir`.
 pub fn rail_attestation_path(data_dir: &Path) -> PathBuf {
     data_dir.join("rail.attestation.jwt")
+}
+
+/// A bound listener and the origin it serves (`given`, or `http://` + the address).
+async fn bind(address: SocketAddr, given: Option<&str>) -> Result<(tokio::net::TcpListener, String), ServicesError> {
+    let listen_error =
+        |e: std::io::Error| ServicesError::Listen { address: address.to_string(), reason: e.to_string() };
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(listen_error)?;
+    let bound = listener.local_addr().map_err(listen_error)?;
+    let url = given.map_or_else(|| format!("http://{bound}"), |url| url.trim_end_matches('/').to_owned());
+    Ok((listener, url))
+}
+
+/// The desk's face engine from `dir`, loaded once; none (logged) when the models are missing or do not load.
+async fn face_engine(dir: Option<&Path>) -> Option<Arc<shenfen_face::FaceEngine>> {
+    let config = shenfen_face::ModelConfig::standard(dir?);
+    if !config.runtime_library.exists() {
+        tracing::warn!("no face models: the hotel desk refuses upgraded cards' live-face check-ins");
+        return None;
+    }
+    match tokio::task::spawn_blocking(move || shenfen_face::FaceEngine::load(config)).await {
+        Ok(Ok(engine)) => Some(Arc::new(engine)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the face models did not load");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Routes every service answers on its origin: health, the stylesheet, the language switch.
@@ -122,22 +173,48 @@ pub async fn serve(
     let db = Db::open(&database_url(&config.data_dir, config.database_url.as_deref())).await?;
     let sealer = Arc::new(sealed::Sealer::from_file(&config.data_dir.join("pii.key"))?);
     let authority = Arc::new(authority::Authority::new(&config.authority));
-    let listen_error =
-        |e: std::io::Error| ServicesError::Listen { address: config.portal_listen.to_string(), reason: e.to_string() };
-    let listener = tokio::net::TcpListener::bind(config.portal_listen).await.map_err(listen_error)?;
-    let address = listener.local_addr().map_err(listen_error)?;
-    let url = config.portal_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let (portal_listener, url) = bind(config.portal_listen, config.portal_url.as_deref()).await?;
+    let (hotel_listener, hotel_url) = bind(config.hotel_listen, config.hotel_url.as_deref()).await?;
+    let (police_listener, police_url) = bind(config.police_listen, config.police_url.as_deref()).await?;
+    let authority_origin = portal::origin_of(&config.authority);
     let key = client_key(&config.data_dir, PORTAL)?;
-    let authority_origin = portal::origin_of(authority.issuer());
-    let portal = portal::Portal::new(db.clone(), authority, &url, key, sealer.clone());
-    let mut listening = vec![Listening { key: PORTAL, name: portal::NAME, url }];
-    let mut apps = vec![(listener, portal::router(portal))];
+    let portal = portal::Portal::new(db.clone(), authority, &url, key, Arc::clone(&sealer));
+    let police_link =
+        hotel::PoliceLink { intake: format!("{police_url}/intake"), token: police::intake_token(&config.data_dir)? };
+    let hotel = Arc::new(hotel::Hotel::new(
+        db.clone(),
+        Arc::clone(&sealer),
+        &hotel_url,
+        &config.authority,
+        hotel::attestation_in(&config.data_dir),
+        face_engine(config.face_models.as_deref()).await,
+        Some(police_link),
+    ));
+    let police = police::Police::new(
+        db.clone(),
+        police::police_key(&config.data_dir)?,
+        &police::intake_token(&config.data_dir)?,
+        &police_url,
+    );
+    let mut listening = vec![
+        Listening { key: PORTAL, name: portal::NAME, url },
+        Listening { key: HOTEL, name: hotel::NAME, url: hotel_url },
+        Listening { key: POLICE, name: police::NAME, url: police_url },
+    ];
+    // The portal's and the railway's forms are small; the hotel desk's camera frames set their own limits.
+    let forms = || DefaultBodyLimit::max(web::FORM_LIMIT);
+    let mut apps = vec![
+        (portal_listener, portal::router(portal).layer(forms())),
+        (hotel_listener, hotel::router(Arc::clone(&hotel), &authority_origin)),
+        (police_listener, police::router(Arc::new(police), &authority_origin)),
+    ];
     if let Some(rail_listen) = config.rail_listen {
         let (listener, url, router) = rail_app(config, rail_listen, &db, sealer, &authority_origin).await?;
         listening.push(Listening { key: RAIL, name: rail::NAME, url });
-        apps.push((listener, router));
+        apps.push((listener, router.layer(forms())));
     }
     tokio::spawn(purge_periodically(db.clone()));
+    tokio::spawn(hotel::keep_fresh(hotel, config.cache_refresh_secs.max(1)));
     ready(&listening);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -148,7 +225,7 @@ pub async fn serve(
     for (listener, router) in apps {
         // A request slower than this (a slow client, a slow authority) is cut off, its connection freed.
         let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30));
-        let app = router.layer(DefaultBodyLimit::max(web::FORM_LIMIT)).layer(timeout);
+        let app = router.layer(timeout);
         let mut stopped = stopped.clone();
         servers.spawn(async move {
             axum::serve(listener, app)
@@ -161,7 +238,7 @@ pub async fn serve(
     let mut served = Ok(());
     while let Some(ended) = servers.join_next().await {
         if let Ok(Err(e)) = ended {
-            served = Err(listen_error(e));
+            served = Err(ServicesError::Listen { address: config.portal_listen.to_string(), reason: e.to_string() });
         }
     }
     db.close().await;
@@ -178,9 +255,7 @@ async fn rail_app(
     sealer: Arc<sealed::Sealer>,
     authority_origin: &str,
 ) -> Result<(tokio::net::TcpListener, String, Router), ServicesError> {
-    let listen_error = |e: std::io::Error| ServicesError::Listen { address: listen.to_string(), reason: e.to_string() };
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(listen_error)?;
-    let url = config.rail_url.clone().unwrap_or(format!("http://{}", listener.local_addr().map_err(listen_error)?));
+    let (listener, url) = bind(listen, config.rail_url.as_deref()).await?;
     let path = rail_attestation_path(&config.data_dir);
     let attestation = std::fs::read_to_string(&path).map_err(|e| ServicesError::KeyFile {
         path: path.display().to_string(),
@@ -258,7 +333,7 @@ pub async fn add_portal_clerk(
 ) -> Result<String, ServicesError> {
     let db = open_for_command(data_dir, database_url).await?;
     let added = match secrets::generate_password() {
-        Ok(password) => portal::add_clerk(&db, username, &password, now()).await.map(|()| password),
+        Ok(password) => staff::PORTAL_CLERKS.add(&db, username, &password, now()).await.map(|()| password),
         Err(e) => Err(e),
     };
     db.close().await;
@@ -269,6 +344,27 @@ pub async fn add_portal_clerk(
 pub async fn add_rail_gate(data_dir: &Path, database_url: Option<&str>, name: &str) -> Result<String, ServicesError> {
     let db = open_for_command(data_dir, database_url).await?;
     let added = rail::add_gate(&db, name, now()).await;
+    db.close().await;
+    added
+}
+
+/// Adds a police officer with a generated password (argon2id-hashed); answers the password, to print once.
+pub async fn add_police_officer(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    username: &str,
+) -> Result<String, ServicesError> {
+    let db = open_for_command(data_dir, database_url).await?;
+    let password = secrets::generate_password()?;
+    let added = police::add_officer(&db, username, &password).await;
+    db.close().await;
+    added.map(|()| password)
+}
+
+/// Registers a hotel front-desk device; answers its token, to print once.
+pub async fn add_hotel_desk(data_dir: &Path, database_url: Option<&str>, name: &str) -> Result<String, ServicesError> {
+    let db = open_for_command(data_dir, database_url).await?;
+    let added = hotel::add_desk(&db, name).await;
     db.close().await;
     added
 }

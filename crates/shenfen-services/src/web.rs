@@ -95,6 +95,55 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormBody<T> {
     }
 }
 
+/// A JSON body within the route's body limit, parsed into `T`; anything else
+/// is a typed refusal (problem+json), never axum's plain-text rejection.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request, state: &S) -> Result<JsonBody<T>, Refusal> {
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| Refusal::new(ProblemType::PayloadTooLarge, "the request body is over the limit"))?;
+        serde_json::from_slice(&body)
+            .map(JsonBody)
+            .map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the JSON body does not read: {e}")))
+    }
+}
+
+/// A form must come from the service's own pages: a browser names the page's
+/// origin in `Origin`, and another one is refused before anything is read.
+pub(crate) fn same_origin(origin: &str, headers: &HeaderMap) -> Result<(), Refusal> {
+    match headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or_default()) {
+        Some(posted) if posted != origin => {
+            Err(Refusal::new(ProblemType::CrossOrigin, "the form was posted from another origin"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Why a staff sign-in was refused, in words.
+pub(crate) fn staff_refusal(lang: Lang, too_many: bool) -> &'static str {
+    if too_many {
+        lang.pick("尝试次数过多，请 15 分钟后再试。", "Too many attempts; wait 15 minutes.")
+    } else {
+        lang.pick("用户名或密码不正确。", "The username or password is wrong.")
+    }
+}
+
+/// A staff sign-in form (clerks, officers) posting to `action`, with the refusal's words if any.
+pub(crate) fn staff_login(lang: Lang, action: &str, refused: Option<&str>) -> Markup {
+    html! {
+        @if let Some(message) = refused { p.error role="alert" { (message) } }
+        form method="post" action=(action) {
+            div.field { label for="username" { (lang.pick("用户名", "Username")) } input id="username" name="username" autocomplete="username" required; }
+            div.field { label for="password" { (lang.pick("密码", "Password")) } input id="password" name="password" type="password" autocomplete="current-password" required; }
+            button type="submit" { (lang.pick("登录", "Sign in")) }
+        }
+    }
+}
+
 /// A link in the page's navigation.
 pub(crate) struct NavLink {
     pub(crate) href: &'static str,
@@ -185,7 +234,7 @@ pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// A refusal's words for a reader: a title and the way forward.
-fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
+pub(crate) fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
     let (zh, en) = match kind {
         ProblemType::NotSignedIn => {
             (("请先登录", "请用身份证登录后再继续。"), ("Please sign in", "Sign in with shenfen, then go on."))
@@ -249,21 +298,27 @@ fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
         ProblemType::GateUnauthenticated => {
             (("闸机未登记", "请使用已登记的闸机设备。"), ("Unregistered gate", "Use a registered gate device."))
         }
-        ProblemType::QrUnreadable => (
+        ProblemType::QrInvalid => (
             ("二维码无效", "请在钱包中重新出示本铁路的乘车码。"),
             ("The QR is not valid", "Show this railway's boarding code from your wallet again."),
         ),
         ProblemType::QrExpired => (
-            ("二维码已过期", "请在钱包中刷新二维码，截图无效。"),
-            ("The QR expired", "Refresh the code in your wallet; a screenshot does not pass."),
+            ("二维码已过期", "二维码 90 秒内有效：请在钱包中刷新后重新出示，截图无效。"),
+            (
+                "The QR code has expired",
+                "A QR code is valid for 90 seconds: refresh it in the wallet and show it again; a screenshot does not pass.",
+            ),
         ),
         ProblemType::QrReplayed => (
-            ("二维码已使用过", "同一个二维码不能通过两次，请刷新。"),
-            ("This QR was shown already", "One code passes once; refresh it."),
+            ("二维码已使用过", "同一个二维码只能用一次：请在钱包中重新生成。"),
+            ("The QR code was used already", "A QR code is used once: make a new one in the wallet."),
         ),
         ProblemType::CardRevoked => (
-            ("身份证已挂失", "该证已被吊销，请到柜台办理。"),
-            ("The card is revoked", "The card was revoked; see a counter."),
+            ("证件已注销", "这张虚拟身份证已被注销，不能使用：请到柜台或在手机上重新办理。"),
+            (
+                "The card is revoked",
+                "This virtual ID card was withdrawn and cannot be used: see a counter or enroll again.",
+            ),
         ),
         ProblemType::NoTicket => (
             ("没有本次列车的车票", "请出示本人的车票，转让的车票需由接收人确认。"),
@@ -289,6 +344,67 @@ fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
                 "Your card needs renewing",
                 "Your card was issued before this railway registered; renew it in your wallet.",
             ),
+        ),
+        ProblemType::DeskUnauthenticated => (
+            ("前台设备未登记", "请用酒店登记的前台设备链接打开本页。"),
+            ("This desk device is not registered", "Open this page with the link of a registered desk device."),
+        ),
+        ProblemType::QrNotFound => (
+            ("未找到二维码", "请把手机上的二维码对准摄像头。"),
+            ("No QR code found", "Hold the phone's QR code to the camera."),
+        ),
+        ProblemType::QrUnreadable => (
+            ("二维码无法读取", "请拿稳手机，靠近一些。"),
+            ("The QR code does not read", "Hold the phone steady and a little closer."),
+        ),
+        ProblemType::WrongAudience => (
+            ("这个二维码不是给本酒店的", "请客人用手机扫描本前台的入住二维码，再出示新生成的二维码。"),
+            (
+                "This QR code is not for this hotel",
+                "Ask the guest to scan this desk's check-in code, then show the new QR code.",
+            ),
+        ),
+        ProblemType::UntrustedIssuer => (
+            ("发证机关不受信任", "这张证件不是本酒店信任的发证机关签发的。"),
+            ("The issuer is not trusted", "This card was not issued by an authority this hotel trusts."),
+        ),
+        ProblemType::QrRefused => (
+            ("二维码核验未通过", "请客人重新生成二维码后再试；仍不通过请核验实体身份证。"),
+            (
+                "The QR code did not verify",
+                "Ask the guest for a fresh QR code; if it still fails, check the physical card.",
+            ),
+        ),
+        ProblemType::NoSealedIdNumber => (
+            ("证件缺少加密身份证号", "这张证件在公安密钥启用前领取：请客人在手机上重新领取证件后再入住。"),
+            (
+                "The card lacks the sealed ID number",
+                "It was issued before the police key was in use: the guest enrolls again on the phone, then checks in.",
+            ),
+        ),
+        ProblemType::NotAdult => (
+            ("客人未满 18 岁", "未成年人入住须由监护人陪同办理。"),
+            ("The guest is under 18", "A minor checks in with a guardian."),
+        ),
+        ProblemType::FaceRequired => (
+            ("需要现场人脸核验", "增强版证件：请客人看向前台摄像头。"),
+            ("A live face check is needed", "An upgraded card: ask the guest to look at the desk camera."),
+        ),
+        ProblemType::FaceUnusable => (
+            ("摄像头画面中没有清晰的人脸", "请客人正对摄像头，光线充足。"),
+            ("No clear face in the camera picture", "Ask the guest to face the camera in good light."),
+        ),
+        ProblemType::FaceMismatch => (
+            ("人脸与证件不符", "现场人脸与证件不是同一人：不能入住。"),
+            ("The face does not match the card", "The person at the desk is not the card's holder: no check-in."),
+        ),
+        ProblemType::IntakeUnauthenticated => (
+            ("旅馆未获授权报送", "报送需要公安机关发给该旅馆的令牌。"),
+            ("The hotel may not send entries", "Sending entries needs the token the police issued the hotel."),
+        ),
+        ProblemType::OfficerUnauthenticated => (
+            ("请以民警身份登录", "用户名或密码不正确，或会话已过期。"),
+            ("Please sign in as an officer", "The name or password is wrong, or the session expired."),
         ),
         ProblemType::Internal => (
             ("服务出错", "未做任何更改，请稍后重试。"),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use shenfen_credential::{Jws, PrivateJwk, PublicJwk, SdJwt, es256_header, present, sign_compact};
+use shenfen_credential::{Jws, PrivateJwk, PublicJwk, SdJwt, VerifierAttestation, es256_header, present, sign_compact};
 use ureq::Agent;
 
 use crate::WalletError;
@@ -214,6 +214,24 @@ pub struct PresentationRequest {
 }
 
 impl AuthorityClient {
+    /// A service's check-in link (`<authority>/wallet/?service=<JWT>`, or the
+    /// JWT alone) checked as the web wallet checks it: a Verifier Attestation
+    /// signed by this authority's published keys, issued by it, unexpired.
+    pub fn fetch_attestation(&self, link: &str, now: i64) -> Result<VerifierAttestation, WalletError> {
+        let jwt = link.trim().rsplit_once("service=").map_or(link.trim(), |(_, jwt)| jwt);
+        let jwks: Value =
+            serde_json::from_str(&self.get_text("/jwks.json")?).map_err(|e| WalletError::Network(e.to_string()))?;
+        let keys = jwks["keys"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let attestation = VerifierAttestation::verify(jwt, keys, now, 60)?;
+        if attestation.issuer != self.base {
+            return Err(WalletError::Refused {
+                kind: "untrusted_verifier".into(),
+                detail: format!("the attestation is not from {}, the authority this wallet trusts", self.base),
+            });
+        }
+        Ok(attestation)
+    }
+
     /// Fetches the request object an `openid4vp://` URI (or a bare
     /// `request_uri`) refers to, and checks it is signed by this authority
     /// (`self` is the client of the authority whose credentials the wallet holds).

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shenfen_core::{Edition, Purpose};
-use shenfen_credential::{Jws, PrivateJwk, SdJwt, encode_qr_payload, present};
+use shenfen_core::{Edition, Purpose, SEALED_ID_NUMBER};
+use shenfen_credential::{Jws, PrivateJwk, SdJwt, VerifierAttestation, encode_qr_payload, present};
 
 use crate::WalletError;
 use crate::vault::Vault;
@@ -133,29 +133,91 @@ impl Wallet {
     /// to the purpose's audience at `now`, from a credential never shown
     /// before (which is then spent), logged.
     pub fn present_offline(&mut self, purpose: Purpose, now: i64) -> Result<OfflinePresentation, WalletError> {
-        let index = self
-            .state
+        self.spend_offline(now, None, &purpose.audience(), purpose.as_str(), |edition, _| {
+            purpose.claims(edition).into_iter().map(|claim| vec![claim.to_owned()]).collect()
+        })
+    }
+
+    /// A presentation for an attested service's desk (a hotel's check-in
+    /// link): bound to `verifier_attestation:<client id>`, disclosing exactly
+    /// the claims the authority entitled the service to that the card holds,
+    /// and the service's pseudonym. The attestation must be from the card's
+    /// issuer ([`crate::AuthorityClient::fetch_attestation`] verifies it).
+    /// A service entitled to the sealed ID number refuses a card without it
+    /// here, before a copy is spent.
+    pub fn present_to_service(
+        &mut self,
+        attestation: &VerifierAttestation,
+        now: i64,
+    ) -> Result<OfflinePresentation, WalletError> {
+        let mut paths: Vec<Vec<String>> = attestation
+            .claims
+            .iter()
+            .filter(|claim| !claim.starts_with("is:"))
+            .map(|claim| claim.split('/').map(str::to_owned).collect())
+            .collect();
+        paths.push(vec!["pseudonyms".into(), attestation.client_id.clone()]);
+        let sealed_needed = attestation.claims.iter().any(|claim| claim == SEALED_ID_NUMBER);
+        let holds_sealed = |sd_jwt: &SdJwt| sd_jwt.disclosures().iter().any(|d| d.name() == Some(SEALED_ID_NUMBER));
+        let next = self.next_unused(now, Some(&attestation.issuer)).map(|index| &self.state.credentials[index]);
+        if sealed_needed
+            && !next.is_some_and(|held| SdJwt::parse(&held.sd_jwt).is_ok_and(|sd_jwt| holds_sealed(&sd_jwt)))
+        {
+            return Err(WalletError::Refused {
+                kind: "no_sealed_id_number".into(),
+                detail: "the card was issued before the police key: enroll again for a card that carries the sealed ID number".into(),
+            });
+        }
+        let audience = attestation.prefixed_client_id();
+        self.spend_offline(now, Some(&attestation.issuer), &audience, &attestation.name, |_, _| paths)
+    }
+
+    /// The index of the next copy never shown and unexpired at `now` (of `issuer`, if given).
+    fn next_unused(&self, now: i64, issuer: Option<&str>) -> Option<usize> {
+        self.state
             .credentials
             .iter()
-            .position(|c| !c.used && c.expires_at > now)
-            .ok_or(WalletError::NoCredential)?;
+            .position(|c| !c.used && c.expires_at > now && issuer.is_none_or(|i| c.issuer == i))
+    }
+
+    /// Spends the next unused copy on an offline QR bound to `audience`,
+    /// disclosing the paths `choose` picks (of those the copy holds); logged under `purpose`.
+    fn spend_offline(
+        &mut self,
+        now: i64,
+        issuer: Option<&str>,
+        audience: &str,
+        purpose: &str,
+        choose: impl FnOnce(Edition, &SdJwt) -> Vec<Vec<String>>,
+    ) -> Result<OfflinePresentation, WalletError> {
+        let index = self.next_unused(now, issuer).ok_or(WalletError::NoCredential)?;
         let held = &self.state.credentials[index];
         let edition: Edition = held.edition.parse().map_err(|_| WalletError::Corrupt("edition".into()))?;
         let sd_jwt = SdJwt::parse(&held.sd_jwt)?;
         let key = PrivateJwk::from_json(&held.key.to_string())?;
         let available: Vec<&str> = sd_jwt.disclosures().iter().filter_map(|d| d.name()).collect();
-        let claims: Vec<&str> = purpose.claims(edition).into_iter().filter(|claim| available.contains(claim)).collect();
-        let pointers: Vec<String> = claims.iter().map(|c| format!("/{c}")).collect();
+        // A path is held when its last name is a disclosure of the copy.
+        let paths: Vec<Vec<String>> = choose(edition, &sd_jwt)
+            .into_iter()
+            .filter(|path| path.last().is_some_and(|name| available.contains(&name.as_str())))
+            .collect();
+        let pointers: Vec<String> = paths
+            .iter()
+            .map(|path| {
+                path.iter().fold(String::new(), |pointer, name| shenfen_credential::child_pointer(&pointer, name))
+            })
+            .collect();
         let nonce = random_nonce()?;
-        let presentation = present(&sd_jwt, &pointers, &key.signing_key()?, &purpose.audience(), &nonce, now)?;
+        let presentation = present(&sd_jwt, &pointers, &key.signing_key()?, audience, &nonce, now)?;
         let payload = encode_qr_payload(&presentation)?;
-        let level = if claims.contains(&"face_template") { "L3" } else { "L1" };
+        let claims: Vec<String> = paths.iter().map(|path| path.join("/")).collect();
+        let level = if claims.iter().any(|c| c == "face_template") { "L3" } else { "L1" };
         let record = DisclosureRecord {
             at: now,
-            to: purpose.audience(),
-            purpose: purpose.as_str().into(),
+            to: audience.to_owned(),
+            purpose: purpose.to_owned(),
             level: level.into(),
-            claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+            claims,
             channel: "offline_qr".into(),
         };
         self.state.credentials[index].used = true;

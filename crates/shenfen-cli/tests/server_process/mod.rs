@@ -88,6 +88,36 @@ fn exchange(
     (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}")))
 }
 
+/// One request over plain TCP with the given headers (none added but Host,
+/// Content-Length and Connection); the status, headers (lowercase names) and body.
+pub(crate) fn exchange_raw(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let extra: String = headers.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
 /// A fresh schema `shenfen_test_<pid>_<name>` on the PostgreSQL server these
 /// machines run (or $SHENFEN_TEST_POSTGRES); its URL.
 pub(crate) fn fresh_postgres(name: &str) -> String {
@@ -112,16 +142,20 @@ pub(crate) fn fresh_postgres(name: &str) -> String {
 pub(crate) fn spawn_services(dir: &Path, args: &[&str], service: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shenfen"))
         .arg("services")
+        // Free ports for the services a test does not name (their defaults may be taken).
+        .args(["--hotel-listen", "127.0.0.1:0", "--police-listen", "127.0.0.1:0"])
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let prefix = format!("Service {service}: http://");
-    for line in stdout.lines() {
+    while let Some(line) = stdout.next() {
         if let Some(url) = line.unwrap().strip_prefix(&prefix) {
+            // The other services' lines follow: read on, so the process never writes to a closed pipe.
+            std::thread::spawn(move || stdout.for_each(drop));
             return (child, url.trim_end_matches('/').to_owned());
         }
     }

@@ -9,13 +9,13 @@ use serde::Deserialize;
 
 use super::{CLERK_COOKIE, NAME, Shared, pages, same_origin, store};
 use crate::error::{ProblemType, Refusal};
-
-use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, wants_html};
+use crate::staff::{self, PORTAL_CLERKS, SignIn};
+use crate::web::{FormBody, Lang, cookie, page, see_other, set_cookie, staff_login, staff_refusal, wants_html};
 
 /// The clerk of this browser's session, if any.
 async fn clerk_of(portal: &super::Portal, headers: &HeaderMap) -> Result<Option<String>, Refusal> {
     let Some(token) = cookie(headers, CLERK_COOKIE).filter(|t| t.len() == 43) else { return Ok(None) };
-    Ok(store::clerk_of_session(&portal.db, &token, portal.now()).await?)
+    Ok(PORTAL_CLERKS.of_session(&portal.db, &token, portal.now()).await?)
 }
 
 fn clerk_page(lang: Lang, body: maud::Markup) -> Response {
@@ -30,7 +30,7 @@ pub(super) async fn home(State(portal): Shared, lang: Lang, headers: HeaderMap) 
         if !wants_html(&headers) {
             return Err(Refusal::new(ProblemType::ClerkUnauthenticated, "sign in as a clerk"));
         }
-        let mut response = clerk_page(lang, pages::clerk_login(lang, None));
+        let mut response = clerk_page(lang, staff_login(lang, "/clerk/login", None));
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(response);
     };
@@ -52,9 +52,7 @@ pub(super) struct LoginForm {
     password: String,
 }
 
-/// A clerk's sign-in: the attempt is counted before the password is checked
-/// (one statement), so a guesser meets the limit without the argon2id cost
-/// deciding anything; an unknown name costs the same work as a known one.
+/// A clerk's sign-in ([`staff::Staff::sign_in`]: attempts limited per name before the argon2id check).
 pub(super) async fn login(
     State(portal): Shared,
     lang: Lang,
@@ -64,40 +62,26 @@ pub(super) async fn login(
     same_origin(&portal, &headers)?;
     let refused = |kind: ProblemType, detail: &str| {
         if wants_html(&headers) {
-            let message = match kind {
-                ProblemType::RateLimited => {
-                    lang.pick("尝试次数过多，请 15 分钟后再试。", "Too many attempts; wait 15 minutes.")
-                }
-                _ => lang.pick("用户名或密码不正确。", "The username or password is wrong."),
-            };
-            let mut response = clerk_page(lang, pages::clerk_login(lang, Some(message)));
+            let message = staff_refusal(lang, kind == ProblemType::RateLimited);
+            let mut response = clerk_page(lang, staff_login(lang, "/clerk/login", Some(message)));
             *response.status_mut() = kind.status();
             Ok(response)
         } else {
             Err(Refusal::new(kind, detail))
         }
     };
-    if form.username.is_empty() || form.username.len() > 64 || form.password.len() > 256 {
-        return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
-    }
-    // A free check first, then the attempt counted: a flood is turned away
-    // before it costs a count, a row or an argon2id run.
-    let Some(check) = portal.password_checks.try_take() else {
-        return Err(Refusal::new(ProblemType::Busy, "too many sign-ins at once; try again in a second"));
+    let token = match PORTAL_CLERKS.sign_in(&portal.db, &form.username, &form.password, portal.now()).await? {
+        SignIn::Session(token) => token,
+        SignIn::Wrong => return refused(ProblemType::ClerkUnauthenticated, "wrong username or password"),
+        SignIn::TooMany => {
+            return refused(ProblemType::RateLimited, "too many sign-in attempts for this clerk; wait 15 minutes");
+        }
+        SignIn::Busy => {
+            return Err(Refusal::new(ProblemType::Busy, "too many sign-ins at once; try again in a second"));
+        }
     };
-    let attempts = store::count_clerk_attempt(&portal.db, &form.username, portal.now()).await?;
-    if attempts > store::CLERK_ATTEMPTS {
-        return refused(ProblemType::RateLimited, "too many sign-in attempts for this clerk; wait 15 minutes");
-    }
-    let stored = store::clerk_password_hash(&portal.db, &form.username).await?;
-    let matches = check.run(stored, form.password).await?;
-    if !matches {
-        tracing::info!("a clerk sign-in was refused");
-        return refused(ProblemType::ClerkUnauthenticated, "wrong username or password");
-    }
-    let token = store::open_clerk_session(&portal.db, &form.username, portal.now()).await?;
     let mut response = see_other("/clerk/");
-    let cookie = set_cookie(CLERK_COOKIE, &token, "/clerk", store::CLERK_SESSION_FOR, portal.secure);
+    let cookie = set_cookie(CLERK_COOKIE, &token, "/clerk", staff::SESSION_FOR, portal.secure);
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
@@ -105,7 +89,7 @@ pub(super) async fn login(
 pub(super) async fn logout(State(portal): Shared, headers: HeaderMap) -> Result<Response, Refusal> {
     same_origin(&portal, &headers)?;
     if let Some(token) = cookie(&headers, CLERK_COOKIE) {
-        store::end_clerk_session(&portal.db, &token).await?;
+        PORTAL_CLERKS.end_session(&portal.db, &token).await?;
     }
     let mut response = see_other("/clerk/");
     response.headers_mut().append(header::SET_COOKIE, set_cookie(CLERK_COOKIE, "", "/clerk", 0, portal.secure));

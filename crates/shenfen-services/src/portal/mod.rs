@@ -23,14 +23,12 @@ use serde_json::json;
 
 pub(crate) use pages::when;
 pub(crate) use store::DRAFT_FOR;
-pub use store::add_clerk;
 
 use self::filing::{Evidence, FILING_CLAIMS, FilingForm, NotFiled};
 use crate::authority::{Ask, Authority, ServiceClient, SignedIn};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
 use crate::sealed::Sealer;
-use crate::secrets::PasswordChecks;
 use crate::session::{
     MAX_PENDING, PendingFor, end_session, open_session, remember_sign_in, session_subject, sign_ins_in_progress,
     take_sign_in,
@@ -58,8 +56,6 @@ pub struct Portal {
     origin: String,
     /// Whether cookies get `Secure`.
     secure: bool,
-    /// The clerks' password checks, bounded.
-    password_checks: PasswordChecks,
 }
 
 impl Portal {
@@ -74,7 +70,7 @@ impl Portal {
         let origin = origin.trim_end_matches('/').to_owned();
         let client = ServiceClient { client_id: origin.clone(), redirect_uri: format!("{origin}/callback"), key };
         let secure = origin.starts_with("https://");
-        Portal { db, authority, client, sealer, secure, origin, password_checks: PasswordChecks::new() }
+        Portal { db, authority, client, sealer, secure, origin }
     }
 
     fn now(&self) -> i64 {
@@ -116,15 +112,9 @@ async fn signed_in(portal: &Portal, headers: &HeaderMap) -> Result<Option<String
     Ok(session_subject(&portal.db, SERVICE, headers, SESSION_COOKIE, portal.now()).await?)
 }
 
-/// A form must come from the portal's own pages: a browser names the page's
-/// origin in `Origin`, and another one is refused before anything is read.
+/// A form must come from the portal's own pages.
 fn same_origin(portal: &Portal, headers: &HeaderMap) -> Result<(), Refusal> {
-    match headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or_default()) {
-        Some(origin) if origin != portal.origin => {
-            Err(Refusal::new(ProblemType::CrossOrigin, "the form was posted from another origin"))
-        }
-        _ => Ok(()),
-    }
+    crate::web::same_origin(&portal.origin, headers)
 }
 
 /// The citizen posting a form from the portal's own pages: the origin first,

@@ -172,18 +172,6 @@ pub(crate) fn filing_form(lang: Lang, form: &FilingForm, errors: &[FieldError], 
     }
 }
 
-/// The clerk's sign-in form, with an alert after a refusal.
-pub(crate) fn clerk_login(lang: Lang, refused: Option<&str>) -> Markup {
-    html! {
-        @if let Some(message) = refused { p.error role="alert" { (message) } }
-        form method="post" action="/clerk/login" {
-            div.field { label for="username" { (lang.pick("用户名", "Username")) } input id="username" name="username" autocomplete="username" required; }
-            div.field { label for="password" { (lang.pick("密码", "Password")) } input id="password" name="password" type="password" autocomplete="current-password" required; }
-            button type="submit" { (lang.pick("登录", "Sign in")) }
-        }
-    }
-}
-
 /// What the check of a stored id_token against the authority's keys found, in words.
 fn token_check(lang: Lang, check: Recheck) -> &'static str {
     match check {

@@ -9,14 +9,7 @@ use super::filing::{Company, Evidence, LegalIdentity};
 use crate::db::Db;
 use crate::error::ServicesError;
 use crate::sealed::Sealer;
-use crate::secrets::{filing_reference, hash_password, random_token, token_hash};
-
-/// How long a clerk's session lasts.
-pub(crate) const CLERK_SESSION_FOR: i64 = 8 * 3600;
-/// Wrong passwords allowed per clerk name in one window.
-pub(crate) const CLERK_ATTEMPTS: i64 = 5;
-/// The window of [`CLERK_ATTEMPTS`].
-pub(crate) const CLERK_WINDOW: i64 = 15 * 60;
+use crate::secrets::{filing_reference, random_token};
 
 /// A draft registration waiting for its L3 sign-in.
 #[derive(Debug, Clone)]
@@ -237,85 +230,6 @@ pub(crate) async fn views_of(db: &Db, id: &str) -> Result<Vec<(String, i64)>, Se
         .iter()
         .map(|row| Ok((row.try_get("clerk")?, row.try_get("viewed_at")?)))
         .collect()
-}
-
-/// Creates clerk `username` with `password` (argon2id); refuses an existing name.
-pub async fn add_clerk(db: &Db, username: &str, password: &str, now: i64) -> Result<(), ServicesError> {
-    let hash = hash_password(password)?;
-    let added = sqlx::query(
-        "INSERT INTO portal_clerks (username, password_hash, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (username) DO NOTHING",
-    )
-    .bind(username)
-    .bind(hash)
-    .bind(now)
-    .execute(db.pool())
-    .await?;
-    if added.rows_affected() == 0 {
-        return Err(ServicesError::ClerkExists(username.to_owned()));
-    }
-    Ok(())
-}
-
-/// Clerk `username`'s password hash, if the account exists.
-pub(crate) async fn clerk_password_hash(db: &Db, username: &str) -> Result<Option<String>, ServicesError> {
-    let row = sqlx::query("SELECT password_hash FROM portal_clerks WHERE username = $1")
-        .bind(username)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| r.try_get("password_hash")).transpose()?)
-}
-
-/// Counts a sign-in attempt of clerk `username` before its password is
-/// checked, in one statement; answers the attempts in the current window.
-pub(crate) async fn count_clerk_attempt(db: &Db, username: &str, now: i64) -> Result<i64, ServicesError> {
-    let row = sqlx::query(
-        "INSERT INTO portal_clerk_failures (username, attempts, window_ends) VALUES ($1, 1, $2) \
-         ON CONFLICT (username) DO UPDATE SET \
-         attempts = CASE WHEN portal_clerk_failures.window_ends <= $3 THEN 1 ELSE portal_clerk_failures.attempts + 1 END, \
-         window_ends = CASE WHEN portal_clerk_failures.window_ends <= $3 THEN $2 ELSE portal_clerk_failures.window_ends END \
-         RETURNING attempts",
-    )
-    .bind(username)
-    .bind(now + CLERK_WINDOW)
-    .bind(now)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(row.try_get("attempts")?)
-}
-
-/// A right password: the attempts are forgotten and a session opens; answers its token.
-pub(crate) async fn open_clerk_session(db: &Db, username: &str, now: i64) -> Result<String, ServicesError> {
-    let token = random_token()?;
-    let mut tx = db.write().await?;
-    sqlx::query("DELETE FROM portal_clerk_failures WHERE username = $1").bind(username).execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO portal_clerk_sessions (token_hash, username, expires_at) VALUES ($1, $2, $3)")
-        .bind(token_hash(&token))
-        .bind(username)
-        .bind(now + CLERK_SESSION_FOR)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(token)
-}
-
-/// The clerk of a live session token.
-pub(crate) async fn clerk_of_session(db: &Db, token: &str, now: i64) -> Result<Option<String>, ServicesError> {
-    let row = sqlx::query("SELECT username FROM portal_clerk_sessions WHERE token_hash = $1 AND expires_at > $2")
-        .bind(token_hash(token))
-        .bind(now)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| r.try_get("username")).transpose()?)
-}
-
-/// Ends a clerk's session.
-pub(crate) async fn end_clerk_session(db: &Db, token: &str) -> Result<(), ServicesError> {
-    sqlx::query("DELETE FROM portal_clerk_sessions WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .execute(db.pool())
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ impl Gates {
     fn checked(&self, qr: &str, now: i64) -> Result<(VerifiedVc, String, Vec<u8>), Refusal> {
         let bytes = URL_SAFE_NO_PAD
             .decode(qr.trim())
-            .map_err(|_| Refusal::new(ProblemType::QrUnreadable, "the QR payload is not base64url"))?;
+            .map_err(|_| Refusal::new(ProblemType::QrInvalid, "the QR payload is not base64url"))?;
         let presentation = decode_qr_payload(&bytes).map_err(refused)?;
         let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let policy = OfflinePolicy {
@@ -138,7 +138,7 @@ impl Gates {
         // signature's twin (s → n − s) would make a replay look new.
         let replay_key = presentation
             .replay_key()
-            .ok_or_else(|| Refusal::new(ProblemType::QrUnreadable, "the QR carries no key binding"))?;
+            .ok_or_else(|| Refusal::new(ProblemType::QrInvalid, "the QR carries no key binding"))?;
         let qr_hash = crate::secrets::token_hash(&replay_key);
         Ok((vc, pseudonym, qr_hash))
     }
@@ -172,7 +172,7 @@ fn refused(error: CredentialError) -> Refusal {
         CredentialError::KeyBindingTooOld { .. } | CredentialError::IssuedInFuture { .. } => ProblemType::QrExpired,
         CredentialError::Revoked(_) => ProblemType::CardRevoked,
         CredentialError::StaleCache { .. } | CredentialError::TrustListExpired { .. } => ProblemType::Busy,
-        _ => ProblemType::QrUnreadable,
+        _ => ProblemType::QrInvalid,
     };
     Refusal::new(kind, format!("[{}] {error}", error.code()))
 }
@@ -192,7 +192,7 @@ mod tests {
         assert!(gates.within_budget("gate 2", minute + 59), "another device has its own");
         assert!(gates.within_budget("gate 1", minute + 60), "a new minute");
         let unreadable = gates.pass("gate 1", "T1", "AAAA", minute + 61).await.unwrap_err();
-        assert_eq!(unreadable.kind, ProblemType::QrUnreadable, "a payload that is no presentation");
+        assert_eq!(unreadable.kind, ProblemType::QrInvalid, "a payload that is no presentation");
         let revoked = CredentialError::Revoked(shenfen_credential::StatusType::Invalid);
         assert_eq!(refused(revoked).kind, ProblemType::CardRevoked);
         db.close().await;

@@ -1,0 +1,62 @@
+//! The register goes to the police: each entry — room, dates and the ID
+//! number still sealed to the police's key — is POSTed to the police's
+//! intake with the hotel's intake token, right after the check-in and again
+//! on every refresh until the police acknowledge it. The hotel sends nothing
+//! it could read about the guest's identity: the name stays at the hotel,
+//! inside the sealed value the police get both.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{Hotel, store};
+
+/// Entries sent in one request.
+const BATCH: i64 = 50;
+
+/// Where and how the hotel reaches the police's intake.
+#[derive(Clone)]
+pub(crate) struct PoliceLink {
+    /// `<police origin>/intake`.
+    pub(crate) intake: String,
+    /// The bearer token the police issued this hotel.
+    pub(crate) token: String,
+}
+
+/// Sends every entry the police have not acknowledged; failures are logged and retried on the next refresh.
+pub(super) async fn forward_pending(hotel: &Hotel) {
+    let Some(police) = hotel.police.clone() else { return };
+    let pending = match store::unforwarded(&hotel.db, BATCH).await {
+        Ok(pending) if !pending.is_empty() => pending,
+        Ok(_) => return,
+        Err(e) => return tracing::warn!(error = %e, "could not read the register to forward"),
+    };
+    let ids: Vec<String> = pending.iter().map(|entry| entry.entry_id.clone()).collect();
+    let body = json!({ "hotel": hotel.client_id, "entries": pending });
+    let sent = tokio::task::spawn_blocking(move || post(&police, &body)).await;
+    match sent {
+        Ok(Ok(())) => {
+            if let Err(e) = store::mark_forwarded(&hotel.db, &ids, crate::now()).await {
+                tracing::warn!(error = %e, "the police have the entries; marking them failed (they are sent again)");
+            }
+        }
+        Ok(Err(reason)) => tracing::warn!(%reason, "the police's intake refused or was unreachable; retrying later"),
+        Err(e) => tracing::warn!(error = %e, "forwarding stopped"),
+    }
+}
+
+fn post(police: &PoliceLink, body: &serde_json::Value) -> Result<(), String> {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build(),
+    );
+    let response = agent
+        .post(&police.intake)
+        .header("authorization", &format!("Bearer {}", police.token))
+        .send_json(body)
+        .map_err(|e| e.to_string())?;
+    if response.status().is_success() { Ok(()) } else { Err(format!("HTTP {}", response.status())) }
+}

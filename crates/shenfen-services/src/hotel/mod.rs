@@ -1,0 +1,305 @@
+//! Hotel check-in (酒店入住): the front desk, a registered device, shows the
+//! hotel's check-in link (its Verifier Attestation, so the guest's wallet
+//! knows which hotel the QR is for), scans the guest's offline QR with its
+//! camera (frames read here with rqrr, each counted against the desk's
+//! budget before it is decoded), verifies it against the hotel's own cache
+//! of the authority's keys and status list, checks an upgraded card's face
+//! against the desk camera, and writes the guest register entry — with the
+//! ID number only as the police's sealed JWE — then forwards it to the police.
+
+mod checkin;
+mod desk_page;
+mod forward;
+mod store;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use serde_json::json;
+use shenfen_credential::VerifierCache;
+use shenfen_face::{FaceEngine, decode_image_within, scan_qr};
+use tokio::sync::RwLock;
+
+pub(crate) use forward::PoliceLink;
+
+use self::checkin::{DeskPolicy, check_guest};
+use self::store::Stay;
+use crate::db::Db;
+use crate::error::{ProblemType, Refusal, ServicesError};
+use crate::sealed::Sealer;
+use crate::web::JsonBody;
+
+/// The hotel's name in Chinese and English.
+pub(crate) const NAME: (&str, &str) = ("酒店入住", "Hotel check-in");
+/// Camera frames one desk may send a minute (a scanning desk sends ~2 a second).
+const FRAMES_PER_MINUTE: u64 = 240;
+/// The largest camera frame read, in pixels (a 4K frame is 8.3 MP).
+const FRAME_MAX_PIXELS: u64 = 12_500_000;
+/// The largest desk request (a camera frame, base64).
+pub(crate) const DESK_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// The longest room number.
+const ROOM_MAX: usize = 16;
+/// The longest stay written at a desk.
+const NIGHTS_MAX: i64 = 90;
+
+/// The hotel's shared state.
+pub struct Hotel {
+    db: Db,
+    sealer: Arc<Sealer>,
+    /// Its client id (its origin) and the key binding's audience.
+    client_id: String,
+    audience: String,
+    /// The authority's wallet link for the hotel's attestation, if it has one.
+    check_in_link: Option<String>,
+    /// The authority's keys and status list, refreshed by [`keep_fresh`].
+    cache: RwLock<VerifierCache>,
+    authority: String,
+    face: Option<Arc<FaceEngine>>,
+    police: Option<PoliceLink>,
+    /// Frames per desk in the current minute.
+    frames: Mutex<HashMap<String, (i64, u64)>>,
+}
+
+impl Hotel {
+    /// The hotel at `origin`, checking in guests of `authority`'s cards.
+    pub(crate) fn new(
+        db: Db,
+        sealer: Arc<Sealer>,
+        origin: &str,
+        authority: &str,
+        attestation: Option<String>,
+        face: Option<Arc<FaceEngine>>,
+        police: Option<PoliceLink>,
+    ) -> Hotel {
+        let client_id = origin.trim_end_matches('/').to_owned();
+        let check_in_link = attestation.map(|jwt| format!("{authority}/wallet/?service={}", jwt.trim()));
+        Hotel {
+            db,
+            sealer,
+            audience: format!("{}{client_id}", shenfen_credential::VERIFIER_ATTESTATION_PREFIX),
+            client_id,
+            check_in_link,
+            cache: RwLock::new(VerifierCache::default()),
+            authority: authority.to_owned(),
+            face,
+            police,
+            frames: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// The hotel's attestation file in the data directory (`shenfen rp attest --out`), if written.
+pub fn attestation_in(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.join("hotel.attestation.jwt")).ok().filter(|jwt| !jwt.trim().is_empty())
+}
+
+/// Registers a front-desk device; answers its token, to print once.
+pub async fn add_desk(db: &Db, name: &str) -> Result<String, ServicesError> {
+    store::add_desk(db, name, crate::now()).await
+}
+
+type Shared = State<Arc<Hotel>>;
+
+/// The hotel's routes, framed.
+pub fn router(hotel: Arc<Hotel>, authority_origin: &str) -> Router {
+    let frame = Arc::new(crate::web::PageFrame::new(NAME, authority_origin));
+    Router::new()
+        .route("/", get(desk_page::desk))
+        .route("/desk/", get(desk_page::desk))
+        .route("/desk/desk.js", get(desk_page::script))
+        .route("/desk/check-in-link.png", get(desk_page::link_png))
+        .route("/desk/link", get(link))
+        .route("/desk/scan", post(scan))
+        .route("/desk/check-in", post(check_in))
+        .merge(crate::common_routes())
+        .fallback(|| async { Refusal::new(ProblemType::NotFound, "no such page") })
+        .with_state(hotel)
+        .layer(DefaultBodyLimit::max(DESK_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(frame, crate::web::frame))
+}
+
+/// Refreshes the hotel's cache from the authority's public endpoints (JWKS,
+/// whole status list) every `every_secs`; a failed refresh keeps the old
+/// cache, whose growing age the check-in refuses past a day.
+pub async fn keep_fresh(hotel: Arc<Hotel>, every_secs: u64) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(every_secs));
+    loop {
+        every.tick().await;
+        let source = shenfen_verifier::TrustSource::Servers(vec![hotel.authority.clone()]);
+        let fetched = tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, crate::now())).await;
+        match fetched {
+            Ok(Ok(cache)) => *hotel.cache.write().await = cache,
+            Ok(Err(e)) => tracing::warn!(error = %e, "the hotel's cache refresh failed; keeping the old one"),
+            Err(e) => tracing::warn!(error = %e, "the hotel's cache refresh stopped"),
+        }
+        match store::purge_seen(&hotel.db, crate::now()).await {
+            Ok(removed) => tracing::debug!(removed, "forgot expired QRs"),
+            Err(e) => tracing::warn!(error = %e, "could not forget expired QRs"),
+        }
+        forward::forward_pending(&hotel).await;
+    }
+}
+
+/// The desk device of the request's bearer token.
+async fn desk(hotel: &Hotel, headers: &HeaderMap) -> Result<String, Refusal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty() && t.len() <= 64);
+    let found = match token {
+        Some(token) => store::desk_of(&hotel.db, token).await?,
+        None => None,
+    };
+    found.ok_or_else(|| Refusal::new(ProblemType::DeskUnauthenticated, "a registered desk device's token is needed"))
+}
+
+/// Counts `frames` against the desk's per-minute budget, before any is decoded.
+fn within_budget(hotel: &Hotel, desk: &str, frames: u64) -> Result<(), Refusal> {
+    let now = crate::now();
+    let minute = now - now.rem_euclid(60);
+    let mut counts = hotel.frames.lock().map_err(|_| Refusal::new(ProblemType::Internal, "the frame budget failed"))?;
+    counts.retain(|_, (at, _)| *at == minute);
+    let count = counts.entry(desk.to_owned()).or_insert((minute, 0));
+    count.1 += frames;
+    if count.1 > FRAMES_PER_MINUTE {
+        return Err(Refusal::new(
+            ProblemType::RateLimited,
+            format!("at most {FRAMES_PER_MINUTE} camera frames a minute from one desk; wait a moment"),
+        ));
+    }
+    Ok(())
+}
+
+/// A camera frame, base64 JPEG/PNG/WebP, decoded within the pixel cap.
+fn decoded_frame(frame: &str) -> Result<image::RgbImage, Refusal> {
+    let bytes = STANDARD
+        .decode(frame.trim())
+        .map_err(|_| Refusal::new(ProblemType::BadRequest, "a camera frame is base64 JPEG, PNG or WebP"))?;
+    decode_image_within(&bytes, FRAME_MAX_PIXELS)
+        .map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the camera frame is unreadable: {e}")))
+}
+
+/// `GET /desk/link`: the check-in link the desk shows as a QR.
+async fn link(State(hotel): Shared, headers: HeaderMap) -> Result<Response, Refusal> {
+    desk(&hotel, &headers).await?;
+    let link = hotel.check_in_link.clone().ok_or_else(|| {
+        Refusal::new(ProblemType::NotFound, "the hotel has no attestation yet: `shenfen rp attest` it at the authority")
+    })?;
+    Ok(Json(json!({ "link": link, "client_id": hotel.client_id })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanRequest {
+    frame: String,
+}
+
+/// `POST /desk/scan {frame}`: the QR payload in a camera frame (`qr_text`, base64url).
+async fn scan(
+    State(hotel): Shared,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ScanRequest>,
+) -> Result<Response, Refusal> {
+    let desk = desk(&hotel, &headers).await?;
+    within_budget(&hotel, &desk, 1)?;
+    let scanned = tokio::task::spawn_blocking(move || {
+        decoded_frame(&body.frame).map(|p| scan_qr(image::DynamicImage::ImageRgb8(p).to_luma8()))
+    })
+    .await
+    .map_err(|_| Refusal::new(ProblemType::Internal, "the scan failed"))??;
+    match scanned {
+        Some(Ok(payload)) => Ok(Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) })).into_response()),
+        Some(Err(why)) => {
+            Err(Refusal::new(ProblemType::QrUnreadable, format!("{why}; hold the phone steady and closer")))
+        }
+        None => Err(Refusal::new(ProblemType::QrNotFound, "show the QR code to the camera")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckInRequest {
+    qr_text: String,
+    room: String,
+    nights: i64,
+    /// `YYYY-MM-DD`; default today (UTC+8, the register's day).
+    arrival: Option<String>,
+    /// A camera frame of the guest (base64), for an upgraded card.
+    live_face: Option<String>,
+}
+
+/// The stay as the desk typed it, checked.
+fn stay_of(request: &CheckInRequest, now: i64) -> Result<Stay, Refusal> {
+    let room = request.room.trim();
+    let bad = |detail: &str| Refusal::new(ProblemType::BadRequest, detail.to_owned());
+    if room.is_empty() || room.chars().count() > ROOM_MAX || room.chars().any(char::is_control) {
+        return Err(bad("a room is 1 to 16 characters"));
+    }
+    if !(1..=NIGHTS_MAX).contains(&request.nights) {
+        return Err(bad("a stay is 1 to 90 nights"));
+    }
+    let today = chrono::DateTime::from_timestamp(now + 8 * 3600, 0).map(|d| d.date_naive()).unwrap_or_default();
+    let arrival = match &request.arrival {
+        None => today,
+        Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad("arrival is YYYY-MM-DD"))?,
+    };
+    if (arrival - today).num_days().abs() > 1 {
+        return Err(bad("a check-in arrives today (or yesterday night)"));
+    }
+    Ok(Stay { room: room.to_owned(), arrival: arrival.format("%Y-%m-%d").to_string(), nights: request.nights })
+}
+
+/// `POST /desk/check-in {qr_text, room, nights, arrival?, live_face?}`: the
+/// guest verified and registered → 201 `{entry, name, adult, level, pseudonym}`.
+async fn check_in(
+    State(hotel): Shared,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<CheckInRequest>,
+) -> Result<Response, Refusal> {
+    let desk = desk(&hotel, &headers).await?;
+    let now = crate::now();
+    let stay = stay_of(&request, now)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(request.qr_text.trim())
+        .map_err(|_| Refusal::new(ProblemType::BadRequest, "qr_text is the scanned payload, base64url"))?;
+    if request.live_face.is_some() {
+        within_budget(&hotel, &desk, 1)?;
+    }
+    let cache = hotel.cache.read().await.clone();
+    let verifier = Arc::clone(&hotel);
+    let guest = tokio::task::spawn_blocking(move || {
+        let image = request.live_face.as_deref().map(decoded_frame).transpose()?;
+        let face = verifier.face.as_deref().zip(image.as_ref());
+        let policy = DeskPolicy { audience: &verifier.audience, client_id: &verifier.client_id, now };
+        check_guest(&payload, &cache, &policy, face)
+    })
+    .await
+    .map_err(|_| Refusal::new(ProblemType::Internal, "the check failed"))??;
+    let entry = store::check_in(&hotel.db, &hotel.sealer, &guest, &stay, &desk, now)
+        .await?
+        .ok_or_else(|| checkin::refused(shenfen_credential::CredentialError::Replayed))?;
+    tracing::info!(%entry, %desk, level = guest.level, "a guest checked in");
+    forward::forward_pending(&hotel).await;
+    let answer = json!({
+        "entry": entry,
+        "name": guest.name,
+        "adult": guest.adult,
+        "level": guest.level,
+        "pseudonym": guest.pseudonym,
+        "room": stay.room,
+        "arrival": stay.arrival,
+        "nights": stay.nights,
+    });
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
