@@ -10,10 +10,16 @@ use image::GrayImage;
 /// The detector (quirc's, in rqrr) misses dense codes at some sizes — a 1 KB
 /// payload is a version 25–27 code — so a frame where it finds nothing, or
 /// nothing readable, is tried again at a few other scales, as phone scanners do.
+/// Last, a lightly blurred copy: a camera's video pipeline (chroma
+/// subsampling, sharpening) leaves ringing at module edges that can corrupt
+/// a dense code's version information, which a blur of one pixel smooths.
 pub fn scan_qr(picture: GrayImage) -> Option<Result<Vec<u8>, String>> {
     let mut unreadable = None;
-    for scale in [1.0, 1.25, 0.8, 1.5, 0.65] {
-        let attempt = if scale == 1.0 { picture.clone() } else { rescaled(&picture, scale) };
+    let scaled = [1.0, 1.25, 0.8, 1.5, 0.65]
+        .into_iter()
+        .map(|scale| if scale == 1.0 { picture.clone() } else { rescaled(&picture, scale) });
+    let attempts = scaled.chain(std::iter::once_with(|| image::imageops::blur(&picture, 1.0)));
+    for attempt in attempts {
         match decode_first_grid(attempt) {
             Some(Ok(payload)) => return Some(Ok(payload)),
             Some(Err(why)) => unreadable = Some(Err(why)),
