@@ -202,7 +202,9 @@ export async function litByTheScreen(context, { wrongColours = false } = {}) {
 export const selfieCamera = (browser, name, face) => cameraFile(browser, name, [{ picture: face, box: [0, 0, 640, 480], selfie: true }]);
 
 /** A counter's camera filming a phone screen. */
-export const screenCamera = (browser, name, screen) => cameraFile(browser, name, [{ picture: screen, box: [20, 20, 600, 440] }]);
+export const screenCamera = (browser, name, screen) =>
+  // 720p, as a counter's camera: a phone-wide QR is filmed at its own size, not scaled down and smeared.
+  cameraFile(browser, name, [{ picture: screen, box: [20, 20, 680, 680] }], { width: 1280, height: 720 });
 
 /** A counter's camera filming the phone screen held up beside the person's face. */
 export const counterCamera = (browser, name, screen, face) =>

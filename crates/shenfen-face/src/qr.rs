@@ -3,6 +3,7 @@
 //! server, so the page needs no decoder of its own.
 
 use image::GrayImage;
+use image::imageops::FilterType;
 
 /// Finds and decodes the first QR code in a picture; `None` when there is none
 /// (the camera has not found it yet), `Some(Err)` when one is seen but unreadable.
@@ -10,16 +11,17 @@ use image::GrayImage;
 /// The detector (quirc's, in rqrr) misses dense codes at some sizes — a 1 KB
 /// payload is a version 25–27 code — so a frame where it finds nothing, or
 /// nothing readable, is tried again at a few other scales, as phone scanners do.
-/// Last, a lightly blurred copy: a camera's video pipeline (chroma
-/// subsampling, sharpening) leaves ringing at module edges that can corrupt
-/// a dense code's version information, which a blur of one pixel smooths.
+/// Then lightly blurred copies at those scales: a camera's video pipeline
+/// (chroma subsampling, sharpening) leaves ringing at module edges that can
+/// corrupt a dense code's version information or codewords, which a blur of
+/// about a pixel smooths (the more reliably after upscaling).
 pub fn scan_qr(picture: GrayImage) -> Option<Result<Vec<u8>, String>> {
+    const SCALES: [f32; 5] = [1.0, 1.25, 0.8, 1.5, 0.65];
+    let at = |scale: f32, filter| if scale == 1.0 { picture.clone() } else { rescaled(&picture, scale, filter) };
+    let sharp = SCALES.into_iter().map(|scale| at(scale, FilterType::Triangle));
+    let blurred = SCALES.into_iter().map(|scale| image::imageops::blur(&at(scale, FilterType::CatmullRom), 1.0));
     let mut unreadable = None;
-    let scaled = [1.0, 1.25, 0.8, 1.5, 0.65]
-        .into_iter()
-        .map(|scale| if scale == 1.0 { picture.clone() } else { rescaled(&picture, scale) });
-    let attempts = scaled.chain(std::iter::once_with(|| image::imageops::blur(&picture, 1.0)));
-    for attempt in attempts {
+    for attempt in sharp.chain(blurred) {
         match decode_first_grid(attempt) {
             Some(Ok(payload)) => return Some(Ok(payload)),
             Some(Err(why)) => unreadable = Some(Err(why)),
@@ -29,14 +31,9 @@ pub fn scan_qr(picture: GrayImage) -> Option<Result<Vec<u8>, String>> {
     unreadable
 }
 
-fn rescaled(picture: &GrayImage, scale: f32) -> GrayImage {
+fn rescaled(picture: &GrayImage, scale: f32, filter: FilterType) -> GrayImage {
     let size = |n: u32| ((n as f32 * scale).round() as u32).max(1);
-    image::imageops::resize(
-        picture,
-        size(picture.width()),
-        size(picture.height()),
-        image::imageops::FilterType::Triangle,
-    )
+    image::imageops::resize(picture, size(picture.width()), size(picture.height()), filter)
 }
 
 fn decode_first_grid(picture: GrayImage) -> Option<Result<Vec<u8>, String>> {
