@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use server_process::{exchange_raw, fresh_postgres, spawn_services, spawn_serving, stop};
+use server_process::{exchange_raw, free_port, fresh_postgres, shenfen, spawn_services, spawn_serving, stop};
 
 /// An HTTP answer: status, headers (lowercase names), body.
 struct Answer {
@@ -63,18 +63,6 @@ fn get(address: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
 
 fn post(address: &str, path: &str, headers: &[(&str, &str)], form: &str) -> Answer {
     request(address, "POST", path, headers, form)
-}
-
-/// Runs `shenfen ARGS` in `dir`, expects success, returns standard output.
-fn shenfen(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_shenfen")).args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A port free now, for an origin that must be known before it serves (the client id).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A signed-in citizen's session cookie for pairwise subject `sub`, opened

@@ -17,13 +17,14 @@ mod server_process;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use server_process::{fresh_postgres, post as post_json, post_form, spawn_services, spawn_serving, stop};
+use server_process::{
+    free_port, fresh_postgres, post as post_json, post_form, shenfen, spawn_services, spawn_serving, stop,
+};
 use shenfen_credential::{PrivateJwk, SdJwt, encode_qr_payload, es256_header, present, sign_compact};
 
 const WANG: (&str, &str, &str) = ("110105196108040136", "王建国", "obama2.jpg");
@@ -35,17 +36,6 @@ fn repository() -> PathBuf {
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-/// Runs `shenfen ARGS` in `dir`, expects success, returns standard output.
-fn shenfen(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_shenfen")).args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An HTTP answer: status, `Set-Cookie` values, body as JSON.

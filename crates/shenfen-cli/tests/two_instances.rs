@@ -9,13 +9,12 @@
 
 mod server_process;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
-use server_process::{fresh_postgres, get, post, post_form, spawn_serving, stop};
+use server_process::{fresh_postgres, get, post, post_form, shenfen, spawn_serving, stop};
 use shenfen_core::Purpose;
 use shenfen_credential::{PrivateJwk, SdJwt, encode_qr_payload, es256_header, present, sign_compact};
 
@@ -29,13 +28,6 @@ fn repository() -> PathBuf {
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-/// Runs `shenfen ARGS` in `dir`, expects success, returns standard output.
-fn shenfen(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_shenfen")).args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// One OpenID4VCI key proof for `key` with `nonce`.

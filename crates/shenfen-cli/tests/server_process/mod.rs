@@ -161,3 +161,15 @@ pub(crate) fn spawn_services(dir: &Path, args: &[&str], service: &str) -> (Child
     }
     panic!("shenfen services exited without serving {service}: {:?}", child.wait());
 }
+
+/// Runs `shenfen ARGS` in `dir`, expects success, returns standard output.
+pub(crate) fn shenfen(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_shenfen")).args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A port free now, for an origin that must be known before it serves (a client id).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
