@@ -36,6 +36,10 @@ const STATUS_LIST_PATH: &str = "/status/1";
 
 /// Fetches the trusted authorities, their keys and their whole status lists;
 /// each list must verify with its authority's keys and be published under its URL.
+/// The cache counts as synced when its oldest list was signed, not when it
+/// was fetched: an old list served again (a stale proxy, a replay from
+/// before a revocation) ages the cache as it should, and verifiers holding
+/// it to a maximum age fail closed.
 pub fn fetch_cache(source: &TrustSource, now: i64) -> Result<VerifierCache, VerifierError> {
     let (issuers, trusted_until) = match source {
         TrustSource::TrustList { jwt, anchor } => {
@@ -54,10 +58,18 @@ pub fn fetch_cache(source: &TrustSource, now: i64) -> Result<VerifierCache, Veri
         if !list.subject.starts_with(&format!("{}/", issuer.issuer.trim_end_matches('/'))) {
             return Err(VerifierError::ForeignStatusList { issuer: issuer.issuer, subject: list.subject });
         }
+        cache.synced_at = signed_no_later(cache.synced_at, list.issued_at);
         cache.issuers.push(issuer);
         cache.status_lists.push(CachedStatusList { uri: list.subject, token });
     }
     Ok(cache)
+}
+
+/// When a cache synced at `synced_at` holding a list signed at `issued_at`
+/// is as fresh as: the older of the two (a list dated ahead, within the
+/// tolerated skew, does not make the cache younger than its fetch).
+fn signed_no_later(synced_at: i64, issued_at: i64) -> i64 {
+    synced_at.min(issued_at)
 }
 
 /// An authority trusted on its own word: its issuer identifier and the keys its JWKS publishes.
@@ -102,4 +114,19 @@ fn get_text(url: &str) -> Result<String, VerifierError> {
         return Err(failed(format!("answered {status}")));
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_is_as_old_as_its_oldest_list_never_younger_than_its_fetch() {
+        let fetched = 1_800_000_000;
+        assert_eq!(signed_no_later(fetched, fetched - 120), fetched - 120, "a list re-signed two minutes ago");
+        assert_eq!(signed_no_later(fetched, fetched - 7200), fetched - 7200, "a list replayed from two hours ago");
+        assert_eq!(signed_no_later(fetched, fetched + 30), fetched, "a list dated ahead within the skew");
+        let two = signed_no_later(signed_no_later(fetched, fetched - 10), fetched - 900);
+        assert_eq!(two, fetched - 900, "of two authorities' lists, the older");
+    }
 }
