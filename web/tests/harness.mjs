@@ -39,7 +39,8 @@ export async function freePort() {
  * `env` adds to its environment (`RUST_LOG` to log each request); `log()`
  * answers everything it printed so far. The demo's services (the portal)
  * listen on a port of their own; `portal()` resolves with its origin once it serves;
- * `hotelDesk` is the hotel's desk device link, `police` the police's origin.
+ * `hotelDesk` is the hotel's desk device link, `police` the police's origin,
+ * `railGate` the railway's gate device link.
  */
 export async function startDemo({ env = {} } = {}) {
   const port = await freePort();
@@ -85,7 +86,8 @@ export async function startDemo({ env = {} } = {}) {
   // The hotel's desk (its device link) and the police's register, as the demo prints them.
   const hotelDesk = output.match(/ (http:\/\/\S+\/desk\/#device=\S+)/)[1];
   const police = output.match(/ (http:\/\/\S+?)\/ +the police's guest register/)[1];
-  return { url, binary, dataDir, passwords, counterToken, portal, hotelDesk, police, log: () => output, stop: () => child.kill('SIGTERM') };
+  const railGate = output.match(/ (http:\/\/\S+\/gate\/#device=\S+)/)[1];
+  return { url, binary, dataDir, passwords, counterToken, portal, hotelDesk, police, railGate, log: () => output, stop: () => child.kill('SIGTERM') };
 }
 
 /** Registers a relying party with `shenfen rp add` (and its `options`, e.g. `--redirect-uri`); returns its API key. */
@@ -244,9 +246,14 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 }
 
-/** Saves a screenshot as a test artifact and as a picture of the docs (docs/images). */
+/**
+ * Saves a screenshot as a test artifact; with `SHENFEN_DOCUMENT=1` in the
+ * environment also as a picture of the docs (docs/images). A plain test run
+ * leaves the tracked pictures alone: they are refreshed deliberately.
+ */
 export async function documented(page, name) {
   await screenshot(page, name);
+  if (process.env.SHENFEN_DOCUMENT !== '1') return;
   mkdirSync(join(repository, 'docs/images'), { recursive: true });
   copyFileSync(join(artifacts, `${name}.png`), join(repository, 'docs/images', `${name}.png`));
 }
