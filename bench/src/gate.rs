@@ -17,9 +17,10 @@ use clap::Args;
 use serde_json::json;
 use shenfen_credential::{
     CachedStatusList, OfflinePolicy, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, TrustedIssuer,
-    VcIssuance, VerifierCache, decode_qr_payload, encode_qr_payload, issue_vc, present, verify_offline,
+    VERIFIER_ATTESTATION_PREFIX, VcIssuance, VerifierCache, decode_qr_payload, encode_qr_payload, issue_vc, present,
+    verify_offline,
 };
-use shenfen_services::rail::{Bought, Gates, seed, sell};
+use shenfen_services::rail::{Boarding, Bought, Gates, seed, sell};
 use shenfen_services::sealed::Sealer;
 
 use crate::timing::percentile;
@@ -102,6 +103,7 @@ async fn measure(
     let train = format!("G1-{}", time::OffsetDateTime::from_unix_timestamp(NOW)?.date());
     let (cache, credential, holder) = fixture()?;
     let mut passengers = Vec::with_capacity(n);
+    let gate_audience = format!("{VERIFIER_ATTESTATION_PREFIX}{RAILWAY}");
     let pointers = ["/name".to_owned(), format!("/pseudonyms/{}", RAILWAY.replace('/', "~1"))];
     for i in 0..n {
         // The seeded G1 has 600 seats, hence at most 600 passengers.
@@ -110,7 +112,7 @@ async fn measure(
         };
         // One passenger a second at the gate's clock, within the device's budget of scans a minute.
         let at = NOW + i64::try_from(i)?;
-        let shown = present(&credential, &pointers, &holder.signing_key()?, RAILWAY, &format!("qr-{i}"), at)?;
+        let shown = present(&credential, &pointers, &holder.signing_key()?, &gate_audience, &format!("qr-{i}"), at)?;
         passengers.push(Passenger { at, ticket, qr: URL_SAFE_NO_PAD.encode(encode_qr_payload(&shown)?) });
     }
     let cache = Arc::new(RwLock::new(cache));
@@ -122,7 +124,7 @@ async fn measure(
             clock_skew_secs: 60,
             max_age_secs: 90,
             max_cache_age_secs: 3600,
-            audience: RAILWAY,
+            audience: &gate_audience,
             required_claims: &["name", "pseudonyms"],
         };
         // Alternate the two, so drift (CPU frequency, a neighbour's load) affects both alike.
@@ -133,7 +135,7 @@ async fn measure(
         verify_offline(&presentation, &cache, &policy)?;
         bare.push(start.elapsed());
         let start = Instant::now();
-        let passed = gates.pass("bench gate", &passenger.ticket, &passenger.qr, passenger.at).await;
+        let passed = gates.pass("bench gate", Boarding::Ticket(&passenger.ticket), &passenger.qr, passenger.at).await;
         gate.push(start.elapsed());
         ensure!(passed.is_ok_and(|p| p["passed"] == true), "a valid passenger was refused");
     }

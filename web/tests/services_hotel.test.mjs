@@ -9,12 +9,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  CITIZEN, accessibilityViolations, artifacts, attestAtTheConsole, browserWithCamera, counterCamera, openPage, phoneWithCard, photo, readyForTheColours,
-  repository, cameraFile, screenshot, selfieCamera, startDemo, startEnrollment, waitForView,
+  CITIZEN, accessibilityViolations, attestAtTheConsole, browserWithCamera, counterCamera, documented, openPage, phoneWithCard, photo, readyForTheColours,
+  cameraFile, selfieCamera, startDemo, startEnrollment, waitForView,
 } from './harness.mjs';
 
 let demo;
@@ -27,13 +27,6 @@ let hotel;
 let deskToken;
 /** A second desk of the hotel (each desk has its own camera-frame budget). */
 let secondDesk;
-
-/** Saves a screenshot as a test artifact and as a picture of docs/SERVICES.md. */
-async function documented(page, name) {
-  await screenshot(page, name);
-  mkdirSync(join(repository, 'docs/images'), { recursive: true });
-  copyFileSync(join(artifacts, `${name}.png`), join(repository, 'docs/images', `${name}.png`));
-}
 
 /** A desk browser whose camera films `screen` (and `face` beside it); its page opened on the desk's device link (`at`), in `lang`. */
 async function deskWith(screen, name, lang, face, at = demo.hotelDesk) {
@@ -83,7 +76,7 @@ test("the guest's phone opens the desk's check-in link and shows a QR for this h
   await page.goto(link);
   await waitForView(page, 'view-qr');
   const what = await page.locator('#qr-what').textContent();
-  assert.match(what, /^Check in at 酒店入住 Demo hotel: this shows name, over 18, your ID number sealed for the police \(the service cannot read it\), your pseudonym for 酒店入住 Demo hotel \(not your ID number\)\./, what);
+  assert.match(what, /^For 酒店入住 Demo hotel: this shows name, over 18, your ID number sealed for the police \(the service cannot read it\), your pseudonym for 酒店入住 Demo hotel \(not your ID number\)\./, what);
   qrPicture = await page.locator('#qr').screenshot({ type: 'png' });
   await documented(page, 'hotel-1-guest-qr');
   assert.deepEqual(await accessibilityViolations(page), []);

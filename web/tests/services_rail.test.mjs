@@ -6,14 +6,20 @@
 // that pseudonym, buys one for a co-traveller named by name (a pending
 // ticket with an acceptance link) and offers its own ticket for transfer
 // (a single-use link), which another passenger accepts with their own
-// wallet — once: the ticket leaves the seller's list. The gate is tested over HTTP (crates/shenfen-cli/tests/services_rail.rs):
-// the wallet's `?service=` QR for one attested service is not on main yet.
+// wallet — once: the ticket leaves the seller's list. At the gate (a
+// registered gate device's page, its camera filming the phone) the
+// recipient's boarding code — drawn by their wallet from the railway's link —
+// passes, the seller's is refused (the resold ticket is no longer theirs),
+// and the same code at a second gate is refused as used. The gate's other
+// refusals are tested over HTTP (crates/shenfen-cli/tests/services_rail.rs).
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  accessibilityViolations, browserWithCamera, documented, openPage, phoneWithCard, photo, selfieCamera, startDemo,
+  accessibilityViolations, browserWithCamera, cameraFile, documented, openPage, phoneWithCard, photo, selfieCamera, startDemo,
   waitForView,
 } from './harness.mjs';
 
@@ -25,6 +31,10 @@ let phone;
 let recipientBrowser;
 /** Another passenger's phone: 李志强, whose registry photo is the only one of him. */
 let recipient;
+/** A browser to draw camera files with. */
+let tools;
+/** The wallet link for the railway's boarding code, as the railway's page shows it. */
+let boardingLink;
 const LI = { id: '440106194211200314', name: '李志强' };
 
 /** The wallet on `device` answers the railway's request `link`: the name and the railway's pseudonym. */
@@ -52,10 +62,9 @@ async function railway() {
 before(async () => {
   demo = await startDemo();
   rail = await railway();
-  const tools = await browserWithCamera();
+  tools = await browserWithCamera();
   phoneBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-rail-passenger', photo('obama2.jpg')));
   recipientBrowser = await browserWithCamera(await selfieCamera(tools, 'camera-rail-recipient', photo('biden.jpg')));
-  await tools.close();
   phone = await phoneWithCard(phoneBrowser, demo);
   recipient = await phoneWithCard(recipientBrowser, demo, LI);
   laptop = await browserWithCamera();
@@ -65,6 +74,7 @@ after(async () => {
   await laptop?.close();
   await phoneBrowser?.close();
   await recipientBrowser?.close();
+  await tools?.close();
   demo?.stop();
   if (demo) rmSync(demo.dataDir, { recursive: true, force: true });
 });
@@ -115,6 +125,11 @@ test("a passenger signs in with the wallet at the railway, buys a ticket, one fo
   await taking.locator('form[action="/answered"] button').click();
   await taking.waitForURL(`${rail}/`);
   assert.match(await taking.locator(`li[data-ticket="${number}"]`).textContent(), /可用/);
+  // Holding a valid ticket, the recipient is shown how to board: the wallet's link for the railway.
+  boardingLink = await taking.locator('#boarding-link').getAttribute('href');
+  assert.match(boardingLink, new RegExp(`^${demo.url}/wallet/\\?service=ey`));
+  assert.equal(await taking.locator('#boarding-code').evaluate((img) => img.complete && img.naturalWidth > 0), true);
+  assert.deepEqual(await accessibilityViolations(taking), []);
   await documented(taking, 'rail-4-transferred');
   await page.goto(`${rail}/`);
   assert.equal(await page.locator(`li[data-ticket="${number}"]`).count(), 0, 'the seller no longer holds it');
@@ -124,4 +139,70 @@ test("a passenger signs in with the wallet at the railway, buys a ticket, one fo
   assert.equal(refused.status(), 410);
   assert.match(await again.locator('main').textContent(), /链接已失效/);
   await recipientLaptop.close();
+});
+
+/** The boarding code the wallet on `device` draws from the railway's link: a picture of the phone's QR, and what it says it shows. */
+async function boardingCode(device) {
+  const page = await openPage(device);
+  await page.addInitScript(() => localStorage.setItem('shenfen.lang', 'en'));
+  await page.goto(boardingLink);
+  await waitForView(page, 'view-qr');
+  const shown = { picture: await page.locator('#qr').screenshot({ type: 'png' }), what: await page.locator('#qr-what').textContent() };
+  await page.close();
+  return shown;
+}
+
+/** A gate device's page (at its device link `at`) whose 720p camera films `picture`; answers the page and its browser. */
+async function gateFilming(picture, name, at = demo.railGate) {
+  const camera = await browserWithCamera(await cameraFile(tools, name, [{ picture, box: [20, 20, 680, 680] }], { width: 1280, height: 720 }));
+  const page = await openPage(camera);
+  await page.goto(at);
+  return { camera, page };
+}
+
+/** What the gate says once it has answered a code. */
+async function gateOutcome(gate) {
+  try {
+    await gate.page.locator('#outcome.notice, #outcome.refusal').waitFor({ timeout: 90_000 });
+  } catch (error) {
+    throw new Error(`the gate answered nothing: ${await gate.page.locator('#scan-state').textContent()}`, { cause: error });
+  }
+  return gate.page.locator('#outcome').textContent();
+}
+
+test("at the gate the recipient's boarding code passes, the seller's is refused, and the same code at a second gate is refused", async () => {
+  const services = join(demo.dataDir, 'services');
+  const added = execFileSync(demo.binary, ['services', 'gate', 'add', '--name', 'Gate 2', '--data-dir', services], { encoding: 'utf8' });
+  const secondGate = `${rail}/gate/#device=${added.trim().split(' ').pop()}`;
+
+  // The seller shows his own fresh code for the train whose ticket he sold: refused with the reason.
+  const sellers = await boardingCode(phone);
+  assert.match(sellers.what, /^For 铁路客票 Rail tickets: this shows name, your pseudonym for 铁路客票 Rail tickets/, sellers.what);
+  const first = await gateFilming(sellers.picture, 'camera-rail-gate-seller');
+  try {
+    assert.match(await first.page.locator('#train option').first().textContent(), /^G1 09:00/);
+    assert.deepEqual(await accessibilityViolations(first.page), []);
+    assert.match(await gateOutcome(first), /^没有本次列车的车票/);
+    assert.equal(await first.page.locator('#passenger').isVisible(), false);
+    await documented(first.page, 'rail-6-gate-resold-refused');
+  } finally {
+    await first.camera.close();
+  }
+
+  // The recipient's code passes; the same picture at a second gate (a screenshot shown again) does not.
+  const recipients = await boardingCode(recipient);
+  const gate = await gateFilming(recipients.picture, 'camera-rail-gate-recipient');
+  try {
+    assert.equal(await gateOutcome(gate), '请通过。');
+    assert.equal(await gate.page.locator('#passenger-name').textContent(), LI.name);
+    await documented(gate.page, 'rail-5-gate-through');
+  } finally {
+    await gate.camera.close();
+  }
+  const again = await gateFilming(recipients.picture, 'camera-rail-gate-again', secondGate);
+  try {
+    assert.match(await gateOutcome(again), /^二维码已使用过/);
+  } finally {
+    await again.camera.close();
+  }
 });

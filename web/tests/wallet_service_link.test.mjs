@@ -66,7 +66,7 @@ test("the check-in link draws a QR for that service showing exactly its entitled
   const page = await openLink(attest(HOTEL));
   await waitForView(page, 'view-qr');
   const what = await page.locator('#qr-what').textContent();
-  assert.match(what, /^Check in at Hotel Example: this shows name, over 18, your pseudonym for Hotel Example \(not your ID number\)\. Nothing else is shown\.$/, what);
+  assert.match(what, /^For Hotel Example: this shows name, over 18, your pseudonym for Hotel Example \(not your ID number\)\. Nothing else is shown\.$/, what);
   assert.ok(Number(await page.locator('#qr').getAttribute('data-payload-bytes')) > 100, 'a QR code is drawn');
   await screenshot(page, 'hotel-0-wallet-check-in-qr');
   assert.deepEqual(await accessibilityViolations(page), []);
@@ -101,7 +101,7 @@ test('a service entitled to the sealed ID number receives it sealed, and the wal
   const page = await openLink(attest(SEALING_HOTEL), 'zh');
   await waitForView(page, 'view-qr');
   const what = await page.locator('#qr-what').textContent();
-  assert.match(what, /^在“Sealing Hotel”办理：将出示姓名、是否年满 18 岁、加密的身份证号（只有公安机关能打开，对方看不到）、你在“Sealing Hotel”的专属化名/, what);
+  assert.match(what, /^出示给“Sealing Hotel”：将出示姓名、是否年满 18 岁、加密的身份证号（只有公安机关能打开，对方看不到）、你在“Sealing Hotel”的专属化名/, what);
   assert.deepEqual(await accessibilityViolations(page), []);
   await page.close();
 });

@@ -4,11 +4,13 @@
 //! attestation from `shenfen rp attest`) and knows them by its pseudonym; a
 //! ticket bought for oneself, for a named co-traveller who accepts it (and
 //! not by someone of another name), transferred by an explicit offer the
-//! recipient accepts (once); at the gate, every refusal with its reason —
-//! another person's QR, a used ticket, a QR shown twice, an expired QR, a
-//! QR for another audience, no ticket, a revoked card, an unregistered gate — and fifty
-//! concurrent submissions of one QR on two gates pass once. On the embedded
-//! SQLite database and on PostgreSQL.
+//! recipient accepts (once); one ticket per passenger and train; at the
+//! gate — by the ticket's number or by the train it boards — every refusal
+//! with its reason: another person's QR, a used ticket, a QR shown twice, an
+//! expired QR, a QR for another audience, no ticket (the seller after a
+//! transfer), a revoked card, an unregistered gate — and fifty concurrent
+//! submissions of one QR on two gates pass once. On the embedded SQLite
+//! database and on PostgreSQL.
 
 // Test helpers outside #[test] functions may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -235,23 +237,28 @@ impl Railway {
         URL_SAFE_NO_PAD.encode(encode_qr_payload(&shown).unwrap())
     }
 
+    /// A gate's scan of the ticket numbered `ticket`.
     fn scan(&self, gate: &str, ticket: &str, qr: &str) -> Answer {
-        let body = json!({ "ticket": ticket, "qr": qr }).to_string();
+        self.gate_call(gate, "/gate/scan", &json!({ "ticket": ticket, "qr": qr }))
+    }
+
+    /// A gate boarding `train` scans a passenger's QR.
+    fn board(&self, gate: &str, train: &str, qr: &str) -> Answer {
+        self.gate_call(gate, "/gate/scan", &json!({ "train": train, "qr": qr }))
+    }
+
+    fn gate_call(&self, gate: &str, path: &str, body: &Value) -> Answer {
         let bearer = format!("Bearer {gate}");
-        request(
-            &self.address,
-            "POST",
-            "/gate/scan",
-            &[("Authorization", &bearer), ("Content-Type", "application/json")],
-            &body,
-        )
+        let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+        request(&self.address, "POST", path, &headers, &body.to_string())
     }
 }
 
-/// G1 in `days` (the railway seeds its timetable for today, UTC, and the next two days).
-fn g1_in(days: i64) -> String {
-    let date = time::OffsetDateTime::from_unix_timestamp(now() + days * 86_400).unwrap().date();
-    format!("G1-{date}")
+/// Train `number` in `days`: the railway seeds its timetable for today and
+/// the next two days, China's date (UTC+8).
+fn train_in(number: &str, days: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(now() + 8 * 3600 + days * 86_400).unwrap().date();
+    format!("{number}-{date}")
 }
 
 fn rail_journeys(name: &str, postgres: Option<String>) {
@@ -326,6 +333,8 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     .concat();
     let (services_process, address) = spawn_services(d, &args, "铁路客票 rail");
     let rail = Railway { address, origin: origin.clone() };
+    // What the wallet binds a QR drawn from the railway's link to: its gates, not its bare origin.
+    let gates = format!("verifier_attestation:{origin}");
 
     // Two citizens enroll after the railway registered: their cards carry its pseudonym.
     let wang = enroll(&authority_address, &issuer, WANG);
@@ -338,7 +347,7 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     assert!(page.status == 200 && html.contains("openid4vp://?client_id=") && html.contains("/answered"), "{html}");
     let (signed, wang_session) = rail.answer_with("/login", &wang);
     assert_eq!(signed.status, 200, "{}", signed.body);
-    let train = g1_in(0);
+    let train = train_in("G1", 0);
     let anonymous =
         request(&rail.address, "POST", "/tickets", &[("Origin", origin.as_str())], &format!("train={train}"));
     assert_eq!((anonymous.status, anonymous.problem()), (401, "not-signed-in"));
@@ -361,37 +370,49 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     assert_eq!(mine.body["tickets"][0]["status"], "valid");
 
     // The gate: refusals with their reasons, then one passage.
-    let unregistered = rail.scan("not-a-gate", &ticket, &rail.qr(&wang, &origin, 0));
+    let unregistered = rail.scan("not-a-gate", &ticket, &rail.qr(&wang, &gates, 0));
     assert_eq!((unregistered.status, unregistered.problem()), (401, "gate-unauthenticated"));
-    let other_person = rail.scan(&gate_a, &ticket, &rail.qr(&li, &origin, 0));
+    let other_person = rail.scan(&gate_a, &ticket, &rail.qr(&li, &gates, 0));
     assert_eq!((other_person.status, other_person.problem()), (403, "wrong-person"), "{}", other_person.body);
-    let expired = rail.scan(&gate_a, &ticket, &rail.qr(&wang, &origin, 120));
+    let expired = rail.scan(&gate_a, &ticket, &rail.qr(&wang, &gates, 120));
     assert_eq!((expired.status, expired.problem()), (422, "qr-expired"), "{}", expired.body);
-    let elsewhere = rail.scan(&gate_a, &ticket, &rail.qr(&wang, "https://hotel.example", 0));
-    assert_eq!((elsewhere.status, elsewhere.problem()), (422, "qr-invalid"), "{}", elsewhere.body);
-    let no_ticket = rail.scan(&gate_a, "T-none", &rail.qr(&wang, &origin, 0));
+    for audience in ["verifier_attestation:https://hotel.example", origin.as_str()] {
+        let elsewhere = rail.scan(&gate_a, &ticket, &rail.qr(&wang, audience, 0));
+        assert_eq!((elsewhere.status, elsewhere.problem()), (422, "qr-invalid"), "{audience}: {}", elsewhere.body);
+    }
+    let both = rail.gate_call(&gate_a, "/gate/scan", &json!({ "ticket": ticket, "train": train, "qr": "AAAA" }));
+    assert_eq!((both.status, both.problem()), (400, "bad-request"), "a ticket or a train, not both");
+    let no_frame = rail.gate_call("not-a-gate", "/gate/frame", &json!({ "frame": "AAAA" }));
+    assert_eq!((no_frame.status, no_frame.problem()), (401, "gate-unauthenticated"), "frames only from a gate");
+    let garbage = rail.gate_call(&gate_a, "/gate/frame", &json!({ "frame": "bm90IGEgcGljdHVyZQ" }));
+    assert_eq!((garbage.status, garbage.problem()), (400, "bad-request"), "{}", garbage.body);
+    let no_ticket = rail.scan(&gate_a, "T-none", &rail.qr(&wang, &gates, 0));
     assert_eq!((no_ticket.status, no_ticket.problem()), (403, "no-ticket"));
-    let tomorrow = rail.form("/tickets", &wang_session, &format!("train={}", g1_in(1))).body["ticket"]
+    let tomorrow = rail.form("/tickets", &wang_session, &format!("train={}", train_in("G1", 1))).body["ticket"]
         .as_str()
         .unwrap()
         .to_owned();
-    let early_by_a_day = rail.scan(&gate_a, &tomorrow, &rail.qr(&wang, &origin, 0));
+    let early_by_a_day = rail.scan(&gate_a, &tomorrow, &rail.qr(&wang, &gates, 0));
     assert_eq!((early_by_a_day.status, early_by_a_day.problem()), (403, "no-ticket"), "tomorrow's train");
-    let qr = rail.qr(&wang, &origin, 0);
+    let qr = rail.qr(&wang, &gates, 0);
     let passed = rail.scan(&gate_a, &ticket, &qr);
     assert_eq!(passed.status, 200, "{}", passed.body);
     assert_eq!((passed.body["passed"].as_bool(), passed.body["name"].as_str()), (Some(true), Some(WANG.1)));
     let twice = rail.scan(&gate_b, &ticket, &qr);
     assert_eq!((twice.status, twice.problem()), (409, "qr-replayed"));
-    let used = rail.scan(&gate_b, &ticket, &rail.qr(&wang, &origin, 0));
+    let used = rail.scan(&gate_b, &ticket, &rail.qr(&wang, &gates, 0));
     assert_eq!((used.status, used.problem()), (409, "ticket-used"));
+    let used_by_train = rail.board(&gate_b, &train, &rail.qr(&wang, &gates, 0));
+    assert_eq!((used_by_train.status, used_by_train.problem()), (409, "ticket-used"));
+    let second_seat = rail.form("/tickets", &wang_session, &format!("train={train}"));
+    assert_eq!((second_seat.status, second_seat.problem()), (409, "ticket-held"), "one ticket per passenger and train");
 
     // A co-traveller named by the buyer accepts from their own wallet; someone of another name cannot.
     let for_li = rail.form("/tickets", &wang_session, &format!("train={train}&companion=%E6%9D%8E%E5%BF%97%E5%BC%BA"));
     assert_eq!((for_li.status, for_li.body["status"].as_str()), (201, Some("pending")), "{}", for_li.body);
     let pending = for_li.body["ticket"].as_str().unwrap().to_owned();
     let accept = for_li.body["accept"].as_str().unwrap()[origin.len()..].to_owned();
-    let early = rail.scan(&gate_a, &pending, &rail.qr(&li, &origin, 0));
+    let early = rail.scan(&gate_a, &pending, &rail.qr(&li, &gates, 0));
     assert_eq!((early.status, early.problem()), (403, "no-ticket"), "not the co-traveller's before they accept");
     let (by_wang, _) = rail.answer_with(&accept, &wang);
     assert_eq!((by_wang.status, by_wang.problem()), (403, "wrong-person"), "the buyer is not the named co-traveller");
@@ -404,8 +425,9 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     assert_eq!(rail.get("/", Some(&li_session)).body["tickets"][0]["id"], pending.as_str());
 
     // A transfer: offered by the holder, accepted once by the recipient's wallet; the seller's QR then fails.
+    let g79 = train_in("G79", 0);
     let resold =
-        rail.form("/tickets", &wang_session, &format!("train={train}")).body["ticket"].as_str().unwrap().to_owned();
+        rail.form("/tickets", &wang_session, &format!("train={g79}")).body["ticket"].as_str().unwrap().to_owned();
     let not_holder = rail.form(&format!("/tickets/{resold}/transfer"), &li_session, "");
     assert_eq!((not_holder.status, not_holder.problem()), (403, "no-ticket"));
     let offered = rail.form(&format!("/tickets/{resold}/transfer"), &wang_session, "");
@@ -415,8 +437,17 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     assert_eq!((taken.status, taken.body["ticket"].as_str()), (200, Some(resold.as_str())), "{}", taken.body);
     let twice_taken = rail.get(&link, None);
     assert_eq!((twice_taken.status, twice_taken.problem()), (410, "offer-closed"));
-    let screenshot = rail.scan(&gate_a, &resold, &rail.qr(&wang, &origin, 0));
+    let screenshot = rail.scan(&gate_a, &resold, &rail.qr(&wang, &gates, 0));
     assert_eq!((screenshot.status, screenshot.problem()), (403, "wrong-person"), "the seller's QR no longer passes");
+    let seller_boards = rail.board(&gate_a, &g79, &rail.qr(&wang, &gates, 0));
+    assert_eq!((seller_boards.status, seller_boards.problem()), (403, "no-ticket"), "{}", seller_boards.body);
+    // The seller may buy on that train again; the recipient, holding one, cannot take a second.
+    let again_for_wang =
+        rail.form("/tickets", &wang_session, &format!("train={g79}")).body["ticket"].as_str().unwrap().to_owned();
+    let second_offer = rail.form(&format!("/tickets/{again_for_wang}/transfer"), &wang_session, "");
+    let second_link = second_offer.body["transfer"].as_str().unwrap()[origin.len()..].to_owned();
+    let (held, _) = rail.answer_with(&second_link, &li);
+    assert_eq!((held.status, held.problem()), (409, "ticket-held"), "{}", held.body);
     assert!(
         rail.get("/", Some(&wang_session)).body["tickets"]
             .as_array()
@@ -424,13 +455,14 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
             .iter()
             .all(|t| t["id"] != resold.as_str())
     );
-    let through = rail.scan(&gate_b, &resold, &rail.qr(&li, &origin, 0));
-    assert_eq!(through.status, 200, "{}", through.body);
+    let through = rail.board(&gate_b, &g79, &rail.qr(&li, &gates, 0));
+    assert_eq!((through.status, through.body["ticket"].as_str()), (200, Some(resold.as_str())), "{}", through.body);
 
     // Fifty concurrent submissions of one valid QR on two gates: exactly one passage.
+    let d301 = train_in("D301", 0);
     let contested =
-        rail.form("/tickets", &wang_session, &format!("train={train}")).body["ticket"].as_str().unwrap().to_owned();
-    let qr = rail.qr(&wang, &origin, 0);
+        rail.form("/tickets", &wang_session, &format!("train={d301}")).body["ticket"].as_str().unwrap().to_owned();
+    let qr = rail.qr(&wang, &gates, 0);
     let statuses: Vec<u16> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..50)
             .map(|i| {
@@ -453,7 +485,7 @@ fn rail_journeys(name: &str, postgres: Option<String>) {
     stop(services_process);
     let (services_process, address) = spawn_services(d, &args, "铁路客票 rail");
     let rail = Railway { address, origin: origin.clone() };
-    let revoked = rail.scan(&gate_a, &pending, &rail.qr(&li, &origin, 0));
+    let revoked = rail.scan(&gate_a, &pending, &rail.qr(&li, &gates, 0));
     assert_eq!((revoked.status, revoked.problem()), (403, "card-revoked"), "{}", revoked.body);
 
     // The railway's database holds pseudonyms, never an ID number.

@@ -105,3 +105,13 @@ impl Db {
         self.pool.close().await;
     }
 }
+
+/// Whether a statement failed on a unique index: a state the database itself
+/// refuses (two of a kind), told apart from a failure.
+pub(crate) fn unique_violation<T>(result: Result<T, sqlx::Error>) -> Result<Option<T>, ServicesError> {
+    match result {
+        Ok(done) => Ok(Some(done)),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -127,6 +127,8 @@ pub enum ProblemType {
     NoTicket,
     /// The ticket passed a gate already.
     TicketUsed,
+    /// The passenger holds a ticket on this train already (one per passenger and train).
+    TicketHeld,
     /// The train has no seat left.
     SoldOut,
     /// A transfer or acceptance link is unknown, expired or used.
@@ -190,6 +192,7 @@ impl ProblemType {
             ProblemType::CardRevoked => "card-revoked",
             ProblemType::NoTicket => "no-ticket",
             ProblemType::TicketUsed => "ticket-used",
+            ProblemType::TicketHeld => "ticket-held",
             ProblemType::SoldOut => "sold-out",
             ProblemType::OfferClosed => "offer-closed",
             ProblemType::NoPseudonym => "no-pseudonym",
@@ -229,7 +232,9 @@ impl ProblemType {
             ProblemType::BadRequest => StatusCode::BAD_REQUEST,
             ProblemType::GateUnauthenticated => StatusCode::UNAUTHORIZED,
             ProblemType::QrInvalid | ProblemType::QrExpired => StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemType::QrReplayed | ProblemType::TicketUsed | ProblemType::SoldOut => StatusCode::CONFLICT,
+            ProblemType::QrReplayed | ProblemType::TicketUsed | ProblemType::TicketHeld | ProblemType::SoldOut => {
+                StatusCode::CONFLICT
+            }
             ProblemType::CardRevoked | ProblemType::NoTicket | ProblemType::NoPseudonym => StatusCode::FORBIDDEN,
             ProblemType::OfferClosed => StatusCode::GONE,
             ProblemType::DeskUnauthenticated => StatusCode::UNAUTHORIZED,
@@ -250,7 +255,7 @@ impl ProblemType {
     }
 
     /// Every type, for the documentation test.
-    pub const ALL: [ProblemType; 40] = [
+    pub const ALL: [ProblemType; 41] = [
         ProblemType::NotSignedIn,
         ProblemType::SignInNotStarted,
         ProblemType::SignInUnknown,
@@ -275,6 +280,7 @@ impl ProblemType {
         ProblemType::CardRevoked,
         ProblemType::NoTicket,
         ProblemType::TicketUsed,
+        ProblemType::TicketHeld,
         ProblemType::SoldOut,
         ProblemType::OfferClosed,
         ProblemType::NoPseudonym,

@@ -14,6 +14,7 @@
 //! ([`sealed`]), the pages' frame and refusals.
 
 pub mod authority;
+mod camera;
 mod db;
 mod error;
 pub mod hotel;
@@ -57,6 +58,13 @@ pub const POLICE: &str = "police";
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The day in China (UTC+8) at a Unix time: a guest register's night and a
+/// timetable's date are China's, not UTC's (which turns at 08:00 there).
+pub(crate) fn china_date(unix: i64) -> chrono::NaiveDate {
+    const CHINA_STANDARD_TIME: i64 = 8 * 3600;
+    chrono::DateTime::from_timestamp(unix + CHINA_STANDARD_TIME, 0).map(|d| d.date_naive()).unwrap_or_default()
 }
 
 /// What `shenfen services` is told.
@@ -159,6 +167,7 @@ pub(crate) fn common_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/assets/services.css", get(web::stylesheet))
+        .route("/assets/device.js", get(web::device_script))
         .route("/lang", get(web::switch_language))
 }
 
@@ -179,8 +188,9 @@ pub async fn serve(
     let authority_origin = portal::origin_of(&config.authority);
     let key = client_key(&config.data_dir, PORTAL)?;
     let portal = portal::Portal::new(db.clone(), authority, &url, key, Arc::clone(&sealer));
-    let police_link =
-        hotel::PoliceLink { intake: format!("{police_url}/intake"), token: police::intake_token(&config.data_dir)? };
+    // The hotel forwards its register with the token the police take entries by (read once).
+    let intake_token = police::intake_token(&config.data_dir)?;
+    let police_link = hotel::PoliceLink { intake: format!("{police_url}/intake"), token: intake_token.clone() };
     let hotel = Arc::new(hotel::Hotel::new(
         db.clone(),
         Arc::clone(&sealer),
@@ -190,12 +200,7 @@ pub async fn serve(
         face_engine(config.face_models.as_deref()).await,
         Some(police_link),
     ));
-    let police = police::Police::new(
-        db.clone(),
-        police::police_key(&config.data_dir)?,
-        &police::intake_token(&config.data_dir)?,
-        &police_url,
-    );
+    let police = police::Police::new(db.clone(), police::police_key(&config.data_dir)?, &intake_token, &police_url);
     let mut listening = vec![
         Listening { key: PORTAL, name: portal::NAME, url },
         Listening { key: HOTEL, name: hotel::NAME, url: hotel_url },
@@ -266,7 +271,7 @@ async fn rail_app(
     let verifier_config = shenfen_verifier::VerifierConfig {
         public_url: format!("{url}{}", rail::VERIFIER_PATH),
         key: client_key(&config.data_dir, RAIL)?,
-        attestation,
+        attestation: attestation.clone(),
         api_key: secrets::random_token()?,
         max_cache_age_secs: rail::MAX_CACHE_AGE_SECS,
         capacity: 10_000,
@@ -277,7 +282,7 @@ async fn rail_app(
     let cache = Arc::new(std::sync::RwLock::new(fetched));
     tokio::spawn(rail::keep_fresh(verifier.clone(), cache.clone(), source));
     rail::seed(db, now()).await?;
-    let railway = rail::Rail::new(db.clone(), sealer, verifier, cache, &url);
+    let railway = rail::Rail::new(db.clone(), sealer, verifier, cache, (&url, &config.authority, &attestation));
     Ok((listener, url, rail::router(railway, authority_origin)))
 }
 

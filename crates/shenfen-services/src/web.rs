@@ -184,12 +184,40 @@ pub(crate) fn page(lang: Lang, service: &str, title: &str, here: &str, nav: &[Na
     )
 }
 
-/// The stylesheet of every service's pages.
-pub(crate) async fn stylesheet() -> Response {
-    let mut response = include_str!("../assets/services.css").into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+/// A file of the pages' assets, with its type, cacheable for five minutes.
+pub(crate) fn asset(content: impl IntoResponse, content_type: &'static str) -> Response {
+    let mut response = content.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
     response
+}
+
+/// A script of the pages (a module; the CSP allows only this origin's scripts).
+pub(crate) fn script(source: &'static str) -> Response {
+    asset(source, "text/javascript; charset=utf-8")
+}
+
+/// The stylesheet of every service's pages.
+pub(crate) async fn stylesheet() -> Response {
+    asset(include_str!("../assets/services.css"), "text/css; charset=utf-8")
+}
+
+/// The script every device page (a desk, a gate) imports.
+pub(crate) async fn device_script() -> Response {
+    script(include_str!("../assets/device.js"))
+}
+
+/// `link` as a QR code, a PNG: what a page shows for a phone to open.
+pub(crate) fn qr_png(link: &str) -> Response {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L) else {
+        return Refusal::new(ProblemType::Internal, "the link does not fit a QR code").into_response();
+    };
+    let picture = code.render::<image::Luma<u8>>().module_dimensions(4, 4).build();
+    let mut png = std::io::Cursor::new(Vec::new());
+    if picture.write_to(&mut png, image::ImageFormat::Png).is_err() {
+        return Refusal::new(ProblemType::Internal, "the QR code could not be drawn").into_response();
+    }
+    asset(png.into_inner(), "image/png")
 }
 
 #[derive(serde::Deserialize)]
@@ -330,6 +358,13 @@ pub(crate) fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'st
         ProblemType::TicketUsed => {
             (("车票已检过", "该车票已通过闸机。"), ("The ticket was used", "This ticket passed a gate already."))
         }
+        ProblemType::TicketHeld => (
+            ("你已持有本次列车的车票", "每位乘客每趟列车一张票：为同行人购票请填写其姓名。"),
+            (
+                "You hold a ticket on this train already",
+                "One ticket per passenger and train: to buy for a co-traveller, give their name.",
+            ),
+        ),
         ProblemType::SoldOut => (("车票已售完", "请选择其他车次。"), ("Sold out", "Choose another train.")),
         ProblemType::OfferClosed => (
             ("链接已失效", "转让或接受链接已过期或已使用，请向持票人重新索取。"),

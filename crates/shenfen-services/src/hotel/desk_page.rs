@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
@@ -60,25 +60,13 @@ pub(super) async fn desk(lang: Lang) -> Response {
 
 /// `GET /desk/desk.js`.
 pub(super) async fn script() -> Response {
-    let mut response = include_str!("../../assets/desk.js").into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-    response
+    crate::web::script(include_str!("../../assets/desk.js"))
 }
 
 /// `GET /desk/check-in-link.png`: the check-in link as a QR code (public: the attestation is).
 pub(super) async fn link_png(State(hotel): State<Arc<Hotel>>) -> Response {
-    let Some(link) = hotel.check_in_link.as_deref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let Ok(code) = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L) else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let picture = code.render::<image::Luma<u8>>().module_dimensions(4, 4).build();
-    let mut png = std::io::Cursor::new(Vec::new());
-    if picture.write_to(&mut png, image::ImageFormat::Png).is_err() {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    match hotel.check_in_link.as_deref() {
+        Some(link) => crate::web::qr_png(link),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
-    let mut response = png.into_inner().into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-    response
 }

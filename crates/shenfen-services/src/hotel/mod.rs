@@ -12,28 +12,28 @@ mod desk_page;
 mod forward;
 mod store;
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
 use shenfen_credential::VerifierCache;
-use shenfen_face::{FaceEngine, decode_image_within, scan_qr};
+use shenfen_face::FaceEngine;
 use tokio::sync::RwLock;
 
 pub(crate) use forward::PoliceLink;
 
 use self::checkin::{DeskPolicy, check_guest};
 use self::store::Stay;
+use crate::camera::{DeviceBudget, FRAME_BODY_LIMIT, decoded_frame, device_token, qr_in_frame};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal, ServicesError};
 use crate::sealed::Sealer;
@@ -43,10 +43,6 @@ use crate::web::JsonBody;
 pub(crate) const NAME: (&str, &str) = ("酒店入住", "Hotel check-in");
 /// Camera frames one desk may send a minute (a scanning desk sends ~2 a second).
 const FRAMES_PER_MINUTE: u64 = 240;
-/// The largest camera frame read, in pixels (a 4K frame is 8.3 MP).
-const FRAME_MAX_PIXELS: u64 = 12_500_000;
-/// The largest desk request (a camera frame, base64).
-pub(crate) const DESK_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// The longest room number.
 const ROOM_MAX: usize = 16;
 /// The longest stay written at a desk.
@@ -66,8 +62,8 @@ pub struct Hotel {
     authority: String,
     face: Option<Arc<FaceEngine>>,
     police: Option<PoliceLink>,
-    /// Frames per desk in the current minute.
-    frames: Mutex<HashMap<String, (i64, u64)>>,
+    /// Camera frames per desk a minute.
+    frames: DeviceBudget,
 }
 
 impl Hotel {
@@ -93,7 +89,7 @@ impl Hotel {
             authority: authority.to_owned(),
             face,
             police,
-            frames: Mutex::new(HashMap::new()),
+            frames: DeviceBudget::new(FRAMES_PER_MINUTE),
         }
     }
 }
@@ -124,7 +120,7 @@ pub fn router(hotel: Arc<Hotel>, authority_origin: &str) -> Router {
         .merge(crate::common_routes())
         .fallback(|| async { Refusal::new(ProblemType::NotFound, "no such page") })
         .with_state(hotel)
-        .layer(DefaultBodyLimit::max(DESK_BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(FRAME_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(frame, crate::web::frame))
 }
 
@@ -152,42 +148,11 @@ pub async fn keep_fresh(hotel: Arc<Hotel>, every_secs: u64) {
 
 /// The desk device of the request's bearer token.
 async fn desk(hotel: &Hotel, headers: &HeaderMap) -> Result<String, Refusal> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|t| !t.is_empty() && t.len() <= 64);
-    let found = match token {
+    let found = match device_token(headers) {
         Some(token) => store::desk_of(&hotel.db, token).await?,
         None => None,
     };
     found.ok_or_else(|| Refusal::new(ProblemType::DeskUnauthenticated, "a registered desk device's token is needed"))
-}
-
-/// Counts `frames` against the desk's per-minute budget, before any is decoded.
-fn within_budget(hotel: &Hotel, desk: &str, frames: u64) -> Result<(), Refusal> {
-    let now = crate::now();
-    let minute = now - now.rem_euclid(60);
-    let mut counts = hotel.frames.lock().map_err(|_| Refusal::new(ProblemType::Internal, "the frame budget failed"))?;
-    counts.retain(|_, (at, _)| *at == minute);
-    let count = counts.entry(desk.to_owned()).or_insert((minute, 0));
-    count.1 += frames;
-    if count.1 > FRAMES_PER_MINUTE {
-        return Err(Refusal::new(
-            ProblemType::RateLimited,
-            format!("at most {FRAMES_PER_MINUTE} camera frames a minute from one desk; wait a moment"),
-        ));
-    }
-    Ok(())
-}
-
-/// A camera frame, base64 JPEG/PNG/WebP, decoded within the pixel cap.
-fn decoded_frame(frame: &str) -> Result<image::RgbImage, Refusal> {
-    let bytes = STANDARD
-        .decode(frame.trim())
-        .map_err(|_| Refusal::new(ProblemType::BadRequest, "a camera frame is base64 JPEG, PNG or WebP"))?;
-    decode_image_within(&bytes, FRAME_MAX_PIXELS)
-        .map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the camera frame is unreadable: {e}")))
 }
 
 /// `GET /desk/link`: the check-in link the desk shows as a QR.
@@ -212,19 +177,9 @@ async fn scan(
     JsonBody(body): JsonBody<ScanRequest>,
 ) -> Result<Response, Refusal> {
     let desk = desk(&hotel, &headers).await?;
-    within_budget(&hotel, &desk, 1)?;
-    let scanned = tokio::task::spawn_blocking(move || {
-        decoded_frame(&body.frame).map(|p| scan_qr(image::DynamicImage::ImageRgb8(p).to_luma8()))
-    })
-    .await
-    .map_err(|_| Refusal::new(ProblemType::Internal, "the scan failed"))??;
-    match scanned {
-        Some(Ok(payload)) => Ok(Json(json!({ "qr_text": URL_SAFE_NO_PAD.encode(payload) })).into_response()),
-        Some(Err(why)) => {
-            Err(Refusal::new(ProblemType::QrUnreadable, format!("{why}; hold the phone steady and closer")))
-        }
-        None => Err(Refusal::new(ProblemType::QrNotFound, "show the QR code to the camera")),
-    }
+    hotel.frames.spend(&desk, 1, crate::now())?;
+    let qr_text = qr_in_frame(body.frame).await?;
+    Ok(Json(json!({ "qr_text": qr_text })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -249,7 +204,7 @@ fn stay_of(request: &CheckInRequest, now: i64) -> Result<Stay, Refusal> {
     if !(1..=NIGHTS_MAX).contains(&request.nights) {
         return Err(bad("a stay is 1 to 90 nights"));
     }
-    let today = chrono::DateTime::from_timestamp(now + 8 * 3600, 0).map(|d| d.date_naive()).unwrap_or_default();
+    let today = crate::china_date(now);
     let arrival = match &request.arrival {
         None => today,
         Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad("arrival is YYYY-MM-DD"))?,
@@ -274,7 +229,7 @@ async fn check_in(
         .decode(request.qr_text.trim())
         .map_err(|_| Refusal::new(ProblemType::BadRequest, "qr_text is the scanned payload, base64url"))?;
     if request.live_face.is_some() {
-        within_budget(&hotel, &desk, 1)?;
+        hotel.frames.spend(&desk, 1, now)?;
     }
     let cache = hotel.cache.read().await.clone();
     let verifier = Arc::clone(&hotel);

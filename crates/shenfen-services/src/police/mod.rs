@@ -180,9 +180,7 @@ async fn register(
     let night = match query.night.as_deref() {
         Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| Refusal::new(ProblemType::BadRequest, "night is YYYY-MM-DD"))?,
-        None => {
-            chrono::DateTime::from_timestamp(crate::now() + 8 * 3600, 0).map(|d| d.date_naive()).unwrap_or_default()
-        }
+        None => crate::china_date(crate::now()),
     };
     let opened = store::open_night(&police.db, &police.key, night, &officer, crate::now()).await?;
     tracing::info!(%officer, entries = opened.len(), "an officer opened a night's register");

@@ -21,7 +21,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-pub(crate) use pages::when;
 pub(crate) use store::DRAFT_FOR;
 
 use self::filing::{Evidence, FILING_CLAIMS, FilingForm, NotFiled};

@@ -1,29 +1,33 @@
-//! The gate (检票闸机): a registered device sends the ticket's number and what
-//! its scanner read from the passenger's wallet QR. The QR is verified
-//! offline against the railway's cache of the authority's keys and whole
-//! status list — bound to this railway, at most 90 seconds old, disclosing
-//! the name and the railway's pseudonym, the card not revoked — then
-//! remembered (a QR passes once), and the ticket is marked used in one
-//! statement if that pseudonym holds it unused.
+//! The gate (检票闸机): a registered device films the passenger's wallet QR
+//! (its frames read here, `POST /gate/frame`) and sends what it read with the
+//! train it boards — or a ticket's number — to `POST /gate/scan`. The QR is
+//! verified offline against the railway's cache of the authority's keys and
+//! whole status list — made for this railway's gates (the wallet's link for
+//! its attestation), at most 90 seconds old, disclosing the name and the
+//! railway's pseudonym, the card not revoked — then remembered (a QR passes
+//! once), and the ticket marked used in one statement if that pseudonym
+//! holds it unused, for a train of today.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shenfen_credential::{
-    CredentialError, OfflinePolicy, VerifiedVc, VerifierCache, decode_qr_payload, verify_offline,
+    CredentialError, OfflinePolicy, VERIFIER_ATTESTATION_PREFIX, VerifiedVc, VerifierCache, decode_qr_payload,
+    verify_offline,
 };
 
-use super::store::{self, Passage};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use super::store::{self, Boarding, Passage};
+use std::sync::{Arc, RwLock};
 
 use super::Shared;
+use crate::camera::{DeviceBudget, device_token, qr_in_frame};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
+use crate::web::JsonBody;
 
 /// How long a wallet's QR is good for after it was made (the wallet refreshes it every 30 s).
 pub(crate) const MAX_QR_AGE_SECS: i64 = 90;
@@ -33,60 +37,67 @@ const SKEW_SECS: i64 = 60;
 pub const MAX_CACHE_AGE_SECS: i64 = 3600;
 /// Largest QR payload a gate reads: a version-40 code holds under 3 KB.
 const MAX_PAYLOAD: usize = 4096;
-/// Scans one gate device may send a minute, counted before any is decoded: a
-/// real gate lets ~30 passengers through a minute; a runaway or stolen
-/// device cannot make the railway verify more.
-pub(crate) const SCANS_PER_MINUTE: u32 = 120;
+/// Camera frames and scans one gate device may send a minute, counted before
+/// any is decoded: a real gate lets ~30 passengers through a minute, filming
+/// two frames a second; a runaway or stolen device cannot make the railway
+/// decode or verify more.
+pub(crate) const GATE_UNITS_PER_MINUTE: u64 = 240;
 
-/// What a gate sends.
+/// What a gate sends: the QR it read, and the train it boards or a ticket's number.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Scan {
     /// The ticket's number (printed on the itinerary, or read from it).
-    ticket: String,
+    ticket: Option<String>,
+    /// The train the gate boards (its id in the timetable).
+    train: Option<String>,
     /// The QR's payload as the scanner read it, base64url.
     qr: String,
 }
 
+impl Scan {
+    /// The ticket the scan is for: exactly one of a number and a train.
+    fn boarding(&self) -> Result<Boarding<'_>, Refusal> {
+        match (self.ticket.as_deref(), self.train.as_deref()) {
+            (Some(ticket), None) if ticket.len() <= 64 => Ok(Boarding::Ticket(ticket)),
+            (None, Some(train)) if train.len() <= 64 => Ok(Boarding::Train(train)),
+            _ => Err(Refusal::new(ProblemType::BadRequest, "name either the ticket or the train the gate boards")),
+        }
+    }
+}
+
 /// The gates' check, shared by every gate device of the railway: its
-/// database, the trust cache it verifies QRs with, and its origin (the
-/// audience a gate QR must be bound to).
+/// database, the trust cache it verifies QRs with, and its client id.
 pub struct Gates {
     db: Db,
     cache: Arc<RwLock<VerifierCache>>,
-    origin: String,
-    /// Per gate device: the minute counted and its scans so far.
-    budget: Mutex<HashMap<String, (i64, u32)>>,
+    /// The railway's client id: where its pseudonym is found in a credential.
+    client_id: String,
+    /// A gate QR's audience: the railway's client id with the attested prefix,
+    /// as the wallet binds a QR drawn from the railway's attestation.
+    audience: String,
+    budget: DeviceBudget,
 }
 
 impl Gates {
-    /// The gates of the railway at `origin`.
+    /// The gates of the railway whose client id is `origin`.
     pub fn new(db: Db, cache: Arc<RwLock<VerifierCache>>, origin: &str) -> Gates {
-        Gates { db, cache, origin: origin.trim_end_matches('/').to_owned(), budget: Mutex::default() }
-    }
-
-    /// Counts one scan of `gate` in the minute of `now`; false once over [`SCANS_PER_MINUTE`].
-    fn within_budget(&self, gate: &str, now: i64) -> bool {
-        let minute = now.div_euclid(60);
-        let mut budget = self.budget.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Registered devices are few; last minute's counts are dropped as the minute turns.
-        budget.retain(|_, (counted, _)| *counted == minute);
-        let (_, scans) = budget.entry(gate.to_owned()).or_insert((minute, 0));
-        *scans += 1;
-        *scans <= SCANS_PER_MINUTE
+        let client_id = origin.trim_end_matches('/').to_owned();
+        Gates {
+            db,
+            cache,
+            audience: format!("{VERIFIER_ATTESTATION_PREFIX}{client_id}"),
+            client_id,
+            budget: DeviceBudget::new(GATE_UNITS_PER_MINUTE),
+        }
     }
 
     /// One passenger at gate `gate`: the QR (its payload, base64url) verified,
-    /// remembered, and `ticket` marked used if the QR's pseudonym holds it
-    /// unused — `{passed, ticket, train, name}`, or the reason it is refused.
-    pub async fn pass(&self, gate: &str, ticket: &str, qr: &str, now: i64) -> Result<Value, Refusal> {
-        if !self.within_budget(gate, now) {
-            return Err(Refusal::new(
-                ProblemType::RateLimited,
-                format!("at most {SCANS_PER_MINUTE} scans a minute from one gate; wait a moment"),
-            ));
-        }
-        if qr.len() > MAX_PAYLOAD * 4 / 3 + 4 || ticket.len() > 64 {
+    /// remembered, and the ticket `boarding` names marked used if the QR's
+    /// pseudonym holds it unused — `{passed, ticket, train, name}`, or the reason it is refused.
+    pub async fn pass(&self, gate: &str, boarding: Boarding<'_>, qr: &str, now: i64) -> Result<Value, Refusal> {
+        self.budget.spend(gate, 1, now)?;
+        if qr.len() > MAX_PAYLOAD * 4 / 3 + 4 {
             return Err(Refusal::new(
                 ProblemType::PayloadTooLarge,
                 format!("a QR payload is at most {MAX_PAYLOAD} bytes"),
@@ -97,15 +108,15 @@ impl Gates {
             return Err(Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already"));
         }
         let name = vc.claims.get("name").cloned().unwrap_or(Value::Null);
-        match store::pass(&self.db, ticket, &pseudonym, gate, (&super::date_of(now), now)).await? {
-            Passage::Through(train) => {
+        match store::pass(&self.db, boarding, &pseudonym, gate, (&super::date_of(now), now)).await? {
+            Passage::Through { ticket, train } => {
                 tracing::info!(%ticket, %gate, "a passenger passed the gate");
                 Ok(json!({ "passed": true, "ticket": ticket, "train": train, "name": name }))
             }
             Passage::OtherHolder => Err(Refusal::new(ProblemType::WrongPerson, "the ticket is another passenger's")),
             Passage::Used => Err(Refusal::new(ProblemType::TicketUsed, "the ticket passed a gate already")),
             Passage::OtherDay => Err(Refusal::new(ProblemType::NoTicket, "the ticket is for a train of another day")),
-            Passage::NoTicket => Err(Refusal::new(ProblemType::NoTicket, "no such ticket is bound to a passenger")),
+            Passage::NoTicket => Err(Refusal::new(ProblemType::NoTicket, "the passenger holds no such ticket")),
         }
     }
 
@@ -122,7 +133,7 @@ impl Gates {
             clock_skew_secs: SKEW_SECS,
             max_age_secs: MAX_QR_AGE_SECS,
             max_cache_age_secs: MAX_CACHE_AGE_SECS,
-            audience: &self.origin,
+            audience: &self.audience,
             required_claims: &["name", "pseudonyms"],
         };
         let vc = verify_offline(&presentation, &cache, &policy).map_err(refused)?;
@@ -130,7 +141,7 @@ impl Gates {
         let pseudonym = vc
             .claims
             .get("pseudonyms")
-            .and_then(|p| p.get(&self.origin))
+            .and_then(|p| p.get(&self.client_id))
             .and_then(Value::as_str)
             .ok_or_else(|| Refusal::new(ProblemType::NoPseudonym, "the QR discloses no pseudonym for this railway"))?
             .to_owned();
@@ -144,26 +155,44 @@ impl Gates {
     }
 }
 
-/// `POST /gate/scan` (Bearer gate token): `{passed, ticket, train, name}`, or the reason it is refused.
+/// The registered gate device of the request's bearer token.
+async fn gate_of(rail: &super::Rail, headers: &HeaderMap) -> Result<String, Refusal> {
+    let found = match device_token(headers) {
+        Some(token) => store::gate_named(&rail.db, token).await?,
+        None => None,
+    };
+    found.ok_or_else(|| {
+        Refusal::new(ProblemType::GateUnauthenticated, "send a registered gate's token as a Bearer token")
+    })
+}
+
+/// `POST /gate/scan {train | ticket, qr}` (Bearer gate token): `{passed, ticket, train, name}`, or the reason it is refused.
 pub(crate) async fn scan(
     State(rail): Shared,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    JsonBody(scan): JsonBody<Scan>,
 ) -> Result<Json<Value>, Refusal> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|t| t.len() <= 64)
-        .ok_or_else(unregistered)?;
-    let gate = store::gate_named(&rail.db, token).await?.ok_or_else(unregistered)?;
-    let scan: Scan =
-        serde_json::from_slice(&body).map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the body: {e}")))?;
-    rail.gates.pass(&gate, &scan.ticket, &scan.qr, crate::now()).await.map(Json)
+    let gate = gate_of(&rail, &headers).await?;
+    rail.gates.pass(&gate, scan.boarding()?, &scan.qr, crate::now()).await.map(Json)
 }
 
-fn unregistered() -> Refusal {
-    Refusal::new(ProblemType::GateUnauthenticated, "send a registered gate's token as a Bearer token")
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Frame {
+    /// A camera frame, base64 JPEG/PNG/WebP.
+    frame: String,
+}
+
+/// `POST /gate/frame {frame}` (Bearer gate token): the payload of the QR the
+/// gate's camera sees (`qr_text`, base64url), counted against its budget.
+pub(crate) async fn frame(
+    State(rail): Shared,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Frame>,
+) -> Result<Json<Value>, Refusal> {
+    let gate = gate_of(&rail, &headers).await?;
+    rail.gates.budget.spend(&gate, 1, crate::now())?;
+    Ok(Json(json!({ "qr_text": qr_in_frame(body.frame).await? })))
 }
 
 /// A verification failure as the gate tells it.
@@ -182,16 +211,11 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_gate_is_held_to_its_scans_a_minute_and_a_revoked_card_is_told_apart() {
+    async fn a_payload_that_is_no_presentation_is_invalid_and_a_revoked_card_is_told_apart() {
         let path = std::env::temp_dir().join(format!("shenfen-rail-gate-{}.db", std::process::id()));
         let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
         let gates = Gates::new(db.clone(), Arc::default(), "http://rail.test");
-        let minute = 60 * 29_000_000;
-        assert!((0..SCANS_PER_MINUTE).all(|_| gates.within_budget("gate 1", minute + 5)));
-        assert!(!gates.within_budget("gate 1", minute + 59), "over the budget within the minute");
-        assert!(gates.within_budget("gate 2", minute + 59), "another device has its own");
-        assert!(gates.within_budget("gate 1", minute + 60), "a new minute");
-        let unreadable = gates.pass("gate 1", "T1", "AAAA", minute + 61).await.unwrap_err();
+        let unreadable = gates.pass("gate 1", Boarding::Train("G1"), "AAAA", 1_800_000_000).await.unwrap_err();
         assert_eq!(unreadable.kind, ProblemType::QrInvalid, "a payload that is no presentation");
         let revoked = CredentialError::Revoked(shenfen_credential::StatusType::Invalid);
         assert_eq!(refused(revoked).kind, ProblemType::CardRevoked);

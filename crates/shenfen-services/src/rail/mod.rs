@@ -8,13 +8,14 @@
 //! fresh, not shown before, card not revoked) must carry the ticket's pseudonym.
 
 mod gate;
+mod gate_page;
 mod pages;
 mod store;
 
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Path, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,7 +25,7 @@ use shenfen_credential::VerifierCache;
 use shenfen_verifier::Verifier;
 
 pub use gate::{Gates, MAX_CACHE_AGE_SECS};
-pub use store::{Bought, add_gate, sell};
+pub use store::{Boarding, Bought, add_gate, sell};
 
 use self::store::Accepted;
 use crate::db::Db;
@@ -54,23 +55,29 @@ pub struct Rail {
     verifier: Arc<Verifier>,
     /// The gates' check (with the authority's keys and whole status list).
     gates: Gates,
-    /// Its origin: its client id, the audience of gate QRs.
+    /// Its origin: its client id.
     origin: String,
+    /// The authority's wallet link for the railway's attestation: the phone
+    /// opens it to draw the boarding code (a QR bound to the railway's gates).
+    boarding_link: String,
     secure: bool,
 }
 
 impl Rail {
-    /// The railway at `origin`, asking wallets through `verifier`, checking gate QRs with `cache`.
+    /// The railway at `origin`, asking wallets through `verifier`, checking
+    /// gate QRs with `cache`; passengers draw their boarding code from `authority`'s
+    /// wallet with the railway's `attestation`.
     pub fn new(
         db: Db,
         sealer: Arc<Sealer>,
         verifier: Arc<Verifier>,
         cache: Arc<RwLock<VerifierCache>>,
-        origin: &str,
+        (origin, authority, attestation): (&str, &str, &str),
     ) -> Rail {
         let origin = origin.trim_end_matches('/').to_owned();
         let gates = Gates::new(db.clone(), cache, &origin);
-        Rail { db, sealer, verifier, gates, secure: origin.starts_with("https://"), origin }
+        let boarding_link = format!("{}/wallet/?service={}", authority.trim_end_matches('/'), attestation.trim());
+        Rail { db, sealer, verifier, gates, secure: origin.starts_with("https://"), origin, boarding_link }
     }
 }
 
@@ -98,14 +105,14 @@ pub(crate) async fn keep_fresh(
     }
 }
 
-/// The seeded timetable's dates: today and the next two days, UTC.
+/// The seeded timetable's dates: today and the next two days, in China.
 pub(crate) fn timetable_dates(now: i64) -> Vec<String> {
     (0..3).map(|day| date_of(now + day * 86_400)).collect()
 }
 
-/// `YYYY-MM-DD` of a Unix time, UTC.
+/// `YYYY-MM-DD` of a Unix time in China: the timetable's and the gate's day.
 fn date_of(unix: i64) -> String {
-    crate::portal::when(unix)[..10].to_owned()
+    crate::china_date(unix).format("%Y-%m-%d").to_string()
 }
 
 /// Seeds the timetable for today and the next two days.
@@ -126,7 +133,11 @@ pub fn router(rail: Rail, authority_origin: &str) -> Router {
         .route("/tickets/{id}/transfer", post(offer))
         .route("/accept/{token}", get(offered))
         .route("/transfers/{token}", get(offered))
+        .route("/boarding-code.png", get(boarding_code))
+        .route("/gate/", get(gate_page::gate))
+        .route("/gate/gate.js", get(gate_page::script))
         .route("/gate/scan", post(gate::scan))
+        .route("/gate/frame", post(gate::frame).layer(DefaultBodyLimit::max(crate::camera::FRAME_BODY_LIMIT)))
         .merge(crate::common_routes())
         .fallback(|| async { Refusal::new(ProblemType::NotFound, "no such page") })
         .with_state(Arc::new(rail))
@@ -164,13 +175,15 @@ async fn home(State(rail): Shared, lang: Lang, headers: HeaderMap) -> Result<Res
         return Ok(answer(lang, &headers, title, body, json!({ "signed_in": false, "login": "/login" })));
     };
     let tickets = store::tickets_of(&rail.db, &me).await?;
-    let trains = store::trains(&rail.db, &date_of(crate::now())).await?;
+    let now = crate::now();
+    let trains = store::trains(&rail.db, &date_of(now), now).await?;
     let data = json!({
         "signed_in": true,
+        "boarding_link": rail.boarding_link,
         "tickets": tickets.iter().map(|t| json!({ "id": t.id, "train": t.train, "status": t.status, "held": t.held })).collect::<Vec<_>>(),
         "trains": trains.iter().map(|t| json!({ "id": t.id, "number": t.number, "date": t.date, "seats_left": t.seats_left })).collect::<Vec<_>>(),
     });
-    let body = pages::tickets(lang, None, &tickets, &trains);
+    let body = pages::tickets(lang, &rail.boarding_link, &tickets, &trains);
     Ok(answer(lang, &headers, lang.pick("我的车票", "My tickets"), body, data))
 }
 
@@ -225,7 +238,7 @@ async fn offered(
     if token.len() != 43 || !store::offer_open(&rail.db, intent, &token, crate::now()).await? {
         return Err(offer_closed());
     }
-    ask_wallet(&rail, lang, &headers, intent, Some(&token)).await
+    ask_wallet(&rail, lang, &headers, intent, Some(&store::offer_digest(&token))).await
 }
 
 /// The wallet's verified answer, read once in the browser that asked: a
@@ -260,20 +273,21 @@ async fn answered(State(rail): Shared, lang: Lang, headers: HeaderMap) -> Result
         .as_str()
         .ok_or_else(|| Refusal::new(ProblemType::NoPseudonym, "the card carries no pseudonym for this railway"))?;
     let name = result["claims"]["name"].as_str().unwrap_or_default();
-    let ticket = match (intent.as_str(), target.as_deref()) {
-        ("accept", Some(token)) => {
-            match store::accept_ticket(&rail.db, &rail.sealer, token, pseudonym, name, now).await? {
-                Accepted::Bound(id) => Some(id),
-                Accepted::OtherName => {
-                    return Err(Refusal::new(ProblemType::WrongPerson, "the ticket names another passenger"));
-                }
-                Accepted::Closed => return Err(offer_closed()),
-            }
+    let taken = match (intent.as_str(), target.as_deref()) {
+        ("accept", Some(digest)) => {
+            Some(store::accept_ticket(&rail.db, &rail.sealer, digest, pseudonym, name, now).await?)
         }
-        ("transfer", Some(token)) => {
-            Some(store::accept_transfer(&rail.db, token, pseudonym, now).await?.ok_or_else(offer_closed)?)
-        }
+        ("transfer", Some(digest)) => Some(store::accept_transfer(&rail.db, digest, pseudonym, now).await?),
         _ => None,
+    };
+    let ticket = match taken {
+        None => None,
+        Some(Accepted::Bound(id)) => Some(id),
+        Some(Accepted::OtherName) => {
+            return Err(Refusal::new(ProblemType::WrongPerson, "the ticket names another passenger"));
+        }
+        Some(Accepted::Closed) => return Err(offer_closed()),
+        Some(Accepted::Held) => return Err(ticket_held()),
     };
     if let Some(ticket) = &ticket {
         tracing::info!(ticket = %ticket, intent = %intent, "a ticket was bound to its passenger");
@@ -292,6 +306,10 @@ async fn answered(State(rail): Shared, lang: Lang, headers: HeaderMap) -> Result
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+fn ticket_held() -> Refusal {
+    Refusal::new(ProblemType::TicketHeld, "the passenger holds a ticket on this train already")
 }
 
 fn offer_closed() -> Refusal {
@@ -327,6 +345,7 @@ async fn buy(
     let named = (!companion.is_empty()).then_some(companion);
     match store::sell(&rail.db, &rail.sealer, &form.train, &me, named, crate::now()).await? {
         Bought::SoldOut => Err(Refusal::new(ProblemType::SoldOut, "no seat is left on this train")),
+        Bought::Held => Err(ticket_held()),
         Bought::Ticket(id) => {
             tracing::info!(ticket = %id, "a ticket was bought");
             Ok(if wants_html(&headers) {
@@ -353,6 +372,12 @@ async fn buy(
             Ok(response)
         }
     }
+}
+
+/// `GET /boarding-code.png`: the wallet link for the boarding code as a QR
+/// code, for a phone to open (public: the attestation is).
+async fn boarding_code(State(rail): Shared) -> Response {
+    crate::web::qr_png(&rail.boarding_link)
 }
 
 /// Offers the holder's unused ticket for transfer: a single-use link, valid a day.

@@ -1,4 +1,4 @@
-//! The railway's pages, rendered with `maud` (every value escaped), no script.
+//! The railway's passenger pages, rendered with `maud` (every value escaped), no script.
 
 use maud::{Markup, html};
 
@@ -43,10 +43,10 @@ pub(crate) fn waiting(lang: Lang) -> Markup {
     }
 }
 
-/// The signed-in passenger's page: their tickets and the timetable.
-pub(crate) fn tickets(lang: Lang, name: Option<&str>, tickets: &[Ticket], trains: &[Train]) -> Markup {
+/// The signed-in passenger's page: their tickets, the boarding code once
+/// they hold one (`boarding_link`, the wallet's link for the railway), and the timetable.
+pub(crate) fn tickets(lang: Lang, boarding_link: &str, tickets: &[Ticket], trains: &[Train]) -> Markup {
     html! {
-        @if let Some(name) = name { p { (lang.pick("乘客：", "Passenger: ")) strong { (name) } } }
         h2 { (lang.pick("我的车票", "My tickets")) }
         @if tickets.is_empty() { p { (lang.pick("还没有车票。", "No tickets yet.")) } }
         ul #tickets {
@@ -61,6 +61,7 @@ pub(crate) fn tickets(lang: Lang, name: Option<&str>, tickets: &[Ticket], trains
                 }
             }
         }
+        @if tickets.iter().any(|t| t.held && t.status == "valid") { (boarding(lang, boarding_link)) }
         h2 { (lang.pick("购票", "Buy a ticket")) }
         table {
             thead { tr {
@@ -85,6 +86,22 @@ pub(crate) fn tickets(lang: Lang, name: Option<&str>, tickets: &[Ticket], trains
             }
         }
         form method="post" action="/logout" { button type="submit" { (lang.pick("退出", "Sign out")) } }
+    }
+}
+
+/// How to pass the gate: the boarding code, drawn by the passenger's own
+/// wallet for this railway (a fresh QR every 30 s, valid 90 s).
+fn boarding(lang: Lang, link: &str) -> Markup {
+    html! {
+        section #boarding {
+            h2 { (lang.pick("乘车码", "Boarding code")) }
+            p.hint { (lang.pick(
+                "进站时，用手机扫描下面的二维码（或在手机上点按钮），身份证钱包会显示本铁路的乘车码，对准闸机摄像头即可。乘车码 90 秒内有效，只能用一次，截图无效；车票不需要另外出示。",
+                "At the station, scan this code with your phone (or tap the button on the phone): your ID wallet shows this railway's boarding code; hold it to the gate's camera. A boarding code is valid for 90 seconds and once: a screenshot does not pass. No other ticket is needed."
+            )) }
+            img #boarding-code src="/boarding-code.png" width="280" height="280" alt=(lang.pick("乘车码链接：用手机扫描", "Boarding code link for your phone"));
+            p { a.button #boarding-link href=(link) { (lang.pick("在钱包中打开乘车码", "Open the boarding code in the wallet")) } }
+        }
     }
 }
 

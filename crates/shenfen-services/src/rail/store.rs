@@ -3,9 +3,11 @@
 //! Every change of a ticket is one statement or one transaction, guarded by
 //! the state it expects, so two gates or two recipients cannot both win.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::Row;
 
-use crate::db::Db;
+use crate::db::{Db, unique_violation};
 use crate::error::ServicesError;
 use crate::sealed::Sealer;
 use crate::secrets::{random_token, token_hash};
@@ -66,14 +68,17 @@ pub(crate) async fn seed_timetable(db: &Db, dates: &[String]) -> Result<(), Serv
     Ok(())
 }
 
-/// Trains from `date` on, with the seats not yet sold.
-pub(crate) async fn trains(db: &Db, date: &str) -> Result<Vec<Train>, ServicesError> {
+/// Trains from `date` on, with the seats not yet sold (a co-traveller's
+/// ticket not accepted within [`OFFER_SECS`] no longer holds its seat).
+pub(crate) async fn trains(db: &Db, date: &str, now: i64) -> Result<Vec<Train>, ServicesError> {
     let rows = sqlx::query(
         "SELECT t.id, t.number, t.travel_date, t.from_station, t.to_station, t.departs, \
-         t.seats - (SELECT COUNT(*) FROM rail_tickets k WHERE k.train_id = t.id) AS seats_left \
+         t.seats - (SELECT COUNT(*) FROM rail_tickets k WHERE k.train_id = t.id \
+         AND NOT (k.status = 'pending' AND k.bought_at <= $2)) AS seats_left \
          FROM rail_trains t WHERE t.travel_date >= $1 ORDER BY t.travel_date, t.departs",
     )
     .bind(date)
+    .bind(now - OFFER_SECS)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -100,10 +105,13 @@ pub enum Bought {
     Pending(String, String),
     /// No seat left, or no such train.
     SoldOut,
+    /// The buyer holds a ticket on this train already (one per passenger and train).
+    Held,
 }
 
 /// Sells a seat on `train` to `buyer`, or for the co-traveller `named` (their
-/// name sealed until they accept): counting the seats and taking one is one transaction.
+/// name sealed until they accept): releasing the train's expired pending
+/// seats, taking one and writing the ticket is one transaction.
 pub async fn sell(
     db: &Db,
     sealer: &Sealer,
@@ -113,6 +121,7 @@ pub async fn sell(
     now: i64,
 ) -> Result<Bought, ServicesError> {
     let mut tx = db.write().await?;
+    release_expired_pending(&mut tx, train, now).await?;
     // The seat is taken by one guarded update, which the database serialises
     // per train row: a count read first would let two buyers share the last seat.
     let taken = sqlx::query("UPDATE rail_trains SET sold = sold + 1 WHERE id = $1 AND sold < seats")
@@ -130,7 +139,7 @@ pub async fn sell(
             (None, "pending", Some(sealer.seal(name.as_bytes(), &id)?), Some(token))
         }
     };
-    sqlx::query(
+    let written = sqlx::query(
         "INSERT INTO rail_tickets (id, train_id, buyer, holder, status, sealed_name, accept_hash, bought_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -143,12 +152,42 @@ pub async fn sell(
     .bind(accept.as_deref().map(token_hash))
     .bind(now)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    // The unique (train, holder) index refuses a second ticket of the buyer's
+    // own; the transaction is dropped, so the seat is not taken.
+    if unique_violation(written)?.is_none() {
+        return Ok(Bought::Held);
+    }
     tx.commit().await?;
     Ok(match accept {
         None => Bought::Ticket(id),
         Some(token) => Bought::Pending(id, token),
     })
+}
+
+/// Gives back the seats of `train`'s tickets whose named co-traveller did
+/// not accept within [`OFFER_SECS`]: they are removed, and the train's count
+/// lowered by as many, in the caller's transaction.
+async fn release_expired_pending(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    train: &str,
+    now: i64,
+) -> Result<(), ServicesError> {
+    let expired =
+        sqlx::query("DELETE FROM rail_tickets WHERE train_id = $1 AND status = 'pending' AND bought_at <= $2")
+            .bind(train)
+            .bind(now - OFFER_SECS)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if expired > 0 {
+        sqlx::query("UPDATE rail_trains SET sold = sold - $1 WHERE id = $2")
+            .bind(i64::try_from(expired).unwrap_or(i64::MAX))
+            .bind(train)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The tickets `passenger` holds or bought for someone else.
@@ -196,25 +235,42 @@ pub(crate) async fn offer_transfer(
     Ok((offered.rows_affected() == 1).then_some(token))
 }
 
-/// Rebinds the ticket offered under `token` to `recipient`, in one statement:
-/// the offer is used up, the old binding gone; `None` if the offer is
-/// unknown, expired, used, the ticket no longer valid, or the recipient its holder already.
+/// What a wallet request opened for an offer link remembers of it: the
+/// link's token hashed, as the ticket holds it — never the token, a bearer
+/// secret that a copy of the requests table would otherwise hand out.
+pub(crate) fn offer_digest(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(token_hash(token))
+}
+
+/// The hash an [`offer_digest`] holds (empty, matching nothing, if it is not one).
+fn digest_bytes(digest: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(digest).unwrap_or_default()
+}
+
+/// Rebinds the ticket offered under the link of `digest` to `recipient`, in
+/// one statement: the offer is used up, the old binding gone. Closed if the
+/// offer is unknown, expired, used, the ticket no longer valid, or the
+/// recipient its holder already; held if the recipient holds a ticket on that train.
 pub(crate) async fn accept_transfer(
     db: &Db,
-    token: &str,
+    digest: &str,
     recipient: &str,
     now: i64,
-) -> Result<Option<String>, ServicesError> {
+) -> Result<Accepted, ServicesError> {
     let row = sqlx::query(
         "UPDATE rail_tickets SET holder = $1, transfer_hash = NULL, transfer_expires = NULL \
          WHERE transfer_hash = $2 AND transfer_expires > $3 AND status = 'valid' AND holder <> $1 RETURNING id",
     )
     .bind(recipient)
-    .bind(token_hash(token))
+    .bind(digest_bytes(digest))
     .bind(now)
     .fetch_optional(db.pool())
-    .await?;
-    Ok(row.map(|r| r.try_get("id")).transpose()?)
+    .await;
+    Ok(match unique_violation(row)? {
+        None => Accepted::Held,
+        Some(None) => Accepted::Closed,
+        Some(Some(row)) => Accepted::Bound(row.try_get("id")?),
+    })
 }
 
 /// Whether a link's token still names an open offer: a transfer (`transfer`)
@@ -232,23 +288,25 @@ pub(crate) async fn offer_open(db: &Db, intent: &str, token: &str, now: i64) -> 
     Ok(row.is_some())
 }
 
-/// How an acceptance by a named co-traveller ended.
+/// How taking a ticket offered by a link ended (a named co-traveller's or a transfer).
 #[derive(Debug, PartialEq)]
 pub(crate) enum Accepted {
     /// Bound to them.
     Bound(String),
     /// The disclosed name is not the one the buyer named.
     OtherName,
-    /// No such pending ticket (or accepted meanwhile).
+    /// No such open offer (or taken meanwhile).
     Closed,
+    /// They hold a ticket on that train already.
+    Held,
 }
 
-/// Binds the pending ticket of acceptance `token` to `passenger` if
-/// `disclosed_name` is the name the buyer gave; one transaction, used once.
+/// Binds the pending ticket of the acceptance link of `digest` to
+/// `passenger` if `disclosed_name` is the name the buyer gave; one transaction, used once.
 pub(crate) async fn accept_ticket(
     db: &Db,
     sealer: &Sealer,
-    token: &str,
+    digest: &str,
     passenger: &str,
     disclosed_name: &str,
     now: i64,
@@ -257,7 +315,7 @@ pub(crate) async fn accept_ticket(
     let row = sqlx::query(
         "SELECT id, sealed_name FROM rail_tickets WHERE accept_hash = $1 AND status = 'pending' AND bought_at > $2",
     )
-    .bind(token_hash(token))
+    .bind(digest_bytes(digest))
     .bind(now - OFFER_SECS)
     .fetch_optional(&mut *tx)
     .await?;
@@ -275,7 +333,8 @@ pub(crate) async fn accept_ticket(
     .bind(passenger)
     .bind(&id)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    let Some(bound) = unique_violation(bound)? else { return Ok(Accepted::Held) };
     tx.commit().await?;
     Ok(if bound.rows_affected() == 1 { Accepted::Bound(id) } else { Accepted::Closed })
 }
@@ -360,50 +419,80 @@ pub(crate) async fn first_sight(db: &Db, qr_hash: &[u8], expires_at: i64) -> Res
     Ok(inserted.rows_affected() == 1)
 }
 
+/// Which ticket a gate scan is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Boarding<'a> {
+    /// The ticket of this number (read from the itinerary).
+    Ticket(&'a str),
+    /// The passenger's ticket on the train of this id, the one the gate boards
+    /// (a passenger holds at most one per train).
+    Train(&'a str),
+}
+
+impl<'a> Boarding<'a> {
+    /// The ticket column the scan names and its value. The column is a fixed
+    /// name, never input: it is written into the statement.
+    fn named(self) -> (&'static str, &'a str) {
+        match self {
+            Boarding::Ticket(id) => ("id", id),
+            Boarding::Train(id) => ("train_id", id),
+        }
+    }
+}
+
 /// How a ticket fared at the gate.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Passage {
-    /// Through: the train it is for.
-    Through(String),
+    /// Through: the ticket and the train it is for.
+    Through { ticket: String, train: String },
     /// Held by another pseudonym.
     OtherHolder,
     /// Used already.
     Used,
     /// The passenger's, but for a train of another day.
     OtherDay,
-    /// No such ticket, or not bound to anyone yet.
+    /// No such ticket, not bound to anyone yet, or (by train) none of the passenger's.
     NoTicket,
 }
 
-/// Marks `ticket` used if `passenger` holds it unused for a train of `date`
-/// — one statement, so of two gates on one database one passage wins;
-/// otherwise says why not.
+/// Marks the ticket `boarding` names used if `passenger` holds it unused for
+/// a train of `date` — one statement, so of two gates on one database one
+/// passage wins; otherwise says why not.
 pub(crate) async fn pass(
     db: &Db,
-    ticket: &str,
+    boarding: Boarding<'_>,
     passenger: &str,
     gate: &str,
     (date, now): (&str, i64),
 ) -> Result<Passage, ServicesError> {
-    let passed = sqlx::query(
+    let (column, named) = boarding.named();
+    // Safe to format: `column` is one of two fixed names, never input.
+    let passed = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE rail_tickets SET status = 'used', used_at = $1, used_gate = $2, transfer_hash = NULL \
-         WHERE id = $3 AND holder = $4 AND status = 'valid' \
-         AND train_id IN (SELECT id FROM rail_trains WHERE travel_date = $5) RETURNING train_id",
-    )
+         WHERE {column} = $3 AND holder = $4 AND status = 'valid' \
+         AND train_id IN (SELECT id FROM rail_trains WHERE travel_date = $5) RETURNING id, train_id"
+    )))
     .bind(now)
     .bind(gate)
-    .bind(ticket)
+    .bind(named)
     .bind(passenger)
     .bind(date)
     .fetch_optional(db.pool())
     .await?;
     if let Some(row) = passed {
-        return Ok(Passage::Through(row.try_get("train_id")?));
+        return Ok(Passage::Through { ticket: row.try_get("id")?, train: row.try_get("train_id")? });
     }
-    let row = sqlx::query("SELECT holder, status FROM rail_tickets WHERE id = $1")
-        .bind(ticket)
-        .fetch_optional(db.pool())
-        .await?;
+    // Why not: by number, whoever holds it; by train, the passenger's own ticket on it, if any.
+    let row = match boarding {
+        Boarding::Ticket(id) => sqlx::query("SELECT holder, status FROM rail_tickets WHERE id = $1").bind(id),
+        Boarding::Train(train) => {
+            sqlx::query("SELECT holder, status FROM rail_tickets WHERE train_id = $1 AND holder = $2")
+                .bind(train)
+                .bind(passenger)
+        }
+    }
+    .fetch_optional(db.pool())
+    .await?;
     let Some(row) = row else { return Ok(Passage::NoTicket) };
     let (holder, status): (Option<String>, String) = (row.try_get("holder")?, row.try_get("status")?);
     Ok(match (holder, status.as_str()) {
