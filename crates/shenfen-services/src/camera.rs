@@ -17,7 +17,7 @@ use crate::error::{ProblemType, Refusal};
 
 /// The largest camera frame read, in pixels (a 4K frame is 8.3 MP).
 const FRAME_MAX_PIXELS: u64 = 12_500_000;
-/// The largest request carrying a camera frame (base64 JPEG).
+/// The largest request carrying a camera frame (base64, a lossless 720p frame is well under).
 pub(crate) const FRAME_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// The longest device token read (they are 43 characters).
 const TOKEN_MAX: usize = 64;
