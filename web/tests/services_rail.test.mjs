@@ -19,7 +19,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  accessibilityViolations, browserWithCamera, cameraFile, documented, openPage, phoneWithCard, photo, selfieCamera, startDemo,
+  accessibilityViolations, browserWithCamera, documented, openPage, phoneWithCard, photo, screenCamera, selfieCamera, startDemo,
   waitForView,
 } from './harness.mjs';
 
@@ -152,9 +152,14 @@ async function boardingCode(device) {
   return shown;
 }
 
-/** A gate device's page (at its device link `at`) whose 720p camera films `picture`; answers the page and its browser. */
+/**
+ * A gate device's page (at its device link `at`) whose camera films the
+ * phone's screen `picture` as the counter's does: at a whole multiple of its
+ * size (a phone-wide code's modules are not whole pixels; scaled by a
+ * fraction they smear). Answers the page and its browser.
+ */
 async function gateFilming(picture, name, at = demo.railGate) {
-  const camera = await browserWithCamera(await cameraFile(tools, name, [{ picture, box: [20, 20, 680, 680] }], { width: 1280, height: 720 }));
+  const camera = await browserWithCamera(await screenCamera(tools, name, picture));
   const page = await openPage(camera);
   await page.goto(at);
   return { camera, page };

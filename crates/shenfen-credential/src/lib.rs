@@ -39,7 +39,8 @@ pub use jwk::{PrivateJwk, PublicJwk};
 pub use jws::{Jws, es256_header, sign_compact};
 pub use key_binding::{KB_TYP, KeyBindingCheck, bind};
 pub use offline::{
-    CachedStatusList, OfflinePolicy, TrustedIssuer, VerifierCache, verify_offline, verify_online, verify_status_list,
+    CachedStatusList, OfflinePolicy, TrustedIssuer, VerifierCache, verify_as_shown, verify_offline, verify_online,
+    verify_status_list,
 };
 pub use presentation::{present, select};
 pub use processing::child_pointer;

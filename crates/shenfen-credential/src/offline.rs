@@ -99,26 +99,14 @@ fn verify_cached(
     if let Some(expired_at) = cache.trusted_until.filter(|exp| policy.now - policy.clock_skew_secs >= *exp) {
         return Err(CredentialError::TrustListExpired { expired_at, now: policy.now });
     }
-    let issuer_jws = Jws::parse(presentation.issuer_jwt(), "issuer-signed JWT")?;
-    let iss = issuer_jws.payload().get("iss").and_then(Value::as_str).unwrap_or_default();
-    let kid = issuer_jws.header().get("kid").and_then(Value::as_str);
-    let trusted = cache
-        .issuers
-        .iter()
-        .find(|t| t.issuer == iss)
-        .ok_or_else(|| CredentialError::UntrustedIssuer(iss.to_owned()))?;
-    let key = PublicJwk::find_by_kid(&trusted.keys, kid)
-        .ok_or_else(|| CredentialError::UntrustedIssuer(format!("{iss} (key {})", kid.unwrap_or("without kid"))))?
-        .1;
+    let (trusted, key) = trusted_key(presentation, &cache.issuers)?;
     // Offline there is no verifier nonce: the wallet picks one, and replays are
     // caught by the caller remembering presentations until they expire.
     let nonce = match nonce {
         Some(nonce) => nonce.to_owned(),
-        None => presentation
-            .key_binding()
-            .and_then(|kb| Jws::parse(kb, "key binding JWT").ok())
-            .and_then(|kb| kb.payload().get("nonce").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_default(),
+        None => {
+            key_binding_claim(presentation, "nonce").and_then(|n| n.as_str().map(str::to_owned)).unwrap_or_default()
+        }
     };
     let options = VerifyOptions {
         now: policy.now,
@@ -141,6 +129,55 @@ fn verify_cached(
     let reference = vc.status.as_ref().ok_or_else(|| CredentialError::MissingClaim("status".into()))?;
     status_list_of(trusted, reference, cache, policy)?.require_valid(reference)?;
     Ok(vc)
+}
+
+/// Verifies a presentation as it was when it was shown, for evidence checked
+/// later — a hotel's register entry reaching the police, possibly hours
+/// after the check-in: a trusted issuer's signature over what is disclosed,
+/// the credential valid and the key binding to `audience` signed by the
+/// holder's key, both at the key binding's own `iat` (the time it was shown).
+/// No age and no status check: the verifier that accepted it checked those
+/// then; what this proves is that the authority issued it and its holder
+/// showed it to `audience` — a verifier cannot make one up.
+pub fn verify_as_shown(
+    presentation: &SdJwt,
+    issuers: &[TrustedIssuer],
+    audience: &str,
+) -> Result<VerifiedVc, CredentialError> {
+    let (_, key) = trusted_key(presentation, issuers)?;
+    let claim = |name| key_binding_claim(presentation, name).ok_or(CredentialError::MissingKeyBinding);
+    let shown_at = claim("iat")?.as_i64().ok_or(CredentialError::MissingKeyBinding)?;
+    let nonce = claim("nonce")?.as_str().map(str::to_owned).unwrap_or_default();
+    let options = VerifyOptions {
+        now: shown_at,
+        clock_skew_secs: 0,
+        expected_typ: None,
+        key_binding: Some(KeyBindingCheck { audience, nonce: &nonce, max_age_secs: 0 }),
+    };
+    verify_vc(presentation, &key, &options)
+}
+
+/// The issuer the presentation names, if trusted, and the key of it its header names.
+fn trusted_key<'a>(
+    presentation: &SdJwt,
+    issuers: &'a [TrustedIssuer],
+) -> Result<(&'a TrustedIssuer, crate::es256::VerifyingKey), CredentialError> {
+    let issuer_jws = Jws::parse(presentation.issuer_jwt(), "issuer-signed JWT")?;
+    let iss = issuer_jws.payload().get("iss").and_then(Value::as_str).unwrap_or_default();
+    let kid = issuer_jws.header().get("kid").and_then(Value::as_str);
+    let trusted =
+        issuers.iter().find(|t| t.issuer == iss).ok_or_else(|| CredentialError::UntrustedIssuer(iss.to_owned()))?;
+    let key = PublicJwk::find_by_kid(&trusted.keys, kid)
+        .ok_or_else(|| CredentialError::UntrustedIssuer(format!("{iss} (key {})", kid.unwrap_or("without kid"))))?
+        .1;
+    Ok((trusted, key))
+}
+
+/// A claim of the presentation's key binding JWT, read before it is verified
+/// (its signature is checked with the rest by the caller).
+fn key_binding_claim(presentation: &SdJwt, name: &str) -> Option<Value> {
+    let kb = Jws::parse(presentation.key_binding()?, "key binding JWT").ok()?;
+    kb.payload().get(name).cloned()
 }
 
 /// The cached status list `reference` points into: published under the

@@ -5,8 +5,19 @@
 
 const $ = (id) => document.getElementById(id);
 
-/** The device's token, from the page's `#device=…` fragment. */
-export const token = new URLSearchParams(location.hash.slice(1)).get('device');
+/**
+ * The device's token: from the page's `#device=…` fragment when opened by
+ * its link, then kept for this tab only and taken out of the address bar
+ * (and so out of the history and of screenshots of the page).
+ */
+export const token = (() => {
+  const given = new URLSearchParams(location.hash.slice(1)).get('device');
+  if (given) {
+    sessionStorage.setItem('device', given);
+    history.replaceState(null, '', location.pathname);
+  }
+  return sessionStorage.getItem('device');
+})();
 
 /** The page's words for `type` (a problem's last part, or an outcome's name). */
 export const text = (type) => document.querySelector(`#texts [data-type="${type}"]`)?.textContent ?? type;

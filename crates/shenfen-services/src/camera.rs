@@ -6,21 +6,30 @@
 //! engine's `scan_qr` (the authority's counter reads QRs the same way).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use shenfen_face::{decode_image_within, scan_qr};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ProblemType, Refusal};
 
-/// The largest camera frame read, in pixels (a 4K frame is 8.3 MP).
-const FRAME_MAX_PIXELS: u64 = 12_500_000;
+/// The largest camera frame read, in pixels: a 1080p frame (the pages ask
+/// their cameras for 720p). A frame's cost grows with its pixels — the QR
+/// scan tries several scales and blurs — so this bounds each frame's work.
+const FRAME_MAX_PIXELS: u64 = 1920 * 1080;
 /// The largest request carrying a camera frame (base64, a lossless 720p frame is well under).
 pub(crate) const FRAME_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// The longest device token read (they are 43 characters).
 const TOKEN_MAX: usize = 64;
+
+/// The registered device a request came from (its name), put into the
+/// request by the service's device check, which runs before the body is
+/// read: an anonymous caller's frame is never buffered or parsed.
+#[derive(Clone, Debug)]
+pub(crate) struct Device(pub(crate) String);
 
 /// The bearer token a device sent, if it looks like one (checked against the
 /// database by the caller: this is only the cheap part).
@@ -65,6 +74,20 @@ impl DeviceBudget {
     }
 }
 
+/// Frames decoded and scanned at once, process-wide: one per core. Budgets
+/// bound each device's frames a minute; this bounds what all devices
+/// together (a stolen token, many desks at once) make the process do.
+static FRAME_SLOTS: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from))));
+
+/// The right to decode and scan one frame, or `busy` at once when every core is at it.
+pub(crate) fn frame_slot() -> Result<OwnedSemaphorePermit, Refusal> {
+    FRAME_SLOTS
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| Refusal::new(ProblemType::Busy, "every camera-frame slot is taken; send the next frame"))
+}
+
 /// A camera frame, base64 JPEG/PNG/WebP, decoded within the pixel cap.
 pub(crate) fn decoded_frame(frame: &str) -> Result<image::RgbImage, Refusal> {
     let bytes = STANDARD
@@ -77,8 +100,11 @@ pub(crate) fn decoded_frame(frame: &str) -> Result<image::RgbImage, Refusal> {
 /// The payload of the QR code a camera frame shows, base64url — on a
 /// blocking thread, as decoding and scanning take tens of milliseconds.
 pub(crate) async fn qr_in_frame(frame: String) -> Result<String, Refusal> {
+    let slot = frame_slot()?;
     let scanned = tokio::task::spawn_blocking(move || {
-        decoded_frame(&frame).map(|picture| scan_qr(image::DynamicImage::ImageRgb8(picture).to_luma8()))
+        let scanned = decoded_frame(&frame).map(|picture| scan_qr(image::DynamicImage::ImageRgb8(picture).to_luma8()));
+        drop(slot);
+        scanned
     })
     .await
     .map_err(|_| Refusal::new(ProblemType::Internal, "the scan failed"))??;

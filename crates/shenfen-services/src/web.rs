@@ -207,17 +207,22 @@ pub(crate) async fn device_script() -> Response {
     script(include_str!("../assets/device.js"))
 }
 
-/// `link` as a QR code, a PNG: what a page shows for a phone to open.
-pub(crate) fn qr_png(link: &str) -> Response {
-    let Ok(code) = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L) else {
-        return Refusal::new(ProblemType::Internal, "the link does not fit a QR code").into_response();
-    };
+/// `link` as a QR code, a PNG a page shows for a phone to open — drawn
+/// once by its service, not per request; `None` if it does not fit a QR code.
+pub(crate) fn qr_png(link: &str) -> Option<axum::body::Bytes> {
+    let code = qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::L).ok()?;
     let picture = code.render::<image::Luma<u8>>().module_dimensions(4, 4).build();
     let mut png = std::io::Cursor::new(Vec::new());
-    if picture.write_to(&mut png, image::ImageFormat::Png).is_err() {
-        return Refusal::new(ProblemType::Internal, "the QR code could not be drawn").into_response();
+    picture.write_to(&mut png, image::ImageFormat::Png).ok()?;
+    Some(png.into_inner().into())
+}
+
+/// A PNG drawn by [`qr_png`], or 404 when there is none.
+pub(crate) fn png(picture: Option<&axum::body::Bytes>) -> Response {
+    match picture {
+        Some(png) => asset(png.clone(), "image/png"),
+        None => Refusal::new(ProblemType::NotFound, "no such picture").into_response(),
     }
-    asset(png.into_inner(), "image/png")
 }
 
 #[derive(serde::Deserialize)]

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
@@ -65,8 +64,5 @@ pub(super) async fn script() -> Response {
 
 /// `GET /desk/check-in-link.png`: the check-in link as a QR code (public: the attestation is).
 pub(super) async fn link_png(State(hotel): State<Arc<Hotel>>) -> Response {
-    match hotel.check_in_link.as_deref() {
-        Some(link) => crate::web::qr_png(link),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    crate::web::png(hotel.check_in_png.as_ref())
 }

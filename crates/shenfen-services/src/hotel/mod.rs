@@ -15,12 +15,12 @@ mod store;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Json;
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -33,7 +33,7 @@ pub(crate) use forward::PoliceLink;
 
 use self::checkin::{DeskPolicy, check_guest};
 use self::store::Stay;
-use crate::camera::{DeviceBudget, FRAME_BODY_LIMIT, decoded_frame, device_token, qr_in_frame};
+use crate::camera::{Device, DeviceBudget, FRAME_BODY_LIMIT, decoded_frame, device_token, qr_in_frame};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal, ServicesError};
 use crate::sealed::Sealer;
@@ -57,6 +57,8 @@ pub struct Hotel {
     audience: String,
     /// The authority's wallet link for the hotel's attestation, if it has one.
     check_in_link: Option<String>,
+    /// That link as a QR code (a PNG), drawn once.
+    check_in_png: Option<axum::body::Bytes>,
     /// The authority's keys and status list, refreshed by [`keep_fresh`].
     cache: RwLock<VerifierCache>,
     authority: String,
@@ -79,12 +81,14 @@ impl Hotel {
     ) -> Hotel {
         let client_id = origin.trim_end_matches('/').to_owned();
         let check_in_link = attestation.map(|jwt| format!("{authority}/wallet/?service={}", jwt.trim()));
+        let check_in_png = check_in_link.as_deref().and_then(crate::web::qr_png);
         Hotel {
             db,
             sealer,
             audience: format!("{}{client_id}", shenfen_credential::VERIFIER_ATTESTATION_PREFIX),
             client_id,
             check_in_link,
+            check_in_png,
             cache: RwLock::new(VerifierCache::default()),
             authority: authority.to_owned(),
             face,
@@ -109,14 +113,18 @@ type Shared = State<Arc<Hotel>>;
 /// The hotel's routes, framed.
 pub fn router(hotel: Arc<Hotel>, authority_origin: &str) -> Router {
     let frame = Arc::new(crate::web::PageFrame::new(NAME, authority_origin));
+    // The desk devices' calls: the device is checked before a body is read.
+    let desks = Router::new()
+        .route("/desk/link", get(link))
+        .route("/desk/scan", post(scan))
+        .route("/desk/check-in", post(check_in))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&hotel), registered_desk));
     Router::new()
         .route("/", get(desk_page::desk))
         .route("/desk/", get(desk_page::desk))
         .route("/desk/desk.js", get(desk_page::script))
         .route("/desk/check-in-link.png", get(desk_page::link_png))
-        .route("/desk/link", get(link))
-        .route("/desk/scan", post(scan))
-        .route("/desk/check-in", post(check_in))
+        .merge(desks)
         .merge(crate::common_routes())
         .fallback(|| async { Refusal::new(ProblemType::NotFound, "no such page") })
         .with_state(hotel)
@@ -126,7 +134,8 @@ pub fn router(hotel: Arc<Hotel>, authority_origin: &str) -> Router {
 
 /// Refreshes the hotel's cache from the authority's public endpoints (JWKS,
 /// whole status list) every `every_secs`; a failed refresh keeps the old
-/// cache, whose growing age the check-in refuses past a day.
+/// cache, whose growing age the check-in refuses past a day, and so does a
+/// fetched one older than it.
 pub async fn keep_fresh(hotel: Arc<Hotel>, every_secs: u64) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(every_secs));
     loop {
@@ -134,7 +143,15 @@ pub async fn keep_fresh(hotel: Arc<Hotel>, every_secs: u64) {
         let source = shenfen_verifier::TrustSource::Servers(vec![hotel.authority.clone()]);
         let fetched = tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, crate::now())).await;
         match fetched {
-            Ok(Ok(cache)) => *hotel.cache.write().await = cache,
+            Ok(Ok(fresh)) => {
+                let mut held = hotel.cache.write().await;
+                // Never back to older lists (replayed from before the ones held).
+                if fresh.synced_at >= held.synced_at {
+                    *held = fresh;
+                } else {
+                    tracing::warn!("the authority served lists older than the hotel holds; kept its own");
+                }
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "the hotel's cache refresh failed; keeping the old one"),
             Err(e) => tracing::warn!(error = %e, "the hotel's cache refresh stopped"),
         }
@@ -146,18 +163,21 @@ pub async fn keep_fresh(hotel: Arc<Hotel>, every_secs: u64) {
     }
 }
 
-/// The desk device of the request's bearer token.
-async fn desk(hotel: &Hotel, headers: &HeaderMap) -> Result<String, Refusal> {
-    let found = match device_token(headers) {
+/// Lets through requests of a registered desk device (its bearer token),
+/// naming it in the request, before the body is read.
+async fn registered_desk(State(hotel): Shared, mut request: Request, next: Next) -> Result<Response, Refusal> {
+    let found = match device_token(request.headers()) {
         Some(token) => store::desk_of(&hotel.db, token).await?,
         None => None,
     };
-    found.ok_or_else(|| Refusal::new(ProblemType::DeskUnauthenticated, "a registered desk device's token is needed"))
+    let desk = found
+        .ok_or_else(|| Refusal::new(ProblemType::DeskUnauthenticated, "a registered desk device's token is needed"))?;
+    request.extensions_mut().insert(Device(desk));
+    Ok(next.run(request).await)
 }
 
 /// `GET /desk/link`: the check-in link the desk shows as a QR.
-async fn link(State(hotel): Shared, headers: HeaderMap) -> Result<Response, Refusal> {
-    desk(&hotel, &headers).await?;
+async fn link(State(hotel): Shared) -> Result<Response, Refusal> {
     let link = hotel.check_in_link.clone().ok_or_else(|| {
         Refusal::new(ProblemType::NotFound, "the hotel has no attestation yet: `shenfen rp attest` it at the authority")
     })?;
@@ -173,10 +193,9 @@ struct ScanRequest {
 /// `POST /desk/scan {frame}`: the QR payload in a camera frame (`qr_text`, base64url).
 async fn scan(
     State(hotel): Shared,
-    headers: HeaderMap,
+    Extension(Device(desk)): Extension<Device>,
     JsonBody(body): JsonBody<ScanRequest>,
 ) -> Result<Response, Refusal> {
-    let desk = desk(&hotel, &headers).await?;
     hotel.frames.spend(&desk, 1, crate::now())?;
     let qr_text = qr_in_frame(body.frame).await?;
     Ok(Json(json!({ "qr_text": qr_text })).into_response())
@@ -219,10 +238,9 @@ fn stay_of(request: &CheckInRequest, now: i64) -> Result<Stay, Refusal> {
 /// guest verified and registered → 201 `{entry, name, adult, level, pseudonym}`.
 async fn check_in(
     State(hotel): Shared,
-    headers: HeaderMap,
+    Extension(Device(desk)): Extension<Device>,
     JsonBody(request): JsonBody<CheckInRequest>,
 ) -> Result<Response, Refusal> {
-    let desk = desk(&hotel, &headers).await?;
     let now = crate::now();
     let stay = stay_of(&request, now)?;
     let payload = URL_SAFE_NO_PAD
@@ -231,13 +249,17 @@ async fn check_in(
     if request.live_face.is_some() {
         hotel.frames.spend(&desk, 1, now)?;
     }
+    // A live face is a frame to decode and a face to analyse: it takes one of the process's frame slots.
+    let slot = request.live_face.is_some().then(crate::camera::frame_slot).transpose()?;
     let cache = hotel.cache.read().await.clone();
     let verifier = Arc::clone(&hotel);
     let guest = tokio::task::spawn_blocking(move || {
         let image = request.live_face.as_deref().map(decoded_frame).transpose()?;
         let face = verifier.face.as_deref().zip(image.as_ref());
         let policy = DeskPolicy { audience: &verifier.audience, client_id: &verifier.client_id, now };
-        check_guest(&payload, &cache, &policy, face)
+        let guest = check_guest(&payload, &cache, &policy, face);
+        drop(slot);
+        guest
     })
     .await
     .map_err(|_| Refusal::new(ProblemType::Internal, "the check failed"))??;

@@ -8,9 +8,10 @@
 //! once), and the ticket marked used in one statement if that pseudonym
 //! holds it unused, for a train of today.
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -24,7 +25,7 @@ use super::store::{self, Boarding, Passage};
 use std::sync::{Arc, RwLock};
 
 use super::Shared;
-use crate::camera::{DeviceBudget, device_token, qr_in_frame};
+use crate::camera::{Device, DeviceBudget, device_token, qr_in_frame};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
 use crate::web::JsonBody;
@@ -155,24 +156,26 @@ impl Gates {
     }
 }
 
-/// The registered gate device of the request's bearer token.
-async fn gate_of(rail: &super::Rail, headers: &HeaderMap) -> Result<String, Refusal> {
-    let found = match device_token(headers) {
+/// Lets through requests of a registered gate device (its bearer token),
+/// naming it in the request, before the body is read.
+pub(crate) async fn registered(State(rail): Shared, mut request: Request, next: Next) -> Result<Response, Refusal> {
+    let found = match device_token(request.headers()) {
         Some(token) => store::gate_named(&rail.db, token).await?,
         None => None,
     };
-    found.ok_or_else(|| {
+    let gate = found.ok_or_else(|| {
         Refusal::new(ProblemType::GateUnauthenticated, "send a registered gate's token as a Bearer token")
-    })
+    })?;
+    request.extensions_mut().insert(Device(gate));
+    Ok(next.run(request).await)
 }
 
-/// `POST /gate/scan {train | ticket, qr}` (Bearer gate token): `{passed, ticket, train, name}`, or the reason it is refused.
+/// `POST /gate/scan {train | ticket, qr}` (a gate device): `{passed, ticket, train, name}`, or the reason it is refused.
 pub(crate) async fn scan(
     State(rail): Shared,
-    headers: HeaderMap,
+    Extension(Device(gate)): Extension<Device>,
     JsonBody(scan): JsonBody<Scan>,
 ) -> Result<Json<Value>, Refusal> {
-    let gate = gate_of(&rail, &headers).await?;
     rail.gates.pass(&gate, scan.boarding()?, &scan.qr, crate::now()).await.map(Json)
 }
 
@@ -187,10 +190,9 @@ pub(crate) struct Frame {
 /// gate's camera sees (`qr_text`, base64url), counted against its budget.
 pub(crate) async fn frame(
     State(rail): Shared,
-    headers: HeaderMap,
+    Extension(Device(gate)): Extension<Device>,
     JsonBody(body): JsonBody<Frame>,
 ) -> Result<Json<Value>, Refusal> {
-    let gate = gate_of(&rail, &headers).await?;
     rail.gates.budget.spend(&gate, 1, crate::now())?;
     Ok(Json(json!({ "qr_text": qr_in_frame(body.frame).await? })))
 }

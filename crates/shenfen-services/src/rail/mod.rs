@@ -60,6 +60,8 @@ pub struct Rail {
     /// The authority's wallet link for the railway's attestation: the phone
     /// opens it to draw the boarding code (a QR bound to the railway's gates).
     boarding_link: String,
+    /// That link as a QR code (a PNG), drawn once.
+    boarding_png: Option<axum::body::Bytes>,
     secure: bool,
 }
 
@@ -77,25 +79,46 @@ impl Rail {
         let origin = origin.trim_end_matches('/').to_owned();
         let gates = Gates::new(db.clone(), cache, &origin);
         let boarding_link = format!("{}/wallet/?service={}", authority.trim_end_matches('/'), attestation.trim());
-        Rail { db, sealer, verifier, gates, secure: origin.starts_with("https://"), origin, boarding_link }
+        let boarding_png = crate::web::qr_png(&boarding_link);
+        Rail {
+            db,
+            sealer,
+            verifier,
+            gates,
+            secure: origin.starts_with("https://"),
+            origin,
+            boarding_link,
+            boarding_png,
+        }
     }
 }
 
 /// Refreshes the railway's trust cache — its verifier's and its gates' —
-/// every five minutes; a failed refresh keeps the old one (answers and QRs
-/// are refused once it is older than an hour: fail closed).
+/// every five minutes, and seeds the timetable's new day; a failed refresh
+/// keeps the old cache (answers and QRs are refused once it is older than an
+/// hour: fail closed), and so does a fetched one older than it (lists
+/// replayed from before the ones held).
 pub(crate) async fn keep_fresh(
     verifier: Arc<Verifier>,
     cache: Arc<RwLock<VerifierCache>>,
     source: Arc<shenfen_verifier::TrustSource>,
+    db: Db,
 ) {
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+        if let Err(e) = seed(&db, crate::now()).await {
+            tracing::warn!(code = e.code(), error = %e, "the railway's timetable could not be seeded");
+        }
         let source = source.clone();
         match tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, crate::now())).await {
             Ok(Ok(fresh)) => {
+                let mut held = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if fresh.synced_at < held.synced_at {
+                    tracing::warn!("the authority served lists older than the railway holds; kept its own");
+                    continue;
+                }
                 verifier.refresh(fresh.clone());
-                *cache.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+                *held = fresh;
             }
             Ok(Err(e)) => {
                 tracing::warn!(code = e.code(), error = %e, "the railway's trust cache could not be refreshed")
@@ -124,6 +147,12 @@ pub async fn seed(db: &Db, now: i64) -> Result<(), crate::ServicesError> {
 pub fn router(rail: Rail, authority_origin: &str) -> Router {
     let frame = Arc::new(PageFrame::new(NAME, authority_origin));
     let verifier = shenfen_verifier::router(rail.verifier.clone());
+    let rail = Arc::new(rail);
+    // The gate devices' calls: the device is checked before a body is read.
+    let gates = Router::new()
+        .route("/gate/scan", post(gate::scan))
+        .route("/gate/frame", post(gate::frame).layer(DefaultBodyLimit::max(crate::camera::FRAME_BODY_LIMIT)))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&rail), gate::registered));
     Router::new()
         .route("/", get(home))
         .route("/login", get(login))
@@ -136,11 +165,10 @@ pub fn router(rail: Rail, authority_origin: &str) -> Router {
         .route("/boarding-code.png", get(boarding_code))
         .route("/gate/", get(gate_page::gate))
         .route("/gate/gate.js", get(gate_page::script))
-        .route("/gate/scan", post(gate::scan))
-        .route("/gate/frame", post(gate::frame).layer(DefaultBodyLimit::max(crate::camera::FRAME_BODY_LIMIT)))
+        .merge(gates)
         .merge(crate::common_routes())
         .fallback(|| async { Refusal::new(ProblemType::NotFound, "no such page") })
-        .with_state(Arc::new(rail))
+        .with_state(rail)
         .layer(axum::middleware::from_fn_with_state(frame, crate::web::frame))
         .nest_service(VERIFIER_PATH, verifier)
 }
@@ -377,7 +405,7 @@ async fn buy(
 /// `GET /boarding-code.png`: the wallet link for the boarding code as a QR
 /// code, for a phone to open (public: the attestation is).
 async fn boarding_code(State(rail): Shared) -> Response {
-    crate::web::qr_png(&rail.boarding_link)
+    crate::web::png(rail.boarding_png.as_ref())
 }
 
 /// Offers the holder's unused ticket for transfer: a single-use link, valid a day.

@@ -482,14 +482,18 @@ pub(crate) async fn pass(
     if let Some(row) = passed {
         return Ok(Passage::Through { ticket: row.try_get("id")?, train: row.try_get("train_id")? });
     }
-    // Why not: by number, whoever holds it; by train, the passenger's own ticket on it, if any.
+    // Why not: by number, whoever holds it; by train, only whether the
+    // passenger used their ticket on it today — a gate learns nothing of
+    // their tickets on other trains or days.
     let row = match boarding {
         Boarding::Ticket(id) => sqlx::query("SELECT holder, status FROM rail_tickets WHERE id = $1").bind(id),
-        Boarding::Train(train) => {
-            sqlx::query("SELECT holder, status FROM rail_tickets WHERE train_id = $1 AND holder = $2")
-                .bind(train)
-                .bind(passenger)
-        }
+        Boarding::Train(train) => sqlx::query(
+            "SELECT holder, status FROM rail_tickets WHERE train_id = $1 AND holder = $2 AND status = 'used' \
+             AND train_id IN (SELECT id FROM rail_trains WHERE travel_date = $3)",
+        )
+        .bind(train)
+        .bind(passenger)
+        .bind(date),
     }
     .fetch_optional(db.pool())
     .await?;
