@@ -21,6 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use server_process::{exchange_raw as exchange, fresh_postgres, get, post, stop};
 
@@ -311,6 +313,30 @@ fn the_desk_refuses_what_it_must_checks_in_once_and_only_the_police_read_the_id_
     assert_eq!(entry["room"], "301");
     assert_eq!(entry["hotel"], format!("http://{hotel}"));
     assert_eq!(register["entries"].as_array().unwrap().len(), 1, "the replayed QR registered nobody");
+
+    // The police keep only entries whose presentation verifies: with the hotels' own intake token, a made-up
+    // guest, the real guest's presentation filed for another hotel, and the same presentation as a second stay
+    // are all kept out.
+    let intake = std::fs::read_to_string(data.join("services/police-intake.token")).unwrap();
+    let presentation = shenfen_credential::decode_qr_payload(&URL_SAFE_NO_PAD.decode(&payload).unwrap()).unwrap();
+    let file = |hotel: &str, entry: &str, presentation: &str| {
+        let entry =
+            json!({ "entry_id": entry, "room": "999", "arrival": arrival, "nights": 1, "presentation": presentation });
+        let batch = json!({ "hotel": hotel, "entries": [entry] }).to_string();
+        let (status, body) = post(&police, "/intake", &batch, Some(intake.trim()));
+        assert_eq!(status, 200, "{body}");
+        (body["received"].as_u64().unwrap(), body["refused"].as_array().unwrap().len())
+    };
+    assert_eq!(
+        file(&format!("http://{hotel}"), "MADE-UP", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln~"),
+        (0, 1),
+        "a made-up guest"
+    );
+    assert_eq!(file("http://other-hotel.example", "ELSEWHERE", &presentation.serialize()), (0, 1), "another hotel");
+    assert_eq!(file(&format!("http://{hotel}"), "SECOND-STAY", &presentation.serialize()), (0, 0), "filed once");
+    let (_, again) =
+        get_text(&police, &format!("/?night={arrival}"), &[("Cookie", &cookie), ("Accept", "application/json")]);
+    assert_eq!(serde_json::from_str::<Value>(&again).unwrap()["entries"].as_array().unwrap().len(), 1, "{again}");
 
     // No ID number in the hotel's database (which the police module shares in the demo: it keeps only the sealed values).
     stop(demo.child);

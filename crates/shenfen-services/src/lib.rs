@@ -55,6 +55,10 @@ pub const HOTEL: &str = "hotel";
 /// The police's short name.
 pub const POLICE: &str = "police";
 
+/// The claim carrying the guest's ID number sealed to the police (as
+/// `shenfen_core::SEALED_ID_NUMBER` names it; the services do not depend on the core).
+pub(crate) const SEALED_ID_NUMBER: &str = "sealed_id_number";
+
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -171,6 +175,24 @@ pub(crate) fn common_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/lang", get(web::switch_language))
 }
 
+/// The authority's keys and whole status lists, fetched now on a blocking
+/// thread; `None` (logged for `who`) when they cannot be had — the caller
+/// keeps what it holds.
+pub(crate) async fn fetch_trust(authority: &str, who: &'static str) -> Option<shenfen_credential::VerifierCache> {
+    let source = shenfen_verifier::TrustSource::Servers(vec![authority.to_owned()]);
+    match tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, now())).await {
+        Ok(Ok(cache)) => Some(cache),
+        Ok(Err(e)) => {
+            tracing::warn!(who, code = e.code(), error = %e, "the authority's keys and status list could not be fetched");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(who, error = %e, "fetching the authority's keys and status list stopped");
+            None
+        }
+    }
+}
+
 /// Runs the services until `shutdown` resolves; `ready` hears where each listens.
 pub async fn serve(
     config: &ServicesConfig,
@@ -200,7 +222,13 @@ pub async fn serve(
         face_engine(config.face_models.as_deref()).await,
         Some(police_link),
     ));
-    let police = police::Police::new(db.clone(), police::police_key(&config.data_dir)?, &intake_token, &police_url);
+    let police = Arc::new(police::Police::new(
+        db.clone(),
+        police::police_key(&config.data_dir)?,
+        &intake_token,
+        &police_url,
+        Vec::new(),
+    ));
     let mut listening = vec![
         Listening { key: PORTAL, name: portal::NAME, url },
         Listening { key: HOTEL, name: hotel::NAME, url: hotel_url },
@@ -211,7 +239,7 @@ pub async fn serve(
     let mut apps = vec![
         (portal_listener, portal::router(portal).layer(forms())),
         (hotel_listener, hotel::router(Arc::clone(&hotel), &authority_origin)),
-        (police_listener, police::router(Arc::new(police), &authority_origin)),
+        (police_listener, police::router(Arc::clone(&police), &authority_origin)),
     ];
     if let Some(rail_listen) = config.rail_listen {
         let (listener, url, router) = rail_app(config, rail_listen, &db, sealer, &authority_origin).await?;
@@ -220,6 +248,7 @@ pub async fn serve(
     }
     tokio::spawn(purge_periodically(db.clone()));
     tokio::spawn(hotel::keep_fresh(hotel, config.cache_refresh_secs.max(1)));
+    tokio::spawn(police::keep_fresh(police, config.authority.clone(), config.cache_refresh_secs.max(1)));
     ready(&listening);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -15,6 +15,7 @@ use shenfen_credential::{
 };
 use shenfen_face::{FaceEngine, QualityPolicy, Template};
 
+use crate::SEALED_ID_NUMBER as SEALED;
 use crate::error::{ProblemType, Refusal};
 
 /// How long a QR is valid after the phone made it (the phone redraws it every 30 s).
@@ -27,8 +28,6 @@ pub(crate) const MAX_CACHE_AGE_SECS: i64 = 24 * 3600;
 const REQUIRED: [&str; 2] = ["name", "age_over_18"];
 /// The claims the hotel is entitled to (its registration), besides its pseudonym.
 pub(crate) const ENTITLED: [&str; 4] = ["name", "age_over_18", "sealed_id_number", "face_template"];
-/// The sealed ID number's claim (`shenfen_core::SEALED_ID_NUMBER`).
-const SEALED: &str = "sealed_id_number";
 
 /// A guest the desk accepted (before the replay check, which is the register's).
 #[derive(Debug)]

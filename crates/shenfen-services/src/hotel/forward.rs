@@ -1,9 +1,9 @@
-//! The register goes to the police: each entry — room, dates and the ID
-//! number still sealed to the police's key — is POSTed to the police's
-//! intake with the hotel's intake token, right after the check-in and again
-//! on every refresh until the police acknowledge it. The hotel sends nothing
-//! it could read about the guest's identity: the name stays at the hotel,
-//! inside the sealed value the police get both.
+//! The register goes to the police: each entry — room, dates and the
+//! guest's presentation as shown at the desk, with the ID number still
+//! sealed to the police's key — is POSTed to the police's intake with the
+//! hotel's intake token, right after the check-in and again on every refresh
+//! until the police answer. The police verify the presentation against the
+//! authority's keys, so the register holds only guests who showed their card.
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub(crate) struct PoliceLink {
 /// Sends every entry the police have not acknowledged; failures are logged and retried on the next refresh.
 pub(super) async fn forward_pending(hotel: &Hotel) {
     let Some(police) = hotel.police.clone() else { return };
-    let pending = match store::unforwarded(&hotel.db, BATCH).await {
+    let pending = match store::unforwarded(&hotel.db, &hotel.sealer, BATCH).await {
         Ok(pending) if !pending.is_empty() => pending,
         Ok(_) => return,
         Err(e) => return tracing::warn!(error = %e, "could not read the register to forward"),

@@ -140,20 +140,14 @@ pub async fn keep_fresh(hotel: Arc<Hotel>, every_secs: u64) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(every_secs));
     loop {
         every.tick().await;
-        let source = shenfen_verifier::TrustSource::Servers(vec![hotel.authority.clone()]);
-        let fetched = tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, crate::now())).await;
-        match fetched {
-            Ok(Ok(fresh)) => {
-                let mut held = hotel.cache.write().await;
-                // Never back to older lists (replayed from before the ones held).
-                if fresh.synced_at >= held.synced_at {
-                    *held = fresh;
-                } else {
-                    tracing::warn!("the authority served lists older than the hotel holds; kept its own");
-                }
+        if let Some(fresh) = crate::fetch_trust(&hotel.authority, "hotel").await {
+            let mut held = hotel.cache.write().await;
+            // Never back to older lists (replayed from before the ones held).
+            if fresh.synced_at >= held.synced_at {
+                *held = fresh;
+            } else {
+                tracing::warn!("the authority served lists older than the hotel holds; kept its own");
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "the hotel's cache refresh failed; keeping the old one"),
-            Err(e) => tracing::warn!(error = %e, "the hotel's cache refresh stopped"),
         }
         match store::purge_seen(&hotel.db, crate::now()).await {
             Ok(removed) => tracing::debug!(removed, "forgot expired QRs"),

@@ -19,14 +19,16 @@ pub(crate) struct Stay {
     pub(crate) nights: i64,
 }
 
-/// A register entry as it goes to the police: the ID number still sealed to their key.
+/// A register entry as it goes to the police: the stay and the guest's
+/// presentation (the evidence the police verify; the ID number in it still
+/// sealed to their key).
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Forwarded {
     pub(crate) entry_id: String,
     pub(crate) room: String,
     pub(crate) arrival: String,
     pub(crate) nights: i64,
-    pub(crate) sealed_id_number: String,
+    pub(crate) presentation: String,
 }
 
 /// Registers desk device `name`; answers its token (shown once, kept as a hash).
@@ -102,9 +104,9 @@ pub(crate) async fn check_in(
 }
 
 /// Entries not yet received by the police, oldest first (at most `limit`).
-pub(crate) async fn unforwarded(db: &Db, limit: i64) -> Result<Vec<Forwarded>, ServicesError> {
+pub(crate) async fn unforwarded(db: &Db, sealer: &Sealer, limit: i64) -> Result<Vec<Forwarded>, ServicesError> {
     sqlx::query(
-        "SELECT id, room, arrival, nights, sealed_id_number FROM hotel_register WHERE forwarded_at IS NULL \
+        "SELECT id, room, arrival, nights, sealed_evidence FROM hotel_register WHERE forwarded_at IS NULL \
          ORDER BY checked_in_at, id LIMIT $1",
     )
     .bind(limit)
@@ -112,12 +114,16 @@ pub(crate) async fn unforwarded(db: &Db, limit: i64) -> Result<Vec<Forwarded>, S
     .await?
     .iter()
     .map(|row| {
+        let entry_id: String = row.try_get("id")?;
+        let sealed: Vec<u8> = row.try_get("sealed_evidence")?;
+        let presentation = sealer.open(&sealed, &format!("hotel_register/{entry_id}/evidence"))?;
         Ok(Forwarded {
-            entry_id: row.try_get("id")?,
             room: row.try_get("room")?,
             arrival: row.try_get("arrival")?,
             nights: row.try_get("nights")?,
-            sealed_id_number: row.try_get("sealed_id_number")?,
+            presentation: String::from_utf8(presentation.to_vec())
+                .map_err(|e| ServicesError::Corrupt(e.to_string()))?,
+            entry_id,
         })
     })
     .collect()

@@ -1,11 +1,14 @@
 //! The police's guest register (旅馆业治安管理): hotels forward their
-//! register entries to the intake (each hotel with its own bearer token);
+//! register entries to the intake (each hotel with its own bearer token),
+//! each with the guest's presentation, which the police verify against the
+//! authority's keys before keeping the entry ([`evidence`]);
 //! the ID number in each is a JWE sealed at issuance to the police's key
 //! (`police.jwk`, made on first run; its public half `police.pub.jwk` is
 //! what the authority seals to). Officers (argon2id accounts) open a night's
 //! register: every sealed value shown is opened with the key, and every
 //! opening is recorded — who, which entry, when.
 
+mod evidence;
 mod store;
 
 use std::path::Path;
@@ -20,8 +23,9 @@ use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 use serde_json::json;
-use shenfen_credential::PrivateJwk;
+use shenfen_credential::{PrivateJwk, TrustedIssuer, VerifierCache};
 
+use self::evidence::Unattested;
 use self::store::Opened;
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal, ServicesError};
@@ -43,6 +47,8 @@ const INTAKE_ENTRIES: usize = 100;
 pub struct Police {
     db: Db,
     key: PrivateJwk,
+    /// The authority's trusted keys, to verify forwarded presentations with.
+    issuers: tokio::sync::RwLock<Vec<TrustedIssuer>>,
     /// SHA-256 of the hotels' intake token.
     intake_hash: Vec<u8>,
     origin: String,
@@ -86,10 +92,36 @@ pub fn intake_token(data_dir: &Path) -> Result<String, ServicesError> {
 }
 
 impl Police {
-    /// The police at `origin`, opening with `key`, taking entries with `intake_token`.
-    pub fn new(db: Db, key: PrivateJwk, intake_token: &str, origin: &str) -> Police {
+    /// The police at `origin`, opening with `key`, taking entries with
+    /// `intake_token` whose presentations verify with `issuers` (the authority's keys).
+    pub fn new(db: Db, key: PrivateJwk, intake_token: &str, origin: &str, issuers: Vec<TrustedIssuer>) -> Police {
         let origin = origin.trim_end_matches('/').to_owned();
-        Police { db, key, intake_hash: token_hash(intake_token), secure: origin.starts_with("https://"), origin }
+        Police {
+            db,
+            key,
+            issuers: tokio::sync::RwLock::new(issuers),
+            intake_hash: token_hash(intake_token),
+            secure: origin.starts_with("https://"),
+            origin,
+        }
+    }
+
+    /// Takes the authority's keys of a fresh cache (a rotation adds one).
+    pub(crate) async fn trust(&self, cache: VerifierCache) {
+        *self.issuers.write().await = cache.issuers;
+    }
+}
+
+/// Fetches the authority's keys every `every_secs` (at once first), for
+/// the intake to verify forwarded presentations with; a failed fetch keeps
+/// the keys held.
+pub async fn keep_fresh(police: Arc<Police>, authority: String, every_secs: u64) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(every_secs));
+    loop {
+        every.tick().await;
+        if let Some(cache) = crate::fetch_trust(&authority, "police").await {
+            police.trust(cache).await;
+        }
     }
 }
 
@@ -121,7 +153,9 @@ struct Batch {
 }
 
 /// `POST /intake {hotel, entries}` with the hotel's bearer token: the
-/// entries kept (idempotent per hotel and entry) → `{received}`.
+/// entries whose presentations verify kept (idempotent per hotel and entry,
+/// and per presentation) → `{received, refused: [{entry_id, reason}]}`; a
+/// presentation under a key the police do not hold yet → 503, sent again later.
 async fn intake(State(police): Shared, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, Refusal> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -140,9 +174,27 @@ async fn intake(State(police): Shared, headers: HeaderMap, body: axum::body::Byt
     for entry in &batch.entries {
         entry.check().map_err(|detail| Refusal::new(ProblemType::BadRequest, detail))?;
     }
-    let received = store::receive(&police.db, &batch.hotel, &batch.entries, crate::now()).await?;
-    tracing::info!(hotel = %batch.hotel, received, "register entries received");
-    Ok((StatusCode::OK, Json(json!({ "received": received }))).into_response())
+    let issuers = police.issuers.read().await.clone();
+    let (mut kept, mut refused) = (Vec::new(), Vec::new());
+    for entry in &batch.entries {
+        match evidence::attested(entry, &batch.hotel, &issuers) {
+            Ok(attested) => kept.push(attested),
+            Err(Unattested::UnknownKey(issuer)) => {
+                tracing::warn!(hotel = %batch.hotel, %issuer, "a register entry signed by a key not held yet");
+                return Err(Refusal::new(
+                    ProblemType::Busy,
+                    "the police do not hold that key yet; send it again later",
+                ));
+            }
+            Err(Unattested::Refused(why)) => {
+                tracing::warn!(hotel = %batch.hotel, entry = %entry.entry_id, %why, "a register entry was refused");
+                refused.push(json!({ "entry_id": entry.entry_id, "reason": why }));
+            }
+        }
+    }
+    let received = store::receive(&police.db, &batch.hotel, &kept, crate::now()).await?;
+    tracing::info!(hotel = %batch.hotel, received, refused = refused.len(), "register entries received");
+    Ok((StatusCode::OK, Json(json!({ "received": received, "refused": refused }))).into_response())
 }
 
 /// The officer of this browser's session, if any.

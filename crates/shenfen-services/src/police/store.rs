@@ -6,21 +6,26 @@ use serde::{Deserialize, Serialize};
 use shenfen_credential::{PrivateJwk, open_sealed};
 use sqlx::Row;
 
+use super::evidence::Attested;
 use crate::db::Db;
 use crate::error::ServicesError;
 
 /// The longest stay the register covers (the desk's limit).
 const NIGHTS_MAX: i64 = 90;
 
-/// A register entry as a hotel forwards it.
+/// The longest presentation a hotel forwards (a check-in QR's is about 1.5 KB).
+const PRESENTATION_MAX: usize = 16 * 1024;
+
+/// A register entry as a hotel forwards it: the stay, and the guest's
+/// presentation as shown at the desk (the evidence, with the sealed ID number).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Entry {
-    entry_id: String,
+    pub(crate) entry_id: String,
     room: String,
-    arrival: String,
+    pub(crate) arrival: String,
     nights: i64,
-    sealed_id_number: String,
+    pub(crate) presentation: String,
 }
 
 impl Entry {
@@ -32,8 +37,8 @@ impl Entry {
             && self.room.len() <= 64
             && NaiveDate::parse_from_str(&self.arrival, "%Y-%m-%d").is_ok()
             && (1..=NIGHTS_MAX).contains(&self.nights)
-            && self.sealed_id_number.len() <= 4096
-            && self.sealed_id_number.split('.').count() == 5;
+            && !self.presentation.is_empty()
+            && self.presentation.len() <= PRESENTATION_MAX;
         if fine {
             Ok(())
         } else {
@@ -55,22 +60,26 @@ pub(crate) struct Opened {
     pub(crate) id_number: Option<String>,
 }
 
-/// Keeps the hotel's entries (one transaction; an entry sent again is kept once); answers how many were new.
-pub(crate) async fn receive(db: &Db, hotel: &str, entries: &[Entry], now: i64) -> Result<u64, ServicesError> {
+/// Keeps the hotel's attested entries (one transaction; an entry or a
+/// presentation sent again is kept once); answers how many were new.
+pub(crate) async fn receive(db: &Db, hotel: &str, entries: &[Attested<'_>], now: i64) -> Result<u64, ServicesError> {
     let mut tx = db.write().await?;
     let mut received = 0;
-    for entry in entries {
+    for attested in entries {
+        let entry = attested.entry;
         received += sqlx::query(
-            "INSERT INTO police_register (hotel, entry_id, room, arrival, nights, sealed_id_number, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hotel, entry_id) DO NOTHING",
+            "INSERT INTO police_register (hotel, entry_id, room, arrival, nights, sealed_id_number, received_at, \
+             shown_at, presentation_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
         )
         .bind(hotel)
         .bind(entry.entry_id.as_str())
         .bind(entry.room.as_str())
         .bind(entry.arrival.as_str())
         .bind(entry.nights)
-        .bind(entry.sealed_id_number.as_str())
+        .bind(attested.sealed_id_number.as_str())
         .bind(now)
+        .bind(attested.shown_at)
+        .bind(attested.presentation_hash.as_slice())
         .execute(&mut *tx)
         .await?
         .rows_affected();
