@@ -215,6 +215,17 @@ export const screenCamera = (browser, name, screen) =>
 export const counterCamera = (browser, name, screen, face) =>
   cameraFile(browser, name, [{ picture: screen, box: [20, 20, 680, 680] }, { picture: face, box: [720, 0, 560, 720], selfie: true }], { width: 1280, height: 720 });
 
+/** The phone `device` opens a service's wallet link (`?service=…`, in English); answers the QR's picture and what the wallet says it shows. */
+export async function serviceQr(device, link) {
+  const page = await openPage(device);
+  await page.addInitScript(() => localStorage.setItem('shenfen.lang', 'en'));
+  await page.goto(link);
+  await waitForView(page, 'view-qr');
+  const shown = { picture: await page.locator('#qr').screenshot({ type: 'png' }), what: await page.locator('#qr-what').textContent() };
+  await page.close();
+  return shown;
+}
+
 /** A photo of the demo registry's test set (models/photos, fetched by scripts/fetch-models.sh). */
 export const photo = (name) => readFileSync(join(repository, 'models/photos', name));
 

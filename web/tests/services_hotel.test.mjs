@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   CITIZEN, accessibilityViolations, attestAtTheConsole, browserWithCamera, counterCamera, documented, openPage, phoneWithCard, photo, readyForTheColours,
-  cameraFile, selfieCamera, startDemo, startEnrollment, waitForView,
+  cameraFile, selfieCamera, serviceQr, startDemo, startEnrollment, waitForView,
 } from './harness.mjs';
 
 let demo;
@@ -87,13 +87,7 @@ test("the guest's phone opens the desk's check-in link and shows a QR for this h
 async function guestQr() {
   const response = await fetch(`${hotel}/desk/link`, { headers: { authorization: `Bearer ${deskToken}` } });
   const { link } = await response.json();
-  const page = await openPage(phone);
-  await page.addInitScript(() => localStorage.setItem('shenfen.lang', 'en'));
-  await page.goto(link);
-  await waitForView(page, 'view-qr');
-  const shown = { picture: await page.locator('#qr').screenshot({ type: 'png' }), what: await page.locator('#qr-what').textContent() };
-  await page.close();
-  return shown;
+  return serviceQr(phone, link);
 }
 
 /** Waits until the desk has read a QR; on timeout, fails with what the desk says. */

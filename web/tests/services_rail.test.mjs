@@ -19,7 +19,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  accessibilityViolations, browserWithCamera, documented, openPage, phoneWithCard, photo, screenCamera, selfieCamera, startDemo,
+  accessibilityViolations, browserWithCamera, documented, openPage, phoneWithCard, photo, screenCamera, selfieCamera, serviceQr, startDemo,
   waitForView,
 } from './harness.mjs';
 
@@ -141,17 +141,6 @@ test("a passenger signs in with the wallet at the railway, buys a ticket, one fo
   await recipientLaptop.close();
 });
 
-/** The boarding code the wallet on `device` draws from the railway's link: a picture of the phone's QR, and what it says it shows. */
-async function boardingCode(device) {
-  const page = await openPage(device);
-  await page.addInitScript(() => localStorage.setItem('shenfen.lang', 'en'));
-  await page.goto(boardingLink);
-  await waitForView(page, 'view-qr');
-  const shown = { picture: await page.locator('#qr').screenshot({ type: 'png' }), what: await page.locator('#qr-what').textContent() };
-  await page.close();
-  return shown;
-}
-
 /**
  * A gate device's page (at its device link `at`) whose camera films the
  * phone's screen `picture` as the counter's does: at a whole multiple of its
@@ -181,7 +170,7 @@ test("at the gate the recipient's boarding code passes, the seller's is refused,
   const secondGate = `${rail}/gate/#device=${added.trim().split(' ').pop()}`;
 
   // The seller shows his own fresh code for the train whose ticket he sold: refused with the reason.
-  const sellers = await boardingCode(phone);
+  const sellers = await serviceQr(phone, boardingLink);
   assert.match(sellers.what, /^For 铁路客票 Rail tickets: this shows name, your pseudonym for 铁路客票 Rail tickets/, sellers.what);
   const first = await gateFilming(sellers.picture, 'camera-rail-gate-seller');
   try {
@@ -195,7 +184,7 @@ test("at the gate the recipient's boarding code passes, the seller's is refused,
   }
 
   // The recipient's code passes; the same picture at a second gate (a screenshot shown again) does not.
-  const recipients = await boardingCode(recipient);
+  const recipients = await serviceQr(recipient, boardingLink);
   const gate = await gateFilming(recipients.picture, 'camera-rail-gate-recipient');
   try {
     assert.equal(await gateOutcome(gate), '请通过。');

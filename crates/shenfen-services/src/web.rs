@@ -266,6 +266,16 @@ pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
 }
 
+/// Every refusal's words, one `li` per problem type (`data-type` its code),
+/// for a device page's script to show without a copy of its own.
+pub(crate) fn refusal_texts(lang: Lang) -> Markup {
+    html! {
+        @for kind in ProblemType::ALL {
+            li data-type=(kind.code()) { (refusal_text(lang, kind).0) (lang.pick("：", ": ")) (refusal_text(lang, kind).1) }
+        }
+    }
+}
+
 /// A refusal's words for a reader: a title and the way forward.
 pub(crate) fn refusal_text(lang: Lang, kind: ProblemType) -> (&'static str, &'static str) {
     let (zh, en) = match kind {

@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::{Hotel, NAME};
-use crate::error::ProblemType;
-use crate::web::{Lang, page, refusal_text};
+use crate::web::{Lang, page, refusal_texts};
 
 /// `GET /desk/`: the desk page (the device's token stays in the URL fragment, read by the script).
 pub(super) async fn desk(lang: Lang) -> Response {
@@ -44,9 +43,7 @@ pub(super) async fn desk(lang: Lang) -> Response {
         }
         p.hint { (lang.pick("酒店不保存身份证号：它以加密形式转交公安机关，只有公安机关能打开。", "The hotel keeps no ID number: it goes to the police sealed, and only they can open it.")) }
         ul #texts hidden {
-            @for kind in ProblemType::ALL {
-                li data-type=(kind.code()) { (refusal_text(lang, kind).0) (lang.pick("：", ": ")) (refusal_text(lang, kind).1) }
-            }
+            (refusal_texts(lang))
             li data-type="checked-in" { (lang.pick("入住成功。", "Checked in.")) }
             li data-type="qr-read" { (lang.pick("已读取客人的二维码：请填写房间和晚数。", "The guest's QR code is read: type the room and the nights.")) }
             li data-type="adult-yes" { (lang.pick("是", "yes")) }

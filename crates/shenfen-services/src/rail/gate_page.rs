@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::{NAME, Shared, date_of, store};
-use crate::error::{ProblemType, Refusal};
-use crate::web::{Lang, page, refusal_text};
+use crate::error::Refusal;
+use crate::web::{Lang, page, refusal_texts};
 
 /// `GET /gate/`: the gate's page, for the trains of today.
 pub(super) async fn gate(State(rail): Shared, lang: Lang) -> Result<Response, Refusal> {
@@ -38,9 +38,7 @@ pub(super) async fn gate(State(rail): Shared, lang: Lang) -> Result<Response, Re
             dt { (lang.pick("车票", "Ticket")) } dd #passenger-ticket {}
         }
         ul #texts hidden {
-            @for kind in ProblemType::ALL {
-                li data-type=(kind.code()) { (refusal_text(lang, kind).0) (lang.pick("：", ": ")) (refusal_text(lang, kind).1) }
-            }
+            (refusal_texts(lang))
             li data-type="passed" { (lang.pick("请通过。", "Please go through.")) }
             li data-type="waiting" { (lang.pick("请出示乘车码…", "Show your boarding code…")) }
             li data-type="no-device" { (lang.pick("本页需要闸机设备链接（#device=…）。", "This page needs the gate device's link (#device=…).")) }
