@@ -274,3 +274,40 @@ async fn check_in(
     });
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn status_of(app: &Router, token: Option<&str>, body: Vec<u8>) -> StatusCode {
+        let mut request = Request::post("/desk/scan").header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        app.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn an_anonymous_desk_call_is_refused_before_its_body_is_read() {
+        let path = std::env::temp_dir().join(format!("shenfen-hotel-router-{}.db", std::process::id()));
+        let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
+        let sealer = Arc::new(Sealer::new(&[7; 32]).unwrap());
+        let hotel = Hotel::new(db.clone(), sealer, "http://hotel.test", "http://id.test", None, None, None);
+        let app = router(Arc::new(hotel), "http://id.test");
+        let too_large = vec![b' '; FRAME_BODY_LIMIT + 1];
+        let anonymous = status_of(&app, None, too_large.clone()).await;
+        assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "refused as unregistered, the 4 MiB never read");
+        let token = add_desk(&db, "Desk 1").await.unwrap();
+        assert_eq!(
+            status_of(&app, Some(&token), too_large).await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "a desk's body is read"
+        );
+        db.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+}
