@@ -195,7 +195,8 @@ fn register_portal(store: &StoreArgs, services_dir: &Path, portal: SocketAddr) -
 }
 
 /// The railway's side of the demo, before any citizen enrolls (so cards
-/// carry its pseudonym): its registration (entitled to the name), the
+/// carry its pseudonym): its registration (entitled to the name, and to an
+/// upgraded card's face template for the gate's live-face check), the
 /// Verifier Attestation for its own verifier's key and response URI (as
 /// `shenfen rp attest` makes it), and a gate device, whose token it answers.
 fn register_rail(store: &StoreArgs, services_dir: &Path, rail: SocketAddr, issuer: &str) -> Result<String> {
@@ -203,7 +204,7 @@ fn register_rail(store: &StoreArgs, services_dir: &Path, rail: SocketAddr, issue
     let registration = Registration {
         client_id: origin.clone(),
         name: "铁路客票 Rail tickets".into(),
-        claims: vec!["name".into()],
+        claims: vec!["name".into(), "face_template".into()],
         redirect_uris: vec![],
         sector_identifier: None,
         client_jwks: None,

@@ -1,9 +1,10 @@
 // A railway gate: the camera films the passenger's boarding code (each frame
 // read by the railway's server), the code goes with the train the gate
 // boards, and the gate says "through" with the passenger's name — or why
-// not. A code just answered is not sent again while it stays in view.
+// not; an upgraded card's code goes again with a frame of the passenger's
+// face. A code just answered is not sent again while it stays in view.
 
-import { nextQr, post, refusal, say, startCamera, text, token } from '/assets/device.js';
+import { frame, nextQr, post, refusal, say, startCamera, text, token } from '/assets/device.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,7 +13,11 @@ async function board() {
   let last = null;
   for (;;) {
     last = await nextQr('/gate/frame', $('gate-camera'), $('scan-state'), last);
-    const { ok, body } = await post('/gate/scan', { train: $('train').value, qr: last });
+    let { ok, body } = await post('/gate/scan', { train: $('train').value, qr: last });
+    // An upgraded card: the same code again with the passenger's face, filmed now.
+    if (!ok && String(body.type ?? '').endsWith(':face-required')) {
+      ({ ok, body } = await post('/gate/scan', { train: $('train').value, qr: last, live_face: frame($('gate-camera')) }));
+    }
     $('passenger').hidden = !ok;
     if (ok) {
       say(text('passed'));

@@ -19,6 +19,7 @@ mod db;
 mod error;
 pub mod hotel;
 mod key_files;
+mod live_face;
 pub mod police;
 pub mod portal;
 pub mod rail;
@@ -149,11 +150,11 @@ async fn bind(address: SocketAddr, given: Option<&str>) -> Result<(tokio::net::T
     Ok((listener, url))
 }
 
-/// The desk's face engine from `dir`, loaded once; none (logged) when the models are missing or do not load.
+/// The desks' and gates' face engine from `dir`, loaded once; none (logged) when the models are missing or do not load.
 async fn face_engine(dir: Option<&Path>) -> Option<Arc<shenfen_face::FaceEngine>> {
     let config = shenfen_face::ModelConfig::standard(dir?);
     if !config.runtime_library.exists() {
-        tracing::warn!("no face models: the hotel desk refuses upgraded cards' live-face check-ins");
+        tracing::warn!("no face models: the hotel's desks and the railway's gates refuse upgraded cards");
         return None;
     }
     match tokio::task::spawn_blocking(move || shenfen_face::FaceEngine::load(config)).await {
@@ -213,13 +214,15 @@ pub async fn serve(
     // The hotel forwards its register with the token the police take entries by (read once).
     let intake_token = police::intake_token(&config.data_dir)?;
     let police_link = hotel::PoliceLink { intake: format!("{police_url}/intake"), token: intake_token.clone() };
+    // One face engine for the hotel's desks and the railway's gates.
+    let face = face_engine(config.face_models.as_deref()).await;
     let hotel = Arc::new(hotel::Hotel::new(
         db.clone(),
         Arc::clone(&sealer),
         &hotel_url,
         &config.authority,
         hotel::attestation_in(&config.data_dir),
-        face_engine(config.face_models.as_deref()).await,
+        face.clone(),
         Some(police_link),
     ));
     let police = Arc::new(police::Police::new(
@@ -242,7 +245,7 @@ pub async fn serve(
         (police_listener, police::router(Arc::clone(&police), &authority_origin)),
     ];
     if let Some(rail_listen) = config.rail_listen {
-        let (listener, url, router) = rail_app(config, rail_listen, &db, sealer, &authority_origin).await?;
+        let (listener, url, router) = rail_app(config, rail_listen, &db, (sealer, face), &authority_origin).await?;
         listening.push(Listening { key: RAIL, name: rail::NAME, url });
         apps.push((listener, router.layer(forms())));
     }
@@ -286,7 +289,7 @@ async fn rail_app(
     config: &ServicesConfig,
     listen: SocketAddr,
     db: &Db,
-    sealer: Arc<sealed::Sealer>,
+    (sealer, face): (Arc<sealed::Sealer>, Option<Arc<shenfen_face::FaceEngine>>),
     authority_origin: &str,
 ) -> Result<(tokio::net::TcpListener, String, Router), ServicesError> {
     let (listener, url) = bind(listen, config.rail_url.as_deref()).await?;
@@ -311,7 +314,7 @@ async fn rail_app(
     let cache = Arc::new(std::sync::RwLock::new(fetched));
     tokio::spawn(rail::keep_fresh(verifier.clone(), cache.clone(), source, db.clone()));
     rail::seed(db, now()).await?;
-    let railway = rail::Rail::new(db.clone(), sealer, verifier, cache, (&url, &config.authority, &attestation));
+    let railway = rail::Rail::new(db.clone(), sealer, (verifier, cache, face), (&url, &config.authority, &attestation));
     Ok((listener, url, rail::router(railway, authority_origin)))
 }
 

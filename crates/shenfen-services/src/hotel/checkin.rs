@@ -6,17 +6,16 @@
 //! entitled to — and, for an upgraded card, its signed face template matches
 //! the face at the desk.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use image::RgbImage;
 use serde_json::Value;
 use shenfen_credential::{
     CredentialError, OfflinePolicy, VerifiedVc, VerifierCache, decode_qr_payload, verify_offline,
 };
-use shenfen_face::{FaceEngine, QualityPolicy, Template};
+use shenfen_face::FaceEngine;
 
 use crate::SEALED_ID_NUMBER as SEALED;
 use crate::error::{ProblemType, Refusal};
+use crate::live_face::FACE_TEMPLATE;
 
 /// How long a QR is valid after the phone made it (the phone redraws it every 30 s).
 pub(crate) const MAX_QR_AGE_SECS: i64 = 90;
@@ -87,13 +86,13 @@ pub(crate) fn check_guest(
     if !adult {
         return Err(Refusal::new(ProblemType::NotAdult, "the guest is under 18: check in with a guardian"));
     }
-    let level = match (text("face_template"), face) {
+    let level = match (text(FACE_TEMPLATE), face) {
         (None, _) => "L1",
         (Some(_), None) => {
             return Err(Refusal::new(ProblemType::FaceRequired, "an upgraded card: look at the desk camera"));
         }
         (Some(template), Some((engine, image))) => {
-            live_face_matches(&template, engine, image)?;
+            crate::live_face::matches(&template, engine, image)?;
             "L3"
         }
     };
@@ -121,27 +120,6 @@ fn within_entitlement(vc: &VerifiedVc, client_id: &str) -> Result<(), Refusal> {
     }
     Err(Refusal::new(ProblemType::QrRefused, format!("the QR shows more than a hotel may see: {}", extra.join(", ")))
         .with(serde_json::json!({ "code": "credential.purpose.overshared" })))
-}
-
-/// The signed template (made by the authority at enrollment) against the face at the desk.
-fn live_face_matches(template: &str, engine: &FaceEngine, image: &RgbImage) -> Result<(), Refusal> {
-    let unusable = |detail: String| Refusal::new(ProblemType::FaceMismatch, detail);
-    let bytes = URL_SAFE_NO_PAD.decode(template).map_err(|_| unusable("the face template is not base64url".into()))?;
-    let signed = Template::from_bytes(&bytes).map_err(|e| unusable(e.to_string()))?;
-    if signed.model_id() != engine.embedder_id() {
-        return Err(unusable(format!("the template was made by {}, this desk runs another model", signed.model_id())));
-    }
-    let face = engine.analyse(image, &QualityPolicy::default()).map_err(|e| {
-        Refusal::new(ProblemType::FaceUnusable, format!("{e}: the guest looks straight at the desk camera"))
-    })?;
-    let similarity = signed.similarity_to_live(&face.embedding).map_err(|e| unusable(e.to_string()))?;
-    if similarity < engine.match_threshold {
-        return Err(unusable(format!(
-            "the face at the desk is not the card's ({similarity:.3} < {:.3})",
-            engine.match_threshold
-        )));
-    }
-    Ok(())
 }
 
 /// A refused presentation: the reasons a desk must tell apart have their own

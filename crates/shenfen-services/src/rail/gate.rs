@@ -6,7 +6,9 @@
 //! its attestation), at most 90 seconds old, disclosing the name and the
 //! railway's pseudonym, the card not revoked — then remembered (a QR passes
 //! once), and the ticket marked used in one statement if that pseudonym
-//! holds it unused, for a train of today.
+//! holds it unused, for a train of today. An upgraded card's QR carries its
+//! signed face template: the passenger's live face on the gate's camera must
+//! match it (a lightweight card passes on its QR alone).
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -21,13 +23,16 @@ use shenfen_credential::{
     verify_offline,
 };
 
+use shenfen_face::FaceEngine;
+
 use super::store::{self, Boarding, Passage};
 use std::sync::{Arc, RwLock};
 
 use super::Shared;
-use crate::camera::{Device, DeviceBudget, device_token, qr_in_frame};
+use crate::camera::{Device, DeviceBudget, decoded_frame, device_token, frame_slot, qr_in_frame};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
+use crate::live_face::{self, FACE_TEMPLATE};
 use crate::web::JsonBody;
 
 /// How long a wallet's QR is good for after it was made (the wallet refreshes it every 30 s).
@@ -54,6 +59,8 @@ pub(crate) struct Scan {
     train: Option<String>,
     /// The QR's payload as the scanner read it, base64url.
     qr: String,
+    /// A camera frame of the passenger (base64), for an upgraded card's face.
+    live_face: Option<String>,
 }
 
 impl Scan {
@@ -78,11 +85,13 @@ pub struct Gates {
     /// as the wallet binds a QR drawn from the railway's attestation.
     audience: String,
     budget: DeviceBudget,
+    /// The face engine upgraded cards' live faces are matched with (none: they are refused).
+    face: Option<Arc<FaceEngine>>,
 }
 
 impl Gates {
-    /// The gates of the railway whose client id is `origin`.
-    pub fn new(db: Db, cache: Arc<RwLock<VerifierCache>>, origin: &str) -> Gates {
+    /// The gates of the railway whose client id is `origin`, matching upgraded cards' faces with `face`.
+    pub fn new(db: Db, cache: Arc<RwLock<VerifierCache>>, origin: &str, face: Option<Arc<FaceEngine>>) -> Gates {
         let client_id = origin.trim_end_matches('/').to_owned();
         Gates {
             db,
@@ -90,13 +99,22 @@ impl Gates {
             audience: format!("{VERIFIER_ATTESTATION_PREFIX}{client_id}"),
             client_id,
             budget: DeviceBudget::new(GATE_UNITS_PER_MINUTE),
+            face,
         }
     }
 
-    /// One passenger at gate `gate`: the QR (its payload, base64url) verified,
-    /// remembered, and the ticket `boarding` names marked used if the QR's
-    /// pseudonym holds it unused — `{passed, ticket, train, name}`, or the reason it is refused.
-    pub async fn pass(&self, gate: &str, boarding: Boarding<'_>, qr: &str, now: i64) -> Result<Value, Refusal> {
+    /// One passenger at gate `gate`: the QR (its payload, base64url)
+    /// verified, an upgraded card's face matched on `live_face` (a camera
+    /// frame, base64), the QR remembered, and the ticket `boarding` names
+    /// marked used if the QR's pseudonym holds it unused — `{passed, ticket,
+    /// train, name}`, or the reason it is refused.
+    pub async fn pass(
+        &self,
+        gate: &str,
+        boarding: Boarding<'_>,
+        (qr, live_face): (&str, Option<String>),
+        now: i64,
+    ) -> Result<Value, Refusal> {
         self.budget.spend(gate, 1, now)?;
         if qr.len() > MAX_PAYLOAD * 4 / 3 + 4 {
             return Err(Refusal::new(
@@ -105,6 +123,10 @@ impl Gates {
             ));
         }
         let (vc, pseudonym, qr_hash) = self.checked(qr, now)?;
+        // Before the QR is remembered: a face the camera did not catch well is tried again with the same QR.
+        if let Some(template) = vc.claims.get(FACE_TEMPLATE).and_then(Value::as_str) {
+            self.face_matches(template.to_owned(), live_face).await?;
+        }
         if !store::first_sight(&self.db, &qr_hash, now + MAX_QR_AGE_SECS + SKEW_SECS).await? {
             return Err(Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already"));
         }
@@ -119,6 +141,21 @@ impl Gates {
             Passage::OtherDay => Err(Refusal::new(ProblemType::NoTicket, "the ticket is for a train of another day")),
             Passage::NoTicket => Err(Refusal::new(ProblemType::NoTicket, "the passenger holds no such ticket")),
         }
+    }
+
+    /// An upgraded card's signed `template` against the passenger's face on the gate's camera `frame`.
+    async fn face_matches(&self, template: String, frame: Option<String>) -> Result<(), Refusal> {
+        let (Some(engine), Some(frame)) = (self.face.clone(), frame) else {
+            return Err(Refusal::new(ProblemType::FaceRequired, "an upgraded card: look at the gate's camera"));
+        };
+        let slot = frame_slot()?;
+        tokio::task::spawn_blocking(move || {
+            let matched = decoded_frame(&frame).and_then(|image| live_face::matches(&template, &engine, &image));
+            drop(slot);
+            matched
+        })
+        .await
+        .map_err(|_| Refusal::new(ProblemType::Internal, "the face check failed"))?
     }
 
     /// The QR verified against the railway's cache: the credential, the
@@ -176,7 +213,8 @@ pub(crate) async fn scan(
     Extension(Device(gate)): Extension<Device>,
     JsonBody(scan): JsonBody<Scan>,
 ) -> Result<Json<Value>, Refusal> {
-    rail.gates.pass(&gate, scan.boarding()?, &scan.qr, crate::now()).await.map(Json)
+    let boarding = scan.boarding()?;
+    rail.gates.pass(&gate, boarding, (&scan.qr, scan.live_face.clone()), crate::now()).await.map(Json)
 }
 
 #[derive(Deserialize)]
@@ -210,17 +248,120 @@ fn refused(error: CredentialError) -> Refusal {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::json;
+    use shenfen_credential::{
+        CachedStatusList, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, TrustedIssuer, VcIssuance,
+        encode_qr_payload, issue_vc, present,
+    };
+    use shenfen_face::{ModelConfig, QualityPolicy, Template};
+
     use super::*;
+    use crate::rail::store::{Bought, seed_timetable, sell};
+    use crate::sealed::Sealer;
+
+    const RAILWAY: &str = "http://rail.test";
+    const ISSUER: &str = "http://id.test";
+    const NOW: i64 = 1_800_000_000;
 
     #[tokio::test]
     async fn a_payload_that_is_no_presentation_is_invalid_and_a_revoked_card_is_told_apart() {
         let path = std::env::temp_dir().join(format!("shenfen-rail-gate-{}.db", std::process::id()));
         let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
-        let gates = Gates::new(db.clone(), Arc::default(), "http://rail.test");
-        let unreadable = gates.pass("gate 1", Boarding::Train("G1"), "AAAA", 1_800_000_000).await.unwrap_err();
+        let gates = Gates::new(db.clone(), Arc::default(), RAILWAY, None);
+        let unreadable = gates.pass("gate 1", Boarding::Train("G1"), ("AAAA", None), NOW).await.unwrap_err();
         assert_eq!(unreadable.kind, ProblemType::QrInvalid, "a payload that is no presentation");
         let revoked = CredentialError::Revoked(shenfen_credential::StatusType::Invalid);
         assert_eq!(refused(revoked).kind, ProblemType::CardRevoked);
+        db.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A photo of the test set, fitted into a 1080p camera frame, as a gate sends it (base64 PNG).
+    fn camera_frame(photo: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/photos").join(photo);
+        let picture = image::open(path).unwrap().resize(1920, 1080, image::imageops::FilterType::Triangle);
+        let mut png = std::io::Cursor::new(Vec::new());
+        picture.to_rgb8().write_to(&mut png, image::ImageFormat::Png).unwrap();
+        STANDARD.encode(png.into_inner())
+    }
+
+    /// An upgraded card of the railway's passenger `pseudonym` whose signed template is `template`,
+    /// its holder key, and the gate's cache (the issuer's key and a status list with the card valid).
+    fn upgraded_card(pseudonym: &str, template: &str) -> (VerifierCache, SdJwt, PrivateJwk) {
+        let issuer = PrivateJwk::generate().unwrap().with_kid("k1");
+        let holder = PrivateJwk::generate().unwrap();
+        let claims =
+            json!({ "iss": ISSUER, "name": "王建国", "pseudonyms": { RAILWAY: pseudonym }, "face_template": template });
+        let disclosable = [
+            "/name".to_owned(),
+            "/face_template".to_owned(),
+            "/pseudonyms".to_owned(),
+            "/pseudonyms/http:~1~1rail.test".to_owned(),
+        ];
+        let status = StatusReference { uri: format!("{ISSUER}/status/1"), idx: 5 };
+        let issuance = VcIssuance {
+            vct: "urn:shenfen:id:upgraded:1",
+            holder: holder.public(),
+            issued_at: NOW - 60,
+            expires_at: NOW + 86_400,
+            status: Some(&status),
+            kid: Some("k1"),
+            disclosable: &disclosable,
+            max_decoys: 0,
+        };
+        let credential =
+            issue_vc(&issuer.signing_key().unwrap(), claims.as_object().unwrap().clone(), &issuance).unwrap();
+        let list = StatusListToken {
+            subject: status.uri.clone(),
+            issued_at: NOW - 60,
+            expires_at: Some(NOW + 86_400),
+            ttl: None,
+            list: StatusList::new(1024, 2).unwrap(),
+        };
+        let token = list.sign(&issuer.signing_key().unwrap(), Some("k1")).unwrap();
+        let cache = VerifierCache {
+            synced_at: NOW - 60,
+            trusted_until: None,
+            issuers: vec![TrustedIssuer { issuer: ISSUER.into(), keys: vec![issuer.public().to_value()] }],
+            status_lists: vec![CachedStatusList { uri: status.uri, token }],
+        };
+        (cache, credential, holder)
+    }
+
+    #[tokio::test]
+    async fn an_upgraded_card_passes_the_gate_only_with_its_holders_live_face() {
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+        let engine = Arc::new(shenfen_face::FaceEngine::load(ModelConfig::standard(&models)).unwrap());
+        let enrolled = image::open(models.join("photos/obama2.jpg")).unwrap().to_rgb8();
+        let face = engine.analyse(&enrolled, &QualityPolicy::default()).unwrap();
+        let template = URL_SAFE_NO_PAD.encode(Template::quantise(&face.embedding, &engine.embedder_id()).to_bytes());
+        let (cache, credential, holder) = upgraded_card("p-wang", &template);
+
+        let path = std::env::temp_dir().join(format!("shenfen-rail-gate-face-{}.db", std::process::id()));
+        let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
+        let today = super::super::date_of(NOW);
+        seed_timetable(&db, std::slice::from_ref(&today)).await.unwrap();
+        let sealer = Sealer::new(&[7; 32]).unwrap();
+        let Bought::Ticket(ticket) = sell(&db, &sealer, &format!("G1-{today}"), "p-wang", None, NOW).await.unwrap()
+        else {
+            panic!("a seat on G1");
+        };
+        let gates = Gates::new(db.clone(), Arc::new(RwLock::new(cache)), RAILWAY, Some(engine));
+        let pointers = ["/name".to_owned(), "/face_template".to_owned(), "/pseudonyms/http:~1~1rail.test".to_owned()];
+        let audience = format!("{VERIFIER_ATTESTATION_PREFIX}{RAILWAY}");
+        let shown = present(&credential, &pointers, &holder.signing_key().unwrap(), &audience, "n1", NOW).unwrap();
+        let qr = URL_SAFE_NO_PAD.encode(encode_qr_payload(&shown).unwrap());
+        let train = format!("G1-{today}");
+        let board = |live_face: Option<String>| gates.pass("gate 1", Boarding::Train(&train), (&qr, live_face), NOW);
+
+        let without = board(None).await.unwrap_err();
+        assert_eq!(without.kind, ProblemType::FaceRequired, "{}", without.detail);
+        let someone_else = board(Some(camera_frame("biden.jpg"))).await.unwrap_err();
+        assert_eq!(someone_else.kind, ProblemType::FaceMismatch, "{}", someone_else.detail);
+        // The refusals did not spend the QR: the holder, in front of the camera, passes with it.
+        let through = board(Some(camera_frame("obama3.jpg"))).await.unwrap();
+        assert_eq!((through["passed"].as_bool(), through["ticket"].as_str()), (Some(true), Some(ticket.as_str())));
         db.close().await;
         let _ = std::fs::remove_file(path);
     }

@@ -67,17 +67,17 @@ pub struct Rail {
 
 impl Rail {
     /// The railway at `origin`, asking wallets through `verifier`, checking
-    /// gate QRs with `cache`; passengers draw their boarding code from `authority`'s
-    /// wallet with the railway's `attestation`.
+    /// gate QRs with `cache` (and upgraded cards' faces with `face`);
+    /// passengers draw their boarding code from `authority`'s wallet with the
+    /// railway's `attestation`.
     pub fn new(
         db: Db,
         sealer: Arc<Sealer>,
-        verifier: Arc<Verifier>,
-        cache: Arc<RwLock<VerifierCache>>,
+        (verifier, cache, face): (Arc<Verifier>, Arc<RwLock<VerifierCache>>, Option<Arc<shenfen_face::FaceEngine>>),
         (origin, authority, attestation): (&str, &str, &str),
     ) -> Rail {
         let origin = origin.trim_end_matches('/').to_owned();
-        let gates = Gates::new(db.clone(), cache, &origin);
+        let gates = Gates::new(db.clone(), cache, &origin, face);
         let boarding_link = format!("{}/wallet/?service={}", authority.trim_end_matches('/'), attestation.trim());
         let boarding_png = crate::web::qr_png(&boarding_link);
         Rail {
@@ -151,7 +151,8 @@ pub fn router(rail: Rail, authority_origin: &str) -> Router {
     // The gate devices' calls: the device is checked before a body is read.
     let gates = Router::new()
         .route("/gate/scan", post(gate::scan))
-        .route("/gate/frame", post(gate::frame).layer(DefaultBodyLimit::max(crate::camera::FRAME_BODY_LIMIT)))
+        .route("/gate/frame", post(gate::frame))
+        .layer(DefaultBodyLimit::max(crate::camera::FRAME_BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&rail), gate::registered));
     Router::new()
         .route("/", get(home))
