@@ -6,12 +6,30 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use image::RgbImage;
+use shenfen_credential::VerifiedVc;
 use shenfen_face::{FaceEngine, QualityPolicy, Template};
 
 use crate::error::{ProblemType, Refusal};
 
 /// The claim carrying the signed template (an upgraded card's).
-pub(crate) const FACE_TEMPLATE: &str = "face_template";
+const FACE_TEMPLATE: &str = "face_template";
+/// The lightweight edition's `vct` (as shenfen-server's `issuance::vct`
+/// makes it): the one edition whose card carries no face to check.
+const LIGHTWEIGHT_VCT: &str = "urn:shenfen:id:lightweight:1";
+
+/// The signed face template a device must match for this card: none for the
+/// lightweight edition; for any other (failing closed) the template the QR
+/// discloses — withheld, the QR is refused: an upgraded card's holder cannot
+/// pass as a lightweight one by leaving their face out.
+pub(crate) fn template_to_match(vc: &VerifiedVc) -> Result<Option<&str>, Refusal> {
+    if vc.vct == LIGHTWEIGHT_VCT {
+        return Ok(None);
+    }
+    match vc.claims.get(FACE_TEMPLATE).and_then(serde_json::Value::as_str) {
+        Some(template) => Ok(Some(template)),
+        None => Err(Refusal::new(ProblemType::FaceRequired, "an upgraded card's QR shows its face template")),
+    }
+}
 
 /// The signed template (`face_template`, base64url, made by the authority
 /// at enrollment) against the face on the device's camera `image`.

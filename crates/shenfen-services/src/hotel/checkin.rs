@@ -15,7 +15,6 @@ use shenfen_face::FaceEngine;
 
 use crate::SEALED_ID_NUMBER as SEALED;
 use crate::error::{ProblemType, Refusal};
-use crate::live_face::FACE_TEMPLATE;
 
 /// How long a QR is valid after the phone made it (the phone redraws it every 30 s).
 pub(crate) const MAX_QR_AGE_SECS: i64 = 90;
@@ -86,13 +85,13 @@ pub(crate) fn check_guest(
     if !adult {
         return Err(Refusal::new(ProblemType::NotAdult, "the guest is under 18: check in with a guardian"));
     }
-    let level = match (text(FACE_TEMPLATE), face) {
+    let level = match (crate::live_face::template_to_match(&vc)?, face) {
         (None, _) => "L1",
         (Some(_), None) => {
             return Err(Refusal::new(ProblemType::FaceRequired, "an upgraded card: look at the desk camera"));
         }
         (Some(template), Some((engine, image))) => {
-            crate::live_face::matches(&template, engine, image)?;
+            crate::live_face::matches(template, engine, image)?;
             "L3"
         }
     };

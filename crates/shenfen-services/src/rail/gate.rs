@@ -32,7 +32,7 @@ use super::Shared;
 use crate::camera::{Device, DeviceBudget, decoded_frame, device_token, frame_slot, qr_in_frame};
 use crate::db::Db;
 use crate::error::{ProblemType, Refusal};
-use crate::live_face::{self, FACE_TEMPLATE};
+use crate::live_face;
 use crate::web::JsonBody;
 
 /// How long a wallet's QR is good for after it was made (the wallet refreshes it every 30 s).
@@ -48,6 +48,8 @@ const MAX_PAYLOAD: usize = 4096;
 /// two frames a second; a runaway or stolen device cannot make the railway
 /// decode or verify more.
 pub(crate) const GATE_UNITS_PER_MINUTE: u64 = 240;
+/// What a live-face match costs of that budget: an inference is worth several frames.
+const FACE_UNITS: u64 = 4;
 
 /// What a gate sends: the QR it read, and the train it boards or a ticket's number.
 #[derive(Deserialize)]
@@ -123,12 +125,17 @@ impl Gates {
             ));
         }
         let (vc, pseudonym, qr_hash) = self.checked(qr, now)?;
-        // Before the QR is remembered: a face the camera did not catch well is tried again with the same QR.
-        if let Some(template) = vc.claims.get(FACE_TEMPLATE).and_then(Value::as_str) {
+        if let Some(template) = live_face::template_to_match(&vc)? {
+            // A QR seen already is refused before the face costs an inference (read only:
+            // a face the camera did not catch well is tried again with the same QR).
+            if store::seen(&self.db, &qr_hash).await? {
+                return Err(replayed());
+            }
+            self.budget.spend(gate, FACE_UNITS, now)?;
             self.face_matches(template.to_owned(), live_face).await?;
         }
         if !store::first_sight(&self.db, &qr_hash, now + MAX_QR_AGE_SECS + SKEW_SECS).await? {
-            return Err(Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already"));
+            return Err(replayed());
         }
         let name = vc.claims.get("name").cloned().unwrap_or(Value::Null);
         match store::pass(&self.db, boarding, &pseudonym, gate, (&super::date_of(now), now)).await? {
@@ -233,6 +240,10 @@ pub(crate) async fn frame(
 ) -> Result<Json<Value>, Refusal> {
     rail.gates.budget.spend(&gate, 1, crate::now())?;
     Ok(Json(json!({ "qr_text": qr_in_frame(body.frame).await? })))
+}
+
+fn replayed() -> Refusal {
+    Refusal::new(ProblemType::QrReplayed, "this very QR passed a gate already")
 }
 
 /// A verification failure as the gate tells it.
@@ -348,13 +359,20 @@ mod tests {
             panic!("a seat on G1");
         };
         let gates = Gates::new(db.clone(), Arc::new(RwLock::new(cache)), RAILWAY, Some(engine));
-        let pointers = ["/name".to_owned(), "/face_template".to_owned(), "/pseudonyms/http:~1~1rail.test".to_owned()];
+        let pointers = ["/pseudonyms/http:~1~1rail.test".to_owned(), "/name".to_owned(), "/face_template".to_owned()];
         let audience = format!("{VERIFIER_ATTESTATION_PREFIX}{RAILWAY}");
         let shown = present(&credential, &pointers, &holder.signing_key().unwrap(), &audience, "n1", NOW).unwrap();
         let qr = URL_SAFE_NO_PAD.encode(encode_qr_payload(&shown).unwrap());
         let train = format!("G1-{today}");
         let board = |live_face: Option<String>| gates.pass("gate 1", Boarding::Train(&train), (&qr, live_face), NOW);
 
+        // The holder's own QR leaving the template out does not make the upgraded card a lightweight one.
+        let faceless =
+            present(&credential, &pointers[..2], &holder.signing_key().unwrap(), &audience, "n0", NOW).unwrap();
+        let faceless = URL_SAFE_NO_PAD.encode(encode_qr_payload(&faceless).unwrap());
+        let withheld =
+            gates.pass("gate 1", Boarding::Train(&train), (&faceless, Some(camera_frame("obama3.jpg"))), NOW);
+        assert_eq!(withheld.await.unwrap_err().kind, ProblemType::FaceRequired, "the template withheld");
         let without = board(None).await.unwrap_err();
         assert_eq!(without.kind, ProblemType::FaceRequired, "{}", without.detail);
         let someone_else = board(Some(camera_frame("biden.jpg"))).await.unwrap_err();

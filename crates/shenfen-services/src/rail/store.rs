@@ -408,6 +408,15 @@ pub(crate) async fn gate_named(db: &Db, token: &str) -> Result<Option<String>, S
     Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
 
+/// Whether a QR was accepted already (read only).
+pub(crate) async fn seen(db: &Db, qr_hash: &[u8]) -> Result<bool, ServicesError> {
+    let row = sqlx::query("SELECT 1 AS seen FROM rail_seen_qrs WHERE qr_hash = $1")
+        .bind(qr_hash)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Remembers a QR until `expires_at`; false if it was seen already (a replay).
 pub(crate) async fn first_sight(db: &Db, qr_hash: &[u8], expires_at: i64) -> Result<bool, ServicesError> {
     let inserted =
