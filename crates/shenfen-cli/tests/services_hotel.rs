@@ -334,6 +334,12 @@ fn the_desk_refuses_what_it_must_checks_in_once_and_only_the_police_read_the_id_
     );
     assert_eq!(file("http://other-hotel.example", "ELSEWHERE", &presentation.serialize()), (0, 1), "another hotel");
     assert_eq!(file(&format!("http://{hotel}"), "SECOND-STAY", &presentation.serialize()), (0, 0), "filed once");
+    // Another QR of the same guest (a desk camera catches one every 30 s) is not a second stay that night.
+    let another = qr_for(d, &link, &[]);
+    let another =
+        shenfen_credential::decode_qr_payload(&URL_SAFE_NO_PAD.decode(another["payload"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(file(&format!("http://{hotel}"), "SAME-NIGHT", &another.serialize()), (0, 0), "one stay a night");
     let (_, again) =
         get_text(&police, &format!("/?night={arrival}"), &[("Cookie", &cookie), ("Accept", "application/json")]);
     assert_eq!(serde_json::from_str::<Value>(&again).unwrap()["entries"].as_array().unwrap().len(), 1, "{again}");

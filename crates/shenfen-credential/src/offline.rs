@@ -131,6 +131,10 @@ fn verify_cached(
     Ok(vc)
 }
 
+/// The clock difference tolerated between the phone that made a key
+/// binding and the authority that issued its credential (as a desk allows).
+const AS_SHOWN_SKEW_SECS: i64 = 60;
+
 /// Verifies a presentation as it was when it was shown, for evidence checked
 /// later — a hotel's register entry reaching the police, possibly hours
 /// after the check-in: a trusted issuer's signature over what is disclosed,
@@ -150,7 +154,7 @@ pub fn verify_as_shown(
     let nonce = claim("nonce")?.as_str().map(str::to_owned).unwrap_or_default();
     let options = VerifyOptions {
         now: shown_at,
-        clock_skew_secs: 0,
+        clock_skew_secs: AS_SHOWN_SKEW_SECS,
         expected_typ: None,
         key_binding: Some(KeyBindingCheck { audience, nonce: &nonce, max_age_secs: 0 }),
     };

@@ -35,8 +35,15 @@ pub(super) async fn forward_pending(hotel: &Hotel) {
     let body = json!({ "hotel": hotel.client_id, "entries": pending });
     let sent = tokio::task::spawn_blocking(move || post(&police, &body)).await;
     match sent {
-        Ok(Ok(())) => {
-            if let Err(e) = store::mark_forwarded(&hotel.db, &ids, crate::now()).await {
+        Ok(Ok(answer)) => {
+            // Refused entries are told here, for good; deferred ones go again on the next refresh.
+            for refused in answer["refused"].as_array().into_iter().flatten() {
+                tracing::error!(entry = %refused["entry_id"], reason = %refused["reason"], "the police refused a register entry");
+            }
+            let deferred: Vec<&str> =
+                answer["deferred"].as_array().into_iter().flatten().filter_map(|d| d.as_str()).collect();
+            let answered: Vec<String> = ids.into_iter().filter(|id| !deferred.contains(&id.as_str())).collect();
+            if let Err(e) = store::mark_forwarded(&hotel.db, &answered, crate::now()).await {
                 tracing::warn!(error = %e, "the police have the entries; marking them failed (they are sent again)");
             }
         }
@@ -45,7 +52,8 @@ pub(super) async fn forward_pending(hotel: &Hotel) {
     }
 }
 
-fn post(police: &PoliceLink, body: &serde_json::Value) -> Result<(), String> {
+/// POSTs a batch; answers the police's answer (`received`, `refused`, `deferred`).
+fn post(police: &PoliceLink, body: &serde_json::Value) -> Result<serde_json::Value, String> {
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -58,5 +66,8 @@ fn post(police: &PoliceLink, body: &serde_json::Value) -> Result<(), String> {
         .header("authorization", &format!("Bearer {}", police.token))
         .send_json(body)
         .map_err(|e| e.to_string())?;
-    if response.status().is_success() { Ok(()) } else { Err(format!("HTTP {}", response.status())) }
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    response.into_body().read_json().map_err(|e| format!("the police's answer: {e}"))
 }

@@ -20,6 +20,9 @@ pub(crate) struct Attested<'a> {
     pub(crate) shown_at: i64,
     /// One entry per presentation: the hash of its key binding's signed content.
     pub(crate) presentation_hash: Vec<u8>,
+    /// The hotel's pseudonym of the guest (the same in every copy of their
+    /// card, whose device keys differ): one stay per hotel and arrival night.
+    pub(crate) guest: String,
 }
 
 /// Why an entry is not kept.
@@ -31,11 +34,19 @@ pub(crate) enum Unattested {
     Refused(String),
 }
 
-/// Checks `entry` from `hotel` (its client id) against the authority's `issuers`.
+/// How long after a check-in its entry may still reach the police (a hotel
+/// offline for days forwards its backlog); and how far ahead of the police's
+/// clock a QR may claim to have been shown.
+const BACKLOG_SECS: i64 = 7 * 86_400;
+const SKEW_SECS: i64 = 300;
+
+/// Checks `entry` from `hotel` (its client id) against the authority's
+/// `issuers`, received at `now`.
 pub(crate) fn attested<'a>(
     entry: &'a Entry,
     hotel: &str,
     issuers: &[TrustedIssuer],
+    now: i64,
 ) -> Result<Attested<'a>, Unattested> {
     let refused = |why: String| Unattested::Refused(why);
     let presentation = SdJwt::parse(&entry.presentation).map_err(|e| refused(e.to_string()))?;
@@ -51,6 +62,17 @@ pub(crate) fn attested<'a>(
         .ok_or_else(|| refused("the presentation discloses no sealed ID number".into()))?
         .to_owned();
     let shown_at = vc.key_binding_issued_at.ok_or_else(|| refused("the presentation has no key binding".into()))?;
+    // The time is the holder's to state: it must be recent by the police's own clock.
+    if shown_at > now + SKEW_SECS || shown_at < now - BACKLOG_SECS {
+        return Err(refused(format!("the QR claims to have been shown at {shown_at}, not within the last week")));
+    }
+    let guest = vc
+        .claims
+        .get("pseudonyms")
+        .and_then(|p| p.get(hotel))
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| refused("the presentation discloses no pseudonym for this hotel".into()))?
+        .to_owned();
     let shown_on = crate::china_date(shown_at);
     let arrival = chrono::NaiveDate::parse_from_str(&entry.arrival, "%Y-%m-%d")
         .map_err(|_| refused("the arrival is not a date".into()))?;
@@ -58,5 +80,5 @@ pub(crate) fn attested<'a>(
         return Err(refused(format!("the guest showed the QR on {shown_on}, not at an arrival on {arrival}")));
     }
     let replay_key = presentation.replay_key().ok_or_else(|| refused("the presentation has no key binding".into()))?;
-    Ok(Attested { entry, sealed_id_number, shown_at, presentation_hash: token_hash(&replay_key) })
+    Ok(Attested { entry, sealed_id_number, shown_at, presentation_hash: token_hash(&replay_key), guest })
 }

@@ -154,8 +154,9 @@ struct Batch {
 
 /// `POST /intake {hotel, entries}` with the hotel's bearer token: the
 /// entries whose presentations verify kept (idempotent per hotel and entry,
-/// and per presentation) → `{received, refused: [{entry_id, reason}]}`; a
-/// presentation under a key the police do not hold yet → 503, sent again later.
+/// per presentation, per guest and night) → `{received, refused: [{entry_id,
+/// reason}], deferred: [entry_id]}` — deferred: signed by a key the police
+/// do not hold yet, for the hotel to send again later.
 async fn intake(State(police): Shared, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, Refusal> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -175,16 +176,13 @@ async fn intake(State(police): Shared, headers: HeaderMap, body: axum::body::Byt
         entry.check().map_err(|detail| Refusal::new(ProblemType::BadRequest, detail))?;
     }
     let issuers = police.issuers.read().await.clone();
-    let (mut kept, mut refused) = (Vec::new(), Vec::new());
+    let (mut kept, mut refused, mut deferred) = (Vec::new(), Vec::new(), Vec::new());
     for entry in &batch.entries {
-        match evidence::attested(entry, &batch.hotel, &issuers) {
+        match evidence::attested(entry, &batch.hotel, &issuers, crate::now()) {
             Ok(attested) => kept.push(attested),
             Err(Unattested::UnknownKey(issuer)) => {
                 tracing::warn!(hotel = %batch.hotel, %issuer, "a register entry signed by a key not held yet");
-                return Err(Refusal::new(
-                    ProblemType::Busy,
-                    "the police do not hold that key yet; send it again later",
-                ));
+                deferred.push(entry.entry_id.as_str());
             }
             Err(Unattested::Refused(why)) => {
                 tracing::warn!(hotel = %batch.hotel, entry = %entry.entry_id, %why, "a register entry was refused");
@@ -193,8 +191,9 @@ async fn intake(State(police): Shared, headers: HeaderMap, body: axum::body::Byt
         }
     }
     let received = store::receive(&police.db, &batch.hotel, &kept, crate::now()).await?;
-    tracing::info!(hotel = %batch.hotel, received, refused = refused.len(), "register entries received");
-    Ok((StatusCode::OK, Json(json!({ "received": received, "refused": refused }))).into_response())
+    tracing::info!(hotel = %batch.hotel, received, refused = refused.len(), deferred = deferred.len(), "register entries received");
+    let answer = json!({ "received": received, "refused": refused, "deferred": deferred });
+    Ok((StatusCode::OK, Json(answer)).into_response())
 }
 
 /// The officer of this browser's session, if any.

@@ -69,7 +69,7 @@ pub(crate) async fn receive(db: &Db, hotel: &str, entries: &[Attested<'_>], now:
         let entry = attested.entry;
         received += sqlx::query(
             "INSERT INTO police_register (hotel, entry_id, room, arrival, nights, sealed_id_number, received_at, \
-             shown_at, presentation_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+             shown_at, presentation_hash, guest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(hotel)
         .bind(entry.entry_id.as_str())
@@ -80,6 +80,7 @@ pub(crate) async fn receive(db: &Db, hotel: &str, entries: &[Attested<'_>], now:
         .bind(now)
         .bind(attested.shown_at)
         .bind(attested.presentation_hash.as_slice())
+        .bind(attested.guest.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
