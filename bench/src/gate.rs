@@ -16,19 +16,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
 use serde_json::json;
 use shenfen_credential::{
-    CachedStatusList, OfflinePolicy, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, TrustedIssuer,
-    VERIFIER_ATTESTATION_PREFIX, VcIssuance, VerifierCache, decode_qr_payload, encode_qr_payload, issue_vc, present,
-    verify_offline,
+    OfflinePolicy, PrivateJwk, SdJwt, StatusReference, VERIFIER_ATTESTATION_PREFIX, VcIssuance, VerifierCache,
+    decode_qr_payload, encode_qr_payload, issue_vc, present, verify_offline,
 };
 use shenfen_services::rail::{Boarding, Bought, Gates, seed, sell};
 use shenfen_services::sealed::Sealer;
 
 use crate::timing::percentile;
+use crate::trust::{ISSUER, KID, STATUS_URI, trust_cache};
 
 const NOW: i64 = 1_800_000_000;
-const ISSUER: &str = "https://authority.gd.shenfen.example";
 const RAILWAY: &str = "https://rail.example";
-const STATUS_URI: &str = "https://authority.gd.shenfen.example/status/1";
 
 #[derive(Args)]
 pub(crate) struct BenchGateArgs {
@@ -144,8 +142,7 @@ async fn measure(
 }
 
 /// A credential of the upgraded edition's shape with the railway's
-/// pseudonym, its holder key, and a gate's cache: the issuer's key and a
-/// 131,072-entry status list (2 bits per entry), as the authority publishes it.
+/// pseudonym, its holder key, and a gate's cache ([`trust_cache`]).
 fn fixture() -> Result<(VerifierCache, SdJwt, PrivateJwk)> {
     let issuer = PrivateJwk::generate()?;
     let holder = PrivateJwk::generate()?;
@@ -168,30 +165,12 @@ fn fixture() -> Result<(VerifierCache, SdJwt, PrivateJwk)> {
         issued_at: NOW,
         expires_at: NOW + 30 * 86_400,
         status: Some(&status),
-        kid: Some("k-2026"),
+        kid: Some(KID),
         disclosable: &disclosable,
         max_decoys: 0,
     };
     let object = claims.as_object().ok_or_else(|| anyhow::anyhow!("claims"))?.clone();
     let credential = issue_vc(&issuer.signing_key()?, object, &params)?;
-    let mut list = StatusList::new(1 << 17, 2)?;
-    list.set(7, 1)?;
-    let token = StatusListToken {
-        subject: STATUS_URI.into(),
-        issued_at: NOW,
-        expires_at: Some(NOW + 86_400),
-        ttl: Some(300),
-        list,
-    }
-    .sign(&issuer.signing_key()?, Some("k-2026"))?;
-    let cache = VerifierCache {
-        synced_at: NOW,
-        trusted_until: None,
-        issuers: vec![TrustedIssuer {
-            issuer: ISSUER.into(),
-            keys: vec![issuer.public().clone().with_kid("k-2026").to_value()],
-        }],
-        status_lists: vec![CachedStatusList { uri: STATUS_URI.into(), token }],
-    };
+    let cache = trust_cache(&issuer, NOW)?;
     Ok((cache, credential, holder))
 }
