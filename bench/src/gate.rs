@@ -16,8 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
 use serde_json::json;
 use shenfen_credential::{
-    OfflinePolicy, PrivateJwk, SdJwt, StatusReference, VERIFIER_ATTESTATION_PREFIX, VcIssuance, VerifierCache,
-    decode_qr_payload, encode_qr_payload, issue_vc, present, verify_offline,
+    OfflinePolicy, PrivateJwk, SdJwt, StatusReference, VERIFIER_ATTESTATION_PREFIX, VcIssuance, decode_qr_payload,
+    encode_qr_payload, issue_vc, present, verify_offline,
 };
 use shenfen_services::rail::{Boarding, Bought, Gates, seed, sell};
 use shenfen_services::sealed::Sealer;
@@ -99,14 +99,18 @@ async fn measure(
     seed(&db, NOW).await?;
     let sealer = Sealer::new(&[7; 32])?;
     let train = format!("G1-{}", time::OffsetDateTime::from_unix_timestamp(NOW)?.date());
-    let (cache, credential, holder) = fixture()?;
+    let issuer = PrivateJwk::generate()?;
+    let cache = trust_cache(&issuer, NOW)?;
     let mut passengers = Vec::with_capacity(n);
     let gate_audience = format!("{VERIFIER_ATTESTATION_PREFIX}{RAILWAY}");
     let pointers = ["/name".to_owned(), format!("/pseudonyms/{}", RAILWAY.replace('/', "~1"))];
     for i in 0..n {
-        // The seeded G1 has 600 seats, hence at most 600 passengers.
-        let Bought::Ticket(ticket) = sell(&db, &sealer, &train, &"9f2c".repeat(16), None, NOW).await? else {
-            anyhow::bail!("the train is sold out");
+        // The seeded G1 has 600 seats, hence at most 600 passengers, each
+        // their own card: a passenger holds one ticket per train.
+        let pseudonym = format!("{i:064x}");
+        let (credential, holder) = passenger_card(&issuer, &pseudonym)?;
+        let Bought::Ticket(ticket) = sell(&db, &sealer, &train, &pseudonym, None, NOW).await? else {
+            anyhow::bail!("passenger {i} got no ticket");
         };
         // One passenger a second at the gate's clock, within the device's budget of scans a minute.
         let at = NOW + i64::try_from(i)?;
@@ -141,14 +145,12 @@ async fn measure(
     Ok((gate, bare))
 }
 
-/// A credential of the upgraded edition's shape with the railway's
-/// pseudonym, its holder key, and a gate's cache ([`trust_cache`]).
-fn fixture() -> Result<(VerifierCache, SdJwt, PrivateJwk)> {
-    let issuer = PrivateJwk::generate()?;
+/// A passenger's card from `issuer` with the railway's `pseudonym`, and its holder key.
+fn passenger_card(issuer: &PrivateJwk, pseudonym: &str) -> Result<(SdJwt, PrivateJwk)> {
     let holder = PrivateJwk::generate()?;
     let claims = json!({
         "iss": ISSUER, "edition": "lightweight", "name": "王建国", "id_number_masked": "110105********0136",
-        "age_over_18": true, "pseudonyms": { RAILWAY: "9f2c".repeat(16), "https://hotel.example": "11ab".repeat(16) },
+        "age_over_18": true, "pseudonyms": { RAILWAY: pseudonym, "https://hotel.example": "11ab".repeat(16) },
     });
     let disclosable: Vec<String> = vec![
         "/name".into(),
@@ -171,6 +173,5 @@ fn fixture() -> Result<(VerifierCache, SdJwt, PrivateJwk)> {
     };
     let object = claims.as_object().ok_or_else(|| anyhow::anyhow!("claims"))?.clone();
     let credential = issue_vc(&issuer.signing_key()?, object, &params)?;
-    let cache = trust_cache(&issuer, NOW)?;
-    Ok((cache, credential, holder))
+    Ok((credential, holder))
 }
