@@ -16,19 +16,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
 use serde_json::json;
 use shenfen_credential::{
-    CachedStatusList, OfflinePolicy, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, TrustedIssuer,
-    VERIFIER_ATTESTATION_PREFIX, VcIssuance, VerifierCache, decode_qr_payload, encode_qr_payload, issue_vc, present,
-    verify_offline,
+    OfflinePolicy, PrivateJwk, SdJwt, StatusReference, VERIFIER_ATTESTATION_PREFIX, VcIssuance, decode_qr_payload,
+    encode_qr_payload, issue_vc, present, verify_offline,
 };
 use shenfen_services::rail::{Boarding, Bought, Gates, seed, sell};
 use shenfen_services::sealed::Sealer;
 
 use crate::timing::percentile;
+use crate::trust::{ISSUER, KID, STATUS_URI, trust_cache};
 
 const NOW: i64 = 1_800_000_000;
-const ISSUER: &str = "https://authority.gd.shenfen.example";
 const RAILWAY: &str = "https://rail.example";
-const STATUS_URI: &str = "https://authority.gd.shenfen.example/status/1";
 
 #[derive(Args)]
 pub(crate) struct BenchGateArgs {
@@ -101,14 +99,18 @@ async fn measure(
     seed(&db, NOW).await?;
     let sealer = Sealer::new(&[7; 32])?;
     let train = format!("G1-{}", time::OffsetDateTime::from_unix_timestamp(NOW)?.date());
-    let (cache, credential, holder) = fixture()?;
+    let issuer = PrivateJwk::generate()?;
+    let cache = trust_cache(&issuer, NOW)?;
     let mut passengers = Vec::with_capacity(n);
     let gate_audience = format!("{VERIFIER_ATTESTATION_PREFIX}{RAILWAY}");
     let pointers = ["/name".to_owned(), format!("/pseudonyms/{}", RAILWAY.replace('/', "~1"))];
     for i in 0..n {
-        // The seeded G1 has 600 seats, hence at most 600 passengers.
-        let Bought::Ticket(ticket) = sell(&db, &sealer, &train, &"9f2c".repeat(16), None, NOW).await? else {
-            anyhow::bail!("the train is sold out");
+        // The seeded G1 has 600 seats, hence at most 600 passengers, each
+        // their own card: a passenger holds one ticket per train.
+        let pseudonym = format!("{i:064x}");
+        let (credential, holder) = passenger_card(&issuer, &pseudonym)?;
+        let Bought::Ticket(ticket) = sell(&db, &sealer, &train, &pseudonym, None, NOW).await? else {
+            anyhow::bail!("passenger {i} got no ticket");
         };
         // One passenger a second at the gate's clock, within the device's budget of scans a minute.
         let at = NOW + i64::try_from(i)?;
@@ -144,15 +146,12 @@ async fn measure(
     Ok((gate, bare))
 }
 
-/// A credential of the upgraded edition's shape with the railway's
-/// pseudonym, its holder key, and a gate's cache: the issuer's key and a
-/// 131,072-entry status list (2 bits per entry), as the authority publishes it.
-fn fixture() -> Result<(VerifierCache, SdJwt, PrivateJwk)> {
-    let issuer = PrivateJwk::generate()?;
+/// A passenger's card from `issuer` with the railway's `pseudonym`, and its holder key.
+fn passenger_card(issuer: &PrivateJwk, pseudonym: &str) -> Result<(SdJwt, PrivateJwk)> {
     let holder = PrivateJwk::generate()?;
     let claims = json!({
         "iss": ISSUER, "edition": "lightweight", "name": "王建国", "id_number_masked": "110105********0136",
-        "age_over_18": true, "pseudonyms": { RAILWAY: "9f2c".repeat(16), "https://hotel.example": "11ab".repeat(16) },
+        "age_over_18": true, "pseudonyms": { RAILWAY: pseudonym, "https://hotel.example": "11ab".repeat(16) },
     });
     let disclosable: Vec<String> = vec![
         "/name".into(),
@@ -169,30 +168,11 @@ fn fixture() -> Result<(VerifierCache, SdJwt, PrivateJwk)> {
         issued_at: NOW,
         expires_at: NOW + 30 * 86_400,
         status: Some(&status),
-        kid: Some("k-2026"),
+        kid: Some(KID),
         disclosable: &disclosable,
         max_decoys: 0,
     };
     let object = claims.as_object().ok_or_else(|| anyhow::anyhow!("claims"))?.clone();
     let credential = issue_vc(&issuer.signing_key()?, object, &params)?;
-    let mut list = StatusList::new(1 << 17, 2)?;
-    list.set(7, 1)?;
-    let token = StatusListToken {
-        subject: STATUS_URI.into(),
-        issued_at: NOW,
-        expires_at: Some(NOW + 86_400),
-        ttl: Some(300),
-        list,
-    }
-    .sign(&issuer.signing_key()?, Some("k-2026"))?;
-    let cache = VerifierCache {
-        synced_at: NOW,
-        trusted_until: None,
-        issuers: vec![TrustedIssuer {
-            issuer: ISSUER.into(),
-            keys: vec![issuer.public().clone().with_kid("k-2026").to_value()],
-        }],
-        status_lists: vec![CachedStatusList { uri: STATUS_URI.into(), token }],
-    };
-    Ok((cache, credential, holder))
+    Ok((credential, holder))
 }

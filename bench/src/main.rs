@@ -11,11 +11,13 @@ mod credential;
 mod enroll;
 mod face;
 mod gate;
+mod hotel;
 mod in_process_http;
 mod issue;
 mod models;
 mod present;
 mod timing;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -41,6 +43,8 @@ enum Command {
     Issue(issue::BenchIssueArgs),
     /// A railway gate device's passengers per minute (QR unpack + verify + replay + ticket update) beside the bare offline verify.
     Gate(gate::BenchGateArgs),
+    /// A hotel desk's check-ins a second on one core (frame scan + verify + face + register write) beside the bare offline verify.
+    Hotel(hotel::BenchHotelArgs),
     /// Online OpenID4VP round trips through the server beside in-process present + verify.
     Present(present::BenchPresentArgs),
 }
@@ -53,5 +57,6 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Issue(args) => issue::run(&args),
         Command::Present(args) => present::run(&args),
         Command::Gate(args) => gate::run(&args),
+        Command::Hotel(args) => hotel::run(&args),
     }
 }

@@ -134,3 +134,140 @@ pub(crate) fn refused(error: CredentialError) -> Refusal {
     };
     Refusal::new(kind, error.to_string()).with(serde_json::json!({ "code": error.code() }))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, json};
+    use shenfen_credential::{
+        CachedStatusList, PrivateJwk, StatusList, StatusListToken, StatusReference, TrustedIssuer,
+        VERIFIER_ATTESTATION_PREFIX, VcIssuance, child_pointer, encode_qr_payload, issue_vc, present,
+    };
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const ISSUER: &str = "https://authority.example";
+    const KID: &str = "k-2026";
+    const HOTEL: &str = "https://hotel.example";
+    const STATUS_URI: &str = "https://authority.example/status/1";
+
+    /// The authority's signing key and a desk's cache trusting it (under
+    /// [`KID`]), with a status list in which every card is valid.
+    fn trusted_authority() -> (PrivateJwk, VerifierCache) {
+        let authority = PrivateJwk::generate().unwrap();
+        let token = StatusListToken {
+            subject: STATUS_URI.into(),
+            issued_at: NOW,
+            expires_at: Some(NOW + 86_400),
+            ttl: Some(300),
+            list: StatusList::new(1024, 2).unwrap(),
+        }
+        .sign(&authority.signing_key().unwrap(), Some(KID))
+        .unwrap();
+        let cache = VerifierCache {
+            synced_at: NOW,
+            trusted_until: None,
+            issuers: vec![TrustedIssuer {
+                issuer: ISSUER.into(),
+                keys: vec![authority.public().clone().with_kid(KID).to_value()],
+            }],
+            status_lists: vec![CachedStatusList { uri: STATUS_URI.into(), token }],
+        };
+        (authority, cache)
+    }
+
+    /// An adult's lightweight card as the authority issues it to a hotel guest.
+    fn adult_guest() -> Map<String, Value> {
+        let claims = json!({
+            "iss": ISSUER, "edition": "lightweight", "name": "林晓梅", "age_over_18": true,
+            "birth_date": "1990-05-17", SEALED: "eyJhbGciOiJFQ0RILUVTIn0..sealed-to-the-police",
+            "pseudonyms": { HOTEL: "11ab".repeat(16) },
+        });
+        claims.as_object().unwrap().clone()
+    }
+
+    /// The QR payload of a card with `claims` (each disclosable), signed by
+    /// `issuer` under `kid`, showing `shown` and the hotel's pseudonym with
+    /// a key binding to this hotel made just now.
+    fn qr(issuer: &PrivateJwk, kid: &str, claims: Map<String, Value>, shown: &[&str]) -> Vec<u8> {
+        let holder = PrivateJwk::generate().unwrap();
+        let pseudonym = child_pointer("/pseudonyms", HOTEL);
+        let mut disclosable: Vec<String> = claims.keys().filter(|k| *k != "iss").map(|k| format!("/{k}")).collect();
+        disclosable.push(pseudonym.clone());
+        let status = StatusReference { uri: STATUS_URI.into(), idx: 5 };
+        let params = VcIssuance {
+            vct: "urn:shenfen:id:lightweight:1",
+            holder: holder.public(),
+            issued_at: NOW - 3600,
+            expires_at: NOW + 86_400,
+            status: Some(&status),
+            kid: Some(kid),
+            disclosable: &disclosable,
+            max_decoys: 0,
+        };
+        let card = issue_vc(&issuer.signing_key().unwrap(), claims, &params).unwrap();
+        let mut pointers: Vec<String> = shown.iter().map(|claim| format!("/{claim}")).collect();
+        pointers.extend(["/pseudonyms".to_owned(), pseudonym]);
+        let audience = format!("{VERIFIER_ATTESTATION_PREFIX}{HOTEL}");
+        let shown = present(&card, &pointers, &holder.signing_key().unwrap(), &audience, "qr-1", NOW - 5).unwrap();
+        encode_qr_payload(&shown).unwrap()
+    }
+
+    /// The desk's check of `qr` at [`NOW`], without a face engine.
+    fn check(qr: &[u8], cache: &VerifierCache) -> Result<Guest, Refusal> {
+        let audience = format!("{VERIFIER_ATTESTATION_PREFIX}{HOTEL}");
+        check_guest(qr, cache, &DeskPolicy { audience: &audience, client_id: HOTEL, now: NOW }, None)
+    }
+
+    /// What a lightweight card shows a hotel.
+    const SHOWN: [&str; 3] = ["name", "age_over_18", SEALED];
+
+    #[test]
+    fn an_adults_card_showing_what_the_hotel_may_see_is_accepted() {
+        let (authority, cache) = trusted_authority();
+        let guest = check(&qr(&authority, KID, adult_guest(), &SHOWN), &cache).unwrap();
+        assert_eq!((guest.name.as_str(), guest.adult, guest.level), ("林晓梅", true, "L1"));
+        assert_eq!(guest.pseudonym, "11ab".repeat(16));
+        assert_eq!(guest.sealed_id_number, adult_guest()[SEALED]);
+    }
+
+    #[test]
+    fn a_card_signed_by_a_key_the_cache_does_not_hold_is_from_an_untrusted_issuer() {
+        let (_, cache) = trusted_authority();
+        let forger = PrivateJwk::generate().unwrap();
+        let unknown_key = check(&qr(&forger, "k-forged", adult_guest(), &SHOWN), &cache).unwrap_err();
+        assert_eq!(unknown_key.kind, ProblemType::UntrustedIssuer, "{}", unknown_key.detail);
+        let mut elsewhere = adult_guest();
+        elsewhere.insert("iss".into(), json!("https://authority.forged.example"));
+        let unknown_issuer = check(&qr(&forger, KID, elsewhere, &SHOWN), &cache).unwrap_err();
+        assert_eq!(unknown_issuer.kind, ProblemType::UntrustedIssuer, "{}", unknown_issuer.detail);
+    }
+
+    #[test]
+    fn a_card_without_a_sealed_id_number_is_refused_as_such() {
+        let (authority, cache) = trusted_authority();
+        let mut older = adult_guest();
+        older.remove(SEALED);
+        let refused = check(&qr(&authority, KID, older, &["name", "age_over_18"]), &cache).unwrap_err();
+        assert_eq!(refused.kind, ProblemType::NoSealedIdNumber, "{}", refused.detail);
+    }
+
+    #[test]
+    fn a_guest_under_18_is_refused_as_not_adult() {
+        let (authority, cache) = trusted_authority();
+        let mut minor = adult_guest();
+        minor.insert("age_over_18".into(), json!(false));
+        let refused = check(&qr(&authority, KID, minor, &SHOWN), &cache).unwrap_err();
+        assert_eq!(refused.kind, ProblemType::NotAdult, "{}", refused.detail);
+    }
+
+    #[test]
+    fn a_qr_showing_more_than_the_hotel_is_entitled_to_is_overshared() {
+        let (authority, cache) = trusted_authority();
+        let refused =
+            check(&qr(&authority, KID, adult_guest(), &[&SHOWN[..], &["birth_date"]].concat()), &cache).unwrap_err();
+        assert_eq!(refused.kind, ProblemType::QrRefused, "{}", refused.detail);
+        assert_eq!(refused.extra, Some(json!({ "code": "credential.purpose.overshared" })));
+        assert!(refused.detail.contains("birth_date"), "{}", refused.detail);
+    }
+}

@@ -96,6 +96,21 @@ impl Hotel {
             frames: DeviceBudget::new(FRAMES_PER_MINUTE),
         }
     }
+
+    /// The hotel at `origin` trusting `cache` as given, with no authority to
+    /// refresh it from and no police to forward to: the served hotel's
+    /// routes and checks, for a desk driven in process (the check-in
+    /// benchmark) where the trust material is made, not fetched. Do not run
+    /// [`keep_fresh`] on it.
+    pub fn with_cache(
+        db: Db,
+        sealer: Arc<Sealer>,
+        origin: &str,
+        cache: VerifierCache,
+        face: Option<Arc<FaceEngine>>,
+    ) -> Hotel {
+        Hotel { cache: RwLock::new(cache), ..Hotel::new(db, sealer, origin, "", None, face, None) }
+    }
 }
 
 /// The hotel's attestation file in the data directory (`shenfen rp attest --out`), if written.
