@@ -314,9 +314,9 @@ fn the_desk_refuses_what_it_must_checks_in_once_and_only_the_police_read_the_id_
     assert_eq!(entry["hotel"], format!("http://{hotel}"));
     assert_eq!(register["entries"].as_array().unwrap().len(), 1, "the replayed QR registered nobody");
 
-    // The police keep only entries whose presentation verifies: with the hotels' own intake token, a made-up
-    // guest, the real guest's presentation filed for another hotel, and the same presentation as a second stay
-    // are all kept out.
+    // The police keep only entries whose presentation verifies: with the hotel's own intake token, a made-up
+    // guest, a batch in another hotel's name, and the same presentation (or another QR of the same guest) as a
+    // second stay are all kept out.
     let intake = std::fs::read_to_string(data.join("services/police-intake.token")).unwrap();
     let presentation = shenfen_credential::decode_qr_payload(&URL_SAFE_NO_PAD.decode(&payload).unwrap()).unwrap();
     let file = |hotel: &str, entry: &str, presentation: &str| {
@@ -332,7 +332,10 @@ fn the_desk_refuses_what_it_must_checks_in_once_and_only_the_police_read_the_id_
         (0, 1),
         "a made-up guest"
     );
-    assert_eq!(file("http://other-hotel.example", "ELSEWHERE", &presentation.serialize()), (0, 1), "another hotel");
+    // The token says which hotel sends: a batch in another hotel's name is refused whole.
+    let elsewhere = json!({ "hotel": "http://other-hotel.example", "entries": [] }).to_string();
+    let (status, body) = post(&police, "/intake", &elsewhere, Some(intake.trim()));
+    assert_eq!((status, problem(status, &body).as_str()), (401, "intake-unauthenticated"), "another hotel's name");
     assert_eq!(file(&format!("http://{hotel}"), "SECOND-STAY", &presentation.serialize()), (0, 0), "filed once");
     // Another QR of the same guest (a desk camera catches one every 30 s) is not a second stay that night.
     let another = qr_for(d, &link, &[]);

@@ -228,7 +228,7 @@ pub async fn serve(
     let police = Arc::new(police::Police::new(
         db.clone(),
         police::police_key(&config.data_dir)?,
-        &intake_token,
+        &[(&intake_token, &hotel_url)],
         &police_url,
         Vec::new(),
     ));

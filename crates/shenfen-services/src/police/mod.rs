@@ -49,8 +49,9 @@ pub struct Police {
     key: PrivateJwk,
     /// The authority's trusted keys, to verify forwarded presentations with.
     issuers: tokio::sync::RwLock<Vec<TrustedIssuer>>,
-    /// SHA-256 of the hotels' intake token.
-    intake_hash: Vec<u8>,
+    /// Per hotel the police take entries from: the SHA-256 of its intake
+    /// token and its client id — a batch is that hotel's, whatever it says.
+    hotels: Vec<(Vec<u8>, String)>,
     origin: String,
     secure: bool,
 }
@@ -92,15 +93,19 @@ pub fn intake_token(data_dir: &Path) -> Result<String, ServicesError> {
 }
 
 impl Police {
-    /// The police at `origin`, opening with `key`, taking entries with
-    /// `intake_token` whose presentations verify with `issuers` (the authority's keys).
-    pub fn new(db: Db, key: PrivateJwk, intake_token: &str, origin: &str, issuers: Vec<TrustedIssuer>) -> Police {
+    /// The police at `origin`, opening with `key`, taking entries from
+    /// `hotels` (each hotel's intake token and client id) whose presentations
+    /// verify with `issuers` (the authority's keys).
+    pub fn new(db: Db, key: PrivateJwk, hotels: &[(&str, &str)], origin: &str, issuers: Vec<TrustedIssuer>) -> Police {
         let origin = origin.trim_end_matches('/').to_owned();
         Police {
             db,
             key,
             issuers: tokio::sync::RwLock::new(issuers),
-            intake_hash: token_hash(intake_token),
+            hotels: hotels
+                .iter()
+                .map(|(token, hotel)| (token_hash(token), hotel.trim_end_matches('/').to_owned()))
+                .collect(),
             secure: origin.starts_with("https://"),
             origin,
         }
@@ -164,11 +169,19 @@ async fn intake(State(police): Shared, headers: HeaderMap, body: axum::body::Byt
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     // Hashes of equal length compared in constant time: the token's bytes leak nothing by timing.
-    if aws_lc_rs::constant_time::verify_slices_are_equal(&token_hash(token), &police.intake_hash).is_err() {
-        return Err(Refusal::new(ProblemType::IntakeUnauthenticated, "a hotel's intake token is needed"));
-    }
+    let presented = token_hash(token);
+    let hotel = police
+        .hotels
+        .iter()
+        .find(|(hash, _)| aws_lc_rs::constant_time::verify_slices_are_equal(&presented, hash).is_ok())
+        .map(|(_, hotel)| hotel)
+        .ok_or_else(|| Refusal::new(ProblemType::IntakeUnauthenticated, "a hotel's intake token is needed"))?;
     let batch: Batch = serde_json::from_slice(&body)
         .map_err(|e| Refusal::new(ProblemType::BadRequest, format!("the batch does not read: {e}")))?;
+    // The token says which hotel sends: a batch in another hotel's name is refused.
+    if batch.hotel.trim_end_matches('/') != hotel {
+        return Err(Refusal::new(ProblemType::IntakeUnauthenticated, "this intake token is another hotel's"));
+    }
     if batch.hotel.is_empty() || batch.hotel.len() > 200 || batch.entries.len() > INTAKE_ENTRIES {
         return Err(Refusal::new(ProblemType::BadRequest, "a batch names its hotel and holds 1 to 100 entries"));
     }
