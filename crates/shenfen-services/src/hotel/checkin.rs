@@ -138,43 +138,12 @@ pub(crate) fn refused(error: CredentialError) -> Refusal {
 #[cfg(test)]
 mod tests {
     use serde_json::{Map, json};
-    use shenfen_credential::{
-        CachedStatusList, PrivateJwk, StatusList, StatusListToken, StatusReference, TrustedIssuer,
-        VERIFIER_ATTESTATION_PREFIX, VcIssuance, child_pointer, encode_qr_payload, issue_vc, present,
-    };
+    use shenfen_credential::{PrivateJwk, VERIFIER_ATTESTATION_PREFIX};
 
     use super::*;
+    use crate::test_support::{ISSUER, KID, LIGHTWEIGHT, NOW, service_qr, trusted_authority};
 
-    const NOW: i64 = 1_800_000_000;
-    const ISSUER: &str = "https://authority.example";
-    const KID: &str = "k-2026";
     const HOTEL: &str = "https://hotel.example";
-    const STATUS_URI: &str = "https://authority.example/status/1";
-
-    /// The authority's signing key and a desk's cache trusting it (under
-    /// [`KID`]), with a status list in which every card is valid.
-    fn trusted_authority() -> (PrivateJwk, VerifierCache) {
-        let authority = PrivateJwk::generate().unwrap();
-        let token = StatusListToken {
-            subject: STATUS_URI.into(),
-            issued_at: NOW,
-            expires_at: Some(NOW + 86_400),
-            ttl: Some(300),
-            list: StatusList::new(1024, 2).unwrap(),
-        }
-        .sign(&authority.signing_key().unwrap(), Some(KID))
-        .unwrap();
-        let cache = VerifierCache {
-            synced_at: NOW,
-            trusted_until: None,
-            issuers: vec![TrustedIssuer {
-                issuer: ISSUER.into(),
-                keys: vec![authority.public().clone().with_kid(KID).to_value()],
-            }],
-            status_lists: vec![CachedStatusList { uri: STATUS_URI.into(), token }],
-        };
-        (authority, cache)
-    }
 
     /// An adult's lightweight card as the authority issues it to a hotel guest.
     fn adult_guest() -> Map<String, Value> {
@@ -186,31 +155,9 @@ mod tests {
         claims.as_object().unwrap().clone()
     }
 
-    /// The QR payload of a card with `claims` (each disclosable), signed by
-    /// `issuer` under `kid`, showing `shown` and the hotel's pseudonym with
-    /// a key binding to this hotel made just now.
+    /// The QR payload of a lightweight card with `claims`, signed by `issuer` under `kid`, showing `shown` to the hotel.
     fn qr(issuer: &PrivateJwk, kid: &str, claims: Map<String, Value>, shown: &[&str]) -> Vec<u8> {
-        let holder = PrivateJwk::generate().unwrap();
-        let pseudonym = child_pointer("/pseudonyms", HOTEL);
-        let mut disclosable: Vec<String> = claims.keys().filter(|k| *k != "iss").map(|k| format!("/{k}")).collect();
-        disclosable.push(pseudonym.clone());
-        let status = StatusReference { uri: STATUS_URI.into(), idx: 5 };
-        let params = VcIssuance {
-            vct: "urn:shenfen:id:lightweight:1",
-            holder: holder.public(),
-            issued_at: NOW - 3600,
-            expires_at: NOW + 86_400,
-            status: Some(&status),
-            kid: Some(kid),
-            disclosable: &disclosable,
-            max_decoys: 0,
-        };
-        let card = issue_vc(&issuer.signing_key().unwrap(), claims, &params).unwrap();
-        let mut pointers: Vec<String> = shown.iter().map(|claim| format!("/{claim}")).collect();
-        pointers.extend(["/pseudonyms".to_owned(), pseudonym]);
-        let audience = format!("{VERIFIER_ATTESTATION_PREFIX}{HOTEL}");
-        let shown = present(&card, &pointers, &holder.signing_key().unwrap(), &audience, "qr-1", NOW - 5).unwrap();
-        encode_qr_payload(&shown).unwrap()
+        service_qr((issuer, kid, LIGHTWEIGHT), claims, HOTEL, shown)
     }
 
     /// The desk's check of `qr` at [`NOW`], without a face engine.

@@ -261,19 +261,14 @@ fn refused(error: CredentialError) -> Refusal {
 mod tests {
     use base64::engine::general_purpose::STANDARD;
     use serde_json::json;
-    use shenfen_credential::{
-        CachedStatusList, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, TrustedIssuer, VcIssuance,
-        encode_qr_payload, issue_vc, present,
-    };
     use shenfen_face::{ModelConfig, QualityPolicy, Template};
 
     use super::*;
     use crate::rail::store::{Bought, seed_timetable, sell};
     use crate::sealed::Sealer;
+    use crate::test_support::{ISSUER, KID, NOW, UPGRADED, service_qr, trusted_authority};
 
     const RAILWAY: &str = "http://rail.test";
-    const ISSUER: &str = "http://id.test";
-    const NOW: i64 = 1_800_000_000;
 
     #[tokio::test]
     async fn a_payload_that_is_no_presentation_is_invalid_and_a_revoked_card_is_told_apart() {
@@ -297,49 +292,6 @@ mod tests {
         STANDARD.encode(png.into_inner())
     }
 
-    /// An upgraded card of the railway's passenger `pseudonym` whose signed template is `template`,
-    /// its holder key, and the gate's cache (the issuer's key and a status list with the card valid).
-    fn upgraded_card(pseudonym: &str, template: &str) -> (VerifierCache, SdJwt, PrivateJwk) {
-        let issuer = PrivateJwk::generate().unwrap().with_kid("k1");
-        let holder = PrivateJwk::generate().unwrap();
-        let claims =
-            json!({ "iss": ISSUER, "name": "王建国", "pseudonyms": { RAILWAY: pseudonym }, "face_template": template });
-        let disclosable = [
-            "/name".to_owned(),
-            "/face_template".to_owned(),
-            "/pseudonyms".to_owned(),
-            "/pseudonyms/http:~1~1rail.test".to_owned(),
-        ];
-        let status = StatusReference { uri: format!("{ISSUER}/status/1"), idx: 5 };
-        let issuance = VcIssuance {
-            vct: "urn:shenfen:id:upgraded:1",
-            holder: holder.public(),
-            issued_at: NOW - 60,
-            expires_at: NOW + 86_400,
-            status: Some(&status),
-            kid: Some("k1"),
-            disclosable: &disclosable,
-            max_decoys: 0,
-        };
-        let credential =
-            issue_vc(&issuer.signing_key().unwrap(), claims.as_object().unwrap().clone(), &issuance).unwrap();
-        let list = StatusListToken {
-            subject: status.uri.clone(),
-            issued_at: NOW - 60,
-            expires_at: Some(NOW + 86_400),
-            ttl: None,
-            list: StatusList::new(1024, 2).unwrap(),
-        };
-        let token = list.sign(&issuer.signing_key().unwrap(), Some("k1")).unwrap();
-        let cache = VerifierCache {
-            synced_at: NOW - 60,
-            trusted_until: None,
-            issuers: vec![TrustedIssuer { issuer: ISSUER.into(), keys: vec![issuer.public().to_value()] }],
-            status_lists: vec![CachedStatusList { uri: status.uri, token }],
-        };
-        (cache, credential, holder)
-    }
-
     #[tokio::test]
     async fn an_upgraded_card_passes_the_gate_only_with_its_holders_live_face() {
         let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
@@ -347,7 +299,13 @@ mod tests {
         let enrolled = image::open(models.join("photos/obama2.jpg")).unwrap().to_rgb8();
         let face = engine.analyse(&enrolled, &QualityPolicy::default()).unwrap();
         let template = URL_SAFE_NO_PAD.encode(Template::quantise(&face.embedding, &engine.embedder_id()).to_bytes());
-        let (cache, credential, holder) = upgraded_card("p-wang", &template);
+        let (authority, cache) = trusted_authority();
+        let card =
+            json!({ "iss": ISSUER, "name": "王建国", "face_template": template, "pseudonyms": { RAILWAY: "p-wang" } });
+        let boarding_code = |shown: &[&str]| {
+            let payload = service_qr((&authority, KID, UPGRADED), card.as_object().unwrap().clone(), RAILWAY, shown);
+            URL_SAFE_NO_PAD.encode(payload)
+        };
 
         let path = std::env::temp_dir().join(format!("shenfen-rail-gate-face-{}.db", std::process::id()));
         let db = Db::open(&format!("sqlite:{}", path.display())).await.unwrap();
@@ -359,17 +317,12 @@ mod tests {
             panic!("a seat on G1");
         };
         let gates = Gates::new(db.clone(), Arc::new(RwLock::new(cache)), RAILWAY, Some(engine));
-        let pointers = ["/pseudonyms/http:~1~1rail.test".to_owned(), "/name".to_owned(), "/face_template".to_owned()];
-        let audience = format!("{VERIFIER_ATTESTATION_PREFIX}{RAILWAY}");
-        let shown = present(&credential, &pointers, &holder.signing_key().unwrap(), &audience, "n1", NOW).unwrap();
-        let qr = URL_SAFE_NO_PAD.encode(encode_qr_payload(&shown).unwrap());
+        let qr = boarding_code(&["name", "face_template"]);
         let train = format!("G1-{today}");
         let board = |live_face: Option<String>| gates.pass("gate 1", Boarding::Train(&train), (&qr, live_face), NOW);
 
         // The holder's own QR leaving the template out does not make the upgraded card a lightweight one.
-        let faceless =
-            present(&credential, &pointers[..2], &holder.signing_key().unwrap(), &audience, "n0", NOW).unwrap();
-        let faceless = URL_SAFE_NO_PAD.encode(encode_qr_payload(&faceless).unwrap());
+        let faceless = boarding_code(&["name"]);
         let withheld =
             gates.pass("gate 1", Boarding::Train(&train), (&faceless, Some(camera_frame("obama3.jpg"))), NOW);
         assert_eq!(withheld.await.unwrap_err().kind, ProblemType::FaceRequired, "the template withheld");
