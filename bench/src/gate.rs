@@ -16,14 +16,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Args;
 use serde_json::json;
 use shenfen_credential::{
-    OfflinePolicy, PrivateJwk, SdJwt, StatusReference, VERIFIER_ATTESTATION_PREFIX, VcIssuance, decode_qr_payload,
-    encode_qr_payload, issue_vc, present, verify_offline,
+    OfflinePolicy, PrivateJwk, SdJwt, VERIFIER_ATTESTATION_PREFIX, decode_qr_payload, encode_qr_payload, present,
+    verify_offline,
 };
 use shenfen_services::rail::{Boarding, Bought, Gates, seed, sell};
 use shenfen_services::sealed::Sealer;
 
 use crate::timing::percentile;
-use crate::trust::{ISSUER, KID, STATUS_URI, trust_cache};
+use crate::trust::{ISSUER, issue_card, trust_cache};
 
 const NOW: i64 = 1_800_000_000;
 const RAILWAY: &str = "https://rail.example";
@@ -161,18 +161,6 @@ fn passenger_card(issuer: &PrivateJwk, pseudonym: &str) -> Result<(SdJwt, Privat
         format!("/pseudonyms/{}", RAILWAY.replace('/', "~1")),
         "/pseudonyms/https:~1~1hotel.example".into(),
     ];
-    let status = StatusReference { uri: STATUS_URI.into(), idx: 82_923 };
-    let params = VcIssuance {
-        vct: "urn:shenfen:id:lightweight:1",
-        holder: holder.public(),
-        issued_at: NOW,
-        expires_at: NOW + 30 * 86_400,
-        status: Some(&status),
-        kid: Some(KID),
-        disclosable: &disclosable,
-        max_decoys: 0,
-    };
-    let object = claims.as_object().ok_or_else(|| anyhow::anyhow!("claims"))?.clone();
-    let credential = issue_vc(&issuer.signing_key()?, object, &params)?;
+    let credential = issue_card(issuer, &holder, ("urn:shenfen:id:lightweight:1", &claims), &disclosable, NOW)?;
     Ok((credential, holder))
 }

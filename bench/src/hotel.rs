@@ -24,8 +24,8 @@ use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 use serde_json::{Value, json};
 use shenfen_credential::{
-    OfflinePolicy, PrivateJwk, SdJwt, StatusReference, VERIFIER_ATTESTATION_PREFIX, VcIssuance, VerifierCache,
-    child_pointer, decode_qr_payload, encode_qr_payload, issue_vc, present, seal, verify_offline,
+    OfflinePolicy, PrivateJwk, SdJwt, VERIFIER_ATTESTATION_PREFIX, VerifierCache, child_pointer, decode_qr_payload,
+    encode_qr_payload, present, seal, verify_offline,
 };
 use shenfen_face::{FaceEngine, QualityPolicy};
 use shenfen_services::hotel::{self, Hotel};
@@ -34,7 +34,7 @@ use shenfen_services::sealed::Sealer;
 use crate::in_process_http::post;
 use crate::models::Models;
 use crate::timing::{now_unix, percentile};
-use crate::trust::{ISSUER, KID, STATUS_URI, trust_cache};
+use crate::trust::{ISSUER, issue_card, trust_cache};
 
 const HOTEL: &str = "https://hotel.example";
 /// The desk page's camera frame (`device.js` asks for 1280×720 and sends it as lossless WebP).
@@ -290,20 +290,8 @@ fn card(issuer: &PrivateJwk, face: Option<(&str, String)>) -> Result<Card> {
         disclosable.push("/face_template".into());
         shown.push("/face_template".into());
     }
-    let status = StatusReference { uri: STATUS_URI.into(), idx: 82_923 };
-    let now = now_unix();
-    let params = VcIssuance {
-        vct: if face.is_some() { "urn:shenfen:id:upgraded:1" } else { "urn:shenfen:id:lightweight:1" },
-        holder: holder.public(),
-        issued_at: now,
-        expires_at: now + 30 * 86_400,
-        status: Some(&status),
-        kid: Some(KID),
-        disclosable: &disclosable,
-        max_decoys: 0,
-    };
-    let object = claims.as_object().ok_or_else(|| anyhow::anyhow!("claims"))?.clone();
-    let credential = issue_vc(&issuer.signing_key()?, object, &params)?;
+    let vct = if face.is_some() { "urn:shenfen:id:upgraded:1" } else { "urn:shenfen:id:lightweight:1" };
+    let credential = issue_card(issuer, &holder, (vct, &claims), &disclosable, now_unix())?;
     let level = if face.is_some() { "L3" } else { "L1" };
     Ok(Card { edition, credential, holder, shown, live_face: face.map(|(_, frame)| frame), level })
 }

@@ -3,7 +3,11 @@
 //! hotel's desk): the issuer's public key and its status list, signed.
 
 use anyhow::Result;
-use shenfen_credential::{CachedStatusList, PrivateJwk, StatusList, StatusListToken, TrustedIssuer, VerifierCache};
+use serde_json::Value;
+use shenfen_credential::{
+    CachedStatusList, PrivateJwk, SdJwt, StatusList, StatusListToken, StatusReference, TrustedIssuer, VcIssuance,
+    VerifierCache, issue_vc,
+};
 
 /// The authority the benchmarks' credentials come from.
 pub(crate) const ISSUER: &str = "https://authority.gd.shenfen.example";
@@ -35,4 +39,29 @@ pub(crate) fn trust_cache(issuer: &PrivateJwk, now: i64) -> Result<VerifierCache
         }],
         status_lists: vec![CachedStatusList { uri: STATUS_URI.into(), token }],
     })
+}
+
+/// A card of edition `vct` with `claims` (those at `disclosable` selectively
+/// disclosable) for `holder`, issued by `issuer` at `now` for 30 days, its
+/// status in the list of [`trust_cache`].
+pub(crate) fn issue_card(
+    issuer: &PrivateJwk,
+    holder: &PrivateJwk,
+    (vct, claims): (&str, &Value),
+    disclosable: &[String],
+    now: i64,
+) -> Result<SdJwt> {
+    let status = StatusReference { uri: STATUS_URI.into(), idx: 82_923 };
+    let params = VcIssuance {
+        vct,
+        holder: holder.public(),
+        issued_at: now,
+        expires_at: now + 30 * 86_400,
+        status: Some(&status),
+        kid: Some(KID),
+        disclosable,
+        max_decoys: 0,
+    };
+    let object = claims.as_object().ok_or_else(|| anyhow::anyhow!("claims"))?.clone();
+    Ok(issue_vc(&issuer.signing_key()?, object, &params)?)
 }

@@ -312,7 +312,7 @@ async fn rail_app(
         .map_err(|e| ServicesError::KeyFile { path: path.display().to_string(), reason: e.to_string() })?;
     let verifier = Arc::new(verifier);
     let cache = Arc::new(std::sync::RwLock::new(fetched));
-    tokio::spawn(rail::keep_fresh(verifier.clone(), cache.clone(), source, db.clone()));
+    tokio::spawn(rail::keep_fresh(verifier.clone(), cache.clone(), config.authority.clone(), db.clone()));
     rail::seed(db, now()).await?;
     let railway = rail::Rail::new(db.clone(), sealer, (verifier, cache, face), (&url, &config.authority, &attestation));
     Ok((listener, url, rail::router(railway, authority_origin)))

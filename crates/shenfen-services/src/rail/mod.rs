@@ -98,33 +98,20 @@ impl Rail {
 /// keeps the old cache (answers and QRs are refused once it is older than an
 /// hour: fail closed), and so does a fetched one older than it (lists
 /// replayed from before the ones held).
-pub(crate) async fn keep_fresh(
-    verifier: Arc<Verifier>,
-    cache: Arc<RwLock<VerifierCache>>,
-    source: Arc<shenfen_verifier::TrustSource>,
-    db: Db,
-) {
+pub(crate) async fn keep_fresh(verifier: Arc<Verifier>, cache: Arc<RwLock<VerifierCache>>, authority: String, db: Db) {
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(300)).await;
         if let Err(e) = seed(&db, crate::now()).await {
             tracing::warn!(code = e.code(), error = %e, "the railway's timetable could not be seeded");
         }
-        let source = source.clone();
-        match tokio::task::spawn_blocking(move || shenfen_verifier::fetch_cache(&source, crate::now())).await {
-            Ok(Ok(fresh)) => {
-                let mut held = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if fresh.synced_at < held.synced_at {
-                    tracing::warn!("the authority served lists older than the railway holds; kept its own");
-                    continue;
-                }
-                verifier.refresh(fresh.clone());
-                *held = fresh;
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(code = e.code(), error = %e, "the railway's trust cache could not be refreshed")
-            }
-            Err(e) => tracing::warn!(error = %e, "the railway's trust cache refresh stopped"),
+        let Some(fresh) = crate::fetch_trust(&authority, "railway").await else { continue };
+        let mut held = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if fresh.synced_at < held.synced_at {
+            tracing::warn!("the authority served lists older than the railway holds; kept its own");
+            continue;
         }
+        verifier.refresh(fresh.clone());
+        *held = fresh;
     }
 }
 
